@@ -1,0 +1,23 @@
+"""glasstls: TLS 1.3 and TLS 1.2 in Python that you can see through."""
+
+from __future__ import annotations
+
+from .certs import CertifiedKey, TrustStore
+from .config import ClientConfig, ServerConfig
+from .connection import ClientConnection, ServerConnection
+from .constants import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
+from .errors import (
+    AlertDescription, BadCertificate, ConfigError, ConnectionClosedError, DecodeError,
+    GlassTLSError, PeerIncompatible, PeerMisbehaved, TLSError, UsageError,
+)
+from . import events
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlertDescription", "BadCertificate", "CertifiedKey", "CipherSuite", "ClientConfig",
+    "ClientConnection", "ConfigError", "ConnectionClosedError", "DecodeError",
+    "GlassTLSError", "NamedGroup", "PeerIncompatible", "PeerMisbehaved", "ProtocolVersion",
+    "ServerConfig", "ServerConnection", "SignatureScheme", "TLSError", "TrustStore",
+    "UsageError", "events",
+]

@@ -1,0 +1,181 @@
+"""The one codec: fixed-width integers and length-prefixed vectors (RFC 8446 §3).
+
+``Reader`` never indexes past its end, never trusts a length, and fails when a
+vector has bytes left over; it raises only ``DecodeError``::
+
+    with reader.vector(2, minimum=2) as body:   # <2..2^16-1>
+        while body.remaining:
+            suites.append(body.u16())
+
+``Writer`` back-fills vector lengths and checks them against their bounds::
+
+    with writer.vector(2):
+        for suite in suites:
+            writer.u16(suite)
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Iterator
+from contextlib import contextmanager
+
+from .errors import DecodeError
+
+_MAX = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF, 4: 0xFFFFFFFF}
+
+
+class Reader:
+    """Reads big-endian fields from ``data[pos:end]``; usable as a context manager
+    whose exit fails if bytes are left unread."""
+
+    __slots__ = ("_data", "_pos", "_end")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self._data = data
+        self._pos = pos
+        self._end = len(data) if end is None else end
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.expect_end()
+
+    @property
+    def remaining(self) -> int:
+        return self._end - self._pos
+
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def expect_end(self) -> None:
+        if self._pos != self._end:
+            raise DecodeError(f"{self._end - self._pos} unexpected trailing bytes")
+
+    def _take(self, n: int) -> int:
+        start = self._pos
+        if n > self._end - start:
+            raise DecodeError(f"truncated: needed {n} bytes, {self._end - start} left")
+        self._pos = start + n
+        return start
+
+    def u8(self) -> int:
+        start = self._take(1)
+        return self._data[start]
+
+    def u16(self) -> int:
+        start = self._take(2)
+        return int.from_bytes(self._data[start : start + 2], "big")
+
+    def u24(self) -> int:
+        start = self._take(3)
+        return int.from_bytes(self._data[start : start + 3], "big")
+
+    def u32(self) -> int:
+        start = self._take(4)
+        return int.from_bytes(self._data[start : start + 4], "big")
+
+    def u64(self) -> int:
+        start = self._take(8)
+        return int.from_bytes(self._data[start : start + 8], "big")
+
+    def raw(self, n: int) -> bytes:
+        start = self._take(n)
+        return bytes(self._data[start : start + n])
+
+    def rest(self) -> bytes:
+        return self.raw(self._end - self._pos)
+
+    def _length(self, length_size: int, minimum: int, maximum: int | None) -> int:
+        start = self._take(length_size)
+        n = int.from_bytes(self._data[start : start + length_size], "big")
+        if n < minimum:
+            raise DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
+        if maximum is not None and n > maximum:
+            raise DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
+        if n > self._end - self._pos:
+            raise DecodeError(f"truncated: vector of {n} bytes, {self._end - self._pos} left")
+        return n
+
+    def opaque(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
+        """A length-prefixed byte string, e.g. ``opaque x<1..2^8-1>``."""
+        n = self._length(length_size, minimum, maximum)
+        start = self._pos
+        self._pos = start + n
+        return bytes(self._data[start : start + n])
+
+    def vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> Reader:
+        """A sub-reader over a length-prefixed vector; use it with ``with``."""
+        n = self._length(length_size, minimum, maximum)
+        start = self._pos
+        self._pos = start + n
+        return Reader(self._data, start, start + n)
+
+    def u16_list(self, length_size: int = 2, minimum: int = 0) -> tuple[int, ...]:
+        """A vector of uint16 values (cipher suites, groups, schemes...)."""
+        n = self._length(length_size, minimum, None)
+        if n % 2:
+            raise DecodeError("odd length for a vector of uint16")
+        start = self._pos
+        self._pos = start + n
+        data = self._data
+        return tuple(int.from_bytes(data[i : i + 2], "big") for i in range(start, start + n, 2))
+
+
+class Writer:
+    """Builds a message; ``vector()`` back-fills the length prefix on exit."""
+
+    __slots__ = ("buffer",)
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def u8(self, value: int) -> None:
+        self.buffer.append(value)
+
+    def u16(self, value: int) -> None:
+        self.buffer += value.to_bytes(2, "big")
+
+    def u24(self, value: int) -> None:
+        self.buffer += value.to_bytes(3, "big")
+
+    def u32(self, value: int) -> None:
+        self.buffer += value.to_bytes(4, "big")
+
+    def u64(self, value: int) -> None:
+        self.buffer += value.to_bytes(8, "big")
+
+    def raw(self, data: bytes) -> None:
+        self.buffer += data
+
+    def opaque(self, length_size: int, data: bytes) -> None:
+        if len(data) > _MAX[length_size]:
+            raise ValueError(f"{len(data)} bytes do not fit a {length_size}-byte length")
+        self.buffer += len(data).to_bytes(length_size, "big")
+        self.buffer += data
+
+    def u16_list(self, values: tuple[int, ...] | list[int], length_size: int = 2) -> None:
+        self.buffer += (2 * len(values)).to_bytes(length_size, "big")
+        for value in values:
+            self.buffer += value.to_bytes(2, "big")
+
+    @contextmanager
+    def vector(self, length_size: int) -> Iterator[None]:
+        start = len(self.buffer)
+        self.buffer += bytes(length_size)
+        yield
+        n = len(self.buffer) - start - length_size
+        if n > _MAX[length_size]:
+            raise ValueError(f"{n} bytes do not fit a {length_size}-byte length")
+        self.buffer[start : start + length_size] = n.to_bytes(length_size, "big")
+
+    def getvalue(self) -> bytes:
+        return bytes(self.buffer)

@@ -1,0 +1,175 @@
+"""Client and server configuration: immutable, validated once at construction.
+
+Randomness and time come from here (``rng``, ``clock``, ``monotonic``) so that a
+test can replay a handshake byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .certs import CertifiedKey, TrustStore
+from .constants import TLS12, TLS13, CipherSuite, NamedGroup
+from .crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS
+from .crypto.signatures import DEFAULT_SCHEMES, SCHEMES
+from .crypto.suites import (
+    DEFAULT_TLS12_SUITES, DEFAULT_TLS13_SUITES, RSA_KEY_TRANSPORT_SUITES, SUITES,
+)
+from .errors import ConfigError
+from .trace import TraceCallback
+
+KeyLogCallback = Callable[[str], None]
+
+DEFAULT_SUITES: tuple[int, ...] = (*DEFAULT_TLS13_SUITES, *DEFAULT_TLS12_SUITES)
+
+
+def _check_common(config: ClientConfig | ServerConfig) -> None:
+    if not config.versions or any(v not in (TLS12, TLS13) for v in config.versions):
+        raise ConfigError("versions must be a non-empty subset of (TLS13, TLS12); "
+                          "older versions are not supported")
+    for suite in config.cipher_suites:
+        if suite not in SUITES:
+            raise ConfigError(f"unsupported cipher suite 0x{suite:04x}")
+    if TLS13 in config.versions and not any(SUITES[s].is_tls13 for s in config.cipher_suites):
+        raise ConfigError("TLS 1.3 is enabled but no TLS 1.3 cipher suite is")
+    if TLS12 in config.versions and not any(
+        not SUITES[s].is_tls13 for s in _tls12_suites(config)
+    ) and TLS13 not in config.versions:
+        raise ConfigError("TLS 1.2 is enabled but no usable TLS 1.2 cipher suite is")
+    for group in config.groups:
+        if group not in GROUPS:
+            raise ConfigError(f"unsupported group 0x{group:04x}")
+    if not config.groups:
+        raise ConfigError("at least one key exchange group is needed")
+    for scheme in config.signature_schemes:
+        if scheme not in SCHEMES:
+            raise ConfigError(f"unsupported signature scheme 0x{scheme:04x}")
+    if config.record_size_limit is not None and not 64 <= config.record_size_limit <= 2**14 + 1:
+        raise ConfigError("record_size_limit must be between 64 and 16385 (RFC 8449)")
+    if config.record_padding_block < 0:
+        raise ConfigError("record_padding_block must be >= 0")
+    for protocol in config.alpn_protocols:
+        if not 1 <= len(protocol.encode()) <= 255:
+            raise ConfigError(f"ALPN protocol {protocol!r} must be 1..255 bytes")
+
+
+def _tls12_suites(config: ClientConfig | ServerConfig) -> tuple[int, ...]:
+    suites = tuple(s for s in config.cipher_suites if not SUITES[s].is_tls13)
+    if not config.enable_rsa_key_exchange:
+        suites = tuple(s for s in suites if SUITES[s].key_exchange != "RSA")
+    return suites
+
+
+@dataclass(frozen=True)
+class _Common:
+    versions: tuple[int, ...] = (TLS13, TLS12)
+    # TLS 1.3 and 1.2 suites in preference order; RSA key transport suites are
+    # used only when ``enable_rsa_key_exchange`` is set.
+    cipher_suites: tuple[int, ...] = DEFAULT_SUITES
+    groups: tuple[int, ...] = DEFAULT_GROUPS
+    signature_schemes: tuple[int, ...] = DEFAULT_SCHEMES
+    alpn_protocols: tuple[str, ...] = ()
+    # TLS 1.2 RSA key transport: no forward secrecy, so off unless asked for.
+    enable_rsa_key_exchange: bool = False
+    require_extended_master_secret: bool = False
+    # RFC 8449: the largest record we are willing to receive.
+    record_size_limit: int | None = None
+    # TLS 1.3 record padding: pad each record's inner plaintext to a multiple.
+    record_padding_block: int = 0
+    keylog: KeyLogCallback | None = None
+    trace: TraceCallback | None = None
+    # Include secret values in trace events (for teaching and debugging only).
+    trace_secrets: bool = False
+    rng: Callable[[int], bytes] = os.urandom
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    # Send a KeyUpdate after this many records under one key (default: the AEAD's
+    # limit from RFC 8446 §5.5).
+    key_update_after_records: int | None = None
+
+    @property
+    def tls12_suites(self) -> tuple[int, ...]:
+        return _tls12_suites(self)  # type: ignore[arg-type]
+
+    @property
+    def tls13_suites(self) -> tuple[int, ...]:
+        return tuple(s for s in self.cipher_suites if SUITES[s].is_tls13)
+
+
+@dataclass(frozen=True)
+class ClientConfig(_Common):
+    """How a client connects.
+
+    >>> config = ClientConfig(trust=TrustStore.from_pem_file("ca.pem"), alpn_protocols=("h2",))
+    """
+
+    # Trust anchors; None means the system's store (loaded on first use).
+    trust: TrustStore | None = None
+    # Verify the server's chain; turning this off must be explicit.
+    verify_certificates: bool = True
+    check_hostname: bool = True
+    # Groups to send key shares for in the first ClientHello.
+    key_share_groups: tuple[int, ...] = DEFAULT_KEY_SHARES
+    # RFC 8446 Appendix D.4: send a session id and a dummy ChangeCipherSpec.
+    middlebox_compatibility: bool = True
+    # RFC 8701: add GREASE values to the ClientHello.
+    grease: bool = False
+    # Client certificate for mutual TLS.
+    certificate: CertifiedKey | None = None
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        for group in self.key_share_groups:
+            if group not in self.groups:
+                raise ConfigError(f"key share group 0x{group:04x} is not in groups")
+        if TLS13 in self.versions and not self.key_share_groups:
+            raise ConfigError("TLS 1.3 needs at least one key share group")
+
+    def trust_store(self) -> TrustStore:
+        if self.trust is not None:
+            return self.trust
+        global _SYSTEM_TRUST
+        if _SYSTEM_TRUST is None:
+            _SYSTEM_TRUST = TrustStore.system()
+        return _SYSTEM_TRUST
+
+
+_SYSTEM_TRUST: TrustStore | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig(_Common):
+    """How a server answers.
+
+    >>> config = ServerConfig(certificates=(CertifiedKey.from_files("cert.pem", "key.pem"),))
+    """
+
+    # One or more certificate chains; the server picks one that the client's
+    # signature_algorithms allow (e.g. an ECDSA and an RSA chain side by side).
+    certificates: tuple[CertifiedKey, ...] = ()
+    # Choose suites and groups in our order rather than the client's.
+    server_preference: bool = True
+    # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2).
+    hello_retry_cookie: bool = True
+    cookie_secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        if not self.certificates:
+            raise ConfigError("a server needs at least one certificate chain and key")
+        if self.enable_rsa_key_exchange and not any(
+            _is_rsa(c) for c in self.certificates
+        ):
+            raise ConfigError("RSA key exchange needs an RSA certificate")
+
+
+def _is_rsa(certified: CertifiedKey) -> bool:
+    from .crypto.signatures import describe_key
+
+    return describe_key(certified.private_key).startswith("RSA")
+
+
+__all__ = ["ClientConfig", "ServerConfig", "CipherSuite", "NamedGroup", "RSA_KEY_TRANSPORT_SUITES"]

@@ -1,0 +1,418 @@
+"""The sans-I/O engine's front door: ``ClientConnection`` and ``ServerConnection``.
+
+Bytes in with ``receive_data``, events out; bytes out with ``data_to_send``.
+Nothing here touches a socket, a thread or the clock (time and randomness come
+from the config). Every failure passes one boundary (``_fail``): the alert is
+queued, the connection is closed for good, and a ``TLSError`` is raised.
+
+    client = ClientConnection(config, server_name="example.com")
+    sock.sendall(client.data_to_send())
+    while not client.handshake_complete:
+        for event in client.receive_data(sock.recv(65536)):
+            ...
+        sock.sendall(client.data_to_send())
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ClientConfig, ServerConfig
+from .constants import TLS12, TLS13, ContentType, HandshakeType
+from .crypto.suites import Suite
+from .errors import (
+    AlertDescription, AlertReceivedError, ConnectionClosedError, DecodeError, GlassTLSError,
+    PeerMisbehaved, TLSError, UsageError,
+)
+from .events import (
+    AlertReceived, ApplicationData, ConnectionClosed, Event, HandshakeComplete, KeyUpdated,
+)
+from .handshake.common import Closed, State
+from .handshake.transcript import Transcript
+from .keyschedule import exporter
+from .messages.handshake import Message, serialize
+from .record import Protection, RecordLayer
+from .trace import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, CLOSE, LOCAL, RECEIVED, SENT
+from .trace import TraceEvent
+
+# A handshake message may not exceed this (certificate chains are the big ones).
+MAX_HANDSHAKE_MESSAGE = 2**18
+
+
+class _Connection:
+    side = "?"
+
+    def __init__(self, config: ClientConfig | ServerConfig) -> None:
+        self._config = config
+        self.record = RecordLayer()
+        if config.record_padding_block:
+            self.record.padding_block = config.record_padding_block
+        self.transcript = Transcript()
+        self._state: State = Closed()
+        self._events: list[Event] = []
+        self._out = bytearray()
+        self._handshake_out = bytearray()
+        self._handshake_in = bytearray()
+        self._error: GlassTLSError | None = None
+        self._sent_close = False
+        self._peer_closed = False
+        self.version: int | None = None
+        self.negotiated: HandshakeComplete | None = None
+        # Filled in by the handshake for post-handshake work (key updates, exporters).
+        self.suite: Suite | None = None
+        self.exporter_secret: bytes | None = None
+        self.tls12_exporter: Any = None
+        self.client_random = b""
+        self._trace_enabled = config.trace is not None
+
+    # -- public API -------------------------------------------------------------
+
+    @property
+    def config(self) -> ClientConfig | ServerConfig:
+        return self._config
+
+    @property
+    def handshake_complete(self) -> bool:
+        return self.negotiated is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._error is not None or (self._sent_close and self._peer_closed)
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed bytes from the peer; returns the events they produced, in order.
+
+        Raises ``TLSError`` (after queuing the alert to send) when the peer
+        misbehaves; the error carries the events decoded before it in ``events``.
+        """
+        if self._error is not None:
+            raise self._error
+        if data:
+            self.record.feed(data)
+        try:
+            while not self._peer_closed:
+                record = self.record.next_record()
+                if record is None:
+                    break
+                self._process_record(record[0], record[1])
+            self._flush_handshake()
+        except TLSError as error:
+            self._fail(error)
+            error.events = self._take_events()
+            raise
+        return self._take_events()
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the peer (possibly empty)."""
+        if not self._out:
+            return b""
+        data = bytes(self._out)
+        self._out.clear()
+        return data
+
+    def send(self, data: bytes) -> None:
+        """Queue application data (it must be after the handshake)."""
+        self._check_usable()
+        if not self.handshake_complete or not self._state.accepts_application_data:
+            raise UsageError("send() before the handshake is complete")
+        if self._sent_close:
+            raise ConnectionClosedError("send() after close()")
+        if not data:
+            return
+        self._out += self.record.seal(ContentType.application_data, data)
+        if self._trace_enabled:
+            self.trace(APPLICATION_DATA, SENT, {"bytes": len(data)})
+        if self.record.write_protection.exhausted:
+            self._write_limit_reached()
+
+    def close(self) -> None:
+        """Send close_notify. Received data can still be read in TLS 1.3."""
+        if self._sent_close or self._error is not None:
+            return
+        self._sent_close = True
+        self._out += self.record.seal(ContentType.alert, bytes([1, AlertDescription.close_notify]))
+        if self._trace_enabled:
+            self.trace(CLOSE, SENT, {"alert": "close_notify"})
+
+    def key_update(self, request_peer_update: bool = True) -> None:
+        """TLS 1.3: switch to new sending keys, and ask the peer to do the same."""
+        self._check_usable()
+        if self.version != TLS13 or not self.handshake_complete:
+            raise UsageError("key_update() needs an established TLS 1.3 connection")
+        self._state.send_key_update(self, request_peer_update)  # type: ignore[attr-defined]
+        self._flush_handshake()
+
+    def export_keying_material(self, label: str, context: bytes | None, length: int) -> bytes:
+        """RFC 8446 §7.5 / RFC 5705 exporter."""
+        if not self.handshake_complete or self.suite is None:
+            raise UsageError("export_keying_material() needs a completed handshake")
+        if self.version == TLS13:
+            assert self.exporter_secret is not None
+            return exporter(self.suite, self.exporter_secret, label.encode(),
+                            context or b"", length)
+        exporter12 = self.tls12_exporter
+        return bytes(exporter12(label.encode(), context, length))
+
+    # -- what handshake states use ----------------------------------------------
+
+    def send_handshake(self, message: Message) -> bytes:
+        raw = message.raw if message.raw else serialize(message)
+        self.transcript.add(raw)
+        self._handshake_out += raw
+        return raw
+
+    def send_post_handshake(self, message: Message) -> bytes:
+        """A post-handshake message: not part of any transcript."""
+        raw = message.raw if message.raw else serialize(message)
+        self._handshake_out += raw
+        return raw
+
+    def send_change_cipher_spec(self) -> None:
+        self._flush_handshake()
+        self._out += self.record.seal(ContentType.change_cipher_spec, b"\x01")
+        if self._trace_enabled:
+            self.trace(CHANGE_CIPHER_SPEC, SENT, {})
+
+    def install_read(self, protection: Protection) -> None:
+        # RFC 8446 §5.1: handshake messages must not span a key change.
+        if self._handshake_in:
+            raise PeerMisbehaved("handshake message spans a key change",
+                                 AlertDescription.unexpected_message)
+        self.record.read_protection = protection
+
+    def install_write(self, protection: Protection) -> None:
+        self._flush_handshake()
+        self.record.write_protection = protection
+
+    def emit(self, event: Event) -> None:
+        self._events.append(event)
+
+    def trace(self, step: str, action: str, details: dict[str, Any],
+              secrets: dict[str, bytes] | None = None) -> None:
+        callback = self._config.trace
+        if callback is None:
+            return
+        shown = ({name: value.hex() for name, value in secrets.items()}
+                 if secrets and self._config.trace_secrets else {})
+        callback(TraceEvent(step, self.side, action, self._config.monotonic(), details, shown))
+
+    def keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
+        callback = self._config.keylog
+        if callback is not None:
+            callback(f"{label} {client_random.hex()} {secret.hex()}")
+
+    def set_version(self, version: int) -> None:
+        self.version = version
+        self.record.tls13 = version == TLS13
+
+    def handshake_done(self, state: State) -> None:
+        self.record.handshaking = False
+        self.transcript.release_messages()
+
+    def complete(self, event: HandshakeComplete) -> None:
+        self.negotiated = event
+        self.emit(event)
+
+    # -- internals --------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._error is not None:
+            raise ConnectionClosedError(f"the connection has failed: {self._error}")
+
+    def _take_events(self) -> list[Event]:
+        events = self._events
+        self._events = []
+        return events
+
+    def _flush_handshake(self) -> None:
+        if self._handshake_out:
+            data = bytes(self._handshake_out)
+            self._handshake_out.clear()
+            self._out += self.record.seal(ContentType.handshake, data)
+
+    def _process_record(self, content_type: int, payload: bytes) -> None:
+        if content_type == ContentType.application_data:
+            self._application_data(payload)
+        elif content_type == ContentType.handshake:
+            self._handshake_data(payload)
+        elif content_type == ContentType.alert:
+            self._alert(payload)
+        else:
+            self._change_cipher_spec(payload)
+
+    def _application_data(self, payload: bytes) -> None:
+        state = self._state
+        if not state.accepts_application_data or self._handshake_in:
+            raise PeerMisbehaved("application data before the handshake completed",
+                                 AlertDescription.unexpected_message)
+        if payload:
+            early = getattr(state, "early_data", False)
+            self._events.append(ApplicationData(payload, early))
+            if self._trace_enabled:
+                self.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})
+
+    def _change_cipher_spec(self, payload: bytes) -> None:
+        if payload != b"\x01":
+            raise PeerMisbehaved("malformed ChangeCipherSpec", AlertDescription.unexpected_message)
+        if self._handshake_in:
+            raise PeerMisbehaved("ChangeCipherSpec inside a handshake message",
+                                 AlertDescription.unexpected_message)
+        state = self._state
+        if state.ignores_change_cipher_spec and not self.record.read_protection.encrypted:
+            return
+        if state.ignores_change_cipher_spec and self.record.read_protection.tls13:
+            # RFC 8446 §5: ignored until the peer's Finished, encrypted or not.
+            return
+        self._state = state.handle_change_cipher_spec(self)
+        if self._trace_enabled:
+            self.trace(CHANGE_CIPHER_SPEC, RECEIVED, {})
+
+    def _alert(self, payload: bytes) -> None:
+        if len(payload) != 2 or self._handshake_in:
+            raise DecodeError("malformed alert record")
+        level, value = payload[0], payload[1]
+        try:
+            description = AlertDescription(value)
+        except ValueError:
+            raise DecodeError(f"unknown alert description {value}") from None
+        if level not in (1, 2):
+            raise PeerMisbehaved(f"alert level {level}", AlertDescription.illegal_parameter)
+        if self._trace_enabled:
+            self.trace(ALERT, RECEIVED, {"level": "fatal" if level == 2 else "warning",
+                                         "description": description.name,
+                                         "meaning": description.meaning})
+        if description == AlertDescription.close_notify:
+            self._peer_closed = True
+            self._events.append(ConnectionClosed())
+            if self._trace_enabled:
+                self.trace(CLOSE, RECEIVED, {"alert": "close_notify"})
+            return
+        tls13 = self.version == TLS13 or self.version is None
+        if description == AlertDescription.user_canceled or (level == 1 and not tls13):
+            # RFC 8446 §6.1: user_canceled is followed by close_notify; TLS 1.2
+            # warnings are informational.
+            self._events.append(AlertReceived(description, fatal=False))
+            return
+        # RFC 8446 §6: in TLS 1.3 every other alert is fatal, whatever its level.
+        self._events.append(AlertReceived(description, fatal=True))
+        self._error = AlertReceivedError(description)
+        self._state = Closed()
+        self._peer_closed = True
+
+    def _handshake_data(self, payload: bytes) -> None:
+        buffer = self._handshake_in
+        buffer += payload
+        while len(buffer) >= 4:
+            length = int.from_bytes(buffer[1:4], "big")
+            if length > MAX_HANDSHAKE_MESSAGE:
+                raise DecodeError(f"handshake message of {length} bytes is too large")
+            if len(buffer) < 4 + length:
+                return
+            raw = bytes(buffer[: 4 + length])
+            del buffer[: 4 + length]
+            self._handshake_message(raw)
+            if self._error is not None:
+                return
+
+    def _handshake_message(self, raw: bytes) -> None:
+        state = self._state
+        msg_type = raw[0]
+        parser = state.expects.get(msg_type)
+        if parser is None:
+            try:
+                name = HandshakeType(msg_type).name
+            except ValueError:
+                name = f"unknown handshake type {msg_type}"
+            raise PeerMisbehaved(f"received {name} while {state.describe()}",
+                                 AlertDescription.unexpected_message)
+        message = parser(raw)
+        if not state.connected:
+            self.transcript.add(raw)
+        self._state = state.handle(self, message)
+
+    def _write_limit_reached(self) -> None:
+        if self.version == TLS13:
+            # RFC 8446 §5.5: rekey before the AEAD's safety margin is used up.
+            self._state.send_key_update(self, False)  # type: ignore[attr-defined]
+            self._flush_handshake()
+        else:
+            raise TLSError("TLS 1.2 record limit reached; reconnect",
+                           AlertDescription.internal_error)
+
+    def _fail(self, error: TLSError) -> None:
+        if self._error is None:
+            self._error = error
+        if isinstance(error, AlertReceivedError):
+            return
+        self._state = Closed()
+        self._handshake_out.clear()
+        try:
+            self._out += self.record.seal(ContentType.alert, bytes([2, error.alert]))
+        except TLSError:
+            pass
+        if self._trace_enabled:
+            self.trace(ALERT, SENT, {"level": "fatal", "description": error.alert.name,
+                                     "meaning": error.alert.meaning, "reason": str(error)})
+
+    def _start_failed(self, error: TLSError) -> None:
+        self._fail(error)
+        raise error
+
+
+class ClientConnection(_Connection):
+    """A TLS client. The ClientHello is ready in ``data_to_send()`` at once.
+
+    >>> client = ClientConnection(ClientConfig(), server_name="example.com")
+    >>> hello = client.data_to_send()
+    """
+
+    side = "client"
+
+    def __init__(self, config: ClientConfig, server_name: str | None = None,
+                 session: Any = None) -> None:
+        if not isinstance(config, ClientConfig):
+            raise UsageError("ClientConnection needs a ClientConfig")
+        super().__init__(config)
+        self.server_name = server_name
+        from .handshake.client13 import start_client
+
+        try:
+            self._state = start_client(self, server_name, session)
+            self._flush_handshake()
+        except TLSError as error:
+            self._start_failed(error)
+
+    @property
+    def client_config(self) -> ClientConfig:
+        assert isinstance(self._config, ClientConfig)
+        return self._config
+
+
+class ServerConnection(_Connection):
+    """A TLS server: feed it the client's bytes.
+
+    >>> server = ServerConnection(ServerConfig(certificates=(certified_key,)))
+    """
+
+    side = "server"
+
+    def __init__(self, config: ServerConfig) -> None:
+        if not isinstance(config, ServerConfig):
+            raise UsageError("ServerConnection needs a ServerConfig")
+        super().__init__(config)
+        from .handshake.server13 import ExpectClientHello
+
+        self.client_hello: Any = None  # the ClientHello as received, for inspection
+        self._state = ExpectClientHello()
+
+    @property
+    def server_config(self) -> ServerConfig:
+        assert isinstance(self._config, ServerConfig)
+        return self._config
+
+
+def _noop(*_: Any) -> None:
+    return None
+
+
+__all__ = ["ClientConnection", "ServerConnection", "LOCAL", "TLS12", "KeyUpdated"]

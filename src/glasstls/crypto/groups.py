@@ -1,0 +1,187 @@
+"""Key exchange groups: one table row and a small class each.
+
+A client calls ``group.generate(rng)`` and later ``share.complete(server_share)``;
+a server calls ``group.respond(client_share, rng) -> (server_share, shared_secret)``.
+Hybrids are KEMs, so the server's share is a ciphertext, not a public key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+
+from ..constants import NamedGroup
+from ..errors import AlertDescription, PeerMisbehaved
+
+Random = Callable[[int], bytes]
+
+
+def _bad_share(group: str, why: str) -> PeerMisbehaved:
+    return PeerMisbehaved(f"invalid {group} key share: {why}", AlertDescription.illegal_parameter)
+
+
+class KeyShare(Protocol):
+    """A client's ephemeral private key, waiting for the server's share."""
+
+    public: bytes
+
+    def complete(self, server_share: bytes) -> bytes: ...
+
+
+class _X25519Share:
+    __slots__ = ("_key", "public")
+
+    def __init__(self, rng: Random) -> None:
+        self._key = x25519.X25519PrivateKey.from_private_bytes(rng(32))
+        self.public = self._key.public_key().public_bytes_raw()
+
+    def complete(self, server_share: bytes) -> bytes:
+        return _x25519_exchange(self._key, server_share)
+
+
+def _x25519_exchange(key: x25519.X25519PrivateKey, peer: bytes) -> bytes:
+    if len(peer) != 32:
+        raise _bad_share("x25519", f"{len(peer)} bytes, expected 32")
+    try:
+        return key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
+    except ValueError:
+        # RFC 7748 §6.1 / RFC 8446 §7.4.2: an all-zero shared secret must be rejected.
+        raise _bad_share("x25519", "low-order point") from None
+
+
+_CURVES: dict[int, tuple[ec.EllipticCurve, int, int]] = {
+    # group: (curve, coordinate size, group order)
+    NamedGroup.secp256r1: (
+        ec.SECP256R1(), 32,
+        0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    ),
+    NamedGroup.secp384r1: (
+        ec.SECP384R1(), 48,
+        0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
+    ),
+}
+
+
+def _ec_private_key(group: int, rng: Random) -> ec.EllipticCurvePrivateKey:
+    curve, size, order = _CURVES[group]
+    # Reduce 8 extra bytes of randomness to make the bias negligible (FIPS 186-5 A.2.1).
+    scalar = int.from_bytes(rng(size + 8), "big") % (order - 1) + 1
+    return ec.derive_private_key(scalar, curve)
+
+
+def _ec_exchange(group: int, key: ec.EllipticCurvePrivateKey, peer: bytes) -> bytes:
+    curve, size, _ = _CURVES[group]
+    name = NamedGroup(group).name
+    # RFC 8446 §4.2.8.2: only the uncompressed point format is allowed.
+    if len(peer) != 1 + 2 * size or peer[0] != 4:
+        raise _bad_share(name, "not an uncompressed point of the right size")
+    try:
+        public = ec.EllipticCurvePublicKey.from_encoded_point(curve, peer)
+        return key.exchange(ec.ECDH(), public)
+    except ValueError:
+        raise _bad_share(name, "point is not on the curve") from None
+
+
+class _ECShare:
+    __slots__ = ("_group", "_key", "public")
+
+    def __init__(self, group: int, rng: Random) -> None:
+        self._group = group
+        self._key = _ec_private_key(group, rng)
+        self.public = self._key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+
+    def complete(self, server_share: bytes) -> bytes:
+        return _ec_exchange(self._group, self._key, server_share)
+
+
+_MLKEM768_PUBLIC = 1184
+_MLKEM768_CIPHERTEXT = 1088
+
+
+class _X25519MLKEM768Share:
+    """draft-ietf-tls-ecdhe-mlkem: client share = ML-KEM-768 encapsulation key || X25519
+    public key; server share = ML-KEM ciphertext || X25519 public key; shared secret =
+    ML-KEM shared secret || X25519 shared secret."""
+
+    __slots__ = ("_kem", "_x25519", "public")
+
+    def __init__(self, rng: Random) -> None:
+        self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(rng(64))
+        self._x25519 = x25519.X25519PrivateKey.from_private_bytes(rng(32))
+        self.public = (
+            self._kem.public_key().public_bytes_raw() + self._x25519.public_key().public_bytes_raw()
+        )
+
+    def complete(self, server_share: bytes) -> bytes:
+        if len(server_share) != _MLKEM768_CIPHERTEXT + 32:
+            raise _bad_share("X25519MLKEM768", f"{len(server_share)} bytes, expected 1120")
+        try:
+            kem_secret = self._kem.decapsulate(server_share[:_MLKEM768_CIPHERTEXT])
+        except ValueError:
+            raise _bad_share("X25519MLKEM768", "bad ML-KEM ciphertext") from None
+        return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM768_CIPHERTEXT:])
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    name: str
+    client_share_size: int
+    server_share_size: int
+    hybrid: bool
+    tls12: bool  # usable for TLS 1.2 ECDHE
+
+    def generate(self, rng: Random) -> KeyShare:
+        if self.id == NamedGroup.x25519:
+            return _X25519Share(rng)
+        if self.id == NamedGroup.X25519MLKEM768:
+            return _X25519MLKEM768Share(rng)
+        return _ECShare(self.id, rng)
+
+    def respond(self, client_share: bytes, rng: Random) -> tuple[bytes, bytes]:
+        """Server side: (server share, shared secret) for a client's share."""
+        if len(client_share) != self.client_share_size:
+            raise _bad_share(self.name, f"{len(client_share)} bytes, expected "
+                             f"{self.client_share_size}")
+        if self.id == NamedGroup.X25519MLKEM768:
+            try:
+                kem_public = mlkem.MLKEM768PublicKey.from_public_bytes(
+                    client_share[:_MLKEM768_PUBLIC]
+                )
+                kem_secret, ciphertext = kem_public.encapsulate()
+            except ValueError:
+                raise _bad_share(self.name, "bad ML-KEM encapsulation key") from None
+            own = _X25519Share(rng)
+            secret = kem_secret + own.complete(client_share[_MLKEM768_PUBLIC:])
+            return ciphertext + own.public, secret
+        share = self.generate(rng)
+        return share.public, share.complete(client_share)
+
+
+GROUPS: dict[int, Group] = {g.id: g for g in (
+    Group(NamedGroup.X25519MLKEM768, "X25519MLKEM768", 1216, 1120, True, False),
+    Group(NamedGroup.x25519, "x25519", 32, 32, False, True),
+    Group(NamedGroup.secp256r1, "secp256r1", 65, 65, False, True),
+    Group(NamedGroup.secp384r1, "secp384r1", 97, 97, False, True),
+)}
+
+DEFAULT_GROUPS = (
+    NamedGroup.X25519MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
+)
+DEFAULT_KEY_SHARES = (NamedGroup.X25519MLKEM768, NamedGroup.x25519)
+
+
+def group_by_name(name: str) -> Group:
+    lowered = name.lower()
+    aliases = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1"}
+    lowered = aliases.get(lowered, lowered)
+    for group in GROUPS.values():
+        if group.name.lower() == lowered:
+            return group
+    raise KeyError(name)
+

@@ -1,0 +1,137 @@
+"""Signature schemes (RFC 8446 §4.2.3): one table row each, and sign/verify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from ..constants import SignatureScheme as S
+from ..errors import AlertDescription, PeerMisbehaved
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+PublicKey = Union[rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
+
+_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Scheme:
+    id: int
+    name: str
+    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519"
+    hash_name: str | None
+    curve: str | None  # TLS 1.3 binds the ECDSA curve to the scheme
+    tls13_signatures: bool  # usable in TLS 1.3 CertificateVerify
+
+    def hash(self) -> hashes.HashAlgorithm:
+        assert self.hash_name is not None
+        return _HASHES[self.hash_name]()
+
+
+def _row(scheme: S, kind: str, hash_name: str | None, curve: str | None, tls13: bool) -> Scheme:
+    return Scheme(int(scheme), scheme.name, kind, hash_name, curve, tls13)
+
+
+SCHEMES: dict[int, Scheme] = {s.id: s for s in (
+    _row(S.ecdsa_secp256r1_sha256, "ecdsa", "sha256", "secp256r1", True),
+    _row(S.ecdsa_secp384r1_sha384, "ecdsa", "sha384", "secp384r1", True),
+    _row(S.ecdsa_secp521r1_sha512, "ecdsa", "sha512", "secp521r1", True),
+    _row(S.ed25519, "ed25519", None, None, True),
+    _row(S.rsa_pss_rsae_sha256, "rsa_pss_rsae", "sha256", None, True),
+    _row(S.rsa_pss_rsae_sha384, "rsa_pss_rsae", "sha384", None, True),
+    _row(S.rsa_pss_rsae_sha512, "rsa_pss_rsae", "sha512", None, True),
+    _row(S.rsa_pss_pss_sha256, "rsa_pss_pss", "sha256", None, True),
+    _row(S.rsa_pss_pss_sha384, "rsa_pss_pss", "sha384", None, True),
+    _row(S.rsa_pss_pss_sha512, "rsa_pss_pss", "sha512", None, True),
+    # RFC 8446 §4.2.3: PKCS#1 v1.5 only in certificates for TLS 1.3; fine in TLS 1.2.
+    _row(S.rsa_pkcs1_sha256, "rsa_pkcs1", "sha256", None, False),
+    _row(S.rsa_pkcs1_sha384, "rsa_pkcs1", "sha384", None, False),
+    _row(S.rsa_pkcs1_sha512, "rsa_pkcs1", "sha512", None, False),
+)}
+
+# What we offer in signature_algorithms, strongest-to-commonest.
+DEFAULT_SCHEMES = (
+    S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384, S.ed25519,
+    S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512,
+    S.rsa_pss_pss_sha256, S.rsa_pss_pss_sha384, S.rsa_pss_pss_sha512,
+    S.rsa_pkcs1_sha256, S.rsa_pkcs1_sha384, S.rsa_pkcs1_sha512,
+)
+
+
+def _curve_name(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
+    return key.curve.name
+
+
+def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
+                    rsa_pss_key: bool = False) -> bool:
+    """Whether a key can sign (or verify) with a scheme in the given version.
+
+    ``rsa_pss_key`` says the certificate's key is an RSASSA-PSS key rather than
+    rsaEncryption; the two take different schemes (RFC 8446 §4.2.3).
+    """
+    scheme = SCHEMES.get(scheme_id)
+    if scheme is None or (tls13 and not scheme.tls13_signatures):
+        return False
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        if rsa_pss_key:
+            return scheme.kind == "rsa_pss_pss"
+        if scheme.kind == "rsa_pss_rsae":
+            # PSS with a hash as long as SHA-512 needs a modulus of at least 1040 bits.
+            return key.key_size >= 1024 + (2 * 64 if scheme.hash_name == "sha512" else 0)
+        return scheme.kind == "rsa_pkcs1"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        if scheme.kind != "ecdsa":
+            return False
+        return not tls13 or scheme.curve == _curve_name(key)
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return scheme.kind == "ed25519"
+    return False
+
+
+def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
+    scheme = SCHEMES[scheme_id]
+    if isinstance(key, rsa.RSAPrivateKey):
+        if scheme.kind == "rsa_pkcs1":
+            return key.sign(data, padding.PKCS1v15(), scheme.hash())
+        pss = padding.PSS(mgf=padding.MGF1(scheme.hash()), salt_length=padding.PSS.DIGEST_LENGTH)
+        return key.sign(data, pss, scheme.hash())
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(scheme.hash()))
+    return key.sign(data)
+
+
+def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> None:
+    """Check a signature; a bad one is ``decrypt_error`` (RFC 8446 §4.4.3)."""
+    scheme = SCHEMES[scheme_id]
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            if scheme.kind == "rsa_pkcs1":
+                key.verify(signature, data, padding.PKCS1v15(), scheme.hash())
+            else:
+                pss = padding.PSS(mgf=padding.MGF1(scheme.hash()),
+                                  salt_length=padding.PSS.DIGEST_LENGTH)
+                key.verify(signature, data, pss, scheme.hash())
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(signature, data, ec.ECDSA(scheme.hash()))
+        else:
+            key.verify(signature, data)
+    except (InvalidSignature, ValueError):
+        raise PeerMisbehaved(
+            f"{scheme.name} signature does not verify", AlertDescription.decrypt_error
+        ) from None
+
+
+def describe_key(key: PrivateKey | PublicKey) -> str:
+    """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519"."""
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return f"RSA {key.key_size}"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return f"ECDSA {key.curve.name}"
+    return "Ed25519"

@@ -1,0 +1,451 @@
+"""The TLS 1.3 client (RFC 8446 §2, §4): one class per state.
+
+    ExpectServerHello -> [HelloRetryRequest: ExpectServerHello again]
+    -> ExpectEncryptedExtensions -> ExpectCertificateOrRequest -> [ExpectCertificate]
+    -> ExpectCertificateVerify -> ExpectFinished -> Connected
+
+A ServerHello that negotiates TLS 1.2 hands over to ``client12``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+
+from .. import certs
+from ..config import ClientConfig
+from ..constants import (
+    DOWNGRADE_TLS11, DOWNGRADE_TLS12, TLS12, TLS13, ExtensionType as X, HandshakeType as H,
+    NamedGroup, SignatureScheme, describe,
+)
+from ..crypto import signatures
+from ..crypto.groups import GROUPS
+from ..crypto.hkdf import constant_time_equal
+from ..crypto.suites import SUITES, Suite
+from ..errors import AlertDescription, BadCertificate, DecodeError, PeerMisbehaved, illegal
+from ..events import HandshakeComplete
+from ..keyschedule import KeySchedule, finished_verify_data, traffic_keys
+from ..messages.extensions import (
+    ALPN, KeyShare, Opaque16, RecordSizeLimit, SupportedVersions, U16List, check_allowed,
+    find, find_typed,
+)
+from ..messages.handshake import (
+    Certificate13, CertificateRequest13, CertificateVerify, EncryptedExtensions, Finished,
+    ServerHello, check_finished_length,
+)
+from ..record import Tls13Protection
+from .. import trace as t
+from .client_hello import ClientHelloState, build_client_hello, describe_client_hello
+from .common import (
+    SERVER_CERTIFICATE_VERIFY, Engine, State, certificate_verify_content, decode_alpn,
+)
+from .post13 import Connected13, client_certificate_flight
+
+if TYPE_CHECKING:
+    from ..connection import ClientConnection
+
+
+@dataclass
+class ClientHandshake:
+    """What the client's states pass along."""
+
+    config: ClientConfig
+    server_name: str | None
+    hello: ClientHelloState
+    retried: bool = False
+    suite: Suite | None = None
+    schedule: KeySchedule | None = None
+    group: int | None = None
+    client_handshake_secret: bytes = b""
+    server_handshake_secret: bytes = b""
+    alpn: bytes | None = None
+    certificate_request: CertificateRequest13 | None = None
+    peer_chain: tuple[bytes, ...] = ()
+    verified_chain: tuple[bytes, ...] = ()
+    peer_certificate: x509.Certificate | None = None
+    signature_scheme: int | None = None
+    peer_record_size_limit: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def start_client(engine: ClientConnection, server_name: str | None, session: Any) -> State:
+    config = engine.client_config
+    hello = build_client_hello(config, server_name)
+    engine.client_random = hello.random
+    engine.send_handshake(hello.hello)
+    if engine.config.trace is not None:
+        details = describe_client_hello(hello.hello)
+        details["key_share_private_keys"] = "generated" if hello.key_shares else "none"
+        engine.trace(t.CLIENT_HELLO, t.SENT, details)
+    return ExpectServerHello(ClientHandshake(config, server_name, hello))
+
+
+class _Tls13ClientState(State):
+    ignores_change_cipher_spec = True
+
+    def __init__(self, hs: ClientHandshake) -> None:
+        self.hs = hs
+
+
+class ExpectServerHello(_Tls13ClientState):
+    expects = {H.server_hello: ServerHello.parse}
+
+    def handle(self, engine: Engine, message: ServerHello) -> State:
+        hs = self.hs
+        hello = hs.hello
+        config = hs.config
+        versions = find_typed(message.extensions, X.supported_versions, SupportedVersions)
+        if versions is None:
+            return self._tls12(engine, message)
+        version = versions.versions[0]
+        if version != TLS13 or TLS13 not in config.versions:
+            # RFC 8446 §4.2.1: a version we did not offer is illegal_parameter.
+            raise illegal(f"server selected version 0x{version:04x}, which was not offered")
+        if message.legacy_version != TLS12:
+            raise PeerMisbehaved("TLS 1.3 ServerHello legacy_version is not 0x0303",
+                                 AlertDescription.protocol_version)
+        # RFC 8446 §4.1.3: echo of our session id, null compression, an offered suite.
+        if message.legacy_session_id_echo != hello.session_id:
+            raise illegal("ServerHello does not echo our legacy_session_id")
+        if message.legacy_compression_method != 0:
+            raise illegal("ServerHello selected a compression method")
+        suite = SUITES.get(message.cipher_suite)
+        if suite is None or not suite.is_tls13 or message.cipher_suite not in config.cipher_suites:
+            raise illegal(f"server selected cipher suite 0x{message.cipher_suite:04x}, "
+                          "which was not offered")
+        if hs.retried and hs.suite is not None and suite.id != hs.suite.id:
+            raise illegal("ServerHello suite differs from the HelloRetryRequest's")
+        where = "HRR" if message.is_hello_retry_request else "SH"
+        check_allowed(message.extensions, where)
+        for extension in message.extensions:
+            if extension.type not in hello.offered_extensions:
+                raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} "
+                                     "that was not offered", AlertDescription.unsupported_extension)
+        engine.set_version(TLS13)
+        engine.transcript.set_hash(suite.hash_name)
+        hs.suite = suite
+        if message.is_hello_retry_request:
+            return self._retry(engine, message)
+        return self._server_hello(engine, message, suite)
+
+    def _tls12(self, engine: Engine, message: ServerHello) -> State:
+        config = self.hs.config
+        if message.is_hello_retry_request:
+            raise illegal("HelloRetryRequest without supported_versions")
+        if message.legacy_version != TLS12 or TLS12 not in config.versions or self.hs.retried:
+            raise PeerMisbehaved(f"server selected version 0x{message.legacy_version:04x}, "
+                                 "which is not enabled", AlertDescription.protocol_version)
+        # RFC 8446 §4.1.3: a TLS 1.3 client must detect a downgrade to 1.2 or below.
+        if TLS13 in config.versions and message.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
+            raise illegal("downgrade protection: the server supports TLS 1.3 but "
+                          "negotiated TLS 1.2 (ServerHello.random carries the sentinel)")
+        from .client12 import handle_server_hello12
+
+        return handle_server_hello12(engine, self.hs, message)
+
+    def _retry(self, engine: Engine, message: ServerHello) -> State:
+        hs = self.hs
+        if hs.retried:
+            # RFC 8446 §4.1.4: a second HelloRetryRequest is unexpected_message.
+            raise PeerMisbehaved("second HelloRetryRequest", AlertDescription.unexpected_message)
+        key_share = find_typed(message.extensions, X.key_share, KeyShare)
+        cookie = find_typed(message.extensions, X.cookie, Opaque16)
+        group = key_share.selected_group if key_share is not None else None
+        if group is not None:
+            if group not in hs.config.groups:
+                raise illegal(f"HelloRetryRequest asks for group {describe(NamedGroup, group)}, "
+                              "which was not offered")
+            if group in hs.hello.key_shares:
+                raise illegal("HelloRetryRequest asks for a key share we already sent")
+        if group is None and cookie is None:
+            # RFC 8446 §4.1.4: an HRR that would not change the ClientHello.
+            raise illegal("HelloRetryRequest changes nothing")
+        engine.transcript.restart_after_hello_retry()
+        engine.transcript.add(message.raw)
+        hs.retried = True
+        engine.trace(t.HELLO_RETRY_REQUEST, t.RECEIVED, {
+            "cipher_suite": hs.suite.name if hs.suite else "",
+            "selected_group": describe(NamedGroup, group) if group is not None else None,
+            "cookie_bytes": len(cookie.data) if cookie else 0,
+        })
+        shares = (group,) if group is not None else tuple(hs.hello.key_shares)
+        previous = hs.hello
+        hs.hello = build_client_hello(
+            hs.config, hs.server_name, random=previous.random, session_id=previous.session_id,
+            key_share_groups=shares, previous_shares=previous.key_shares,
+            cookie=cookie.data if cookie else None, grease=previous.grease,
+        )
+        if previous.session_id and hs.config.middlebox_compatibility:
+            # RFC 8446 Appendix D.4: the client's CCS goes before its second flight.
+            engine.send_change_cipher_spec()
+            hs.extra["sent_ccs"] = True
+        engine.send_handshake(hs.hello.hello)
+        engine.trace(t.CLIENT_HELLO, t.SENT, describe_client_hello(hs.hello.hello))
+        return ExpectServerHello(hs)
+
+    def _server_hello(self, engine: Engine, message: ServerHello, suite: Suite) -> State:
+        hs = self.hs
+        key_share = find_typed(message.extensions, X.key_share, KeyShare)
+        if key_share is None:
+            raise PeerMisbehaved("ServerHello without key_share", AlertDescription.missing_extension)
+        entry = key_share.entries[0]
+        share = hs.hello.key_shares.get(entry.group)
+        if share is None:
+            raise illegal(f"server key share for {describe(NamedGroup, entry.group)}, "
+                          "which we did not send")
+        shared_secret = share.complete(entry.key_exchange)
+        hs.group = entry.group
+        engine.trace(t.SERVER_HELLO, t.RECEIVED, {
+            "version": "TLS 1.3", "cipher_suite": suite.name,
+            "group": describe(NamedGroup, entry.group), "random": message.random.hex(),
+            "session_id_echo": message.legacy_session_id_echo.hex(),
+            "extensions": [describe(X, e.type) for e in message.extensions],
+        })
+        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+            "group": describe(NamedGroup, entry.group),
+            "hybrid": GROUPS[entry.group].hybrid,
+            "client_share_bytes": len(share.public),
+            "server_share_bytes": len(entry.key_exchange),
+            "shared_secret_bytes": len(shared_secret),
+        }, {"shared_secret": shared_secret})
+        schedule = KeySchedule(suite)
+        schedule.enter_handshake(shared_secret)
+        hs.schedule = schedule
+        hello_hash = engine.transcript.digest()
+        client_secret, server_secret = schedule.handshake_traffic_secrets(hello_hash)
+        hs.client_handshake_secret, hs.server_handshake_secret = client_secret, server_secret
+        random = hs.hello.random
+        engine.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", random, client_secret)
+        engine.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", random, server_secret)
+        key, iv = traffic_keys(suite, server_secret)
+        engine.install_read(Tls13Protection(suite, key, iv))
+        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+            "stage": "handshake", "hash": suite.hash_name,
+            "derived": {"client_handshake_traffic_secret": len(client_secret),
+                        "server_handshake_traffic_secret": len(server_secret),
+                        "server_write_key": len(key), "server_write_iv": len(iv)},
+        }, {"client_handshake_traffic_secret": client_secret,
+            "server_handshake_traffic_secret": server_secret})
+        return ExpectEncryptedExtensions(hs)
+
+
+class ExpectEncryptedExtensions(_Tls13ClientState):
+    expects = {H.encrypted_extensions: EncryptedExtensions.parse}
+
+    def handle(self, engine: Engine, message: EncryptedExtensions) -> State:
+        hs = self.hs
+        check_allowed(message.extensions, "EE")
+        for extension in message.extensions:
+            if extension.type not in hs.hello.offered_extensions and (
+                extension.type != X.supported_groups
+            ):
+                raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} "
+                                     "that was not offered", AlertDescription.unsupported_extension)
+        alpn = find_typed(message.extensions, X.application_layer_protocol_negotiation, ALPN)
+        if alpn is not None:
+            # RFC 7301 §3.1: exactly one protocol, one that we offered.
+            if len(alpn.protocols) != 1 or alpn.protocols[0] not in {
+                p.encode() for p in hs.config.alpn_protocols
+            }:
+                raise illegal("server selected an ALPN protocol that was not offered")
+            hs.alpn = alpn.protocols[0]
+        limit = find_typed(message.extensions, X.record_size_limit, RecordSizeLimit)
+        if limit is not None:
+            hs.peer_record_size_limit = limit.limit
+            # RFC 8449 §4: in TLS 1.3 the limit counts the content type byte.
+            engine.record.max_fragment = min(engine.record.max_fragment, limit.limit - 1)
+        if find(message.extensions, X.early_data) is not None:
+            raise PeerMisbehaved("early_data accepted but none was offered",
+                                 AlertDescription.unsupported_extension)
+        engine.trace(t.ENCRYPTED_EXTENSIONS, t.RECEIVED, {
+            "extensions": [describe(X, e.type) for e in message.extensions],
+            "alpn": decode_alpn(hs.alpn) if hs.alpn else None,
+        })
+        return ExpectCertificateOrRequest(hs)
+
+
+class ExpectCertificateOrRequest(_Tls13ClientState):
+    expects = {H.certificate: Certificate13.parse,
+               H.certificate_request: CertificateRequest13.parse}
+
+    def handle(self, engine: Engine, message: Certificate13 | CertificateRequest13) -> State:
+        if isinstance(message, CertificateRequest13):
+            return _handle_certificate_request(engine, self.hs, message)
+        return _handle_server_certificate(engine, self.hs, message)
+
+
+class ExpectCertificate(_Tls13ClientState):
+    expects = {H.certificate: Certificate13.parse}
+
+    def handle(self, engine: Engine, message: Certificate13) -> State:
+        return _handle_server_certificate(engine, self.hs, message)
+
+
+def _handle_certificate_request(engine: Engine, hs: ClientHandshake,
+                                message: CertificateRequest13) -> State:
+    check_allowed(message.extensions, "CR")
+    # RFC 8446 §4.3.2: empty context in the handshake; signature_algorithms required.
+    if message.certificate_request_context:
+        raise illegal("CertificateRequest context must be empty during the handshake")
+    if find(message.extensions, X.signature_algorithms) is None:
+        raise PeerMisbehaved("CertificateRequest without signature_algorithms",
+                             AlertDescription.missing_extension)
+    hs.certificate_request = message
+    engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
+        "extensions": [describe(X, e.type) for e in message.extensions]})
+    return ExpectCertificate(hs)
+
+
+def _handle_server_certificate(engine: Engine, hs: ClientHandshake,
+                               message: Certificate13) -> State:
+    if message.certificate_request_context:
+        raise illegal("server Certificate has a request context")
+    if not message.certificate_list:
+        # RFC 8446 §4.4.2.4: an empty server Certificate is decode_error.
+        raise DecodeError("the server sent an empty certificate chain")
+    chain = certs.parse_chain(message.chain)
+    hs.peer_chain = message.chain
+    hs.peer_certificate = chain[0]
+    engine.trace(t.CERTIFICATE, t.RECEIVED, {
+        "chain": [certs.describe_certificate(c) for c in chain]})
+    hs.verified_chain = verify_server_certificates(engine, hs.config, hs.server_name, chain)
+    return ExpectCertificateVerify(hs)
+
+
+def verify_server_certificates(engine: Engine, config: ClientConfig, server_name: str | None,
+                               chain: list[x509.Certificate]) -> tuple[bytes, ...]:
+    """Check the server's chain as the config says; trace the outcome either way."""
+    if not config.verify_certificates:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "skipped", "reason": "certificate verification is disabled"})
+        return ()
+    now = config.clock()
+    try:
+        if config.check_hostname:
+            path = certs.verify_server_chain(config.trust_store(), chain, server_name, now)
+        else:
+            path = certs.verify_server_chain_any_name(config.trust_store(), chain, now)
+    except BadCertificate as error:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "failed", "reason": str(error), "alert": error.alert.name})
+        raise
+    anchor = path[-1]
+    engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+        "result": "ok", "trust_anchor": certs.describe_certificate(anchor)["subject"],
+        "path_length": len(path),
+        "host_name": server_name if config.check_hostname else "(not checked)",
+    })
+    return tuple(certs.der(c) for c in path)
+
+
+class ExpectCertificateVerify(_Tls13ClientState):
+    expects = {H.certificate_verify: CertificateVerify.parse}
+
+    def handle(self, engine: Engine, message: CertificateVerify) -> State:
+        hs = self.hs
+        assert hs.peer_certificate is not None
+        key = certs.leaf_public_key(hs.peer_certificate)
+        # RFC 8446 §4.4.3: a scheme we offered, that fits the key.
+        if message.algorithm not in hs.config.signature_schemes or not signatures.scheme_fits_key(
+            message.algorithm, key, tls13=True,
+            rsa_pss_key=certs.is_rsa_pss_key(hs.peer_certificate),
+        ):
+            raise illegal(f"CertificateVerify uses {describe(SignatureScheme, message.algorithm)}"
+                          ", which was not offered or does not fit the certificate's key")
+        content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY,
+                                             engine.transcript.digest_before_last())
+        signatures.verify(key, message.algorithm, content, message.signature)
+        hs.signature_scheme = message.algorithm
+        engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
+            "signature_scheme": describe(SignatureScheme, message.algorithm),
+            "signature_bytes": len(message.signature), "result": "signature verified",
+            "key": signatures.describe_key(key)})
+        return ExpectFinished(hs)
+
+
+class ExpectFinished(_Tls13ClientState):
+    expects = {H.finished: Finished.parse}
+
+    def handle(self, engine: Engine, message: Finished) -> State:
+        hs = self.hs
+        suite, schedule = hs.suite, hs.schedule
+        assert suite is not None and schedule is not None
+        check_finished_length(message, suite.hash_len)
+        expected = finished_verify_data(suite, hs.server_handshake_secret,
+                                        engine.transcript.digest_before_last())
+        if not constant_time_equal(expected, message.verify_data):
+            raise PeerMisbehaved("server Finished does not verify",
+                                 AlertDescription.decrypt_error)
+        engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
+                                              "result": "verified"})
+        # RFC 8446 §7.1: application secrets from the hash through server Finished.
+        schedule.enter_master()
+        finished_hash = engine.transcript.digest()
+        client_secret, server_secret = schedule.application_traffic_secrets(finished_hash)
+        exporter_secret = schedule.exporter_master_secret(finished_hash)
+        random = hs.hello.random
+        engine.keylog("CLIENT_TRAFFIC_SECRET_0", random, client_secret)
+        engine.keylog("SERVER_TRAFFIC_SECRET_0", random, server_secret)
+        engine.keylog("EXPORTER_SECRET", random, exporter_secret)
+        key, iv = traffic_keys(suite, server_secret)
+        engine.install_read(Tls13Protection(suite, key, iv))
+        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+            "stage": "application", "hash": suite.hash_name,
+            "derived": {"client_application_traffic_secret": len(client_secret),
+                        "server_application_traffic_secret": len(server_secret),
+                        "exporter_master_secret": len(exporter_secret)},
+        }, {"client_application_traffic_secret": client_secret,
+            "server_application_traffic_secret": server_secret})
+
+        # Our second flight, under the client handshake keys.
+        if hs.hello.session_id and hs.config.middlebox_compatibility and not hs.extra.get(
+                "sent_ccs"):
+            engine.send_change_cipher_spec()
+        hs_key, hs_iv = traffic_keys(suite, hs.client_handshake_secret)
+        engine.install_write(Tls13Protection(suite, hs_key, hs_iv))
+        if hs.certificate_request is not None:
+            client_certificate_flight(engine, hs.config, hs.certificate_request, suite)
+        verify_data = finished_verify_data(suite, hs.client_handshake_secret,
+                                           engine.transcript.digest())
+        engine.send_handshake(Finished(verify_data))
+        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+        key, iv = traffic_keys(suite, client_secret)
+        engine.install_write(Tls13Protection(suite, key, iv))
+        resumption_secret = schedule.resumption_master_secret(engine.transcript.digest())
+
+        connected = Connected13(
+            suite, client_secret=client_secret, server_secret=server_secret,
+            resumption_master_secret=resumption_secret, is_client=True,
+        )
+        finish_handshake13(engine, connected, exporter_secret, HandshakeComplete(
+            version="TLSv1.3", cipher_suite=suite.name,
+            key_exchange=f"(EC)DHE {describe(NamedGroup, hs.group or 0)}",
+            group=describe(NamedGroup, hs.group) if hs.group is not None else None,
+            signature_scheme=describe(SignatureScheme, hs.signature_scheme)
+            if hs.signature_scheme is not None else None,
+            alpn_protocol=decode_alpn(hs.alpn) if hs.alpn else None,
+            server_name=hs.server_name, peer_certificates=hs.peer_chain,
+            verified_chain=hs.verified_chain,
+        ))
+        return connected
+
+
+def finish_handshake13(engine: Engine, connected: Connected13, exporter_secret: bytes,
+                       event: HandshakeComplete) -> None:
+    from ..connection import _Connection
+
+    assert isinstance(engine, _Connection)
+    engine.suite = connected.suite
+    engine.exporter_secret = exporter_secret
+    engine.handshake_done(connected)
+    engine.trace(t.ESTABLISHED, t.LOCAL, {
+        "version": event.version, "cipher_suite": event.cipher_suite, "group": event.group,
+        "signature_scheme": event.signature_scheme, "alpn": event.alpn_protocol,
+        "resumed": event.resumed,
+    })
+    engine.complete(event)
+
+
+__all__ = ["start_client", "ExpectServerHello", "U16List"]

@@ -1,0 +1,189 @@
+"""Building the client's ClientHello (one hello for both TLS 1.3 and TLS 1.2), and
+describing any ClientHello for the trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ClientConfig
+from ..constants import (
+    TLS12, TLS13, CipherSuite, ExtensionType as X, NamedGroup, ProtocolVersion,
+    PskKeyExchangeMode, SignatureScheme, describe,
+)
+from ..crypto.groups import GROUPS, KeyShare as PrivateShare
+from ..messages.extensions import (
+    ALPN, Empty, Extension, KeyShare, KeyShareEntry, Opaque16, RecordSizeLimit,
+    RenegotiationInfo, ServerNameList, SupportedVersions, U8List, U16List, UnknownExtension,
+    find,
+)
+from ..messages.handshake import ClientHello, serialize
+
+_GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
+
+
+@dataclass
+class ClientHelloState:
+    """What the client remembers of its hello for the rest of the handshake."""
+
+    hello: ClientHello
+    random: bytes
+    session_id: bytes
+    key_shares: dict[int, PrivateShare] = field(default_factory=dict)
+    offered_extensions: frozenset[int] = frozenset()
+    grease: dict[str, int] = field(default_factory=dict)
+
+
+def _grease_values(config: ClientConfig) -> dict[str, int]:
+    if not config.grease:
+        return {}
+    pool = config.rng(6)
+    return {slot: _GREASE[pool[i] % 16] for i, slot in enumerate(
+        ("suite", "group", "version", "extension1", "extension2", "scheme"))}
+
+
+def _is_ip(name: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def build_client_hello(
+    config: ClientConfig,
+    server_name: str | None,
+    *,
+    random: bytes | None = None,
+    session_id: bytes | None = None,
+    key_share_groups: tuple[int, ...] | None = None,
+    previous_shares: dict[int, PrivateShare] | None = None,
+    cookie: bytes | None = None,
+    grease: dict[str, int] | None = None,
+    tls12_session_id: bytes = b"",
+) -> ClientHelloState:
+    """One ClientHello offering every version, suite and group the config allows.
+
+    The same function builds the second hello after a HelloRetryRequest, with
+    the given random, session id, the one requested key share and the cookie.
+    """
+    rng = config.rng
+    versions = tuple(v for v in (TLS13, TLS12) if v in config.versions)
+    offer13 = TLS13 in versions
+    offer12 = TLS12 in versions
+    grease = _grease_values(config) if grease is None else grease
+    random = rng(32) if random is None else random
+    if session_id is None:
+        # RFC 8446 Appendix D.4: a non-empty session id turns on middlebox compatibility.
+        if offer13 and config.middlebox_compatibility:
+            session_id = rng(32)
+        else:
+            session_id = tls12_session_id
+
+    suites: list[int] = []
+    if grease:
+        suites.append(grease["suite"])
+    if offer13:
+        suites += config.tls13_suites
+    if offer12:
+        suites += config.tls12_suites
+        # RFC 5746 §3.3: signal secure renegotiation support.
+        suites.append(CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
+
+    groups = [g for g in config.groups if offer13 or GROUPS[g].tls12]
+    shares: dict[int, PrivateShare] = {}
+    entries: list[KeyShareEntry] = []
+    if offer13:
+        if grease:
+            entries.append(KeyShareEntry(grease["group"], b"\x00"))
+        for group in key_share_groups if key_share_groups is not None else config.key_share_groups:
+            share = (previous_shares or {}).get(group) or GROUPS[group].generate(rng)
+            shares[group] = share
+            entries.append(KeyShareEntry(group, share.public))
+
+    extensions: list[Extension] = []
+    if grease:
+        extensions.append(UnknownExtension(grease["extension1"], b""))
+    if server_name and not _is_ip(server_name):
+        # RFC 6066 §3: literal IP addresses are not sent as a host name.
+        extensions.append(ServerNameList(server_name.rstrip(".").encode("idna")))
+    if offer12:
+        extensions.append(Empty(X.extended_master_secret))
+        extensions.append(RenegotiationInfo(b""))
+    extensions.append(U16List(X.supported_groups,
+                              tuple(([grease["group"]] if grease else []) + groups)))
+    if offer12:
+        extensions.append(U8List(X.ec_point_formats, b"\x00"))
+    if config.alpn_protocols:
+        extensions.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
+    schemes = [s for s in config.signature_schemes]
+    extensions.append(U16List(X.signature_algorithms, tuple(schemes)))
+    if offer13:
+        extensions.append(KeyShare(tuple(entries)))
+        supported = ([grease["version"]] if grease else []) + list(versions)
+        extensions.append(SupportedVersions(tuple(supported)))
+        extensions.append(U8List(X.psk_key_exchange_modes, bytes([PskKeyExchangeMode.psk_dhe_ke])))
+        if cookie is not None:
+            extensions.append(Opaque16(X.cookie, cookie))
+    if config.record_size_limit is not None:
+        extensions.append(RecordSizeLimit(config.record_size_limit))
+    if grease:
+        extensions.append(UnknownExtension(grease["extension2"], b"\x00"))
+
+    hello = ClientHello(0x0303, random, session_id, tuple(suites), b"\x00", tuple(extensions))
+    hello = _pad(hello)
+    raw = serialize(hello)
+    hello = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
+                        hello.cipher_suites, hello.legacy_compression_methods,
+                        hello.extensions, raw)
+    return ClientHelloState(
+        hello, random, session_id, shares,
+        frozenset(e.type for e in hello.extensions), grease,
+    )
+
+
+def _pad(hello: ClientHello) -> ClientHello:
+    """RFC 7685: some servers hang on hellos of 256..511 bytes; pad those to 512."""
+    length = len(serialize(hello))
+    if not 0xFF < length < 0x200:
+        return hello
+    pad = max(0x200 - length - 4, 1)
+    return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
+                       hello.cipher_suites, hello.legacy_compression_methods,
+                       hello.extensions + (UnknownExtension(X.padding, bytes(pad)),))
+
+
+def describe_client_hello(hello: ClientHello) -> dict[str, Any]:
+    """The trace's view of a ClientHello: every field by name, in order."""
+    details: dict[str, Any] = {
+        "legacy_version": f"0x{hello.legacy_version:04x}",
+        "random": hello.random.hex(),
+        "session_id": hello.legacy_session_id.hex(),
+        "cipher_suites": [describe(CipherSuite, s) for s in hello.cipher_suites],
+        "extensions": [f"{describe(X, e.type)} ({e.type})" for e in hello.extensions],
+    }
+    versions = find(hello.extensions, X.supported_versions)
+    if isinstance(versions, SupportedVersions):
+        details["supported_versions"] = [describe(ProtocolVersion, v).replace("TLS1", "TLS 1.")
+                                         for v in versions.versions]
+    groups = find(hello.extensions, X.supported_groups)
+    if isinstance(groups, U16List):
+        details["supported_groups"] = [describe(NamedGroup, g) for g in groups.values]
+    shares = find(hello.extensions, X.key_share)
+    if isinstance(shares, KeyShare):
+        details["key_shares"] = [
+            {"group": describe(NamedGroup, e.group), "bytes": len(e.key_exchange)}
+            for e in shares.entries
+        ]
+    schemes = find(hello.extensions, X.signature_algorithms)
+    if isinstance(schemes, U16List):
+        details["signature_algorithms"] = [describe(SignatureScheme, s) for s in schemes.values]
+    alpn = find(hello.extensions, X.application_layer_protocol_negotiation)
+    if isinstance(alpn, ALPN):
+        details["alpn"] = [p.decode("ascii", "backslashreplace") for p in alpn.protocols]
+    sni = find(hello.extensions, X.server_name)
+    if isinstance(sni, ServerNameList) and sni.host_name:
+        details["server_name"] = sni.host_name.decode("ascii", "backslashreplace")
+    return details

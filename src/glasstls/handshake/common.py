@@ -1,0 +1,104 @@
+"""What every handshake state shares: the ``State`` base class, the engine
+interface states talk to, and small protocol helpers used by both versions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+from ..constants import HandshakeType
+from ..errors import AlertDescription, PeerMisbehaved
+from ..events import Event
+from ..record import Protection, RecordLayer
+from .transcript import Transcript
+
+if TYPE_CHECKING:
+    from ..config import ClientConfig, ServerConfig
+    from ..messages.handshake import Message
+
+
+class Engine(Protocol):
+    """The narrow interface of a connection that handshake states use."""
+
+    side: str
+    transcript: Transcript
+    record: RecordLayer
+
+    @property
+    def config(self) -> ClientConfig | ServerConfig: ...
+
+    def send_handshake(self, message: Message) -> bytes: ...
+    def send_change_cipher_spec(self) -> None: ...
+    def install_read(self, protection: Protection) -> None: ...
+    def install_write(self, protection: Protection) -> None: ...
+    def emit(self, event: Event) -> None: ...
+    def trace(self, step: str, action: str, details: dict[str, Any],
+              secrets: dict[str, bytes] | None = None) -> None: ...
+    def keylog(self, label: str, client_random: bytes, secret: bytes) -> None: ...
+    def handshake_done(self, state: State) -> None: ...
+    def set_version(self, version: int) -> None: ...
+
+
+Parser = Callable[[bytes], Any]
+
+
+class State:
+    """One step of a handshake. ``expects`` maps each handshake type this state
+    accepts to the parser for it; anything else is ``unexpected_message``."""
+
+    expects: ClassVar[dict[int, Parser]] = {}
+    # TLS 1.3 (RFC 8446 §5): a change_cipher_spec record with value 1 is ignored
+    # between the first ClientHello and the peer's Finished.
+    ignores_change_cipher_spec: ClassVar[bool] = False
+    accepts_application_data: ClassVar[bool] = False
+    # True once the handshake is over (post-handshake messages only).
+    connected: ClassVar[bool] = False
+
+    def handle(self, engine: Engine, message: Any) -> State:
+        raise NotImplementedError
+
+    def handle_change_cipher_spec(self, engine: Engine) -> State:
+        raise PeerMisbehaved(f"ChangeCipherSpec is not allowed while {self.describe()}",
+                             AlertDescription.unexpected_message)
+
+    def describe(self) -> str:
+        names = [HandshakeType(t).name for t in self.expects]
+        if not names:
+            return "no handshake message is expected"
+        return "expecting " + " or ".join(names)
+
+
+class Closed(State):
+    """After a fatal error or a completed close: nothing more is accepted."""
+
+    def describe(self) -> str:
+        return "the connection is closed"
+
+
+def certificate_verify_content(context: bytes, transcript_hash: bytes) -> bytes:
+    """RFC 8446 §4.4.3: 64 spaces, the context string, a zero byte, the hash."""
+    return b" " * 64 + context + b"\x00" + transcript_hash
+
+
+SERVER_CERTIFICATE_VERIFY = b"TLS 1.3, server CertificateVerify"
+CLIENT_CERTIFICATE_VERIFY = b"TLS 1.3, client CertificateVerify"
+
+
+def decode_alpn(protocol: bytes) -> str:
+    return protocol.decode("ascii", "backslashreplace")
+
+
+def choose_alpn(ours: tuple[str, ...], offered: tuple[bytes, ...]) -> bytes | None:
+    """RFC 7301 §3.2: the server picks one of the client's protocols, in its own
+    order; ``None`` when either side has none, an alert when there is no overlap."""
+    if not ours or not offered:
+        return None
+    for protocol in ours:
+        encoded = protocol.encode()
+        if encoded in offered:
+            return encoded
+    raise PeerMisbehaved("no application protocol in common (ALPN)",
+                         AlertDescription.no_application_protocol)
+
+
+def hex_of(data: bytes) -> str:
+    return data.hex()

@@ -1,0 +1,78 @@
+"""The transcript hash (RFC 8446 §4.4.1), updated in one place with the exact bytes
+of each handshake message as sent or received."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..constants import HandshakeType
+
+
+class Transcript:
+    __slots__ = ("_hash_name", "_hash", "_previous", "_messages")
+
+    def __init__(self) -> None:
+        self._hash_name: str | None = None
+        self._hash: Any = None
+        self._previous: Any = None
+        # Kept until the hash is known, and for TLS 1.2 CertificateVerify, which
+        # signs the messages themselves with a hash of the signer's choosing.
+        self._messages: list[bytes] = []
+
+    @property
+    def hash_name(self) -> str | None:
+        return self._hash_name
+
+    def set_hash(self, hash_name: str) -> None:
+        if self._hash_name == hash_name:
+            return
+        self._hash_name = hash_name
+        self._hash = hashlib.new(hash_name)
+        for message in self._messages:
+            self._previous = self._hash.copy()
+            self._hash.update(message)
+
+    def add(self, raw: bytes) -> None:
+        self._messages.append(raw)
+        if self._hash is not None:
+            self._previous = self._hash.copy()
+            self._hash.update(raw)
+
+    def digest(self) -> bytes:
+        assert self._hash is not None, "transcript hash used before the suite was chosen"
+        return bytes(self._hash.copy().digest())
+
+    def digest_before_last(self) -> bytes:
+        """The hash up to, not including, the last message added: what a
+        CertificateVerify or Finished that was just received covers."""
+        assert self._previous is not None
+        return bytes(self._previous.digest())
+
+    def digest_with(self, extra: bytes) -> bytes:
+        """The hash as it would be with ``extra`` appended (PSK binders)."""
+        assert self._hash is not None
+        h = self._hash.copy()
+        h.update(extra)
+        return bytes(h.digest())
+
+    def restart_after_hello_retry(self) -> None:
+        """RFC 8446 §4.4.1: replace ClientHello1 with a synthetic message_hash message.
+
+        Called when the HelloRetryRequest arrives (client) or is about to be sent
+        (server): the transcript then holds only ClientHello1.
+        """
+        assert self._hash_name is not None and len(self._messages) == 1
+        client_hello_hash = hashlib.new(self._hash_name, self._messages[0]).digest()
+        synthetic = (bytes([HandshakeType.message_hash, 0, 0, len(client_hello_hash)])
+                     + client_hello_hash)
+        self._messages = []
+        self._hash = hashlib.new(self._hash_name)
+        self.add(synthetic)
+
+    def messages(self) -> bytes:
+        return b"".join(self._messages)
+
+    def release_messages(self) -> None:
+        """Forget the message bytes once nothing will sign them any more."""
+        self._messages = []

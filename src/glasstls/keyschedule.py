@@ -1,0 +1,104 @@
+"""The TLS 1.3 key schedule (RFC 8446 §7.1) and traffic keys (§7.3).
+
+Early Secret -> Handshake Secret -> Master Secret, each stage entered with one
+call; the secrets of each stage are derived from a transcript hash the caller
+supplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from .crypto.hkdf import expand_label, extract, hmac_digest
+from .crypto.suites import Suite
+
+
+class KeySchedule:
+    __slots__ = ("suite", "_hash", "_len", "secret", "_empty_hash")
+
+    def __init__(self, suite: Suite, psk: bytes | None = None) -> None:
+        self.suite = suite
+        self._hash = suite.hash_name
+        self._len = suite.hash_len
+        self._empty_hash = hashlib.new(self._hash, b"").digest()
+        # Early Secret = HKDF-Extract(0, PSK or 0)
+        self.secret = extract(self._hash, bytes(self._len), psk or bytes(self._len))
+
+    def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
+        return expand_label(self._hash, self.secret, label, transcript_hash, self._len, self._len)
+
+    def _next_stage(self, input_key_material: bytes) -> None:
+        derived = expand_label(self._hash, self.secret, b"derived", self._empty_hash,
+                               self._len, self._len)
+        self.secret = extract(self._hash, derived, input_key_material)
+
+    # -- early secret ------------------------------------------------------------
+
+    def binder_key(self, external: bool) -> bytes:
+        return self.derive_secret(b"ext binder" if external else b"res binder", self._empty_hash)
+
+    def client_early_traffic_secret(self, client_hello_hash: bytes) -> bytes:
+        return self.derive_secret(b"c e traffic", client_hello_hash)
+
+    def early_exporter_master_secret(self, client_hello_hash: bytes) -> bytes:
+        return self.derive_secret(b"e exp master", client_hello_hash)
+
+    # -- handshake secret --------------------------------------------------------
+
+    def enter_handshake(self, shared_secret: bytes | None) -> None:
+        self._next_stage(shared_secret if shared_secret is not None else bytes(self._len))
+
+    def handshake_traffic_secrets(self, hello_hash: bytes) -> tuple[bytes, bytes]:
+        return (self.derive_secret(b"c hs traffic", hello_hash),
+                self.derive_secret(b"s hs traffic", hello_hash))
+
+    # -- master secret -----------------------------------------------------------
+
+    def enter_master(self) -> None:
+        self._next_stage(bytes(self._len))
+
+    def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
+        return (self.derive_secret(b"c ap traffic", finished_hash),
+                self.derive_secret(b"s ap traffic", finished_hash))
+
+    def exporter_master_secret(self, finished_hash: bytes) -> bytes:
+        return self.derive_secret(b"exp master", finished_hash)
+
+    def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
+        return self.derive_secret(b"res master", client_finished_hash)
+
+
+def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
+    """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
+    key = expand_label(suite.hash_name, secret, b"key", b"", suite.key_len, suite.hash_len)
+    iv = expand_label(suite.hash_name, secret, b"iv", b"", 12, suite.hash_len)
+    return key, iv
+
+
+def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:
+    """RFC 8446 §7.2: application_traffic_secret_N+1."""
+    return expand_label(suite.hash_name, secret, b"traffic upd", b"", suite.hash_len,
+                        suite.hash_len)
+
+
+def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) -> bytes:
+    """RFC 8446 §4.4.4: HMAC(finished_key, Transcript-Hash(...))."""
+    finished_key = expand_label(suite.hash_name, base_key, b"finished", b"", suite.hash_len,
+                                suite.hash_len)
+    return hmac_digest(suite.hash_name, finished_key, transcript_hash)
+
+
+def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context: bytes,
+             length: int) -> bytes:
+    """RFC 8446 §7.5: TLS-Exporter(label, context_value, key_length)."""
+    hash_name, hash_len = suite.hash_name, suite.hash_len
+    empty = hashlib.new(hash_name, b"").digest()
+    secret = expand_label(hash_name, exporter_master_secret, label, empty, hash_len, hash_len)
+    context_hash = hashlib.new(hash_name, context).digest()
+    return expand_label(hash_name, secret, b"exporter", context_hash, length, hash_len)
+
+
+def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
+    """RFC 8446 §4.6.1: the PSK associated with a ticket."""
+    return expand_label(suite.hash_name, resumption_master_secret, b"resumption", ticket_nonce,
+                        suite.hash_len, suite.hash_len)

@@ -1,0 +1,1 @@
+"""Wire messages: handshake messages and extensions as frozen data."""

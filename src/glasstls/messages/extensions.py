@@ -1,0 +1,484 @@
+"""Extensions: typed where known, opaque where not (RFC 8446 §4.2, RFC 5246 §7.4.1.4).
+
+The same extension type has different bodies in different messages (key_share
+in ClientHello, ServerHello and HelloRetryRequest), so each block is parsed
+with the message it sits in (``where``). Duplicates are rejected here; whether an
+extension is allowed in a message at all is checked by ``check_allowed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Iterable, TypeVar, Union
+
+from ..codec import Reader, Writer
+from ..constants import ExtensionType as X
+from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+
+# Where an extension block sits.
+CH, SH, HRR, EE, CT, CR, NST = "CH", "SH", "HRR", "EE", "CT", "CR", "NST"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownExtension:
+    """Any extension we do not interpret; kept byte for byte."""
+
+    type: int
+    data: bytes
+
+    def write(self, w: Writer) -> None:
+        w.raw(self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class Empty:
+    """An extension whose presence is its whole meaning (extended_master_secret...)."""
+
+    type: int
+
+    def write(self, w: Writer) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class ServerNameList:
+    type: ClassVar[int] = X.server_name
+    host_name: bytes  # RFC 6066 §3: at most one host_name
+    others: tuple[tuple[int, bytes], ...] = ()
+
+    @classmethod
+    def parse(cls, r: Reader) -> ServerNameList:
+        host_name = b""
+        others: list[tuple[int, bytes]] = []
+        with r.vector(2, minimum=1) as names:
+            while names.remaining:
+                name_type = names.u8()
+                name = names.opaque(2, minimum=1)
+                if name_type == 0:
+                    if host_name:
+                        raise PeerMisbehaved("two host names in server_name",
+                                             AlertDescription.illegal_parameter)
+                    host_name = name
+                else:
+                    others.append((name_type, name))
+        return cls(host_name, tuple(others))
+
+    def write(self, w: Writer) -> None:
+        with w.vector(2):
+            if self.host_name:
+                w.u8(0)
+                w.opaque(2, self.host_name)
+            for name_type, name in self.others:
+                w.u8(name_type)
+                w.opaque(2, name)
+
+
+@dataclass(frozen=True, slots=True)
+class U16List:
+    """supported_groups, signature_algorithms(_cert): a uint16 vector <2..2^16-2>."""
+
+    type: int
+    values: tuple[int, ...]
+
+    @classmethod
+    def parse_as(cls, ext_type: int, r: Reader) -> U16List:
+        values = r.u16_list(2, minimum=2)
+        r.expect_end()
+        return cls(ext_type, values)
+
+    def write(self, w: Writer) -> None:
+        w.u16_list(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class U8List:
+    """ec_point_formats, psk_key_exchange_modes: a uint8 vector <1..2^8-1>."""
+
+    type: int
+    values: bytes
+
+    @classmethod
+    def parse_as(cls, ext_type: int, r: Reader) -> U8List:
+        values = r.opaque(1, minimum=1)
+        r.expect_end()
+        return cls(ext_type, values)
+
+    def write(self, w: Writer) -> None:
+        w.opaque(1, self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class ALPN:
+    type: ClassVar[int] = X.application_layer_protocol_negotiation
+    protocols: tuple[bytes, ...]
+
+    @classmethod
+    def parse(cls, r: Reader) -> ALPN:
+        protocols = []
+        with r.vector(2, minimum=2) as names:
+            while names.remaining:
+                protocols.append(names.opaque(1, minimum=1))
+        return cls(tuple(protocols))
+
+    def write(self, w: Writer) -> None:
+        with w.vector(2):
+            for name in self.protocols:
+                w.opaque(1, name)
+
+
+@dataclass(frozen=True, slots=True)
+class SupportedVersions:
+    """ClientHello: the offered list; ServerHello/HRR: the one selected."""
+
+    type: ClassVar[int] = X.supported_versions
+    versions: tuple[int, ...]
+    selected: bool = False
+
+    @classmethod
+    def parse_offered(cls, r: Reader) -> SupportedVersions:
+        with r.vector(1, minimum=2, maximum=254) as body:
+            if body.remaining % 2:
+                raise DecodeError("odd length in supported_versions")
+            versions = tuple(body.u16() for _ in range(body.remaining // 2))
+        return cls(versions)
+
+    @classmethod
+    def parse_selected(cls, r: Reader) -> SupportedVersions:
+        return cls((r.u16(),), selected=True)
+
+    def write(self, w: Writer) -> None:
+        if self.selected:
+            w.u16(self.versions[0])
+        else:
+            with w.vector(1):
+                for version in self.versions:
+                    w.u16(version)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyShareEntry:
+    group: int
+    key_exchange: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> KeyShareEntry:
+        return cls(r.u16(), r.opaque(2, minimum=1))
+
+    def write(self, w: Writer) -> None:
+        w.u16(self.group)
+        w.opaque(2, self.key_exchange)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyShare:
+    """ClientHello: ``entries``; ServerHello: one entry; HRR: ``selected_group`` only."""
+
+    type: ClassVar[int] = X.key_share
+    entries: tuple[KeyShareEntry, ...] = ()
+    selected_group: int | None = None
+    where: str = CH
+
+    @classmethod
+    def parse_at(cls, where: str, r: Reader) -> KeyShare:
+        if where == HRR:
+            return cls(selected_group=r.u16(), where=HRR)
+        if where == SH:
+            return cls((KeyShareEntry.parse(r),), where=SH)
+        entries = []
+        with r.vector(2) as body:
+            while body.remaining:
+                entries.append(KeyShareEntry.parse(body))
+        groups = [e.group for e in entries]
+        # RFC 8446 §4.2.8: each group at most once, else illegal_parameter.
+        if len(set(groups)) != len(groups):
+            raise PeerMisbehaved("key_share offers a group twice",
+                                 AlertDescription.illegal_parameter)
+        return cls(tuple(entries), where=CH)
+
+    def write(self, w: Writer) -> None:
+        if self.where == HRR:
+            assert self.selected_group is not None
+            w.u16(self.selected_group)
+        elif self.where == SH:
+            self.entries[0].write(w)
+        else:
+            with w.vector(2):
+                for entry in self.entries:
+                    entry.write(w)
+
+
+@dataclass(frozen=True, slots=True)
+class Opaque16:
+    """cookie: opaque<1..2^16-1>."""
+
+    type: int
+    data: bytes
+
+    @classmethod
+    def parse_as(cls, ext_type: int, r: Reader) -> Opaque16:
+        return cls(ext_type, r.opaque(2, minimum=1))
+
+    def write(self, w: Writer) -> None:
+        w.opaque(2, self.data)
+
+
+@dataclass(frozen=True, slots=True)
+class RenegotiationInfo:
+    type: ClassVar[int] = X.renegotiation_info
+    renegotiated_connection: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> RenegotiationInfo:
+        return cls(r.opaque(1))
+
+    def write(self, w: Writer) -> None:
+        w.opaque(1, self.renegotiated_connection)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordSizeLimit:
+    type: ClassVar[int] = X.record_size_limit
+    limit: int
+
+    @classmethod
+    def parse(cls, r: Reader) -> RecordSizeLimit:
+        limit = r.u16()
+        # RFC 8449 §4: values below 64 are illegal_parameter.
+        if limit < 64:
+            raise PeerMisbehaved(f"record_size_limit {limit} is below 64",
+                                 AlertDescription.illegal_parameter)
+        return cls(limit)
+
+    def write(self, w: Writer) -> None:
+        w.u16(self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class PskIdentity:
+    identity: bytes
+    obfuscated_ticket_age: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreSharedKey:
+    """ClientHello: identities and binders; ServerHello: ``selected_identity``."""
+
+    type: ClassVar[int] = X.pre_shared_key
+    identities: tuple[PskIdentity, ...] = ()
+    binders: tuple[bytes, ...] = ()
+    selected_identity: int | None = None
+
+    @classmethod
+    def parse_at(cls, where: str, r: Reader) -> PreSharedKey:
+        if where == SH:
+            return cls(selected_identity=r.u16())
+        identities = []
+        with r.vector(2, minimum=7) as body:
+            while body.remaining:
+                identities.append(PskIdentity(body.opaque(2, minimum=1), body.u32()))
+        binders = []
+        with r.vector(2, minimum=33) as body:
+            while body.remaining:
+                binders.append(body.opaque(1, minimum=32))
+        if len(binders) != len(identities):
+            raise PeerMisbehaved("pre_shared_key: binders and identities differ in number",
+                                 AlertDescription.illegal_parameter)
+        return cls(tuple(identities), tuple(binders))
+
+    def write(self, w: Writer) -> None:
+        if self.selected_identity is not None:
+            w.u16(self.selected_identity)
+            return
+        with w.vector(2):
+            for identity in self.identities:
+                w.opaque(2, identity.identity)
+                w.u32(identity.obfuscated_ticket_age)
+        self.write_binders(w)
+
+    def write_binders(self, w: Writer) -> None:
+        with w.vector(2):
+            for binder in self.binders:
+                w.opaque(1, binder)
+
+    @property
+    def binders_length(self) -> int:
+        return 2 + sum(1 + len(b) for b in self.binders)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlyDataIndication:
+    """Empty in ClientHello and EncryptedExtensions; a size in NewSessionTicket."""
+
+    type: ClassVar[int] = X.early_data
+    max_early_data_size: int | None = None
+
+    def write(self, w: Writer) -> None:
+        if self.max_early_data_size is not None:
+            w.u32(self.max_early_data_size)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateAuthorities:
+    type: ClassVar[int] = X.certificate_authorities
+    names: tuple[bytes, ...]  # DER-encoded distinguished names
+
+    @classmethod
+    def parse(cls, r: Reader) -> CertificateAuthorities:
+        names = []
+        with r.vector(2, minimum=3) as body:
+            while body.remaining:
+                names.append(body.opaque(2, minimum=1))
+        return cls(tuple(names))
+
+    def write(self, w: Writer) -> None:
+        with w.vector(2):
+            for name in self.names:
+                w.opaque(2, name)
+
+
+Extension = Union[
+    UnknownExtension, Empty, ServerNameList, U16List, U8List, ALPN, SupportedVersions,
+    KeyShare, Opaque16, RenegotiationInfo, RecordSizeLimit, PreSharedKey,
+    EarlyDataIndication, CertificateAuthorities,
+]
+
+_EMPTY_TYPES = {X.extended_master_secret, X.post_handshake_auth, X.encrypt_then_mac}
+_U16_LISTS = {X.supported_groups, X.signature_algorithms, X.signature_algorithms_cert}
+_U8_LISTS = {X.ec_point_formats, X.psk_key_exchange_modes}
+
+# RFC 8446 §4.2 (table): where each TLS 1.3 extension may appear. TLS 1.2-only
+# extensions may appear in ClientHello and ServerHello.
+ALLOWED: dict[int, frozenset[str]] = {
+    X.server_name: frozenset({CH, SH, EE}),
+    X.max_fragment_length: frozenset({CH, SH, EE}),
+    X.status_request: frozenset({CH, SH, CR, CT}),
+    X.supported_groups: frozenset({CH, SH, EE}),
+    X.signature_algorithms: frozenset({CH, CR}),
+    X.use_srtp: frozenset({CH, EE}),
+    X.heartbeat: frozenset({CH, EE}),
+    X.application_layer_protocol_negotiation: frozenset({CH, SH, EE}),
+    X.signed_certificate_timestamp: frozenset({CH, SH, CR, CT}),
+    X.client_certificate_type: frozenset({CH, EE}),
+    X.server_certificate_type: frozenset({CH, EE}),
+    X.padding: frozenset({CH}),
+    X.record_size_limit: frozenset({CH, SH, EE}),
+    X.pre_shared_key: frozenset({CH, SH}),
+    X.early_data: frozenset({CH, EE, NST}),
+    X.supported_versions: frozenset({CH, SH, HRR}),
+    X.cookie: frozenset({CH, HRR}),
+    X.psk_key_exchange_modes: frozenset({CH}),
+    X.certificate_authorities: frozenset({CH, CR}),
+    X.oid_filters: frozenset({CR}),
+    X.post_handshake_auth: frozenset({CH}),
+    X.signature_algorithms_cert: frozenset({CH, CR}),
+    X.key_share: frozenset({CH, SH, HRR}),
+    X.extended_master_secret: frozenset({CH, SH}),
+    X.ec_point_formats: frozenset({CH, SH}),
+    X.renegotiation_info: frozenset({CH, SH}),
+    X.session_ticket: frozenset({CH, SH}),
+    X.encrypt_then_mac: frozenset({CH, SH}),
+}
+
+
+def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
+    if ext_type in _EMPTY_TYPES or (ext_type == X.server_name and where != CH):
+        return Empty(ext_type)
+    if ext_type == X.server_name:
+        return ServerNameList.parse(r)
+    if ext_type in _U16_LISTS:
+        return U16List.parse_as(ext_type, r)
+    if ext_type in _U8_LISTS:
+        return U8List.parse_as(ext_type, r)
+    if ext_type == X.application_layer_protocol_negotiation:
+        return ALPN.parse(r)
+    if ext_type == X.supported_versions:
+        return SupportedVersions.parse_offered(r) if where == CH else (
+            SupportedVersions.parse_selected(r))
+    if ext_type == X.key_share:
+        return KeyShare.parse_at(where, r)
+    if ext_type == X.cookie:
+        return Opaque16.parse_as(ext_type, r)
+    if ext_type == X.renegotiation_info:
+        return RenegotiationInfo.parse(r)
+    if ext_type == X.record_size_limit:
+        return RecordSizeLimit.parse(r)
+    if ext_type == X.pre_shared_key:
+        return PreSharedKey.parse_at(where, r)
+    if ext_type == X.early_data:
+        return EarlyDataIndication(r.u32() if where == NST else None)
+    if ext_type == X.certificate_authorities:
+        return CertificateAuthorities.parse(r)
+    return UnknownExtension(ext_type, r.rest())
+
+
+# Extensions whose body we interpret only in some messages; elsewhere kept opaque.
+_TYPED_WHERE: dict[int, frozenset[str]] = {
+    X.key_share: frozenset({CH, SH, HRR}),
+    X.supported_versions: frozenset({CH, SH, HRR}),
+    X.pre_shared_key: frozenset({CH, SH}),
+    X.early_data: frozenset({CH, EE, NST}),
+    X.server_name: frozenset({CH, SH, EE}),
+}
+
+
+def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
+    """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
+    extensions: list[Extension] = []
+    seen: set[int] = set()
+    with r.vector(2) as block:
+        while block.remaining:
+            ext_type = block.u16()
+            if ext_type in seen:
+                # RFC 8446 §4.2: no more than one extension of a type in a block.
+                raise PeerMisbehaved(f"duplicate extension {ext_type}",
+                                     AlertDescription.illegal_parameter)
+            seen.add(ext_type)
+            with block.vector(2) as body:
+                typed_where = _TYPED_WHERE.get(ext_type)
+                if typed_where is not None and where not in typed_where:
+                    extensions.append(UnknownExtension(ext_type, body.rest()))
+                else:
+                    extensions.append(_parse_one(ext_type, where, body))
+    return tuple(extensions)
+
+
+def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:
+    with w.vector(2):
+        for extension in extensions:
+            w.u16(extension.type)
+            with w.vector(2):
+                extension.write(w)
+
+
+def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = True) -> None:
+    """RFC 8446 §4.2: a recognised extension in a message that may not carry it is
+    ``illegal_parameter``."""
+    if not tls13:
+        return
+    for extension in extensions:
+        allowed = ALLOWED.get(extension.type)
+        if allowed is not None and where not in allowed:
+            raise PeerMisbehaved(
+                f"extension {X(extension.type).name} is not allowed in {where}",
+                AlertDescription.illegal_parameter,
+            )
+
+
+E = TypeVar("E")
+
+
+def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
+    for extension in extensions:
+        if extension.type == ext_type:
+            return extension
+    return None
+
+
+def find_typed(extensions: tuple[Extension, ...], ext_type: int, kind: type[E]) -> E | None:
+    """The extension of ``ext_type``, which must have been parsed as ``kind``."""
+    for extension in extensions:
+        if extension.type == ext_type:
+            if not isinstance(extension, kind):
+                raise DecodeError(f"extension {ext_type} has an unexpected form")
+            return extension
+    return None

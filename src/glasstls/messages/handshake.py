@@ -1,0 +1,427 @@
+"""Handshake messages as frozen data (RFC 8446 §4, RFC 5246 §7.4).
+
+Each class has ``parse(raw)`` and ``serialize()``; a parsed message keeps the
+exact bytes it came from in ``raw`` (header included), which is what the
+transcript hashes. Messages whose format differs between TLS 1.2 and 1.3 are
+separate classes; the state machine chooses which to parse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, TypeVar
+
+from ..codec import Reader, Writer
+from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType, HandshakeType as H
+from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from .extensions import (
+    CH, CR, CT, EE, HRR, NST, SH, Extension, PreSharedKey, find, parse_extensions,
+    write_extensions,
+)
+
+
+class Message(Protocol):
+    msg_type: ClassVar[int]
+    raw: bytes
+
+    def write_body(self, w: Writer) -> None: ...
+
+
+M = TypeVar("M", bound="Message")
+
+
+def serialize(message: Message) -> bytes:
+    """The message with its 4-byte header (type, uint24 length)."""
+    w = Writer()
+    w.u8(message.msg_type)
+    with w.vector(3):
+        message.write_body(w)
+    return bytes(w.buffer)
+
+
+def body_reader(raw: bytes) -> Reader:
+    return Reader(raw, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    msg_type: ClassVar[int] = H.client_hello
+    legacy_version: int
+    random: bytes
+    legacy_session_id: bytes
+    cipher_suites: tuple[int, ...]
+    legacy_compression_methods: bytes
+    extensions: tuple[Extension, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> ClientHello:
+        with body_reader(raw) as r:
+            legacy_version = r.u16()
+            random = r.raw(32)
+            session_id = r.opaque(1, maximum=32)
+            suites = r.u16_list(2, minimum=2)
+            compression = r.opaque(1, minimum=1)
+            # RFC 5246 §7.4.1.2: a ClientHello may end without an extensions block.
+            extensions = parse_extensions(r, CH) if r.remaining else ()
+        psk = find(extensions, ExtensionType.pre_shared_key)
+        if psk is not None and extensions[-1] is not psk:
+            # RFC 8446 §4.2.11: pre_shared_key MUST be the last extension.
+            raise PeerMisbehaved("pre_shared_key is not the last extension",
+                                 AlertDescription.illegal_parameter)
+        return cls(legacy_version, random, session_id, suites, compression, extensions, raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u16(self.legacy_version)
+        w.raw(self.random)
+        w.opaque(1, self.legacy_session_id)
+        w.u16_list(self.cipher_suites)
+        w.opaque(1, self.legacy_compression_methods)
+        write_extensions(w, self.extensions)
+
+    def truncated_for_binders(self) -> bytes:
+        """RFC 8446 §4.2.11.2: the ClientHello up to (not including) the binders list."""
+        psk = self.extensions[-1]
+        assert isinstance(psk, PreSharedKey)
+        return self.raw[: len(self.raw) - psk.binders_length]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHello:
+    """ServerHello, or a HelloRetryRequest when ``random`` is the special value."""
+
+    msg_type: ClassVar[int] = H.server_hello
+    legacy_version: int
+    random: bytes
+    legacy_session_id_echo: bytes
+    cipher_suite: int
+    legacy_compression_method: int
+    extensions: tuple[Extension, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @property
+    def is_hello_retry_request(self) -> bool:
+        return self.random == HELLO_RETRY_REQUEST_RANDOM
+
+    @classmethod
+    def parse(cls, raw: bytes) -> ServerHello:
+        with body_reader(raw) as r:
+            legacy_version = r.u16()
+            random = r.raw(32)
+            session_id = r.opaque(1, maximum=32)
+            suite = r.u16()
+            compression = r.u8()
+            where = HRR if random == HELLO_RETRY_REQUEST_RANDOM else SH
+            extensions = parse_extensions(r, where) if r.remaining else ()
+        return cls(legacy_version, random, session_id, suite, compression, extensions, raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u16(self.legacy_version)
+        w.raw(self.random)
+        w.opaque(1, self.legacy_session_id_echo)
+        w.u16(self.cipher_suite)
+        w.u8(self.legacy_compression_method)
+        write_extensions(w, self.extensions)
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedExtensions:
+    msg_type: ClassVar[int] = H.encrypted_extensions
+    extensions: tuple[Extension, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> EncryptedExtensions:
+        with body_reader(raw) as r:
+            return cls(parse_extensions(r, EE), raw)
+
+    def write_body(self, w: Writer) -> None:
+        write_extensions(w, self.extensions)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateEntry:
+    cert_data: bytes  # DER X.509
+    extensions: tuple[Extension, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate13:
+    msg_type: ClassVar[int] = H.certificate
+    certificate_request_context: bytes
+    certificate_list: tuple[CertificateEntry, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Certificate13:
+        entries = []
+        with body_reader(raw) as r:
+            context = r.opaque(1)
+            with r.vector(3) as body:
+                while body.remaining:
+                    cert = body.opaque(3, minimum=1)
+                    entries.append(CertificateEntry(cert, parse_extensions(body, CT)))
+        return cls(context, tuple(entries), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.opaque(1, self.certificate_request_context)
+        with w.vector(3):
+            for entry in self.certificate_list:
+                w.opaque(3, entry.cert_data)
+                write_extensions(w, entry.extensions)
+
+    @property
+    def chain(self) -> tuple[bytes, ...]:
+        return tuple(entry.cert_data for entry in self.certificate_list)
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate12:
+    msg_type: ClassVar[int] = H.certificate
+    chain: tuple[bytes, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Certificate12:
+        certs = []
+        with body_reader(raw) as r:
+            with r.vector(3) as body:
+                while body.remaining:
+                    certs.append(body.opaque(3, minimum=1))
+        return cls(tuple(certs), raw)
+
+    def write_body(self, w: Writer) -> None:
+        with w.vector(3):
+            for cert in self.chain:
+                w.opaque(3, cert)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRequest13:
+    msg_type: ClassVar[int] = H.certificate_request
+    certificate_request_context: bytes
+    extensions: tuple[Extension, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CertificateRequest13:
+        with body_reader(raw) as r:
+            return cls(r.opaque(1), parse_extensions(r, CR), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.opaque(1, self.certificate_request_context)
+        write_extensions(w, self.extensions)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRequest12:
+    msg_type: ClassVar[int] = H.certificate_request
+    certificate_types: bytes
+    signature_algorithms: tuple[int, ...]
+    certificate_authorities: tuple[bytes, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CertificateRequest12:
+        names = []
+        with body_reader(raw) as r:
+            types = r.opaque(1, minimum=1)
+            schemes = r.u16_list(2, minimum=2)
+            with r.vector(2) as body:
+                while body.remaining:
+                    names.append(body.opaque(2, minimum=1))
+        return cls(types, schemes, tuple(names), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.opaque(1, self.certificate_types)
+        w.u16_list(self.signature_algorithms)
+        with w.vector(2):
+            for name in self.certificate_authorities:
+                w.opaque(2, name)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateVerify:
+    msg_type: ClassVar[int] = H.certificate_verify
+    algorithm: int
+    signature: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CertificateVerify:
+        with body_reader(raw) as r:
+            return cls(r.u16(), r.opaque(2), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u16(self.algorithm)
+        w.opaque(2, self.signature)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    msg_type: ClassVar[int] = H.finished
+    verify_data: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Finished:
+        with body_reader(raw) as r:
+            return cls(r.rest(), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.raw(self.verify_data)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSessionTicket13:
+    msg_type: ClassVar[int] = H.new_session_ticket
+    ticket_lifetime: int
+    ticket_age_add: int
+    ticket_nonce: bytes
+    ticket: bytes
+    extensions: tuple[Extension, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> NewSessionTicket13:
+        with body_reader(raw) as r:
+            return cls(r.u32(), r.u32(), r.opaque(1), r.opaque(2, minimum=1),
+                       parse_extensions(r, NST), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u32(self.ticket_lifetime)
+        w.u32(self.ticket_age_add)
+        w.opaque(1, self.ticket_nonce)
+        w.opaque(2, self.ticket)
+        write_extensions(w, self.extensions)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSessionTicket12:
+    msg_type: ClassVar[int] = H.new_session_ticket
+    ticket_lifetime_hint: int
+    ticket: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> NewSessionTicket12:
+        with body_reader(raw) as r:
+            return cls(r.u32(), r.opaque(2), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u32(self.ticket_lifetime_hint)
+        w.opaque(2, self.ticket)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUpdate:
+    msg_type: ClassVar[int] = H.key_update
+    update_requested: bool
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> KeyUpdate:
+        with body_reader(raw) as r:
+            value = r.u8()
+        if value > 1:
+            # RFC 8446 §4.6.3: any other value is illegal_parameter.
+            raise PeerMisbehaved(f"KeyUpdate request_update {value}",
+                                 AlertDescription.illegal_parameter)
+        return cls(value == 1, raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u8(1 if self.update_requested else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyMessage:
+    """EndOfEarlyData, ServerHelloDone, HelloRequest: a header and nothing else."""
+
+    msg_type: int
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    def write_body(self, w: Writer) -> None:
+        pass
+
+
+def parse_empty(raw: bytes) -> EmptyMessage:
+    with body_reader(raw):
+        pass
+    return EmptyMessage(raw[0], raw)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerKeyExchangeECDHE:
+    """RFC 8422 §5.4: ServerECDHParams (named_curve only) and its signature."""
+
+    msg_type: ClassVar[int] = H.server_key_exchange
+    named_group: int
+    public: bytes
+    algorithm: int
+    signature: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> ServerKeyExchangeECDHE:
+        with body_reader(raw) as r:
+            curve_type = r.u8()
+            if curve_type != 3:
+                raise PeerMisbehaved("ServerKeyExchange curve type is not named_curve",
+                                     AlertDescription.illegal_parameter)
+            group = r.u16()
+            public = r.opaque(1, minimum=1)
+            return cls(group, public, r.u16(), r.opaque(2), raw)
+
+    @property
+    def params(self) -> bytes:
+        return b"\x03" + self.named_group.to_bytes(2, "big") + bytes([len(self.public)]) + (
+            self.public)
+
+    def write_body(self, w: Writer) -> None:
+        w.raw(self.params)
+        w.u16(self.algorithm)
+        w.opaque(2, self.signature)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKeyExchangeECDHE:
+    msg_type: ClassVar[int] = H.client_key_exchange
+    public: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> ClientKeyExchangeECDHE:
+        with body_reader(raw) as r:
+            return cls(r.opaque(1, minimum=1), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.opaque(1, self.public)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKeyExchangeRSA:
+    """RFC 5246 §7.4.7.1: the pre-master secret encrypted to the server's RSA key."""
+
+    msg_type: ClassVar[int] = H.client_key_exchange
+    encrypted_pre_master_secret: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> ClientKeyExchangeRSA:
+        with body_reader(raw) as r:
+            return cls(r.opaque(2), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.opaque(2, self.encrypted_pre_master_secret)
+
+
+def message_with_raw(message: M) -> M:
+    """The same message with ``raw`` filled in from its serialization."""
+    import dataclasses
+
+    return dataclasses.replace(message, raw=serialize(message))  # type: ignore[type-var]
+
+
+def check_finished_length(message: Finished, expected: int) -> None:
+    if len(message.verify_data) != expected:
+        raise DecodeError(f"Finished of {len(message.verify_data)} bytes, expected {expected}")

@@ -1,0 +1,240 @@
+"""The record layer: framing, fragmentation and AEAD protection (RFC 8446 §5,
+RFC 5246 §6.2, RFC 5288 §3, RFC 7905 §2).
+
+``RecordLayer`` turns outgoing (content type, bytes) into protected records and
+incoming bytes into (content type, plaintext) pairs. It knows nothing of the
+handshake: the connection installs a ``Protection`` for each direction when the
+key schedule produces one.
+"""
+
+from __future__ import annotations
+
+from .constants import MAX_PLAINTEXT, ContentType
+from .crypto.suites import AEAD, Suite
+from .errors import AlertDescription, BadRecordMac, DecodeError, PeerMisbehaved, TLSError
+
+_APPLICATION_DATA = 23
+_HEADER = 5
+_VALID_TYPES = frozenset({20, 21, 22, 23})
+# RFC 8446 §5.2 (TLS 1.3) and RFC 5246 §6.2.3 (TLS 1.2): ciphertext length limits.
+MAX_CIPHERTEXT_13 = MAX_PLAINTEXT + 256
+MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
+
+
+class Protection:
+    """No protection: the initial state of both directions."""
+
+    __slots__ = ("sequence",)
+    encrypted = False
+    tls13 = False
+
+    def __init__(self) -> None:
+        self.sequence = 0
+
+    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+        return bytes([content_type]) + version + len(data).to_bytes(2, "big") + data
+
+    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
+        return header[0], payload
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+
+class Tls13Protection(Protection):
+    """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
+
+    __slots__ = ("_aead", "_iv", "limit")
+    encrypted = True
+    tls13 = True
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        super().__init__()
+        self._aead: AEAD = suite.new_aead(key)
+        self._iv = int.from_bytes(iv, "big")
+        self.limit = suite.record_limit
+
+    def _nonce(self) -> bytes:
+        sequence = self.sequence
+        if sequence >= 2**64 - 1:
+            # RFC 8446 §5.3: the sequence number must not wrap.
+            raise TLSError("record sequence number exhausted", AlertDescription.internal_error)
+        self.sequence = sequence + 1
+        return (self._iv ^ sequence).to_bytes(12, "big")
+
+    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+        inner = data + bytes([content_type]) + bytes(padding) if padding else (
+            data + bytes([content_type]))
+        length = len(inner) + 16
+        header = b"\x17\x03\x03" + length.to_bytes(2, "big")
+        return header + self._aead.seal(self._nonce(), inner, header)
+
+    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
+        if header[0] != _APPLICATION_DATA:
+            raise PeerMisbehaved(
+                f"unprotected {ContentType(header[0]).name} record after keys were installed",
+                AlertDescription.unexpected_message,
+            )
+        inner = self._aead.open(self._nonce(), payload, header)
+        if inner and inner[-1] != 0:
+            return inner[-1], inner[:-1]
+        stripped = inner.rstrip(b"\x00")
+        if not stripped:
+            # RFC 8446 §5.4: no non-zero content type byte at all.
+            raise PeerMisbehaved("record has no content type", AlertDescription.unexpected_message)
+        content_type = stripped[-1]
+        if content_type not in _VALID_TYPES:
+            raise PeerMisbehaved(f"unknown inner content type {content_type}",
+                                 AlertDescription.unexpected_message)
+        return content_type, stripped[:-1]
+
+    @property
+    def exhausted(self) -> bool:
+        return self.sequence >= self.limit
+
+
+class Tls12Protection(Protection):
+    """RFC 5246 §6.2.3.3 AEAD records: GCM with an explicit 8-byte nonce (RFC 5288),
+    or ChaCha20-Poly1305 with nonce = iv XOR sequence (RFC 7905)."""
+
+    __slots__ = ("_aead", "_iv", "_salt", "_explicit")
+    encrypted = True
+
+    def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
+        super().__init__()
+        self._aead = suite.new_aead(key)
+        self._explicit = suite.explicit_nonce_len
+        self._salt = iv
+        self._iv = int.from_bytes(iv, "big")
+
+    def _next(self) -> int:
+        sequence = self.sequence
+        if sequence >= 2**64 - 1:
+            raise TLSError("record sequence number exhausted", AlertDescription.internal_error)
+        self.sequence = sequence + 1
+        return sequence
+
+    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+        sequence = self._next()
+        seq_bytes = sequence.to_bytes(8, "big")
+        aad = seq_bytes + bytes([content_type]) + version + len(data).to_bytes(2, "big")
+        if self._explicit:
+            sealed = seq_bytes + self._aead.seal(self._salt + seq_bytes, data, aad)
+        else:
+            sealed = self._aead.seal((self._iv ^ sequence).to_bytes(12, "big"), data, aad)
+        return bytes([content_type]) + version + len(sealed).to_bytes(2, "big") + sealed
+
+    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
+        sequence = self._next()
+        overhead = self._explicit + 16
+        if len(payload) < overhead:
+            raise BadRecordMac("record too short to be authentic")
+        length = len(payload) - overhead
+        aad = sequence.to_bytes(8, "big") + header[:3] + length.to_bytes(2, "big")
+        if self._explicit:
+            nonce = self._salt + payload[:8]
+            return header[0], self._aead.open(nonce, payload[8:], aad)
+        return header[0], self._aead.open((self._iv ^ sequence).to_bytes(12, "big"), payload, aad)
+
+
+class RecordLayer:
+    """Framing and protection for one connection."""
+
+    __slots__ = (
+        "read_protection", "write_protection", "write_version", "max_fragment",
+        "padding_block", "_buffer", "tls13", "handshaking",
+    )
+
+    def __init__(self) -> None:
+        self.read_protection: Protection = Protection()
+        self.write_protection: Protection = Protection()
+        self.write_version = b"\x03\x03"
+        self.max_fragment = MAX_PLAINTEXT
+        self.padding_block = 0
+        self.tls13 = True
+        # While the handshake runs, a peer that failed before it had keys may send
+        # its alert in the clear; afterwards only protected records are accepted.
+        self.handshaking = True
+        self._buffer = bytearray()
+
+    # -- outgoing -------------------------------------------------------------
+
+    def seal(self, content_type: int, data: bytes) -> bytes:
+        """Fragment and protect ``data`` into one or more records."""
+        protection = self.write_protection
+        limit = self.max_fragment
+        version = self.write_version
+        if len(data) <= limit:
+            return protection.seal(content_type, data, version, self._padding(len(data)))
+        out = bytearray()
+        view = memoryview(data)
+        for start in range(0, len(data), limit):
+            chunk = bytes(view[start : start + limit])
+            out += protection.seal(content_type, chunk, version, self._padding(len(chunk)))
+        return bytes(out)
+
+    def _padding(self, length: int) -> int:
+        block = self.padding_block
+        if not block or not self.write_protection.tls13:
+            return 0
+        # Pad TLSInnerPlaintext (content + type byte) up to a multiple of the block,
+        # never beyond the record limit (RFC 8446 §5.4).
+        padded = -(-(length + 1) // block) * block
+        return max(0, min(padded, self.max_fragment + 1) - length - 1)
+
+    # -- incoming -------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def next_record(self) -> tuple[int, bytes] | None:
+        """The next whole record as (content type, plaintext), or None for more data.
+
+        A change_cipher_spec record is returned as it came (never protected).
+        """
+        buffer = self._buffer
+        if len(buffer) < _HEADER:
+            return None
+        content_type = buffer[0]
+        if content_type not in _VALID_TYPES:
+            raise PeerMisbehaved(
+                f"record of unknown content type {content_type}"
+                + (" (is the peer speaking plaintext HTTP?)" if content_type in b"GPHDOC" else ""),
+                AlertDescription.unexpected_message,
+            )
+        if buffer[1] != 3:
+            raise DecodeError("not a TLS record: bad record version")
+        length = int.from_bytes(buffer[3:5], "big")
+        protection = self.read_protection
+        maximum = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
+        if length > (maximum if protection.encrypted else MAX_PLAINTEXT):
+            raise TLSError(f"record of {length} bytes exceeds the limit",
+                           AlertDescription.record_overflow)
+        end = _HEADER + length
+        if len(buffer) < end:
+            return None
+        header = bytes(buffer[:_HEADER])
+        payload = bytes(buffer[_HEADER:end])
+        del buffer[:end]
+        if content_type == 20 or not protection.encrypted:
+            if length == 0 and content_type != _APPLICATION_DATA:
+                raise PeerMisbehaved("empty record", AlertDescription.unexpected_message)
+            return content_type, payload
+        if content_type == 21 and length == 2 and self.handshaking and protection.tls13:
+            return content_type, payload
+        content_type, plaintext = protection.open(header, payload)
+        if len(plaintext) > MAX_PLAINTEXT:
+            raise TLSError("decrypted record exceeds 2^14 bytes",
+                           AlertDescription.record_overflow)
+        return content_type, plaintext
+
+    def take_buffer(self) -> bytes:
+        """Bytes received but not yet parsed as records (for handing a socket back)."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        return data
