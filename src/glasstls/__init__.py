@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from . import events
 from .certs import CertifiedKey, TrustStore
 from .config import ClientConfig, ServerConfig
 from .connection import ClientConnection, ServerConnection
 from .constants import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
 from .errors import (
-    AlertDescription, BadCertificate, ConfigError, ConnectionClosedError, DecodeError,
-    GlassTLSError, PeerIncompatible, PeerMisbehaved, TLSError, UsageError,
+    AlertDescription,
+    BadCertificate,
+    ConfigError,
+    ConnectionClosedError,
+    DecodeError,
+    GlassTLSError,
+    PeerIncompatible,
+    PeerMisbehaved,
+    TLSError,
+    UsageError,
 )
-from . import events
 
 __version__ = "0.1.0"
 

@@ -12,8 +12,9 @@ import datetime as _dt
 import ipaddress
 import os
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +32,7 @@ _RSASSA_PSS = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
 class TrustStore:
     """Trust anchors for verifying a peer's chain."""
 
-    __slots__ = ("certificates", "_store")
+    __slots__ = ("_store", "certificates")
 
     def __init__(self, certificates: Sequence[x509.Certificate]) -> None:
         self.certificates = tuple(certificates)
@@ -216,7 +217,7 @@ def verify_server_chain(
                              "(pass server_name, or disable host name checking)",
                              AlertDescription.bad_certificate)
     builder = verification.PolicyBuilder().store(trust.store).time(
-        _dt.datetime.fromtimestamp(now, _dt.timezone.utc))
+        _dt.datetime.fromtimestamp(now, _dt.UTC))
     verifier = builder.build_server_verifier(_subject_for(server_name))
     try:
         return list(verifier.verify(chain[0], chain[1:]))
@@ -227,7 +228,7 @@ def verify_server_chain(
 def verify_client_chain(trust: TrustStore, chain: list[x509.Certificate], now: float
                         ) -> list[x509.Certificate]:
     builder = verification.PolicyBuilder().store(trust.store).time(
-        _dt.datetime.fromtimestamp(now, _dt.timezone.utc))
+        _dt.datetime.fromtimestamp(now, _dt.UTC))
     try:
         verified = builder.build_client_verifier().verify(chain[0], chain[1:])
     except verification.VerificationError as exc:
@@ -243,7 +244,7 @@ def verify_server_chain_any_name(trust: TrustStore, chain: list[x509.Certificate
     if not chain:
         raise BadCertificate("the server sent no certificate", AlertDescription.decode_error)
     builder = verification.PolicyBuilder().store(trust.store).time(
-        _dt.datetime.fromtimestamp(now, _dt.timezone.utc))
+        _dt.datetime.fromtimestamp(now, _dt.UTC))
     names = _san_names(chain[0])
     if names:
         verifier = builder.build_server_verifier(_subject_for(names[0]))

@@ -16,9 +16,9 @@ vector has bytes left over; it raises only ``DecodeError``::
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from types import TracebackType
 
 from .errors import DecodeError
 
@@ -29,7 +29,7 @@ class Reader:
     """Reads big-endian fields from ``data[pos:end]``; usable as a context manager
     whose exit fails if bytes are left unread."""
 
-    __slots__ = ("_data", "_pos", "_end")
+    __slots__ = ("_data", "_end", "_pos")
 
     def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
         self._data = data

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .certs import CertifiedKey, TrustStore
 from .constants import TLS12, TLS13, CipherSuite, NamedGroup
 from .crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS
 from .crypto.signatures import DEFAULT_SCHEMES, SCHEMES
 from .crypto.suites import (
-    DEFAULT_TLS12_SUITES, DEFAULT_TLS13_SUITES, RSA_KEY_TRANSPORT_SUITES, SUITES,
+    DEFAULT_TLS12_SUITES,
+    DEFAULT_TLS13_SUITES,
+    RSA_KEY_TRANSPORT_SUITES,
+    SUITES,
 )
 from .errors import ConfigError
 from .trace import TraceCallback
@@ -172,4 +175,4 @@ def _is_rsa(certified: CertifiedKey) -> bool:
     return describe_key(certified.private_key).startswith("RSA")
 
 
-__all__ = ["ClientConfig", "ServerConfig", "CipherSuite", "NamedGroup", "RSA_KEY_TRANSPORT_SUITES"]
+__all__ = ["RSA_KEY_TRANSPORT_SUITES", "CipherSuite", "ClientConfig", "NamedGroup", "ServerConfig"]

@@ -15,25 +15,45 @@ queued, the connection is closed for good, and a ``TLSError`` is raised.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from .config import ClientConfig, ServerConfig
 from .constants import TLS12, TLS13, ContentType, HandshakeType
 from .crypto.suites import Suite
 from .errors import (
-    AlertDescription, AlertReceivedError, ConnectionClosedError, DecodeError, GlassTLSError,
-    PeerMisbehaved, TLSError, UsageError,
+    AlertDescription,
+    AlertReceivedError,
+    ConnectionClosedError,
+    DecodeError,
+    GlassTLSError,
+    PeerMisbehaved,
+    TLSError,
+    UsageError,
 )
 from .events import (
-    AlertReceived, ApplicationData, ConnectionClosed, Event, HandshakeComplete, KeyUpdated,
+    AlertReceived,
+    ApplicationData,
+    ConnectionClosed,
+    Event,
+    HandshakeComplete,
+    KeyUpdated,
 )
 from .handshake.common import Closed, State
 from .handshake.transcript import Transcript
 from .keyschedule import exporter
 from .messages.handshake import Message, serialize
 from .record import Protection, RecordLayer
-from .trace import ALERT, APPLICATION_DATA, CHANGE_CIPHER_SPEC, CLOSE, LOCAL, RECEIVED, SENT
-from .trace import TraceEvent
+from .trace import (
+    ALERT,
+    APPLICATION_DATA,
+    CHANGE_CIPHER_SPEC,
+    CLOSE,
+    LOCAL,
+    RECEIVED,
+    SENT,
+    TraceEvent,
+)
 
 # A handshake message may not exceed this (certificate chains are the big ones).
 MAX_HANDSHAKE_MESSAGE = 2**18
@@ -346,10 +366,8 @@ class _Connection:
             return
         self._state = Closed()
         self._handshake_out.clear()
-        try:
+        with contextlib.suppress(TLSError):
             self._out += self.record.seal(ContentType.alert, bytes([2, error.alert]))
-        except TLSError:
-            pass
         if self._trace_enabled:
             self.trace(ALERT, SENT, {"level": "fatal", "description": error.alert.name,
                                      "meaning": error.alert.meaning, "reason": str(error)})
@@ -415,4 +433,4 @@ def _noop(*_: Any) -> None:
     return None
 
 
-__all__ = ["ClientConnection", "ServerConnection", "LOCAL", "TLS12", "KeyUpdated"]
+__all__ = ["LOCAL", "TLS12", "ClientConnection", "KeyUpdated", "ServerConnection"]

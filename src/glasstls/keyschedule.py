@@ -14,7 +14,7 @@ from .crypto.suites import Suite
 
 
 class KeySchedule:
-    __slots__ = ("suite", "_hash", "_len", "secret", "_empty_hash")
+    __slots__ = ("_empty_hash", "_hash", "_len", "secret", "suite")
 
     def __init__(self, suite: Suite, psk: bytes | None = None) -> None:
         self.suite = suite

@@ -98,7 +98,7 @@ class Tls12Protection(Protection):
     """RFC 5246 §6.2.3.3 AEAD records: GCM with an explicit 8-byte nonce (RFC 5288),
     or ChaCha20-Poly1305 with nonce = iv XOR sequence (RFC 7905)."""
 
-    __slots__ = ("_aead", "_iv", "_salt", "_explicit")
+    __slots__ = ("_aead", "_explicit", "_iv", "_salt")
     encrypted = True
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
@@ -142,8 +142,14 @@ class RecordLayer:
     """Framing and protection for one connection."""
 
     __slots__ = (
-        "read_protection", "write_protection", "write_version", "max_fragment",
-        "padding_block", "_buffer", "tls13", "handshaking",
+        "_buffer",
+        "handshaking",
+        "max_fragment",
+        "padding_block",
+        "read_protection",
+        "tls13",
+        "write_protection",
+        "write_version",
     )
 
     def __init__(self) -> None:

@@ -6,8 +6,9 @@ The engine never prints; it hands ``TraceEvent`` objects to the config's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # Step names, in the order a full handshake produces them.
 CLIENT_HELLO = "ClientHello"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -64,7 +64,7 @@ class Issued:
 def make_ca(common_name: str = "glasstls development CA", key_type: str = "ecdsa-p256",
             days: int = 3650, now: _dt.datetime | None = None) -> Issued:
     key = generate_key(key_type)
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or _dt.datetime.now(_dt.UTC)
     name = _name(common_name)
     certificate = (
         x509.CertificateBuilder()
@@ -90,7 +90,7 @@ def make_leaf(ca: Issued, names: Sequence[str] = ("localhost", "127.0.0.1"),
               not_after: _dt.datetime | None = None) -> Issued:
     """A server (or client) certificate for DNS names and IP addresses."""
     key = generate_key(key_type)
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     alt_names: list[x509.GeneralName] = []
     for name in names:
         try:

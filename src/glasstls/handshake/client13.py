@@ -15,10 +15,22 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from .. import certs
+from .. import trace as t
 from ..config import ClientConfig
 from ..constants import (
-    DOWNGRADE_TLS11, DOWNGRADE_TLS12, TLS12, TLS13, ExtensionType as X, HandshakeType as H,
-    NamedGroup, SignatureScheme, describe,
+    DOWNGRADE_TLS11,
+    DOWNGRADE_TLS12,
+    TLS12,
+    TLS13,
+    NamedGroup,
+    SignatureScheme,
+    describe,
+)
+from ..constants import (
+    ExtensionType as X,
+)
+from ..constants import (
+    HandshakeType as H,
 )
 from ..crypto import signatures
 from ..crypto.groups import GROUPS
@@ -28,18 +40,33 @@ from ..errors import AlertDescription, BadCertificate, DecodeError, PeerMisbehav
 from ..events import HandshakeComplete
 from ..keyschedule import KeySchedule, finished_verify_data, traffic_keys
 from ..messages.extensions import (
-    ALPN, KeyShare, Opaque16, RecordSizeLimit, SupportedVersions, U16List, check_allowed,
-    find, find_typed,
+    ALPN,
+    KeyShare,
+    Opaque16,
+    RecordSizeLimit,
+    SupportedVersions,
+    U16List,
+    check_allowed,
+    find,
+    find_typed,
 )
 from ..messages.handshake import (
-    Certificate13, CertificateRequest13, CertificateVerify, EncryptedExtensions, Finished,
-    ServerHello, check_finished_length,
+    Certificate13,
+    CertificateRequest13,
+    CertificateVerify,
+    EncryptedExtensions,
+    Finished,
+    ServerHello,
+    check_finished_length,
 )
 from ..record import Tls13Protection
-from .. import trace as t
 from .client_hello import ClientHelloState, build_client_hello, describe_client_hello
 from .common import (
-    SERVER_CERTIFICATE_VERIFY, Engine, State, certificate_verify_content, decode_alpn,
+    SERVER_CERTIFICATE_VERIFY,
+    Engine,
+    State,
+    certificate_verify_content,
+    decode_alpn,
 )
 from .post13 import Connected13, client_certificate_flight
 
@@ -448,4 +475,4 @@ def finish_handshake13(engine: Engine, connected: Connected13, exporter_secret: 
     engine.complete(event)
 
 
-__all__ = ["start_client", "ExpectServerHello", "U16List"]
+__all__ = ["ExpectServerHello", "U16List", "start_client"]

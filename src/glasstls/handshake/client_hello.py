@@ -8,13 +8,34 @@ from typing import Any
 
 from ..config import ClientConfig
 from ..constants import (
-    TLS12, TLS13, CipherSuite, ExtensionType as X, NamedGroup, ProtocolVersion,
-    PskKeyExchangeMode, SignatureScheme, describe,
+    TLS12,
+    TLS13,
+    CipherSuite,
+    NamedGroup,
+    ProtocolVersion,
+    PskKeyExchangeMode,
+    SignatureScheme,
+    describe,
 )
-from ..crypto.groups import GROUPS, KeyShare as PrivateShare
+from ..constants import (
+    ExtensionType as X,
+)
+from ..crypto.groups import GROUPS
+from ..crypto.groups import KeyShare as PrivateShare
 from ..messages.extensions import (
-    ALPN, Empty, Extension, KeyShare, KeyShareEntry, Opaque16, RecordSizeLimit,
-    RenegotiationInfo, ServerNameList, SupportedVersions, U8List, U16List, UnknownExtension,
+    ALPN,
+    Empty,
+    Extension,
+    KeyShare,
+    KeyShareEntry,
+    Opaque16,
+    RecordSizeLimit,
+    RenegotiationInfo,
+    ServerNameList,
+    SupportedVersions,
+    U8List,
+    U16List,
+    UnknownExtension,
     find,
 )
 from ..messages.handshake import ClientHello, serialize
@@ -152,7 +173,7 @@ def _pad(hello: ClientHello) -> ClientHello:
     pad = max(0x200 - length - 4, 1)
     return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
                        hello.cipher_suites, hello.legacy_compression_methods,
-                       hello.extensions + (UnknownExtension(X.padding, bytes(pad)),))
+                       (*hello.extensions, UnknownExtension(X.padding, bytes(pad))))
 
 
 def describe_client_hello(hello: ClientHello) -> dict[str, Any]:

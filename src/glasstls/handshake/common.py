@@ -3,7 +3,8 @@ interface states talk to, and small protocol helpers used by both versions."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..constants import HandshakeType
 from ..errors import AlertDescription, PeerMisbehaved

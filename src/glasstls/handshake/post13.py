@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import trace as t
-from ..constants import ExtensionType as X, HandshakeType as H, SignatureScheme, describe
+from ..constants import ExtensionType as X
+from ..constants import HandshakeType as H
+from ..constants import SignatureScheme, describe
 from ..crypto import signatures
 from ..crypto.suites import Suite
 from ..errors import AlertDescription, PeerMisbehaved
@@ -14,7 +16,11 @@ from ..events import KeyUpdated, SessionTicketReceived
 from ..keyschedule import next_traffic_secret, resumption_psk, traffic_keys
 from ..messages.extensions import EarlyDataIndication, U16List, find_typed
 from ..messages.handshake import (
-    Certificate13, CertificateEntry, CertificateRequest13, CertificateVerify, KeyUpdate,
+    Certificate13,
+    CertificateEntry,
+    CertificateRequest13,
+    CertificateVerify,
+    KeyUpdate,
     NewSessionTicket13,
 )
 from ..record import Tls13Protection

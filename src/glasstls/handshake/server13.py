@@ -17,8 +17,18 @@ from .. import trace as t
 from ..certs import CertifiedKey, describe_certificate
 from ..config import ServerConfig
 from ..constants import (
-    HELLO_RETRY_REQUEST_RANDOM, TLS12, TLS13, ExtensionType as X, HandshakeType as H,
-    NamedGroup, SignatureScheme, describe,
+    HELLO_RETRY_REQUEST_RANDOM,
+    TLS12,
+    TLS13,
+    NamedGroup,
+    SignatureScheme,
+    describe,
+)
+from ..constants import (
+    ExtensionType as X,
+)
+from ..constants import (
+    HandshakeType as H,
 )
 from ..crypto import signatures
 from ..crypto.groups import GROUPS
@@ -28,21 +38,42 @@ from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
 from ..events import HandshakeComplete
 from ..keyschedule import KeySchedule, finished_verify_data, traffic_keys
 from ..messages.extensions import (
-    ALPN, Empty, Extension, KeyShare, KeyShareEntry, Opaque16, RecordSizeLimit,
-    ServerNameList, SupportedVersions, U8List, U16List, check_allowed, find, find_typed,
+    ALPN,
+    Empty,
+    Extension,
+    KeyShare,
+    KeyShareEntry,
+    Opaque16,
+    RecordSizeLimit,
+    ServerNameList,
+    SupportedVersions,
+    U8List,
+    U16List,
+    check_allowed,
+    find,
+    find_typed,
 )
 from ..messages.handshake import (
-    Certificate13, CertificateEntry, CertificateVerify, ClientHello, EncryptedExtensions,
-    Finished, ServerHello, check_finished_length,
+    Certificate13,
+    CertificateEntry,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    Finished,
+    ServerHello,
+    check_finished_length,
 )
 from ..record import Tls13Protection
 from .client_hello import describe_client_hello
 from .common import (
-    SERVER_CERTIFICATE_VERIFY, Engine, State, certificate_verify_content, choose_alpn,
+    SERVER_CERTIFICATE_VERIFY,
+    Engine,
+    State,
+    certificate_verify_content,
+    choose_alpn,
     decode_alpn,
 )
 from .post13 import Connected13, choose_signature_scheme
-
 
 
 @dataclass

@@ -10,7 +10,7 @@ from ..constants import HandshakeType
 
 
 class Transcript:
-    __slots__ = ("_hash_name", "_hash", "_previous", "_messages")
+    __slots__ = ("_hash", "_hash_name", "_messages", "_previous")
 
     def __init__(self) -> None:
         self._hash_name: str | None = None

@@ -8,8 +8,9 @@ extension is allowed in a message at all is checked by ``check_allowed``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, Iterable, TypeVar, Union
+from typing import ClassVar, TypeVar, Union
 
 from ..codec import Reader, Writer
 from ..constants import ExtensionType as X

@@ -12,17 +12,30 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
-from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType, HandshakeType as H
+from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType
+from ..constants import HandshakeType as H
 from ..errors import AlertDescription, DecodeError, PeerMisbehaved
 from .extensions import (
-    CH, CR, CT, EE, HRR, NST, SH, Extension, PreSharedKey, find, parse_extensions,
+    CH,
+    CR,
+    CT,
+    EE,
+    HRR,
+    NST,
+    SH,
+    Extension,
+    PreSharedKey,
+    find,
+    parse_extensions,
     write_extensions,
 )
 
 
 class Message(Protocol):
     msg_type: ClassVar[int]
-    raw: bytes
+
+    @property
+    def raw(self) -> bytes: ...
 
     def write_body(self, w: Writer) -> None: ...
 
@@ -184,10 +197,9 @@ class Certificate12:
     @classmethod
     def parse(cls, raw: bytes) -> Certificate12:
         certs = []
-        with body_reader(raw) as r:
-            with r.vector(3) as body:
-                while body.remaining:
-                    certs.append(body.opaque(3, minimum=1))
+        with body_reader(raw) as r, r.vector(3) as body:
+            while body.remaining:
+                certs.append(body.opaque(3, minimum=1))
         return cls(tuple(certs), raw)
 
     def write_body(self, w: Writer) -> None:
