@@ -27,9 +27,28 @@ unit: $(STAMP)
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
-bench: $(STAMP)
-	$(BIN)/pip install --quiet -r bench/requirements.txt
-	$(BIN)/python ../shared/bench/tlsbench.py --plugin bench/glasstls_adapter.py
+# The shared harness (not vendored); override with TLSBENCH=/path/to/tlsbench.py.
+# Its pinned peers go into a venv of their own (bench/.venv) so that the bench
+# never changes the development venv. Extra harness flags: BENCH_ARGS=--quick.
+TLSBENCH ?= ../shared/bench/tlsbench.py
+BENCH_ARGS ?=
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e . -r bench/requirements.txt
+	touch $@
+
+ifneq ($(filter bench,$(MAKECMDGOALS)),)
+ifeq ($(wildcard $(TLSBENCH)),)
+$(error make bench: the tlsbench harness is not at '$(TLSBENCH)'; pass TLSBENCH=/path/to/tlsbench.py)
+endif
+endif
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python "$(TLSBENCH)" --plugin bench/glasstls_adapter.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
