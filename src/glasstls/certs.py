@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509 import verification
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from .crypto.signatures import PrivateKey, PublicKey, describe_key
 from .errors import AlertDescription, BadCertificate, ConfigError
@@ -168,12 +168,12 @@ def is_rsa_pss_key(certificate: x509.Certificate) -> bool:
     return certificate.public_key_algorithm_oid == _RSASSA_PSS
 
 
-def _subject_for(server_name: str) -> verification.DNSName | verification.IPAddress:
+def _subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
     try:
-        return verification.IPAddress(ipaddress.ip_address(server_name))
+        return x509.IPAddress(ipaddress.ip_address(server_name))
     except ValueError:
         try:
-            return verification.DNSName(server_name)
+            return x509.DNSName(server_name)
         except ValueError:
             raise BadCertificate(f"{server_name!r} is not a valid DNS name or IP address",
                                  AlertDescription.bad_certificate) from None
@@ -258,8 +258,7 @@ def verify_server_chain_any_name(trust: TrustStore, chain: list[x509.Certificate
 
 def _san_names(certificate: x509.Certificate) -> list[str]:
     try:
-        san = certificate.extensions.get_extension_for_oid(
-            ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, ValueError):
         return []
     names: list[str] = [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]

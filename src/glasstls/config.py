@@ -26,7 +26,10 @@ from .trace import TraceCallback
 
 KeyLogCallback = Callable[[str], None]
 
-DEFAULT_SUITES: tuple[int, ...] = (*DEFAULT_TLS13_SUITES, *DEFAULT_TLS12_SUITES)
+# RSA key transport suites come last and are used only with enable_rsa_key_exchange.
+DEFAULT_SUITES: tuple[int, ...] = (
+    *DEFAULT_TLS13_SUITES, *DEFAULT_TLS12_SUITES, *RSA_KEY_TRANSPORT_SUITES,
+)
 
 
 def _check_common(config: ClientConfig | ServerConfig) -> None:

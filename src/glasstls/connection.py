@@ -187,6 +187,10 @@ class _Connection:
         self._handshake_out += raw
         return raw
 
+    def send_alert(self, description: AlertDescription, fatal: bool) -> None:
+        self._flush_handshake()
+        self._out += self.record.seal(ContentType.alert, bytes([2 if fatal else 1, description]))
+
     def send_change_cipher_spec(self) -> None:
         self._flush_handshake()
         self._out += self.record.seal(ContentType.change_cipher_spec, b"\x01")
@@ -224,6 +228,7 @@ class _Connection:
     def set_version(self, version: int) -> None:
         self.version = version
         self.record.tls13 = version == TLS13
+        self.record.write_version = b"\x03\x03"
 
     def handshake_done(self, state: State) -> None:
         self.record.handshaking = False
@@ -392,6 +397,8 @@ class ClientConnection(_Connection):
             raise UsageError("ClientConnection needs a ClientConfig")
         super().__init__(config)
         self.server_name = server_name
+        # RFC 8446 §5.1: the first ClientHello's record says TLS 1.0 for old middleboxes.
+        self.record.write_version = b"\x03\x01"
         from .handshake.client13 import start_client
 
         try:

@@ -216,7 +216,8 @@ class ExpectServerHello(_Tls13ClientState):
         hs = self.hs
         key_share = find_typed(message.extensions, X.key_share, KeyShare)
         if key_share is None:
-            raise PeerMisbehaved("ServerHello without key_share", AlertDescription.missing_extension)
+            raise PeerMisbehaved("ServerHello without key_share",
+                                 AlertDescription.missing_extension)
         entry = key_share.entries[0]
         share = hs.hello.key_shares.get(entry.group)
         if share is None:

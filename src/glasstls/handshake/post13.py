@@ -135,10 +135,15 @@ def client_certificate_flight(engine: Engine, config: ClientConfig,
 
 def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
                             ours: tuple[int, ...], tls13: bool) -> int | None:
-    """The first of our schemes that the peer offered and the key can make."""
-    for scheme in ours:
-        if scheme in offered and signatures.scheme_fits_key(
-            scheme, certified.private_key, tls13=tls13, rsa_pss_key=certified.rsa_pss_key
-        ):
-            return scheme
+    """The first of our schemes that the peer offered and the key can make.
+
+    TLS 1.2 lets an ECDSA key sign with any hash; the curve's own hash is still
+    preferred, so the strict (TLS 1.3) match is tried first.
+    """
+    for strict in (True, False) if not tls13 else (True,):
+        for scheme in ours:
+            if scheme in offered and signatures.scheme_fits_key(
+                scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
+            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
+                return scheme
     return None

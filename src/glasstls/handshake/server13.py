@@ -227,8 +227,8 @@ def _process_hello(engine: Engine, hs: ServerHandshake, hello: ClientHello) -> S
         # RFC 8446 §4.2.8: shares only for groups in supported_groups, in the same order.
         if entry.group not in groups_ext.values:
             raise illegal("key share for a group not in supported_groups")
-    group, entry = _choose_group(config, groups_ext.values, shares_ext.entries)
-    if entry is None:
+    group, chosen = _choose_group(config, groups_ext.values, shares_ext.entries)
+    if chosen is None:
         if hs.retried:
             raise illegal("second ClientHello lacks the key share we asked for")
         return _send_hello_retry(engine, hs, group)
@@ -241,7 +241,7 @@ def _process_hello(engine: Engine, hs: ServerHandshake, hello: ClientHello) -> S
     hs.server_name = server_name_of(hello)
     modes = find_typed(hello.extensions, X.psk_key_exchange_modes, U8List)
     hs.extra["psk_modes"] = modes.values if modes else b""
-    return _send_server_flight(engine, hs, entry)
+    return _send_server_flight(engine, hs, chosen)
 
 
 def _send_hello_retry(engine: Engine, hs: ServerHandshake, group: int) -> State:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar, Union
+from typing import ClassVar, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import ExtensionType as X
@@ -337,11 +337,11 @@ class CertificateAuthorities:
                 w.opaque(2, name)
 
 
-Extension = Union[
-    UnknownExtension, Empty, ServerNameList, U16List, U8List, ALPN, SupportedVersions,
-    KeyShare, Opaque16, RenegotiationInfo, RecordSizeLimit, PreSharedKey,
-    EarlyDataIndication, CertificateAuthorities,
-]
+Extension = (
+    UnknownExtension | Empty | ServerNameList | U16List | U8List | ALPN | SupportedVersions
+    | KeyShare | Opaque16 | RenegotiationInfo | RecordSizeLimit | PreSharedKey
+    | EarlyDataIndication | CertificateAuthorities
+)
 
 _EMPTY_TYPES = {X.extended_master_secret, X.post_handshake_auth, X.encrypt_then_mac}
 _U16_LISTS = {X.supported_groups, X.signature_algorithms, X.signature_algorithms_cert}

@@ -32,7 +32,8 @@ from .extensions import (
 
 
 class Message(Protocol):
-    msg_type: ClassVar[int]
+    @property
+    def msg_type(self) -> int: ...
 
     @property
     def raw(self) -> bytes: ...

@@ -1,0 +1,51 @@
+"""The TLS 1.2 PRF (RFC 5246 §5) and the secrets derived with it (§6.3, §7.4.9,
+§8.1; RFC 7627 extended master secret; RFC 5705 exporters)."""
+
+from __future__ import annotations
+
+import hmac
+
+
+def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
+    """P_hash(secret, seed) = HMAC(secret, A(1) + seed) + HMAC(secret, A(2) + seed) + ..."""
+    output = bytearray()
+    a = seed
+    while len(output) < length:
+        a = hmac.digest(secret, a, hash_name)
+        output += hmac.digest(secret, a + seed, hash_name)
+    return bytes(output[:length])
+
+
+def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
+    return p_hash(hash_name, secret, label + seed, length)
+
+
+def master_secret(hash_name: str, pre_master_secret: bytes, client_random: bytes,
+                  server_random: bytes) -> bytes:
+    return prf(hash_name, pre_master_secret, b"master secret", client_random + server_random, 48)
+
+
+def extended_master_secret(hash_name: str, pre_master_secret: bytes, session_hash: bytes
+                           ) -> bytes:
+    """RFC 7627 §4: bound to the hash of the handshake through ClientKeyExchange."""
+    return prf(hash_name, pre_master_secret, b"extended master secret", session_hash, 48)
+
+
+def key_block(hash_name: str, master: bytes, client_random: bytes, server_random: bytes,
+              length: int) -> bytes:
+    return prf(hash_name, master, b"key expansion", server_random + client_random, length)
+
+
+def finished_verify_data(hash_name: str, master: bytes, client: bool, handshake_hash: bytes
+                         ) -> bytes:
+    label = b"client finished" if client else b"server finished"
+    return prf(hash_name, master, label, handshake_hash, 12)
+
+
+def export(hash_name: str, master: bytes, client_random: bytes, server_random: bytes,
+           label: bytes, context: bytes | None, length: int) -> bytes:
+    """RFC 5705 §4: the context, when given, is prefixed with its uint16 length."""
+    seed = client_random + server_random
+    if context is not None:
+        seed += len(context).to_bytes(2, "big") + context
+    return prf(hash_name, master, label, seed, length)

@@ -1,0 +1,320 @@
+"""The TLS 1.2 client (RFC 5246 §7.3): one class per state.
+
+    ServerHello (from client13.ExpectServerHello) -> ExpectCertificate
+    -> ExpectServerKeyExchange (ECDHE) -> ExpectCertificateRequestOrDone
+    -> [ExpectServerHelloDone] -> our flight: [Certificate] ClientKeyExchange
+       [CertificateVerify] ChangeCipherSpec Finished
+    -> ExpectChangeCipherSpec -> ExpectFinished -> Connected12
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+
+from .. import certs
+from .. import trace as t
+from ..constants import (
+    TLS12,
+    NamedGroup,
+    SignatureScheme,
+    describe,
+)
+from ..constants import (
+    ExtensionType as X,
+)
+from ..constants import (
+    HandshakeType as H,
+)
+from ..crypto import prf, rsa_kx, signatures
+from ..crypto.groups import GROUPS
+from ..crypto.suites import SUITES, Suite
+from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
+from ..events import HandshakeComplete
+from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_typed
+from ..messages.handshake import (
+    Certificate12,
+    CertificateRequest12,
+    CertificateVerify,
+    ClientKeyExchangeECDHE,
+    ClientKeyExchangeRSA,
+    Finished,
+    ServerHello,
+    ServerKeyExchangeECDHE,
+    check_finished_length,
+    parse_empty,
+)
+from .client13 import ClientHandshake, verify_server_certificates
+from .common import Engine, State, decode_alpn
+from .post12 import Connected12, finish_handshake12, install_tls12_keys, verify_finished12
+from .post13 import choose_signature_scheme
+
+
+@dataclass
+class Client12:
+    """TLS 1.2 state carried from the ServerHello onwards."""
+
+    hs: ClientHandshake
+    suite: Suite
+    server_random: bytes
+    extended_master_secret: bool
+    certificate: x509.Certificate | None = None
+    peer_chain: tuple[bytes, ...] = ()
+    verified_chain: tuple[bytes, ...] = ()
+    group: int | None = None
+    server_public: bytes = b""
+    signature_scheme: int | None = None
+    certificate_request: CertificateRequest12 | None = None
+
+
+def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHello) -> State:
+    config = hs.config
+    engine.set_version(TLS12)
+    suite = SUITES.get(message.cipher_suite)
+    if suite is None or suite.is_tls13 or message.cipher_suite not in config.tls12_suites:
+        raise illegal(f"server selected cipher suite 0x{message.cipher_suite:04x}, "
+                      "which was not offered")
+    if message.legacy_compression_method != 0:
+        raise illegal("ServerHello selected a compression method")
+    for extension in message.extensions:
+        if extension.type not in hs.hello.offered_extensions:
+            raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} that "
+                                 "was not offered", AlertDescription.unsupported_extension)
+    renegotiation = find_typed(message.extensions, X.renegotiation_info, RenegotiationInfo)
+    # RFC 5746 §3.4: on an initial handshake the server's renegotiation_info is empty.
+    if renegotiation is not None and renegotiation.renegotiated_connection:
+        raise PeerMisbehaved("non-empty renegotiation_info on an initial handshake",
+                             AlertDescription.handshake_failure)
+    ems = find(message.extensions, X.extended_master_secret) is not None
+    if not ems and config.require_extended_master_secret:
+        raise PeerIncompatible("the server does not support extended master secret "
+                               "(RFC 7627), which this client requires")
+    formats = find_typed(message.extensions, X.ec_point_formats, U8List)
+    if formats is not None and 0 not in formats.values:
+        raise illegal("server does not accept uncompressed EC points")
+    alpn = find_typed(message.extensions, X.application_layer_protocol_negotiation, ALPN)
+    if alpn is not None:
+        if len(alpn.protocols) != 1 or alpn.protocols[0] not in {
+            p.encode() for p in config.alpn_protocols
+        }:
+            raise illegal("server selected an ALPN protocol that was not offered")
+        hs.alpn = alpn.protocols[0]
+    engine.transcript.set_hash(suite.hash_name)
+    hs.suite = suite
+    engine.trace(t.SERVER_HELLO, t.RECEIVED, {
+        "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
+        "random": message.random.hex(), "session_id": message.legacy_session_id_echo.hex(),
+        "extended_master_secret": ems,
+        "secure_renegotiation": renegotiation is not None,
+        "extensions": [describe(X, e.type) for e in message.extensions],
+    })
+    return ExpectCertificate(Client12(hs, suite, message.random, ems))
+
+
+class _Tls12ClientState(State):
+    def __init__(self, c: Client12) -> None:
+        self.c = c
+
+
+class ExpectCertificate(_Tls12ClientState):
+    expects = {H.certificate: Certificate12.parse}
+
+    def handle(self, engine: Engine, message: Certificate12) -> State:
+        c = self.c
+        if not message.chain:
+            raise PeerMisbehaved("the server sent an empty certificate chain",
+                                 AlertDescription.decode_error)
+        chain = certs.parse_chain(message.chain)
+        c.certificate, c.peer_chain = chain[0], message.chain
+        key = certs.leaf_public_key(chain[0])
+        wanted = c.suite.authentication
+        kind = signatures.describe_key(key).split()[0]
+        if (wanted == "ECDSA" and kind != "ECDSA") or (wanted == "RSA" and kind != "RSA"):
+            raise PeerMisbehaved(f"{c.suite.name} needs an {wanted} certificate, got {kind}",
+                                 AlertDescription.unsupported_certificate)
+        engine.trace(t.CERTIFICATE, t.RECEIVED, {
+            "chain": [certs.describe_certificate(cert) for cert in chain]})
+        c.verified_chain = verify_server_certificates(engine, c.hs.config, c.hs.server_name,
+                                                      chain)
+        if c.suite.key_exchange == "RSA":
+            return ExpectCertificateRequestOrDone(c)
+        return ExpectServerKeyExchange(c)
+
+
+class ExpectServerKeyExchange(_Tls12ClientState):
+    expects = {H.server_key_exchange: ServerKeyExchangeECDHE.parse}
+
+    def handle(self, engine: Engine, message: ServerKeyExchangeECDHE) -> State:
+        c = self.c
+        config = c.hs.config
+        group = GROUPS.get(message.named_group)
+        if group is None or not group.tls12 or message.named_group not in config.groups:
+            raise illegal(f"server chose group {describe(NamedGroup, message.named_group)}, "
+                          "which was not offered")
+        assert c.certificate is not None
+        key = certs.leaf_public_key(c.certificate)
+        # RFC 5246 §7.4.1.4.1: a scheme from our signature_algorithms that fits the key.
+        if message.algorithm not in config.signature_schemes or not signatures.scheme_fits_key(
+            message.algorithm, key, tls13=False,
+            rsa_pss_key=certs.is_rsa_pss_key(c.certificate),
+        ):
+            raise illegal(f"ServerKeyExchange signed with "
+                          f"{describe(SignatureScheme, message.algorithm)}, which was not "
+                          "offered or does not fit the certificate")
+        signed = c.hs.hello.random + c.server_random + message.params
+        signatures.verify(key, message.algorithm, signed, message.signature)
+        c.group, c.server_public, c.signature_scheme = (
+            message.named_group, message.public, message.algorithm)
+        engine.trace(t.SERVER_KEY_EXCHANGE, t.RECEIVED, {
+            "group": group.name, "server_public_bytes": len(message.public),
+            "signature_scheme": describe(SignatureScheme, message.algorithm),
+            "result": "signature verified"})
+        return ExpectCertificateRequestOrDone(c)
+
+
+class ExpectCertificateRequestOrDone(_Tls12ClientState):
+    expects = {H.certificate_request: CertificateRequest12.parse,
+               H.server_hello_done: parse_empty}
+
+    def handle(self, engine: Engine, message: Any) -> State:
+        if isinstance(message, CertificateRequest12):
+            self.c.certificate_request = message
+            engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
+                "signature_algorithms": [describe(SignatureScheme, s)
+                                         for s in message.signature_algorithms],
+                "certificate_authorities": len(message.certificate_authorities)})
+            return ExpectServerHelloDone(self.c)
+        return _send_client_flight(engine, self.c)
+
+
+class ExpectServerHelloDone(_Tls12ClientState):
+    expects = {H.server_hello_done: parse_empty}
+
+    def handle(self, engine: Engine, message: Any) -> State:
+        return _send_client_flight(engine, self.c)
+
+
+def _send_client_flight(engine: Engine, c: Client12) -> State:
+    hs, suite = c.hs, c.suite
+    config = hs.config
+    engine.trace(t.SERVER_HELLO_DONE, t.RECEIVED, {})
+    client_certified = None
+    if c.certificate_request is not None:
+        client_certified = _send_client_certificate(engine, c)
+
+    assert c.certificate is not None
+    if suite.key_exchange == "RSA":
+        pre_master_secret, encrypted = rsa_kx.encrypt_pre_master_secret(
+            certs.leaf_public_key(c.certificate), hs.hello.hello.legacy_version, config.rng)
+        engine.send_handshake(ClientKeyExchangeRSA(encrypted))
+        engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
+            "key_exchange": "RSA", "pre_master_secret_bytes": len(pre_master_secret),
+            "encrypted_pre_master_secret_bytes": len(encrypted),
+            "encrypted_pre_master_secret": encrypted.hex(),
+            "server_key": signatures.describe_key(certs.leaf_public_key(c.certificate)),
+        }, {"pre_master_secret": pre_master_secret})
+    else:
+        assert c.group is not None
+        share = GROUPS[c.group].generate(config.rng)
+        pre_master_secret = share.complete(c.server_public)
+        engine.send_handshake(ClientKeyExchangeECDHE(share.public))
+        engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
+            "key_exchange": "ECDHE", "group": describe(NamedGroup, c.group),
+            "client_public_bytes": len(share.public)})
+        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+            "group": describe(NamedGroup, c.group), "hybrid": False,
+            "client_share_bytes": len(share.public), "server_share_bytes": len(c.server_public),
+            "shared_secret_bytes": len(pre_master_secret)},
+            {"pre_master_secret": pre_master_secret})
+
+    if c.extended_master_secret:
+        master = prf.extended_master_secret(suite.hash_name, pre_master_secret,
+                                            engine.transcript.digest())
+    else:
+        master = prf.master_secret(suite.hash_name, pre_master_secret, hs.hello.random,
+                                   c.server_random)
+    engine.keylog("CLIENT_RANDOM", hs.hello.random, master)
+
+    if client_certified is not None and c.certificate_request is not None:
+        scheme = choose_signature_scheme(client_certified, c.certificate_request
+                                         .signature_algorithms, config.signature_schemes,
+                                         tls13=False)
+        assert scheme is not None
+        # RFC 5246 §7.4.8: the signature covers every handshake message so far.
+        signature = signatures.sign(client_certified.private_key, scheme,
+                                    engine.transcript.messages())
+        engine.send_handshake(CertificateVerify(scheme, signature))
+        engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
+            "signature_scheme": describe(SignatureScheme, scheme),
+            "signature_bytes": len(signature)})
+
+    keys = install_tls12_keys(engine, suite, master, hs.hello.random, c.server_random,
+                              is_client=True, extended=c.extended_master_secret)
+    engine.send_change_cipher_spec()
+    engine.install_write(keys.client_write)
+    verify_data = prf.finished_verify_data(suite.hash_name, master, True,
+                                           engine.transcript.digest())
+    engine.send_handshake(Finished(verify_data))
+    engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+    return ExpectChangeCipherSpec(c, master, keys)
+
+
+def _send_client_certificate(engine: Engine, c: Client12) -> Any:
+    config = c.hs.config
+    request = c.certificate_request
+    assert request is not None
+    certified = config.certificate
+    usable = certified is not None and choose_signature_scheme(
+        certified, request.signature_algorithms, config.signature_schemes, tls13=False
+    ) is not None
+    if certified is None or not usable:
+        engine.send_handshake(Certificate12(()))
+        engine.trace(t.CERTIFICATE, t.SENT, {"chain": [], "note": "no client certificate"})
+        return None
+    engine.send_handshake(Certificate12(certified.chain_der))
+    engine.trace(t.CERTIFICATE, t.SENT, {
+        "chain": [certs.describe_certificate(cert) for cert in certified.chain]})
+    return certified
+
+
+class ExpectChangeCipherSpec(_Tls12ClientState):
+    def __init__(self, c: Client12, master: bytes, keys: Any) -> None:
+        super().__init__(c)
+        self.master = master
+        self.keys = keys
+
+    def handle_change_cipher_spec(self, engine: Engine) -> State:
+        engine.install_read(self.keys.server_write)
+        return ExpectFinished(self.c, self.master)
+
+    def describe(self) -> str:
+        return "expecting ChangeCipherSpec"
+
+
+class ExpectFinished(_Tls12ClientState):
+    expects = {H.finished: Finished.parse}
+
+    def __init__(self, c: Client12, master: bytes) -> None:
+        super().__init__(c)
+        self.master = master
+
+    def handle(self, engine: Engine, message: Finished) -> State:
+        c, hs = self.c, self.c.hs
+        check_finished_length(message, 12)
+        verify_finished12(engine, c.suite, self.master, message, from_client=False)
+        connected = Connected12(is_client=True)
+        finish_handshake12(engine, connected, c.suite, self.master, hs.hello.random,
+                           c.server_random, HandshakeComplete(
+            version="TLSv1.2", cipher_suite=c.suite.name,
+            key_exchange="RSA" if c.suite.key_exchange == "RSA" else (
+                f"ECDHE {describe(NamedGroup, c.group or 0)}"),
+            group=describe(NamedGroup, c.group) if c.group is not None else None,
+            signature_scheme=describe(SignatureScheme, c.signature_scheme)
+            if c.signature_scheme is not None else None,
+            alpn_protocol=decode_alpn(hs.alpn) if hs.alpn else None,
+            server_name=hs.server_name, peer_certificates=c.peer_chain,
+            extended_master_secret=c.extended_master_secret, verified_chain=c.verified_chain,
+        ))
+        return connected
