@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from glasstls import NamedGroup
+from glasstls import NamedGroup, PeerMisbehaved
 from glasstls.trace import HELLO_RETRY_REQUEST, RECEIVED, SENT
 from peers import require_binary
 
@@ -157,3 +157,25 @@ def test_glasstls_server_retries_when_s_client_shares_x25519(s_client, start_gla
     assert (peer.cipher_suite, peer.group) == (done.cipher_suite, "secp256r1")
     brief = openssl_client_brief(client.output)
     assert (brief.version, brief.group) == ("TLSv1.3", "secp256r1")
+
+
+@pytest.mark.xfail(strict=True, raises=PeerMisbehaved, reason=(
+    "glasstls bug: the client rejects the cookie extension in a HelloRetryRequest as "
+    "'not offered' (unsupported_extension); RFC 8446 §4.1.4 allows it (and the HRR "
+    "transcript bug above follows)"))
+@pytest.mark.parametrize("cert", ["ecdsa"])
+def test_glasstls_client_echoes_s_server_stateless_cookie(s_server, cert):
+    # -stateless: OpenSSL answers every first ClientHello with a HelloRetryRequest
+    # carrying a cookie (RFC 8446 §4.2.2), which the second ClientHello must echo.
+    server, port = s_server(cert, "-stateless")
+    tracer = Tracer()
+    glass = talk_to_s_server(server, port, client_config(cert, tracer=tracer))
+
+    assert tracer.saw(HELLO_RETRY_REQUEST, RECEIVED), tracer.names()
+    retry = next(e for e in tracer.steps if e.step == HELLO_RETRY_REQUEST)
+    assert retry.details["cookie_bytes"] > 0
+    done = glass.negotiated
+    peer, retried = openssl_trace_negotiated(server.stdout)
+    assert retried
+    assert (peer.version, peer.cipher_suite, peer.group) == (
+        "TLSv1.3", done.cipher_suite, done.group)
