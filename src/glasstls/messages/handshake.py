@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
-from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType
-from ..constants import HandshakeType as H
+from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType, HandshakeType as H
 from ..errors import AlertDescription, DecodeError, PeerMisbehaved
 from .extensions import (
     CH,
@@ -54,6 +53,9 @@ def serialize(message: Message) -> bytes:
 
 
 def body_reader(raw: bytes) -> Reader:
+    """A reader over the body of ``raw``, whose header length must match the body."""
+    if len(raw) < 4 or int.from_bytes(raw[1:4], "big") != len(raw) - 4:
+        raise DecodeError("handshake message length does not match its header")
     return Reader(raw, 4)
 
 
