@@ -239,3 +239,37 @@ def echo_once(reply_prefix: bytes = b"glasstls-server got: ") -> Callable[[Glass
         return line
 
     return handler
+
+
+class Background:
+    """Run ``function(*args)`` in a daemon thread; ``join()`` returns its result or
+    re-raises its exception (a peer written in Python, run beside the test)."""
+
+    def __init__(self, function: Callable[..., Any], *args: Any,
+                 timeout: float = TIMEOUT) -> None:
+        self.timeout = timeout
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, function: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.result = function(*args)
+        except BaseException as error:
+            self.error = error
+
+    def join(self) -> Any:
+        self._thread.join(self.timeout + 5)
+        if self._thread.is_alive():
+            raise TimeoutError("the peer thread did not finish")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def listen() -> socket.socket:
+    """A listening socket on 127.0.0.1 with a free port, accept() bounded by TIMEOUT."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(TIMEOUT)
+    return listener
