@@ -16,6 +16,8 @@ from .errors import AlertDescription, BadRecordMac, DecodeError, PeerMisbehaved,
 _APPLICATION_DATA = 23
 _HEADER = 5
 _VALID_TYPES = frozenset({20, 21, 22, 23})
+# RFC 8446 §5: inside TLSInnerPlaintext only alert, handshake and application_data.
+_PROTECTED_TYPES = frozenset({21, 22, 23})
 # RFC 8446 §5.2 (TLS 1.3) and RFC 5246 §6.2.3 (TLS 1.2): ciphertext length limits.
 MAX_CIPHERTEXT_13 = MAX_PLAINTEXT + 256
 MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
@@ -77,15 +79,18 @@ class Tls13Protection(Protection):
                 AlertDescription.unexpected_message,
             )
         inner = self._aead.open(self._nonce(), payload, header)
-        if inner and inner[-1] != 0:
-            return inner[-1], inner[:-1]
-        stripped = inner.rstrip(b"\x00")
+        if len(inner) > MAX_PLAINTEXT + 1:
+            # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
+            raise TLSError(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1",
+                           AlertDescription.record_overflow)
+        stripped = inner if inner and inner[-1] else inner.rstrip(b"\x00")
         if not stripped:
             # RFC 8446 §5.4: no non-zero content type byte at all.
             raise PeerMisbehaved("record has no content type", AlertDescription.unexpected_message)
         content_type = stripped[-1]
-        if content_type not in _VALID_TYPES:
-            raise PeerMisbehaved(f"unknown inner content type {content_type}",
+        if content_type not in _PROTECTED_TYPES:
+            # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
+            raise PeerMisbehaved(f"protected record of inner content type {content_type}",
                                  AlertDescription.unexpected_message)
         return content_type, stripped[:-1]
 
