@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from cryptography import x509
+
 from .certs import CertifiedKey, TrustStore
 from .constants import TLS12, TLS13, CipherSuite, NamedGroup
 from .crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS
@@ -22,6 +24,7 @@ from .crypto.suites import (
     SUITES,
 )
 from .errors import ConfigError
+from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
 from .trace import TraceCallback
 
 KeyLogCallback = Callable[[str], None]
@@ -67,6 +70,21 @@ def _tls12_suites(config: ClientConfig | ServerConfig) -> tuple[int, ...]:
     if not config.enable_rsa_key_exchange:
         suites = tuple(s for s in suites if SUITES[s].key_exchange != "RSA")
     return suites
+
+
+@dataclass(frozen=True)
+class CertificateRequestInfo:
+    """What the server asked for, given to ``ClientConfig.certificate_callback``."""
+
+    # DER-encoded distinguished names; compare with ``name.public_bytes()``.
+    certificate_authorities: tuple[bytes, ...]
+    signature_schemes: tuple[int, ...]
+    version: int
+
+    def accepts_issuer(self, issuer: x509.Name) -> bool:
+        """Whether a chain issued under ``issuer`` is acceptable (no names = any)."""
+        return not self.certificate_authorities or (
+            issuer.public_bytes() in self.certificate_authorities)
 
 
 @dataclass(frozen=True)
@@ -123,8 +141,21 @@ class ClientConfig(_Common):
     middlebox_compatibility: bool = True
     # RFC 8701: add GREASE values to the ClientHello.
     grease: bool = False
-    # Client certificate for mutual TLS.
+    # Client certificate for mutual TLS, or a callback that picks one when the
+    # server asks (given its acceptable CA names and signature schemes).
     certificate: CertifiedKey | None = None
+    certificate_callback: Callable[[CertificateRequestInfo], CertifiedKey | None] | None = None
+    # TLS 1.3 post-handshake authentication (RFC 8446 §4.6.2): offer to answer
+    # a CertificateRequest after the handshake.
+    post_handshake_auth: bool = False
+    # Sessions for resumption, by server name and ALPN; None turns resumption off.
+    session_cache: SessionCache | None = field(default_factory=SessionCache)
+    # Offer PSK-only resumption (psk_ke, no forward secrecy) besides psk_dhe_ke.
+    allow_psk_ke: bool = False
+    # 0-RTT: send early data with a resumed first flight (replayable: RFC 8446 §8).
+    enable_early_data: bool = False
+    # TLS 1.2 session tickets (RFC 5077).
+    enable_session_tickets: bool = True
 
     def __post_init__(self) -> None:
         _check_common(self)
@@ -161,11 +192,35 @@ class ServerConfig(_Common):
     # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2).
     hello_retry_cookie: bool = True
     cookie_secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    # Client certificates: "none", "optional" or "required", checked against
+    # client_trust; client_ca_names are sent as the acceptable authorities.
+    client_auth: str = "none"
+    client_trust: TrustStore | None = None
+    client_ca_names: tuple[x509.Name, ...] = ()
+    # Resumption: tickets sealed with rotating keys (shared between servers by
+    # giving them the same TicketKeys secret); None turns tickets off.
+    ticket_keys: TicketKeys | None = field(default_factory=TicketKeys)
+    tickets: int = 2  # TLS 1.3 NewSessionTickets per handshake
+    ticket_lifetime: int = 7200  # seconds, at most 7 days (RFC 8446 §4.6.1)
+    # TLS 1.2 session ids (bounded in size and time); None turns them off.
+    session_cache: ServerSessionCache | None = field(default_factory=ServerSessionCache)
+    allow_psk_ke: bool = False
+    # 0-RTT: accept this many bytes of early data (0 = refuse early data).
+    max_early_data_size: int = 0
+    anti_replay: AntiReplay = field(default_factory=AntiReplay, repr=False)
 
     def __post_init__(self) -> None:
         _check_common(self)
         if not self.certificates:
             raise ConfigError("a server needs at least one certificate chain and key")
+        if self.client_auth not in ("none", "optional", "required"):
+            raise ConfigError('client_auth must be "none", "optional" or "required"')
+        if self.client_auth != "none" and self.client_trust is None:
+            raise ConfigError("client_auth needs client_trust (the CAs for client certificates)")
+        if not 0 <= self.ticket_lifetime <= 604800:
+            raise ConfigError("ticket_lifetime must be between 0 and 604800 seconds")
+        if not 0 <= self.max_early_data_size < 2**32:
+            raise ConfigError("max_early_data_size must fit 32 bits")
         if self.enable_rsa_key_exchange and not any(
             _is_rsa(c) for c in self.certificates
         ):

@@ -44,6 +44,7 @@ from .handshake.transcript import Transcript
 from .keyschedule import exporter
 from .messages.handshake import Message, serialize
 from .record import Protection, RecordLayer
+from .session import ClientSession
 from .trace import (
     ALERT,
     APPLICATION_DATA,
@@ -83,6 +84,9 @@ class _Connection:
         self.exporter_secret: bytes | None = None
         self.tls12_exporter: Any = None
         self.client_random = b""
+        # The session to resume with next time (client side), once there is one.
+        self.session: ClientSession | None = None
+        self.resumed = False
         self._trace_enabled = config.trace is not None
 
     # -- public API -------------------------------------------------------------
@@ -225,6 +229,13 @@ class _Connection:
         if callback is not None:
             callback(f"{label} {client_random.hex()} {secret.hex()}")
 
+    def new_session(self, session: ClientSession,
+                    cache_key: tuple[str, tuple[str, ...]] | None) -> None:
+        self.session = session
+        cache = getattr(self._config, "session_cache", None)
+        if cache_key is not None and cache is not None and hasattr(cache, "take"):
+            cache.store(cache_key, session)
+
     def set_version(self, version: int) -> None:
         self.version = version
         self.record.tls13 = version == TLS13
@@ -236,6 +247,7 @@ class _Connection:
 
     def complete(self, event: HandshakeComplete) -> None:
         self.negotiated = event
+        self.resumed = event.resumed
         self.emit(event)
 
     # -- internals --------------------------------------------------------------
@@ -397,15 +409,37 @@ class ClientConnection(_Connection):
             raise UsageError("ClientConnection needs a ClientConfig")
         super().__init__(config)
         self.server_name = server_name
+        # Bytes of 0-RTT data that may still be sent (set when early data is offered).
+        self.early_data_allowance = 0
         # RFC 8446 §5.1: the first ClientHello's record says TLS 1.0 for old middleboxes.
         self.record.write_version = b"\x03\x01"
         from .handshake.client13 import start_client
 
+        if session is not None and not isinstance(session, ClientSession):
+            raise UsageError("session must be a ClientSession from an earlier connection")
         try:
             self._state = start_client(self, server_name, session)
             self._flush_handshake()
         except TLSError as error:
             self._start_failed(error)
+
+    def send_early_data(self, data: bytes) -> int:
+        """Queue 0-RTT data with the first flight; returns how many bytes were taken.
+
+        Only possible when resuming a ticket that allows early data, with
+        ``enable_early_data`` on, before the server's reply arrives. Early data can
+        be replayed by an attacker (RFC 8446 §8): send only idempotent requests.
+        Whether the server took it is in ``HandshakeComplete.early_data_accepted``.
+        """
+        self._check_usable()
+        if self.early_data_allowance <= 0:
+            raise UsageError("early data is not possible now (no 0-RTT ticket, or too late)")
+        taken = data[: self.early_data_allowance]
+        self.early_data_allowance -= len(taken)
+        self._out += self.record.seal(ContentType.application_data, taken)
+        if self._trace_enabled:
+            self.trace(APPLICATION_DATA, SENT, {"bytes": len(taken), "early": True})
+        return len(taken)
 
     @property
     def client_config(self) -> ClientConfig:

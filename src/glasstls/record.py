@@ -23,6 +23,9 @@ MAX_CIPHERTEXT_13 = MAX_PLAINTEXT + 256
 MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
 
 
+_SKIPPED = (-1, b"")
+
+
 class Protection:
     """No protection: the initial state of both directions."""
 
@@ -62,7 +65,6 @@ class Tls13Protection(Protection):
         if sequence >= 2**64 - 1:
             # RFC 8446 §5.3: the sequence number must not wrap.
             raise TLSError("record sequence number exhausted", AlertDescription.internal_error)
-        self.sequence = sequence + 1
         return (self._iv ^ sequence).to_bytes(12, "big")
 
     def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
@@ -70,7 +72,9 @@ class Tls13Protection(Protection):
             data + bytes([content_type]))
         length = len(inner) + 16
         header = b"\x17\x03\x03" + length.to_bytes(2, "big")
-        return header + self._aead.seal(self._nonce(), inner, header)
+        sealed = self._aead.seal(self._nonce(), inner, header)
+        self.sequence += 1
+        return header + sealed
 
     def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
         if header[0] != _APPLICATION_DATA:
@@ -79,6 +83,8 @@ class Tls13Protection(Protection):
                 AlertDescription.unexpected_message,
             )
         inner = self._aead.open(self._nonce(), payload, header)
+        # Counted only once authentic, so that skipped 0-RTT records leave it alone.
+        self.sequence += 1
         if len(inner) > MAX_PLAINTEXT + 1:
             # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
             raise TLSError(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1",
@@ -148,6 +154,7 @@ class RecordLayer:
 
     __slots__ = (
         "_buffer",
+        "early_data_skip",
         "handshaking",
         "max_fragment",
         "padding_block",
@@ -167,6 +174,9 @@ class RecordLayer:
         # While the handshake runs, a peer that failed before it had keys may send
         # its alert in the clear; afterwards only protected records are accepted.
         self.handshaking = True
+        # Server that rejected 0-RTT: bytes of undecryptable records to skip
+        # (RFC 8446 §4.2.10), until the first record that decrypts.
+        self.early_data_skip = 0
         self._buffer = bytearray()
 
     # -- outgoing -------------------------------------------------------------
@@ -208,6 +218,12 @@ class RecordLayer:
 
         A change_cipher_spec record is returned as it came (never protected).
         """
+        while True:
+            record = self._next_record()
+            if record is not _SKIPPED:
+                return record
+
+    def _next_record(self) -> tuple[int, bytes] | None:
         buffer = self._buffer
         if len(buffer) < _HEADER:
             return None
@@ -238,7 +254,14 @@ class RecordLayer:
             return content_type, payload
         if content_type == 21 and length == 2 and self.handshaking and protection.tls13:
             return content_type, payload
-        content_type, plaintext = protection.open(header, payload)
+        try:
+            content_type, plaintext = protection.open(header, payload)
+        except BadRecordMac:
+            if self.early_data_skip >= length:
+                self.early_data_skip -= length
+                return _SKIPPED
+            raise
+        self.early_data_skip = 0
         if len(plaintext) > MAX_PLAINTEXT:
             raise TLSError("decrypted record exceeds 2^14 bytes",
                            AlertDescription.record_overflow)

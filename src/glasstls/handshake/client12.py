@@ -14,19 +14,14 @@ from typing import Any
 
 from cryptography import x509
 
-from .. import certs
-from .. import trace as t
+from .. import certs, trace as t
 from ..constants import (
     TLS12,
+    ExtensionType as X,
+    HandshakeType as H,
     NamedGroup,
     SignatureScheme,
     describe,
-)
-from ..constants import (
-    ExtensionType as X,
-)
-from ..constants import (
-    HandshakeType as H,
 )
 from ..crypto import prf, rsa_kx, signatures
 from ..crypto.groups import GROUPS
@@ -47,9 +42,8 @@ from ..messages.handshake import (
     parse_empty,
 )
 from .client13 import ClientHandshake, verify_server_certificates
-from .common import Engine, State, decode_alpn
+from .common import Engine, State, choose_signature_scheme, decode_alpn
 from .post12 import Connected12, finish_handshake12, install_tls12_keys, verify_finished12
-from .post13 import choose_signature_scheme
 
 
 @dataclass

@@ -9,28 +9,24 @@ A ServerHello that negotiates TLS 1.2 hands over to ``client12``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from .. import certs
-from .. import trace as t
+from .. import certs, trace as t
 from ..config import ClientConfig
 from ..constants import (
     DOWNGRADE_TLS11,
     DOWNGRADE_TLS12,
     TLS12,
     TLS13,
+    ExtensionType as X,
+    HandshakeType as H,
     NamedGroup,
     SignatureScheme,
     describe,
-)
-from ..constants import (
-    ExtensionType as X,
-)
-from ..constants import (
-    HandshakeType as H,
 )
 from ..crypto import signatures
 from ..crypto.groups import GROUPS
@@ -43,6 +39,7 @@ from ..messages.extensions import (
     ALPN,
     KeyShare,
     Opaque16,
+    PreSharedKey,
     RecordSizeLimit,
     SupportedVersions,
     U16List,
@@ -54,12 +51,15 @@ from ..messages.handshake import (
     Certificate13,
     CertificateRequest13,
     CertificateVerify,
+    EmptyMessage,
     EncryptedExtensions,
     Finished,
     ServerHello,
     check_finished_length,
 )
-from ..record import Tls13Protection
+from ..record import Protection, Tls13Protection
+from ..session import ClientSession
+from .client_auth import send_client_certificate13
 from .client_hello import ClientHelloState, build_client_hello, describe_client_hello
 from .common import (
     SERVER_CERTIFICATE_VERIFY,
@@ -68,7 +68,7 @@ from .common import (
     certificate_verify_content,
     decode_alpn,
 )
-from .post13 import Connected13, client_certificate_flight
+from .post13 import Connected13
 
 if TYPE_CHECKING:
     from ..connection import ClientConnection
@@ -94,19 +94,73 @@ class ClientHandshake:
     peer_certificate: x509.Certificate | None = None
     signature_scheme: int | None = None
     peer_record_size_limit: int | None = None
+    session: ClientSession | None = None
+    psk_accepted: bool = False
+    early_data_offered: bool = False
+    early_data_accepted: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def start_client(engine: ClientConnection, server_name: str | None, session: Any) -> State:
+def session_cache_key(config: ClientConfig, server_name: str | None) -> tuple[str, tuple[str, ...]]:
+    return (server_name or "", config.alpn_protocols)
+
+
+def _usable_session(config: ClientConfig, session: ClientSession | None) -> ClientSession | None:
+    if session is None or session.version not in config.versions:
+        return None
+    if session.cipher_suite not in config.cipher_suites:
+        return None
+    if session.version == TLS12 and session.cipher_suite not in config.tls12_suites:
+        return None
+    if session.expired(int(config.clock() * 1000)):
+        return None
+    return session
+
+
+def start_client(engine: ClientConnection, server_name: str | None,
+                 session: ClientSession | None) -> State:
     config = engine.client_config
-    hello = build_client_hello(config, server_name)
+    if session is None and config.session_cache is not None and server_name:
+        session = config.session_cache.take(session_cache_key(config, server_name),
+                                            int(config.clock() * 1000))
+    session = _usable_session(config, session)
+    early = bool(session is not None and session.version == TLS13 and config.enable_early_data
+                 and session.max_early_data_size > 0)
+    hello = build_client_hello(config, server_name, session=session, early_data=early)
+    hs = ClientHandshake(config, server_name, hello, session=session, early_data_offered=early)
     engine.client_random = hello.random
     engine.send_handshake(hello.hello)
     if engine.config.trace is not None:
         details = describe_client_hello(hello.hello)
-        details["key_share_private_keys"] = "generated" if hello.key_shares else "none"
+        if session is not None:
+            kind = "TLS 1.3 ticket" if session.version == TLS13 else "TLS 1.2 session"
+            details["resumption"] = f"offering a {kind}" + (" with early data" if early else "")
         engine.trace(t.CLIENT_HELLO, t.SENT, details)
-    return ExpectServerHello(ClientHandshake(config, server_name, hello))
+    if early and session is not None:
+        _start_early_data(engine, hs, session)
+    return ExpectServerHello(hs)
+
+
+def _start_early_data(engine: ClientConnection, hs: ClientHandshake,
+                      session: ClientSession) -> None:
+    """RFC 8446 §2.3: 0-RTT data goes right after the ClientHello, under the
+    client_early_traffic_secret of the PSK."""
+    suite = SUITES[session.cipher_suite]
+    schedule = KeySchedule(suite, session.secret)
+    hello_hash = hashlib.new(suite.hash_name, hs.hello.hello.raw).digest()
+    secret = schedule.client_early_traffic_secret(hello_hash)
+    engine.keylog("CLIENT_EARLY_TRAFFIC_SECRET", hs.hello.random, secret)
+    if hs.config.middlebox_compatibility:
+        engine.send_change_cipher_spec()
+        hs.extra["sent_ccs"] = True
+    key, iv = traffic_keys(suite, secret)
+    engine.install_write(Tls13Protection(suite, key, iv))
+    engine.early_data_allowance = session.max_early_data_size
+    engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+        "stage": "early data", "hash": suite.hash_name,
+        "derived": {"client_early_traffic_secret": len(secret)},
+        "max_early_data_size": session.max_early_data_size,
+    }, {"client_early_traffic_secret": secret})
 
 
 class _Tls13ClientState(State):
@@ -192,6 +246,18 @@ class ExpectServerHello(_Tls13ClientState):
         engine.transcript.restart_after_hello_retry()
         engine.transcript.add(message.raw)
         hs.retried = True
+        from ..connection import ClientConnection
+
+        if hs.early_data_offered and isinstance(engine, ClientConnection):
+            # RFC 8446 §4.2.10: early data is abandoned after a retry; the second
+            # ClientHello goes in the clear.
+            engine.early_data_allowance = 0
+            engine.install_write(Protection())
+        session = hs.session
+        if session is not None and session.version == TLS13 and hs.suite is not None and (
+            SUITES[session.cipher_suite].hash_name != hs.suite.hash_name
+        ):
+            session = None  # RFC 8446 §4.1.4: drop PSKs that do not fit the suite
         engine.trace(t.HELLO_RETRY_REQUEST, t.RECEIVED, {
             "cipher_suite": hs.suite.name if hs.suite else "",
             "selected_group": describe(NamedGroup, group) if group is not None else None,
@@ -203,8 +269,10 @@ class ExpectServerHello(_Tls13ClientState):
             hs.config, hs.server_name, random=previous.random, session_id=previous.session_id,
             key_share_groups=shares, previous_shares=previous.key_shares,
             cookie=cookie.data if cookie else None, grease=previous.grease,
+            session=session, transcript_prefix=engine.transcript.messages(),
         )
-        if previous.session_id and hs.config.middlebox_compatibility:
+        if previous.session_id and hs.config.middlebox_compatibility and not hs.extra.get(
+                "sent_ccs"):
             # RFC 8446 Appendix D.4: the client's CCS goes before its second flight.
             engine.send_change_cipher_spec()
             hs.extra["sent_ccs"] = True
@@ -214,31 +282,40 @@ class ExpectServerHello(_Tls13ClientState):
 
     def _server_hello(self, engine: Engine, message: ServerHello, suite: Suite) -> State:
         hs = self.hs
+        psk = self._accepted_psk(message, suite)
         key_share = find_typed(message.extensions, X.key_share, KeyShare)
+        shared_secret: bytes | None = None
+        exchange: dict[str, Any] = {}
         if key_share is None:
-            raise PeerMisbehaved("ServerHello without key_share",
-                                 AlertDescription.missing_extension)
-        entry = key_share.entries[0]
-        share = hs.hello.key_shares.get(entry.group)
-        if share is None:
-            raise illegal(f"server key share for {describe(NamedGroup, entry.group)}, "
-                          "which we did not send")
-        shared_secret = share.complete(entry.key_exchange)
-        hs.group = entry.group
+            if psk is None or not hs.config.allow_psk_ke:
+                raise PeerMisbehaved("ServerHello without key_share",
+                                     AlertDescription.missing_extension)
+        else:
+            entry = key_share.entries[0]
+            share = hs.hello.key_shares.get(entry.group)
+            if share is None:
+                raise illegal(f"server key share for {describe(NamedGroup, entry.group)}, "
+                              "which we did not send")
+            shared_secret = share.complete(entry.key_exchange)
+            hs.group = entry.group
+            exchange = {
+                "group": describe(NamedGroup, entry.group),
+                "hybrid": GROUPS[entry.group].hybrid,
+                "client_share_bytes": len(share.public),
+                "server_share_bytes": len(entry.key_exchange),
+                "shared_secret_bytes": len(shared_secret),
+            }
         engine.trace(t.SERVER_HELLO, t.RECEIVED, {
             "version": "TLS 1.3", "cipher_suite": suite.name,
-            "group": describe(NamedGroup, entry.group), "random": message.random.hex(),
+            "group": describe(NamedGroup, hs.group) if hs.group is not None else None,
+            "random": message.random.hex(),
             "session_id_echo": message.legacy_session_id_echo.hex(),
+            "resumed": psk is not None,
             "extensions": [describe(X, e.type) for e in message.extensions],
         })
-        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
-            "group": describe(NamedGroup, entry.group),
-            "hybrid": GROUPS[entry.group].hybrid,
-            "client_share_bytes": len(share.public),
-            "server_share_bytes": len(entry.key_exchange),
-            "shared_secret_bytes": len(shared_secret),
-        }, {"shared_secret": shared_secret})
-        schedule = KeySchedule(suite)
+        if shared_secret is not None:
+            engine.trace(t.KEY_EXCHANGE, t.LOCAL, exchange, {"shared_secret": shared_secret})
+        schedule = KeySchedule(suite, psk)
         schedule.enter_handshake(shared_secret)
         hs.schedule = schedule
         hello_hash = engine.transcript.digest()
@@ -257,6 +334,20 @@ class ExpectServerHello(_Tls13ClientState):
         }, {"client_handshake_traffic_secret": client_secret,
             "server_handshake_traffic_secret": server_secret})
         return ExpectEncryptedExtensions(hs)
+
+    def _accepted_psk(self, message: ServerHello, suite: Suite) -> bytes | None:
+        hs = self.hs
+        selected = find_typed(message.extensions, X.pre_shared_key, PreSharedKey)
+        if selected is None:
+            return None
+        session = hs.session
+        # RFC 8446 §4.2.11: the one identity we offered, with a suite of the same hash.
+        if session is None or session.version != TLS13 or selected.selected_identity != 0:
+            raise illegal("server selected a pre-shared key we did not offer")
+        if SUITES[session.cipher_suite].hash_name != suite.hash_name:
+            raise illegal("server resumed with a suite whose hash differs from the ticket's")
+        hs.psk_accepted = True
+        return session.secret
 
 
 class ExpectEncryptedExtensions(_Tls13ClientState):
@@ -285,12 +376,18 @@ class ExpectEncryptedExtensions(_Tls13ClientState):
             # RFC 8449 §4: in TLS 1.3 the limit counts the content type byte.
             engine.record.max_fragment = min(engine.record.max_fragment, limit.limit - 1)
         if find(message.extensions, X.early_data) is not None:
-            raise PeerMisbehaved("early_data accepted but none was offered",
-                                 AlertDescription.unsupported_extension)
+            if not hs.early_data_offered or hs.retried:
+                raise PeerMisbehaved("early_data accepted but none was offered",
+                                     AlertDescription.unsupported_extension)
+            hs.early_data_accepted = True
         engine.trace(t.ENCRYPTED_EXTENSIONS, t.RECEIVED, {
             "extensions": [describe(X, e.type) for e in message.extensions],
             "alpn": decode_alpn(hs.alpn) if hs.alpn else None,
+            "early_data": ("accepted" if hs.early_data_accepted else "rejected")
+            if hs.early_data_offered else None,
         })
+        if hs.psk_accepted:
+            return ExpectFinished(hs)
         return ExpectCertificateOrRequest(hs)
 
 
@@ -428,13 +525,21 @@ class ExpectFinished(_Tls13ClientState):
             "server_application_traffic_secret": server_secret})
 
         # Our second flight, under the client handshake keys.
+        if hs.early_data_accepted:
+            # RFC 8446 §4.5: the end of 0-RTT data, under the early data keys.
+            engine.send_handshake(EmptyMessage(H.end_of_early_data))
+        from ..connection import ClientConnection
+
+        if isinstance(engine, ClientConnection):
+            engine.early_data_allowance = 0
         if hs.hello.session_id and hs.config.middlebox_compatibility and not hs.extra.get(
                 "sent_ccs"):
             engine.send_change_cipher_spec()
         hs_key, hs_iv = traffic_keys(suite, hs.client_handshake_secret)
         engine.install_write(Tls13Protection(suite, hs_key, hs_iv))
         if hs.certificate_request is not None:
-            client_certificate_flight(engine, hs.config, hs.certificate_request, suite)
+            send_client_certificate13(engine, hs.config, hs.certificate_request,
+                                      engine.send_handshake, engine.transcript)
         verify_data = finished_verify_data(suite, hs.client_handshake_secret,
                                            engine.transcript.digest())
         engine.send_handshake(Finished(verify_data))
@@ -446,15 +551,29 @@ class ExpectFinished(_Tls13ClientState):
         connected = Connected13(
             suite, client_secret=client_secret, server_secret=server_secret,
             resumption_master_secret=resumption_secret, is_client=True,
+            post_handshake_auth=hs.config.post_handshake_auth,
+            transcript=engine.transcript.fork() if hs.config.post_handshake_auth else None,
         )
+        session = hs.session if hs.psk_accepted else None
+        peer_chain = session.peer_certificates if session is not None else hs.peer_chain
+        scheme = (session.signature_scheme if session is not None else
+                  describe(SignatureScheme, hs.signature_scheme)
+                  if hs.signature_scheme is not None else None)
+        connected.ticket_template = ClientSession(
+            TLS13, suite.id, b"", 0, 0, hs.server_name, hs.alpn,
+            peer_certificates=peer_chain, signature_scheme=scheme)
+        connected.cache_key = (session_cache_key(hs.config, hs.server_name)
+                               if hs.config.session_cache is not None and hs.server_name
+                               else None)
+        group = describe(NamedGroup, hs.group) if hs.group is not None else None
         finish_handshake13(engine, connected, exporter_secret, HandshakeComplete(
             version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=f"(EC)DHE {describe(NamedGroup, hs.group or 0)}",
-            group=describe(NamedGroup, hs.group) if hs.group is not None else None,
-            signature_scheme=describe(SignatureScheme, hs.signature_scheme)
-            if hs.signature_scheme is not None else None,
+            key_exchange=("PSK" + (f" + (EC)DHE {group}" if group else "")
+                          if hs.psk_accepted else f"(EC)DHE {group}"),
+            group=group, signature_scheme=scheme,
             alpn_protocol=decode_alpn(hs.alpn) if hs.alpn else None,
-            server_name=hs.server_name, peer_certificates=hs.peer_chain,
+            server_name=hs.server_name, peer_certificates=peer_chain,
+            resumed=hs.psk_accepted, early_data_accepted=hs.early_data_accepted,
             verified_chain=hs.verified_chain,
         ))
         return connected

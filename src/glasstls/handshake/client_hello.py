@@ -11,19 +11,17 @@ from ..constants import (
     TLS12,
     TLS13,
     CipherSuite,
+    ExtensionType as X,
     NamedGroup,
     ProtocolVersion,
     PskKeyExchangeMode,
     SignatureScheme,
     describe,
 )
-from ..constants import (
-    ExtensionType as X,
-)
-from ..crypto.groups import GROUPS
-from ..crypto.groups import KeyShare as PrivateShare
+from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..messages.extensions import (
     ALPN,
+    EarlyDataIndication,
     Empty,
     Extension,
     KeyShare,
@@ -39,6 +37,8 @@ from ..messages.extensions import (
     find,
 )
 from ..messages.handshake import ClientHello, serialize
+from ..session import ClientSession
+from .psk13 import offered_psk, with_binder
 
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
@@ -83,7 +83,9 @@ def build_client_hello(
     previous_shares: dict[int, PrivateShare] | None = None,
     cookie: bytes | None = None,
     grease: dict[str, int] | None = None,
-    tls12_session_id: bytes = b"",
+    session: ClientSession | None = None,
+    transcript_prefix: bytes = b"",
+    early_data: bool = False,
 ) -> ClientHelloState:
     """One ClientHello offering every version, suite and group the config allows.
 
@@ -96,12 +98,17 @@ def build_client_hello(
     offer12 = TLS12 in versions
     grease = _grease_values(config) if grease is None else grease
     random = rng(32) if random is None else random
+    resume12 = session is not None and session.version == TLS12 and offer12
+    psk13 = session if session is not None and session.version == TLS13 and offer13 else None
     if session_id is None:
-        # RFC 8446 Appendix D.4: a non-empty session id turns on middlebox compatibility.
-        if offer13 and config.middlebox_compatibility:
+        if resume12 and session is not None and session.session_id:
+            session_id = session.session_id
+        elif resume12 or (offer13 and config.middlebox_compatibility):
+            # RFC 8446 Appendix D.4: a non-empty session id turns on middlebox
+            # compatibility; RFC 5077 §3.4: a ticket goes with a fresh session id.
             session_id = rng(32)
         else:
-            session_id = tls12_session_id
+            session_id = b""
 
     suites: list[int] = []
     if grease:
@@ -137,6 +144,9 @@ def build_client_hello(
                               tuple(([grease["group"]] if grease else []) + groups)))
     if offer12:
         extensions.append(U8List(X.ec_point_formats, b"\x00"))
+        if config.enable_session_tickets:
+            ticket = session.ticket if resume12 and session is not None else b""
+            extensions.append(UnknownExtension(X.session_ticket, ticket))
     if config.alpn_protocols:
         extensions.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
     schemes = [s for s in config.signature_schemes]
@@ -145,13 +155,23 @@ def build_client_hello(
         extensions.append(KeyShare(tuple(entries)))
         supported = ([grease["version"]] if grease else []) + list(versions)
         extensions.append(SupportedVersions(tuple(supported)))
-        extensions.append(U8List(X.psk_key_exchange_modes, bytes([PskKeyExchangeMode.psk_dhe_ke])))
+        modes = [PskKeyExchangeMode.psk_dhe_ke]
+        if config.allow_psk_ke:
+            modes.append(PskKeyExchangeMode.psk_ke)
+        extensions.append(U8List(X.psk_key_exchange_modes, bytes(modes)))
         if cookie is not None:
             extensions.append(Opaque16(X.cookie, cookie))
+        if config.post_handshake_auth:
+            extensions.append(Empty(X.post_handshake_auth))
     if config.record_size_limit is not None:
         extensions.append(RecordSizeLimit(config.record_size_limit))
     if grease:
         extensions.append(UnknownExtension(grease["extension2"], b"\x00"))
+    if psk13 is not None:
+        if early_data:
+            extensions.append(EarlyDataIndication())
+        # RFC 8446 §4.2.11: pre_shared_key is always the last extension.
+        extensions.append(offered_psk(psk13, int(config.clock() * 1000)))
 
     hello = ClientHello(0x0303, random, session_id, tuple(suites), b"\x00", tuple(extensions))
     hello = _pad(hello)
@@ -159,6 +179,8 @@ def build_client_hello(
     hello = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
                         hello.cipher_suites, hello.legacy_compression_methods,
                         hello.extensions, raw)
+    if psk13 is not None:
+        hello = with_binder(hello, psk13, transcript_prefix)
     return ClientHelloState(
         hello, random, session_id, shares,
         frozenset(e.type for e in hello.extensions), grease,
@@ -166,14 +188,19 @@ def build_client_hello(
 
 
 def _pad(hello: ClientHello) -> ClientHello:
-    """RFC 7685: some servers hang on hellos of 256..511 bytes; pad those to 512."""
+    """RFC 7685: some servers hang on hellos of 256..511 bytes; pad those to 512
+    (before pre_shared_key, which must stay last)."""
     length = len(serialize(hello))
     if not 0xFF < length < 0x200:
         return hello
-    pad = max(0x200 - length - 4, 1)
+    pad = UnknownExtension(X.padding, bytes(max(0x200 - length - 4, 1)))
+    extensions = hello.extensions
+    if extensions and extensions[-1].type == X.pre_shared_key:
+        extensions = (*extensions[:-1], pad, extensions[-1])
+    else:
+        extensions = (*extensions, pad)
     return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
-                       hello.cipher_suites, hello.legacy_compression_methods,
-                       (*hello.extensions, UnknownExtension(X.padding, bytes(pad))))
+                       hello.cipher_suites, hello.legacy_compression_methods, extensions)
 
 
 def describe_client_hello(hello: ClientHello) -> dict[str, Any]:

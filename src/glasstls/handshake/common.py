@@ -7,14 +7,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..constants import HandshakeType
+from ..crypto import signatures
 from ..errors import AlertDescription, PeerMisbehaved
 from ..events import Event
 from ..record import Protection, RecordLayer
 from .transcript import Transcript
 
 if TYPE_CHECKING:
+    from ..certs import CertifiedKey
     from ..config import ClientConfig, ServerConfig
     from ..messages.handshake import Message
+    from ..session import ClientSession
 
 
 class Engine(Protocol):
@@ -38,6 +41,8 @@ class Engine(Protocol):
     def handshake_done(self, state: State) -> None: ...
     def send_alert(self, description: AlertDescription, fatal: bool) -> None: ...
     def send_post_handshake(self, message: Message) -> bytes: ...
+    def new_session(self, session: ClientSession,
+                    cache_key: tuple[str, tuple[str, ...]] | None) -> None: ...
     def set_version(self, version: int) -> None: ...
 
 
@@ -105,3 +110,19 @@ def choose_alpn(ours: tuple[str, ...], offered: tuple[bytes, ...]) -> bytes | No
 
 def hex_of(data: bytes) -> str:
     return data.hex()
+
+
+def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
+                            ours: tuple[int, ...], tls13: bool) -> int | None:
+    """The first of our schemes that the peer offered and the key can make.
+
+    TLS 1.2 lets an ECDSA key sign with any hash; the curve's own hash is still
+    preferred, so the strict (TLS 1.3) match is tried first.
+    """
+    for strict in (True, False) if not tls13 else (True,):
+        for scheme in ours:
+            if scheme in offered and signatures.scheme_fits_key(
+                scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
+            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
+                return scheme
+    return None

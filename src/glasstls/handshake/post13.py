@@ -1,61 +1,108 @@
-"""TLS 1.3 after the handshake (RFC 8446 §4.6): KeyUpdate, NewSessionTicket, and
-the client's certificate flight (also used during the handshake)."""
+"""TLS 1.3 after the handshake (RFC 8446 §4.6): KeyUpdate, NewSessionTicket and
+post-handshake client authentication."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import dataclasses
+from typing import Any
 
 from .. import trace as t
-from ..constants import ExtensionType as X
-from ..constants import HandshakeType as H
-from ..constants import SignatureScheme, describe
-from ..crypto import signatures
+from ..constants import TLS13, ExtensionType as X, HandshakeType as H
+from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
-from ..errors import AlertDescription, PeerMisbehaved
-from ..events import KeyUpdated, SessionTicketReceived
-from ..keyschedule import next_traffic_secret, resumption_psk, traffic_keys
-from ..messages.extensions import EarlyDataIndication, U16List, find_typed
+from ..errors import AlertDescription, PeerMisbehaved, UsageError, illegal, unexpected
+from ..events import (
+    CertificateRequested,
+    KeyUpdated,
+    PeerCertificateVerified,
+    SessionTicketReceived,
+)
+from ..keyschedule import finished_verify_data, next_traffic_secret, resumption_psk, traffic_keys
+from ..messages.extensions import EarlyDataIndication, find_typed
 from ..messages.handshake import (
     Certificate13,
-    CertificateEntry,
     CertificateRequest13,
     CertificateVerify,
+    Finished,
     KeyUpdate,
+    Message,
     NewSessionTicket13,
+    check_finished_length,
+    serialize,
 )
 from ..record import Tls13Protection
+from ..session import ClientSession
 from .common import CLIENT_CERTIFICATE_VERIFY, Engine, State, certificate_verify_content
+from .transcript import Transcript
 
-if TYPE_CHECKING:
-    from ..certs import CertifiedKey
-    from ..config import ClientConfig
+
+@dataclasses.dataclass
+class _PendingAuth:
+    """A post-handshake CertificateRequest the server is waiting on."""
+
+    context: bytes
+    transcript: Transcript
+    chain: tuple[bytes, ...] = ()
+    certificate: Any = None
+    expecting: int = H.certificate
 
 
 class Connected13(State):
-    """The handshake is over: application data flows; KeyUpdate and (client side)
-    NewSessionTicket may arrive."""
+    """The handshake is over: application data flows; KeyUpdate, NewSessionTicket
+    (client) and post-handshake authentication messages may arrive."""
 
     accepts_application_data = True
     connected = True
 
     def __init__(self, suite: Suite, *, client_secret: bytes, server_secret: bytes,
-                 resumption_master_secret: bytes, is_client: bool) -> None:
+                 resumption_master_secret: bytes, is_client: bool,
+                 post_handshake_auth: bool = False,
+                 transcript: Transcript | None = None) -> None:
         self.suite = suite
         self.is_client = is_client
         self._client_secret = client_secret
         self._server_secret = server_secret
         self.resumption_master_secret = resumption_master_secret
-        self.expects = ({H.key_update: KeyUpdate.parse,
-                         H.new_session_ticket: NewSessionTicket13.parse}
-                        if is_client else {H.key_update: KeyUpdate.parse})
+        # Client side: what each NewSessionTicket turns into, and where it is kept.
+        self.ticket_template: ClientSession | None = None
+        self.cache_key: tuple[str, tuple[str, ...]] | None = None
+        # Post-handshake authentication: offered by the client, and the handshake
+        # transcript it continues from.
+        self.post_handshake_auth = post_handshake_auth
+        self._transcript = transcript if post_handshake_auth else None
+        self._pending: _PendingAuth | None = None
+        self._update_expects()
+
+    def _update_expects(self) -> None:
+        expects: dict[int, Any] = {H.key_update: KeyUpdate.parse}
+        if self.is_client:
+            expects[H.new_session_ticket] = NewSessionTicket13.parse
+            if self.post_handshake_auth:
+                expects[H.certificate_request] = CertificateRequest13.parse
+        elif self._pending is not None:
+            parsers: dict[int, Any] = {
+                H.certificate: Certificate13.parse,
+                H.certificate_verify: CertificateVerify.parse,
+                H.finished: Finished.parse,
+            }
+            expects[self._pending.expecting] = parsers[self._pending.expecting]
+        self.expects = expects
 
     def handle(self, engine: Engine, message: Any) -> State:
         if isinstance(message, KeyUpdate):
-            return self._key_update(engine, message)
-        assert isinstance(message, NewSessionTicket13)
-        return self._session_ticket(engine, message)
+            self._key_update(engine, message)
+        elif isinstance(message, NewSessionTicket13):
+            self._session_ticket(engine, message)
+        elif isinstance(message, CertificateRequest13):
+            self._answer_certificate_request(engine, message)
+        else:
+            self._client_authentication(engine, message)
+        self._update_expects()
+        return self
 
-    def _key_update(self, engine: Engine, message: KeyUpdate) -> State:
+    # -- KeyUpdate -------------------------------------------------------------
+
+    def _key_update(self, engine: Engine, message: KeyUpdate) -> None:
         # RFC 8446 §4.6.3: the peer's next records use its next traffic secret.
         if self.is_client:
             self._server_secret = next_traffic_secret(self.suite, self._server_secret)
@@ -71,7 +118,6 @@ class Connected13(State):
             # RFC 8446 §4.6.3: answer with our own update, not requesting another.
             self.send_key_update(engine, False)
             engine.emit(KeyUpdated("write", False))
-        return self
 
     def send_key_update(self, engine: Engine, request_peer_update: bool) -> None:
         engine.send_post_handshake(KeyUpdate(request_peer_update))
@@ -85,65 +131,118 @@ class Connected13(State):
         engine.install_write(Tls13Protection(self.suite, key, iv))
         engine.trace(t.KEY_UPDATE, t.SENT, {"update_requested": request_peer_update})
 
-    def _session_ticket(self, engine: Engine, message: NewSessionTicket13) -> State:
+    # -- NewSessionTicket (client) -----------------------------------------------
+
+    def _session_ticket(self, engine: Engine, message: NewSessionTicket13) -> None:
         # RFC 8446 §4.6.1: lifetime at most seven days.
         if message.ticket_lifetime > 604800:
-            raise PeerMisbehaved("ticket lifetime over seven days",
-                                 AlertDescription.illegal_parameter)
+            raise illegal("ticket lifetime over seven days")
         early = find_typed(message.extensions, X.early_data, EarlyDataIndication)
-        max_early = early.max_early_data_size or 0 if early is not None else 0
+        max_early = (early.max_early_data_size or 0) if early is not None else 0
         psk = resumption_psk(self.suite, self.resumption_master_secret, message.ticket_nonce)
+        session = None
+        if self.ticket_template is not None and message.ticket_lifetime > 0:
+            session = dataclasses.replace(
+                self.ticket_template, secret=psk,
+                received_ms=int(engine.config.clock() * 1000),
+                lifetime=message.ticket_lifetime, ticket=message.ticket,
+                age_add=message.ticket_age_add, max_early_data_size=max_early)
+            engine.new_session(session, self.cache_key)
         engine.emit(SessionTicketReceived(
             lifetime=message.ticket_lifetime, ticket=message.ticket,
             age_add=message.ticket_age_add, nonce=message.ticket_nonce,
-            max_early_data_size=max_early,
-            session={"suite": self.suite.id, "psk": psk},
+            max_early_data_size=max_early, session=session,
         ))
         engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
             "lifetime": message.ticket_lifetime, "ticket_bytes": len(message.ticket),
             "max_early_data_size": max_early})
-        return self
+
+    # -- post-handshake authentication (RFC 8446 §4.6.2) -------------------------
+
+    def _answer_certificate_request(self, engine: Engine, request: CertificateRequest13) -> None:
+        from ..config import ClientConfig
+        from .client_auth import send_client_certificate13
+
+        config = engine.config
+        assert isinstance(config, ClientConfig) and self._transcript is not None
+        if not request.certificate_request_context:
+            raise illegal("post-handshake CertificateRequest without a context")
+        transcript = self._transcript.fork()
+        transcript.add(request.raw)
+        engine.emit(CertificateRequested(request.certificate_request_context))
+        engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {"post_handshake": True})
+
+        def send(message: Message) -> bytes:
+            raw = serialize(message)
+            transcript.add(raw)
+            return engine.send_post_handshake(message)
+
+        send_client_certificate13(engine, config, request, send, transcript)
+        verify_data = finished_verify_data(self.suite, self._client_secret, transcript.digest())
+        send(Finished(verify_data))
+        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data),
+                                          "post_handshake": True})
+
+    def request_certificate(self, engine: Engine) -> None:
+        """Server side: ask an established client for its certificate."""
+        from ..config import ServerConfig
+        from .client_auth import request_extensions
+
+        config = engine.config
+        assert isinstance(config, ServerConfig)
+        if not self.post_handshake_auth or self._transcript is None:
+            raise UsageError("the client did not offer post-handshake authentication")
+        if self._pending is not None:
+            raise UsageError("a certificate request is already pending")
+        if config.client_trust is None:
+            raise UsageError("post-handshake authentication needs ServerConfig.client_trust")
+        context = config.rng(16)
+        request = CertificateRequest13(context, request_extensions(config))
+        transcript = self._transcript.fork()
+        transcript.add(engine.send_post_handshake(request))
+        self._pending = _PendingAuth(context, transcript)
+        self._update_expects()
+        engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {"post_handshake": True})
+
+    def _client_authentication(self, engine: Engine, message: Any) -> None:
+        from ..config import ServerConfig
+        from .client_auth import check_client_chain, check_client_signature
+
+        config = engine.config
+        pending = self._pending
+        if pending is None or not isinstance(config, ServerConfig):
+            raise unexpected("post-handshake authentication message without a request")
+        pending.transcript.add(message.raw)
+        if isinstance(message, Certificate13):
+            if message.certificate_request_context != pending.context:
+                raise illegal("client Certificate answers a different request")
+            checked = check_client_chain(engine, _required(config), message.chain, TLS13)
+            if checked is None:
+                pending.expecting = H.finished
+            else:
+                pending.chain, pending.certificate = checked[1], checked[0][0]
+                pending.expecting = H.certificate_verify
+        elif isinstance(message, CertificateVerify):
+            content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY,
+                                                 pending.transcript.digest_before_last())
+            check_client_signature(engine, config, pending.certificate, message.algorithm,
+                                   content, message.signature, tls13=True)
+            pending.expecting = H.finished
+        else:
+            assert isinstance(message, Finished)
+            check_finished_length(message, self.suite.hash_len)
+            expected = finished_verify_data(self.suite, self._client_secret,
+                                            pending.transcript.digest_before_last())
+            if not constant_time_equal(expected, message.verify_data):
+                raise PeerMisbehaved("client Finished does not verify",
+                                     AlertDescription.decrypt_error)
+            engine.trace(t.FINISHED, t.RECEIVED, {"post_handshake": True, "result": "verified"})
+            self._pending = None
+            engine.emit(PeerCertificateVerified(pending.chain))
 
 
-def client_certificate_flight(engine: Engine, config: ClientConfig,
-                              request: CertificateRequest13, suite: Suite) -> None:
-    """RFC 8446 §4.4.2-4.4.3: the client's Certificate (possibly empty) and, when it
-    has one that fits the request, its CertificateVerify."""
-    schemes_ext = find_typed(request.extensions, X.signature_algorithms, U16List)
-    offered = schemes_ext.values if schemes_ext is not None else ()
-    certified = config.certificate
-    scheme = (choose_signature_scheme(certified, offered, config.signature_schemes, tls13=True)
-              if certified else None)
-    if certified is None or scheme is None:
-        engine.send_handshake(Certificate13(request.certificate_request_context, ()))
-        engine.trace(t.CERTIFICATE, t.SENT, {"chain": [], "note": "no client certificate"})
-        return
-    from ..certs import describe_certificate
-
-    engine.send_handshake(Certificate13(
-        request.certificate_request_context,
-        tuple(CertificateEntry(der) for der in certified.chain_der)))
-    engine.trace(t.CERTIFICATE, t.SENT, {
-        "chain": [describe_certificate(c) for c in certified.chain]})
-    content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY, engine.transcript.digest())
-    signature = signatures.sign(certified.private_key, scheme, content)
-    engine.send_handshake(CertificateVerify(scheme, signature))
-    engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
-        "signature_scheme": describe(SignatureScheme, scheme),
-        "signature_bytes": len(signature)})
-
-
-def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
-                            ours: tuple[int, ...], tls13: bool) -> int | None:
-    """The first of our schemes that the peer offered and the key can make.
-
-    TLS 1.2 lets an ECDSA key sign with any hash; the curve's own hash is still
-    preferred, so the strict (TLS 1.3) match is tried first.
-    """
-    for strict in (True, False) if not tls13 else (True,):
-        for scheme in ours:
-            if scheme in offered and signatures.scheme_fits_key(
-                scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
-            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
-                return scheme
-    return None
+def _required(config: Any) -> Any:
+    """Post-handshake requests are explicit: an empty answer is acceptable only
+    when the policy says the certificate is optional."""
+    return config if config.client_auth != "none" else dataclasses.replace(
+        config, client_auth="optional")

@@ -19,19 +19,14 @@ from ..constants import (
     TLS12,
     TLS13,
     CipherSuite,
+    ExtensionType as X,
+    HandshakeType as H,
     NamedGroup,
     SignatureScheme,
     describe,
 )
-from ..constants import (
-    ExtensionType as X,
-)
-from ..constants import (
-    HandshakeType as H,
-)
 from ..crypto import prf, rsa_kx, signatures
-from ..crypto.groups import GROUPS
-from ..crypto.groups import KeyShare as PrivateShare
+from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.suites import SUITES, Suite
 from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
 from ..events import HandshakeComplete
@@ -56,7 +51,7 @@ from ..messages.handshake import (
     ServerKeyExchangeECDHE,
     check_finished_length,
 )
-from .common import Engine, State, choose_alpn, decode_alpn
+from .common import Engine, State, choose_alpn, choose_signature_scheme, decode_alpn
 from .post12 import (
     Connected12,
     Tls12Keys,
@@ -64,7 +59,6 @@ from .post12 import (
     install_tls12_keys,
     verify_finished12,
 )
-from .post13 import choose_signature_scheme
 from .server13 import server_name_of
 
 

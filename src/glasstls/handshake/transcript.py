@@ -70,6 +70,14 @@ class Transcript:
         self._hash = hashlib.new(self._hash_name)
         self.add(synthetic)
 
+    def fork(self) -> Transcript:
+        """A copy of the hash state, for post-handshake authentication (RFC 8446
+        §4.4: its transcript continues from the end of the handshake)."""
+        copy = Transcript()
+        copy._hash_name = self._hash_name
+        copy._hash = self._hash.copy() if self._hash is not None else None
+        return copy
+
     def messages(self) -> bytes:
         return b"".join(self._messages)
 

@@ -1,0 +1,186 @@
+"""TLS 1.3 resumption with pre-shared keys (RFC 8446 §4.2.11, §4.6.1, §8):
+binders, tickets issued by the server, and the server's choice of a PSK."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .. import trace as t
+from ..config import ServerConfig
+from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
+from ..crypto.hkdf import constant_time_equal
+from ..crypto.suites import SUITES, Suite
+from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..keyschedule import KeySchedule, finished_verify_data, resumption_psk
+from ..messages.extensions import (
+    EarlyDataIndication,
+    PreSharedKey,
+    PskIdentity,
+    U8List,
+    find,
+    find_typed,
+)
+from ..messages.handshake import ClientHello, NewSessionTicket13
+from ..session import ClientSession, SessionState
+from .common import Engine
+
+# RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
+TICKET_AGE_TOLERANCE_MS = 10_000
+MAX_IDENTITIES_TRIED = 4
+
+
+def binder(suite: Suite, psk: bytes, transcript_hash: bytes) -> bytes:
+    """RFC 8446 §4.2.11.2: HMAC with the binder key's finished key over the
+    transcript through the truncated ClientHello."""
+    schedule = KeySchedule(suite, psk)
+    return finished_verify_data(suite, schedule.binder_key(external=False), transcript_hash)
+
+
+def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
+    """The pre_shared_key extension for one ticket, with a placeholder binder."""
+    suite = SUITES[session.cipher_suite]
+    age = (now_ms - session.received_ms + session.age_add) % 2**32
+    return PreSharedKey((PskIdentity(session.ticket, age),), (bytes(suite.hash_len),))
+
+
+def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> ClientHello:
+    """Fill in the real binder: ``prefix`` is the transcript before this hello
+    (empty, or message_hash + HelloRetryRequest after a retry)."""
+    from ..messages.handshake import serialize
+
+    suite = SUITES[session.cipher_suite]
+    truncated = hello.truncated_for_binders()
+    transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
+    psk_ext = hello.extensions[-1]
+    assert isinstance(psk_ext, PreSharedKey)
+    real = PreSharedKey(psk_ext.identities, (binder(suite, session.secret, transcript_hash),))
+    filled = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
+                         hello.cipher_suites, hello.legacy_compression_methods,
+                         (*hello.extensions[:-1], real))
+    raw = serialize(filled)
+    return ClientHello(filled.legacy_version, filled.random, filled.legacy_session_id,
+                       filled.cipher_suites, filled.legacy_compression_methods,
+                       filled.extensions, raw)
+
+
+@dataclass
+class AcceptedPsk:
+    index: int
+    state: SessionState
+    identity: PskIdentity
+    age_ms: int  # the client's view of the ticket's age
+    dhe: bool  # psk_dhe_ke rather than psk_ke
+
+
+def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
+               prefix: bytes, can_dhe: bool) -> AcceptedPsk | None:
+    """A ticket from the ClientHello we can resume with, binder checked; None means
+    a full handshake. A ticket we can open whose binder is wrong is fatal."""
+    psk = find_typed(hello.extensions, X.pre_shared_key, PreSharedKey)
+    if psk is None:
+        return None
+    modes_ext = find_typed(hello.extensions, X.psk_key_exchange_modes, U8List)
+    if modes_ext is None:
+        # RFC 8446 §4.2.9: pre_shared_key without psk_key_exchange_modes.
+        raise PeerMisbehaved("pre_shared_key without psk_key_exchange_modes",
+                             AlertDescription.missing_extension)
+    dhe = PskKeyExchangeMode.psk_dhe_ke in modes_ext.values and can_dhe
+    if not dhe and not (PskKeyExchangeMode.psk_ke in modes_ext.values and config.allow_psk_ke):
+        return None
+    if config.ticket_keys is None:
+        return None
+    now = config.clock()
+    now_ms = int(now * 1000)
+    for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
+        opened = config.ticket_keys.open(identity.identity, now)
+        if opened is None:
+            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
+                "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
+            continue
+        try:
+            state = SessionState.decode(opened)
+        except DecodeError:
+            continue
+        reason = _unusable(state, suite, now_ms)
+        if reason:
+            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
+            continue
+        # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
+        truncated = hello.truncated_for_binders()
+        transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
+        expected = binder(suite, state.secret, transcript_hash)
+        if not constant_time_equal(expected, psk.binders[index]):
+            raise PeerMisbehaved("PSK binder does not verify", AlertDescription.decrypt_error)
+        client_age = (identity.obfuscated_ticket_age - state.age_add) % 2**32
+        return AcceptedPsk(index, state, identity, client_age, dhe)
+    return None
+
+
+def _unusable(state: SessionState, suite: Suite, now_ms: int) -> str:
+    if state.version != TLS13:
+        return "ticket is not for TLS 1.3"
+    ticket_suite = SUITES.get(state.cipher_suite)
+    if ticket_suite is None or ticket_suite.hash_name != suite.hash_name:
+        return "ticket's cipher suite hash differs from the negotiated suite's"
+    if now_ms - state.issued_ms > state.lifetime * 1000 or now_ms < state.issued_ms - 1000:
+        return "ticket has expired"
+    return ""
+
+
+def early_data_acceptable(engine: Engine, config: ServerConfig, hello: ClientHello,
+                          accepted: AcceptedPsk, suite: Suite, alpn: bytes | None,
+                          retried: bool) -> bool:
+    """RFC 8446 §4.2.10: the conditions for accepting 0-RTT data, all of them."""
+    if find(hello.extensions, X.early_data) is None:
+        return False
+    state = accepted.state
+    now = config.clock()
+    server_age = int(now * 1000) - state.issued_ms
+    checks = {
+        "0-RTT is disabled on this server": config.max_early_data_size > 0,
+        "the ticket does not allow early data": state.max_early_data_size > 0,
+        "only the first PSK may carry early data": accepted.index == 0,
+        "a HelloRetryRequest was sent": not retried,
+        "the cipher suite differs from the ticket's": state.cipher_suite == suite.id,
+        "the ALPN protocol differs from the ticket's": (alpn or b"") == state.alpn,
+        "the ticket age is off (possible replay)":
+            abs(server_age - accepted.age_ms) <= TICKET_AGE_TOLERANCE_MS,
+    }
+    for reason, ok in checks.items():
+        if not ok:
+            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
+                                                           "reason": reason})
+            return False
+    expires = state.issued_ms / 1000 + state.lifetime
+    if not config.anti_replay.first_use(accepted.identity.identity, expires, now):
+        engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
+            "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
+        return False
+    return True
+
+
+def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
+                  resumption_master_secret: bytes, alpn: bytes | None,
+                  server_name: str | None, peer_certificates: tuple[bytes, ...]) -> None:
+    """RFC 8446 §4.6.1: NewSessionTickets after the handshake."""
+    if config.ticket_keys is None or config.tickets <= 0:
+        return
+    now = config.clock()
+    for counter in range(config.tickets):
+        nonce = counter.to_bytes(8, "big")
+        age_add = int.from_bytes(config.rng(4), "big")
+        state = SessionState(
+            TLS13, suite.id, resumption_psk(suite, resumption_master_secret, nonce),
+            int(now * 1000), config.ticket_lifetime, age_add, alpn or b"",
+            (server_name or "").encode(), False, config.max_early_data_size,
+            peer_certificates,
+        )
+        extensions = ((EarlyDataIndication(config.max_early_data_size),)
+                      if config.max_early_data_size else ())
+        ticket = config.ticket_keys.seal(state.encode(), now)
+        engine.send_post_handshake(NewSessionTicket13(
+            config.ticket_lifetime, age_add, nonce, ticket, extensions))
+        engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
+            "lifetime": config.ticket_lifetime, "ticket_bytes": len(ticket),
+            "max_early_data_size": config.max_early_data_size})

@@ -1,0 +1,265 @@
+"""Sessions for resumption: what a client keeps, what a server seals into a ticket,
+the keys tickets are sealed with, and the bounded stores behind them.
+
+A ticket is self-contained: the server keeps nothing per session (RFC 5077 §4,
+RFC 8446 §4.6.1). Its format is ``key_name(16) || nonce(12) || AEAD(state)``,
+with the key name as associated data; the state is encoded with the codec.
+Ticket keys rotate on a schedule; a ticket under a retired key simply fails to
+open and the handshake falls back to a full one. Applications that run several
+server processes supply the same ``TicketKeys`` secret to all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .codec import Reader, Writer
+from .crypto.sealing import open_sealed, seal
+from .errors import ConfigError, DecodeError
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What a ticket (or a TLS 1.2 session cache entry) carries."""
+
+    version: int
+    cipher_suite: int
+    secret: bytes  # TLS 1.3: the resumption PSK; TLS 1.2: the master secret
+    issued_ms: int
+    lifetime: int  # seconds
+    age_add: int = 0
+    alpn: bytes = b""
+    server_name: bytes = b""
+    extended_master_secret: bool = False
+    max_early_data_size: int = 0
+    peer_certificates: tuple[bytes, ...] = ()
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u8(1)  # format version
+        w.u16(self.version)
+        w.u16(self.cipher_suite)
+        w.opaque(1, self.secret)
+        w.u64(self.issued_ms)
+        w.u32(self.lifetime)
+        w.u32(self.age_add)
+        w.opaque(1, self.alpn)
+        w.opaque(2, self.server_name)
+        w.u8(1 if self.extended_master_secret else 0)
+        w.u32(self.max_early_data_size)
+        with w.vector(3):
+            for certificate in self.peer_certificates:
+                w.opaque(3, certificate)
+        return bytes(w.buffer)
+
+    @classmethod
+    def decode(cls, data: bytes) -> SessionState:
+        with Reader(data) as r:
+            if r.u8() != 1:
+                raise DecodeError("unknown session state format")
+            version, suite = r.u16(), r.u16()
+            secret = r.opaque(1)
+            issued, lifetime, age_add = r.u64(), r.u32(), r.u32()
+            alpn, server_name = r.opaque(1), r.opaque(2)
+            ems, max_early = r.u8() == 1, r.u32()
+            chain = []
+            with r.vector(3) as certificates:
+                while certificates.remaining:
+                    chain.append(certificates.opaque(3))
+        return cls(version, suite, secret, issued, lifetime, age_add, alpn, server_name, ems,
+                   max_early, tuple(chain))
+
+
+@dataclass(frozen=True, slots=True)
+class TicketKey:
+    name: bytes  # 16 bytes, sent in the clear to find the key
+    key: bytes  # 32 bytes, AES-256-GCM
+    created: float
+
+
+class TicketKeys:
+    """Rotating keys that seal session tickets.
+
+    A new key becomes current every ``rotate_after`` seconds; older keys still
+    open tickets for ``accept_for`` seconds after they retire, then are dropped.
+    Pass ``secret`` to derive the keys deterministically from it and the time
+    (so that every server sharing the secret derives the same keys), or leave it
+    out for random per-process keys.
+
+    >>> keys = TicketKeys(secret=bytes(32), rotate_after=3600)
+    """
+
+    def __init__(self, secret: bytes | None = None, rotate_after: float = 3600.0,
+                 accept_for: float = 7200.0, rng: Callable[[int], bytes] = os.urandom
+                 ) -> None:
+        if secret is not None and len(secret) < 32:
+            raise ConfigError("a shared ticket secret needs at least 32 bytes")
+        if rotate_after <= 0 or accept_for < 0:
+            raise ConfigError("rotate_after must be > 0 and accept_for >= 0")
+        self._secret = secret
+        self._rotate_after = rotate_after
+        self._accept_for = accept_for
+        self._rng = rng
+        self._keys: list[TicketKey] = []  # newest first
+        self._lock = threading.Lock()
+
+    def _make(self, epoch: int) -> TicketKey:
+        created = epoch * self._rotate_after
+        if self._secret is None:
+            return TicketKey(self._rng(16), self._rng(32), created)
+        material = hashlib.sha512(self._secret + b"glasstls ticket key" +
+                                  epoch.to_bytes(8, "big")).digest()
+        return TicketKey(material[:16], material[16:48], created)
+
+    def _refresh(self, now: float) -> None:
+        epoch = int(now // self._rotate_after)
+        if not self._keys or self._keys[0].created < epoch * self._rotate_after:
+            self._keys.insert(0, self._make(epoch))
+        oldest = now - self._rotate_after - self._accept_for
+        self._keys = [k for i, k in enumerate(self._keys) if i == 0 or k.created >= oldest]
+
+    def seal(self, state: bytes, now: float) -> bytes:
+        with self._lock:
+            self._refresh(now)
+            key = self._keys[0]
+        nonce = self._rng(12)
+        return key.name + nonce + seal(key.key, nonce, state, key.name)
+
+    def open(self, ticket: bytes, now: float) -> bytes | None:
+        """The sealed state, or None for a ticket we cannot (or may no longer) open."""
+        if len(ticket) < 16 + 12 + 16:
+            return None
+        name = ticket[:16]
+        with self._lock:
+            self._refresh(now)
+            keys = list(self._keys)
+            if self._secret is not None:
+                # Another server may be a little ahead or behind us in rotation.
+                epoch = int(now // self._rotate_after)
+                keys += [self._make(epoch + 1)]
+        for key in keys:
+            if key.name == name:
+                return open_sealed(key.key, ticket[16:28], ticket[28:], name)
+        return None
+
+
+@dataclass
+class ClientSession:
+    """A session the client can resume: a TLS 1.3 ticket, or a TLS 1.2 session id
+    and/or ticket with its master secret."""
+
+    version: int
+    cipher_suite: int
+    secret: bytes  # TLS 1.3 PSK or TLS 1.2 master secret
+    received_ms: int
+    lifetime: int
+    server_name: str | None
+    alpn: bytes | None
+    ticket: bytes = b""
+    age_add: int = 0
+    max_early_data_size: int = 0
+    session_id: bytes = b""
+    extended_master_secret: bool = False
+    peer_certificates: tuple[bytes, ...] = ()
+    signature_scheme: str | None = None
+
+    def expired(self, now_ms: int) -> bool:
+        return now_ms - self.received_ms >= self.lifetime * 1000
+
+
+class SessionCache:
+    """The client's sessions, by (server name, ALPN protocols): most recent first,
+    bounded. TLS 1.3 tickets are used once each (RFC 8446 Appendix C.4)."""
+
+    def __init__(self, max_entries: int = 256, per_server: int = 4) -> None:
+        self._max = max_entries
+        self._per_server = per_server
+        self._entries: OrderedDict[tuple[str, tuple[str, ...]], list[ClientSession]] = (
+            OrderedDict())
+        self._lock = threading.Lock()
+
+    def store(self, key: tuple[str, tuple[str, ...]], session: ClientSession) -> None:
+        with self._lock:
+            sessions = self._entries.pop(key, [])
+            sessions.insert(0, session)
+            self._entries[key] = sessions[: self._per_server]
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def take(self, key: tuple[str, tuple[str, ...]], now_ms: int) -> ClientSession | None:
+        with self._lock:
+            sessions = self._entries.get(key, [])
+            while sessions:
+                session = sessions[0]
+                if session.expired(now_ms):
+                    sessions.pop(0)
+                    continue
+                if session.version == 0x0304:
+                    sessions.pop(0)
+                return session
+            return None
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._entries.values())
+
+
+class ServerSessionCache:
+    """TLS 1.2 session ids on the server: bounded in size and time."""
+
+    def __init__(self, max_entries: int = 10000, lifetime: float = 7200.0) -> None:
+        self._max = max_entries
+        self._lifetime = lifetime
+        self._entries: OrderedDict[bytes, tuple[float, SessionState]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def lifetime(self) -> float:
+        return self._lifetime
+
+    def store(self, session_id: bytes, state: SessionState, now: float) -> None:
+        with self._lock:
+            self._entries[session_id] = (now, state)
+            self._entries.move_to_end(session_id)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def get(self, session_id: bytes, now: float) -> SessionState | None:
+        with self._lock:
+            entry = self._entries.get(session_id)
+            if entry is None:
+                return None
+            if now - entry[0] > self._lifetime:
+                del self._entries[session_id]
+                return None
+            return entry[1]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class AntiReplay:
+    """RFC 8446 §8.1: each ticket may carry 0-RTT data once. A bounded set of the
+    tickets seen, forgotten when they expire; when full, early data is refused
+    (the safe answer) rather than forgetting live entries."""
+
+    max_entries: int = 100000
+    _seen: dict[bytes, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_use(self, ticket: bytes, expires: float, now: float) -> bool:
+        digest = hashlib.sha256(ticket).digest()
+        with self._lock:
+            if len(self._seen) >= self.max_entries:
+                self._seen = {k: v for k, v in self._seen.items() if v > now}
+                if len(self._seen) >= self.max_entries:
+                    return False
+            if digest in self._seen and self._seen[digest] > now:
+                return False
+            self._seen[digest] = expires
+            return True
