@@ -1,0 +1,276 @@
+"""Every handshake message and extension round-trips, and damaged bytes are refused.
+
+Property tests over arbitrary valid messages (helpers/strategies.py):
+``parse(serialize(m)) == m``, the parsed message keeps exactly the bytes it came from,
+and a message whose body is cut short or extended is refused with ``DecodeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from glasstls.codec import Reader, Writer
+from glasstls.constants import ExtensionType as X
+from glasstls.errors import AlertDescription, DecodeError, PeerMisbehaved
+from glasstls.messages import extensions as ext, handshake as hs
+from helpers.strategies import MESSAGES, PARSERS, WHERES, extensions
+
+SETTINGS = settings(max_examples=200, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+NAMES = sorted(MESSAGES)
+
+
+def with_body(raw: bytes, body: bytes) -> bytes:
+    """The message ``raw`` with a new body and a header whose length matches it."""
+    return raw[:1] + len(body).to_bytes(3, "big") + body
+
+
+# -- round trips ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_message_round_trips_through_serialize_and_parse(name: str, data: Any) -> None:
+    message = data.draw(MESSAGES[name])
+    raw = hs.serialize(message)
+    parsed = PARSERS[name](raw)
+    assert parsed == message
+    assert parsed.raw == raw  # the transcript hashes these exact bytes
+    assert hs.serialize(parsed) == raw
+
+
+@pytest.mark.parametrize("where", WHERES)
+@SETTINGS
+@given(data=st.data())
+def test_extension_block_round_trips_in_each_message(where: str, data: Any) -> None:
+    block = data.draw(extensions(where))
+    w = Writer()
+    ext.write_extensions(w, block)
+    encoded = w.getvalue()
+    with Reader(encoded) as r:
+        parsed = ext.parse_extensions(r, where)
+    assert parsed == block
+    w2 = Writer()
+    ext.write_extensions(w2, parsed)
+    assert w2.getvalue() == encoded
+
+
+def test_message_with_raw_fills_in_the_serialization() -> None:
+    message = hs.message_with_raw(hs.KeyUpdate(True))
+    assert message.raw == bytes.fromhex("1800000101")
+
+
+# -- damaged input ------------------------------------------------------------------
+
+
+def _may_stop_at(name: str, message: Any, body_length: int) -> bool:
+    """Body lengths at which a cut-short message is still a valid (different) message."""
+    if name == "Finished":
+        return True  # verify_data is the rest of the body, whatever its length
+    if name in ("ClientHello", "ServerHello"):
+        # RFC 5246 §7.4.1.2: a hello may end right before its extensions block.
+        return body_length == len(hs.serialize(message)) - 4 - _extensions_length(message)
+    return False
+
+
+def _extensions_length(message: Any) -> int:
+    w = Writer()
+    ext.write_extensions(w, message.extensions)
+    return len(w.getvalue())
+
+
+@pytest.mark.parametrize("name", NAMES)
+@SETTINGS
+@given(data=st.data())
+def test_damaged_copies_of_a_message_are_refused_with_decode_error(name: str, data: Any) -> None:
+    message = data.draw(MESSAGES[name])
+    raw = hs.serialize(message)
+    body = raw[4:]
+    parse = PARSERS[name]
+
+    # The body cut short (header adjusted to match).
+    if body:
+        cut = data.draw(st.integers(0, len(body) - 1), label="cut")
+        if not _may_stop_at(name, message, cut):
+            with pytest.raises(DecodeError) as caught:
+                parse(with_body(raw, body[:cut]))
+            assert caught.value.alert == AlertDescription.decode_error
+
+    # Bytes after the body (header adjusted to match); Finished takes any length.
+    extra = data.draw(st.binary(min_size=1, max_size=8), label="extra")
+    if name != "Finished":
+        with pytest.raises(DecodeError):
+            parse(with_body(raw, body + extra))
+
+    # The header's length disagrees with the bytes given: parse(raw) must not trust
+    # either one.
+    with pytest.raises(DecodeError):
+        parse(raw + extra)
+    with pytest.raises(DecodeError):
+        parse(raw[:data.draw(st.integers(0, len(raw) - 1), label="short")])
+
+
+def test_finished_shorter_than_its_header_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        hs.Finished.parse(b"\x14\x00")
+
+
+# -- the rules of extension blocks --------------------------------------------------------
+
+
+def _block(*extensions: tuple[int, bytes]) -> bytes:
+    w = Writer()
+    with w.vector(2):
+        for ext_type, body in extensions:
+            w.u16(ext_type)
+            w.opaque(2, body)
+    return w.getvalue()
+
+
+def _parse_block(encoded: bytes, where: str) -> tuple[Any, ...]:
+    with Reader(encoded) as r:
+        return ext.parse_extensions(r, where)
+
+
+def test_duplicate_extension_is_illegal_parameter() -> None:
+    with pytest.raises(PeerMisbehaved) as caught:
+        _parse_block(_block((0x1234, b""), (0x1234, b"x")), ext.EE)
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_unknown_extension_is_kept_byte_for_byte() -> None:
+    (parsed,) = _parse_block(_block((0xABCD, b"\x00\x01opaque")), ext.CH)
+    assert parsed == ext.UnknownExtension(0xABCD, b"\x00\x01opaque")
+
+
+def test_extension_typed_elsewhere_is_kept_opaque_in_a_message_that_does_not_interpret_it(
+) -> None:
+    # key_share is interpreted in hellos only; in a Certificate entry it stays raw.
+    (parsed,) = _parse_block(_block((X.key_share, b"\x00\x1d")), ext.CT)
+    assert parsed == ext.UnknownExtension(X.key_share, b"\x00\x1d")
+
+
+def test_empty_extension_with_a_body_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        _parse_block(_block((X.extended_master_secret, b"\x00")), ext.CH)
+
+
+def test_extension_body_longer_than_its_contents_is_a_decode_error() -> None:
+    # record_size_limit is a uint16; a third byte is left over.
+    with pytest.raises(DecodeError):
+        _parse_block(_block((X.record_size_limit, b"\x40\x00\x00")), ext.CH)
+
+
+def test_record_size_limit_below_64_is_illegal_parameter() -> None:
+    with pytest.raises(PeerMisbehaved) as caught:
+        _parse_block(_block((X.record_size_limit, (63).to_bytes(2, "big"))), ext.EE)
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_key_share_offering_a_group_twice_is_illegal_parameter() -> None:
+    entry = b"\x00\x1d\x00\x01\x01"
+    body = (2 * len(entry)).to_bytes(2, "big") + entry * 2
+    with pytest.raises(PeerMisbehaved) as caught:
+        _parse_block(_block((X.key_share, body)), ext.CH)
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_supported_versions_of_odd_length_is_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        _parse_block(_block((X.supported_versions, b"\x03\x03\x04\x03")), ext.CH)
+
+
+def test_server_name_with_two_host_names_is_illegal_parameter() -> None:
+    names = b"\x00\x00\x01a" + b"\x00\x00\x01b"
+    with pytest.raises(PeerMisbehaved):
+        _parse_block(_block((X.server_name, len(names).to_bytes(2, "big") + names)), ext.CH)
+
+
+def test_pre_shared_key_binders_and_identities_must_match_in_number() -> None:
+    identities = b"\x00\x07" + b"\x00\x01a" + b"\x00\x00\x00\x00"
+    binders = b"\x00\x42" + (b"\x20" + bytes(32)) * 2
+    with pytest.raises(PeerMisbehaved) as caught:
+        _parse_block(_block((X.pre_shared_key, identities + binders)), ext.CH)
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_client_hello_with_pre_shared_key_not_last_is_illegal_parameter() -> None:
+    psk = ext.PreSharedKey((ext.PskIdentity(b"id", 0),), (bytes(32),))
+    hello = hs.ClientHello(0x0303, bytes(32), b"", (0x1301,), b"\x00",
+                           (psk, ext.Empty(X.extended_master_secret)))
+    with pytest.raises(PeerMisbehaved) as caught:
+        hs.ClientHello.parse(hs.serialize(hello))
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_client_hello_truncated_for_binders_ends_right_before_the_binders() -> None:
+    psk = ext.PreSharedKey((ext.PskIdentity(b"id", 7),), (bytes(range(32)), b"\xff" * 48))
+    psk = ext.PreSharedKey(psk.identities * 2, psk.binders)
+    hello = hs.ClientHello.parse(hs.serialize(hs.ClientHello(
+        0x0303, bytes(32), b"", (0x1301,), b"\x00", (ext.Empty(X.post_handshake_auth), psk))))
+    truncated = hello.truncated_for_binders()
+    w = Writer()
+    psk.write_binders(w)
+    assert truncated + w.getvalue() == hello.raw
+
+
+def test_client_hello_without_an_extensions_block_parses_with_no_extensions() -> None:
+    body = b"\x03\x03" + bytes(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00"
+    hello = hs.ClientHello.parse(b"\x01" + len(body).to_bytes(3, "big") + body)
+    assert hello.extensions == ()
+    assert hello.cipher_suites == (0x1301,)
+
+
+@pytest.mark.parametrize(("where", "ext_type"), [
+    (ext.SH, X.signature_algorithms), (ext.EE, X.key_share), (ext.CT, X.supported_groups),
+    (ext.NST, X.cookie), (ext.HRR, X.server_name),
+    (ext.CR, X.application_layer_protocol_negotiation),
+])
+def test_check_allowed_refuses_an_extension_in_a_message_that_may_not_carry_it(
+        where: str, ext_type: int) -> None:
+    with pytest.raises(PeerMisbehaved) as caught:
+        ext.check_allowed((ext.UnknownExtension(ext_type, b""),), where)
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_check_allowed_accepts_unknown_extensions_anywhere() -> None:
+    for where in WHERES:
+        ext.check_allowed((ext.UnknownExtension(0x7A7A, b""),), where)
+
+
+def test_find_typed_refuses_an_extension_of_the_wrong_form() -> None:
+    block = (ext.UnknownExtension(X.key_share, b""),)
+    with pytest.raises(DecodeError):
+        ext.find_typed(block, X.key_share, ext.KeyShare)
+    assert ext.find_typed(block, X.cookie, ext.Opaque16) is None
+
+
+def test_key_update_with_request_update_above_one_is_illegal_parameter() -> None:
+    with pytest.raises(PeerMisbehaved) as caught:
+        hs.KeyUpdate.parse(b"\x18\x00\x00\x01\x02")
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_server_key_exchange_with_explicit_curve_is_illegal_parameter() -> None:
+    body = b"\x01\x00\x17\x01\x04\x04\x03\x00\x00"
+    with pytest.raises(PeerMisbehaved):
+        hs.ServerKeyExchangeECDHE.parse(b"\x0c" + len(body).to_bytes(3, "big") + body)
+
+
+def test_server_hello_with_the_special_random_is_a_hello_retry_request() -> None:
+    retry = hs.ServerHello(0x0303, hs.HELLO_RETRY_REQUEST_RANDOM, b"", 0x1301, 0, (
+        ext.KeyShare(selected_group=0x17, where=ext.HRR),))
+    parsed = hs.ServerHello.parse(hs.serialize(retry))
+    assert parsed.is_hello_retry_request
+    assert parsed.extensions[0] == ext.KeyShare(selected_group=0x17, where=ext.HRR)
+
+
+def test_check_finished_length_refuses_the_wrong_length() -> None:
+    hs.check_finished_length(hs.Finished(bytes(32)), 32)
+    with pytest.raises(DecodeError):
+        hs.check_finished_length(hs.Finished(bytes(31)), 32)
