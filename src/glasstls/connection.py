@@ -464,6 +464,17 @@ class ServerConnection(_Connection):
         self.client_hello: Any = None  # the ClientHello as received, for inspection
         self._state = ExpectClientHello()
 
+    def request_client_certificate(self) -> None:
+        """TLS 1.3 post-handshake authentication (RFC 8446 §4.6.2): ask the client
+        for a certificate now. The answer arrives as a ``PeerCertificateVerified``
+        event (or a failure per ``client_auth``)."""
+        self._check_usable()
+        if self.version != TLS13 or not self.handshake_complete:
+            raise UsageError("request_client_certificate() needs an established TLS 1.3 "
+                             "connection")
+        self._state.request_certificate(self)  # type: ignore[attr-defined]
+        self._flush_handshake()
+
     @property
     def server_config(self) -> ServerConfig:
         assert isinstance(self._config, ServerConfig)

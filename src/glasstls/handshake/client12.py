@@ -1,10 +1,14 @@
 """The TLS 1.2 client (RFC 5246 §7.3): one class per state.
 
+Full handshake:
     ServerHello (from client13.ExpectServerHello) -> ExpectCertificate
     -> ExpectServerKeyExchange (ECDHE) -> ExpectCertificateRequestOrDone
     -> [ExpectServerHelloDone] -> our flight: [Certificate] ClientKeyExchange
        [CertificateVerify] ChangeCipherSpec Finished
-    -> ExpectChangeCipherSpec -> ExpectFinished -> Connected12
+    -> [ExpectNewSessionTicket] -> ExpectChangeCipherSpec -> ExpectFinished -> Connected12
+Abbreviated (resumed) handshake, RFC 5246 §7.3 and RFC 5077 §3.1:
+    ServerHello echoing our session id -> [ExpectNewSessionTicket]
+    -> ExpectChangeCipherSpec -> ExpectFinished -> our ChangeCipherSpec Finished
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from cryptography import x509
 
 from .. import certs, trace as t
+from ..certs import CertifiedKey
 from ..constants import (
     TLS12,
     ExtensionType as X,
@@ -27,7 +32,7 @@ from ..crypto import prf, rsa_kx, signatures
 from ..crypto.groups import GROUPS
 from ..crypto.suites import SUITES, Suite
 from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
-from ..events import HandshakeComplete
+from ..events import HandshakeComplete, SessionTicketReceived
 from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_typed
 from ..messages.handshake import (
     Certificate12,
@@ -36,14 +41,23 @@ from ..messages.handshake import (
     ClientKeyExchangeECDHE,
     ClientKeyExchangeRSA,
     Finished,
+    NewSessionTicket12,
     ServerHello,
     ServerKeyExchangeECDHE,
     check_finished_length,
     parse_empty,
 )
-from .client13 import ClientHandshake, verify_server_certificates
-from .common import Engine, State, choose_signature_scheme, decode_alpn
-from .post12 import Connected12, finish_handshake12, install_tls12_keys, verify_finished12
+from ..session import ClientSession
+from .client13 import ClientHandshake, session_cache_key, verify_server_certificates
+from .client_auth import pick_client_certificate
+from .common import Engine, State, decode_alpn
+from .post12 import (
+    Connected12,
+    Tls12Keys,
+    finish_handshake12,
+    install_tls12_keys,
+    verify_finished12,
+)
 
 
 @dataclass
@@ -53,7 +67,9 @@ class Client12:
     hs: ClientHandshake
     suite: Suite
     server_random: bytes
+    session_id: bytes
     extended_master_secret: bool
+    expect_ticket: bool
     certificate: x509.Certificate | None = None
     peer_chain: tuple[bytes, ...] = ()
     verified_chain: tuple[bytes, ...] = ()
@@ -61,6 +77,10 @@ class Client12:
     server_public: bytes = b""
     signature_scheme: int | None = None
     certificate_request: CertificateRequest12 | None = None
+    master: bytes = b""
+    resumed: bool = False
+    ticket: bytes = b""
+    ticket_lifetime: int = 0
 
 
 def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHello) -> State:
@@ -97,14 +117,38 @@ def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHe
         hs.alpn = alpn.protocols[0]
     engine.transcript.set_hash(suite.hash_name)
     hs.suite = suite
+    expect_ticket = find(message.extensions, X.session_ticket) is not None
+    c = Client12(hs, suite, message.random, message.legacy_session_id_echo, ems, expect_ticket)
+    session = hs.session
+    resumed = (session is not None and session.version == TLS12 and bool(message.legacy_session_id_echo)
+               and message.legacy_session_id_echo == hs.hello.session_id)
     engine.trace(t.SERVER_HELLO, t.RECEIVED, {
         "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
         "random": message.random.hex(), "session_id": message.legacy_session_id_echo.hex(),
-        "extended_master_secret": ems,
+        "extended_master_secret": ems, "resumed": resumed,
         "secure_renegotiation": renegotiation is not None,
         "extensions": [describe(X, e.type) for e in message.extensions],
     })
-    return ExpectCertificate(Client12(hs, suite, message.random, ems))
+    if resumed and session is not None:
+        return _resume(engine, c, session)
+    return ExpectCertificate(c)
+
+
+def _resume(engine: Engine, c: Client12, session: ClientSession) -> State:
+    # RFC 5246 §7.4.1.3: the resumed session's suite; RFC 7627 §5.3: and its EMS use.
+    if session.cipher_suite != c.suite.id:
+        raise illegal("resumed session with a different cipher suite")
+    if session.extended_master_secret != c.extended_master_secret:
+        raise PeerMisbehaved("resumed session's extended master secret use differs",
+                             AlertDescription.handshake_failure)
+    c.resumed = True
+    c.master = session.secret
+    c.peer_chain = session.peer_certificates
+    keys = install_tls12_keys(engine, c.suite, c.master, c.hs.hello.random, c.server_random,
+                              is_client=True, extended=c.extended_master_secret)
+    if c.expect_ticket:
+        return ExpectNewSessionTicket(c, keys)
+    return ExpectChangeCipherSpec(c, keys)
 
 
 class _Tls12ClientState(State):
@@ -194,20 +238,21 @@ def _send_client_flight(engine: Engine, c: Client12) -> State:
     hs, suite = c.hs, c.suite
     config = hs.config
     engine.trace(t.SERVER_HELLO_DONE, t.RECEIVED, {})
-    client_certified = None
+    client_certificate = None
     if c.certificate_request is not None:
-        client_certified = _send_client_certificate(engine, c)
+        client_certificate = _send_client_certificate(engine, c, c.certificate_request)
 
     assert c.certificate is not None
     if suite.key_exchange == "RSA":
+        server_key = certs.leaf_public_key(c.certificate)
         pre_master_secret, encrypted = rsa_kx.encrypt_pre_master_secret(
-            certs.leaf_public_key(c.certificate), hs.hello.hello.legacy_version, config.rng)
+            server_key, hs.hello.hello.legacy_version, config.rng)
         engine.send_handshake(ClientKeyExchangeRSA(encrypted))
         engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
             "key_exchange": "RSA", "pre_master_secret_bytes": len(pre_master_secret),
             "encrypted_pre_master_secret_bytes": len(encrypted),
             "encrypted_pre_master_secret": encrypted.hex(),
-            "server_key": signatures.describe_key(certs.leaf_public_key(c.certificate)),
+            "server_key": signatures.describe_key(server_key),
         }, {"pre_master_secret": pre_master_secret})
     else:
         assert c.group is not None
@@ -229,16 +274,13 @@ def _send_client_flight(engine: Engine, c: Client12) -> State:
     else:
         master = prf.master_secret(suite.hash_name, pre_master_secret, hs.hello.random,
                                    c.server_random)
+    c.master = master
     engine.keylog("CLIENT_RANDOM", hs.hello.random, master)
 
-    if client_certified is not None and c.certificate_request is not None:
-        scheme = choose_signature_scheme(client_certified, c.certificate_request
-                                         .signature_algorithms, config.signature_schemes,
-                                         tls13=False)
-        assert scheme is not None
+    if client_certificate is not None:
+        certified, scheme = client_certificate
         # RFC 5246 §7.4.8: the signature covers every handshake message so far.
-        signature = signatures.sign(client_certified.private_key, scheme,
-                                    engine.transcript.messages())
+        signature = signatures.sign(certified.private_key, scheme, engine.transcript.messages())
         engine.send_handshake(CertificateVerify(scheme, signature))
         engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
             "signature_scheme": describe(SignatureScheme, scheme),
@@ -246,42 +288,60 @@ def _send_client_flight(engine: Engine, c: Client12) -> State:
 
     keys = install_tls12_keys(engine, suite, master, hs.hello.random, c.server_random,
                               is_client=True, extended=c.extended_master_secret)
+    _send_finished(engine, c, keys)
+    if c.expect_ticket:
+        return ExpectNewSessionTicket(c, keys)
+    return ExpectChangeCipherSpec(c, keys)
+
+
+def _send_finished(engine: Engine, c: Client12, keys: Tls12Keys) -> None:
     engine.send_change_cipher_spec()
     engine.install_write(keys.client_write)
-    verify_data = prf.finished_verify_data(suite.hash_name, master, True,
+    verify_data = prf.finished_verify_data(c.suite.hash_name, c.master, True,
                                            engine.transcript.digest())
     engine.send_handshake(Finished(verify_data))
     engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
-    return ExpectChangeCipherSpec(c, master, keys)
 
 
-def _send_client_certificate(engine: Engine, c: Client12) -> Any:
-    config = c.hs.config
-    request = c.certificate_request
-    assert request is not None
-    certified = config.certificate
-    usable = certified is not None and choose_signature_scheme(
-        certified, request.signature_algorithms, config.signature_schemes, tls13=False
-    ) is not None
-    if certified is None or not usable:
+def _send_client_certificate(engine: Engine, c: Client12, request: CertificateRequest12
+                             ) -> tuple[CertifiedKey, int] | None:
+    picked = pick_client_certificate(c.hs.config, request.certificate_authorities,
+                                     request.signature_algorithms, TLS12)
+    if picked is None:
         engine.send_handshake(Certificate12(()))
-        engine.trace(t.CERTIFICATE, t.SENT, {"chain": [], "note": "no client certificate"})
+        engine.trace(t.CERTIFICATE, t.SENT, {"chain": [], "note": "no suitable client certificate"})
         return None
-    engine.send_handshake(Certificate12(certified.chain_der))
+    engine.send_handshake(Certificate12(picked[0].chain_der))
     engine.trace(t.CERTIFICATE, t.SENT, {
-        "chain": [certs.describe_certificate(cert) for cert in certified.chain]})
-    return certified
+        "chain": [certs.describe_certificate(cert) for cert in picked[0].chain]})
+    return picked
+
+
+class ExpectNewSessionTicket(_Tls12ClientState):
+    """RFC 5077 §3.3: the server promised a ticket; it comes before its CCS."""
+
+    expects = {H.new_session_ticket: NewSessionTicket12.parse}
+
+    def __init__(self, c: Client12, keys: Tls12Keys) -> None:
+        super().__init__(c)
+        self.keys = keys
+
+    def handle(self, engine: Engine, message: NewSessionTicket12) -> State:
+        self.c.ticket = message.ticket
+        self.c.ticket_lifetime = message.ticket_lifetime_hint
+        engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
+            "lifetime_hint": message.ticket_lifetime_hint, "ticket_bytes": len(message.ticket)})
+        return ExpectChangeCipherSpec(self.c, self.keys)
 
 
 class ExpectChangeCipherSpec(_Tls12ClientState):
-    def __init__(self, c: Client12, master: bytes, keys: Any) -> None:
+    def __init__(self, c: Client12, keys: Tls12Keys) -> None:
         super().__init__(c)
-        self.master = master
         self.keys = keys
 
     def handle_change_cipher_spec(self, engine: Engine) -> State:
         engine.install_read(self.keys.server_write)
-        return ExpectFinished(self.c, self.master)
+        return ExpectFinished(self.c, self.keys)
 
     def describe(self) -> str:
         return "expecting ChangeCipherSpec"
@@ -290,25 +350,54 @@ class ExpectChangeCipherSpec(_Tls12ClientState):
 class ExpectFinished(_Tls12ClientState):
     expects = {H.finished: Finished.parse}
 
-    def __init__(self, c: Client12, master: bytes) -> None:
+    def __init__(self, c: Client12, keys: Tls12Keys) -> None:
         super().__init__(c)
-        self.master = master
+        self.keys = keys
 
     def handle(self, engine: Engine, message: Finished) -> State:
         c, hs = self.c, self.c.hs
         check_finished_length(message, 12)
-        verify_finished12(engine, c.suite, self.master, message, from_client=False)
+        verify_finished12(engine, c.suite, c.master, message, from_client=False)
+        if c.resumed:
+            # RFC 5246 §7.3: in an abbreviated handshake the client finishes last.
+            _send_finished(engine, c, self.keys)
         connected = Connected12(is_client=True)
-        finish_handshake12(engine, connected, c.suite, self.master, hs.hello.random,
+        session = hs.session if c.resumed else None
+        scheme = (session.signature_scheme if session is not None
+                  else describe(SignatureScheme, c.signature_scheme)
+                  if c.signature_scheme is not None else None)
+        _remember_session(engine, c, scheme)
+        finish_handshake12(engine, connected, c.suite, c.master, hs.hello.random,
                            c.server_random, HandshakeComplete(
             version="TLSv1.2", cipher_suite=c.suite.name,
-            key_exchange="RSA" if c.suite.key_exchange == "RSA" else (
-                f"ECDHE {describe(NamedGroup, c.group or 0)}"),
+            key_exchange="resumed" if c.resumed else "RSA" if c.suite.key_exchange == "RSA"
+            else f"ECDHE {describe(NamedGroup, c.group or 0)}",
             group=describe(NamedGroup, c.group) if c.group is not None else None,
-            signature_scheme=describe(SignatureScheme, c.signature_scheme)
-            if c.signature_scheme is not None else None,
+            signature_scheme=scheme,
             alpn_protocol=decode_alpn(hs.alpn) if hs.alpn else None,
             server_name=hs.server_name, peer_certificates=c.peer_chain,
-            extended_master_secret=c.extended_master_secret, verified_chain=c.verified_chain,
+            resumed=c.resumed, extended_master_secret=c.extended_master_secret,
+            verified_chain=c.verified_chain,
         ))
         return connected
+
+
+def _remember_session(engine: Engine, c: Client12, scheme: str | None) -> None:
+    """Keep what is needed to resume: the session id and/or the ticket."""
+    hs = c.hs
+    if not c.session_id and not c.ticket:
+        return
+    config = hs.config
+    previous = hs.session if c.resumed else None
+    session = ClientSession(
+        TLS12, c.suite.id, c.master, int(config.clock() * 1000),
+        c.ticket_lifetime or (previous.lifetime if previous else 7200),
+        hs.server_name, hs.alpn, ticket=c.ticket or (previous.ticket if previous else b""),
+        session_id=c.session_id, extended_master_secret=c.extended_master_secret,
+        peer_certificates=c.peer_chain, signature_scheme=scheme)
+    cache_key = (session_cache_key(config, hs.server_name)
+                 if config.session_cache is not None and hs.server_name else None)
+    engine.new_session(session, cache_key)
+    if c.ticket:
+        engine.emit(SessionTicketReceived(lifetime=c.ticket_lifetime, ticket=c.ticket,
+                                          session=session))
