@@ -120,8 +120,9 @@ def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHe
     expect_ticket = find(message.extensions, X.session_ticket) is not None
     c = Client12(hs, suite, message.random, message.legacy_session_id_echo, ems, expect_ticket)
     session = hs.session
-    resumed = (session is not None and session.version == TLS12 and bool(message.legacy_session_id_echo)
-               and message.legacy_session_id_echo == hs.hello.session_id)
+    echo = message.legacy_session_id_echo
+    resumed = (session is not None and session.version == TLS12 and bool(echo)
+               and echo == hs.hello.session_id)
     engine.trace(t.SERVER_HELLO, t.RECEIVED, {
         "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
         "random": message.random.hex(), "session_id": message.legacy_session_id_echo.hex(),
