@@ -1,0 +1,239 @@
+"""Groups, signature schemes, cipher suites and certificate checks: the crypto seam."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from glasstls.certs import verify_server_chain
+from glasstls.constants import CipherSuite, NamedGroup, SignatureScheme
+from glasstls.crypto import signatures
+from glasstls.crypto.groups import GROUPS, group_by_name
+from glasstls.crypto.suites import SUITES, TLS13_SUITES, suite_by_name
+from glasstls.errors import AlertDescription, BadCertificate, PeerMisbehaved
+from pki import expired_pki, pki
+
+S = SignatureScheme
+
+
+# -- groups ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", GROUPS.values(), ids=lambda g: g.name)
+def test_group_client_and_server_agree_on_the_shared_secret(group: object) -> None:
+    share = group.generate(os.urandom)  # type: ignore[attr-defined]
+    assert len(share.public) == group.client_share_size  # type: ignore[attr-defined]
+    server_share, secret = group.respond(share.public, os.urandom)  # type: ignore[attr-defined]
+    assert len(server_share) == group.server_share_size  # type: ignore[attr-defined]
+    assert share.complete(server_share) == secret
+
+
+@pytest.mark.parametrize("group", GROUPS.values(), ids=lambda g: g.name)
+def test_group_share_of_the_wrong_size_is_illegal_parameter(group: object) -> None:
+    share = group.generate(os.urandom)  # type: ignore[attr-defined]
+    with pytest.raises(PeerMisbehaved) as caught:
+        group.respond(share.public[:-1], os.urandom)  # type: ignore[attr-defined]
+    assert caught.value.alert == AlertDescription.illegal_parameter
+    with pytest.raises(PeerMisbehaved) as caught:
+        share.complete(bytes(group.server_share_size + 1))  # type: ignore[attr-defined]
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+def test_x25519_low_order_point_is_illegal_parameter() -> None:
+    # RFC 8446 §7.4.2: an all-zero X25519 shared secret must be refused.
+    share = GROUPS[NamedGroup.x25519].generate(os.urandom)
+    with pytest.raises(PeerMisbehaved) as caught:
+        share.complete(bytes(32))
+    assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+@pytest.mark.parametrize("group_id", [NamedGroup.secp256r1, NamedGroup.secp384r1])
+def test_ec_point_not_on_the_curve_or_compressed_is_illegal_parameter(group_id: int) -> None:
+    group = GROUPS[group_id]
+    share = group.generate(os.urandom)
+    off_curve = b"\x04" + b"\x01" * (group.server_share_size - 1)
+    compressed_tag = b"\x02" + share.public[1:]
+    for bad in (off_curve, compressed_tag):
+        with pytest.raises(PeerMisbehaved) as caught:
+            share.complete(bad)
+        assert caught.value.alert == AlertDescription.illegal_parameter
+
+
+@pytest.mark.parametrize("group", GROUPS.values(), ids=lambda g: g.name)
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_group_arbitrary_peer_share_is_a_clean_alert_or_a_secret(group: object,
+                                                                  data: st.DataObject) -> None:
+    size = data.draw(st.sampled_from([group.client_share_size,  # type: ignore[attr-defined]
+                                      group.server_share_size, 0, 1]))  # type: ignore[attr-defined]
+    peer = data.draw(st.binary(min_size=size, max_size=size))
+    share = group.generate(os.urandom)  # type: ignore[attr-defined]
+    for call in (lambda: share.complete(peer),
+                 lambda: group.respond(peer, os.urandom)):  # type: ignore[attr-defined]
+        try:
+            call()
+        except PeerMisbehaved as error:
+            assert error.alert == AlertDescription.illegal_parameter
+
+
+def test_x25519mlkem768_secret_is_mlkem_then_x25519() -> None:
+    # draft-ietf-tls-ecdhe-mlkem: 32 bytes of ML-KEM secret, then 32 of X25519.
+    group = GROUPS[NamedGroup.X25519MLKEM768]
+    share = group.generate(os.urandom)
+    server_share, secret = group.respond(share.public, os.urandom)
+    assert len(secret) == 64
+    assert len(server_share) == 1088 + 32
+
+
+def test_group_by_name_knows_aliases() -> None:
+    assert group_by_name("P-256").id == NamedGroup.secp256r1
+    assert group_by_name("X25519MLKEM768").id == NamedGroup.X25519MLKEM768
+    with pytest.raises(KeyError):
+        group_by_name("ffdhe2048")
+
+
+# -- signature schemes ------------------------------------------------------------------
+
+
+EXPECTED_TLS13_SCHEME = {
+    "ecdsa-p256": S.ecdsa_secp256r1_sha256,
+    "ecdsa-p384": S.ecdsa_secp384r1_sha384,
+    "rsa-2048": S.rsa_pss_rsae_sha256,
+    "ed25519": S.ed25519,
+}
+
+
+@pytest.mark.parametrize("key_type", EXPECTED_TLS13_SCHEME)
+def test_signature_round_trips_and_a_changed_message_is_decrypt_error(key_type: str) -> None:
+    key = pki(key_type).leaf.key
+    scheme = EXPECTED_TLS13_SCHEME[key_type]
+    signature = signatures.sign(key, scheme, b"content")
+    signatures.verify(key.public_key(), scheme, b"content", signature)
+    with pytest.raises(PeerMisbehaved) as caught:
+        signatures.verify(key.public_key(), scheme, b"contents", signature)
+    assert caught.value.alert == AlertDescription.decrypt_error
+
+
+def test_garbage_signature_is_decrypt_error_not_a_crash() -> None:
+    key = pki("ecdsa-p256").leaf.key.public_key()
+    with pytest.raises(PeerMisbehaved) as caught:
+        signatures.verify(key, S.ecdsa_secp256r1_sha256, b"content", b"\x30\x00")
+    assert caught.value.alert == AlertDescription.decrypt_error
+
+
+@pytest.mark.parametrize(("key_type", "scheme", "tls13", "fits"), [
+    # RFC 8446 §4.2.3: in TLS 1.3 the ECDSA scheme names the curve ...
+    ("ecdsa-p256", S.ecdsa_secp384r1_sha384, True, False),
+    ("ecdsa-p256", S.ecdsa_secp384r1_sha384, False, True),  # ... in TLS 1.2 only the hash
+    ("ecdsa-p384", S.ecdsa_secp384r1_sha384, True, True),
+    # ... and PKCS#1 v1.5 is for certificates only.
+    ("rsa-2048", S.rsa_pkcs1_sha256, True, False),
+    ("rsa-2048", S.rsa_pkcs1_sha256, False, True),
+    ("rsa-2048", S.rsa_pss_rsae_sha512, True, True),
+    ("rsa-2048", S.rsa_pss_pss_sha256, True, False),  # needs an RSASSA-PSS key
+    ("rsa-2048", S.ecdsa_secp256r1_sha256, True, False),
+    ("ed25519", S.ed25519, True, True),
+    ("ed25519", S.ecdsa_secp256r1_sha256, True, False),
+    ("ecdsa-p256", 0x0A0A, True, False),  # unknown (GREASE) scheme
+])
+def test_scheme_fits_key(key_type: str, scheme: int, tls13: bool, fits: bool) -> None:
+    key = pki(key_type).leaf.key
+    assert signatures.scheme_fits_key(scheme, key, tls13=tls13) is fits
+    assert signatures.scheme_fits_key(scheme, key.public_key(), tls13=tls13) is fits
+
+
+def test_describe_key() -> None:
+    assert signatures.describe_key(pki("rsa-2048").leaf.key) == "RSA 2048"
+    assert signatures.describe_key(pki("ecdsa-p384").leaf.key) == "ECDSA secp384r1"
+    assert signatures.describe_key(pki("ed25519").leaf.key) == "Ed25519"
+
+
+# -- cipher suites -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("suite_id", "key_len", "hash_len"), [
+    (CipherSuite.TLS_AES_128_GCM_SHA256, 16, 32),
+    (CipherSuite.TLS_AES_256_GCM_SHA384, 32, 48),
+    (CipherSuite.TLS_CHACHA20_POLY1305_SHA256, 32, 32),
+])
+def test_tls13_suite_rows(suite_id: int, key_len: int, hash_len: int) -> None:
+    suite = SUITES[suite_id]
+    assert (suite.key_len, suite.hash_len, suite.iv_len, suite.explicit_nonce_len) == (
+        key_len, hash_len, 12, 0)
+    assert suite.is_tls13
+    assert suite_by_name(suite.name) is suite
+
+
+def test_suite_by_openssl_name() -> None:
+    assert suite_by_name("ECDHE-RSA-AES128-GCM-SHA256").id == (
+        CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
+    with pytest.raises(KeyError):
+        suite_by_name("RC4-MD5")
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
+def test_aead_tag_failure_is_bad_record_mac(suite: object) -> None:
+    from glasstls.errors import BadRecordMac
+
+    aead = suite.new_aead(bytes(suite.key_len))  # type: ignore[attr-defined]
+    sealed = aead.seal(bytes(12), b"data", b"aad")
+    assert aead.open(bytes(12), sealed, b"aad") == b"data"
+    with pytest.raises(BadRecordMac):
+        aead.open(bytes(12), sealed, b"AAD")
+
+
+# -- certificate checks -------------------------------------------------------------------
+
+
+def _chain(key_type: str = "ecdsa-p256") -> list[object]:
+    return [pki(key_type).leaf.certificate]
+
+
+def test_certificate_for_the_right_name_verifies_to_the_anchor() -> None:
+    import time
+
+    path = verify_server_chain(pki("ecdsa-p256").trust, _chain(), "localhost", time.time())  # type: ignore[arg-type]
+    assert path[-1] == pki("ecdsa-p256").ca.certificate
+
+
+@pytest.mark.parametrize(("name", "trust", "when", "alert"), [
+    ("example.com", "own", 0, AlertDescription.bad_certificate),
+    ("localhost", "other", 0, AlertDescription.unknown_ca),
+    ("localhost", "own", 3650 * 86400, AlertDescription.certificate_expired),
+])
+def test_certificate_failures_map_to_their_alerts(name: str, trust: str, when: int,
+                                                  alert: AlertDescription) -> None:
+    import time
+
+    store = pki("ecdsa-p256").trust if trust == "own" else pki("ecdsa-p384").trust
+    with pytest.raises(BadCertificate) as caught:
+        verify_server_chain(store, _chain(), name, time.time() + when)  # type: ignore[arg-type]
+    assert caught.value.alert == alert
+
+
+def test_expired_certificate_is_certificate_expired() -> None:
+    import time
+
+    test_pki = expired_pki()
+    with pytest.raises(BadCertificate) as caught:
+        verify_server_chain(test_pki.trust, [test_pki.leaf.certificate], "localhost", time.time())
+    assert caught.value.alert == AlertDescription.certificate_expired
+
+
+def test_ed25519_chain_is_unsupported_certificate_naming_ed25519() -> None:
+    import time
+
+    with pytest.raises(BadCertificate) as caught:
+        verify_server_chain(pki("ed25519").trust, _chain("ed25519"), "localhost",  # type: ignore[arg-type]
+                            time.time())
+    assert caught.value.alert == AlertDescription.unsupported_certificate
+    assert "Ed25519" in str(caught.value)
+
+
+def test_no_server_name_is_bad_certificate() -> None:
+    import time
+
+    with pytest.raises(BadCertificate):
+        verify_server_chain(pki("ecdsa-p256").trust, _chain(), None, time.time())  # type: ignore[arg-type]

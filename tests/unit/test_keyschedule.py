@@ -1,0 +1,172 @@
+"""HKDF (RFC 5869), HKDF-Expand-Label and the TLS 1.3 key schedule (RFC 8446 §7),
+and the transcript hash (§4.4.1). The full schedule is also checked against every
+record of RFC 8448 in tests/transcripts."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import pytest
+
+from glasstls.constants import CipherSuite
+from glasstls.crypto.hkdf import expand, expand_label, extract
+from glasstls.crypto.suites import SUITES, TLS13_SUITES
+from glasstls.handshake.transcript import Transcript
+from glasstls.keyschedule import (
+    KeySchedule,
+    exporter,
+    finished_verify_data,
+    next_traffic_secret,
+    resumption_psk,
+    traffic_keys,
+)
+
+AES128 = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
+
+
+# RFC 5869 Appendix A.1 and A.3 (SHA-256).
+@pytest.mark.parametrize(("salt", "info", "prk", "okm"), [
+    (bytes(range(13)), bytes(range(0xF0, 0xFA)),
+     "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5",
+     "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"),
+    (b"", b"",
+     "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04",
+     "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"),
+], ids=["A.1", "A.3"])
+def test_hkdf_matches_rfc5869_test_vectors(salt: bytes, info: bytes, prk: str, okm: str) -> None:
+    ikm = b"\x0b" * 22
+    assert extract("sha256", salt, ikm).hex() == prk
+    assert expand("sha256", bytes.fromhex(prk), info, 42, 32).hex() == okm
+
+
+def test_hkdf_expand_of_one_block_is_the_first_block_of_a_longer_expansion() -> None:
+    prk = bytes(range(32))
+    assert expand("sha256", prk, b"info", 20, 32) == expand("sha256", prk, b"info", 80, 32)[:20]
+
+
+def test_expand_label_encodes_hkdf_label_as_rfc8446_section_7_1() -> None:
+    secret = bytes(range(32))
+    # struct { uint16 length; opaque label<7..255> = "tls13 " + Label; opaque context<0..255>; }
+    info = (16).to_bytes(2, "big") + bytes([9]) + b"tls13 key" + bytes([3]) + b"ctx"
+    expected = hmac.digest(secret, info + b"\x01", "sha256")[:16]
+    assert expand_label("sha256", secret, b"key", b"ctx", 16, 32) == expected
+
+
+def test_early_secret_and_derived_secret_without_psk_are_the_rfc8448_values() -> None:
+    # RFC 8448 §3: "extract secret 'early'" and "derive secret for handshake 'tls13 derived'".
+    schedule = KeySchedule(AES128)
+    assert schedule.secret.hex() == (
+        "33ad0a1c607ec03b09e6cd9893680ce210adf300aa1f2660e1b22e10f170f92a")
+    derived = expand_label("sha256", schedule.secret, b"derived", hashlib.sha256().digest(), 32, 32)
+    assert derived.hex() == "6f2615a108c702c5678f54fc9dbab69716c076189c48250cebeac3576c3611ba"
+
+
+def test_psk_changes_the_early_secret_and_binder_keys_differ_by_kind() -> None:
+    plain = KeySchedule(AES128)
+    with_psk = KeySchedule(AES128, psk=b"\x01" * 32)
+    assert plain.secret != with_psk.secret
+    assert with_psk.binder_key(external=True) != with_psk.binder_key(external=False)
+
+
+def test_handshake_without_key_exchange_uses_zeros() -> None:
+    # RFC 8446 §7.1: psk_ke mode feeds a string of Hash.length zeros into the extract.
+    a, b = KeySchedule(AES128), KeySchedule(AES128)
+    a.enter_handshake(None)
+    b.enter_handshake(bytes(32))
+    assert a.secret == b.secret
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
+def test_traffic_keys_have_the_suite_lengths(suite: object) -> None:
+    secret = bytes(suite.hash_len)  # type: ignore[attr-defined]
+    key, iv = traffic_keys(suite, secret)  # type: ignore[arg-type]
+    assert len(key) == suite.key_len  # type: ignore[attr-defined]
+    assert len(iv) == 12
+
+
+def test_secrets_depend_on_the_transcript_and_the_direction() -> None:
+    schedule = KeySchedule(AES128)
+    schedule.enter_handshake(b"\x07" * 32)
+    client, server = schedule.handshake_traffic_secrets(b"\x01" * 32)
+    assert client != server
+    assert schedule.handshake_traffic_secrets(b"\x02" * 32) != (client, server)
+
+
+def test_next_traffic_secret_is_a_new_secret_each_generation() -> None:
+    # RFC 8446 §7.2: application_traffic_secret_N+1 = Expand-Label(N, "traffic upd", "", len)
+    secret0 = b"\x05" * 32
+    secret1 = next_traffic_secret(AES128, secret0)
+    assert secret1 == expand_label("sha256", secret0, b"traffic upd", b"", 32, 32)
+    assert next_traffic_secret(AES128, secret1) not in (secret0, secret1)
+
+
+def test_finished_verify_data_is_hmac_of_the_transcript_with_the_finished_key() -> None:
+    base_key, transcript_hash = b"\x03" * 32, b"\x04" * 32
+    finished_key = expand_label("sha256", base_key, b"finished", b"", 32, 32)
+    assert finished_verify_data(AES128, base_key, transcript_hash) == hmac.digest(
+        finished_key, transcript_hash, "sha256")
+
+
+def test_exporter_depends_on_label_context_and_length() -> None:
+    secret = b"\x09" * 32
+    base = exporter(AES128, secret, b"EXPERIMENTAL test", b"context", 32)
+    assert len(base) == 32
+    assert exporter(AES128, secret, b"EXPERIMENTAL other", b"context", 32) != base
+    assert exporter(AES128, secret, b"EXPERIMENTAL test", b"", 32) != base
+    # The length is part of HkdfLabel: a shorter export is not a prefix of a longer one.
+    assert exporter(AES128, secret, b"EXPERIMENTAL test", b"context", 16) != base[:16]
+
+
+def test_resumption_psk_depends_on_the_ticket_nonce() -> None:
+    secret = b"\x0a" * 32
+    assert resumption_psk(AES128, secret, b"\x00") != resumption_psk(AES128, secret, b"\x01")
+
+
+def test_sha384_suite_schedule_produces_48_byte_secrets() -> None:
+    suite = SUITES[CipherSuite.TLS_AES_256_GCM_SHA384]
+    schedule = KeySchedule(suite)
+    schedule.enter_handshake(b"\x01" * 48)
+    client, server = schedule.handshake_traffic_secrets(bytes(48))
+    assert len(client) == len(server) == 48
+    assert len(traffic_keys(suite, client)[0]) == 32
+
+
+# -- transcript --------------------------------------------------------------------------------
+
+
+def test_transcript_hashes_the_exact_bytes_added() -> None:
+    transcript = Transcript()
+    transcript.set_hash("sha256")
+    transcript.add(b"\x01\x00\x00\x01a")
+    transcript.add(b"\x02\x00\x00\x01b")
+    assert transcript.digest() == hashlib.sha256(b"\x01\x00\x00\x01a\x02\x00\x00\x01b").digest()
+    assert transcript.digest_before_last() == hashlib.sha256(b"\x01\x00\x00\x01a").digest()
+
+
+def test_transcript_replays_messages_added_before_the_hash_was_known() -> None:
+    transcript = Transcript()
+    transcript.add(b"hello")
+    transcript.set_hash("sha384")
+    transcript.add(b"world")
+    assert transcript.digest() == hashlib.sha384(b"helloworld").digest()
+
+
+def test_transcript_after_hello_retry_starts_with_message_hash() -> None:
+    # RFC 8446 §4.4.1: message_hash || 00 00 Hash.length || Hash(ClientHello1)
+    first_hello, retry = b"\x01\x00\x00\x02ch", b"\x02\x00\x00\x03hrr"
+    transcript = Transcript()
+    transcript.add(first_hello)
+    transcript.set_hash("sha256")
+    transcript.restart_after_hello_retry()
+    transcript.add(retry)
+    synthetic = b"\xfe\x00\x00\x20" + hashlib.sha256(first_hello).digest()
+    assert transcript.digest() == hashlib.sha256(synthetic + retry).digest()
+
+
+def test_transcript_digest_with_does_not_change_the_transcript() -> None:
+    transcript = Transcript()
+    transcript.set_hash("sha256")
+    transcript.add(b"a")
+    assert transcript.digest_with(b"b") == hashlib.sha256(b"ab").digest()
+    assert transcript.digest() == hashlib.sha256(b"a").digest()
