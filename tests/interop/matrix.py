@@ -12,6 +12,8 @@ SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY
 GROUPS = ("x25519", "secp256r1", "secp384r1")
 # Certificate kinds, and the test PKI behind each.
 CERTS = {"ecdsa": "ecdsa-p256", "rsa": "rsa-2048"}
+# The TLS 1.3 CertificateVerify scheme each kind signs with (RSA: PSS, RFC 8446 §4.2.3).
+SIGNATURES = {"ecdsa": "ecdsa_secp256r1_sha256", "rsa": "rsa_pss_rsae_sha256"}
 
 # A smaller matrix for the slower peers: every suite, every group and both
 # certificate kinds appear at least once.

@@ -38,6 +38,7 @@ class Negotiated:
     version: str | None
     cipher_suite: str | None
     group: str | None
+    signature_scheme: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,11 @@ def openssl_trace_negotiated(trace: str) -> tuple[Negotiated, bool]:
     final = [hello for hello in hellos if not hello.hello_retry]
     assert final, f"no ServerHello in the openssl trace:\n{trace[-4000:]}"
     last = final[-1]
-    return (Negotiated(last.version, last.cipher_suite, last.group),
+    # The server's CertificateVerify, decrypted by -trace.
+    scheme = re.search(r"CertificateVerify, Length=\d+\n\s+Signature Algorithm: (\S+) \(0x",
+                       trace)
+    return (Negotiated(last.version, last.cipher_suite, last.group,
+                       scheme.group(1) if scheme else None),
             any(hello.hello_retry for hello in hellos))
 
 
@@ -102,13 +107,15 @@ def openssl_client_brief(output: str) -> Negotiated:
 def gnutls_description(output: str) -> Negotiated:
     """GnuTLS's session summary, e.g.
     ``- Description: (TLS1.3-X.509)-(ECDHE-X25519)-(ECDSA-SECP256R1-SHA256)-(AES-128-GCM)``."""
-    match = re.search(r"^- Description: \((TLS1\.[23])-[^)]*\)-\(([^)]*)\)-\([^)]*\)-\(([^)]*)\)",
+    match = re.search(r"^- Description: \((TLS1\.[23])-[^)]*\)-\(([^)]*)\)-\(([^)]*)\)-\(([^)]*)\)",
                       output, re.MULTILINE)
     if match is None:
         return Negotiated(None, None, None)
-    version, group, cipher = match.groups()
+    version, group, signature, cipher = match.groups()
     return Negotiated(
         version.replace("TLS", "TLSv"),
         _GNUTLS_CIPHERS_BACK.get(cipher, cipher),
         _GNUTLS_GROUPS_BACK.get(group, group),
+        # "RSA-PSS-RSAE-SHA256" -> "rsa_pss_rsae_sha256", the IANA name.
+        signature.lower().replace("-", "_"),
     )

@@ -11,7 +11,7 @@ from glasstls.trace import HELLO_RETRY_REQUEST, RECEIVED, SENT
 from peers import require_binary
 
 from .driver import Tracer, echo_once, glass_client
-from .matrix import CERTS, GROUPS, SUITES, client_config, server_config
+from .matrix import CERTS, GROUPS, SIGNATURES, SUITES, client_config, server_config
 from .peer_output import GNUTLS_CIPHERS, GNUTLS_GROUPS, gnutls_description
 from .processes import free_port
 
@@ -70,9 +70,11 @@ def test_glasstls_client_to_gnutls_serv(gnutls_serv, suite, group, cert):
         server.wait_for(r"Processing \d+ bytes command: " + FROM_GLASS.decode().strip())
 
     assert (done.version, done.cipher_suite, done.group) == ("TLSv1.3", suite, group)
+    assert done.signature_scheme == SIGNATURES[cert]
     assert not tracer.saw(HELLO_RETRY_REQUEST)
     peer = gnutls_description(server.stdout)
     assert (peer.version, peer.cipher_suite, peer.group) == ("TLSv1.3", suite, group)
+    assert peer.signature_scheme == SIGNATURES[cert]
 
 
 @pytest.mark.parametrize(("suite", "group", "cert"), MATRIX)
@@ -94,9 +96,11 @@ def test_gnutls_cli_to_glasstls_server(pki_files, start_peer, start_glass_server
     assert "- Status: The certificate is trusted." in client.stdout
     done = server.glass.negotiated
     assert (done.version, done.cipher_suite, done.group) == ("TLSv1.3", suite, group)
+    assert done.signature_scheme == SIGNATURES[cert]
     assert not tracer.saw(HELLO_RETRY_REQUEST)
     peer = gnutls_description(client.stdout)
     assert (peer.version, peer.cipher_suite, peer.group) == ("TLSv1.3", suite, group)
+    assert peer.signature_scheme == SIGNATURES[cert]
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
