@@ -13,6 +13,7 @@ import ssl
 import pytest
 
 from glasstls.trace import HELLO_RETRY_REQUEST
+from peers import require_module
 
 from .driver import TIMEOUT, Background, Tracer, echo_once, glass_client, listen
 from .matrix import DIAGONAL, client_config, server_config
@@ -65,6 +66,9 @@ def python_server(listener: socket.socket, context: ssl.SSLContext) -> tuple[byt
 
 @pytest.fixture
 def ssl_context(pki_files):
+    """``ssl_context(purpose, cert, group)``: TLS 1.3 only, the group pinned."""
+    require_module("ssl")
+
     def make(purpose: ssl.Purpose, cert: str, group: str) -> ssl.SSLContext:
         files = pki_files(cert)
         if purpose is ssl.Purpose.CLIENT_AUTH:
