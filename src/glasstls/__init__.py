@@ -19,13 +19,24 @@ from .errors import (
     TLSError,
     UsageError,
 )
+from .io import (
+    KeyLogFile,
+    SSLContext,
+    TLSServer,
+    TLSSocket,
+    aio,
+    connect,
+    create_default_context,
+    serve,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlertDescription", "BadCertificate", "CertifiedKey", "CipherSuite", "ClientConfig",
     "ClientConnection", "ConfigError", "ConnectionClosedError", "DecodeError",
-    "GlassTLSError", "NamedGroup", "PeerIncompatible", "PeerMisbehaved", "ProtocolVersion",
-    "ServerConfig", "ServerConnection", "SignatureScheme", "TLSError", "TrustStore",
-    "UsageError", "events",
+    "GlassTLSError", "KeyLogFile", "NamedGroup", "PeerIncompatible", "PeerMisbehaved",
+    "ProtocolVersion", "SSLContext", "ServerConfig", "ServerConnection", "SignatureScheme",
+    "TLSError", "TLSServer", "TLSSocket", "TrustStore", "UsageError", "aio", "connect",
+    "create_default_context", "events", "serve",
 ]

@@ -1,0 +1,477 @@
+"""asyncio over glasstls: ``open_connection`` and ``start_server`` give the
+standard ``asyncio.StreamReader`` / ``StreamWriter`` pairs.
+
+    reader, writer = await glasstls.aio.open_connection("example.com", 443)
+    writer.write(b"GET / HTTP/1.1\\r\\nHost: example.com\\r\\n\\r\\n")
+    await writer.drain()
+    print(writer.get_extra_info("cipher"), await reader.read(4096))
+    writer.close()                # sends close_notify
+    await writer.wait_closed()    # until the peer's close_notify (or a timeout)
+
+A protocol here sits between the socket transport and the application's
+protocol, so flow control is the socket's own: ``drain()`` waits while the socket
+cannot keep up, and a full ``StreamReader`` pauses reading from the socket.
+
+Endings are reported as they happened: the peer's close_notify is end of stream
+(``reader.read()`` returns ``b""``); a connection cut without it makes reads raise
+``ssl.SSLEOFError`` (a possible truncation attack); a fatal alert raises the
+``ssl.SSLError`` for it. In TLS 1.3 a connection may be half-closed:
+``writer.write_eof()`` sends close_notify and keeps reading, and a peer's
+close_notify does not stop us writing until we close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..config import ClientConfig, ServerConfig
+from ..constants import TLS12
+from .channel import TLSChannel, TLSInfo
+from .errors import eof_error
+from .keylog import with_environment_keylog
+
+logger = logging.getLogger("glasstls.io")
+
+_DEFAULT_LIMIT = 2**16
+HANDSHAKE_TIMEOUT = 60.0
+SHUTDOWN_TIMEOUT = 30.0
+
+_HANDSHAKING, _OPEN, _CLOSING, _CLOSED = "handshaking", "open", "closing", "closed"
+
+
+class ConnectionInfo(TLSInfo):
+    """What ``get_extra_info("ssl_object")`` returns: the ``ssl.SSLObject``
+    queries (``version()``, ``cipher()``, ``getpeercert()``...) for one connection."""
+
+    def __init__(self, channel: TLSChannel) -> None:
+        self._tls_channel = channel
+
+    def pending(self) -> int:
+        return self._channel.pending
+
+
+class _TLSProtocol(asyncio.Protocol):
+    """Between the socket transport (below) and the application's protocol
+    (above, given a ``_TLSTransport`` once the handshake is done)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, make_channel: Callable[[], TLSChannel],
+                 app: asyncio.BaseProtocol, waiter: asyncio.Future[None] | None,
+                 handshake_timeout: float, shutdown_timeout: float, context: Any = None) -> None:
+        self._loop = loop
+        self._make_channel = make_channel
+        self.app = app
+        self._waiter = waiter
+        self._handshake_timeout = handshake_timeout
+        self._shutdown_timeout = shutdown_timeout
+        self._context = context
+        self.transport: asyncio.Transport | None = None
+        self.app_transport: _TLSTransport | None = None
+        self._channel: TLSChannel | None = None
+        self._info: ConnectionInfo | None = None
+        self.state = _HANDSHAKING
+        self._timer: asyncio.TimerHandle | None = None
+        self._eof_delivered = False
+        self._half_open = False  # the app keeps writing after the peer's close_notify
+        self._lost_reason: Exception | None = None
+        self._writing_paused = False
+
+    # -- from the socket transport --------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        try:
+            self._channel = self._make_channel()
+        except Exception as error:
+            self._handshake_failed(error)
+            return
+        self._flush()
+        self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
+
+    def data_received(self, data: bytes) -> None:
+        channel = self._channel
+        if channel is None or self.state == _CLOSED:
+            return
+        channel.receive(data)
+        self._flush()
+        if self.state == _HANDSHAKING:
+            if channel.failure is not None:
+                self._handshake_failed(channel.failure)
+                return
+            if not channel.handshake_complete:
+                return
+            self._handshake_done()
+        self._deliver()
+
+    def eof_received(self) -> bool:
+        channel = self._channel
+        if channel is None:
+            return False
+        channel.receive(b"")
+        if self.state == _HANDSHAKING:
+            self._handshake_failed(eof_error(during_handshake=True))
+            return False
+        if channel.peer_closed:
+            # Its close_notify came first: keep writing only if the app asked to.
+            return self.state == _OPEN and self._half_open
+        if self.state == _OPEN:
+            if channel.suppress_ragged_eofs:
+                self._peer_finished()
+                return self._half_open
+            self._lost_reason = eof_error(during_handshake=False)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timer()
+        was = self.state
+        self.state = _CLOSED
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc or ConnectionResetError(
+                "the connection closed during the TLS handshake"))
+        if was != _HANDSHAKING and self.app_transport is not None:
+            reason = exc if exc is not None else self._lost_reason
+            self.app.connection_lost(reason)
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+        if self.app_transport is not None:
+            self.app.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self.app_transport is not None:
+            self.app.resume_writing()
+
+    # -- the handshake -------------------------------------------------------------------
+
+    def _handshake_done(self) -> None:
+        self._cancel_timer()
+        self.state = _OPEN
+        self.app_transport = _TLSTransport(self)
+        self.app.connection_made(self.app_transport)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        if self._writing_paused:
+            self.app.pause_writing()
+
+    def _handshake_failed(self, error: Exception) -> None:
+        self._cancel_timer()
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+        else:
+            logger.info("TLS handshake failed: %s", error)
+        self._flush()  # our alert, if there is one
+        self.state = _CLOSED
+        if self.transport is not None:
+            self.transport.close()
+
+    def _handshake_timed_out(self) -> None:
+        self._timer = None
+        if self.state == _HANDSHAKING:
+            self._handshake_failed(TimeoutError(
+                f"the TLS handshake took longer than {self._handshake_timeout} seconds"))
+            if self.transport is not None:
+                self.transport.abort()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -- data to the application ---------------------------------------------------------
+
+    def _deliver(self) -> None:
+        channel = self._channel
+        assert channel is not None
+        data = channel.read_all()
+        if data and self.state == _OPEN:
+            self.app.data_received(data)  # type: ignore[attr-defined]
+        if channel.failure is not None:
+            self._lost_reason = channel.failure
+            self._close_transport()
+        elif channel.peer_closed:
+            if self.state == _CLOSING:
+                self._close_transport()
+            elif self.state == _OPEN:
+                self._peer_finished()
+
+    def _peer_finished(self) -> None:
+        """The peer will send no more: tell the app, and close unless it wants to
+        keep writing (TLS 1.3 only: TLS 1.2 answers close_notify at once)."""
+        if self._eof_delivered:
+            return
+        self._eof_delivered = True
+        keep_open = bool(self.app.eof_received())  # type: ignore[attr-defined]
+        channel = self._channel
+        assert channel is not None
+        if keep_open and channel.connection.version != TLS12:
+            self._half_open = True
+        else:
+            self.app_close()
+
+    def _flush(self) -> None:
+        channel = self._channel
+        transport = self.transport
+        if channel is None or transport is None or transport.is_closing():
+            return
+        data = channel.outgoing()
+        if data:
+            transport.write(data)
+
+    def _close_transport(self) -> None:
+        self._cancel_timer()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    # -- what the application's transport does -----------------------------------------
+
+    def app_write(self, data: Any) -> None:
+        channel = self._channel
+        if self.state != _OPEN or channel is None:
+            return  # like a socket transport after close(): dropped
+        if channel.closing:
+            raise RuntimeError("Cannot call write() after write_eof()")
+        if not data:
+            return
+        channel.write(bytes(data))
+        self._flush()
+
+    def app_write_eof(self) -> None:
+        channel = self._channel
+        if self.state != _OPEN or channel is None or channel.closing:
+            return
+        channel.close()
+        self._flush()
+        if channel.peer_closed and self.transport is not None:
+            self._close_transport()
+
+    def app_close(self) -> None:
+        """close_notify, then wait (at most the shutdown timeout) for the
+        peer's before closing the socket, so that neither side's last data is
+        destroyed by a reset."""
+        channel = self._channel
+        if self.state in (_CLOSING, _CLOSED) or channel is None:
+            return
+        self.state = _CLOSING
+        if not channel.closing:
+            channel.close()
+        self._flush()
+        if channel.peer_closed or channel.failure is not None or channel.transport_eof:
+            self._close_transport()
+            return
+        if self.transport is not None:
+            self.transport.resume_reading()
+        self._timer = self._loop.call_later(self._shutdown_timeout, self._close_transport)
+
+    def app_abort(self) -> None:
+        self.state = _CLOSED if self.state == _HANDSHAKING else self.state
+        if self.transport is not None:
+            self.transport.abort()
+
+    def extra_info(self, name: str, default: Any = None) -> Any:
+        channel = self._channel
+        if name in ("ssl_object", "peercert", "cipher", "compression", "negotiated"):
+            if channel is None:
+                return default
+            if self._info is None:
+                self._info = ConnectionInfo(channel)
+            info = self._info
+            if name == "ssl_object":
+                return info
+            if name == "peercert":
+                return info.getpeercert()
+            if name == "cipher":
+                return info.cipher()
+            if name == "negotiated":
+                return info.negotiated
+            return None
+        if name == "sslcontext":
+            return self._context if self._context is not None else default
+        if self.transport is None:
+            return default
+        return self.transport.get_extra_info(name, default)
+
+
+class _TLSTransport(asyncio.Transport):
+    """The application's view: a transport carrying plaintext."""
+
+    def __init__(self, tls: _TLSProtocol) -> None:
+        super().__init__()
+        self._tls = tls
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._tls.extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._tls.state in (_CLOSING, _CLOSED)
+
+    def close(self) -> None:
+        self._tls.app_close()
+
+    def write(self, data: Any) -> None:
+        self._tls.app_write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._tls.app_write(b"".join(list_of_data))
+
+    def write_eof(self) -> None:
+        self._tls.app_write_eof()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def abort(self) -> None:
+        self._tls.app_abort()
+
+    def _raw(self) -> asyncio.Transport | None:
+        return self._tls.transport
+
+    def pause_reading(self) -> None:
+        raw = self._raw()
+        if raw is not None:
+            raw.pause_reading()
+
+    def resume_reading(self) -> None:
+        raw = self._raw()
+        if raw is not None:
+            raw.resume_reading()
+
+    def is_reading(self) -> bool:
+        raw = self._raw()
+        return raw is not None and raw.is_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        raw = self._raw()
+        if raw is not None:
+            raw.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        raw = self._raw()
+        return raw.get_write_buffer_size() if raw is not None else 0
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        raw = self._raw()
+        return raw.get_write_buffer_limits() if raw is not None else (0, 0)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._tls.app = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._tls.app
+
+
+async def create_connection(
+    protocol_factory: Callable[[], asyncio.BaseProtocol], host: str | None = None,
+    port: int | None = None, *, config: ClientConfig | None = None,
+    server_hostname: str | None = None, ssl_handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    ssl_shutdown_timeout: float = SHUTDOWN_TIMEOUT, suppress_ragged_eofs: bool = False,
+    **kwargs: Any,
+) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+    """``loop.create_connection`` with glasstls: returns once the handshake is
+    done. Extra keyword arguments go to ``loop.create_connection``.
+
+    >>> transport, protocol = await create_connection(MyProtocol, "example.com", 443)
+    """
+    loop = asyncio.get_running_loop()
+    client_config = with_environment_keylog(config if config is not None else ClientConfig())
+    name = server_hostname if server_hostname is not None else host
+    app = protocol_factory()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def make_channel() -> TLSChannel:
+        return TLSChannel.client(client_config, name, suppress_ragged_eofs)
+
+    address: Any = (host, port)  # both None when kwargs has sock=
+    transport, tls = await loop.create_connection(
+        lambda: _TLSProtocol(loop, make_channel, app, waiter, ssl_handshake_timeout,
+                             ssl_shutdown_timeout),
+        *address, **kwargs)
+    try:
+        await waiter
+    except BaseException:
+        transport.abort()
+        raise
+    assert tls.app_transport is not None
+    return tls.app_transport, app
+
+
+async def open_connection(
+    host: str | None = None, port: int | None = None, *, config: ClientConfig | None = None,
+    server_hostname: str | None = None, limit: int = _DEFAULT_LIMIT,
+    ssl_handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    ssl_shutdown_timeout: float = SHUTDOWN_TIMEOUT, suppress_ragged_eofs: bool = False,
+    **kwargs: Any,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """``asyncio.open_connection`` with glasstls (``config`` defaults to
+    ``ClientConfig()``: system trust; ``server_hostname`` to ``host``).
+
+    >>> reader, writer = await glasstls.aio.open_connection("example.com", 443)
+    """
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit, loop=loop)
+    transport, protocol = await create_connection(
+        lambda: asyncio.StreamReaderProtocol(reader, loop=loop), host, port, config=config,
+        server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
+        ssl_shutdown_timeout=ssl_shutdown_timeout, suppress_ragged_eofs=suppress_ragged_eofs,
+        **kwargs)
+    assert isinstance(protocol, asyncio.StreamReaderProtocol)
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+
+async def create_server(
+    protocol_factory: Callable[[], asyncio.BaseProtocol], host: Any = None,
+    port: int | None = None, *, config: ServerConfig,
+    ssl_handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    ssl_shutdown_timeout: float = SHUTDOWN_TIMEOUT, **kwargs: Any,
+) -> asyncio.Server:
+    """``loop.create_server`` with glasstls: each protocol's ``connection_made``
+    comes after its handshake. Extra keyword arguments go to ``loop.create_server``.
+
+    >>> server = await create_server(EchoProtocol, "127.0.0.1", 8443, config=config)
+    """
+    loop = asyncio.get_running_loop()
+    server_config = with_environment_keylog(config)
+
+    def make_channel() -> TLSChannel:
+        return TLSChannel.server(server_config)
+
+    def factory() -> _TLSProtocol:
+        return _TLSProtocol(loop, make_channel, protocol_factory(), None,
+                            ssl_handshake_timeout, ssl_shutdown_timeout)
+
+    return await loop.create_server(factory, host, port, **kwargs)
+
+
+ClientConnected = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None] | None]
+
+
+async def start_server(
+    client_connected_cb: ClientConnected, host: Any = None, port: int | None = None, *,
+    config: ServerConfig, limit: int = _DEFAULT_LIMIT,
+    ssl_handshake_timeout: float = HANDSHAKE_TIMEOUT,
+    ssl_shutdown_timeout: float = SHUTDOWN_TIMEOUT, **kwargs: Any,
+) -> asyncio.Server:
+    """``asyncio.start_server`` with glasstls: ``client_connected_cb(reader,
+    writer)`` runs for each client whose handshake succeeded.
+
+    >>> server = await glasstls.aio.start_server(handle, "127.0.0.1", 8443, config=config)
+    >>> async with server:
+    ...     await server.serve_forever()
+    """
+    loop = asyncio.get_running_loop()
+
+    def factory() -> asyncio.StreamReaderProtocol:
+        reader = asyncio.StreamReader(limit=limit, loop=loop)
+        return asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
+
+    return await create_server(factory, host, port, config=config,
+                               ssl_handshake_timeout=ssl_handshake_timeout,
+                               ssl_shutdown_timeout=ssl_shutdown_timeout, **kwargs)
+
+
+__all__ = ["ConnectionInfo", "create_connection", "create_server", "open_connection",
+           "start_server"]

@@ -1,0 +1,355 @@
+"""The engine as a transport sees it: ciphertext in and out, plaintext buffered,
+and the ways a stream can end kept apart.
+
+A ``TLSChannel`` wraps one ``ClientConnection`` or ``ServerConnection``. Blocking
+sockets, ``ssl.MemoryBIO`` pairs and asyncio transports all drive it the same way:
+
+    channel.receive(bytes_from_the_network)   # b"" when the transport hit EOF
+    network.send(channel.outgoing())
+    data = channel.read(65536)                # None: feed me more ciphertext
+
+A stream ends in one of three ways, and they are never confused: the peer's
+``close_notify`` (``read`` returns ``b""``), a fatal error or alert (``read``
+raises the ``ssl`` exception, stored in ``failure``), or the transport ending
+without ``close_notify`` (``read`` raises ``ssl.SSLEOFError``: the data may have
+been truncated by an attacker; ``suppress_ragged_eofs`` turns that into ``b""``,
+as the ``ssl`` module does by default, for those who ask).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections import deque
+from typing import Any
+
+from ..config import ClientConfig, ServerConfig
+from ..connection import ClientConnection, ServerConnection
+from ..crypto.suites import SUITES, suite_by_name
+from ..errors import AlertReceivedError, TLSError, UsageError
+from ..events import (
+    AlertReceived,
+    ApplicationData,
+    ConnectionClosed,
+    Event,
+    HandshakeComplete,
+)
+from .certinfo import certificate_dict
+from .errors import eof_error, shut_down, to_ssl_error
+
+
+class TLSChannel:
+    """One TLS connection between the engine and a transport (not thread-safe)."""
+
+    __slots__ = ("_buffered", "_chunks", "_offset", "closing", "connection", "failure",
+                 "peer_closed", "server_hostname", "suppress_ragged_eofs", "transport_eof")
+
+    def __init__(self, connection: ClientConnection | ServerConnection, *,
+                 server_hostname: str | None = None, suppress_ragged_eofs: bool = False) -> None:
+        self.connection = connection
+        self.server_hostname = server_hostname
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        # Decrypted application data not read yet: whole records, and how far
+        # into the first one the reader has got.
+        self._chunks: deque[bytes] = deque()
+        self._offset = 0
+        self._buffered = 0
+        self.peer_closed = False  # the peer's close_notify arrived
+        self.transport_eof = False  # the transport reported end of stream
+        self.closing = False  # we sent (or queued) our close_notify
+        self.failure: ssl.SSLError | None = None  # sticky: the connection is over
+
+    @classmethod
+    def client(cls, config: ClientConfig, server_hostname: str | None,
+               suppress_ragged_eofs: bool = False, session: Any = None) -> TLSChannel:
+        try:
+            connection = ClientConnection(config, server_name=server_hostname, session=session)
+        except TLSError as error:
+            raise to_ssl_error(error) from error
+        return cls(connection, server_hostname=server_hostname,
+                   suppress_ragged_eofs=suppress_ragged_eofs)
+
+    @classmethod
+    def server(cls, config: ServerConfig, suppress_ragged_eofs: bool = False) -> TLSChannel:
+        return cls(ServerConnection(config), suppress_ragged_eofs=suppress_ragged_eofs)
+
+    # -- driving ----------------------------------------------------------------
+
+    @property
+    def server_side(self) -> bool:
+        return isinstance(self.connection, ServerConnection)
+
+    @property
+    def handshake_complete(self) -> bool:
+        return self.connection.handshake_complete
+
+    def receive(self, data: bytes) -> None:
+        """Ciphertext from the transport; ``b""`` means the transport ended. Never
+        raises: a failure is kept in ``failure`` (its alert is in ``outgoing()``)."""
+        if not data:
+            self.transport_eof = True
+            return
+        if self.failure is not None:
+            return
+        try:
+            events = self.connection.receive_data(data)
+        except TLSError as error:
+            self._handle(error.events)
+            if self.failure is None:
+                self.failure = to_ssl_error(error)
+            return
+        self._handle(events)
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, ApplicationData):
+                self._chunks.append(event.data)
+                self._buffered += len(event.data)
+            elif isinstance(event, ConnectionClosed):
+                self.peer_closed = True
+            elif isinstance(event, AlertReceived) and event.fatal:
+                error = AlertReceivedError(event.description)
+                self.failure = to_ssl_error(error)
+
+    def outgoing(self) -> bytes:
+        """Ciphertext to write to the transport (handshake, data, alerts)."""
+        return self.connection.data_to_send()
+
+    def check_handshake(self) -> bool:
+        """True once the handshake is done; False while it needs more data.
+        Raises the failure, or ``SSLEOFError`` if the transport ended first."""
+        if self.connection.handshake_complete:
+            return True
+        if self.failure is not None:
+            raise self.failure
+        if self.transport_eof:
+            raise eof_error(during_handshake=True)
+        return False
+
+    def _end_of_data(self) -> bool:
+        """No plaintext is buffered: True at a clean end, False when more
+        ciphertext is needed; raises for a failure or a truncation."""
+        if not self.check_handshake():
+            return False
+        if self.failure is not None:
+            raise self.failure
+        if self.peer_closed:
+            return True
+        if self.transport_eof:
+            if self.suppress_ragged_eofs:
+                return True
+            raise eof_error(during_handshake=False)
+        return False
+
+    def read(self, limit: int) -> bytes | None:
+        """Up to ``limit`` bytes of plaintext; ``b""`` after the peer's
+        close_notify; None when more ciphertext is needed."""
+        if limit < 0:
+            raise ValueError("negative read length")
+        if self._buffered and limit:
+            return self._take(limit)
+        if self._end_of_data() or limit == 0:
+            return b""
+        return None
+
+    def read_into(self, buffer: memoryview, limit: int) -> int | None:
+        """Like ``read``, into ``buffer``; returns the count (0 at the end)."""
+        if self._buffered and limit > 0:
+            return self._take_into(buffer, limit)
+        if self._end_of_data() or limit <= 0:
+            return 0
+        return None
+
+    def read_all(self) -> bytes:
+        return self._take(self._buffered) if self._buffered else b""
+
+    @property
+    def pending(self) -> int:
+        """Decrypted bytes waiting to be read."""
+        return self._buffered
+
+    def _take(self, limit: int) -> bytes:
+        wanted = min(limit, self._buffered)
+        chunks = self._chunks
+        first = chunks[0]
+        if self._offset == 0 and len(first) == wanted:
+            # The common case: the reader takes exactly one whole record.
+            chunks.popleft()
+            self._buffered -= wanted
+            return first
+        parts: list[bytes] = []
+        remaining = wanted
+        while remaining:
+            chunk = chunks[0]
+            start = self._offset
+            available = len(chunk) - start
+            if available <= remaining:
+                parts.append(chunk[start:] if start else chunk)
+                chunks.popleft()
+                self._offset = 0
+                remaining -= available
+            else:
+                parts.append(chunk[start:start + remaining])
+                self._offset = start + remaining
+                remaining = 0
+        self._buffered -= wanted
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _take_into(self, buffer: memoryview, limit: int) -> int:
+        wanted = min(limit, self._buffered, len(buffer))
+        chunks = self._chunks
+        done = 0
+        while done < wanted:
+            chunk = chunks[0]
+            start = self._offset
+            count = min(len(chunk) - start, wanted - done)
+            buffer[done:done + count] = chunk[start:start + count]
+            done += count
+            if start + count == len(chunk):
+                chunks.popleft()
+                self._offset = 0
+            else:
+                self._offset = start + count
+        self._buffered -= wanted
+        return wanted
+
+    def write(self, data: bytes) -> None:
+        """Encrypt ``data`` (after the handshake); the records are in ``outgoing()``."""
+        if self.failure is not None:
+            raise self.failure
+        if self.closing:
+            raise shut_down()
+        try:
+            self.connection.send(data)
+        except TLSError as error:
+            self.failure = to_ssl_error(error)
+            raise self.failure from error
+        except UsageError as error:
+            raise shut_down() from error
+
+    def close(self) -> None:
+        """Queue our close_notify (nothing more can be written)."""
+        self.closing = True
+        if self.failure is None:
+            self.connection.close()
+
+    def leftover(self) -> bytes:
+        """Ciphertext received after the peer's close_notify (for ``unwrap``)."""
+        return self.connection.record.take_buffer()
+
+
+class TLSInfo:
+    """What ``ssl.SSLSocket`` and ``ssl.SSLObject`` tell about a connection, for
+    every transport here: ``version()``, ``cipher()``, ``getpeercert()``, ..."""
+
+    _tls_channel: TLSChannel | None = None
+
+    @property
+    def _channel(self) -> TLSChannel:
+        channel = self._tls_channel
+        if channel is None:
+            raise ValueError("the TLS connection is not established (not connected)")
+        return channel
+
+    @property
+    def negotiated(self) -> HandshakeComplete | None:
+        """glasstls's own record of the handshake (None until it completes)."""
+        channel = self._tls_channel
+        return channel.connection.negotiated if channel is not None else None
+
+    def _completed(self) -> HandshakeComplete:
+        negotiated = self.negotiated
+        if negotiated is None:
+            raise ValueError("handshake not done yet")
+        return negotiated
+
+    @property
+    def server_side(self) -> bool:
+        return self._channel.server_side
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._channel.server_hostname
+
+    def version(self) -> str | None:
+        """``"TLSv1.3"`` or ``"TLSv1.2"``; None before the handshake."""
+        negotiated = self.negotiated
+        return negotiated.version if negotiated is not None else None
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        """(OpenSSL suite name, protocol version, secret bits), as ``ssl`` gives."""
+        negotiated = self.negotiated
+        if negotiated is None:
+            return None
+        suite = suite_by_name(negotiated.cipher_suite)
+        return suite.openssl_name, negotiated.version, suite.key_len * 8
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """Server side: the suites the client offered that we support."""
+        connection = self._channel.connection
+        hello = getattr(connection, "client_hello", None)
+        if hello is None:
+            return None
+        ours = connection.config.cipher_suites
+        shared = [SUITES[s] for s in hello.cipher_suites if s in SUITES and s in ours]
+        return [(s.openssl_name, "TLSv1.3" if s.is_tls13 else "TLSv1.2", s.key_len * 8)
+                for s in shared]
+
+    def compression(self) -> None:
+        return None
+
+    def selected_alpn_protocol(self) -> str | None:
+        negotiated = self.negotiated
+        return negotiated.alpn_protocol if negotiated is not None else None
+
+    def selected_npn_protocol(self) -> None:
+        return None
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        """The peer's certificate: a dict like ``ssl``'s (empty if it was not
+        verified), its DER bytes with ``binary_form=True``, or None if it sent none."""
+        negotiated = self._completed()
+        if not negotiated.peer_certificates:
+            return None
+        if binary_form:
+            return negotiated.peer_certificates[0]
+        if not negotiated.verified_chain:
+            return {}
+        return certificate_dict(negotiated.peer_certificates[0])
+
+    def get_unverified_chain(self) -> list[bytes]:
+        """The chain as the peer sent it (DER, leaf first)."""
+        return list(self._completed().peer_certificates)
+
+    def get_verified_chain(self) -> list[bytes]:
+        """The verified path to a trust anchor (DER, leaf first); empty if
+        verification did not run."""
+        return list(self._completed().verified_chain)
+
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        """None: the engine does not expose the Finished message that tls-unique
+        needs (and RFC 9266 leaves tls-unique undefined for TLS 1.3)."""
+        if cb_type not in ssl.CHANNEL_BINDING_TYPES:
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        return None
+
+    def export_keying_material(self, label: str, context: bytes | None, length: int) -> bytes:
+        """RFC 8446 §7.5 / RFC 5705 keying material exporter."""
+        self._completed()
+        return self._channel.connection.export_keying_material(label, context, length)
+
+    @property
+    def session(self) -> Any:
+        """The session to resume with, once the engine offers resumption (issue 4);
+        until then always None."""
+        return getattr(self._channel.connection, "session", None)
+
+    @property
+    def session_reused(self) -> bool:
+        negotiated = self.negotiated
+        return bool(negotiated is not None and negotiated.resumed)
+
+    def verify_client_post_handshake(self) -> None:
+        raise NotImplementedError("glasstls does not support post-handshake authentication")
+
+
+__all__ = ["TLSChannel", "TLSInfo"]

@@ -1,0 +1,390 @@
+"""``glasstls.SSLContext``: a drop-in for ``ssl.SSLContext``.
+
+It *is* an ``ssl.SSLContext`` (a subclass), so code that checks
+``isinstance(context, ssl.SSLContext)`` — ``loop.start_tls``, httpx — accepts it,
+but the connections it makes are glasstls's: ``wrap_socket`` returns a
+``TLSSocket`` and ``wrap_bio`` a ``TLSObject``. The familiar setters
+(``load_cert_chain``, ``load_verify_locations``, ``set_alpn_protocols``,
+``check_hostname``, ``verify_mode``, ``minimum_version``, ``set_ciphers``,
+``keylog_filename``...) become a ``ClientConfig`` or ``ServerConfig`` each time a
+connection is wrapped. docs/ssl-compat.md lists what is and is not supported.
+
+    context = glasstls.SSLContext()                      # a client, system trust
+    urllib.request.urlopen("https://example.com/", context=context)
+
+    server = glasstls.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain("cert.pem", "key.pem")
+    await asyncio.start_server(handle, "0.0.0.0", 8443, ssl=server)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ..certs import CertifiedKey, TrustStore
+from ..config import ClientConfig, ServerConfig
+from ..constants import TLS12, TLS13, NamedGroup
+from ..crypto.groups import GROUPS
+from ..crypto.suites import DEFAULT_TLS12_SUITES, DEFAULT_TLS13_SUITES, SUITES
+from ..errors import ConfigError
+from .certinfo import certificate_dict
+from .channel import TLSChannel
+from .ciphers import cipher_description, parse_cipher_string
+from .keylog import KeyLogFile, keylog_from_environment
+from .sockets import TLSSocket
+from .sslobject import TLSObject
+
+_PROTOCOLS = (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS)
+# set_ecdh_curve() names, OpenSSL's spelling first.
+_CURVES = {
+    "prime256v1": NamedGroup.secp256r1, "secp256r1": NamedGroup.secp256r1,
+    "P-256": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
+    "P-384": NamedGroup.secp384r1, "X25519": NamedGroup.x25519, "x25519": NamedGroup.x25519,
+    "X25519MLKEM768": NamedGroup.X25519MLKEM768,
+}
+
+
+def _configuration_error(error: ConfigError) -> ssl.SSLError:
+    converted = ssl.SSLError(ssl.SSL_ERROR_SSL, f"[SSL] glasstls configuration: {error}")
+    converted.__cause__ = error
+    return converted
+
+
+def _key_kind(certified: CertifiedKey) -> str:
+    key = certified.private_key
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return "EC"
+    assert isinstance(key, ed25519.Ed25519PrivateKey)
+    return "Ed25519"
+
+
+def _split_der(data: bytes) -> list[bytes]:
+    """Concatenated DER certificates (``cadata`` as bytes) one by one."""
+    items = []
+    offset = 0
+    while offset < len(data):
+        if data[offset] != 0x30 or offset + 2 > len(data):
+            raise ssl.SSLError(ssl.SSL_ERROR_SSL, "[X509] cadata is not DER certificates")
+        first = data[offset + 1]
+        if first < 0x80:
+            header, length = 2, first
+        else:
+            count = first & 0x7F
+            header = 2 + count
+            length = int.from_bytes(data[offset + 2:offset + header], "big")
+        end = offset + header + length
+        if end > len(data):
+            raise ssl.SSLError(ssl.SSL_ERROR_SSL, "[X509] truncated DER certificate in cadata")
+        items.append(data[offset:end])
+        offset = end
+    return items
+
+
+class SSLContext(ssl.SSLContext):
+    """An ``ssl.SSLContext`` whose connections are made by glasstls.
+
+    ``protocol`` is ``ssl.PROTOCOL_TLS_CLIENT`` (the default: verifies the server
+    and its name) or ``ssl.PROTOCOL_TLS_SERVER``. With no CA loaded, a client
+    trusts the system's store, as ``ssl.create_default_context()`` does.
+
+    >>> context = SSLContext()
+    >>> context.set_alpn_protocols(["h2", "http/1.1"])
+    >>> sock = context.wrap_socket(socket.create_connection(("example.com", 443)),
+    ...                            server_hostname="example.com")
+    """
+
+    _glass_trust: list[x509.Certificate]
+    _glass_system_trust: bool
+    _glass_certificates: list[CertifiedKey]
+    _glass_alpn: tuple[str, ...]
+    _glass_tls12_suites: tuple[int, ...]
+    _glass_groups: tuple[int, ...] | None
+    _glass_keylog: str | None
+    _glass_trust_store: TrustStore | None
+
+    def __new__(cls, protocol: int | None = None, *args: Any, **kwargs: Any) -> SSLContext:
+        if protocol is None:
+            protocol = ssl.PROTOCOL_TLS_CLIENT
+        if protocol not in _PROTOCOLS:
+            raise ValueError("glasstls supports PROTOCOL_TLS_CLIENT and PROTOCOL_TLS_SERVER "
+                             "(TLS 1.2 and 1.3 only)")
+        return super().__new__(cls, protocol, *args, **kwargs)
+
+    def __init__(self, protocol: int | None = None) -> None:
+        self._glass_trust = []
+        self._glass_system_trust = False
+        self._glass_certificates = []
+        self._glass_alpn = ()
+        self._glass_tls12_suites = tuple(DEFAULT_TLS12_SUITES)
+        self._glass_groups = None
+        self._glass_keylog = None
+        self._glass_trust_store = None
+
+    # -- certificates and trust -----------------------------------------------------
+
+    def load_cert_chain(self, certfile: Any, keyfile: Any = None, password: Any = None) -> None:
+        """Our certificate chain and key (PEM); a second key of another type (RSA
+        beside ECDSA) is offered beside the first, one of the same type replaces it."""
+        if callable(password):
+            password = password()
+        if isinstance(password, str):
+            password = password.encode()
+        if password is not None and not isinstance(password, (bytes, bytearray)):
+            raise TypeError("password should be a string or callable")
+        try:
+            certified = CertifiedKey.from_files(certfile, keyfile,
+                                                bytes(password) if password else None)
+        except ConfigError as error:
+            raise _configuration_error(error) from error
+        kind = _key_kind(certified)
+        self._glass_certificates = [
+            c for c in self._glass_certificates if _key_kind(c) != kind] + [certified]
+
+    def load_verify_locations(self, cafile: Any = None, capath: Any = None,
+                              cadata: Any = None) -> None:
+        """Trust anchors from a PEM file, a directory of PEM files, or ``cadata``
+        (PEM text, or DER bytes)."""
+        if cafile is None and capath is None and cadata is None:
+            raise TypeError("cafile, capath and cadata cannot be all omitted")
+        found: list[x509.Certificate] = []
+        try:
+            if cafile is not None:
+                found += TrustStore.from_pem_file(cafile).certificates
+            if capath is not None:
+                found += TrustStore.from_directory(capath).certificates
+            if isinstance(cadata, str):
+                found += TrustStore.from_pem(cadata.encode()).certificates
+            elif cadata is not None:
+                found += [x509.load_der_x509_certificate(der) for der in _split_der(bytes(cadata))]
+        except (ConfigError, ValueError) as error:
+            raise ssl.SSLError(ssl.SSL_ERROR_SSL, f"[X509] {error}") from error
+        if cadata is not None and not found:
+            raise ssl.SSLError(ssl.SSL_ERROR_SSL, "[X509: NO_CERTIFICATE_OR_CRL_FOUND]")
+        self._glass_trust += found
+        self._glass_trust_store = None
+
+    def load_default_certs(self, purpose: Any = ssl.Purpose.SERVER_AUTH) -> None:
+        """Trust the system's store (as ``ssl.create_default_context()`` finds it)."""
+        self._glass_system_trust = True
+        self._glass_trust_store = None
+
+    def set_default_verify_paths(self) -> None:
+        self.load_default_certs()
+
+    def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
+        """The CA certificates loaded with ``load_verify_locations``."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        ders = [c.public_bytes(Encoding.DER) for c in self._glass_trust]
+        return ders if binary_form else [certificate_dict(d) for d in ders]
+
+    def cert_store_stats(self) -> dict[str, int]:
+        count = len(self._glass_trust)
+        return {"x509": count, "crl": 0, "x509_ca": count}
+
+    # -- protocol choices -------------------------------------------------------------
+
+    def set_alpn_protocols(self, alpn_protocols: Any) -> None:
+        protocols = tuple(alpn_protocols)
+        for protocol in protocols:
+            if not 1 <= len(protocol.encode()) <= 255:
+                raise ssl.SSLError(ssl.SSL_ERROR_SSL,
+                                   "ALPN protocols must be 1 to 255 in length")
+        self._glass_alpn = protocols
+
+    def set_ciphers(self, cipherlist: str) -> None:
+        """Choose the TLS 1.2 suites (OpenSSL cipher-string syntax; TLS 1.3
+        suites are not affected, as with OpenSSL)."""
+        self._glass_tls12_suites = tuple(s.id for s in parse_cipher_string(cipherlist))
+
+    def get_ciphers(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        suites = [SUITES[s] for s in (*DEFAULT_TLS13_SUITES, *self._glass_tls12_suites)]
+        return [cipher_description(s) for s in suites]
+
+    def set_ecdh_curve(self, name: str) -> None:
+        group = _CURVES.get(name)
+        if group is None or group not in GROUPS:
+            raise ValueError(f"unknown elliptic curve name {name!r}")
+        self._glass_groups = (group,)
+
+    @property  # type: ignore[override]
+    def keylog_filename(self) -> str | None:
+        """Append the NSS key log to this file (default: ``$SSLKEYLOGFILE``)."""
+        return self._glass_keylog
+
+    @keylog_filename.setter
+    def keylog_filename(self, path: Any) -> None:
+        self._glass_keylog = None if path is None else os.fspath(path)
+
+    @property
+    def sni_callback(self) -> None:
+        return None
+
+    @sni_callback.setter
+    def sni_callback(self, callback: Any) -> None:
+        if callback is not None:
+            raise NotImplementedError("glasstls servers do not support SNI callbacks")
+
+    def set_servername_callback(self, server_name_callback: Any) -> None:
+        if server_name_callback is not None:
+            raise NotImplementedError("glasstls servers do not support SNI callbacks")
+
+    def set_npn_protocols(self, npn_protocols: Any) -> None:
+        raise NotImplementedError("glasstls does not implement NPN (use ALPN)")
+
+    # -- making connections -------------------------------------------------------------
+
+    def wrap_socket(  # type: ignore[override]
+        self, sock: socket.socket, server_side: bool = False,
+        do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = False,
+        server_hostname: str | bytes | None = None, session: Any = None,
+    ) -> TLSSocket:
+        """A ``TLSSocket`` over ``sock`` (its handshake runs now if ``sock`` is
+        connected). Unlike ``ssl``, ``suppress_ragged_eofs`` defaults to False: a
+        connection cut without close_notify raises ``SSLEOFError`` from ``recv``."""
+        name = self._server_name(server_side, server_hostname)
+        make_channel = self._channel_factory(server_side, name, suppress_ragged_eofs, session)
+        return TLSSocket._create(sock, make_channel=make_channel, server_side=server_side,
+                                 server_hostname=name,
+                                 do_handshake_on_connect=do_handshake_on_connect, context=self)
+
+    def wrap_bio(  # type: ignore[override]
+        self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, server_side: bool = False,
+        server_hostname: str | bytes | None = None, session: Any = None,
+    ) -> TLSObject:
+        """A ``TLSObject`` (the ``ssl.SSLObject`` interface) over two memory BIOs."""
+        name = self._server_name(server_side, server_hostname)
+        make_channel = self._channel_factory(server_side, name, False, session)
+        return TLSObject(make_channel(), incoming, outgoing, context=self)
+
+    def _server_name(self, server_side: bool, server_hostname: str | bytes | None
+                     ) -> str | None:
+        if server_side:
+            if server_hostname:
+                raise ValueError("server_hostname can only be specified in client mode")
+            return None
+        if isinstance(server_hostname, bytes):
+            server_hostname = server_hostname.decode("idna")
+        if self.check_hostname and not server_hostname:
+            raise ValueError("check_hostname requires server_hostname")
+        return server_hostname.rstrip(".") if server_hostname else None
+
+    def _channel_factory(self, server_side: bool, server_hostname: str | None,
+                         suppress_ragged_eofs: bool, session: Any
+                         ) -> Callable[[], TLSChannel]:
+        try:
+            if server_side:
+                if self.protocol == ssl.PROTOCOL_TLS_CLIENT:
+                    raise ValueError("Cannot create a server socket with a "
+                                     "PROTOCOL_TLS_CLIENT context")
+                if self.verify_mode != ssl.CERT_NONE:
+                    raise NotImplementedError("glasstls servers do not request client "
+                                              "certificates yet (verify_mode must be CERT_NONE)")
+                server_config = self.server_config()
+                return lambda: TLSChannel.server(server_config, suppress_ragged_eofs)
+            if self.protocol == ssl.PROTOCOL_TLS_SERVER:
+                raise ValueError("Cannot create a client socket with a "
+                                 "PROTOCOL_TLS_SERVER context")
+            client_config = self.client_config()
+        except ConfigError as error:
+            raise _configuration_error(error) from error
+        return lambda: TLSChannel.client(client_config, server_hostname,
+                                         suppress_ragged_eofs, session)
+
+    # -- the glasstls configuration this context stands for ----------------------------
+
+    def _versions(self) -> tuple[int, ...]:
+        low = int(self.minimum_version)
+        high = int(self.maximum_version)
+        versions = []
+        for version, excluded in ((TLS13, ssl.OP_NO_TLSv1_3), (TLS12, ssl.OP_NO_TLSv1_2)):
+            if self.options & excluded:
+                continue
+            if low >= 0 and version < low:
+                continue
+            if high >= 0 and version > high:
+                continue
+            versions.append(version)
+        if not versions:
+            raise ssl.SSLError(ssl.SSL_ERROR_SSL, "[SSL: NO_PROTOCOLS_AVAILABLE] glasstls "
+                               "speaks TLS 1.3 and 1.2 only, and the context allows neither")
+        return tuple(versions)
+
+    def _keylog(self) -> KeyLogFile | None:
+        if self._glass_keylog is not None:
+            return KeyLogFile(self._glass_keylog)
+        return keylog_from_environment()
+
+    def _trust(self) -> TrustStore | None:
+        if not self._glass_trust:
+            return None  # the system's store, loaded once by the engine
+        if self._glass_trust_store is None:
+            anchors = list(self._glass_trust)
+            if self._glass_system_trust:
+                anchors += TrustStore.system().certificates
+            self._glass_trust_store = TrustStore(anchors)
+        return self._glass_trust_store
+
+    def client_config(self) -> ClientConfig:
+        """The ``ClientConfig`` a client connection made now would use."""
+        suites = (*DEFAULT_TLS13_SUITES, *self._glass_tls12_suites)
+        rsa_transport = any(SUITES[s].key_exchange == "RSA" for s in self._glass_tls12_suites)
+        extra: dict[str, Any] = {}
+        if self._glass_groups is not None:
+            extra = {"groups": self._glass_groups, "key_share_groups": self._glass_groups}
+        return ClientConfig(
+            versions=self._versions(), cipher_suites=suites, alpn_protocols=self._glass_alpn,
+            enable_rsa_key_exchange=rsa_transport, keylog=self._keylog(), trust=self._trust(),
+            verify_certificates=self.verify_mode != ssl.CERT_NONE,
+            check_hostname=self.check_hostname,
+            certificate=self._glass_certificates[0] if self._glass_certificates else None,
+            **extra)
+
+    def server_config(self) -> ServerConfig:
+        """The ``ServerConfig`` a server connection made now would use."""
+        if not self._glass_certificates:
+            raise ConfigError("a server context needs load_cert_chain()")
+        has_rsa = any(_key_kind(c) == "RSA" for c in self._glass_certificates)
+        tls12 = tuple(s for s in self._glass_tls12_suites
+                      if has_rsa or SUITES[s].key_exchange != "RSA")
+        extra: dict[str, Any] = {}
+        if self._glass_groups is not None:
+            extra = {"groups": self._glass_groups}
+        return ServerConfig(
+            versions=self._versions(), cipher_suites=(*DEFAULT_TLS13_SUITES, *tls12),
+            alpn_protocols=self._glass_alpn,
+            enable_rsa_key_exchange=any(SUITES[s].key_exchange == "RSA" for s in tls12),
+            keylog=self._keylog(), certificates=tuple(self._glass_certificates),
+            server_preference=bool(self.options & ssl.OP_CIPHER_SERVER_PREFERENCE), **extra)
+
+
+def create_default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *,
+                           cafile: Any = None, capath: Any = None,
+                           cadata: Any = None) -> SSLContext:
+    """``ssl.create_default_context`` for glasstls: a client context (verifying
+    against ``cafile``/``capath``/``cadata``, or the system store), or with
+    ``Purpose.CLIENT_AUTH`` a server context.
+
+    >>> context = glasstls.create_default_context(cafile="ca.pem")
+    """
+    if purpose == ssl.Purpose.SERVER_AUTH:
+        context = SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    else:
+        context = SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    if cafile is not None or capath is not None or cadata is not None:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != ssl.CERT_NONE:
+        context.load_default_certs(purpose)
+    return context
+
+
+__all__ = ["SSLContext", "create_default_context"]

@@ -1,0 +1,537 @@
+"""Blocking sockets: ``connect()`` and ``TLSSocket``.
+
+``TLSSocket`` is a ``socket.socket`` that speaks TLS, with the methods of
+``ssl.SSLSocket``: ``recv``/``send``/``sendall``/``makefile`` carry plaintext,
+``close()`` and ``shutdown()`` send close_notify, ``unwrap()`` hands back the plain
+socket. Like ``ssl.SSLSocket`` it takes over the file descriptor of the socket it
+wraps, so ``fileno()``, ``settimeout()``, ``getpeername()`` and ``select`` work.
+
+    with glasstls.connect(("example.com", 443), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.1\\r\\nHost: example.com\\r\\nConnection: close\\r\\n\\r\\n")
+        print(sock.version(), sock.cipher(), sock.recv(4096))
+
+Timeouts work as in ``ssl``: one deadline covers a whole ``recv``/``sendall``
+/handshake, however many network reads it takes, and expiry raises
+``TimeoutError``. With ``settimeout(0.0)`` the socket is non-blocking and raises
+``ssl.SSLWantReadError`` / ``ssl.SSLWantWriteError``.
+
+One thread may read while another writes. Reads never wait for writes: bytes the
+engine must send while reading (a KeyUpdate reply, an alert) are sent only when
+the socket can take them at once, otherwise by the next write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import select
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from ..config import ClientConfig
+from .channel import TLSChannel, TLSInfo
+from .errors import eof_error, want_read, want_write
+from .keylog import with_environment_keylog
+
+# Network reads ask for this much: a few full records per system call.
+_RECV_SIZE = 256 * 1024
+# Plaintext sealed per step of send/sendall: bounds the ciphertext held in memory.
+_SEND_CHUNK = 256 * 1024
+# close() sends close_notify, but waits at most this long for the socket to take it.
+_CLOSE_TIMEOUT = 1.0
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def _ready(fd: int, writing: bool, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``fd`` to be readable (or writable)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT if writing else select.POLLIN)
+        return bool(poller.poll(max(0, int(timeout * 1000 + 0.999))))
+    readable, writable, _ = select.select([] if writing else [fd], [fd] if writing else [],
+                                          [], timeout)
+    return bool(readable or writable)
+
+
+class TLSSocket(socket.socket, TLSInfo):
+    """A TLS connection with the interface of ``ssl.SSLSocket``.
+
+    Made by ``glasstls.connect()``, ``glasstls.serve()`` or
+    ``glasstls.SSLContext.wrap_socket()``, not directly.
+
+    >>> sock = glasstls.connect(("localhost", 8443), config=config)
+    >>> sock.sendall(b"ping"); sock.recv(4)
+    """
+
+    _make_channel: Callable[[], TLSChannel]
+    _server_side: bool
+    _server_hostname: str | None
+    _do_handshake_on_connect: bool
+    context: Any
+    _out: deque[bytes | memoryview]
+    _send_lock: threading.Lock
+    _engine_lock: threading.Lock
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{type(self).__name__} has no public constructor: use "
+                        "glasstls.connect() or SSLContext.wrap_socket()")
+
+    @classmethod
+    def _create(cls, sock: socket.socket, *, make_channel: Callable[[], TLSChannel],
+                server_side: bool, server_hostname: str | None = None,
+                do_handshake_on_connect: bool = True, context: Any = None) -> TLSSocket:
+        if sock.type != socket.SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        timeout = sock.gettimeout()
+        try:
+            sock.getpeername()
+            connected = True
+        except OSError as error:
+            if error.errno != errno.ENOTCONN:
+                raise
+            connected = False
+        self = cls.__new__(cls)
+        socket.socket.__init__(self, sock.family, sock.type, sock.proto, sock.detach())
+        self.settimeout(timeout)
+        self._make_channel = make_channel
+        self._server_side = server_side
+        self._server_hostname = server_hostname
+        self._do_handshake_on_connect = do_handshake_on_connect
+        self.context = context
+        # Ciphertext sealed but not yet on the wire, in the order it was sealed.
+        self._out = deque()
+        self._send_lock = threading.Lock()  # one writer to the wire at a time
+        self._engine_lock = threading.Lock()  # one caller into the engine at a time
+        self._tls_channel = None
+        if connected:
+            try:
+                self._tls_channel = make_channel()
+                if do_handshake_on_connect:
+                    if timeout == 0.0:
+                        raise ValueError("do_handshake_on_connect should not be "
+                                         "specified for non-blocking sockets")
+                    self.do_handshake()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    # -- what ssl.SSLSocket has ---------------------------------------------------
+
+    @property
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Run the handshake (done by connect/accept unless do_handshake_on_connect
+        is off). ``block=True`` blocks even on a non-blocking socket."""
+        timeout = self.gettimeout()
+        try:
+            if block:
+                self.settimeout(None)
+            self._handshake(self._deadline())
+        finally:
+            if block:
+                self.settimeout(timeout)
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        """Up to ``buflen`` bytes of plaintext; ``b""`` once the peer sent
+        close_notify. A connection cut without close_notify raises
+        ``ssl.SSLEOFError`` (unless ``suppress_ragged_eofs`` was asked for)."""
+        self._check_flags(flags, "recv")
+        return self._read(buflen)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._check_flags(flags, "recv_into")
+        view = memoryview(buffer).cast("B")
+        if nbytes <= 0 or nbytes > view.nbytes:
+            nbytes = view.nbytes
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        if not channel.handshake_complete:
+            self._handshake(deadline)
+        while True:
+            with self._engine_lock:
+                count = channel.read_into(view, nbytes)
+            if count is not None:
+                return count
+            self._receive_more(deadline)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        """``ssl.SSLSocket.read``: ``recv``, or ``recv_into`` with a buffer."""
+        if buffer is not None:
+            return self.recv_into(buffer, len)
+        return self._read(len)
+
+    def write(self, data: Any) -> int:
+        """``ssl.SSLSocket.write``: ``send``."""
+        return self.send(data)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        """Encrypt and send some of ``data`` (up to 256 KiB); returns how much was
+        taken. Non-blocking: ``SSLWantWriteError`` if nothing could be taken."""
+        self._check_flags(flags, "send")
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        if not channel.handshake_complete:
+            self._handshake(deadline)
+        return self._send_some(memoryview(data).cast("B"), deadline)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """Send all of ``data``, any size, in records of at most 16 KiB."""
+        self._check_flags(flags, "sendall")
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        if not channel.handshake_complete:
+            self._handshake(deadline)
+        view = memoryview(data).cast("B")
+        sent = 0
+        total = view.nbytes
+        while sent < total:
+            sent += self._send_some(view[sent:], deadline)
+        self._push(deadline)
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        """Send a file's bytes through TLS (never the kernel's zero-copy path)."""
+        if offset:
+            file.seek(offset)
+        total = 0
+        while count is None or total < count:
+            wanted = _SEND_CHUNK if count is None else min(_SEND_CHUNK, count - total)
+            chunk = file.read(wanted)
+            if not chunk:
+                break
+            self.sendall(chunk)
+            total += len(chunk)
+        if total and hasattr(file, "seek"):
+            file.seek(offset + total)
+        return total
+
+    def pending(self) -> int:
+        """Decrypted bytes that ``recv`` can return without reading the network."""
+        channel = self._tls_channel
+        return channel.pending if channel is not None else 0
+
+    def unwrap(self) -> socket.socket:
+        """Close TLS (send close_notify, wait for the peer's) and return the plain
+        socket. Bytes the peer sent after its close_notify are the first that the
+        returned socket's ``recv`` returns."""
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        with self._engine_lock:
+            if not channel.closing:
+                channel.close()
+                self._queue(channel.outgoing())
+        self._push(deadline)
+        while not channel.peer_closed:
+            with self._engine_lock:
+                if channel.failure is not None:
+                    raise channel.failure
+                if channel.transport_eof:
+                    raise eof_error(during_handshake=False)
+            self._receive_more(deadline)
+        leftover = channel.leftover()
+        timeout = self.gettimeout()
+        family, kind, proto = self.family, self.type, self.proto
+        fileno = self.detach()
+        plain = (_PrefixedSocket(leftover, family, kind, proto, fileno) if leftover
+                 else socket.socket(family, kind, proto, fileno))
+        plain.settimeout(timeout)
+        return plain
+
+    def shutdown(self, how: int) -> None:
+        """Shutting down the write side (SHUT_WR, SHUT_RDWR) sends close_notify
+        first; with SHUT_WR the peer's data can still be read (a half-close)."""
+        if how in (socket.SHUT_WR, socket.SHUT_RDWR):
+            self._send_close_notify(self._deadline())
+        super().shutdown(how)
+
+    def key_update(self, request_peer_update: bool = True) -> None:
+        """TLS 1.3: switch to new sending keys (and ask the peer to do the same)."""
+        channel = self._connected_channel()
+        with self._engine_lock:
+            channel.connection.key_update(request_peer_update)
+            self._queue(channel.outgoing())
+        self._push(self._deadline())
+
+    # -- connecting and accepting ---------------------------------------------------
+
+    def connect(self, address: Any) -> None:
+        self._connect(address, connect_ex=False)
+
+    def connect_ex(self, address: Any) -> int:
+        return self._connect(address, connect_ex=True)
+
+    def _connect(self, address: Any, connect_ex: bool) -> int:
+        if self._server_side:
+            raise ValueError("can't connect in server-side mode")
+        if self._tls_channel is not None:
+            raise ValueError("attempt to connect an already-connected TLSSocket")
+        self._tls_channel = self._make_channel()
+        if connect_ex:
+            status = super().connect_ex(address)
+        else:
+            status = 0
+            super().connect(address)
+        if status == 0 and self._do_handshake_on_connect:
+            self.do_handshake()
+        return status
+
+    def accept(self) -> tuple[TLSSocket, Any]:
+        """On a listening server socket: accept a client and (by default) run the
+        handshake before returning it."""
+        plain, address = super().accept()
+        try:
+            tls = TLSSocket._create(
+                plain, make_channel=self._make_channel, server_side=True,
+                do_handshake_on_connect=self._do_handshake_on_connect, context=self.context)
+        except BaseException:
+            plain.close()
+            raise
+        return tls, address
+
+    def dup(self) -> TLSSocket:
+        raise NotImplementedError(f"can't dup() {type(self).__name__} instances")
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> Any:
+        raise ValueError(f"recvfrom not allowed on instances of {type(self).__name__}")
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
+        raise ValueError(f"recvfrom_into not allowed on instances of {type(self).__name__}")
+
+    def sendto(self, *args: Any) -> int:
+        raise ValueError(f"sendto not allowed on instances of {type(self).__name__}")
+
+    def recvmsg(self, *args: Any) -> Any:
+        raise NotImplementedError(f"recvmsg not allowed on instances of {type(self).__name__}")
+
+    def recvmsg_into(self, *args: Any) -> Any:
+        raise NotImplementedError(
+            f"recvmsg_into not allowed on instances of {type(self).__name__}")
+
+    def sendmsg(self, *args: Any) -> int:
+        raise NotImplementedError(f"sendmsg not allowed on instances of {type(self).__name__}")
+
+    def _real_close(self) -> None:
+        # socket.close() calls this once the last makefile() reference is gone.
+        # If the peer is gone it will see a truncation, as it should.
+        with contextlib.suppress(OSError, ValueError):
+            self._send_close_notify(time.monotonic() + _CLOSE_TIMEOUT, bounded=True)
+        super()._real_close()  # type: ignore[misc]
+
+    # -- internals ----------------------------------------------------------------
+
+    @staticmethod
+    def _check_flags(flags: int, name: str) -> None:
+        if flags:
+            raise ValueError(f"non-zero flags not allowed in calls to {name}() on TLSSocket")
+
+    def _connected_channel(self) -> TLSChannel:
+        channel = self._tls_channel
+        if channel is None:
+            raise OSError(errno.ENOTCONN, "the TLS socket is not connected")
+        return channel
+
+    def _deadline(self) -> float | None:
+        timeout = self.gettimeout()
+        return time.monotonic() + timeout if timeout else None
+
+    def _wait(self, writing: bool, deadline: float | None) -> None:
+        assert deadline is not None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not _ready(self.fileno(), writing, remaining):
+            raise TimeoutError(f"The {'write' if writing else 'read'} operation timed out")
+
+    def _handshake(self, deadline: float | None) -> None:
+        channel = self._connected_channel()
+        while True:
+            with self._engine_lock:
+                self._queue(channel.outgoing())
+            try:
+                self._push(deadline)
+            except (BrokenPipeError, ConnectionResetError):
+                if channel.failure is None:
+                    raise
+            with self._engine_lock:
+                if channel.check_handshake():
+                    return
+            data = self._raw_recv(deadline)
+            with self._engine_lock:
+                channel.receive(data)
+
+    def _read(self, limit: int) -> bytes:
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        if not channel.handshake_complete:
+            self._handshake(deadline)
+        while True:
+            with self._engine_lock:
+                data = channel.read(limit)
+            if data is not None:
+                return data
+            self._receive_more(deadline)
+
+    def _raw_recv(self, deadline: float | None) -> bytes:
+        if self.gettimeout():
+            self._wait(False, deadline)
+        try:
+            return super().recv(_RECV_SIZE)
+        except BlockingIOError:
+            raise want_read() from None
+
+    def _receive_more(self, deadline: float | None) -> None:
+        """Read from the network into the engine; send what it answers if the
+        socket can take it now (a reader never waits for the writer)."""
+        data = self._raw_recv(deadline)
+        channel = self._connected_channel()
+        with self._engine_lock:
+            channel.receive(data)
+            answer = channel.outgoing()
+            if answer:
+                self._out.append(answer)
+        if answer:
+            self._push_without_waiting()
+
+    def _queue(self, data: bytes) -> None:
+        if data:
+            self._out.append(data)
+
+    def _send_some(self, view: memoryview, deadline: float | None) -> int:
+        if not view.nbytes:
+            return 0
+        # Ciphertext from an earlier call goes first; in non-blocking mode, taking
+        # nothing new until it is gone is how "try again" is signalled.
+        self._push(deadline)
+        chunk = bytes(view[:_SEND_CHUNK])
+        channel = self._connected_channel()
+        with self._engine_lock:
+            channel.write(chunk)
+            self._queue(channel.outgoing())
+        # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
+        with contextlib.suppress(ssl.SSLWantWriteError):
+            self._push(deadline)
+        return len(chunk)
+
+    def _push(self, deadline: float | None) -> None:
+        """Send all queued ciphertext (waiting per the socket's timeout)."""
+        out = self._out
+        while out:
+            with self._send_lock:
+                timeout = self.gettimeout()
+                while out:
+                    chunk = out[0]
+                    if timeout is None:
+                        super().sendall(chunk)
+                        out.popleft()
+                        continue
+                    if timeout > 0:
+                        self._wait(True, deadline)
+                    try:
+                        sent = super().send(chunk)
+                    except BlockingIOError:
+                        raise want_write() from None
+                    if sent == len(chunk):
+                        out.popleft()
+                    else:
+                        out[0] = memoryview(chunk)[sent:]
+
+    def _push_without_waiting(self) -> None:
+        out = self._out
+        while out and self._send_lock.acquire(blocking=False):
+            try:
+                while out:
+                    if not _ready(self.fileno(), True, 0):
+                        return
+                    chunk = out[0]
+                    try:
+                        sent = super().send(chunk, _DONTWAIT)
+                    except (BlockingIOError, InterruptedError):
+                        return
+                    except OSError:
+                        return  # broken: reading will report why
+                    if sent == len(chunk):
+                        out.popleft()
+                    else:
+                        out[0] = memoryview(chunk)[sent:]
+            finally:
+                self._send_lock.release()
+
+    def _send_close_notify(self, deadline: float | None, bounded: bool = False) -> None:
+        channel = self._tls_channel
+        if (channel is None or not channel.handshake_complete or channel.closing
+                or channel.failure is not None or self.fileno() < 0):
+            return
+        with self._engine_lock:
+            channel.close()
+            self._queue(channel.outgoing())
+        if bounded:
+            timeout = self.gettimeout()
+            if timeout is None or timeout > _CLOSE_TIMEOUT:
+                self.settimeout(_CLOSE_TIMEOUT)
+        self._push(deadline if self.gettimeout() else None)
+
+
+class _PrefixedSocket(socket.socket):
+    """A plain socket whose first reads return bytes already taken off the wire
+    (what followed the peer's close_notify when ``unwrap`` read past it)."""
+
+    __slots__ = ("_prefix",)
+
+    def __init__(self, prefix: bytes, family: int, kind: int, proto: int, fileno: int) -> None:
+        super().__init__(family, kind, proto, fileno)
+        self._prefix = prefix
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if self._prefix and not flags & socket.MSG_PEEK:
+            data, self._prefix = self._prefix[:bufsize], self._prefix[bufsize:]
+            return data
+        return super().recv(bufsize, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        if self._prefix and not flags & socket.MSG_PEEK:
+            view = memoryview(buffer).cast("B")
+            count = min(len(self._prefix), nbytes or view.nbytes, view.nbytes)
+            view[:count] = self._prefix[:count]
+            self._prefix = self._prefix[count:]
+            return count
+        return super().recv_into(buffer, nbytes, flags)
+
+
+def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
+            server_hostname: str | None = None, timeout: float | None = None,
+            source_address: tuple[str, int] | None = None,
+            suppress_ragged_eofs: bool = False) -> TLSSocket:
+    """Open a TCP connection, run the TLS handshake, return the ``TLSSocket``.
+
+    ``server_hostname`` (SNI and the name the certificate must match) defaults to
+    the host in ``address``. ``config`` defaults to ``ClientConfig()``: the
+    system's trust store, TLS 1.3 and 1.2. ``timeout`` covers the TCP connect,
+    the handshake, and then each later operation. Keys are logged to
+    ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
+
+    >>> with glasstls.connect(("example.com", 443)) as sock:
+    ...     sock.version()
+    'TLSv1.3'
+    """
+    client_config = with_environment_keylog(config if config is not None else ClientConfig())
+    name = server_hostname if server_hostname is not None else address[0]
+    sock = socket.create_connection(address, timeout, source_address)
+    try:
+        return TLSSocket._create(
+            sock, server_side=False, server_hostname=name,
+            make_channel=lambda: TLSChannel.client(client_config, name, suppress_ragged_eofs))
+    except BaseException:
+        sock.close()
+        raise
+
+
+__all__ = ["TLSSocket", "connect"]
