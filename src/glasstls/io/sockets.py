@@ -326,9 +326,20 @@ class TLSSocket(socket.socket, TLSInfo):
         # If the peer is gone it will see a truncation, as it should.
         with contextlib.suppress(OSError, ValueError):
             self._send_close_notify(time.monotonic() + _CLOSE_TIMEOUT, bounded=True)
+            self._discard_unread()
         super()._real_close()  # type: ignore[misc]
 
     # -- internals ----------------------------------------------------------------
+
+    def _discard_unread(self) -> None:
+        """Empty the kernel's receive queue before closing: closing a TCP socket
+        with unread data (say, session tickets never read) sends a reset, which
+        can destroy our close_notify before the peer reads it."""
+        for _ in range(64):
+            if not _ready(self.fileno(), False, 0):
+                return
+            if not super().recv(_RECV_SIZE, _DONTWAIT):
+                return
 
     @staticmethod
     def _check_flags(flags: int, name: str) -> None:

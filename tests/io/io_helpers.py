@@ -1,0 +1,206 @@
+"""Shared pieces for the transport tests: configs for both versions, PKI files,
+and real peers (``openssl s_server``, an HTTPS server on Python's ``ssl``).
+
+(tests/io has no ``__init__.py``: a package named ``io`` would shadow the
+standard library's.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import re
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glasstls import ClientConfig, ServerConfig
+from glasstls.constants import TLS12, TLS13
+from peers import require_binary
+from pki import pki
+
+KEY_TYPE = "ecdsa-p256"
+
+VERSIONS = [pytest.param(TLS13, id="TLS1.3"), pytest.param(TLS12, id="TLS1.2")]
+VERSION_NAMES = {TLS13: "TLSv1.3", TLS12: "TLSv1.2"}
+SSL_VERSIONS = {TLS13: ssl.TLSVersion.TLSv1_3, TLS12: ssl.TLSVersion.TLSv1_2}
+OPENSSL_VERSION_FLAGS = {TLS13: "-tls1_3", TLS12: "-tls1_2"}
+
+
+def client_config(version: int | None = None, **overrides: Any) -> ClientConfig:
+    versions = (version,) if version is not None else (TLS13, TLS12)
+    return ClientConfig(trust=pki(KEY_TYPE).trust, versions=versions, **overrides)
+
+
+def server_config(version: int | None = None, **overrides: Any) -> ServerConfig:
+    versions = (version,) if version is not None else (TLS13, TLS12)
+    return ServerConfig(certificates=(pki(KEY_TYPE).certified,), versions=versions,
+                        **overrides)
+
+
+def python_server_context(files: dict[str, Path], version: int | None = None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files["cert"], files["key"])
+    if version is not None:
+        context.minimum_version = context.maximum_version = SSL_VERSIONS[version]
+    return context
+
+
+def python_client_context(files: dict[str, Path], version: int | None = None) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(files["ca"]))
+    if version is not None:
+        context.minimum_version = context.maximum_version = SSL_VERSIONS[version]
+    return context
+
+
+@dataclass
+class OpenSSLServer:
+    """``openssl s_server`` on 127.0.0.1 with a port it chose itself."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    banner: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+@contextlib.contextmanager
+def openssl_server(files: dict[str, Path], version: int, extra: Sequence[str] = ("-www",),
+                   stdout: Any = subprocess.PIPE) -> Iterator[OpenSSLServer]:
+    """Start ``openssl s_server`` for one version; stopped (killed) on exit.
+
+    With ``stdout=PIPE`` (the default) the ACCEPT line is read from its output;
+    otherwise pass a file and the port is read from its stderr.
+    """
+    openssl = require_binary("openssl")
+    argv = [openssl, "s_server", "-accept", "127.0.0.1:0", "-cert", str(files["cert"]),
+            "-key", str(files["key"]), OPENSSL_VERSION_FLAGS[version], *extra]
+    to_stdout = stdout is subprocess.PIPE
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=stdout,
+                               stderr=subprocess.STDOUT if to_stdout else subprocess.PIPE)
+    server = None
+    try:
+        banner: list[str] = []
+        stream = process.stdout if to_stdout else process.stderr
+        assert stream is not None
+        while True:
+            line = stream.readline().decode(errors="replace")
+            if not line:
+                raise AssertionError(f"s_server exited before listening: {banner}")
+            banner.append(line)
+            match = re.search(r"ACCEPT .*:(\d+)", line)
+            if match:
+                break
+        server = OpenSSLServer(process, int(match.group(1)), banner)
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        elif process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        tls = self.connection
+        assert isinstance(tls, ssl.SSLSocket)
+        cipher = tls.cipher()
+        body = (f"path={self.path} version={tls.version()} "
+                f"cipher={cipher[0] if cipher else None}\n").encode() * 50
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def python_https_server(files: dict[str, Path], version: int | None = None
+                        ) -> Iterator[int]:
+    """An HTTPS server on Python's ``ssl`` in a thread; yields its port. Each
+    response says which path, version and suite the server saw."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    httpd.socket = python_server_context(files, version).wrap_socket(
+        httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def python_tls_listener(files: dict[str, Path], handler: Any, version: int | None = None
+                        ) -> Iterator[int]:
+    """One connection served by ``handler(ssl_socket)`` on Python's ``ssl`` in a
+    thread; yields the port. Exceptions in the handler fail the test at exit."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    context = python_server_context(files, version)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            plain, _ = listener.accept()
+            # Strict about endings, so that a test can tell close_notify from EOF.
+            with context.wrap_socket(plain, server_side=True,
+                                     suppress_ragged_eofs=False) as tls:
+                handler(tls)
+        except BaseException as error:  # reported in the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        thread.join(30)
+        listener.close()
+    if errors:
+        raise errors[0]
+
+
+def glass_context(files: dict[str, Path], version: int | None = None,
+                  server: bool = False) -> Any:
+    import glasstls
+
+    if server:
+        context = glasstls.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(files["cert"], files["key"])
+    else:
+        context = glasstls.SSLContext()
+        context.load_verify_locations(files["ca"])
+    if version is not None:
+        context.minimum_version = context.maximum_version = SSL_VERSIONS[version]
+    return context
+
+
+def free_port_socket() -> socket.socket:
+    return socket.create_server(("127.0.0.1", 0))
+
+
+__all__ = ["VERSIONS", "client_config", "openssl_server", "python_https_server",
+           "server_config"]
