@@ -280,10 +280,17 @@ class _Connection:
     def _application_data(self, payload: bytes) -> None:
         state = self._state
         if not state.accepts_application_data or self._handshake_in:
+            skip = self.record.early_data_skip
+            if skip >= len(payload) and not self.record.read_protection.encrypted:
+                # 0-RTT records after a HelloRetryRequest: skipped (RFC 8446 §4.2.10).
+                self.record.early_data_skip = skip - len(payload)
+                return
             raise PeerMisbehaved("application data before the handshake completed",
                                  AlertDescription.unexpected_message)
         if payload:
             early = getattr(state, "early_data", False)
+            if early:
+                state.account_early_data(len(payload))  # type: ignore[attr-defined]
             self._events.append(ApplicationData(payload, early))
             if self._trace_enabled:
                 self.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})

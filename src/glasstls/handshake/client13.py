@@ -201,7 +201,9 @@ class ExpectServerHello(_Tls13ClientState):
         where = "HRR" if message.is_hello_retry_request else "SH"
         check_allowed(message.extensions, where)
         for extension in message.extensions:
-            if extension.type not in hello.offered_extensions:
+            # RFC 8446 §4.2.2: a cookie may come in a HelloRetryRequest unasked.
+            if extension.type not in hello.offered_extensions and not (
+                    where == "HRR" and extension.type == X.cookie):
                 raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} "
                                      "that was not offered", AlertDescription.unsupported_extension)
         engine.set_version(TLS13)
@@ -244,7 +246,6 @@ class ExpectServerHello(_Tls13ClientState):
             # RFC 8446 §4.1.4: an HRR that would not change the ClientHello.
             raise illegal("HelloRetryRequest changes nothing")
         engine.transcript.restart_after_hello_retry()
-        engine.transcript.add(message.raw)
         hs.retried = True
         from ..connection import ClientConnection
 

@@ -59,16 +59,18 @@ class Transcript:
     def restart_after_hello_retry(self) -> None:
         """RFC 8446 §4.4.1: replace ClientHello1 with a synthetic message_hash message.
 
-        Called when the HelloRetryRequest arrives (client) or is about to be sent
-        (server): the transcript then holds only ClientHello1.
+        The client calls it with the HelloRetryRequest already added (it stays,
+        after the synthetic message); the server before sending its retry.
         """
-        assert self._hash_name is not None and len(self._messages) == 1
-        client_hello_hash = hashlib.new(self._hash_name, self._messages[0]).digest()
+        assert self._hash_name is not None and self._messages
+        first, *later = self._messages
+        client_hello_hash = hashlib.new(self._hash_name, first).digest()
         synthetic = (bytes([HandshakeType.message_hash, 0, 0, len(client_hello_hash)])
                      + client_hello_hash)
         self._messages = []
         self._hash = hashlib.new(self._hash_name)
-        self.add(synthetic)
+        for message in (synthetic, *later):
+            self.add(message)
 
     def fork(self) -> Transcript:
         """A copy of the hash state, for post-handshake authentication (RFC 8446
