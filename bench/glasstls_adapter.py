@@ -16,12 +16,17 @@ Each case is matched to what the other adapters negotiate:
 Configs are built once per case and reused (as an ``SSLContext`` is); every
 ``make_pair`` makes two new connection objects.
 
-Resumption (``res13-ecdsa``) raises ``Unsupported`` until the engine can resume a
-session (issue 4): turn ``ENGINE_RESUMES`` on when it lands.
+Resumption (``res13-ecdsa``): the server sends one TLS 1.3 NewSessionTicket
+(``tickets=1``, as the ``ssl`` adapter's ``num_tickets = 1``); the client keeps no
+session cache of its own (``session_cache=None``), so a full-handshake case never
+resumes by accident, and the harness passes the ticket's ``ClientSession`` back
+explicitly. Engines without resumption (before issue 4) and without TLS 1.2 are
+detected, and those cases raise ``Unsupported`` with the reason.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections import deque
@@ -48,10 +53,6 @@ from glasstls import (
 )
 from glasstls.events import ApplicationData
 
-# Issue 4 (TLS 1.3 session resumption) has not landed: the client ignores
-# ``session=`` and the server issues no NewSessionTicket.
-ENGINE_RESUMES = False
-
 _TLS13_SUITES = {
     "aes128gcm": CipherSuite.TLS_AES_128_GCM_SHA256,
     "chacha20": CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
@@ -71,6 +72,13 @@ def _engine_speaks_tls12() -> bool:
 
     return all(importlib.util.find_spec(f"glasstls.handshake.{name}") is not None
                for name in ("client12", "server12"))
+
+
+def _engine_resumes() -> bool:
+    """True once the configs have tickets and a client session cache (issue 4)."""
+    server = {f.name for f in dataclasses.fields(ServerConfig)}
+    client = {f.name for f in dataclasses.fields(ClientConfig)}
+    return {"ticket_keys", "tickets"} <= server and "session_cache" in client
 
 
 class _End:
@@ -97,15 +105,20 @@ class GlasstlsAdapter(tlsbench.Adapter):
         self._trust: dict[str, TrustStore] = {}
         self._keys: dict[str, CertifiedKey] = {}
         self._tls12 = _engine_speaks_tls12()
+        self._resumes = _engine_resumes()
         self.notes = [
             f"glasstls {glasstls.__version__} sans-I/O engine (in-memory byte pumping), "
             f"cryptography {_cryptography_version()}",
             "client verifies the chain against the harness CA for 'localhost' "
             "(cryptography.x509.verification)",
             "middlebox compatibility on (dummy ChangeCipherSpec + session id), as OpenSSL",
-            "server sends no NewSessionTicket and resumption is unsupported "
-            "(issue 4 not landed): res13 is skipped",
         ]
+        if self._resumes:
+            self.notes.append("server sends 1 TLS 1.3 ticket per handshake; client session "
+                              "cache off (sessions passed explicitly)")
+        else:
+            self.notes.append("engine without resumption (issue 4): server sends no "
+                              "ticket, res13 is skipped")
         if not self._tls12:
             self.notes.append("TLS 1.2 engine not present yet: hs12-rsa is skipped")
 
@@ -148,24 +161,39 @@ class GlasstlsAdapter(tlsbench.Adapter):
         groups = (_GROUPS[cfg.group],)
         common: dict[str, Any] = {"versions": versions, "cipher_suites": suites,
                                   "groups": groups}
+        client_extra: dict[str, Any] = {}
+        server_extra: dict[str, Any] = {}
+        if self._resumes:
+            # The harness hands sessions over itself; a cache would turn every
+            # "full" handshake after the first into a resumed one.
+            client_extra["session_cache"] = None
+            server_extra["tickets"] = 1 if cfg.tickets else 0
+            if not cfg.tickets:
+                server_extra["ticket_keys"] = None
         client = ClientConfig(
             **common,
+            **client_extra,
             key_share_groups=groups,
             trust=self._trust_store(cfg.cert) if cfg.verify else None,
             verify_certificates=cfg.verify,
             check_hostname=cfg.verify,
         )
-        server = ServerConfig(**common, certificates=(self._certified_key(cfg.cert),))
+        server = ServerConfig(**common, **server_extra,
+                              certificates=(self._certified_key(cfg.cert),))
         self._configs[cfg] = pair = (client, server)
         return pair
 
     # -- the adapter contract ----------------------------------------------------------
 
     def make_pair(self, cfg: tlsbench.Config, session: Any = None) -> tuple[_End, _End]:
-        if session is not None and not ENGINE_RESUMES:
-            raise tlsbench.Unsupported("glasstls: no session resumption yet (issue 4)")
         client_config, server_config = self._config_pair(cfg)
-        client = ClientConnection(client_config, server_name=tlsbench.SERVER_NAME)
+        if session is None:
+            client = ClientConnection(client_config, server_name=tlsbench.SERVER_NAME)
+        elif self._resumes:
+            client = ClientConnection(client_config, server_name=tlsbench.SERVER_NAME,
+                                      session=session)
+        else:
+            raise tlsbench.Unsupported("glasstls: no session resumption in this engine")
         return _End(client), _End(ServerConnection(server_config))
 
     def pump(self, client: _End, server: _End) -> int:
@@ -196,9 +224,14 @@ class GlasstlsAdapter(tlsbench.Adapter):
         return data
 
     def get_session(self, client: _End) -> Any:
-        raise tlsbench.Unsupported(
-            "glasstls: no session resumption yet (issue 4: the server issues no "
-            "NewSessionTicket and ClientConnection ignores session=)")
+        if not self._resumes:
+            raise tlsbench.Unsupported(
+                "glasstls: no session resumption in this engine (issue 4: the server "
+                "issues no NewSessionTicket and ClientConnection ignores session=)")
+        session = getattr(client.conn, "session", None)
+        if session is None:
+            raise RuntimeError("glasstls: no session ticket received")
+        return session
 
     def was_resumed(self, client: _End, server: _End) -> bool:
         return all(end.conn.negotiated is not None and end.conn.negotiated.resumed
