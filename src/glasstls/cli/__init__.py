@@ -1,0 +1,1 @@
+"""The ``glasstls`` command: demo, client, server, certs, serve."""
