@@ -19,7 +19,7 @@ import contextlib
 from typing import Any
 
 from .config import ClientConfig, ServerConfig
-from .constants import TLS12, TLS13, ContentType, HandshakeType
+from .constants import TLS13, ContentType, HandshakeType
 from .crypto.suites import Suite
 from .errors import (
     AlertDescription,
@@ -37,20 +37,18 @@ from .events import (
     ConnectionClosed,
     Event,
     HandshakeComplete,
-    KeyUpdated,
 )
 from .handshake.common import Closed, State
 from .handshake.transcript import Transcript
 from .keyschedule import exporter
 from .messages.handshake import Message, serialize
-from .record import Protection, RecordLayer
+from .record import Protection, RecordLayer, Tls13Protection
 from .session import ClientSession
 from .trace import (
     ALERT,
     APPLICATION_DATA,
     CHANGE_CIPHER_SPEC,
     CLOSE,
-    LOCAL,
     RECEIVED,
     SENT,
     TraceEvent,
@@ -210,6 +208,9 @@ class _Connection:
 
     def install_write(self, protection: Protection) -> None:
         self._flush_handshake()
+        limit = self._config.key_update_after_records
+        if limit is not None and isinstance(protection, Tls13Protection):
+            protection.limit = limit
         self.record.write_protection = protection
 
     def emit(self, event: Event) -> None:
@@ -488,8 +489,4 @@ class ServerConnection(_Connection):
         return self._config
 
 
-def _noop(*_: Any) -> None:
-    return None
-
-
-__all__ = ["LOCAL", "TLS12", "ClientConnection", "KeyUpdated", "ServerConnection"]
+__all__ = ["ClientConnection", "ServerConnection"]
