@@ -14,6 +14,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,18 @@ class OpenSSLServer:
     port: int
     banner: list[str] = field(default_factory=list)
 
+    def connect(self, timeout: float = 10.0) -> socket.socket:
+        """A TCP connection to the server, retried while it is still starting
+        (with -quiet it does not say when it is listening)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.02)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -79,22 +92,29 @@ class OpenSSLServer:
 
 @contextlib.contextmanager
 def openssl_server(files: dict[str, Path], version: int, extra: Sequence[str] = ("-www",),
-                   stdout: Any = subprocess.PIPE) -> Iterator[OpenSSLServer]:
+                   ) -> Iterator[OpenSSLServer]:
     """Start ``openssl s_server`` for one version; stopped (killed) on exit.
 
-    With ``stdout=PIPE`` (the default) the ACCEPT line is read from its output;
-    otherwise pass a file and the port is read from its stderr.
+    Without ``-quiet`` it picks its port and says so on stdout. With ``-quiet``
+    it relays the client's bytes to its stdout and its stdin to the client, and
+    says nothing: the port is chosen here, and ``server.connect()`` retries
+    until it listens.
     """
     openssl = require_binary("openssl")
-    argv = [openssl, "s_server", "-accept", "127.0.0.1:0", "-cert", str(files["cert"]),
+    quiet = "-quiet" in extra
+    port = free_port() if quiet else 0
+    argv = [openssl, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(files["cert"]),
             "-key", str(files["key"]), OPENSSL_VERSION_FLAGS[version], *extra]
-    to_stdout = stdout is subprocess.PIPE
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=stdout,
-                               stderr=subprocess.STDOUT if to_stdout else subprocess.PIPE)
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL if quiet else subprocess.STDOUT)
     server = None
     try:
+        if quiet:
+            server = OpenSSLServer(process, port)
+            yield server
+            return
         banner: list[str] = []
-        stream = process.stdout if to_stdout else process.stderr
+        stream = process.stdout
         assert stream is not None
         while True:
             line = stream.readline().decode(errors="replace")
@@ -198,8 +218,11 @@ def glass_context(files: dict[str, Path], version: int | None = None,
     return context
 
 
-def free_port_socket() -> socket.socket:
-    return socket.create_server(("127.0.0.1", 0))
+def free_port() -> int:
+    """A port that was free a moment ago (for peers that cannot report port 0)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port: int = probe.getsockname()[1]
+        return port
 
 
 __all__ = ["VERSIONS", "client_config", "openssl_server", "python_https_server",
