@@ -251,6 +251,14 @@ class TLSInfo:
         return channel
 
     @property
+    def connection(self) -> ClientConnection | ServerConnection:
+        """The engine behind this connection, for inspection: a server's
+        ``connection.client_hello`` is the ClientHello as received, and
+        ``connection.config`` the config it runs with. Driving it directly
+        (``send``, ``receive_data``) would desynchronise the transport."""
+        return self._channel.connection
+
+    @property
     def negotiated(self) -> HandshakeComplete | None:
         """glasstls's own record of the handshake (None until it completes)."""
         channel = self._tls_channel

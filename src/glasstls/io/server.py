@@ -3,7 +3,9 @@
 Each accepted connection gets its own thread, which runs the handshake and then
 calls ``handler(tls_socket, client_address)``; the socket is closed (with
 close_notify) when the handler returns. A failed handshake is logged and does
-not reach the handler.
+not reach the handler. ``max_connections`` bounds how many are served at once
+(the rest wait in the listen backlog); ``connection_config`` gives each
+connection a config of its own, say with its own trace callback.
 
     def echo(sock: TLSSocket, address) -> None:
         while data := sock.recv(65536):
@@ -33,6 +35,7 @@ from .sockets import TLSSocket
 logger = logging.getLogger("glasstls.io")
 
 Handler = Callable[[TLSSocket, Any], None]
+ConnectionConfig = Callable[[ServerConfig], ServerConfig]
 
 
 class TLSServer:
@@ -40,12 +43,18 @@ class TLSServer:
     ``serve()``; stop it with ``close()`` (or a ``with`` block)."""
 
     def __init__(self, listener: socket.socket, handler: Handler, config: ServerConfig,
-                 handshake_timeout: float | None, timeout: float | None) -> None:
+                 handshake_timeout: float | None, timeout: float | None,
+                 max_connections: int | None = None,
+                 connection_config: ConnectionConfig | None = None) -> None:
         self._listener = listener
         self._handler = handler
         self._config = config
+        self._connection_config = connection_config
         self._handshake_timeout = handshake_timeout
         self._timeout = timeout
+        self._max_connections = max_connections
+        self._active = 0  # connections accepted and not finished (under _capacity)
+        self._capacity = threading.Condition()
         self._stop = threading.Event()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._lock = threading.Lock()
@@ -66,6 +75,8 @@ class TLSServer:
         their sockets first if ``abort_connections``)."""
         if not self._stop.is_set():
             self._stop.set()
+            with self._capacity:
+                self._capacity.notify_all()
             with contextlib.suppress(OSError):
                 self._wake_writer.send(b"x")
             self._acceptor.join()
@@ -99,9 +110,12 @@ class TLSServer:
                 for key, _ in selector.select():
                     if key.fileobj is self._wake_reader or self._stop.is_set():
                         return
+                    if not self._take_slot():
+                        return
                     try:
                         plain, address = self._listener.accept()
                     except OSError as error:
+                        self._release_slot()
                         logger.debug("accept failed: %s", error)
                         continue
                     worker = threading.Thread(target=self._serve_one, args=(plain, address),
@@ -110,10 +124,33 @@ class TLSServer:
                         self._workers.add(worker)
                     worker.start()
 
+    def _take_slot(self) -> bool:
+        """Wait while ``max_connections`` are being served (new clients stay in
+        the listen backlog meanwhile); False once the server is closing."""
+        with self._capacity:
+            while (self._max_connections is not None
+                   and self._active >= self._max_connections and not self._stop.is_set()):
+                self._capacity.wait()
+            if self._stop.is_set():
+                return False
+            self._active += 1
+            return True
+
+    def _release_slot(self) -> None:
+        with self._capacity:
+            self._active -= 1
+            self._capacity.notify()
+
     def _serve_one(self, plain: socket.socket, address: Any) -> None:
         try:
             plain.settimeout(self._handshake_timeout)
-            config = self._config
+            try:
+                config = (self._connection_config(self._config)
+                          if self._connection_config is not None else self._config)
+            except Exception:
+                logger.exception("connection_config for %s failed", address)
+                plain.close()
+                return
             try:
                 sock = TLSSocket._create(plain, server_side=True,
                                          make_channel=lambda: TLSChannel.server(config))
@@ -135,22 +172,31 @@ class TLSServer:
         finally:
             with self._lock:
                 self._workers.discard(threading.current_thread())
+            self._release_slot()
 
 
 def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
           backlog: int = 128, handshake_timeout: float | None = 30.0,
-          timeout: float | None = None, reuse_address: bool = True) -> TLSServer:
+          timeout: float | None = None, reuse_address: bool = True,
+          max_connections: int | None = None,
+          connection_config: ConnectionConfig | None = None) -> TLSServer:
     """Listen on ``address`` and serve each connection on its own thread.
 
     ``handler(sock, client_address)`` gets a ``TLSSocket`` whose handshake is
     done; ``timeout`` is that socket's timeout (None: blocking). Port 0 picks a
     free port: read it from ``server.address``. Keys are logged to
     ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
+    At most ``max_connections`` connections (None: no limit) are handshaking or
+    being served at once. ``connection_config(config)``, when given, makes each
+    connection's own config, e.g. ``lambda c: dataclasses.replace(c,
+    trace=Recorder())``; the handler finds it in ``sock.connection.config``.
 
     >>> server = glasstls.serve(("127.0.0.1", 0), echo, config=config)
     >>> host, port = server.address
     >>> server.close()
     """
+    if max_connections is not None and max_connections < 1:
+        raise ValueError("max_connections must be at least 1 (or None)")
     server_config = with_environment_keylog(config)
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -159,10 +205,11 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(address)
         listener.listen(backlog)
-        return TLSServer(listener, handler, server_config, handshake_timeout, timeout)
+        return TLSServer(listener, handler, server_config, handshake_timeout, timeout,
+                         max_connections, connection_config)
     except BaseException:
         listener.close()
         raise
 
 
-__all__ = ["Handler", "TLSServer", "serve"]
+__all__ = ["ConnectionConfig", "Handler", "TLSServer", "serve"]
