@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509 import verification
@@ -143,18 +144,32 @@ class CertifiedKey:
         return cls.from_pem(chain_pem, key_pem, password)
 
 
+# What cryptography raises for certificates it cannot decode.
+_MALFORMED = (ValueError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
+              x509.UnsupportedGeneralNameType)
+
+
 def parse_chain(chain_der: Sequence[bytes]) -> list[x509.Certificate]:
-    try:
-        return [x509.load_der_x509_certificate(der) for der in chain_der]
-    except ValueError as exc:
-        raise BadCertificate(f"certificate does not parse: {exc}",
-                             AlertDescription.bad_certificate) from None
+    certificates = []
+    for der in chain_der:
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+            # cryptography decodes some fields only when they are first read; read
+            # those glasstls uses now, so that a malformed certificate is refused here
+            # rather than failing later (in the trace, or in path validation).
+            _ = (certificate.subject, certificate.issuer, certificate.extensions,
+                 certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+        except _MALFORMED as exc:
+            raise BadCertificate(f"certificate does not parse: {exc}",
+                                 AlertDescription.bad_certificate) from None
+        certificates.append(certificate)
+    return certificates
 
 
 def leaf_public_key(certificate: x509.Certificate) -> PublicKey:
     try:
         key = certificate.public_key()
-    except (ValueError, x509.UnsupportedGeneralNameType) as exc:
+    except (ValueError, UnsupportedAlgorithm, x509.UnsupportedGeneralNameType) as exc:
         raise BadCertificate(f"certificate key cannot be used: {exc}",
                              AlertDescription.unsupported_certificate) from None
     if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey,
