@@ -1,0 +1,154 @@
+"""What the commands share: option parsing helpers, loading PEM files with a clear
+error, a bare-bones HTTP/1.1 exchange, and printing a failure."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..certs import CertifiedKey, TrustStore
+from ..constants import TLS12, TLS13
+from ..crypto.groups import Group, group_by_name
+from ..crypto.suites import SUITES, Suite, suite_by_name
+from ..errors import ConfigError
+from .failures import CommandError, Failure
+
+# Largest HTTP head we read before giving up (a demo server, not a web server).
+MAX_HEAD = 64 * 1024
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples in a command's epilog as written."""
+
+
+def add_version_flags(parser: argparse.ArgumentParser, what: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--tls1.2", dest="tls12", action="store_true",
+                       help=f"{what} TLS 1.2 only")
+    group.add_argument("--tls1.3", dest="tls13", action="store_true",
+                       help=f"{what} TLS 1.3 only")
+
+
+def versions_from(args: argparse.Namespace) -> tuple[int, ...]:
+    """The versions chosen by ``--tls1.2`` / ``--tls1.3`` (both by default)."""
+    if getattr(args, "tls12", False):
+        return (TLS12,)
+    if getattr(args, "tls13", False):
+        return (TLS13,)
+    return (TLS13, TLS12)
+
+
+def group_argument(name: str) -> Group:
+    """argparse type for a key exchange group name (``x25519``, ``P-256``...)."""
+    try:
+        return group_by_name(name)
+    except KeyError:
+        from ..crypto.groups import GROUPS
+
+        names = ", ".join(g.name for g in GROUPS.values())
+        raise argparse.ArgumentTypeError(f"unknown group {name!r}; choose from {names}") from None
+
+
+def suite_argument(name: str) -> Suite:
+    """argparse type for a cipher suite, by IANA or OpenSSL name."""
+    try:
+        return suite_by_name(name)
+    except KeyError:
+        names = ", ".join(s.name for s in SUITES.values())
+        raise argparse.ArgumentTypeError(
+            f"unknown cipher suite {name!r}; choose from {names}") from None
+
+
+def split_alpn(values: Sequence[str] | None) -> tuple[str, ...]:
+    """``--alpn h2,http/1.1 --alpn x`` -> ``("h2", "http/1.1", "x")``."""
+    protocols: list[str] = []
+    for value in values or ():
+        protocols += [p for p in value.split(",") if p]
+    return tuple(protocols)
+
+
+def parse_target(text: str, default_port: int = 443) -> tuple[str, int]:
+    """``HOST[:PORT]``, with IPv6 literals in brackets.
+
+    >>> parse_target("example.com"), parse_target("[::1]:8443"), parse_target("h:1")
+    (('example.com', 443), ('::1', 8443), ('h', 1))
+    """
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise CommandError(f"bad address {text!r}: missing ']'")
+        host, rest = text[1:end], text[end + 1:]
+        if rest and not rest.startswith(":"):
+            raise CommandError(f"bad address {text!r}")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    if not host:
+        raise CommandError(f"bad address {text!r}: no host")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise CommandError(f"bad port {port_text!r} in {text!r}")
+    return host, int(port_text)
+
+
+def load_certified(cert: str, key: str | None) -> CertifiedKey:
+    """A certificate chain and key from PEM files, or a ``CommandError`` saying
+    which file is wrong and why."""
+    try:
+        chain = Path(cert).read_bytes()
+        key_pem = Path(key).read_bytes() if key else chain
+    except OSError as error:
+        raise CommandError(f"cannot read {error.filename}: {error.strerror}") from None
+    try:
+        return CertifiedKey.from_pem(chain, key_pem)
+    except (ConfigError, ValueError, TypeError) as error:
+        raise CommandError(f"cannot use certificate {cert} with key {key or cert}: "
+                           f"{error}") from None
+
+
+def load_trust(cafile: str) -> TrustStore:
+    """Trust anchors from a PEM file (or a directory of PEM files)."""
+    path = Path(cafile)
+    try:
+        if path.is_dir():
+            store = TrustStore.from_directory(path)
+        else:
+            store = TrustStore.from_pem_file(path)
+    except OSError as error:
+        raise CommandError(f"cannot read {cafile}: {error.strerror}") from None
+    except ConfigError as error:
+        raise CommandError(f"{cafile}: {error}") from None
+    if not len(store):
+        raise CommandError(f"{cafile} holds no certificates")
+    return store
+
+
+def http_request(host: str, path: str) -> bytes:
+    """A GET request that asks the server to close after its answer."""
+    if not path.startswith("/"):
+        path = "/" + path
+    host_header = f"[{host}]" if ":" in host else host
+    return (f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: glasstls\r\n"
+            "Accept: */*\r\nConnection: close\r\n\r\n").encode()
+
+
+def http_response(body: str, status: str = "200 OK") -> bytes:
+    data = body.encode()
+    head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\nServer: glasstls\r\n\r\n")
+    return head.encode() + data
+
+
+def print_failure(command: str, failure: Failure) -> int:
+    """One line on stderr; returns the exit code."""
+    print(f"glasstls {command}: error: {failure.message}", file=sys.stderr, flush=True)
+    return failure.exit_code
+
+
+__all__ = ["MAX_HEAD", "HelpFormatter", "add_version_flags", "group_argument", "http_request",
+           "http_response", "load_certified", "load_trust", "parse_target", "print_failure",
+           "split_alpn", "suite_argument", "versions_from"]
