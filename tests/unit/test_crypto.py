@@ -237,3 +237,41 @@ def test_no_server_name_is_bad_certificate() -> None:
 
     with pytest.raises(BadCertificate):
         verify_server_chain(pki("ecdsa-p256").trust, _chain(), None, time.time())  # type: ignore[arg-type]
+
+
+# -- certificates that do not decode -------------------------------------------------------
+
+
+def _leaf_der(key_type: str = "ecdsa-p256") -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return pki(key_type).leaf.certificate.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    # The issuer's organization as a tag-13 string: decoded only when read.
+    ((b"\x06\x03U\x04\n\x0c", b"\x06\x03U\x04\n\x0d"), "issuer"),
+    # X.509 version 4.
+    ((b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x03"), "version"),
+])
+def test_certificate_that_does_not_decode_is_bad_certificate(change: tuple[bytes, bytes],
+                                                             why: str) -> None:
+    from glasstls.certs import parse_chain
+
+    der = _leaf_der()
+    assert change[0] in der, why
+    with pytest.raises(BadCertificate) as caught:
+        parse_chain([der.replace(*change, 1)])
+    assert caught.value.alert == AlertDescription.bad_certificate
+
+
+def test_certificate_with_an_unknown_key_algorithm_is_unsupported_certificate() -> None:
+    from glasstls.certs import leaf_public_key, parse_chain
+
+    id_ec_public_key = b"\x06\x07\x2a\x86\x48\xce\x3d\x02\x01"
+    der = _leaf_der()
+    assert id_ec_public_key in der
+    (certificate,) = parse_chain([der.replace(id_ec_public_key, id_ec_public_key[:-1] + b"\x09")])
+    with pytest.raises(BadCertificate) as caught:
+        leaf_public_key(certificate)
+    assert caught.value.alert == AlertDescription.unsupported_certificate
