@@ -151,11 +151,6 @@ def test_write_key_reaching_its_record_limit_is_replaced_by_a_key_update() -> No
     assert client.record.write_protection is not protection
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: ClientConfig/ServerConfig.key_update_after_records is never read; "
-    "the connection rekeys only at the suite's AEAD limit (Tls13Protection.limit = "
-    "suite.record_limit), so a configured limit of 3 records sends no KeyUpdate "
-    "(config.py declares it; connection.py/handshake never pass it to the protection)"))
 @pytest.mark.parametrize("side", ["client", "server"])
 def test_key_update_after_records_config_forces_a_key_update(side: str) -> None:
     pair = connect(client_config(TEST_PKI, key_update_after_records=3),
