@@ -502,3 +502,21 @@ def test_rfc8448_server_engine_retries_the_rfc_hello_as_the_rfc_server_did() -> 
     server_hello_record = section.hex("Record_ServerHello")
     ours = hs.ServerHello.parse(server.data_to_send()[5:len(server_hello_record)])
     _same_server_hello(ours, hs.ServerHello.parse(server_hello_record[5:]))
+
+
+def test_rfc8448_certificate_is_within_validity_only_at_the_transcript_time() -> None:
+    # The RFC's certificate expired on 2026-07-30, so replays inject the transcript's
+    # clock. At that time the only objection of path validation is the missing
+    # subjectAltName (RFC 8448's certificate has none); after expiry it is the date.
+    from glasstls import TrustStore
+    from glasstls.certs import verify_server_chain
+
+    certificate = server_certificate(replay(SIMPLE))
+    trust = TrustStore([certificate])
+    with pytest.raises(TLSError) as at_transcript_time:
+        verify_server_chain(trust, [certificate], "server", Section(SIMPLE).timestamp)
+    assert "subjectAltName" in str(at_transcript_time.value)
+    after_expiry = 1785542400.0  # 2026-08-01T00:00:00Z
+    with pytest.raises(TLSError) as later:
+        verify_server_chain(trust, [certificate], "server", after_expiry)
+    assert later.value.alert == AlertDescription.certificate_expired
