@@ -157,7 +157,7 @@ def test_certificate_verify_with_a_scheme_that_does_not_fit_the_key_is_illegal_p
     failed_client(pair, AlertDescription.illegal_parameter)
 
 
-def test_server_without_a_certificate_the_client_can_verify_the_signature_of_fails() -> None:
+def test_no_certificate_fitting_the_clients_signature_schemes_is_handshake_failure() -> None:
     # The client offers only RSA-PSS; the server has only an ECDSA certificate.
     from glasstls.constants import SignatureScheme
 
