@@ -149,12 +149,12 @@ class RequestReader:
         connection failed."""
         started: float | None = time.monotonic() if self._buffer else None
         while True:
-            end = self._buffer.find(b"\r\n\r\n")
+            end = self._buffer.find(b"\r\n\r\n", 0, MAX_HEAD + 4)
             if end >= 0:
                 head = bytes(self._buffer[:end])
                 del self._buffer[:end + 4]
                 return parse_head(head)
-            if len(self._buffer) > MAX_HEAD:
+            if len(self._buffer) >= MAX_HEAD + 4:
                 raise HTTPError(431, "request head too large")
             now = time.monotonic()
             if started is None:
