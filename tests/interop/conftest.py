@@ -51,11 +51,13 @@ def start_peer() -> Iterator[Callable[[Sequence[str]], PeerProcess]]:
 
 @pytest.fixture
 def start_glass_server() -> Iterator[Callable[..., GlassServer]]:
-    """``start_glass_server(config, handler)`` -> a ``GlassServer``, stopped at teardown."""
+    """``start_glass_server(config, handler, connections=1)`` -> a ``GlassServer``,
+    stopped at teardown."""
     started: list[GlassServer] = []
 
-    def start(config: ServerConfig, handler: Callable[[GlassSocket], Any]) -> GlassServer:
-        server = GlassServer(config, handler)
+    def start(config: ServerConfig, handler: Callable[[GlassSocket], Any],
+              connections: int = 1) -> GlassServer:
+        server = GlassServer(config, handler, connections=connections)
         started.append(server)
         return server
 

@@ -169,46 +169,65 @@ def glass_client(port: int, config: ClientConfig, server_name: str | None = "loc
 
 
 class GlassServer:
-    """Accept one connection on 127.0.0.1 in a thread and run ``handler`` on it.
+    """Accept ``connections`` connections (one by default) on 127.0.0.1, one after
+    the other, in a thread, and run ``handler`` on each.
 
     ``join()`` waits for the handler and re-raises whatever it raised, so an
-    assertion or TLS error in the server thread fails the test.
+    assertion or TLS error in the server thread fails the test. ``glass`` and
+    ``result`` are those of the latest connection; ``sockets`` and ``results`` hold
+    every connection's (for resumption tests, whose peers reconnect).
     """
 
     def __init__(self, config: ServerConfig, handler: Callable[[GlassSocket], Any],
-                 timeout: float = TIMEOUT) -> None:
+                 timeout: float = TIMEOUT, connections: int = 1) -> None:
         self.config = config
         self.handler = handler
         self.timeout = timeout
+        self.connections = connections
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1)
+        self.listener.listen(connections)
         self.listener.settimeout(timeout)
         self.port: int = self.listener.getsockname()[1]
         self.glass: GlassSocket | None = None
         self.result: Any = None
+        self.sockets: list[GlassSocket] = []
+        self.results: list[Any] = []
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="glasstls-server", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
+            for number in range(1, self.connections + 1):
+                if not self._serve_one(last=number == self.connections):
+                    return
+        finally:
+            with contextlib.suppress(OSError):
+                self.listener.close()
+
+    def _serve_one(self, last: bool) -> bool:
+        try:
             sock, _ = self.listener.accept()
         except BaseException as error:
             self.error = error
-            return
-        finally:
-            self.listener.close()
+            return False
+        if last:
+            self.listener.close()  # nobody else is let in
         try:
             self.glass = GlassSocket(ServerConnection(self.config), sock, self.timeout)
+            self.sockets.append(self.glass)
             self.result = self.handler(self.glass)
+            self.results.append(self.result)
         except BaseException as error:
             self.error = error
+            return False
         finally:
             sock.close()
+        return True
 
     def join(self) -> Any:
-        self._thread.join(self.timeout + 5)
+        self._thread.join(self.timeout * self.connections + 5)
         if self._thread.is_alive():
             raise TimeoutError("the glasstls server thread did not finish")
         if self.error is not None:
@@ -225,7 +244,7 @@ class GlassServer:
         if self.glass is not None:
             with contextlib.suppress(OSError):
                 self.glass.sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(self.timeout + 5)
+        self._thread.join(self.timeout * self.connections + 5)
 
 
 def echo_once(reply_prefix: bytes = b"glasstls-server got: ") -> Callable[[GlassSocket], bytes]:

@@ -77,6 +77,19 @@ def openssl_server_hellos(trace: str) -> list[TracedServerHello]:
     return hellos
 
 
+def openssl_server_hello_extensions(trace: str) -> list[tuple[str, ...]]:
+    """The extension names of every ServerHello in ``openssl -trace`` output, in order
+    (OpenSSL's names: ``psk`` is pre_shared_key, i.e. a resumed TLS 1.3 session)."""
+    found = []
+    for match in re.finditer(r"^\s+ServerHello, Length=\d+$", trace, re.MULTILINE):
+        body = trace[match.end():]
+        end = re.search(r"^(?:\s{4}\w[\w ]*, Length=\d+|(?:Sent|Received) Record)$", body,
+                        re.MULTILINE)
+        body = body[:end.start()] if end else body
+        found.append(tuple(re.findall(r"extension_type=(\w+)\(\d+\)", body)))
+    return found
+
+
 def openssl_trace_negotiated(trace: str) -> tuple[Negotiated, bool]:
     """(parameters of the final ServerHello, whether a HelloRetryRequest came first)."""
     hellos = openssl_server_hellos(trace)
