@@ -136,6 +136,12 @@ def http_request(host: str, path: str) -> bytes:
             "Accept: */*\r\nConnection: close\r\n\r\n").encode()
 
 
+def head_complete(data: bytes) -> bool:
+    """Whether ``data`` holds a whole HTTP request head (bare newlines are
+    accepted too, for people typing into ``openssl s_client``)."""
+    return b"\r\n\r\n" in data or b"\n\n" in data
+
+
 def http_response(body: str, status: str = "200 OK") -> bytes:
     data = body.encode()
     head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -149,6 +155,6 @@ def print_failure(command: str, failure: Failure) -> int:
     return failure.exit_code
 
 
-__all__ = ["MAX_HEAD", "HelpFormatter", "add_version_flags", "group_argument", "http_request",
-           "http_response", "load_certified", "load_trust", "parse_target", "print_failure",
-           "split_alpn", "suite_argument", "versions_from"]
+__all__ = ["MAX_HEAD", "HelpFormatter", "add_version_flags", "group_argument", "head_complete",
+           "http_request", "http_response", "load_certified", "load_trust", "parse_target",
+           "print_failure", "split_alpn", "suite_argument", "versions_from"]

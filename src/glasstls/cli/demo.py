@@ -39,6 +39,7 @@ from .common import (
     HelpFormatter,
     add_version_flags,
     group_argument,
+    head_complete,
     http_request,
     http_response,
     print_failure,
@@ -238,7 +239,7 @@ def _configs(settings: DemoSettings, ca: Issued, leaf: Issued,
 
 def _read_head(sock: TLSSocket) -> bytes:
     data = b""
-    while b"\r\n\r\n" not in data and len(data) < MAX_HEAD:
+    while not head_complete(data) and len(data) < MAX_HEAD:
         chunk = sock.recv(MAX_HEAD)
         if not chunk:
             break

@@ -80,7 +80,8 @@ def explain(error: BaseException, target: str = "", peer: str = "server") -> Fai
         return Failure(f"connection refused by{where}: nothing is listening on that port",
                        exitcodes.NETWORK)
     if isinstance(error, TimeoutError):
-        return Failure(f"timed out talking to{where}", exitcodes.NETWORK)
+        return Failure(f"timed out talking to{where}" if where else
+                       f"timed out waiting for the {peer}", exitcodes.NETWORK)
     if isinstance(error, (ConnectionResetError, BrokenPipeError)):
         return Failure(f"the {peer}{where} dropped the connection", exitcodes.NETWORK)
     if isinstance(error, OSError):
