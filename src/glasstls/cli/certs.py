@@ -1,0 +1,218 @@
+"""``glasstls certs``: a development CA and certificates for local testing, written
+to a folder (like mkcert, for glasstls). The CA in that folder is made once and
+reused, so every certificate issued there is trusted by trusting one file.
+
+    glasstls certs                                   # localhost, 127.0.0.1, ::1
+    glasstls certs myapp.test 10.0.0.5 --key-type rsa-2048 --days 90
+    glasstls certs --client alice                    # a client certificate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ..crypto.devpki import KEY_TYPES, Issued, make_ca, make_leaf
+from . import exitcodes
+from .common import HelpFormatter, print_failure
+from .failures import CommandError, explain
+from .render import key_words
+
+DEFAULT_DIRECTORY = "glasstls-certs"
+DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
+
+EXAMPLES = """\
+examples:
+  glasstls certs                                 CA + a certificate for localhost, 127.0.0.1, ::1
+  glasstls certs myapp.test "*.myapp.test" 10.0.0.5
+  glasstls certs api.test --key-type rsa-2048 --days 30 --dir ./pki
+  glasstls certs --client alice                  a client certificate (for --client-auth)
+
+The CA (ca.pem, ca-key.pem) is made on first use and reused for every later
+certificate in the same folder. Keep ca-key.pem private: it can issue a
+certificate for any name.
+"""
+
+
+def _file_base(names: list[str], client: bool) -> str:
+    first = re.sub(r"[^A-Za-z0-9.-]", "_", names[0].replace("*", "_wildcard"))
+    base = first + (f"+{len(names) - 1}" if len(names) > 1 else "")
+    return base + ("-client" if client else "")
+
+
+def _write(path: Path, data: bytes, private: bool) -> None:
+    path.write_bytes(data)
+    if private:
+        path.chmod(0o600)
+
+
+def load_or_make_ca(directory: Path, key_type: str, days: int, name: str) -> tuple[Issued, bool]:
+    """The CA kept in ``directory`` (ca.pem + ca-key.pem), made if absent; and
+    whether it was made now."""
+    ca_path, key_path = directory / "ca.pem", directory / "ca-key.pem"
+    if ca_path.exists() or key_path.exists():
+        try:
+            certificate = x509.load_pem_x509_certificate(ca_path.read_bytes())
+            key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        except (OSError, ValueError, TypeError) as error:
+            raise CommandError(f"cannot reuse the CA in {directory}: {error} (move ca.pem "
+                               "and ca-key.pem away to make a new one)") from None
+        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
+                                ed25519.Ed25519PrivateKey)):
+            raise CommandError(f"{key_path}: unsupported CA key type")
+        public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        if public != certificate.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
+            raise CommandError(f"{key_path} does not match {ca_path}")
+        return Issued(certificate, key), False
+    ca = make_ca(name, key_type="ed25519" if key_type == "ed25519" else "ecdsa-p256", days=days)
+    directory.mkdir(parents=True, exist_ok=True)
+    _write(ca_path, ca.certificate_pem(), private=False)
+    _write(key_path, ca.key_pem(), private=True)
+    return ca, True
+
+
+def issue(directory: Path, names: list[str], key_type: str, days: int, client: bool,
+          base: str | None, force: bool, ca_days: int, ca_name: str) -> dict[str, Any]:
+    """Issue one certificate into ``directory``; returns what was written.
+
+    >>> issue(Path("pki"), ["localhost"], "ecdsa-p256", 825, False, None, False, 3650,
+    ...       "glasstls development CA")["certificate"]
+    'pki/localhost.pem'
+    """
+    if key_type not in KEY_TYPES:
+        raise CommandError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
+    if days < 1 or ca_days < 1:
+        raise CommandError("--days and --ca-days must be at least 1")
+    base = base or _file_base(names, client)
+    cert_path, key_path = directory / f"{base}.pem", directory / f"{base}-key.pem"
+    if not force and (cert_path.exists() or key_path.exists()):
+        raise CommandError(f"{cert_path} already exists (use --force to replace it, or --out "
+                           "for another file name)")
+    try:
+        ca, made = load_or_make_ca(directory, key_type, ca_days, ca_name)
+        leaf = make_leaf(ca, names, key_type=key_type, days=days, client=client)
+        _write(cert_path, leaf.certificate_pem(), private=False)
+        _write(key_path, leaf.key_pem(), private=True)
+    except OSError as error:
+        raise CommandError(f"cannot write to {directory}: {error.strerror or error}",
+                           exitcodes.USAGE) from None
+    except ValueError as error:
+        raise CommandError(f"cannot make the certificate: {error}") from None
+    return {
+        "directory": str(directory), "ca": str(directory / "ca.pem"),
+        "ca_key": str(directory / "ca-key.pem"), "ca_created": made,
+        "ca_subject": ca.certificate.subject.rfc4514_string(),
+        "certificate": str(cert_path), "key": str(key_path), "names": names,
+        "key_type": key_type, "client": client,
+        "not_after": leaf.certificate.not_valid_after_utc.isoformat(),
+    }
+
+
+def instructions(result: dict[str, Any]) -> list[str]:
+    """How to use the files and how to trust the CA, as lines of text."""
+    ca, cert, key = result["ca"], result["certificate"], result["key"]
+    what = "client certificate" if result["client"] else "certificate"
+    lines = [
+        f"{'Created' if result['ca_created'] else 'Reused'} the CA    {ca}  "
+        f"({result['ca_subject']})",
+        f"Issued a {what} for {', '.join(result['names'])}",
+        f"  {cert}",
+        f"  {key}  (private)",
+        f"  {key_words(_key_label(result['key_type']))}, valid until "
+        f"{result['not_after'][:10]}",
+        "",
+    ]
+    if result["client"]:
+        lines += [
+            "Use it:",
+            f"  glasstls client HOST:PORT --cert {cert} --key {key} --cafile SERVER-CA",
+            f"  glasstls server --client-auth required --cafile {ca}",
+        ]
+    else:
+        lines += [
+            "Serve with it:",
+            f"  glasstls server --cert {cert} --key {key}",
+            f"  openssl s_server -cert {cert} -key {key}",
+            "",
+            "Trust the CA (only on machines you develop on):",
+            f"  glasstls client localhost:8443 --cafile {ca}",
+            f"  curl --cacert {ca} https://localhost:8443/",
+            f"  openssl s_client -connect localhost:8443 -CAfile {ca}",
+            f"  Python (ssl, requests, httpx):  SSL_CERT_FILE={ca}",
+            f"  Node.js:  NODE_EXTRA_CA_CERTS={ca}",
+            "  system-wide, Debian/Ubuntu:  sudo cp " + ca
+            + " /usr/local/share/ca-certificates/glasstls-dev.crt && sudo update-ca-certificates",
+            "  system-wide, macOS:  sudo security add-trusted-cert -d -r trustRoot "
+            f"-k /Library/Keychains/System.keychain {ca}",
+        ]
+    lines += ["", f"Keep {result['ca_key']} private: it can issue a certificate for any name."]
+    if result["key_type"] == "ed25519":
+        lines.append("Note: glasstls clients verify chains with cryptography's validator, "
+                     "which does not accept Ed25519 certificates; OpenSSL does.")
+    return lines
+
+
+def _key_label(key_type: str) -> str:
+    if key_type.startswith("rsa-"):
+        return f"RSA {key_type[4:]}"
+    if key_type == "ed25519":
+        return "Ed25519"
+    return f"ECDSA secp{key_type[-3:]}r1"
+
+
+def run(args: argparse.Namespace) -> int:
+    names = list(args.names) or (["glasstls client"] if args.client else list(DEFAULT_NAMES))
+    try:
+        result = issue(Path(args.dir), names, args.key_type, args.days, args.client, args.out,
+                       args.force, args.ca_days, args.ca_name)
+    except CommandError as error:
+        return print_failure("certs", explain(error))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        sys.stdout.write("\n".join(instructions(result)) + "\n")
+    return exitcodes.OK
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "certs", help="make a development CA and certificates (like mkcert)",
+        description="Write a development CA and a certificate for the given names and IP "
+        "addresses into a folder, and print how to use them and how to trust the CA. The "
+        "CA in the folder is reused by later runs.",
+        epilog=EXAMPLES, formatter_class=HelpFormatter)
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="DNS names and IP addresses for the certificate (default: "
+                        "localhost 127.0.0.1 ::1; the first is also its common name)")
+    parser.add_argument("--dir", default=DEFAULT_DIRECTORY,
+                        help=f"folder for the files (default ./{DEFAULT_DIRECTORY})")
+    parser.add_argument("--key-type", default="ecdsa-p256", choices=KEY_TYPES,
+                        help="key type of the certificate (default ecdsa-p256)")
+    parser.add_argument("--days", type=int, default=825,
+                        help="validity of the certificate in days (default 825)")
+    parser.add_argument("--ca-days", type=int, default=3650,
+                        help="validity of a new CA in days (default 3650)")
+    parser.add_argument("--ca-name", default="glasstls development CA",
+                        help="common name of a new CA")
+    parser.add_argument("--client", action="store_true",
+                        help="make a client certificate (for mutual TLS) instead")
+    parser.add_argument("--out", metavar="BASENAME",
+                        help="file names BASENAME.pem and BASENAME-key.pem (default from "
+                        "the first name)")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument("--json", action="store_true",
+                        help="print what was written as JSON")
+    parser.set_defaults(run=run)
+
+
+__all__ = ["add_parser", "instructions", "issue", "load_or_make_ca", "run"]
