@@ -313,7 +313,11 @@ class _Connection:
             self.trace(CHANGE_CIPHER_SPEC, RECEIVED, {})
 
     def _alert(self, payload: bytes) -> None:
-        if len(payload) != 2 or self._handshake_in:
+        if self._handshake_in:
+            # RFC 8446 §5.1: nothing may come between fragments of a handshake message.
+            raise PeerMisbehaved("alert inside a fragmented handshake message",
+                                 AlertDescription.unexpected_message)
+        if len(payload) != 2:
             raise DecodeError("malformed alert record")
         level, value = payload[0], payload[1]
         try:

@@ -156,6 +156,7 @@ class RecordLayer:
         "_buffer",
         "early_data_skip",
         "handshaking",
+        "read_limit",
         "max_fragment",
         "padding_block",
         "read_protection",
@@ -177,6 +178,9 @@ class RecordLayer:
         # Server that rejected 0-RTT: bytes of undecryptable records to skip
         # (RFC 8446 §4.2.10), until the first record that decrypts.
         self.early_data_skip = 0
+        # RFC 8449: the largest TLSInnerPlaintext we accept once the peer has
+        # acknowledged our record_size_limit (content type and padding included).
+        self.read_limit = MAX_PLAINTEXT + 1
         self._buffer = bytearray()
 
     # -- outgoing -------------------------------------------------------------
@@ -254,6 +258,9 @@ class RecordLayer:
             return content_type, payload
         if content_type == 21 and length == 2 and self.handshaking and protection.tls13:
             return content_type, payload
+        if protection.tls13 and length - 16 > self.read_limit:
+            raise TLSError(f"record of {length - 16} bytes exceeds our record_size_limit",
+                           AlertDescription.record_overflow)
         try:
             content_type, plaintext = protection.open(header, payload)
         except BadRecordMac:

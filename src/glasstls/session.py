@@ -138,10 +138,13 @@ class TicketKeys:
         with self._lock:
             self._refresh(now)
             keys = list(self._keys)
-            if self._secret is not None:
-                # Another server may be a little ahead or behind us in rotation.
-                epoch = int(now // self._rotate_after)
-                keys += [self._make(epoch + 1)]
+        if self._secret is not None:
+            # Every key still accepted derives from the secret, whether or not this
+            # process was running when it was current; one period of clock skew
+            # between servers is allowed ahead.
+            newest = int(now // self._rotate_after) + 1
+            oldest = int((now - self._rotate_after - self._accept_for) // self._rotate_after)
+            keys = [self._make(epoch) for epoch in range(newest, oldest - 1, -1)]
         for key in keys:
             if key.name == name:
                 return open_sealed(key.key, ticket[16:28], ticket[28:], name)

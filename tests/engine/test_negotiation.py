@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import pytest
-
 from glasstls import AlertDescription
 from glasstls.constants import (
     HELLO_RETRY_REQUEST_RANDOM,
@@ -343,25 +341,12 @@ def test_grease_client_hello_carries_grease_everywhere_and_is_accepted() -> None
     assert not is_grease(CipherSuite[pair.server.negotiated.cipher_suite])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: with grease=True the client draws its two GREASE extension types "
-    "independently from 16 values (handshake/client_hello.py _grease_values, slots "
-    "extension1/extension2), so about one hello in 16 carries the same extension type "
-    "twice, which the server rightly refuses (illegal_parameter, 'duplicate extension'); "
-    "RFC 8446 §4.2 forbids duplicates, so the two values must differ"))
 def test_grease_client_never_sends_the_same_grease_extension_twice() -> None:
     pair = connect(client_config(TEST_PKI, grease=True, rng=grease_rng(COLLIDING_GREASE)),
                    server_config(TEST_PKI))
     assert pair.complete, pair.server.error
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: after a HelloRetryRequest the GREASE client's second ClientHello still "
-    "carries its GREASE key share next to the requested one "
-    "(handshake/client_hello.py build_client_hello adds the GREASE KeyShareEntry "
-    "whenever grease is on); RFC 8446 §4.1.2 wants exactly one KeyShareEntry, for the "
-    "requested group, so the server refuses it with illegal_parameter ('second "
-    "ClientHello must carry exactly the requested key share')"))
 def test_grease_client_completes_a_hello_retry() -> None:
     pair = Pair(
         client_config(TEST_PKI, grease=True, rng=grease_rng(DISTINCT_GREASE),

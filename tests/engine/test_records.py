@@ -222,10 +222,6 @@ def test_without_record_size_limit_records_are_full_size() -> None:
     assert record_lengths(pair.sent(CLIENT_TO_SERVER))[-3:] == [2**14 + 17, 2**14 + 17, 7249]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a record larger than the record_size_limit we advertised is accepted; "
-    "RFC 8449 §4 says it MUST be record_overflow. RecordLayer has no receive limit and "
-    "nothing (connection.py / handshake) sets one from config.record_size_limit"))
 def test_record_larger_than_the_advertised_limit_is_record_overflow() -> None:
     pair = connect(client_config(TEST_PKI, record_size_limit=256), server_config(TEST_PKI))
     assert pair.complete
@@ -350,12 +346,6 @@ def test_empty_send_sends_nothing() -> None:
     assert pair.client.connection.data_to_send() == b""
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: an alert record between two fragments of a handshake message is "
-    "refused as DecodeError('malformed alert record') / decode_error; RFC 8446 §5.1 "
-    "forbids the interleaving (an unexpected record, so unexpected_message, as "
-    "connection.py already answers interleaved application data); in "
-    "connection._alert the '_handshake_in' case shares the malformed-length branch"))
 def test_alert_in_the_middle_of_a_handshake_message_is_unexpected_message() -> None:
     def interleave(data: bytes) -> bytes:
         first, *rest = split_records(data)

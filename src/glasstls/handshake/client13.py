@@ -376,6 +376,9 @@ class ExpectEncryptedExtensions(_Tls13ClientState):
             hs.peer_record_size_limit = limit.limit
             # RFC 8449 §4: in TLS 1.3 the limit counts the content type byte.
             engine.record.max_fragment = min(engine.record.max_fragment, limit.limit - 1)
+            if hs.config.record_size_limit is not None:
+                # The server understood ours, so it is now bound by it.
+                engine.record.read_limit = hs.config.record_size_limit
         if find(message.extensions, X.early_data) is not None:
             if not hs.early_data_offered or hs.retried:
                 raise PeerMisbehaved("early_data accepted but none was offered",

@@ -59,8 +59,12 @@ def _grease_values(config: ClientConfig) -> dict[str, int]:
     if not config.grease:
         return {}
     pool = config.rng(6)
-    return {slot: _GREASE[pool[i] % 16] for i, slot in enumerate(
+    values = {slot: _GREASE[pool[i] % 16] for i, slot in enumerate(
         ("suite", "group", "version", "extension1", "extension2", "scheme"))}
+    # RFC 8446 §4.2: two extensions of one type would be a duplicate.
+    if values["extension2"] == values["extension1"]:
+        values["extension2"] = _GREASE[(pool[4] + 1) % 16]
+    return values
 
 
 def _is_ip(name: str) -> bool:
@@ -124,7 +128,8 @@ def build_client_hello(
     shares: dict[int, PrivateShare] = {}
     entries: list[KeyShareEntry] = []
     if offer13:
-        if grease:
+        if grease and key_share_groups is None:
+            # Not after a HelloRetryRequest, which wants exactly one share (§4.1.2).
             entries.append(KeyShareEntry(grease["group"], b"\x00"))
         for group in key_share_groups if key_share_groups is not None else config.key_share_groups:
             share = (previous_shares or {}).get(group) or GROUPS[group].generate(rng)

@@ -409,6 +409,8 @@ def _send_encrypted_extensions(engine: Engine, hs: ServerHandshake, early_data: 
         # RFC 8449 §4: TLS 1.3 limits count the content type byte.
         engine.record.max_fragment = min(engine.record.max_fragment, limit_ext.limit - 1)
         extensions.append(RecordSizeLimit(config.record_size_limit or 2**14 + 1))
+        if config.record_size_limit is not None:
+            engine.record.read_limit = config.record_size_limit
     if early_data:
         extensions.append(EarlyDataIndication())
     engine.send_handshake(EncryptedExtensions(tuple(extensions)))
