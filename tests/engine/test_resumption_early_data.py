@@ -189,6 +189,15 @@ def test_early_data_rejected_by_a_server_with_limit_zero_is_skipped() -> None:
     assert pair.server.negotiated.resumed  # the PSK is still good; only 0-RTT is refused
 
 
+def test_early_data_with_a_ticket_the_server_cannot_open_is_skipped_in_a_full_handshake(
+) -> None:
+    session = ticket_from(server0())
+    stranger = server0()  # its own ticket keys
+    pair = early_connection(client0(), stranger, session)
+    completed_without_early_data(pair)
+    assert not pair.server.negotiated.resumed and not pair.client.negotiated.resumed
+
+
 def test_early_data_rejected_after_a_hello_retry_request_is_skipped() -> None:
     # The second server only takes secp384r1, for which the client sent no share.
     keys = TicketKeys()
