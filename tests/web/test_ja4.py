@@ -157,7 +157,8 @@ def test_no_alpn_is_00_and_no_sni_is_i() -> None:
     (None, 0x0301, "10"),
 ])
 def test_version(versions: tuple[int, ...] | None, legacy: int, expected: str) -> None:
-    replace = {0x002B: SupportedVersions(versions) if versions is not None else None}
+    replace: dict[int, Extension | None] = {
+        0x002B: SupportedVersions(versions) if versions is not None else None}
     assert ja4(spec_hello(legacy_version=legacy, replace=replace)).version == expected
 
 

@@ -101,14 +101,14 @@ def _row_class(entry: dict[str, Any], chosen: str | None = None) -> str:
 
 
 def _code_list(entries: list[dict[str, Any]] | None, chosen: str | None = None,
-               what: str = "") -> str:
+               what: str = "", list_id: str = "") -> str:
     if not entries:
         return f"<p>No {_e(what)} offered.</p>"
     items = "".join(
-        f"<li{_row_class(entry, chosen)}>{_e(entry['name'])} <code>{_e(entry['hex'])}</code>"
-        f"{_badges(entry, chosen)}</li>"
+        f'<li{_row_class(entry, chosen)} data-name="{_e(entry["name"])}">{_e(entry["name"])} '
+        f"<code>{_e(entry['hex'])}</code>{_badges(entry, chosen)}</li>"
         for entry in entries)
-    return f'<ol class="codes">{items}</ol>'
+    return f'<ol class="codes" id="{_e(list_id)}">{items}</ol>'
 
 
 def _card(label: str, value: str, badge: str = "", wide: bool = False) -> str:
@@ -144,19 +144,20 @@ def _negotiated(report: dict[str, Any]) -> str:
     if not negotiated:
         return ""
     rows = [
-        ("Version", negotiated["version"]),
-        ("Cipher suite", negotiated["cipher_suite"]),
-        ("Key exchange", negotiated["key_exchange"]),
-        ("Group", negotiated["group"]),
-        ("Server signature scheme", negotiated["signature_scheme"]),
-        ("ALPN", negotiated["alpn"]),
-        ("Server name (SNI)", negotiated["server_name"]),
-        ("Resumed", "yes" if negotiated["resumed"] else "no"),
+        ("version", "Version", negotiated["version"]),
+        ("cipher_suite", "Cipher suite", negotiated["cipher_suite"]),
+        ("key_exchange", "Key exchange", negotiated["key_exchange"]),
+        ("group", "Group", negotiated["group"]),
+        ("signature_scheme", "Server signature scheme", negotiated["signature_scheme"]),
+        ("alpn", "ALPN", negotiated["alpn"]),
+        ("server_name", "Server name (SNI)", negotiated["server_name"]),
+        ("resumed", "Resumed", "yes" if negotiated["resumed"] else "no"),
     ]
     if negotiated.get("extended_master_secret") is not None:
-        rows.append(("Extended master secret",
+        rows.append(("extended_master_secret", "Extended master secret",
                      "yes" if negotiated["extended_master_secret"] else "no"))
-    body = "".join(f"<tr><th>{_e(k)}</th><td>{_or_none(v)}</td></tr>" for k, v in rows)
+    body = "".join(f'<tr data-field="{field}"><th>{_e(label)}</th><td>{_or_none(value)}</td></tr>'
+                   for field, label, value in rows)
     note = ""
     if negotiated.get("post_quantum"):
         note = f'<p class="pqnote">{_e(SECTIONS["post_quantum"])}</p>'
@@ -209,19 +210,25 @@ def _client_hello(report: dict[str, Any]) -> str:
     cert_schemes = hello.get("signature_algorithms_cert")
     cert_schemes_html = (
         f"<h3>Signature algorithms for certificates "
-        f"({len(cert_schemes)})</h3>{_code_list(cert_schemes)}" if cert_schemes else "")
+        f"({len(cert_schemes)})</h3>{_code_list(cert_schemes, list_id='certificate-schemes')}"
+        if cert_schemes else "")
     suites = hello["cipher_suites"]
+    suites_html = _code_list(suites, negotiated.get("cipher_suite"), "cipher suites",
+                             "cipher-suites")
+    groups_html = _code_list(hello.get("supported_groups"), negotiated.get("group"), "groups",
+                             "supported-groups")
     schemes_html = _code_list(hello.get("signature_algorithms"),
-                              negotiated.get("signature_scheme"), "signature algorithms")
+                              negotiated.get("signature_scheme"), "signature algorithms",
+                              "signature-algorithms")
     return (
         f'<section id="client-hello"><h2>Your ClientHello, as received</h2>'
         f'<p class="explain">{_e(SECTIONS["client_hello"])}</p>'
         f'<dl class="facts">{fact_html}</dl>'
         f"<h3>Cipher suites ({len(suites)}, in your order)</h3>"
         f'<p class="explain">{_e(SECTIONS["grease"])}</p>'
-        f"{_code_list(suites, negotiated.get('cipher_suite'), 'cipher suites')}"
+        f"{suites_html}"
         f"<h3>Supported groups ({len(hello.get('supported_groups') or [])})</h3>"
-        f"{_code_list(hello.get('supported_groups'), negotiated.get('group'), 'groups')}"
+        f"{groups_html}"
         f"<h3>Key shares</h3>{share_html}"
         f"<h3>Signature algorithms ({len(hello.get('signature_algorithms') or [])})</h3>"
         f"{schemes_html}"

@@ -1,0 +1,99 @@
+"""``glasstls serve`` as a command: what it prints, the development certificate,
+its per-connection log, its errors and exit codes, stopping."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import socket
+import subprocess
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+import glasstls
+from glasstls import ClientConfig, TrustStore
+from glasstls.cli import exitcodes
+from glasstls.cli.main import build_parser
+
+from .webclient import PATIENCE, get, serve_argv, serve_command, serve_environment
+
+
+def test_serve_is_a_command() -> None:
+    help_text = build_parser().format_help()
+    assert "serve" in help_text
+
+
+def test_without_arguments_it_prints_the_url_and_how_to_trust_the_ca(tmp_path: Path) -> None:
+    with serve_command(tmp_path) as served:
+        banner = served.banner
+        url = served.url
+        ca = tmp_path / "ca.pem"
+        # The development PKI was made in the state directory.
+        assert ca.exists() and (tmp_path / "cert.pem").exists()
+        assert url == f"https://localhost:{served.port}/"
+        assert f"{url}api/handshake" in banner
+        assert f"curl --cacert {ca} {url}api/handshake" in banner
+        assert "--ignore-certificate-errors-spki-list=" in banner
+        leaf = x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes())
+        spki = leaf.public_key().public_bytes(serialization.Encoding.DER,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+        assert served.spki_pin == base64.b64encode(hashlib.sha256(spki).digest()).decode()
+        # Trusting that CA is enough to fetch the page.
+        config = ClientConfig(trust=TrustStore.from_pem_file(ca))
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            response = get(sock, "/")
+        assert response.status == 200 and "Your browser\u2019s handshake" in response.text
+        # One line for the connection, one for the request.
+        served.wait_for_line(r"^127\.0\.0\.1:\d+ TLSv1\.3 TLS_\S+ X25519MLKEM768 JA4 t13d")
+        served.wait_for_line(r"^127\.0\.0\.1:\d+ GET / 200$")
+        assert served.stop() == exitcodes.OK  # SIGTERM: a clean stop
+
+
+def test_the_development_certificate_is_reused(tmp_path: Path) -> None:
+    with serve_command(tmp_path, "--quiet"):
+        first = (tmp_path / "cert.pem").read_bytes()
+    with serve_command(tmp_path, "--quiet"):
+        assert (tmp_path / "cert.pem").read_bytes() == first
+
+
+def test_own_certificate_files(tmp_path: Path) -> None:
+    from pki import pki
+
+    files = pki().write(tmp_path / "pki")
+    with serve_command(tmp_path / "state", "--cert", str(files["cert"]), "--key",
+                       str(files["key"]), "--quiet") as served:
+        assert "SPKI pin" in served.banner
+        assert not (tmp_path / "state" / "ca.pem").exists()
+        config = ClientConfig(trust=pki().trust)
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            report = get(sock, "/api/handshake").json()
+        assert report["certificate_chain"][0]["serial"] == format(
+            pki().leaf.certificate.serial_number, "x")
+
+
+def run_serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(serve_argv(*args), capture_output=True, text=True,
+                          timeout=PATIENCE, env=serve_environment(tmp_path), check=False)
+
+
+def test_unreadable_certificate_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_serve(tmp_path, "--cert", str(tmp_path / "missing.pem"), "--port", "0")
+    assert result.returncode == exitcodes.USAGE
+    assert "missing.pem" in result.stderr
+    result = run_serve(tmp_path, "--key", "key.pem", "--port", "0")
+    assert result.returncode == exitcodes.USAGE
+    assert "--key needs --cert" in result.stderr
+
+
+def test_port_in_use_is_a_network_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_serve(tmp_path, "--port", str(port))
+    assert result.returncode == exitcodes.NETWORK
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
