@@ -108,6 +108,9 @@ def test_tls12_report() -> None:
     assert report["ja4"]["ja4"].startswith("t12d")
     steps = [s["step"] for s in report["timeline"]]
     assert "ServerKeyExchange" in steps and "ClientKeyExchange" in steps
+    explained = {(s["step"], s["action"]): s["explanation"] for s in report["timeline"]}
+    assert "PRF" in explained[("KeyDerivation", "local")]
+    assert "relic" not in explained[("ChangeCipherSpec", "sent")]
     assert "TLS 1.2" in render_page(report)
 
 

@@ -151,8 +151,26 @@ _STEPS: dict[tuple[str, str], str] = {
 }
 
 
-def explain_step(step: str, action: str, details: dict[str, Any]) -> str:
+# Where TLS 1.2 differs from the TLS 1.3 wording above.
+_STEPS_TLS12: dict[tuple[str, str], str] = {
+    (t.CHANGE_CIPHER_SPEC, t.SENT): (
+        "The server's signal that everything it sends from now on is encrypted."
+    ),
+    (t.CHANGE_CIPHER_SPEC, t.RECEIVED): (
+        "Your browser's signal that everything it sends from now on is encrypted."
+    ),
+    (t.KEY_DERIVATION, t.LOCAL): (
+        "From the shared secret, both random values and (with the extended master "
+        "secret) a hash of the handshake, the server derived the master secret and the "
+        "session keys with the TLS 1.2 PRF."
+    ),
+}
+
+
+def explain_step(step: str, action: str, details: dict[str, Any], tls12: bool = False) -> str:
     """A sentence or two about one trace step, adapted to its details."""
+    if tls12 and (step, action) in _STEPS_TLS12:
+        return _STEPS_TLS12[(step, action)]
     text = _STEPS.get((step, action), "")
     if step == t.KEY_EXCHANGE and details.get("hybrid"):
         text += (" Here the secret combines X25519 with post-quantum ML-KEM, so it "

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
-from ..constants import ExtensionType as X, is_grease
+from ..constants import TLS12, ExtensionType as X, is_grease
 from ..crypto.suites import SUITES
 from ..events import HandshakeComplete
 from ..messages.extensions import (
@@ -198,7 +198,7 @@ def _summary(event: TraceEvent) -> str:
     return ", ".join(parts)
 
 
-def describe_timeline(events: list[TraceEvent]) -> list[dict[str, Any]]:
+def describe_timeline(events: list[TraceEvent], tls12: bool = False) -> list[dict[str, Any]]:
     start = events[0].timestamp if events else 0.0
     return [{
         "step": event.step,
@@ -207,7 +207,7 @@ def describe_timeline(events: list[TraceEvent]) -> list[dict[str, Any]]:
         "timestamp": event.timestamp,
         "time_ms": round((event.timestamp - start) * 1000, 3),
         "summary": _summary(event),
-        "explanation": explain_step(event.step, event.action, event.details),
+        "explanation": explain_step(event.step, event.action, event.details, tls12),
         "details": event.details,
     } for event in events]
 
@@ -254,7 +254,7 @@ def handshake_report(connection: Any, recorder: HandshakeRecorder,
         "client_hello": describe_hello(hello, config) if hello is not None else None,
         "ja4": ja4(hello).to_json() if hello is not None else None,
         "negotiated": describe_negotiated(connection.negotiated),
-        "timeline": describe_timeline(events),
+        "timeline": describe_timeline(events, connection.version == TLS12),
         "certificate_chain": describe_chain(events, config),
         "trace_events_not_kept": recorder.dropped,
     }
