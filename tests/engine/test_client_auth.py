@@ -442,7 +442,7 @@ REQUIRED_BYPASS_BUG = (
     "glasstls bug: a server with client_auth='required' resumes a session that carries no "
     "client certificate (one made by a server sharing its ticket keys / session cache under "
     "client_auth='optional') and completes with peer_certificates=(): the policy is bypassed. "
-    "TLS 1.3: server13._send_flight skips the CertificateRequest whenever a PSK is accepted "
+    "TLS 1.3: server13._send_server_flight skips the CertificateRequest whenever a PSK is accepted "
     "(request_certificate = ... and hs.psk is None) and psk13.choose_psk/_unusable never "
     "compare the ticket's peer_certificates with the policy; TLS 1.2: server12._resumable "
     "does not either. Expected: such a session is not resumed (full handshake, which asks "
@@ -483,3 +483,60 @@ def test_post_handshake_auth_reports_the_certificates_the_client_sent() -> None:
     pair.pump()
     (verified,) = pair.server.of_type(PeerCertificateVerified)
     assert verified.peer_certificates == TEST_PKI.client_certified.chain_der
+
+
+# -- more client keys and post-handshake corners ------------------------------------------------
+
+
+@pytest.mark.parametrize("key_type", ["rsa-2048", "ecdsa-p384"])
+@pytest.mark.parametrize("version_name", VERSIONS)
+def test_client_certificates_of_other_key_types_authenticate(version_name: str,
+                                                            key_type: str) -> None:
+    version, other = VERSIONS[version_name], pki(key_type)
+    server = server_config(TEST_PKI, versions=(version,), client_auth="required",
+                           client_trust=other.trust)
+    steps: list[TraceEvent] = []
+    pair = connect(client_config(TEST_PKI, versions=(version,), trace=steps.append,
+                                 certificate=other.client_certified), server)
+    assert pair.complete, (pair.client.error, pair.server.error)
+    assert pair.server.negotiated.peer_certificates == other.client_certified.chain_der
+    (signed,) = [e for e in steps if e.step == t.CERTIFICATE_VERIFY and e.action == t.SENT]
+    scheme = signed.details["signature_scheme"]
+    if key_type == "rsa-2048" and version == TLS13:
+        assert scheme.startswith("rsa_pss_rsae")  # RFC 8446 §4.4.3: no PKCS#1 v1.5
+    elif key_type == "ecdsa-p384" and version == TLS13:
+        assert scheme == "ecdsa_secp384r1_sha384"
+
+
+def test_post_handshake_auth_after_key_updates_uses_the_current_traffic_secret() -> None:
+    # RFC 8446 §4.4: the post-handshake Finished is keyed with the current
+    # client_application_traffic_secret_N.
+    pair = pha_pair(TEST_PKI.client_certified)
+    pair.client.connection.key_update(request_peer_update=True)
+    pair.pump()
+    pair.server.connection.request_client_certificate()
+    pair.pump()
+    assert len(pair.server.of_type(PeerCertificateVerified)) == 1
+    assert pair.server.error is None and pair.client.error is None
+    exchange(pair)
+
+
+def test_post_handshake_certificate_callback_receives_the_requests_ca_names() -> None:
+    seen: list[CertificateRequestInfo] = []
+
+    def pick(info: CertificateRequestInfo) -> CertifiedKey | None:
+        seen.append(info)
+        return TEST_PKI.client_certified
+
+    ca_name = TEST_PKI.ca.certificate.subject
+    server = server_config(TEST_PKI, versions=(TLS13,), client_trust=TEST_PKI.trust,
+                           client_ca_names=(ca_name,))
+    pair = connect(client_config(TEST_PKI, versions=(TLS13,), post_handshake_auth=True,
+                                 certificate_callback=pick), server)
+    assert pair.complete and seen == []  # client_auth="none": nothing asked yet
+    pair.server.connection.request_client_certificate()
+    pair.pump()
+    (info,) = seen
+    assert info.certificate_authorities == (ca_name.public_bytes(),)
+    assert info.version == TLS13
+    assert len(pair.server.of_type(PeerCertificateVerified)) == 1

@@ -345,3 +345,26 @@ def test_tls12_same_session_through_a_forged_non_ems_ticket_resumes_when_nothing
     forged = dataclasses.replace(session, ticket=keys.seal(state.encode(), clock()))
     assert_resumed(connect_pair(ClientConnection(client, server_name="localhost",
                                                  session=forged), server))
+
+
+def test_tls12_client_refuses_a_resumption_with_another_cipher_suite() -> None:
+    # RFC 5246 §7.4.1.3: a resumed session keeps its suite; a ServerHello that echoes
+    # the session id with another (offered) suite is illegal_parameter.
+    client = client12(cipher_suites=(ECDSA_AES128, ECDSA_AES256))
+    server = ids_only(cipher_suites=(ECDSA_AES128,))
+    connect_pair(client, server)
+    done: list[bool] = []
+
+    def other_suite(direction: str, data: bytes) -> bytes:
+        if direction != SERVER_TO_CLIENT or done:
+            return data
+        done.append(True)
+        records = split_records(data)
+        messages = handshake_messages(records[0][5:])
+        server_hello = hs.ServerHello.parse(messages[0])
+        messages[0] = hs.serialize(dataclasses.replace(server_hello, cipher_suite=ECDSA_AES256))
+        return record(22, b"".join(messages)) + b"".join(records[1:])
+
+    pair = connect_pair(client, server, hook=other_suite)
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
+    assert AlertDescription.illegal_parameter in pair.server.alerts_received

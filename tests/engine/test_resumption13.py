@@ -26,6 +26,7 @@ from glasstls.session import SessionCache, TicketKeys
 from glasstls.trace import TraceEvent
 from helpers.pump import (
     CLIENT_TO_SERVER,
+    SERVER_TO_CLIENT,
     Pair,
     client_config,
     record,
@@ -352,3 +353,60 @@ def test_tls13_resumed_handshake_complete_event_is_emitted_once_per_side() -> No
     _, second = connect_twice(client13(), server13())
     assert len(second.client.of_type(HandshakeComplete)) == 1
     assert len(second.server.of_type(HandshakeComplete)) == 1
+
+
+# -- the client's checks of the server's PSK choice (RFC 8446 §4.2.11) ---------------------------
+
+
+def rewrite_server_hello(edit):  # type: ignore[no-untyped-def]
+    """A hook that rewrites the first ServerHello (unprotected) with ``edit``."""
+    done: list[bool] = []
+
+    def hook(direction: str, data: bytes) -> bytes:
+        if direction != SERVER_TO_CLIENT or done:
+            return data
+        done.append(True)
+        records = split_records(data)
+        server_hello = hs.ServerHello.parse(records[0][5:])
+        return record(22, hs.serialize(edit(server_hello))) + b"".join(records[1:])
+
+    return hook
+
+
+def with_extensions(server_hello: hs.ServerHello, *extensions: object) -> hs.ServerHello:
+    return dataclasses.replace(server_hello, extensions=extensions)
+
+
+def test_tls13_client_refuses_a_psk_identity_it_did_not_offer() -> None:
+    client, server = client13(), server13()
+    connect_pair(client, server)
+
+    def second_identity(server_hello: hs.ServerHello) -> hs.ServerHello:
+        return with_extensions(server_hello, *[
+            ext.PreSharedKey(selected_identity=1) if e.type == X.pre_shared_key else e
+            for e in server_hello.extensions])
+
+    pair = connect_pair(client, server, hook=rewrite_server_hello(second_identity))
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
+
+
+def test_tls13_client_refuses_a_pre_shared_key_when_it_offered_none() -> None:
+    def add_psk(server_hello: hs.ServerHello) -> hs.ServerHello:
+        return with_extensions(server_hello, *server_hello.extensions,
+                               ext.PreSharedKey(selected_identity=0))
+
+    pair = connect_pair(client13(), server13(), hook=rewrite_server_hello(add_psk))
+    assert pair.client.alert_sent in (AlertDescription.illegal_parameter,
+                                      AlertDescription.unsupported_extension)
+    assert not pair.client.connection.handshake_complete
+
+
+def test_tls13_client_refuses_a_resumption_with_a_suite_of_another_hash() -> None:
+    # The ticket is for a SHA-256 suite; a ServerHello naming a SHA-384 suite (also
+    # offered) with the PSK is illegal_parameter.
+    client = client13(cipher_suites=(AES128, AES256))
+    server = server13(cipher_suites=(AES128,))
+    connect_pair(client, server)
+    pair = connect_pair(client, server, hook=rewrite_server_hello(
+        lambda server_hello: dataclasses.replace(server_hello, cipher_suite=AES256)))
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
