@@ -174,12 +174,13 @@ def python_https_server(files: dict[str, Path], version: int | None = None
 
 
 @contextlib.contextmanager
-def python_tls_listener(files: dict[str, Path], handler: Any, version: int | None = None
-                        ) -> Iterator[int]:
+def python_tls_listener(files: dict[str, Path], handler: Any, version: int | None = None,
+                        context: ssl.SSLContext | None = None) -> Iterator[int]:
     """One connection served by ``handler(ssl_socket)`` on Python's ``ssl`` in a
     thread; yields the port. Exceptions in the handler fail the test at exit."""
     listener = socket.create_server(("127.0.0.1", 0))
-    context = python_server_context(files, version)
+    if context is None:
+        context = python_server_context(files, version)
     errors: list[BaseException] = []
 
     def run() -> None:

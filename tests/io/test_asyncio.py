@@ -381,3 +381,37 @@ def test_aio_accepts_an_existing_socket() -> None:
             return data
 
     assert run(main()) == b"SOCK"
+
+
+def test_aio_feeds_a_buffered_protocol() -> None:
+    class Buffered(asyncio.BufferedProtocol):
+        def __init__(self) -> None:
+            self.storage = bytearray(7)  # smaller than what arrives at once
+            self.data = bytearray()
+            self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(b"buffered protocol " * 100)
+
+        def get_buffer(self, sizehint: int) -> bytearray:
+            return self.storage
+
+        def buffer_updated(self, nbytes: int) -> None:
+            self.data += self.storage[:nbytes]
+            if len(self.data) == 1800:
+                self.done.set_result(None)
+
+    async def main() -> bytes:
+        server = await glasstls.aio.start_server(upper_echo, "127.0.0.1", 0,
+                                                 config=server_config())
+        async with server:
+            transport, protocol = await glasstls.aio.create_connection(
+                Buffered, "127.0.0.1", await port_of(server), config=client_config(),
+                server_hostname="localhost")
+            assert isinstance(protocol, Buffered)
+            await protocol.done
+            transport.close()
+            return bytes(protocol.data)
+
+    assert run(main()) == b"BUFFERED PROTOCOL " * 100

@@ -189,7 +189,7 @@ class _TLSProtocol(asyncio.Protocol):
         assert channel is not None
         data = channel.read_all()
         if data and self.state == _OPEN:
-            self.app.data_received(data)  # type: ignore[attr-defined]
+            self._to_app(data)
         if channel.failure is not None:
             self._lost_reason = channel.failure
             self._close_transport()
@@ -198,6 +198,19 @@ class _TLSProtocol(asyncio.Protocol):
                 self._close_transport()
             elif self.state == _OPEN:
                 self._peer_finished()
+
+    def _to_app(self, data: bytes) -> None:
+        app = self.app
+        if not isinstance(app, asyncio.BufferedProtocol):
+            app.data_received(data)  # type: ignore[attr-defined]
+            return
+        view = memoryview(data)
+        while view:
+            buffer = memoryview(app.get_buffer(len(view))).cast("B")
+            count = min(len(buffer), len(view))
+            buffer[:count] = view[:count]
+            app.buffer_updated(count)
+            view = view[count:]
 
     def _peer_finished(self) -> None:
         """The peer will send no more: tell the app, and close unless it wants to

@@ -28,7 +28,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from ..certs import CertifiedKey, TrustStore
+from ..certs import CertifiedKey, TrustStore, der
 from ..config import ClientConfig, ServerConfig
 from ..constants import TLS12, TLS13, NamedGroup
 from ..crypto.groups import GROUPS
@@ -180,15 +180,17 @@ class SSLContext(ssl.SSLContext):
     def set_default_verify_paths(self) -> None:
         self.load_default_certs()
 
-    def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
-        """The CA certificates loaded with ``load_verify_locations``."""
-        from cryptography.hazmat.primitives.serialization import Encoding
+    def _anchors(self) -> list[x509.Certificate]:
+        system = list(TrustStore.system().certificates) if self._glass_system_trust else []
+        return system + self._glass_trust
 
-        ders = [c.public_bytes(Encoding.DER) for c in self._glass_trust]
+    def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
+        """The trust anchors loaded (``load_verify_locations``, ``load_default_certs``)."""
+        ders = [der(c) for c in self._anchors()]
         return ders if binary_form else [certificate_dict(d) for d in ders]
 
     def cert_store_stats(self) -> dict[str, int]:
-        count = len(self._glass_trust)
+        count = len(self._anchors())
         return {"x509": count, "crl": 0, "x509_ca": count}
 
     # -- protocol choices -------------------------------------------------------------
@@ -328,10 +330,7 @@ class SSLContext(ssl.SSLContext):
         if not self._glass_trust:
             return None  # the system's store, loaded once by the engine
         if self._glass_trust_store is None:
-            anchors = list(self._glass_trust)
-            if self._glass_system_trust:
-                anchors += TrustStore.system().certificates
-            self._glass_trust_store = TrustStore(anchors)
+            self._glass_trust_store = TrustStore(self._anchors())
         return self._glass_trust_store
 
     def client_config(self) -> ClientConfig:
