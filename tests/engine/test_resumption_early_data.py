@@ -299,3 +299,28 @@ def test_anti_replay_store_that_is_full_refuses_early_data() -> None:
     full = AntiReplay(max_entries=0)
     pair = early_connection(client0(), server0(ticket_keys=keys, anti_replay=full), session)
     completed_without_early_data(pair)
+
+
+EARLY_CCS_VERSION_BUG = (
+    "glasstls bug: the compatibility ChangeCipherSpec a 0-RTT client sends right after its "
+    "ClientHello carries legacy_record_version 0x0301 (record.write_version is still "
+    "b'\\x03\\x01': client13._start_early_data sends it before any set_version); RFC 8446 "
+    "§5.1 allows 0x0301 only for the initial ClientHello. openssl s_server -early_data "
+    "rejects the flight with decode_error (tests/interop/test_resumption_openssl.py).")
+
+
+@pytest.mark.parametrize("middlebox", [
+    pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=EARLY_CCS_VERSION_BUG),
+                 id="middlebox-compatibility"),
+    pytest.param(False, id="no-middlebox-compatibility"),
+])
+def test_records_after_the_client_hello_carry_legacy_record_version_0x0303(
+        middlebox: bool) -> None:
+    session = ticket_from(server0())
+    connection = ClientConnection(client0(middlebox_compatibility=middlebox),
+                                  server_name="localhost", session=session)
+    connection.send_early_data(REQUEST)
+    records = split_records(connection.data_to_send())
+    assert records[0][:3] == b"\x16\x03\x01"  # the initial ClientHello may say 0x0301
+    assert len(records) == (3 if middlebox else 2)  # [CCS] and the 0-RTT record
+    assert [r[1:3] for r in records[1:]] == [b"\x03\x03"] * (len(records) - 1)
