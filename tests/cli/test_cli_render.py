@@ -12,6 +12,7 @@ from glasstls import trace as t
 from glasstls.cli.render import (
     JsonView,
     Output,
+    Segment,
     TextView,
     event_lines,
     fingerprint,
@@ -28,7 +29,7 @@ CERTIFICATE = {"subject": "CN=localhost,O=x", "common_name": "localhost", "issue
                "serial": "1f"}
 
 
-def plain(lines: list[list[object]]) -> list[str]:
+def plain(lines: list[list[Segment]]) -> list[str]:
     return ["".join(s[0] if isinstance(s, tuple) else str(s) for s in line).rstrip()
             for line in lines]
 
