@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from .exitcodes import USAGE
+from .exitcodes import INTERRUPTED, OK, USAGE
 
 # Subcommand name -> module (relative to glasstls.cli), in the order --help lists them.
 COMMANDS = {
@@ -31,14 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'glasstls COMMAND --help' for a command's options and examples.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name, __package__)
-        except ModuleNotFoundError as error:
-            if error.name and error.name.endswith(module_name.lstrip(".")):
-                continue  # a command not built yet
-            raise
-        module.add_parser(subparsers)
+    for module_name in COMMANDS.values():
+        importlib.import_module(module_name, __package__).add_parser(subparsers)
     return parser
 
 
@@ -48,7 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return USAGE
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (``glasstls demo | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
     return result
 
 
