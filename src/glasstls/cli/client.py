@@ -19,9 +19,11 @@ import ssl
 import sys
 import threading
 import time
+import warnings
 from typing import Any, BinaryIO
 
 from cryptography import x509
+from cryptography.utils import CryptographyDeprecationWarning
 
 from ..certs import describe_certificate
 from ..config import ClientConfig
@@ -221,6 +223,9 @@ def _pipe(sock: TLSSocket, out: BinaryIO, view: TextView | JsonView) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Some system trust stores hold old CA certificates that cryptography warns
+    # about (e.g. a negative serial number); that is not this user's problem.
+    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     errors = sys.stderr
     view = open_view(errors, json_lines=args.json)
     out: BinaryIO = sys.stdout.buffer

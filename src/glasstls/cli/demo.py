@@ -454,7 +454,7 @@ def show(result: DemoResult, view: View, show_secrets: bool) -> None:
             view.info("  secret values are hidden (fingerprints only); --show-secrets "
                       "prints them")
     if isinstance(view, TextView):
-        view.heading("Trace (time since the client started; who saw it; sent, received "
+        view.heading("Trace (ms since the first ClientHello; who saw it; sent, received "
                      "or computed; direction on the wire)")
         view.origin = min((e.timestamp for e in result.events), default=result.started)
     for item in result.timeline():
