@@ -32,6 +32,7 @@ from ..connection import ServerConnection
 from ..io.server import TLSServer, serve
 from ..io.sockets import TLSSocket
 from .http import HTTPError, Request, RequestReader, response
+from .ja4 import ja4
 from .page import render_page
 from .report import HandshakeRecorder, handshake_report
 
@@ -90,10 +91,9 @@ class PageHandler:
             raise TypeError("PageHandler needs connections made by start_server()")
         client = _address_text(address)
         negotiated = connection.negotiated
-        if negotiated is not None:
-            report = handshake_report(connection, recorder)
+        if negotiated is not None and connection.client_hello is not None:
             self.log(f"{client} {negotiated.version} {negotiated.cipher_suite} "
-                     f"{negotiated.group or '-'} JA4 {report['ja4']['ja4']}"
+                     f"{negotiated.group or '-'} JA4 {ja4(connection.client_hello).fingerprint}"
                      f"{' resumed' if negotiated.resumed else ''}")
         options = self.options
         reader = RequestReader(sock, idle_timeout=options.idle_timeout,
