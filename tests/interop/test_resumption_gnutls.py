@@ -1,20 +1,22 @@
-"""GnuTLS ``gnutls-cli --resume`` against a glasstls server, both versions: the second
-connection resumes (TLS 1.3 ticket; TLS 1.2 ticket, or session id alone when the
+"""Resumption with GnuTLS, both versions. ``gnutls-cli --resume`` against a glasstls
+server: the second connection resumes (TLS 1.3 ticket; TLS 1.2 ticket, or session id alone when the
 priority string has %NO_TICKETS: GnuTLS 3.7 still sends a ticket with --noticket),
-as GnuTLS reports and as the glasstls server's HandshakeComplete says."""
+as GnuTLS reports and as the glasstls server's HandshakeComplete says. And a glasstls
+client resumes against ``gnutls-serv``."""
 
 from __future__ import annotations
 
 import pytest
 
-from glasstls import ServerConfig
+from glasstls import ClientConfig, ServerConfig
 from glasstls.constants import TLS12, TLS13, ExtensionType as X
 from glasstls.messages.extensions import find
 from peers import require_binary
 
-from .driver import GlassSocket
+from .driver import GlassSocket, glass_client
 from .matrix import cert_pki
 from .peer_output import gnutls_description
+from .processes import free_port
 
 pytestmark = pytest.mark.interop
 
@@ -66,3 +68,35 @@ def test_gnutls_cli_resume_resumes_a_glasstls_session(pki_files, start_peer,
         assert hello.legacy_session_id
     else:
         assert ticket is not None and ticket.data
+
+
+@pytest.mark.parametrize("version", [TLS13, TLS12], ids=["TLS13", "TLS12"])
+def test_glasstls_client_resumes_against_gnutls_serv(pki_files, start_peer,
+                                                     version: int) -> None:
+    binary = require_binary("gnutls-serv")
+    files = pki_files(CERT)
+    priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3" if version == TLS13 else (
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2")
+    for _attempt in range(3):  # gnutls-serv cannot report an ephemeral port
+        port = free_port()
+        server = start_peer([binary, "--echo", "--port", str(port), "--priority", priority,
+                             "--x509certfile", str(files["cert"]),
+                             "--x509keyfile", str(files["key"])])
+        try:
+            server.wait_for(rf"listening on IPv4 .* port {port}\.\.\.done")
+            break
+        except AssertionError:
+            if server.process.poll() is None:
+                raise
+    config = ClientConfig(trust=cert_pki(CERT).trust, versions=(version,))
+    done = []
+    for number in range(2):
+        with glass_client(port, config) as glass:
+            done.append(glass.handshake())
+            glass.send(b"echo %d\n" % number)
+            assert glass.receive_until(b"\n") == b"echo %d\n" % number
+            glass.close()
+        server.wait_for(rf"(?:^- Description: [\s\S]*){{{number + 1}}}")
+    assert [d.resumed for d in done] == [False, True]
+    server.wait_for(r"^\*\*\* This is a resumed session$")
+    assert server.stdout.count("*** This is a resumed session") == 1, server.describe()
