@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import shutil
 import socket
 import ssl
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,8 @@ def handshake_with(files: dict[str, Path], context: Any, server: ssl.SSLContext 
         assert sock.recv(2) == b"ok"
         seen.update(version=sock.version(), cipher=sock.cipher(),
                     alpn=sock.selected_alpn_protocol(), peercert=sock.getpeercert(),
-                    der=sock.getpeercert(binary_form=True))
+                    der=sock.getpeercert(binary_form=True), reused=sock.session_reused,
+                    session=sock.session)
     return seen
 
 
@@ -223,8 +226,8 @@ def test_server_side_limits_are_explicit(files: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="PROTOCOL_TLS_CLIENT"):
         client_context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
     server = glass_context(files, server=True)
-    server.verify_mode = ssl.CERT_REQUIRED
-    with pytest.raises(NotImplementedError, match="client certificates"):
+    server.verify_mode = ssl.CERT_REQUIRED  # but no CA to check client certificates with
+    with pytest.raises(ssl.SSLError, match="load_verify_locations"):
         server.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
     empty = glasstls.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with pytest.raises(ssl.SSLError, match="load_cert_chain"):
@@ -256,7 +259,7 @@ def test_server_context_serves_python_clients(files: dict[str, Path], version: i
     client.maximum_version = SSL_VERSIONS[version]
     plain = socket.create_connection(listener.getsockname())
     accepted, _ = listener.accept()
-    import threading
+
 
     result: list[Any] = []
     thread = threading.Thread(target=lambda: result.append(
@@ -268,3 +271,137 @@ def test_server_context_serves_python_clients(files: dict[str, Path], version: i
         assert server_sock.getpeercert() is None
     result[0].close()
     listener.close()
+
+
+def _python_client(files: dict[str, Path], with_certificate: bool = True,
+                   post_handshake_auth: bool = False) -> ssl.SSLContext:
+    client = ssl.create_default_context(cafile=str(files["ca"]))
+    if with_certificate:
+        client.load_cert_chain(files["client_cert"], files["client_key"])
+    client.post_handshake_auth = post_handshake_auth
+    return client
+
+
+def _serve_one(context: Any, action: Any) -> tuple[int, queue.Queue[Any]]:
+    """A glasstls server context accepting one connection on a thread."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    outcome: queue.Queue[Any] = queue.Queue()
+
+    def run() -> None:
+        plain, _ = listener.accept()
+        listener.close()
+        try:
+            with context.wrap_socket(plain, server_side=True) as tls:
+                outcome.put(action(tls))
+        except Exception as error:
+            outcome.put(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()[1], outcome
+
+
+@pytest.mark.parametrize("version", [TLS13, TLS12])
+def test_server_verify_mode_requires_client_certificates(files: dict[str, Path],
+                                                         version: int) -> None:
+    server = glass_context(files, version, server=True)
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.load_verify_locations(files["ca"])
+
+    def peer(tls: TLSSocket) -> Any:
+        tls.sendall(b"hi")
+        return tls.getpeercert()
+
+    port, outcome = _serve_one(server, peer)
+    with _python_client(files).wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                           server_hostname="localhost") as client:
+        assert client.recv(2) == b"hi"
+    cert = outcome.get(timeout=10)
+    assert dict(rdn[0] for rdn in cert["subject"])["commonName"] == "glasstls test client"
+
+    port, outcome = _serve_one(server, peer)
+    with pytest.raises((ssl.SSLError, ConnectionError)), _python_client(
+            files, with_certificate=False).wrap_socket(
+            socket.create_connection(("127.0.0.1", port)), server_hostname="localhost"
+    ) as client:
+        client.recv(2)  # TLS 1.3: the server's verdict comes after the client's Finished
+    assert isinstance(outcome.get(timeout=10), ssl.SSLError)
+
+
+def test_verify_client_post_handshake(files: dict[str, Path]) -> None:
+    server = glass_context(files, TLS13, server=True)
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.post_handshake_auth = True  # ask after the handshake, not in it
+    server.load_verify_locations(files["ca"])
+
+    def ask_later(tls: TLSSocket) -> Any:
+        assert tls.recv(5) == b"hello"
+        before = tls.getpeercert()
+        tls.verify_client_post_handshake()
+        tls.sendall(b"please authenticate")
+        assert tls.recv(5) == b"after"  # the client's Certificate came first
+        return before, tls.getpeercert()
+
+    port, outcome = _serve_one(server, ask_later)
+    client = _python_client(files, post_handshake_auth=True)
+    with client.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                            server_hostname="localhost") as tls:
+        tls.sendall(b"hello")
+        assert tls.recv(19) == b"please authenticate"
+        tls.sendall(b"after")
+        result = outcome.get(timeout=10)
+    assert not isinstance(result, Exception), result
+    before, after = result
+    assert before is None
+    assert dict(rdn[0] for rdn in after["subject"])["commonName"] == "glasstls test client"
+
+
+def test_client_context_resumes_sessions_with_python_ssl(files: dict[str, Path]) -> None:
+    context = glass_context(files)
+    server = python_server_context(files)
+    first = handshake_with(files, context, server)
+    assert first["reused"] is False and first["session"] is not None
+    second = handshake_with(files, context, server)
+    assert second["reused"] is True
+    assert second["peercert"] == first["peercert"]  # the verified chain is remembered
+
+
+def test_server_context_resumes_python_clients(files: dict[str, Path]) -> None:
+    server = glass_context(files, server=True)
+    client = ssl.create_default_context(cafile=str(files["ca"]))
+    session = None
+    reused = []
+    for _ in range(2):
+        port, outcome = _serve_one(server, lambda tls: tls.sendall(b"x"))
+        with client.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                server_hostname="localhost", session=session) as tls:
+            assert tls.recv(1) == b"x"  # the tickets came before it
+            reused.append(tls.session_reused)
+            session = tls.session
+        outcome.get(timeout=10)
+    assert reused == [False, True]
+
+
+def test_client_answers_post_handshake_auth_from_python_ssl(files: dict[str, Path]) -> None:
+    context = glass_context(files, TLS13)
+    context.post_handshake_auth = True
+    context.load_cert_chain(files["client_cert"], files["client_key"])
+    server = python_server_context(files)
+    server.verify_mode = ssl.CERT_REQUIRED
+    server.post_handshake_auth = True
+    server.load_verify_locations(files["ca"])
+    seen: list[Any] = []
+
+    def ask_later(tls: ssl.SSLSocket) -> None:
+        seen.append(tls.getpeercert())
+        tls.verify_client_post_handshake()
+        tls.sendall(b"who are you?")
+        assert tls.recv(3) == b"me."
+        seen.append(tls.getpeercert())
+
+    with python_tls_listener(files, ask_later, context=server) as port, context.wrap_socket(
+            socket.create_connection(("127.0.0.1", port)), server_hostname="localhost"
+    ) as sock:
+        assert sock.recv(12) == b"who are you?"  # reading it answered the request
+        sock.sendall(b"me.")
+    assert seen[0] is None
+    assert dict(rdn[0] for rdn in seen[1]["subject"])["commonName"] == "glasstls test client"

@@ -46,11 +46,15 @@ class ConnectionInfo(TLSInfo):
     """What ``get_extra_info("ssl_object")`` returns: the ``ssl.SSLObject``
     queries (``version()``, ``cipher()``, ``getpeercert()``...) for one connection."""
 
-    def __init__(self, channel: TLSChannel) -> None:
+    def __init__(self, channel: TLSChannel, flush: Callable[[], None]) -> None:
         self._tls_channel = channel
+        self._flush = flush
 
     def pending(self) -> int:
         return self._channel.pending
+
+    def _send_engine_output(self) -> None:
+        self._flush()
 
 
 class _TLSProtocol(asyncio.Protocol):
@@ -291,7 +295,7 @@ class _TLSProtocol(asyncio.Protocol):
             if channel is None:
                 return default
             if self._info is None:
-                self._info = ConnectionInfo(channel)
+                self._info = ConnectionInfo(channel, self._flush)
             info = self._info
             if name == "ssl_object":
                 return info

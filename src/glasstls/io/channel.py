@@ -32,6 +32,7 @@ from ..events import (
     ConnectionClosed,
     Event,
     HandshakeComplete,
+    PeerCertificateVerified,
 )
 from .certinfo import certificate_dict
 from .errors import eof_error, shut_down, to_ssl_error
@@ -41,7 +42,8 @@ class TLSChannel:
     """One TLS connection between the engine and a transport (not thread-safe)."""
 
     __slots__ = ("_buffered", "_chunks", "_offset", "closing", "connection", "failure",
-                 "peer_closed", "server_hostname", "suppress_ragged_eofs", "transport_eof")
+                 "peer_closed", "post_handshake_peer", "server_hostname",
+                 "suppress_ragged_eofs", "transport_eof")
 
     def __init__(self, connection: ClientConnection | ServerConnection, *,
                  server_hostname: str | None = None, suppress_ragged_eofs: bool = False) -> None:
@@ -57,6 +59,8 @@ class TLSChannel:
         self.transport_eof = False  # the transport reported end of stream
         self.closing = False  # we sent (or queued) our close_notify
         self.failure: ssl.SSLError | None = None  # sticky: the connection is over
+        # The client's chain when it authenticated after the handshake (TLS 1.3).
+        self.post_handshake_peer: tuple[bytes, ...] = ()
 
     @classmethod
     def client(cls, config: ClientConfig, server_hostname: str | None,
@@ -106,6 +110,8 @@ class TLSChannel:
                 self._buffered += len(event.data)
             elif isinstance(event, ConnectionClosed):
                 self.peer_closed = True
+            elif isinstance(event, PeerCertificateVerified):
+                self.post_handshake_peer = event.peer_certificates
             elif isinstance(event, AlertReceived) and event.fatal:
                 error = AlertReceivedError(event.description)
                 self.failure = to_ssl_error(error)
@@ -237,6 +243,17 @@ class TLSChannel:
         return self.connection.record.take_buffer()
 
 
+def request_client_certificate(channel: TLSChannel) -> None:
+    """Queue a post-handshake CertificateRequest (server side, TLS 1.3)."""
+    connection = channel.connection
+    if not isinstance(connection, ServerConnection):
+        raise ssl.SSLError(ssl.SSL_ERROR_SSL, "[SSL] not a server-side connection")
+    try:
+        connection.request_client_certificate()
+    except UsageError as error:
+        raise ssl.SSLError(ssl.SSL_ERROR_SSL, f"[SSL: WRONG_SSL_VERSION] {error}") from error
+
+
 class TLSInfo:
     """What ``ssl.SSLSocket`` and ``ssl.SSLObject`` tell about a connection, for
     every transport here: ``version()``, ``cipher()``, ``getpeercert()``, ..."""
@@ -312,21 +329,35 @@ class TLSInfo:
     def selected_npn_protocol(self) -> None:
         return None
 
+    def _peer_chain(self) -> tuple[bytes, ...]:
+        negotiated = self._completed()
+        return self._channel.post_handshake_peer or negotiated.peer_certificates
+
+    def _peer_verified(self) -> bool:
+        """Whether the configuration made the peer's chain pass verification (a
+        handshake, resumed or not, only completes if it did)."""
+        channel = self._channel
+        config = channel.connection.config
+        if isinstance(config, ClientConfig):
+            return config.verify_certificates
+        # Post-handshake authentication always checks against client_trust.
+        return config.client_auth != "none" or bool(channel.post_handshake_peer)
+
     def getpeercert(self, binary_form: bool = False) -> Any:
         """The peer's certificate: a dict like ``ssl``'s (empty if it was not
         verified), its DER bytes with ``binary_form=True``, or None if it sent none."""
-        negotiated = self._completed()
-        if not negotiated.peer_certificates:
+        chain = self._peer_chain()
+        if not chain:
             return None
         if binary_form:
-            return negotiated.peer_certificates[0]
-        if not negotiated.verified_chain:
+            return chain[0]
+        if not self._peer_verified():
             return {}
-        return certificate_dict(negotiated.peer_certificates[0])
+        return certificate_dict(chain[0])
 
     def get_unverified_chain(self) -> list[bytes]:
         """The chain as the peer sent it (DER, leaf first)."""
-        return list(self._completed().peer_certificates)
+        return list(self._peer_chain())
 
     def get_verified_chain(self) -> list[bytes]:
         """The verified path to a trust anchor (DER, leaf first); empty if
@@ -347,9 +378,11 @@ class TLSInfo:
 
     @property
     def session(self) -> Any:
-        """The session to resume with, once the engine offers resumption (issue 4);
-        until then always None."""
-        return getattr(self._channel.connection, "session", None)
+        """Client side: the engine's session (a ``glasstls.session.ClientSession``)
+        from this connection, to pass as ``session=`` to a later one; None until
+        the server sent a ticket (or a TLS 1.2 session id)."""
+        channel = self._tls_channel
+        return getattr(channel.connection, "session", None) if channel is not None else None
 
     @property
     def session_reused(self) -> bool:
@@ -357,7 +390,14 @@ class TLSInfo:
         return bool(negotiated is not None and negotiated.resumed)
 
     def verify_client_post_handshake(self) -> None:
-        raise NotImplementedError("glasstls does not support post-handshake authentication")
+        """Server side, TLS 1.3: ask the client for a certificate now (it must have
+        offered post-handshake authentication); checked per the context's
+        ``verify_mode``. ``getpeercert()`` returns it once it has arrived."""
+        request_client_certificate(self._channel)
+        self._send_engine_output()
+
+    def _send_engine_output(self) -> None:
+        """Send what the engine queued outside a read or write (each transport)."""
 
 
-__all__ = ["TLSChannel", "TLSInfo"]
+__all__ = ["TLSChannel", "TLSInfo", "request_client_certificate"]

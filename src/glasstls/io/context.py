@@ -34,6 +34,7 @@ from ..constants import TLS12, TLS13, NamedGroup
 from ..crypto.groups import GROUPS
 from ..crypto.suites import DEFAULT_TLS12_SUITES, DEFAULT_TLS13_SUITES, SUITES
 from ..errors import ConfigError
+from ..session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
 from .certinfo import certificate_dict
 from .channel import TLSChannel
 from .ciphers import cipher_description, parse_cipher_string
@@ -110,6 +111,11 @@ class SSLContext(ssl.SSLContext):
     _glass_groups: tuple[int, ...] | None
     _glass_keylog: str | None
     _glass_trust_store: TrustStore | None
+    _glass_client_sessions: SessionCache
+    _glass_ticket_keys: TicketKeys
+    _glass_server_sessions: ServerSessionCache
+    _glass_anti_replay: AntiReplay
+    _glass_cookie_secret: bytes
 
     def __new__(cls, protocol: int | None = None, *args: Any, **kwargs: Any) -> SSLContext:
         if protocol is None:
@@ -128,6 +134,14 @@ class SSLContext(ssl.SSLContext):
         self._glass_groups = None
         self._glass_keylog = None
         self._glass_trust_store = None
+        # Kept for the context's lifetime, so that its connections can resume
+        # one another's sessions (clients by server name and ALPN; servers by
+        # tickets sealed with these keys, or TLS 1.2 session ids).
+        self._glass_client_sessions = SessionCache()
+        self._glass_ticket_keys = TicketKeys()
+        self._glass_server_sessions = ServerSessionCache()
+        self._glass_anti_replay = AntiReplay()
+        self._glass_cookie_secret = os.urandom(32)
 
     # -- certificates and trust -----------------------------------------------------
 
@@ -288,9 +302,6 @@ class SSLContext(ssl.SSLContext):
                 if self.protocol == ssl.PROTOCOL_TLS_CLIENT:
                     raise ValueError("Cannot create a server socket with a "
                                      "PROTOCOL_TLS_CLIENT context")
-                if self.verify_mode != ssl.CERT_NONE:
-                    raise NotImplementedError("glasstls servers do not request client "
-                                              "certificates yet (verify_mode must be CERT_NONE)")
                 server_config = self.server_config()
                 return lambda: TLSChannel.server(server_config, suppress_ragged_eofs)
             if self.protocol == ssl.PROTOCOL_TLS_SERVER:
@@ -346,7 +357,8 @@ class SSLContext(ssl.SSLContext):
             verify_certificates=self.verify_mode != ssl.CERT_NONE,
             check_hostname=self.check_hostname,
             certificate=self._glass_certificates[0] if self._glass_certificates else None,
-            **extra)
+            post_handshake_auth=bool(self.post_handshake_auth),
+            session_cache=self._glass_client_sessions, **extra)
 
     def server_config(self) -> ServerConfig:
         """The ``ServerConfig`` a server connection made now would use."""
@@ -358,12 +370,30 @@ class SSLContext(ssl.SSLContext):
         extra: dict[str, Any] = {}
         if self._glass_groups is not None:
             extra = {"groups": self._glass_groups}
+        client_auth = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional",
+                       ssl.CERT_REQUIRED: "required"}[self.verify_mode]
+        if self.post_handshake_auth:
+            # As with OpenSSL's SSL_VERIFY_POST_HANDSHAKE: the certificate is asked
+            # for later (verify_client_post_handshake), not in the handshake.
+            client_auth = "none"
+        client_trust = None
+        if self.verify_mode != ssl.CERT_NONE:
+            client_trust = self._trust()
+            if client_trust is None and self._glass_system_trust:
+                client_trust = ClientConfig().trust_store()
+            if client_trust is None:
+                raise ConfigError("verify_mode asks for client certificates: load the CAs "
+                                  "that issue them with load_verify_locations()")
         return ServerConfig(
             versions=self._versions(), cipher_suites=(*DEFAULT_TLS13_SUITES, *tls12),
             alpn_protocols=self._glass_alpn,
             enable_rsa_key_exchange=any(SUITES[s].key_exchange == "RSA" for s in tls12),
             keylog=self._keylog(), certificates=tuple(self._glass_certificates),
-            server_preference=bool(self.options & ssl.OP_CIPHER_SERVER_PREFERENCE), **extra)
+            server_preference=bool(self.options & ssl.OP_CIPHER_SERVER_PREFERENCE),
+            client_auth=client_auth, client_trust=client_trust, tickets=self.num_tickets,
+            ticket_keys=self._glass_ticket_keys, session_cache=self._glass_server_sessions,
+            anti_replay=self._glass_anti_replay, cookie_secret=self._glass_cookie_secret,
+            **extra)
 
 
 def create_default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *,

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import ClientConfig
-from .channel import TLSChannel, TLSInfo
+from .channel import TLSChannel, TLSInfo, request_client_certificate
 from .errors import eof_error, want_read, want_write
 from .keylog import with_environment_keylog
 
@@ -254,6 +254,15 @@ class TLSSocket(socket.socket, TLSInfo):
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
             self._send_close_notify(self._deadline())
         super().shutdown(how)
+
+    def verify_client_post_handshake(self) -> None:
+        """Server side, TLS 1.3: send a CertificateRequest now; ``getpeercert()``
+        shows the client's certificate once a later ``recv`` has read it."""
+        channel = self._connected_channel()
+        with self._engine_lock:
+            request_client_certificate(channel)
+            self._queue(channel.outgoing())
+        self._push(self._deadline())
 
     def key_update(self, request_peer_update: bool = True) -> None:
         """TLS 1.3: switch to new sending keys (and ask the peer to do the same)."""

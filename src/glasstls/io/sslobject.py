@@ -84,6 +84,9 @@ class TLSObject(TLSInfo):
     def pending(self) -> int:
         return self._channel.pending
 
+    def _send_engine_output(self) -> None:
+        self._flush()
+
     def unwrap(self) -> None:
         """Send close_notify and wait (``SSLWantReadError``) for the peer's. Bytes
         that followed the peer's close_notify are left in ``incoming``."""
