@@ -346,3 +346,31 @@ def test_wrapped_listening_socket_accepts_with_a_handshake(files: dict[str, Path
     thread.join()
     accepted.close()
     tls_listener.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sessions_resume_through_the_config_or_explicitly(start_server: Start,
+                                                          version: int) -> None:
+    server = start_server(version=version)
+    config = client_config(version)
+    reused = []
+    session = None
+    for explicit in (False, False, True):
+        with connect(server, config=config,
+                     session=session if explicit else None) as sock:
+            sock.sendall(b"s")
+            assert sock.recv(1) == b"s"  # tickets arrive before the echo
+            reused.append(sock.session_reused)
+            session = sock.session
+            assert session is not None
+    assert reused == [False, True, True]
+
+
+def test_serve_stops_accepting_when_closed(start_server: Start) -> None:
+    server = start_server()
+    with connect(server) as sock:
+        sock.sendall(b"up")
+        assert recv_exactly(sock, 2) == b"up"
+    server.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(server.address, timeout=5)

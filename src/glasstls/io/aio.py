@@ -386,7 +386,7 @@ async def create_connection(
     port: int | None = None, *, config: ClientConfig | None = None,
     server_hostname: str | None = None, ssl_handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ssl_shutdown_timeout: float = SHUTDOWN_TIMEOUT, suppress_ragged_eofs: bool = False,
-    **kwargs: Any,
+    session: Any = None, **kwargs: Any,
 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
     """``loop.create_connection`` with glasstls: returns once the handshake is
     done. Extra keyword arguments go to ``loop.create_connection``.
@@ -400,7 +400,7 @@ async def create_connection(
     waiter: asyncio.Future[None] = loop.create_future()
 
     def make_channel() -> TLSChannel:
-        return TLSChannel.client(client_config, name, suppress_ragged_eofs)
+        return TLSChannel.client(client_config, name, suppress_ragged_eofs, session)
 
     address: Any = (host, port)  # both None when kwargs has sock=
     transport, tls = await loop.create_connection(
@@ -421,7 +421,7 @@ async def open_connection(
     server_hostname: str | None = None, limit: int = _DEFAULT_LIMIT,
     ssl_handshake_timeout: float = HANDSHAKE_TIMEOUT,
     ssl_shutdown_timeout: float = SHUTDOWN_TIMEOUT, suppress_ragged_eofs: bool = False,
-    **kwargs: Any,
+    session: Any = None, **kwargs: Any,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """``asyncio.open_connection`` with glasstls (``config`` defaults to
     ``ClientConfig()``: system trust; ``server_hostname`` to ``host``).
@@ -434,7 +434,7 @@ async def open_connection(
         lambda: asyncio.StreamReaderProtocol(reader, loop=loop), host, port, config=config,
         server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout, suppress_ragged_eofs=suppress_ragged_eofs,
-        **kwargs)
+        session=session, **kwargs)
     assert isinstance(protocol, asyncio.StreamReaderProtocol)
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 

@@ -529,7 +529,7 @@ class _PrefixedSocket(socket.socket):
 def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
             server_hostname: str | None = None, timeout: float | None = None,
             source_address: tuple[str, int] | None = None,
-            suppress_ragged_eofs: bool = False) -> TLSSocket:
+            suppress_ragged_eofs: bool = False, session: Any = None) -> TLSSocket:
     """Open a TCP connection, run the TLS handshake, return the ``TLSSocket``.
 
     ``server_hostname`` (SNI and the name the certificate must match) defaults to
@@ -537,6 +537,8 @@ def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
     system's trust store, TLS 1.3 and 1.2. ``timeout`` covers the TCP connect,
     the handshake, and then each later operation. Keys are logged to
     ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
+    Connections made with the same config resume sessions through its
+    ``session_cache``; ``session=`` (an earlier socket's ``.session``) picks one.
 
     >>> with glasstls.connect(("example.com", 443)) as sock:
     ...     sock.version()
@@ -548,7 +550,8 @@ def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
     try:
         return TLSSocket._create(
             sock, server_side=False, server_hostname=name,
-            make_channel=lambda: TLSChannel.client(client_config, name, suppress_ragged_eofs))
+            make_channel=lambda: TLSChannel.client(client_config, name, suppress_ragged_eofs,
+                                                   session))
     except BaseException:
         sock.close()
         raise
