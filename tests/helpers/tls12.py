@@ -18,9 +18,12 @@ from typing import Any
 
 from glasstls import ClientConfig, ClientConnection, ServerConfig
 from glasstls.constants import TLS12, HandshakeType as H
+from glasstls.crypto import prf
+from glasstls.crypto.suites import Suite
 from glasstls.handshake.transcript import Transcript
 from glasstls.messages.extensions import Extension
 from glasstls.messages.handshake import ClientHello, ServerHello, serialize
+from glasstls.record import Tls12Protection
 
 from .pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Hook, Pair, handshake_messages, record
 
@@ -200,3 +203,27 @@ def client_hello_of(pair: Pair) -> ClientHello:
     """The ClientHello as it reached the server."""
     return ClientHello.parse(first_flight_messages(first_transfer(pair, CLIENT_TO_SERVER))[0])
 
+
+
+# -- TLS 1.2 record protection, for a man in the middle who knows the keys ---------------
+
+
+def protection12(suite: Suite, master: bytes, client_random: bytes, server_random: bytes,
+                 writer: str) -> Tls12Protection:
+    """A fresh (sequence 0) TLS 1.2 protection of the client's or server's write
+    direction, from the master secret (RFC 5246 §6.3 key block, AEAD: no MAC keys)."""
+    key_len, iv_len = suite.key_len, suite.iv_len
+    block = prf.key_block(suite.hash_name, master, client_random, server_random,
+                          2 * (key_len + iv_len))
+    if writer == "client":
+        key, iv = block[:key_len], block[2 * key_len:2 * key_len + iv_len]
+    else:
+        key, iv = block[key_len:2 * key_len], block[2 * key_len + iv_len:]
+    return Tls12Protection(suite, key, iv)
+
+
+def reseal12(raw_record: bytes, opener: Tls12Protection, sealer: Tls12Protection,
+             edit: Callable[[bytes], bytes]) -> bytes:
+    """Open one protected record, let ``edit`` change its plaintext, seal it again."""
+    content_type, plaintext = opener.open(raw_record[:5], raw_record[5:])
+    return sealer.seal(content_type, edit(plaintext), raw_record[1:3], 0)
