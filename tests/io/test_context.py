@@ -405,3 +405,29 @@ def test_client_answers_post_handshake_auth_from_python_ssl(files: dict[str, Pat
         sock.sendall(b"me.")
     assert seen[0] is None
     assert dict(rdn[0] for rdn in seen[1]["subject"])["commonName"] == "glasstls test client"
+
+
+def test_curve_shared_ciphers_chains_and_exporter(files: dict[str, Path]) -> None:
+    context = glass_context(files)
+    context.set_ecdh_curve("prime256v1")
+    with pytest.raises(ValueError):
+        context.set_ecdh_curve("brainpoolP256r1")
+
+    def server_view(tls: TLSSocket) -> Any:
+        tls.sendall(b"x")
+        return tls.shared_ciphers(), tls.export_keying_material("EXPORTER-test", b"c", 32)
+
+    port, outcome = _serve_one(glass_context(files, server=True), server_view)
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                             server_hostname="localhost") as sock:
+        assert sock.recv(1) == b"x"
+        negotiated = sock.negotiated
+        assert negotiated is not None and negotiated.group == "secp256r1"
+        leaf, ca = pki("ecdsa-p256").certified.chain_der[0], pki("ecdsa-p256").ca.certificate
+        assert sock.get_unverified_chain() == [leaf]
+        assert sock.get_verified_chain() == [leaf, ca.public_bytes(serialization.Encoding.DER)]
+        ours = sock.export_keying_material("EXPORTER-test", b"c", 32)
+        assert sock.shared_ciphers() is None  # client side
+    shared, theirs = outcome.get(timeout=10)
+    assert ours == theirs and len(ours) == 32
+    assert ("TLS_AES_128_GCM_SHA256", "TLSv1.3", 128) in shared

@@ -374,3 +374,14 @@ def test_serve_stops_accepting_when_closed(start_server: Start) -> None:
     server.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(server.address, timeout=5)
+
+
+def test_connect_by_ip_address_checks_the_address_against_the_certificate(
+        start_server: Start) -> None:
+    server = start_server()
+    with glasstls.connect(server.address, config=client_config(), timeout=10) as sock:
+        assert sock.server_hostname == "127.0.0.1"
+        assert ("IP Address", "127.0.0.1") in sock.getpeercert()["subjectAltName"]
+    with pytest.raises(ssl.SSLCertVerificationError):
+        glasstls.connect(server.address, config=client_config(), timeout=10,
+                         server_hostname="127.0.0.2")
