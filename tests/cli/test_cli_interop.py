@@ -36,6 +36,7 @@ def s_server(openssl: str, processes: Start, pem: dict[str, Path], version: str,
 def start_glasstls_server(processes: Start, *options: str) -> tuple[PeerProcess, int]:
     server = processes(glasstls_argv("server", "--port", "0", *options))
     port = int(server.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    server.wait_for("Ctrl-C stops it")  # the end of what it prints when it starts
     return server, port
 
 
