@@ -396,6 +396,7 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
         rows += [
             ("version", negotiated.version),
             ("cipher suite", negotiated.cipher_suite),
+            ("group", negotiated.group or "none (RSA key transport)"),
             ("key exchange", _key_exchange_words(result, negotiated)),
             ("signature", negotiated.signature_scheme or "none (RSA key transport: the "
              "server proves its key by decrypting)"),
@@ -419,8 +420,8 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
     rows.append(("application data", f"{application['sent']} bytes sent, "
                                      f"{application['received']} bytes received"))
     rows.append(("handshake time", f"{handshake_ms:.2f} ms"))
-    rows.append(("time per step", "\n".join(f"{step:<24}{ms:8.2f} ms"
-                                            for step, ms in steps.items())))
+    rows.append(("time per step", "from the event before it, summed per step name:\n"
+                 + "\n".join(f"{step:<24}{ms:8.2f} ms" for step, ms in steps.items())))
     if result.failure is not None:
         rows.append(("result", data["error"]))
     return rows, data
