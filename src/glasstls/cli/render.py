@@ -271,10 +271,10 @@ class TextView:
         note = step_note(event)
         if note:
             self.out.line("      ", (note, "note"))
-        for segments in event_lines(event.step, details, event.secrets, fingerprints or {}):
-            self.out.line("      ", *segments)
         if elided and not details:
             self.out.line("      ", ("(the values shown where it was sent)", "label"))
+        for segments in event_lines(event.step, details, event.secrets, fingerprints or {}):
+            self.out.line("      ", *segments)
 
     def _header(self, event: TraceEvent, label: str) -> None:
         elapsed = (event.timestamp - (self.origin or event.timestamp)) * 1000
