@@ -171,6 +171,12 @@ def _key_label(key_type: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``glasstls certs`` with parsed arguments; returns the exit code.
+
+    >>> from glasstls.cli.main import build_parser
+    >>> run(build_parser().parse_args(["certs", "--dir", "pki"]))
+    0
+    """
     names = list(args.names) or (["glasstls client"] if args.client else list(DEFAULT_NAMES))
     try:
         result = issue(Path(args.dir), names, args.key_type, args.days, args.client, args.out,
@@ -185,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add ``certs`` to the ``glasstls`` parser (``main.build_parser`` calls this).
+
+    >>> add_parser(argparse.ArgumentParser().add_subparsers())
+    """
     parser = subparsers.add_parser(
         "certs", help="make a development CA and certificates (like mkcert)",
         description="Write a development CA and a certificate for the given names and IP "

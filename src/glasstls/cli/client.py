@@ -223,6 +223,12 @@ def _pipe(sock: TLSSocket, out: BinaryIO, view: TextView | JsonView) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``glasstls client`` with parsed arguments; returns the exit code.
+
+    >>> from glasstls.cli.main import build_parser
+    >>> run(build_parser().parse_args(["client", "example.com", "--http", "/"]))
+    0
+    """
     # Some system trust stores hold old CA certificates that cryptography warns
     # about (e.g. a negative serial number); that is not this user's problem.
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
@@ -275,6 +281,10 @@ def _trace_callback(view: TextView | JsonView) -> Any:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add ``client`` to the ``glasstls`` parser (``main.build_parser`` calls this).
+
+    >>> add_parser(argparse.ArgumentParser().add_subparsers())
+    """
     parser = subparsers.add_parser(
         "client", help="connect to a TLS server (like openssl s_client)",
         description="Connect to HOST[:PORT] (port 443 by default), run the TLS handshake, "

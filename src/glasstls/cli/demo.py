@@ -486,6 +486,12 @@ def _server_offer(settings: DemoSettings) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``glasstls demo`` with parsed arguments; returns the exit code.
+
+    >>> from glasstls.cli.main import build_parser
+    >>> run(build_parser().parse_args(["demo", "--tls1.2"]))
+    0
+    """
     try:
         settings = settings_from(args)
     except CommandError as error:
@@ -508,6 +514,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add ``demo`` to the ``glasstls`` parser (``main.build_parser`` calls this).
+
+    >>> add_parser(argparse.ArgumentParser().add_subparsers())
+    """
     parser = subparsers.add_parser(
         "demo", help="watch a TLS handshake between a glasstls client and server, step by step",
         description="Run a glasstls server on 127.0.0.1 with a fresh development certificate, "

@@ -296,6 +296,12 @@ def _announce(view: TextView | JsonView, setup: ServerSetup, server: TLSServer) 
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``glasstls server`` with parsed arguments; returns the exit code.
+
+    >>> from glasstls.cli.main import build_parser
+    >>> run(build_parser().parse_args(["server", "--port", "8443"]))
+    0
+    """
     view = open_view(sys.stdout, json_lines=args.json)
     log = ConnectionLog(view, args.trace)
     try:
@@ -335,6 +341,10 @@ def _stop_on_sigterm(number: int, frame: FrameType | None) -> None:
 
 
 def add_parser(subparsers: Any) -> None:
+    """Add ``server`` to the ``glasstls`` parser (``main.build_parser`` calls this).
+
+    >>> add_parser(argparse.ArgumentParser().add_subparsers())
+    """
     parser = subparsers.add_parser(
         "server", help="run a TLS server to try clients against (like openssl s_server)",
         description="Listen for TLS connections and answer each with a small HTTP page "
