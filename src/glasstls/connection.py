@@ -86,6 +86,7 @@ class _Connection:
         self.session: ClientSession | None = None
         self.resumed = False
         self._trace_enabled = config.trace is not None
+        self.tracing = self._trace_enabled
 
     # -- public API -------------------------------------------------------------
 

@@ -123,13 +123,14 @@ def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHe
     echo = message.legacy_session_id_echo
     resumed = (session is not None and session.version == TLS12 and bool(echo)
                and echo == hs.hello.session_id)
-    engine.trace(t.SERVER_HELLO, t.RECEIVED, {
-        "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
-        "random": message.random.hex(), "session_id": message.legacy_session_id_echo.hex(),
-        "extended_master_secret": ems, "resumed": resumed,
-        "secure_renegotiation": renegotiation is not None,
-        "extensions": [describe(X, e.type) for e in message.extensions],
-    })
+    if engine.tracing:
+        engine.trace(t.SERVER_HELLO, t.RECEIVED, {
+            "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
+            "random": message.random.hex(), "session_id": message.legacy_session_id_echo.hex(),
+            "extended_master_secret": ems, "resumed": resumed,
+            "secure_renegotiation": renegotiation is not None,
+            "extensions": [describe(X, e.type) for e in message.extensions],
+        })
     if resumed and session is not None:
         return _resume(engine, c, session)
     return ExpectCertificate(c)
@@ -173,8 +174,9 @@ class ExpectCertificate(_Tls12ClientState):
         if (wanted == "ECDSA" and kind != "ECDSA") or (wanted == "RSA" and kind != "RSA"):
             raise PeerMisbehaved(f"{c.suite.name} needs an {wanted} certificate, got {kind}",
                                  AlertDescription.unsupported_certificate)
-        engine.trace(t.CERTIFICATE, t.RECEIVED, {
-            "chain": [certs.describe_certificate(cert) for cert in chain]})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE, t.RECEIVED, {
+                "chain": [certs.describe_certificate(cert) for cert in chain]})
         c.verified_chain = verify_server_certificates(engine, c.hs.config, c.hs.server_name,
                                                       chain)
         if c.suite.key_exchange == "RSA":
@@ -206,10 +208,11 @@ class ExpectServerKeyExchange(_Tls12ClientState):
         signatures.verify(key, message.algorithm, signed, message.signature)
         c.group, c.server_public, c.signature_scheme = (
             message.named_group, message.public, message.algorithm)
-        engine.trace(t.SERVER_KEY_EXCHANGE, t.RECEIVED, {
-            "group": group.name, "server_public_bytes": len(message.public),
-            "signature_scheme": describe(SignatureScheme, message.algorithm),
-            "result": "signature verified"})
+        if engine.tracing:
+            engine.trace(t.SERVER_KEY_EXCHANGE, t.RECEIVED, {
+                "group": group.name, "server_public_bytes": len(message.public),
+                "signature_scheme": describe(SignatureScheme, message.algorithm),
+                "result": "signature verified"})
         return ExpectCertificateRequestOrDone(c)
 
 
@@ -220,10 +223,11 @@ class ExpectCertificateRequestOrDone(_Tls12ClientState):
     def handle(self, engine: Engine, message: Any) -> State:
         if isinstance(message, CertificateRequest12):
             self.c.certificate_request = message
-            engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
-                "signature_algorithms": [describe(SignatureScheme, s)
-                                         for s in message.signature_algorithms],
-                "certificate_authorities": len(message.certificate_authorities)})
+            if engine.tracing:
+                engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
+                    "signature_algorithms": [describe(SignatureScheme, s)
+                                             for s in message.signature_algorithms],
+                    "certificate_authorities": len(message.certificate_authorities)})
             return ExpectServerHelloDone(self.c)
         return _send_client_flight(engine, self.c)
 
@@ -238,7 +242,8 @@ class ExpectServerHelloDone(_Tls12ClientState):
 def _send_client_flight(engine: Engine, c: Client12) -> State:
     hs, suite = c.hs, c.suite
     config = hs.config
-    engine.trace(t.SERVER_HELLO_DONE, t.RECEIVED, {})
+    if engine.tracing:
+        engine.trace(t.SERVER_HELLO_DONE, t.RECEIVED, {})
     client_certificate = None
     if c.certificate_request is not None:
         client_certificate = _send_client_certificate(engine, c, c.certificate_request)
@@ -249,25 +254,28 @@ def _send_client_flight(engine: Engine, c: Client12) -> State:
         pre_master_secret, encrypted = rsa_kx.encrypt_pre_master_secret(
             server_key, hs.hello.hello.legacy_version, config.rng)
         engine.send_handshake(ClientKeyExchangeRSA(encrypted))
-        engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
-            "key_exchange": "RSA", "pre_master_secret_bytes": len(pre_master_secret),
-            "encrypted_pre_master_secret_bytes": len(encrypted),
-            "encrypted_pre_master_secret": encrypted.hex(),
-            "server_key": signatures.describe_key(server_key),
-        }, {"pre_master_secret": pre_master_secret})
+        if engine.tracing:
+            engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
+                "key_exchange": "RSA", "pre_master_secret_bytes": len(pre_master_secret),
+                "encrypted_pre_master_secret_bytes": len(encrypted),
+                "encrypted_pre_master_secret": encrypted.hex(),
+                "server_key": signatures.describe_key(server_key),
+            }, {"pre_master_secret": pre_master_secret})
     else:
         assert c.group is not None
         share = GROUPS[c.group].generate(config.rng)
         pre_master_secret = share.complete(c.server_public)
         engine.send_handshake(ClientKeyExchangeECDHE(share.public))
-        engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
-            "key_exchange": "ECDHE", "group": describe(NamedGroup, c.group),
-            "client_public_bytes": len(share.public)})
-        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
-            "group": describe(NamedGroup, c.group), "hybrid": False,
-            "client_share_bytes": len(share.public), "server_share_bytes": len(c.server_public),
-            "shared_secret_bytes": len(pre_master_secret)},
-            {"pre_master_secret": pre_master_secret})
+        if engine.tracing:
+            engine.trace(t.CLIENT_KEY_EXCHANGE, t.SENT, {
+                "key_exchange": "ECDHE", "group": describe(NamedGroup, c.group),
+                "client_public_bytes": len(share.public)})
+        if engine.tracing:
+            engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+                "group": describe(NamedGroup, c.group), "hybrid": False,
+                "client_share_bytes": len(share.public), "server_share_bytes": len(c.server_public),
+                "shared_secret_bytes": len(pre_master_secret)},
+                {"pre_master_secret": pre_master_secret})
 
     if c.extended_master_secret:
         master = prf.extended_master_secret(suite.hash_name, pre_master_secret,
@@ -283,9 +291,10 @@ def _send_client_flight(engine: Engine, c: Client12) -> State:
         # RFC 5246 §7.4.8: the signature covers every handshake message so far.
         signature = signatures.sign(certified.private_key, scheme, engine.transcript.messages())
         engine.send_handshake(CertificateVerify(scheme, signature))
-        engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
-            "signature_scheme": describe(SignatureScheme, scheme),
-            "signature_bytes": len(signature)})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
+                "signature_scheme": describe(SignatureScheme, scheme),
+                "signature_bytes": len(signature)})
 
     keys = install_tls12_keys(engine, suite, master, hs.hello.random, c.server_random,
                               is_client=True, extended=c.extended_master_secret)
@@ -301,7 +310,8 @@ def _send_finished(engine: Engine, c: Client12, keys: Tls12Keys) -> None:
     verify_data = prf.finished_verify_data(c.suite.hash_name, c.master, True,
                                            engine.transcript.digest())
     engine.send_handshake(Finished(verify_data))
-    engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+    if engine.tracing:
+        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
 
 
 def _send_client_certificate(engine: Engine, c: Client12, request: CertificateRequest12
@@ -310,11 +320,14 @@ def _send_client_certificate(engine: Engine, c: Client12, request: CertificateRe
                                      request.signature_algorithms, TLS12)
     if picked is None:
         engine.send_handshake(Certificate12(()))
-        engine.trace(t.CERTIFICATE, t.SENT, {"chain": [], "note": "no suitable client certificate"})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE, t.SENT, {
+                "chain": [], "note": "no suitable client certificate"})
         return None
     engine.send_handshake(Certificate12(picked[0].chain_der))
-    engine.trace(t.CERTIFICATE, t.SENT, {
-        "chain": [certs.describe_certificate(cert) for cert in picked[0].chain]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE, t.SENT, {
+            "chain": [certs.describe_certificate(cert) for cert in picked[0].chain]})
     return picked
 
 
@@ -330,8 +343,9 @@ class ExpectNewSessionTicket(_Tls12ClientState):
     def handle(self, engine: Engine, message: NewSessionTicket12) -> State:
         self.c.ticket = message.ticket
         self.c.ticket_lifetime = message.ticket_lifetime_hint
-        engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
-            "lifetime_hint": message.ticket_lifetime_hint, "ticket_bytes": len(message.ticket)})
+        if engine.tracing:
+            engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
+                "lifetime_hint": message.ticket_lifetime_hint, "ticket_bytes": len(message.ticket)})
         return ExpectChangeCipherSpec(self.c, self.keys)
 
 

@@ -135,7 +135,8 @@ def start_client(engine: ClientConnection, server_name: str | None,
         if session is not None:
             kind = "TLS 1.3 ticket" if session.version == TLS13 else "TLS 1.2 session"
             details["resumption"] = f"offering a {kind}" + (" with early data" if early else "")
-        engine.trace(t.CLIENT_HELLO, t.SENT, details)
+        if engine.tracing:
+            engine.trace(t.CLIENT_HELLO, t.SENT, details)
     if early and session is not None:
         _start_early_data(engine, hs, session)
     return ExpectServerHello(hs)
@@ -156,11 +157,12 @@ def _start_early_data(engine: ClientConnection, hs: ClientHandshake,
     key, iv = traffic_keys(suite, secret)
     engine.install_write(Tls13Protection(suite, key, iv))
     engine.early_data_allowance = session.max_early_data_size
-    engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-        "stage": "early data", "hash": suite.hash_name,
-        "derived": {"client_early_traffic_secret": len(secret)},
-        "max_early_data_size": session.max_early_data_size,
-    }, {"client_early_traffic_secret": secret})
+    if engine.tracing:
+        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+            "stage": "early data", "hash": suite.hash_name,
+            "derived": {"client_early_traffic_secret": len(secret)},
+            "max_early_data_size": session.max_early_data_size,
+        }, {"client_early_traffic_secret": secret})
 
 
 class _Tls13ClientState(State):
@@ -259,11 +261,12 @@ class ExpectServerHello(_Tls13ClientState):
             SUITES[session.cipher_suite].hash_name != hs.suite.hash_name
         ):
             session = None  # RFC 8446 §4.1.4: drop PSKs that do not fit the suite
-        engine.trace(t.HELLO_RETRY_REQUEST, t.RECEIVED, {
-            "cipher_suite": hs.suite.name if hs.suite else "",
-            "selected_group": describe(NamedGroup, group) if group is not None else None,
-            "cookie_bytes": len(cookie.data) if cookie else 0,
-        })
+        if engine.tracing:
+            engine.trace(t.HELLO_RETRY_REQUEST, t.RECEIVED, {
+                "cipher_suite": hs.suite.name if hs.suite else "",
+                "selected_group": describe(NamedGroup, group) if group is not None else None,
+                "cookie_bytes": len(cookie.data) if cookie else 0,
+            })
         shares = (group,) if group is not None else tuple(hs.hello.key_shares)
         previous = hs.hello
         hs.hello = build_client_hello(
@@ -278,7 +281,8 @@ class ExpectServerHello(_Tls13ClientState):
             engine.send_change_cipher_spec()
             hs.extra["sent_ccs"] = True
         engine.send_handshake(hs.hello.hello)
-        engine.trace(t.CLIENT_HELLO, t.SENT, describe_client_hello(hs.hello.hello))
+        if engine.tracing:
+            engine.trace(t.CLIENT_HELLO, t.SENT, describe_client_hello(hs.hello.hello))
         return ExpectServerHello(hs)
 
     def _server_hello(self, engine: Engine, message: ServerHello, suite: Suite) -> State:
@@ -306,15 +310,16 @@ class ExpectServerHello(_Tls13ClientState):
                 "server_share_bytes": len(entry.key_exchange),
                 "shared_secret_bytes": len(shared_secret),
             }
-        engine.trace(t.SERVER_HELLO, t.RECEIVED, {
-            "version": "TLS 1.3", "cipher_suite": suite.name,
-            "group": describe(NamedGroup, hs.group) if hs.group is not None else None,
-            "random": message.random.hex(),
-            "session_id_echo": message.legacy_session_id_echo.hex(),
-            "resumed": psk is not None,
-            "extensions": [describe(X, e.type) for e in message.extensions],
-        })
-        if shared_secret is not None:
+        if engine.tracing:
+            engine.trace(t.SERVER_HELLO, t.RECEIVED, {
+                "version": "TLS 1.3", "cipher_suite": suite.name,
+                "group": describe(NamedGroup, hs.group) if hs.group is not None else None,
+                "random": message.random.hex(),
+                "session_id_echo": message.legacy_session_id_echo.hex(),
+                "resumed": psk is not None,
+                "extensions": [describe(X, e.type) for e in message.extensions],
+            })
+        if shared_secret is not None and engine.tracing:
             engine.trace(t.KEY_EXCHANGE, t.LOCAL, exchange, {"shared_secret": shared_secret})
         schedule = KeySchedule(suite, psk)
         schedule.enter_handshake(shared_secret)
@@ -327,13 +332,14 @@ class ExpectServerHello(_Tls13ClientState):
         engine.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", random, server_secret)
         key, iv = traffic_keys(suite, server_secret)
         engine.install_read(Tls13Protection(suite, key, iv))
-        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-            "stage": "handshake", "hash": suite.hash_name,
-            "derived": {"client_handshake_traffic_secret": len(client_secret),
-                        "server_handshake_traffic_secret": len(server_secret),
-                        "server_write_key": len(key), "server_write_iv": len(iv)},
-        }, {"client_handshake_traffic_secret": client_secret,
-            "server_handshake_traffic_secret": server_secret})
+        if engine.tracing:
+            engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+                "stage": "handshake", "hash": suite.hash_name,
+                "derived": {"client_handshake_traffic_secret": len(client_secret),
+                            "server_handshake_traffic_secret": len(server_secret),
+                            "server_write_key": len(key), "server_write_iv": len(iv)},
+            }, {"client_handshake_traffic_secret": client_secret,
+                "server_handshake_traffic_secret": server_secret})
         return ExpectEncryptedExtensions(hs)
 
     def _accepted_psk(self, message: ServerHello, suite: Suite) -> bytes | None:
@@ -384,12 +390,13 @@ class ExpectEncryptedExtensions(_Tls13ClientState):
                 raise PeerMisbehaved("early_data accepted but none was offered",
                                      AlertDescription.unsupported_extension)
             hs.early_data_accepted = True
-        engine.trace(t.ENCRYPTED_EXTENSIONS, t.RECEIVED, {
-            "extensions": [describe(X, e.type) for e in message.extensions],
-            "alpn": decode_alpn(hs.alpn) if hs.alpn else None,
-            "early_data": ("accepted" if hs.early_data_accepted else "rejected")
-            if hs.early_data_offered else None,
-        })
+        if engine.tracing:
+            engine.trace(t.ENCRYPTED_EXTENSIONS, t.RECEIVED, {
+                "extensions": [describe(X, e.type) for e in message.extensions],
+                "alpn": decode_alpn(hs.alpn) if hs.alpn else None,
+                "early_data": ("accepted" if hs.early_data_accepted else "rejected")
+                if hs.early_data_offered else None,
+            })
         if hs.psk_accepted:
             return ExpectFinished(hs)
         return ExpectCertificateOrRequest(hs)
@@ -422,8 +429,9 @@ def _handle_certificate_request(engine: Engine, hs: ClientHandshake,
         raise PeerMisbehaved("CertificateRequest without signature_algorithms",
                              AlertDescription.missing_extension)
     hs.certificate_request = message
-    engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
-        "extensions": [describe(X, e.type) for e in message.extensions]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
+            "extensions": [describe(X, e.type) for e in message.extensions]})
     return ExpectCertificate(hs)
 
 
@@ -437,8 +445,9 @@ def _handle_server_certificate(engine: Engine, hs: ClientHandshake,
     chain = certs.parse_chain(message.chain)
     hs.peer_chain = message.chain
     hs.peer_certificate = chain[0]
-    engine.trace(t.CERTIFICATE, t.RECEIVED, {
-        "chain": [certs.describe_certificate(c) for c in chain]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE, t.RECEIVED, {
+            "chain": [certs.describe_certificate(c) for c in chain]})
     hs.verified_chain = verify_server_certificates(engine, hs.config, hs.server_name, chain)
     return ExpectCertificateVerify(hs)
 
@@ -447,8 +456,9 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
                                chain: list[x509.Certificate]) -> tuple[bytes, ...]:
     """Check the server's chain as the config says; trace the outcome either way."""
     if not config.verify_certificates:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "skipped", "reason": "certificate verification is disabled"})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+                "result": "skipped", "reason": "certificate verification is disabled"})
         return ()
     now = config.clock()
     try:
@@ -457,15 +467,17 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
         else:
             path = certs.verify_server_chain_any_name(config.trust_store(), chain, now)
     except BadCertificate as error:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "failed", "reason": str(error), "alert": error.alert.name})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+                "result": "failed", "reason": str(error), "alert": error.alert.name})
         raise
     anchor = path[-1]
-    engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-        "result": "ok", "trust_anchor": certs.describe_certificate(anchor)["subject"],
-        "path_length": len(path),
-        "host_name": server_name if config.check_hostname else "(not checked)",
-    })
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "ok", "trust_anchor": certs.describe_certificate(anchor)["subject"],
+            "path_length": len(path),
+            "host_name": server_name if config.check_hostname else "(not checked)",
+        })
     return tuple(certs.der(c) for c in path)
 
 
@@ -487,10 +499,11 @@ class ExpectCertificateVerify(_Tls13ClientState):
                                              engine.transcript.digest_before_last())
         signatures.verify(key, message.algorithm, content, message.signature)
         hs.signature_scheme = message.algorithm
-        engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
-            "signature_scheme": describe(SignatureScheme, message.algorithm),
-            "signature_bytes": len(message.signature), "result": "signature verified",
-            "key": signatures.describe_key(key)})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
+                "signature_scheme": describe(SignatureScheme, message.algorithm),
+                "signature_bytes": len(message.signature), "result": "signature verified",
+                "key": signatures.describe_key(key)})
         return ExpectFinished(hs)
 
 
@@ -507,8 +520,9 @@ class ExpectFinished(_Tls13ClientState):
         if not constant_time_equal(expected, message.verify_data):
             raise PeerMisbehaved("server Finished does not verify",
                                  AlertDescription.decrypt_error)
-        engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
-                                              "result": "verified"})
+        if engine.tracing:
+            engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
+                                                  "result": "verified"})
         # RFC 8446 §7.1: application secrets from the hash through server Finished.
         schedule.enter_master()
         finished_hash = engine.transcript.digest()
@@ -520,13 +534,14 @@ class ExpectFinished(_Tls13ClientState):
         engine.keylog("EXPORTER_SECRET", random, exporter_secret)
         key, iv = traffic_keys(suite, server_secret)
         engine.install_read(Tls13Protection(suite, key, iv))
-        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-            "stage": "application", "hash": suite.hash_name,
-            "derived": {"client_application_traffic_secret": len(client_secret),
-                        "server_application_traffic_secret": len(server_secret),
-                        "exporter_master_secret": len(exporter_secret)},
-        }, {"client_application_traffic_secret": client_secret,
-            "server_application_traffic_secret": server_secret})
+        if engine.tracing:
+            engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+                "stage": "application", "hash": suite.hash_name,
+                "derived": {"client_application_traffic_secret": len(client_secret),
+                            "server_application_traffic_secret": len(server_secret),
+                            "exporter_master_secret": len(exporter_secret)},
+            }, {"client_application_traffic_secret": client_secret,
+                "server_application_traffic_secret": server_secret})
 
         # Our second flight, under the client handshake keys.
         if hs.early_data_accepted:
@@ -547,7 +562,8 @@ class ExpectFinished(_Tls13ClientState):
         verify_data = finished_verify_data(suite, hs.client_handshake_secret,
                                            engine.transcript.digest())
         engine.send_handshake(Finished(verify_data))
-        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+        if engine.tracing:
+            engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
         key, iv = traffic_keys(suite, client_secret)
         engine.install_write(Tls13Protection(suite, key, iv))
         resumption_secret = schedule.resumption_master_secret(engine.transcript.digest())
@@ -591,11 +607,12 @@ def finish_handshake13(engine: Engine, connected: Connected13, exporter_secret: 
     engine.suite = connected.suite
     engine.exporter_secret = exporter_secret
     engine.handshake_done(connected)
-    engine.trace(t.ESTABLISHED, t.LOCAL, {
-        "version": event.version, "cipher_suite": event.cipher_suite, "group": event.group,
-        "signature_scheme": event.signature_scheme, "alpn": event.alpn_protocol,
-        "resumed": event.resumed,
-    })
+    if engine.tracing:
+        engine.trace(t.ESTABLISHED, t.LOCAL, {
+            "version": event.version, "cipher_suite": event.cipher_suite, "group": event.group,
+            "signature_scheme": event.signature_scheme, "alpn": event.alpn_protocol,
+            "resumed": event.resumed,
+        })
     engine.complete(event)
 
 

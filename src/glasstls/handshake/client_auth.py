@@ -61,8 +61,9 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
                        version: int) -> tuple[list[x509.Certificate], tuple[bytes, ...]] | None:
     """Verify the client's chain; None when it sent none and that is allowed."""
     if not chain_der:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "no client certificate", "policy": config.client_auth})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+                "result": "no client certificate", "policy": config.client_auth})
         if config.client_auth == "required":
             # RFC 8446 §4.4.2.4: certificate_required; TLS 1.2 has handshake_failure.
             alert = (AlertDescription.certificate_required if version == TLS13
@@ -71,22 +72,26 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
                                    alert)
         return None
     chain = certs.parse_chain(chain_der)
-    engine.trace(t.CERTIFICATE, t.RECEIVED, {
-        "chain": [certs.describe_certificate(c) for c in chain]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE, t.RECEIVED, {
+            "chain": [certs.describe_certificate(c) for c in chain]})
     assert config.client_trust is not None
     try:
         path = certs.verify_client_chain(config.client_trust, chain, config.clock())
     except PeerMisbehaved as error:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "failed", "reason": str(error), "alert": error.alert.name})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+                "result": "failed", "reason": str(error), "alert": error.alert.name})
         raise
     except Exception as error:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "failed", "reason": str(error)})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+                "result": "failed", "reason": str(error)})
         raise
-    engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-        "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
-        "path_length": len(path), "peer": "client"})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
+            "path_length": len(path), "peer": "client"})
     return chain, tuple(certs.der(c) for c in path)
 
 
@@ -100,10 +105,11 @@ def check_client_signature(engine: Engine, config: ServerConfig,
         raise illegal(f"client CertificateVerify uses {describe(SignatureScheme, scheme)}, "
                       "which was not requested or does not fit its key")
     signatures.verify(key, scheme, content, signature)
-    engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
-        "signature_scheme": describe(SignatureScheme, scheme),
-        "signature_bytes": len(signature), "result": "signature verified",
-        "key": signatures.describe_key(key)})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
+            "signature_scheme": describe(SignatureScheme, scheme),
+            "signature_bytes": len(signature), "result": "signature verified",
+            "key": signatures.describe_key(key)})
 
 
 def send_client_certificate13(engine: Engine, config: ClientConfig,
@@ -121,14 +127,19 @@ def send_client_certificate13(engine: Engine, config: ClientConfig,
     context = request.certificate_request_context
     if picked is None:
         send(Certificate13(context, ()))
-        engine.trace(t.CERTIFICATE, t.SENT, {"chain": [], "note": "no suitable client certificate"})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE, t.SENT, {
+                "chain": [], "note": "no suitable client certificate"})
         return
     certified, scheme = picked
     send(Certificate13(context, tuple(CertificateEntry(der) for der in certified.chain_der)))
-    engine.trace(t.CERTIFICATE, t.SENT, {
-        "chain": [certs.describe_certificate(c) for c in certified.chain]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE, t.SENT, {
+            "chain": [certs.describe_certificate(c) for c in certified.chain]})
     content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY, transcript.digest())
     signature = signatures.sign(certified.private_key, scheme, content)
     send(CertificateVerify(scheme, signature))
-    engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
-        "signature_scheme": describe(SignatureScheme, scheme), "signature_bytes": len(signature)})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
+            "signature_scheme": describe(SignatureScheme, scheme),
+            "signature_bytes": len(signature)})

@@ -26,6 +26,8 @@ class Engine(Protocol):
     side: str
     transcript: Transcript
     record: RecordLayer
+    # Whether trace events are wanted: call sites test it before building details.
+    tracing: bool
 
     @property
     def config(self) -> ClientConfig | ServerConfig: ...

@@ -33,15 +33,16 @@ def install_tls12_keys(engine: Engine, suite: Suite, master: bytes, client_rando
     client_key, server_key = block[:key_len], block[key_len : 2 * key_len]
     client_iv = block[2 * key_len : 2 * key_len + iv_len]
     server_iv = block[2 * key_len + iv_len :]
-    engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-        "stage": "master secret and key block", "prf_hash": suite.hash_name,
-        "extended_master_secret": extended,
-        "derived": {"master_secret": len(master), "client_write_key": key_len,
-                    "server_write_key": key_len, "client_write_iv": iv_len,
-                    "server_write_iv": iv_len},
-    }, {"master_secret": master, "client_write_key": client_key,
-        "server_write_key": server_key, "client_write_iv": client_iv,
-        "server_write_iv": server_iv})
+    if engine.tracing:
+        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+            "stage": "master secret and key block", "prf_hash": suite.hash_name,
+            "extended_master_secret": extended,
+            "derived": {"master_secret": len(master), "client_write_key": key_len,
+                        "server_write_key": key_len, "client_write_iv": iv_len,
+                        "server_write_iv": iv_len},
+        }, {"master_secret": master, "client_write_key": client_key,
+            "server_write_key": server_key, "client_write_iv": client_iv,
+            "server_write_iv": server_iv})
     return Tls12Keys(Tls12Protection(suite, client_key, client_iv),
                      Tls12Protection(suite, server_key, server_iv))
 
@@ -53,8 +54,9 @@ def verify_finished12(engine: Engine, suite: Suite, master: bytes, message: Fini
     if not constant_time_equal(expected, message.verify_data):
         raise PeerMisbehaved(f"{'client' if from_client else 'server'} Finished does not verify",
                              AlertDescription.decrypt_error)
-    engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
-                                          "result": "verified"})
+    if engine.tracing:
+        engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
+                                              "result": "verified"})
 
 
 def finish_handshake12(engine: Engine, connected: Connected12, suite: Suite, master: bytes,
@@ -71,12 +73,13 @@ def finish_handshake12(engine: Engine, connected: Connected12, suite: Suite, mas
 
     engine.tls12_exporter = exporter
     engine.handshake_done(connected)
-    engine.trace(t.ESTABLISHED, t.LOCAL, {
-        "version": event.version, "cipher_suite": event.cipher_suite,
-        "key_exchange": event.key_exchange, "group": event.group,
-        "signature_scheme": event.signature_scheme, "alpn": event.alpn_protocol,
-        "extended_master_secret": event.extended_master_secret, "resumed": event.resumed,
-    })
+    if engine.tracing:
+        engine.trace(t.ESTABLISHED, t.LOCAL, {
+            "version": event.version, "cipher_suite": event.cipher_suite,
+            "key_exchange": event.key_exchange, "group": event.group,
+            "signature_scheme": event.signature_scheme, "alpn": event.alpn_protocol,
+            "extended_master_secret": event.extended_master_secret, "resumed": event.resumed,
+        })
     engine.complete(event)
 
 
@@ -95,7 +98,8 @@ class Connected12(State):
     def handle(self, engine: Engine, message: Any) -> State:
         # RFC 5246 §7.2.2: no_renegotiation is a warning; the connection goes on.
         engine.send_alert(AlertDescription.no_renegotiation, fatal=False)
-        engine.trace(t.ALERT, t.SENT, {
-            "level": "warning", "description": "no_renegotiation",
-            "meaning": "renegotiation was refused"})
+        if engine.tracing:
+            engine.trace(t.ALERT, t.SENT, {
+                "level": "warning", "description": "no_renegotiation",
+                "meaning": "renegotiation was refused"})
         return self

@@ -113,7 +113,8 @@ class Connected13(State):
         key, iv = traffic_keys(self.suite, secret)
         engine.install_read(Tls13Protection(self.suite, key, iv))
         engine.emit(KeyUpdated("read", message.update_requested))
-        engine.trace(t.KEY_UPDATE, t.RECEIVED, {"update_requested": message.update_requested})
+        if engine.tracing:
+            engine.trace(t.KEY_UPDATE, t.RECEIVED, {"update_requested": message.update_requested})
         if message.update_requested:
             # RFC 8446 §4.6.3: answer with our own update, not requesting another.
             self.send_key_update(engine, False)
@@ -129,7 +130,8 @@ class Connected13(State):
             secret = self._server_secret
         key, iv = traffic_keys(self.suite, secret)
         engine.install_write(Tls13Protection(self.suite, key, iv))
-        engine.trace(t.KEY_UPDATE, t.SENT, {"update_requested": request_peer_update})
+        if engine.tracing:
+            engine.trace(t.KEY_UPDATE, t.SENT, {"update_requested": request_peer_update})
 
     # -- NewSessionTicket (client) -----------------------------------------------
 
@@ -153,9 +155,10 @@ class Connected13(State):
             age_add=message.ticket_age_add, nonce=message.ticket_nonce,
             max_early_data_size=max_early, session=session,
         ))
-        engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
-            "lifetime": message.ticket_lifetime, "ticket_bytes": len(message.ticket),
-            "max_early_data_size": max_early})
+        if engine.tracing:
+            engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
+                "lifetime": message.ticket_lifetime, "ticket_bytes": len(message.ticket),
+                "max_early_data_size": max_early})
 
     # -- post-handshake authentication (RFC 8446 §4.6.2) -------------------------
 
@@ -170,7 +173,8 @@ class Connected13(State):
         transcript = self._transcript.fork()
         transcript.add(request.raw)
         engine.emit(CertificateRequested(request.certificate_request_context))
-        engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {"post_handshake": True})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {"post_handshake": True})
 
         def send(message: Message) -> bytes:
             raw = serialize(message)
@@ -180,8 +184,9 @@ class Connected13(State):
         send_client_certificate13(engine, config, request, send, transcript)
         verify_data = finished_verify_data(self.suite, self._client_secret, transcript.digest())
         send(Finished(verify_data))
-        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data),
-                                          "post_handshake": True})
+        if engine.tracing:
+            engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data),
+                                              "post_handshake": True})
 
     def request_certificate(self, engine: Engine) -> None:
         """Server side: ask an established client for its certificate."""
@@ -202,7 +207,8 @@ class Connected13(State):
         transcript.add(engine.send_post_handshake(request))
         self._pending = _PendingAuth(context, transcript)
         self._update_expects()
-        engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {"post_handshake": True})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {"post_handshake": True})
 
     def _client_authentication(self, engine: Engine, message: Any) -> None:
         from ..config import ServerConfig
@@ -236,7 +242,8 @@ class Connected13(State):
             if not constant_time_equal(expected, message.verify_data):
                 raise PeerMisbehaved("client Finished does not verify",
                                      AlertDescription.decrypt_error)
-            engine.trace(t.FINISHED, t.RECEIVED, {"post_handshake": True, "result": "verified"})
+            if engine.tracing:
+                engine.trace(t.FINISHED, t.RECEIVED, {"post_handshake": True, "result": "verified"})
             self._pending = None
             engine.emit(PeerCertificateVerified(pending.chain))
 

@@ -95,8 +95,9 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
         opened = config.ticket_keys.open(identity.identity, now)
         if opened is None:
-            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
-                "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
+            if engine.tracing:
+                engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
+                    "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
             continue
         try:
             state = SessionState.decode(opened)
@@ -104,7 +105,8 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             continue
         reason = _unusable(state, suite, now_ms)
         if reason:
-            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
+            if engine.tracing:
+                engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
             continue
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
@@ -149,13 +151,15 @@ def early_data_acceptable(engine: Engine, config: ServerConfig, hello: ClientHel
     }
     for reason, ok in checks.items():
         if not ok:
-            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
-                                                           "reason": reason})
+            if engine.tracing:
+                engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
+                                                               "reason": reason})
             return False
     expires = state.issued_ms / 1000 + state.lifetime
     if not config.anti_replay.first_use(accepted.identity.identity, expires, now):
-        engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
-            "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
+        if engine.tracing:
+            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
+                "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
         return False
     return True
 
@@ -181,6 +185,7 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         ticket = config.ticket_keys.seal(state.encode(), now)
         engine.send_post_handshake(NewSessionTicket13(
             config.ticket_lifetime, age_add, nonce, ticket, extensions))
-        engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
-            "lifetime": config.ticket_lifetime, "ticket_bytes": len(ticket),
-            "max_early_data_size": config.max_early_data_size})
+        if engine.tracing:
+            engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
+                "lifetime": config.ticket_lifetime, "ticket_bytes": len(ticket),
+                "max_early_data_size": config.max_early_data_size})

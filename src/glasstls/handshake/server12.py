@@ -170,7 +170,8 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
     elif ems and not state.extended_master_secret:
         reason = "session did not use extended master secret (RFC 7627 §5.3)"
     if reason:
-        engine.trace(t.SERVER_HELLO, t.LOCAL, {"resumption": f"full handshake: {reason}"})
+        if engine.tracing:
+            engine.trace(t.SERVER_HELLO, t.LOCAL, {"resumption": f"full handshake: {reason}"})
         return None
     return state, from_ticket
 
@@ -237,11 +238,12 @@ def handle_client_hello12(engine: Engine, config: ServerConfig, hello: ClientHel
         extensions.append(UnknownExtension(X.session_ticket, b""))
     engine.send_handshake(ServerHello(TLS12, random, s.session_id, suite.id, 0,
                                       tuple(extensions)))
-    engine.trace(t.SERVER_HELLO, t.SENT, {
-        "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
-        "random": random.hex(), "session_id": s.session_id.hex(), "resumed": s.resumed,
-        "extended_master_secret": ems, "downgrade_sentinel": TLS13 in config.versions,
-        "extensions": [describe(X, e.type) for e in extensions]})
+    if engine.tracing:
+        engine.trace(t.SERVER_HELLO, t.SENT, {
+            "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
+            "random": random.hex(), "session_id": s.session_id.hex(), "resumed": s.resumed,
+            "extended_master_secret": ems, "downgrade_sentinel": TLS13 in config.versions,
+            "extensions": [describe(X, e.type) for e in extensions]})
     if s.resumed:
         return _send_abbreviated_flight(engine, s)
     return _send_full_flight(engine, s)
@@ -251,8 +253,9 @@ def _send_full_flight(engine: Engine, s: Server12) -> State:
     config, hello, certified = s.config, s.hello, s.certified
     assert certified is not None
     engine.send_handshake(Certificate12(certified.chain_der))
-    engine.trace(t.CERTIFICATE, t.SENT, {
-        "chain": [describe_certificate(c) for c in certified.chain]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE, t.SENT, {
+            "chain": [describe_certificate(c) for c in certified.chain]})
     if s.group is not None:
         scheme = s.signature_scheme
         assert scheme is not None
@@ -262,19 +265,22 @@ def _send_full_flight(engine: Engine, s: Server12) -> State:
                                     hello.random + s.server_random + params)
         engine.send_handshake(ServerKeyExchangeECDHE(s.group, s.share.public, scheme,
                                                      signature))
-        engine.trace(t.SERVER_KEY_EXCHANGE, t.SENT, {
-            "group": describe(NamedGroup, s.group), "server_public_bytes": len(s.share.public),
-            "signature_scheme": describe(SignatureScheme, scheme),
-            "signature_bytes": len(signature)})
+        if engine.tracing:
+            engine.trace(t.SERVER_KEY_EXCHANGE, t.SENT, {
+                "group": describe(NamedGroup, s.group), "server_public_bytes": len(s.share.public),
+                "signature_scheme": describe(SignatureScheme, scheme),
+                "signature_bytes": len(signature)})
     request = config.client_auth != "none"
     if request:
         engine.send_handshake(CertificateRequest12(
             _CERTIFICATE_TYPES, config.signature_schemes,
             tuple(name_der(name) for name in config.client_ca_names)))
-        engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {
-            "policy": config.client_auth, "ca_names": len(config.client_ca_names)})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {
+                "policy": config.client_auth, "ca_names": len(config.client_ca_names)})
     engine.send_handshake(EmptyMessage(H.server_hello_done))
-    engine.trace(t.SERVER_HELLO_DONE, t.SENT, {})
+    if engine.tracing:
+        engine.trace(t.SERVER_HELLO_DONE, t.SENT, {})
     return ExpectClientCertificate(s) if request else ExpectClientKeyExchange(s)
 
 
@@ -293,7 +299,8 @@ def _send_finished(engine: Engine, s: Server12, keys: Tls12Keys) -> None:
     verify_data = prf.finished_verify_data(s.suite.hash_name, s.master, False,
                                            engine.transcript.digest())
     engine.send_handshake(Finished(verify_data))
-    engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+    if engine.tracing:
+        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
 
 
 def _session_state(s: Server12) -> SessionState:
@@ -311,8 +318,9 @@ def _send_ticket(engine: Engine, s: Server12) -> None:
     assert config.ticket_keys is not None
     ticket = config.ticket_keys.seal(_session_state(s).encode(), config.clock())
     engine.send_handshake(NewSessionTicket12(config.ticket_lifetime, ticket))
-    engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
-        "lifetime_hint": config.ticket_lifetime, "ticket_bytes": len(ticket)})
+    if engine.tracing:
+        engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
+            "lifetime_hint": config.ticket_lifetime, "ticket_bytes": len(ticket)})
 
 
 class _Tls12ServerState(State):
@@ -349,24 +357,27 @@ class ExpectClientKeyExchange(_Tls12ServerState):
             pre_master_secret = rsa_kx.decrypt_pre_master_secret(
                 certified.private_key, message.encrypted_pre_master_secret,
                 s.hello.legacy_version, config.rng)
-            engine.trace(t.CLIENT_KEY_EXCHANGE, t.RECEIVED, {
-                "key_exchange": "RSA",
-                "encrypted_pre_master_secret_bytes": len(message.encrypted_pre_master_secret),
-                "encrypted_pre_master_secret": message.encrypted_pre_master_secret.hex(),
-                "server_key": signatures.describe_key(certified.private_key)},
-                {"pre_master_secret": pre_master_secret})
+            if engine.tracing:
+                engine.trace(t.CLIENT_KEY_EXCHANGE, t.RECEIVED, {
+                    "key_exchange": "RSA",
+                    "encrypted_pre_master_secret_bytes": len(message.encrypted_pre_master_secret),
+                    "encrypted_pre_master_secret": message.encrypted_pre_master_secret.hex(),
+                    "server_key": signatures.describe_key(certified.private_key)},
+                    {"pre_master_secret": pre_master_secret})
         else:
             assert s.share is not None and s.group is not None
             pre_master_secret = s.share.complete(message.public)
-            engine.trace(t.CLIENT_KEY_EXCHANGE, t.RECEIVED, {
-                "key_exchange": "ECDHE", "group": describe(NamedGroup, s.group),
-                "client_public_bytes": len(message.public)})
-            engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
-                "group": describe(NamedGroup, s.group), "hybrid": False,
-                "client_share_bytes": len(message.public),
-                "server_share_bytes": len(s.share.public),
-                "shared_secret_bytes": len(pre_master_secret)},
-                {"pre_master_secret": pre_master_secret})
+            if engine.tracing:
+                engine.trace(t.CLIENT_KEY_EXCHANGE, t.RECEIVED, {
+                    "key_exchange": "ECDHE", "group": describe(NamedGroup, s.group),
+                    "client_public_bytes": len(message.public)})
+            if engine.tracing:
+                engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+                    "group": describe(NamedGroup, s.group), "hybrid": False,
+                    "client_share_bytes": len(message.public),
+                    "server_share_bytes": len(s.share.public),
+                    "shared_secret_bytes": len(pre_master_secret)},
+                    {"pre_master_secret": pre_master_secret})
         if s.extended_master_secret:
             s.master = prf.extended_master_secret(suite.hash_name, pre_master_secret,
                                                   engine.transcript.digest())

@@ -137,7 +137,8 @@ class ExpectClientHello(State):
     def handle(self, engine: Engine, message: ClientHello) -> State:
         config = engine.config
         assert isinstance(config, ServerConfig)
-        engine.trace(t.CLIENT_HELLO, t.RECEIVED, describe_client_hello(message))
+        if engine.tracing:
+            engine.trace(t.CLIENT_HELLO, t.RECEIVED, describe_client_hello(message))
         from ..connection import ServerConnection
 
         assert isinstance(engine, ServerConnection)
@@ -169,7 +170,8 @@ class ExpectClientHelloAfterRetry(State):
     def handle(self, engine: Engine, message: ClientHello) -> State:
         hs = self.hs
         first = hs.client_hello
-        engine.trace(t.CLIENT_HELLO, t.RECEIVED, describe_client_hello(message))
+        if engine.tracing:
+            engine.trace(t.CLIENT_HELLO, t.RECEIVED, describe_client_hello(message))
         check_allowed(message.extensions, "CH")
         versions = find_typed(message.extensions, X.supported_versions, SupportedVersions)
         # RFC 8446 §4.1.2: the second hello repeats the first but for the key share,
@@ -283,9 +285,10 @@ def _send_hello_retry(engine: Engine, hs: ServerHandshake, group: int) -> State:
                         hs.suite.id, 0, tuple(extensions))
     engine.send_handshake(retry)
     hs.extra["retry_prefix"] = engine.transcript.messages()
-    engine.trace(t.HELLO_RETRY_REQUEST, t.SENT, {
-        "cipher_suite": hs.suite.name, "selected_group": describe(NamedGroup, group),
-        "cookie_bytes": len(hs.extra.get("cookie", b""))})
+    if engine.tracing:
+        engine.trace(t.HELLO_RETRY_REQUEST, t.SENT, {
+            "cipher_suite": hs.suite.name, "selected_group": describe(NamedGroup, group),
+            "cookie_bytes": len(hs.extra.get("cookie", b""))})
     if find(hs.client_hello.extensions, X.early_data) is not None:
         # RFC 8446 §4.2.10: skip the client's 0-RTT records until its second hello.
         engine.record.early_data_skip = _skip_budget(hs.config)
@@ -316,13 +319,14 @@ def _send_server_flight(engine: Engine, hs: ServerHandshake, entry: KeyShareEntr
     random = config.rng(32)
     engine.send_handshake(ServerHello(TLS12, random, hello.legacy_session_id, suite.id, 0,
                                       tuple(extensions)))
-    engine.trace(t.SERVER_HELLO, t.SENT, {
-        "version": "TLS 1.3", "cipher_suite": suite.name,
-        "group": describe(NamedGroup, entry.group) if entry else None,
-        "random": random.hex(), "session_id_echo": hello.legacy_session_id.hex(),
-        "resumed": hs.psk is not None,
-        "extensions": [describe(X, e.type) for e in extensions]})
-    if entry is not None and shared_secret is not None:
+    if engine.tracing:
+        engine.trace(t.SERVER_HELLO, t.SENT, {
+            "version": "TLS 1.3", "cipher_suite": suite.name,
+            "group": describe(NamedGroup, entry.group) if entry else None,
+            "random": random.hex(), "session_id_echo": hello.legacy_session_id.hex(),
+            "resumed": hs.psk is not None,
+            "extensions": [describe(X, e.type) for e in extensions]})
+    if entry is not None and shared_secret is not None and engine.tracing:
         engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
             "group": group.name, "hybrid": group.hybrid,
             "client_share_bytes": len(entry.key_exchange),
@@ -353,25 +357,28 @@ def _send_server_flight(engine: Engine, hs: ServerHandshake, entry: KeyShareEntr
     else:
         client_key, client_iv = traffic_keys(suite, client_secret)
         engine.install_read(Tls13Protection(suite, client_key, client_iv))
-    engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-        "stage": "handshake", "hash": suite.hash_name, "psk": hs.psk is not None,
-        "derived": {"client_handshake_traffic_secret": len(client_secret),
-                    "server_handshake_traffic_secret": len(server_secret),
-                    "server_write_key": len(key), "server_write_iv": len(iv)},
-    }, {"client_handshake_traffic_secret": client_secret,
-        "server_handshake_traffic_secret": server_secret})
+    if engine.tracing:
+        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+            "stage": "handshake", "hash": suite.hash_name, "psk": hs.psk is not None,
+            "derived": {"client_handshake_traffic_secret": len(client_secret),
+                        "server_handshake_traffic_secret": len(server_secret),
+                        "server_write_key": len(key), "server_write_iv": len(iv)},
+        }, {"client_handshake_traffic_secret": client_secret,
+            "server_handshake_traffic_secret": server_secret})
 
     _send_encrypted_extensions(engine, hs, early_data)
     request_certificate = config.client_auth != "none" and hs.psk is None
     if request_certificate:
         engine.send_handshake(CertificateRequest13(b"", request_extensions(config)))
-        engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {
-            "policy": config.client_auth, "ca_names": len(config.client_ca_names)})
+        if engine.tracing:
+            engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {
+                "policy": config.client_auth, "ca_names": len(config.client_ca_names)})
     if hs.psk is None:
         _send_certificate(engine, hs)
     verify_data = finished_verify_data(suite, server_secret, engine.transcript.digest())
     engine.send_handshake(Finished(verify_data))
-    engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+    if engine.tracing:
+        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
 
     schedule.enter_master()
     finished_hash = engine.transcript.digest()
@@ -383,13 +390,14 @@ def _send_server_flight(engine: Engine, hs: ServerHandshake, entry: KeyShareEntr
     engine.keylog("EXPORTER_SECRET", hello.random, hs.extra["exporter"])
     key, iv = traffic_keys(suite, server_app)
     engine.install_write(Tls13Protection(suite, key, iv))
-    engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-        "stage": "application", "hash": suite.hash_name,
-        "derived": {"client_application_traffic_secret": len(client_app),
-                    "server_application_traffic_secret": len(server_app),
-                    "exporter_master_secret": len(hs.extra["exporter"])},
-    }, {"client_application_traffic_secret": client_app,
-        "server_application_traffic_secret": server_app})
+    if engine.tracing:
+        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
+            "stage": "application", "hash": suite.hash_name,
+            "derived": {"client_application_traffic_secret": len(client_app),
+                        "server_application_traffic_secret": len(server_app),
+                        "exporter_master_secret": len(hs.extra["exporter"])},
+        }, {"client_application_traffic_secret": client_app,
+            "server_application_traffic_secret": server_app})
     if early_data:
         hs.early_data_accepted = True
         return ExpectEarlyData(hs, request_certificate)
@@ -414,10 +422,11 @@ def _send_encrypted_extensions(engine: Engine, hs: ServerHandshake, early_data: 
     if early_data:
         extensions.append(EarlyDataIndication())
     engine.send_handshake(EncryptedExtensions(tuple(extensions)))
-    engine.trace(t.ENCRYPTED_EXTENSIONS, t.SENT, {
-        "extensions": [describe(X, e.type) for e in extensions],
-        "alpn": decode_alpn(hs.alpn) if hs.alpn else None,
-        "early_data": "accepted" if early_data else None})
+    if engine.tracing:
+        engine.trace(t.ENCRYPTED_EXTENSIONS, t.SENT, {
+            "extensions": [describe(X, e.type) for e in extensions],
+            "alpn": decode_alpn(hs.alpn) if hs.alpn else None,
+            "early_data": "accepted" if early_data else None})
 
 
 def _send_certificate(engine: Engine, hs: ServerHandshake) -> None:
@@ -425,14 +434,17 @@ def _send_certificate(engine: Engine, hs: ServerHandshake) -> None:
     assert certified is not None and scheme is not None
     engine.send_handshake(Certificate13(b"", tuple(
         CertificateEntry(der) for der in certified.chain_der)))
-    engine.trace(t.CERTIFICATE, t.SENT, {
-        "chain": [describe_certificate(c) for c in certified.chain]})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE, t.SENT, {
+            "chain": [describe_certificate(c) for c in certified.chain]})
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
     signature = signatures.sign(certified.private_key, scheme, content)
     engine.send_handshake(CertificateVerify(scheme, signature))
-    engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
-        "signature_scheme": describe(SignatureScheme, scheme),
-        "signature_bytes": len(signature), "key": signatures.describe_key(certified.private_key)})
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
+            "signature_scheme": describe(SignatureScheme, scheme),
+            "signature_bytes": len(signature),
+            "key": signatures.describe_key(certified.private_key)})
 
 
 class _ServerState(State):
@@ -465,8 +477,9 @@ class ExpectEarlyData(_ServerState):
         hs = self.hs
         key, iv = traffic_keys(hs.suite, hs.client_handshake_secret)
         engine.install_read(Tls13Protection(hs.suite, key, iv))
-        engine.trace(t.KEY_DERIVATION, t.LOCAL, {"stage": "end of early data",
-                                                  "note": "client handshake keys installed"})
+        if engine.tracing:
+            engine.trace(t.KEY_DERIVATION, t.LOCAL, {"stage": "end of early data",
+                                                      "note": "client handshake keys installed"})
         return ExpectClientCertificate(hs) if self.request_certificate else ExpectFinished(hs)
 
 
@@ -511,8 +524,9 @@ class ExpectFinished(_ServerState):
         if not constant_time_equal(expected, message.verify_data):
             raise PeerMisbehaved("client Finished does not verify",
                                  AlertDescription.decrypt_error)
-        engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
-                                              "result": "verified"})
+        if engine.tracing:
+            engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
+                                                  "result": "verified"})
         key, iv = traffic_keys(suite, hs.client_application_secret)
         engine.install_read(Tls13Protection(suite, key, iv))
         resumption_secret = schedule.resumption_master_secret(engine.transcript.digest())
