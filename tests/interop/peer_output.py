@@ -132,3 +132,89 @@ def gnutls_description(output: str) -> Negotiated:
         # "RSA-PSS-RSAE-SHA256" -> "rsa_pss_rsae_sha256", the IANA name.
         signature.lower().replace("-", "_"),
     )
+
+
+# -- TLS 1.2 -----------------------------------------------------------------------------
+
+_OPENSSL_TRACE_CURVES = {"ecdh_x25519": "x25519", "secp256r1": "secp256r1",
+                         "secp384r1": "secp384r1", "x25519": "x25519"}
+_GNUTLS_CIPHER_SUFFIX = {"AES-128-GCM": "AES_128_GCM_SHA256",
+                         "AES-256-GCM": "AES_256_GCM_SHA384",
+                         "CHACHA20-POLY1305": "CHACHA20_POLY1305_SHA256"}
+
+
+@dataclass(frozen=True)
+class Negotiated12:
+    """A peer's report of a TLS 1.2 connection."""
+
+    version: str | None
+    cipher_suite: str | None  # IANA name
+    group: str | None  # None for RSA key transport
+    extended_master_secret: bool | None
+
+
+@dataclass(frozen=True)
+class OpenSSLSession:
+    """The ``SSL-Session:`` block of s_client, or of ``openssl sess_id -text``."""
+
+    protocol: str | None
+    cipher: str | None  # OpenSSL's name
+    master_key: bytes
+    extended_master_secret: bool | None
+
+
+def openssl_session(output: str) -> OpenSSLSession:
+    def field_of(name: str) -> str | None:
+        match = re.search(rf"^\s+{name}\s*: ?(.*)$", output, re.MULTILINE)
+        return match.group(1).strip() if match else None
+
+    ems = field_of("Extended master secret")
+    return OpenSSLSession(field_of("Protocol"), field_of("Cipher"),
+                          bytes.fromhex(field_of("Master-Key") or ""),
+                          None if ems is None else ems == "yes")
+
+
+SESSION_PEM = re.compile(r"-----BEGIN SSL SESSION PARAMETERS-----.*?"
+                         r"-----END SSL SESSION PARAMETERS-----\n", re.DOTALL)
+
+
+def openssl_trace12(trace: str) -> Negotiated12:
+    """``openssl -trace`` of a TLS 1.2 handshake: version, suite and extended_master_secret
+    from the ServerHello, the curve from the ServerKeyExchange."""
+    hello = re.search(r"^\s+ServerHello, Length=\d+\n(.*?)(?=^\S)", trace,
+                      re.MULTILINE | re.DOTALL)
+    assert hello, f"no ServerHello in the openssl trace:\n{trace[-4000:]}"
+    block = hello.group(1)
+    version = re.search(r"server_version=0x303 \(TLS 1\.2\)", block)
+    suite = re.search(r"cipher_suite \{0x[0-9A-F]{2}, 0x[0-9A-F]{2}\} (\S+)", block)
+    curve = re.search(r"^\s+ServerKeyExchange, Length=\d+\n.*?named_curve: (\S+)", trace,
+                      re.MULTILINE | re.DOTALL)
+    return Negotiated12(
+        "TLSv1.2" if version else None,
+        suite.group(1) if suite else None,
+        _OPENSSL_TRACE_CURVES.get(curve.group(1), curve.group(1)) if curve else None,
+        "extension_type=extended_master_secret(23)" in block,
+    )
+
+
+def gnutls_description12(output: str) -> Negotiated12:
+    """GnuTLS's TLS 1.2 session summary, e.g.
+    ``- Description: (TLS1.2-X.509)-(ECDHE-SECP384R1)-(ECDSA-SHA256)-(CHACHA20-POLY1305)``
+    or ``(TLS1.2-X.509)-(RSA)-(AES-256-GCM)``, and ``- Options: extended master secret``."""
+    match = re.search(r"^- Description: \((TLS1\.\d)-[^)]*\)((?:-\([^)]*\))+)$", output,
+                      re.MULTILINE)
+    if match is None:
+        return Negotiated12(None, None, None, None)
+    version, rest = match.groups()
+    parts = re.findall(r"\(([^)]*)\)", rest)
+    cipher = _GNUTLS_CIPHER_SUFFIX.get(parts[-1], parts[-1])
+    if parts[0] == "RSA":
+        suite, group = f"TLS_RSA_WITH_{cipher}", None
+    else:
+        kx, curve = parts[0].split("-", 1)
+        authentication = "ECDSA" if parts[1].startswith("ECDSA") else "RSA"
+        suite = f"TLS_{kx}_{authentication}_WITH_{cipher}"
+        group = _GNUTLS_GROUPS_BACK.get(f"ECDHE-{curve}", curve)
+    options = re.search(r"^- Options: (.*)$", output, re.MULTILINE)
+    return Negotiated12(version.replace("TLS", "TLSv"), suite, group,
+                        None if options is None else "extended master secret" in options.group(1))
