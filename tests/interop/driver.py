@@ -292,3 +292,15 @@ def listen() -> socket.socket:
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(TIMEOUT)
     return listener
+
+
+class KeyLog(list[str]):
+    """A glasstls ``keylog`` callback keeping the NSS key log lines."""
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    def master_secret(self) -> bytes:
+        """The TLS 1.2 master secret (the one ``CLIENT_RANDOM`` line)."""
+        (line,) = [entry for entry in self if entry.startswith("CLIENT_RANDOM ")]
+        return bytes.fromhex(line.split()[2])

@@ -24,7 +24,7 @@ from glasstls.constants import TLS12, TLS13
 from glasstls.trace import ALERT, RECEIVED, SENT
 from peers import require_binary
 
-from .driver import TIMEOUT, GlassSocket, Tracer, echo_once, glass_client
+from .driver import TIMEOUT, GlassSocket, KeyLog, Tracer, echo_once, glass_client
 from .matrix import cert_pki
 from .matrix12 import MATRIX12, SUITES12, case_id, client_config12, server_config12
 from .peer_output import (
@@ -73,17 +73,6 @@ class OpenSSLPeer:
         return openssl_session(result.stdout.decode())
 
 
-class KeyLogLines(list[str]):
-    """A glasstls ``keylog`` callback keeping the NSS lines."""
-
-    def __call__(self, line: str) -> None:
-        self.append(line)
-
-    def master_secret(self) -> bytes:
-        (line,) = [entry for entry in self if entry.startswith("CLIENT_RANDOM ")]
-        return bytes.fromhex(line.split()[2])
-
-
 def suite_options(suite: str, group: str | None) -> list[str]:
     options = ["-cipher", SUITES12[suite].openssl]
     if group is not None:
@@ -128,7 +117,7 @@ def talk_to_s_server(peer: OpenSSLPeer, config) -> GlassSocket:
 @pytest.mark.parametrize(("suite", "group"), MATRIX12, ids=case_id)
 def test_glasstls_client_to_openssl_s_server_tls12(s_server, suite, group):
     server = s_server(SUITES12[suite].cert, *suite_options(suite, group))
-    keylog = KeyLogLines()
+    keylog = KeyLog()
     # The group is pinned on s_server's side: a client listing only x25519 would rule
     # out the P-256 ECDSA certificate for OpenSSL (RFC 8422 §5.1 constrains its curve).
     glass = talk_to_s_server(server, client_config12(suite, keylog=keylog))
@@ -178,7 +167,7 @@ def talk_to_s_client(peer: OpenSSLPeer, server) -> None:
 
 @pytest.mark.parametrize(("suite", "group"), MATRIX12, ids=case_id)
 def test_openssl_s_client_tls12_to_glasstls_server(s_client, start_glass_server, suite, group):
-    keylog = KeyLogLines()
+    keylog = KeyLog()
     server = start_glass_server(server_config12(suite, group, keylog=keylog),
                                 echo_once(REPLY_PREFIX))
     # The group is pinned on the glasstls server's side (see the test above).
@@ -236,7 +225,7 @@ def test_default_glasstls_client_negotiates_ecdhe_ecdsa_chacha20_with_s_server_t
     # The default client offers TLS 1.3 too; s_server -tls1_2 is a genuine 1.2
     # server, so no downgrade sentinel, and the client settles on TLS 1.2.
     server = s_server("ecdsa", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305")
-    keylog = KeyLogLines()
+    keylog = KeyLog()
     config = dataclasses.replace(
         client_config12(CHACHA_ECDSA, keylog=keylog), versions=(TLS13, TLS12),
         cipher_suites=(int(CipherSuite.TLS_AES_128_GCM_SHA256), SUITES12[CHACHA_ECDSA].id))
