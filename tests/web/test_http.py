@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from glasstls.web.http import (
     MAX_HEAD,
@@ -131,3 +132,15 @@ def test_a_connection_cut_inside_a_request_is_a_400() -> None:
     with pytest.raises(HTTPError) as raised:
         requests.next_request()
     assert raised.value.status == 400
+
+
+@given(st.binary(max_size=600))
+@settings(max_examples=300, deadline=None)
+def test_any_bytes_are_a_request_or_an_http_error(head: bytes) -> None:
+    try:
+        request = parse_head(head)
+    except HTTPError as error:
+        assert error.status in (400, 413, 431, 501, 505)
+    else:
+        assert request.path.startswith("/")
+        request.keep_alive  # noqa: B018 - must not raise
