@@ -16,8 +16,6 @@ vector has bytes left over; it raises only ``DecodeError``::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 
 from .errors import DecodeError
@@ -167,15 +165,42 @@ class Writer:
         for value in values:
             self.buffer += value.to_bytes(2, "big")
 
-    @contextmanager
-    def vector(self, length_size: int) -> Iterator[None]:
-        start = len(self.buffer)
-        self.buffer += bytes(length_size)
-        yield
-        n = len(self.buffer) - start - length_size
-        if n > _MAX[length_size]:
-            raise ValueError(f"{n} bytes do not fit a {length_size}-byte length")
-        self.buffer[start : start + length_size] = n.to_bytes(length_size, "big")
+    def vector(self, length_size: int) -> _VectorScope:
+        """A length-prefixed vector whose length is filled in when the block ends."""
+        return _VectorScope(self.buffer, length_size)
 
     def getvalue(self) -> bytes:
         return bytes(self.buffer)
+
+
+class _VectorScope:
+    """``with writer.vector(n):`` — reserves the length, back-fills it on exit.
+    (A class rather than a generator: serialisation is on the handshake's hot path.)"""
+
+    __slots__ = ("_buffer", "_size", "_start")
+
+    def __init__(self, buffer: bytearray, size: int) -> None:
+        self._buffer = buffer
+        self._size = size
+        self._start = len(buffer)
+        buffer += _ZEROS[size]
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None:
+            return
+        size, start, buffer = self._size, self._start, self._buffer
+        n = len(buffer) - start - size
+        if n > _MAX[size]:
+            raise ValueError(f"{n} bytes do not fit a {size}-byte length")
+        buffer[start : start + size] = n.to_bytes(size, "big")
+
+
+_ZEROS = {1: b"\x00", 2: b"\x00\x00", 3: b"\x00\x00\x00", 4: b"\x00\x00\x00\x00"}

@@ -268,6 +268,8 @@ class _Connection:
             data = bytes(self._handshake_out)
             self._handshake_out.clear()
             self._out += self.record.seal(ContentType.handshake, data)
+            # RFC 8446 §5.1: 0x0301 is for the initial ClientHello's records only.
+            self.record.write_version = b"\x03\x03"
 
     def _process_record(self, content_type: int, payload: bytes) -> None:
         if content_type == ContentType.application_data:

@@ -142,8 +142,10 @@ class TicketKeys:
             # Every key still accepted derives from the secret, whether or not this
             # process was running when it was current; one period of clock skew
             # between servers is allowed ahead.
+            # A key of epoch e retires at (e + 1) * rotate_after and is accepted for
+            # accept_for after that.
             newest = int(now // self._rotate_after) + 1
-            oldest = int((now - self._rotate_after - self._accept_for) // self._rotate_after)
+            oldest = int((now - self._accept_for) // self._rotate_after)
             keys = [self._make(epoch) for epoch in range(newest, oldest - 1, -1)]
         for key in keys:
             if key.name == name:

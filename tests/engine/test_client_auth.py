@@ -438,18 +438,8 @@ def test_resumed_session_keeps_the_clients_certificate_without_asking_again(
     assert second.server.negotiated.peer_certificates == TEST_PKI.client_certified.chain_der
 
 
-REQUIRED_BYPASS_BUG = (
-    "glasstls bug: a server with client_auth='required' resumes a session that carries no "
-    "client certificate (one made by a server sharing its ticket keys / session cache under "
-    "client_auth='optional') and completes with peer_certificates=(): the policy is bypassed. "
-    "TLS 1.3: server13._send_server_flight skips the CertificateRequest whenever a PSK is accepted "
-    "(request_certificate = ... and hs.psk is None) and psk13.choose_psk/_unusable never "
-    "compare the ticket's peer_certificates with the policy; TLS 1.2: server12._resumable "
-    "does not either. Expected: such a session is not resumed (full handshake, which asks "
-    "for the certificate).")
 
 
-@pytest.mark.xfail(strict=True, reason=REQUIRED_BYPASS_BUG)
 @pytest.mark.parametrize("version_name", VERSIONS)
 def test_required_server_does_not_resume_a_session_without_a_client_certificate(
         version_name: str) -> None:
@@ -468,15 +458,8 @@ def test_required_server_does_not_resume_a_session_without_a_client_certificate(
                 and second.server.negotiated.peer_certificates == ())
 
 
-PHA_CHAIN_BUG = (
-    "glasstls bug: PeerCertificateVerified.peer_certificates after post-handshake "
-    "authentication is the verified path (leaf and trust anchor: post13 "
-    "_client_authentication stores checked[1]), not the certificates the client sent, "
-    "unlike HandshakeComplete.peer_certificates ('DER, leaf first, as the peer sent them'); "
-    "a client sending only its leaf shows up with two certificates.")
 
 
-@pytest.mark.xfail(strict=True, reason=PHA_CHAIN_BUG)
 def test_post_handshake_auth_reports_the_certificates_the_client_sent() -> None:
     pair = pha_pair(TEST_PKI.client_certified)
     pair.server.connection.request_client_certificate()

@@ -301,17 +301,10 @@ def test_anti_replay_store_that_is_full_refuses_early_data() -> None:
     completed_without_early_data(pair)
 
 
-EARLY_CCS_VERSION_BUG = (
-    "glasstls bug: the compatibility ChangeCipherSpec a 0-RTT client sends right after its "
-    "ClientHello carries legacy_record_version 0x0301 (record.write_version is still "
-    "b'\\x03\\x01': client13._start_early_data sends it before any set_version); RFC 8446 "
-    "§5.1 allows 0x0301 only for the initial ClientHello. openssl s_server -early_data "
-    "rejects the flight with decode_error (tests/interop/test_resumption_openssl.py).")
 
 
 @pytest.mark.parametrize("middlebox", [
-    pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=EARLY_CCS_VERSION_BUG),
-                 id="middlebox-compatibility"),
+    pytest.param(True, id="middlebox-compatibility"),
     pytest.param(False, id="no-middlebox-compatibility"),
 ])
 def test_records_after_the_client_hello_carry_legacy_record_version_0x0303(

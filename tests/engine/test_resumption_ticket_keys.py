@@ -91,16 +91,7 @@ def test_ticket_from_a_retired_key_still_resumes_within_accept_for(
     assert resumed(pair)
 
 
-SECRET_WINDOW_BUG = (
-    "glasstls bug: with a shared secret, TicketKeys.open() (session.py, since df50be9) "
-    "derives keys back to epoch floor((now - rotate_after - accept_for) / rotate_after), "
-    "which still includes a key that retired more than accept_for ago (up to one more "
-    "rotation period): a ticket whose key retired 70 s ago resumes with accept_for=60 s, "
-    "while random keys (the _refresh path) are dropped as documented ('older keys still "
-    "open tickets for accept_for seconds after they retire'). The oldest accepted epoch "
-    "should be ceil((now - accept_for) / rotate_after) - 1.")
-DROPPED_KINDS = ["random", pytest.param("shared-secret", marks=pytest.mark.xfail(
-    strict=True, reason=SECRET_WINDOW_BUG))]
+DROPPED_KINDS = ["random", "shared-secret"]
 
 
 @pytest.mark.parametrize("kind", DROPPED_KINDS)

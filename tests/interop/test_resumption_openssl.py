@@ -181,19 +181,10 @@ def test_glasstls_client_resumes_against_openssl_s_server(
 
 # -- a glasstls client sends 0-RTT to openssl s_server -------------------------------------------
 
-EARLY_CCS_VERSION_BUG = (
-    "glasstls bug: with 0-RTT and middlebox compatibility (the default), the client's "
-    "ChangeCipherSpec that precedes its early data goes out with legacy_record_version "
-    "0x0301 (connection.record.write_version is still b'\\x03\\x01' from the ClientHello: "
-    "client13._start_early_data calls send_change_cipher_spec before set_version), but "
-    "RFC 8446 §5.1 allows 0x0301 only on the initial ClientHello's records. openssl 3.0 "
-    "s_server -early_data answers with a fatal decode_error after the client's Finished; "
-    "with that one record's version byte set to 0x0303 the same flight is accepted.")
 
 
 @pytest.mark.parametrize("middlebox", [
-    pytest.param(True, marks=pytest.mark.xfail(strict=True, reason=EARLY_CCS_VERSION_BUG),
-                 id="middlebox-compatibility"),
+    pytest.param(True, id="middlebox-compatibility"),
     pytest.param(False, id="no-middlebox-compatibility"),
 ])
 def test_glasstls_client_early_data_is_accepted_by_openssl_s_server(

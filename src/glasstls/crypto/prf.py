@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import hmac
+from .hkdf import hmac_digest
 
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
@@ -11,8 +11,8 @@ def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
     output = bytearray()
     a = seed
     while len(output) < length:
-        a = hmac.digest(secret, a, hash_name)
-        output += hmac.digest(secret, a + seed, hash_name)
+        a = hmac_digest(hash_name, secret, a)
+        output += hmac_digest(hash_name, secret, a + seed)
     return bytes(output[:length])
 
 

@@ -70,6 +70,8 @@ def _grease_values(config: ClientConfig) -> dict[str, int]:
 def _is_ip(name: str) -> bool:
     import ipaddress
 
+    if not (name[:1].isdigit() or ":" in name):
+        return False  # cheap answer for host names, before ipaddress's parser
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -178,12 +180,8 @@ def build_client_hello(
         # RFC 8446 §4.2.11: pre_shared_key is always the last extension.
         extensions.append(offered_psk(psk13, int(config.clock() * 1000)))
 
-    hello = ClientHello(0x0303, random, session_id, tuple(suites), b"\x00", tuple(extensions))
-    hello = _pad(hello)
-    raw = serialize(hello)
-    hello = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
-                        hello.cipher_suites, hello.legacy_compression_methods,
-                        hello.extensions, raw)
+    hello = _pad(ClientHello(0x0303, random, session_id, tuple(suites), b"\x00",
+                             tuple(extensions)))
     if psk13 is not None:
         hello = with_binder(hello, psk13, transcript_prefix)
     return ClientHelloState(
@@ -193,19 +191,23 @@ def build_client_hello(
 
 
 def _pad(hello: ClientHello) -> ClientHello:
-    """RFC 7685: some servers hang on hellos of 256..511 bytes; pad those to 512
-    (before pre_shared_key, which must stay last)."""
-    length = len(serialize(hello))
-    if not 0xFF < length < 0x200:
-        return hello
-    pad = UnknownExtension(X.padding, bytes(max(0x200 - length - 4, 1)))
-    extensions = hello.extensions
-    if extensions and extensions[-1].type == X.pre_shared_key:
-        extensions = (*extensions[:-1], pad, extensions[-1])
-    else:
-        extensions = (*extensions, pad)
+    """The hello with its bytes in ``raw``. RFC 7685: some servers hang on hellos of
+    256..511 bytes; those are padded to 512 (before pre_shared_key, which must
+    stay last)."""
+    raw = serialize(hello)
+    if 0xFF < len(raw) < 0x200:
+        pad = UnknownExtension(X.padding, bytes(max(0x200 - len(raw) - 4, 1)))
+        extensions = hello.extensions
+        if extensions and extensions[-1].type == X.pre_shared_key:
+            extensions = (*extensions[:-1], pad, extensions[-1])
+        else:
+            extensions = (*extensions, pad)
+        hello = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
+                            hello.cipher_suites, hello.legacy_compression_methods, extensions)
+        raw = serialize(hello)
     return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
-                       hello.cipher_suites, hello.legacy_compression_methods, extensions)
+                       hello.cipher_suites, hello.legacy_compression_methods,
+                       hello.extensions, raw)
 
 
 def describe_client_hello(hello: ClientHello) -> dict[str, Any]:

@@ -226,7 +226,7 @@ class Connected13(State):
             if checked is None:
                 pending.expecting = H.finished
             else:
-                pending.chain, pending.certificate = checked[1], checked[0][0]
+                pending.chain, pending.certificate = message.chain, checked[0][0]
                 pending.expecting = H.certificate_verify
         elif isinstance(message, CertificateVerify):
             content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY,

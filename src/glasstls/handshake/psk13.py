@@ -104,6 +104,9 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         except DecodeError:
             continue
         reason = _unusable(state, suite, now_ms)
+        if not reason and config.client_auth == "required" and not state.peer_certificates:
+            # Resuming would skip the CertificateRequest this policy demands.
+            reason = "the session has no client certificate, which this server requires"
         if reason:
             if engine.tracing:
                 engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
@@ -125,8 +128,10 @@ def _unusable(state: SessionState, suite: Suite, now_ms: int) -> str:
     ticket_suite = SUITES.get(state.cipher_suite)
     if ticket_suite is None or ticket_suite.hash_name != suite.hash_name:
         return "ticket's cipher suite hash differs from the negotiated suite's"
-    if now_ms - state.issued_ms > state.lifetime * 1000 or now_ms < state.issued_ms - 1000:
+    if now_ms - state.issued_ms > state.lifetime * 1000:
         return "ticket has expired"
+    if now_ms < state.issued_ms - TICKET_AGE_TOLERANCE_MS:
+        return "ticket was issued in the future (clocks too far apart?)"
     return ""
 
 

@@ -74,6 +74,9 @@ from .post12 import (
 )
 from .server13 import server_name_of
 
+_CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
+                 "secp521r1": NamedGroup.secp521r1}
+
 # RFC 5246 §7.4.4: ClientCertificateType rsa_sign and ecdsa_sign (RFC 8422 §5.5).
 _CERTIFICATE_TYPES = bytes([1, 64])
 
@@ -119,9 +122,12 @@ def _choose(config: ServerConfig, hello: ClientHello
     for suite_id in order:
         suite = SUITES[suite_id]
         for certified in config.certificates:
-            kind = signatures.describe_key(certified.private_key).split()[0]
+            kind, _, curve = signatures.describe_key(certified.private_key).partition(" ")
             if kind != suite.authentication:
                 continue
+            if kind == "ECDSA" and groups_ext is not None and _CURVE_GROUPS.get(
+                    curve) not in client_groups:
+                continue  # RFC 8422 §5.3: an ECDSA key on a curve the client supports
             if suite.key_exchange == "RSA":
                 return suite, certified, None, None
             scheme = choose_signature_scheme(certified, client_schemes, config.signature_schemes,
@@ -163,6 +169,8 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
         reason = "session's cipher suite is no longer offered"
     elif now * 1000 - state.issued_ms > state.lifetime * 1000:
         reason = "session has expired"
+    elif config.client_auth == "required" and not state.peer_certificates:
+        reason = "session has no client certificate, which this server requires"
     elif state.extended_master_secret and not ems:
         # RFC 7627 §5.3: the client dropped EMS on resumption of an EMS session.
         raise PeerMisbehaved("resumption without extended master secret of a session "
