@@ -547,3 +547,52 @@ def test_client_hello_bytes_round_trip_through_the_forging_helper() -> None:
     assert serialize(hello) == original
     pair.pump()
     assert pair.complete
+
+
+# -- warnings and HelloRequest during the handshake ---------------------------------------------
+
+WARNING_UNRECOGNIZED_NAME = bytes([21, 3, 3, 0, 2, 1, AlertDescription.unrecognized_name])
+
+
+def test_warning_alert_after_the_server_hello_does_not_end_a_tls12_handshake() -> None:
+    # RFC 5246 §7.2: a warning is not fatal.
+    pair = connect(client12(TEST_PKI), server12(TEST_PKI),
+                   hook=once(SERVER_TO_CLIENT, lambda data: data + WARNING_UNRECOGNIZED_NAME))
+    assert pair.complete
+    assert pair.client.of_type(AlertReceived) == [
+        AlertReceived(AlertDescription.unrecognized_name, fatal=False)]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "glasstls bug: a warning alert that arrives before the ServerHello is treated as fatal, "
+    "even by a TLS 1.2-only client: connection._alert takes 'self.version is None' as TLS 1.3 "
+    "(every alert fatal). OpenSSL s_server sends exactly this (warning unrecognized_name "
+    "after the ClientHello) when the SNI name does not match; see "
+    "tests/interop/test_tls12_openssl.py"))
+def test_warning_alert_before_the_server_hello_does_not_end_a_tls12_handshake() -> None:
+    pair = connect(client12(TEST_PKI), server12(TEST_PKI),
+                   hook=once(SERVER_TO_CLIENT, lambda data: WARNING_UNRECOGNIZED_NAME + data))
+    assert pair.client.of_type(AlertReceived)[:1] == [
+        AlertReceived(AlertDescription.unrecognized_name, fatal=False)]
+    assert pair.complete
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "glasstls deviation: RFC 5246 §7.4.1.1 says a HelloRequest 'will be ignored by the client "
+    "if the client is currently negotiating a session' (and is not hashed); the client "
+    "answers it with unexpected_message (no handshake state accepts hello_request; only "
+    "post12.Connected12 does)"))
+@pytest.mark.parametrize("where", ["before-server-hello", "after-server-hello"])
+def test_hello_request_during_the_handshake_is_ignored_by_the_client(where: str) -> None:
+    hello_request = bytes([22, 3, 3, 0, 4, 0, 0, 0, 0])
+
+    def insert(data: bytes) -> bytes:
+        if where == "before-server-hello":
+            return hello_request + data
+        (payload,) = [p for t, p in plaintext_records(data) if t == 22]
+        server_hello, *rest = handshake_messages(payload)
+        return frame([(22, server_hello), (22, bytes(4)), (22, b"".join(rest))])
+
+    pair = connect(client12(TEST_PKI), server12(TEST_PKI), hook=once(SERVER_TO_CLIENT, insert))
+    assert pair.client.error is None
+    assert pair.complete

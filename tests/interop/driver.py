@@ -23,6 +23,7 @@ from glasstls import (
     TLSError,
 )
 from glasstls.events import (
+    AlertReceived,
     ApplicationData,
     ConnectionClosed,
     Event,
@@ -130,6 +131,10 @@ class GlassSocket:
                 raise
             self._absorb(events)
             self._flush()
+            if any(isinstance(e, AlertReceived) and e.fatal for e in events):
+                # The engine reports a fatal alert as an event, then fails on the next
+                # call: make that call now rather than wait for bytes that won't come.
+                self.connection.receive_data(b"")
 
     def _absorb(self, events: list[Event]) -> None:
         for event in events:
