@@ -5,6 +5,7 @@ downgrade sentinel."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -16,13 +17,14 @@ from glasstls.constants import (
     TLS13,
     CipherSuite,
     ExtensionType as X,
+    HandshakeType as H,
     NamedGroup,
     SignatureScheme,
 )
 from glasstls.crypto.suites import SUITES
 from glasstls.messages.extensions import SupportedVersions
 from glasstls.messages.handshake import ClientHello, serialize
-from helpers.pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, KeyLog, Pair, connect
+from helpers.pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Hook, KeyLog, Pair, connect
 from helpers.tls12 import (
     client12,
     client_hello_of,
@@ -30,7 +32,10 @@ from helpers.tls12 import (
     edit_server_hello,
     first_flight_messages,
     first_transfer,
+    once,
     plaintext_records,
+    replace_message,
+    rewrite_messages,
     server12,
     server_hello_of,
     without_extension,
@@ -270,3 +275,55 @@ def test_tls13_client_aborts_on_a_sentinel_written_into_a_tls12_server_hello(
     assert pair.client.alert_sent == AlertDescription.illegal_parameter
     assert pair.server.alerts_received == [AlertDescription.illegal_parameter]
 
+
+
+# -- the client checks the server's choices -----------------------------------------------
+
+
+@pytest.mark.parametrize("chosen", [C.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                                    C.TLS_AES_128_GCM_SHA256],
+                         ids=["tls12-suite-not-offered", "tls13-suite"])
+def test_tls12_server_hello_with_a_suite_not_offered_is_illegal_parameter(chosen: int) -> None:
+    pair = connect(client12(ECDSA_PKI, cipher_suites=(C.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,)),
+                   server12(ECDSA_PKI),
+                   hook=edit_server_hello(lambda h: dataclasses.replace(h, cipher_suite=chosen)))
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
+
+
+def test_tls12_server_hello_with_compression_is_illegal_parameter() -> None:
+    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI), hook=edit_server_hello(
+        lambda h: dataclasses.replace(h, legacy_compression_method=1)))
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
+
+
+def test_tls12_client_hello_without_null_compression_is_illegal_parameter() -> None:
+    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI), hook=edit_client_hello(
+        lambda h: dataclasses.replace(h, legacy_compression_methods=b"\x01")))
+    assert pair.server.alert_sent == AlertDescription.illegal_parameter
+
+
+def edit_server_key_exchange(change: Callable[[bytes], bytes]) -> Hook:
+    return once(SERVER_TO_CLIENT, lambda data: rewrite_messages(
+        data, replace_message(H.server_key_exchange, change)))
+
+
+def test_server_key_exchange_with_a_bad_signature_is_decrypt_error() -> None:
+    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI),
+                   hook=edit_server_key_exchange(lambda m: m[:-1] + bytes([m[-1] ^ 1])))
+    assert pair.client.alert_sent == AlertDescription.decrypt_error
+    assert pair.server.alerts_received == [AlertDescription.decrypt_error]
+
+
+def test_server_key_exchange_public_key_swapped_in_flight_is_decrypt_error() -> None:
+    # The signature covers both randoms and the ECDHE parameters (RFC 8422 §5.4).
+    # After the 4-byte header: curve_type(1) named_curve(2) public<1..255>; byte 9 is
+    # the public key's second byte.
+    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI),
+                   hook=edit_server_key_exchange(lambda m: m[:9] + bytes([m[9] ^ 1]) + m[10:]))
+    assert pair.client.alert_sent == AlertDescription.decrypt_error
+
+
+def test_server_key_exchange_for_a_group_not_offered_is_illegal_parameter() -> None:
+    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI), hook=edit_server_key_exchange(
+        lambda m: m[:5] + int(NamedGroup.secp521r1).to_bytes(2, "big") + m[7:]))
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
