@@ -65,3 +65,16 @@ def test_gnutls_cli_to_glasstls_server_tls12(pki_files, start_peer, start_glass_
     assert (done.version, done.cipher_suite, done.group) == ("TLSv1.2", suite, group)
     assert done.extended_master_secret is True
     assert gnutls_description12(client.stdout) == Negotiated12("TLSv1.2", suite, group, True)
+
+
+@pytest.mark.parametrize("suite", ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                                   "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"])
+def test_full_size_tls12_records_cross_gnutls_serv_both_ways(gnutls_serv, suite):  # noqa: F811
+    # 60 kB: several 16 kB records each way (explicit-nonce GCM and ChaCha20 nonces).
+    _server, port = gnutls_serv(SUITES12[suite].cert, priority12(suite, None))
+    payload = bytes(range(33, 127)) * 640 + b"\n"
+    with glass_client(port, client_config12(suite)) as glass:
+        assert glass.handshake().cipher_suite == suite
+        glass.send(payload)
+        assert glass.receive_exactly(len(payload)) == payload
+        glass.close()

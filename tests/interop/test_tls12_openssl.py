@@ -234,6 +234,9 @@ def test_default_glasstls_client_negotiates_ecdhe_ecdsa_chacha20_with_s_server_t
     done = glass.negotiated
     assert (done.version, done.cipher_suite) == ("TLSv1.2", CHACHA_ECDSA)
     assert done.extended_master_secret is True
+    # s_server's own account: its ServerHello carried extended_master_secret, and the
+    # session it printed has "Extended master secret: yes" and our master secret.
+    assert openssl_trace12(server.trace).extended_master_secret is True
     session = server.server_session()
     assert session.extended_master_secret is True
     assert session.cipher == "ECDHE-ECDSA-CHACHA20-POLY1305"
