@@ -22,7 +22,7 @@ from glasstls.constants import (
     SignatureScheme,
 )
 from glasstls.crypto.suites import SUITES
-from glasstls.messages.extensions import SupportedVersions
+from glasstls.messages.extensions import SupportedVersions, UnknownExtension
 from glasstls.messages.handshake import ClientHello, serialize
 from helpers.pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Hook, KeyLog, Pair, connect
 from helpers.tls12 import (
@@ -38,6 +38,7 @@ from helpers.tls12 import (
     rewrite_messages,
     server12,
     server_hello_of,
+    with_extensions,
     without_extension,
 )
 from pki import pki
@@ -326,4 +327,20 @@ def test_server_key_exchange_public_key_swapped_in_flight_is_decrypt_error() -> 
 def test_server_key_exchange_for_a_group_not_offered_is_illegal_parameter() -> None:
     pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI), hook=edit_server_key_exchange(
         lambda m: m[:5] + int(NamedGroup.secp521r1).to_bytes(2, "big") + m[7:]))
+    assert pair.client.alert_sent == AlertDescription.illegal_parameter
+
+
+def test_server_certificate_of_the_wrong_key_type_for_the_suite_is_unsupported_certificate(
+) -> None:
+    # The server chose ECDHE-ECDSA; a man in the middle relabels it ECDHE-RSA.
+    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI), hook=edit_server_hello(
+        lambda h: dataclasses.replace(h, cipher_suite=C.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)))
+    assert pair.client.alert_sent == AlertDescription.unsupported_certificate
+
+
+def test_tls12_server_hello_carrying_supported_versions_tls12_is_illegal_parameter() -> None:
+    # RFC 8446 §4.2.1: a supported_versions selecting a version before TLS 1.3.
+    pair = connect(ClientConfig(trust=ECDSA_PKI.trust), server12(ECDSA_PKI),
+                   hook=edit_server_hello(with_extensions(
+                       UnknownExtension(X.supported_versions, TLS12.to_bytes(2, "big")))))
     assert pair.client.alert_sent == AlertDescription.illegal_parameter
