@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from glasstls import CipherSuite, ServerConfig
+from glasstls import CipherSuite, ServerConfig, TLSError
 from glasstls.constants import TLS12, TLS13
 from glasstls.trace import ALERT, RECEIVED, SENT
 from peers import require_binary
@@ -210,7 +210,7 @@ def test_openssl_s_client_rsa_aes128_gcm_is_refused_with_handshake_failure_by_de
     client = s_client(server.port, "rsa", "-cipher", "AES128-GCM-SHA256")
     client.process.write(FROM_S_CLIENT)
 
-    with pytest.raises(Exception, match="RSA key exchange") as refused:
+    with pytest.raises(TLSError, match="RSA key exchange") as refused:
         server.join()
     assert refused.value.alert.name == "handshake_failure"
     assert client.process.wait() != 0
@@ -277,7 +277,7 @@ def test_s_client_offering_only_an_old_version_gets_protocol_version(
         echo_once(REPLY_PREFIX))
     # OpenSSL 3 allows TLS 1.0/1.1 only at security level 0.
     client = s_client(server.port, "ecdsa", "-cipher", "DEFAULT@SECLEVEL=0", version=version)
-    with pytest.raises(Exception, match="no protocol version in common") as refused:
+    with pytest.raises(TLSError, match="no protocol version in common") as refused:
         server.join()
     assert refused.value.alert.name == "protocol_version"
     assert client.process.wait() != 0
@@ -297,7 +297,7 @@ def test_s_client_fallback_scsv_is_refused_only_by_a_server_that_could_do_better
         assert server.glass.negotiated.version == "TLSv1.2"
         return
     client.process.write(FROM_S_CLIENT)
-    with pytest.raises(Exception, match="fell back") as error:
+    with pytest.raises(TLSError, match="fell back") as error:
         server.join()
     assert error.value.alert.name == "inappropriate_fallback"
     assert client.process.wait() != 0
