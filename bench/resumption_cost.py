@@ -74,9 +74,11 @@ class Result:
 def _configs(case: Case) -> tuple[ClientConfig, ServerConfig]:
     ca = make_ca("resumption bench CA")
     leaf = make_leaf(ca, ("localhost",))
-    groups = (NamedGroup.x25519,)
+    # x25519 for the key exchange; P-256 listed too, since a TLS 1.2 client must name
+    # the curve of an ECDSA certificate it accepts (RFC 8422 §5.3).
+    groups = (NamedGroup.x25519, NamedGroup.secp256r1)
     client = ClientConfig(trust=TrustStore([ca.certificate]), versions=(case.version,),
-                          groups=groups, key_share_groups=groups, session_cache=None,
+                          groups=groups, key_share_groups=groups[:1], session_cache=None,
                           **case.client)  # type: ignore[arg-type]
     server = ServerConfig(certificates=(CertifiedKey((leaf.certificate,), leaf.key),),
                           versions=(case.version,), groups=groups, tickets=1,

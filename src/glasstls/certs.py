@@ -12,6 +12,7 @@ import datetime as _dt
 import ipaddress
 import os
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
@@ -68,12 +70,18 @@ class TrustStore:
     def system(cls) -> TrustStore:
         """The system's trust anchors, found as ``ssl.create_default_context()`` does."""
         paths = ssl.get_default_verify_paths()
-        for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile):
-            if candidate and os.path.isfile(candidate):
-                return cls.from_pem_file(candidate)
-        for candidate in (os.environ.get("SSL_CERT_DIR"), paths.capath, paths.openssl_capath):
-            if candidate and os.path.isdir(candidate):
-                return cls.from_directory(candidate)
+        # Some distribution bundles carry old roots that cryptography parses with a
+        # deprecation warning (negative serial numbers); that is not the user's concern.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile,
+                              paths.openssl_cafile):
+                if candidate and os.path.isfile(candidate):
+                    return cls.from_pem_file(candidate)
+            for candidate in (os.environ.get("SSL_CERT_DIR"), paths.capath,
+                              paths.openssl_capath):
+                if candidate and os.path.isdir(candidate):
+                    return cls.from_directory(candidate)
         return cls(())
 
     def __len__(self) -> int:

@@ -135,8 +135,9 @@ class ClientConfig(_Common):
     # Verify the server's chain; turning this off must be explicit.
     verify_certificates: bool = True
     check_hostname: bool = True
-    # Groups to send key shares for in the first ClientHello.
-    key_share_groups: tuple[int, ...] = DEFAULT_KEY_SHARES
+    # Groups to send key shares for in the first ClientHello; by default
+    # X25519MLKEM768 and x25519 when enabled, else the first group.
+    key_share_groups: tuple[int, ...] | None = None
     # RFC 8446 Appendix D.4: send a session id and a dummy ChangeCipherSpec.
     middlebox_compatibility: bool = True
     # RFC 8701: add GREASE values to the ClientHello.
@@ -159,6 +160,10 @@ class ClientConfig(_Common):
 
     def __post_init__(self) -> None:
         _check_common(self)
+        if self.key_share_groups is None:
+            shares = tuple(g for g in DEFAULT_KEY_SHARES if g in self.groups) or self.groups[:1]
+            object.__setattr__(self, "key_share_groups", shares)
+        assert self.key_share_groups is not None
         for group in self.key_share_groups:
             if group not in self.groups:
                 raise ConfigError(f"key share group 0x{group:04x} is not in groups")

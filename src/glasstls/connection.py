@@ -16,10 +16,11 @@ queued, the connection is closed for good, and a ``TLSError`` is raised.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Any
 
 from .config import ClientConfig, ServerConfig
-from .constants import TLS13, ContentType, HandshakeType
+from .constants import TLS12, TLS13, ContentType, HandshakeType
 from .crypto.suites import Suite
 from .errors import (
     AlertDescription,
@@ -56,6 +57,9 @@ from .trace import (
 
 # A handshake message may not exceed this (certificate chains are the big ones).
 MAX_HANDSHAKE_MESSAGE = 2**18
+_connection_ids = itertools.count(1)
+# Bytes kept after the peer's close_notify for whoever takes over the socket.
+MAX_AFTER_CLOSE = 2**20
 
 
 class _Connection:
@@ -86,6 +90,8 @@ class _Connection:
         self.session: ClientSession | None = None
         self.resumed = False
         self._trace_enabled = config.trace is not None
+        # Tells apart the trace events of connections that share a config.
+        self.connection_id = next(_connection_ids)
         self.tracing = self._trace_enabled
 
     # -- public API -------------------------------------------------------------
@@ -111,6 +117,10 @@ class _Connection:
         if self._error is not None:
             raise self._error
         if data:
+            if self._peer_closed and self.record.buffered + len(data) > MAX_AFTER_CLOSE:
+                # Kept for unwrap(), but not without bound.
+                raise PeerMisbehaved("too much data after close_notify",
+                                     AlertDescription.unexpected_message)
             self.record.feed(data)
         try:
             while not self._peer_closed:
@@ -133,8 +143,9 @@ class _Connection:
         self._out.clear()
         return data
 
-    def send(self, data: bytes) -> None:
-        """Queue application data (it must be after the handshake)."""
+    def send(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue application data (it must be after the handshake); any bytes-like
+        object, split into records of at most 2^14 bytes."""
         self._check_usable()
         if not self.handshake_complete or not self._state.accepts_application_data:
             raise UsageError("send() before the handshake is complete")
@@ -144,7 +155,10 @@ class _Connection:
             return
         self._out += self.record.seal(ContentType.application_data, data)
         if self._trace_enabled:
-            self.trace(APPLICATION_DATA, SENT, {"bytes": len(data)})
+            # One event per record, as the records go on the wire.
+            limit = self.record.max_fragment
+            for start in range(0, len(data), limit):
+                self.trace(APPLICATION_DATA, SENT, {"bytes": min(limit, len(data) - start)})
         if self.record.write_protection.exhausted:
             self._write_limit_reached()
 
@@ -156,6 +170,11 @@ class _Connection:
         self._out += self.record.seal(ContentType.alert, bytes([1, AlertDescription.close_notify]))
         if self._trace_enabled:
             self.trace(CLOSE, SENT, {"alert": "close_notify"})
+
+    def take_unprocessed_data(self) -> bytes:
+        """Bytes received after the peer's close_notify (or not yet parsed): what
+        belongs to the protocol that continues in the clear after ``unwrap``."""
+        return self.record.take_buffer()
 
     def key_update(self, request_peer_update: bool = True) -> None:
         """TLS 1.3: switch to new sending keys, and ask the peer to do the same."""
@@ -224,7 +243,8 @@ class _Connection:
             return
         shown = ({name: value.hex() for name, value in secrets.items()}
                  if secrets and self._config.trace_secrets else {})
-        callback(TraceEvent(step, self.side, action, self._config.monotonic(), details, shown))
+        callback(TraceEvent(step, self.side, action, self._config.monotonic(), details, shown,
+                            self.connection_id))
 
     def keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
         callback = self._config.keylog
@@ -339,7 +359,10 @@ class _Connection:
             if self._trace_enabled:
                 self.trace(CLOSE, RECEIVED, {"alert": "close_notify"})
             return
-        tls13 = self.version == TLS13 or self.version is None
+        # Before the version is known, a peer we might speak TLS 1.2 with may send
+        # warnings (OpenSSL's unrecognized_name after a ClientHello, say).
+        tls13 = self.version == TLS13 or (
+            self.version is None and TLS12 not in self._config.versions)
         if description == AlertDescription.user_canceled or (level == 1 and not tls13):
             # RFC 8446 §6.1: user_canceled is followed by close_notify; TLS 1.2
             # warnings are informational.
@@ -369,6 +392,10 @@ class _Connection:
     def _handshake_message(self, raw: bytes) -> None:
         state = self._state
         msg_type = raw[0]
+        if (msg_type == HandshakeType.hello_request and self.side == "client"
+                and self.version != TLS13 and not state.connected and raw == b"\x00" * 4):
+            # RFC 5246 §7.4.1.1: ignored while negotiating, and not hashed.
+            return
         parser = state.expects.get(msg_type)
         if parser is None:
             try:
@@ -431,7 +458,7 @@ class ClientConnection(_Connection):
         from .handshake.client13 import start_client
 
         if session is not None and not isinstance(session, ClientSession):
-            raise UsageError("session must be a ClientSession from an earlier connection")
+            raise TypeError("session must be a ClientSession from an earlier connection")
         try:
             self._state = start_client(self, server_name, session)
             self._flush_handshake()

@@ -185,12 +185,14 @@ class RecordLayer:
 
     # -- outgoing -------------------------------------------------------------
 
-    def seal(self, content_type: int, data: bytes) -> bytes:
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview) -> bytes:
         """Fragment and protect ``data`` into one or more records."""
         protection = self.write_protection
         limit = self.max_fragment
         version = self.write_version
         if len(data) <= limit:
+            if not isinstance(data, bytes):
+                data = bytes(data)
             return protection.seal(content_type, data, version, self._padding(len(data)))
         out = bytearray()
         view = memoryview(data)

@@ -172,6 +172,8 @@ class ClientSession:
     extended_master_secret: bool = False
     peer_certificates: tuple[bytes, ...] = ()
     signature_scheme: str | None = None
+    # The path the server's chain was verified along, when it was (leaf first).
+    verified_chain: tuple[bytes, ...] = ()
 
     def expired(self, now_ms: int) -> bool:
         return now_ms - self.received_ms >= self.lifetime * 1000

@@ -49,6 +49,8 @@ class TraceEvent:
     details: dict[str, Any] = field(default_factory=dict)
     # Secret values, present only when the config asks for them (show_secrets).
     secrets: dict[str, str] = field(default_factory=dict)
+    # Which connection (a number unique in this process), when several share a config.
+    connection: int = 0
 
     @property
     def direction(self) -> str:
@@ -61,6 +63,7 @@ class TraceEvent:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "step": self.step, "side": self.side, "action": self.action,
+            "connection": self.connection,
             "direction": self.direction, "timestamp": self.timestamp,
             "details": self.details,
         }

@@ -157,7 +157,7 @@ def test_tls13_sessions_are_kept_per_server_name() -> None:
 
 
 def test_tls13_session_passed_explicitly_must_be_a_client_session() -> None:
-    with pytest.raises(UsageError):
+    with pytest.raises(TypeError):
         ClientConnection(client13(), server_name="localhost", session=b"ticket")
 
 

@@ -146,6 +146,7 @@ def _resume(engine: Engine, c: Client12, session: ClientSession) -> State:
     c.resumed = True
     c.master = session.secret
     c.peer_chain = session.peer_certificates
+    c.verified_chain = session.verified_chain
     keys = install_tls12_keys(engine, c.suite, c.master, c.hs.hello.random, c.server_random,
                               is_client=True, extended=c.extended_master_secret)
     if c.expect_ticket:
@@ -409,7 +410,8 @@ def _remember_session(engine: Engine, c: Client12, scheme: str | None) -> None:
         c.ticket_lifetime or (previous.lifetime if previous else 7200),
         hs.server_name, hs.alpn, ticket=c.ticket or (previous.ticket if previous else b""),
         session_id=c.session_id, extended_master_secret=c.extended_master_secret,
-        peer_certificates=c.peer_chain, signature_scheme=scheme)
+        peer_certificates=c.peer_chain, signature_scheme=scheme,
+        verified_chain=c.verified_chain)
     cache_key = (session_cache_key(config, hs.server_name)
                  if config.session_cache is not None and hs.server_name else None)
     engine.new_session(session, cache_key)

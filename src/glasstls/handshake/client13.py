@@ -67,6 +67,7 @@ from .common import (
     State,
     certificate_verify_content,
     decode_alpn,
+    trace_key_derivation13,
 )
 from .post13 import Connected13
 
@@ -333,13 +334,10 @@ class ExpectServerHello(_Tls13ClientState):
         key, iv = traffic_keys(suite, server_secret)
         engine.install_read(Tls13Protection(suite, key, iv))
         if engine.tracing:
-            engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-                "stage": "handshake", "hash": suite.hash_name,
-                "derived": {"client_handshake_traffic_secret": len(client_secret),
-                            "server_handshake_traffic_secret": len(server_secret),
-                            "server_write_key": len(key), "server_write_iv": len(iv)},
-            }, {"client_handshake_traffic_secret": client_secret,
-                "server_handshake_traffic_secret": server_secret})
+            trace_key_derivation13(engine, "handshake", suite, "handshake_secret", schedule.secret,
+                                   {"client_handshake_traffic_secret": client_secret,
+                                    "server_handshake_traffic_secret": server_secret},
+                                   psk=psk is not None)
         return ExpectEncryptedExtensions(hs)
 
     def _accepted_psk(self, message: ServerHello, suite: Suite) -> bytes | None:
@@ -535,13 +533,10 @@ class ExpectFinished(_Tls13ClientState):
         key, iv = traffic_keys(suite, server_secret)
         engine.install_read(Tls13Protection(suite, key, iv))
         if engine.tracing:
-            engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-                "stage": "application", "hash": suite.hash_name,
-                "derived": {"client_application_traffic_secret": len(client_secret),
-                            "server_application_traffic_secret": len(server_secret),
-                            "exporter_master_secret": len(exporter_secret)},
-            }, {"client_application_traffic_secret": client_secret,
-                "server_application_traffic_secret": server_secret})
+            trace_key_derivation13(engine, "application", suite, "master_secret", schedule.secret,
+                                   {"client_application_traffic_secret": client_secret,
+                                    "server_application_traffic_secret": server_secret,
+                                    "exporter_master_secret": exporter_secret})
 
         # Our second flight, under the client handshake keys.
         if hs.early_data_accepted:
@@ -579,9 +574,11 @@ class ExpectFinished(_Tls13ClientState):
         scheme = (session.signature_scheme if session is not None else
                   describe(SignatureScheme, hs.signature_scheme)
                   if hs.signature_scheme is not None else None)
+        verified_chain = session.verified_chain if session is not None else hs.verified_chain
         connected.ticket_template = ClientSession(
             TLS13, suite.id, b"", 0, 0, hs.server_name, hs.alpn,
-            peer_certificates=peer_chain, signature_scheme=scheme)
+            peer_certificates=peer_chain, signature_scheme=scheme,
+            verified_chain=verified_chain)
         connected.cache_key = (session_cache_key(hs.config, hs.server_name)
                                if hs.config.session_cache is not None and hs.server_name
                                else None)
@@ -594,7 +591,7 @@ class ExpectFinished(_Tls13ClientState):
             alpn_protocol=decode_alpn(hs.alpn) if hs.alpn else None,
             server_name=hs.server_name, peer_certificates=peer_chain,
             resumed=hs.psk_accepted, early_data_accepted=hs.early_data_accepted,
-            verified_chain=hs.verified_chain,
+            verified_chain=verified_chain,
         ))
         return connected
 

@@ -133,7 +133,7 @@ def build_client_hello(
         if grease and key_share_groups is None:
             # Not after a HelloRetryRequest, which wants exactly one share (§4.1.2).
             entries.append(KeyShareEntry(grease["group"], b"\x00"))
-        for group in key_share_groups if key_share_groups is not None else config.key_share_groups:
+        for group in key_share_groups or config.key_share_groups or ():
             share = (previous_shares or {}).get(group) or GROUPS[group].generate(rng)
             shares[group] = share
             entries.append(KeyShareEntry(group, share.public))

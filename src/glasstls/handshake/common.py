@@ -16,6 +16,7 @@ from .transcript import Transcript
 if TYPE_CHECKING:
     from ..certs import CertifiedKey
     from ..config import ClientConfig, ServerConfig
+    from ..crypto.suites import Suite
     from ..messages.handshake import Message
     from ..session import ClientSession
 
@@ -128,3 +129,25 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
             ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
                 return scheme
     return None
+
+
+def trace_key_derivation13(engine: Engine, stage: str, suite: Suite, stage_secret_name: str,
+                           stage_secret: bytes, traffic: dict[str, bytes],
+                           **details: Any) -> None:
+    """One KeyDerivation trace event for a TLS 1.3 key schedule stage: the stage's
+    secret, its traffic secrets, and the write key and IV each one gives (RFC 8446
+    §7.1, §7.3). Only called when tracing; the keys are derived again for it."""
+    from .. import trace as t
+    from ..keyschedule import traffic_keys
+
+    secrets = {stage_secret_name: stage_secret, **traffic}
+    derived: dict[str, int] = {name: len(value) for name, value in secrets.items()}
+    for name, secret in traffic.items():
+        if name.endswith("_traffic_secret"):
+            sender = name.split("_")[0]  # "client" or "server"
+            key, iv = traffic_keys(suite, secret)
+            secrets[f"{sender}_write_key"], secrets[f"{sender}_write_iv"] = key, iv
+            derived[f"{sender}_write_key"], derived[f"{sender}_write_iv"] = len(key), len(iv)
+    engine.trace(t.KEY_DERIVATION, t.LOCAL,
+                 {"stage": stage, "hash": suite.hash_name, "derived": derived, **details},
+                 secrets)

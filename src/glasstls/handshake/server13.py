@@ -78,6 +78,7 @@ from .common import (
     choose_alpn,
     choose_signature_scheme,
     decode_alpn,
+    trace_key_derivation13,
 )
 from .post13 import Connected13
 from .psk13 import AcceptedPsk, choose_psk, early_data_acceptable, issue_tickets
@@ -358,13 +359,10 @@ def _send_server_flight(engine: Engine, hs: ServerHandshake, entry: KeyShareEntr
         client_key, client_iv = traffic_keys(suite, client_secret)
         engine.install_read(Tls13Protection(suite, client_key, client_iv))
     if engine.tracing:
-        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-            "stage": "handshake", "hash": suite.hash_name, "psk": hs.psk is not None,
-            "derived": {"client_handshake_traffic_secret": len(client_secret),
-                        "server_handshake_traffic_secret": len(server_secret),
-                        "server_write_key": len(key), "server_write_iv": len(iv)},
-        }, {"client_handshake_traffic_secret": client_secret,
-            "server_handshake_traffic_secret": server_secret})
+        trace_key_derivation13(engine, "handshake", suite, "handshake_secret", schedule.secret,
+                               {"client_handshake_traffic_secret": client_secret,
+                                "server_handshake_traffic_secret": server_secret},
+                               psk=hs.psk is not None)
 
     _send_encrypted_extensions(engine, hs, early_data)
     request_certificate = config.client_auth != "none" and hs.psk is None
@@ -391,13 +389,10 @@ def _send_server_flight(engine: Engine, hs: ServerHandshake, entry: KeyShareEntr
     key, iv = traffic_keys(suite, server_app)
     engine.install_write(Tls13Protection(suite, key, iv))
     if engine.tracing:
-        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-            "stage": "application", "hash": suite.hash_name,
-            "derived": {"client_application_traffic_secret": len(client_app),
-                        "server_application_traffic_secret": len(server_app),
-                        "exporter_master_secret": len(hs.extra["exporter"])},
-        }, {"client_application_traffic_secret": client_app,
-            "server_application_traffic_secret": server_app})
+        trace_key_derivation13(engine, "application", suite, "master_secret", schedule.secret,
+                               {"client_application_traffic_secret": client_app,
+                                "server_application_traffic_secret": server_app,
+                                "exporter_master_secret": hs.extra["exporter"]})
     if early_data:
         hs.early_data_accepted = True
         return ExpectEarlyData(hs, request_certificate)

@@ -240,7 +240,7 @@ class TLSChannel:
 
     def leftover(self) -> bytes:
         """Ciphertext received after the peer's close_notify (for ``unwrap``)."""
-        return self.connection.record.take_buffer()
+        return self.connection.take_unprocessed_data()
 
 
 def request_client_certificate(channel: TLSChannel) -> None:
