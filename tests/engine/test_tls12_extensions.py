@@ -15,7 +15,6 @@ from glasstls import AlertDescription, ClientConfig, ServerConfig
 from glasstls.constants import TLS12, CipherSuite, ExtensionType as X, NamedGroup
 from glasstls.crypto import prf
 from glasstls.crypto.suites import SUITES
-from glasstls.errors import ConfigError
 from glasstls.events import AlertReceived, SessionTicketReceived
 from glasstls.messages.extensions import ALPN, Empty, RenegotiationInfo, U8List, UnknownExtension
 from glasstls.messages.handshake import ClientHello, serialize
@@ -528,10 +527,6 @@ def test_fallback_scsv_with_tls13_offered_negotiates_tls13() -> None:
 # -- configuration -----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ConfigError, reason=(
-    "glasstls bug: ClientConfig(versions=(TLS12,), groups=(secp256r1,)) raises ConfigError "
-    "'key share group 0x11ec is not in groups': config.py ClientConfig.__post_init__ checks "
-    "key_share_groups (TLS 1.3 only) against groups even when TLS 1.3 is off"))
 def test_tls12_only_client_can_restrict_its_groups_without_naming_key_shares() -> None:
     config = ClientConfig(trust=TEST_PKI.trust, versions=(TLS12,),
                           groups=(NamedGroup.secp256r1,))
@@ -563,12 +558,6 @@ def test_warning_alert_after_the_server_hello_does_not_end_a_tls12_handshake() -
         AlertReceived(AlertDescription.unrecognized_name, fatal=False)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "glasstls bug: a warning alert that arrives before the ServerHello is treated as fatal, "
-    "even by a TLS 1.2-only client: connection._alert takes 'self.version is None' as TLS 1.3 "
-    "(every alert fatal). OpenSSL s_server sends exactly this (warning unrecognized_name "
-    "after the ClientHello) when the SNI name does not match; see "
-    "tests/interop/test_tls12_openssl.py"))
 def test_warning_alert_before_the_server_hello_does_not_end_a_tls12_handshake() -> None:
     pair = connect(client12(TEST_PKI), server12(TEST_PKI),
                    hook=once(SERVER_TO_CLIENT, lambda data: WARNING_UNRECOGNIZED_NAME + data))
@@ -577,11 +566,6 @@ def test_warning_alert_before_the_server_hello_does_not_end_a_tls12_handshake() 
     assert pair.complete
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "glasstls deviation: RFC 5246 §7.4.1.1 says a HelloRequest 'will be ignored by the client "
-    "if the client is currently negotiating a session' (and is not hashed); the client "
-    "answers it with unexpected_message (no handshake state accepts hello_request; only "
-    "post12.Connected12 does)"))
 @pytest.mark.parametrize("where", ["before-server-hello", "after-server-hello"])
 def test_hello_request_during_the_handshake_is_ignored_by_the_client(where: str) -> None:
     hello_request = bytes([22, 3, 3, 0, 4, 0, 0, 0, 0])

@@ -354,11 +354,6 @@ def test_glasstls_server_refuses_s_client_renegotiation_with_no_renegotiation(
     assert (RECEIVED, "fatal", "handshake_failure") in alerts
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "glasstls bug: s_server answers an SNI name it does not know with a warning "
-    "unrecognized_name alert right after the ClientHello; glasstls treats any alert before "
-    "the ServerHello as fatal (connection._alert: version None is taken as TLS 1.3), so the "
-    "TLS 1.2 client gives up with AlertReceivedError(unrecognized_name)"))
 def test_glasstls_client_goes_on_after_s_server_warns_unrecognized_name(s_server, pki_files):
     files = pki_files("ecdsa")
     server = s_server("ecdsa", "-servername", "other.example",
