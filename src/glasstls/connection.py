@@ -73,7 +73,8 @@ class _Connection:
         self.transcript = Transcript()
         self._state: State = Closed()
         self._events: list[Event] = []
-        self._out = bytearray()
+        # Records to send, joined by data_to_send (one record needs no copy).
+        self._out: list[bytes] = []
         self._handshake_out = bytearray()
         self._handshake_in = bytearray()
         self._error: GlassTLSError | None = None
@@ -122,13 +123,23 @@ class _Connection:
                 raise PeerMisbehaved("too much data after close_notify",
                                      AlertDescription.unexpected_message)
             self.record.feed(data)
+        next_record = self.record.next_record
+        events = self._events
         try:
             while not self._peer_closed:
-                record = self.record.next_record()
+                record = next_record()
                 if record is None:
                     break
-                self._process_record(record[0], record[1])
-            self._flush_handshake()
+                content_type, payload = record
+                if (content_type == 23 and self._state.plain_application_data
+                        and not self._handshake_in and not self._trace_enabled):
+                    # The bulk path: application data in an established connection.
+                    if payload:
+                        events.append(ApplicationData(payload))
+                    continue
+                self._process_record(content_type, payload)
+            if self._handshake_out:
+                self._flush_handshake()
         except TLSError as error:
             self._fail(error)
             error.events = self._take_events()
@@ -137,15 +148,24 @@ class _Connection:
 
     def data_to_send(self) -> bytes:
         """Bytes to write to the peer (possibly empty)."""
-        if not self._out:
+        out = self._out
+        if not out:
             return b""
-        data = bytes(self._out)
-        self._out.clear()
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
         return data
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Queue application data (it must be after the handshake); any bytes-like
         object, split into records of at most 2^14 bytes."""
+        if self._state.plain_application_data and not (
+                self._sent_close or self._trace_enabled or self._error):
+            # The bulk path; the checks below cover everything else.
+            if data:
+                self._out.append(self.record.seal(ContentType.application_data, data))
+                if self.record.write_protection.exhausted:
+                    self._write_limit_reached()
+            return
         self._check_usable()
         if not self.handshake_complete or not self._state.accepts_application_data:
             raise UsageError("send() before the handshake is complete")
@@ -153,7 +173,7 @@ class _Connection:
             raise ConnectionClosedError("send() after close()")
         if not data:
             return
-        self._out += self.record.seal(ContentType.application_data, data)
+        self._out.append(self.record.seal(ContentType.application_data, data))
         if self._trace_enabled:
             # One event per record, as the records go on the wire.
             limit = self.record.max_fragment
@@ -167,7 +187,8 @@ class _Connection:
         if self._sent_close or self._error is not None:
             return
         self._sent_close = True
-        self._out += self.record.seal(ContentType.alert, bytes([1, AlertDescription.close_notify]))
+        close_notify = bytes([1, AlertDescription.close_notify])
+        self._out.append(self.record.seal(ContentType.alert, close_notify))
         if self._trace_enabled:
             self.trace(CLOSE, SENT, {"alert": "close_notify"})
 
@@ -211,11 +232,12 @@ class _Connection:
 
     def send_alert(self, description: AlertDescription, fatal: bool) -> None:
         self._flush_handshake()
-        self._out += self.record.seal(ContentType.alert, bytes([2 if fatal else 1, description]))
+        alert = bytes([2 if fatal else 1, description])
+        self._out.append(self.record.seal(ContentType.alert, alert))
 
     def send_change_cipher_spec(self) -> None:
         self._flush_handshake()
-        self._out += self.record.seal(ContentType.change_cipher_spec, b"\x01")
+        self._out.append(self.record.seal(ContentType.change_cipher_spec, b"\x01"))
         if self._trace_enabled:
             self.trace(CHANGE_CIPHER_SPEC, SENT, {})
 
@@ -287,7 +309,7 @@ class _Connection:
         if self._handshake_out:
             data = bytes(self._handshake_out)
             self._handshake_out.clear()
-            self._out += self.record.seal(ContentType.handshake, data)
+            self._out.append(self.record.seal(ContentType.handshake, data))
             # RFC 8446 §5.1: 0x0301 is for the initial ClientHello's records only.
             self.record.write_version = b"\x03\x03"
 
@@ -426,7 +448,7 @@ class _Connection:
         self._state = Closed()
         self._handshake_out.clear()
         with contextlib.suppress(TLSError):
-            self._out += self.record.seal(ContentType.alert, bytes([2, error.alert]))
+            self._out.append(self.record.seal(ContentType.alert, bytes([2, error.alert])))
         if self._trace_enabled:
             self.trace(ALERT, SENT, {"level": "fatal", "description": error.alert.name,
                                      "meaning": error.alert.meaning, "reason": str(error)})
@@ -478,7 +500,7 @@ class ClientConnection(_Connection):
             raise UsageError("early data is not possible now (no 0-RTT ticket, or too late)")
         taken = data[: self.early_data_allowance]
         self.early_data_allowance -= len(taken)
-        self._out += self.record.seal(ContentType.application_data, taken)
+        self._out.append(self.record.seal(ContentType.application_data, taken))
         if self._trace_enabled:
             self.trace(APPLICATION_DATA, SENT, {"bytes": len(taken), "early": True})
         return len(taken)

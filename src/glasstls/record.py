@@ -23,7 +23,7 @@ MAX_CIPHERTEXT_13 = MAX_PLAINTEXT + 256
 MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
 
 
-_SKIPPED = (-1, b"")
+_TYPE_BYTES = [bytes([t]) for t in range(256)]
 
 
 class Protection:
@@ -39,8 +39,8 @@ class Protection:
     def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
         return bytes([content_type]) + version + len(data).to_bytes(2, "big") + data
 
-    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
-        return header[0], payload
+    def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
+        return header[0], bytes(payload)
 
     @property
     def exhausted(self) -> bool:
@@ -50,13 +50,14 @@ class Protection:
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_aead", "_iv", "limit")
+    __slots__ = ("_decrypt", "_encrypt", "_failure", "_iv", "limit")
     encrypted = True
     tls13 = True
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         super().__init__()
-        self._aead: AEAD = suite.new_aead(key)
+        aead: AEAD = suite.new_aead(key)
+        self._encrypt, self._decrypt, self._failure = aead.encrypt, aead.decrypt, aead.failure
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
@@ -68,21 +69,24 @@ class Tls13Protection(Protection):
         return (self._iv ^ sequence).to_bytes(12, "big")
 
     def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
-        inner = data + bytes([content_type]) + bytes(padding) if padding else (
-            data + bytes([content_type]))
-        length = len(inner) + 16
-        header = b"\x17\x03\x03" + length.to_bytes(2, "big")
-        sealed = self._aead.seal(self._nonce(), inner, header)
+        inner = data + _TYPE_BYTES[content_type]
+        if padding:
+            inner += bytes(padding)
+        header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
+        sealed = self._encrypt(self._nonce(), inner, header)
         self.sequence += 1
         return header + sealed
 
-    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
+    def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         if header[0] != _APPLICATION_DATA:
             raise PeerMisbehaved(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed",
                 AlertDescription.unexpected_message,
             )
-        inner = self._aead.open(self._nonce(), payload, header)
+        try:
+            inner = self._decrypt(self._nonce(), payload, header)
+        except self._failure:
+            raise BadRecordMac("record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
         self.sequence += 1
         if len(inner) > MAX_PLAINTEXT + 1:
@@ -136,7 +140,7 @@ class Tls12Protection(Protection):
             sealed = self._aead.seal((self._iv ^ sequence).to_bytes(12, "big"), data, aad)
         return bytes([content_type]) + version + len(sealed).to_bytes(2, "big") + sealed
 
-    def open(self, header: bytes, payload: bytes) -> tuple[int, bytes]:
+    def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         sequence = self._next()
         overhead = self._explicit + 16
         if len(payload) < overhead:
@@ -144,7 +148,7 @@ class Tls12Protection(Protection):
         length = len(payload) - overhead
         aad = sequence.to_bytes(8, "big") + header[:3] + length.to_bytes(2, "big")
         if self._explicit:
-            nonce = self._salt + payload[:8]
+            nonce = self._salt + bytes(payload[:8])
             return header[0], self._aead.open(nonce, payload[8:], aad)
         return header[0], self._aead.open((self._iv ^ sequence).to_bytes(12, "big"), payload, aad)
 
@@ -153,7 +157,8 @@ class RecordLayer:
     """Framing and protection for one connection."""
 
     __slots__ = (
-        "_buffer",
+        "_pending",
+        "_position",
         "early_data_skip",
         "handshaking",
         "max_fragment",
@@ -181,7 +186,10 @@ class RecordLayer:
         # RFC 8449: the largest TLSInnerPlaintext we accept once the peer has
         # acknowledged our record_size_limit (content type and padding included).
         self.read_limit = MAX_PLAINTEXT + 1
-        self._buffer = bytearray()
+        # Received bytes not yet parsed: _pending[_position:]. Records are read in
+        # place (encrypted payloads as memoryviews) rather than copied out.
+        self._pending = b""
+        self._position = 0
 
     # -- outgoing -------------------------------------------------------------
 
@@ -191,9 +199,10 @@ class RecordLayer:
         limit = self.max_fragment
         version = self.write_version
         if len(data) <= limit:
-            if not isinstance(data, bytes):
+            if type(data) is not bytes:
                 data = bytes(data)
-            return protection.seal(content_type, data, version, self._padding(len(data)))
+            padding = self._padding(len(data)) if self.padding_block else 0
+            return protection.seal(content_type, data, version, padding)
         out = bytearray()
         view = memoryview(data)
         for start in range(0, len(data), limit):
@@ -212,72 +221,70 @@ class RecordLayer:
 
     # -- incoming -------------------------------------------------------------
 
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._position >= len(self._pending):
+            self._pending = data if type(data) is bytes else bytes(data)
+        else:
+            self._pending = self._pending[self._position :] + data
+        self._position = 0
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        return len(self._pending) - self._position
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next whole record as (content type, plaintext), or None for more data.
 
         A change_cipher_spec record is returned as it came (never protected).
         """
-        while True:
-            record = self._next_record()
-            if record is not _SKIPPED:
-                return record
-
-    def _next_record(self) -> tuple[int, bytes] | None:
-        buffer = self._buffer
-        if len(buffer) < _HEADER:
-            return None
-        content_type = buffer[0]
-        if content_type not in _VALID_TYPES:
-            raise PeerMisbehaved(
-                f"record of unknown content type {content_type}"
-                + (" (is the peer speaking plaintext HTTP?)" if content_type in b"GPHDOC" else ""),
-                AlertDescription.unexpected_message,
-            )
-        if buffer[1] != 3:
-            raise DecodeError("not a TLS record: bad record version")
-        length = int.from_bytes(buffer[3:5], "big")
-        protection = self.read_protection
-        maximum = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
-        if length > (maximum if protection.encrypted else MAX_PLAINTEXT):
-            raise TLSError(f"record of {length} bytes exceeds the limit",
-                           AlertDescription.record_overflow)
-        end = _HEADER + length
-        if len(buffer) < end:
-            return None
-        header = bytes(buffer[:_HEADER])
-        payload = bytes(buffer[_HEADER:end])
-        del buffer[:end]
-        if content_type == 20 or not protection.encrypted:
-            if length == 0 and content_type != _APPLICATION_DATA:
-                raise PeerMisbehaved("empty record", AlertDescription.unexpected_message)
-            return content_type, payload
-        if content_type == 21 and length == 2 and self.handshaking and protection.tls13:
-            return content_type, payload
-        if protection.tls13 and length - 16 > self.read_limit:
-            raise TLSError(f"record of {length - 16} bytes exceeds our record_size_limit",
-                           AlertDescription.record_overflow)
-        try:
-            content_type, plaintext = protection.open(header, payload)
-        except BadRecordMac:
-            if self.early_data_skip >= length:
-                self.early_data_skip -= length
-                return _SKIPPED
-            raise
-        self.early_data_skip = 0
-        if len(plaintext) > MAX_PLAINTEXT:
-            raise TLSError("decrypted record exceeds 2^14 bytes",
-                           AlertDescription.record_overflow)
-        return content_type, plaintext
+        while True:  # loops only to skip rejected 0-RTT records
+            buffer, position = self._pending, self._position
+            if len(buffer) - position < _HEADER:
+                return None
+            content_type = buffer[position]
+            if content_type not in _VALID_TYPES:
+                http = content_type in b"GPHDOC"  # GET, POST, HEAD, DELETE, OPTIONS, CONNECT
+                hint = " (is the peer speaking plaintext HTTP?)" if http else ""
+                raise PeerMisbehaved(f"record of unknown content type {content_type}{hint}",
+                                     AlertDescription.unexpected_message)
+            if buffer[position + 1] != 3:
+                raise DecodeError("not a TLS record: bad record version")
+            length = (buffer[position + 3] << 8) | buffer[position + 4]
+            protection = self.read_protection
+            maximum = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
+            if length > (maximum if protection.encrypted else MAX_PLAINTEXT):
+                raise TLSError(f"record of {length} bytes exceeds the limit",
+                               AlertDescription.record_overflow)
+            start = position + _HEADER
+            end = start + length
+            if len(buffer) < end:
+                return None
+            self._position = end
+            if content_type == 20 or not protection.encrypted or (
+                    content_type == 21 and length == 2 and self.handshaking and protection.tls13):
+                if length == 0 and content_type != _APPLICATION_DATA:
+                    raise PeerMisbehaved("empty record", AlertDescription.unexpected_message)
+                return content_type, buffer[start:end]
+            header = buffer[position:start]
+            payload = memoryview(buffer)[start:end]
+            if protection.tls13 and length - 16 > self.read_limit:
+                raise TLSError(f"record of {length - 16} bytes exceeds our record_size_limit",
+                               AlertDescription.record_overflow)
+            try:
+                content_type, plaintext = protection.open(header, payload)
+            except BadRecordMac:
+                if self.early_data_skip >= length:
+                    self.early_data_skip -= length
+                    continue
+                raise
+            self.early_data_skip = 0
+            if len(plaintext) > MAX_PLAINTEXT:
+                raise TLSError("decrypted record exceeds 2^14 bytes",
+                               AlertDescription.record_overflow)
+            return content_type, plaintext
 
     def take_buffer(self) -> bytes:
         """Bytes received but not yet parsed as records (for handing a socket back)."""
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = self._pending[self._position :]
+        self._pending, self._position = b"", 0
         return data

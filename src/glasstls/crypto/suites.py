@@ -12,17 +12,24 @@ from ..errors import BadRecordMac
 
 
 class AEAD:
-    """An AEAD key: ``seal`` and ``open`` one record; a failed tag is ``bad_record_mac``."""
+    """An AEAD key: ``seal`` and ``open`` one record; a failed tag is ``bad_record_mac``.
 
-    __slots__ = ("_impl",)
+    The record layer's hot path may call ``encrypt`` / ``decrypt`` (the primitive's
+    own bound methods) directly, catching ``failure`` for a bad tag.
+    """
+
+    __slots__ = ("_impl", "decrypt", "encrypt")
+    failure = InvalidTag
 
     def __init__(self, impl: AESGCM | ChaCha20Poly1305) -> None:
         self._impl = impl
+        self.encrypt = impl.encrypt
+        self.decrypt = impl.decrypt
 
     def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         return self._impl.encrypt(nonce, plaintext, aad)
 
-    def open(self, nonce: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+    def open(self, nonce: bytes, ciphertext: bytes | memoryview, aad: bytes) -> bytes:
         try:
             return self._impl.decrypt(nonce, ciphertext, aad)
         except InvalidTag:

@@ -61,6 +61,8 @@ class State:
     # between the first ClientHello and the peer's Finished.
     ignores_change_cipher_spec: ClassVar[bool] = False
     accepts_application_data: ClassVar[bool] = False
+    # Established and not 0-RTT: application data needs no further checks.
+    plain_application_data: ClassVar[bool] = False
     # True once the handshake is over (post-handshake messages only).
     connected: ClassVar[bool] = False
 

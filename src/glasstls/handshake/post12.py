@@ -88,6 +88,7 @@ class Connected12(State):
     for renegotiation, which glasstls refuses (RFC 5746 §4.2, §4.4)."""
 
     accepts_application_data = True
+    plain_application_data = True
     connected = True
 
     def __init__(self, is_client: bool) -> None:

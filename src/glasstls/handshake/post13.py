@@ -52,6 +52,7 @@ class Connected13(State):
     (client) and post-handshake authentication messages may arrive."""
 
     accepts_application_data = True
+    plain_application_data = True
     connected = True
 
     def __init__(self, suite: Suite, *, client_secret: bytes, server_secret: bytes,
