@@ -41,7 +41,7 @@ from .events import (
 )
 from .handshake.common import Closed, State
 from .handshake.transcript import Transcript
-from .keyschedule import exporter
+from .keyschedule import DeferredSecret, exporter
 from .messages.handshake import Message, serialize
 from .record import Protection, RecordLayer, Tls13Protection
 from .session import ClientSession
@@ -84,7 +84,7 @@ class _Connection:
         self.negotiated: HandshakeComplete | None = None
         # Filled in by the handshake for post-handshake work (key updates, exporters).
         self.suite: Suite | None = None
-        self.exporter_secret: bytes | None = None
+        self.exporter_secret: DeferredSecret | None = None
         self.tls12_exporter: Any = None
         self.client_random = b""
         # The session to resume with next time (client side), once there is one.
@@ -211,7 +211,7 @@ class _Connection:
             raise UsageError("export_keying_material() needs a completed handshake")
         if self.version == TLS13:
             assert self.exporter_secret is not None
-            return exporter(self.suite, self.exporter_secret, label.encode(),
+            return exporter(self.suite, self.exporter_secret.value, label.encode(),
                             context or b"", length)
         exporter12 = self.tls12_exporter
         return bytes(exporter12(label.encode(), context, length))

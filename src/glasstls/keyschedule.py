@@ -61,11 +61,30 @@ class KeySchedule:
         return (self.derive_secret(b"c ap traffic", finished_hash),
                 self.derive_secret(b"s ap traffic", finished_hash))
 
-    def exporter_master_secret(self, finished_hash: bytes) -> bytes:
-        return self.derive_secret(b"exp master", finished_hash)
+    def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
+        return DeferredSecret(self.suite, self.secret, b"exp master", finished_hash)
 
-    def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
-        return self.derive_secret(b"res master", client_finished_hash)
+    def resumption_master_secret(self, client_finished_hash: bytes) -> DeferredSecret:
+        return DeferredSecret(self.suite, self.secret, b"res master", client_finished_hash)
+
+
+class DeferredSecret:
+    """A Derive-Secret made the first time it is needed: most connections never
+    export keys, and a client without tickets never needs its resumption secret."""
+
+    __slots__ = ("_context", "_label", "_secret", "_suite", "_value")
+
+    def __init__(self, suite: Suite, secret: bytes, label: bytes, context: bytes) -> None:
+        self._suite, self._secret, self._label, self._context = suite, secret, label, context
+        self._value: bytes | None = None
+
+    @property
+    def value(self) -> bytes:
+        if self._value is None:
+            suite = self._suite
+            self._value = expand_label(suite.hash_name, self._secret, self._label,
+                                       self._context, suite.hash_len, suite.hash_len)
+        return self._value
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:

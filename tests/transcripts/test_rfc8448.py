@@ -223,7 +223,7 @@ def test_rfc8448_simple_key_schedule_gives_the_rfc_secrets() -> None:
     schedule = KeySchedule(SUITE)
     schedule.enter_handshake(r.shared_secret)
     schedule.enter_master()
-    assert schedule.exporter_master_secret(r.hash_after_server_finished).hex() == (
+    assert schedule.exporter_master_secret(r.hash_after_server_finished).value.hex() == (
         "fe22f881176eda18eb8f44529e6792c50c9a3f89452f68d8ae311b4309d3cf50")
 
 
@@ -356,7 +356,7 @@ def test_rfc8448_simple_resumption_psk_is_the_one_in_the_client_session() -> Non
     schedule = KeySchedule(SUITE)
     schedule.enter_handshake(r.shared_secret)
     schedule.enter_master()
-    resumption_master_secret = schedule.resumption_master_secret(r.transcript.digest())
+    resumption_master_secret = schedule.resumption_master_secret(r.transcript.digest()).value
     psk = resumption_psk(SUITE, resumption_master_secret, ticket.ticket_nonce)
     # RFC 8448 §3 "PSK"; Botan's stored client session carries it as an OCTET STRING.
     assert psk.hex() == "4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3"

@@ -95,7 +95,7 @@ def simple_ticket() -> Ticket:
     schedule = KeySchedule(SUITE)
     schedule.enter_handshake(r.shared_secret)
     schedule.enter_master()
-    resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
+    resumption_master_secret = schedule.resumption_master_secret(transcript.digest()).value
     reader = RecordLayer()
     reader.read_protection = Tls13Protection(SUITE, *traffic_keys(SUITE,
                                                                   r.server_application_secret))
@@ -180,13 +180,13 @@ def resumed() -> Resumed:
     r.schedule.enter_master()
     r.client_application_secret, r.server_application_secret = (
         r.schedule.application_traffic_secrets(r.hash_after_server_finished))
-    r.exporter_secret = r.schedule.exporter_master_secret(r.hash_after_server_finished)
+    r.exporter_secret = r.schedule.exporter_master_secret(r.hash_after_server_finished).value
     # RFC 8446 §4.4.1: EndOfEarlyData is in the transcript the client Finished covers.
     transcript.add(END_OF_EARLY_DATA)
     r.client_finished = hs.serialize(hs.Finished(finished_verify_data(
         SUITE, r.client_handshake_secret, transcript.digest())))
     transcript.add(r.client_finished)
-    r.resumption_master_secret = r.schedule.resumption_master_secret(transcript.digest())
+    r.resumption_master_secret = r.schedule.resumption_master_secret(transcript.digest()).value
     return r
 
 

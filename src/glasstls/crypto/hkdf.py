@@ -51,19 +51,30 @@ def expand(hash_name: str, prk: bytes, info: bytes, length: int, hash_len: int) 
     return output[:length]
 
 
+_LABEL_PREFIXES: dict[tuple[bytes, int], bytes] = {}
+
+
 def expand_label(
     hash_name: str, secret: bytes, label: bytes, context: bytes, length: int, hash_len: int
 ) -> bytes:
     """HKDF-Expand-Label(Secret, Label, Context, Length) with the "tls13 " prefix."""
-    full_label = b"tls13 " + label
-    info = (
-        length.to_bytes(2, "big")
-        + bytes([len(full_label)])
-        + full_label
-        + bytes([len(context)])
-        + context
-    )
-    return expand(hash_name, secret, info, length, hash_len)
+    prefix = _LABEL_PREFIXES.get((label, length))
+    if prefix is None:
+        full_label = b"tls13 " + label
+        prefix = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
+        _LABEL_PREFIXES[(label, length)] = prefix
+    info = prefix + bytes([len(context)]) + context
+    if length > hash_len:
+        return expand(hash_name, secret, info, length, hash_len)
+    # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation.
+    new, block = _HASHES[hash_name]
+    key = secret if len(secret) <= block else new(secret).digest()
+    key = key.ljust(block, b"\x00")
+    inner = new(key.translate(_TRANS_36))
+    inner.update(info + b"\x01")
+    outer = new(key.translate(_TRANS_5C))
+    outer.update(inner.digest())
+    return bytes(outer.digest()[:length])
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

@@ -34,7 +34,7 @@ from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import SUITES, Suite
 from ..errors import AlertDescription, BadCertificate, DecodeError, PeerMisbehaved, illegal
 from ..events import HandshakeComplete
-from ..keyschedule import KeySchedule, finished_verify_data, traffic_keys
+from ..keyschedule import DeferredSecret, KeySchedule, finished_verify_data, traffic_keys
 from ..messages.extensions import (
     ALPN,
     KeyShare,
@@ -529,14 +529,15 @@ class ExpectFinished(_Tls13ClientState):
         random = hs.hello.random
         engine.keylog("CLIENT_TRAFFIC_SECRET_0", random, client_secret)
         engine.keylog("SERVER_TRAFFIC_SECRET_0", random, server_secret)
-        engine.keylog("EXPORTER_SECRET", random, exporter_secret)
+        if hs.config.keylog is not None:
+            engine.keylog("EXPORTER_SECRET", random, exporter_secret.value)
         key, iv = traffic_keys(suite, server_secret)
         engine.install_read(Tls13Protection(suite, key, iv))
         if engine.tracing:
             trace_key_derivation13(engine, "application", suite, "master_secret", schedule.secret,
                                    {"client_application_traffic_secret": client_secret,
                                     "server_application_traffic_secret": server_secret,
-                                    "exporter_master_secret": exporter_secret})
+                                    "exporter_master_secret": exporter_secret.value})
 
         # Our second flight, under the client handshake keys.
         if hs.early_data_accepted:
@@ -596,7 +597,7 @@ class ExpectFinished(_Tls13ClientState):
         return connected
 
 
-def finish_handshake13(engine: Engine, connected: Connected13, exporter_secret: bytes,
+def finish_handshake13(engine: Engine, connected: Connected13, exporter_secret: DeferredSecret,
                        event: HandshakeComplete) -> None:
     from ..connection import _Connection
 

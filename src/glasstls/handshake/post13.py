@@ -17,7 +17,13 @@ from ..events import (
     PeerCertificateVerified,
     SessionTicketReceived,
 )
-from ..keyschedule import finished_verify_data, next_traffic_secret, resumption_psk, traffic_keys
+from ..keyschedule import (
+    DeferredSecret,
+    finished_verify_data,
+    next_traffic_secret,
+    resumption_psk,
+    traffic_keys,
+)
 from ..messages.extensions import EarlyDataIndication, find_typed
 from ..messages.handshake import (
     Certificate13,
@@ -56,7 +62,7 @@ class Connected13(State):
     connected = True
 
     def __init__(self, suite: Suite, *, client_secret: bytes, server_secret: bytes,
-                 resumption_master_secret: bytes, is_client: bool,
+                 resumption_master_secret: DeferredSecret, is_client: bool,
                  post_handshake_auth: bool = False,
                  transcript: Transcript | None = None) -> None:
         self.suite = suite
@@ -142,7 +148,8 @@ class Connected13(State):
             raise illegal("ticket lifetime over seven days")
         early = find_typed(message.extensions, X.early_data, EarlyDataIndication)
         max_early = (early.max_early_data_size or 0) if early is not None else 0
-        psk = resumption_psk(self.suite, self.resumption_master_secret, message.ticket_nonce)
+        psk = resumption_psk(self.suite, self.resumption_master_secret.value,
+                             message.ticket_nonce)
         session = None
         if self.ticket_template is not None and message.ticket_lifetime > 0:
             session = dataclasses.replace(

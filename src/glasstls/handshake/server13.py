@@ -385,14 +385,15 @@ def _send_server_flight(engine: Engine, hs: ServerHandshake, entry: KeyShareEntr
     hs.extra["exporter"] = schedule.exporter_master_secret(finished_hash)
     engine.keylog("CLIENT_TRAFFIC_SECRET_0", hello.random, client_app)
     engine.keylog("SERVER_TRAFFIC_SECRET_0", hello.random, server_app)
-    engine.keylog("EXPORTER_SECRET", hello.random, hs.extra["exporter"])
+    if config.keylog is not None:
+        engine.keylog("EXPORTER_SECRET", hello.random, hs.extra["exporter"].value)
     key, iv = traffic_keys(suite, server_app)
     engine.install_write(Tls13Protection(suite, key, iv))
     if engine.tracing:
         trace_key_derivation13(engine, "application", suite, "master_secret", schedule.secret,
                                {"client_application_traffic_secret": client_app,
                                 "server_application_traffic_secret": server_app,
-                                "exporter_master_secret": hs.extra["exporter"]})
+                                "exporter_master_secret": hs.extra["exporter"].value})
     if early_data:
         hs.early_data_accepted = True
         return ExpectEarlyData(hs, request_certificate)
@@ -551,6 +552,6 @@ class ExpectFinished(_ServerState):
         ))
         if hs.extra["psk_modes"]:
             # RFC 8446 §4.6.1: tickets only for clients that can use them.
-            issue_tickets(engine, config, suite, resumption_secret, hs.alpn, hs.server_name,
+            issue_tickets(engine, config, suite, resumption_secret.value, hs.alpn, hs.server_name,
                           peer_chain)
         return connected
