@@ -15,7 +15,6 @@ from glasstls import (
     ServerConfig,
     ServerConnection,
     TLSError,
-    UsageError,
     trace as t,
 )
 from glasstls.constants import TLS12, TLS13, CipherSuite, ExtensionType as X, PskKeyExchangeMode
