@@ -77,6 +77,7 @@ class _Connection:
         self._out: list[bytes] = []
         self._handshake_out = bytearray()
         self._handshake_in = bytearray()
+        self._handshake_rest = 0
         self._error: GlassTLSError | None = None
         self._sent_close = False
         self._peer_closed = False
@@ -243,7 +244,7 @@ class _Connection:
 
     def install_read(self, protection: Protection) -> None:
         # RFC 8446 §5.1: handshake messages must not span a key change.
-        if self._handshake_in:
+        if self._handshake_in or self._handshake_rest:
             raise PeerMisbehaved("handshake message spans a key change",
                                  AlertDescription.unexpected_message)
         self.record.read_protection = protection
@@ -398,18 +399,35 @@ class _Connection:
 
     def _handshake_data(self, payload: bytes) -> None:
         buffer = self._handshake_in
-        buffer += payload
-        while len(buffer) >= 4:
-            length = int.from_bytes(buffer[1:4], "big")
-            if length > MAX_HANDSHAKE_MESSAGE:
-                raise DecodeError(f"handshake message of {length} bytes is too large")
-            if len(buffer) < 4 + length:
-                return
-            raw = bytes(buffer[: 4 + length])
-            del buffer[: 4 + length]
-            self._handshake_message(raw)
-            if self._error is not None:
-                return
+        if buffer:
+            buffer += payload
+            data: bytes | bytearray = buffer
+        else:
+            data = payload  # the usual case: whole messages, read in place
+        position, size = 0, len(data)
+        try:
+            while size - position >= 4:
+                length = (data[position + 1] << 16) | (data[position + 2] << 8) | (
+                    data[position + 3])
+                if length > MAX_HANDSHAKE_MESSAGE:
+                    raise DecodeError(f"handshake message of {length} bytes is too large")
+                end = position + 4 + length
+                if size < end:
+                    break
+                raw = bytes(data[position:end])
+                position = end
+                if data is buffer:
+                    del buffer[:position]
+                    position, size = 0, len(buffer)
+                # What follows this message in the record, for the key-change check.
+                self._handshake_rest = size - position
+                self._handshake_message(raw)
+                if self._error is not None:
+                    return
+        finally:
+            self._handshake_rest = 0
+            if data is not buffer and position < size:
+                buffer += data[position:]  # a fragment waits for the next record
 
     def _handshake_message(self, raw: bytes) -> None:
         state = self._state
