@@ -193,6 +193,8 @@ def is_rsa_pss_key(certificate: x509.Certificate) -> bool:
 
 def _subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
     try:
+        if not (server_name[:1].isdigit() or ":" in server_name):
+            raise ValueError  # a host name: skip ipaddress's slower parse
         return x509.IPAddress(ipaddress.ip_address(server_name))
     except ValueError:
         try:

@@ -288,7 +288,7 @@ class _Connection:
 
     def handshake_done(self, state: State) -> None:
         self.record.handshaking = False
-        self.transcript.release_messages()
+        self.transcript.release()
 
     def complete(self, event: HandshakeComplete) -> None:
         self.negotiated = event

@@ -12,6 +12,8 @@ import hashlib
 from .crypto.hkdf import expand_label, extract, hmac_digest
 from .crypto.suites import Suite
 
+_EMPTY_HASHES = {name: hashlib.new(name, b"").digest() for name in ("sha256", "sha384")}
+
 
 class KeySchedule:
     __slots__ = ("_empty_hash", "_hash", "_len", "secret", "suite")
@@ -20,7 +22,7 @@ class KeySchedule:
         self.suite = suite
         self._hash = suite.hash_name
         self._len = suite.hash_len
-        self._empty_hash = hashlib.new(self._hash, b"").digest()
+        self._empty_hash = _EMPTY_HASHES[self._hash]
         # Early Secret = HKDF-Extract(0, PSK or 0)
         self.secret = extract(self._hash, bytes(self._len), psk or bytes(self._len))
 

@@ -41,7 +41,7 @@ class Transcript:
 
     def digest(self) -> bytes:
         assert self._hash is not None, "transcript hash used before the suite was chosen"
-        return bytes(self._hash.copy().digest())
+        return bytes(self._hash.digest())  # hashlib's digest() leaves the state alone
 
     def digest_before_last(self) -> bytes:
         """The hash up to, not including, the last message added: what a
@@ -83,6 +83,8 @@ class Transcript:
     def messages(self) -> bytes:
         return b"".join(self._messages)
 
-    def release_messages(self) -> None:
-        """Forget the message bytes once nothing will sign them any more."""
+    def release(self) -> None:
+        """Forget messages and hash state once the handshake is over (post-handshake
+        authentication works on its own fork)."""
         self._messages = []
+        self._hash = self._previous = None
