@@ -43,8 +43,8 @@ class Reader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.expect_end()
+        if exc_type is None and self._pos != self._end:
+            raise DecodeError(f"{self._end - self._pos} unexpected trailing bytes")
 
     @property
     def remaining(self) -> int:
@@ -61,17 +61,28 @@ class Reader:
     def _take(self, n: int) -> int:
         start = self._pos
         if n > self._end - start:
-            raise DecodeError(f"truncated: needed {n} bytes, {self._end - start} left")
+            raise self._truncated(n)
         self._pos = start + n
         return start
 
+    def _truncated(self, n: int) -> DecodeError:
+        return DecodeError(f"truncated: needed {n} bytes, {self._end - self._pos} left")
+
+    # u8 and u16 are the codec's most frequent calls: written out in full.
     def u8(self) -> int:
-        start = self._take(1)
+        start = self._pos
+        if start >= self._end:
+            raise self._truncated(1)
+        self._pos = start + 1
         return self._data[start]
 
     def u16(self) -> int:
-        start = self._take(2)
-        return int.from_bytes(self._data[start : start + 2], "big")
+        start = self._pos
+        if start + 2 > self._end:
+            raise self._truncated(2)
+        self._pos = start + 2
+        data = self._data
+        return (data[start] << 8) | data[start + 1]
 
     def u24(self) -> int:
         start = self._take(3)
@@ -93,8 +104,13 @@ class Reader:
         return self.raw(self._end - self._pos)
 
     def _length(self, length_size: int, minimum: int, maximum: int | None) -> int:
-        start = self._take(length_size)
-        n = int.from_bytes(self._data[start : start + length_size], "big")
+        start = self._pos
+        end = start + length_size
+        if end > self._end:
+            raise self._truncated(length_size)
+        self._pos = end
+        data = self._data
+        n = data[start] if length_size == 1 else int.from_bytes(data[start:end], "big")
         if n < minimum:
             raise DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
         if maximum is not None and n > maximum:
@@ -125,7 +141,7 @@ class Reader:
         start = self._pos
         self._pos = start + n
         data = self._data
-        return tuple(int.from_bytes(data[i : i + 2], "big") for i in range(start, start + n, 2))
+        return tuple((data[i] << 8) | data[i + 1] for i in range(start, start + n, 2))
 
 
 class Writer:

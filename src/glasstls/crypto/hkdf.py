@@ -66,15 +66,34 @@ def expand_label(
     info = prefix + bytes([len(context)]) + context
     if length > hash_len:
         return expand(hash_name, secret, info, length, hash_len)
-    # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation.
-    new, block = _HASHES[hash_name]
-    key = secret if len(secret) <= block else new(secret).digest()
-    key = key.ljust(block, b"\x00")
-    inner = new(key.translate(_TRANS_36))
+    # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation. A
+    # secret is usually expanded several times in a row (a stage's secrets, a
+    # traffic secret's key, IV and finished key), so its padded hash states are
+    # kept for the next few calls rather than recomputed.
+    pads = _PADS.get((hash_name, secret))
+    if pads is None:
+        pads = _pads(hash_name, secret)
+        if len(_PADS) >= _PADS_KEPT:
+            _PADS.pop(next(iter(_PADS)), None)
+        _PADS[(hash_name, secret)] = pads
+    inner = pads[0].copy()
     inner.update(info + b"\x01")
-    outer = new(key.translate(_TRANS_5C))
+    outer = pads[1].copy()
     outer.update(inner.digest())
     return bytes(outer.digest()[:length])
+
+
+_PADS_KEPT = 16
+_PADS: dict[tuple[str, bytes], tuple[Any, Any]] = {}
+
+
+def _pads(hash_name: str, key: bytes) -> tuple[Any, Any]:
+    """HMAC's inner and outer hash states after the padded key (RFC 2104)."""
+    new, block = _HASHES[hash_name]
+    if len(key) > block:
+        key = new(key).digest()
+    key = key.ljust(block, b"\x00")
+    return new(key.translate(_TRANS_36)), new(key.translate(_TRANS_5C))
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -68,6 +69,27 @@ def _curve_name(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> 
     return key.curve.name
 
 
+_KINDS: dict[type, str] = {}
+
+
+def key_kind(key: PrivateKey | PublicKey) -> str:
+    """"rsa", "ec", "ed25519" (or "" for anything else), by the key's class; the
+    answer is kept per class, since isinstance against cryptography's abstract
+    classes is slow and a handshake asks many times."""
+    kind = _KINDS.get(type(key))
+    if kind is None:
+        if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+            kind = "rsa"
+        elif isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+            kind = "ec"
+        elif isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+            kind = "ed25519"
+        else:
+            kind = ""
+        _KINDS[type(key)] = kind
+    return kind
+
+
 def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
                     rsa_pss_key: bool = False) -> bool:
     """Whether a key can sign (or verify) with a scheme in the given version.
@@ -78,20 +100,21 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
     scheme = SCHEMES.get(scheme_id)
     if scheme is None or (tls13 and not scheme.tls13_signatures):
         return False
-    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+    kind = key_kind(key)
+    if kind == "rsa":
+        key = cast("rsa.RSAPrivateKey | rsa.RSAPublicKey", key)
         if rsa_pss_key:
             return scheme.kind == "rsa_pss_pss"
         if scheme.kind == "rsa_pss_rsae":
             # PSS with a hash as long as SHA-512 needs a modulus of at least 1040 bits.
             return key.key_size >= 1024 + (2 * 64 if scheme.hash_name == "sha512" else 0)
         return scheme.kind == "rsa_pkcs1"
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+    if kind == "ec":
+        key = cast("ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey", key)
         if scheme.kind != "ecdsa":
             return False
         return not tls13 or scheme.curve == _curve_name(key)
-    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
-        return scheme.kind == "ed25519"
-    return False
+    return kind == "ed25519" and scheme.kind == "ed25519"
 
 
 def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
