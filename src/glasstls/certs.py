@@ -15,7 +15,7 @@ import ssl
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -25,7 +25,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
-from .crypto.signatures import PrivateKey, PublicKey, describe_key
+from .crypto.signatures import PrivateKey, PublicKey, describe_key, key_kind
 from .errors import AlertDescription, BadCertificate, ConfigError
 
 # OID of RSASSA-PSS public keys (RFC 4055): they take the rsa_pss_pss_* schemes.
@@ -180,11 +180,10 @@ def leaf_public_key(certificate: x509.Certificate) -> PublicKey:
     except (ValueError, UnsupportedAlgorithm, x509.UnsupportedGeneralNameType) as exc:
         raise BadCertificate(f"certificate key cannot be used: {exc}",
                              AlertDescription.unsupported_certificate) from None
-    if not isinstance(key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey,
-                            ed25519.Ed25519PublicKey)):
+    if not key_kind(key):  # type: ignore[arg-type]
         raise BadCertificate(f"unsupported certificate key type {type(key).__name__}",
                              AlertDescription.unsupported_certificate)
-    return key
+    return cast(PublicKey, key)
 
 
 def is_rsa_pss_key(certificate: x509.Certificate) -> bool:
