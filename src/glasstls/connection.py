@@ -253,7 +253,8 @@ class _Connection:
         self._flush_handshake()
         limit = self._config.key_update_after_records
         if limit is not None and isinstance(protection, Tls13Protection):
-            protection.limit = limit
+            # Sooner than the AEAD's limit (RFC 8446 §5.5) if asked, never later.
+            protection.limit = min(limit, protection.limit)
         self.record.write_protection = protection
 
     def emit(self, event: Event) -> None:
