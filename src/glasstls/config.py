@@ -197,6 +197,9 @@ class ServerConfig(_Common):
     # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2).
     hello_retry_cookie: bool = True
     cookie_secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    # Keep the parsed ClientHello in ServerConnection.client_hello after the
+    # handshake (for inspection pages and fingerprints); otherwise it is dropped.
+    keep_client_hello: bool = False
     # Client certificates: "none", "optional" or "required", checked against
     # client_trust; client_ca_names are sent as the acceptable authorities.
     client_auth: str = "none"

@@ -290,6 +290,8 @@ class _Connection:
     def handshake_done(self, state: State) -> None:
         self.record.handshaking = False
         self.transcript.release()
+        if isinstance(self._config, ServerConfig) and not self._config.keep_client_hello:
+            self.client_hello = None
 
     def complete(self, event: HandshakeComplete) -> None:
         self.negotiated = event
@@ -544,7 +546,11 @@ class ServerConnection(_Connection):
         super().__init__(config)
         from .handshake.server13 import ExpectClientHello
 
-        self.client_hello: Any = None  # the ClientHello as received, for inspection
+        # The ClientHello as received; kept after the handshake only with
+        # ServerConfig.keep_client_hello.
+        self.client_hello: Any = None
+        # What the client offered, kept for ssl's shared_ciphers().
+        self.offered_cipher_suites: tuple[int, ...] = ()
         self._state = ExpectClientHello()
 
     def request_client_certificate(self) -> None:

@@ -179,7 +179,7 @@ class ExpectCertificate(_Tls12ClientState):
             engine.trace(t.CERTIFICATE, t.RECEIVED, {
                 "chain": [certs.describe_certificate(cert) for cert in chain]})
         c.verified_chain = verify_server_certificates(engine, c.hs.config, c.hs.server_name,
-                                                      chain)
+                                                      chain, message.chain[0])
         if c.suite.key_exchange == "RSA":
             return ExpectCertificateRequestOrDone(c)
         return ExpectServerKeyExchange(c)

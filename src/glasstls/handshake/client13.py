@@ -446,12 +446,14 @@ def _handle_server_certificate(engine: Engine, hs: ClientHandshake,
     if engine.tracing:
         engine.trace(t.CERTIFICATE, t.RECEIVED, {
             "chain": [certs.describe_certificate(c) for c in chain]})
-    hs.verified_chain = verify_server_certificates(engine, hs.config, hs.server_name, chain)
+    hs.verified_chain = verify_server_certificates(engine, hs.config, hs.server_name, chain,
+                                                   message.chain[0])
     return ExpectCertificateVerify(hs)
 
 
 def verify_server_certificates(engine: Engine, config: ClientConfig, server_name: str | None,
-                               chain: list[x509.Certificate]) -> tuple[bytes, ...]:
+                               chain: list[x509.Certificate], received_leaf: bytes = b""
+                               ) -> tuple[bytes, ...]:
     """Check the server's chain as the config says; trace the outcome either way."""
     if not config.verify_certificates:
         if engine.tracing:
@@ -476,7 +478,9 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
             "path_length": len(path),
             "host_name": server_name if config.check_hostname else "(not checked)",
         })
-    return tuple(certs.der(c) for c in path)
+    # The leaf's DER is the one received; only the rest of the path is encoded.
+    return (received_leaf, *(certs.der(c) for c in path[1:])) if (
+        received_leaf) else tuple(certs.der(c) for c in path)
 
 
 class ExpectCertificateVerify(_Tls13ClientState):

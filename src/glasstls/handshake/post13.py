@@ -53,6 +53,17 @@ class _PendingAuth:
     expecting: int = H.certificate
 
 
+_CLIENT: dict[int, Any] = {H.key_update: KeyUpdate.parse,
+                           H.new_session_ticket: NewSessionTicket13.parse}
+_CLIENT_PHA: dict[int, Any] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
+_SERVER: dict[int, Any] = {H.key_update: KeyUpdate.parse}
+_SERVER_AWAITING: dict[int, dict[int, Any]] = {
+    message: {**_SERVER, message: parse} for message, parse in (
+        (H.certificate, Certificate13.parse), (H.certificate_verify, CertificateVerify.parse),
+        (H.finished, Finished.parse))
+}
+
+
 class Connected13(State):
     """The handshake is over: application data flows; KeyUpdate, NewSessionTicket
     (client) and post-handshake authentication messages may arrive."""
@@ -81,19 +92,13 @@ class Connected13(State):
         self._update_expects()
 
     def _update_expects(self) -> None:
-        expects: dict[int, Any] = {H.key_update: KeyUpdate.parse}
+        # Shared tables: an idle connection keeps no dictionary of its own.
         if self.is_client:
-            expects[H.new_session_ticket] = NewSessionTicket13.parse
-            if self.post_handshake_auth:
-                expects[H.certificate_request] = CertificateRequest13.parse
-        elif self._pending is not None:
-            parsers: dict[int, Any] = {
-                H.certificate: Certificate13.parse,
-                H.certificate_verify: CertificateVerify.parse,
-                H.finished: Finished.parse,
-            }
-            expects[self._pending.expecting] = parsers[self._pending.expecting]
-        self.expects = expects
+            self.expects = _CLIENT_PHA if self.post_handshake_auth else _CLIENT
+        elif self._pending is None:
+            self.expects = _SERVER
+        else:
+            self.expects = _SERVER_AWAITING[self._pending.expecting]
 
     def handle(self, engine: Engine, message: Any) -> State:
         if isinstance(message, KeyUpdate):

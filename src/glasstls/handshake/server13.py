@@ -144,6 +144,7 @@ class ExpectClientHello(State):
 
         assert isinstance(engine, ServerConnection)
         engine.client_hello = message
+        engine.offered_cipher_suites = message.cipher_suites
         engine.client_random = message.random
         version = _negotiate_version(config, message)
         engine.set_version(version)

@@ -311,11 +311,11 @@ class TLSInfo:
     def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
         """Server side: the suites the client offered that we support."""
         connection = self._channel.connection
-        hello = getattr(connection, "client_hello", None)
-        if hello is None:
+        offered = getattr(connection, "offered_cipher_suites", ())
+        if not offered:
             return None
         ours = connection.config.cipher_suites
-        shared = [SUITES[s] for s in hello.cipher_suites if s in SUITES and s in ours]
+        shared = [SUITES[s] for s in offered if s in SUITES and s in ours]
         return [(s.openssl_name, "TLSv1.3" if s.is_tls13 else "TLSv1.2", s.key_len * 8)
                 for s in shared]
 

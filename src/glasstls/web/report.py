@@ -7,7 +7,8 @@ server sent into a JSON-ready dict. The HTML page is rendered from that same dic
 so the two never disagree.
 
     recorder = HandshakeRecorder()
-    connection = ServerConnection(dataclasses.replace(config, trace=recorder))
+    connection = ServerConnection(dataclasses.replace(config, trace=recorder,
+                                                      keep_client_hello=True))
     ...
     report = handshake_report(connection, recorder)
 """

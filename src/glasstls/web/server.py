@@ -56,7 +56,7 @@ class WebOptions:
 
 def web_config(config: ServerConfig) -> ServerConfig:
     """The config the page is served with: ``config``, speaking HTTP/1.1 over ALPN."""
-    return dataclasses.replace(config, alpn_protocols=ALPN_PROTOCOLS)
+    return dataclasses.replace(config, alpn_protocols=ALPN_PROTOCOLS, keep_client_hello=True)
 
 
 def _with_recorder(config: ServerConfig) -> ServerConfig:
