@@ -64,6 +64,13 @@ MAX_AFTER_CLOSE = 2**20
 
 class _Connection:
     side = "?"
+    # A server holds thousands of these: no per-instance dictionary.
+    __slots__ = (
+        "__weakref__", "_config", "_error", "_events", "_handshake_in", "_handshake_out",
+        "_handshake_rest", "_out", "_peer_closed", "_sent_close", "_state", "_trace_enabled",
+        "client_random", "connection_id", "exporter_secret", "negotiated", "record", "resumed",
+        "session", "suite", "tls12_exporter", "tracing", "transcript", "version",
+    )
 
     def __init__(self, config: ClientConfig | ServerConfig) -> None:
         self._config = config
@@ -290,8 +297,6 @@ class _Connection:
     def handshake_done(self, state: State) -> None:
         self.record.handshaking = False
         self.transcript.release()
-        if isinstance(self._config, ServerConfig) and not self._config.keep_client_hello:
-            self.client_hello = None
 
     def complete(self, event: HandshakeComplete) -> None:
         self.negotiated = event
@@ -487,6 +492,7 @@ class ClientConnection(_Connection):
     """
 
     side = "client"
+    __slots__ = ("early_data_allowance", "server_name")
 
     def __init__(self, config: ClientConfig, server_name: str | None = None,
                  session: Any = None) -> None:
@@ -539,6 +545,7 @@ class ServerConnection(_Connection):
     """
 
     side = "server"
+    __slots__ = ("client_hello", "offered_cipher_suites")
 
     def __init__(self, config: ServerConfig) -> None:
         if not isinstance(config, ServerConfig):
@@ -563,6 +570,11 @@ class ServerConnection(_Connection):
                              "connection")
         self._state.request_certificate(self)  # type: ignore[attr-defined]
         self._flush_handshake()
+
+    def handshake_done(self, state: State) -> None:
+        super().handshake_done(state)
+        if not self.server_config.keep_client_hello:
+            self.client_hello = None
 
     @property
     def server_config(self) -> ServerConfig:
