@@ -115,6 +115,26 @@ class CertifiedKey:
             raise ConfigError("the private key does not match the leaf certificate")
         object.__setattr__(self, "_der", tuple(
             c.public_bytes(serialization.Encoding.DER) for c in self.chain))
+        object.__setattr__(self, "_messages", {})
+
+    def certificate_message(self, tls13: bool) -> bytes:
+        """The server's Certificate message for this chain, serialised once: it is
+        the same bytes in every handshake (TLS 1.3 with an empty request context)."""
+        cache: dict[bool, bytes] = object.__getattribute__(self, "_messages")
+        message = cache.get(tls13)
+        if message is None:
+            from .messages.handshake import (
+                Certificate12,
+                Certificate13,
+                CertificateEntry,
+                serialize,
+            )
+
+            chain = self.chain_der
+            message = serialize(Certificate13(b"", tuple(CertificateEntry(d) for d in chain))
+                                if tls13 else Certificate12(chain))
+            cache[tls13] = message
+        return message
 
     @property
     def chain_der(self) -> tuple[bytes, ...]:

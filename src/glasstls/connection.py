@@ -232,6 +232,11 @@ class _Connection:
         self._handshake_out += raw
         return raw
 
+    def send_raw_handshake(self, raw: bytes) -> None:
+        """A handshake message already serialised (the server's Certificate)."""
+        self.transcript.add(raw)
+        self._handshake_out += raw
+
     def send_post_handshake(self, message: Message) -> bytes:
         """A post-handshake message: not part of any transcript."""
         raw = message.raw if message.raw else serialize(message)

@@ -260,7 +260,7 @@ def handle_client_hello12(engine: Engine, config: ServerConfig, hello: ClientHel
 def _send_full_flight(engine: Engine, s: Server12) -> State:
     config, hello, certified = s.config, s.hello, s.certified
     assert certified is not None
-    engine.send_handshake(Certificate12(certified.chain_der))
+    engine.send_raw_handshake(certified.certificate_message(tls13=False))
     if engine.tracing:
         engine.trace(t.CERTIFICATE, t.SENT, {
             "chain": [describe_certificate(c) for c in certified.chain]})

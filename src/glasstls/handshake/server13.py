@@ -55,7 +55,6 @@ from ..messages.extensions import (
 )
 from ..messages.handshake import (
     Certificate13,
-    CertificateEntry,
     CertificateRequest13,
     CertificateVerify,
     ClientHello,
@@ -429,8 +428,7 @@ def _send_encrypted_extensions(engine: Engine, hs: ServerHandshake, early_data: 
 def _send_certificate(engine: Engine, hs: ServerHandshake) -> None:
     certified, scheme = hs.certified, hs.signature_scheme
     assert certified is not None and scheme is not None
-    engine.send_handshake(Certificate13(b"", tuple(
-        CertificateEntry(der) for der in certified.chain_der)))
+    engine.send_raw_handshake(certified.certificate_message(tls13=True))
     if engine.tracing:
         engine.trace(t.CERTIFICATE, t.SENT, {
             "chain": [describe_certificate(c) for c in certified.chain]})

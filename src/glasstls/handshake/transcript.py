@@ -4,9 +4,13 @@ of each handshake message as sent or received."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from ..constants import HandshakeType
+
+# The constructors themselves: hashlib.new(name) looks the name up every time.
+_NEW: dict[str, Callable[..., Any]] = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
 
 class Transcript:
@@ -28,7 +32,7 @@ class Transcript:
         if self._hash_name == hash_name:
             return
         self._hash_name = hash_name
-        self._hash = hashlib.new(hash_name)
+        self._hash = _NEW[hash_name]()
         for message in self._messages:
             self._previous = self._hash.copy()
             self._hash.update(message)
@@ -64,11 +68,11 @@ class Transcript:
         """
         assert self._hash_name is not None and self._messages
         first, *later = self._messages
-        client_hello_hash = hashlib.new(self._hash_name, first).digest()
+        client_hello_hash = _NEW[self._hash_name](first).digest()
         synthetic = (bytes([HandshakeType.message_hash, 0, 0, len(client_hello_hash)])
                      + client_hello_hash)
         self._messages = []
-        self._hash = hashlib.new(self._hash_name)
+        self._hash = _NEW[self._hash_name]()
         for message in (synthetic, *later):
             self.add(message)
 
