@@ -40,7 +40,9 @@ def test_gnutls_cli_resume_resumes_a_glasstls_session(pki_files, start_peer,
                                                       start_glass_server, case: str) -> None:
     version, priority, options = CASES[case]
     binary = require_binary("gnutls-cli")
-    config = ServerConfig(certificates=(cert_pki(CERT).certified,), versions=(version,))
+    # keep_client_hello: the test looks at what the resuming ClientHello carried.
+    config = ServerConfig(certificates=(cert_pki(CERT).certified,), versions=(version,),
+                          keep_client_hello=True)
     server = start_glass_server(config, until_closed, connections=2)
     client = start_peer([
         binary, "--resume", "--port", str(server.port), "--priority", priority,
