@@ -228,7 +228,7 @@ class GlassServer:
             self.error = error
             return False
         finally:
-            sock.close()
+            _close_gracefully(sock)
         return True
 
     def join(self) -> Any:
@@ -250,6 +250,18 @@ class GlassServer:
             with contextlib.suppress(OSError):
                 self.glass.sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(self.timeout * self.connections + 5)
+
+
+def _close_gracefully(sock: socket.socket, linger: float = 1.0) -> None:
+    """Close after the peer has finished sending: closing a socket with unread
+    bytes makes the kernel answer with a reset, which a peer still writing (an
+    s_client sending its input after early data, say) reports as an error."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(linger)
+        while sock.recv(65536):
+            pass
+    sock.close()
 
 
 def echo_once(reply_prefix: bytes = b"glasstls-server got: ") -> Callable[[GlassSocket], bytes]:
