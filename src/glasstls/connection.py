@@ -170,7 +170,10 @@ class _Connection:
                 self._sent_close or self._trace_enabled or self._error):
             # The bulk path; the checks below cover everything else.
             if data:
-                self._out.append(self.record.seal(ContentType.application_data, data))
+                if len(data) <= self.record.max_fragment:
+                    self._out.append(self.record.seal(ContentType.application_data, data))
+                else:
+                    self._out += self.record.seal_records(ContentType.application_data, data)
                 if self.record.write_protection.exhausted:
                     self._write_limit_reached()
             return

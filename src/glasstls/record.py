@@ -203,12 +203,21 @@ class RecordLayer:
                 data = bytes(data)
             padding = self._padding(len(data)) if self.padding_block else 0
             return protection.seal(content_type, data, version, padding)
-        out = bytearray()
+        return b"".join(self.seal_records(content_type, data))
+
+    def seal_records(self, content_type: int, data: bytes | bytearray | memoryview
+                     ) -> list[bytes]:
+        """``data`` as protected records, one bytes object each (no joining)."""
+        protection = self.write_protection
+        limit = self.max_fragment
+        version = self.write_version
         view = memoryview(data)
+        records = []
         for start in range(0, len(data), limit):
             chunk = bytes(view[start : start + limit])
-            out += protection.seal(content_type, chunk, version, self._padding(len(chunk)))
-        return bytes(out)
+            padding = self._padding(len(chunk)) if self.padding_block else 0
+            records.append(protection.seal(content_type, chunk, version, padding))
+        return records
 
     def _padding(self, length: int) -> int:
         block = self.padding_block
