@@ -12,17 +12,12 @@ import pytest
 from cli_helpers import glasstls_argv, is_subsequence, run_glasstls
 
 from interop.processes import PeerProcess
-from peers import require_binary
 
 pytestmark = pytest.mark.interop
 
 VERSIONS = {"TLSv1.3": "-tls1_3", "TLSv1.2": "-tls1_2"}
 Start = Callable[[Sequence[str]], PeerProcess]
 
-
-@pytest.fixture
-def openssl() -> str:
-    return require_binary("openssl")
 
 
 def s_server(openssl: str, processes: Start, pem: dict[str, Path], version: str,

@@ -18,7 +18,6 @@ from glasstls import ClientConfig, ServerConfig, TLSError
 from glasstls.constants import TLS12, TLS13
 from glasstls.crypto.devpki import make_ca, make_leaf
 from glasstls.events import AlertReceived
-from peers import require_binary
 from pki import Pki
 
 from .driver import GlassSocket, PeerWentAway, echo_once, glass_client
@@ -35,10 +34,6 @@ VERSION_FLAGS = {TLS13: "-tls1_3", TLS12: "-tls1_2"}
 # RFC 8446 §4.4.2.4 certificate_required; TLS 1.2 handshake_failure.
 NO_CERTIFICATE_ALERT = {TLS13: "alert certificate required", TLS12: "alert handshake failure"}
 
-
-@pytest.fixture
-def openssl() -> str:
-    return require_binary("openssl")
 
 
 @cache

@@ -10,7 +10,6 @@ import pytest
 
 from glasstls import NamedGroup
 from glasstls.trace import HELLO_RETRY_REQUEST, RECEIVED, SENT
-from peers import require_binary
 
 from .driver import Tracer, echo_once, glass_client
 from .matrix import CERTS, GROUPS, SIGNATURES, SUITES, client_config, server_config
@@ -26,10 +25,6 @@ FROM_OPENSSL = b"hello from openssl s_server\n"
 FROM_S_CLIENT = b"hello from openssl s_client\n"
 REPLY_PREFIX = b"glasstls-server got: "
 
-
-@pytest.fixture
-def openssl() -> str:
-    return require_binary("openssl")
 
 
 @dataclass

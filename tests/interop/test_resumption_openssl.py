@@ -12,7 +12,6 @@ import pytest
 from glasstls import ClientConfig, ServerConfig
 from glasstls.constants import TLS12, TLS13
 from glasstls.events import ApplicationData
-from peers import require_binary
 
 from .driver import echo_once, glass_client
 from .matrix import cert_pki
@@ -32,10 +31,6 @@ S_CLIENT_CASES = {
     "TLS12-session-id": (TLS12, ("-no_ticket",)),
 }
 
-
-@pytest.fixture
-def openssl() -> str:
-    return require_binary("openssl")
 
 
 def glass_server_config(version: int, **options: object) -> ServerConfig:

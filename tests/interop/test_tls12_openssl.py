@@ -22,7 +22,6 @@ import pytest
 from glasstls import CipherSuite, ServerConfig, TLSError
 from glasstls.constants import TLS12, TLS13
 from glasstls.trace import ALERT, RECEIVED, SENT
-from peers import require_binary
 
 from .driver import TIMEOUT, GlassSocket, KeyLog, Tracer, echo_once, glass_client
 from .matrix import cert_pki
@@ -46,10 +45,6 @@ REPLY_PREFIX = b"glasstls-server got: "
 CHACHA_ECDSA = "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
 RSA_AES128 = "TLS_RSA_WITH_AES_128_GCM_SHA256"
 
-
-@pytest.fixture
-def openssl() -> str:
-    return require_binary("openssl")
 
 
 @dataclass
