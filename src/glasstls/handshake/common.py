@@ -114,10 +114,6 @@ def choose_alpn(ours: tuple[str, ...], offered: tuple[bytes, ...]) -> bytes | No
                          AlertDescription.no_application_protocol)
 
 
-def hex_of(data: bytes) -> str:
-    return data.hex()
-
-
 def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
                             ours: tuple[int, ...], tls13: bool) -> int | None:
     """The first of our schemes that the peer offered and the key can make.
