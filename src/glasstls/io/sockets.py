@@ -1,10 +1,12 @@
 """Blocking sockets: ``connect()`` and ``TLSSocket``.
 
-``TLSSocket`` is a ``socket.socket`` that speaks TLS, with the methods of
-``ssl.SSLSocket``: ``recv``/``send``/``sendall``/``makefile`` carry plaintext,
-``close()`` and ``shutdown()`` send close_notify, ``unwrap()`` hands back the plain
-socket. Like ``ssl.SSLSocket`` it takes over the file descriptor of the socket it
-wraps, so ``fileno()``, ``settimeout()``, ``getpeername()`` and ``select`` work.
+``TLSSocket`` is an ``ssl.SSLSocket`` (a subclass, so that code checking
+``isinstance(sock, ssl.SSLSocket)`` accepts it) whose every method is glasstls's:
+OpenSSL does none of its work. ``recv``/``send``/``sendall``/``makefile`` carry
+plaintext, ``close()`` and ``shutdown()`` send close_notify, ``unwrap()`` hands
+back the plain socket. Like ``ssl.SSLSocket`` it takes over the file descriptor of
+the socket it wraps, so ``fileno()``, ``settimeout()``, ``getpeername()`` and
+``select`` work.
 
     with glasstls.connect(("example.com", 443), timeout=10) as sock:
         sock.sendall(b"GET / HTTP/1.1\\r\\nHost: example.com\\r\\nConnection: close\\r\\n\\r\\n")
@@ -29,9 +31,10 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from ..config import ClientConfig
 from .channel import TLSChannel, TLSInfo, request_client_certificate
@@ -58,8 +61,8 @@ def _ready(fd: int, writing: bool, timeout: float) -> bool:
     return bool(readable or writable)
 
 
-class TLSSocket(socket.socket, TLSInfo):
-    """A TLS connection with the interface of ``ssl.SSLSocket``.
+class TLSSocket(TLSInfo, ssl.SSLSocket):
+    """A TLS connection: an ``ssl.SSLSocket`` made and driven by glasstls.
 
     Made by ``glasstls.connect()``, ``glasstls.serve()`` or
     ``glasstls.SSLContext.wrap_socket()``, not directly.
@@ -71,8 +74,8 @@ class TLSSocket(socket.socket, TLSInfo):
     _make_channel: Callable[[], TLSChannel]
     _server_side: bool
     _server_hostname: str | None
-    _do_handshake_on_connect: bool
-    context: Any
+    do_handshake_on_connect: bool
+    suppress_ragged_eofs: bool
     _out: deque[bytes | memoryview]
     _send_lock: threading.Lock
     _engine_lock: threading.Lock
@@ -84,7 +87,8 @@ class TLSSocket(socket.socket, TLSInfo):
     @classmethod
     def _create(cls, sock: socket.socket, *, make_channel: Callable[[], TLSChannel],
                 server_side: bool, server_hostname: str | None = None,
-                do_handshake_on_connect: bool = True, context: Any = None) -> TLSSocket:
+                do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = False,
+                context: Any = None) -> TLSSocket:
         if sock.type != socket.SOCK_STREAM:
             raise NotImplementedError("only stream sockets are supported")
         timeout = sock.gettimeout()
@@ -101,8 +105,9 @@ class TLSSocket(socket.socket, TLSInfo):
         self._make_channel = make_channel
         self._server_side = server_side
         self._server_hostname = server_hostname
-        self._do_handshake_on_connect = do_handshake_on_connect
-        self.context = context
+        self.do_handshake_on_connect = do_handshake_on_connect
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self._context = context
         # Ciphertext sealed but not yet on the wire, in the order it was sealed.
         self._out = deque()
         self._send_lock = threading.Lock()  # one writer to the wire at a time
@@ -110,7 +115,7 @@ class TLSSocket(socket.socket, TLSInfo):
         self._tls_channel = None
         if connected:
             try:
-                self._tls_channel = make_channel()
+                self._adopt(make_channel())
                 if do_handshake_on_connect:
                     if timeout == 0.0:
                         raise ValueError("do_handshake_on_connect should not be "
@@ -121,15 +126,26 @@ class TLSSocket(socket.socket, TLSInfo):
                 raise
         return self
 
+    def _adopt(self, channel: TLSChannel) -> None:
+        channel.owner = weakref.ref(self)
+        self._tls_channel = channel
+
     # -- what ssl.SSLSocket has ---------------------------------------------------
 
     @property
-    def server_side(self) -> bool:
+    def server_side(self) -> bool:  # type: ignore[override]
         return self._server_side
 
     @property
-    def server_hostname(self) -> str | None:
+    def server_hostname(self) -> str | None:  # type: ignore[override]
         return self._server_hostname
+
+    @property
+    def _sslobj(self) -> TLSSocket | None:
+        """Where ``ssl.SSLSocket`` keeps OpenSSL's connection, and where some
+        libraries look for it (httpcore reads the ALPN protocol there to choose
+        HTTP/2): here, the socket itself once it is connected."""
+        return self if self._tls_channel is not None else None
 
     def do_handshake(self, block: bool = False) -> None:
         """Run the handshake (done by connect/accept unless do_handshake_on_connect
@@ -150,10 +166,10 @@ class TLSSocket(socket.socket, TLSInfo):
         self._check_flags(flags, "recv")
         return self._read(buflen)
 
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         self._check_flags(flags, "recv_into")
         view = memoryview(buffer).cast("B")
-        if nbytes <= 0 or nbytes > view.nbytes:
+        if not nbytes or nbytes < 0 or nbytes > view.nbytes:
             nbytes = view.nbytes
         channel = self._connected_channel()
         deadline = self._deadline()
@@ -253,7 +269,7 @@ class TLSSocket(socket.socket, TLSInfo):
         first; with SHUT_WR the peer's data can still be read (a half-close)."""
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
             self._send_close_notify(self._deadline())
-        super().shutdown(how)
+        socket.socket.shutdown(self, how)
 
     def verify_client_post_handshake(self) -> None:
         """Server side, TLS 1.3: send a CertificateRequest now; ``getpeercert()``
@@ -275,34 +291,35 @@ class TLSSocket(socket.socket, TLSInfo):
     # -- connecting and accepting ---------------------------------------------------
 
     def connect(self, address: Any) -> None:
-        self._connect(address, connect_ex=False)
+        self._real_connect(address, False)
 
     def connect_ex(self, address: Any) -> int:
-        return self._connect(address, connect_ex=True)
+        return self._real_connect(address, True)
 
-    def _connect(self, address: Any, connect_ex: bool) -> int:
+    def _real_connect(self, address: Any, connect_ex: bool) -> int:
         if self._server_side:
             raise ValueError("can't connect in server-side mode")
         if self._tls_channel is not None:
             raise ValueError("attempt to connect an already-connected TLSSocket")
-        self._tls_channel = self._make_channel()
+        self._adopt(self._make_channel())
         if connect_ex:
-            status = super().connect_ex(address)
+            status = socket.socket.connect_ex(self, address)
         else:
             status = 0
-            super().connect(address)
-        if status == 0 and self._do_handshake_on_connect:
+            socket.socket.connect(self, address)
+        if status == 0 and self.do_handshake_on_connect:
             self.do_handshake()
         return status
 
     def accept(self) -> tuple[TLSSocket, Any]:
         """On a listening server socket: accept a client and (by default) run the
         handshake before returning it."""
-        plain, address = super().accept()
+        plain, address = socket.socket.accept(self)
         try:
-            tls = TLSSocket._create(
+            tls = type(self)._create(
                 plain, make_channel=self._make_channel, server_side=True,
-                do_handshake_on_connect=self._do_handshake_on_connect, context=self.context)
+                do_handshake_on_connect=self.do_handshake_on_connect,
+                suppress_ragged_eofs=self.suppress_ragged_eofs, context=self._context)
         except BaseException:
             plain.close()
             raise
@@ -311,23 +328,31 @@ class TLSSocket(socket.socket, TLSInfo):
     def dup(self) -> TLSSocket:
         raise NotImplementedError(f"can't dup() {type(self).__name__} instances")
 
-    def recvfrom(self, bufsize: int, flags: int = 0) -> Any:
+    def _checkClosed(self, msg: str | None = None) -> None:
+        """(ssl.SSLSocket's hook for spurious closes: nothing to check.)"""
+
+    def _check_connected(self) -> None:
+        if self._tls_channel is None:
+            self.getpeername()  # raises ENOTCONN
+
+    def recvfrom(self, buflen: int = 1024, flags: int = 0) -> NoReturn:
         raise ValueError(f"recvfrom not allowed on instances of {type(self).__name__}")
 
-    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
+    def recvfrom_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0
+                      ) -> NoReturn:
         raise ValueError(f"recvfrom_into not allowed on instances of {type(self).__name__}")
 
-    def sendto(self, *args: Any) -> int:
+    def sendto(self, *args: Any) -> NoReturn:
         raise ValueError(f"sendto not allowed on instances of {type(self).__name__}")
 
-    def recvmsg(self, *args: Any) -> Any:
+    def recvmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(f"recvmsg not allowed on instances of {type(self).__name__}")
 
-    def recvmsg_into(self, *args: Any) -> Any:
+    def recvmsg_into(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(
             f"recvmsg_into not allowed on instances of {type(self).__name__}")
 
-    def sendmsg(self, *args: Any) -> int:
+    def sendmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(f"sendmsg not allowed on instances of {type(self).__name__}")
 
     def _real_close(self) -> None:
@@ -336,7 +361,7 @@ class TLSSocket(socket.socket, TLSInfo):
         with contextlib.suppress(OSError, ValueError):
             self._send_close_notify(time.monotonic() + _CLOSE_TIMEOUT, bounded=True)
             self._discard_unread()
-        super()._real_close()  # type: ignore[misc]
+        socket.socket._real_close(self)  # type: ignore[attr-defined]
 
     # -- internals ----------------------------------------------------------------
 
@@ -347,7 +372,7 @@ class TLSSocket(socket.socket, TLSInfo):
         for _ in range(64):
             if not _ready(self.fileno(), False, 0):
                 return
-            if not super().recv(_RECV_SIZE, _DONTWAIT):
+            if not socket.socket.recv(self, _RECV_SIZE, _DONTWAIT):
                 return
 
     @staticmethod
@@ -404,7 +429,7 @@ class TLSSocket(socket.socket, TLSInfo):
         if self.gettimeout():
             self._wait(False, deadline)
         try:
-            return super().recv(_RECV_SIZE)
+            return socket.socket.recv(self, _RECV_SIZE)
         except BlockingIOError:
             raise want_read() from None
 
@@ -450,13 +475,13 @@ class TLSSocket(socket.socket, TLSInfo):
                 while out:
                     chunk = out[0]
                     if timeout is None:
-                        super().sendall(chunk)
+                        socket.socket.sendall(self, chunk)
                         out.popleft()
                         continue
                     if timeout > 0:
                         self._wait(True, deadline)
                     try:
-                        sent = super().send(chunk)
+                        sent = socket.socket.send(self, chunk)
                     except BlockingIOError:
                         raise want_write() from None
                     if sent == len(chunk):
@@ -473,7 +498,7 @@ class TLSSocket(socket.socket, TLSInfo):
                         return
                     chunk = out[0]
                     try:
-                        sent = super().send(chunk, _DONTWAIT)
+                        sent = socket.socket.send(self, chunk, _DONTWAIT)
                     except (BlockingIOError, InterruptedError):
                         return
                     except OSError:
