@@ -44,7 +44,7 @@ from .common import (
     split_alpn,
     versions_from,
 )
-from .failures import CommandError, explain
+from .failures import CommandError, Failure, explain
 from .render import JsonView, TextView, key_words, open_view
 
 DEFAULT_PORT = 443
@@ -131,31 +131,41 @@ def _show_rows(view: TextView | JsonView, title: str, rows: list[tuple[str, str]
 
 def _read_http(sock: TLSSocket, out: BinaryIO) -> bool:
     """Copy one HTTP response to ``out``: up to Content-Length if the server gave
-    one, else until the server closes. True when it ended cleanly."""
+    one, else until the server closes. False when it is visibly incomplete (the
+    connection ended inside the head, short of Content-Length, or before the last
+    chunk of a chunked body)."""
     head = b""
     while b"\r\n\r\n" not in head and len(head) < MAX_HEAD:
         chunk = sock.recv(65536)
         if not chunk:
             out.write(head)
-            return True
+            return False
         head += chunk
     header, _, body = head.partition(b"\r\n\r\n")
     out.write(header + b"\r\n\r\n")
     length: int | None = None
+    chunked = False
     for line in header.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length" and value.strip().isdigit():
             length = int(value.strip())
+        if name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
     out.write(body[:length] if length is not None else body)
     received = len(body)
+    tail = body[-5:]
     while length is None or received < length:
         chunk = sock.recv(65536)
         if not chunk:
             break
         out.write(chunk if length is None else chunk[:length - received])
         received += len(chunk)
+        tail = (tail + chunk)[-5:]
     out.flush()
-    return True
+    if length is not None:
+        return received >= length
+    # RFC 9112 §7.1: a chunked body ends with a zero-size chunk (trailers aside).
+    return not chunked or tail == b"0\r\n\r\n"
 
 
 def _wait_for_ticket(sock: TLSSocket, out: BinaryIO) -> None:
@@ -253,15 +263,25 @@ def run(args: argparse.Namespace) -> int:
                 view.origin = None
                 if args.reconnect:
                     view.heading(f"Connection {attempt + 1} of {args.reconnect + 1}")
+            # A close-delimited response is read to the end, as curl does: an end
+            # without close_notify gets a warning, not a failure, unless the
+            # response is visibly incomplete.
             with connect((host, port), config=config, server_hostname=server_name,
-                         timeout=args.timeout) as sock:
+                         timeout=args.timeout, suppress_ragged_eofs=bool(args.http)) as sock:
                 peer = sock.getpeername()
                 _show_rows(view, f"Connected to {target} ({peer[0]}), server name "
                                  f"{server_name}",
                            describe_connection(sock, target, not args.insecure))
                 if args.http:
                     sock.sendall(http_request(server_name, args.http))
-                    _read_http(sock, out)
+                    complete = _read_http(sock, out)
+                    if sock.ragged_eof:
+                        view.warning("the server closed without close_notify (the response "
+                                     "may be truncated)")
+                    if not complete:
+                        return print_failure("client", Failure(
+                            "the response is incomplete: the connection ended before all "
+                            "of it arrived", exitcodes.NETWORK))
                 elif last:
                     _pipe(sock, out, view)
                 else:
