@@ -63,7 +63,7 @@ ALREADY: dict[int, str] = {
 
 _ACCEPTED = 0
 for _bit in (*HONOURED, *ALREADY):
-    _ACCEPTED |= _bit
+    _ACCEPTED |= int(_bit)  # a plain int: ~ of an IntFlag keeps only its known bits
 
 # Bits known to be refused, named in the error.
 _REFUSED_NAMES = {
