@@ -4,49 +4,38 @@ the exit status is 0 unless the response is visibly incomplete."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import ssl
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cli_helpers import run_glasstls
+
+from helpers.pyssl import python_tls_listener
 
 pytestmark = pytest.mark.interop
 
 WARNING = "the server closed without close_notify (the response may be truncated)"
 
 
-@contextlib.contextmanager
-def python_ssl_server(pem: dict[str, Path], answer: bytes) -> Iterator[int]:
-    """One connection on Python's ssl: read the request, send ``answer``, close
-    the TCP connection without close_notify (as http.server over ssl does)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(pem["cert"], pem["key"])
-    listener = socket.create_server(("127.0.0.1", 0))
+def answer_then_cut(answer: bytes) -> Callable[[ssl.SSLSocket], None]:
+    """Read the request, send ``answer``, close the TCP connection without
+    close_notify (as http.server over ssl does)."""
+    def serve(tls: ssl.SSLSocket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += tls.recv(4096)
+        tls.sendall(answer)
+        tls.shutdown(socket.SHUT_RDWR)  # ssl's shutdown sends no close_notify
 
-    def serve() -> None:
-        plain, _ = listener.accept()
-        with context.wrap_socket(plain, server_side=True) as tls:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += tls.recv(4096)
-            tls.sendall(answer)
-            tls.shutdown(socket.SHUT_RDWR)  # ssl's shutdown sends no close_notify
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        thread.join(30)
-        listener.close()
+    return serve
 
 
 def fetch(pem: dict[str, Path], answer: bytes) -> tuple[int, str, str]:
-    with python_ssl_server(pem, answer) as port:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem["cert"], pem["key"])
+    with python_tls_listener(context, answer_then_cut(answer)) as port:
         result = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
                               "--http", "/")
     return result.code, result.stdout, result.stderr

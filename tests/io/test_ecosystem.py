@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from io_helpers import glass_context, python_client_context, python_server_context
+from io_helpers import glass_context, python_client_context, python_https_server
 
 import glasstls
 from peers import require_module
@@ -49,24 +49,8 @@ class CloseDelimited(http.server.BaseHTTPRequestHandler):
         return
 
 
-@contextlib.contextmanager
-def close_delimited_server(files: dict[str, Path]) -> Iterator[int]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CloseDelimited)
-    httpd.daemon_threads = True
-    httpd.socket = python_server_context(files).wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(10)
-
-
 def test_urllib_reads_a_close_delimited_body_as_with_ssl(files: dict[str, Path]) -> None:
-    with close_delimited_server(files) as port:
+    with python_https_server(files, handler=CloseDelimited) as port:
         url = f"https://localhost:{port}/"
         with urllib.request.urlopen(url, context=python_client_context(files),
                                     timeout=10) as response:
@@ -95,7 +79,7 @@ def test_requests_reads_a_close_delimited_body(files: dict[str, Path]) -> None:
             kwargs["ssl_context"] = context
             super().init_poolmanager(*args, **kwargs)
 
-    with close_delimited_server(files) as port, requests.Session() as session:
+    with python_https_server(files, handler=CloseDelimited) as port, requests.Session() as session:
         session.mount("https://", GlassAdapter())
         response = session.get(f"https://localhost:{port}/", timeout=10,
                                verify=str(files["ca"]))
