@@ -323,7 +323,7 @@ class SSLContext(ssl.SSLContext):
         without close_notify reads as ``b""`` (``sock.ragged_eof`` tells it from a
         clean end); ``suppress_ragged_eofs=False`` makes ``recv`` raise
         ``ssl.SSLEOFError`` instead."""
-        name = self._server_name(server_side, server_hostname)
+        name = self._server_name(server_side, server_hostname, session)
         make_channel = self._channel_factory(server_side, name, suppress_ragged_eofs, session)
         return self.sslsocket_class._create(
             sock, make_channel=make_channel, server_side=server_side, server_hostname=name,
@@ -335,15 +335,17 @@ class SSLContext(ssl.SSLContext):
         server_hostname: str | bytes | None = None, session: Any = None,
     ) -> TLSObject:
         """A ``TLSObject`` (the ``ssl.SSLObject`` interface) over two memory BIOs."""
-        name = self._server_name(server_side, server_hostname)
+        name = self._server_name(server_side, server_hostname, session)
         make_channel = self._channel_factory(server_side, name, False, session)
         return self.sslobject_class._create(make_channel(), incoming, outgoing, context=self)
 
-    def _server_name(self, server_side: bool, server_hostname: str | bytes | None
-                     ) -> str | None:
+    def _server_name(self, server_side: bool, server_hostname: str | bytes | None,
+                     session: Any) -> str | None:
         if server_side:
             if server_hostname:
                 raise ValueError("server_hostname can only be specified in client mode")
+            if session is not None:
+                raise ValueError("session can only be specified in client mode")
             return None
         if isinstance(server_hostname, bytes):
             server_hostname = server_hostname.decode("idna")

@@ -162,7 +162,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         """Up to ``buflen`` bytes of plaintext; ``b""`` once the peer sent
         close_notify. A connection cut without close_notify raises
-        ``ssl.SSLEOFError`` (unless ``suppress_ragged_eofs`` was asked for)."""
+        ``ssl.SSLEOFError``, or with ``suppress_ragged_eofs`` (``wrap_socket``'s
+        default) reads as ``b""`` too: ``ragged_eof`` tells the two apart."""
         self._check_flags(flags, "recv")
         return self._read(buflen)
 
