@@ -34,6 +34,8 @@ class ConnectionSecrets:
     # Values the engine handed over (live recording): "shared_secret",
     # "pre_master_secret", "handshake_secret", "master_secret"...
     engine: dict[str, bytes] = field(default_factory=dict)
+    # The side whose engine recorded them ("client" or "server"), if any.
+    recorded_by: str = ""
 
 
 @dataclass

@@ -387,21 +387,35 @@ class Tls12Schedule(Schedule):
         facts = self.facts
         engine = self.secrets.engine.get("pre_master_secret")
         if engine is not None:
-            rsa = bool(facts.encrypted_pre_master_secret)
-            self.steps.add(Step(
-                "pre_master_secret", "RSA decryption" if rsa else "(EC)DHE", engine,
-                "RFC 5246 §7.4.7.1" if rsa else "RFC 8422 §5.10", stage="key exchange",
-                source="engine",
-                inputs=[Input("EncryptedPreMasterSecret", text="from ClientKeyExchange, "
-                              "decrypted with the server's RSA private key (PKCS #1 v1.5)",
-                              value=facts.encrypted_pre_master_secret)] if rsa else [
-                    Input("shares", text="the ECDHE shared secret (x coordinate), as the "
-                          "engine computed it")]))
+            self.steps.add(self._engine_pre_master_secret(engine))
             return True
         if facts.server_share is not None and facts.server_share[0] == NamedGroup.x25519:
             return self.x25519_shared_secret(facts.client_public, facts.server_share[1],
                                              "key exchange", "RFC 8422 §5.10") is not None
         return False
+
+    def _engine_pre_master_secret(self, value: bytes) -> Step:
+        encrypted = self.facts.encrypted_pre_master_secret
+        if not encrypted:
+            return Step("pre_master_secret", "(EC)DHE", value, "RFC 8422 §5.10",
+                        stage="key exchange", source="engine", inputs=[Input(
+                            "shares", text="the ECDHE shared secret (the x coordinate) "
+                            "computed by the engine from the two public keys")])
+        if self.secrets.recorded_by == SERVER:
+            operation, text = "RSA decryption", (
+                "EncryptedPreMasterSecret from the ClientKeyExchange, decrypted by our "
+                "server with its RSA private key (PKCS #1 v1.5, implicit rejection)")
+        else:
+            operation, text = "RSA encryption", (
+                "chosen by our client (client_version + 46 random bytes) and sent "
+                "encrypted to the server's certificate key (PKCS #1 v1.5)")
+        step = Step("pre_master_secret", operation, value, "RFC 5246 §7.4.7.1",
+                    stage="key exchange", source="engine",
+                    inputs=[Input("EncryptedPreMasterSecret", text=text, value=encrypted)])
+        # RFC 5246 §7.4.7.1: the first two bytes are the ClientHello's version.
+        step.check = ("starts with client_version 0303" if value[:2] == b"\x03\x03"
+                      else f"starts with {value[:2].hex()}, not the client_version")
+        return step
 
     def key_exchange_done(self, transcript: list[Message]) -> None:
         """After ClientKeyExchange (full handshake) or at the first ChangeCipherSpec."""
