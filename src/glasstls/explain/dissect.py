@@ -137,9 +137,11 @@ class _Dissector:
         self.records.append(record)
         c = Cursor(data, Field("header", 0, 0))
         try:
-            content_type = c.uint("content_type" if not tls13 else "opaque_type", 1,
-                                  "what the fragment holds (for an encrypted TLS 1.3 record "
-                                  "always application_data; the real type is inside)",
+            opaque = tls13 and data[0] == 23
+            content_type = c.uint("opaque_type" if opaque else "content_type", 1,
+                                  "always application_data for an encrypted TLS 1.3 record: "
+                                  "the real type is inside" if opaque else
+                                  "what the fragment holds",
                                   tree.rfc, lambda t: f"{t} ({content_type_name(t)})")
             c.uint("legacy_record_version", 2, "0x0303, or 0x0301 in a first ClientHello's "
                    "record; ignored by receivers", tree.rfc, version_text)

@@ -18,6 +18,10 @@ CH, SH, HRR, EE = "client_hello", "server_hello", "hello_retry_request", "encryp
 CT, CR, NST = "certificate", "certificate_request", "new_session_ticket"
 
 
+def _bytes(n: int) -> str:
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
 def rfc8446(section: str) -> str:
     return f"RFC 8446 §{section}"
 
@@ -350,7 +354,7 @@ def _extension(c: Cursor, where: str, facts: Facts) -> int:
                     data.rest("data", f"the contents of {name}, shown as bytes", rfc)
             else:
                 reader(data, where, facts)
-    c.parent.children[-1].text = f"{name} ({c.position - start - 4} bytes)"
+    c.parent.children[-1].text = _bytes(c.position - start - 4)
     return ext_type
 
 

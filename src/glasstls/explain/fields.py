@@ -158,7 +158,8 @@ class Cursor:
         if n < minimum or n > (maximum if maximum is not None else _MAX[length_size]):
             raise Malformed(f"{name}: vector of {n} bytes is outside its bounds "
                             f"<{minimum}..{maximum if maximum is not None else _MAX[length_size]}>")
-        self.add("length", start, start + length_size, value=n, text=f"{n} bytes",
+        self.add("length", start, start + length_size, value=n,
+                 text="1 byte" if n == 1 else f"{n} bytes",
                  meaning=f"length of {name} that follows", rfc="RFC 8446 §3.4")
         return n
 
