@@ -14,7 +14,7 @@ offline. Everything that came from the connection is HTML-escaped.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .dissect import Explained, Record
 from .fields import Field
@@ -87,7 +87,7 @@ document.querySelectorAll('.b[data-f]').forEach(b=>{b.addEventListener('mouseent
   (bytes[b.dataset.f]||[]).forEach(x=>x.classList.add('hl'));});});
 document.querySelectorAll('.step[data-records]').forEach(s=>{s.addEventListener('mouseenter',
   ()=>{clear();s.classList.add('hl');s.dataset.records.split(' ').forEach(r=>{
-    const e=document.getElementById('record-'+r);if(e)e.querySelectorAll('.b').forEach(
+    const e=document.getElementById(r);if(e)e.querySelectorAll('.b').forEach(
       b=>b.classList.add('hl'));});});});
 document.querySelectorAll('.step[data-from]').forEach(s=>{s.addEventListener('mouseenter',
   ()=>{s.dataset.from.split('|').forEach(n=>{const e=document.querySelector(
@@ -125,18 +125,19 @@ def _byte_owner(explained: Explained) -> dict[tuple[int, str], list[tuple[int, i
     return owners
 
 
-def _hex_block(data: bytes, owner: list[tuple[int, int]]) -> str:
+def _hex_block(data: bytes, owner: list[tuple[int, int]], prefix: str) -> str:
     shown_bytes = min(len(data), MAX_BYTES_SHOWN)
     parts = []
     for position in range(shown_bytes):
         field_id, colour = owner[position]
-        parts.append(f'<span class="b f{colour}" data-f="{field_id}">{data[position]:02x}</span>')
+        parts.append(f'<span class="b f{colour}" data-f="{prefix}{field_id}">'
+                     f"{data[position]:02x}</span>")
     if shown_bytes < len(data):
         parts.append(f'<span class="more"> \u2026 {len(data) - shown_bytes} more bytes</span>')
     return " ".join(parts)
 
 
-def _tree(field: Field) -> str:
+def _tree(field: Field, prefix: str) -> str:
     mark = ' <span class="g">GREASE</span>' if field.grease else ""
     value = field.text or (str(field.value) if field.value is not None and not field.children
                            else "")
@@ -148,39 +149,40 @@ def _tree(field: Field) -> str:
         good = field.check.startswith(("verified", "matches", "starts with client_version"))
         symbol = "\u2714" if good else "\u2718"
         check = f' <span class="{"ok" if good else "bad"}">{symbol} {_e(field.check)}</span>'
-    children = "".join(_tree(child) for child in field.children)
+    children = "".join(_tree(child, prefix) for child in field.children)
     inner = f"<ul>{children}</ul>" if children else ""
-    return (f'<li data-id="{field.id}"><div><span class="n">{_e(field.name)}</span>{mark}'
+    return (f'<li data-id="{prefix}{field.id}"><div><span class="n">{_e(field.name)}</span>{mark}'
             f"{value_html}{check}{rfc}{meaning}</div>{inner}</li>")
 
 
 def _record(record: Record, explained: Explained,
-            owners: dict[tuple[int, str], list[tuple[int, int]]]) -> str:
+            owners: dict[tuple[int, str], list[tuple[int, int]]], prefix: str) -> str:
     protection = (f' <span class="muted">protected by {_e(record.protection)}</span>'
                   if record.protection else "")
     hex_html = ('<span class="label">as sent on the wire</span>'
-                + _hex_block(record.wire, owners[(record.index, "wire")]))
+                + _hex_block(record.wire, owners[(record.index, "wire")], prefix))
     if record.plaintext is not None:
         hex_html += ('<span class="label">decrypted</span>'
-                     + _hex_block(record.plaintext, owners[(record.index, "plaintext")]))
+                     + _hex_block(record.plaintext, owners[(record.index, "plaintext")],
+                                  prefix))
     note = f'<div class="note">{_e(record.note)}</div>' if record.note else ""
-    trees = [_tree(field) for field in record.tree.children]
+    trees = [_tree(field, prefix) for field in record.tree.children]
     for index in record.messages:
         message = explained.messages[index]
         if message.records and message.records[0] != record.index:
             trees.append(f'<li><div class="muted">{_e(message.name)} continues from '
-                         f'<a class="rec" href="#record-{message.records[0]}">record '
+                         f'<a class="rec" href="#{prefix}record-{message.records[0]}">record '
                          f"#{message.records[0]}</a></div></li>")
         else:
-            trees.append(_tree(message.tree))
-    return (f'<section class="record {_e(record.sender)}" id="record-{record.index}">'
+            trees.append(_tree(message.tree, prefix))
+    return (f'<section class="record {_e(record.sender)}" id="{prefix}record-{record.index}">'
             f'<h3>#{record.index} <span class="dir">{_ARROWS.get(record.sender, "")}</span> '
             f"{_e(record.tree.text)}{protection}</h3>"
             f'<div class="hex">{hex_html}{note}</div>'
             f'<div class="tree"><ul>{"".join(trees)}</ul></div></section>')
 
 
-def _step(step: Step, show_secrets: bool, spine: bool, depth: int = 0) -> str:
+def _step(step: Step, show_secrets: bool, spine: bool, prefix: str, depth: int = 0) -> str:
     args = []
     for item in step.inputs:
         if item.ref:
@@ -196,14 +198,16 @@ def _step(step: Step, show_secrets: bool, spine: bool, depth: int = 0) -> str:
         good = step.check.startswith(("matches", "starts with client_version"))
         check = f'<div class="{"ok" if good else "bad"}">{_e(step.check)}</div>'
     protects = ""
-    attributes = f' data-name="{_e(step.name)}"'
-    refs = [item.ref for item in step.inputs if item.ref]
+    attributes = f' data-name="{_e(prefix + step.name)}"'
+    refs = [prefix + item.ref for item in step.inputs if item.ref]
     if refs:
         attributes += f' data-from="{_e("|".join(refs))}"'
     if step.protects:
-        attributes += f' data-records="{" ".join(str(i) for i in step.protects)}"'
+        records = " ".join(f"{prefix}record-{i}" for i in step.protects)
+        attributes += f' data-records="{records}"'
         protects = "<div>protects " + ", ".join(
-            f'<a class="rec" href="#record-{i}">#{i}</a>' for i in step.protects) + "</div>"
+            f'<a class="rec" href="#{prefix}record-{i}">#{i}</a>' for i in step.protects
+        ) + "</div>"
     style = f' style="--depth:{depth}"' if depth else ""
     return (f'<div class="step{" spine" if spine else ""}"{attributes}{style}>'
             f'<div><b>{_e(step.name)}</b>{source} <span class="r muted">{_e(step.rfc)}</span></div>'
@@ -212,7 +216,7 @@ def _step(step: Step, show_secrets: bool, spine: bool, depth: int = 0) -> str:
             f"{check}{protects}</div>")
 
 
-def _schedule(explained: Explained, show_secrets: bool) -> Iterator[str]:
+def _schedule(explained: Explained, show_secrets: bool, prefix: str) -> Iterator[str]:
     """Stage secrets down the left; what each derives (and what that derives) beside it."""
     steps = explained.steps.items
     spine = [s for s in steps if s.name in _SPINE]
@@ -225,22 +229,22 @@ def _schedule(explained: Explained, show_secrets: bool) -> Iterator[str]:
 
     def branch(name: str, depth: int) -> Iterator[str]:
         for child in children.get(name, []):
-            yield _step(child, show_secrets, False, depth)
+            yield _step(child, show_secrets, False, prefix, depth)
             yield from branch(child.name, depth + 1)
 
     for index, step in enumerate(spine):
         if index:
             yield '<div class="arrow">\u2193</div>'
-        yield (f'<div class="row">{_step(step, show_secrets, True)}'
+        yield (f'<div class="row">{_step(step, show_secrets, True, prefix)}'
                f'<div class="branches">{"".join(branch(step.name, 0))}</div></div>')
-    loose = [s for s in children.get("", [])]
+    loose = children.get("", [])
     if loose:
         yield ('<div class="row"><div></div><div class="branches">'
-               + "".join(_step(s, show_secrets, False) + "".join(branch(s.name, 1))
+               + "".join(_step(s, show_secrets, False, prefix) + "".join(branch(s.name, 1))
                          for s in loose) + "</div></div>")
 
 
-def render_html(explained: Explained, show_secrets: bool = False, title: str = "") -> str:
+def _connection(explained: Explained, show_secrets: bool, title: str, prefix: str) -> str:
     about = summary(explained)
     owners = _byte_owner(explained)
     facts = "".join(f"<span><span class=\"muted\">{_e(key.replace('_', ' '))}:</span> "
@@ -249,24 +253,31 @@ def render_html(explained: Explained, show_secrets: bool = False, title: str = "
                     if value not in (None, "", False) and key not in ("client_random",
                                                                        "server_random"))
     notes = "".join(f'<p class="note">{_e(note)}</p>' for note in explained.notes)
+    records = "".join(_record(r, explained, owners, prefix) for r in explained.records)
+    schedule = "".join(_schedule(explained, show_secrets, prefix))
     secrets_note = ("Secrets are shown in full." if show_secrets else
                     "Secrets are shown as fingerprints (sha256:\u2026); run with "
                     "--show-secrets to see them.")
-    records = "".join(_record(r, explained, owners) for r in explained.records)
-    schedule = "".join(_schedule(explained, show_secrets))
-    heading = _e(title or "The illustrated connection")
+    return (f'<header><h2>{_e(title)}</h2><div class="facts">{facts}</div>{notes}</header>'
+            f"<h3>Records</h3>{records}"
+            f'<h3>Key schedule</h3><section class="schedule"><p class="muted">{secrets_note} '
+            "Each secret is derived from the ones it names (RFC 8446 §7.1 for TLS 1.3, "
+            "RFC 5246 §6.3 and §8.1 for TLS 1.2); each key lists the records it protects."
+            f"</p>{schedule}</section>")
+
+
+def render_html(connections: Sequence[tuple[str, Explained]], show_secrets: bool = False,
+                title: str = "The illustrated connection") -> str:
+    """One page for one or more connections, each given with its title."""
+    body = "".join(_connection(explained, show_secrets, name, f"c{number}-")
+                   for number, (name, explained) in enumerate(connections))
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{heading}</title><meta name=\"viewport\" content=\"width=device-width\">"
+        f"<title>{_e(title)}</title><meta name=\"viewport\" content=\"width=device-width\">"
         f"<style>{_STYLE}</style></head><body><main>"
-        f"<header><h1>{heading}</h1><p class=\"muted\">Every byte of this TLS connection, "
+        f"<h1>{_e(title)}</h1><p class=\"muted\">Every byte of "
+        f"{'this TLS connection' if len(connections) == 1 else 'these TLS connections'}, "
         "record by record, decrypted and explained by glasstls. Hover a field to see its "
-        "bytes; hover a byte to see its field.</p>"
-        f"<div class=\"facts\">{facts}</div>{notes}</header>"
-        f"<h2>Records</h2>{records}"
-        f"<h2>Key schedule</h2><section class=\"schedule\"><p class=\"muted\">{secrets_note} "
-        "Each secret is derived from the ones it names (RFC 8446 §7.1 for TLS 1.3, RFC 5246 "
-        "§6.3 and §8.1 for TLS 1.2); each key lists the records it protects.</p>"
-        f"{schedule}</section>"
-        f"</main><script>{_SCRIPT}</script></body></html>\n"
+        "bytes; hover a byte to see its field; hover a key to see the records it protects.</p>"
+        f"{body}</main><script>{_SCRIPT}</script></body></html>\n"
     )
