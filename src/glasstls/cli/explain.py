@@ -217,6 +217,7 @@ def _pcap(args: argparse.Namespace, output: Output) -> int:
               file=sys.stderr)
     try:
         keys = KeyMaterial.from_keylog_file(args.keylog) if args.keylog else KeyMaterial()
+        keys.x25519_private_keys += [_private_key(text) for text in args.x25519_key or ()]
         connections = tls_connections(args.pcap, args.port)
     except (OSError, KeyLogError, CaptureError) as error:
         raise CommandError(str(error), exitcodes.USAGE) from None
@@ -228,6 +229,16 @@ def _pcap(args: argparse.Namespace, output: Output) -> int:
                  for connection in connections]
     output.write(explained, f"glasstls explain {Path(args.pcap).name}")
     return exitcodes.OK
+
+
+def _private_key(text: str) -> bytes:
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise CommandError(f"--x25519-key wants 32 bytes in hex, not {text[:20]!r}")
+    return key
 
 
 def run(args: argparse.Namespace) -> int:
@@ -263,6 +274,10 @@ def add_parser(subparsers: Any) -> None:
                         "or pcapng capture")
     parser.add_argument("--keylog", metavar="FILE",
                         help="with --pcap: the NSS key log (SSLKEYLOGFILE) that decrypts it")
+    parser.add_argument("--x25519-key", action="append", metavar="HEX",
+                        help="with --pcap: an X25519 ephemeral private key of either side "
+                        "(RFC 8448 lists them); the whole key schedule is then computed, not "
+                        "only what the key log gives")
     parser.add_argument("--port", type=int, default=None, metavar="N",
                         help="--server: the port to listen on (default 8443); --pcap: only "
                         "connections on this port")
