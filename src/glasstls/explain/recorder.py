@@ -22,27 +22,28 @@ from .keys import NSS_LABELS, KeyMaterial
 
 # Recordings a Recorder keeps at most (a server may accept many connections).
 MAX_RECORDINGS = 256
-# Records one recording keeps at most; a long transfer is cut (and says so).
-MAX_RECORDS = 4096
+# Bytes of records one recording keeps at most; a long transfer is cut (and says so).
+MAX_BYTES = 1 << 22
 
 
 class Recording:
     """One connection as its engine saw it."""
 
-    def __init__(self, side: str, connection_id: int, max_records: int = MAX_RECORDS) -> None:
+    def __init__(self, side: str, connection_id: int, max_bytes: int = MAX_BYTES) -> None:
         self.side = side
         self.connection_id = connection_id
         self.records: list[WireRecord] = []
         self.logged: dict[str, bytes] = {}
         self.engine: dict[str, bytes] = {}
         self.dropped = 0
-        self._max_records = max_records
+        self._room = max_bytes
         self._lock = threading.Lock()
 
     def record(self, sent: bool, data: bytes) -> None:
         sender = self.side if sent else (SERVER if self.side == CLIENT else CLIENT)
         with self._lock:
-            if len(self.records) < self._max_records:
+            if len(data) <= self._room and not self.dropped:
+                self._room -= len(data)
                 self.records.append(WireRecord(sender, data, time.time()))
             else:
                 self.dropped += 1
@@ -71,7 +72,8 @@ class Recording:
             records = list(self.records)
         explained = dissect(records, self.key_material(keys))
         if self.dropped:
-            explained.notes.append(f"{self.dropped} later records were not kept")
+            explained.notes.append(f"{self.dropped} later records were not kept (the "
+                                   "recording's size limit)")
         return explained
 
 
@@ -87,13 +89,14 @@ def _client_random(records: list[WireRecord]) -> bytes | None:
 class Recorder:
     """A config's ``recorder``: a ``Recording`` for each connection made with it."""
 
-    def __init__(self, limit: int = MAX_RECORDINGS) -> None:
+    def __init__(self, limit: int = MAX_RECORDINGS, max_bytes: int = MAX_BYTES) -> None:
         self.recordings: list[Recording] = []
         self._limit = limit
+        self._max_bytes = max_bytes
         self._lock = threading.Lock()
 
     def __call__(self, side: str, connection_id: int) -> Recording:
-        recording = Recording(side, connection_id)
+        recording = Recording(side, connection_id, self._max_bytes)
         with self._lock:
             self.recordings.append(recording)
             del self.recordings[: -self._limit]
