@@ -31,7 +31,7 @@ _STYLE = """
 body{margin:0;background:var(--bg);color:var(--ink);
  font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 main{max-width:1400px;margin:0 auto;padding:20px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:24px 0 8px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:24px 0 8px}header h2{margin-top:0}
 .muted{color:var(--muted)}
 code,.hex,.tree,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;
  font-size:12.5px}

@@ -29,8 +29,6 @@ from typing import Any
 
 from ..config import ServerConfig
 from ..connection import ServerConnection
-from ..explain.html import render_html
-from ..explain.recorder import Recorder, Recording
 from ..io.server import TLSServer, serve
 from ..io.sockets import TLSSocket
 from .http import HTTPError, Request, RequestReader, response
@@ -65,6 +63,9 @@ def web_config(config: ServerConfig) -> ServerConfig:
 
 
 def _with_recorder(config: ServerConfig) -> ServerConfig:
+    # Imported here: glasstls.explain reads code point names from this package.
+    from ..explain.recorder import Recorder
+
     return dataclasses.replace(config, trace=HandshakeRecorder(),
                                recorder=Recorder(limit=1, max_bytes=RECORDED_BYTES))
 
@@ -165,6 +166,9 @@ class PageHandler:
     def _bytes_page(connection: ServerConnection, client: str) -> bytes:
         """Every byte of this connection so far (its ClientHello, the server's flight,
         this request), decrypted by the server and explained; secrets as fingerprints."""
+        from ..explain.html import render_html
+        from ..explain.recorder import Recording
+
         recording = connection.recorder
         if not isinstance(recording, Recording):
             return b"this connection was not recorded\n"
