@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BadRecordMac
 from .facts import CLIENT, SERVER
-from .fields import Field
+from .fields import Field, hex_text
 from .names import content_type_name
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class Decryptor:
         self._protects(record, key_name, iv_name)
         rfc = "RFC 8446 §5.2"
         _leaf(record, "wire", "encrypted_record", 5, len(wire) - _TAG, rfc=rfc,
+              text=hex_text(wire[5:-_TAG]),
               meaning=f"TLSInnerPlaintext encrypted with {key_name} (AEAD, nonce = iv XOR "
               f"sequence number {sequence}; the header is the additional data)")
         _leaf(record, "wire", "authentication tag", len(wire) - _TAG, len(wire), rfc=rfc,
@@ -142,6 +143,7 @@ class Decryptor:
                   meaning="the per-record part of the GCM nonce (the other 4 bytes are the "
                   "write IV)")
         _leaf(record, "wire", "encrypted content", 5 + explicit, len(wire) - _TAG, rfc=rfc,
+              text=hex_text(wire[5 + explicit : -_TAG]),
               meaning=f"the content, encrypted with {key_name} (additional data: sequence "
               f"number {sequence}, type, version, length)")
         _leaf(record, "wire", "authentication tag", len(wire) - _TAG, len(wire), rfc=rfc,
