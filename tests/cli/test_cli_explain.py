@@ -8,32 +8,23 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cli_helpers import run_glasstls, start_glasstls
 
+from explain.loopback import http_responder
 from glasstls import CertifiedKey, ServerConfig, TLSServer, serve
 from pki import pki
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
 
 
-def _http(sock: Any, address: Any) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            return
-        data += chunk
-    sock.sendall(RESPONSE)
-
-
 @pytest.fixture
 def https_server() -> Iterator[int]:
     key = pki("ecdsa-p256")
-    server: TLSServer = serve(("127.0.0.1", 0), _http, timeout=30, config=ServerConfig(
-        certificates=(CertifiedKey((key.leaf.certificate,), key.leaf.key),)))
+    config = ServerConfig(certificates=(CertifiedKey((key.leaf.certificate,), key.leaf.key),))
+    server: TLSServer = serve(("127.0.0.1", 0), http_responder(RESPONSE), timeout=30,
+                              config=config)
     yield server.address[1]
     server.close(abort_connections=True)
 

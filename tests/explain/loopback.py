@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from peers import require_binary
 
@@ -36,6 +37,21 @@ def capture(path: Path, port: int) -> Iterator[Path]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def http_responder(response: bytes) -> Callable[[Any, Any], None]:
+    """A ``glasstls.serve`` handler: read one request head, send ``response``."""
+
+    def handle(sock: Any, address: Any) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return
+            data += chunk
+        sock.sendall(response)
+
+    return handle
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from peers import require_binary
 from pki import pki
 
 from .checks import tiling_problems
-from .loopback import capture, free_port
+from .loopback import capture, free_port, http_responder
 
 pytestmark = pytest.mark.interop
 
@@ -41,20 +41,12 @@ def _connect_and_capture(tmp_path: Path, client: dict[str, Any], server: dict[st
     port = free_port()
     keylog = tmp_path / "keys.log"
 
-    def handle(sock: Any, address: Any) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        sock.sendall(RESPONSE)
-
     server_config = ServerConfig(certificates=(key.certified,), **server)
     client_config = ClientConfig(trust=key.trust, keylog=KeyLogFile(str(keylog)),
                                  session_cache=None, **client)
     with capture(tmp_path / "capture.pcapng", port) as path:
-        listener = serve(("127.0.0.1", port), handle, config=server_config, timeout=10)
+        listener = serve(("127.0.0.1", port), http_responder(RESPONSE), config=server_config,
+                         timeout=10)
         try:
             with connect(("127.0.0.1", port), config=client_config,
                          server_hostname="localhost", timeout=10) as sock:

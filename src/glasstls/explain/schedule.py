@@ -241,7 +241,6 @@ class Tls13Schedule(Schedule):
         early = (self._early_secret(self.facts.selected_psk is not None)
                  if self._shared_secret_known() else None)
         shared = self._shared_secret() if early is not None else None
-        logged = self.secrets.logged
         if early is not None and shared is not None:
             self.expand("derived (early)", early, "derived",
                         hashlib.new(self.hash_name).digest(), "Transcript-Hash() of nothing",
@@ -256,15 +255,24 @@ class Tls13Schedule(Schedule):
             self.steps.given("handshake_secret", self.secrets.engine["handshake_secret"],
                              "engine", R_SCHEDULE, "handshake",
                              "the Handshake Secret the engine derived")
-        for sender, label, log in ((CLIENT, "c hs traffic", "CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
-                                   (SERVER, "s hs traffic", "SERVER_HANDSHAKE_TRAFFIC_SECRET")):
-            name = f"{sender}_handshake_traffic_secret"
-            if self.steps.get("handshake_secret") is not None:
-                self.expand(name, "handshake_secret", label, context, text, self.hash_len,
-                            "handshake", R_SCHEDULE, "Derive-Secret")
+        self._traffic_secrets("handshake_secret", "handshake", context, text, (
+            (CLIENT, "c hs traffic", "CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+            (SERVER, "s hs traffic", "SERVER_HANDSHAKE_TRAFFIC_SECRET")))
+
+    def _traffic_secrets(self, stage_secret: str, stage: str, context: bytes, text: str,
+                         senders: tuple[tuple[str, str, str], ...]) -> None:
+        """Each side's traffic secret of a stage: Derive-Secret from the stage's secret
+        when it is known (and compared with the key log), else the key log's value."""
+        logged = self.secrets.logged
+        for sender, label, log in senders:
+            name = f"{sender}_{stage}_traffic_secret" + ("_0" if stage == "application" else "")
+            if self.steps.get(stage_secret) is not None:
+                self.expand(name, stage_secret, label, context, text, self.hash_len,
+                            "master" if stage == "application" else stage, R_SCHEDULE,
+                            "Derive-Secret")
                 self.steps.compare(name, logged.get(log), "key log")
             elif log in logged:
-                self.steps.given(name, logged[log], "key log", R_SCHEDULE, "handshake",
+                self.steps.given(name, logged[log], "key log", R_SCHEDULE, stage,
                                  f"{log} from the key log")
             else:
                 continue
@@ -305,19 +313,9 @@ class Tls13Schedule(Schedule):
                                 stage="master"))
             self.steps.compare("master_secret", self.secrets.engine.get("master_secret"),
                                "engine")
-        for sender, label, log in ((CLIENT, "c ap traffic", "CLIENT_TRAFFIC_SECRET_0"),
-                                   (SERVER, "s ap traffic", "SERVER_TRAFFIC_SECRET_0")):
-            name = f"{sender}_application_traffic_secret_0"
-            if self.steps.get("master_secret") is not None:
-                self.expand(name, "master_secret", label, context, text, self.hash_len,
-                            "master", R_SCHEDULE, "Derive-Secret")
-                self.steps.compare(name, logged.get(log), "key log")
-            elif log in logged:
-                self.steps.given(name, logged[log], "key log", R_SCHEDULE, "master",
-                                 f"{log} from the key log")
-            else:
-                continue
-            self.epochs[sender].append(name)
+        self._traffic_secrets("master_secret", "application", context, text, (
+            (CLIENT, "c ap traffic", "CLIENT_TRAFFIC_SECRET_0"),
+            (SERVER, "s ap traffic", "SERVER_TRAFFIC_SECRET_0")))
         if self.steps.get("master_secret") is not None:
             self.expand("exporter_master_secret", "master_secret", "exp master", context, text,
                         self.hash_len, "master", R_SCHEDULE, "Derive-Secret")
