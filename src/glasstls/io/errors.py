@@ -21,8 +21,8 @@ from ..trust import CertificateReason, CertificateRejected
 R = CertificateReason
 
 # OpenSSL's X509_V_ERR_* code and X509_verify_cert_error_string() text for each
-# reason (values from OpenSSL 3.0's include/openssl/x509_vfy.h and
-# crypto/x509/x509_txt.c), so that code reading ``verify_code`` and
+# reason (values from OpenSSL 3.0's include/openssl/x509_vfy.h, texts as its
+# X509_verify_cert_error_string returns them), so that code reading ``verify_code`` and
 # ``verify_message`` sees what it would see with ``ssl`` for the same chain.
 _UNSPECIFIED = (1, "unspecified certificate verification error")
 _VERIFY_CODES: dict[CertificateReason, tuple[int, str]] = {
@@ -39,9 +39,8 @@ _VERIFY_CODES: dict[CertificateReason, tuple[int, str]] = {
     R.ISSUER_NOT_FOUND: (20, "unable to get local issuer certificate"),
     R.CHAIN_TOO_LONG: (22, "certificate chain too long"),
     R.REVOKED: (23, "certificate revoked"),
-    R.NOT_A_CA: (24, "invalid CA certificate"),
     R.PATH_LENGTH: (25, "path length constraint exceeded"),
-    R.BAD_USAGE: (26, "unsupported certificate purpose"),
+    R.BAD_USAGE: (26, "unsuitable certificate purpose"),
     R.CRITICAL_EXTENSION: (34, "unhandled critical extension"),
     R.CRL_ISSUER_CANNOT_SIGN: (35, "key usage does not include CRL signing"),
     R.CRL_CRITICAL_EXTENSION: (36, "unhandled critical CRL extension"),
@@ -52,6 +51,7 @@ _VERIFY_CODES: dict[CertificateReason, tuple[int, str]] = {
     R.KEY_TOO_SMALL: (66, "EE certificate key too weak"),
     R.CA_KEY_TOO_SMALL: (67, "CA certificate key too weak"),
     R.WEAK_DIGEST: (68, "CA signature digest algorithm too weak"),
+    R.NOT_A_CA: (79, "invalid CA certificate"),
 }
 
 
