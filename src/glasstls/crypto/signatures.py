@@ -90,6 +90,13 @@ def key_kind(key: PrivateKey | PublicKey) -> str:
     return kind
 
 
+def tls12_authentication(key: PrivateKey | PublicKey) -> str:
+    """The TLS 1.2 suite authentication a key serves: "RSA" or "ECDSA". EdDSA keys
+    take the ECDHE_ECDSA suites (RFC 8422 §5.3, §5.4)."""
+    kind = key_kind(key)
+    return "RSA" if kind == "rsa" else "ECDSA" if kind in ("ec", "ed25519") else ""
+
+
 def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
                     rsa_pss_key: bool = False) -> bool:
     """Whether a key can sign (or verify) with a scheme in the given version.
