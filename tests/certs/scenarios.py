@@ -316,6 +316,14 @@ def _crl_scenarios(make: Maker, root: Issued, leaf: Any) -> None:
              [root, crl(root), crl(intermediate)], 0, flags=chain_flag)
     make.add("crl-leaf-check-ignores-the-intermediate", [item, intermediate], item.key,
              [root, revoked_intermediate, crl(intermediate)], 0, flags=leaf_flag)
+    early = crl(root, [], last=NOW + 10 * DAY, next_update=NOW + 20 * DAY)
+    make.add("crl-not-yet-valid", [good], good.key, [root, early], 11, flags=leaf_flag)
+    impostor = Issued(root.certificate, new_key())  # same issuer name, another key
+    make.add("crl-bad-signature", [good], good.key, [root, crl(impostor)], 8, flags=leaf_flag)
+    # A trusted intermediate without its root: an anchor only for partial chains.
+    make.add("intermediate-as-partial-chain-anchor", [item], item.key, [intermediate], 0,
+             flags=int(ssl.VERIFY_X509_PARTIAL_CHAIN))
+    make.add("intermediate-in-store-without-its-root", [item], item.key, [intermediate], 2)
 
 
 def make_scenarios(directory: Path, openssl: str) -> list[Scenario]:

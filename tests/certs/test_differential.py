@@ -31,7 +31,8 @@ _NAMES = [
     "expired-intermediate", "untrusted-root-sent", "server-only-eku-on-a-client",
     "crl-leaf-revoked", "crl-leaf-not-revoked", "crl-missing", "crl-expired",
     "crl-chain-intermediate-revoked", "crl-chain-all-good",
-    "crl-leaf-check-ignores-the-intermediate",
+    "crl-leaf-check-ignores-the-intermediate", "crl-not-yet-valid", "crl-bad-signature",
+    "intermediate-as-partial-chain-anchor", "intermediate-in-store-without-its-root",
 ]
 
 
