@@ -18,7 +18,7 @@ from typing import Any, cast
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
@@ -148,8 +148,9 @@ class CertifiedKey:
         if not self.chain:
             raise ConfigError("a certificate chain needs at least the leaf certificate")
         if not isinstance(self.private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
-                                             ed25519.Ed25519PrivateKey)):
-            raise ConfigError("private key must be RSA, ECDSA or Ed25519")
+                                             ed25519.Ed25519PrivateKey,
+                                             ed448.Ed448PrivateKey)):
+            raise ConfigError("private key must be RSA, ECDSA, Ed25519 or Ed448")
         ours = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         theirs = self.chain[0].public_key().public_bytes(

@@ -1,4 +1,4 @@
-"""Ed25519 certificates in TLS 1.2: the ECDHE_ECDSA suites with signature scheme
+"""EdDSA certificates in TLS 1.2: the ECDHE_ECDSA suites with signature scheme
 ed25519 in ServerKeyExchange and CertificateVerify (RFC 8422 §5.3, §5.4, §5.8),
 server and client certificates both."""
 
@@ -63,3 +63,41 @@ def test_ecdsa_and_ed25519_certificates_side_by_side_serve_each_client() -> None
         client12(ecdsa, signature_schemes=(SignatureScheme.ecdsa_secp256r1_sha256,)),
         server12(ED25519, certificates=both))
     assert only_ecdsa.client.negotiated.signature_scheme == "ecdsa_secp256r1_sha256"
+
+
+def _ed448_self_signed() -> CertifiedKey:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ed448
+    from cryptography.x509.oid import NameOID
+
+    key = ed448.Ed448PrivateKey.generate()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                                  False)
+                   .sign(key, None))
+    return CertifiedKey((certificate,), key)
+
+
+@pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
+def test_ed448_certificate_when_both_sides_list_the_ed448_scheme(tls12: bool) -> None:
+    from glasstls import ClientConfig, ServerConfig
+    from glasstls.crypto.signatures import DEFAULT_SCHEMES
+
+    # Ed448 is not offered by default (nor by rustls or Go); it is a row to opt into.
+    ed448 = _ed448_self_signed()
+    schemes = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
+    trust = TrustStore([ed448.chain[0]])
+    client = (client12(ED25519, trust=trust, signature_schemes=schemes) if tls12
+              else ClientConfig(trust=trust, signature_schemes=schemes))
+    pair = connect(client, ServerConfig(certificates=(ed448,), signature_schemes=schemes))
+    negotiated = pair.client.negotiated
+    assert negotiated.signature_scheme == "ed448"
+    assert negotiated.version == ("TLSv1.2" if tls12 else "TLSv1.3")
+    assert negotiated.verified_chain

@@ -4,8 +4,8 @@
   CA:TRUE) and ``glasstls client --cafile`` that certificate, both versions;
 - a glasstls server requiring client certificates and ``openssl s_client -cert``
   with a certificate holding only a common name, both versions;
-- Ed25519 certificates over TLS 1.2 (ECDHE-ECDSA suites, RFC 8422 §5.3) against
-  ``s_server`` and ``s_client``, both ways.
+- Ed25519 (and Ed448) certificates over TLS 1.2 (ECDHE-ECDSA suites, RFC 8422
+  §5.3) against ``s_server`` and ``s_client``, both ways.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from glasstls import CertifiedKey, ClientConfig, ServerConfig, TrustStore
-from glasstls.constants import TLS12, TLS13
+from glasstls.constants import TLS12, TLS13, SignatureScheme
+from glasstls.crypto.signatures import DEFAULT_SCHEMES
 
 from .driver import echo_once, glass_client
 
@@ -38,7 +39,7 @@ def _openssl(openssl: str, directory: Path, *argv: str) -> None:
 
 def _self_signed(openssl: str, directory: Path, key_type: str) -> tuple[Path, Path]:
     """``openssl req -x509`` as people run it (CA:TRUE, a SAN for localhost)."""
-    key_options = (["-newkey", "ed25519"] if key_type == "ed25519" else
+    key_options = (["-newkey", key_type] if key_type.startswith("ed") else
                    ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
     _openssl(openssl, directory, "req", "-x509", *key_options, "-nodes", "-keyout",
              f"{key_type}-key.pem", "-out", f"{key_type}.pem", "-days", "30", "-subj",
@@ -131,10 +132,14 @@ def test_glasstls_client_verifies_an_ed25519_s_server_over_tls12(
     assert negotiated.verified_chain  # the certificate is its own trust anchor
 
 
-def test_openssl_s_client_verifies_an_ed25519_glasstls_server_over_tls12(
-        openssl, start_peer, start_glass_server, tmp_path: Path) -> None:
-    cert, key = _self_signed(openssl, tmp_path, "ed25519")
-    config = ServerConfig(certificates=(CertifiedKey.from_files(cert, key),), versions=(TLS12,))
+@pytest.mark.parametrize("key_type", ["ed25519", "ed448"])
+def test_openssl_s_client_verifies_an_eddsa_glasstls_server_over_tls12(
+        openssl, start_peer, start_glass_server, tmp_path: Path, key_type: str) -> None:
+    cert, key = _self_signed(openssl, tmp_path, key_type)
+    # Ed448 is not in glasstls's default schemes: a server with such a key lists it.
+    schemes = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
+    config = ServerConfig(certificates=(CertifiedKey.from_files(cert, key),), versions=(TLS12,),
+                          signature_schemes=schemes)
     server = start_glass_server(config, echo_once())
     client = start_peer([openssl, "s_client", "-connect", f"127.0.0.1:{server.port}",
                          "-tls1_2", "-CAfile", str(cert), "-verify_return_error",
@@ -144,10 +149,10 @@ def test_openssl_s_client_verifies_an_ed25519_glasstls_server_over_tls12(
     client.close_stdin()
     assert server.join() == b"hello from s_client\n"
     assert client.wait() == 0, client.describe()
-    assert "Peer signature type: ed25519" in client.output, client.describe()
+    assert f"Peer signature type: {key_type}" in client.output, client.describe()
     assert "Verify return code: 0 (ok)" in client.output
     assert server.glass.negotiated.cipher_suite.startswith("TLS_ECDHE_ECDSA_WITH_")
-    assert server.glass.negotiated.signature_scheme == "ed25519"
+    assert server.glass.negotiated.signature_scheme == key_type
 
 
 def test_ed25519_client_certificate_over_tls12_to_s_server_verify(

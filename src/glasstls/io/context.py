@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..certs import CertifiedKey, TrustStore, der
 from ..config import ClientConfig, ServerConfig
@@ -77,8 +77,8 @@ def _key_kind(certified: CertifiedKey) -> str:
         return "RSA"
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return "EC"
-    assert isinstance(key, ed25519.Ed25519PrivateKey)
-    return "Ed25519"
+    assert isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey))
+    return type(key).__name__.removesuffix("PrivateKey")
 
 
 def _split_der(data: bytes) -> list[bytes]:
