@@ -264,11 +264,21 @@ def san_names(certificate: x509.Certificate) -> list[str]:
     return names
 
 
-def _name_text(name: x509.Name) -> str:
+def name_text(name: x509.Name) -> str:
+    """A distinguished name as people read it: ``CN=localhost,O=Example``."""
     try:
-        return name.rfc4514_string()
+        return name.rfc4514_string() or "(empty name)"
     except ValueError:
         return repr(name)
+
+
+def extension_value(item: x509.Certificate | x509.CertificateRevocationList
+                    | x509.RevokedCertificate, kind: type[Any]) -> Any:
+    """The value of an extension of a certificate, a CRL or a CRL entry, or None."""
+    try:
+        return item.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
 
 
 def describe_certificate(certificate: x509.Certificate) -> dict[str, Any]:
@@ -279,9 +289,9 @@ def describe_certificate(certificate: x509.Certificate) -> dict[str, Any]:
         key = "unsupported"
     common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return {
-        "subject": _name_text(certificate.subject),
+        "subject": name_text(certificate.subject),
         "common_name": str(common_names[0].value) if common_names else "",
-        "issuer": _name_text(certificate.issuer),
+        "issuer": name_text(certificate.issuer),
         "key": key,
         "not_before": certificate.not_valid_before_utc.isoformat(),
         "not_after": certificate.not_valid_after_utc.isoformat(),

@@ -16,6 +16,7 @@ from typing import Any
 
 from cryptography import x509
 
+from ..certs import extension_value, name_text
 from .policy import CrlCheck
 from .reasons import CertificateReason, CertificateRejected, Refusal
 
@@ -26,35 +27,22 @@ _UNDERSTOOD_CRL_EXTENSIONS = (x509.CRLNumber, x509.AuthorityKeyIdentifier,
                               x509.IssuerAlternativeName, x509.AuthorityInformationAccess)
 
 
-def _is_delta(crl: x509.CertificateRevocationList) -> bool:
-    try:
-        crl.extensions.get_extension_for_class(x509.DeltaCRLIndicator)
-    except x509.ExtensionNotFound:
-        return False
-    return True
-
-
 def _in_scope(crl: x509.CertificateRevocationList, certificate: x509.Certificate) -> bool:
     """RFC 5280 §5.2.5: an issuing distribution point narrows what a CRL covers."""
-    try:
-        point = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
-    except x509.ExtensionNotFound:
+    point = extension_value(crl, x509.IssuingDistributionPoint)
+    if point is None:
         return True
     if point.indirect_crl or point.only_contains_attribute_certs:
         return False
-    try:
-        is_ca = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
+    constraints = extension_value(certificate, x509.BasicConstraints)
+    is_ca = constraints is not None and constraints.ca
     return not ((point.only_contains_user_certs and is_ca)
                 or (point.only_contains_ca_certs and not is_ca))
 
 
 def _may_sign_crls(issuer: x509.Certificate) -> bool:
-    try:
-        return bool(issuer.extensions.get_extension_for_class(x509.KeyUsage).value.crl_sign)
-    except x509.ExtensionNotFound:
-        return True
+    usage = extension_value(issuer, x509.KeyUsage)
+    return usage is None or bool(usage.crl_sign)
 
 
 def _unhandled_critical(crl: x509.CertificateRevocationList) -> str | None:
@@ -64,25 +52,19 @@ def _unhandled_critical(crl: x509.CertificateRevocationList) -> str | None:
     return None
 
 
-def _name(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string()
-    except ValueError:
-        return repr(name)
-
-
 def _refuse(reason: CertificateReason, certificate: x509.Certificate, depth: int, role: str,
             now: _dt.datetime, **facts: Any) -> CertificateRejected:
     return CertificateRejected(Refusal(
-        reason, role=role, depth=depth, subject=_name(certificate.subject),
-        issuer=_name(certificate.issuer), now=now, **facts))
+        reason, role=role, depth=depth, subject=name_text(certificate.subject),
+        issuer=name_text(certificate.issuer), now=now, **facts))
 
 
 def _check_one(certificate: x509.Certificate, issuer: x509.Certificate, depth: int,
                crls: Sequence[x509.CertificateRevocationList], now: _dt.datetime,
                role: str) -> None:
     candidates = [crl for crl in crls if crl.issuer == certificate.issuer
-                  and not _is_delta(crl) and _in_scope(crl, certificate)]
+                  and extension_value(crl, x509.DeltaCRLIndicator) is None
+                  and _in_scope(crl, certificate)]
     if not candidates:
         raise _refuse(CertificateReason.CRL_MISSING, certificate, depth, role, now)
     # The freshest CRL that is within its dates, as OpenSSL's scoring prefers.
@@ -102,7 +84,7 @@ def _check_one(certificate: x509.Certificate, issuer: x509.Certificate, depth: i
                       not_after=crl.next_update_utc)
     if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
         raise _refuse(CertificateReason.CRL_BAD_SIGNATURE, certificate, depth, role, now,
-                      detail=f"the CRL from {_name(crl.issuer)} is not signed by its issuer")
+                      detail=f"the CRL from {name_text(crl.issuer)} is not signed by its issuer")
     unhandled = _unhandled_critical(crl)
     if unhandled is not None:
         raise _refuse(CertificateReason.CRL_CRITICAL_EXTENSION, certificate, depth, role, now,
@@ -110,10 +92,7 @@ def _check_one(certificate: x509.Certificate, issuer: x509.Certificate, depth: i
     entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
     if entry is None:
         return
-    try:
-        reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-    except x509.ExtensionNotFound:
-        reason = None
+    reason = getattr(extension_value(entry, x509.CRLReason), "reason", None)
     # RFC 5280 §5.3.1: removeFromCRL appears only in delta CRLs and un-revokes.
     if reason is x509.ReasonFlags.remove_from_crl:
         return

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
-from ..certs import TrustStore
+from ..certs import TrustStore, extension_value, name_text
 from .crl import check_revocation
 from .policy import Purpose, VerifyOptions, ca_problem, leaf_usage_problem, run_verifier
 from .reasons import CertificateReason, CertificateRejected, Refusal
@@ -44,13 +44,6 @@ class Context:
     server_name: str | None  # None when the name is not checked
     options: VerifyOptions
     moment: _dt.datetime
-
-
-def name_text(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string() or "(empty name)"
-    except ValueError:
-        return repr(name)
 
 
 def held_names(certificate: x509.Certificate) -> tuple[str, ...]:
@@ -121,11 +114,8 @@ def _extension_problem(walked: list[x509.Certificate], context: Context) -> Refu
         found = ca_problem(context.purpose, certificate)
         if found:
             return _facts(found[0], certificate, depth, context, detail=found[1])
-        try:
-            limit = certificate.extensions.get_extension_for_class(
-                x509.BasicConstraints).value.path_length
-        except x509.ExtensionNotFound:
-            limit = None
+        limit = getattr(extension_value(certificate, x509.BasicConstraints), "path_length",
+                        None)
         if limit is not None and depth - 1 > limit:
             return _facts(R.PATH_LENGTH, certificate, depth, context,
                           detail=f"pathLenConstraint {limit}, with {depth - 1} CAs below it")
@@ -328,4 +318,4 @@ def check_common_name(leaf: x509.Certificate, server_name: str, options: VerifyO
     raise CertificateRejected(name_mismatch(leaf, server_name, context))
 
 
-__all__ = ["Context", "check_common_name", "classify", "held_names", "name_text", "refusal"]
+__all__ = ["Context", "check_common_name", "classify", "held_names", "refusal"]

@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
+from ..certs import extension_value
 from .reasons import CertificateReason
 
 
@@ -74,13 +75,6 @@ _PURPOSE_WORDS = {Purpose.SERVER: "TLS server authentication",
                   Purpose.CLIENT: "TLS client authentication"}
 
 
-def _extension(certificate: x509.Certificate, kind: type[Any]) -> Any:
-    try:
-        return certificate.extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None
-
-
 def _eku_problem(purpose: Purpose, usage: x509.ExtendedKeyUsage | None) -> str | None:
     if usage is None or any(oid in usage for oid in _PURPOSE_EKUS[purpose]):
         return None
@@ -97,10 +91,10 @@ def _key_usage_names(usage: x509.KeyUsage) -> list[str]:
 def leaf_usage_problem(purpose: Purpose, certificate: x509.Certificate) -> str | None:
     """Why the peer's own certificate may not be used for ``purpose`` (None if it
     may): OpenSSL's extended key usage and key usage rules for TLS."""
-    problem = _eku_problem(purpose, _extension(certificate, x509.ExtendedKeyUsage))
+    problem = _eku_problem(purpose, extension_value(certificate, x509.ExtendedKeyUsage))
     if problem:
         return problem
-    usage: x509.KeyUsage | None = _extension(certificate, x509.KeyUsage)
+    usage: x509.KeyUsage | None = extension_value(certificate, x509.KeyUsage)
     if usage is None:
         return None
     # RFC 5280 §4.2.1.3 and OpenSSL's ku_reject: a key usage that allows none of the
@@ -116,15 +110,15 @@ def leaf_usage_problem(purpose: Purpose, certificate: x509.Certificate) -> str |
 def ca_problem(purpose: Purpose, certificate: x509.Certificate
                ) -> tuple[CertificateReason, str] | None:
     """Why a certificate may not issue others in a chain for ``purpose``."""
-    constraints: x509.BasicConstraints | None = _extension(certificate, x509.BasicConstraints)
+    constraints: x509.BasicConstraints | None = extension_value(certificate, x509.BasicConstraints)
     if constraints is None or not constraints.ca:
         # RFC 5280 §4.2.1.9: only a certificate asserting cA may sign certificates.
         return CertificateReason.NOT_A_CA, ("it has no basicConstraints" if constraints is None
                                             else "its basicConstraints say CA:FALSE")
-    usage: x509.KeyUsage | None = _extension(certificate, x509.KeyUsage)
+    usage: x509.KeyUsage | None = extension_value(certificate, x509.KeyUsage)
     if usage is not None and not usage.key_cert_sign:
         return CertificateReason.NOT_A_CA, "its key usage does not include keyCertSign"
-    problem = _eku_problem(purpose, _extension(certificate, x509.ExtendedKeyUsage))
+    problem = _eku_problem(purpose, extension_value(certificate, x509.ExtendedKeyUsage))
     return (CertificateReason.BAD_USAGE, problem) if problem else None
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from cryptography import x509
 from cryptography.x509 import verification
 
-from ..certs import TrustStore, leaf_public_key, san_names
+from ..certs import TrustStore, extension_value, leaf_public_key, name_text, san_names
 from ..crypto.signatures import describe_key, key_kind
 from ..errors import BadCertificate
 from . import diagnose
@@ -45,7 +45,7 @@ def subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
 
 def _check_peer_key(leaf: x509.Certificate, role: str, moment: _dt.datetime) -> None:
     """OpenSSL checks the peer's key before building the chain (X509_verify_cert)."""
-    subject = diagnose.name_text(leaf.subject)
+    subject = name_text(leaf.subject)
     try:
         key = leaf_public_key(leaf)
     except BadCertificate as error:
@@ -57,14 +57,6 @@ def _check_peer_key(leaf: x509.Certificate, role: str, moment: _dt.datetime) -> 
             CertificateReason.KEY_TOO_SMALL, role=role, subject=subject, now=moment,
             detail=f"{describe_key(key)} bits, below the {MINIMUM_RSA_BITS} bits that "
                    "OpenSSL's default security level asks for"))
-
-
-def _has_san(certificate: x509.Certificate) -> bool:
-    try:
-        certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return False
-    return True
 
 
 def _name_subject(leaf: x509.Certificate, purpose: Purpose, server_name: str | None,
@@ -79,13 +71,13 @@ def _name_subject(leaf: x509.Certificate, purpose: Purpose, server_name: str | N
         names = san_names(leaf)
         if not names:
             raise CertificateRejected(Refusal(
-                CertificateReason.WEB_PKI_PROFILE, subject=diagnose.name_text(leaf.subject),
+                CertificateReason.WEB_PKI_PROFILE, subject=name_text(leaf.subject),
                 detail="it has no subjectAltName"))
         return subject_for(names[0])
     if not check_name:
         return None
     assert server_name is not None
-    if options.strict_web_pki or _has_san(leaf):
+    if options.strict_web_pki or extension_value(leaf, x509.SubjectAlternativeName) is not None:
         return subject_for(server_name)
     return None
 
