@@ -40,7 +40,7 @@ from glasstls import ClientConnection, ServerConnection, TLSError
 from glasstls.codec import Reader
 from glasstls.constants import MAX_PLAINTEXT, CipherSuite
 from glasstls.crypto.suites import SUITES
-from glasstls.errors import AlertReceivedError
+from glasstls.errors import AlertDescription, AlertReceivedError
 from glasstls.messages import extensions as ext
 from glasstls.record import Protection, RecordLayer
 from glasstls.session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
@@ -93,6 +93,12 @@ def check_receive(connection: Connection, chunks: Sequence[bytes]) -> TLSError |
             connection.receive_data(chunk)
             connection.data_to_send()
     except TLSError as error:
+        cause = error.__cause__
+        if error.alert == AlertDescription.internal_error and cause is not None and (
+                not isinstance(cause, TLSError)):
+            # DESIGN §5: a bug fails the connection with internal_error; still a bug.
+            raise BrokenPromise(f"{type(cause).__name__} inside receive_data became "
+                                f"internal_error: {cause}") from cause
         check_alert_queued(connection, error)
         try:
             connection.receive_data(b"\x16\x03\x03\x00\x00")
