@@ -44,6 +44,7 @@ from glasstls.errors import AlertDescription, AlertReceivedError
 from glasstls.messages import extensions as ext
 from glasstls.record import Protection, RecordLayer
 from glasstls.session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
+from helpers.hostile import MAX_HELLO, hostile_client_hello, hostile_records
 from helpers.pump import CLIENT_TO_SERVER, handshake_messages, split_records
 from helpers.strategies import PARSERS, WHERES
 
@@ -188,6 +189,27 @@ def engine_seeds(server: bool) -> Iterator[bytes]:
         yield EngineInput((name, index), (), records).encode(transfers)
         yield EngineInput((name, index), (len(records) // 2,), records).encode(transfers)
     yield from _peer_seeds(server, transfers)
+    yield from _large_seeds(server, transfers)
+
+
+def _large_seeds(server: bool, transfers: Sequence[tuple[str, int]]) -> Iterator[bytes]:
+    """Inputs of the full size (libFuzzer grows its inputs from the seeds' sizes):
+    64 KiB ClientHellos, and application data records of 2^14 and 2^14 + 1 bytes."""
+    if server:
+        for hello in (hostile_client_hello(), hostile_client_hello(
+                key_shares=31, groups=255, suites=511, extensions=121, schemes=253,
+                psk_identities=32, share_size=1216, padding_to=MAX_HELLO)):
+            records = [flights.Record(r[0], r[1:3], r[5:])
+                       for r in split_records(hostile_records(hello))]
+            yield EngineInput(("tls13", 0), (), flights.encode(records, ())).encode(transfers)
+    for name, index in transfers:
+        transfer = _transfer(name, index)
+        data = [r for r in transfer.records if r.content_type == 23 and r.keys is not None]
+        if data and name in ("tls13", "tls12"):
+            for size in (2**14, 2**14 + 1):
+                record = dataclasses.replace(data[0], payload=bytes(size))
+                yield EngineInput((name, index), (),
+                                  flights.encode([record], transfer.keys)).encode(transfers)
 
 
 # -- seeds from real peers -----------------------------------------------------------------

@@ -74,6 +74,20 @@ def test_recorded_transfers_are_accepted_and_a_damaged_finished_is_refused(
     assert finished_checked >= len(flights.SCENARIOS) - (0 if server else 1)
 
 
+def test_real_peers_flights_seed_both_engine_harnesses() -> None:
+    # Every peer's ClientHello is served; OpenSSL's and GnuTLS's TLS 1.3 answers to the
+    # recorded ClientHello take the replayed client to the end of its handshake.
+    accepted: dict[bool, list[tuple[str, int]]] = {True: [], False: []}
+    for server in (True, False):
+        transfers = harnesses.transfers_to(server)
+        for seed in harnesses._peer_seeds(server, transfers):
+            given = EngineInput.parse(seed, transfers)
+            if harnesses.feed(given) is None:
+                accepted[server].append(given.transfer)
+    assert len(accepted[True]) == 5
+    assert accepted[False] == [("tls13", 1)] * 2
+
+
 # -- the checks themselves ---------------------------------------------------------------
 
 
