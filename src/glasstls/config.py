@@ -25,6 +25,7 @@ from .crypto.suites import (
     SUITES,
 )
 from .errors import ConfigError
+from .recorder import RecorderFactory
 from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
 from .trace import TraceCallback
 
@@ -108,6 +109,9 @@ class _Common:
     trace: TraceCallback | None = None
     # Include secret values in trace events (for teaching and debugging only).
     trace_secrets: bool = False
+    # Byte-level recording of each connection for ``glasstls explain`` (records
+    # both ways and the secrets derived); None, the default, costs nothing.
+    recorder: RecorderFactory | None = None
     rng: Callable[[int], bytes] = os.urandom
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
