@@ -139,8 +139,11 @@ def main() -> int:
               f"findings: {found}", flush=True)
         if result["exit_code"] != 0 and not result["findings"]:
             print(f"fuzz {name}: exited with {result['exit_code']}, see {result['log']}")
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    (args.workdir / "summary.json").write_text(json.dumps(results, indent=2) + "\n")
+    # One entry per harness, the latest run's (several runs may share a workdir).
+    summary_path = args.workdir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    summary.update({r["harness"]: r for r in results})
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return 0 if all(r["exit_code"] == 0 and not r["findings"] for r in results) else 1
 
 
