@@ -142,6 +142,8 @@ def main() -> int:
     # One entry per harness, the latest run's (several runs may share a workdir).
     summary_path = args.workdir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    if not isinstance(summary, dict):  # written by an older version
+        summary = {}
     summary.update({r["harness"]: r for r in results})
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     return 0 if all(r["exit_code"] == 0 and not r["findings"] for r in results) else 1
