@@ -118,6 +118,9 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
 
 
 def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
+    """A signature of ``data``. ECDSA and RSA-PSS signatures are randomized by
+    OpenSSL (cryptography takes no seed for them); recorded transcripts replay
+    the output of this function."""
     scheme = SCHEMES[scheme_id]
     if isinstance(key, rsa.RSAPrivateKey):
         if scheme.kind == "rsa_pkcs1":

@@ -93,7 +93,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     now = config.clock()
     now_ms = int(now * 1000)
     for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
-        opened = config.ticket_keys.open(identity.identity, now)
+        opened = config.ticket_keys.open(identity.identity, now, config.rng)
         if opened is None:
             if engine.tracing:
                 engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
@@ -187,7 +187,7 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         )
         extensions = ((EarlyDataIndication(config.max_early_data_size),)
                       if config.max_early_data_size else ())
-        ticket = config.ticket_keys.seal(state.encode(), now)
+        ticket = config.ticket_keys.seal(state.encode(), now, config.rng)
         engine.send_post_handshake(NewSessionTicket13(
             config.ticket_lifetime, age_add, nonce, ticket, extensions))
         if engine.tracing:

@@ -151,7 +151,7 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
     from_ticket = False
     if (isinstance(ticket_ext, UnknownExtension) and ticket_ext.data
             and config.ticket_keys is not None):
-        opened = config.ticket_keys.open(ticket_ext.data, now)
+        opened = config.ticket_keys.open(ticket_ext.data, now, config.rng)
         if opened is not None:
             try:
                 state, from_ticket = SessionState.decode(opened), True
@@ -324,7 +324,7 @@ def _send_ticket(engine: Engine, s: Server12) -> None:
     """RFC 5077 §3.3: NewSessionTicket, sealed like TLS 1.3 tickets."""
     config = s.config
     assert config.ticket_keys is not None
-    ticket = config.ticket_keys.seal(_session_state(s).encode(), config.clock())
+    ticket = config.ticket_keys.seal(_session_state(s).encode(), config.clock(), config.rng)
     engine.send_handshake(NewSessionTicket12(config.ticket_lifetime, ticket))
     if engine.tracing:
         engine.trace(t.NEW_SESSION_TICKET, t.SENT, {

@@ -279,7 +279,10 @@ def _send_hello_retry(engine: Engine, hs: ServerHandshake, group: int) -> State:
     engine.transcript.restart_after_hello_retry()
     if hs.config.hello_retry_cookie:
         # The cookie binds the retry to this first ClientHello (RFC 8446 §4.2.2).
-        cookie = hmac.digest(hs.config.cookie_secret, engine.transcript.digest(), "sha256")
+        secret = hs.config.cookie_secret
+        if secret is None:
+            secret = hs.config.rng(32)
+        cookie = hmac.digest(secret, engine.transcript.digest(), "sha256")
         hs.extra["cookie"] = cookie
         extensions.append(Opaque16(X.cookie, cookie))
     retry = ServerHello(TLS12, HELLO_RETRY_REQUEST_RANDOM, hs.client_hello.legacy_session_id,
