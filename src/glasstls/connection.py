@@ -28,8 +28,10 @@ from .errors import (
     ConnectionClosedError,
     DecodeError,
     GlassTLSError,
-    PeerMisbehaved,
+    IllegalParameter,
+    InternalError,
     TLSError,
+    UnexpectedMessage,
     UsageError,
 )
 from .events import (
@@ -128,8 +130,7 @@ class _Connection:
         if data:
             if self._peer_closed and self.record.buffered + len(data) > MAX_AFTER_CLOSE:
                 # Kept for unwrap(), but not without bound.
-                raise PeerMisbehaved("too much data after close_notify",
-                                     AlertDescription.unexpected_message)
+                raise UnexpectedMessage("too much data after close_notify")
             self.record.feed(data)
         next_record = self.record.next_record
         events = self._events
@@ -260,8 +261,7 @@ class _Connection:
     def install_read(self, protection: Protection) -> None:
         # RFC 8446 §5.1: handshake messages must not span a key change.
         if self._handshake_in or self._handshake_rest:
-            raise PeerMisbehaved("handshake message spans a key change",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("handshake message spans a key change")
         self.record.read_protection = protection
 
     def install_write(self, protection: Protection) -> None:
@@ -348,8 +348,7 @@ class _Connection:
                 # 0-RTT records after a HelloRetryRequest: skipped (RFC 8446 §4.2.10).
                 self.record.early_data_skip = skip - len(payload)
                 return
-            raise PeerMisbehaved("application data before the handshake completed",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("application data before the handshake completed")
         if payload:
             early = getattr(state, "early_data", False)
             if early:
@@ -360,10 +359,9 @@ class _Connection:
 
     def _change_cipher_spec(self, payload: bytes) -> None:
         if payload != b"\x01":
-            raise PeerMisbehaved("malformed ChangeCipherSpec", AlertDescription.unexpected_message)
+            raise UnexpectedMessage("malformed ChangeCipherSpec")
         if self._handshake_in:
-            raise PeerMisbehaved("ChangeCipherSpec inside a handshake message",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("ChangeCipherSpec inside a handshake message")
         state = self._state
         if state.ignores_change_cipher_spec and not self.record.read_protection.encrypted:
             return
@@ -377,8 +375,7 @@ class _Connection:
     def _alert(self, payload: bytes) -> None:
         if self._handshake_in:
             # RFC 8446 §5.1: nothing may come between fragments of a handshake message.
-            raise PeerMisbehaved("alert inside a fragmented handshake message",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("alert inside a fragmented handshake message")
         if len(payload) != 2:
             raise DecodeError("malformed alert record")
         level, value = payload[0], payload[1]
@@ -387,7 +384,7 @@ class _Connection:
         except ValueError:
             raise DecodeError(f"unknown alert description {value}") from None
         if level not in (1, 2):
-            raise PeerMisbehaved(f"alert level {level}", AlertDescription.illegal_parameter)
+            raise IllegalParameter(f"alert level {level}")
         if self._trace_enabled:
             self.trace(ALERT, RECEIVED, {"level": "fatal" if level == 2 else "warning",
                                          "description": description.name,
@@ -458,8 +455,7 @@ class _Connection:
                 name = HandshakeType(msg_type).name
             except ValueError:
                 name = f"unknown handshake type {msg_type}"
-            raise PeerMisbehaved(f"received {name} while {state.describe()}",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage(f"received {name} while {state.describe()}")
         message = parser(raw)
         if not state.connected:
             self.transcript.add(raw)
@@ -471,8 +467,7 @@ class _Connection:
             self._state.send_key_update(self, False)  # type: ignore[attr-defined]
             self._flush_handshake()
         else:
-            raise TLSError("TLS 1.2 record limit reached; reconnect",
-                           AlertDescription.internal_error)
+            raise InternalError("TLS 1.2 record limit reached; reconnect")
 
     def _fail(self, error: TLSError) -> None:
         if self._error is None:

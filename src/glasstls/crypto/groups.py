@@ -15,13 +15,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 
 from ..constants import NamedGroup
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import (
+    IllegalParameter,
+    PeerMisbehaved,
+)
 
 Random = Callable[[int], bytes]
 
 
 def _bad_share(group: str, why: str) -> PeerMisbehaved:
-    return PeerMisbehaved(f"invalid {group} key share: {why}", AlertDescription.illegal_parameter)
+    return IllegalParameter(f"invalid {group} key share: {why}")
 
 
 class KeyShare(Protocol):

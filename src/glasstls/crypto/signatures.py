@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from ..constants import SignatureScheme as S
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import DecryptError
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -148,9 +148,7 @@ def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> Non
         else:
             key.verify(signature, data)
     except (InvalidSignature, ValueError):
-        raise PeerMisbehaved(
-            f"{scheme.name} signature does not verify", AlertDescription.decrypt_error
-        ) from None
+        raise DecryptError(f"{scheme.name} signature does not verify") from None
 
 
 def describe_key(key: PrivateKey | PublicKey) -> str:

@@ -31,7 +31,14 @@ from ..constants import (
 from ..crypto import prf, rsa_kx, signatures
 from ..crypto.groups import GROUPS
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
+from ..errors import (
+    AlertDescription,
+    BadCertificate,
+    DecodeError,
+    HandshakeFailure,
+    IllegalParameter,
+    UnsupportedExtension,
+)
 from ..events import HandshakeComplete, SessionTicketReceived
 from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_typed
 from ..messages.handshake import (
@@ -88,32 +95,31 @@ def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHe
     engine.set_version(TLS12)
     suite = SUITES.get(message.cipher_suite)
     if suite is None or suite.is_tls13 or message.cipher_suite not in config.tls12_suites:
-        raise illegal(f"server selected cipher suite 0x{message.cipher_suite:04x}, "
-                      "which was not offered")
+        raise IllegalParameter(f"server selected cipher suite 0x{message.cipher_suite:04x}, "
+                               "which was not offered")
     if message.legacy_compression_method != 0:
-        raise illegal("ServerHello selected a compression method")
+        raise IllegalParameter("ServerHello selected a compression method")
     for extension in message.extensions:
         if extension.type not in hs.hello.offered_extensions:
-            raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} that "
-                                 "was not offered", AlertDescription.unsupported_extension)
+            raise UnsupportedExtension(f"server sent extension {describe(X, extension.type)} that "
+                                       "was not offered")
     renegotiation = find_typed(message.extensions, X.renegotiation_info, RenegotiationInfo)
     # RFC 5746 §3.4: on an initial handshake the server's renegotiation_info is empty.
     if renegotiation is not None and renegotiation.renegotiated_connection:
-        raise PeerMisbehaved("non-empty renegotiation_info on an initial handshake",
-                             AlertDescription.handshake_failure)
+        raise HandshakeFailure("non-empty renegotiation_info on an initial handshake")
     ems = find(message.extensions, X.extended_master_secret) is not None
     if not ems and config.require_extended_master_secret:
-        raise PeerIncompatible("the server does not support extended master secret "
+        raise HandshakeFailure("the server does not support extended master secret "
                                "(RFC 7627), which this client requires")
     formats = find_typed(message.extensions, X.ec_point_formats, U8List)
     if formats is not None and 0 not in formats.values:
-        raise illegal("server does not accept uncompressed EC points")
+        raise IllegalParameter("server does not accept uncompressed EC points")
     alpn = find_typed(message.extensions, X.application_layer_protocol_negotiation, ALPN)
     if alpn is not None:
         if len(alpn.protocols) != 1 or alpn.protocols[0] not in {
             p.encode() for p in config.alpn_protocols
         }:
-            raise illegal("server selected an ALPN protocol that was not offered")
+            raise IllegalParameter("server selected an ALPN protocol that was not offered")
         hs.alpn = alpn.protocols[0]
     engine.transcript.set_hash(suite.hash_name)
     hs.suite = suite
@@ -139,10 +145,9 @@ def handle_server_hello12(engine: Engine, hs: ClientHandshake, message: ServerHe
 def _resume(engine: Engine, c: Client12, session: ClientSession) -> State:
     # RFC 5246 §7.4.1.3: the resumed session's suite; RFC 7627 §5.3: and its EMS use.
     if session.cipher_suite != c.suite.id:
-        raise illegal("resumed session with a different cipher suite")
+        raise IllegalParameter("resumed session with a different cipher suite")
     if session.extended_master_secret != c.extended_master_secret:
-        raise PeerMisbehaved("resumed session's extended master secret use differs",
-                             AlertDescription.handshake_failure)
+        raise HandshakeFailure("resumed session's extended master secret use differs")
     c.resumed = True
     c.master = session.secret
     c.peer_chain = session.peer_certificates
@@ -165,15 +170,14 @@ class ExpectCertificate(_Tls12ClientState):
     def handle(self, engine: Engine, message: Certificate12) -> State:
         c = self.c
         if not message.chain:
-            raise PeerMisbehaved("the server sent an empty certificate chain",
-                                 AlertDescription.decode_error)
+            raise DecodeError("the server sent an empty certificate chain")
         chain = certs.parse_chain(message.chain)
         c.certificate, c.peer_chain = chain[0], message.chain
         key = certs.leaf_public_key(chain[0])
         wanted = c.suite.authentication
         kind = signatures.describe_key(key).split()[0]
         if (wanted == "ECDSA" and kind != "ECDSA") or (wanted == "RSA" and kind != "RSA"):
-            raise PeerMisbehaved(f"{c.suite.name} needs an {wanted} certificate, got {kind}",
+            raise BadCertificate(f"{c.suite.name} needs an {wanted} certificate, got {kind}",
                                  AlertDescription.unsupported_certificate)
         if engine.tracing:
             engine.trace(t.CERTIFICATE, t.RECEIVED, {
@@ -193,8 +197,9 @@ class ExpectServerKeyExchange(_Tls12ClientState):
         config = c.hs.config
         group = GROUPS.get(message.named_group)
         if group is None or not group.tls12 or message.named_group not in config.groups:
-            raise illegal(f"server chose group {describe(NamedGroup, message.named_group)}, "
-                          "which was not offered")
+            raise IllegalParameter(f"server chose group "
+                                   f"{describe(NamedGroup, message.named_group)}, "
+                                   "which was not offered")
         assert c.certificate is not None
         key = certs.leaf_public_key(c.certificate)
         # RFC 5246 §7.4.1.4.1: a scheme from our signature_algorithms that fits the key.
@@ -202,9 +207,9 @@ class ExpectServerKeyExchange(_Tls12ClientState):
             message.algorithm, key, tls13=False,
             rsa_pss_key=certs.is_rsa_pss_key(c.certificate),
         ):
-            raise illegal(f"ServerKeyExchange signed with "
-                          f"{describe(SignatureScheme, message.algorithm)}, which was not "
-                          "offered or does not fit the certificate")
+            raise IllegalParameter(f"ServerKeyExchange signed with "
+                                   f"{describe(SignatureScheme, message.algorithm)}, which was not "
+                                   "offered or does not fit the certificate")
         signed = c.hs.hello.random + c.server_random + message.params
         signatures.verify(key, message.algorithm, signed, message.signature)
         c.group, c.server_public, c.signature_scheme = (

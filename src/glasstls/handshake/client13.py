@@ -32,7 +32,16 @@ from ..crypto import signatures
 from ..crypto.groups import GROUPS
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, BadCertificate, DecodeError, PeerMisbehaved, illegal
+from ..errors import (
+    BadCertificate,
+    DecodeError,
+    DecryptError,
+    IllegalParameter,
+    MissingExtension,
+    UnexpectedMessage,
+    UnsupportedExtension,
+    UnsupportedProtocolVersion,
+)
 from ..events import HandshakeComplete
 from ..keyschedule import DeferredSecret, KeySchedule, finished_verify_data, traffic_keys
 from ..messages.extensions import (
@@ -186,29 +195,29 @@ class ExpectServerHello(_Tls13ClientState):
         version = versions.versions[0]
         if version != TLS13 or TLS13 not in config.versions:
             # RFC 8446 §4.2.1: a version we did not offer is illegal_parameter.
-            raise illegal(f"server selected version 0x{version:04x}, which was not offered")
+            raise IllegalParameter(f"server selected version 0x{version:04x}, "
+                                   "which was not offered")
         if message.legacy_version != TLS12:
-            raise PeerMisbehaved("TLS 1.3 ServerHello legacy_version is not 0x0303",
-                                 AlertDescription.protocol_version)
+            raise UnsupportedProtocolVersion("TLS 1.3 ServerHello legacy_version is not 0x0303")
         # RFC 8446 §4.1.3: echo of our session id, null compression, an offered suite.
         if message.legacy_session_id_echo != hello.session_id:
-            raise illegal("ServerHello does not echo our legacy_session_id")
+            raise IllegalParameter("ServerHello does not echo our legacy_session_id")
         if message.legacy_compression_method != 0:
-            raise illegal("ServerHello selected a compression method")
+            raise IllegalParameter("ServerHello selected a compression method")
         suite = SUITES.get(message.cipher_suite)
         if suite is None or not suite.is_tls13 or message.cipher_suite not in config.cipher_suites:
-            raise illegal(f"server selected cipher suite 0x{message.cipher_suite:04x}, "
-                          "which was not offered")
+            raise IllegalParameter(f"server selected cipher suite 0x{message.cipher_suite:04x}, "
+                                   "which was not offered")
         if hs.retried and hs.suite is not None and suite.id != hs.suite.id:
-            raise illegal("ServerHello suite differs from the HelloRetryRequest's")
+            raise IllegalParameter("ServerHello suite differs from the HelloRetryRequest's")
         where = "HRR" if message.is_hello_retry_request else "SH"
         check_allowed(message.extensions, where)
         for extension in message.extensions:
             # RFC 8446 §4.2.2: a cookie may come in a HelloRetryRequest unasked.
             if extension.type not in hello.offered_extensions and not (
                     where == "HRR" and extension.type == X.cookie):
-                raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} "
-                                     "that was not offered", AlertDescription.unsupported_extension)
+                raise UnsupportedExtension(f"server sent extension {describe(X, extension.type)} "
+                                           "that was not offered")
         engine.set_version(TLS13)
         engine.transcript.set_hash(suite.hash_name)
         hs.suite = suite
@@ -219,14 +228,14 @@ class ExpectServerHello(_Tls13ClientState):
     def _tls12(self, engine: Engine, message: ServerHello) -> State:
         config = self.hs.config
         if message.is_hello_retry_request:
-            raise illegal("HelloRetryRequest without supported_versions")
+            raise IllegalParameter("HelloRetryRequest without supported_versions")
         if message.legacy_version != TLS12 or TLS12 not in config.versions or self.hs.retried:
-            raise PeerMisbehaved(f"server selected version 0x{message.legacy_version:04x}, "
-                                 "which is not enabled", AlertDescription.protocol_version)
+            raise UnsupportedProtocolVersion(
+                f"server selected version 0x{message.legacy_version:04x}, which is not enabled")
         # RFC 8446 §4.1.3: a TLS 1.3 client must detect a downgrade to 1.2 or below.
         if TLS13 in config.versions and message.random[-8:] in (DOWNGRADE_TLS12, DOWNGRADE_TLS11):
-            raise illegal("downgrade protection: the server supports TLS 1.3 but "
-                          "negotiated TLS 1.2 (ServerHello.random carries the sentinel)")
+            raise IllegalParameter("downgrade protection: the server supports TLS 1.3 but "
+                                   "negotiated TLS 1.2 (ServerHello.random carries the sentinel)")
         from .client12 import handle_server_hello12
 
         return handle_server_hello12(engine, self.hs, message)
@@ -235,19 +244,20 @@ class ExpectServerHello(_Tls13ClientState):
         hs = self.hs
         if hs.retried:
             # RFC 8446 §4.1.4: a second HelloRetryRequest is unexpected_message.
-            raise PeerMisbehaved("second HelloRetryRequest", AlertDescription.unexpected_message)
+            raise UnexpectedMessage("second HelloRetryRequest")
         key_share = find_typed(message.extensions, X.key_share, KeyShare)
         cookie = find_typed(message.extensions, X.cookie, Opaque16)
         group = key_share.selected_group if key_share is not None else None
         if group is not None:
             if group not in hs.config.groups:
-                raise illegal(f"HelloRetryRequest asks for group {describe(NamedGroup, group)}, "
-                              "which was not offered")
+                raise IllegalParameter(f"HelloRetryRequest asks for group "
+                                       f"{describe(NamedGroup, group)}, "
+                                       "which was not offered")
             if group in hs.hello.key_shares:
-                raise illegal("HelloRetryRequest asks for a key share we already sent")
+                raise IllegalParameter("HelloRetryRequest asks for a key share we already sent")
         if group is None and cookie is None:
             # RFC 8446 §4.1.4: an HRR that would not change the ClientHello.
-            raise illegal("HelloRetryRequest changes nothing")
+            raise IllegalParameter("HelloRetryRequest changes nothing")
         engine.transcript.restart_after_hello_retry()
         hs.retried = True
         from ..connection import ClientConnection
@@ -294,14 +304,13 @@ class ExpectServerHello(_Tls13ClientState):
         exchange: dict[str, Any] = {}
         if key_share is None:
             if psk is None or not hs.config.allow_psk_ke:
-                raise PeerMisbehaved("ServerHello without key_share",
-                                     AlertDescription.missing_extension)
+                raise MissingExtension("ServerHello without key_share")
         else:
             entry = key_share.entries[0]
             share = hs.hello.key_shares.get(entry.group)
             if share is None:
-                raise illegal(f"server key share for {describe(NamedGroup, entry.group)}, "
-                              "which we did not send")
+                raise IllegalParameter(f"server key share for {describe(NamedGroup, entry.group)}, "
+                                       "which we did not send")
             shared_secret = share.complete(entry.key_exchange)
             hs.group = entry.group
             exchange = {
@@ -348,9 +357,10 @@ class ExpectServerHello(_Tls13ClientState):
         session = hs.session
         # RFC 8446 §4.2.11: the one identity we offered, with a suite of the same hash.
         if session is None or session.version != TLS13 or selected.selected_identity != 0:
-            raise illegal("server selected a pre-shared key we did not offer")
+            raise IllegalParameter("server selected a pre-shared key we did not offer")
         if SUITES[session.cipher_suite].hash_name != suite.hash_name:
-            raise illegal("server resumed with a suite whose hash differs from the ticket's")
+            raise IllegalParameter(
+                "server resumed with a suite whose hash differs from the ticket's")
         hs.psk_accepted = True
         return session.secret
 
@@ -365,15 +375,15 @@ class ExpectEncryptedExtensions(_Tls13ClientState):
             if extension.type not in hs.hello.offered_extensions and (
                 extension.type != X.supported_groups
             ):
-                raise PeerMisbehaved(f"server sent extension {describe(X, extension.type)} "
-                                     "that was not offered", AlertDescription.unsupported_extension)
+                raise UnsupportedExtension(f"server sent extension {describe(X, extension.type)} "
+                                           "that was not offered")
         alpn = find_typed(message.extensions, X.application_layer_protocol_negotiation, ALPN)
         if alpn is not None:
             # RFC 7301 §3.1: exactly one protocol, one that we offered.
             if len(alpn.protocols) != 1 or alpn.protocols[0] not in {
                 p.encode() for p in hs.config.alpn_protocols
             }:
-                raise illegal("server selected an ALPN protocol that was not offered")
+                raise IllegalParameter("server selected an ALPN protocol that was not offered")
             hs.alpn = alpn.protocols[0]
         limit = find_typed(message.extensions, X.record_size_limit, RecordSizeLimit)
         if limit is not None:
@@ -385,8 +395,7 @@ class ExpectEncryptedExtensions(_Tls13ClientState):
                 engine.record.read_limit = hs.config.record_size_limit
         if find(message.extensions, X.early_data) is not None:
             if not hs.early_data_offered or hs.retried:
-                raise PeerMisbehaved("early_data accepted but none was offered",
-                                     AlertDescription.unsupported_extension)
+                raise UnsupportedExtension("early_data accepted but none was offered")
             hs.early_data_accepted = True
         if engine.tracing:
             engine.trace(t.ENCRYPTED_EXTENSIONS, t.RECEIVED, {
@@ -422,10 +431,9 @@ def _handle_certificate_request(engine: Engine, hs: ClientHandshake,
     check_allowed(message.extensions, "CR")
     # RFC 8446 §4.3.2: empty context in the handshake; signature_algorithms required.
     if message.certificate_request_context:
-        raise illegal("CertificateRequest context must be empty during the handshake")
+        raise IllegalParameter("CertificateRequest context must be empty during the handshake")
     if find(message.extensions, X.signature_algorithms) is None:
-        raise PeerMisbehaved("CertificateRequest without signature_algorithms",
-                             AlertDescription.missing_extension)
+        raise MissingExtension("CertificateRequest without signature_algorithms")
     hs.certificate_request = message
     if engine.tracing:
         engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {
@@ -436,7 +444,7 @@ def _handle_certificate_request(engine: Engine, hs: ClientHandshake,
 def _handle_server_certificate(engine: Engine, hs: ClientHandshake,
                                message: Certificate13) -> State:
     if message.certificate_request_context:
-        raise illegal("server Certificate has a request context")
+        raise IllegalParameter("server Certificate has a request context")
     if not message.certificate_list:
         # RFC 8446 §4.4.2.4: an empty server Certificate is decode_error.
         raise DecodeError("the server sent an empty certificate chain")
@@ -495,8 +503,9 @@ class ExpectCertificateVerify(_Tls13ClientState):
             message.algorithm, key, tls13=True,
             rsa_pss_key=certs.is_rsa_pss_key(hs.peer_certificate),
         ):
-            raise illegal(f"CertificateVerify uses {describe(SignatureScheme, message.algorithm)}"
-                          ", which was not offered or does not fit the certificate's key")
+            raise IllegalParameter(f"CertificateVerify uses "
+                                   f"{describe(SignatureScheme, message.algorithm)}"
+                                   ", which was not offered or does not fit the certificate's key")
         content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY,
                                              engine.transcript.digest_before_last())
         signatures.verify(key, message.algorithm, content, message.signature)
@@ -520,8 +529,7 @@ class ExpectFinished(_Tls13ClientState):
         expected = finished_verify_data(suite, hs.server_handshake_secret,
                                         engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
-            raise PeerMisbehaved("server Finished does not verify",
-                                 AlertDescription.decrypt_error)
+            raise DecryptError("server Finished does not verify")
         if engine.tracing:
             engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
                                                   "result": "verified"})

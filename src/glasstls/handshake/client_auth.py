@@ -14,7 +14,12 @@ from ..certs import CertifiedKey
 from ..config import CertificateRequestInfo, ClientConfig, ServerConfig
 from ..constants import TLS13, ExtensionType as X, SignatureScheme, describe
 from ..crypto import signatures
-from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
+from ..errors import (
+    CertificateRequired,
+    HandshakeFailure,
+    IllegalParameter,
+    PeerMisbehaved,
+)
 from ..messages.extensions import CertificateAuthorities, Extension, U16List, find_typed
 from ..messages.handshake import (
     Certificate13,
@@ -66,10 +71,8 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
                 "result": "no client certificate", "policy": config.client_auth})
         if config.client_auth == "required":
             # RFC 8446 §4.4.2.4: certificate_required; TLS 1.2 has handshake_failure.
-            alert = (AlertDescription.certificate_required if version == TLS13
-                     else AlertDescription.handshake_failure)
-            raise PeerIncompatible("the client sent no certificate, but one is required",
-                                   alert)
+            missing = CertificateRequired if version == TLS13 else HandshakeFailure
+            raise missing("the client sent no certificate, but one is required")
         return None
     chain = certs.parse_chain(chain_der)
     if engine.tracing:
@@ -102,8 +105,9 @@ def check_client_signature(engine: Engine, config: ServerConfig,
     if scheme not in config.signature_schemes or not signatures.scheme_fits_key(
         scheme, key, tls13=tls13, rsa_pss_key=certs.is_rsa_pss_key(certificate)
     ):
-        raise illegal(f"client CertificateVerify uses {describe(SignatureScheme, scheme)}, "
-                      "which was not requested or does not fit its key")
+        raise IllegalParameter(f"client CertificateVerify uses "
+                               f"{describe(SignatureScheme, scheme)}, "
+                               "which was not requested or does not fit its key")
     signatures.verify(key, scheme, content, signature)
     if engine.tracing:
         engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {

@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..constants import HandshakeType
 from ..crypto import signatures
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import (
+    AlertDescription,
+    NoApplicationProtocol,
+    UnexpectedMessage,
+)
 from ..events import Event
 from ..record import Protection, RecordLayer
 from .transcript import Transcript
@@ -71,8 +75,7 @@ class State:
         raise NotImplementedError
 
     def handle_change_cipher_spec(self, engine: Engine) -> State:
-        raise PeerMisbehaved(f"ChangeCipherSpec is not allowed while {self.describe()}",
-                             AlertDescription.unexpected_message)
+        raise UnexpectedMessage(f"ChangeCipherSpec is not allowed while {self.describe()}")
 
     def describe(self) -> str:
         names = [HandshakeType(t).name for t in self.expects]
@@ -110,8 +113,7 @@ def choose_alpn(ours: tuple[str, ...], offered: tuple[bytes, ...]) -> bytes | No
         encoded = protocol.encode()
         if encoded in offered:
             return encoded
-    raise PeerMisbehaved("no application protocol in common (ALPN)",
-                         AlertDescription.no_application_protocol)
+    raise NoApplicationProtocol("no application protocol in common (ALPN)")
 
 
 def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],

@@ -11,7 +11,10 @@ from ..constants import HandshakeType as H
 from ..crypto import prf
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import (
+    AlertDescription,
+    DecryptError,
+)
 from ..events import HandshakeComplete
 from ..messages.handshake import ClientHello, Finished, parse_empty
 from ..record import Tls12Protection
@@ -52,8 +55,7 @@ def verify_finished12(engine: Engine, suite: Suite, master: bytes, message: Fini
     expected = prf.finished_verify_data(suite.hash_name, master, from_client,
                                         engine.transcript.digest_before_last())
     if not constant_time_equal(expected, message.verify_data):
-        raise PeerMisbehaved(f"{'client' if from_client else 'server'} Finished does not verify",
-                             AlertDescription.decrypt_error)
+        raise DecryptError(f"{'client' if from_client else 'server'} Finished does not verify")
     if engine.tracing:
         engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
                                               "result": "verified"})

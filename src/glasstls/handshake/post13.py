@@ -10,7 +10,12 @@ from .. import trace as t
 from ..constants import TLS13, ExtensionType as X, HandshakeType as H
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
-from ..errors import AlertDescription, PeerMisbehaved, UsageError, illegal, unexpected
+from ..errors import (
+    DecryptError,
+    IllegalParameter,
+    UnexpectedMessage,
+    UsageError,
+)
 from ..events import (
     CertificateRequested,
     KeyUpdated,
@@ -150,7 +155,7 @@ class Connected13(State):
     def _session_ticket(self, engine: Engine, message: NewSessionTicket13) -> None:
         # RFC 8446 §4.6.1: lifetime at most seven days.
         if message.ticket_lifetime > 604800:
-            raise illegal("ticket lifetime over seven days")
+            raise IllegalParameter("ticket lifetime over seven days")
         early = find_typed(message.extensions, X.early_data, EarlyDataIndication)
         max_early = (early.max_early_data_size or 0) if early is not None else 0
         psk = resumption_psk(self.suite, self.resumption_master_secret.value,
@@ -182,7 +187,7 @@ class Connected13(State):
         config = engine.config
         assert isinstance(config, ClientConfig) and self._transcript is not None
         if not request.certificate_request_context:
-            raise illegal("post-handshake CertificateRequest without a context")
+            raise IllegalParameter("post-handshake CertificateRequest without a context")
         transcript = self._transcript.fork()
         transcript.add(request.raw)
         engine.emit(CertificateRequested(request.certificate_request_context))
@@ -230,11 +235,11 @@ class Connected13(State):
         config = engine.config
         pending = self._pending
         if pending is None or not isinstance(config, ServerConfig):
-            raise unexpected("post-handshake authentication message without a request")
+            raise UnexpectedMessage("post-handshake authentication message without a request")
         pending.transcript.add(message.raw)
         if isinstance(message, Certificate13):
             if message.certificate_request_context != pending.context:
-                raise illegal("client Certificate answers a different request")
+                raise IllegalParameter("client Certificate answers a different request")
             checked = check_client_chain(engine, _required(config), message.chain, TLS13)
             if checked is None:
                 pending.expecting = H.finished
@@ -253,8 +258,7 @@ class Connected13(State):
             expected = finished_verify_data(self.suite, self._client_secret,
                                             pending.transcript.digest_before_last())
             if not constant_time_equal(expected, message.verify_data):
-                raise PeerMisbehaved("client Finished does not verify",
-                                     AlertDescription.decrypt_error)
+                raise DecryptError("client Finished does not verify")
             if engine.tracing:
                 engine.trace(t.FINISHED, t.RECEIVED, {"post_handshake": True, "result": "verified"})
             self._pending = None

@@ -11,7 +11,11 @@ from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..errors import (
+    DecodeError,
+    DecryptError,
+    MissingExtension,
+)
 from ..keyschedule import KeySchedule, finished_verify_data, resumption_psk
 from ..messages.extensions import (
     EarlyDataIndication,
@@ -83,8 +87,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     modes_ext = find_typed(hello.extensions, X.psk_key_exchange_modes, U8List)
     if modes_ext is None:
         # RFC 8446 §4.2.9: pre_shared_key without psk_key_exchange_modes.
-        raise PeerMisbehaved("pre_shared_key without psk_key_exchange_modes",
-                             AlertDescription.missing_extension)
+        raise MissingExtension("pre_shared_key without psk_key_exchange_modes")
     dhe = PskKeyExchangeMode.psk_dhe_ke in modes_ext.values and can_dhe
     if not dhe and not (PskKeyExchangeMode.psk_ke in modes_ext.values and config.allow_psk_ke):
         return None
@@ -116,7 +119,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
         expected = binder(suite, state.secret, transcript_hash)
         if not constant_time_equal(expected, psk.binders[index]):
-            raise PeerMisbehaved("PSK binder does not verify", AlertDescription.decrypt_error)
+            raise DecryptError("PSK binder does not verify")
         client_age = (identity.obfuscated_ticket_age - state.age_add) % 2**32
         return AcceptedPsk(index, state, identity, client_age, dhe)
     return None

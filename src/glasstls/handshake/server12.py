@@ -35,7 +35,12 @@ from ..constants import (
 from ..crypto import prf, rsa_kx, signatures
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, DecodeError, PeerIncompatible, PeerMisbehaved, illegal
+from ..errors import (
+    DecodeError,
+    HandshakeFailure,
+    IllegalParameter,
+    InappropriateFallback,
+)
 from ..events import HandshakeComplete
 from ..messages.extensions import (
     ALPN,
@@ -138,7 +143,7 @@ def _choose(config: ServerConfig, hello: ClientHello
                       for s in hello.cipher_suites)
     hint = (" (the client offers RSA key exchange, which is disabled here)"
             if rsa_offered and not config.enable_rsa_key_exchange else "")
-    raise PeerIncompatible("no TLS 1.2 cipher suite, group and certificate in common" + hint)
+    raise HandshakeFailure("no TLS 1.2 cipher suite, group and certificate in common" + hint)
 
 
 def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bool
@@ -173,8 +178,8 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
         reason = "session has no client certificate, which this server requires"
     elif state.extended_master_secret and not ems:
         # RFC 7627 §5.3: the client dropped EMS on resumption of an EMS session.
-        raise PeerMisbehaved("resumption without extended master secret of a session "
-                             "that used it", AlertDescription.handshake_failure)
+        raise HandshakeFailure("resumption without extended master secret of a session "
+                               "that used it")
     elif ems and not state.extended_master_secret:
         reason = "session did not use extended master secret (RFC 7627 §5.3)"
     if reason:
@@ -186,21 +191,19 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
 
 def handle_client_hello12(engine: Engine, config: ServerConfig, hello: ClientHello) -> State:
     if 0 not in hello.legacy_compression_methods:
-        raise illegal("ClientHello does not offer null compression")
+        raise IllegalParameter("ClientHello does not offer null compression")
     suites = hello.cipher_suites
     # RFC 7507: a fallback connection from a client that could do better.
     if CipherSuite.TLS_FALLBACK_SCSV in suites and TLS13 in config.versions:
-        raise PeerMisbehaved("the client fell back to TLS 1.2 but we support TLS 1.3",
-                             AlertDescription.inappropriate_fallback)
+        raise InappropriateFallback("the client fell back to TLS 1.2 but we support TLS 1.3")
     renegotiation = find_typed(hello.extensions, X.renegotiation_info, RenegotiationInfo)
     if renegotiation is not None and renegotiation.renegotiated_connection:
-        raise PeerMisbehaved("non-empty renegotiation_info on an initial handshake",
-                             AlertDescription.handshake_failure)
+        raise HandshakeFailure("non-empty renegotiation_info on an initial handshake")
     secure_renegotiation = (renegotiation is not None
                             or CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in suites)
     ems = find(hello.extensions, X.extended_master_secret) is not None
     if not ems and config.require_extended_master_secret:
-        raise PeerIncompatible("the client does not offer extended master secret (RFC 7627), "
+        raise HandshakeFailure("the client does not offer extended master secret (RFC 7627), "
                                "which this server requires")
     resumable = _resumable(engine, config, hello, ems)
     random = config.rng(32)
@@ -228,7 +231,7 @@ def handle_client_hello12(engine: Engine, config: ServerConfig, hello: ClientHel
                      server_name=server_name_of(hello), issue_ticket=wants_ticket)
     formats = find_typed(hello.extensions, X.ec_point_formats, U8List)
     if s.group is not None and formats is not None and 0 not in formats.values:
-        raise illegal("client does not accept uncompressed EC points")
+        raise IllegalParameter("client does not accept uncompressed EC points")
     engine.transcript.set_hash(suite.hash_name)
 
     extensions: list[Extension] = []

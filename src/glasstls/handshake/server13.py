@@ -32,7 +32,15 @@ from ..crypto import signatures
 from ..crypto.groups import GROUPS
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal, unexpected
+from ..errors import (
+    DecodeError,
+    DecryptError,
+    HandshakeFailure,
+    IllegalParameter,
+    MissingExtension,
+    UnexpectedMessage,
+    UnsupportedProtocolVersion,
+)
 from ..events import HandshakeComplete
 from ..keyschedule import KeySchedule, finished_verify_data, traffic_keys
 from ..messages.extensions import (
@@ -115,10 +123,9 @@ def _negotiate_version(config: ServerConfig, hello: ClientHello) -> int:
                 return version
     elif hello.legacy_version >= TLS12 and TLS12 in config.versions:
         return TLS12
-    raise PeerIncompatible("no protocol version in common (the client offers "
-                           + (", ".join(f"0x{v:04x}" for v in versions.versions)
-                              if versions else f"up to 0x{hello.legacy_version:04x}") + ")",
-                           AlertDescription.protocol_version)
+    raise UnsupportedProtocolVersion("no protocol version in common (the client offers "
+                                     + (", ".join(f"0x{v:04x}" for v in versions.versions)
+                                     if versions else f"up to 0x{hello.legacy_version:04x}") + ")")
 
 
 def server_name_of(hello: ClientHello) -> str | None:
@@ -128,7 +135,7 @@ def server_name_of(hello: ClientHello) -> str | None:
     try:
         return sni.host_name.decode("ascii")
     except UnicodeDecodeError:
-        raise PeerMisbehaved("server_name is not ASCII", AlertDescription.decode_error) from None
+        raise DecodeError("server_name is not ASCII") from None
 
 
 class ExpectClientHello(State):
@@ -154,7 +161,7 @@ class ExpectClientHello(State):
         check_allowed(message.extensions, "CH")
         if message.legacy_compression_methods != b"\x00":
             # RFC 8446 §4.1.2: exactly the null compression method.
-            raise illegal("TLS 1.3 ClientHello must offer only null compression")
+            raise IllegalParameter("TLS 1.3 ClientHello must offer only null compression")
         suite = _choose_suite(config, message.cipher_suites)
         engine.transcript.set_hash(suite.hash_name)
         hs = ServerHandshake(config, message, suite)
@@ -182,13 +189,13 @@ class ExpectClientHelloAfterRetry(State):
                 or message.random != first.random
                 or hs.suite.id not in message.cipher_suites
                 or message.legacy_compression_methods != b"\x00"):
-            raise illegal("second ClientHello is inconsistent with the first")
+            raise IllegalParameter("second ClientHello is inconsistent with the first")
         if find(message.extensions, X.early_data) is not None:
-            raise illegal("early_data in the second ClientHello")
+            raise IllegalParameter("early_data in the second ClientHello")
         if engine.config.hello_retry_cookie:  # type: ignore[union-attr]
             cookie = find_typed(message.extensions, X.cookie, Opaque16)
             if cookie is None or not hmac.compare_digest(cookie.data, hs.extra["cookie"]):
-                raise illegal("second ClientHello does not return our cookie")
+                raise IllegalParameter("second ClientHello does not return our cookie")
         hs.client_hello = message
         engine.record.early_data_skip = 0
         return _process_hello(engine, hs, message)
@@ -199,7 +206,7 @@ def _choose_suite(config: ServerConfig, offered: tuple[int, ...]) -> Suite:
     candidates = ([s for s in ours if s in offered] if config.server_preference
                   else [s for s in offered if s in ours])
     if not candidates:
-        raise PeerIncompatible("no TLS 1.3 cipher suite in common")
+        raise HandshakeFailure("no TLS 1.3 cipher suite in common")
     return SUITES[candidates[0]]
 
 
@@ -209,7 +216,7 @@ def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
     mutual = ([g for g in config.groups if g in client_groups] if config.server_preference
               else [g for g in client_groups if g in config.groups])
     if not mutual:
-        raise PeerIncompatible("no key exchange group in common")
+        raise HandshakeFailure("no key exchange group in common")
     by_group = {entry.group: entry for entry in shares}
     for group in mutual:
         if group in by_group:
@@ -224,7 +231,7 @@ def _choose_certificate(config: ServerConfig, offered_schemes: tuple[int, ...]
                                          tls13=True)
         if scheme is not None:
             return certified, scheme
-    raise PeerIncompatible("no certificate and signature scheme the client accepts")
+    raise HandshakeFailure("no certificate and signature scheme the client accepts")
 
 
 def _process_hello(engine: Engine, hs: ServerHandshake, hello: ClientHello) -> State:
@@ -234,22 +241,20 @@ def _process_hello(engine: Engine, hs: ServerHandshake, hello: ClientHello) -> S
     schemes_ext = find_typed(hello.extensions, X.signature_algorithms, U16List)
     # RFC 8446 §9.2: without PSK, these are mandatory.
     if groups_ext is None or shares_ext is None:
-        raise PeerMisbehaved("TLS 1.3 ClientHello without supported_groups and key_share",
-                             AlertDescription.missing_extension)
+        raise MissingExtension("TLS 1.3 ClientHello without supported_groups and key_share")
     if schemes_ext is None and find(hello.extensions, X.pre_shared_key) is None:
-        raise PeerMisbehaved("TLS 1.3 ClientHello without signature_algorithms",
-                             AlertDescription.missing_extension)
+        raise MissingExtension("TLS 1.3 ClientHello without signature_algorithms")
     for entry in shares_ext.entries:
         # RFC 8446 §4.2.8: shares only for groups in supported_groups.
         if entry.group not in groups_ext.values:
-            raise illegal("key share for a group not in supported_groups")
+            raise IllegalParameter("key share for a group not in supported_groups")
     group, chosen = _choose_group(config, groups_ext.values, shares_ext.entries)
     if chosen is None:
         if hs.retried:
-            raise illegal("second ClientHello lacks the key share we asked for")
+            raise IllegalParameter("second ClientHello lacks the key share we asked for")
         return _send_hello_retry(engine, hs, group)
     if hs.retried and (len(shares_ext.entries) != 1 or group != hs.group):
-        raise illegal("second ClientHello must carry exactly the requested key share")
+        raise IllegalParameter("second ClientHello must carry exactly the requested key share")
     hs.group = group
     alpn_ext = find_typed(hello.extensions, X.application_layer_protocol_negotiation, ALPN)
     hs.alpn = choose_alpn(config.alpn_protocols, alpn_ext.protocols if alpn_ext else ())
@@ -260,8 +265,7 @@ def _process_hello(engine: Engine, hs: ServerHandshake, hello: ClientHello) -> S
                         can_dhe=True)
     if hs.psk is None:
         if schemes_ext is None:
-            raise PeerMisbehaved("TLS 1.3 ClientHello without signature_algorithms",
-                                 AlertDescription.missing_extension)
+            raise MissingExtension("TLS 1.3 ClientHello without signature_algorithms")
         hs.certified, hs.signature_scheme = _choose_certificate(config, schemes_ext.values)
     elif not hs.psk.dhe:
         chosen = None
@@ -469,7 +473,7 @@ class ExpectEarlyData(_ServerState):
         self.budget -= length
         if self.budget < 0:
             # RFC 8446 §4.2.10: more than max_early_data_size is unexpected_message.
-            raise unexpected("more early data than max_early_data_size")
+            raise UnexpectedMessage("more early data than max_early_data_size")
 
     def handle(self, engine: Engine, message: EmptyMessage) -> State:
         hs = self.hs
@@ -487,7 +491,7 @@ class ExpectClientCertificate(_ServerState):
     def handle(self, engine: Engine, message: Certificate13) -> State:
         hs = self.hs
         if message.certificate_request_context:
-            raise illegal("client Certificate has a request context during the handshake")
+            raise IllegalParameter("client Certificate has a request context during the handshake")
         checked = check_client_chain(engine, hs.config, message.chain, TLS13)
         if checked is None:
             return ExpectFinished(hs)
@@ -520,8 +524,7 @@ class ExpectFinished(_ServerState):
         expected = finished_verify_data(suite, hs.client_handshake_secret,
                                         engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
-            raise PeerMisbehaved("client Finished does not verify",
-                                 AlertDescription.decrypt_error)
+            raise DecryptError("client Finished does not verify")
         if engine.tracing:
             engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
                                                   "result": "verified"})

@@ -14,7 +14,10 @@ from typing import ClassVar, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import ExtensionType as X
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..errors import (
+    DecodeError,
+    IllegalParameter,
+)
 
 # Where an extension block sits.
 CH, SH, HRR, EE, CT, CR, NST = "CH", "SH", "HRR", "EE", "CT", "CR", "NST"
@@ -57,8 +60,7 @@ class ServerNameList:
                 name = names.opaque(2, minimum=1)
                 if name_type == 0:
                     if host_name:
-                        raise PeerMisbehaved("two host names in server_name",
-                                             AlertDescription.illegal_parameter)
+                        raise IllegalParameter("two host names in server_name")
                     host_name = name
                 else:
                     others.append((name_type, name))
@@ -192,8 +194,7 @@ class KeyShare:
         groups = [e.group for e in entries]
         # RFC 8446 §4.2.8: each group at most once, else illegal_parameter.
         if len(set(groups)) != len(groups):
-            raise PeerMisbehaved("key_share offers a group twice",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter("key_share offers a group twice")
         return cls(tuple(entries), where=CH)
 
     def write(self, w: Writer) -> None:
@@ -246,8 +247,7 @@ class RecordSizeLimit:
         limit = r.u16()
         # RFC 8449 §4: values below 64 are illegal_parameter.
         if limit < 64:
-            raise PeerMisbehaved(f"record_size_limit {limit} is below 64",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter(f"record_size_limit {limit} is below 64")
         return cls(limit)
 
     def write(self, w: Writer) -> None:
@@ -282,8 +282,7 @@ class PreSharedKey:
             while body.remaining:
                 binders.append(body.opaque(1, minimum=32))
         if len(binders) != len(identities):
-            raise PeerMisbehaved("pre_shared_key: binders and identities differ in number",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter("pre_shared_key: binders and identities differ in number")
         return cls(tuple(identities), tuple(binders))
 
     def write(self, w: Writer) -> None:
@@ -431,8 +430,7 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
             ext_type = block.u16()
             if ext_type in seen:
                 # RFC 8446 §4.2: no more than one extension of a type in a block.
-                raise PeerMisbehaved(f"duplicate extension {ext_type}",
-                                     AlertDescription.illegal_parameter)
+                raise IllegalParameter(f"duplicate extension {ext_type}")
             seen.add(ext_type)
             with block.vector(2) as body:
                 typed_where = _TYPED_WHERE.get(ext_type)
@@ -459,10 +457,7 @@ def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = Tru
     for extension in extensions:
         allowed = ALLOWED.get(extension.type)
         if allowed is not None and where not in allowed:
-            raise PeerMisbehaved(
-                f"extension {X(extension.type).name} is not allowed in {where}",
-                AlertDescription.illegal_parameter,
-            )
+            raise IllegalParameter(f"extension {X(extension.type).name} is not allowed in {where}")
 
 
 E = TypeVar("E")

@@ -13,7 +13,10 @@ from typing import ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType, HandshakeType as H
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..errors import (
+    DecodeError,
+    IllegalParameter,
+)
 from .extensions import (
     CH,
     CR,
@@ -83,8 +86,7 @@ class ClientHello:
         psk = find(extensions, ExtensionType.pre_shared_key)
         if psk is not None and extensions[-1] is not psk:
             # RFC 8446 §4.2.11: pre_shared_key MUST be the last extension.
-            raise PeerMisbehaved("pre_shared_key is not the last extension",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter("pre_shared_key is not the last extension")
         return cls(legacy_version, random, session_id, suites, compression, extensions, raw)
 
     def write_body(self, w: Writer) -> None:
@@ -340,8 +342,7 @@ class KeyUpdate:
             value = r.u8()
         if value > 1:
             # RFC 8446 §4.6.3: any other value is illegal_parameter.
-            raise PeerMisbehaved(f"KeyUpdate request_update {value}",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter(f"KeyUpdate request_update {value}")
         return cls(value == 1, raw)
 
     def write_body(self, w: Writer) -> None:
@@ -381,8 +382,7 @@ class ServerKeyExchangeECDHE:
         with body_reader(raw) as r:
             curve_type = r.u8()
             if curve_type != 3:
-                raise PeerMisbehaved("ServerKeyExchange curve type is not named_curve",
-                                     AlertDescription.illegal_parameter)
+                raise IllegalParameter("ServerKeyExchange curve type is not named_curve")
             group = r.u16()
             public = r.opaque(1, minimum=1)
             return cls(group, public, r.u16(), r.opaque(2), raw)
