@@ -551,6 +551,13 @@ class TranscriptMismatch(AssertionError):
     pass
 
 
+def _comparable(lines: list[str]) -> list[str]:
+    """A step's lines with the ``random`` ones last: when the engine calls a
+    primitive, relative to its trace events, is not part of what it reports."""
+    return ([line for line in lines if not line.startswith("random ")]
+            + [line for line in lines if line.startswith("random ")])
+
+
 class Run:
     """One run of a flow: ``live`` sides run for real; the others come from
     ``recorded``. Each live step is compared with the recording as soon as it ends."""
@@ -634,9 +641,10 @@ class Run:
         if self.recorded is None:
             return
         recorded = self._next_recorded(entry)
-        if recorded.lines != entry.lines:
-            diff = "\n".join(difflib.unified_diff(recorded.lines, entry.lines, "recorded",
-                                                  "replayed", lineterm="", n=2))
+        if _comparable(recorded.lines) != _comparable(entry.lines):
+            diff = "\n".join(difflib.unified_diff(
+                _comparable(recorded.lines), _comparable(entry.lines), "recorded", "replayed",
+                lineterm="", n=2))
             raise TranscriptMismatch(f"{self.flow.name}, step {self._position} "
                                      f"({entry.header}) differs:\n{diff}")
 

@@ -18,7 +18,8 @@ from ..errors import (
     CertificateRequired,
     HandshakeFailure,
     IllegalParameter,
-    PeerMisbehaved,
+    TLSError,
+    UsageError,
 )
 from ..messages.extensions import CertificateAuthorities, Extension, U16List, find_typed
 from ..messages.handshake import (
@@ -30,10 +31,11 @@ from ..messages.handshake import (
 )
 from .common import (
     CLIENT_CERTIFICATE_VERIFY,
-    Engine,
     certificate_verify_content,
     choose_signature_scheme,
+    describe_chain,
 )
+from .engine import Engine
 from .transcript import Transcript
 
 
@@ -66,9 +68,8 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
                        version: int) -> tuple[list[x509.Certificate], tuple[bytes, ...]] | None:
     """Verify the client's chain; None when it sent none and that is allowed."""
     if not chain_der:
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-                "result": "no client certificate", "policy": config.client_auth})
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "no client certificate", "policy": config.client_auth})
         if config.client_auth == "required":
             # RFC 8446 §4.4.2.4: certificate_required; TLS 1.2 has handshake_failure.
             missing = CertificateRequired if version == TLS13 else HandshakeFailure
@@ -76,20 +77,14 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
         return None
     chain = certs.parse_chain(chain_der)
     if engine.tracing:
-        engine.trace(t.CERTIFICATE, t.RECEIVED, {
-            "chain": [certs.describe_certificate(c) for c in chain]})
-    assert config.client_trust is not None
+        engine.note(chain=describe_chain(chain))
+    if config.client_trust is None:
+        raise UsageError("client certificates need ServerConfig.client_trust")
     try:
         path = certs.verify_client_chain(config.client_trust, chain, config.clock())
-    except PeerMisbehaved as error:
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-                "result": "failed", "reason": str(error), "alert": error.alert.name})
-        raise
-    except Exception as error:
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-                "result": "failed", "reason": str(error)})
+    except TLSError as error:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "failed", "reason": str(error), "alert": error.alert.name})
         raise
     if engine.tracing:
         engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
@@ -109,11 +104,7 @@ def check_client_signature(engine: Engine, config: ServerConfig,
                                f"{describe(SignatureScheme, scheme)}, "
                                "which was not requested or does not fit its key")
     signatures.verify(key, scheme, content, signature)
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
-            "signature_scheme": describe(SignatureScheme, scheme),
-            "signature_bytes": len(signature), "result": "signature verified",
-            "key": signatures.describe_key(key)})
+    engine.note(result="signature verified", key=signatures.describe_key(key))
 
 
 def send_client_certificate13(engine: Engine, config: ClientConfig,
@@ -131,19 +122,11 @@ def send_client_certificate13(engine: Engine, config: ClientConfig,
     context = request.certificate_request_context
     if picked is None:
         send(Certificate13(context, ()))
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE, t.SENT, {
-                "chain": [], "note": "no suitable client certificate"})
+        engine.note(chain=[], note="no suitable client certificate")
         return
     certified, scheme = picked
     send(Certificate13(context, tuple(CertificateEntry(der) for der in certified.chain_der)))
     if engine.tracing:
-        engine.trace(t.CERTIFICATE, t.SENT, {
-            "chain": [certs.describe_certificate(c) for c in certified.chain]})
+        engine.note(chain=describe_chain(certified.chain))
     content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY, transcript.digest())
-    signature = signatures.sign(certified.private_key, scheme, content)
-    send(CertificateVerify(scheme, signature))
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
-            "signature_scheme": describe(SignatureScheme, scheme),
-            "signature_bytes": len(signature)})
+    send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme, content)))

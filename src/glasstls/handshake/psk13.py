@@ -27,7 +27,7 @@ from ..messages.extensions import (
 )
 from ..messages.handshake import ClientHello, NewSessionTicket13
 from ..session import ClientSession, SessionState
-from .common import Engine
+from .engine import Engine
 
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
 TICKET_AGE_TOLERANCE_MS = 10_000
@@ -68,7 +68,7 @@ def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> Cl
                        filled.extensions, raw)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class AcceptedPsk:
     index: int
     state: SessionState
@@ -98,9 +98,8 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
         opened = config.ticket_keys.open(identity.identity, now, config.rng)
         if opened is None:
-            if engine.tracing:
-                engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
-                    "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
+            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
+                "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
             continue
         try:
             state = SessionState.decode(opened)
@@ -111,8 +110,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             # Resuming would skip the CertificateRequest this policy demands.
             reason = "the session has no client certificate, which this server requires"
         if reason:
-            if engine.tracing:
-                engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
+            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
             continue
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
@@ -159,15 +157,13 @@ def early_data_acceptable(engine: Engine, config: ServerConfig, hello: ClientHel
     }
     for reason, ok in checks.items():
         if not ok:
-            if engine.tracing:
-                engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
-                                                               "reason": reason})
+            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
+                                                           "reason": reason})
             return False
     expires = state.issued_ms / 1000 + state.lifetime
     if not config.anti_replay.first_use(accepted.identity.identity, expires, now):
-        if engine.tracing:
-            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
-                "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
+        engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
+            "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
         return False
     return True
 
@@ -193,7 +189,3 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         ticket = config.ticket_keys.seal(state.encode(), now, config.rng)
         engine.send_post_handshake(NewSessionTicket13(
             config.ticket_lifetime, age_add, nonce, ticket, extensions))
-        if engine.tracing:
-            engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
-                "lifetime": config.ticket_lifetime, "ticket_bytes": len(ticket),
-                "max_early_data_size": config.max_early_data_size})
