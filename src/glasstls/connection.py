@@ -49,6 +49,7 @@ from .handshake.client import start_client
 from .handshake.engine import Closed, State
 from .handshake.server import ExpectClientHello
 from .messages.handshake import ClientHello
+from .recorder import ConnectionRecorder
 from .session import ClientSession
 from .trace import (
     ALERT,
@@ -91,6 +92,12 @@ class _Connection:
     @property
     def closed(self) -> bool:
         return self._error is not None or (self._sent_close and self._peer_closed)
+
+    @property
+    def recorder(self) -> ConnectionRecorder | None:
+        """This connection's recording (``glasstls explain``), when the config has a
+        ``recorder``."""
+        return self._core.recorder
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes from the peer; returns the events they produced, in order.

@@ -22,10 +22,16 @@ from .handshake.engine import DescribedKeys, Negotiated
 from .handshake.transcript import Transcript
 from .messages.handshake import ClientHello, Message, serialize
 from .record import Protection, RecordLayer, Tls13Protection
+from .recorder import ConnectionRecorder, RecordingRecordLayer
 from .session import ClientSession
 from .trace import ALERT, CHANGE_CIPHER_SPEC, ESTABLISHED, KEY_DERIVATION, LOCAL, SENT, TraceEvent
 
 _connection_ids = itertools.count(1)
+
+
+def _record_secrets(recorder: ConnectionRecorder, secrets: Mapping[str, bytes]) -> None:
+    for name, value in secrets.items():
+        recorder.secret(name, value)
 
 
 class ConnectionCore:
@@ -47,6 +53,7 @@ class ConnectionCore:
         "offered_cipher_suites",
         "out",
         "record",
+        "recorder",
         "session",
         "side",
         "tracing",
@@ -57,7 +64,15 @@ class ConnectionCore:
     def __init__(self, config: ClientConfig | ServerConfig, side: str) -> None:
         self.config = config
         self.side = side
-        self.record = RecordLayer()
+        # Tells apart the trace events of connections that share a config.
+        self.connection_id = next(_connection_ids)
+        # glasstls explain: every record both ways and every secret, when asked.
+        self.recorder: ConnectionRecorder | None = None
+        if config.recorder is None:
+            self.record = RecordLayer()
+        else:
+            self.recorder = config.recorder(side, self.connection_id)
+            self.record = RecordingRecordLayer(self.recorder)
         if config.record_padding_block:
             self.record.padding_block = config.record_padding_block
         self.transcript = Transcript()
@@ -78,10 +93,9 @@ class ConnectionCore:
         # with ServerConfig.keep_client_hello), and what it offered.
         self.client_hello: ClientHello | None = None
         self.offered_cipher_suites: tuple[int, ...] = ()
-        # The one tracing flag: is there a trace callback?
-        self.tracing = config.trace is not None
-        # Tells apart the trace events of connections that share a config.
-        self.connection_id = next(_connection_ids)
+        # The one tracing flag: is there a trace callback, or a recorder (which gets
+        # the key schedule's inputs with the trace's secrets)?
+        self.tracing = config.trace is not None or self.recorder is not None
         # The trace of the message being handled, open to notes until the next event.
         self._pending_trace: TraceEvent | None = None
 
@@ -149,6 +163,8 @@ class ConnectionCore:
         self.events.append(event)
 
     def note(self, secrets: Mapping[str, bytes] | None = None, **details: Any) -> None:
+        if secrets and self.recorder is not None:
+            _record_secrets(self.recorder, secrets)
         pending = self._pending_trace
         if pending is None:
             return
@@ -158,6 +174,8 @@ class ConnectionCore:
 
     def trace(self, step: str, action: str, details: Mapping[str, Any],
               secrets: Mapping[str, bytes] | None = None) -> None:
+        if secrets and self.recorder is not None:
+            _record_secrets(self.recorder, secrets)
         callback = self.config.trace
         if callback is None:
             return
@@ -170,6 +188,8 @@ class ConnectionCore:
             self.trace(KEY_DERIVATION, LOCAL, {**values, **details}, secrets)
 
     def keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.secret(label, secret)
         callback = self.config.keylog
         if callback is not None:
             self.flush_trace()  # what was traced happened before
@@ -210,6 +230,8 @@ class ConnectionCore:
     def trace_message(self, message: Message, action: str) -> None:
         """The message's trace, sent to the callback at the next event (so that the
         state handling it can ``note`` what it found)."""
+        if self.config.trace is None:
+            return  # tracing only for a recorder, which wants secrets, not messages
         self.flush_trace()
         self._pending_trace = self._trace_event(message.name, action, message.describe(), None)
 

@@ -111,7 +111,7 @@ def _public(cls: type) -> set[str]:
 
 
 COMMON = {"close", "closed", "config", "data_to_send", "export_keying_material",
-          "handshake_complete", "key_update", "negotiated", "receive_data", "send",
+          "handshake_complete", "key_update", "negotiated", "receive_data", "recorder", "send",
           "take_unprocessed_data"}
 
 

@@ -18,7 +18,6 @@ from ..errors import (
     CertificateRequired,
     HandshakeFailure,
     IllegalParameter,
-    TLSError,
     UsageError,
 )
 from ..messages.extensions import CertificateAuthorities, Extension, U16List, find_typed
@@ -29,11 +28,13 @@ from ..messages.handshake import (
     CertificateVerify,
     Message,
 )
+from ..trust import Purpose
 from .common import (
     CLIENT_CERTIFICATE_VERIFY,
     certificate_verify_content,
     choose_signature_scheme,
     describe_chain,
+    verify_peer_chain,
 )
 from .engine import Engine
 from .transcript import Transcript
@@ -80,16 +81,8 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
         engine.note(chain=describe_chain(chain))
     if config.client_trust is None:
         raise UsageError("client certificates need ServerConfig.client_trust")
-    try:
-        path = certs.verify_client_chain(config.client_trust, chain, config.clock())
-    except TLSError as error:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "failed", "reason": str(error), "alert": error.alert.name})
-        raise
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
-            "path_length": len(path), "peer": "client"})
+    path = verify_peer_chain(engine, config.client_trust, chain, Purpose.CLIENT,
+                             config.verify_options, config.clock(), peer="client")
     return chain, tuple(certs.der(c) for c in path)
 
 

@@ -11,13 +11,14 @@ from cryptography import x509
 from .. import certs, trace as t
 from ..constants import ExtensionType as X
 from ..crypto import signatures
-from ..errors import BadCertificate, DecodeError, NoApplicationProtocol
+from ..errors import DecodeError, NoApplicationProtocol, TLSError
 from ..messages.extensions import ServerNameList, find_typed
 from ..messages.handshake import ClientHello
+from ..trust import Purpose, VerifyOptions, verify_chain
 from .engine import Engine
 
 if TYPE_CHECKING:
-    from ..certs import CertifiedKey
+    from ..certs import CertifiedKey, TrustStore
     from ..config import ClientConfig
 
 
@@ -76,6 +77,26 @@ def describe_chain(chain: Sequence[x509.Certificate]) -> list[dict[str, Any]]:
     return [certs.describe_certificate(c) for c in chain]
 
 
+def verify_peer_chain(engine: Engine, trust: TrustStore, chain: list[x509.Certificate],
+                      purpose: Purpose, options: VerifyOptions, now: float, *,
+                      server_name: str | None = None, check_name: bool = False,
+                      **shown: Any) -> list[x509.Certificate]:
+    """The verified path (leaf first, anchor last) of a peer's chain; the outcome is
+    traced either way (``shown``: what the trace adds when it is ok)."""
+    try:
+        path = verify_chain(trust, chain, purpose=purpose, server_name=server_name,
+                            check_name=check_name, options=options, now=now)
+    except TLSError as error:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "failed", "reason": str(error), "alert": error.alert.name})
+        raise
+    if engine.tracing:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
+            "path_length": len(path), **shown})
+    return path
+
+
 def verify_server_certificates(engine: Engine, config: ClientConfig, server_name: str | None,
                                chain: list[x509.Certificate], received_leaf: bytes = b""
                                ) -> tuple[bytes, ...]:
@@ -85,22 +106,10 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
         engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
             "result": "skipped", "reason": "certificate verification is disabled"})
         return ()
-    now = config.clock()
-    try:
-        if config.check_hostname:
-            path = certs.verify_server_chain(config.trust_store(), chain, server_name, now)
-        else:
-            path = certs.verify_server_chain_any_name(config.trust_store(), chain, now)
-    except BadCertificate as error:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "failed", "reason": str(error), "alert": error.alert.name})
-        raise
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
-            "path_length": len(path),
-            "host_name": server_name if config.check_hostname else "(not checked)",
-        })
+    path = verify_peer_chain(
+        engine, config.trust_store(), chain, Purpose.SERVER, config.verify_options,
+        config.clock(), server_name=server_name, check_name=config.check_hostname,
+        host_name=server_name if config.check_hostname else "(not checked)")
     # The leaf's DER is the one received; only the rest of the path is encoded.
     return (received_leaf, *(certs.der(c) for c in path[1:])) if (
         received_leaf) else tuple(certs.der(c) for c in path)
