@@ -18,7 +18,7 @@ from .config import ClientConfig, ServerConfig
 from .constants import TLS12, TLS13, ContentType
 from .errors import AlertDescription, UnexpectedMessage
 from .events import Event
-from .handshake.engine import DescribedKeys, Negotiated
+from .handshake.engine import DescribedKeys, Details, Negotiated
 from .handshake.transcript import Transcript
 from .messages.handshake import ClientHello, Message, serialize
 from .record import Protection, RecordLayer, Tls13Protection
@@ -27,6 +27,11 @@ from .session import ClientSession
 from .trace import ALERT, CHANGE_CIPHER_SPEC, ESTABLISHED, KEY_DERIVATION, LOCAL, SENT, TraceEvent
 
 _connection_ids = itertools.count(1)
+
+
+def _evaluated(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Trace values, calling those given as functions (costly to describe)."""
+    return {name: value() if callable(value) else value for name, value in details.items()}
 
 
 def _record_secrets(recorder: ConnectionRecorder, secrets: Mapping[str, bytes]) -> None:
@@ -168,11 +173,11 @@ class ConnectionCore:
         pending = self._pending_trace
         if pending is None:
             return
-        pending.details.update(details)
+        pending.details.update(_evaluated(details))
         if secrets and self.config.trace_secrets:
             pending.secrets.update({name: value.hex() for name, value in secrets.items()})
 
-    def trace(self, step: str, action: str, details: Mapping[str, Any],
+    def trace(self, step: str, action: str, details: Details,
               secrets: Mapping[str, bytes] | None = None) -> None:
         if secrets and self.recorder is not None:
             _record_secrets(self.recorder, secrets)
@@ -180,7 +185,8 @@ class ConnectionCore:
         if callback is None:
             return
         self.flush_trace()
-        callback(self._trace_event(step, action, dict(details), secrets))
+        callback(self._trace_event(step, action, _evaluated(
+            details() if callable(details) else details), secrets))
 
     def trace_keys(self, keys: DescribedKeys, **details: Any) -> None:
         if self.tracing:

@@ -62,8 +62,9 @@ class KeySchedule:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
         and the keys they give."""
         client, server = self.handshake_traffic_secrets(hello_hash)
-        return StageKeys(self.suite, self.secret, TrafficKeys.derive(self.suite, client),
-                         TrafficKeys.derive(self.suite, server))
+        suite = self.suite
+        return StageKeys(suite, self.secret, TrafficKeys(client, *traffic_keys(suite, client)),
+                         TrafficKeys(server, *traffic_keys(suite, server)))
 
     # -- master secret -----------------------------------------------------------
 
@@ -78,8 +79,10 @@ class KeySchedule:
         """RFC 8446 §7.1: the application traffic secrets (after ``enter_master``),
         their keys, and the exporter master secret."""
         client, server = self.application_traffic_secrets(finished_hash)
-        return ApplicationKeys(self.suite, self.secret, TrafficKeys.derive(self.suite, client),
-                               TrafficKeys.derive(self.suite, server),
+        suite = self.suite
+        return ApplicationKeys(suite, self.secret,
+                               TrafficKeys(client, *traffic_keys(suite, client)),
+                               TrafficKeys(server, *traffic_keys(suite, server)),
                                self.exporter_master_secret(finished_hash))
 
     def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
@@ -115,10 +118,6 @@ class TrafficKeys:
     secret: bytes
     key: bytes
     iv: bytes
-
-    @classmethod
-    def derive(cls, suite: Suite, secret: bytes) -> TrafficKeys:
-        return cls(secret, *traffic_keys(suite, secret))
 
 
 @dataclass(frozen=True, slots=True)

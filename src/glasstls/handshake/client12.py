@@ -185,8 +185,7 @@ class ExpectCertificate(_Tls12ClientState):
         if not message.chain:
             raise DecodeError("the server sent an empty certificate chain")
         chain = certs.parse_chain(message.chain)
-        if engine.tracing:
-            engine.note(chain=describe_chain(chain))
+        engine.note(chain=lambda: describe_chain(chain))
         key = certs.leaf_public_key(chain[0])
         wanted = hello.suite.authentication
         # RFC 8422 §5.3: ECDHE_ECDSA suites take ECDSA or EdDSA certificates.
@@ -278,7 +277,7 @@ def _send_client_flight(engine: Engine, hello: Hello12, server: ServerCertificat
             server_key, offer.hello.hello.legacy_version, config.rng)
         engine.send(ClientKeyExchangeRSA(encrypted))
         engine.note(pre_master_secret_bytes=len(pre_master_secret),
-                    server_key=signatures.describe_key(server_key),
+                    server_key=lambda: signatures.describe_key(server_key),
                     secrets={"pre_master_secret": pre_master_secret})
     else:
         own = GROUPS[share.group].generate(config.rng)
@@ -286,7 +285,7 @@ def _send_client_flight(engine: Engine, hello: Hello12, server: ServerCertificat
         engine.send(ClientKeyExchangeECDHE(own.public))
         group = describe(NamedGroup, share.group)
         engine.note(group=group)
-        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+        engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group, "hybrid": False, "client_share_bytes": len(own.public),
             "server_share_bytes": len(share.public),
             "shared_secret_bytes": len(pre_master_secret)},
@@ -327,8 +326,7 @@ def _send_client_certificate(engine: Engine, offer: ClientOffer, request: Certif
         engine.note(chain=[], note="no suitable client certificate")
         return None
     engine.send(Certificate12(picked[0].chain_der))
-    if engine.tracing:
-        engine.note(chain=describe_chain(picked[0].chain))
+    engine.note(chain=lambda: describe_chain(picked[0].chain))
     return picked
 
 

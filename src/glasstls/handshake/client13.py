@@ -119,7 +119,7 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
                                    "which we did not send")
         shared_secret = share.complete(entry.key_exchange)
         group = entry.group
-        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+        engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": describe(NamedGroup, group), "hybrid": GROUPS[group].hybrid,
             "client_share_bytes": len(share.public),
             "server_share_bytes": len(entry.key_exchange),
@@ -237,8 +237,7 @@ def _server_certificate(engine: Engine, hs: Handshake13, extensions: Extensions1
         # RFC 8446 §4.4.2.4: an empty server Certificate is decode_error.
         raise DecodeError("the server sent an empty certificate chain")
     chain = certs.parse_chain(message.chain)
-    if engine.tracing:
-        engine.note(chain=describe_chain(chain))
+    engine.note(chain=lambda: describe_chain(chain))
     offer = hs.offer
     verified = verify_server_certificates(engine, offer.config, offer.server_name, chain,
                                           message.chain[0])
@@ -271,7 +270,7 @@ class ExpectCertificateVerify(_Tls13ClientState):
         content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY,
                                              engine.transcript.digest_before_last())
         signatures.verify(key, message.algorithm, content, message.signature)
-        engine.note(result="signature verified", key=signatures.describe_key(key))
+        engine.note(result="signature verified", key=lambda: signatures.describe_key(key))
         identity = ServerIdentity(self.chain, self.verified_chain,
                                   describe(SignatureScheme, message.algorithm))
         return ExpectFinished(self.hs, self.extensions, self.request, identity)

@@ -77,8 +77,7 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
             raise missing("the client sent no certificate, but one is required")
         return None
     chain = certs.parse_chain(chain_der)
-    if engine.tracing:
-        engine.note(chain=describe_chain(chain))
+    engine.note(chain=lambda: describe_chain(chain))
     if config.client_trust is None:
         raise UsageError("client certificates need ServerConfig.client_trust")
     path = verify_peer_chain(engine, config.client_trust, chain, Purpose.CLIENT,
@@ -97,7 +96,7 @@ def check_client_signature(engine: Engine, config: ServerConfig,
                                f"{describe(SignatureScheme, scheme)}, "
                                "which was not requested or does not fit its key")
     signatures.verify(key, scheme, content, signature)
-    engine.note(result="signature verified", key=signatures.describe_key(key))
+    engine.note(result="signature verified", key=lambda: signatures.describe_key(key))
 
 
 def send_client_certificate13(engine: Engine, config: ClientConfig,
@@ -119,7 +118,6 @@ def send_client_certificate13(engine: Engine, config: ClientConfig,
         return
     certified, scheme = picked
     send(Certificate13(context, tuple(CertificateEntry(der) for der in certified.chain_der)))
-    if engine.tracing:
-        engine.note(chain=describe_chain(certified.chain))
+    engine.note(chain=lambda: describe_chain(certified.chain))
     content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY, transcript.digest())
     send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme, content)))

@@ -90,10 +90,9 @@ def verify_peer_chain(engine: Engine, trust: TrustStore, chain: list[x509.Certif
         engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
             "result": "failed", "reason": str(error), "alert": error.alert.name})
         raise
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
-            "path_length": len(path), **shown})
+    engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, lambda: {
+        "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
+        "path_length": len(path), **shown})
     return path
 
 

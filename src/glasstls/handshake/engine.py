@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from ..session import ClientSession
     from .transcript import Transcript
 
+# Trace details, or a function that makes them (called only when tracing).
+Details = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 # (label, context or None, length) -> keying material (RFC 8446 §7.5, RFC 5705)
 Exporter = Callable[[bytes, bytes | None, int], bytes]
 
@@ -96,11 +98,15 @@ class Engine(Protocol):
     def emit(self, event: Event) -> None: ...
 
     def note(self, secrets: Mapping[str, bytes] | None = None, **details: Any) -> None:
-        """Add values to the trace of the message being handled (or just sent)."""
+        """Add values to the trace of the message being handled (or just sent). A
+        value may be a function of no arguments, called only if the trace is wanted
+        (for values that cost something to describe)."""
 
-    def trace(self, step: str, action: str, details: Mapping[str, Any],
+    def trace(self, step: str, action: str, details: Details,
               secrets: Mapping[str, bytes] | None = None) -> None:
-        """Trace a local decision (``action`` "local") or a non-message step."""
+        """Trace a local decision (``action`` "local") or a non-message step. The
+        details (or any of their values) may be given as a function of no arguments,
+        called only if the trace is wanted."""
 
     def trace_keys(self, keys: DescribedKeys, **details: Any) -> None:
         """Trace a key schedule stage with the values it computed."""
@@ -165,4 +171,5 @@ class Closed(State):
         return "the connection is closed"
 
 
-__all__ = ["Closed", "DescribedKeys", "Engine", "Exporter", "Negotiated", "Parser", "State"]
+__all__ = ["Closed", "DescribedKeys", "Details", "Engine", "Exporter", "Negotiated", "Parser",
+           "State"]

@@ -292,8 +292,7 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
                       scheme: int | None) -> State:
     config = s.config
     engine.send(Serialized(certified.certificate_message(tls13=False)))
-    if engine.tracing:
-        engine.note(chain=describe_chain(certified.chain))
+    engine.note(chain=lambda: describe_chain(certified.chain))
     ecdhe = None
     if group is not None and scheme is not None:
         share = GROUPS[group].generate(config.rng)
@@ -382,14 +381,14 @@ class ExpectClientKeyExchange(_Tls12ServerState):
             pre_master_secret = rsa_kx.decrypt_pre_master_secret(
                 full.certified.private_key, message.encrypted_pre_master_secret,
                 s.hello.legacy_version, config.rng)
-            engine.note(server_key=signatures.describe_key(full.certified.private_key),
+            engine.note(server_key=lambda: signatures.describe_key(full.certified.private_key),
                         secrets={"pre_master_secret": pre_master_secret})
             group = scheme = None
         else:
             group, share, scheme = ecdhe
             pre_master_secret = share.complete(message.public)
             engine.note(group=describe(NamedGroup, group))
-            engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+            engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
                 "group": describe(NamedGroup, group), "hybrid": False,
                 "client_share_bytes": len(message.public),
                 "server_share_bytes": len(share.public),

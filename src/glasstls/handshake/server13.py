@@ -297,7 +297,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     engine.send(ServerHello(TLS12, config.rng(32), hello.legacy_session_id, suite.id, 0,
                             tuple(extensions)))
     if entry is not None and shared_secret is not None:
-        engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+        engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group.name, "hybrid": group.hybrid,
             "client_share_bytes": len(entry.key_exchange),
             "server_share_bytes": len(server_share),
@@ -375,12 +375,11 @@ def _send_encrypted_extensions(engine: Engine, config: ServerConfig, hello: Clie
 
 def _send_certificate(engine: Engine, certified: CertifiedKey, scheme: int) -> None:
     engine.send(Serialized(certified.certificate_message(tls13=True)))
-    if engine.tracing:
-        engine.note(chain=describe_chain(certified.chain))
+    engine.note(chain=lambda: describe_chain(certified.chain))
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
     engine.send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme,
                                                           content)))
-    engine.note(key=signatures.describe_key(certified.private_key))
+    engine.note(key=lambda: signatures.describe_key(certified.private_key))
 
 
 class _ServerState(State):
