@@ -25,7 +25,7 @@ from .crypto.suites import (
     RSA_KEY_TRANSPORT_SUITES,
     SUITES,
 )
-from .errors import AlertDescription, ConfigError, PeerIncompatible, TLSError
+from .errors import ConfigError, InternalError, UnrecognizedName
 from .recorder import RecorderFactory
 from .servernames import ServerNames
 from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
@@ -301,8 +301,7 @@ class ServerConfig(_Common):
             if chosen is not None:
                 chains = (chosen,) if isinstance(chosen, CertifiedKey) else tuple(chosen)
                 if not chains or not all(isinstance(c, CertifiedKey) for c in chains):
-                    raise TLSError("select_certificate returned no CertifiedKey",
-                                   AlertDescription.internal_error)
+                    raise InternalError("select_certificate returned no CertifiedKey")
                 return chains
         found = self.name_table.lookup(server_name)
         if found is not None:
@@ -310,8 +309,7 @@ class ServerConfig(_Common):
         if self.certificates:
             return self.certificates
         # RFC 6066 §3: a server that does not recognise the name may refuse it.
-        raise PeerIncompatible(f"no certificate for the server name {server_name!r}",
-                               AlertDescription.unrecognized_name)
+        raise UnrecognizedName(f"no certificate for the server name {server_name!r}")
 
 
 def _is_rsa(certified: CertifiedKey) -> bool:

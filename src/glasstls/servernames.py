@@ -74,4 +74,12 @@ class ServerNames:
         return [*self._exact, *(f"*.{suffix}" for suffix in self._wildcard)]
 
 
-__all__ = ["ServerNames", "normalize_name"]
+def same_server_name(issued_for: bytes, server_name: str | None) -> bool:
+    """Whether a session issued under ``issued_for`` (as stored in its state) may be
+    resumed by a client asking for ``server_name`` (RFC 6066 §3: never under another
+    name)."""
+    asked = (server_name or "").rstrip(".").lower()
+    return issued_for.decode("ascii", "replace").rstrip(".").lower() == asked
+
+
+__all__ = ["ServerNames", "normalize_name", "same_server_name"]

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 
 from glasstls import CertifiedKey, ServerConfig
 from glasstls.crypto.devpki import make_leaf
-from glasstls.errors import AlertDescription, ConfigError, PeerIncompatible, TLSError
+from glasstls.errors import AlertDescription, ConfigError, TLSError, UnrecognizedName
 from glasstls.servernames import ServerNames, normalize_name
 from pki import pki
 
@@ -81,10 +81,10 @@ def test_config_falls_back_to_the_default_certificates() -> None:
 
 def test_without_a_default_an_unknown_name_is_unrecognized_name() -> None:
     config = ServerConfig(server_names={"a.example": (A,)})
-    with pytest.raises(PeerIncompatible) as caught:
+    with pytest.raises(UnrecognizedName) as caught:
         config.certificates_for("b.example", HELLO)
     assert caught.value.alert == AlertDescription.unrecognized_name
-    with pytest.raises(PeerIncompatible):
+    with pytest.raises(UnrecognizedName):
         config.certificates_for(None, HELLO)
 
 
