@@ -235,9 +235,6 @@ def test_server_side_limits_are_explicit(files: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="session can only be specified in client mode"):
         glass_context(files, server=True).wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(),
                                                    server_side=True, session=object())
-    with pytest.raises(NotImplementedError):
-        server.sni_callback = lambda *args: None
-    server.set_servername_callback(None)
 
 
 def test_create_default_context(files: dict[str, Path]) -> None:

@@ -26,6 +26,7 @@ import pytest
 from io_helpers import glass_context, python_client_context, python_https_server
 
 import glasstls
+from glasstls.trace import TraceEvent
 from peers import require_module
 
 pytestmark = pytest.mark.interop
@@ -55,13 +56,19 @@ def test_urllib_reads_a_close_delimited_body_as_with_ssl(files: dict[str, Path])
         with urllib.request.urlopen(url, context=python_client_context(files),
                                     timeout=10) as response:
             with_ssl = response.read()
-        with urllib.request.urlopen(url, context=glass_context(files), timeout=10) as response:
+        context = glass_context(files)
+        steps: list[TraceEvent] = []
+        context.trace = steps.append
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
             assert response.status == 200
             tls = response.fp.raw._sock
             assert isinstance(tls, glasstls.TLSSocket)
             with_glasstls = response.read()
             assert tls.ragged_eof  # the truncation is visible to whoever asks
     assert with_ssl == with_glasstls == BODY
+    ends = [e.details for e in steps if e.step == "Close" and e.action == "received"]
+    assert ends == [{"transport": "ended without close_notify",
+                     "meaning": "what was received may have been cut short"}]
 
 
 def test_requests_reads_a_close_delimited_body(files: dict[str, Path]) -> None:

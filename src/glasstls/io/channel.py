@@ -27,7 +27,7 @@ from typing import Any
 from ..config import ClientConfig, ServerConfig
 from ..connection import ClientConnection, ServerConnection
 from ..crypto.suites import SUITES, suite_by_name
-from ..errors import AlertReceivedError, TLSError, UsageError
+from ..errors import AlertReceivedError, TLSError, UnexpectedEOF, UsageError
 from ..events import (
     AlertReceived,
     ApplicationData,
@@ -44,8 +44,8 @@ class TLSChannel:
     """One TLS connection between the engine and a transport (not thread-safe)."""
 
     __slots__ = ("_buffered", "_chunks", "_offset", "closing", "connection", "failure",
-                 "owner", "peer_closed", "post_handshake_peer", "server_hostname",
-                 "suppress_ragged_eofs", "transport_eof")
+                 "owner", "peer_closed", "post_handshake_peer", "ragged_eof",
+                 "server_hostname", "suppress_ragged_eofs", "transport_eof")
 
     def __init__(self, connection: ClientConnection | ServerConnection, *,
                  server_hostname: str | None = None, suppress_ragged_eofs: bool = False) -> None:
@@ -59,6 +59,9 @@ class TLSChannel:
         self._buffered = 0
         self.peer_closed = False  # the peer's close_notify arrived
         self.transport_eof = False  # the transport reported end of stream
+        # ...after the handshake and without close_notify: the engine's
+        # ConnectionClosed(clean=False). What was received may have been cut short.
+        self.ragged_eof = False
         self.closing = False  # we sent (or queued) our close_notify
         self.failure: ssl.SSLError | None = None  # sticky: the connection is over
         # The client's chain when it authenticated after the handshake (TLS 1.3).
@@ -93,15 +96,20 @@ class TLSChannel:
         return self.connection.handshake_complete
 
     def receive(self, data: bytes) -> None:
-        """Ciphertext from the transport; ``b""`` means the transport ended. Never
-        raises: a failure is kept in ``failure`` (its alert is in ``outgoing()``)."""
+        """Ciphertext from the transport; ``b""`` means the transport ended (the
+        engine's ``receive_eof``). Never raises: a failure is kept in ``failure``
+        (its alert is in ``outgoing()``)."""
         if not data:
             self.transport_eof = True
-            return
         if self.failure is not None:
             return
         try:
             events = self.connection.receive_data(data)
+        except UnexpectedEOF as error:
+            # The transport ended during the handshake: ssl's SSLEOFError.
+            self.failure = eof_error(during_handshake=True)
+            self.failure.__cause__ = error
+            return
         except TLSError as error:
             self._handle(error.events)
             if self.failure is None:
@@ -115,19 +123,15 @@ class TLSChannel:
                 self._chunks.append(event.data)
                 self._buffered += len(event.data)
             elif isinstance(event, ConnectionClosed):
-                self.peer_closed = True
+                if event.clean:
+                    self.peer_closed = True
+                else:
+                    self.ragged_eof = True
             elif isinstance(event, PeerCertificateVerified):
                 self.post_handshake_peer = event.peer_certificates
             elif isinstance(event, AlertReceived) and event.fatal:
                 error = AlertReceivedError(event.description)
                 self.failure = to_ssl_error(error)
-
-    @property
-    def ragged_eof(self) -> bool:
-        """The transport ended after the handshake without the peer's close_notify
-        (and with no failure): what was received may have been cut short."""
-        return (self.transport_eof and not self.peer_closed and self.failure is None
-                and self.connection.handshake_complete)
 
     def outgoing(self) -> bytes:
         """Ciphertext to write to the transport (handshake, data, alerts)."""

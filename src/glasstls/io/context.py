@@ -42,6 +42,7 @@ from .ciphers import cipher_description, parse_cipher_string
 from .envtrace import combine, trace_from_environment
 from .keylog import KeyLogFile, keylog_from_environment
 from .options import OP_ALLOW_NO_DHE_KEX, check_options
+from .servername import SniCallback, sni_channel
 from .sockets import TLSSocket
 from .sslobject import TLSObject
 
@@ -159,6 +160,7 @@ class SSLContext(ssl.SSLContext):
     def __init__(self, protocol: int | None = None, *,
                  trace: TraceCallback | None = None) -> None:
         self._glass_trace = trace
+        self._glass_sni_callback: SniCallback | None = None
         self._glass_trust = []
         self._glass_system_trust = False
         self._glass_certificates = []
@@ -307,18 +309,27 @@ class SSLContext(ssl.SSLContext):
     def keylog_filename(self, path: Any) -> None:
         self._glass_keylog = None if path is None else os.fspath(path)
 
-    @property
-    def sni_callback(self) -> None:
-        return None
+    @property  # type: ignore[override]
+    def sni_callback(self) -> SniCallback | None:
+        """Called on a server as ``callback(tls, server_name, context)`` when the
+        ClientHello has arrived, before the certificate is chosen; it may switch
+        ``tls.context`` to another glasstls context (its certificates answer), or
+        return an alert number to refuse (see ``glasstls/io/servername.py``)."""
+        return self._glass_sni_callback
 
     @sni_callback.setter
-    def sni_callback(self, callback: Any) -> None:
-        if callback is not None:
-            raise NotImplementedError("glasstls servers do not support SNI callbacks")
+    def sni_callback(self, callback: SniCallback | None) -> None:
+        if callback is not None and not callable(callback):
+            raise TypeError("not a callable object")
+        if callback is not None and self.protocol == ssl.PROTOCOL_TLS_CLIENT:
+            raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
+        self._glass_sni_callback = callback
 
-    def set_servername_callback(self, server_name_callback: Any) -> None:
-        if server_name_callback is not None:
-            raise NotImplementedError("glasstls servers do not support SNI callbacks")
+    def set_servername_callback(self, server_name_callback: SniCallback | None) -> None:
+        """The older spelling of ``sni_callback`` (the name is an A-label as well)."""
+        if server_name_callback is not None and not callable(server_name_callback):
+            raise TypeError("not a callable object")
+        self.sni_callback = server_name_callback
 
     def set_npn_protocols(self, npn_protocols: Any) -> None:
         raise NotImplementedError("glasstls does not implement NPN (use ALPN)")
@@ -417,6 +428,10 @@ class SSLContext(ssl.SSLContext):
                     raise ValueError("Cannot create a server socket with a "
                                      "PROTOCOL_TLS_CLIENT context")
                 server_config = self.server_config()
+                callback = self._glass_sni_callback
+                if callback is not None:
+                    return lambda: sni_channel(self, server_config, callback,
+                                               suppress_ragged_eofs)
                 return lambda: TLSChannel.server(server_config, suppress_ragged_eofs)
             if self.protocol == ssl.PROTOCOL_TLS_SERVER:
                 raise ValueError("Cannot create a client socket with a "
