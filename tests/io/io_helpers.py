@@ -199,6 +199,40 @@ def glass_context(files: dict[str, Path], version: int | None = None,
     return context
 
 
+class BioPair:
+    """A glasstls client and server TLSObject joined by hand-carried BIOs."""
+
+    def __init__(self, client_context: Any, server_context: Any,
+                 server_hostname: str = "localhost") -> None:
+        self.c_in, self.c_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.s_in, self.s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.client = client_context.wrap_bio(self.c_in, self.c_out,
+                                              server_hostname=server_hostname)
+        self.server = server_context.wrap_bio(self.s_in, self.s_out, server_side=True)
+
+    def carry(self) -> None:
+        data = self.c_out.read()
+        if data:
+            self.s_in.write(data)
+        data = self.s_out.read()
+        if data:
+            self.c_in.write(data)
+
+    def handshake(self) -> None:
+        for _ in range(10):
+            done = 0
+            for side in (self.client, self.server):
+                try:
+                    side.do_handshake()
+                    done += 1
+                except ssl.SSLWantReadError:
+                    pass
+            self.carry()
+            if done == 2:
+                return
+        raise AssertionError("handshake did not finish")
+
+
 def free_port() -> int:
     """A port that was free a moment ago (for peers that cannot report port 0)."""
     with socket.create_server(("127.0.0.1", 0)) as probe:

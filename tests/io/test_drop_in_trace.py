@@ -4,7 +4,6 @@ unchanged program on stderr, in the CLI's format."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -17,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from io_helpers import client_config, glass_context, python_https_server, server_config
+from io_helpers import (
+    BioPair,
+    client_config,
+    glass_context,
+    python_https_server,
+    server_config,
+)
 
 import glasstls
 from glasstls.trace import TraceEvent
@@ -124,17 +129,8 @@ def test_trace_is_an_attribute_and_reaches_server_connections(files: dict[str, P
     server.trace = server_events.append
     with pytest.raises(TypeError):
         server.trace = "not callable"  # type: ignore[assignment]
-    client = glass_context(files)
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls_client = client.wrap_bio(incoming, outgoing, server_hostname="localhost")
-    tls_server = server.wrap_bio(s_in, s_out, server_side=True)
-    for _ in range(6):
-        for side in (tls_client, tls_server):
-            with contextlib.suppress(ssl.SSLWantReadError):
-                side.do_handshake()
-        s_in.write(outgoing.read())
-        incoming.write(s_out.read())
-    assert tls_server.version() == "TLSv1.3"
+    pair = BioPair(glass_context(files), server)
+    pair.handshake()
+    assert pair.server.version() == "TLSv1.3"
     assert [e.side for e in server_events] == ["server"] * len(server_events)
     assert "Established" in [e.step for e in server_events]

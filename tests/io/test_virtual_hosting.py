@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from io_helpers import BioPair
 
 import glasstls
 from glasstls import CertifiedKey, ServerConfig
@@ -241,16 +242,9 @@ def test_sni_callback_through_wrap_bio(pem: dict[str, Path]) -> None:
     main.sni_callback = choose
     client = glasstls.SSLContext()
     client.load_verify_locations(pem["ca"])
-    c_in, c_out, s_in, s_out = (ssl.MemoryBIO() for _ in range(4))
-    tls_client = client.wrap_bio(c_in, c_out, server_hostname="alpha.test")
-    tls_server = main.wrap_bio(s_in, s_out, server_side=True)
-    for _ in range(6):
-        for side in (tls_client, tls_server):
-            with contextlib.suppress(ssl.SSLWantReadError):
-                side.do_handshake()
-        s_in.write(c_out.read())
-        c_in.write(s_out.read())
-    assert tls_client.version() == "TLSv1.3"
-    assert seen == [tls_server] and isinstance(seen[0], ssl.SSLObject)
-    assert tls_server.context is alpha
-    assert tls_client.getpeercert()["subjectAltName"] == (("DNS", "alpha.test"),)
+    pair = BioPair(client, main, server_hostname="alpha.test")
+    pair.handshake()
+    assert pair.client.version() == "TLSv1.3"
+    assert seen == [pair.server] and isinstance(seen[0], ssl.SSLObject)
+    assert pair.server.context is alpha
+    assert pair.client.getpeercert()["subjectAltName"] == (("DNS", "alpha.test"),)

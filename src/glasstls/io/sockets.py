@@ -41,8 +41,9 @@ from .channel import TLSChannel, TLSInfo, request_client_certificate
 from .errors import eof_error, want_read, want_write
 from .keylog import with_environment_keylog
 
-# Network reads ask for this much: a few full records per system call.
+# Network reads ask for at most this much: a few full records per system call.
 _RECV_SIZE = 256 * 1024
+_HEADER = 5  # a TLS record's header: type, version, length
 # Plaintext sealed per step of send/sendall: bounds the ciphertext held in memory.
 _SEND_CHUNK = 256 * 1024
 # close() sends close_notify, but waits at most this long for the socket to take it.
@@ -61,6 +62,44 @@ def _ready(fd: int, writing: bool, timeout: float) -> bool:
     return bool(readable or writable)
 
 
+class _RecordBoundary:
+    """Where the record being received ends, followed through the bytes read."""
+
+    __slots__ = ("_header", "_length", "_remaining")
+
+    def __init__(self) -> None:
+        self._header = b""  # a header read in part
+        self._length = 0  # the body length of the record being read
+        self._remaining = 0  # bytes of that body not read yet
+
+    @property
+    def to_complete(self) -> int:
+        """Bytes that finish the current record (a header's, between records)."""
+        return self._remaining or _HEADER - len(self._header)
+
+    @property
+    def carried(self) -> int:
+        """Bytes of the current record already read."""
+        if self._remaining:
+            return _HEADER + self._length - self._remaining
+        return len(self._header)
+
+    def feed(self, data: bytes) -> None:
+        position, size = 0, len(data)
+        while position < size:
+            if self._remaining:
+                taken = min(self._remaining, size - position)
+                self._remaining -= taken
+                position += taken
+                continue
+            taken = min(_HEADER - len(self._header), size - position)
+            self._header += data[position:position + taken]
+            position += taken
+            if len(self._header) == _HEADER:
+                self._length = self._remaining = int.from_bytes(self._header[3:5], "big")
+                self._header = b""
+
+
 class TLSSocket(TLSInfo, ssl.SSLSocket):
     """A TLS connection: an ``ssl.SSLSocket`` made and driven by glasstls.
 
@@ -77,6 +116,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
     _out: deque[bytes | memoryview]
+    _boundary: _RecordBoundary
     _send_lock: threading.Lock
     _engine_lock: threading.Lock
 
@@ -110,6 +150,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self._context = context
         # Ciphertext sealed but not yet on the wire, in the order it was sealed.
         self._out = deque()
+        self._boundary = _RecordBoundary()
         self._send_lock = threading.Lock()  # one writer to the wire at a time
         self._engine_lock = threading.Lock()  # one caller into the engine at a time
         self._tls_channel = None
@@ -181,7 +222,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 count = channel.read_into(view, nbytes)
             if count is not None:
                 return count
-            self._receive_more(deadline)
+            self._receive_more(deadline, nbytes)
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``ssl.SSLSocket.read``: ``recv``, or ``recv_into`` with a buffer."""
@@ -255,7 +296,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                     raise channel.failure
                 if channel.transport_eof:
                     raise eof_error(during_handshake=False)
-            self._receive_more(deadline)
+            self._receive_more(deadline, 0)
         leftover = channel.leftover()
         timeout = self.gettimeout()
         family, kind, proto = self.family, self.type, self.proto
@@ -410,7 +451,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             with self._engine_lock:
                 if channel.check_handshake():
                     return
-            data = self._raw_recv(deadline)
+            data = self._raw_recv(deadline, 0)
             with self._engine_lock:
                 channel.receive(data)
 
@@ -424,20 +465,28 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 data = channel.read(limit)
             if data is not None:
                 return data
-            self._receive_more(deadline)
+            self._receive_more(deadline, limit)
 
-    def _raw_recv(self, deadline: float | None) -> bytes:
+    def _raw_recv(self, deadline: float | None, wanted: int) -> bytes:
+        """Ciphertext for a read of ``wanted`` plaintext bytes (0: just finish the
+        record being received). It never reaches past what that read can return,
+        so that the records after it stay in the kernel, where ``select()`` sees
+        them, as with OpenSSL; not decrypted here, where it cannot."""
+        boundary = self._boundary
+        size = max(boundary.to_complete, min(_RECV_SIZE, wanted - boundary.carried))
         if self.gettimeout():
             self._wait(False, deadline)
         try:
-            return socket.socket.recv(self, _RECV_SIZE)
+            data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
+        boundary.feed(data)
+        return data
 
-    def _receive_more(self, deadline: float | None) -> None:
+    def _receive_more(self, deadline: float | None, wanted: int) -> None:
         """Read from the network into the engine; send what it answers if the
         socket can take it now (a reader never waits for the writer)."""
-        data = self._raw_recv(deadline)
+        data = self._raw_recv(deadline, wanted)
         channel = self._connected_channel()
         with self._engine_lock:
             channel.receive(data)
