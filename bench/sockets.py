@@ -1,0 +1,784 @@
+#!/usr/bin/env python3
+"""glasstls beside Python's ssl over real sockets, client and server in separate
+processes: what a user of the blocking, threaded and asyncio APIs feels.
+
+    python bench/sockets.py                 # full run (~8 min on an idle 2-core box)
+    python bench/sockets.py --quick         # ~1.5 min, smaller figures, same cases
+    python bench/sockets.py --only bulk,idle --json /tmp/sockets.json
+
+Every case runs glasstls and ssl the same way in the same run, in interleaved
+rounds (the order alternates), and prints the ratio glasstls / ssl beside its
+target. The machine may be shared: only the ratios mean anything.
+
+Cases (TLS 1.3, X25519, ECDSA P-256 certificate for ``localhost``, verified):
+
+* ``bulk``: 256 MiB client -> server, then 256 MiB server -> client, one
+  connection; both ends are glasstls or both are ssl; blocking sockets
+  (``glasstls.connect`` + ``glasstls.serve`` against ``SSLContext.wrap_socket``)
+  and asyncio streams (``glasstls.aio`` against ``asyncio`` with ``ssl=``);
+  AES-128-GCM and ChaCha20-Poly1305. Time as seen by the client.
+* ``aio``: handshakes per second against an asyncio echo server
+  (``glasstls.aio.start_server`` against ``asyncio.start_server(ssl=...)``), with
+  1, 16 and 256 concurrent clients, full and resumed.
+* ``threaded``: the same against ``glasstls.serve()`` and a thread-per-client
+  ssl server (the handshake runs in the connection's thread), 64 and 200 clients.
+* ``idle``: 10,000 connections held open on the asyncio server: its RSS growth
+  per connection.
+
+The clients of the handshake and idle cases are one program for both servers:
+Python's ssl (OpenSSL) in threads, in processes of their own (at most 64
+threads each), offering only TLS 1.3, X25519 and TLS_AES_128_GCM_SHA256. A
+"handshake" is what a client waits for before it can use the connection: TCP
+connect, the TLS handshake, and a 16-byte echo (the server can only answer once
+it has the client's Finished); its latency is that time. Then the client sends
+close_notify and waits for the server's (``unwrap``), outside the timing. In the
+resumed case each client thread resumes with the session of its previous
+connection. Both servers keep their defaults (two TLS 1.3 tickets each); all
+listen with a backlog of 1024.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import datetime as _dt
+import json
+import os
+import platform
+import resource
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+HOST = "127.0.0.1"
+SERVER_NAME = "localhost"
+BACKLOG = 1024
+MiB = 1024 * 1024
+CHUNK = MiB  # what the bulk sender hands to sendall / write at once
+PING = b"0123456789abcdef"  # the echo that ends a handshake measurement
+SUITES = {"aes128gcm": "TLS_AES_128_GCM_SHA256", "chacha20": "TLS_CHACHA20_POLY1305_SHA256"}
+IMPLS = ("glasstls", "ssl")
+THREADS_PER_CLIENT_PROCESS = 64
+
+
+# -- certificates and contexts ----------------------------------------------------------
+
+def make_pki(directory: str) -> dict[str, str]:
+    from glasstls.crypto import devpki
+
+    ca = devpki.make_ca("sockets bench CA", "ecdsa-p256")
+    leaf = devpki.make_leaf(ca, ("localhost",), "ecdsa-p256")
+    files = {"ca": ca.certificate_pem(), "cert": leaf.certificate_pem(), "key": leaf.key_pem()}
+    paths = {}
+    for name, pem in files.items():
+        paths[name] = os.path.join(directory, f"{name}.pem")
+        with open(paths[name], "wb") as handle:
+            handle.write(pem)
+    return paths
+
+
+def _set_tls13_suites(context: ssl.SSLContext, suites: str) -> None:
+    """Python's ssl has no API for TLS 1.3 suites: call SSL_CTX_set_ciphersuites on
+    the context's SSL_CTX (the first field after the object header)."""
+    libssl = ctypes.CDLL(ssl._ssl.__file__)  # type: ignore[attr-defined]
+    libssl.SSL_CTX_set_ciphersuites.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    libssl.SSL_CTX_set_ciphersuites.restype = ctypes.c_int
+    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not libssl.SSL_CTX_set_ciphersuites(pointer, suites.encode()):
+        raise RuntimeError(f"SSL_CTX_set_ciphersuites({suites}) failed")
+
+
+def ssl_client_context(pki: dict[str, str], suite: str = "aes128gcm") -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(pki["ca"])
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.set_ecdh_curve("X25519")
+    _set_tls13_suites(context, SUITES[suite])
+    return context
+
+
+def ssl_server_context(pki: dict[str, str], suite: str | None = None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki["cert"], pki["key"])
+    if suite is not None:
+        _set_tls13_suites(context, SUITES[suite])
+    return context
+
+
+def glasstls_client_config(pki: dict[str, str], suite: str) -> Any:
+    from glasstls import CipherSuite, ClientConfig, NamedGroup, TrustStore
+    from glasstls.constants import TLS13
+
+    return ClientConfig(trust=TrustStore.from_pem_file(pki["ca"]), versions=(TLS13,),
+                        cipher_suites=(CipherSuite[SUITES[suite]],),
+                        groups=(NamedGroup.x25519,), key_share_groups=(NamedGroup.x25519,))
+
+
+def glasstls_server_config(pki: dict[str, str], suite: str | None = None) -> Any:
+    from glasstls import CertifiedKey, CipherSuite, ServerConfig
+
+    certified = CertifiedKey.from_files(pki["cert"], pki["key"])
+    if suite is None:
+        return ServerConfig(certificates=(certified,))
+    return ServerConfig(certificates=(certified,), cipher_suites=(CipherSuite[SUITES[suite]],))
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def ready(port: int) -> None:
+    print(f"READY {port}", flush=True)
+
+
+# -- bulk: one connection, SIZE bytes each way ----------------------------------------------
+
+def _receive_exactly(recv_into: Any, size: int) -> None:
+    buffer = memoryview(bytearray(CHUNK))
+    received = 0
+    while received < size:
+        count = recv_into(buffer)
+        if not count:
+            raise EOFError(f"stream ended after {received} of {size} bytes")
+        received += count
+
+
+def _bulk_serve_blocking(sock: Any, size: int, block: bytes) -> None:
+    _receive_exactly(sock.recv_into, size)
+    sock.sendall(b"!")
+    for _ in range(size // CHUNK):
+        sock.sendall(block)
+
+
+def bulk_server(impl: str, io: str, suite: str, size: int, pki: dict[str, str]) -> None:
+    """Serve one bulk connection, then exit."""
+    block = os.urandom(CHUNK)
+    if io == "asyncio":
+        asyncio.run(_bulk_server_asyncio(impl, suite, size, pki, block))
+        return
+    if impl == "glasstls":
+        import glasstls
+
+        done = threading.Event()
+
+        def handler(sock: Any, address: Any) -> None:
+            try:
+                _bulk_serve_blocking(sock, size, block)
+            finally:
+                done.set()
+
+        with glasstls.serve((HOST, 0), handler, config=glasstls_server_config(pki, suite),
+                            backlog=BACKLOG) as server:
+            ready(server.address[1])
+            done.wait()
+        return
+    with socket.create_server((HOST, 0), backlog=BACKLOG) as listener:
+        ready(listener.getsockname()[1])
+        plain, _ = listener.accept()
+        with ssl_server_context(pki, suite).wrap_socket(plain, server_side=True) as sock:
+            _bulk_serve_blocking(sock, size, block)
+
+
+async def _bulk_server_asyncio(impl: str, suite: str, size: int, pki: dict[str, str],
+                               block: bytes) -> None:
+    done = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            received = 0
+            while received < size:
+                data = await reader.read(CHUNK)
+                if not data:
+                    raise EOFError(f"stream ended after {received} of {size} bytes")
+                received += len(data)
+            writer.write(b"!")
+            for _ in range(size // CHUNK):
+                writer.write(block)
+                await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+        finally:
+            done.set()
+
+    server = await _start_asyncio_server(impl, handle, pki, suite)
+    async with server:
+        ready(server.sockets[0].getsockname()[1])
+        await done.wait()
+
+
+async def _start_asyncio_server(impl: str, handle: Any, pki: dict[str, str],
+                                suite: str | None = None) -> asyncio.Server:
+    if impl == "glasstls":
+        import glasstls
+
+        return await glasstls.aio.start_server(
+            handle, HOST, 0, config=glasstls_server_config(pki, suite), backlog=BACKLOG)
+    return await asyncio.start_server(handle, HOST, 0, ssl=ssl_server_context(pki, suite),
+                                      backlog=BACKLOG)
+
+
+def bulk_client(impl: str, io: str, suite: str, size: int, port: int,
+                pki: dict[str, str]) -> dict[str, float]:
+    block = os.urandom(CHUNK)
+    if io == "asyncio":
+        return asyncio.run(_bulk_client_asyncio(impl, suite, size, port, pki, block))
+    if impl == "glasstls":
+        import glasstls
+
+        sock = glasstls.connect((HOST, port), config=glasstls_client_config(pki, suite),
+                                server_hostname=SERVER_NAME)
+    else:
+        sock = ssl_client_context(pki, suite).wrap_socket(
+            socket.create_connection((HOST, port)), server_hostname=SERVER_NAME)
+    with sock:
+        _check_cipher(sock.cipher(), suite)
+        started = time.perf_counter()
+        for _ in range(size // CHUNK):
+            sock.sendall(block)
+        if sock.recv(1) != b"!":
+            raise RuntimeError("no acknowledgement from the bulk server")
+        uploaded = time.perf_counter()
+        _receive_exactly(sock.recv_into, size)
+        downloaded = time.perf_counter()
+    return {"up": size / (uploaded - started) / 1e6, "down": size / (downloaded - uploaded) / 1e6}
+
+
+async def _bulk_client_asyncio(impl: str, suite: str, size: int, port: int,
+                               pki: dict[str, str], block: bytes) -> dict[str, float]:
+    if impl == "glasstls":
+        import glasstls
+
+        reader, writer = await glasstls.aio.open_connection(
+            HOST, port, config=glasstls_client_config(pki, suite), server_hostname=SERVER_NAME)
+    else:
+        reader, writer = await asyncio.open_connection(
+            HOST, port, ssl=ssl_client_context(pki, suite), server_hostname=SERVER_NAME)
+    _check_cipher(writer.get_extra_info("cipher"), suite)
+    started = time.perf_counter()
+    for _ in range(size // CHUNK):
+        writer.write(block)
+        await writer.drain()
+    if await reader.readexactly(1) != b"!":
+        raise RuntimeError("no acknowledgement from the bulk server")
+    uploaded = time.perf_counter()
+    received = 0
+    while received < size:
+        data = await reader.read(CHUNK)
+        if not data:
+            raise EOFError(f"stream ended after {received} of {size} bytes")
+        received += len(data)
+    downloaded = time.perf_counter()
+    writer.close()
+    with contextlib.suppress(Exception):
+        await writer.wait_closed()
+    return {"up": size / (uploaded - started) / 1e6, "down": size / (downloaded - uploaded) / 1e6}
+
+
+def _check_cipher(cipher: Any, suite: str) -> None:
+    if cipher is None or cipher[0] != SUITES[suite] or cipher[1] != "TLSv1.3":
+        raise RuntimeError(f"negotiated {cipher}, wanted {SUITES[suite]} in TLS 1.3")
+
+
+# -- echo servers for the handshake and idle cases -------------------------------------------
+
+async def _echo_asyncio(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (OSError, ssl.SSLError, EOFError):
+        pass  # a client that went away: both servers see the same
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+def _echo_blocking(sock: Any) -> None:
+    with contextlib.suppress(OSError, ssl.SSLError):
+        while data := sock.recv(65536):
+            sock.sendall(data)
+
+
+def echo_server(impl: str, kind: str, pki: dict[str, str]) -> None:
+    """Serve until terminated: asyncio (``kind == "aio"``) or threads."""
+    raise_fd_limit()
+    if kind == "aio":
+        asyncio.run(_serve_asyncio_forever(impl, pki))
+    elif impl == "glasstls":
+        import glasstls
+
+        server = glasstls.serve((HOST, 0), lambda sock, address: _echo_blocking(sock),
+                                config=glasstls_server_config(pki), backlog=BACKLOG)
+        ready(server.address[1])
+        server.serve_forever()
+    else:
+        _ssl_thread_per_client_server(pki)
+
+
+async def _serve_asyncio_forever(impl: str, pki: dict[str, str]) -> None:
+    server = await _start_asyncio_server(impl, _echo_asyncio, pki)
+    async with server:
+        ready(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+
+def _ssl_thread_per_client_server(pki: dict[str, str]) -> None:
+    """What glasstls.serve() does, with ssl: accept on one thread, and run each
+    connection's handshake and handler on a thread of its own."""
+    context = ssl_server_context(pki)
+
+    def serve_one(plain: socket.socket) -> None:
+        try:
+            plain.settimeout(30.0)  # glasstls.serve()'s default handshake timeout
+            sock = context.wrap_socket(plain, server_side=True)
+        except (OSError, ssl.SSLError):
+            plain.close()
+            return
+        with sock:
+            sock.settimeout(None)
+            _echo_blocking(sock)
+
+    with socket.create_server((HOST, 0), backlog=BACKLOG) as listener:
+        ready(listener.getsockname()[1])
+        while True:
+            plain, _ = listener.accept()
+            threading.Thread(target=serve_one, args=(plain,), daemon=True).start()
+
+
+# -- handshake clients --------------------------------------------------------------------------
+
+def _handshake(context: ssl.SSLContext, port: int, session: Any) -> ssl.SSLSocket:
+    """Connect, handshake and echo PING: the connection is ready to use."""
+    sock = context.wrap_socket(socket.create_connection((HOST, port), timeout=60),
+                               server_hostname=SERVER_NAME, session=session)
+    try:
+        sock.sendall(PING)
+        echoed = b""
+        while len(echoed) < len(PING):
+            data = sock.recv(len(PING) - len(echoed))
+            if not data:
+                raise EOFError("the server closed before echoing")
+            echoed += data
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
+def _goodbye(sock: ssl.SSLSocket) -> None:
+    with contextlib.suppress(OSError, ssl.SSLError, ValueError):
+        sock.settimeout(10)
+        sock.unwrap().close()
+    sock.close()
+
+
+def handshake_clients(port: int, threads: int, resumed: bool, measure_from: float,
+                      measure_until: float, pki: dict[str, str]) -> dict[str, Any]:
+    """Run ``threads`` clients back to back until ``measure_until`` (a
+    ``time.monotonic()`` instant, shared by all processes on Linux)."""
+    raise_fd_limit()
+    context = ssl_client_context(pki)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    counts = {"errors": 0, "resumed": 0, "full": 0}
+
+    def client() -> None:
+        session = None
+        mine: list[float] = []
+        resumed_count = full = errors = 0
+        while True:
+            started = time.monotonic()
+            if started >= measure_until:
+                break
+            try:
+                sock = _handshake(context, port, session if resumed else None)
+            except (OSError, ssl.SSLError, EOFError):
+                errors += 1
+                session = None
+                continue
+            finished = time.monotonic()
+            if resumed:
+                session = sock.session
+            if measure_from <= finished < measure_until:
+                mine.append(finished - started)
+                if sock.session_reused:
+                    resumed_count += 1
+                else:
+                    full += 1
+            _goodbye(sock)
+        with lock:
+            latencies.extend(mine)
+            counts["errors"] += errors
+            counts["resumed"] += resumed_count
+            counts["full"] += full
+
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return {"latencies": latencies, **counts}
+
+
+def idle_clients(port: int, count: int, pki: dict[str, str]) -> None:
+    """Open ``count`` connections (handshake + echo), report, hold them until stdin
+    closes."""
+    raise_fd_limit()
+    context = ssl_client_context(pki)
+    held = [_handshake(context, port, None) for _ in range(count)]
+    print(f"HELD {len(held)}", flush=True)
+    sys.stdin.read()
+    for sock in held:
+        sock.close()
+
+
+# -- the coordinator --------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    case: str
+    unit: str
+    target: str
+    values: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
+    notes: list[str] = field(default_factory=list)
+    lower_is_better: bool = False
+
+    def median(self, impl: str) -> float | None:
+        values = self.values[impl]
+        return statistics.median(values) if values else None
+
+    def ratio(self) -> float | None:
+        ours, theirs = self.median("glasstls"), self.median("ssl")
+        if ours is None or not theirs:
+            return None
+        return ours / theirs
+
+    def met(self) -> str:
+        ratio = self.ratio()
+        if ratio is None:
+            return "?"
+        bound = float(self.target.split()[-1].rstrip("x"))
+        ok = ratio <= bound if self.target.startswith("<") else ratio >= bound
+        return "yes" if ok else "NO"
+
+    def percentile(self, impl: str, fraction: float) -> float | None:
+        values = sorted(self.latencies[impl])
+        if not values:
+            return None
+        return values[min(len(values) - 1, int(fraction * len(values)))]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, pki: dict[str, str]) -> None:
+        self.args = args
+        self.pki = pki
+        self.rows: list[Row] = []
+        self.python = sys.executable
+
+    def _command(self, role: str, *extra: Any) -> list[str]:
+        return [self.python, os.path.abspath(__file__), role, "--pki", self.pki["dir"],
+                *map(str, extra)]
+
+    def _start_server(self, role: str, *extra: Any) -> tuple[subprocess.Popen[str], int]:
+        process = subprocess.Popen(self._command(role, *extra), stdout=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, text=True)
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("READY "):
+            process.kill()
+            raise RuntimeError(f"{role} {extra} did not start: {line!r}")
+        return process, int(line.split()[1])
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[str]) -> None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _orders(self) -> list[tuple[str, ...]]:
+        return [IMPLS if index % 2 == 0 else IMPLS[::-1] for index in range(self.args.rounds)]
+
+    # -- bulk --------------------------------------------------------------------------
+
+    def bulk(self) -> None:
+        size = self.args.bulk_mib * MiB
+        for io in ("blocking", "asyncio"):
+            for suite in SUITES:
+                rows = {way: Row(f"bulk {io} {suite} {label}", "MB/s", ">= 0.9x")
+                        for way, label in (("up", "client->server"),
+                                           ("down", "server->client"))}
+                for order in self._orders():
+                    for impl in order:
+                        result = self._bulk_once(impl, io, suite, size)
+                        for way, row in rows.items():
+                            row.values[impl].append(result[way])
+                for row in rows.values():
+                    self._add(row)
+
+    def _bulk_once(self, impl: str, io: str, suite: str, size: int) -> dict[str, float]:
+        server, port = self._start_server("_bulk-server", impl, io, suite, size)
+        try:
+            output = subprocess.run(
+                self._command("_bulk-client", impl, io, suite, size, port),
+                check=True, capture_output=True, text=True, timeout=600).stdout
+        finally:
+            server.wait(60)
+        return json.loads(output)  # type: ignore[no-any-return]
+
+    # -- handshakes --------------------------------------------------------------------
+
+    def handshakes(self, kind: str, concurrencies: tuple[int, ...], modes: tuple[str, ...],
+                   target: str, p99_target: str | None) -> None:
+        servers = {impl: self._start_server("_echo-server", impl, kind) for impl in IMPLS}
+        try:
+            for mode in modes:
+                for clients in concurrencies:
+                    row = Row(f"{kind} {mode} x{clients}", "hs/s", target)
+                    for order in self._orders():
+                        for impl in order:
+                            self._handshake_round(row, impl, servers[impl][1], clients, mode)
+                    self._add(row)
+                    if p99_target is not None:
+                        self._add(self._p99_row(row, p99_target))
+        finally:
+            for process, _ in servers.values():
+                self._stop(process)
+
+    def _handshake_round(self, row: Row, impl: str, port: int, clients: int, mode: str) -> None:
+        processes = max(1, -(-clients // THREADS_PER_CLIENT_PROCESS))
+        per_process = [clients // processes + (i < clients % processes)
+                       for i in range(processes)]
+        start = time.monotonic() + 0.3 + 0.05 * processes  # after every process is up
+        measure_from = start + self.args.warmup
+        measure_until = measure_from + self.args.duration
+        running = [subprocess.Popen(
+            self._command("_hs-clients", port, threads, mode, start, measure_from,
+                          measure_until),
+            stdout=subprocess.PIPE, text=True) for threads in per_process]
+        latencies: list[float] = []
+        errors = full = resumed = 0
+        for process in running:
+            output, _ = process.communicate(timeout=600)
+            result = json.loads(output)
+            latencies += result["latencies"]
+            errors += result["errors"]
+            full += result["full"]
+            resumed += result["resumed"]
+        row.values[impl].append(len(latencies) / self.args.duration)
+        row.latencies[impl] += latencies
+        if errors:
+            row.notes.append(f"{impl}: {errors} failed connections")
+        if mode == "resumed" and full:
+            row.notes.append(f"{impl}: {full} of {full + resumed} not resumed")
+
+    @staticmethod
+    def _p99_row(row: Row, target: str) -> Row:
+        p99 = Row(f"{row.case} p99 latency", "ms", target, lower_is_better=True)
+        for impl in IMPLS:
+            value = row.percentile(impl, 0.99)
+            if value is not None:
+                p99.values[impl].append(value * 1000)
+        return p99
+
+    # -- idle connections --------------------------------------------------------------
+
+    def idle(self) -> None:
+        count = self.args.idle
+        row = Row(f"idle x{count} (server RSS per connection)", "KiB", "<= 0.1x",
+                  lower_is_better=True)
+        for impl in IMPLS:
+            row.values[impl].append(self._idle_once(impl, count))
+        self._add(row)
+
+    def _idle_once(self, impl: str, count: int) -> float:
+        server, port = self._start_server("_echo-server", impl, "aio")
+        try:
+            # Warm up first, so the baseline has every code path loaded.
+            subprocess.run(self._command("_idle-clients", port, 50), check=True,
+                           stdout=subprocess.DEVNULL, input="", text=True, timeout=120)
+            time.sleep(0.5)
+            baseline = rss_kib(server.pid)
+            processes = max(1, -(-count // 2500))
+            holders = [subprocess.Popen(
+                self._command("_idle-clients", port,
+                              count // processes + (i < count % processes)),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                for i in range(processes)]
+            try:
+                for holder in holders:
+                    assert holder.stdout is not None
+                    line = holder.stdout.readline()
+                    if not line.startswith("HELD "):
+                        raise RuntimeError(f"idle clients failed: {line!r}")
+                time.sleep(1.0)
+                held = rss_kib(server.pid)
+            finally:
+                for holder in holders:
+                    holder.communicate(timeout=120)
+        finally:
+            self._stop(server)
+        return (held - baseline) / count
+
+    # -- output --------------------------------------------------------------------------
+
+    def _add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(self._line(row), flush=True)
+
+    def _line(self, row: Row) -> str:
+        def value(impl: str) -> str:
+            median = row.median(impl)
+            if median is None:
+                return "-"
+            text = f"{median:.1f}" if median < 100 else f"{median:.0f}"
+            p50, p99 = row.percentile(impl, 0.5), row.percentile(impl, 0.99)
+            if p50 is not None and p99 is not None:
+                text += f" ({p50 * 1000:.1f} / {p99 * 1000:.1f} ms)"
+            return text
+
+        ratio = row.ratio()
+        cells = [row.case, row.unit, value("glasstls"), value("ssl"),
+                 f"{ratio:.2f}x" if ratio is not None else "-", row.target, row.met()]
+        line = "| " + " | ".join(cells) + " |"
+        if row.notes:
+            line += " " + "; ".join(sorted(set(row.notes)))
+        return line
+
+    def header(self) -> str:
+        return ("| case | unit | glasstls (p50 / p99) | ssl (p50 / p99) | glasstls / ssl "
+                "| target | met? |\n|---|---|---:|---:|---:|---|---|")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rows": [{"case": r.case, "unit": r.unit, "target": r.target,
+                          "values": r.values, "ratio": r.ratio(), "met": r.met(),
+                          "p50_ms": {i: _ms(r.percentile(i, 0.5)) for i in IMPLS},
+                          "p99_ms": {i: _ms(r.percentile(i, 0.99)) for i in IMPLS},
+                          "notes": sorted(set(r.notes))} for r in self.rows],
+                "args": vars(self.args), "machine": machine()}
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def machine() -> dict[str, Any]:
+    import cryptography
+
+    import glasstls
+
+    return {
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "platform": platform.platform(), "cpus": os.cpu_count(),
+        "python": platform.python_version(), "openssl": ssl.OPENSSL_VERSION,
+        "cryptography": cryptography.__version__, "glasstls": glasstls.__version__,
+        "load": os.getloadavg(),
+    }
+
+
+def run(args: argparse.Namespace) -> None:
+    cases = set(args.only.split(",")) if args.only else {"bulk", "aio", "threaded", "idle"}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sockets-bench-") as directory:
+        pki = make_pki(directory)
+        pki["dir"] = directory
+        bench = Bench(args, pki)
+        info = machine()
+        print(f"# sockets bench, {info['date']}: {info['platform']}, {info['cpus']} CPUs, "
+              f"Python {info['python']}, {info['openssl']}, cryptography "
+              f"{info['cryptography']}; load average {info['load'][0]:.2f} at start")
+        print(f"# {args.rounds} interleaved rounds; medians; bulk {args.bulk_mib} MiB each "
+              f"way; handshakes: {args.warmup} s warm-up + {args.duration} s measured\n")
+        print(bench.header(), flush=True)
+        if "bulk" in cases:
+            bench.bulk()
+        if "aio" in cases:
+            bench.handshakes("aio", (1, 16, 256), ("full", "resumed"), ">= 1.0x", None)
+        if "threaded" in cases:
+            bench.handshakes("threaded", (64, 200), ("full",), ">= 1.0x", "<= 1.5x")
+        if "idle" in cases:
+            bench.idle()
+    load = os.getloadavg()[0]
+    print(f"\n# took {time.monotonic() - started:.0f} s; load average {load:.2f} at the end")
+    print("\n## summary\n\n" + bench.header())
+    for row in bench.rows:
+        print(bench._line(row))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(bench.as_json(), handle, indent=1)
+
+
+def _load_pki(directory: str) -> dict[str, str]:
+    return {name: os.path.join(directory, f"{name}.pem") for name in ("ca", "cert", "key")}
+
+
+def main() -> None:
+    roles = {"_bulk-server", "_bulk-client", "_echo-server", "_hs-clients", "_idle-clients"}
+    if len(sys.argv) > 1 and sys.argv[1] in roles:
+        role, pki_flag, directory, *rest = sys.argv[1:]
+        assert pki_flag == "--pki"
+        pki = _load_pki(directory)
+        if role == "_bulk-server":
+            impl, io, suite, size = rest
+            bulk_server(impl, io, suite, int(size), pki)
+        elif role == "_bulk-client":
+            impl, io, suite, size, port = rest
+            print(json.dumps(bulk_client(impl, io, suite, int(size), int(port), pki)))
+        elif role == "_echo-server":
+            impl, kind = rest
+            echo_server(impl, kind, pki)
+        elif role == "_hs-clients":
+            port, threads, mode, start, measure_from, measure_until = rest
+            time.sleep(max(0.0, float(start) - time.monotonic()))
+            print(json.dumps(handshake_clients(int(port), int(threads), mode == "resumed",
+                                               float(measure_from), float(measure_until),
+                                               pki)))
+        else:
+            port, count = rest
+            idle_clients(int(port), int(count), pki)
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="1 round, 32 MiB bulk, 1 s handshake windows, 1000 idle")
+    parser.add_argument("--only", help="comma-separated: bulk,aio,threaded,idle")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (full: 3)")
+    parser.add_argument("--bulk-mib", type=int, help="MiB each way (full: 256)")
+    parser.add_argument("--duration", type=float, help="measured seconds per round (full: 4)")
+    parser.add_argument("--warmup", type=float, help="seconds before measuring (full: 1)")
+    parser.add_argument("--idle", type=int, help="idle connections (full: 10000)")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    defaults = ({"rounds": 1, "bulk_mib": 32, "duration": 1.0, "warmup": 0.5, "idle": 1000}
+                if args.quick else
+                {"rounds": 3, "bulk_mib": 256, "duration": 4.0, "warmup": 1.0, "idle": 10000})
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
