@@ -33,8 +33,10 @@ connect, the TLS handshake, and a 16-byte echo (the server can only answer once
 it has the client's Finished); its latency is that time. Then the client sends
 close_notify and waits for the server's (``unwrap``), outside the timing. In the
 resumed case each client thread resumes with the session of its previous
-connection. Both servers keep their defaults (two TLS 1.3 tickets each); all
-listen with a backlog of 1024.
+connection. The servers keep their defaults: two TLS 1.3 tickets each, a listen
+backlog of 100 for both asyncio servers (asyncio's), 128 for the threaded ones
+(``glasstls.serve()``'s and ``socket.create_server``'s), so a server that accepts
+too slowly shows as clients whose connection attempts time out and retry.
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ from typing import Any
 
 HOST = "127.0.0.1"
 SERVER_NAME = "localhost"
-BACKLOG = 1024
 MiB = 1024 * 1024
 CHUNK = MiB  # what the bulk sender hands to sendall / write at once
 PING = b"0123456789abcdef"  # the echo that ends a handshake measurement
@@ -178,12 +179,12 @@ def bulk_server(impl: str, io: str, suite: str, size: int, pki: dict[str, str]) 
             finally:
                 done.set()
 
-        with glasstls.serve((HOST, 0), handler, config=glasstls_server_config(pki, suite),
-                            backlog=BACKLOG) as server:
+        config = glasstls_server_config(pki, suite)
+        with glasstls.serve((HOST, 0), handler, config=config) as server:
             ready(server.address[1])
             done.wait()
         return
-    with socket.create_server((HOST, 0), backlog=BACKLOG) as listener:
+    with socket.create_server((HOST, 0)) as listener:
         ready(listener.getsockname()[1])
         plain, _ = listener.accept()
         with ssl_server_context(pki, suite).wrap_socket(plain, server_side=True) as sock:
@@ -223,9 +224,8 @@ async def _start_asyncio_server(impl: str, handle: Any, pki: dict[str, str],
         import glasstls
 
         return await glasstls.aio.start_server(
-            handle, HOST, 0, config=glasstls_server_config(pki, suite), backlog=BACKLOG)
-    return await asyncio.start_server(handle, HOST, 0, ssl=ssl_server_context(pki, suite),
-                                      backlog=BACKLOG)
+            handle, HOST, 0, config=glasstls_server_config(pki, suite))
+    return await asyncio.start_server(handle, HOST, 0, ssl=ssl_server_context(pki, suite))
 
 
 def bulk_client(impl: str, io: str, suite: str, size: int, port: int,
@@ -320,7 +320,7 @@ def echo_server(impl: str, kind: str, pki: dict[str, str]) -> None:
         import glasstls
 
         server = glasstls.serve((HOST, 0), lambda sock, address: _echo_blocking(sock),
-                                config=glasstls_server_config(pki), backlog=BACKLOG)
+                                config=glasstls_server_config(pki))
         ready(server.address[1])
         server.serve_forever()
     else:
@@ -350,7 +350,7 @@ def _ssl_thread_per_client_server(pki: dict[str, str]) -> None:
             sock.settimeout(None)
             _echo_blocking(sock)
 
-    with socket.create_server((HOST, 0), backlog=BACKLOG) as listener:
+    with socket.create_server((HOST, 0)) as listener:
         ready(listener.getsockname()[1])
         while True:
             plain, _ = listener.accept()
@@ -392,12 +392,12 @@ def handshake_clients(port: int, threads: int, resumed: bool, measure_from: floa
     context = ssl_client_context(pki)
     lock = threading.Lock()
     latencies: list[float] = []
-    counts = {"errors": 0, "resumed": 0, "full": 0}
+    counts = {"errors": 0, "resumed": 0, "full": 0, "total": 0}
 
     def client() -> None:
         session = None
         mine: list[float] = []
-        resumed_count = full = errors = 0
+        resumed_count = full = errors = total = 0
         while True:
             started = time.monotonic()
             if started >= measure_until:
@@ -409,6 +409,7 @@ def handshake_clients(port: int, threads: int, resumed: bool, measure_from: floa
                 session = None
                 continue
             finished = time.monotonic()
+            total += 1
             if resumed:
                 session = sock.session
             if measure_from <= finished < measure_until:
@@ -423,6 +424,7 @@ def handshake_clients(port: int, threads: int, resumed: bool, measure_from: floa
             counts["errors"] += errors
             counts["resumed"] += resumed_count
             counts["full"] += full
+            counts["total"] += total
 
     workers = [threading.Thread(target=client) for _ in range(threads)]
     for worker in workers:
@@ -453,6 +455,8 @@ class Row:
     target: str
     values: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
     latencies: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
+    # Server CPU seconds (user + system) per connection, for the handshake cases.
+    server_cpu: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
     notes: list[str] = field(default_factory=list)
     lower_is_better: bool = False
 
@@ -552,7 +556,7 @@ class Bench:
                     row = Row(f"{kind} {mode} x{clients}", "hs/s", target)
                     for order in self._orders():
                         for impl in order:
-                            self._handshake_round(row, impl, servers[impl][1], clients, mode)
+                            self._handshake_round(row, impl, *servers[impl], clients, mode)
                     self._add(row)
                     if p99_target is not None:
                         self._add(self._p99_row(row, p99_target))
@@ -560,11 +564,13 @@ class Bench:
             for process, _ in servers.values():
                 self._stop(process)
 
-    def _handshake_round(self, row: Row, impl: str, port: int, clients: int, mode: str) -> None:
+    def _handshake_round(self, row: Row, impl: str, server: subprocess.Popen[str], port: int,
+                         clients: int, mode: str) -> None:
         processes = max(1, -(-clients // THREADS_PER_CLIENT_PROCESS))
         per_process = [clients // processes + (i < clients % processes)
                        for i in range(processes)]
         start = time.monotonic() + 0.3 + 0.05 * processes  # after every process is up
+        cpu_before = cpu_seconds(server.pid)
         measure_from = start + self.args.warmup
         measure_until = measure_from + self.args.duration
         running = [subprocess.Popen(
@@ -572,7 +578,7 @@ class Bench:
                           measure_until),
             stdout=subprocess.PIPE, text=True) for threads in per_process]
         latencies: list[float] = []
-        errors = full = resumed = 0
+        errors = full = resumed = total = 0
         for process in running:
             output, _ = process.communicate(timeout=600)
             result = json.loads(output)
@@ -580,6 +586,9 @@ class Bench:
             errors += result["errors"]
             full += result["full"]
             resumed += result["resumed"]
+            total += result["total"]
+        time.sleep(0.2)  # the server's last goodbyes
+        row.server_cpu[impl].append((cpu_seconds(server.pid) - cpu_before) / max(1, total))
         row.values[impl].append(len(latencies) / self.args.duration)
         row.latencies[impl] += latencies
         if errors:
@@ -652,9 +661,14 @@ class Bench:
                 text += f" ({p50 * 1000:.1f} / {p99 * 1000:.1f} ms)"
             return text
 
+        def cpu(impl: str) -> str:
+            values = row.server_cpu[impl]
+            return f"{statistics.median(values) * 1000:.2f}" if values else "-"
+
         ratio = row.ratio()
         cells = [row.case, row.unit, value("glasstls"), value("ssl"),
-                 f"{ratio:.2f}x" if ratio is not None else "-", row.target, row.met()]
+                 f"{ratio:.2f}x" if ratio is not None else "-", row.target, row.met(),
+                 f"{cpu('glasstls')} / {cpu('ssl')}" if row.server_cpu["ssl"] else ""]
         line = "| " + " | ".join(cells) + " |"
         if row.notes:
             line += " " + "; ".join(sorted(set(row.notes)))
@@ -662,19 +676,29 @@ class Bench:
 
     def header(self) -> str:
         return ("| case | unit | glasstls (p50 / p99) | ssl (p50 / p99) | glasstls / ssl "
-                "| target | met? |\n|---|---|---:|---:|---:|---|---|")
+                "| target | met? | server CPU ms/conn, glasstls / ssl |\n"
+                "|---|---|---:|---:|---:|---|---|---:|")
 
     def as_json(self) -> dict[str, Any]:
         return {"rows": [{"case": r.case, "unit": r.unit, "target": r.target,
                           "values": r.values, "ratio": r.ratio(), "met": r.met(),
                           "p50_ms": {i: _ms(r.percentile(i, 0.5)) for i in IMPLS},
                           "p99_ms": {i: _ms(r.percentile(i, 0.99)) for i in IMPLS},
+                          "server_cpu_ms": {i: [v * 1000 for v in r.server_cpu[i]]
+                                            for i in IMPLS},
                           "notes": sorted(set(r.notes))} for r in self.rows],
                 "args": vars(self.args), "machine": machine()}
 
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1000
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
