@@ -157,6 +157,8 @@ class RecordLayer:
     """Framing and protection for one connection."""
 
     __slots__ = (
+        "_following",
+        "_following_at",
         "_pending",
         "_position",
         "early_data_skip",
@@ -186,10 +188,13 @@ class RecordLayer:
         # RFC 8449: the largest TLSInnerPlaintext we accept once the peer has
         # acknowledged our record_size_limit (content type and padding included).
         self.read_limit = MAX_PLAINTEXT + 1
-        # Received bytes not yet parsed: _pending[_position:]. Records are read in
-        # place (encrypted payloads as memoryviews) rather than copied out.
+        # Received bytes not yet parsed: _pending[_position:], then
+        # _following[_following_at:]. Records are read in place (encrypted
+        # payloads as memoryviews) rather than copied out.
         self._pending = b""
         self._position = 0
+        self._following = b""
+        self._following_at = 0
 
     # -- outgoing -------------------------------------------------------------
 
@@ -231,15 +236,34 @@ class RecordLayer:
     # -- incoming -------------------------------------------------------------
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        if self._position >= len(self._pending):
-            self._pending = data if type(data) is bytes else bytes(data)
+        if type(data) is not bytes:
+            data = bytes(data)
+        if not self.buffered:
+            self._pending, self._position, self._following = data, 0, b""
+            return
+        rest = self.take_buffer()  # usually the start of one record
+        head = rest[:_HEADER] if len(rest) >= _HEADER else rest + data[: _HEADER - len(rest)]
+        needed = _HEADER + ((head[3] << 8) | head[4]) - len(rest) if len(head) == _HEADER else 0
+        if 0 < needed < len(data):
+            # Complete only that record from the new bytes: the records after it
+            # are read in place, so a large read is not copied to join a small rest.
+            self._pending = rest + data[:needed]
+            self._following, self._following_at = data, needed
         else:
-            self._pending = self._pending[self._position :] + data
+            self._pending = rest + data
         self._position = 0
+
+    def _current(self) -> tuple[bytes, int]:
+        """The buffer the next record is read from, and where it starts."""
+        if self._position >= len(self._pending) and self._following:
+            self._pending, self._position = self._following, self._following_at
+            self._following = b""
+        return self._pending, self._position
 
     @property
     def buffered(self) -> int:
-        return len(self._pending) - self._position
+        following = len(self._following) - self._following_at if self._following else 0
+        return len(self._pending) - self._position + following
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next whole record as (content type, plaintext), or None for more data.
@@ -247,7 +271,7 @@ class RecordLayer:
         A change_cipher_spec record is returned as it came (never protected).
         """
         while True:  # loops only to skip rejected 0-RTT records
-            buffer, position = self._pending, self._position
+            buffer, position = self._current()
             if len(buffer) - position < _HEADER:
                 return None
             content_type = buffer[position]
@@ -295,5 +319,8 @@ class RecordLayer:
     def take_buffer(self) -> bytes:
         """Bytes received but not yet parsed as records (for handing a socket back)."""
         data = self._pending[self._position :]
+        if self._following:
+            data += self._following[self._following_at :]
+            self._following = b""
         self._pending, self._position = b"", 0
         return data
