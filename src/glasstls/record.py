@@ -36,7 +36,8 @@ class Protection:
     def __init__(self) -> None:
         self.sequence = 0
 
-    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+             padding: int) -> bytes:
         return bytes([content_type]) + version + len(data).to_bytes(2, "big") + data
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
@@ -68,8 +69,10 @@ class Tls13Protection(Protection):
             raise TLSError("record sequence number exhausted", AlertDescription.internal_error)
         return (self._iv ^ sequence).to_bytes(12, "big")
 
-    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
-        inner = data + _TYPE_BYTES[content_type]
+    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+             padding: int) -> bytes:
+        # join copies a memoryview slice of a large send once, straight into place.
+        inner = b"".join((data, _TYPE_BYTES[content_type]))
         if padding:
             inner += bytes(padding)
         header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
@@ -130,7 +133,8 @@ class Tls12Protection(Protection):
         self.sequence = sequence + 1
         return sequence
 
-    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+             padding: int) -> bytes:
         sequence = self._next()
         seq_bytes = sequence.to_bytes(8, "big")
         aad = seq_bytes + bytes([content_type]) + version + len(data).to_bytes(2, "big")
@@ -219,7 +223,7 @@ class RecordLayer:
         view = memoryview(data)
         records = []
         for start in range(0, len(data), limit):
-            chunk = bytes(view[start : start + limit])
+            chunk = view[start : start + limit]
             padding = self._padding(len(chunk)) if self.padding_block else 0
             records.append(protection.seal(content_type, chunk, version, padding))
         return records
