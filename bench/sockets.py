@@ -457,7 +457,11 @@ class Row:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
     # Server CPU seconds (user + system) per connection, for the handshake cases.
     server_cpu: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
-    notes: list[str] = field(default_factory=list)
+    # Over all rounds: failed connections, and measured ones that were full
+    # handshakes in the resumed case (each client thread's first connection).
+    failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(IMPLS, 0))
+    not_resumed: dict[str, list[int]] = field(
+        default_factory=lambda: {i: [0, 0] for i in IMPLS})
     lower_is_better: bool = False
 
     def median(self, impl: str) -> float | None:
@@ -477,6 +481,13 @@ class Row:
         bound = float(self.target.split()[-1].rstrip("x"))
         ok = ratio <= bound if self.target.startswith("<") else ratio >= bound
         return "yes" if ok else "NO"
+
+    def notes(self) -> list[str]:
+        notes = [f"{impl}: {count} failed connections"
+                 for impl, count in self.failed.items() if count]
+        notes += [f"{impl}: {full} of {total} measured were full handshakes"
+                  for impl, (full, total) in self.not_resumed.items() if full]
+        return notes
 
     def percentile(self, impl: str, fraction: float) -> float | None:
         values = sorted(self.latencies[impl])
@@ -591,10 +602,10 @@ class Bench:
         row.server_cpu[impl].append((cpu_seconds(server.pid) - cpu_before) / max(1, total))
         row.values[impl].append(len(latencies) / self.args.duration)
         row.latencies[impl] += latencies
-        if errors:
-            row.notes.append(f"{impl}: {errors} failed connections")
-        if mode == "resumed" and full:
-            row.notes.append(f"{impl}: {full} of {full + resumed} not resumed")
+        row.failed[impl] += errors
+        if mode == "resumed":
+            row.not_resumed[impl][0] += full
+            row.not_resumed[impl][1] += full + resumed
 
     @staticmethod
     def _p99_row(row: Row, target: str) -> Row:
@@ -669,10 +680,7 @@ class Bench:
         cells = [row.case, row.unit, value("glasstls"), value("ssl"),
                  f"{ratio:.2f}x" if ratio is not None else "-", row.target, row.met(),
                  f"{cpu('glasstls')} / {cpu('ssl')}" if row.server_cpu["ssl"] else ""]
-        line = "| " + " | ".join(cells) + " |"
-        if row.notes:
-            line += " " + "; ".join(sorted(set(row.notes)))
-        return line
+        return "| " + " | ".join(cells) + " |" + "".join(f" {note}." for note in row.notes())
 
     def header(self) -> str:
         return ("| case | unit | glasstls (p50 / p99) | ssl (p50 / p99) | glasstls / ssl "
@@ -686,7 +694,7 @@ class Bench:
                           "p99_ms": {i: _ms(r.percentile(i, 0.99)) for i in IMPLS},
                           "server_cpu_ms": {i: [v * 1000 for v in r.server_cpu[i]]
                                             for i in IMPLS},
-                          "notes": sorted(set(r.notes))} for r in self.rows],
+                          "notes": r.notes()} for r in self.rows],
                 "args": vars(self.args), "machine": machine()}
 
 
