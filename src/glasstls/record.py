@@ -71,8 +71,9 @@ class Tls13Protection(Protection):
 
     def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
              padding: int) -> bytes:
-        # join copies a memoryview slice of a large send once, straight into place.
-        inner = b"".join((data, _TYPE_BYTES[content_type]))
+        # A large send's records come as memoryview slices: join copies one once.
+        inner = (data + _TYPE_BYTES[content_type] if type(data) is bytes
+                 else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
             inner += bytes(padding)
         header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
@@ -242,8 +243,8 @@ class RecordLayer:
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         if type(data) is not bytes:
             data = bytes(data)
-        if not self.buffered:
-            self._pending, self._position, self._following = data, 0, b""
+        if self._position >= len(self._pending) and not self._following:
+            self._pending, self._position = data, 0
             return
         rest = self.take_buffer()  # usually the start of one record
         head = rest[:_HEADER] if len(rest) >= _HEADER else rest + data[: _HEADER - len(rest)]
@@ -275,9 +276,13 @@ class RecordLayer:
         A change_cipher_spec record is returned as it came (never protected).
         """
         while True:  # loops only to skip rejected 0-RTT records
-            buffer, position = self._current()
+            buffer, position = self._pending, self._position
             if len(buffer) - position < _HEADER:
-                return None
+                if not self._following:
+                    return None
+                buffer, position = self._current()  # the read the last record came in
+                if len(buffer) - position < _HEADER:
+                    return None
             content_type = buffer[position]
             if content_type not in _VALID_TYPES:
                 http = content_type in b"GPHDOC"  # GET, POST, HEAD, DELETE, OPTIONS, CONNECT
