@@ -191,18 +191,23 @@ def bulk_server(impl: str, io: str, suite: str, size: int, pki: dict[str, str]) 
             _bulk_serve_blocking(sock, size, block)
 
 
+async def _read_exactly_asyncio(reader: asyncio.StreamReader, size: int) -> None:
+    """Read ``size`` bytes as they come (``readexactly`` would buffer them all)."""
+    received = 0
+    while received < size:
+        data = await reader.read(CHUNK)
+        if not data:
+            raise EOFError(f"stream ended after {received} of {size} bytes")
+        received += len(data)
+
+
 async def _bulk_server_asyncio(impl: str, suite: str, size: int, pki: dict[str, str],
                                block: bytes) -> None:
     done = asyncio.Event()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            received = 0
-            while received < size:
-                data = await reader.read(CHUNK)
-                if not data:
-                    raise EOFError(f"stream ended after {received} of {size} bytes")
-                received += len(data)
+            await _read_exactly_asyncio(reader, size)
             writer.write(b"!")
             for _ in range(size // CHUNK):
                 writer.write(block)
@@ -272,12 +277,7 @@ async def _bulk_client_asyncio(impl: str, suite: str, size: int, port: int,
     if await reader.readexactly(1) != b"!":
         raise RuntimeError("no acknowledgement from the bulk server")
     uploaded = time.perf_counter()
-    received = 0
-    while received < size:
-        data = await reader.read(CHUNK)
-        if not data:
-            raise EOFError(f"stream ended after {received} of {size} bytes")
-        received += len(data)
+    await _read_exactly_asyncio(reader, size)
     downloaded = time.perf_counter()
     writer.close()
     with contextlib.suppress(Exception):
