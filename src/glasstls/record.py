@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from .constants import MAX_PLAINTEXT, ContentType
 from .crypto.suites import AEAD, Suite
-from .errors import AlertDescription, BadRecordMac, DecodeError, PeerMisbehaved, TLSError
+from .errors import (
+    AlertDescription,
+    BadRecordMac,
+    DecodeError,
+    PeerMisbehaved,
+    PlaintextPeer,
+    TLSError,
+)
 
 _APPLICATION_DATA = 23
 _HEADER = 5
@@ -252,9 +259,9 @@ class RecordLayer:
                 return None
             content_type = buffer[position]
             if content_type not in _VALID_TYPES:
-                http = content_type in b"GPHDOC"  # GET, POST, HEAD, DELETE, OPTIONS, CONNECT
-                hint = " (is the peer speaking plaintext HTTP?)" if http else ""
-                raise PeerMisbehaved(f"record of unknown content type {content_type}{hint}",
+                if PlaintextPeer.looks_like_text(buffer[position:position + 64]):
+                    raise PlaintextPeer(bytes(buffer[position:position + 64]))
+                raise PeerMisbehaved(f"record of unknown content type {content_type}",
                                      AlertDescription.unexpected_message)
             if buffer[position + 1] != 3:
                 raise DecodeError("not a TLS record: bad record version")

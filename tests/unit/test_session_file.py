@@ -3,6 +3,8 @@ encoding of ``ClientSession`` that round-trips and refuses anything else cleanly
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, strategies as st
 
@@ -38,10 +40,8 @@ def test_a_damaged_file_is_a_decode_error_never_a_crash(session: ClientSession,
         ClientSession.from_bytes(bytes(encoded[:cut]))
     position = data.draw(st.integers(0, len(encoded) - 1))
     encoded[position] ^= data.draw(st.integers(1, 255))
-    try:
+    with contextlib.suppress(DecodeError):  # a flipped byte may leave another valid session
         ClientSession.from_bytes(bytes(encoded))
-    except DecodeError:
-        pass  # a flipped byte may also leave a different, valid session
 
 
 def test_another_format_version_is_refused_with_the_reason() -> None:

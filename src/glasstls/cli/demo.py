@@ -293,7 +293,7 @@ def negotiated_dict(negotiated: HandshakeComplete | None) -> dict[str, Any] | No
         "version": negotiated.version, "cipher_suite": negotiated.cipher_suite,
         "key_exchange": negotiated.key_exchange, "group": negotiated.group,
         "signature_scheme": negotiated.signature_scheme,
-        "alpn_protocol": negotiated.alpn_protocol, "server_name": negotiated.server_name,
+        "alpn": negotiated.alpn_protocol, "server_name": negotiated.server_name,
         "resumed": negotiated.resumed,
         "extended_master_secret": negotiated.extended_master_secret,
         "peer_certificates": len(negotiated.peer_certificates),
@@ -435,7 +435,7 @@ def show(result: DemoResult, view: View, show_secrets: bool) -> None:
     leaf_key = "RSA 2048-bit" if settings.server_key_type.startswith("rsa") else "ECDSA P-256"
     versions = ["TLS 1.3" if v == TLS13 else "TLS 1.2" for v in settings.versions]
     if isinstance(view, JsonView):
-        view.info("glasstls demo", server=f"{host}:{port}",
+        view.info("glasstls demo", event="demo", server=f"{host}:{port}",
                   tap=f"{result.tap_address[0]}:{result.tap_address[1]}", ca=ca_name,
                   server_key=leaf_key, versions=versions, mutual=settings.mutual,
                   rsa_key_exchange=settings.rsa_key_exchange,
