@@ -180,6 +180,9 @@ class ConnectionLog:
         # for text, its own view so that times start at its first event.
         self._connections: weakref.WeakKeyDictionary[
             threading.Thread, tuple[str, TextView | JsonView]] = weakref.WeakKeyDictionary()
+        # The engine numbers its connections; a step traced from another thread (a
+        # KeyUpdate sent on a key press) finds its connection's label by that number.
+        self._by_number: dict[int, tuple[str, TextView | JsonView]] = {}
 
     def _current(self) -> tuple[str, TextView | JsonView]:
         thread = threading.current_thread()
@@ -196,9 +199,16 @@ class ConnectionLog:
         return known
 
     def trace(self, event: TraceEvent) -> None:
-        if self.show_trace:
-            label, view = self._current()
-            view.event(event, label=label)
+        if not self.show_trace:
+            return
+        with self._lock:
+            known = self._by_number.get(event.connection)
+        if known is None:
+            known = self._current()
+            with self._lock:
+                self._by_number[event.connection] = known
+        label, view = known
+        view.event(event, label=label)
 
     def established(self, negotiated: HandshakeComplete | None) -> str:
         """Log the handshake's outcome; returns the connection's label."""
@@ -236,14 +246,21 @@ class ConnectionLog:
         prefix = f"[{label}] " if label else ""
         view.info(f"{prefix}{message}", event="action", label=label or None)
 
+    def _forget(self, label: str) -> None:
+        with self._lock:
+            for number in [n for n, known in self._by_number.items() if known[0] == label]:
+                del self._by_number[number]
+
     def failed(self, error: BaseException) -> None:
         label, view = self._current()
+        self._forget(label)
         failure = explain(error, peer="client")
         view.info(f"[{label}] {failure.message}", event="failed", label=label,
                   error=failure.message, exit_code=failure.exit_code)
 
     def closed(self, received: int, sent: int, note: str = "") -> None:
         label, view = self._current()
+        self._forget(label)
         extra = f" ({note})" if note else ""
         view.info(f"[{label}] closed: {received} bytes received, {sent} bytes sent{extra}",
                   event="closed", label=label, received=received, sent=sent,

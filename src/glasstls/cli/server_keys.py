@@ -13,9 +13,9 @@ KeyUpdate and post-handshake authentication exist only in TLS 1.3 (RFC 8446
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import os
+import signal
 import ssl
 import sys
 import threading
@@ -76,7 +76,9 @@ def request_certificate(sock: TLSSocket) -> str:
 def act(key: str, connections: OpenConnections, log: Callable[[str, str], None]) -> bool:
     """Apply one key to every open connection; False for keys that mean nothing."""
     if key == "q":
-        _thread.interrupt_main()  # the main thread stops the server as for Ctrl-C
+        # A real SIGINT (not _thread.interrupt_main) also wakes a main thread
+        # blocked in accept(): it stops the server as Ctrl-C does.
+        os.kill(os.getpid(), signal.SIGINT)
         return True
     actions: dict[str, Callable[[TLSSocket], str]] = {
         "k": lambda sock: key_update(sock, False),
