@@ -30,7 +30,7 @@ def test_smtp_starttls_with_aiosmtpd(pem: dict[str, Path]) -> None:
     controller_module = require_module("aiosmtpd.controller")
 
     class Handler:
-        async def handle_DATA(self, server: object, session: object,  # noqa: N802
+        async def handle_DATA(self, server: object, session: object,
                               envelope: object) -> str:
             return "250 OK"
 
