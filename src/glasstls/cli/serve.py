@@ -79,7 +79,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         metavar="SECONDS", help="close a connection idle this long between "
                         f"requests (default: {WebOptions.idle_timeout:g})")
     parser.add_argument("--quiet", action="store_true",
-                        help="print only the URL, not a line per connection and request")
+                        help="print only the URL: no banner, no line per connection and "
+                        "request")
     parser.set_defaults(run=run)
 
 
@@ -169,7 +170,9 @@ def run(args: argparse.Namespace) -> int:
               f"{error.strerror or error}", file=sys.stderr, flush=True)
         return exitcodes.NETWORK
     port = server.address[1]
-    _print(_banner(f"https://{_url_host(args.host)}:{port}/", certified, cert_path, ca))
+    url = f"https://{_url_host(args.host)}:{port}/"
+    _print(f"glasstls serve: your browser's handshake at {url}" if args.quiet
+           else _banner(url, certified, cert_path, ca))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
