@@ -161,10 +161,9 @@ def test_demo_shows_every_step_in_order_and_the_negotiated_parameters(options: s
     assert server_hello["version"].replace(" ", "v") == negotiated["version"]
     assert summary["ok"] is True and summary["keys_match"] is True
     assert summary["bytes"]["client_to_server"] > 0 and summary["bytes"]["server_to_client"] > 0
-    assert {"ClientHello", "ServerHello", "Established"} <= set(summary["time_per_step_ms"])
-    assert summary["authenticated"]["server"].startswith("yes: CN=localhost")
-    if "--mutual" in options:
-        assert summary["authenticated"]["client"].startswith("yes: CN=glasstls demo client")
+    timed = {entry["step"] for entry in summary["time_per_step_ms"]}
+    assert {"ClientHello", "ServerHello", "Established"} <= timed
+    assert summary["authenticated"] == {"server": True, "client": "--mutual" in options}
     assert not any("secrets" in e for e in trace), "secret values without --show-secrets"
     exchanges = [line for line in lines if line["event"] == "exchange"]
     assert [x["title"] for x in exchanges] == ["HTTP request", "HTTP response"]

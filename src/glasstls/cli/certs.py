@@ -26,7 +26,7 @@ from ..crypto.devpki import KEY_TYPES, Issued, make_ca, make_leaf
 from . import exitcodes
 from .common import HelpFormatter, print_failure
 from .failures import CommandError, explain
-from .render import key_words
+from .render import key_words, open_view
 
 DEFAULT_DIRECTORY = "glasstls-certs"
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -245,9 +245,10 @@ def run(args: argparse.Namespace) -> int:
         result = issue(Path(args.dir), names, args.key_type, args.days, args.client, args.out,
                        args.force, args.ca_days, args.ca_name)
     except CommandError as error:
-        return print_failure("certs", explain(error))
+        return print_failure("certs", explain(error),
+                             open_view(sys.stdout, json_lines=True) if args.json else None)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({"event": "issued", **result}))
     else:
         sys.stdout.write("\n".join(instructions(result)) + "\n")
     return exitcodes.OK

@@ -379,7 +379,8 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
         "ok": result.failure is None and keys_match,
         "negotiated": negotiated_dict(negotiated),
         "server_negotiated": negotiated_dict(result.server),
-        "authenticated": authenticated,
+        # Machine values here; the words are in the text summary's rows.
+        "authenticated": {peer: words.startswith("yes") for peer, words in authenticated.items()},
         "keys_match": keys_match,
         "secrets_compared": [name for name, _ in compared],
         "bytes": {"client_to_server": result.client_to_server,
@@ -387,7 +388,7 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
                   "application_sent": application["sent"],
                   "application_received": application["received"]},
         "handshake_ms": handshake_ms,
-        "time_per_step_ms": steps,
+        "time_per_step_ms": [{"step": step, "ms": ms} for step, ms in steps.items()],
     }
     if result.failure is not None:
         data["error"] = explain(result.failure, "the demo server").message
