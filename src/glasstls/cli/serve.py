@@ -184,6 +184,13 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         return _fail(args, f"cannot listen on {args.host}:{args.port}: "
                            f"{error.strerror or error}", exitcodes.NETWORK)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Before the banner: whoever reads it may stop the server at once.
+    previous = signal.signal(signal.SIGTERM, on_signal)
     port = server.address[1]
     url = f"https://{_url_host(args.host)}:{port}/"
     if args.json:
@@ -193,12 +200,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(f"glasstls serve: your browser's handshake at {url}" if args.quiet
                else _banner(url, certified, cert_path, ca))
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
     try:
         stop.wait()
     except KeyboardInterrupt:
