@@ -122,8 +122,21 @@ def test_server_rejects_a_key_that_does_not_match(pem: dict[str, Path],
     assert "does not match" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "client", "server", "certs"])
+@pytest.mark.parametrize("command", ["demo", "client", "server", "serve", "certs"])
 def test_every_command_has_help_with_examples(command: str) -> None:
     result = run_glasstls(command, "--help")
     assert result.code == 0, result.describe()
     assert "examples:" in result.stdout and f"glasstls {command}" in result.stdout
+
+
+def test_version_names_glasstls_cryptography_and_its_openssl() -> None:
+    import cryptography
+
+    import glasstls
+
+    result = run_glasstls("--version")
+    assert result.code == 0, result.describe()
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"glasstls {glasstls.__version__}"
+    assert lines[1] == f"cryptography {cryptography.__version__}"
+    assert lines[2].startswith("OpenSSL ") and lines[2].endswith("(inside cryptography)")
