@@ -200,3 +200,18 @@ def test_keys_on_a_terminal_send_key_updates_and_a_certificate_request(
         assert "stopped" in server.stdout
     finally:
         server.kill()
+
+
+def test_the_trace_names_suites_glasstls_does_not_speak(openssl: str, processes: Start,
+                                                        cli_environment: Path) -> None:
+    """From the IANA table: the trace showed unknown(0xc013) before."""
+    server, port = start_glasstls_server(processes, "--trace", "--echo")
+    client = s_client(openssl, processes, port, cli_environment / "ca.pem", "-tls1_2",
+                      "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA",
+                      "-brief")
+    client.close_stdin()
+    client.wait()
+    server.wait_for(r"cipher suites\s+TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "
+                    r"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
+    assert "unknown(0xc013)" not in server.stdout
+    stop(server)
