@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import run_glasstls
+from cli_helpers import Start, glasstls_argv, run_glasstls
 
 from interop.processes import free_port
 from peers import require_module
@@ -26,7 +26,7 @@ def server_context(pem: dict[str, Path]) -> ssl.SSLContext:
     return context
 
 
-def test_smtp_starttls_with_aiosmtpd(pem: dict[str, Path]) -> None:
+def test_smtp_starttls_with_aiosmtpd(pem: dict[str, Path], processes: Start) -> None:
     controller_module = require_module("aiosmtpd.controller")
 
     class Handler:
@@ -39,17 +39,21 @@ def test_smtp_starttls_with_aiosmtpd(pem: dict[str, Path]) -> None:
         Handler(), hostname="127.0.0.1", port=port, tls_context=server_context(pem),
         require_starttls=True)
     controller.start()
+    client = processes(glasstls_argv(
+        "client", f"127.0.0.1:{port}", "--starttls", "smtp", "--servername", "localhost",
+        "--cafile", str(pem["ca"]), "--trace"))
     try:
-        result = run_glasstls("client", f"127.0.0.1:{port}", "--starttls", "smtp",
-                              "--servername", "localhost", "--cafile", str(pem["ca"]),
-                              "--trace", stdin="EHLO glasstls.test\r\nQUIT\r\n")
+        client.wait_for(r"protocol\s+TLSv1\.3")
+        assert "C: STARTTLS" in client.stderr and "S: 220 Ready to start TLS" in client.stderr
+        # After TLS the session starts over (RFC 3207 §4.2): aiosmtpd answers EHLO again.
+        client.write(b"EHLO glasstls.test\r\n")
+        client.wait_for(r"^250-")
+        client.write(b"QUIT\r\n")
+        client.wait_for(r"^221 Bye")
+        client.close_stdin()
+        assert client.wait() == 0, client.describe()
     finally:
         controller.stop()
-    assert result.code == 0, result.describe()
-    assert "C: STARTTLS" in result.stderr and "S: 220 Ready to start TLS" in result.stderr
-    assert "protocol      TLSv1.3" in result.stderr
-    # After TLS the session starts over (RFC 3207 §4.2): aiosmtpd answers EHLO again.
-    assert "250-" in result.stdout and "221 Bye" in result.stdout, result.describe()
 
 
 Script = list[tuple[str | None, str]]  # (expected command or None for the greeting, reply)
