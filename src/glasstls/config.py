@@ -24,8 +24,10 @@ from .crypto.suites import (
     SUITES,
 )
 from .errors import ConfigError
+from .recorder import RecorderFactory
 from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
 from .trace import TraceCallback
+from .trust.policy import CrlCheck, VerifyOptions
 
 KeyLogCallback = Callable[[str], None]
 
@@ -63,6 +65,8 @@ def _check_common(config: ClientConfig | ServerConfig) -> None:
     for protocol in config.alpn_protocols:
         if not 1 <= len(protocol.encode()) <= 255:
             raise ConfigError(f"ALPN protocol {protocol!r} must be 1..255 bytes")
+    if config.crl_check not in ("none", "leaf", "chain"):
+        raise ConfigError('crl_check must be "none", "leaf" or "chain"')
 
 
 def _tls12_suites(config: ClientConfig | ServerConfig) -> tuple[int, ...]:
@@ -107,12 +111,28 @@ class _Common:
     trace: TraceCallback | None = None
     # Include secret values in trace events (for teaching and debugging only).
     trace_secrets: bool = False
+    # Byte-level recording of each connection for ``glasstls explain`` (records
+    # both ways and the secrets derived); None, the default, costs nothing.
+    recorder: RecorderFactory | None = None
     rng: Callable[[int], bytes] = os.urandom
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     # Send a KeyUpdate after this many records under one key (default: the AEAD's
     # limit from RFC 8446 §5.5).
     key_update_after_records: int | None = None
+    # Peer certificates: OpenSSL's RFC 5280 rules unless strict_web_pki asks for the
+    # CA/B Forum profile; CRL checking ("none", "leaf" or "chain") against the trust
+    # store's CRLs; whether trusted intermediates are anchors (partial chains).
+    strict_web_pki: bool = False
+    crl_check: str = "none"
+    trust_partial_chain: bool = True
+
+    @property
+    def verify_options(self) -> VerifyOptions:
+        return VerifyOptions(
+            strict_web_pki=self.strict_web_pki, crl_check=CrlCheck(self.crl_check),
+            hostname_checks_common_name=getattr(self, "hostname_checks_common_name", False),
+            partial_chain=self.trust_partial_chain)
 
     @property
     def tls12_suites(self) -> tuple[int, ...]:
@@ -135,6 +155,9 @@ class ClientConfig(_Common):
     # Verify the server's chain; turning this off must be explicit.
     verify_certificates: bool = True
     check_hostname: bool = True
+    # A certificate without subjectAltName matches by its common name (off, as
+    # RFC 9525 §6.3 and browsers; ssl's hostname_checks_common_name).
+    hostname_checks_common_name: bool = False
     # Groups to send key shares for in the first ClientHello; by default
     # X25519MLKEM768 and x25519 when enabled, else the first group.
     key_share_groups: tuple[int, ...] | None = None

@@ -44,6 +44,7 @@ from .handshake.transcript import Transcript
 from .keyschedule import DeferredSecret, exporter
 from .messages.handshake import Message, serialize
 from .record import Protection, RecordLayer, Tls13Protection
+from .recorder import ConnectionRecorder, RecordingRecordLayer
 from .session import ClientSession
 from .trace import (
     ALERT,
@@ -68,13 +69,20 @@ class _Connection:
     __slots__ = (
         "__weakref__", "_config", "_error", "_events", "_handshake_in", "_handshake_out",
         "_handshake_rest", "_out", "_peer_closed", "_sent_close", "_state", "_trace_enabled",
-        "client_random", "connection_id", "exporter_secret", "negotiated", "record", "resumed",
-        "session", "suite", "tls12_exporter", "tracing", "transcript", "version",
+        "client_random", "connection_id", "exporter_secret", "negotiated", "record", "recorder",
+        "resumed", "session", "suite", "tls12_exporter", "tracing", "transcript", "version",
     )
 
     def __init__(self, config: ClientConfig | ServerConfig) -> None:
         self._config = config
-        self.record = RecordLayer()
+        # Tells apart the trace events of connections that share a config.
+        self.connection_id = next(_connection_ids)
+        self.recorder: ConnectionRecorder | None = None
+        if config.recorder is None:
+            self.record = RecordLayer()
+        else:
+            self.recorder = config.recorder(self.side, self.connection_id)
+            self.record = RecordingRecordLayer(self.recorder)
         if config.record_padding_block:
             self.record.padding_block = config.record_padding_block
         self.transcript = Transcript()
@@ -99,9 +107,8 @@ class _Connection:
         self.session: ClientSession | None = None
         self.resumed = False
         self._trace_enabled = config.trace is not None
-        # Tells apart the trace events of connections that share a config.
-        self.connection_id = next(_connection_ids)
-        self.tracing = self._trace_enabled
+        # A recorder gets the key schedule's inputs with the trace's secrets.
+        self.tracing = self._trace_enabled or self.recorder is not None
 
     # -- public API -------------------------------------------------------------
 
@@ -277,6 +284,9 @@ class _Connection:
 
     def trace(self, step: str, action: str, details: dict[str, Any],
               secrets: dict[str, bytes] | None = None) -> None:
+        if secrets and self.recorder is not None:
+            for name, value in secrets.items():
+                self.recorder.secret(name, value)
         callback = self._config.trace
         if callback is None:
             return
@@ -286,6 +296,8 @@ class _Connection:
                             self.connection_id))
 
     def keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.secret(label, secret)
         callback = self._config.keylog
         if callback is not None:
             callback(f"{label} {client_random.hex()} {secret.hex()}")

@@ -23,6 +23,7 @@ COMMANDS = {
     "server": ".server",
     "serve": ".serve",
     "certs": ".certs",
+    "explain": ".explain",
 }
 
 

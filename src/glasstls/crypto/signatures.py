@@ -7,13 +7,15 @@ from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
 from ..constants import SignatureScheme as S
 from ..errors import AlertDescription, PeerMisbehaved
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+              | ed448.Ed448PrivateKey)
+PublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+             | ed448.Ed448PublicKey)
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
@@ -25,7 +27,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 class Scheme:
     id: int
     name: str
-    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519"
+    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519", "ed448"
     hash_name: str | None
     curve: str | None  # TLS 1.3 binds the ECDSA curve to the scheme
     tls13_signatures: bool  # usable in TLS 1.3 CertificateVerify
@@ -44,6 +46,7 @@ SCHEMES: dict[int, Scheme] = {s.id: s for s in (
     _row(S.ecdsa_secp384r1_sha384, "ecdsa", "sha384", "secp384r1", True),
     _row(S.ecdsa_secp521r1_sha512, "ecdsa", "sha512", "secp521r1", True),
     _row(S.ed25519, "ed25519", None, None, True),
+    _row(S.ed448, "ed448", None, None, True),
     _row(S.rsa_pss_rsae_sha256, "rsa_pss_rsae", "sha256", None, True),
     _row(S.rsa_pss_rsae_sha384, "rsa_pss_rsae", "sha384", None, True),
     _row(S.rsa_pss_rsae_sha512, "rsa_pss_rsae", "sha512", None, True),
@@ -73,7 +76,7 @@ _KINDS: dict[type, str] = {}
 
 
 def key_kind(key: PrivateKey | PublicKey) -> str:
-    """"rsa", "ec", "ed25519" (or "" for anything else), by the key's class; the
+    """"rsa", "ec", "ed25519", "ed448" (or "" for anything else), by the key's class; the
     answer is kept per class, since isinstance against cryptography's abstract
     classes is slow and a handshake asks many times."""
     kind = _KINDS.get(type(key))
@@ -84,10 +87,19 @@ def key_kind(key: PrivateKey | PublicKey) -> str:
             kind = "ec"
         elif isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
             kind = "ed25519"
+        elif isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
+            kind = "ed448"
         else:
             kind = ""
         _KINDS[type(key)] = kind
     return kind
+
+
+def tls12_authentication(key: PrivateKey | PublicKey) -> str:
+    """The TLS 1.2 suite authentication a key serves: "RSA" or "ECDSA". EdDSA keys
+    take the ECDHE_ECDSA suites (RFC 8422 §5.3, §5.4)."""
+    kind = key_kind(key)
+    return "RSA" if kind == "rsa" else "ECDSA" if kind in ("ec", "ed25519", "ed448") else ""
 
 
 def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
@@ -114,7 +126,7 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
         if scheme.kind != "ecdsa":
             return False
         return not tls13 or scheme.curve == _curve_name(key)
-    return kind == "ed25519" and scheme.kind == "ed25519"
+    return kind in ("ed25519", "ed448") and scheme.kind == kind
 
 
 def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
@@ -151,9 +163,9 @@ def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> Non
 
 
 def describe_key(key: PrivateKey | PublicKey) -> str:
-    """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519"."""
+    """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519", "Ed448"."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"RSA {key.key_size}"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return f"ECDSA {key.curve.name}"
-    return "Ed25519"
+    return "Ed448" if key_kind(key) == "ed448" else "Ed25519"

@@ -171,8 +171,9 @@ class ExpectCertificate(_Tls12ClientState):
         c.certificate, c.peer_chain = chain[0], message.chain
         key = certs.leaf_public_key(chain[0])
         wanted = c.suite.authentication
-        kind = signatures.describe_key(key).split()[0]
-        if (wanted == "ECDSA" and kind != "ECDSA") or (wanted == "RSA" and kind != "RSA"):
+        # RFC 8422 §5.3: ECDHE_ECDSA suites take ECDSA or EdDSA certificates.
+        if wanted and signatures.tls12_authentication(key) != wanted:
+            kind = signatures.describe_key(key).split()[0]
             raise PeerMisbehaved(f"{c.suite.name} needs an {wanted} certificate, got {kind}",
                                  AlertDescription.unsupported_certificate)
         if engine.tracing:

@@ -59,6 +59,7 @@ from ..messages.handshake import (
 )
 from ..record import Protection, Tls13Protection
 from ..session import ClientSession
+from ..trust import Purpose, verify_chain
 from .client_auth import send_client_certificate13
 from .client_hello import ClientHelloState, build_client_hello, describe_client_hello
 from .common import (
@@ -462,10 +463,9 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
         return ()
     now = config.clock()
     try:
-        if config.check_hostname:
-            path = certs.verify_server_chain(config.trust_store(), chain, server_name, now)
-        else:
-            path = certs.verify_server_chain_any_name(config.trust_store(), chain, now)
+        path = verify_chain(config.trust_store(), chain, purpose=Purpose.SERVER,
+                            server_name=server_name, check_name=config.check_hostname,
+                            options=config.verify_options, now=now)
     except BadCertificate as error:
         if engine.tracing:
             engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {

@@ -23,6 +23,7 @@ from ..messages.handshake import (
     CertificateVerify,
     Message,
 )
+from ..trust import Purpose, verify_chain
 from .common import (
     CLIENT_CERTIFICATE_VERIFY,
     Engine,
@@ -77,7 +78,9 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
             "chain": [certs.describe_certificate(c) for c in chain]})
     assert config.client_trust is not None
     try:
-        path = certs.verify_client_chain(config.client_trust, chain, config.clock())
+        path = verify_chain(config.client_trust, chain, purpose=Purpose.CLIENT,
+                            server_name=None, check_name=False,
+                            options=config.verify_options, now=config.clock())
     except PeerMisbehaved as error:
         if engine.tracing:
             engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {

@@ -122,9 +122,10 @@ def _choose(config: ServerConfig, hello: ClientHello
     for suite_id in order:
         suite = SUITES[suite_id]
         for certified in config.certificates:
-            kind, _, curve = signatures.describe_key(certified.private_key).partition(" ")
-            if kind != suite.authentication:
+            # RFC 8422 §5.3: an ECDSA or EdDSA key for the ECDHE_ECDSA suites.
+            if signatures.tls12_authentication(certified.private_key) != suite.authentication:
                 continue
+            kind, _, curve = signatures.describe_key(certified.private_key).partition(" ")
             if kind == "ECDSA" and groups_ext is not None and _CURVE_GROUPS.get(
                     curve) not in client_groups:
                 continue  # RFC 8422 §5.3: an ECDSA key on a curve the client supports
