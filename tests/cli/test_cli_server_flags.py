@@ -215,3 +215,29 @@ def test_the_trace_names_suites_glasstls_does_not_speak(openssl: str, processes:
                     r"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA")
     assert "unknown(0xc013)" not in server.stdout
     stop(server)
+
+
+def test_pass_decrypts_the_servers_encrypted_key(openssl: str, processes: Start,
+                                                 pem: dict[str, Path], tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from pki import pki
+
+    encrypted = tmp_path / "key.pem"
+    encrypted.write_bytes(pki("ecdsa-p256").leaf.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"server secret")))
+    refused = run_glasstls("server", "--port", "0", "--cert", str(pem["cert"]), "--key",
+                           str(encrypted))
+    assert refused.code == 2 and "is encrypted: give its password with --pass" in (
+        refused.stderr), refused.describe()
+    monkeypatch.setenv("KEY_PASSWORD", "server secret")
+    server, port = start_glasstls_server(processes, "--cert", str(pem["cert"]), "--key",
+                                         str(encrypted), "--pass", "env:KEY_PASSWORD")
+    client = s_client(openssl, processes, port, pem["ca"], "-brief")
+    client.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    client.wait_for("Hello from glasstls server")
+    client.close_stdin()
+    assert client.wait() == 0 and "Verification: OK" in client.output, client.describe()
+    stop(server)
