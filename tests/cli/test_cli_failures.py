@@ -92,6 +92,7 @@ def test_no_alpn_in_common(glass_server: Server, pem: dict[str, Path]) -> None:
     (["localhost", "--key", "key.pem"], "--key needs --cert"),
     (["localhost", "--cafile", "/nonexistent/ca.pem"], "cannot read /nonexistent/ca.pem"),
     (["localhost", "--cert", "/nonexistent/c.pem"], "cannot read /nonexistent/c.pem"),
+    (["localhost", "--servername", ""], "--servername needs a name"),
 ])
 def test_usage_errors(arguments: list[str], words: str) -> None:
     failed(run_glasstls("client", *arguments), USAGE, words)

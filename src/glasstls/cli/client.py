@@ -190,12 +190,15 @@ def run(args: argparse.Namespace) -> int:
         handshake = Handshake()
         config = build_config(args, handshake.observer(output))
         session = load_session(args.sess_in) if args.sess_in else None
+        if args.servername == "":
+            raise CommandError("--servername needs a name (the certificate is checked "
+                               "against it)")
     except CommandError as error:
         return print_failure("client", explain(error), view)
     if args.insecure:
         view.warning("--insecure: the server's certificate is NOT verified. Anyone on the "
                      "path can pretend to be this server and read everything you send.")
-    server_name = host if args.servername is None else (args.servername or None)
+    server_name = host if args.servername is None else args.servername
     try:
         for attempt in range(1, args.reconnect + 2):
             last = attempt == args.reconnect + 1
@@ -248,7 +251,7 @@ def add_parser(subparsers: Any) -> None:
                         "localhost:8443 or [::1]:4433")
     parser.add_argument("--servername", metavar="NAME",
                         help="the name sent as SNI and checked against the certificate, "
-                        "when it differs from HOST (an empty NAME sends no SNI)")
+                        "when it differs from HOST")
     parser.add_argument("--alpn", action="append", metavar="PROTOCOLS",
                         help="offer these ALPN protocols, comma-separated (e.g. h2,http/1.1)")
     parser.add_argument("--cafile", metavar="FILE",

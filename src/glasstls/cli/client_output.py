@@ -196,8 +196,7 @@ class Output:
             self.view.write({"event": "connected", "attempt": attempt, "target": target,
                              **facts})
             return
-        sni = server_name if server_name is not None else "(none sent)"
-        self.view.info(f"Connected to {target} ({facts['address']}), server name {sni}")
+        self.view.info(f"Connected to {target} ({facts['address']}), server name {server_name}")
         for label, value in connection_rows(facts):
             self.view.out.line("  ", (f"{label:<{_LABEL}}", "label"), value)
 
