@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..io import TLSSocket
+from . import exitcodes
 from .failures import CommandError
 
 # Largest response head we read before giving up (a test client, not a browser).
@@ -38,6 +39,11 @@ class Response:
             return self.raw_head.decode("latin-1")
         lines = [f"HTTP/2 {self.status}"] + [f"{name}: {value}" for name, value in self.headers]
         return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def _bad_answer(message: str) -> CommandError:
+    """The server's answer (not our options) went wrong: a network-class failure."""
+    return CommandError(message, exitcodes.NETWORK)
 
 
 def h2_available() -> bool:
@@ -80,19 +86,19 @@ def read_response(sock: Any) -> Response:
     buffer = b""
     while b"\r\n\r\n" not in buffer:
         if len(buffer) > MAX_HEAD:
-            raise CommandError(f"the response head is larger than {MAX_HEAD} bytes")
+            raise _bad_answer(f"the response head is larger than {MAX_HEAD} bytes")
         chunk = sock.recv(_READ)
         if not chunk:
             if not buffer:
-                raise CommandError("the server closed the connection without answering")
-            raise CommandError("the server closed the connection in the middle of the "
-                               "response head")
+                raise _bad_answer("the server closed the connection without answering")
+            raise _bad_answer("the server closed the connection in the middle of the "
+                              "response head")
         buffer += chunk
     head, _, rest = buffer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     parts = lines[0].split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise CommandError(f"not an HTTP response: {lines[0][:60]!r}")
+        raise _bad_answer(f"not an HTTP response: {lines[0][:60]!r}")
     headers = [(name.strip(), value.strip()) for name, _, value in
                (line.partition(":") for line in lines[1:])]
     response = Response(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "",
@@ -146,7 +152,7 @@ def _read_chunked(sock: Any, data: bytes) -> tuple[bytes, bool]:
         try:
             size = int(size_text, 16)
         except ValueError:
-            raise CommandError(f"bad chunk size {size_text[:20]!r} in the response") from None
+            raise _bad_answer(f"bad chunk size {size_text[:20]!r} in the response") from None
         if size == 0:
             need(lambda: b"\r\n\r\n" in b"\r\n" + buffer)  # trailers, if any
             return bytes(body), True
@@ -192,8 +198,8 @@ def _h2_get(sock: TLSSocket, host: str, path: str) -> Response:
             elif isinstance(event, h2.events.StreamEnded) and event.stream_id == stream:
                 done = True
             elif isinstance(event, h2.events.StreamReset) and event.stream_id == stream:
-                raise CommandError(f"the server reset the HTTP/2 stream (error "
-                                   f"{event.error_code!s})")
+                raise _bad_answer(f"the server reset the HTTP/2 stream (error "
+                                  f"{event.error_code!s})")
             elif isinstance(event, h2.events.ConnectionTerminated):
                 done = True
                 response.complete = response.status != 0
