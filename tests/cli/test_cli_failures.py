@@ -143,3 +143,11 @@ def test_version_names_glasstls_cryptography_and_its_openssl() -> None:
     assert lines[0] == f"glasstls {glasstls.__version__}"
     assert lines[1] == f"cryptography {cryptography.__version__}"
     assert lines[2].startswith("OpenSSL ") and lines[2].endswith("(inside cryptography)")
+
+
+def test_http_against_a_server_that_does_not_answer_http(glass_server: Server,
+                                                         pem: dict[str, Path]) -> None:
+    host, port = glass_server()  # an echo server: our own request comes back
+    result = run_glasstls("client", f"{host}:{port}", "--cafile", str(pem["ca"]),
+                          "--servername", "localhost", "--http", "/")
+    failed(result, NETWORK, "not an HTTP response: 'GET / HTTP/1.1'", alone=False)
