@@ -269,3 +269,52 @@ def test_glasstls_server_names_a_plain_http_client(processes: Start,
         raw.recv(100)
     server.wait_for(r"the client sent plain text \('GET / HTTP/1\.1'\): not TLS")
     stop(server)
+
+
+@pytest.fixture
+def cut_server(pem: dict[str, Path]) -> Iterator[tuple[int, list[bytes]]]:
+    """Python's ssl answering one request with the next canned bytes, then ending
+    the TCP connection without close_notify."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pem["cert"], pem["key"])
+    listener = socket.create_server(("127.0.0.1", 0))
+    answers: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            with contextlib.suppress(OSError), context.wrap_socket(raw, server_side=True) as tls:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += tls.recv(4096)
+                tls.sendall(answers.pop(0))
+                tls.shutdown(socket.SHUT_RDWR)  # ssl's shutdown sends no close_notify
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], answers
+    listener.close()
+
+
+@pytest.mark.parametrize(("answer", "code", "shown"), [
+    (b"HTTP/1.0 200 OK\r\n\r\nthe whole body\n", 0, "the whole body\n"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 0, "hello"),
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this", 3, "only this"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0,
+     "hello"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", 3, "hello"),
+])
+def test_an_end_without_close_notify_warns_and_only_a_cut_response_fails(
+        cut_server: tuple[int, list[bytes]], pem: dict[str, Path], answer: bytes, code: int,
+        shown: str) -> None:
+    port, answers = cut_server
+    answers.append(answer)
+    result = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
+                          "--http", "/")
+    assert result.code == code, result.describe()
+    assert result.stdout.endswith(shown), result.describe()
+    assert "the server closed without close_notify (the response may be truncated)" in (
+        result.stderr)
+    assert ("the response is incomplete" in result.stderr) == (code == 3)

@@ -23,6 +23,7 @@ from ..errors import GlassTLSError
 from ..io import TLSSocket
 from ..session import ClientSession
 from ..trace import TraceEvent
+from . import exitcodes
 from .failures import CommandError
 from .http import Response
 from .render import JsonView, TextView, key_words
@@ -237,9 +238,17 @@ class Output:
             sink.flush()
 
     def response(self, response: Response) -> None:
+        """Show the response; a visibly incomplete one (short of its Content-Length,
+        without its last chunk) is shown too, then fails with exit status 3."""
+        if response.ragged_eof:
+            self.view.warning("the server closed without close_notify (the response may be "
+                              "truncated)")
+        self._show_response(response)
         if not response.complete:
-            self.view.warning("the server closed the connection before the whole response "
-                              "arrived (it may be truncated)")
+            raise CommandError("the response is incomplete: the connection ended before all "
+                               "of it arrived", exitcodes.NETWORK)
+
+    def _show_response(self, response: Response) -> None:
         if isinstance(self.view, JsonView):
             line: dict[str, Any] = {"event": "response", "protocol": response.protocol,
                                     "status": response.status, "reason": response.reason,

@@ -10,6 +10,7 @@ HTTP/1.1 bytes into an h2 or IMAP connection only produces garbage.
 from __future__ import annotations
 
 import importlib.util
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ from .failures import CommandError
 # Largest response head we read before giving up (a test client, not a browser).
 MAX_HEAD = 64 * 1024
 _READ = 65536
+# How long to wait for the end of the connection after a complete response.
+_END_WAIT = 1.0
 
 
 @dataclass
@@ -32,6 +35,9 @@ class Response:
     # The bytes of the head as received (HTTP/1.x), shown as they came.
     raw_head: bytes = b""
     complete: bool = True  # False: the server closed before the announced length
+    # The server ended the TCP connection without close_notify: as curl does, the
+    # response is still shown (with a warning); only a visibly cut one fails.
+    ragged_eof: bool = False
 
     def head_text(self) -> str:
         """The status line and headers as text (an HTTP/2 response in curl's style)."""
@@ -63,15 +69,52 @@ def check_protocol(alpn: str | None) -> None:
                        "http/1.1 and h2 (leave out --http to talk to it yourself)")
 
 
+class _Stream:
+    """``recv`` on the TLS socket, with an end without close_notify (``SSLEOFError``)
+    read as an end of stream and remembered."""
+
+    def __init__(self, sock: TLSSocket) -> None:
+        self.sock = sock
+        self.ragged_eof = False
+
+    def recv(self, size: int) -> bytes:
+        try:
+            return self.sock.recv(size)
+        except ssl.SSLEOFError:
+            self.ragged_eof = True
+            return b""
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def wait_for_end(self) -> None:
+        """We asked for ``Connection: close``: after a complete response, wait a
+        moment for the server's end of stream, to tell whether it sent close_notify."""
+        timeout = self.sock.gettimeout()
+        self.sock.settimeout(_END_WAIT if timeout is None else min(timeout, _END_WAIT))
+        try:
+            while self.recv(_READ):
+                pass  # nothing belongs after the response; it is not shown
+        except (TimeoutError, OSError):
+            pass
+        finally:
+            self.sock.settimeout(timeout)
+
+
 def http_get(sock: TLSSocket, host: str, path: str, alpn: str | None) -> Response:
     """GET ``path`` from ``host`` over ``sock`` in the negotiated protocol."""
     check_protocol(alpn)
     if not path.startswith("/"):
         path = "/" + path
+    stream = _Stream(sock)
     if alpn == "h2":
-        return _h2_get(sock, host, path)
-    sock.sendall(request_bytes(host, path))
-    return read_response(sock)
+        response = _h2_get(stream, host, path)
+    else:
+        stream.sendall(request_bytes(host, path))
+        response = read_response(stream)
+        stream.wait_for_end()
+    response.ragged_eof = stream.ragged_eof
+    return response
 
 
 def request_bytes(host: str, path: str) -> bytes:
@@ -163,7 +206,7 @@ def _read_chunked(sock: Any, data: bytes) -> tuple[bytes, bool]:
         del buffer[:size + 2]
 
 
-def _h2_get(sock: TLSSocket, host: str, path: str) -> Response:
+def _h2_get(sock: _Stream, host: str, path: str) -> Response:
     """A minimal HTTP/2 GET with the h2 package: one stream, then GOAWAY."""
     import h2.config
     import h2.connection
