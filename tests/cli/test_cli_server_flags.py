@@ -241,3 +241,13 @@ def test_pass_decrypts_the_servers_encrypted_key(openssl: str, processes: Start,
     client.close_stdin()
     assert client.wait() == 0 and "Verification: OK" in client.output, client.describe()
     stop(server)
+
+
+def test_get_keyupdate_on_tls12_says_why_not(processes: Start, cli_environment: Path) -> None:
+    server, port = start_glasstls_server(processes)
+    result = run_glasstls("client", f"localhost:{port}", "--cafile",
+                          str(cli_environment / "ca.pem"), "--tls1.2", "--http", "/keyupdate")
+    assert result.code == 0, result.describe()
+    assert result.stdout.startswith("HTTP/1.1 400 Bad Request")
+    assert "KeyUpdate exists only in TLS 1.3; this connection is TLSv1.2" in result.stdout
+    stop(server)
