@@ -210,6 +210,10 @@ class ConnectionLog:
         label, view = known
         view.event(event, label=label)
 
+    def label(self) -> str:
+        """This connection's label ("#n host:port")."""
+        return self._current()[0]
+
     def established(self, negotiated: HandshakeComplete | None) -> str:
         """Log the handshake's outcome; returns the connection's label."""
         label, view = self._current()
@@ -287,10 +291,13 @@ def make_handler(log: ConnectionLog, echo: bool, connections: OpenConnections) -
     """The per-connection handler: log the handshake, then echo or answer HTTP."""
 
     def handle(sock: TLSSocket, address: Any) -> None:
-        label = log.established(sock.negotiated)
+        label = log.label()
         received = sent = 0
         try:
+            # Open (for a key press) before "connected" is printed: whoever reads
+            # that line may act on the connection at once.
             with connections.serving(label, sock):
+                log.established(sock.negotiated)
                 if echo:
                     while data := sock.recv(65536):
                         received += len(data)
