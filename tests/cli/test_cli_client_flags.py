@@ -9,7 +9,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -222,9 +222,10 @@ def test_json_response_carries_the_body_and_o_writes_it_to_a_file(
     assert json.loads(saved.stdout.splitlines()[-1])["body_file"] == str(tmp_path / "body")
 
 
-@pytest.fixture
-def plain_server() -> Iterator[tuple[int, list[bytes]]]:
-    """A TCP server that answers each connection with the next canned bytes."""
+def canned_server(answer: Callable[[socket.socket, bytes], None]
+                  ) -> Iterator[tuple[int, list[bytes]]]:
+    """A server on 127.0.0.1 calling ``answer(connection, next canned bytes)`` for
+    each connection; yields its port and the list to append the answers to."""
     listener = socket.create_server(("127.0.0.1", 0))
     answers: list[bytes] = []
 
@@ -234,15 +235,23 @@ def plain_server() -> Iterator[tuple[int, list[bytes]]]:
                 raw, _ = listener.accept()
             except OSError:
                 return
-            with raw:
-                raw.sendall(answers.pop(0))
-                raw.settimeout(2)
-                with contextlib.suppress(OSError):
-                    raw.recv(65536)
+            with raw, contextlib.suppress(OSError):
+                answer(raw, answers.pop(0))
 
     threading.Thread(target=serve, daemon=True).start()
     yield listener.getsockname()[1], answers
     listener.close()
+
+
+@pytest.fixture
+def plain_server() -> Iterator[tuple[int, list[bytes]]]:
+    """Answers each connection with the next canned bytes, in plain text."""
+    def answer(raw: socket.socket, data: bytes) -> None:
+        raw.sendall(data)
+        raw.settimeout(2)
+        raw.recv(65536)
+
+    yield from canned_server(answer)
 
 
 @pytest.mark.parametrize(("sent", "shown"), [
@@ -277,25 +286,16 @@ def cut_server(pem: dict[str, Path]) -> Iterator[tuple[int, list[bytes]]]:
     the TCP connection without close_notify."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(pem["cert"], pem["key"])
-    listener = socket.create_server(("127.0.0.1", 0))
-    answers: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                raw, _ = listener.accept()
-            except OSError:
-                return
-            with contextlib.suppress(OSError), context.wrap_socket(raw, server_side=True) as tls:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    request += tls.recv(4096)
-                tls.sendall(answers.pop(0))
-                tls.shutdown(socket.SHUT_RDWR)  # ssl's shutdown sends no close_notify
+    def answer(raw: socket.socket, data: bytes) -> None:
+        with context.wrap_socket(raw, server_side=True) as tls:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += tls.recv(4096)
+            tls.sendall(data)
+            tls.shutdown(socket.SHUT_RDWR)  # ssl's shutdown sends no close_notify
 
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1], answers
-    listener.close()
+    yield from canned_server(answer)
 
 
 @pytest.mark.parametrize(("answer", "code", "shown"), [

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..certs import CertifiedKey, TrustStore
 from ..constants import TLS12, TLS13, SignatureScheme
@@ -248,6 +249,18 @@ def head_complete(data: bytes) -> bool:
     return b"\r\n\r\n" in data or b"\n\n" in data
 
 
+def read_request_head(sock: Any) -> bytes:
+    """What a client sent up to the end of its request head (or of its data, or
+    MAX_HEAD bytes): enough to answer a GET."""
+    head = b""
+    while not head_complete(head) and len(head) < MAX_HEAD:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
 def http_response(body: str, status: str = "200 OK") -> bytes:
     data = body.encode()
     head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -269,5 +282,6 @@ def print_failure(command: str, failure: Failure, view: JsonView | TextView | No
 __all__ = ["MAX_HEAD", "HelpFormatter", "add_version_flags", "cipher_suites_from",
            "group_argument", "head_complete", "http_request", "http_response",
            "load_certified", "load_trust", "parse_target", "print_failure", "read_password",
+           "read_request_head",
            "sigalgs_argument", "split_alpn", "suite_argument", "suite_list_argument",
            "versions_from"]

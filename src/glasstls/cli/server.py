@@ -35,16 +35,15 @@ from ..io import KeyLogFile, TLSServer, TLSSocket, serve
 from ..trace import TraceEvent
 from . import exitcodes
 from .common import (
-    MAX_HEAD,
     HelpFormatter,
     add_version_flags,
     cipher_suites_from,
     group_argument,
-    head_complete,
     http_response,
     load_certified,
     load_trust,
     print_failure,
+    read_request_head,
     split_alpn,
     suite_list_argument,
     versions_from,
@@ -304,12 +303,7 @@ def make_handler(log: ConnectionLog, echo: bool, connections: OpenConnections) -
                         sock.sendall(data)
                         sent += len(data)
                 else:
-                    head = b""
-                    while not head_complete(head) and len(head) < MAX_HEAD:
-                        chunk = sock.recv(65536)
-                        if not chunk:
-                            break
-                        head += chunk
+                    head = read_request_head(sock)
                     received = len(head)
                     if head:
                         answer = http_answer(sock, head, lambda m: log.note(label, m))
