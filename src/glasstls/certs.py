@@ -216,9 +216,10 @@ class CertifiedKey:
         return cls.from_pem(chain_pem, key_pem, password)
 
 
-# What cryptography raises for certificates it cannot decode.
-_MALFORMED = (ValueError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
-              x509.UnsupportedGeneralNameType)
+# What cryptography raises for certificates it cannot decode (TypeError: a name
+# attribute whose ASN.1 string type does not go with its OID, found by the fuzzer).
+_MALFORMED = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion,
+              x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
 def parse_chain(chain_der: Sequence[bytes]) -> list[x509.Certificate]:

@@ -7,6 +7,7 @@ test can replay a handshake byte for byte.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,12 +198,16 @@ class ClientConfig(_Common):
         if self.trust is not None:
             return self.trust
         global _SYSTEM_TRUST
-        if _SYSTEM_TRUST is None:
-            _SYSTEM_TRUST = TrustStore.system()
-        return _SYSTEM_TRUST
+        # Loaded once, by the first thread to ask; the others wait for it rather than
+        # each parsing the system bundle (and racing on the warnings filters).
+        with _SYSTEM_TRUST_LOCK:
+            if _SYSTEM_TRUST is None:
+                _SYSTEM_TRUST = TrustStore.system()
+            return _SYSTEM_TRUST
 
 
 _SYSTEM_TRUST: TrustStore | None = None
+_SYSTEM_TRUST_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)

@@ -300,7 +300,8 @@ class SessionCache:
             return None
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._entries.values())
+        with self._lock:  # iterating while another thread stores would raise
+            return sum(len(v) for v in self._entries.values())
 
 
 class ServerSessionCache:
@@ -334,7 +335,8 @@ class ServerSessionCache:
             return entry[1]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from .extensions import (
     CT,
     EE,
     HRR,
+    MAX_CIPHER_SUITES,
     NST,
     SH,
     Extension,
@@ -76,7 +77,7 @@ class ClientHello:
             legacy_version = r.u16()
             random = r.raw(32)
             session_id = r.opaque(1, maximum=32)
-            suites = r.u16_list(2, minimum=2)
+            suites = r.u16_list(2, minimum=2, maximum_count=MAX_CIPHER_SUITES)
             compression = r.opaque(1, minimum=1)
             # RFC 5246 §7.4.1.2: a ClientHello may end without an extensions block.
             extensions = parse_extensions(r, CH) if r.remaining else ()
