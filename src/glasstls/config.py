@@ -222,9 +222,12 @@ class ServerConfig(_Common):
     certificates: tuple[CertifiedKey, ...] = ()
     # Choose suites and groups in our order rather than the client's.
     server_preference: bool = True
-    # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2).
+    # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2). The
+    # cookie is an HMAC under cookie_secret, or under a key drawn from rng for each
+    # HelloRetryRequest when there is none (the cookie is checked by the
+    # connection that sent it, so a shared secret is not needed).
     hello_retry_cookie: bool = True
-    cookie_secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    cookie_secret: bytes | None = field(default=None, repr=False)
     # Keep the parsed ClientHello in ServerConnection.client_hello after the
     # handshake (for inspection pages and fingerprints); otherwise it is dropped.
     keep_client_hello: bool = False
@@ -234,7 +237,8 @@ class ServerConfig(_Common):
     client_trust: TrustStore | None = None
     client_ca_names: tuple[x509.Name, ...] = ()
     # Resumption: tickets sealed with rotating keys (shared between servers by
-    # giving them the same TicketKeys secret); None turns tickets off.
+    # giving them the same TicketKeys secret; random keys come from rng); None
+    # turns tickets off.
     ticket_keys: TicketKeys | None = field(default_factory=TicketKeys)
     tickets: int = 2  # TLS 1.3 NewSessionTickets per handshake
     ticket_lifetime: int = 7200  # seconds, at most 7 days (RFC 8446 §4.6.1)

@@ -64,7 +64,7 @@ def exchange(client: ClientConfig | ClientConnection, server: ServerConfig,
     assert pair.complete, (pair.client.error, pair.server.error)
     pair.client.connection.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
     pair.pump()
-    if pair.server.connection.version == 0x0304:
+    if pair.server.negotiated.version == "TLSv1.3":
         pair.server.connection.key_update()
     pair.server.connection.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
     pair.pump()

@@ -17,7 +17,7 @@ from glasstls.constants import TLS12, TLS13, CipherSuite, NamedGroup
 from glasstls.explain.dissect import Explained
 from glasstls.explain.recorder import Recorder
 from glasstls.session import TicketKeys
-from helpers.pump import client_config, server_config
+from helpers.pump import client_config, engine_of, server_config
 from pki import pki
 
 from .checks import exchange, failed_checks, session_of, tiling_problems
@@ -61,7 +61,7 @@ def _resumed(version: int, early: bytes = b"", max_early: int = 0, refuse: bool 
     if refuse:
         server = server_config(RSA, versions=(version,), recorder=recorder, ticket_keys=keys)
     second = exchange(connection, server, recorder)
-    assert second.server.connection.resumed
+    assert second.server.negotiated.resumed
     return recorder
 
 
@@ -225,7 +225,7 @@ def test_configs_without_a_recorder_use_the_plain_record_layer() -> None:
     from glasstls.recorder import RecordingRecordLayer
 
     plain = ClientConnection(ClientConfig(), server_name="example.com")
-    assert type(plain.record) is RecordLayer and plain.recorder is None
+    assert type(engine_of(plain).record) is RecordLayer and plain.recorder is None
     recorded = ClientConnection(ClientConfig(recorder=Recorder()), server_name="example.com")
-    assert isinstance(recorded.record, RecordingRecordLayer)
+    assert isinstance(engine_of(recorded).record, RecordingRecordLayer)
     assert ServerConfig.__dataclass_fields__["recorder"].default is None

@@ -27,14 +27,21 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from glasstls import ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
-from glasstls.constants import TLS12, TLS13, CipherSuite, NamedGroup, SignatureScheme
+from glasstls.constants import TLS12, CipherSuite, NamedGroup, SignatureScheme
 from glasstls.crypto import prf
-from glasstls.crypto.suites import Suite
+from glasstls.crypto.suites import Suite, suite_by_name
 from glasstls.keyschedule import next_traffic_secret, traffic_keys
 from glasstls.messages.handshake import ClientHello, ServerHello
 from glasstls.record import Protection, Tls12Protection, Tls13Protection
 from glasstls.session import ClientSession, TicketKeys
-from helpers.pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, KeyLog, Pair, split_records
+from helpers.pump import (
+    CLIENT_TO_SERVER,
+    SERVER_TO_CLIENT,
+    KeyLog,
+    Pair,
+    engine_of,
+    split_records,
+)
 from pki import pki
 
 Connection = ClientConnection | ServerConnection
@@ -244,19 +251,18 @@ def recording(name: str) -> Recording:
     client = fresh_connection(name, False, (client_config, server_config))
     assert isinstance(client, ClientConnection)
     if scenario.early_data:
-        assert client.early_data_allowance > 0, "no 0-RTT in the early data scenario"
+        assert engine_of(client).early_data_allowance > 0, "no 0-RTT in the early data scenario"
         client.send_early_data(scenario.early_data)
     pair = Pair(client, server_config).pump()
     assert pair.complete, (name, pair.client.error, pair.server.error)
     actions = []
-    tls13 = pair.client.connection.version == TLS13
+    tls13 = pair.client.negotiated.version == "TLSv1.3"
     for by_server, action in _actions(scenario, tls13):
         actions.append((len(pair.wire), by_server, action))
         action((pair.server if by_server else pair.client).connection)
         pair.pump()
     assert pair.client.error is None and pair.server.error is None, name
-    suite = pair.client.connection.suite
-    assert suite is not None
+    suite = suite_by_name(pair.client.negotiated.cipher_suite)
     wire = pair.wire
     if tls13:
         protections = _tls13_keys(suite, keylog)

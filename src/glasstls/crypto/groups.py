@@ -15,13 +15,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 
 from ..constants import NamedGroup
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import (
+    IllegalParameter,
+    PeerMisbehaved,
+)
 
 Random = Callable[[int], bytes]
 
 
 def _bad_share(group: str, why: str) -> PeerMisbehaved:
-    return PeerMisbehaved(f"invalid {group} key share: {why}", AlertDescription.illegal_parameter)
+    return IllegalParameter(f"invalid {group} key share: {why}")
 
 
 class KeyShare(Protocol):
@@ -128,6 +131,15 @@ class _X25519MLKEM768Share:
         return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM768_CIPHERTEXT:])
 
 
+def mlkem768_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
+    """(shared secret, ciphertext) for an ML-KEM-768 encapsulation key.
+
+    The one key exchange step whose randomness OpenSSL draws itself: cryptography
+    takes no seed for it (every key here comes from the config's ``rng``). It is a
+    function of its own so that recorded transcripts can replay its output."""
+    return mlkem.MLKEM768PublicKey.from_public_bytes(encapsulation_key).encapsulate()
+
+
 @dataclass(frozen=True, slots=True)
 class Group:
     id: int
@@ -151,10 +163,7 @@ class Group:
                              f"{self.client_share_size}")
         if self.id == NamedGroup.X25519MLKEM768:
             try:
-                kem_public = mlkem.MLKEM768PublicKey.from_public_bytes(
-                    client_share[:_MLKEM768_PUBLIC]
-                )
-                kem_secret, ciphertext = kem_public.encapsulate()
+                kem_secret, ciphertext = mlkem768_encapsulate(client_share[:_MLKEM768_PUBLIC])
             except ValueError:
                 raise _bad_share(self.name, "bad ML-KEM encapsulation key") from None
             own = _X25519Share(rng)

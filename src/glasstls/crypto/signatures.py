@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
 from ..constants import SignatureScheme as S
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import DecryptError
 
 PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
               | ed448.Ed448PrivateKey)
@@ -130,6 +130,9 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
 
 
 def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
+    """A signature of ``data``. ECDSA and RSA-PSS signatures are randomized by
+    OpenSSL (cryptography takes no seed for them); recorded transcripts replay
+    the output of this function."""
     scheme = SCHEMES[scheme_id]
     if isinstance(key, rsa.RSAPrivateKey):
         if scheme.kind == "rsa_pkcs1":
@@ -157,9 +160,7 @@ def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> Non
         else:
             key.verify(signature, data)
     except (InvalidSignature, ValueError):
-        raise PeerMisbehaved(
-            f"{scheme.name} signature does not verify", AlertDescription.decrypt_error
-        ) from None
+        raise DecryptError(f"{scheme.name} signature does not verify") from None
 
 
 def describe_key(key: PrivateKey | PublicKey) -> str:

@@ -14,7 +14,10 @@ from typing import Any, ClassVar, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import ExtensionType as X
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..errors import (
+    DecodeError,
+    IllegalParameter,
+)
 
 # Where an extension block sits.
 CH, SH, HRR, EE, CT, CR, NST = "CH", "SH", "HRR", "EE", "CT", "CR", "NST"
@@ -78,8 +81,7 @@ class ServerNameList:
                 name = names.opaque(2, minimum=1)
                 if name_type in seen:
                     # RFC 6066 §3: at most one name of each name_type (so at most 256).
-                    raise PeerMisbehaved(f"two names of type {name_type} in server_name",
-                                         AlertDescription.illegal_parameter)
+                    raise IllegalParameter(f"two names of type {name_type} in server_name")
                 seen.add(name_type)
                 if name_type == 0:
                     host_name = name
@@ -218,8 +220,7 @@ class KeyShare:
                 if entry.group in groups:
                     # RFC 8446 §4.2.8: clients MUST NOT offer two shares for one group;
                     # servers MAY abort with illegal_parameter (the stricter reading).
-                    raise PeerMisbehaved(f"key_share offers group 0x{entry.group:04x} twice",
-                                         AlertDescription.illegal_parameter)
+                    raise IllegalParameter(f"key_share offers group 0x{entry.group:04x} twice")
                 groups.add(entry.group)
                 entries.append(entry)
         return cls(tuple(entries), where=CH)
@@ -274,8 +275,7 @@ class RecordSizeLimit:
         limit = r.u16()
         # RFC 8449 §4: values below 64 are illegal_parameter.
         if limit < 64:
-            raise PeerMisbehaved(f"record_size_limit {limit} is below 64",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter(f"record_size_limit {limit} is below 64")
         return cls(limit)
 
     def write(self, w: Writer) -> None:
@@ -312,8 +312,7 @@ class PreSharedKey:
                 _check_count(binders, MAX_PSK_IDENTITIES, "PSK binders")
                 binders.append(body.opaque(1, minimum=32))
         if len(binders) != len(identities):
-            raise PeerMisbehaved("pre_shared_key: binders and identities differ in number",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter("pre_shared_key: binders and identities differ in number")
         return cls(tuple(identities), tuple(binders))
 
     def write(self, w: Writer) -> None:
@@ -468,8 +467,7 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
             ext_type = block.u16()
             if ext_type in seen:
                 # RFC 8446 §4.2: no more than one extension of a type in a block.
-                raise PeerMisbehaved(f"duplicate extension {ext_type}",
-                                     AlertDescription.illegal_parameter)
+                raise IllegalParameter(f"duplicate extension {ext_type}")
             seen.add(ext_type)
             with block.vector(2) as body:
                 typed_where = _TYPED_WHERE.get(ext_type)
@@ -496,10 +494,7 @@ def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = Tru
     for extension in extensions:
         allowed = ALLOWED.get(extension.type)
         if allowed is not None and where not in allowed:
-            raise PeerMisbehaved(
-                f"extension {X(extension.type).name} is not allowed in {where}",
-                AlertDescription.illegal_parameter,
-            )
+            raise IllegalParameter(f"extension {X(extension.type).name} is not allowed in {where}")
 
 
 E = TypeVar("E")
