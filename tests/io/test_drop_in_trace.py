@@ -69,7 +69,7 @@ def test_glasstls_trace_json_lines(files: dict[str, Path]) -> None:
     with python_https_server(files) as port:
         traced = run_script(f"https://localhost:{port}/", files, "json")
     events = [json.loads(line) for line in traced.stderr.splitlines()]
-    assert events[0]["type"] == "trace"
+    assert events[0]["event"] == "trace"
     assert events[0]["step"] == "ClientHello" and events[0]["side"] == "client"
     assert "Established" in [event["step"] for event in events]
 

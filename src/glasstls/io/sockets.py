@@ -44,6 +44,9 @@ from .keylog import with_environment_keylog
 # Network reads ask for at most this much: a few full records per system call.
 _RECV_SIZE = 256 * 1024
 _HEADER = 5  # a TLS record's header: type, version, length
+# Looked at (MSG_PEEK) to find where the next record ends; enough of a peer that is
+# not speaking TLS to name it ("SSH-2.0-OpenSSH...", "HTTP/1.1 400...").
+_PEEK = 512
 # Plaintext sealed per step of send/sendall: bounds the ciphertext held in memory.
 _SEND_CHUNK = 256 * 1024
 # close() sends close_notify, but waits at most this long for the socket to take it.
@@ -477,11 +480,22 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         if self.gettimeout():
             self._wait(False, deadline)
         try:
+            if size == _HEADER and not boundary.carried:
+                size = self._next_record_size()
             data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
         boundary.feed(data)
         return data
+
+    def _next_record_size(self) -> int:
+        """The size of the next record, from its header (looked at, not taken); if
+        what arrived is no TLS record, all of it, for the engine to say what it is."""
+        head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK)
+        # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
+        if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
+            return _HEADER + int.from_bytes(head[3:5], "big")
+        return max(len(head), 1)  # (at the end of the stream, b"" says so)
 
     def _receive_more(self, deadline: float | None, wanted: int) -> None:
         """Read from the network into the engine; send what it answers if the
