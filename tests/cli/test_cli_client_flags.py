@@ -41,6 +41,26 @@ def test_sess_out_then_sess_in_resumes_across_two_processes(
     assert f"Reused, {version}" in second.stdout  # s_server's own view of it
 
 
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sess_in_is_not_offered_under_another_server_name(
+        openssl: str, processes: Start, pem: dict[str, Path], version: str,
+        tmp_path: Path) -> None:
+    # s_server would resume it; a resumed handshake checks no certificate, so the
+    # certificate (not valid for other.example) would have passed as verified.
+    _, port = s_server(openssl, processes, pem, version, "-www")
+    session = tmp_path / "s.bin"
+    first = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
+                         "--sess-out", str(session), "--http", "/")
+    assert first.code == 0, first.describe()
+    second = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
+                          "--servername", "other.example", "--sess-in", str(session),
+                          "--http", "/")
+    assert "was made for localhost, not other.example" in second.stderr, second.describe()
+    assert second.code == 5, second.describe()
+    assert "not valid for 'other.example'" in second.stderr
+
+
 def test_a_damaged_session_file_is_a_usage_error(tmp_path: Path) -> None:
     damaged = tmp_path / "s.bin"
     damaged.write_bytes(b"glasstls session\n\x01\x03")
