@@ -212,9 +212,15 @@ def _pcap(args: argparse.Namespace, output: Output) -> int:
     try:
         keys = KeyMaterial.from_keylog_file(args.keylog) if args.keylog else KeyMaterial()
         keys.x25519_private_keys += [_private_key(text) for text in args.x25519_key or ()]
-        connections = tls_connections(args.pcap, args.port)
-    except (OSError, KeyLogError, CaptureError) as error:
+        notes: list[str] = []
+        connections = tls_connections(args.pcap, args.port, notes)
+    except OSError as error:
+        raise CommandError(f"cannot read {error.filename}: {error.strerror}",
+                           exitcodes.USAGE) from None
+    except (KeyLogError, CaptureError) as error:
         raise CommandError(str(error), exitcodes.USAGE) from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if not connections:
         raise CommandError(f"no TLS connection found in {args.pcap}", exitcodes.USAGE)
     from ..explain.dissect import dissect
