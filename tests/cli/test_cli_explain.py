@@ -64,6 +64,29 @@ def test_explain_url_as_json_and_as_one_html_page(https_server: int, pem: dict[s
     assert "<script>" in html and not re.search(r"(src|href)=\"https?:", html)
 
 
+def test_explain_url_shows_a_failed_handshake_up_to_the_alert(https_server: int) -> None:
+    # No --cafile: the test CA is not trusted, so the client refuses the certificate.
+    result = run_glasstls("explain", f"https://localhost:{https_server}/")
+    assert result.code == 5, result.describe()
+    assert "certificate rejected" in result.stderr
+    out = result.stdout
+    assert out.startswith(f"== https://localhost:{https_server}/\n")
+    assert re.search(r"^#0  client \u2192 server  handshake", out, re.MULTILINE)
+    assert "Certificate" in out
+    assert re.search(r"client \u2192 server  alert, 2 bytes", out), out[-2000:]
+    assert "fatal unknown_ca" in out
+
+
+def test_explain_url_names_the_server_it_could_not_reach() -> None:
+    from interop.processes import free_port
+
+    port = free_port()
+    result = run_glasstls("explain", f"https://localhost:{port}/")
+    assert result.code == 3, result.describe()
+    assert f"connection refused by localhost:{port}" in result.stderr
+    assert result.stdout == ""
+
+
 def test_explain_server_explains_the_connection_it_accepts(pem: dict[str, Path]) -> None:
     from interop.processes import free_port
 

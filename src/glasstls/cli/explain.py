@@ -114,11 +114,20 @@ def _client(args: argparse.Namespace, output: Output) -> int:
                               session_cache=None, **options)
     except GlassTLSError as error:
         raise CommandError(str(error)) from None
-    with connect((host, port), config=config, server_hostname=host, timeout=args.timeout) as sock:
-        sock.sendall(http_request(host, parts.path or "/"))
-        _read_response(sock)
-    output.write([(f"https://{host}:{port}{parts.path or '/'}", recording.explain())
-                  for recording in recorder.recordings], f"glasstls explain {args.url}")
+    name = f"https://{host}:{port}{parts.path or '/'}"
+    try:
+        with connect((host, port), config=config, server_hostname=host,
+                     timeout=args.timeout) as sock:
+            sock.sendall(http_request(host, parts.path or "/"))
+            _read_response(sock)
+    except (GlassTLSError, OSError) as error:
+        # A handshake that failed is worth seeing too: the bytes up to the alert.
+        if any(recording.records for recording in recorder.recordings):
+            output.write([(name, recording.explain()) for recording in recorder.recordings],
+                         f"glasstls explain {args.url}")
+        return print_failure("explain", explain_failure(error, f"{host}:{port}"))
+    output.write([(name, recording.explain()) for recording in recorder.recordings],
+                 f"glasstls explain {args.url}")
     return exitcodes.OK
 
 
