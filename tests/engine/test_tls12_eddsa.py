@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from glasstls import AlertDescription, CertifiedKey, TrustStore
+from glasstls import AlertDescription, CertifiedKey, ClientConfig, ServerConfig, TrustStore
 from glasstls.constants import CipherSuite as C, SignatureScheme
+from glasstls.crypto.signatures import DEFAULT_SCHEMES
 from helpers.pump import Pair, connect
 from helpers.tls12 import client12, server12
 from pki import pki
@@ -85,18 +86,22 @@ def _ed448_self_signed() -> CertifiedKey:
     return CertifiedKey((certificate,), key)
 
 
+WITH_ED448 = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
+
+
+def _ed448_client(tls12: bool, ed448: CertifiedKey) -> ClientConfig:
+    """A client trusting ``ed448`` that offers the ed448 scheme (as OpenSSL does)."""
+    trust = TrustStore([ed448.chain[0]])
+    return (client12(ED25519, trust=trust, signature_schemes=WITH_ED448) if tls12
+            else ClientConfig(trust=trust, signature_schemes=WITH_ED448))
+
+
 @pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
 def test_ed448_certificate_when_both_sides_list_the_ed448_scheme(tls12: bool) -> None:
-    from glasstls import ClientConfig, ServerConfig
-    from glasstls.crypto.signatures import DEFAULT_SCHEMES
-
     # Ed448 is not offered by default (nor by rustls or Go); it is a row to opt into.
     ed448 = _ed448_self_signed()
-    schemes = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
-    trust = TrustStore([ed448.chain[0]])
-    client = (client12(ED25519, trust=trust, signature_schemes=schemes) if tls12
-              else ClientConfig(trust=trust, signature_schemes=schemes))
-    pair = connect(client, ServerConfig(certificates=(ed448,), signature_schemes=schemes))
+    pair = connect(_ed448_client(tls12, ed448),
+                   ServerConfig(certificates=(ed448,), signature_schemes=WITH_ED448))
     negotiated = pair.client.negotiated
     assert negotiated.signature_scheme == "ed448"
     assert negotiated.version == ("TLSv1.2" if tls12 else "TLSv1.3")
@@ -108,16 +113,9 @@ def test_ed448_certificate_when_both_sides_list_the_ed448_scheme(tls12: bool) ->
 
 @pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
 def test_an_ed448_server_without_the_scheme_says_its_list_leaves_it_out(tls12: bool) -> None:
-    from glasstls import ClientConfig, ServerConfig
-    from glasstls.crypto.signatures import DEFAULT_SCHEMES
-
     # The client offers ed448 as OpenSSL does; the server keeps the default schemes.
     ed448 = _ed448_self_signed()
-    schemes = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
-    trust = TrustStore([ed448.chain[0]])
-    client = (client12(ED25519, trust=trust, signature_schemes=schemes) if tls12
-              else ClientConfig(trust=trust, signature_schemes=schemes))
-    pair = Pair(client, ServerConfig(certificates=(ed448,))).pump()
+    pair = Pair(_ed448_client(tls12, ed448), ServerConfig(certificates=(ed448,))).pump()
     assert pair.server.error is not None
     assert pair.server.error.alert == AlertDescription.handshake_failure
     assert "the client accepts ed448, which this server's signature_schemes leave out" in (
