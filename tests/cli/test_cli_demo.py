@@ -279,7 +279,7 @@ def test_demo_refuses_options_that_do_not_fit_together(options: str, message: st
 
 
 def test_unknown_group_is_a_usage_error() -> None:
-    result = run_glasstls("demo", "--group", "p-521")
+    result = run_glasstls("demo", "--group", "ffdhe2048")  # not implemented
     assert result.code == 2 and "unknown group" in result.stderr
 
 

@@ -86,25 +86,23 @@ def _ed448_self_signed() -> CertifiedKey:
     return CertifiedKey((certificate,), key)
 
 
-WITH_ED448 = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
-
-
 def _ed448_client(tls12: bool, ed448: CertifiedKey) -> ClientConfig:
-    """A client trusting ``ed448`` that offers the ed448 scheme (as OpenSSL does)."""
+    """A client trusting ``ed448``, with the default signature schemes."""
     trust = TrustStore([ed448.chain[0]])
-    return (client12(ED25519, trust=trust, signature_schemes=WITH_ED448) if tls12
-            else ClientConfig(trust=trust, signature_schemes=WITH_ED448))
+    return client12(ED25519, trust=trust) if tls12 else ClientConfig(trust=trust)
 
 
 @pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
-def test_ed448_certificate_when_both_sides_list_the_ed448_scheme(tls12: bool) -> None:
-    # Ed448 is not offered by default (nor by rustls or Go); it is a row to opt into.
+def test_ed448_certificate_with_the_default_schemes(tls12: bool) -> None:
+    # OpenSSL 3.0 offers and accepts ed448 by default; so does glasstls.
+    assert SignatureScheme.ed448 in DEFAULT_SCHEMES
     ed448 = _ed448_self_signed()
-    pair = connect(_ed448_client(tls12, ed448),
-                   ServerConfig(certificates=(ed448,), signature_schemes=WITH_ED448))
+    pair = connect(_ed448_client(tls12, ed448), ServerConfig(certificates=(ed448,)))
     negotiated = pair.client.negotiated
     assert negotiated.signature_scheme == "ed448"
     assert negotiated.version == ("TLSv1.2" if tls12 else "TLSv1.3")
+    if tls12:
+        assert negotiated.cipher_suite.startswith("TLS_ECDHE_ECDSA_WITH_")
     assert negotiated.verified_chain
 
 
@@ -113,9 +111,11 @@ def test_ed448_certificate_when_both_sides_list_the_ed448_scheme(tls12: bool) ->
 
 @pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
 def test_an_ed448_server_without_the_scheme_says_its_list_leaves_it_out(tls12: bool) -> None:
-    # The client offers ed448 as OpenSSL does; the server keeps the default schemes.
+    # The client offers ed448 (the default); the server's own list leaves it out.
     ed448 = _ed448_self_signed()
-    pair = Pair(_ed448_client(tls12, ed448), ServerConfig(certificates=(ed448,))).pump()
+    without = tuple(s for s in DEFAULT_SCHEMES if s != SignatureScheme.ed448)
+    pair = Pair(_ed448_client(tls12, ed448),
+                ServerConfig(certificates=(ed448,), signature_schemes=without)).pump()
     assert pair.server.error is not None
     assert pair.server.error.alert == AlertDescription.handshake_failure
     assert "the client accepts ed448, which this server's signature_schemes leave out" in (

@@ -118,10 +118,11 @@ def test_server_answers_a_second_client_hello_with_a_no_renegotiation_warning_an
 EMPTY_RI = RenegotiationInfo(b"")
 
 
-def test_default_client_signals_both_scsv_and_empty_renegotiation_info() -> None:
+def test_default_client_signals_with_the_extension_and_not_the_scsv() -> None:
+    # RFC 5746 §3.3: a client SHOULD NOT send both signals in one ClientHello.
     pair = established()
     hello = client_hello_of(pair)
-    assert C.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
+    assert C.TLS_EMPTY_RENEGOTIATION_INFO_SCSV not in hello.cipher_suites
     assert EMPTY_RI in hello.extensions
     assert EMPTY_RI in server_hello_of(pair).extensions
 
@@ -130,7 +131,9 @@ def test_default_client_signals_both_scsv_and_empty_renegotiation_info() -> None
 def test_either_secure_renegotiation_signal_alone_is_accepted_and_answered(signal: str) -> None:
     def change(hello: ClientHello) -> ClientHello:
         if signal == "scsv-only":
-            return without_extension(X.renegotiation_info)(hello)
+            # As OpenSSL 1.0 and older clients send it.
+            hello = without_extension(X.renegotiation_info)(hello)
+            return with_suites(*hello.cipher_suites, C.TLS_EMPTY_RENEGOTIATION_INFO_SCSV)(hello)
         return with_suites(*(s for s in hello.cipher_suites
                              if s != C.TLS_EMPTY_RENEGOTIATION_INFO_SCSV))(hello)
 

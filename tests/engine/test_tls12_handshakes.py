@@ -325,8 +325,10 @@ def test_server_key_exchange_public_key_swapped_in_flight_is_decrypt_error() -> 
 
 
 def test_server_key_exchange_for_a_group_not_offered_is_illegal_parameter() -> None:
-    pair = connect(client12(ECDSA_PKI), server12(ECDSA_PKI), hook=edit_server_key_exchange(
-        lambda m: m[:5] + int(NamedGroup.secp521r1).to_bytes(2, "big") + m[7:]))
+    offered = (NamedGroup.x25519, NamedGroup.secp256r1)
+    pair = connect(client12(ECDSA_PKI, groups=offered), server12(ECDSA_PKI),
+                   hook=edit_server_key_exchange(
+                       lambda m: m[:5] + int(NamedGroup.secp521r1).to_bytes(2, "big") + m[7:]))
     assert pair.client.alert_sent == AlertDescription.illegal_parameter
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from glasstls.constants import CipherSuite, NamedGroup, SignatureScheme
 from glasstls.crypto import signatures
-from glasstls.crypto.groups import GROUPS, group_by_name
+from glasstls.crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS, group_by_name
 from glasstls.crypto.suites import SUITES, TLS13_SUITES, suite_by_name
 from glasstls.errors import AlertDescription, BadCertificate, PeerMisbehaved
 from pki import pki
@@ -40,15 +40,34 @@ def test_group_share_of_the_wrong_size_is_illegal_parameter(group: object) -> No
     assert caught.value.alert == AlertDescription.illegal_parameter
 
 
-def test_x25519_low_order_point_is_illegal_parameter() -> None:
-    # RFC 8446 §7.4.2: an all-zero X25519 shared secret must be refused.
-    share = GROUPS[NamedGroup.x25519].generate(os.urandom)
-    with pytest.raises(PeerMisbehaved) as caught:
-        share.complete(bytes(32))
-    assert caught.value.alert == AlertDescription.illegal_parameter
+@pytest.mark.parametrize("group_id", [NamedGroup.x25519, NamedGroup.x448])
+def test_montgomery_low_order_point_is_illegal_parameter(group_id: int) -> None:
+    # RFC 8446 §7.4.2: an all-zero X25519 or X448 shared secret must be refused.
+    group = GROUPS[group_id]
+    share = group.generate(os.urandom)
+    for peer in (share.complete, lambda point: group.respond(point, os.urandom)):
+        with pytest.raises(PeerMisbehaved) as caught:
+            peer(bytes(group.server_share_size))
+        assert caught.value.alert == AlertDescription.illegal_parameter
+        assert "low-order point" in str(caught.value)
 
 
-@pytest.mark.parametrize("group_id", [NamedGroup.secp256r1, NamedGroup.secp384r1])
+def test_x448_matches_the_rfc7748_test_vector() -> None:
+    # RFC 7748 §6.2: Alice's and Bob's keys, public values and shared secret.
+    alice = bytes.fromhex("9a8f4925d1519f5775cf46b04b5800d4ee9ee8bae8bc5565d498c28d"
+                          "d9c9baf574a9419744897391006382a6f127ab1d9ac2d8c0a598726b")
+    bob_public = bytes.fromhex("3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b430"
+                               "27d8b972fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609")
+    share = GROUPS[NamedGroup.x448].generate(lambda size: alice[:size])
+    assert share.public.hex() == ("9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c"
+                                  "22c5d9bbc836647241d953d40c5b12da88120d53177f80e532c41fa0")
+    assert share.complete(bob_public).hex() == (
+        "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56"
+        "fd2464c335543936521c24403085d59a449a5037514a879d")
+
+
+@pytest.mark.parametrize("group_id", [NamedGroup.secp256r1, NamedGroup.secp384r1,
+                                      NamedGroup.secp521r1])
 def test_ec_point_not_on_the_curve_or_compressed_is_illegal_parameter(group_id: int) -> None:
     group = GROUPS[group_id]
     share = group.generate(os.urandom)
@@ -86,8 +105,16 @@ def test_x25519mlkem768_secret_is_mlkem_then_x25519() -> None:
     assert len(server_share) == 1088 + 32
 
 
+def test_new_groups_are_offered_after_the_old_ones_and_never_as_key_shares() -> None:
+    # OpenSSL 3.0 offers P-521 and X448; the first flight's key shares stay as they were.
+    assert DEFAULT_GROUPS[-2:] == (NamedGroup.secp521r1, NamedGroup.x448)
+    assert not {NamedGroup.secp521r1, NamedGroup.x448} & set(DEFAULT_KEY_SHARES)
+
+
 def test_group_by_name_knows_aliases() -> None:
     assert group_by_name("P-256").id == NamedGroup.secp256r1
+    assert group_by_name("P-521").id == NamedGroup.secp521r1
+    assert group_by_name("X448").id == NamedGroup.x448
     assert group_by_name("X25519MLKEM768").id == NamedGroup.X25519MLKEM768
     with pytest.raises(KeyError):
         group_by_name("ffdhe2048")

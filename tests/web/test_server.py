@@ -180,4 +180,6 @@ def test_tls12_only_client_with_its_own_suite() -> None:
         report = get(sock, "/api/handshake").json()
     assert report["negotiated"]["cipher_suite"] == suite.name
     names = [s["name"] for s in report["client_hello"]["cipher_suites"]]
-    assert names == [suite.name, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"]
+    # RFC 5746 §3.3: the renegotiation_info extension signals, not the SCSV as well.
+    assert names == [suite.name]
+    assert "renegotiation_info" in [e["name"] for e in report["client_hello"]["extensions"]]

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..crypto.devpki import KEY_TYPES, Issued, make_ca, make_leaf
 from . import exitcodes
@@ -44,6 +44,8 @@ certificate for any name.
 """
 
 
+# EdDSA key types, named as people write them; their CA is of the same type.
+_EDDSA = {"ed25519": "Ed25519", "ed448": "Ed448"}
 # RFC 1123 §2.1 host name labels: letters, digits and inner hyphens, 1 to 63 long.
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
@@ -89,7 +91,7 @@ def load_or_make_ca(directory: Path, key_type: str, days: int, name: str) -> tup
             raise CommandError(f"cannot reuse the CA in {directory}: {error} (move ca.pem "
                                "and ca-key.pem away to make a new one)") from None
         if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
-                                ed25519.Ed25519PrivateKey)):
+                                ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
             raise CommandError(f"{key_path}: unsupported CA key type")
         public = key.public_key().public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -97,7 +99,7 @@ def load_or_make_ca(directory: Path, key_type: str, days: int, name: str) -> tup
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
             raise CommandError(f"{key_path} does not match {ca_path}")
         return Issued(certificate, key), False
-    ca = make_ca(name, key_type="ed25519" if key_type == "ed25519" else "ecdsa-p256", days=days)
+    ca = make_ca(name, key_type=key_type if key_type in _EDDSA else "ecdsa-p256", days=days)
     directory.mkdir(parents=True, exist_ok=True)
     _write(ca_path, ca.certificate_pem(), private=False)
     _write(key_path, ca.key_pem(), private=True)
@@ -175,9 +177,10 @@ def instructions(result: dict[str, Any]) -> list[str]:
     else:
         lines += _server_lines(result["names"], ca, cert, key)
     lines += ["", f"Keep {result['ca_key']} private: it can issue a certificate for any name."]
-    if result["key_type"] == "ed25519":
+    if result["key_type"] in _EDDSA:
         lines.append("Note: glasstls clients verify chains with cryptography's validator, "
-                     "which does not accept Ed25519 certificates; OpenSSL does.")
+                     f"which does not accept {_EDDSA[result['key_type']]} certificates; "
+                     "OpenSSL does.")
     return lines
 
 
@@ -228,8 +231,8 @@ def _server_lines(names: list[str], ca: str, cert: str, key: str) -> list[str]:
 def _key_label(key_type: str) -> str:
     if key_type.startswith("rsa-"):
         return f"RSA {key_type[4:]}"
-    if key_type == "ed25519":
-        return "Ed25519"
+    if key_type in _EDDSA:
+        return _EDDSA[key_type]
     return f"ECDSA secp{key_type[-3:]}r1"
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x448, x25519
 
 from ..constants import NamedGroup
 from ..errors import (
@@ -56,6 +56,23 @@ def _x25519_exchange(key: x25519.X25519PrivateKey, peer: bytes) -> bytes:
         raise _bad_share("x25519", "low-order point") from None
 
 
+class _X448Share:
+    __slots__ = ("_key", "public")
+
+    def __init__(self, rng: Random) -> None:
+        self._key = x448.X448PrivateKey.from_private_bytes(rng(56))
+        self.public = self._key.public_key().public_bytes_raw()
+
+    def complete(self, server_share: bytes) -> bytes:
+        if len(server_share) != 56:
+            raise _bad_share("x448", f"{len(server_share)} bytes, expected 56")
+        try:
+            return self._key.exchange(x448.X448PublicKey.from_public_bytes(server_share))
+        except ValueError:
+            # RFC 7748 §6.2 / RFC 8446 §7.4.2: an all-zero shared secret must be rejected.
+            raise _bad_share("x448", "low-order point") from None
+
+
 _CURVES: dict[int, tuple[ec.EllipticCurve, int, int]] = {
     # group: (curve, coordinate size, group order)
     NamedGroup.secp256r1: (
@@ -65,6 +82,11 @@ _CURVES: dict[int, tuple[ec.EllipticCurve, int, int]] = {
     NamedGroup.secp384r1: (
         ec.SECP384R1(), 48,
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973,
+    ),
+    # P-521 coordinates are 521 bits, so 66 bytes (SEC 1 §2.3.5); order from SEC 2 §2.6.1.
+    NamedGroup.secp521r1: (
+        ec.SECP521R1(), 66,
+        0x01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409,
     ),
 }
 
@@ -152,6 +174,8 @@ class Group:
     def generate(self, rng: Random) -> KeyShare:
         if self.id == NamedGroup.x25519:
             return _X25519Share(rng)
+        if self.id == NamedGroup.x448:
+            return _X448Share(rng)
         if self.id == NamedGroup.X25519MLKEM768:
             return _X25519MLKEM768Share(rng)
         return _ECShare(self.id, rng)
@@ -178,17 +202,24 @@ GROUPS: dict[int, Group] = {g.id: g for g in (
     Group(NamedGroup.x25519, "x25519", 32, 32, False, True),
     Group(NamedGroup.secp256r1, "secp256r1", 65, 65, False, True),
     Group(NamedGroup.secp384r1, "secp384r1", 97, 97, False, True),
+    Group(NamedGroup.secp521r1, "secp521r1", 133, 133, False, True),
+    Group(NamedGroup.x448, "x448", 56, 56, False, True),
 )}
 
+# OpenSSL 3.0 offers P-521 and X448 too; they come last here, offered but never
+# sent as a key share, so the first flight stays as it was. In TLS 1.2 the list
+# also names the certificate curves we accept (RFC 8422 §5.1).
 DEFAULT_GROUPS = (
     NamedGroup.X25519MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
+    NamedGroup.secp521r1, NamedGroup.x448,
 )
 DEFAULT_KEY_SHARES = (NamedGroup.X25519MLKEM768, NamedGroup.x25519)
 
 
 def group_by_name(name: str) -> Group:
     lowered = name.lower()
-    aliases = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1"}
+    aliases = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1",
+               "p-521": "secp521r1"}
     lowered = aliases.get(lowered, lowered)
     for group in GROUPS.values():
         if group.name.lower() == lowered:

@@ -59,9 +59,12 @@ SCHEMES: dict[int, Scheme] = {s.id: s for s in (
     _row(S.rsa_pkcs1_sha512, "rsa_pkcs1", "sha512", None, False),
 )}
 
-# What we offer in signature_algorithms, strongest-to-commonest.
+# What we offer in signature_algorithms: OpenSSL 3.0's default list and order for
+# the schemes glasstls implements (ECDSA, EdDSA, then RSA), so that any certificate
+# an OpenSSL peer accepts by default is accepted here too.
 DEFAULT_SCHEMES = (
-    S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384, S.ed25519,
+    S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384, S.ecdsa_secp521r1_sha512,
+    S.ed25519, S.ed448,
     S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512,
     S.rsa_pss_pss_sha256, S.rsa_pss_pss_sha384, S.rsa_pss_pss_sha512,
     S.rsa_pkcs1_sha256, S.rsa_pkcs1_sha384, S.rsa_pkcs1_sha512,

@@ -10,7 +10,6 @@ from ..config import ClientConfig
 from ..constants import (
     TLS12,
     TLS13,
-    CipherSuite,
     ExtensionType as X,
     PskKeyExchangeMode,
 )
@@ -143,8 +142,6 @@ def build_client_hello(
         suites += config.tls13_suites
     if offer12:
         suites += config.tls12_suites
-        # RFC 5746 §3.3: signal secure renegotiation support.
-        suites.append(CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
 
     groups = [g for g in config.groups if offer13 or GROUPS[g].tls12]
     shares: dict[int, PrivateShare] = {}
@@ -166,6 +163,8 @@ def build_client_hello(
         extensions.append(ServerNameList(server_name.rstrip(".").encode("idna")))
     if offer12:
         extensions.append(Empty(X.extended_master_secret))
+        # RFC 5746 §3.3: the empty renegotiation_info signals secure renegotiation;
+        # a client SHOULD NOT also send TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
         extensions.append(RenegotiationInfo(b""))
     extensions.append(U16List(X.supported_groups,
                               tuple(([grease["group"]] if grease else []) + groups)))

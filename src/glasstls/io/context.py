@@ -51,8 +51,9 @@ _PROTOCOLS = (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS
 _CURVES = {
     "prime256v1": NamedGroup.secp256r1, "secp256r1": NamedGroup.secp256r1,
     "P-256": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
-    "P-384": NamedGroup.secp384r1, "X25519": NamedGroup.x25519, "x25519": NamedGroup.x25519,
-    "X25519MLKEM768": NamedGroup.X25519MLKEM768,
+    "P-384": NamedGroup.secp384r1, "secp521r1": NamedGroup.secp521r1,
+    "P-521": NamedGroup.secp521r1, "X25519": NamedGroup.x25519, "x25519": NamedGroup.x25519,
+    "X448": NamedGroup.x448, "x448": NamedGroup.x448, "X25519MLKEM768": NamedGroup.X25519MLKEM768,
 }
 
 
