@@ -8,10 +8,11 @@ describes certificates for the trace.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import ssl
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -34,6 +35,18 @@ def _pem_blocks(data: bytes, label: bytes) -> bool:
     return b"-----BEGIN " + label + b"-----" in data
 
 
+@contextlib.contextmanager
+def old_roots_tolerated() -> Iterator[None]:
+    """Silence cryptography's deprecation warning for a serial number that is not
+    positive: distribution bundles still carry old roots with a zero serial
+    (Starfield's, Go Daddy's), which OpenSSL and ``ssl`` take silently; reading them
+    is not the user's concern. Any other warning still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive",
+                                category=CryptographyDeprecationWarning)
+        yield
+
+
 def read_certificates_and_crls(data: bytes
                                ) -> tuple[list[x509.Certificate],
                                           list[x509.CertificateRevocationList]]:
@@ -41,11 +54,13 @@ def read_certificates_and_crls(data: bytes
     as OpenSSL's ``X509_load_cert_crl_file`` reads a CA file."""
     if b"-----BEGIN" not in data:
         try:
-            return [x509.load_der_x509_certificate(data)], []
+            with old_roots_tolerated():
+                return [x509.load_der_x509_certificate(data)], []
         except ValueError:
             return [], [x509.load_der_x509_crl(data)]
-    certificates = (x509.load_pem_x509_certificates(data)
-                    if _pem_blocks(data, b"CERTIFICATE") else [])
+    with old_roots_tolerated():
+        certificates = (x509.load_pem_x509_certificates(data)
+                        if _pem_blocks(data, b"CERTIFICATE") else [])
     crls = []
     marker = b"-----BEGIN X509 CRL-----"
     for piece in data.split(marker)[1:]:
@@ -104,18 +119,12 @@ class TrustStore:
     def system(cls) -> TrustStore:
         """The system's trust anchors, found as ``ssl.create_default_context()`` does."""
         paths = ssl.get_default_verify_paths()
-        # Some distribution bundles carry old roots that cryptography parses with a
-        # deprecation warning (negative serial numbers); that is not the user's concern.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
-            for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile,
-                              paths.openssl_cafile):
-                if candidate and os.path.isfile(candidate):
-                    return cls.from_pem_file(candidate)
-            for candidate in (os.environ.get("SSL_CERT_DIR"), paths.capath,
-                              paths.openssl_capath):
-                if candidate and os.path.isdir(candidate):
-                    return cls.from_directory(candidate)
+        for candidate in (os.environ.get("SSL_CERT_FILE"), paths.cafile, paths.openssl_cafile):
+            if candidate and os.path.isfile(candidate):
+                return cls.from_pem_file(candidate)
+        for candidate in (os.environ.get("SSL_CERT_DIR"), paths.capath, paths.openssl_capath):
+            if candidate and os.path.isdir(candidate):
+                return cls.from_directory(candidate)
         return cls(())
 
     def __len__(self) -> int:

@@ -60,7 +60,6 @@ def test_is_an_ssl_context_with_client_defaults() -> None:
                                        server_hostname="example.com"), TLSObject)
 
 
-@pytest.mark.filterwarnings("ignore:Parsed a serial number")  # a system CA, not ours
 def test_default_trust_is_the_systems_store(files: dict[str, Path]) -> None:
     context = glasstls.SSLContext()
     assert context.client_config().trust is None  # the engine's system store
@@ -94,6 +93,30 @@ def test_load_verify_locations(files: dict[str, Path], tmp_path: Path, source: s
                     [rdn[0] for rdn in c["subject"]]]
     assert subject_ca["version"] == 3
     assert handshake_with(files, context)["version"] == "TLSv1.3"
+
+
+def _with_serial_byte(certificate_der: bytes, first: int) -> bytes:
+    """The certificate with the first byte of its serial number replaced (the
+    signature no longer verifies; listing anchors does not check it)."""
+    start = certificate_der.index(b"\xa0\x03\x02\x01\x02\x02") + 7  # version, then serial
+    return certificate_der[:start] + bytes([first]) + certificate_der[start + 1:]
+
+
+@pytest.mark.filterwarnings("error")
+def test_trust_stores_with_old_roots_list_silently_as_ssl_does() -> None:
+    # Debian's bundle holds roots with a zero serial (Go Daddy, Starfield); cryptography
+    # warns on them, OpenSSL does not. A negative serial is spelt as OpenSSL spells it.
+    ca = pki("ecdsa-p256").ca.certificate.public_bytes(serialization.Encoding.DER)
+    negative = _with_serial_byte(ca, 0x80)
+    listed = []
+    for context in (glasstls.SSLContext(), ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)):
+        context.load_verify_locations(cadata=negative)
+        listed.append(context.get_ca_certs())
+    assert listed[0] == listed[1]
+    assert listed[0][0]["serialNumber"].startswith("-7F")
+    context = glasstls.SSLContext()
+    context.load_default_certs()
+    assert len(context.get_ca_certs()) == len(ssl.create_default_context().get_ca_certs())
 
 
 def test_load_verify_locations_rejects_nonsense() -> None:

@@ -18,6 +18,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
+from ..certs import old_roots_tolerated
+
 # OpenSSL's long names for the attributes of a distinguished name.
 _ATTRIBUTE_NAMES = {
     NameOID.COMMON_NAME: "commonName",
@@ -132,22 +134,29 @@ def _access_locations(certificate: x509.Certificate) -> dict[str, tuple[str, ...
     return found
 
 
+def _serial_text(serial: int) -> str:
+    """OpenSSL's spelling: hex in whole bytes, a minus sign before a negative one."""
+    digits = format(abs(serial), "X")
+    return ("-" if serial < 0 else "") + ("0" * (len(digits) % 2)) + digits
+
+
 def certificate_dict(der: bytes) -> dict[str, Any]:
     """The ``ssl``-style dictionary for a DER certificate."""
-    certificate = x509.load_der_x509_certificate(der)
-    serial = format(certificate.serial_number, "X")
-    info: dict[str, Any] = {
-        "subject": _name(certificate.subject),
-        "issuer": _name(certificate.issuer),
-        "version": certificate.version.value + 1,
-        "serialNumber": serial if len(serial) % 2 == 0 else "0" + serial,
-        "notBefore": openssl_time(certificate.not_valid_before_utc),
-        "notAfter": openssl_time(certificate.not_valid_after_utc),
-    }
-    alt_names = _alt_names(certificate)
-    if alt_names:
-        info["subjectAltName"] = alt_names
-    info.update(_access_locations(certificate))
+    # Trust stores hold old roots with a zero serial; ``ssl`` lists them silently.
+    with old_roots_tolerated():
+        certificate = x509.load_der_x509_certificate(der)
+        info: dict[str, Any] = {
+            "subject": _name(certificate.subject),
+            "issuer": _name(certificate.issuer),
+            "version": certificate.version.value + 1,
+            "serialNumber": _serial_text(certificate.serial_number),
+            "notBefore": openssl_time(certificate.not_valid_before_utc),
+            "notAfter": openssl_time(certificate.not_valid_after_utc),
+        }
+        alt_names = _alt_names(certificate)
+        if alt_names:
+            info["subjectAltName"] = alt_names
+        info.update(_access_locations(certificate))
     return info
 
 
