@@ -97,12 +97,17 @@ def test_a_file_that_is_not_a_capture_is_a_capture_error(tmp_path: Path) -> None
         tls_connections(path)
 
 
-def test_a_pcapng_cut_short_gives_what_came_before_and_says_so(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", ["pcapng", "pcap"])
+def test_a_capture_cut_short_gives_what_came_before_and_says_so(tmp_path: Path,
+                                                               suffix: str) -> None:
     flights, keys = _recorded_flights()
-    whole = write_capture(tmp_path / "c.pcapng", flights, segment_size=300, pcapng=True)
+    whole = write_capture(tmp_path / f"c.{suffix}", flights, segment_size=300,
+                          pcapng=suffix == "pcapng")
     data = whole.read_bytes()
-    (complete,) = tls_connections(whole)
-    cut = tmp_path / "cut.pcapng"
+    notes: list[str] = []
+    (complete,) = tls_connections(whole, notes=notes)
+    assert notes == []
+    cut = tmp_path / f"cut.{suffix}"
     cut.write_bytes(data[: len(data) * 2 // 3])  # the capture stopped mid-packet
     notes: list[str] = []
     (connection,) = tls_connections(cut, notes=notes)
@@ -118,7 +123,7 @@ def test_a_pcapng_cut_short_gives_what_came_before_and_says_so(tmp_path: Path) -
         except CaptureError as refused:
             assert not str(refused).endswith("()"), length  # it says what is wrong
     with pytest.raises(CaptureError, match="cannot read"):
-        tls_connections(tmp_path / "missing.pcapng")
+        tls_connections(tmp_path / f"missing.{suffix}")
 
 
 def test_key_log_lines_are_parsed_and_bad_ones_are_named() -> None:

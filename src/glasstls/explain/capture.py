@@ -18,7 +18,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .dissect import WireRecord
 from .facts import CLIENT, SERVER
@@ -158,19 +158,34 @@ def _decoder(link_type: int) -> Any:
                        "cooked, loopback or raw IP)")
 
 
+class _ShortReads:
+    """A file that knows whether its last read came up short: dpkt's classic pcap
+    reader hands over a packet cut by the end of the file as if it were whole."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.name = raw.name
+        self.came_short = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.came_short = size >= 0 and len(data) < size
+        return data
+
+
 def _packets(path: Path, notes: list[str]) -> Iterator[tuple[float, Any]]:
     import dpkt
 
     try:
-        stream = path.open("rb")
+        raw = path.open("rb")
     except OSError as error:
         raise CaptureError(f"cannot read {path}: {error.strerror}") from None
-    with stream:
-        magic = stream.read(4)
-        stream.seek(0)
+    with raw:
+        pcapng = raw.read(4) == b"\x0a\x0d\x0d\x0a"
+        raw.seek(0)
+        stream = _ShortReads(raw)
         try:
-            reader: Any = (dpkt.pcapng.Reader(stream) if magic == b"\x0a\x0d\x0d\x0a"
-                           else dpkt.pcap.Reader(stream))
+            reader: Any = dpkt.pcapng.Reader(raw) if pcapng else dpkt.pcap.Reader(stream)
         except dpkt.dpkt.NeedData:
             raise CaptureError(f"{path}: the file ends inside its header") from None
         except (ValueError, dpkt.dpkt.Error) as error:
@@ -183,6 +198,10 @@ def _packets(path: Path, notes: list[str]) -> Iterator[tuple[float, Any]]:
             except StopIteration:
                 return
             except dpkt.dpkt.Error:
+                cut = True
+            else:
+                cut = stream.came_short  # only a classic pcap's reader passes it on
+            if cut:
                 # A capture stopped while writing (tcpdump killed, a copy taken
                 # mid-capture): what came before is still worth reading.
                 notes.append(f"{path} ends in the middle of a packet: read up to there")
