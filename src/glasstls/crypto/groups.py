@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x448, x25519
@@ -35,42 +35,39 @@ class KeyShare(Protocol):
     def complete(self, server_share: bytes) -> bytes: ...
 
 
-class _X25519Share:
-    __slots__ = ("_key", "public")
-
-    def __init__(self, rng: Random) -> None:
-        self._key = x25519.X25519PrivateKey.from_private_bytes(rng(32))
-        self.public = self._key.public_key().public_bytes_raw()
-
-    def complete(self, server_share: bytes) -> bytes:
-        return _x25519_exchange(self._key, server_share)
-
-
-def _x25519_exchange(key: x25519.X25519PrivateKey, peer: bytes) -> bytes:
-    if len(peer) != 32:
-        raise _bad_share("x25519", f"{len(peer)} bytes, expected 32")
-    try:
-        return key.exchange(x25519.X25519PublicKey.from_public_bytes(peer))
-    except ValueError:
-        # RFC 7748 §6.1 / RFC 8446 §7.4.2: an all-zero shared secret must be rejected.
-        raise _bad_share("x25519", "low-order point") from None
+# RFC 7748: X25519 and X448 private keys and public values are strings of the
+# group's share size. (private key from bytes, public key from bytes)
+_MONTGOMERY: dict[int, tuple[Callable[[bytes], Any], Callable[[bytes], Any]]] = {
+    NamedGroup.x25519: (x25519.X25519PrivateKey.from_private_bytes,
+                        x25519.X25519PublicKey.from_public_bytes),
+    NamedGroup.x448: (x448.X448PrivateKey.from_private_bytes,
+                      x448.X448PublicKey.from_public_bytes),
+}
 
 
-class _X448Share:
-    __slots__ = ("_key", "public")
+class _MontgomeryShare:
+    """An X25519 or X448 key."""
 
-    def __init__(self, rng: Random) -> None:
-        self._key = x448.X448PrivateKey.from_private_bytes(rng(56))
-        self.public = self._key.public_key().public_bytes_raw()
+    __slots__ = ("_group", "_key", "public")
+
+    def __init__(self, group: int, rng: Random) -> None:
+        self._group = GROUPS[group]
+        private_key, _ = _MONTGOMERY[group]
+        self._key = private_key(rng(self._group.server_share_size))
+        self.public: bytes = self._key.public_key().public_bytes_raw()
 
     def complete(self, server_share: bytes) -> bytes:
-        if len(server_share) != 56:
-            raise _bad_share("x448", f"{len(server_share)} bytes, expected 56")
+        group = self._group
+        if len(server_share) != group.server_share_size:
+            raise _bad_share(group.name, f"{len(server_share)} bytes, expected "
+                             f"{group.server_share_size}")
+        _, public_key = _MONTGOMERY[group.id]
         try:
-            return self._key.exchange(x448.X448PublicKey.from_public_bytes(server_share))
+            secret: bytes = self._key.exchange(public_key(server_share))
         except ValueError:
-            # RFC 7748 §6.2 / RFC 8446 §7.4.2: an all-zero shared secret must be rejected.
-            raise _bad_share("x448", "low-order point") from None
+            # RFC 7748 §6 / RFC 8446 §7.4.2: an all-zero shared secret must be rejected.
+            raise _bad_share(group.name, "low-order point") from None
+        return secret
 
 
 _CURVES: dict[int, tuple[ec.EllipticCurve, int, int]] = {
@@ -138,10 +135,8 @@ class _X25519MLKEM768Share:
 
     def __init__(self, rng: Random) -> None:
         self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(rng(64))
-        self._x25519 = x25519.X25519PrivateKey.from_private_bytes(rng(32))
-        self.public = (
-            self._kem.public_key().public_bytes_raw() + self._x25519.public_key().public_bytes_raw()
-        )
+        self._x25519 = _MontgomeryShare(NamedGroup.x25519, rng)
+        self.public = self._kem.public_key().public_bytes_raw() + self._x25519.public
 
     def complete(self, server_share: bytes) -> bytes:
         if len(server_share) != _MLKEM768_CIPHERTEXT + 32:
@@ -150,7 +145,7 @@ class _X25519MLKEM768Share:
             kem_secret = self._kem.decapsulate(server_share[:_MLKEM768_CIPHERTEXT])
         except ValueError:
             raise _bad_share("X25519MLKEM768", "bad ML-KEM ciphertext") from None
-        return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM768_CIPHERTEXT:])
+        return kem_secret + self._x25519.complete(server_share[_MLKEM768_CIPHERTEXT:])
 
 
 def mlkem768_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
@@ -172,10 +167,8 @@ class Group:
     tls12: bool  # usable for TLS 1.2 ECDHE
 
     def generate(self, rng: Random) -> KeyShare:
-        if self.id == NamedGroup.x25519:
-            return _X25519Share(rng)
-        if self.id == NamedGroup.x448:
-            return _X448Share(rng)
+        if self.id in _MONTGOMERY:
+            return _MontgomeryShare(self.id, rng)
         if self.id == NamedGroup.X25519MLKEM768:
             return _X25519MLKEM768Share(rng)
         return _ECShare(self.id, rng)
@@ -190,7 +183,7 @@ class Group:
                 kem_secret, ciphertext = mlkem768_encapsulate(client_share[:_MLKEM768_PUBLIC])
             except ValueError:
                 raise _bad_share(self.name, "bad ML-KEM encapsulation key") from None
-            own = _X25519Share(rng)
+            own = _MontgomeryShare(NamedGroup.x25519, rng)
             secret = kem_secret + own.complete(client_share[_MLKEM768_PUBLIC:])
             return ciphertext + own.public, secret
         share = self.generate(rng)
