@@ -74,11 +74,10 @@ RECORD_EXPANSION_13 = 256
 
 
 def early_data_skip_budget(max_early_data_size: int) -> int:
-    """Ciphertext bytes of rejected 0-RTT records a server skips."""
-    if max_early_data_size <= EARLY_DATA_SKIPPED:
-        return EARLY_DATA_SKIPPED
+    """Ciphertext bytes of rejected 0-RTT records a server skips: BoringSSL's, or all
+    that a client may send under our tickets, whichever is more."""
     records = -(-max_early_data_size // MAX_PLAINTEXT)
-    return max_early_data_size + records * RECORD_EXPANSION_13
+    return max(EARLY_DATA_SKIPPED, max_early_data_size + records * RECORD_EXPANSION_13)
 
 
 # -- handshake messages ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from glasstls import AlertDescription, ClientConnection, ServerConnection, limits
+from glasstls import AlertDescription, ClientConnection, ServerConfig, ServerConnection, limits
 from glasstls.constants import TLS12, CipherSuite
 from glasstls.crypto.suites import SUITES
 from glasstls.keyschedule import traffic_keys
@@ -376,3 +376,50 @@ def test_partial_client_hellos_hold_little_memory() -> None:
     assert held < 500 * (3 * limits.MAX_HELLO) + 500 * 8192, f"{held / 1e6:.1f} MB"
     assert all(isinstance(s, ServerConnection) for s in servers)
 
+
+
+# -- rejected 0-RTT data: skipped, up to a budget -----------------------------------------------
+
+
+def _early_client(session: object, early: bytes) -> ClientConnection:
+    client = ClientConnection(client_config(TEST_PKI, enable_early_data=True,
+                                            session_cache=None),
+                              server_name="localhost", session=session)  # type: ignore[arg-type]
+    assert client.send_early_data(early) == len(early)
+    return client
+
+
+def _ticket(server: ServerConfig) -> object:
+    pair = connect(client_config(TEST_PKI, enable_early_data=True, session_cache=None), server)
+    assert pair.client.connection.session is not None
+    return pair.client.connection.session
+
+
+def test_all_the_early_data_a_ticket_allows_is_skipped_when_rejected() -> None:
+    # 100,000 bytes of 0-RTT in seven records, rejected as a replay the second time:
+    # skipped whole (the budget counts each record's expansion), then the handshake.
+    server = server_config(TEST_PKI, max_early_data_size=100_000)
+    session = _ticket(server)
+    early = bytes(100_000)
+    first = Pair(_early_client(session, early), server).pump()
+    assert first.server.data == early
+    replay = Pair(_early_client(session, early), server).pump()
+    assert replay.complete, replay.server.error
+    assert not replay.server.negotiated.early_data_accepted
+
+
+def test_rejected_early_data_past_the_budget_is_unexpected_message() -> None:
+    # A server that cannot open the ticket skips BoringSSL's 16,384 bytes, no more.
+    session = _ticket(server_config(TEST_PKI, max_early_data_size=1024))
+    stranger = server_config(TEST_PKI, max_early_data_size=1024)
+    junk = record(23, bytes(1000))
+    for count, fails in ((16, False), (17, True)):
+        pair = Pair(_early_client(session, b"GET /"), stranger)
+        hello_and_early = pair.client.connection.data_to_send()
+        pair.deliver(pair.server, hello_and_early + junk * count)
+        if fails:
+            fails_with(pair.server, AlertDescription.unexpected_message,
+                       "more rejected early data")
+        else:
+            pair.pump()
+            assert pair.complete, pair.server.error

@@ -50,6 +50,7 @@ from ..keyschedule import (
     finished_verify_data,
     traffic_keys,
 )
+from ..limits import early_data_skip_budget
 from ..messages.extensions import (
     ALPN,
     EarlyDataIndication,
@@ -278,9 +279,9 @@ def _send_hello_retry(engine: Engine, config: ServerConfig, hello: ClientHello, 
 
 
 def _skip_budget(config: ServerConfig) -> int:
-    # Rejected early data is skipped up to max_early_data_size, and at least one
-    # full record, since a ticket from another configuration may allow some.
-    return max(config.max_early_data_size, 2**14 + 256)
+    # RFC 8446 §4.2.10: rejected early data is skipped up to max_early_data_size (at
+    # least BoringSSL's 16 KiB, since a ticket from another configuration may allow some).
+    return early_data_skip_budget(config.max_early_data_size)
 
 
 def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
