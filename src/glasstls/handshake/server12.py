@@ -80,6 +80,7 @@ from .common import (
     choose_signature_scheme,
     decode_alpn,
     describe_chain,
+    same_server_name,
     server_name_of,
 )
 from .engine import Engine, State
@@ -143,15 +144,18 @@ def _choose(config: ServerConfig, hello: ClientHello
     preferred order) for which we have everything it needs."""
     groups_ext = find_typed(hello.extensions, X.supported_groups, U16List)
     # RFC 8422 §4: without supported_groups, the client is assumed to accept P-256.
-    client_groups = groups_ext.values if groups_ext else (NamedGroup.secp256r1,)
+    # Set lookups: one pass over each of the client's lists (issue 12 item 11).
+    client_groups = frozenset(groups_ext.values if groups_ext else (NamedGroup.secp256r1,))
+    our_groups = frozenset(config.groups)
     groups = ([g for g in config.groups if g in client_groups and GROUPS[g].tls12]
               if config.server_preference
-              else [g for g in client_groups if g in config.groups and GROUPS[g].tls12])
+              else [g for g in (groups_ext.values if groups_ext else client_groups)
+                    if g in our_groups and GROUPS[g].tls12])
     schemes_ext = find_typed(hello.extensions, X.signature_algorithms, U16List)
     # RFC 5246 §7.4.1.4.1: no extension means SHA-1, which we do not accept.
     client_schemes = schemes_ext.values if schemes_ext else ()
-    ours = config.tls12_suites
-    order = ([s for s in ours if s in hello.cipher_suites] if config.server_preference
+    ours, offered = frozenset(config.tls12_suites), frozenset(hello.cipher_suites)
+    order = ([s for s in config.tls12_suites if s in offered] if config.server_preference
              else [s for s in hello.cipher_suites if s in ours])
     for suite_id in order:
         suite = SUITES[suite_id]
@@ -176,8 +180,8 @@ def _choose(config: ServerConfig, hello: ClientHello
     raise HandshakeFailure("no TLS 1.2 cipher suite, group and certificate in common" + hint)
 
 
-def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bool
-               ) -> tuple[SessionState, bool] | None:
+def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bool,
+               server_name: str | None) -> tuple[SessionState, bool] | None:
     """A session to resume from the client's ticket or session id, with whether it
     came from a ticket; None for a full handshake."""
     now = config.clock()
@@ -204,6 +208,11 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
         reason = "session's cipher suite is no longer offered"
     elif now * 1000 - state.issued_ms > state.lifetime * 1000:
         reason = "session has expired"
+    elif not same_server_name(state.server_name, server_name):
+        # RFC 6066 §3: a server MUST NOT resume a session under another server_name
+        # (a full handshake follows). The certificate chosen for one name must not
+        # vouch for another (virtual hosting, issue 14).
+        reason = "session was made for another server name"
     elif config.client_auth == "required" and not state.peer_certificates:
         reason = "session has no client certificate, which this server requires"
     elif state.extended_master_secret and not ems:
@@ -235,7 +244,8 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
     if not ems and config.require_extended_master_secret:
         raise HandshakeFailure("the client does not offer extended master secret (RFC 7627), "
                                "which this server requires")
-    resumable = _resumable(engine, config, hello, ems)
+    server_name = server_name_of(hello)
+    resumable = _resumable(engine, config, hello, ems, server_name)
     random = config.rng(32)
     if TLS13 in config.versions:
         # RFC 8446 §4.1.3: tell a TLS 1.3 client that we were asked for TLS 1.2 only.
@@ -244,7 +254,6 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
     ticket_keys = config.ticket_keys if wants_ticket else None
     alpn_ext = find_typed(hello.extensions, X.application_layer_protocol_negotiation, ALPN)
     alpn = choose_alpn(config.alpn_protocols, alpn_ext.protocols if alpn_ext else ())
-    server_name = server_name_of(hello)
 
     if resumable is not None:
         state, from_ticket = resumable
@@ -314,6 +323,9 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
 
 
 def _send_abbreviated_flight(engine: Engine, s: Hello12, state: SessionState) -> State:
+    # The resumed master secret goes to the key log as a new one does: a capture of
+    # this connection is decrypted with it (the client random is this hello's).
+    engine.keylog("CLIENT_RANDOM", s.hello.random, state.secret)
     keys = derive_keys12(engine, s.suite, state.secret, s.extended_master_secret,
                          s.hello.random, s.server_random)
     established = Keys12(keys, True, state.peer_certificates, (), None, None)
