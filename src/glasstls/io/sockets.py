@@ -431,7 +431,8 @@ class TLSSocket(socket.socket, TLSInfo):
         # Ciphertext from an earlier call goes first; in non-blocking mode, taking
         # nothing new until it is gone is how "try again" is signalled.
         self._push(deadline)
-        chunk = bytes(view[:_SEND_CHUNK])
+        # No copy: the engine seals it into records before write() returns.
+        chunk = view[:_SEND_CHUNK]
         channel = self._connected_channel()
         with self._engine_lock:
             channel.write(chunk)
