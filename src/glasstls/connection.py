@@ -85,6 +85,26 @@ _POST_HANDSHAKE_COUNTED: dict[int, str] = {
 }
 
 
+def _count_fragment(core: ConnectionCore, buffer: bytearray) -> None:
+    """One more record for the handshake message being reassembled in ``buffer``:
+    bounded, so that 2^18 bytes in one-byte records are refused."""
+    core.handshake_fragments += 1
+    length = int.from_bytes(buffer[1:4], "big") if len(buffer) >= 4 else 0
+    if core.handshake_fragments > max_fragments(length):
+        # No RFC or implementation sets this bound: unexpected_message, as for the
+        # other floods of records that make no progress (BoringSSL's empty records).
+        raise UnexpectedMessage(f"a handshake message of {length} bytes spread over more "
+                                f"than {max_fragments(length)} records")
+
+
+def _unexpected(state: State, msg_type: int) -> NoReturn:
+    try:
+        name = HandshakeType(msg_type).name
+    except ValueError:
+        name = f"unknown handshake type {msg_type}"
+    raise UnexpectedMessage(f"received {name} while {state.describe()}")
+
+
 class _Connection:
     # A server holds thousands of these: no per-instance dictionary.
     __slots__ = ("__weakref__", "_core", "_error", "_peer_closed", "_sent_close", "_state")
@@ -360,7 +380,7 @@ class _Connection:
         # Does the first message in this record begin in it?
         begins_here = not buffer
         if buffer:
-            self._count_fragment(buffer)
+            _count_fragment(core, buffer)
             buffer += payload
             data: bytes | bytearray = buffer
         else:
@@ -395,21 +415,11 @@ class _Connection:
             if begins_here:
                 core.handshake_fragments = 1
 
-    def _count_fragment(self, buffer: bytearray) -> None:
-        """One more record for the handshake message being reassembled in
-        ``buffer``: bounded, so that 2^18 bytes in one-byte records are refused."""
-        core = self._core
-        core.handshake_fragments += 1
-        length = int.from_bytes(buffer[1:4], "big") if len(buffer) >= 4 else 0
-        if core.handshake_fragments > max_fragments(length):
-            raise UnexpectedMessage(f"a handshake message of {length} bytes spread over more "
-                                    f"than {max_fragments(length)} records")
-
     def _largest_message(self, msg_type: int) -> int:
         """The largest body of a ``msg_type`` message now, known from its header:
         a message the state does not expect is refused before it is buffered."""
         if msg_type not in self._state.expects and not self._may_ignore(msg_type):
-            self._unexpected(msg_type)
+            _unexpected(self._state, msg_type)
         return MAX_MESSAGE.get(msg_type, MAX_HANDSHAKE_MESSAGE)
 
     def _may_ignore(self, msg_type: int) -> bool:
@@ -417,13 +427,6 @@ class _Connection:
         core = self._core
         return (msg_type == HandshakeType.hello_request and core.side == "client"
                 and core.version != TLS13 and not self._state.connected)
-
-    def _unexpected(self, msg_type: int) -> NoReturn:
-        try:
-            name = HandshakeType(msg_type).name
-        except ValueError:
-            name = f"unknown handshake type {msg_type}"
-        raise UnexpectedMessage(f"received {name} while {self._state.describe()}")
 
     def _handshake_message(self, raw: bytes) -> None:
         state = self._state
@@ -435,7 +438,7 @@ class _Connection:
             return
         parser = state.expects.get(msg_type)
         if parser is None:
-            self._unexpected(msg_type)
+            _unexpected(self._state, msg_type)
         message = parser(raw)
         if not state.connected:
             core.transcript.add(raw)

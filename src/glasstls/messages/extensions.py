@@ -112,7 +112,9 @@ def _checked_host_name(name: bytes) -> bytes:
     labels = (name[:-1] if name.endswith(b".") else name).split(b".")
     if (not _HOST_NAME_BYTES.issuperset(name) or len(name) > _MAX_HOST_NAME + 1
             or not all(0 < len(label) <= 63 for label in labels)):
-        # The RFC names no alert; illegal_parameter, as for any field of the wrong form.
+        # RFC 6066 names no alert for a malformed name: illegal_parameter, as for any
+        # field of the wrong form (BoringSSL sends unrecognized_name for NUL, empty or
+        # over 255 bytes, and accepts the rest).
         shown = name[:64].decode("ascii", "backslashreplace")
         raise IllegalParameter(f"server_name {shown!r} is not a DNS host name")
     return name
