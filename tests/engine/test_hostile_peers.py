@@ -20,11 +20,11 @@ from glasstls.messages.handshake import (
 from glasstls.trace import TraceEvent
 from helpers.pump import (
     Pair,
-    Side,
     client_config,
     connect,
-    engine_of,
+    fails_with,
     record,
+    sealed,
     server_config,
     split_records,
 )
@@ -40,16 +40,6 @@ def established(version: int = TLS13, **client: object) -> Pair:
     pair.client.events.clear()
     pair.server.events.clear()
     return pair
-
-
-def sealed(side: Side, content_type: int, payload: bytes) -> bytes:
-    """A record ``side``'s engine seals now (its sequence number stays right)."""
-    return bytes(engine_of(side.connection).record.seal(content_type, payload))
-
-
-def fails_with(side: Side, alert: AlertDescription, reason: str = "") -> None:
-    assert side.alert_sent == alert, side.error
-    assert reason in str(side.error)
 
 
 def bound(kind: str) -> int:

@@ -24,7 +24,9 @@ from helpers.pump import (
     client_config,
     connect,
     engine_of,
+    fails_with,
     record,
+    sealed,
     server_config,
     split_records,
 )
@@ -45,18 +47,10 @@ def established(version: int = 0x0304, **server: object) -> Pair:
     return pair
 
 
-def sealed_by_client(pair: Pair, content_type: int, payload: bytes) -> bytes:
-    """A record the client's engine seals now (so its sequence number stays right)."""
-    return bytes(engine_of(pair.client.connection).record.seal(content_type, payload))
-
-
 def client_hello_records(pair: Pair) -> bytes:
     return pair.client.connection.data_to_send()
 
 
-def fails_with(side: Side, alert: AlertDescription, reason: str = "") -> None:
-    assert side.alert_sent == alert, side.error
-    assert reason in str(side.error)
 
 
 # -- item 1: empty records -----------------------------------------------------------------
@@ -127,7 +121,7 @@ def test_empty_protected_handshake_or_alert_record_after_the_handshake_is_unexpe
     # RFC 8446 §5.4 (an empty alert was decode_error before); RFC 5246 §6.2.1 forbids
     # empty handshake and alert fragments in TLS 1.2 as well.
     pair = established(version)
-    pair.deliver(pair.server, sealed_by_client(pair, content_type, b""))
+    pair.deliver(pair.server, sealed(pair.client, content_type, b""))
     fails_with(pair.server, AlertDescription.unexpected_message, "empty protected")
 
 
@@ -143,11 +137,11 @@ def test_empty_application_data_records_are_allowed_up_to_the_bound_in_a_row(
     # RFC 8446 §5.4 allows them (traffic analysis); BoringSSL takes 32 in a row.
     pair = established(version)
     for _ in range(3):  # data resets the count
-        empties = b"".join(sealed_by_client(pair, 23, b"") for _ in range(EMPTY_LIMIT))
-        pair.deliver(pair.server, empties + sealed_by_client(pair, 23, b"data"))
+        empties = b"".join(sealed(pair.client, 23, b"") for _ in range(EMPTY_LIMIT))
+        pair.deliver(pair.server, empties + sealed(pair.client, 23, b"data"))
     assert pair.server.error is None
     assert pair.server.data == b"data" * 3
-    one_more = b"".join(sealed_by_client(pair, 23, b"") for _ in range(EMPTY_LIMIT + 1))
+    one_more = b"".join(sealed(pair.client, 23, b"") for _ in range(EMPTY_LIMIT + 1))
     pair.deliver(pair.server, one_more)
     fails_with(pair.server, AlertDescription.unexpected_message,
                f"more than {EMPTY_LIMIT} empty records in a row")
@@ -156,7 +150,7 @@ def test_empty_application_data_records_are_allowed_up_to_the_bound_in_a_row(
 def test_empty_records_are_counted_on_the_traced_path_too() -> None:
     traced: list[object] = []
     pair = connect(client_config(TEST_PKI), server_config(TEST_PKI, trace=traced.append))
-    pair.deliver(pair.server, b"".join(sealed_by_client(pair, 23, b"")
+    pair.deliver(pair.server, b"".join(sealed(pair.client, 23, b"")
                                        for _ in range(EMPTY_LIMIT + 1)))
     fails_with(pair.server, AlertDescription.unexpected_message, "empty records")
 
@@ -217,11 +211,11 @@ def test_tls12_warning_alerts_are_allowed_up_to_the_bound_in_a_row(
     else:
         pair = established(TLS12)
         for _ in range(2):  # data resets the count
-            pair.deliver(pair.server, b"".join(sealed_by_client(pair, 21, warning[5:])
+            pair.deliver(pair.server, b"".join(sealed(pair.client, 21, warning[5:])
                                                for _ in range(WARNING_LIMIT)))
-            pair.deliver(pair.server, sealed_by_client(pair, 23, b"x"))
+            pair.deliver(pair.server, sealed(pair.client, 23, b"x"))
         assert pair.server.error is None
-        pair.deliver(pair.server, b"".join(sealed_by_client(pair, 21, warning[5:])
+        pair.deliver(pair.server, b"".join(sealed(pair.client, 21, warning[5:])
                                            for _ in range(WARNING_LIMIT + 1)))
     fails_with(pair.server, AlertDescription.unexpected_message,
                f"more than {WARNING_LIMIT} warning alerts in a row")
@@ -230,7 +224,7 @@ def test_tls12_warning_alerts_are_allowed_up_to_the_bound_in_a_row(
 def test_tls13_user_canceled_alerts_are_bounded_as_warnings() -> None:
     pair = established()
     canceled = bytes([1, AlertDescription.user_canceled])
-    pair.deliver(pair.server, b"".join(sealed_by_client(pair, 21, canceled)
+    pair.deliver(pair.server, b"".join(sealed(pair.client, 21, canceled)
                                        for _ in range(WARNING_LIMIT + 1)))
     assert pair.server.alerts_received[:WARNING_LIMIT] == (
         [AlertDescription.user_canceled] * WARNING_LIMIT)
@@ -246,7 +240,7 @@ def test_change_cipher_spec_rules_of_tls13_are_unchanged() -> None:
     _hello_then(pair, record(20, b"\x02"))
     fails_with(pair.server, AlertDescription.unexpected_message, "malformed")
     pair = established()
-    pair.deliver(pair.server, sealed_by_client(pair, 20, b"\x01"))
+    pair.deliver(pair.server, sealed(pair.client, 20, b"\x01"))
     fails_with(pair.server, AlertDescription.unexpected_message, "content type 20")
 
 
@@ -343,7 +337,7 @@ def test_a_server_hello_announcing_more_than_the_hello_limit_is_refused_by_the_c
 def test_post_handshake_messages_of_a_fixed_size_are_refused_at_a_large_header() -> None:
     pair = established()
     header = bytes([24]) + (2**18 - 1).to_bytes(3, "big")  # a KeyUpdate of 256 KiB
-    pair.deliver(pair.server, sealed_by_client(pair, 22, header))
+    pair.deliver(pair.server, sealed(pair.client, 22, header))
     fails_with(pair.server, AlertDescription.illegal_parameter, "larger than")
 
 
