@@ -394,6 +394,7 @@ class TLSSocket(socket.socket, TLSInfo):
             data = self._raw_recv(deadline)
             with self._engine_lock:
                 channel.receive(data)
+            del data  # not held while waiting for the next read
 
     def _read(self, limit: int) -> bytes:
         channel = self._connected_channel()
