@@ -173,6 +173,7 @@ class _Connection:
                         count_in_a_row(in_a_row, EMPTY_RECORDS)
                     continue
                 self._process_record(content_type, payload)
+            record.compact()
             if core.handshake_out:
                 core.flush_handshake()
         except TLSError as error:

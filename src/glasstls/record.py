@@ -289,11 +289,9 @@ class RecordLayer:
             buffer, position = self._pending, self._position
             if len(buffer) - position < _HEADER:
                 if not self._following:
-                    self._wait(buffer, position)
                     return None
                 buffer, position = self._current()  # the read the last record came in
                 if len(buffer) - position < _HEADER:
-                    self._wait(buffer, position)
                     return None
             content_type = buffer[position]
             if content_type not in _VALID_TYPES:
@@ -310,7 +308,6 @@ class RecordLayer:
             start = position + _HEADER
             end = start + length
             if len(buffer) < end:
-                self._wait(buffer, position)
                 return None
             self._position = end
             if content_type == 20 or not protection.encrypted or (
@@ -349,11 +346,11 @@ class RecordLayer:
                 raise RecordOverflow("decrypted record exceeds 2^14 bytes")
             return content_type, plaintext
 
-    def _wait(self, buffer: bytes, position: int) -> None:
-        """No whole record is left: keep only what is not read yet (at most part of
-        one record), not the whole of the last read, while waiting for more."""
-        if position:
-            self._pending, self._position = buffer[position:], 0
+    def compact(self) -> None:
+        """Once every whole record is read: keep only what is not (at most part of one
+        record), not the whole of the last read, while the connection waits."""
+        if self._position and not self._following:
+            self._pending, self._position = self._pending[self._position :], 0
 
     def skip_early_data(self, budget: int) -> None:
         """Server that rejected 0-RTT: skip up to ``budget`` ciphertext bytes of the
