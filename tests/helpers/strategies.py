@@ -61,7 +61,9 @@ host_names = st.one_of(st.just(b""), st.builds(
 
 
 def _server_name_list() -> st.SearchStrategy[ext.ServerNameList]:
-    others = st.lists(st.tuples(st.integers(1, 0xFF), opaque(1)), max_size=3).map(tuple)
+    # RFC 6066 §3: one name of each name_type at most.
+    others = st.lists(st.tuples(st.integers(1, 0xFF), opaque(1)), max_size=3,
+                      unique_by=lambda name: name[0]).map(tuple)
     return st.builds(ext.ServerNameList, host_names, others).filter(
         lambda s: bool(s.host_name or s.others))
 
