@@ -72,13 +72,6 @@ def server_name_of(hello: ClientHello) -> str | None:
     return sni.host_name.decode("ascii")
 
 
-def same_server_name(session_name: bytes, server_name: str | None) -> bool:
-    """Was a session made under the name asked for now? DNS names compare without
-    regard to case or a trailing dot; no name matches only no name."""
-    return (session_name.decode("ascii", "replace").rstrip(".").lower()
-            == (server_name or "").rstrip(".").lower())
-
-
 def describe_chain(chain: Sequence[x509.Certificate]) -> list[dict[str, Any]]:
     return [certs.describe_certificate(c) for c in chain]
 

@@ -26,8 +26,8 @@ from ..messages.extensions import (
     find_typed,
 )
 from ..messages.handshake import ClientHello, NewSessionTicket13
+from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
-from .common import same_server_name, server_name_of
 from .engine import Engine
 
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
@@ -79,7 +79,8 @@ class AcceptedPsk:
 
 
 def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
-               prefix: bytes, can_dhe: bool) -> AcceptedPsk | None:
+               prefix: bytes, can_dhe: bool, server_name: str | None = None
+               ) -> AcceptedPsk | None:
     """A ticket from the ClientHello we can resume with, binder checked; None means
     a full handshake. A ticket we can open whose binder is wrong is fatal."""
     psk = find_typed(hello.extensions, X.pre_shared_key, PreSharedKey)
@@ -96,7 +97,6 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         return None
     now = config.clock()
     now_ms = int(now * 1000)
-    server_name = server_name_of(hello)
     for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
         opened = config.ticket_keys.open(identity.identity, now, config.rng)
         if opened is None:
@@ -107,7 +107,10 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             state = SessionState.decode(opened)
         except DecodeError:
             continue
-        reason = _unusable(state, suite, now_ms, server_name)
+        reason = _unusable(state, suite, now_ms)
+        if not reason and not same_server_name(state.server_name, server_name):
+            # RFC 6066 §3: a session is never resumed under another name.
+            reason = "ticket was issued for another server name"
         if not reason and config.client_auth == "required" and not state.peer_certificates:
             # Resuming would skip the CertificateRequest this policy demands.
             reason = "the session has no client certificate, which this server requires"
@@ -125,14 +128,9 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     return None
 
 
-def _unusable(state: SessionState, suite: Suite, now_ms: int, server_name: str | None) -> str:
+def _unusable(state: SessionState, suite: Suite, now_ms: int) -> str:
     if state.version != TLS13:
         return "ticket is not for TLS 1.3"
-    if not same_server_name(state.server_name, server_name):
-        # RFC 9846 §4.2.11 lets a server accept a PSK under another SNI; glasstls does
-        # not, as RFC 6066 §3 rules for TLS 1.2: a server that picks its certificate by
-        # name must not let a ticket vouch for another name (docs/engine.md).
-        return "ticket was issued for another server name"
     ticket_suite = SUITES.get(state.cipher_suite)
     if ticket_suite is None or ticket_suite.hash_name != suite.hash_name:
         return "ticket's cipher suite hash differs from the negotiated suite's"

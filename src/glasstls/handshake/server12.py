@@ -73,6 +73,7 @@ from ..messages.handshake import (
     ServerKeyExchangeECDHE,
     check_finished_length,
 )
+from ..servernames import same_server_name
 from ..session import SessionState, TicketKeys
 from .client_auth import check_client_chain, check_client_signature
 from .common import (
@@ -80,7 +81,6 @@ from .common import (
     choose_signature_scheme,
     decode_alpn,
     describe_chain,
-    same_server_name,
     server_name_of,
 )
 from .engine import Engine, State
@@ -138,7 +138,7 @@ class Keys12:
     signature_scheme: int | None
 
 
-def _choose(config: ServerConfig, hello: ClientHello
+def _choose(config: ServerConfig, hello: ClientHello, candidates: tuple[CertifiedKey, ...]
             ) -> tuple[Suite, CertifiedKey, int | None, int | None]:
     """Suite, certificate, ECDHE group and signature scheme: the first suite (in the
     preferred order) for which we have everything it needs."""
@@ -159,7 +159,7 @@ def _choose(config: ServerConfig, hello: ClientHello
              else [s for s in hello.cipher_suites if s in ours])
     for suite_id in order:
         suite = SUITES[suite_id]
-        for certified in config.certificates:
+        for certified in candidates:
             # RFC 8422 §5.3: an ECDSA or EdDSA key for the ECDHE_ECDSA suites.
             if signatures.tls12_authentication(certified.private_key) != suite.authentication:
                 continue
@@ -209,9 +209,7 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
     elif now * 1000 - state.issued_ms > state.lifetime * 1000:
         reason = "session has expired"
     elif not same_server_name(state.server_name, server_name):
-        # RFC 6066 §3: a server MUST NOT resume a session under another server_name
-        # (a full handshake follows). The certificate chosen for one name must not
-        # vouch for another (virtual hosting, issue 14).
+        # RFC 6066 §3: never resumed under another name; a full handshake instead.
         reason = "session was made for another server name"
     elif config.client_auth == "required" and not state.peer_certificates:
         reason = "session has no client certificate, which this server requires"
@@ -245,6 +243,8 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
         raise HandshakeFailure("the client does not offer extended master secret (RFC 7627), "
                                "which this server requires")
     server_name = server_name_of(hello)
+    # The chains for this name, chosen before any resumption (see server13).
+    candidates = config.certificates_for(server_name, hello)
     resumable = _resumable(engine, config, hello, ems, server_name)
     random = config.rng(32)
     if TLS13 in config.versions:
@@ -263,7 +263,7 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
                           ticket_keys if from_ticket else None)
         _send_server_hello(engine, resumed, secure_renegotiation, ecdhe=False, resumed=True)
         return _send_abbreviated_flight(engine, resumed, state)
-    suite, certified, group, scheme = _choose(config, hello)
+    suite, certified, group, scheme = _choose(config, hello, candidates)
     session_id = config.rng(32) if config.session_cache is not None else b""
     full = Hello12(config, hello, suite, random, session_id, ems, alpn, server_name,
                    ticket_keys)
