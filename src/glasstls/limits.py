@@ -87,13 +87,20 @@ MAX_HANDSHAKE_MESSAGE = 2**18
 # Messages read before the peer has proved anything get a limit of their own, as in
 # BoringSSL (kMaxMessageLen = 16,384 for every message a server reads when it does not
 # ask for certificates; rustls caps every message at 64 KiB): a ClientHello (browsers
-# send under 2 KiB, post-quantum shares and tickets included) and a ServerHello; and
-# messages of a fixed, small size. Past the limit: illegal_parameter, as BoringSSL and
-# OpenSSL send (SSL_R_EXCESSIVE_MESSAGE_SIZE).
+# send under 2 KiB, post-quantum shares and tickets included) and a TLS 1.2
+# ClientKeyExchange (a public key or an RSA-encrypted secret: at most 2 KiB); the
+# server's first flight but for its certificates (ServerHello, EncryptedExtensions,
+# a TLS 1.2 ServerKeyExchange); and messages of a fixed, small size. Certificates,
+# CertificateRequests (hundreds of CA names) and CertificateVerify (post-quantum
+# signatures reach 50 KiB) keep MAX_HANDSHAKE_MESSAGE. Past the limit:
+# illegal_parameter, as BoringSSL and OpenSSL send (SSL_R_EXCESSIVE_MESSAGE_SIZE).
 MAX_HELLO = 2**14
 MAX_MESSAGE: dict[int, int] = {
     H.client_hello: MAX_HELLO,
+    H.client_key_exchange: MAX_HELLO,
     H.server_hello: MAX_HELLO,
+    H.encrypted_extensions: MAX_HELLO,
+    H.server_key_exchange: MAX_HELLO,
     H.hello_request: MAX_HELLO,
     H.end_of_early_data: MAX_HELLO,
     H.key_update: MAX_HELLO,

@@ -18,6 +18,7 @@ from glasstls.record import Tls13Protection
 from helpers.hostile import hostile_client_hello
 from helpers.pump import (
     CLIENT_TO_SERVER,
+    SERVER_TO_CLIENT,
     KeyLog,
     Pair,
     Side,
@@ -25,6 +26,7 @@ from helpers.pump import (
     connect,
     engine_of,
     fails_with,
+    handshake_messages,
     record,
     sealed,
     server_config,
@@ -195,6 +197,19 @@ def test_a_handshake_record_resets_the_count_of_change_cipher_spec_records() -> 
     assert pair.complete
 
 
+def test_two_change_cipher_spec_records_in_a_row_in_tls12_are_unexpected_message() -> None:
+    # TLS 1.2 has one ChangeCipherSpec per direction and handshake (RFC 5246 §7.1):
+    # a second one, before the Finished it announces, is not dropped.
+    pair = Pair(client_config(TEST_PKI, versions=(TLS12,)),
+                server_config(TEST_PKI, versions=(TLS12,)))
+    pair.transfer(CLIENT_TO_SERVER)
+    pair.transfer(SERVER_TO_CLIENT)
+    key_exchange, ccs, finished = split_records(pair.client.connection.data_to_send())
+    assert ccs == CCS
+    pair.deliver(pair.server, key_exchange + CCS + CCS + finished)
+    fails_with(pair.server, AlertDescription.unexpected_message, "ChangeCipherSpec")
+
+
 @pytest.mark.parametrize("during_handshake", [True, False])
 def test_tls12_warning_alerts_are_allowed_up_to_the_bound_in_a_row(
         during_handshake: bool) -> None:
@@ -332,6 +347,30 @@ def test_a_server_hello_announcing_more_than_the_hello_limit_is_refused_by_the_c
     header = bytes([2]) + (limits.MAX_HELLO + 1).to_bytes(3, "big")
     Pair(side.connection, server_config(TEST_PKI)).deliver(side, record(22, header))
     fails_with(side, AlertDescription.illegal_parameter, "larger than")
+
+
+def test_a_tls12_client_key_exchange_announcing_more_than_the_hello_limit_is_refused() -> None:
+    # Read before the client has proved anything (no client certificate asked for).
+    pair = Pair(client_config(TEST_PKI, versions=(TLS12,)),
+                server_config(TEST_PKI, versions=(TLS12,)))
+    pair.transfer(CLIENT_TO_SERVER)
+    pair.server.connection.data_to_send()  # its flight, which the client never reads
+    header = bytes([16]) + (limits.MAX_HELLO + 1).to_bytes(3, "big")
+    pair.deliver(pair.server, record(22, header))
+    fails_with(pair.server, AlertDescription.illegal_parameter, "larger than")
+
+
+def test_a_tls12_server_key_exchange_announcing_more_than_the_hello_limit_is_refused() -> None:
+    # The server's first flight but for its certificate: the client's smaller limit.
+    pair = Pair(client_config(TEST_PKI, versions=(TLS12,)),
+                server_config(TEST_PKI, versions=(TLS12,)))
+    pair.transfer(CLIENT_TO_SERVER)
+    flight = b"".join(r[5:] for r in split_records(pair.server.connection.data_to_send()))
+    hello, certificate, key_exchange, *_ = handshake_messages(flight)
+    assert key_exchange[0] == 12 and len(key_exchange) < 1000
+    header = bytes([12]) + (limits.MAX_HELLO + 1).to_bytes(3, "big")
+    pair.deliver(pair.client, record(22, hello + certificate + header))
+    fails_with(pair.client, AlertDescription.illegal_parameter, "larger than")
 
 
 def test_post_handshake_messages_of_a_fixed_size_are_refused_at_a_large_header() -> None:
