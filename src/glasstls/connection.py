@@ -106,6 +106,20 @@ def _unexpected(state: State, msg_type: int) -> NoReturn:
     raise UnexpectedMessage(f"received {name} while {state.describe()}")
 
 
+def _may_ignore(state: State, core: ConnectionCore, msg_type: int) -> bool:
+    # RFC 5246 §7.4.1.1: a TLS 1.2 client ignores HelloRequest while negotiating.
+    return (msg_type == HandshakeType.hello_request and core.side == "client"
+            and core.version != TLS13 and not state.connected)
+
+
+def _largest_message(state: State, core: ConnectionCore, msg_type: int) -> int:
+    """The largest body of a ``msg_type`` message now, known from its header: a
+    message the state does not expect is refused before it is buffered."""
+    if msg_type not in state.expects and not _may_ignore(state, core, msg_type):
+        _unexpected(state, msg_type)
+    return MAX_MESSAGE.get(msg_type, MAX_HANDSHAKE_MESSAGE)
+
+
 class _Connection:
     # A server holds thousands of these: no per-instance dictionary.
     __slots__ = ("__weakref__", "_core", "_ended", "_error", "_peer_closed", "_sent_close",
@@ -438,7 +452,7 @@ class _Connection:
             while size - position >= 4:
                 length = (data[position + 1] << 16) | (data[position + 2] << 8) | (
                     data[position + 3])
-                if length > self._largest_message(data[position]):
+                if length > _largest_message(self._state, core, data[position]):
                     # BoringSSL and OpenSSL: SSL_R_EXCESSIVE_MESSAGE_SIZE, illegal_parameter.
                     raise IllegalParameter(f"handshake message of {length} bytes is larger "
                                            "than this connection reads here")
@@ -463,30 +477,17 @@ class _Connection:
             if begins_here:
                 core.handshake_fragments = 1
 
-    def _largest_message(self, msg_type: int) -> int:
-        """The largest body of a ``msg_type`` message now, known from its header:
-        a message the state does not expect is refused before it is buffered."""
-        if msg_type not in self._state.expects and not self._may_ignore(msg_type):
-            _unexpected(self._state, msg_type)
-        return MAX_MESSAGE.get(msg_type, MAX_HANDSHAKE_MESSAGE)
-
-    def _may_ignore(self, msg_type: int) -> bool:
-        # RFC 5246 §7.4.1.1: a TLS 1.2 client ignores HelloRequest while negotiating.
-        core = self._core
-        return (msg_type == HandshakeType.hello_request and core.side == "client"
-                and core.version != TLS13 and not self._state.connected)
-
     def _handshake_message(self, raw: bytes) -> None:
         state = self._state
         core = self._core
         msg_type = raw[0]
-        if self._may_ignore(msg_type) and raw == b"\x00" * 4:
+        if _may_ignore(state, core, msg_type) and raw == b"\x00" * 4:
             # Ignored, and not hashed; but not without bound.
             count_in_a_row(core.in_a_row, RENEGOTIATION_REQUESTS)
             return
         parser = state.expects.get(msg_type)
         if parser is None:
-            _unexpected(self._state, msg_type)
+            _unexpected(state, msg_type)
         message = parser(raw)
         if not state.connected:
             core.transcript.add(raw)
