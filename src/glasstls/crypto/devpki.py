@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .signatures import PrivateKey
+from .signatures import PrivateKey, mldsa_parameter_set
 
-KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
+KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519",
+             "mldsa44", "mldsa65", "mldsa87")
 
 
 def generate_key(key_type: str) -> PrivateKey:
@@ -29,11 +30,18 @@ def generate_key(key_type: str) -> PrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
     if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
+    if key_type == "mldsa44":
+        return mldsa.MLDSA44PrivateKey.generate()
+    if key_type == "mldsa65":
+        return mldsa.MLDSA65PrivateKey.generate()
+    if key_type == "mldsa87":
+        return mldsa.MLDSA87PrivateKey.generate()
     raise ValueError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    # Ed25519 and ML-DSA sign the whole TBSCertificate, without a separate hash.
+    if isinstance(key, ed25519.Ed25519PrivateKey) or mldsa_parameter_set(key):
         return None
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()

@@ -7,13 +7,30 @@ from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
 
 from ..constants import SignatureScheme as S
 from ..errors import AlertDescription, PeerMisbehaved
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+MLDSAPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+MLDSAPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+              | MLDSAPrivateKey)
+PublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+             | MLDSAPublicKey)
+
+# What can sign a handshake (CertifiedKey checks its key against these).
+PRIVATE_KEY_TYPES: tuple[type, ...] = (
+    rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+    mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey,
+)
+
+# The ML-DSA parameter set of each key class, named as the schemes are.
+_MLDSA_CLASSES: tuple[tuple[type, str], ...] = (
+    (mldsa.MLDSA44PrivateKey, "mldsa44"), (mldsa.MLDSA44PublicKey, "mldsa44"),
+    (mldsa.MLDSA65PrivateKey, "mldsa65"), (mldsa.MLDSA65PublicKey, "mldsa65"),
+    (mldsa.MLDSA87PrivateKey, "mldsa87"), (mldsa.MLDSA87PublicKey, "mldsa87"),
+)
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
@@ -25,18 +42,20 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 class Scheme:
     id: int
     name: str
-    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519"
+    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519", "mldsa"
     hash_name: str | None
-    curve: str | None  # TLS 1.3 binds the ECDSA curve to the scheme
+    curve: str | None  # TLS 1.3 binds the ECDSA curve (and ML-DSA parameter set)
     tls13_signatures: bool  # usable in TLS 1.3 CertificateVerify
+    tls12: bool = True  # usable at all in TLS 1.2
 
     def hash(self) -> hashes.HashAlgorithm:
         assert self.hash_name is not None
         return _HASHES[self.hash_name]()
 
 
-def _row(scheme: S, kind: str, hash_name: str | None, curve: str | None, tls13: bool) -> Scheme:
-    return Scheme(int(scheme), scheme.name, kind, hash_name, curve, tls13)
+def _row(scheme: S, kind: str, hash_name: str | None, curve: str | None, tls13: bool,
+         tls12: bool = True) -> Scheme:
+    return Scheme(int(scheme), scheme.name, kind, hash_name, curve, tls13, tls12)
 
 
 SCHEMES: dict[int, Scheme] = {s.id: s for s in (
@@ -54,15 +73,28 @@ SCHEMES: dict[int, Scheme] = {s.id: s for s in (
     _row(S.rsa_pkcs1_sha256, "rsa_pkcs1", "sha256", None, False),
     _row(S.rsa_pkcs1_sha384, "rsa_pkcs1", "sha384", None, False),
     _row(S.rsa_pkcs1_sha512, "rsa_pkcs1", "sha512", None, False),
+    # draft-ietf-tls-mldsa: pure ML-DSA over the whole content, empty context string,
+    # and for TLS 1.3 only (a TLS 1.2 peer must not negotiate them).
+    _row(S.mldsa44, "mldsa", None, "mldsa44", True, tls12=False),
+    _row(S.mldsa65, "mldsa", None, "mldsa65", True, tls12=False),
+    _row(S.mldsa87, "mldsa", None, "mldsa87", True, tls12=False),
 )}
 
-# What we offer in signature_algorithms, strongest-to-commonest.
+# What we offer in signature_algorithms, strongest-to-commonest. ML-DSA first, as
+# OpenSSL 3.5+ and Chromium offer it: a server with an ML-DSA certificate can then
+# authenticate post-quantum, while a classical certificate is chosen as before.
 DEFAULT_SCHEMES = (
+    S.mldsa65, S.mldsa87, S.mldsa44,
     S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384, S.ed25519,
     S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512,
     S.rsa_pss_pss_sha256, S.rsa_pss_pss_sha384, S.rsa_pss_pss_sha512,
     S.rsa_pkcs1_sha256, S.rsa_pkcs1_sha384, S.rsa_pkcs1_sha512,
 )
+
+
+def tls12_schemes(schemes: tuple[int, ...]) -> tuple[int, ...]:
+    """The schemes of a list that TLS 1.2 may use (not ML-DSA, draft-ietf-tls-mldsa)."""
+    return tuple(s for s in schemes if s not in SCHEMES or SCHEMES[s].tls12)
 
 
 def _curve_name(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
@@ -73,7 +105,7 @@ _KINDS: dict[type, str] = {}
 
 
 def key_kind(key: PrivateKey | PublicKey) -> str:
-    """"rsa", "ec", "ed25519" (or "" for anything else), by the key's class; the
+    """"rsa", "ec", "ed25519", "mldsa" (or "" for anything else), by the key's class; the
     answer is kept per class, since isinstance against cryptography's abstract
     classes is slow and a handshake asks many times."""
     kind = _KINDS.get(type(key))
@@ -85,9 +117,17 @@ def key_kind(key: PrivateKey | PublicKey) -> str:
         elif isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
             kind = "ed25519"
         else:
-            kind = ""
+            kind = mldsa_parameter_set(key) and "mldsa"
         _KINDS[type(key)] = kind
     return kind
+
+
+def mldsa_parameter_set(key: object) -> str:
+    """"mldsa44", "mldsa65" or "mldsa87" for an ML-DSA key, "" for any other key."""
+    for cls, name in _MLDSA_CLASSES:
+        if isinstance(key, cls):
+            return name
+    return ""
 
 
 def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
@@ -98,7 +138,8 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
     rsaEncryption; the two take different schemes (RFC 8446 §4.2.3).
     """
     scheme = SCHEMES.get(scheme_id)
-    if scheme is None or (tls13 and not scheme.tls13_signatures):
+    if scheme is None or (tls13 and not scheme.tls13_signatures) or (
+            not tls13 and not scheme.tls12):
         return False
     kind = key_kind(key)
     if kind == "rsa":
@@ -114,6 +155,9 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
         if scheme.kind != "ecdsa":
             return False
         return not tls13 or scheme.curve == _curve_name(key)
+    if kind == "mldsa":
+        # Each ML-DSA scheme names one parameter set, as the key does.
+        return scheme.curve == mldsa_parameter_set(key)
     return kind == "ed25519" and scheme.kind == "ed25519"
 
 
@@ -126,6 +170,7 @@ def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
         return key.sign(data, pss, scheme.hash())
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, ec.ECDSA(scheme.hash()))
+    # Ed25519, and ML-DSA with the empty context (draft-ietf-tls-mldsa).
     return key.sign(data)
 
 
@@ -156,4 +201,7 @@ def describe_key(key: PrivateKey | PublicKey) -> str:
         return f"RSA {key.key_size}"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return f"ECDSA {key.curve.name}"
+    parameter_set = mldsa_parameter_set(key)
+    if parameter_set:
+        return f"ML-DSA-{parameter_set[5:]}"
     return "Ed25519"

@@ -19,6 +19,7 @@ from ..constants import (
     describe,
 )
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
+from ..crypto.signatures import tls12_schemes
 from ..messages.extensions import (
     ALPN,
     EarlyDataIndication,
@@ -156,7 +157,7 @@ def build_client_hello(
             extensions.append(UnknownExtension(X.session_ticket, ticket))
     if config.alpn_protocols:
         extensions.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
-    schemes = [s for s in config.signature_schemes]
+    schemes = config.signature_schemes if offer13 else tls12_schemes(config.signature_schemes)
     extensions.append(U16List(X.signature_algorithms, tuple(schemes)))
     if offer13:
         extensions.append(KeyShare(tuple(entries)))

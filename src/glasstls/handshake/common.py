@@ -125,7 +125,8 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
         for scheme in ours:
             if scheme in offered and signatures.scheme_fits_key(
                 scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
-            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
+            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures) and (
+                    tls13 or signatures.SCHEMES[scheme].tls12):
                 return scheme
     return None
 

@@ -281,7 +281,7 @@ def _send_full_flight(engine: Engine, s: Server12) -> State:
     request = config.client_auth != "none"
     if request:
         engine.send_handshake(CertificateRequest12(
-            _CERTIFICATE_TYPES, config.signature_schemes,
+            _CERTIFICATE_TYPES, signatures.tls12_schemes(config.signature_schemes),
             tuple(name_der(name) for name in config.client_ca_names)))
         if engine.tracing:
             engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {

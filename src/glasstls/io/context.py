@@ -64,8 +64,9 @@ def _key_kind(certified: CertifiedKey) -> str:
         return "RSA"
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return "EC"
-    assert isinstance(key, ed25519.Ed25519PrivateKey)
-    return "Ed25519"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "Ed25519"
+    return "ML-DSA"
 
 
 def _split_der(data: bytes) -> list[bytes]:
