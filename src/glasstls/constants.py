@@ -141,6 +141,20 @@ class SignatureScheme(enum.IntEnum):
     mldsa87 = 0x0906
 
 
+class CertificateCompressionAlgorithm(enum.IntEnum):
+    """RFC 8879 §7.3."""
+
+    zlib = 1
+    brotli = 2
+    zstd = 3
+
+
+class CertificateStatusType(enum.IntEnum):
+    """RFC 6066 §8."""
+
+    ocsp = 1
+
+
 class PskKeyExchangeMode(enum.IntEnum):
     psk_ke = 0
     psk_dhe_ke = 1

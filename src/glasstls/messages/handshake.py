@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
-from ..constants import HELLO_RETRY_REQUEST_RANDOM, ExtensionType, HandshakeType as H
+from ..constants import (
+    HELLO_RETRY_REQUEST_RANDOM,
+    CertificateStatusType,
+    ExtensionType,
+    HandshakeType as H,
+)
 from ..errors import AlertDescription, DecodeError, PeerMisbehaved
 from .extensions import (
     CH,
@@ -25,6 +30,7 @@ from .extensions import (
     Extension,
     PreSharedKey,
     find,
+    parse_certificate_status,
     parse_extensions,
     write_extensions,
 )
@@ -209,6 +215,45 @@ class Certificate12:
         with w.vector(3):
             for cert in self.chain:
                 w.opaque(3, cert)
+
+
+@dataclass(frozen=True, slots=True)
+class CompressedCertificate:
+    """RFC 8879 §4: a Certificate message (its body) compressed, in place of it."""
+
+    msg_type: ClassVar[int] = H.compressed_certificate
+    algorithm: int
+    uncompressed_length: int
+    compressed_certificate_message: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CompressedCertificate:
+        with body_reader(raw) as r:
+            return cls(r.u16(), r.u24(), r.opaque(3, minimum=1), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u16(self.algorithm)
+        w.u24(self.uncompressed_length)
+        w.opaque(3, self.compressed_certificate_message)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateStatus:
+    """RFC 6066 §8 (TLS 1.2): the OCSP response for the server's certificate."""
+
+    msg_type: ClassVar[int] = H.certificate_status
+    ocsp_response: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CertificateStatus:
+        with body_reader(raw) as r:
+            return cls(parse_certificate_status(r), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u8(CertificateStatusType.ocsp)
+        w.opaque(3, self.ocsp_response)
 
 
 @dataclass(frozen=True, slots=True)
