@@ -195,6 +195,35 @@ def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> Non
         ) from None
 
 
+# RSASSA-PSS as an X.509 signature algorithm: its parameters (hash, salt) are in the
+# AlgorithmIdentifier, which an OCSPResponse does not expose.
+_RSASSA_PSS_SIGNATURE = "1.2.840.113549.1.1.10"
+
+
+def verify_signed_data(key: object, algorithm_oid: str, hash_algorithm: object,
+                       data: bytes, signature: bytes) -> str | None:
+    """Check an X.509-style signature (an OCSP response's, say) made by ``key``
+    with the given algorithm; None if it verifies, else why not."""
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            if algorithm_oid == _RSASSA_PSS_SIGNATURE:
+                return "RSASSA-PSS signatures are not supported here"
+            if not isinstance(hash_algorithm, hashes.HashAlgorithm):
+                return f"no hash for signature algorithm {algorithm_oid}"
+            key.verify(signature, data, padding.PKCS1v15(), hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            if not isinstance(hash_algorithm, hashes.HashAlgorithm):
+                return f"no hash for signature algorithm {algorithm_oid}"
+            key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        elif key_kind(key) in ("ed25519", "mldsa"):  # type: ignore[arg-type]
+            key.verify(signature, data)  # type: ignore[attr-defined]
+        else:
+            return f"unsupported signing key {type(key).__name__}"
+    except (InvalidSignature, ValueError, TypeError):
+        return "the signature does not verify"
+    return None
+
+
 def describe_key(key: PrivateKey | PublicKey) -> str:
     """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519"."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):

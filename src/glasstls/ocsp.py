@@ -1,0 +1,295 @@
+"""OCSP stapling: the client's check of a stapled response (RFC 6066 §8, RFC 8446
+§4.4.2.1, RFC 6960) and the server's source of fresh staples.
+
+Parsing is ``cryptography.x509.ocsp``'s. The checks are RFC 6960's: the single
+response is for this certificate (serial, issuer name and key hashes), it is signed
+by the issuer or by a responder the issuer delegated to directly (id-kp-OCSPSigning,
+§4.2.2.2), and it is current (thisUpdate/nextUpdate, with OpenSSL's five minutes of
+clock skew). No chain is built here: the issuer is the one path validation found.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from .crypto.signatures import verify_signed_data
+from .errors import AlertDescription, BadCertificate, ConfigError
+
+# OpenSSL's OCSP_check_validity() leeway, as s_client and nginx use it.
+CLOCK_SKEW = _dt.timedelta(minutes=5)
+# A staple without nextUpdate is kept (and refetched) for this long.
+_NO_NEXT_UPDATE_REFRESH = 3600.0
+STAPLING_MODES = ("off", "request", "require")
+
+
+def _bad_response(why: str) -> BadCertificate:
+    # RFC 6066 §8: an unsatisfactory response ends the handshake with this alert.
+    return BadCertificate(f"the stapled OCSP response is not acceptable: {why}",
+                          AlertDescription.bad_certificate_status_response)
+
+
+@dataclass(frozen=True)
+class StapleCheck:
+    """What a stapled OCSP response says about a certificate, once checked."""
+
+    status: str  # "good", "revoked" or "unknown"
+    this_update: _dt.datetime
+    next_update: _dt.datetime | None
+    responder: str  # "the issuer" or the delegated responder's subject
+    serial: int
+    revocation_time: _dt.datetime | None = None
+    revocation_reason: str | None = None
+    size: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        """The trace's view."""
+        details: dict[str, Any] = {
+            "status": self.status, "responder": self.responder,
+            "serial": format(self.serial, "x"),
+            "this_update": self.this_update.isoformat(),
+            "next_update": self.next_update.isoformat() if self.next_update else None,
+            "response_bytes": self.size,
+        }
+        if self.status == "revoked":
+            details["revocation_time"] = (self.revocation_time.isoformat()
+                                          if self.revocation_time else None)
+            details["revocation_reason"] = self.revocation_reason
+        return details
+
+    def enforce(self, mode: str) -> None:
+        """Revoked is ``certificate_revoked`` (RFC 5246 §7.2.2); "unknown" fails
+        only when a staple is required."""
+        if self.status == "revoked":
+            reason = f" ({self.revocation_reason})" if self.revocation_reason else ""
+            raise BadCertificate(f"the server certificate is revoked{reason}, says its "
+                                 "stapled OCSP response", AlertDescription.certificate_revoked)
+        if self.status == "unknown" and mode == "require":
+            raise _bad_response("the responder does not know the certificate")
+
+
+def _issuer_hashes(certificate: x509.Certificate, issuer: x509.Certificate,
+                   algorithm: Any) -> tuple[bytes, bytes] | None:
+    """(issuerNameHash, issuerKeyHash) of a CertID (RFC 6960 §4.1.1), computed by
+    cryptography's request builder rather than by hand."""
+    try:
+        request = ocsp.OCSPRequestBuilder().add_certificate(certificate, issuer,
+                                                            algorithm).build()
+    except (ValueError, TypeError):
+        return None  # a hash cryptography will not build a CertID with
+    return request.issuer_name_hash, request.issuer_key_hash
+
+
+def _single_response(response: ocsp.OCSPResponse, certificate: x509.Certificate,
+                     issuer: x509.Certificate | None) -> ocsp.OCSPSingleResponse:
+    for single in response.responses:
+        if single.serial_number != certificate.serial_number:
+            continue
+        if issuer is not None and _issuer_hashes(certificate, issuer, single.hash_algorithm) != (
+                single.issuer_name_hash, single.issuer_key_hash):
+            continue
+        return single
+    raise _bad_response(f"it is not for this certificate (serial {certificate.serial_number:x}"
+                        f"{', issuer ' + issuer.subject.rfc4514_string() if issuer else ''})")
+
+
+def _key_hash(certificate: x509.Certificate) -> bytes:
+    # RFC 6960 §4.2.1: ResponderID byKey is the SHA-1 of the subjectPublicKey bits,
+    # which is RFC 5280's key identifier method 1.
+    return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
+
+
+def _is_responder(response: ocsp.OCSPResponse, certificate: x509.Certificate) -> bool:
+    if response.responder_name is not None:
+        return response.responder_name == certificate.subject
+    return response.responder_key_hash == _key_hash(certificate)
+
+
+def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: _dt.datetime
+            ) -> tuple[x509.Certificate, str]:
+    """The certificate whose key signed the response, and how to name it."""
+    if _is_responder(response, issuer):
+        return issuer, "the issuer"
+    for candidate in response.certificates:
+        if not _is_responder(response, candidate):
+            continue
+        # RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by
+        # the CA and carries id-kp-OCSPSigning.
+        if candidate.issuer != issuer.subject:
+            raise _bad_response("the responder's certificate is not issued by the "
+                                "certificate's issuer")
+        try:
+            candidate.verify_directly_issued_by(issuer)
+        except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError) as error:
+            raise _bad_response("the responder's certificate is not signed by the issuer "
+                                f"({type(error).__name__})") from None
+        try:
+            usages = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            usages = x509.ExtendedKeyUsage([])
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in usages:
+            raise _bad_response("the responder's certificate lacks id-kp-OCSPSigning")
+        if not (candidate.not_valid_before_utc - CLOCK_SKEW <= now
+                <= candidate.not_valid_after_utc + CLOCK_SKEW):
+            raise _bad_response("the responder's certificate is expired or not yet valid")
+        return candidate, candidate.subject.rfc4514_string()
+    raise _bad_response("it is signed by neither the issuer nor a responder certificate it "
+                        "includes")
+
+
+def check_staple(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate | None,
+                 now: float) -> StapleCheck:
+    """Check a stapled OCSP response for ``certificate``, issued by ``issuer``.
+
+    Raises ``BadCertificate`` (``bad_certificate_status_response``) for a response
+    that is malformed, unsuccessful, for another certificate, badly signed or out of
+    date; returns the status otherwise (``StapleCheck.enforce`` acts on it).
+    """
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+    except ValueError as error:
+        raise _bad_response(f"it does not parse ({error})") from None
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise _bad_response(f"the responder answered {response.response_status.name}")
+    moment = _dt.datetime.fromtimestamp(now, _dt.UTC)
+    try:
+        single = _single_response(response, certificate, issuer)
+        if issuer is None:
+            raise _bad_response("the issuer's certificate is not known, so its signature "
+                                "cannot be checked")
+        signer, responder = _signer(response, issuer, moment)
+        problem = verify_signed_data(signer.public_key(), response.signature_algorithm_oid
+                                     .dotted_string, response.signature_hash_algorithm,
+                                     response.tbs_response_bytes, response.signature)
+        if problem is not None:
+            raise _bad_response(f"its signature by {responder}: {problem}")
+        this_update, next_update = single.this_update_utc, single.next_update_utc
+        # RFC 6960 §4.2.2.1 / §3.2: current, allowing for clock skew.
+        if this_update > moment + CLOCK_SKEW:
+            raise _bad_response(f"its thisUpdate {this_update:%Y-%m-%d %H:%M} is in the future")
+        if next_update is not None and next_update < moment - CLOCK_SKEW:
+            raise _bad_response(f"it expired at {next_update:%Y-%m-%d %H:%M} (nextUpdate)")
+        status = single.certificate_status
+        reason = single.revocation_reason
+    except (ValueError, x509.ExtensionNotFound) as error:
+        # cryptography decodes some fields lazily; a bad one surfaces here.
+        raise _bad_response(f"it is malformed ({error})") from None
+    return StapleCheck(
+        status={ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}.get(
+            status, "unknown"),
+        this_update=this_update, next_update=next_update, responder=responder,
+        serial=certificate.serial_number,
+        revocation_time=single.revocation_time_utc if status == ocsp.OCSPCertStatus.REVOKED
+        else None,
+        revocation_reason=reason.name if reason is not None else None, size=len(der))
+
+
+@dataclass(frozen=True)
+class _Cached:
+    der: bytes | None
+    refresh_at: float
+
+
+class StapleSource:
+    """Where a server's OCSP staples come from: ``StapleFile`` or ``StapleCallback``.
+
+    A staple is kept per leaf certificate until its nextUpdate, then fetched again;
+    a response that is unsuccessful, for another certificate or already expired is
+    never stapled (the handshake goes on without one).
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[bytes, _Cached] = {}
+        self._lock = threading.Lock()
+        self.last_problem: str | None = None
+
+    def _fetch(self, leaf: x509.Certificate) -> bytes | None:
+        raise NotImplementedError
+
+    def staple(self, leaf: x509.Certificate, leaf_der: bytes, issuer: x509.Certificate | None,
+               now: float) -> bytes | None:
+        """The DER OCSP response to staple for ``leaf`` now, or None."""
+        cached = self._cache.get(leaf_der)
+        if cached is not None and now < cached.refresh_at:
+            return cached.der
+        der = self._fetch(leaf)
+        refresh_at = now + 60.0  # retry a missing or bad staple after a minute
+        if der is not None:
+            try:
+                check = check_staple(der, leaf, issuer, now) if issuer is not None else (
+                    _check_without_issuer(der, leaf, now))
+            except BadCertificate as error:
+                self.last_problem = str(error)
+                der = None
+            else:
+                self.last_problem = None
+                refresh_at = (check.next_update.timestamp() if check.next_update
+                              else now + _NO_NEXT_UPDATE_REFRESH)
+        with self._lock:
+            self._cache[leaf_der] = _Cached(der, refresh_at)
+        return der
+
+
+def _check_without_issuer(der: bytes, leaf: x509.Certificate, now: float) -> StapleCheck:
+    """A server that sends its leaf alone does not hold the issuer's certificate to
+    check the signature with (its client will): the serial and the dates must fit."""
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            raise _bad_response(f"the responder answered {response.response_status.name}")
+        single = _single_response(response, leaf, None)
+        moment = _dt.datetime.fromtimestamp(now, _dt.UTC)
+        if single.next_update_utc is not None and single.next_update_utc < moment - CLOCK_SKEW:
+            raise _bad_response("it has expired")
+        return StapleCheck("good", single.this_update_utc, single.next_update_utc, "unchecked",
+                           leaf.serial_number, size=len(der))
+    except ValueError as error:
+        raise _bad_response(f"it does not parse ({error})") from None
+
+
+class StapleFile(StapleSource):
+    """A DER OCSP response kept in a file (as ``openssl ocsp -respout`` writes it, or
+    a cron job renews it). Read here, and again only when the staple has expired:
+    the one time a handshake touches the filesystem."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise ConfigError(f"no OCSP response file at {self.path}")
+
+    def _fetch(self, leaf: x509.Certificate) -> bytes | None:
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read()
+        except OSError as error:
+            self.last_problem = f"cannot read {self.path}: {error.strerror}"
+            return None
+
+
+class StapleCallback(StapleSource):
+    """Staples from your code: ``callback(leaf_certificate)`` returns a DER OCSP
+    response (or None), called again when the last one has expired.
+
+    >>> source = StapleCallback(lambda leaf: responses.get(leaf.serial_number))
+    """
+
+    def __init__(self, callback: Callable[[x509.Certificate], bytes | None]) -> None:
+        super().__init__()
+        self.callback = callback
+
+    def _fetch(self, leaf: x509.Certificate) -> bytes | None:
+        return self.callback(leaf)
+
+
+__all__ = ["STAPLING_MODES", "StapleCallback", "StapleCheck", "StapleFile", "StapleSource",
+           "check_staple"]
