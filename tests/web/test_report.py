@@ -30,11 +30,13 @@ HELLOS = json.loads((Path(__file__).parent / "data" / "client_hellos.json").read
 CHROMIUM = next(h for h in HELLOS["hellos"] if h["name"] == "chromium-150")
 
 
-def handshake(**client: object) -> tuple[ServerConnection, HandshakeRecorder, bytes]:
+def handshake(server_options: dict[str, object] | None = None, **client: object
+              ) -> tuple[ServerConnection, HandshakeRecorder, bytes]:
     """A glasstls client and a page-server connection joined in memory; returns the
     server side, its recorder and the ClientHello message exactly as the client sent it."""
     recorder = HandshakeRecorder()
-    server = ServerConnection(dataclasses.replace(web_config(server_config()), trace=recorder))
+    server = ServerConnection(dataclasses.replace(
+        web_config(server_config(**(server_options or {}))), trace=recorder))
     connection = ClientConnection(client_config(**client), server_name="localhost")
     first_flight = connection.data_to_send()
     assert first_flight[0] == 22  # one handshake record holding the ClientHello

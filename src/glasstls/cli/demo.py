@@ -27,7 +27,7 @@ from ..certs import CertifiedKey, TrustStore
 from ..config import ClientConfig, ServerConfig
 from ..constants import TLS12, TLS13
 from ..crypto.devpki import Issued, make_ca, make_leaf
-from ..crypto.groups import Group
+from ..crypto.groups import Group, hybrid_words
 from ..crypto.suites import RSA_KEY_TRANSPORT_SUITES, Suite
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
@@ -354,7 +354,8 @@ def _key_exchange_words(result: DemoResult, negotiated: HandshakeComplete) -> st
     shares = _find(result.events, t.KEY_EXCHANGE, "client")
     words = negotiated.key_exchange
     if shares is not None:
-        hybrid = " (hybrid: ML-KEM-768 + X25519)" if shares.details.get("hybrid") else ""
+        parts = hybrid_words(str(shares.details.get("group")))
+        hybrid = f" (hybrid: {parts})" if parts else ""
         words = (f"{shares.details.get('group')}{hybrid}: client share "
                  f"{shares.details.get('client_share_bytes')} bytes, server share "
                  f"{shares.details.get('server_share_bytes')} bytes")

@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any, Protocol, TextIO
 
 from .. import trace as t
+from ..crypto.groups import hybrid_parts
 from ..trace import TraceEvent
 
 Segment = str | tuple[str, str]
@@ -339,7 +340,8 @@ def step_note(event: TraceEvent) -> str:
         return ("the server decrypts the pre-master secret with its RSA private key (a bad "
                 "padding would give a random secret instead: RFC 5246 §7.4.7.1)")
     if event.step == t.KEY_EXCHANGE and details.get("hybrid"):
-        return ("hybrid key exchange: ML-KEM-768 (post-quantum) and X25519, "
+        pq, classical = hybrid_parts(str(details.get("group"))) or ("ML-KEM", "ECDH")
+        return (f"hybrid key exchange: {pq} (post-quantum) and {classical}, "
                 "their shared secrets concatenated")
     return ""
 

@@ -240,6 +240,30 @@ DEFAULT_GROUPS = (
 DEFAULT_KEY_SHARES = (NamedGroup.X25519MLKEM768, NamedGroup.x25519)
 
 
+_CLASSICAL_NAMES: dict[int, str] = {NamedGroup.x25519: "X25519", NamedGroup.secp256r1: "P-256",
+                    NamedGroup.secp384r1: "P-384"}
+
+
+def hybrid_parts(name: str) -> tuple[str, str] | None:
+    """(post-quantum part, classical part) of a hybrid group named ``name``, e.g.
+    ("ML-KEM-768", "X25519"); None for any other group."""
+    for group_id, hybrid in _HYBRIDS.items():
+        if GROUPS[group_id].name == name:
+            return hybrid.kem.name, _CLASSICAL_NAMES[hybrid.ecdh]
+    return None
+
+
+def hybrid_words(name: str) -> str:
+    """The hybrid's parts in wire order ("ML-KEM-768 + X25519", "P-256 + ML-KEM-768"),
+    or "" for a group that is not a hybrid."""
+    for group_id, hybrid in _HYBRIDS.items():
+        if GROUPS[group_id].name == name:
+            classical = _CLASSICAL_NAMES[hybrid.ecdh]
+            return " + ".join((hybrid.kem.name, classical) if hybrid.kem_first
+                              else (classical, hybrid.kem.name))
+    return ""
+
+
 def group_by_name(name: str) -> Group:
     lowered = name.lower()
     aliases = {"p-256": "secp256r1", "prime256v1": "secp256r1", "p-384": "secp384r1"}

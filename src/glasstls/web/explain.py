@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import trace as t
+from ..crypto.groups import hybrid_parts
 
 SECTIONS = {
     "summary": (
@@ -173,8 +174,13 @@ def explain_step(step: str, action: str, details: dict[str, Any], tls12: bool = 
         return _STEPS_TLS12[(step, action)]
     text = _STEPS.get((step, action), "")
     if step == t.KEY_EXCHANGE and details.get("hybrid"):
-        text += (" Here the secret combines X25519 with post-quantum ML-KEM, so it "
+        pq, classical = hybrid_parts(str(details.get("group"))) or ("ML-KEM", "ECDH")
+        text += (f" Here the secret combines {classical} with post-quantum {pq}, so it "
                  "stays safe even against a future quantum computer.")
+    elif step == t.CERTIFICATE_VERIFY and str(details.get("signature_scheme", "")).startswith(
+            "mldsa"):
+        text += (" The signature is ML-DSA (FIPS 204), a post-quantum signature scheme: "
+                 "forging it would take more than a quantum computer.")
     elif step == t.KEY_DERIVATION:
         stage = str(details.get("stage", ""))
         if stage == "handshake":
@@ -189,4 +195,16 @@ def explain_step(step: str, action: str, details: dict[str, Any], tls12: bool = 
     return text
 
 
-__all__ = ["SECTIONS", "explain_step"]
+def post_quantum_note(group: str) -> str:
+    """The page's paragraph about a post-quantum hybrid group."""
+    parts = hybrid_parts(group)
+    if parts is None:
+        return SECTIONS["post_quantum"]
+    pq, classical = parts
+    return (f"{group} is a hybrid key exchange: classical {classical} combined with "
+            f"{pq}, a post-quantum key encapsulation standardised by NIST (FIPS 203). "
+            "The connection stays secret unless both are broken, so traffic recorded "
+            "today cannot be decrypted later by a quantum computer.")
+
+
+__all__ = ["SECTIONS", "explain_step", "post_quantum_note"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .explain import SECTIONS
+from .explain import SECTIONS, post_quantum_note
 
 _STYLE = """
 :root { --ink:#1d2330; --muted:#5b6475; --line:#dde2ea; --bg:#f6f7f9; --card:#fff;
@@ -160,7 +160,7 @@ def _negotiated(report: dict[str, Any]) -> str:
                    for field, label, value in rows)
     note = ""
     if negotiated.get("post_quantum"):
-        note = f'<p class="pqnote">{_e(SECTIONS["post_quantum"])}</p>'
+        note = f'<p class="pqnote">{_e(post_quantum_note(str(negotiated.get("group"))))}</p>'
     alpn_note = ""
     hello = report.get("client_hello") or {}
     if "h2" in (hello.get("alpn") or []) and negotiated.get("alpn") != "h2":
