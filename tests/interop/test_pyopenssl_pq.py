@@ -14,7 +14,6 @@ OpenSSL's older name for ``SSL_CTX_set1_groups_list``.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,18 @@ from glasstls.trace import CERTIFICATE_VERIFY, HELLO_RETRY_REQUEST, RECEIVED, SE
 from peers import require_module
 from pki import pki
 
-from .driver import TIMEOUT, Background, Tracer, echo_once, glass_client, listen
-from .test_pyopenssl import bounded, read_line, read_to_close_notify
+from .driver import Background, Tracer, echo_once, glass_client, listen
+from .test_pyopenssl import (
+    FROM_GLASS,
+    FROM_PYOPENSSL,
+    REPLY_PREFIX,
+    pyopenssl_client,
+    pyopenssl_server,
+)
 
 pytestmark = pytest.mark.interop
 
 HYBRIDS = ("SecP256r1MLKEM768", "SecP384r1MLKEM1024")
-FROM_GLASS = b"hello from the glasstls client\n"
-FROM_PYOPENSSL = b"hello from pyOpenSSL\n"
-REPLY_PREFIX = b"glasstls-server got: "
 
 
 def set_groups(context: Any, groups: str) -> None:
@@ -68,33 +70,9 @@ def view(connection: Any) -> dict[str, Any]:
             "peer_key": type(peer.to_cryptography().public_key()).__name__ if peer else None}
 
 
-def pyopenssl_server(ssl_module: Any, listener: socket.socket, ctx: Any) -> tuple[bytes, dict]:
-    conn, _ = listener.accept()
-    with bounded(conn):
-        tls = ssl_module.Connection(ctx, conn)
-        tls.set_accept_state()
-        tls.do_handshake()
-        line = read_line(ssl_module, tls)
-        tls.sendall(FROM_PYOPENSSL)
-        seen = view(tls)
-        assert read_to_close_notify(ssl_module, tls) == b""
-        tls.shutdown()
-        return line, seen
-
-
-def pyopenssl_client(ssl_module: Any, port: int, ctx: Any) -> tuple[bytes, dict]:
-    with bounded(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)) as sock:
-        tls = ssl_module.Connection(ctx, sock)
-        tls.set_tlsext_host_name(b"localhost")
-        tls.set_connect_state()
-        tls.do_handshake()
-        tls.sendall(FROM_PYOPENSSL)
-        return read_to_close_notify(ssl_module, tls), view(tls)
-
-
 def glass_to_pyopenssl(ssl_module: Any, ctx: Any, config: ClientConfig) -> tuple[Any, dict]:
     with listen() as listener:
-        peer = Background(pyopenssl_server, ssl_module, listener, ctx)
+        peer = Background(pyopenssl_server, ssl_module, listener, ctx, view)
         with glass_client(listener.getsockname()[1], config) as glass:
             done = glass.handshake()
             glass.send(FROM_GLASS)
@@ -108,7 +86,7 @@ def glass_to_pyopenssl(ssl_module: Any, ctx: Any, config: ClientConfig) -> tuple
 def pyopenssl_to_glass(ssl_module: Any, ctx: Any, config: ServerConfig,
                        start_glass_server: Any) -> tuple[Any, dict]:
     server = start_glass_server(config, echo_once(REPLY_PREFIX))
-    reply, seen = pyopenssl_client(ssl_module, server.port, ctx)
+    reply, seen = pyopenssl_client(ssl_module, server.port, ctx, view)
     assert server.join() == FROM_PYOPENSSL
     assert reply == REPLY_PREFIX + FROM_PYOPENSSL
     return server.glass.negotiated, seen
