@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit fuzz fuzz-smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,20 @@ unit: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory fuzz-smoke
+
+# Coverage-guided fuzzing under atheris (tests/fuzz/harnesses.py): each harness for
+# FUZZ_SECONDS, from its seeds and the corpus kept in .fuzz/; a finding fails the run
+# and is saved as .fuzz/<harness>/crash-*. `make test` runs a short smoke of each.
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_HARNESSES ?=
+
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/atheris_main.py --seconds $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+fuzz-smoke: $(STAMP)
+	$(BIN)/python tests/fuzz/atheris_main.py --seconds $(FUZZ_SMOKE_SECONDS) $(FUZZ_HARNESSES)
 
 # The shared harness (not vendored); override with TLSBENCH=/path/to/tlsbench.py.
 # Its pinned peers go into a venv of their own (bench/.venv) so that the bench
@@ -51,4 +65,4 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python "$(TLSBENCH)" --plugin bench/glasstls_adapter.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz

@@ -105,7 +105,8 @@ def handshake(client_config: ClientConfig, server_config: ServerConfig,
             break
     if not (client.handshake_complete and server.handshake_complete):
         raise RuntimeError("the handshake did not complete")
-    if session is not None and not (client.resumed and server.resumed):
+    if session is not None and not (client.negotiated and client.negotiated.resumed
+                                    and server.negotiated and server.negotiated.resumed):
         raise RuntimeError("the handshake did not resume")
     if early_data and server.negotiated is not None and not server.negotiated.early_data_accepted:
         raise RuntimeError("the early data was not accepted")

@@ -8,8 +8,6 @@ describes certificates for the trace.
 
 from __future__ import annotations
 
-import datetime as _dt
-import ipaddress
 import os
 import ssl
 import warnings
@@ -34,21 +32,52 @@ _RSASSA_PSS = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
 _MLDSA_OIDS = {x509.ObjectIdentifier(f"2.16.840.1.101.3.4.3.{n}") for n in (17, 18, 19)}
 
 
+def _pem_blocks(data: bytes, label: bytes) -> bool:
+    return b"-----BEGIN " + label + b"-----" in data
+
+
+def read_certificates_and_crls(data: bytes
+                               ) -> tuple[list[x509.Certificate],
+                                          list[x509.CertificateRevocationList]]:
+    """Certificates and CRLs from PEM (any mix of blocks) or from one DER object,
+    as OpenSSL's ``X509_load_cert_crl_file`` reads a CA file."""
+    if b"-----BEGIN" not in data:
+        try:
+            return [x509.load_der_x509_certificate(data)], []
+        except ValueError:
+            return [], [x509.load_der_x509_crl(data)]
+    certificates = (x509.load_pem_x509_certificates(data)
+                    if _pem_blocks(data, b"CERTIFICATE") else [])
+    crls = []
+    marker = b"-----BEGIN X509 CRL-----"
+    for piece in data.split(marker)[1:]:
+        crls.append(x509.load_pem_x509_crl(marker + piece.split(b"-----END X509 CRL-----")[0]
+                                           + b"-----END X509 CRL-----\n"))
+    return certificates, crls
+
+
 class TrustStore:
-    """Trust anchors for verifying a peer's chain."""
+    """Trust anchors for verifying a peer's chain, and the CRLs to check it against."""
 
-    __slots__ = ("_store", "certificates")
+    __slots__ = ("_stores", "certificates", "crls")
 
-    def __init__(self, certificates: Sequence[x509.Certificate]) -> None:
+    def __init__(self, certificates: Sequence[x509.Certificate],
+                 crls: Sequence[x509.CertificateRevocationList] = ()) -> None:
         self.certificates = tuple(certificates)
-        self._store = verification.Store(list(self.certificates)) if certificates else None
+        self.crls = tuple(crls)
+        self._stores: dict[bool, tuple[verification.Store | None,
+                                       tuple[x509.Certificate, ...]]] = {}
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
+        """Certificates and CRLs from PEM text (or one DER certificate or CRL)."""
         try:
-            return cls(x509.load_pem_x509_certificates(data))
+            certificates, crls = read_certificates_and_crls(data)
         except ValueError as exc:
-            raise ConfigError(f"no valid PEM certificates: {exc}") from None
+            raise ConfigError(f"no valid PEM certificates or CRLs: {exc}") from None
+        if not certificates and not crls:
+            raise ConfigError("no valid PEM certificates or CRLs found")
+        return cls(certificates, crls)
 
     @classmethod
     def from_pem_file(cls, path: str | os.PathLike[str]) -> TrustStore:
@@ -57,16 +86,21 @@ class TrustStore:
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike[str]) -> TrustStore:
+        """Every readable certificate and CRL file in a directory (OpenSSL's capath
+        names them by hash; any name is read here)."""
         certificates: list[x509.Certificate] = []
+        crls: list[x509.CertificateRevocationList] = []
         for name in sorted(os.listdir(path)):
             full = os.path.join(path, name)
             if os.path.isfile(full):
                 try:
                     with open(full, "rb") as handle:
-                        certificates.extend(x509.load_pem_x509_certificates(handle.read()))
+                        found, found_crls = read_certificates_and_crls(handle.read())
                 except (ValueError, OSError):
                     continue
-        return cls(certificates)
+                certificates += [c for c in found if c not in certificates]
+                crls += found_crls
+        return cls(certificates, crls)
 
     @classmethod
     def system(cls) -> TrustStore:
@@ -89,11 +123,20 @@ class TrustStore:
     def __len__(self) -> int:
         return len(self.certificates)
 
-    @property
-    def store(self) -> verification.Store:
-        if self._store is None:
-            raise BadCertificate("the trust store is empty", AlertDescription.unknown_ca)
-        return self._store
+    def verification_store(self, partial_chain: bool = True
+                           ) -> tuple[verification.Store | None, tuple[x509.Certificate, ...]]:
+        """cryptography's store of trust anchors, and the trusted certificates that
+        are not anchors (usable as intermediates). With ``partial_chain`` every
+        certificate here is an anchor; without it only self-issued roots are, as
+        OpenSSL without ``X509_V_FLAG_PARTIAL_CHAIN``. The store is None when there
+        is no anchor at all."""
+        cached = self._stores.get(partial_chain)
+        if cached is None:
+            anchors = [c for c in self.certificates if partial_chain or c.subject == c.issuer]
+            others = tuple(c for c in self.certificates if c not in anchors)
+            cached = self._stores[partial_chain] = (
+                verification.Store(anchors) if anchors else None, others)
+        return cached
 
 
 @dataclass(frozen=True)
@@ -107,7 +150,7 @@ class CertifiedKey:
         if not self.chain:
             raise ConfigError("a certificate chain needs at least the leaf certificate")
         if not isinstance(self.private_key, PRIVATE_KEY_TYPES):
-            raise ConfigError("private key must be RSA, ECDSA, Ed25519 or ML-DSA")
+            raise ConfigError("private key must be RSA, ECDSA, Ed25519, Ed448 or ML-DSA")
         ours = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         theirs = self.chain[0].public_key().public_bytes(
@@ -173,9 +216,10 @@ class CertifiedKey:
         return cls.from_pem(chain_pem, key_pem, password)
 
 
-# What cryptography raises for certificates it cannot decode.
-_MALFORMED = (ValueError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension,
-              x509.UnsupportedGeneralNameType)
+# What cryptography raises for certificates it cannot decode (TypeError: a name
+# attribute whose ASN.1 string type does not go with its OID, found by the fuzzer).
+_MALFORMED = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion,
+              x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
 def parse_chain(chain_der: Sequence[bytes]) -> list[x509.Certificate]:
@@ -216,97 +260,7 @@ def is_rsa_pss_key(certificate: x509.Certificate) -> bool:
     return certificate.public_key_algorithm_oid == _RSASSA_PSS
 
 
-def _subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
-    try:
-        if not (server_name[:1].isdigit() or ":" in server_name):
-            raise ValueError  # a host name: skip ipaddress's slower parse
-        return x509.IPAddress(ipaddress.ip_address(server_name))
-    except ValueError:
-        try:
-            return x509.DNSName(server_name)
-        except ValueError:
-            raise BadCertificate(f"{server_name!r} is not a valid DNS name or IP address",
-                                 AlertDescription.bad_certificate) from None
-
-
-def _failure(exc: verification.VerificationError, what: str) -> BadCertificate:
-    text = str(exc).removeprefix("validation failed: ")
-    text = text.split(" (encountered processing")[0]
-    if "Forbidden public key algorithm" in text and "Ed25519" in text:
-        return BadCertificate(
-            f"{what} uses Ed25519, which cryptography's X.509 path validator does not "
-            "accept (its Web PKI profile forbids Ed25519 keys); disable verification or "
-            "use an RSA or ECDSA certificate", AlertDescription.unsupported_certificate)
-    if "not valid at validation time" in text:
-        return BadCertificate(f"{what} is expired or not yet valid",
-                              AlertDescription.certificate_expired)
-    if "subjectAltName" in text and "matching" in text:
-        return BadCertificate(f"{what} is not valid for the requested name ({text})",
-                              AlertDescription.bad_certificate)
-    if "candidates exhausted" in text or "issuer" in text:
-        return BadCertificate(f"{what} was not issued by a trusted authority ({text})",
-                              AlertDescription.unknown_ca)
-    if "EKU" in text or "extension" in text or "key usage" in text.lower():
-        return BadCertificate(f"{what} is not allowed for this use ({text})",
-                              AlertDescription.unsupported_certificate)
-    return BadCertificate(f"{what} was rejected: {text}", AlertDescription.bad_certificate)
-
-
-def verify_server_chain(
-    trust: TrustStore, chain: list[x509.Certificate], server_name: str | None, now: float
-) -> list[x509.Certificate]:
-    """Build a path from the leaf to a trust anchor and check it for ``server_name``.
-
-    Returns the verified path (leaf first, anchor last); raises ``BadCertificate``
-    with the alert for the reason otherwise.
-    """
-    if not chain:
-        raise BadCertificate("the server sent no certificate", AlertDescription.decode_error)
-    if server_name is None:
-        raise BadCertificate("no server name to check the certificate against "
-                             "(pass server_name, or disable host name checking)",
-                             AlertDescription.bad_certificate)
-    builder = verification.PolicyBuilder().store(trust.store).time(
-        _dt.datetime.fromtimestamp(now, _dt.UTC))
-    verifier = builder.build_server_verifier(_subject_for(server_name))
-    try:
-        return list(verifier.verify(chain[0], chain[1:]))
-    except verification.VerificationError as exc:
-        raise _failure(exc, "the server certificate") from None
-
-
-def verify_client_chain(trust: TrustStore, chain: list[x509.Certificate], now: float
-                        ) -> list[x509.Certificate]:
-    builder = verification.PolicyBuilder().store(trust.store).time(
-        _dt.datetime.fromtimestamp(now, _dt.UTC))
-    try:
-        verified = builder.build_client_verifier().verify(chain[0], chain[1:])
-    except verification.VerificationError as exc:
-        raise _failure(exc, "the client certificate") from None
-    return list(verified.chain)
-
-
-def verify_server_chain_any_name(trust: TrustStore, chain: list[x509.Certificate], now: float
-                                 ) -> list[x509.Certificate]:
-    """Path validation without a host name check (``check_hostname=False``): the
-    server policy checked against a name the certificate itself carries, so that
-    validity, key usage and the serverAuth EKU are still enforced."""
-    if not chain:
-        raise BadCertificate("the server sent no certificate", AlertDescription.decode_error)
-    builder = verification.PolicyBuilder().store(trust.store).time(
-        _dt.datetime.fromtimestamp(now, _dt.UTC))
-    names = _san_names(chain[0])
-    if names:
-        verifier = builder.build_server_verifier(_subject_for(names[0]))
-        try:
-            return list(verifier.verify(chain[0], chain[1:]))
-        except verification.VerificationError as exc:
-            raise _failure(exc, "the server certificate") from None
-    raise BadCertificate("the server certificate has no subjectAltName",
-                         AlertDescription.bad_certificate)
-
-
-def _san_names(certificate: x509.Certificate) -> list[str]:
+def san_names(certificate: x509.Certificate) -> list[str]:
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, ValueError):
@@ -316,11 +270,21 @@ def _san_names(certificate: x509.Certificate) -> list[str]:
     return names
 
 
-def _name_text(name: x509.Name) -> str:
+def name_text(name: x509.Name) -> str:
+    """A distinguished name as people read it: ``CN=localhost,O=Example``."""
     try:
-        return name.rfc4514_string()
+        return name.rfc4514_string() or "(empty name)"
     except ValueError:
         return repr(name)
+
+
+def extension_value(item: x509.Certificate | x509.CertificateRevocationList
+                    | x509.RevokedCertificate, kind: type[Any]) -> Any:
+    """The value of an extension of a certificate, a CRL or a CRL entry, or None."""
+    try:
+        return item.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
 
 
 def describe_certificate(certificate: x509.Certificate) -> dict[str, Any]:
@@ -331,13 +295,13 @@ def describe_certificate(certificate: x509.Certificate) -> dict[str, Any]:
         key = "unsupported"
     common_names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     return {
-        "subject": _name_text(certificate.subject),
+        "subject": name_text(certificate.subject),
         "common_name": str(common_names[0].value) if common_names else "",
-        "issuer": _name_text(certificate.issuer),
+        "issuer": name_text(certificate.issuer),
         "key": key,
         "not_before": certificate.not_valid_before_utc.isoformat(),
         "not_after": certificate.not_valid_after_utc.isoformat(),
-        "san": _san_names(certificate),
+        "san": san_names(certificate),
         "serial": format(certificate.serial_number, "x"),
     }
 

@@ -7,6 +7,7 @@ test can replay a handshake byte for byte.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +25,10 @@ from .crypto.suites import (
     SUITES,
 )
 from .errors import ConfigError
+from .recorder import RecorderFactory
 from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
 from .trace import TraceCallback
+from .trust.policy import CrlCheck, VerifyOptions
 
 KeyLogCallback = Callable[[str], None]
 
@@ -63,6 +66,8 @@ def _check_common(config: ClientConfig | ServerConfig) -> None:
     for protocol in config.alpn_protocols:
         if not 1 <= len(protocol.encode()) <= 255:
             raise ConfigError(f"ALPN protocol {protocol!r} must be 1..255 bytes")
+    if config.crl_check not in ("none", "leaf", "chain"):
+        raise ConfigError('crl_check must be "none", "leaf" or "chain"')
 
 
 def _tls12_suites(config: ClientConfig | ServerConfig) -> tuple[int, ...]:
@@ -107,12 +112,28 @@ class _Common:
     trace: TraceCallback | None = None
     # Include secret values in trace events (for teaching and debugging only).
     trace_secrets: bool = False
+    # Byte-level recording of each connection for ``glasstls explain`` (records
+    # both ways and the secrets derived); None, the default, costs nothing.
+    recorder: RecorderFactory | None = None
     rng: Callable[[int], bytes] = os.urandom
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     # Send a KeyUpdate after this many records under one key (default: the AEAD's
     # limit from RFC 8446 §5.5).
     key_update_after_records: int | None = None
+    # Peer certificates: OpenSSL's RFC 5280 rules unless strict_web_pki asks for the
+    # CA/B Forum profile; CRL checking ("none", "leaf" or "chain") against the trust
+    # store's CRLs; whether trusted intermediates are anchors (partial chains).
+    strict_web_pki: bool = False
+    crl_check: str = "none"
+    trust_partial_chain: bool = True
+
+    @property
+    def verify_options(self) -> VerifyOptions:
+        return VerifyOptions(
+            strict_web_pki=self.strict_web_pki, crl_check=CrlCheck(self.crl_check),
+            hostname_checks_common_name=getattr(self, "hostname_checks_common_name", False),
+            partial_chain=self.trust_partial_chain)
 
     @property
     def tls12_suites(self) -> tuple[int, ...]:
@@ -135,6 +156,9 @@ class ClientConfig(_Common):
     # Verify the server's chain; turning this off must be explicit.
     verify_certificates: bool = True
     check_hostname: bool = True
+    # A certificate without subjectAltName matches by its common name (off, as
+    # RFC 9525 §6.3 and browsers; ssl's hostname_checks_common_name).
+    hostname_checks_common_name: bool = False
     # Groups to send key shares for in the first ClientHello; by default
     # X25519MLKEM768 and x25519 when enabled, else the first group.
     key_share_groups: tuple[int, ...] | None = None
@@ -174,12 +198,16 @@ class ClientConfig(_Common):
         if self.trust is not None:
             return self.trust
         global _SYSTEM_TRUST
-        if _SYSTEM_TRUST is None:
-            _SYSTEM_TRUST = TrustStore.system()
-        return _SYSTEM_TRUST
+        # Loaded once, by the first thread to ask; the others wait for it rather than
+        # each parsing the system bundle (and racing on the warnings filters).
+        with _SYSTEM_TRUST_LOCK:
+            if _SYSTEM_TRUST is None:
+                _SYSTEM_TRUST = TrustStore.system()
+            return _SYSTEM_TRUST
 
 
 _SYSTEM_TRUST: TrustStore | None = None
+_SYSTEM_TRUST_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -194,9 +222,12 @@ class ServerConfig(_Common):
     certificates: tuple[CertifiedKey, ...] = ()
     # Choose suites and groups in our order rather than the client's.
     server_preference: bool = True
-    # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2).
+    # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2). The
+    # cookie is an HMAC under cookie_secret, or under a key drawn from rng for each
+    # HelloRetryRequest when there is none (the cookie is checked by the
+    # connection that sent it, so a shared secret is not needed).
     hello_retry_cookie: bool = True
-    cookie_secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    cookie_secret: bytes | None = field(default=None, repr=False)
     # Keep the parsed ClientHello in ServerConnection.client_hello after the
     # handshake (for inspection pages and fingerprints); otherwise it is dropped.
     keep_client_hello: bool = False
@@ -206,7 +237,8 @@ class ServerConfig(_Common):
     client_trust: TrustStore | None = None
     client_ca_names: tuple[x509.Name, ...] = ()
     # Resumption: tickets sealed with rotating keys (shared between servers by
-    # giving them the same TicketKeys secret); None turns tickets off.
+    # giving them the same TicketKeys secret; random keys come from rng); None
+    # turns tickets off.
     ticket_keys: TicketKeys | None = field(default_factory=TicketKeys)
     tickets: int = 2  # TLS 1.3 NewSessionTickets per handshake
     ticket_lifetime: int = 7200  # seconds, at most 7 days (RFC 8446 §4.6.1)

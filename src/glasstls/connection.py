@@ -3,7 +3,9 @@
 Bytes in with ``receive_data``, events out; bytes out with ``data_to_send``.
 Nothing here touches a socket, a thread or the clock (time and randomness come
 from the config). Every failure passes one boundary (``_fail``): the alert is
-queued, the connection is closed for good, and a ``TLSError`` is raised.
+queued, the connection is closed for good, and a ``TLSError`` is raised. An
+exception that is not a ``TLSError`` is a bug: it fails the connection the same
+way, as an ``InternalError`` (``internal_error`` alert).
 
     client = ClientConnection(config, server_name="example.com")
     sock.sendall(client.data_to_send())
@@ -11,25 +13,29 @@ queued, the connection is closed for good, and a ``TLSError`` is raised.
         for event in client.receive_data(sock.recv(65536)):
             ...
         sock.sendall(client.data_to_send())
+
+The handshake states (``handshake/``) see a connection only through the ``Engine``
+interface, implemented by its ``ConnectionCore`` (core.py); see docs/engine.md.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-from typing import Any
+from collections.abc import Callable
 
 from .config import ClientConfig, ServerConfig
 from .constants import TLS12, TLS13, ContentType, HandshakeType
-from .crypto.suites import Suite
+from .core import ConnectionCore
 from .errors import (
     AlertDescription,
     AlertReceivedError,
     ConnectionClosedError,
     DecodeError,
     GlassTLSError,
-    PeerMisbehaved,
+    IllegalParameter,
+    InternalError,
     TLSError,
+    UnexpectedMessage,
     UsageError,
 )
 from .events import (
@@ -39,11 +45,11 @@ from .events import (
     Event,
     HandshakeComplete,
 )
-from .handshake.common import Closed, State
-from .handshake.transcript import Transcript
-from .keyschedule import DeferredSecret, exporter
-from .messages.handshake import Message, serialize
-from .record import Protection, RecordLayer, Tls13Protection
+from .handshake.client import start_client
+from .handshake.engine import Closed, State
+from .handshake.server import ExpectClientHello
+from .messages.handshake import ClientHello
+from .recorder import ConnectionRecorder
 from .session import ClientSession
 from .trace import (
     ALERT,
@@ -52,70 +58,46 @@ from .trace import (
     CLOSE,
     RECEIVED,
     SENT,
-    TraceEvent,
 )
 
 # A handshake message may not exceed this (certificate chains are the big ones).
 MAX_HANDSHAKE_MESSAGE = 2**18
-_connection_ids = itertools.count(1)
 # Bytes kept after the peer's close_notify for whoever takes over the socket.
 MAX_AFTER_CLOSE = 2**20
 
 
 class _Connection:
-    side = "?"
     # A server holds thousands of these: no per-instance dictionary.
-    __slots__ = (
-        "__weakref__", "_config", "_error", "_events", "_handshake_in", "_handshake_out",
-        "_handshake_rest", "_out", "_peer_closed", "_sent_close", "_state", "_trace_enabled",
-        "client_random", "connection_id", "exporter_secret", "negotiated", "record", "resumed",
-        "session", "suite", "tls12_exporter", "tracing", "transcript", "version",
-    )
+    __slots__ = ("__weakref__", "_core", "_error", "_peer_closed", "_sent_close", "_state")
 
-    def __init__(self, config: ClientConfig | ServerConfig) -> None:
-        self._config = config
-        self.record = RecordLayer()
-        if config.record_padding_block:
-            self.record.padding_block = config.record_padding_block
-        self.transcript = Transcript()
+    def __init__(self, config: ClientConfig | ServerConfig, side: str) -> None:
+        self._core = ConnectionCore(config, side)
         self._state: State = Closed()
-        self._events: list[Event] = []
-        # Records to send, joined by data_to_send (one record needs no copy).
-        self._out: list[bytes] = []
-        self._handshake_out = bytearray()
-        self._handshake_in = bytearray()
-        self._handshake_rest = 0
         self._error: GlassTLSError | None = None
         self._sent_close = False
         self._peer_closed = False
-        self.version: int | None = None
-        self.negotiated: HandshakeComplete | None = None
-        # Filled in by the handshake for post-handshake work (key updates, exporters).
-        self.suite: Suite | None = None
-        self.exporter_secret: DeferredSecret | None = None
-        self.tls12_exporter: Any = None
-        self.client_random = b""
-        # The session to resume with next time (client side), once there is one.
-        self.session: ClientSession | None = None
-        self.resumed = False
-        self._trace_enabled = config.trace is not None
-        # Tells apart the trace events of connections that share a config.
-        self.connection_id = next(_connection_ids)
-        self.tracing = self._trace_enabled
 
     # -- public API -------------------------------------------------------------
 
     @property
-    def config(self) -> ClientConfig | ServerConfig:
-        return self._config
+    def handshake_complete(self) -> bool:
+        return self._core.negotiated is not None
 
     @property
-    def handshake_complete(self) -> bool:
-        return self.negotiated is not None
+    def negotiated(self) -> HandshakeComplete | None:
+        """What the handshake negotiated (the ``HandshakeComplete`` event), once done."""
+        negotiated = self._core.negotiated
+        return negotiated.summary if negotiated is not None else None
 
     @property
     def closed(self) -> bool:
         return self._error is not None or (self._sent_close and self._peer_closed)
+
+    @property
+    def recorder(self) -> ConnectionRecorder | None:
+        """This connection's recording (``glasstls explain``), when the config has a
+        ``recorder``."""
+        return self._core.recorder
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed bytes from the peer; returns the events they produced, in order.
@@ -125,38 +107,43 @@ class _Connection:
         """
         if self._error is not None:
             raise self._error
+        core = self._core
+        record = core.record
         if data:
-            if self._peer_closed and self.record.buffered + len(data) > MAX_AFTER_CLOSE:
+            if self._peer_closed and record.buffered + len(data) > MAX_AFTER_CLOSE:
                 # Kept for unwrap(), but not without bound.
-                raise PeerMisbehaved("too much data after close_notify",
-                                     AlertDescription.unexpected_message)
-            self.record.feed(data)
-        next_record = self.record.next_record
-        events = self._events
+                raise UnexpectedMessage("too much data after close_notify")
+            record.feed(data)
+        next_record = record.next_record
+        events = core.events
         try:
             while not self._peer_closed:
-                record = next_record()
-                if record is None:
+                received = next_record()
+                if received is None:
                     break
-                content_type, payload = record
+                content_type, payload = received
                 if (content_type == 23 and self._state.plain_application_data
-                        and not self._handshake_in and not self._trace_enabled):
+                        and not core.handshake_in and not core.tracing):
                     # The bulk path: application data in an established connection.
                     if payload:
                         events.append(ApplicationData(payload))
                     continue
                 self._process_record(content_type, payload)
-            if self._handshake_out:
-                self._flush_handshake()
+            if core.handshake_out:
+                core.flush_handshake()
         except TLSError as error:
             self._fail(error)
-            error.events = self._take_events()
+            error.events = core.take_events()
             raise
-        return self._take_events()
+        except Exception as bug:
+            internal = self._internal_error(bug)
+            internal.events = core.take_events()
+            raise internal from bug
+        return core.take_events()
 
     def data_to_send(self) -> bytes:
         """Bytes to write to the peer (possibly empty)."""
-        out = self._out
+        out = self._core.out
         if not out:
             return b""
         data = out[0] if len(out) == 1 else b"".join(out)
@@ -166,15 +153,17 @@ class _Connection:
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Queue application data (it must be after the handshake); any bytes-like
         object, split into records of at most 2^14 bytes."""
+        core = self._core
         if self._state.plain_application_data and not (
-                self._sent_close or self._trace_enabled or self._error):
+                self._sent_close or core.tracing or self._error):
             # The bulk path; the checks below cover everything else.
             if data:
-                if len(data) <= self.record.max_fragment:
-                    self._out.append(self.record.seal(ContentType.application_data, data))
+                record = core.record
+                if len(data) <= record.max_fragment:
+                    core.out.append(record.seal(ContentType.application_data, data))
                 else:
-                    self._out += self.record.seal_records(ContentType.application_data, data)
-                if self.record.write_protection.exhausted:
+                    core.out += record.seal_records(ContentType.application_data, data)
+                if record.write_protection.exhausted:
                     self._write_limit_reached()
             return
         self._check_usable()
@@ -184,13 +173,13 @@ class _Connection:
             raise ConnectionClosedError("send() after close()")
         if not data:
             return
-        self._out.append(self.record.seal(ContentType.application_data, data))
-        if self._trace_enabled:
+        core.out.append(core.record.seal(ContentType.application_data, data))
+        if core.tracing:
             # One event per record, as the records go on the wire.
-            limit = self.record.max_fragment
+            limit = core.record.max_fragment
             for start in range(0, len(data), limit):
-                self.trace(APPLICATION_DATA, SENT, {"bytes": min(limit, len(data) - start)})
-        if self.record.write_protection.exhausted:
+                core.trace(APPLICATION_DATA, SENT, {"bytes": min(limit, len(data) - start)})
+        if core.record.write_protection.exhausted:
             self._write_limit_reached()
 
     def close(self) -> None:
@@ -198,118 +187,27 @@ class _Connection:
         if self._sent_close or self._error is not None:
             return
         self._sent_close = True
+        core = self._core
         close_notify = bytes([1, AlertDescription.close_notify])
-        self._out.append(self.record.seal(ContentType.alert, close_notify))
-        if self._trace_enabled:
-            self.trace(CLOSE, SENT, {"alert": "close_notify"})
+        core.out.append(core.record.seal(ContentType.alert, close_notify))
+        if core.tracing:
+            core.trace(CLOSE, SENT, {"alert": "close_notify"})
 
     def take_unprocessed_data(self) -> bytes:
         """Bytes received after the peer's close_notify (or not yet parsed): what
         belongs to the protocol that continues in the clear after ``unwrap``."""
-        return self.record.take_buffer()
+        return self._core.record.take_buffer()
 
     def key_update(self, request_peer_update: bool = True) -> None:
         """TLS 1.3: switch to new sending keys, and ask the peer to do the same."""
-        self._check_usable()
-        if self.version != TLS13 or not self.handshake_complete:
-            raise UsageError("key_update() needs an established TLS 1.3 connection")
-        self._state.send_key_update(self, request_peer_update)  # type: ignore[attr-defined]
-        self._flush_handshake()
+        self._operate(lambda: self._state.key_update(self._core, request_peer_update))
 
     def export_keying_material(self, label: str, context: bytes | None, length: int) -> bytes:
         """RFC 8446 §7.5 / RFC 5705 exporter."""
-        if not self.handshake_complete or self.suite is None:
+        negotiated = self._core.negotiated
+        if negotiated is None:
             raise UsageError("export_keying_material() needs a completed handshake")
-        if self.version == TLS13:
-            assert self.exporter_secret is not None
-            return exporter(self.suite, self.exporter_secret.value, label.encode(),
-                            context or b"", length)
-        exporter12 = self.tls12_exporter
-        return bytes(exporter12(label.encode(), context, length))
-
-    # -- what handshake states use ----------------------------------------------
-
-    def send_handshake(self, message: Message) -> bytes:
-        raw = message.raw if message.raw else serialize(message)
-        self.transcript.add(raw)
-        self._handshake_out += raw
-        return raw
-
-    def send_raw_handshake(self, raw: bytes) -> None:
-        """A handshake message already serialised (the server's Certificate)."""
-        self.transcript.add(raw)
-        self._handshake_out += raw
-
-    def send_post_handshake(self, message: Message) -> bytes:
-        """A post-handshake message: not part of any transcript."""
-        raw = message.raw if message.raw else serialize(message)
-        self._handshake_out += raw
-        return raw
-
-    def send_alert(self, description: AlertDescription, fatal: bool) -> None:
-        self._flush_handshake()
-        alert = bytes([2 if fatal else 1, description])
-        self._out.append(self.record.seal(ContentType.alert, alert))
-
-    def send_change_cipher_spec(self) -> None:
-        self._flush_handshake()
-        self._out.append(self.record.seal(ContentType.change_cipher_spec, b"\x01"))
-        if self._trace_enabled:
-            self.trace(CHANGE_CIPHER_SPEC, SENT, {})
-
-    def install_read(self, protection: Protection) -> None:
-        # RFC 8446 §5.1: handshake messages must not span a key change.
-        if self._handshake_in or self._handshake_rest:
-            raise PeerMisbehaved("handshake message spans a key change",
-                                 AlertDescription.unexpected_message)
-        self.record.read_protection = protection
-
-    def install_write(self, protection: Protection) -> None:
-        self._flush_handshake()
-        limit = self._config.key_update_after_records
-        if limit is not None and isinstance(protection, Tls13Protection):
-            # Sooner than the AEAD's limit (RFC 8446 §5.5) if asked, never later.
-            protection.limit = min(limit, protection.limit)
-        self.record.write_protection = protection
-
-    def emit(self, event: Event) -> None:
-        self._events.append(event)
-
-    def trace(self, step: str, action: str, details: dict[str, Any],
-              secrets: dict[str, bytes] | None = None) -> None:
-        callback = self._config.trace
-        if callback is None:
-            return
-        shown = ({name: value.hex() for name, value in secrets.items()}
-                 if secrets and self._config.trace_secrets else {})
-        callback(TraceEvent(step, self.side, action, self._config.monotonic(), details, shown,
-                            self.connection_id))
-
-    def keylog(self, label: str, client_random: bytes, secret: bytes) -> None:
-        callback = self._config.keylog
-        if callback is not None:
-            callback(f"{label} {client_random.hex()} {secret.hex()}")
-
-    def new_session(self, session: ClientSession,
-                    cache_key: tuple[str, tuple[str, ...]] | None) -> None:
-        self.session = session
-        cache = getattr(self._config, "session_cache", None)
-        if cache_key is not None and cache is not None and hasattr(cache, "take"):
-            cache.store(cache_key, session)
-
-    def set_version(self, version: int) -> None:
-        self.version = version
-        self.record.tls13 = version == TLS13
-        self.record.write_version = b"\x03\x03"
-
-    def handshake_done(self, state: State) -> None:
-        self.record.handshaking = False
-        self.transcript.release()
-
-    def complete(self, event: HandshakeComplete) -> None:
-        self.negotiated = event
-        self.resumed = event.resumed
-        self.emit(event)
+        return negotiated.exporter(label.encode(), context, length)
 
     # -- internals --------------------------------------------------------------
 
@@ -317,18 +215,24 @@ class _Connection:
         if self._error is not None:
             raise ConnectionClosedError(f"the connection has failed: {self._error}")
 
-    def _take_events(self) -> list[Event]:
-        events = self._events
-        self._events = []
-        return events
-
-    def _flush_handshake(self) -> None:
-        if self._handshake_out:
-            data = bytes(self._handshake_out)
-            self._handshake_out.clear()
-            self._out.append(self.record.seal(ContentType.handshake, data))
-            # RFC 8446 §5.1: 0x0301 is for the initial ClientHello's records only.
-            self.record.write_version = b"\x03\x03"
+    def _operate(self, operation: Callable[[], None]) -> None:
+        """Run a state operation the application asked for, behind the same
+        boundary as received bytes (a misuse is only a ``UsageError``)."""
+        self._check_usable()
+        core = self._core
+        try:
+            operation()
+            core.flush_handshake()
+        except UsageError:
+            raise
+        except TLSError as error:
+            self._fail(error)
+            raise
+        except Exception as bug:
+            raise self._internal_error(bug) from bug
+        finally:
+            if core.tracing:
+                core.flush_trace()
 
     def _process_record(self, content_type: int, payload: bytes) -> None:
         if content_type == ContentType.application_data:
@@ -342,43 +246,45 @@ class _Connection:
 
     def _application_data(self, payload: bytes) -> None:
         state = self._state
-        if not state.accepts_application_data or self._handshake_in:
-            skip = self.record.early_data_skip
-            if skip >= len(payload) and not self.record.read_protection.encrypted:
+        core = self._core
+        record = core.record
+        if not state.accepts_application_data or core.handshake_in:
+            skip = record.early_data_skip
+            if skip >= len(payload) and not record.read_protection.encrypted:
                 # 0-RTT records after a HelloRetryRequest: skipped (RFC 8446 §4.2.10).
-                self.record.early_data_skip = skip - len(payload)
+                record.early_data_skip = skip - len(payload)
                 return
-            raise PeerMisbehaved("application data before the handshake completed",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("application data before the handshake completed")
         if payload:
-            early = getattr(state, "early_data", False)
+            early = state.early_data
             if early:
-                state.account_early_data(len(payload))  # type: ignore[attr-defined]
-            self._events.append(ApplicationData(payload, early))
-            if self._trace_enabled:
-                self.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})
+                state.account_early_data(len(payload))
+            core.events.append(ApplicationData(payload, early))
+            if core.tracing:
+                core.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})
 
     def _change_cipher_spec(self, payload: bytes) -> None:
         if payload != b"\x01":
-            raise PeerMisbehaved("malformed ChangeCipherSpec", AlertDescription.unexpected_message)
-        if self._handshake_in:
-            raise PeerMisbehaved("ChangeCipherSpec inside a handshake message",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("malformed ChangeCipherSpec")
+        core = self._core
+        if core.handshake_in:
+            raise UnexpectedMessage("ChangeCipherSpec inside a handshake message")
         state = self._state
-        if state.ignores_change_cipher_spec and not self.record.read_protection.encrypted:
+        read_protection = core.record.read_protection
+        if state.ignores_change_cipher_spec and not read_protection.encrypted:
             return
-        if state.ignores_change_cipher_spec and self.record.read_protection.tls13:
+        if state.ignores_change_cipher_spec and read_protection.tls13:
             # RFC 8446 §5: ignored until the peer's Finished, encrypted or not.
             return
-        self._state = state.handle_change_cipher_spec(self)
-        if self._trace_enabled:
-            self.trace(CHANGE_CIPHER_SPEC, RECEIVED, {})
+        self._state = state.handle_change_cipher_spec(core)
+        if core.tracing:
+            core.trace(CHANGE_CIPHER_SPEC, RECEIVED, {})
 
     def _alert(self, payload: bytes) -> None:
-        if self._handshake_in:
+        core = self._core
+        if core.handshake_in:
             # RFC 8446 §5.1: nothing may come between fragments of a handshake message.
-            raise PeerMisbehaved("alert inside a fragmented handshake message",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage("alert inside a fragmented handshake message")
         if len(payload) != 2:
             raise DecodeError("malformed alert record")
         level, value = payload[0], payload[1]
@@ -387,34 +293,35 @@ class _Connection:
         except ValueError:
             raise DecodeError(f"unknown alert description {value}") from None
         if level not in (1, 2):
-            raise PeerMisbehaved(f"alert level {level}", AlertDescription.illegal_parameter)
-        if self._trace_enabled:
-            self.trace(ALERT, RECEIVED, {"level": "fatal" if level == 2 else "warning",
+            raise IllegalParameter(f"alert level {level}")
+        if core.tracing:
+            core.trace(ALERT, RECEIVED, {"level": "fatal" if level == 2 else "warning",
                                          "description": description.name,
                                          "meaning": description.meaning})
         if description == AlertDescription.close_notify:
             self._peer_closed = True
-            self._events.append(ConnectionClosed())
-            if self._trace_enabled:
-                self.trace(CLOSE, RECEIVED, {"alert": "close_notify"})
+            core.events.append(ConnectionClosed())
+            if core.tracing:
+                core.trace(CLOSE, RECEIVED, {"alert": "close_notify"})
             return
         # Before the version is known, a peer we might speak TLS 1.2 with may send
         # warnings (OpenSSL's unrecognized_name after a ClientHello, say).
-        tls13 = self.version == TLS13 or (
-            self.version is None and TLS12 not in self._config.versions)
+        tls13 = core.version == TLS13 or (
+            core.version is None and TLS12 not in core.config.versions)
         if description == AlertDescription.user_canceled or (level == 1 and not tls13):
             # RFC 8446 §6.1: user_canceled is followed by close_notify; TLS 1.2
             # warnings are informational.
-            self._events.append(AlertReceived(description, fatal=False))
+            core.events.append(AlertReceived(description, fatal=False))
             return
         # RFC 8446 §6: in TLS 1.3 every other alert is fatal, whatever its level.
-        self._events.append(AlertReceived(description, fatal=True))
+        core.events.append(AlertReceived(description, fatal=True))
         self._error = AlertReceivedError(description)
         self._state = Closed()
         self._peer_closed = True
 
     def _handshake_data(self, payload: bytes) -> None:
-        buffer = self._handshake_in
+        core = self._core
+        buffer = core.handshake_in
         if buffer:
             buffer += payload
             data: bytes | bytearray = buffer
@@ -436,20 +343,21 @@ class _Connection:
                     del buffer[:position]
                     position, size = 0, len(buffer)
                 # What follows this message in the record, for the key-change check.
-                self._handshake_rest = size - position
+                core.handshake_rest = size - position
                 self._handshake_message(raw)
                 if self._error is not None:
                     return
         finally:
-            self._handshake_rest = 0
+            core.handshake_rest = 0
             if data is not buffer and position < size:
                 buffer += data[position:]  # a fragment waits for the next record
 
     def _handshake_message(self, raw: bytes) -> None:
         state = self._state
+        core = self._core
         msg_type = raw[0]
-        if (msg_type == HandshakeType.hello_request and self.side == "client"
-                and self.version != TLS13 and not state.connected and raw == b"\x00" * 4):
+        if (msg_type == HandshakeType.hello_request and core.side == "client"
+                and core.version != TLS13 and not state.connected and raw == b"\x00" * 4):
             # RFC 5246 §7.4.1.1: ignored while negotiating, and not hashed.
             return
         parser = state.expects.get(msg_type)
@@ -458,21 +366,36 @@ class _Connection:
                 name = HandshakeType(msg_type).name
             except ValueError:
                 name = f"unknown handshake type {msg_type}"
-            raise PeerMisbehaved(f"received {name} while {state.describe()}",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage(f"received {name} while {state.describe()}")
         message = parser(raw)
         if not state.connected:
-            self.transcript.add(raw)
-        self._state = state.handle(self, message)
+            core.transcript.add(raw)
+            if msg_type == HandshakeType.client_hello and not core.offered_cipher_suites:
+                core.client_hello = message
+                core.offered_cipher_suites = message.cipher_suites
+        if core.tracing:
+            core.trace_message(message, RECEIVED)
+            self._state = state.handle(core, message)
+            core.flush_trace()
+        else:
+            self._state = state.handle(core, message)
 
     def _write_limit_reached(self) -> None:
-        if self.version == TLS13:
+        if self._core.version == TLS13:
             # RFC 8446 §5.5: rekey before the AEAD's safety margin is used up.
-            self._state.send_key_update(self, False)  # type: ignore[attr-defined]
-            self._flush_handshake()
+            self._operate(lambda: self._state.key_update(self._core, False))
         else:
-            raise TLSError("TLS 1.2 record limit reached; reconnect",
-                           AlertDescription.internal_error)
+            error = InternalError("TLS 1.2 record limit reached; reconnect")
+            self._fail(error)
+            raise error
+
+    def _internal_error(self, bug: Exception) -> InternalError:
+        """A bug surfaced (an exception no check raised on purpose): the connection
+        fails closed, as after any fatal error."""
+        error = InternalError(f"internal error: {type(bug).__name__}: {bug}")
+        error.__cause__ = bug
+        self._fail(error)
+        return error
 
     def _fail(self, error: TLSError) -> None:
         if self._error is None:
@@ -480,16 +403,13 @@ class _Connection:
         if isinstance(error, AlertReceivedError):
             return
         self._state = Closed()
-        self._handshake_out.clear()
+        core = self._core
+        core.handshake_out.clear()
         with contextlib.suppress(TLSError):
-            self._out.append(self.record.seal(ContentType.alert, bytes([2, error.alert])))
-        if self._trace_enabled:
-            self.trace(ALERT, SENT, {"level": "fatal", "description": error.alert.name,
+            core.out.append(core.record.seal(ContentType.alert, bytes([2, error.alert])))
+        if core.tracing:
+            core.trace(ALERT, SENT, {"level": "fatal", "description": error.alert.name,
                                      "meaning": error.alert.meaning, "reason": str(error)})
-
-    def _start_failed(self, error: TLSError) -> None:
-        self._fail(error)
-        raise error
 
 
 class ClientConnection(_Connection):
@@ -499,28 +419,35 @@ class ClientConnection(_Connection):
     >>> hello = client.data_to_send()
     """
 
-    side = "client"
-    __slots__ = ("early_data_allowance", "server_name")
+    __slots__ = ()
 
     def __init__(self, config: ClientConfig, server_name: str | None = None,
-                 session: Any = None) -> None:
+                 session: ClientSession | None = None) -> None:
         if not isinstance(config, ClientConfig):
             raise UsageError("ClientConnection needs a ClientConfig")
-        super().__init__(config)
-        self.server_name = server_name
-        # Bytes of 0-RTT data that may still be sent (set when early data is offered).
-        self.early_data_allowance = 0
-        # RFC 8446 §5.1: the first ClientHello's record says TLS 1.0 for old middleboxes.
-        self.record.write_version = b"\x03\x01"
-        from .handshake.client13 import start_client
-
         if session is not None and not isinstance(session, ClientSession):
             raise TypeError("session must be a ClientSession from an earlier connection")
-        try:
-            self._state = start_client(self, server_name, session)
-            self._flush_handshake()
-        except TLSError as error:
-            self._start_failed(error)
+        super().__init__(config, "client")
+        core = self._core
+        # RFC 8446 §5.1: the first ClientHello's record says TLS 1.0 for old middleboxes.
+        core.record.write_version = b"\x03\x01"
+        self._operate(lambda: self._start(config, server_name, session))
+
+    def _start(self, config: ClientConfig, server_name: str | None,
+               session: ClientSession | None) -> None:
+        self._state = start_client(self._core, config, server_name, session)
+
+    @property
+    def config(self) -> ClientConfig:
+        config = self._core.config
+        assert isinstance(config, ClientConfig)
+        return config
+
+    @property
+    def session(self) -> ClientSession | None:
+        """The session to resume with next time (``ClientConnection(session=...)``),
+        once the server has sent a ticket or a TLS 1.2 session id."""
+        return self._core.session
 
     def send_early_data(self, data: bytes) -> int:
         """Queue 0-RTT data with the first flight; returns how many bytes were taken.
@@ -531,19 +458,15 @@ class ClientConnection(_Connection):
         Whether the server took it is in ``HandshakeComplete.early_data_accepted``.
         """
         self._check_usable()
-        if self.early_data_allowance <= 0:
+        core = self._core
+        if core.early_data_allowance <= 0:
             raise UsageError("early data is not possible now (no 0-RTT ticket, or too late)")
-        taken = data[: self.early_data_allowance]
-        self.early_data_allowance -= len(taken)
-        self._out.append(self.record.seal(ContentType.application_data, taken))
-        if self._trace_enabled:
-            self.trace(APPLICATION_DATA, SENT, {"bytes": len(taken), "early": True})
+        taken = data[: core.early_data_allowance]
+        core.early_data_allowance -= len(taken)
+        core.out.append(core.record.seal(ContentType.application_data, taken))
+        if core.tracing:
+            core.trace(APPLICATION_DATA, SENT, {"bytes": len(taken), "early": True})
         return len(taken)
-
-    @property
-    def client_config(self) -> ClientConfig:
-        assert isinstance(self._config, ClientConfig)
-        return self._config
 
 
 class ServerConnection(_Connection):
@@ -552,42 +475,36 @@ class ServerConnection(_Connection):
     >>> server = ServerConnection(ServerConfig(certificates=(certified_key,)))
     """
 
-    side = "server"
-    __slots__ = ("client_hello", "offered_cipher_suites")
+    __slots__ = ()
 
     def __init__(self, config: ServerConfig) -> None:
         if not isinstance(config, ServerConfig):
             raise UsageError("ServerConnection needs a ServerConfig")
-        super().__init__(config)
-        from .handshake.server13 import ExpectClientHello
+        super().__init__(config, "server")
+        self._state = ExpectClientHello(config)
 
-        # The ClientHello as received; kept after the handshake only with
-        # ServerConfig.keep_client_hello.
-        self.client_hello: Any = None
-        # What the client offered, kept for ssl's shared_ciphers().
-        self.offered_cipher_suites: tuple[int, ...] = ()
-        self._state = ExpectClientHello()
+    @property
+    def config(self) -> ServerConfig:
+        config = self._core.config
+        assert isinstance(config, ServerConfig)
+        return config
+
+    @property
+    def client_hello(self) -> ClientHello | None:
+        """The ClientHello as received; after the handshake only with
+        ``ServerConfig.keep_client_hello``."""
+        return self._core.client_hello
+
+    @property
+    def offered_cipher_suites(self) -> tuple[int, ...]:
+        """The cipher suites the client offered (for ``ssl``'s ``shared_ciphers()``)."""
+        return self._core.offered_cipher_suites
 
     def request_client_certificate(self) -> None:
         """TLS 1.3 post-handshake authentication (RFC 8446 §4.6.2): ask the client
         for a certificate now. The answer arrives as a ``PeerCertificateVerified``
         event (or a failure per ``client_auth``)."""
-        self._check_usable()
-        if self.version != TLS13 or not self.handshake_complete:
-            raise UsageError("request_client_certificate() needs an established TLS 1.3 "
-                             "connection")
-        self._state.request_certificate(self)  # type: ignore[attr-defined]
-        self._flush_handshake()
-
-    def handshake_done(self, state: State) -> None:
-        super().handshake_done(state)
-        if not self.server_config.keep_client_hello:
-            self.client_hello = None
-
-    @property
-    def server_config(self) -> ServerConfig:
-        assert isinstance(self._config, ServerConfig)
-        return self._config
+        self._operate(lambda: self._state.request_client_certificate(self._core))
 
 
 __all__ = ["ClientConnection", "ServerConnection"]

@@ -107,7 +107,13 @@ class ConfigError(UsageError):
 
 
 class TLSError(GlassTLSError):
-    """A protocol failure. ``alert`` is the description that was (or would be) sent."""
+    """A protocol failure. ``alert`` is the description that was (or would be) sent.
+
+    Each alert has one class below (``IllegalParameter``, ``DecodeError``...), raised
+    with a message alone; the classes group under ``PeerMisbehaved`` and
+    ``PeerIncompatible``. Certificate failures are ``BadCertificate``, whose alert
+    follows from the reason the chain was refused.
+    """
 
     alert: AlertDescription = AlertDescription.internal_error
 
@@ -123,12 +129,6 @@ class TLSError(GlassTLSError):
         return f"{super().__str__()} ({self.alert.name})"
 
 
-class DecodeError(TLSError):
-    """Bytes that do not parse: truncated, over-long, out of bounds, trailing data."""
-
-    alert = AlertDescription.decode_error
-
-
 class PeerMisbehaved(TLSError):
     """The peer broke a protocol rule (wrong message, bad value, failed check)."""
 
@@ -141,14 +141,80 @@ class PeerIncompatible(TLSError):
     alert = AlertDescription.handshake_failure
 
 
-class BadRecordMac(TLSError):
+# -- one class per alert ----------------------------------------------------------------
+
+
+class DecodeError(PeerMisbehaved):
+    """Bytes that do not parse: truncated, over-long, out of bounds, trailing data."""
+
+    alert = AlertDescription.decode_error
+
+
+class UnexpectedMessage(PeerMisbehaved):
+    alert = AlertDescription.unexpected_message
+
+
+class IllegalParameter(PeerMisbehaved):
+    alert = AlertDescription.illegal_parameter
+
+
+class DecryptError(PeerMisbehaved):
+    """A signature or Finished that does not verify."""
+
+    alert = AlertDescription.decrypt_error
+
+
+class RecordOverflow(PeerMisbehaved):
+    alert = AlertDescription.record_overflow
+
+
+class MissingExtension(PeerMisbehaved):
+    alert = AlertDescription.missing_extension
+
+
+class UnsupportedExtension(PeerMisbehaved):
+    alert = AlertDescription.unsupported_extension
+
+
+class InappropriateFallback(PeerMisbehaved):
+    alert = AlertDescription.inappropriate_fallback
+
+
+class BadRecordMac(PeerMisbehaved):
     alert = AlertDescription.bad_record_mac
 
 
+class HandshakeFailure(PeerIncompatible):
+    alert = AlertDescription.handshake_failure
+
+
+class UnsupportedProtocolVersion(PeerIncompatible):
+    """The ``protocol_version`` alert: a version we do not speak (or did not offer)."""
+
+    alert = AlertDescription.protocol_version
+
+
+class NoApplicationProtocol(PeerIncompatible):
+    alert = AlertDescription.no_application_protocol
+
+
+class CertificateRequired(PeerIncompatible):
+    alert = AlertDescription.certificate_required
+
+
 class BadCertificate(TLSError):
-    """The peer's certificate chain was rejected; the message names the reason."""
+    """The peer's certificate chain was rejected; the message names the reason, and
+    the alert (bad_certificate, unknown_ca, certificate_expired,
+    unsupported_certificate...) follows from it."""
 
     alert = AlertDescription.bad_certificate
+
+
+class InternalError(TLSError):
+    """Our own failure, not the peer's: a limit reached, or a bug (an unexpected
+    exception inside the engine fails the connection with this error)."""
+
+    alert = AlertDescription.internal_error
 
 
 class AlertReceivedError(TLSError):
@@ -160,11 +226,3 @@ class AlertReceivedError(TLSError):
 
 class ConnectionClosedError(UsageError):
     """The connection is closed (or failed) and cannot be used any more."""
-
-
-def unexpected(message: str) -> PeerMisbehaved:
-    return PeerMisbehaved(message, AlertDescription.unexpected_message)
-
-
-def illegal(message: str) -> PeerMisbehaved:
-    return PeerMisbehaved(message, AlertDescription.illegal_parameter)

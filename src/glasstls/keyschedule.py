@@ -2,12 +2,16 @@
 
 Early Secret -> Handshake Secret -> Master Secret, each stage entered with one
 call; the secrets of each stage are derived from a transcript hash the caller
-supplies.
+supplies. ``handshake_keys`` and ``application_keys`` give a stage's traffic secrets
+and keys for both directions at once, as one frozen value (``StageKeys``): the
+states install keys from it, and the trace shows the very values it holds.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from .crypto.hkdf import expand_label, extract, hmac_digest
 from .crypto.suites import Suite
@@ -54,6 +58,14 @@ class KeySchedule:
         return (self.derive_secret(b"c hs traffic", hello_hash),
                 self.derive_secret(b"s hs traffic", hello_hash))
 
+    def handshake_keys(self, hello_hash: bytes) -> StageKeys:
+        """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
+        and the keys they give."""
+        client, server = self.handshake_traffic_secrets(hello_hash)
+        suite = self.suite
+        return StageKeys(suite, self.secret, TrafficKeys(client, *traffic_keys(suite, client)),
+                         TrafficKeys(server, *traffic_keys(suite, server)))
+
     # -- master secret -----------------------------------------------------------
 
     def enter_master(self) -> None:
@@ -62,6 +74,16 @@ class KeySchedule:
     def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
         return (self.derive_secret(b"c ap traffic", finished_hash),
                 self.derive_secret(b"s ap traffic", finished_hash))
+
+    def application_keys(self, finished_hash: bytes) -> ApplicationKeys:
+        """RFC 8446 §7.1: the application traffic secrets (after ``enter_master``),
+        their keys, and the exporter master secret."""
+        client, server = self.application_traffic_secrets(finished_hash)
+        suite = self.suite
+        return ApplicationKeys(suite, self.secret,
+                               TrafficKeys(client, *traffic_keys(suite, client)),
+                               TrafficKeys(server, *traffic_keys(suite, server)),
+                               self.exporter_master_secret(finished_hash))
 
     def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
         return DeferredSecret(self.suite, self.secret, b"exp master", finished_hash)
@@ -87,6 +109,67 @@ class DeferredSecret:
             self._value = expand_label(suite.hash_name, self._secret, self._label,
                                        self._context, suite.hash_len, suite.hash_len)
         return self._value
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficKeys:
+    """One direction's traffic secret and the write key and IV it gives (§7.3)."""
+
+    secret: bytes
+    key: bytes
+    iv: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StageKeys:
+    """A key schedule stage as computed: its secret and both directions' keys."""
+
+    suite: Suite
+    stage_secret: bytes
+    client: TrafficKeys
+    server: TrafficKeys
+
+    stage: ClassVar[str] = "handshake"
+    stage_secret_name: ClassVar[str] = "handshake_secret"
+
+    def _secrets(self) -> dict[str, bytes]:
+        return {self.stage_secret_name: self.stage_secret,
+                f"client_{self.stage}_traffic_secret": self.client.secret,
+                f"server_{self.stage}_traffic_secret": self.server.secret}
+
+    def describe(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """Trace details (names and sizes) and the secret values themselves."""
+        secrets = self._secrets()
+        secrets |= {"client_write_key": self.client.key, "client_write_iv": self.client.iv,
+                    "server_write_key": self.server.key, "server_write_iv": self.server.iv}
+        details = {"stage": self.stage, "hash": self.suite.hash_name,
+                   "derived": {name: len(value) for name, value in secrets.items()}}
+        return details, secrets
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationKeys(StageKeys):
+    """The application stage, with the exporter master secret beside the keys."""
+
+    exporter: DeferredSecret
+
+    stage: ClassVar[str] = "application"
+    stage_secret_name: ClassVar[str] = "master_secret"
+
+    def _secrets(self) -> dict[str, bytes]:
+        return {**StageKeys._secrets(self), "exporter_master_secret": self.exporter.value}
+
+
+class Tls13Exporter:
+    """RFC 8446 §7.5: keying material from the exporter master secret."""
+
+    __slots__ = ("_secret", "_suite")
+
+    def __init__(self, suite: Suite, exporter_master_secret: DeferredSecret) -> None:
+        self._suite, self._secret = suite, exporter_master_secret
+
+    def __call__(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        return exporter(self._suite, self._secret.value, label, context or b"", length)
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:

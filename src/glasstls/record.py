@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from .constants import MAX_PLAINTEXT, ContentType
 from .crypto.suites import AEAD, Suite
-from .errors import AlertDescription, BadRecordMac, DecodeError, PeerMisbehaved, TLSError
+from .errors import (
+    BadRecordMac,
+    DecodeError,
+    InternalError,
+    RecordOverflow,
+    UnexpectedMessage,
+)
 
 _APPLICATION_DATA = 23
 _HEADER = 5
@@ -65,7 +71,7 @@ class Tls13Protection(Protection):
         sequence = self.sequence
         if sequence >= 2**64 - 1:
             # RFC 8446 §5.3: the sequence number must not wrap.
-            raise TLSError("record sequence number exhausted", AlertDescription.internal_error)
+            raise InternalError("record sequence number exhausted")
         return (self._iv ^ sequence).to_bytes(12, "big")
 
     def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
@@ -79,10 +85,8 @@ class Tls13Protection(Protection):
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         if header[0] != _APPLICATION_DATA:
-            raise PeerMisbehaved(
-                f"unprotected {ContentType(header[0]).name} record after keys were installed",
-                AlertDescription.unexpected_message,
-            )
+            raise UnexpectedMessage(
+                f"unprotected {ContentType(header[0]).name} record after keys were installed")
         try:
             inner = self._decrypt(self._nonce(), payload, header)
         except self._failure:
@@ -91,17 +95,15 @@ class Tls13Protection(Protection):
         self.sequence += 1
         if len(inner) > MAX_PLAINTEXT + 1:
             # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
-            raise TLSError(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1",
-                           AlertDescription.record_overflow)
+            raise RecordOverflow(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1")
         stripped = inner if inner and inner[-1] else inner.rstrip(b"\x00")
         if not stripped:
             # RFC 8446 §5.4: no non-zero content type byte at all.
-            raise PeerMisbehaved("record has no content type", AlertDescription.unexpected_message)
+            raise UnexpectedMessage("record has no content type")
         content_type = stripped[-1]
         if content_type not in _PROTECTED_TYPES:
             # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
-            raise PeerMisbehaved(f"protected record of inner content type {content_type}",
-                                 AlertDescription.unexpected_message)
+            raise UnexpectedMessage(f"protected record of inner content type {content_type}")
         return content_type, stripped[:-1]
 
     @property
@@ -126,7 +128,7 @@ class Tls12Protection(Protection):
     def _next(self) -> int:
         sequence = self.sequence
         if sequence >= 2**64 - 1:
-            raise TLSError("record sequence number exhausted", AlertDescription.internal_error)
+            raise InternalError("record sequence number exhausted")
         self.sequence = sequence + 1
         return sequence
 
@@ -254,16 +256,14 @@ class RecordLayer:
             if content_type not in _VALID_TYPES:
                 http = content_type in b"GPHDOC"  # GET, POST, HEAD, DELETE, OPTIONS, CONNECT
                 hint = " (is the peer speaking plaintext HTTP?)" if http else ""
-                raise PeerMisbehaved(f"record of unknown content type {content_type}{hint}",
-                                     AlertDescription.unexpected_message)
+                raise UnexpectedMessage(f"record of unknown content type {content_type}{hint}")
             if buffer[position + 1] != 3:
                 raise DecodeError("not a TLS record: bad record version")
             length = (buffer[position + 3] << 8) | buffer[position + 4]
             protection = self.read_protection
             maximum = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
             if length > (maximum if protection.encrypted else MAX_PLAINTEXT):
-                raise TLSError(f"record of {length} bytes exceeds the limit",
-                               AlertDescription.record_overflow)
+                raise RecordOverflow(f"record of {length} bytes exceeds the limit")
             start = position + _HEADER
             end = start + length
             if len(buffer) < end:
@@ -272,13 +272,12 @@ class RecordLayer:
             if content_type == 20 or not protection.encrypted or (
                     content_type == 21 and length == 2 and self.handshaking and protection.tls13):
                 if length == 0 and content_type != _APPLICATION_DATA:
-                    raise PeerMisbehaved("empty record", AlertDescription.unexpected_message)
+                    raise UnexpectedMessage("empty record")
                 return content_type, buffer[start:end]
             header = buffer[position:start]
             payload = memoryview(buffer)[start:end]
             if protection.tls13 and length - 16 > self.read_limit:
-                raise TLSError(f"record of {length - 16} bytes exceeds our record_size_limit",
-                               AlertDescription.record_overflow)
+                raise RecordOverflow(f"record of {length - 16} bytes exceeds our record_size_limit")
             try:
                 content_type, plaintext = protection.open(header, payload)
             except BadRecordMac:
@@ -288,8 +287,7 @@ class RecordLayer:
                 raise
             self.early_data_skip = 0
             if len(plaintext) > MAX_PLAINTEXT:
-                raise TLSError("decrypted record exceeds 2^14 bytes",
-                               AlertDescription.record_overflow)
+                raise RecordOverflow("decrypted record exceeds 2^14 bytes")
             return content_type, plaintext
 
     def take_buffer(self) -> bytes:

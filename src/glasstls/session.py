@@ -89,13 +89,15 @@ class TicketKeys:
     open tickets for ``accept_for`` seconds after they retire, then are dropped.
     Pass ``secret`` to derive the keys deterministically from it and the time
     (so that every server sharing the secret derives the same keys), or leave it
-    out for random per-process keys.
+    out for random per-process keys. Random keys and the tickets' nonces come from
+    ``rng`` if given, else from the ``rng`` of the config that seals or opens (so
+    that one seed reproduces a whole connection), else from ``os.urandom``.
 
     >>> keys = TicketKeys(secret=bytes(32), rotate_after=3600)
     """
 
     def __init__(self, secret: bytes | None = None, rotate_after: float = 3600.0,
-                 accept_for: float = 7200.0, rng: Callable[[int], bytes] = os.urandom
+                 accept_for: float = 7200.0, rng: Callable[[int], bytes] | None = None
                  ) -> None:
         if secret is not None and len(secret) < 32:
             raise ConfigError("a shared ticket secret needs at least 32 bytes")
@@ -108,35 +110,41 @@ class TicketKeys:
         self._keys: list[TicketKey] = []  # newest first
         self._lock = threading.Lock()
 
-    def _make(self, epoch: int) -> TicketKey:
+    def _rng_for(self, rng: Callable[[int], bytes] | None) -> Callable[[int], bytes]:
+        return self._rng or rng or os.urandom
+
+    def _make(self, epoch: int, rng: Callable[[int], bytes] | None = None) -> TicketKey:
         created = epoch * self._rotate_after
         if self._secret is None:
-            return TicketKey(self._rng(16), self._rng(32), created)
+            rng = self._rng_for(rng)
+            return TicketKey(rng(16), rng(32), created)
         material = hashlib.sha512(self._secret + b"glasstls ticket key" +
                                   epoch.to_bytes(8, "big")).digest()
         return TicketKey(material[:16], material[16:48], created)
 
-    def _refresh(self, now: float) -> None:
+    def _refresh(self, now: float, rng: Callable[[int], bytes] | None) -> None:
         epoch = int(now // self._rotate_after)
         if not self._keys or self._keys[0].created < epoch * self._rotate_after:
-            self._keys.insert(0, self._make(epoch))
+            self._keys.insert(0, self._make(epoch, rng))
         oldest = now - self._rotate_after - self._accept_for
         self._keys = [k for i, k in enumerate(self._keys) if i == 0 or k.created >= oldest]
 
-    def seal(self, state: bytes, now: float) -> bytes:
+    def seal(self, state: bytes, now: float, rng: Callable[[int], bytes] | None = None
+             ) -> bytes:
         with self._lock:
-            self._refresh(now)
+            self._refresh(now, rng)
             key = self._keys[0]
-        nonce = self._rng(12)
+        nonce = self._rng_for(rng)(12)
         return key.name + nonce + seal(key.key, nonce, state, key.name)
 
-    def open(self, ticket: bytes, now: float) -> bytes | None:
+    def open(self, ticket: bytes, now: float, rng: Callable[[int], bytes] | None = None
+             ) -> bytes | None:
         """The sealed state, or None for a ticket we cannot (or may no longer) open."""
         if len(ticket) < 16 + 12 + 16:
             return None
         name = ticket[:16]
         with self._lock:
-            self._refresh(now)
+            self._refresh(now, rng)
             keys = list(self._keys)
         if self._secret is not None:
             # Every key still accepted derives from the secret, whether or not this
@@ -212,7 +220,8 @@ class SessionCache:
             return None
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._entries.values())
+        with self._lock:  # iterating while another thread stores would raise
+            return sum(len(v) for v in self._entries.values())
 
 
 class ServerSessionCache:
@@ -246,7 +255,8 @@ class ServerSessionCache:
             return entry[1]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        with self._lock:
+            return len(self._entries)
 
 
 @dataclass

@@ -10,10 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# Step names, in the order a full handshake produces them.
+# Step names, in the order a full handshake produces them. A message's step is its
+# name (messages/handshake.py ``name``): the connection traces each message once,
+# where it is sent or received; the other steps are local decisions.
+HELLO_REQUEST = "HelloRequest"
 CLIENT_HELLO = "ClientHello"
 HELLO_RETRY_REQUEST = "HelloRetryRequest"
 SERVER_HELLO = "ServerHello"
+END_OF_EARLY_DATA = "EndOfEarlyData"
 ENCRYPTED_EXTENSIONS = "EncryptedExtensions"
 CERTIFICATE_REQUEST = "CertificateRequest"
 CERTIFICATE = "Certificate"

@@ -16,6 +16,7 @@ from helpers.pump import (
     Pair,
     client_config,
     connect,
+    engine_of,
     server_config,
     split_records,
 )
@@ -114,7 +115,7 @@ def test_key_update_before_the_handshake_is_a_usage_error() -> None:
 def test_key_update_with_request_update_two_is_illegal_parameter() -> None:
     pair = established()
     client = pair.client.connection
-    pair.deliver(pair.server, client.record.seal(22, b"\x18\x00\x00\x01\x02"))
+    pair.deliver(pair.server, engine_of(client).record.seal(22, b"\x18\x00\x00\x01\x02"))
     assert pair.server.alert_sent == AlertDescription.illegal_parameter
 
 
@@ -122,7 +123,8 @@ def test_key_update_not_at_the_end_of_its_record_is_unexpected_message() -> None
     # RFC 8446 §5.1: keys change after a KeyUpdate, so it must end its record.
     pair = established()
     client = pair.client.connection
-    pair.deliver(pair.server, client.record.seal(22, b"\x18\x00\x00\x01\x00" + b"\x18\x00"))
+    two_updates = b"\x18\x00\x00\x01\x00" + b"\x18\x00"
+    pair.deliver(pair.server, engine_of(client).record.seal(22, two_updates))
     assert pair.server.alert_sent == AlertDescription.unexpected_message
 
 
@@ -130,7 +132,7 @@ def test_new_session_ticket_from_the_client_is_unexpected_message() -> None:
     pair = established()
     client = pair.client.connection
     ticket = b"\x04\x00\x00\x0d" + bytes(8) + b"\x00" + b"\x00\x01\x01" + b"\x00\x00"
-    pair.deliver(pair.server, client.record.seal(22, ticket))
+    pair.deliver(pair.server, engine_of(client).record.seal(22, ticket))
     assert pair.server.alert_sent == AlertDescription.unexpected_message
 
 
@@ -140,7 +142,7 @@ def test_new_session_ticket_from_the_client_is_unexpected_message() -> None:
 def test_write_key_reaching_its_record_limit_is_replaced_by_a_key_update() -> None:
     pair = established()
     client = pair.client.connection
-    protection = client.record.write_protection
+    protection = engine_of(client).record.write_protection
     assert isinstance(protection, Tls13Protection)
     protection.limit = protection.sequence + 3  # three more records under this key
     for i in range(5):
@@ -148,7 +150,7 @@ def test_write_key_reaching_its_record_limit_is_replaced_by_a_key_update() -> No
     pair.pump()
     assert pair.server.of_type(KeyUpdated) == [KeyUpdated("read", False)]
     assert pair.server.data == b"".join(f"record {i};".encode() for i in range(5))
-    assert client.record.write_protection is not protection
+    assert engine_of(client).record.write_protection is not protection
 
 
 @pytest.mark.parametrize("side", ["client", "server"])
@@ -243,7 +245,7 @@ def test_data_after_close_notify_is_not_delivered() -> None:
     client = pair.client.connection
     client.close()
     closing = client.data_to_send()
-    forged_after = client.record.seal(23, b"after close")
+    forged_after = engine_of(client).record.seal(23, b"after close")
     pair.deliver(pair.server, closing + forged_after)
     assert pair.server.of_type(ConnectionClosed)
     assert pair.server.data == b""
@@ -252,7 +254,8 @@ def test_data_after_close_notify_is_not_delivered() -> None:
 def test_fatal_alert_from_the_peer_ends_the_connection() -> None:
     pair = established()
     client = pair.client.connection
-    pair.deliver(pair.server, client.record.seal(21, bytes([2, AlertDescription.internal_error])))
+    fatal = bytes([2, AlertDescription.internal_error])
+    pair.deliver(pair.server, engine_of(client).record.seal(21, fatal))
     assert pair.server.alerts_received == [AlertDescription.internal_error]
     assert pair.server.connection.closed
     with pytest.raises(ConnectionClosedError):
@@ -261,7 +264,7 @@ def test_fatal_alert_from_the_peer_ends_the_connection() -> None:
 
 def test_unknown_alert_description_is_decode_error() -> None:
     pair = established()
-    pair.deliver(pair.server, pair.client.connection.record.seal(21, b"\x02\xfe"))
+    pair.deliver(pair.server, engine_of(pair.client.connection).record.seal(21, b"\x02\xfe"))
     assert pair.server.alert_sent == AlertDescription.decode_error
 
 

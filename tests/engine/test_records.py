@@ -18,6 +18,7 @@ from helpers.pump import (
     Pair,
     client_config,
     connect,
+    engine_of,
     record,
     reseal,
     server_config,
@@ -225,7 +226,7 @@ def test_without_record_size_limit_records_are_full_size() -> None:
 def test_record_larger_than_the_advertised_limit_is_record_overflow() -> None:
     pair = connect(client_config(TEST_PKI, record_size_limit=256), server_config(TEST_PKI))
     assert pair.complete
-    pair.server.connection.record.max_fragment = 2**14  # a server that ignores the limit
+    engine_of(pair.server.connection).record.max_fragment = 2**14  # a server that ignores the limit
     pair.server.connection.send(bytes(1000))
     pair.pump()
     assert pair.client.alert_sent == AlertDescription.record_overflow
@@ -363,6 +364,7 @@ def test_application_data_in_the_middle_of_a_handshake_message_is_unexpected_mes
     key_update = b"\x18\x00\x00\x01\x00"
     client = pair.client.connection
     # Two protected records from the client: half a KeyUpdate, then application data.
-    data = client.record.seal(22, key_update[:2]) + client.record.seal(23, b"data")
+    record_layer = engine_of(client).record
+    data = record_layer.seal(22, key_update[:2]) + record_layer.seal(23, b"data")
     pair.deliver(pair.server, data)
     assert pair.server.alert_sent == AlertDescription.unexpected_message

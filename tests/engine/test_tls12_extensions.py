@@ -25,6 +25,7 @@ from helpers.pump import (
     KeyLog,
     Pair,
     connect,
+    engine_of,
     handshake_messages,
     split_records,
 )
@@ -87,7 +88,7 @@ def assert_data_flows(pair: Pair) -> None:
 def test_client_answers_a_hello_request_with_a_no_renegotiation_warning_and_goes_on() -> None:
     pair = established()
     hello_request = bytes([0, 0, 0, 0])
-    pair.deliver(pair.client, pair.server.connection.record.seal(22, hello_request))
+    pair.deliver(pair.client, engine_of(pair.server.connection).record.seal(22, hello_request))
     assert pair.client.error is None
     pair.pump()
     assert pair.server.of_type(AlertReceived) == [
@@ -103,7 +104,7 @@ def test_server_answers_a_second_client_hello_with_a_no_renegotiation_warning_an
     second = Pair(client12(TEST_PKI), server12(TEST_PKI))
     client_hello = handshake_messages(
         plaintext_records(second.client.connection.data_to_send())[0][1])[0]
-    pair.deliver(pair.server, pair.client.connection.record.seal(22, client_hello))
+    pair.deliver(pair.server, engine_of(pair.client.connection).record.seal(22, client_hello))
     assert pair.server.error is None
     pair.pump()
     assert pair.client.of_type(AlertReceived) == [
@@ -537,7 +538,7 @@ def test_tls12_only_client_can_restrict_its_groups_without_naming_key_shares() -
 def test_client_hello_bytes_round_trip_through_the_forging_helper() -> None:
     # The helper itself: an unchanged hello gives the same bytes and a normal handshake.
     pair = Pair(client12(TEST_PKI), server12(TEST_PKI))
-    original = pair.client.connection.transcript.messages()
+    original = engine_of(pair.client.connection).transcript.messages()
     hello = forge_client_hello(pair, lambda h: h)
     assert serialize(hello) == original
     pair.pump()

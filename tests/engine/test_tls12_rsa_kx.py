@@ -23,7 +23,14 @@ from glasstls import AlertDescription
 from glasstls.constants import CipherSuite, HandshakeType as H
 from glasstls.crypto import rsa_kx
 from glasstls.trace import TraceEvent
-from helpers.pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Pair, connect, split_records
+from helpers.pump import (
+    CLIENT_TO_SERVER,
+    SERVER_TO_CLIENT,
+    Pair,
+    connect,
+    engine_of,
+    split_records,
+)
 from helpers.tls12 import client12, frame, plaintext_records, server12
 from pki import pki
 
@@ -161,7 +168,7 @@ def run(encrypted_secret: bytes | None) -> Outcome:
         events=tuple(pair.server.events),
         trace_steps=tuple((e.step, e.action) for e in steps[before[0]:]),
         sent=sent if error else b"",
-        left_unread=pair.server.connection.record.buffered,
+        left_unread=engine_of(pair.server.connection).record.buffered,
         randomness=tuple(rng.requests[before[1]:]),
         client_received=tuple(pair.client.alerts_received),
     )

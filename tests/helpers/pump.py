@@ -136,6 +136,12 @@ class Pair:
         return b"".join(data for d, data in self.wire if d == direction)
 
 
+def engine_of(connection: ClientConnection | ServerConnection) -> Any:
+    """The engine behind a connection (its record layer, transcript...): for
+    white-box tests that forge records or inspect state, never for applications."""
+    return connection._core
+
+
 def connect(client: ClientConfig, server: ServerConfig, **kwargs: Any) -> Pair:
     """A pair pumped until quiet; the test checks how it ended."""
     return Pair(client, server, **kwargs).pump()

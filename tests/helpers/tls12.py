@@ -25,7 +25,15 @@ from glasstls.messages.extensions import Extension
 from glasstls.messages.handshake import ClientHello, ServerHello, serialize
 from glasstls.record import Tls12Protection
 
-from .pump import CLIENT_TO_SERVER, SERVER_TO_CLIENT, Hook, Pair, handshake_messages, record
+from .pump import (
+    CLIENT_TO_SERVER,
+    SERVER_TO_CLIENT,
+    Hook,
+    Pair,
+    engine_of,
+    handshake_messages,
+    record,
+)
 
 CCS = record(20, b"\x01")
 
@@ -140,8 +148,9 @@ def forge_client_hello(pair: Pair, change: Callable[[ClientHello], ClientHello])
     (original,) = first_flight_messages(data)
     hello = change(ClientHello.parse(original))
     raw = serialize(hello)
-    client.transcript = Transcript()
-    client.transcript.add(raw)
+    engine = engine_of(client)
+    engine.transcript = Transcript()
+    engine.transcript.add(raw)
     forged = frame([(22, raw)], data[1:3])
     pair.wire.append((CLIENT_TO_SERVER, forged))
     pair.deliver(pair.server, forged)

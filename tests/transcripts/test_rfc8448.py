@@ -504,19 +504,25 @@ def test_rfc8448_server_engine_retries_the_rfc_hello_as_the_rfc_server_did() -> 
     _same_server_hello(ours, hs.ServerHello.parse(server_hello_record[5:]))
 
 
-def test_rfc8448_certificate_is_within_validity_only_at_the_transcript_time() -> None:
-    # The RFC's certificate expired on 2026-07-30, so replays inject the transcript's
-    # clock. At that time the only objection of path validation is the missing
-    # subjectAltName (RFC 8448's certificate has none); after expiry it is the date.
+def test_rfc8448_certificate_is_refused_for_its_1024_bit_key_as_openssl_does() -> None:
+    # The RFC's certificate has an RSA-1024 key: OpenSSL at its default security
+    # level refuses it first of all (X509_V_ERR_EE_KEY_TOO_SMALL), before its dates
+    # (it expired on 2026-07-30) or its missing subjectAltName, and so does glasstls.
+    # Replays of the transcript therefore run without certificate verification.
     from glasstls import TrustStore
-    from glasstls.certs import verify_server_chain
+    from glasstls.trust import (
+        CertificateReason,
+        CertificateRejected,
+        Purpose,
+        VerifyOptions,
+        verify_chain,
+    )
 
     certificate = server_certificate(replay(SIMPLE))
     trust = TrustStore([certificate])
-    with pytest.raises(TLSError) as at_transcript_time:
-        verify_server_chain(trust, [certificate], "server", Section(SIMPLE).timestamp)
-    assert "subjectAltName" in str(at_transcript_time.value)
-    after_expiry = 1785542400.0  # 2026-08-01T00:00:00Z
-    with pytest.raises(TLSError) as later:
-        verify_server_chain(trust, [certificate], "server", after_expiry)
-    assert later.value.alert == AlertDescription.certificate_expired
+    for moment in (Section(SIMPLE).timestamp, 1785542400.0):  # 2026-08-01T00:00:00Z
+        with pytest.raises(CertificateRejected) as caught:
+            verify_chain(trust, [certificate], purpose=Purpose.SERVER, server_name="server",
+                         check_name=True, options=VerifyOptions(), now=moment)
+        assert caught.value.reason is CertificateReason.KEY_TOO_SMALL
+        assert "RSA 1024" in str(caught.value)

@@ -1,4 +1,4 @@
-"""Groups, signature schemes, cipher suites and certificate checks: the crypto seam."""
+"""Groups, signature schemes, cipher suites and certificate decoding: the crypto seam."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import os
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glasstls.certs import verify_server_chain
 from glasstls.constants import CipherSuite, NamedGroup, SignatureScheme
 from glasstls.crypto import signatures
 from glasstls.crypto.groups import GROUPS, group_by_name
 from glasstls.crypto.suites import SUITES, TLS13_SUITES, suite_by_name
 from glasstls.errors import AlertDescription, BadCertificate, PeerMisbehaved
-from pki import expired_pki, pki
+from pki import pki
 
 S = SignatureScheme
 
@@ -182,61 +181,6 @@ def test_aead_tag_failure_is_bad_record_mac(suite: object) -> None:
     assert aead.open(bytes(12), sealed, b"aad") == b"data"
     with pytest.raises(BadRecordMac):
         aead.open(bytes(12), sealed, b"AAD")
-
-
-# -- certificate checks -------------------------------------------------------------------
-
-
-def _chain(key_type: str = "ecdsa-p256") -> list[object]:
-    return [pki(key_type).leaf.certificate]
-
-
-def test_certificate_for_the_right_name_verifies_to_the_anchor() -> None:
-    import time
-
-    path = verify_server_chain(pki("ecdsa-p256").trust, _chain(), "localhost", time.time())  # type: ignore[arg-type]
-    assert path[-1] == pki("ecdsa-p256").ca.certificate
-
-
-@pytest.mark.parametrize(("name", "trust", "when", "alert"), [
-    ("example.com", "own", 0, AlertDescription.bad_certificate),
-    ("localhost", "other", 0, AlertDescription.unknown_ca),
-    ("localhost", "own", 3650 * 86400, AlertDescription.certificate_expired),
-])
-def test_certificate_failures_map_to_their_alerts(name: str, trust: str, when: int,
-                                                  alert: AlertDescription) -> None:
-    import time
-
-    store = pki("ecdsa-p256").trust if trust == "own" else pki("ecdsa-p384").trust
-    with pytest.raises(BadCertificate) as caught:
-        verify_server_chain(store, _chain(), name, time.time() + when)  # type: ignore[arg-type]
-    assert caught.value.alert == alert
-
-
-def test_expired_certificate_is_certificate_expired() -> None:
-    import time
-
-    test_pki = expired_pki()
-    with pytest.raises(BadCertificate) as caught:
-        verify_server_chain(test_pki.trust, [test_pki.leaf.certificate], "localhost", time.time())
-    assert caught.value.alert == AlertDescription.certificate_expired
-
-
-def test_ed25519_chain_is_unsupported_certificate_naming_ed25519() -> None:
-    import time
-
-    with pytest.raises(BadCertificate) as caught:
-        verify_server_chain(pki("ed25519").trust, _chain("ed25519"), "localhost",  # type: ignore[arg-type]
-                            time.time())
-    assert caught.value.alert == AlertDescription.unsupported_certificate
-    assert "Ed25519" in str(caught.value)
-
-
-def test_no_server_name_is_bad_certificate() -> None:
-    import time
-
-    with pytest.raises(BadCertificate):
-        verify_server_chain(pki("ecdsa-p256").trust, _chain(), None, time.time())  # type: ignore[arg-type]
 
 
 # -- certificates that do not decode -------------------------------------------------------

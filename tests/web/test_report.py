@@ -184,7 +184,7 @@ def test_page_is_self_contained() -> None:
     assert not re.search(r"\b(src|srcset)=", page)
     assert not re.search(r"https?://", page)
     assert "url(" not in page and "@import" not in page
-    assert set(re.findall(r'href="([^"]*)"', page)) == {"data:,", "/api/handshake"}
+    assert set(re.findall(r'href="([^"]*)"', page)) == {"data:,", "/api/handshake", "/bytes"}
 
 
 @pytest.mark.parametrize("section", [

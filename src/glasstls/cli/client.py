@@ -79,6 +79,8 @@ def build_config(args: argparse.Namespace, trace: Any = None) -> ClientConfig:
         options["key_share_groups"] = (args.group[0].id,)
     if args.keylog:
         options["keylog"] = KeyLogFile(args.keylog)
+    if args.crl_check:
+        options["crl_check"] = args.crl_check
     try:
         return ClientConfig(
             versions=versions_from(args), alpn_protocols=split_alpn(args.alpn),
@@ -302,6 +304,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--cafile", metavar="FILE",
                         help="trust the CA certificates in this PEM file (or directory) "
                         "instead of the system's")
+    parser.add_argument("--crl-check", choices=("leaf", "chain"),
+                        help="check the server's certificate (or its whole chain) against "
+                        "the CRLs in --cafile; a missing CRL refuses the connection")
     parser.add_argument("--insecure", action="store_true",
                         help="do not verify the server's certificate (dangerous: prints a "
                         "warning)")

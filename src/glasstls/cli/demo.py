@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import trace as t
@@ -79,6 +80,8 @@ class DemoSettings:
     suite: Suite | None = None
     keylog: str | None = None
     path: str = "/"
+    # Record both sides byte by byte for ``--explain``.
+    explain: bool = False
 
     @property
     def server_key_type(self) -> str:
@@ -113,6 +116,8 @@ class DemoResult:
     server_to_client: int = 0
     response: bytes = b""
     started: float = 0.0
+    # With --explain: the client's and the server's recordings of the connection.
+    recorder: Any = None
 
     def timeline(self) -> list[TraceEvent | Exchange]:
         """Both sides' trace events and the exchanges, in time order."""
@@ -149,7 +154,8 @@ def settings_from(args: argparse.Namespace) -> DemoSettings:
     if group is not None and rsa:
         raise CommandError("RSA key exchange uses no group; drop --group")
     return DemoSettings(versions=versions, rsa_key_exchange=rsa, mutual=bool(args.mutual),
-                        group=group, suite=suite, keylog=args.keylog, path=args.path)
+                        group=group, suite=suite, keylog=args.keylog, path=args.path,
+                        explain=args.explain is not None)
 
 
 def run_demo(settings: DemoSettings) -> DemoResult:
@@ -171,6 +177,12 @@ def run_demo(settings: DemoSettings) -> DemoResult:
             events.append(event)
 
     server_config, client_config = _configs(settings, ca, leaf, record)
+    if settings.explain:
+        from ..explain.recorder import Recorder
+
+        result.recorder = Recorder()
+        server_config = replace(server_config, recorder=result.recorder)
+        client_config = replace(client_config, recorder=result.recorder)
     server_seen: list[HandshakeComplete | None] = []
 
     def handler(sock: TLSSocket, address: Any) -> None:
@@ -507,11 +519,44 @@ def run(args: argparse.Namespace) -> int:
     show(result, view, args.show_secrets)
     if result.failure is not None:
         return print_failure("demo", explain(result.failure, "the demo server"))
+    if args.explain is not None:
+        _explain(result, args.explain, args.json, args.show_secrets)
     _, data = summarize(result, args.show_secrets)
     if not data["keys_match"]:
         return print_failure("demo", explain(CommandError(
             "client and server derived different keys", exitcodes.TLS)))
     return exitcodes.OK
+
+
+def _explain(result: DemoResult, html_file: str, json_lines: bool, show_secrets: bool) -> None:
+    """Every byte of the demo's connection, as the server recorded it (its secrets
+    include the RSA decryption of the pre-master secret); the client's recording
+    saw the same records."""
+    from ..explain.html import render_html
+    from ..explain.text import render_text
+
+    recordings = {r.side: r for r in result.recorder.recordings}
+    server = recordings.get("server")
+    if server is None:
+        return
+    title = "glasstls demo: every byte of the connection"
+    explained = server.explain()
+    client = recordings.get("client")
+    for sender in ("client", "server"):
+        # The same records each way (one side may have stopped reading before the end).
+        seen = [[r.data for r in recording.records if r.sender == sender]
+                for recording in (client or server, server)]
+        common = min(len(seen[0]), len(seen[1]))
+        if seen[0][:common] != seen[1][:common]:
+            explained.notes.append(f"the two sides recorded different {sender} records")
+    if html_file != "-":
+        with open(html_file, "w", encoding="utf-8") as page:
+            page.write(render_html([(title, explained)], show_secrets, title))
+        print(f"wrote {html_file}", file=sys.stderr)
+    elif json_lines:
+        print(json.dumps({"explain": explained.to_json(show_secrets)}))
+    else:
+        sys.stdout.write("\n" + render_text(explained, show_secrets))
 
 
 def add_parser(subparsers: Any) -> None:
@@ -546,6 +591,9 @@ def add_parser(subparsers: Any) -> None:
                         help="append the session's secrets to FILE in the NSS SSLKEYLOGFILE "
                         "format (for Wireshark)")
     parser.add_argument("--path", default="/", help="the path of the HTTP request (default /)")
+    parser.add_argument("--explain", nargs="?", const="-", metavar="FILE.html",
+                        help="then show every byte of the connection, decrypted and explained "
+                        "(as text, or as one HTML page written to FILE.html)")
     parser.set_defaults(run=run)
 
 

@@ -16,7 +16,30 @@ import ssl
 from dataclasses import dataclass
 
 from ..errors import AlertReceivedError, BadCertificate, GlassTLSError, TLSError, UsageError
+from ..trust import CertificateReason, CertificateRejected
 from . import exitcodes
+
+R = CertificateReason
+_TRUST = "if you trust its CA, pass it with --cafile FILE"
+_SKIP = "--insecure skips verification (testing only)"
+# The next step for each certificate refusal, as the client command's options say it.
+_NEXT_STEP = {
+    R.SELF_SIGNED: "if you trust this certificate, pass it with --cafile FILE; " + _SKIP,
+    R.SELF_SIGNED_IN_CHAIN: "if you trust that root, pass it with --cafile FILE; " + _SKIP,
+    R.ISSUER_NOT_FOUND: ("the server should send its intermediates; or " + _TRUST
+                         + "; " + _SKIP),
+    R.INCOMPLETE_CHAIN: "add the root of that CA to --cafile FILE",
+    R.NAME_MISMATCH: ("connect by a name the certificate holds, or say which name to check "
+                      "with --servername NAME"),
+    R.IP_MISMATCH: ("connect by a name the certificate holds, or say which name to check "
+                    "with --servername NAME"),
+    R.EXPIRED: "the server needs a renewed certificate (or this machine's clock is wrong); "
+               + _SKIP,
+    R.NOT_YET_VALID: "check this machine's clock; " + _SKIP,
+    R.REVOKED: "do not trust this server with this certificate",
+    R.UNSUPPORTED_SIGNATURE: ("pass the server's own certificate with --cafile FILE, or "
+                              + _SKIP),
+}
 
 
 @dataclass(frozen=True)
@@ -44,8 +67,10 @@ def _tls_failure(cause: TLSError, peer: str) -> Failure:
         return Failure(f"handshake failed: the {peer} sent the fatal alert {alert.name} "
                        f"({alert.meaning})", exitcodes.TLS)
     if isinstance(cause, BadCertificate):
-        return Failure(f"certificate rejected: {_plain(cause)} (sent alert {alert.name})",
-                       exitcodes.CERTIFICATE)
+        step = (_NEXT_STEP.get(cause.reason, "")
+                if isinstance(cause, CertificateRejected) and peer == "server" else "")
+        return Failure(f"certificate rejected: {_plain(cause)} (sent alert {alert.name})"
+                       + (f"; {step}" if step else ""), exitcodes.CERTIFICATE)
     return Failure(f"handshake failed: {_plain(cause)} (sent alert {alert.name}: "
                    f"{alert.meaning})", exitcodes.TLS)
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "server": ".server",
     "serve": ".serve",
     "certs": ".certs",
+    "explain": ".explain",
 }
 
 

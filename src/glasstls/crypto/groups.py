@@ -15,13 +15,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 
 from ..constants import NamedGroup
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import (
+    IllegalParameter,
+    PeerMisbehaved,
+)
 
 Random = Callable[[int], bytes]
 
 
 def _bad_share(group: str, why: str) -> PeerMisbehaved:
-    return PeerMisbehaved(f"invalid {group} key share: {why}", AlertDescription.illegal_parameter)
+    return IllegalParameter(f"invalid {group} key share: {why}")
 
 
 class KeyShare(Protocol):
@@ -167,13 +170,23 @@ class _HybridShare:
         return hybrid.join(kem_secret, self._ecdh.complete(ecdh_public))
 
 
+def mlkem_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
+    """(shared secret, ciphertext) for an ML-KEM-768 or ML-KEM-1024 encapsulation key
+    (told apart by its length).
+
+    The one key exchange step whose randomness OpenSSL draws itself: cryptography
+    takes no seed for it (every key here comes from the config's ``rng``). It is a
+    function of its own so that recorded transcripts can replay its output."""
+    kem = _MLKEM1024 if len(encapsulation_key) == _MLKEM1024.public_size else _MLKEM768
+    return kem.public.from_public_bytes(encapsulation_key).encapsulate()
+
+
 def _hybrid_respond(hybrid: _Hybrid, client_share: bytes, rng: Random) -> tuple[bytes, bytes]:
     """Server side of a hybrid: encapsulate to the client's ML-KEM key, answer its ECDH
     key with one of ours; (server share, shared secret)."""
     kem_public_bytes, ecdh_public = hybrid.split(client_share, hybrid.kem.public_size)
     try:
-        kem_public = hybrid.kem.public.from_public_bytes(kem_public_bytes)
-        kem_secret, ciphertext = kem_public.encapsulate()
+        kem_secret, ciphertext = mlkem_encapsulate(kem_public_bytes)
     except ValueError:
         # FIPS 203 §7.2: the encapsulation key's modulus check failed.
         raise _bad_share(hybrid.name, "bad ML-KEM encapsulation key") from None

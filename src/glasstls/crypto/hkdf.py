@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +52,9 @@ def expand(hash_name: str, prk: bytes, info: bytes, length: int, hash_len: int) 
     return output[:length]
 
 
+# The protocol's own labels and lengths are a few dozen pairs; exporter labels come
+# from the application, so past this many the prefix is built afresh, not kept.
+_LABEL_PREFIXES_KEPT = 64
 _LABEL_PREFIXES: dict[tuple[bytes, int], bytes] = {}
 
 
@@ -62,7 +66,8 @@ def expand_label(
     if prefix is None:
         full_label = b"tls13 " + label
         prefix = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
-        _LABEL_PREFIXES[(label, length)] = prefix
+        if len(_LABEL_PREFIXES) < _LABEL_PREFIXES_KEPT:
+            _LABEL_PREFIXES[(label, length)] = prefix  # one dict store: safe across threads
     info = prefix + bytes([len(context)]) + context
     if length > hash_len:
         return expand(hash_name, secret, info, length, hash_len)
@@ -70,12 +75,7 @@ def expand_label(
     # secret is usually expanded several times in a row (a stage's secrets, a
     # traffic secret's key, IV and finished key), so its padded hash states are
     # kept for the next few calls rather than recomputed.
-    pads = _PADS.get((hash_name, secret))
-    if pads is None:
-        pads = _pads(hash_name, secret)
-        if len(_PADS) >= _PADS_KEPT:
-            _PADS.pop(next(iter(_PADS)), None)
-        _PADS[(hash_name, secret)] = pads
+    pads = _kept_pads(hash_name, secret)
     inner = pads[0].copy()
     inner.update(info + b"\x01")
     outer = pads[1].copy()
@@ -84,7 +84,25 @@ def expand_label(
 
 
 _PADS_KEPT = 16
+# Shared by every connection in every thread: the lock makes the look-up, the
+# eviction of the oldest entry and the insertion one step (evicting by iterating
+# the dict while another thread inserts raised RuntimeError out of receive_data).
 _PADS: dict[tuple[str, bytes], tuple[Any, Any]] = {}
+_PADS_LOCK = threading.Lock()
+
+
+def _kept_pads(hash_name: str, secret: bytes) -> tuple[Any, Any]:
+    """The pads of ``secret``, from the cache or computed (outside the lock) and kept."""
+    key = (hash_name, secret)
+    with _PADS_LOCK:
+        pads = _PADS.get(key)
+    if pads is None:
+        pads = _pads(hash_name, secret)
+        with _PADS_LOCK:
+            if len(_PADS) >= _PADS_KEPT:
+                del _PADS[next(iter(_PADS))]
+            _PADS[key] = pads
+    return pads
 
 
 def _pads(hash_name: str, key: bytes) -> tuple[Any, Any]:

@@ -26,7 +26,14 @@ def encrypt_pre_master_secret(public_key: PublicKey, client_version: int,
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise TypeError("RSA key exchange needs an RSA certificate")
     pre_master_secret = client_version.to_bytes(2, "big") + rng(46)
-    return pre_master_secret, public_key.encrypt(pre_master_secret, padding.PKCS1v15())
+    return pre_master_secret, pkcs1v15_encrypt(public_key, pre_master_secret)
+
+
+def pkcs1v15_encrypt(public_key: rsa.RSAPublicKey, plaintext: bytes) -> bytes:
+    """RSAES-PKCS1-v1_5 (RFC 8017 §7.2.1). Its padding is random bytes OpenSSL draws
+    itself (cryptography takes no seed); a function of its own so that recorded
+    transcripts can replay its output."""
+    return public_key.encrypt(plaintext, padding.PKCS1v15())
 
 
 def decrypt_pre_master_secret(private_key: PrivateKey, encrypted: bytes, client_version: int,

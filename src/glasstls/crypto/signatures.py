@@ -7,21 +7,22 @@ from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, padding, rsa
 
 from ..constants import SignatureScheme as S
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import DecryptError
 
 MLDSAPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
 MLDSAPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
 PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-              | MLDSAPrivateKey)
+              | ed448.Ed448PrivateKey | MLDSAPrivateKey)
 PublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-             | MLDSAPublicKey)
+             | ed448.Ed448PublicKey | MLDSAPublicKey)
 
 # What can sign a handshake (CertifiedKey checks its key against these).
 PRIVATE_KEY_TYPES: tuple[type, ...] = (
     rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
     mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey,
 )
 
@@ -42,7 +43,8 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 class Scheme:
     id: int
     name: str
-    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519", "mldsa"
+    # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519", "ed448", "mldsa"
+    kind: str
     hash_name: str | None
     curve: str | None  # TLS 1.3 binds the ECDSA curve (and ML-DSA parameter set)
     tls13_signatures: bool  # usable in TLS 1.3 CertificateVerify
@@ -63,6 +65,7 @@ SCHEMES: dict[int, Scheme] = {s.id: s for s in (
     _row(S.ecdsa_secp384r1_sha384, "ecdsa", "sha384", "secp384r1", True),
     _row(S.ecdsa_secp521r1_sha512, "ecdsa", "sha512", "secp521r1", True),
     _row(S.ed25519, "ed25519", None, None, True),
+    _row(S.ed448, "ed448", None, None, True),
     _row(S.rsa_pss_rsae_sha256, "rsa_pss_rsae", "sha256", None, True),
     _row(S.rsa_pss_rsae_sha384, "rsa_pss_rsae", "sha384", None, True),
     _row(S.rsa_pss_rsae_sha512, "rsa_pss_rsae", "sha512", None, True),
@@ -105,9 +108,9 @@ _KINDS: dict[type, str] = {}
 
 
 def key_kind(key: PrivateKey | PublicKey) -> str:
-    """"rsa", "ec", "ed25519", "mldsa" (or "" for anything else), by the key's class; the
-    answer is kept per class, since isinstance against cryptography's abstract
-    classes is slow and a handshake asks many times."""
+    """"rsa", "ec", "ed25519", "ed448", "mldsa" (or "" for anything else), by the key's
+    class; the answer is kept per class, since isinstance against cryptography's
+    abstract classes is slow and a handshake asks many times."""
     kind = _KINDS.get(type(key))
     if kind is None:
         if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
@@ -116,6 +119,8 @@ def key_kind(key: PrivateKey | PublicKey) -> str:
             kind = "ec"
         elif isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
             kind = "ed25519"
+        elif isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
+            kind = "ed448"
         else:
             kind = mldsa_parameter_set(key) and "mldsa"
         _KINDS[type(key)] = kind
@@ -128,6 +133,13 @@ def mldsa_parameter_set(key: object) -> str:
         if isinstance(key, cls):
             return name
     return ""
+
+
+def tls12_authentication(key: PrivateKey | PublicKey) -> str:
+    """The TLS 1.2 suite authentication a key serves: "RSA" or "ECDSA". EdDSA keys
+    take the ECDHE_ECDSA suites (RFC 8422 §5.3, §5.4)."""
+    kind = key_kind(key)
+    return "RSA" if kind == "rsa" else "ECDSA" if kind in ("ec", "ed25519", "ed448") else ""
 
 
 def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
@@ -158,10 +170,13 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
     if kind == "mldsa":
         # Each ML-DSA scheme names one parameter set, as the key does.
         return scheme.curve == mldsa_parameter_set(key)
-    return kind == "ed25519" and scheme.kind == "ed25519"
+    return kind in ("ed25519", "ed448") and scheme.kind == kind
 
 
 def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
+    """A signature of ``data``. ECDSA and RSA-PSS signatures are randomized by
+    OpenSSL (cryptography takes no seed for them); recorded transcripts replay
+    the output of this function."""
     scheme = SCHEMES[scheme_id]
     if isinstance(key, rsa.RSAPrivateKey):
         if scheme.kind == "rsa_pkcs1":
@@ -190,9 +205,7 @@ def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> Non
         else:
             key.verify(signature, data)
     except (InvalidSignature, ValueError):
-        raise PeerMisbehaved(
-            f"{scheme.name} signature does not verify", AlertDescription.decrypt_error
-        ) from None
+        raise DecryptError(f"{scheme.name} signature does not verify") from None
 
 
 # RSASSA-PSS as an X.509 signature algorithm: its parameters (hash, salt) are in the
@@ -215,7 +228,7 @@ def verify_signed_data(key: object, algorithm_oid: str, hash_algorithm: object,
             if not isinstance(hash_algorithm, hashes.HashAlgorithm):
                 return f"no hash for signature algorithm {algorithm_oid}"
             key.verify(signature, data, ec.ECDSA(hash_algorithm))
-        elif key_kind(key) in ("ed25519", "mldsa"):  # type: ignore[arg-type]
+        elif key_kind(key) in ("ed25519", "ed448", "mldsa"):  # type: ignore[arg-type]
             key.verify(signature, data)  # type: ignore[attr-defined]
         else:
             return f"unsupported signing key {type(key).__name__}"
@@ -225,7 +238,7 @@ def verify_signed_data(key: object, algorithm_oid: str, hash_algorithm: object,
 
 
 def describe_key(key: PrivateKey | PublicKey) -> str:
-    """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519"."""
+    """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519", "Ed448"."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"RSA {key.key_size}"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
@@ -233,4 +246,4 @@ def describe_key(key: PrivateKey | PublicKey) -> str:
     parameter_set = mldsa_parameter_set(key)
     if parameter_set:
         return f"ML-DSA-{parameter_set[5:]}"
-    return "Ed25519"
+    return "Ed448" if key_kind(key) == "ed448" else "Ed25519"

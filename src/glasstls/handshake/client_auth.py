@@ -14,7 +14,12 @@ from ..certs import CertifiedKey
 from ..config import CertificateRequestInfo, ClientConfig, ServerConfig
 from ..constants import TLS13, ExtensionType as X, SignatureScheme, describe
 from ..crypto import signatures
-from ..errors import AlertDescription, PeerIncompatible, PeerMisbehaved, illegal
+from ..errors import (
+    CertificateRequired,
+    HandshakeFailure,
+    IllegalParameter,
+    UsageError,
+)
 from ..messages.extensions import CertificateAuthorities, Extension, U16List, find_typed
 from ..messages.handshake import (
     Certificate13,
@@ -23,12 +28,15 @@ from ..messages.handshake import (
     CertificateVerify,
     Message,
 )
+from ..trust import Purpose
 from .common import (
     CLIENT_CERTIFICATE_VERIFY,
-    Engine,
     certificate_verify_content,
     choose_signature_scheme,
+    describe_chain,
+    verify_peer_chain,
 )
+from .engine import Engine
 from .transcript import Transcript
 
 
@@ -61,37 +69,19 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
                        version: int) -> tuple[list[x509.Certificate], tuple[bytes, ...]] | None:
     """Verify the client's chain; None when it sent none and that is allowed."""
     if not chain_der:
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-                "result": "no client certificate", "policy": config.client_auth})
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "no client certificate", "policy": config.client_auth})
         if config.client_auth == "required":
             # RFC 8446 §4.4.2.4: certificate_required; TLS 1.2 has handshake_failure.
-            alert = (AlertDescription.certificate_required if version == TLS13
-                     else AlertDescription.handshake_failure)
-            raise PeerIncompatible("the client sent no certificate, but one is required",
-                                   alert)
+            missing = CertificateRequired if version == TLS13 else HandshakeFailure
+            raise missing("the client sent no certificate, but one is required")
         return None
     chain = certs.parse_chain(chain_der)
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE, t.RECEIVED, {
-            "chain": [certs.describe_certificate(c) for c in chain]})
-    assert config.client_trust is not None
-    try:
-        path = certs.verify_client_chain(config.client_trust, chain, config.clock())
-    except PeerMisbehaved as error:
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-                "result": "failed", "reason": str(error), "alert": error.alert.name})
-        raise
-    except Exception as error:
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-                "result": "failed", "reason": str(error)})
-        raise
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
-            "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
-            "path_length": len(path), "peer": "client"})
+    engine.note(chain=lambda: describe_chain(chain))
+    if config.client_trust is None:
+        raise UsageError("client certificates need ServerConfig.client_trust")
+    path = verify_peer_chain(engine, config.client_trust, chain, Purpose.CLIENT,
+                             config.verify_options, config.clock(), peer="client")
     return chain, tuple(certs.der(c) for c in path)
 
 
@@ -102,14 +92,11 @@ def check_client_signature(engine: Engine, config: ServerConfig,
     if scheme not in config.signature_schemes or not signatures.scheme_fits_key(
         scheme, key, tls13=tls13, rsa_pss_key=certs.is_rsa_pss_key(certificate)
     ):
-        raise illegal(f"client CertificateVerify uses {describe(SignatureScheme, scheme)}, "
-                      "which was not requested or does not fit its key")
+        raise IllegalParameter(f"client CertificateVerify uses "
+                               f"{describe(SignatureScheme, scheme)}, "
+                               "which was not requested or does not fit its key")
     signatures.verify(key, scheme, content, signature)
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFY, t.RECEIVED, {
-            "signature_scheme": describe(SignatureScheme, scheme),
-            "signature_bytes": len(signature), "result": "signature verified",
-            "key": signatures.describe_key(key)})
+    engine.note(result="signature verified", key=lambda: signatures.describe_key(key))
 
 
 def send_client_certificate13(engine: Engine, config: ClientConfig,
@@ -127,19 +114,10 @@ def send_client_certificate13(engine: Engine, config: ClientConfig,
     context = request.certificate_request_context
     if picked is None:
         send(Certificate13(context, ()))
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE, t.SENT, {
-                "chain": [], "note": "no suitable client certificate"})
+        engine.note(chain=[], note="no suitable client certificate")
         return
     certified, scheme = picked
     send(Certificate13(context, tuple(CertificateEntry(der) for der in certified.chain_der)))
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE, t.SENT, {
-            "chain": [certs.describe_certificate(c) for c in certified.chain]})
+    engine.note(chain=lambda: describe_chain(certified.chain))
     content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY, transcript.digest())
-    signature = signatures.sign(certified.private_key, scheme, content)
-    send(CertificateVerify(scheme, signature))
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE_VERIFY, t.SENT, {
-            "signature_scheme": describe(SignatureScheme, scheme),
-            "signature_bytes": len(signature)})
+    send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme, content)))

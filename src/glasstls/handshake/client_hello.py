@@ -1,10 +1,10 @@
-"""Building the client's ClientHello (one hello for both TLS 1.3 and TLS 1.2), and
-describing any ClientHello for the trace."""
+"""What the client offers: its ClientHello (one hello for both TLS 1.3 and TLS 1.2)
+and what it remembers of it, for both versions' states."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ..config import ClientConfig
 from ..constants import (
@@ -12,11 +12,7 @@ from ..constants import (
     TLS13,
     CipherSuite,
     ExtensionType as X,
-    NamedGroup,
-    ProtocolVersion,
     PskKeyExchangeMode,
-    SignatureScheme,
-    describe,
 )
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.signatures import tls12_schemes
@@ -35,7 +31,6 @@ from ..messages.extensions import (
     U8List,
     U16List,
     UnknownExtension,
-    find,
 )
 from ..messages.handshake import ClientHello, serialize
 from ..session import ClientSession
@@ -44,19 +39,44 @@ from .psk13 import offered_psk, with_binder
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
 
-@dataclass
-class ClientHelloState:
-    """What the client remembers of its hello for the rest of the handshake."""
+@dataclass(frozen=True, slots=True)
+class SentHello:
+    """A ClientHello as sent, with the private key shares behind it."""
 
     hello: ClientHello
     random: bytes
     session_id: bytes
-    key_shares: dict[int, PrivateShare] = field(default_factory=dict)
-    offered_extensions: frozenset[int] = frozenset()
-    grease: dict[str, int] = field(default_factory=dict)
+    key_shares: Mapping[int, PrivateShare]
+    offered_extensions: frozenset[int]
+    grease: Mapping[str, int]
 
 
-def _grease_values(config: ClientConfig) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class ClientOffer:
+    """What the client offered, for the states of either version after the hello."""
+
+    config: ClientConfig
+    server_name: str | None
+    hello: SentHello
+    # The session offered for resumption (a TLS 1.3 ticket or a TLS 1.2 session).
+    session: ClientSession | None
+    early_data: bool  # 0-RTT data offered with the (first) hello
+    retried: bool = False  # a HelloRetryRequest was answered
+    sent_change_cipher_spec: bool = False  # RFC 8446 Appendix D.4
+
+    @property
+    def cache_key(self) -> tuple[str, tuple[str, ...]] | None:
+        """Where the session cache keeps this server's sessions (None: not kept)."""
+        if self.config.session_cache is None or not self.server_name:
+            return None
+        return session_cache_key(self.config, self.server_name)
+
+
+def session_cache_key(config: ClientConfig, server_name: str | None) -> tuple[str, tuple[str, ...]]:
+    return (server_name or "", config.alpn_protocols)
+
+
+def _grease_values(config: ClientConfig) -> Mapping[str, int]:
     if not config.grease:
         return {}
     pool = config.rng(6)
@@ -87,13 +107,13 @@ def build_client_hello(
     random: bytes | None = None,
     session_id: bytes | None = None,
     key_share_groups: tuple[int, ...] | None = None,
-    previous_shares: dict[int, PrivateShare] | None = None,
+    previous_shares: Mapping[int, PrivateShare] | None = None,
     cookie: bytes | None = None,
-    grease: dict[str, int] | None = None,
+    grease: Mapping[str, int] | None = None,
     session: ClientSession | None = None,
     transcript_prefix: bytes = b"",
     early_data: bool = False,
-) -> ClientHelloState:
+) -> SentHello:
     """One ClientHello offering every version, suite and group the config allows.
 
     The same function builds the second hello after a HelloRetryRequest, with
@@ -185,10 +205,8 @@ def build_client_hello(
                              tuple(extensions)))
     if psk13 is not None:
         hello = with_binder(hello, psk13, transcript_prefix)
-    return ClientHelloState(
-        hello, random, session_id, shares,
-        frozenset(e.type for e in hello.extensions), grease,
-    )
+    return SentHello(hello, random, session_id, shares,
+                     frozenset(e.type for e in hello.extensions), grease)
 
 
 def _pad(hello: ClientHello) -> ClientHello:
@@ -209,37 +227,3 @@ def _pad(hello: ClientHello) -> ClientHello:
     return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
                        hello.cipher_suites, hello.legacy_compression_methods,
                        hello.extensions, raw)
-
-
-def describe_client_hello(hello: ClientHello) -> dict[str, Any]:
-    """The trace's view of a ClientHello: every field by name, in order."""
-    details: dict[str, Any] = {
-        "legacy_version": f"0x{hello.legacy_version:04x}",
-        "random": hello.random.hex(),
-        "session_id": hello.legacy_session_id.hex(),
-        "cipher_suites": [describe(CipherSuite, s) for s in hello.cipher_suites],
-        "extensions": [f"{describe(X, e.type)} ({e.type})" for e in hello.extensions],
-    }
-    versions = find(hello.extensions, X.supported_versions)
-    if isinstance(versions, SupportedVersions):
-        details["supported_versions"] = [describe(ProtocolVersion, v).replace("TLS1", "TLS 1.")
-                                         for v in versions.versions]
-    groups = find(hello.extensions, X.supported_groups)
-    if isinstance(groups, U16List):
-        details["supported_groups"] = [describe(NamedGroup, g) for g in groups.values]
-    shares = find(hello.extensions, X.key_share)
-    if isinstance(shares, KeyShare):
-        details["key_shares"] = [
-            {"group": describe(NamedGroup, e.group), "bytes": len(e.key_exchange)}
-            for e in shares.entries
-        ]
-    schemes = find(hello.extensions, X.signature_algorithms)
-    if isinstance(schemes, U16List):
-        details["signature_algorithms"] = [describe(SignatureScheme, s) for s in schemes.values]
-    alpn = find(hello.extensions, X.application_layer_protocol_negotiation)
-    if isinstance(alpn, ALPN):
-        details["alpn"] = [p.decode("ascii", "backslashreplace") for p in alpn.protocols]
-    sni = find(hello.extensions, X.server_name)
-    if isinstance(sni, ServerNameList) and sni.host_name:
-        details["server_name"] = sni.host_name.decode("ascii", "backslashreplace")
-    return details

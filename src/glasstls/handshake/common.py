@@ -1,91 +1,25 @@
-"""What every handshake state shares: the ``State`` base class, the engine
-interface states talk to, and small protocol helpers used by both versions."""
+"""Protocol helpers both versions and both roles share: CertificateVerify content,
+ALPN and signature scheme choice, the server name, and checking a server's chain."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from ..constants import HandshakeType
+from cryptography import x509
+
+from .. import certs, trace as t
+from ..constants import ExtensionType as X
 from ..crypto import signatures
-from ..errors import AlertDescription, PeerMisbehaved
-from ..events import Event
-from ..record import Protection, RecordLayer
-from .transcript import Transcript
+from ..errors import DecodeError, NoApplicationProtocol, TLSError
+from ..messages.extensions import ServerNameList, find_typed
+from ..messages.handshake import ClientHello
+from ..trust import Purpose, VerifyOptions, verify_chain
+from .engine import Engine
 
 if TYPE_CHECKING:
-    from ..certs import CertifiedKey
-    from ..config import ClientConfig, ServerConfig
-    from ..crypto.suites import Suite
-    from ..messages.handshake import Message
-    from ..session import ClientSession
-
-
-class Engine(Protocol):
-    """The narrow interface of a connection that handshake states use."""
-
-    side: str
-    transcript: Transcript
-    record: RecordLayer
-    # Whether trace events are wanted: call sites test it before building details.
-    tracing: bool
-
-    @property
-    def config(self) -> ClientConfig | ServerConfig: ...
-
-    def send_handshake(self, message: Message) -> bytes: ...
-    def send_change_cipher_spec(self) -> None: ...
-    def install_read(self, protection: Protection) -> None: ...
-    def install_write(self, protection: Protection) -> None: ...
-    def emit(self, event: Event) -> None: ...
-    def trace(self, step: str, action: str, details: dict[str, Any],
-              secrets: dict[str, bytes] | None = None) -> None: ...
-    def keylog(self, label: str, client_random: bytes, secret: bytes) -> None: ...
-    def handshake_done(self, state: State) -> None: ...
-    def send_alert(self, description: AlertDescription, fatal: bool) -> None: ...
-    def send_post_handshake(self, message: Message) -> bytes: ...
-    def send_raw_handshake(self, raw: bytes) -> None: ...
-    def new_session(self, session: ClientSession,
-                    cache_key: tuple[str, tuple[str, ...]] | None) -> None: ...
-    def set_version(self, version: int) -> None: ...
-
-
-Parser = Callable[[bytes], Any]
-
-
-class State:
-    """One step of a handshake. ``expects`` maps each handshake type this state
-    accepts to the parser for it; anything else is ``unexpected_message``."""
-
-    expects: dict[int, Parser] = {}
-    # TLS 1.3 (RFC 8446 §5): a change_cipher_spec record with value 1 is ignored
-    # between the first ClientHello and the peer's Finished.
-    ignores_change_cipher_spec: ClassVar[bool] = False
-    accepts_application_data: ClassVar[bool] = False
-    # Established and not 0-RTT: application data needs no further checks.
-    plain_application_data: ClassVar[bool] = False
-    # True once the handshake is over (post-handshake messages only).
-    connected: ClassVar[bool] = False
-
-    def handle(self, engine: Engine, message: Any) -> State:
-        raise NotImplementedError
-
-    def handle_change_cipher_spec(self, engine: Engine) -> State:
-        raise PeerMisbehaved(f"ChangeCipherSpec is not allowed while {self.describe()}",
-                             AlertDescription.unexpected_message)
-
-    def describe(self) -> str:
-        names = [HandshakeType(t).name for t in self.expects]
-        if not names:
-            return "no handshake message is expected"
-        return "expecting " + " or ".join(names)
-
-
-class Closed(State):
-    """After a fatal error or a completed close: nothing more is accepted."""
-
-    def describe(self) -> str:
-        return "the connection is closed"
+    from ..certs import CertifiedKey, TrustStore
+    from ..config import ClientConfig
 
 
 def certificate_verify_content(context: bytes, transcript_hash: bytes) -> bytes:
@@ -97,8 +31,8 @@ SERVER_CERTIFICATE_VERIFY = b"TLS 1.3, server CertificateVerify"
 CLIENT_CERTIFICATE_VERIFY = b"TLS 1.3, client CertificateVerify"
 
 
-def decode_alpn(protocol: bytes) -> str:
-    return protocol.decode("ascii", "backslashreplace")
+def decode_alpn(protocol: bytes | None) -> str | None:
+    return protocol.decode("ascii", "backslashreplace") if protocol else None
 
 
 def choose_alpn(ours: tuple[str, ...], offered: tuple[bytes, ...]) -> bytes | None:
@@ -110,8 +44,7 @@ def choose_alpn(ours: tuple[str, ...], offered: tuple[bytes, ...]) -> bytes | No
         encoded = protocol.encode()
         if encoded in offered:
             return encoded
-    raise PeerMisbehaved("no application protocol in common (ALPN)",
-                         AlertDescription.no_application_protocol)
+    raise NoApplicationProtocol("no application protocol in common (ALPN)")
 
 
 def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
@@ -131,23 +64,52 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
     return None
 
 
-def trace_key_derivation13(engine: Engine, stage: str, suite: Suite, stage_secret_name: str,
-                           stage_secret: bytes, traffic: dict[str, bytes],
-                           **details: Any) -> None:
-    """One KeyDerivation trace event for a TLS 1.3 key schedule stage: the stage's
-    secret, its traffic secrets, and the write key and IV each one gives (RFC 8446
-    §7.1, §7.3). Only called when tracing; the keys are derived again for it."""
-    from .. import trace as t
-    from ..keyschedule import traffic_keys
+def server_name_of(hello: ClientHello) -> str | None:
+    sni = find_typed(hello.extensions, X.server_name, ServerNameList)
+    if sni is None or not sni.host_name:
+        return None
+    try:
+        return sni.host_name.decode("ascii")
+    except UnicodeDecodeError:
+        raise DecodeError("server_name is not ASCII") from None
 
-    secrets = {stage_secret_name: stage_secret, **traffic}
-    derived: dict[str, int] = {name: len(value) for name, value in secrets.items()}
-    for name, secret in traffic.items():
-        if name.endswith("_traffic_secret"):
-            sender = name.split("_")[0]  # "client" or "server"
-            key, iv = traffic_keys(suite, secret)
-            secrets[f"{sender}_write_key"], secrets[f"{sender}_write_iv"] = key, iv
-            derived[f"{sender}_write_key"], derived[f"{sender}_write_iv"] = len(key), len(iv)
-    engine.trace(t.KEY_DERIVATION, t.LOCAL,
-                 {"stage": stage, "hash": suite.hash_name, "derived": derived, **details},
-                 secrets)
+
+def describe_chain(chain: Sequence[x509.Certificate]) -> list[dict[str, Any]]:
+    return [certs.describe_certificate(c) for c in chain]
+
+
+def verify_peer_chain(engine: Engine, trust: TrustStore, chain: list[x509.Certificate],
+                      purpose: Purpose, options: VerifyOptions, now: float, *,
+                      server_name: str | None = None, check_name: bool = False,
+                      **shown: Any) -> list[x509.Certificate]:
+    """The verified path (leaf first, anchor last) of a peer's chain; the outcome is
+    traced either way (``shown``: what the trace adds when it is ok)."""
+    try:
+        path = verify_chain(trust, chain, purpose=purpose, server_name=server_name,
+                            check_name=check_name, options=options, now=now)
+    except TLSError as error:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "failed", "reason": str(error), "alert": error.alert.name})
+        raise
+    engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, lambda: {
+        "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
+        "path_length": len(path), **shown})
+    return path
+
+
+def verify_server_certificates(engine: Engine, config: ClientConfig, server_name: str | None,
+                               chain: list[x509.Certificate], received_leaf: bytes = b""
+                               ) -> tuple[bytes, ...]:
+    """Check the server's chain as the config says; trace the outcome either way.
+    Returns the verified path (DER, leaf first), empty when verification is off."""
+    if not config.verify_certificates:
+        engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
+            "result": "skipped", "reason": "certificate verification is disabled"})
+        return ()
+    path = verify_peer_chain(
+        engine, config.trust_store(), chain, Purpose.SERVER, config.verify_options,
+        config.clock(), server_name=server_name, check_name=config.check_hostname,
+        host_name=server_name if config.check_hostname else "(not checked)")
+    # The leaf's DER is the one received; only the rest of the path is encoded.
+    return (received_leaf, *(certs.der(c) for c in path[1:])) if (
+        received_leaf) else tuple(certs.der(c) for c in path)

@@ -1,86 +1,97 @@
 """TLS 1.2 pieces both roles share: session keys from the master secret, the
-Finished check, and the connected state (which refuses renegotiation)."""
+Finished check, the exporter, and the connected state (which refuses renegotiation)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from .. import trace as t
-from ..constants import HandshakeType as H
+from ..constants import TLS12, HandshakeType as H
 from ..crypto import prf
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
-from ..errors import AlertDescription, PeerMisbehaved
+from ..errors import AlertDescription, DecryptError
 from ..events import HandshakeComplete
 from ..messages.handshake import ClientHello, Finished, parse_empty
 from ..record import Tls12Protection
-from .common import Engine, State
+from .engine import Engine, Negotiated, State
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Tls12Keys:
-    client_write: Tls12Protection
-    server_write: Tls12Protection
+    """RFC 5246 §6.3: the master secret and the key block made from it (AEAD suites:
+    write keys and IVs, no MAC keys)."""
+
+    suite: Suite
+    master: bytes
+    extended_master_secret: bool  # how the master secret was made (RFC 7627)
+    client_random: bytes
+    server_random: bytes
+    client_key: bytes
+    server_key: bytes
+    client_iv: bytes
+    server_iv: bytes
+
+    @classmethod
+    def derive(cls, suite: Suite, master: bytes, extended_master_secret: bool,
+               client_random: bytes, server_random: bytes) -> Tls12Keys:
+        key_len, iv_len = suite.key_len, suite.iv_len
+        block = prf.key_block(suite.hash_name, master, client_random, server_random,
+                              2 * (key_len + iv_len))
+        return cls(suite, master, extended_master_secret, client_random, server_random,
+                   block[:key_len],
+                   block[key_len : 2 * key_len], block[2 * key_len : 2 * key_len + iv_len],
+                   block[2 * key_len + iv_len :])
+
+    @property
+    def client_write(self) -> Tls12Protection:
+        return Tls12Protection(self.suite, self.client_key, self.client_iv)
+
+    @property
+    def server_write(self) -> Tls12Protection:
+        return Tls12Protection(self.suite, self.server_key, self.server_iv)
+
+    def describe(self) -> tuple[dict[str, Any], dict[str, bytes]]:
+        secrets = {"master_secret": self.master, "client_write_key": self.client_key,
+                   "server_write_key": self.server_key, "client_write_iv": self.client_iv,
+                   "server_write_iv": self.server_iv}
+        return ({"stage": "master secret and key block", "prf_hash": self.suite.hash_name,
+                 "extended_master_secret": self.extended_master_secret,
+                 "derived": {name: len(value) for name, value in secrets.items()}}, secrets)
+
+    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
+        """RFC 5705 keying material (the TLS 1.2 exporter)."""
+        return prf.export(self.suite.hash_name, self.master, self.client_random,
+                          self.server_random, label, context, length)
 
 
-def install_tls12_keys(engine: Engine, suite: Suite, master: bytes, client_random: bytes,
-                       server_random: bytes, *, is_client: bool, extended: bool) -> Tls12Keys:
-    """RFC 5246 §6.3: the key block, split into write keys and IVs (AEAD: no MAC keys)."""
-    key_len, iv_len = suite.key_len, suite.iv_len
-    block = prf.key_block(suite.hash_name, master, client_random, server_random,
-                          2 * (key_len + iv_len))
-    client_key, server_key = block[:key_len], block[key_len : 2 * key_len]
-    client_iv = block[2 * key_len : 2 * key_len + iv_len]
-    server_iv = block[2 * key_len + iv_len :]
-    if engine.tracing:
-        engine.trace(t.KEY_DERIVATION, t.LOCAL, {
-            "stage": "master secret and key block", "prf_hash": suite.hash_name,
-            "extended_master_secret": extended,
-            "derived": {"master_secret": len(master), "client_write_key": key_len,
-                        "server_write_key": key_len, "client_write_iv": iv_len,
-                        "server_write_iv": iv_len},
-        }, {"master_secret": master, "client_write_key": client_key,
-            "server_write_key": server_key, "client_write_iv": client_iv,
-            "server_write_iv": server_iv})
-    return Tls12Keys(Tls12Protection(suite, client_key, client_iv),
-                     Tls12Protection(suite, server_key, server_iv))
+def derive_keys12(engine: Engine, suite: Suite, master: bytes, extended_master_secret: bool,
+                  client_random: bytes, server_random: bytes) -> Tls12Keys:
+    keys = Tls12Keys.derive(suite, master, extended_master_secret, client_random,
+                            server_random)
+    engine.trace_keys(keys)
+    return keys
 
 
-def verify_finished12(engine: Engine, suite: Suite, master: bytes, message: Finished,
+def verify_finished12(engine: Engine, keys: Tls12Keys, message: Finished,
                       from_client: bool) -> None:
-    expected = prf.finished_verify_data(suite.hash_name, master, from_client,
+    expected = prf.finished_verify_data(keys.suite.hash_name, keys.master, from_client,
                                         engine.transcript.digest_before_last())
     if not constant_time_equal(expected, message.verify_data):
-        raise PeerMisbehaved(f"{'client' if from_client else 'server'} Finished does not verify",
-                             AlertDescription.decrypt_error)
-    if engine.tracing:
-        engine.trace(t.FINISHED, t.RECEIVED, {"verify_data_bytes": len(message.verify_data),
-                                              "result": "verified"})
+        raise DecryptError(f"{'client' if from_client else 'server'} Finished does not verify")
+    engine.note(result="verified")
 
 
-def finish_handshake12(engine: Engine, connected: Connected12, suite: Suite, master: bytes,
-                       client_random: bytes, server_random: bytes,
-                       event: HandshakeComplete) -> None:
-    from ..connection import _Connection
+def send_finished12(engine: Engine, keys: Tls12Keys, from_client: bool) -> None:
+    """ChangeCipherSpec, then Finished under the new keys (RFC 5246 §7.4.9)."""
+    engine.send_change_cipher_spec()
+    engine.install_write(keys.client_write if from_client else keys.server_write)
+    engine.send(Finished(prf.finished_verify_data(keys.suite.hash_name, keys.master,
+                                                  from_client, engine.transcript.digest())))
 
-    assert isinstance(engine, _Connection)
-    engine.suite = suite
 
-    def exporter(label: bytes, context: bytes | None, length: int) -> bytes:
-        return prf.export(suite.hash_name, master, client_random, server_random, label,
-                          context, length)
-
-    engine.tls12_exporter = exporter
-    engine.handshake_done(connected)
-    if engine.tracing:
-        engine.trace(t.ESTABLISHED, t.LOCAL, {
-            "version": event.version, "cipher_suite": event.cipher_suite,
-            "key_exchange": event.key_exchange, "group": event.group,
-            "signature_scheme": event.signature_scheme, "alpn": event.alpn_protocol,
-            "extended_master_secret": event.extended_master_secret, "resumed": event.resumed,
-        })
-    engine.complete(event)
+def negotiated12(keys: Tls12Keys, summary: HandshakeComplete) -> Negotiated:
+    return Negotiated(TLS12, keys.suite, summary, keys.export)
 
 
 class Connected12(State):
@@ -92,15 +103,10 @@ class Connected12(State):
     connected = True
 
     def __init__(self, is_client: bool) -> None:
-        self.is_client = is_client
         self.expects = ({H.hello_request: parse_empty} if is_client
                         else {H.client_hello: ClientHello.parse})
 
     def handle(self, engine: Engine, message: Any) -> State:
         # RFC 5246 §7.2.2: no_renegotiation is a warning; the connection goes on.
-        engine.send_alert(AlertDescription.no_renegotiation, fatal=False)
-        if engine.tracing:
-            engine.trace(t.ALERT, t.SENT, {
-                "level": "warning", "description": "no_renegotiation",
-                "meaning": "renegotiation was refused"})
+        engine.send_warning(AlertDescription.no_renegotiation)
         return self

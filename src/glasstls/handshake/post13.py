@@ -1,16 +1,19 @@
-"""TLS 1.3 after the handshake (RFC 8446 §4.6): KeyUpdate, NewSessionTicket and
-post-handshake client authentication."""
+"""TLS 1.3 after the handshake (RFC 8446 §4.6): KeyUpdate both ways, NewSessionTicket
+(client), and post-handshake client authentication (both sides)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
-from .. import trace as t
-from ..constants import TLS13, ExtensionType as X, HandshakeType as H
+from cryptography import x509
+
+from ..config import ClientConfig, ServerConfig
+from ..constants import TLS13, HandshakeType as H
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
-from ..errors import AlertDescription, PeerMisbehaved, UsageError, illegal, unexpected
+from ..errors import DecryptError, IllegalParameter, UnexpectedMessage, UsageError
 from ..events import (
     CertificateRequested,
     KeyUpdated,
@@ -19,12 +22,12 @@ from ..events import (
 )
 from ..keyschedule import (
     DeferredSecret,
+    StageKeys,
     finished_verify_data,
     next_traffic_secret,
     resumption_psk,
     traffic_keys,
 )
-from ..messages.extensions import EarlyDataIndication, find_typed
 from ..messages.handshake import (
     Certificate13,
     CertificateRequest13,
@@ -38,8 +41,140 @@ from ..messages.handshake import (
 )
 from ..record import Tls13Protection
 from ..session import ClientSession
-from .common import CLIENT_CERTIFICATE_VERIFY, Engine, State, certificate_verify_content
+from .client_auth import (
+    check_client_chain,
+    check_client_signature,
+    request_extensions,
+    send_client_certificate13,
+)
+from .common import CLIENT_CERTIFICATE_VERIFY, certificate_verify_content
+from .engine import Engine, Parser, State
 from .transcript import Transcript
+
+_CLIENT: Mapping[int, Parser] = {H.key_update: KeyUpdate.parse,
+                                 H.new_session_ticket: NewSessionTicket13.parse}
+_CLIENT_PHA: Mapping[int, Parser] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
+_SERVER: Mapping[int, Parser] = {H.key_update: KeyUpdate.parse}
+_SERVER_AWAITING: Mapping[int, Mapping[int, Parser]] = {
+    message: {**_SERVER, message: parse} for message, parse in (
+        (H.certificate, Certificate13.parse), (H.certificate_verify, CertificateVerify.parse),
+        (H.finished, Finished.parse))
+}
+
+
+class Connected13(State):
+    """The handshake is over: application data flows; KeyUpdate may arrive or be sent."""
+
+    accepts_application_data = True
+    plain_application_data = True
+    connected = True
+
+    def __init__(self, suite: Suite, application: StageKeys, is_client: bool) -> None:
+        self.suite = suite
+        self.is_client = is_client
+        # The current traffic secrets (RFC 8446 §7.2: each KeyUpdate moves one on).
+        self._client_secret = application.client.secret
+        self._server_secret = application.server.secret
+
+    def handle(self, engine: Engine, message: Any) -> State:
+        # The parser tables (shared: an idle connection keeps no dictionary of its
+        # own) let only a KeyUpdate get here.
+        self._key_updated(engine, message)
+        return self
+
+    def _key_updated(self, engine: Engine, message: KeyUpdate) -> None:
+        # RFC 8446 §4.6.3: the peer's next records use its next traffic secret.
+        if self.is_client:
+            self._server_secret = secret = next_traffic_secret(self.suite, self._server_secret)
+        else:
+            self._client_secret = secret = next_traffic_secret(self.suite, self._client_secret)
+        engine.install_read(Tls13Protection(self.suite, *traffic_keys(self.suite, secret)))
+        engine.emit(KeyUpdated("read", message.update_requested))
+        if message.update_requested:
+            # RFC 8446 §4.6.3: answer with our own update, not requesting another.
+            self.key_update(engine, False)
+            engine.emit(KeyUpdated("write", False))
+
+    def key_update(self, engine: Engine, request_peer_update: bool) -> None:
+        engine.send_post_handshake(KeyUpdate(request_peer_update))
+        if self.is_client:
+            self._client_secret = secret = next_traffic_secret(self.suite, self._client_secret)
+        else:
+            self._server_secret = secret = next_traffic_secret(self.suite, self._server_secret)
+        engine.install_write(Tls13Protection(self.suite, *traffic_keys(self.suite, secret)))
+
+
+class ClientConnected13(Connected13):
+    """The client: NewSessionTickets arrive, and (if offered) CertificateRequests."""
+
+    def __init__(self, suite: Suite, application: StageKeys, *, config: ClientConfig,
+                 resumption_master_secret: DeferredSecret, ticket_template: ClientSession,
+                 cache_key: tuple[str, tuple[str, ...]] | None,
+                 transcript: Transcript | None) -> None:
+        super().__init__(suite, application, is_client=True)
+        self.config = config
+        self.resumption_master_secret = resumption_master_secret
+        # What each NewSessionTicket turns into, and where it is kept.
+        self.ticket_template = ticket_template
+        self.cache_key = cache_key
+        # Post-handshake authentication: the handshake transcript it continues from.
+        self._transcript = transcript
+        self.expects = _CLIENT if transcript is None else _CLIENT_PHA
+
+    def handle(self, engine: Engine, message: Any) -> State:
+        if isinstance(message, NewSessionTicket13):
+            self._session_ticket(engine, message)
+        elif isinstance(message, CertificateRequest13):
+            self._answer_certificate_request(engine, message)
+        else:
+            return super().handle(engine, message)
+        return self
+
+    def _session_ticket(self, engine: Engine, message: NewSessionTicket13) -> None:
+        # RFC 8446 §4.6.1: lifetime at most seven days.
+        if message.ticket_lifetime > 604800:
+            raise IllegalParameter("ticket lifetime over seven days")
+        max_early = message.max_early_data_size
+        psk = resumption_psk(self.suite, self.resumption_master_secret.value,
+                             message.ticket_nonce)
+        session = None
+        if message.ticket_lifetime > 0:
+            session = dataclasses.replace(
+                self.ticket_template, secret=psk,
+                received_ms=int(self.config.clock() * 1000),
+                lifetime=message.ticket_lifetime, ticket=message.ticket,
+                age_add=message.ticket_age_add, max_early_data_size=max_early)
+            engine.new_session(session)
+            cache = self.config.session_cache
+            if cache is not None and self.cache_key is not None:
+                cache.store(self.cache_key, session)
+        engine.emit(SessionTicketReceived(
+            lifetime=message.ticket_lifetime, ticket=message.ticket,
+            age_add=message.ticket_age_add, nonce=message.ticket_nonce,
+            max_early_data_size=max_early, session=session,
+        ))
+
+    def _answer_certificate_request(self, engine: Engine, request: CertificateRequest13
+                                    ) -> None:
+        """RFC 8446 §4.6.2: Certificate, CertificateVerify and Finished, on a transcript
+        that continues the handshake's."""
+        if self._transcript is None:
+            raise UnexpectedMessage("CertificateRequest without post_handshake_auth")
+        if not request.certificate_request_context:
+            raise IllegalParameter("post-handshake CertificateRequest without a context")
+        engine.note(post_handshake=True)
+        transcript = self._transcript.fork()
+        transcript.add(request.raw)
+        engine.emit(CertificateRequested(request.certificate_request_context))
+
+        def send(message: Message) -> bytes:
+            transcript.add(serialize(message))
+            return engine.send_post_handshake(message)
+
+        send_client_certificate13(engine, self.config, request, send, transcript)
+        send(Finished(finished_verify_data(self.suite, self._client_secret,
+                                           transcript.digest())))
+        engine.note(post_handshake=True)
 
 
 @dataclasses.dataclass
@@ -49,166 +184,42 @@ class _PendingAuth:
     context: bytes
     transcript: Transcript
     chain: tuple[bytes, ...] = ()
-    certificate: Any = None
+    certificate: x509.Certificate | None = None
     expecting: int = H.certificate
 
 
-_CLIENT: dict[int, Any] = {H.key_update: KeyUpdate.parse,
-                           H.new_session_ticket: NewSessionTicket13.parse}
-_CLIENT_PHA: dict[int, Any] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
-_SERVER: dict[int, Any] = {H.key_update: KeyUpdate.parse}
-_SERVER_AWAITING: dict[int, dict[int, Any]] = {
-    message: {**_SERVER, message: parse} for message, parse in (
-        (H.certificate, Certificate13.parse), (H.certificate_verify, CertificateVerify.parse),
-        (H.finished, Finished.parse))
-}
+class ServerConnected13(Connected13):
+    """The server: it may ask for a client certificate (if the client offered
+    post-handshake authentication) and then checks the answer."""
 
-
-class Connected13(State):
-    """The handshake is over: application data flows; KeyUpdate, NewSessionTicket
-    (client) and post-handshake authentication messages may arrive."""
-
-    accepts_application_data = True
-    plain_application_data = True
-    connected = True
-
-    def __init__(self, suite: Suite, *, client_secret: bytes, server_secret: bytes,
-                 resumption_master_secret: DeferredSecret, is_client: bool,
-                 post_handshake_auth: bool = False,
-                 transcript: Transcript | None = None) -> None:
-        self.suite = suite
-        self.is_client = is_client
-        self._client_secret = client_secret
-        self._server_secret = server_secret
-        self.resumption_master_secret = resumption_master_secret
-        # Client side: what each NewSessionTicket turns into, and where it is kept.
-        self.ticket_template: ClientSession | None = None
-        self.cache_key: tuple[str, tuple[str, ...]] | None = None
-        # Post-handshake authentication: offered by the client, and the handshake
-        # transcript it continues from.
-        self.post_handshake_auth = post_handshake_auth
-        self._transcript = transcript if post_handshake_auth else None
+    def __init__(self, suite: Suite, application: StageKeys, *, config: ServerConfig,
+                 transcript: Transcript | None) -> None:
+        super().__init__(suite, application, is_client=False)
+        self.config = config
+        self._transcript = transcript  # None: the client did not offer it
         self._pending: _PendingAuth | None = None
-        self._update_expects()
-
-    def _update_expects(self) -> None:
-        # Shared tables: an idle connection keeps no dictionary of its own.
-        if self.is_client:
-            self.expects = _CLIENT_PHA if self.post_handshake_auth else _CLIENT
-        elif self._pending is None:
-            self.expects = _SERVER
-        else:
-            self.expects = _SERVER_AWAITING[self._pending.expecting]
+        self.expects = _SERVER
 
     def handle(self, engine: Engine, message: Any) -> State:
         if isinstance(message, KeyUpdate):
-            self._key_update(engine, message)
-        elif isinstance(message, NewSessionTicket13):
-            self._session_ticket(engine, message)
-        elif isinstance(message, CertificateRequest13):
-            self._answer_certificate_request(engine, message)
+            return super().handle(engine, message)
+        pending = self._pending
+        if pending is None:
+            raise UnexpectedMessage("post-handshake authentication message without a request")
+        pending.transcript.add(message.raw)
+        if isinstance(message, Certificate13):
+            self._certificate(engine, pending, message)
+        elif isinstance(message, CertificateVerify):
+            self._certificate_verify(engine, pending, message)
         else:
-            self._client_authentication(engine, message)
-        self._update_expects()
+            self._finished(engine, pending, message)
+        self.expects = _SERVER if self._pending is None else (
+            _SERVER_AWAITING[self._pending.expecting])
         return self
 
-    # -- KeyUpdate -------------------------------------------------------------
-
-    def _key_update(self, engine: Engine, message: KeyUpdate) -> None:
-        # RFC 8446 §4.6.3: the peer's next records use its next traffic secret.
-        if self.is_client:
-            self._server_secret = next_traffic_secret(self.suite, self._server_secret)
-            secret = self._server_secret
-        else:
-            self._client_secret = next_traffic_secret(self.suite, self._client_secret)
-            secret = self._client_secret
-        key, iv = traffic_keys(self.suite, secret)
-        engine.install_read(Tls13Protection(self.suite, key, iv))
-        engine.emit(KeyUpdated("read", message.update_requested))
-        if engine.tracing:
-            engine.trace(t.KEY_UPDATE, t.RECEIVED, {"update_requested": message.update_requested})
-        if message.update_requested:
-            # RFC 8446 §4.6.3: answer with our own update, not requesting another.
-            self.send_key_update(engine, False)
-            engine.emit(KeyUpdated("write", False))
-
-    def send_key_update(self, engine: Engine, request_peer_update: bool) -> None:
-        engine.send_post_handshake(KeyUpdate(request_peer_update))
-        if self.is_client:
-            self._client_secret = next_traffic_secret(self.suite, self._client_secret)
-            secret = self._client_secret
-        else:
-            self._server_secret = next_traffic_secret(self.suite, self._server_secret)
-            secret = self._server_secret
-        key, iv = traffic_keys(self.suite, secret)
-        engine.install_write(Tls13Protection(self.suite, key, iv))
-        if engine.tracing:
-            engine.trace(t.KEY_UPDATE, t.SENT, {"update_requested": request_peer_update})
-
-    # -- NewSessionTicket (client) -----------------------------------------------
-
-    def _session_ticket(self, engine: Engine, message: NewSessionTicket13) -> None:
-        # RFC 8446 §4.6.1: lifetime at most seven days.
-        if message.ticket_lifetime > 604800:
-            raise illegal("ticket lifetime over seven days")
-        early = find_typed(message.extensions, X.early_data, EarlyDataIndication)
-        max_early = (early.max_early_data_size or 0) if early is not None else 0
-        psk = resumption_psk(self.suite, self.resumption_master_secret.value,
-                             message.ticket_nonce)
-        session = None
-        if self.ticket_template is not None and message.ticket_lifetime > 0:
-            session = dataclasses.replace(
-                self.ticket_template, secret=psk,
-                received_ms=int(engine.config.clock() * 1000),
-                lifetime=message.ticket_lifetime, ticket=message.ticket,
-                age_add=message.ticket_age_add, max_early_data_size=max_early)
-            engine.new_session(session, self.cache_key)
-        engine.emit(SessionTicketReceived(
-            lifetime=message.ticket_lifetime, ticket=message.ticket,
-            age_add=message.ticket_age_add, nonce=message.ticket_nonce,
-            max_early_data_size=max_early, session=session,
-        ))
-        if engine.tracing:
-            engine.trace(t.NEW_SESSION_TICKET, t.RECEIVED, {
-                "lifetime": message.ticket_lifetime, "ticket_bytes": len(message.ticket),
-                "max_early_data_size": max_early})
-
-    # -- post-handshake authentication (RFC 8446 §4.6.2) -------------------------
-
-    def _answer_certificate_request(self, engine: Engine, request: CertificateRequest13) -> None:
-        from ..config import ClientConfig
-        from .client_auth import send_client_certificate13
-
-        config = engine.config
-        assert isinstance(config, ClientConfig) and self._transcript is not None
-        if not request.certificate_request_context:
-            raise illegal("post-handshake CertificateRequest without a context")
-        transcript = self._transcript.fork()
-        transcript.add(request.raw)
-        engine.emit(CertificateRequested(request.certificate_request_context))
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_REQUEST, t.RECEIVED, {"post_handshake": True})
-
-        def send(message: Message) -> bytes:
-            raw = serialize(message)
-            transcript.add(raw)
-            return engine.send_post_handshake(message)
-
-        send_client_certificate13(engine, config, request, send, transcript)
-        verify_data = finished_verify_data(self.suite, self._client_secret, transcript.digest())
-        send(Finished(verify_data))
-        if engine.tracing:
-            engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data),
-                                              "post_handshake": True})
-
-    def request_certificate(self, engine: Engine) -> None:
-        """Server side: ask an established client for its certificate."""
-        from ..config import ServerConfig
-        from .client_auth import request_extensions
-
-        config = engine.config
-        assert isinstance(config, ServerConfig)
-        if not self.post_handshake_auth or self._transcript is None:
+    def request_client_certificate(self, engine: Engine) -> None:
+        config = self.config
+        if self._transcript is None:
             raise UsageError("the client did not offer post-handshake authentication")
         if self._pending is not None:
             raise UsageError("a certificate request is already pending")
@@ -218,51 +229,41 @@ class Connected13(State):
         request = CertificateRequest13(context, request_extensions(config))
         transcript = self._transcript.fork()
         transcript.add(engine.send_post_handshake(request))
+        engine.note(post_handshake=True)
         self._pending = _PendingAuth(context, transcript)
-        self._update_expects()
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {"post_handshake": True})
+        self.expects = _SERVER_AWAITING[H.certificate]
 
-    def _client_authentication(self, engine: Engine, message: Any) -> None:
-        from ..config import ServerConfig
-        from .client_auth import check_client_chain, check_client_signature
-
-        config = engine.config
-        pending = self._pending
-        if pending is None or not isinstance(config, ServerConfig):
-            raise unexpected("post-handshake authentication message without a request")
-        pending.transcript.add(message.raw)
-        if isinstance(message, Certificate13):
-            if message.certificate_request_context != pending.context:
-                raise illegal("client Certificate answers a different request")
-            checked = check_client_chain(engine, _required(config), message.chain, TLS13)
-            if checked is None:
-                pending.expecting = H.finished
-            else:
-                pending.chain, pending.certificate = message.chain, checked[0][0]
-                pending.expecting = H.certificate_verify
-        elif isinstance(message, CertificateVerify):
-            content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY,
-                                                 pending.transcript.digest_before_last())
-            check_client_signature(engine, config, pending.certificate, message.algorithm,
-                                   content, message.signature, tls13=True)
+    def _certificate(self, engine: Engine, pending: _PendingAuth, message: Certificate13
+                     ) -> None:
+        if message.certificate_request_context != pending.context:
+            raise IllegalParameter("client Certificate answers a different request")
+        # Post-handshake requests are explicit: an empty answer is acceptable only
+        # when the policy says the certificate is optional.
+        config = self.config if self.config.client_auth != "none" else dataclasses.replace(
+            self.config, client_auth="optional")
+        checked = check_client_chain(engine, config, message.chain, TLS13)
+        if checked is None:
             pending.expecting = H.finished
         else:
-            assert isinstance(message, Finished)
-            check_finished_length(message, self.suite.hash_len)
-            expected = finished_verify_data(self.suite, self._client_secret,
-                                            pending.transcript.digest_before_last())
-            if not constant_time_equal(expected, message.verify_data):
-                raise PeerMisbehaved("client Finished does not verify",
-                                     AlertDescription.decrypt_error)
-            if engine.tracing:
-                engine.trace(t.FINISHED, t.RECEIVED, {"post_handshake": True, "result": "verified"})
-            self._pending = None
-            engine.emit(PeerCertificateVerified(pending.chain))
+            pending.chain, pending.certificate = message.chain, checked[0][0]
+            pending.expecting = H.certificate_verify
 
+    def _certificate_verify(self, engine: Engine, pending: _PendingAuth,
+                            message: CertificateVerify) -> None:
+        if pending.certificate is None:
+            raise UnexpectedMessage("CertificateVerify without a client certificate")
+        content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY,
+                                             pending.transcript.digest_before_last())
+        check_client_signature(engine, self.config, pending.certificate, message.algorithm,
+                               content, message.signature, tls13=True)
+        pending.expecting = H.finished
 
-def _required(config: Any) -> Any:
-    """Post-handshake requests are explicit: an empty answer is acceptable only
-    when the policy says the certificate is optional."""
-    return config if config.client_auth != "none" else dataclasses.replace(
-        config, client_auth="optional")
+    def _finished(self, engine: Engine, pending: _PendingAuth, message: Finished) -> None:
+        check_finished_length(message, self.suite.hash_len)
+        expected = finished_verify_data(self.suite, self._client_secret,
+                                        pending.transcript.digest_before_last())
+        if not constant_time_equal(expected, message.verify_data):
+            raise DecryptError("client Finished does not verify")
+        engine.note(post_handshake=True, result="verified")
+        self._pending = None
+        engine.emit(PeerCertificateVerified(pending.chain))

@@ -11,7 +11,11 @@ from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..errors import (
+    DecodeError,
+    DecryptError,
+    MissingExtension,
+)
 from ..keyschedule import KeySchedule, finished_verify_data, resumption_psk
 from ..messages.extensions import (
     EarlyDataIndication,
@@ -23,7 +27,7 @@ from ..messages.extensions import (
 )
 from ..messages.handshake import ClientHello, NewSessionTicket13
 from ..session import ClientSession, SessionState
-from .common import Engine
+from .engine import Engine
 
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
 TICKET_AGE_TOLERANCE_MS = 10_000
@@ -64,7 +68,7 @@ def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> Cl
                        filled.extensions, raw)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class AcceptedPsk:
     index: int
     state: SessionState
@@ -83,8 +87,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     modes_ext = find_typed(hello.extensions, X.psk_key_exchange_modes, U8List)
     if modes_ext is None:
         # RFC 8446 §4.2.9: pre_shared_key without psk_key_exchange_modes.
-        raise PeerMisbehaved("pre_shared_key without psk_key_exchange_modes",
-                             AlertDescription.missing_extension)
+        raise MissingExtension("pre_shared_key without psk_key_exchange_modes")
     dhe = PskKeyExchangeMode.psk_dhe_ke in modes_ext.values and can_dhe
     if not dhe and not (PskKeyExchangeMode.psk_ke in modes_ext.values and config.allow_psk_ke):
         return None
@@ -93,11 +96,10 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
     now = config.clock()
     now_ms = int(now * 1000)
     for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
-        opened = config.ticket_keys.open(identity.identity, now)
+        opened = config.ticket_keys.open(identity.identity, now, config.rng)
         if opened is None:
-            if engine.tracing:
-                engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
-                    "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
+            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
+                "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
             continue
         try:
             state = SessionState.decode(opened)
@@ -108,15 +110,14 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             # Resuming would skip the CertificateRequest this policy demands.
             reason = "the session has no client certificate, which this server requires"
         if reason:
-            if engine.tracing:
-                engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
+            engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
             continue
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
         transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
         expected = binder(suite, state.secret, transcript_hash)
         if not constant_time_equal(expected, psk.binders[index]):
-            raise PeerMisbehaved("PSK binder does not verify", AlertDescription.decrypt_error)
+            raise DecryptError("PSK binder does not verify")
         client_age = (identity.obfuscated_ticket_age - state.age_add) % 2**32
         return AcceptedPsk(index, state, identity, client_age, dhe)
     return None
@@ -156,15 +157,13 @@ def early_data_acceptable(engine: Engine, config: ServerConfig, hello: ClientHel
     }
     for reason, ok in checks.items():
         if not ok:
-            if engine.tracing:
-                engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
-                                                               "reason": reason})
+            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {"early_data": "rejected",
+                                                           "reason": reason})
             return False
     expires = state.issued_ms / 1000 + state.lifetime
     if not config.anti_replay.first_use(accepted.identity.identity, expires, now):
-        if engine.tracing:
-            engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
-                "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
+        engine.trace(t.ENCRYPTED_EXTENSIONS, t.LOCAL, {
+            "early_data": "rejected", "reason": "ticket already used for early data (replay)"})
         return False
     return True
 
@@ -187,10 +186,6 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         )
         extensions = ((EarlyDataIndication(config.max_early_data_size),)
                       if config.max_early_data_size else ())
-        ticket = config.ticket_keys.seal(state.encode(), now)
+        ticket = config.ticket_keys.seal(state.encode(), now, config.rng)
         engine.send_post_handshake(NewSessionTicket13(
             config.ticket_lifetime, age_add, nonce, ticket, extensions))
-        if engine.tracing:
-            engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
-                "lifetime": config.ticket_lifetime, "ticket_bytes": len(ticket),
-                "max_early_data_size": config.max_early_data_size})

@@ -1,14 +1,19 @@
-"""The TLS 1.2 server (RFC 5246 §7.3): one class per state.
+"""The TLS 1.2 server after the ClientHello picked TLS 1.2 (RFC 5246 §7.3): one class
+per state.
 
 Full handshake:
-    ClientHello (from server13.ExpectClientHello) -> our flight: ServerHello
-       Certificate [ServerKeyExchange] [CertificateRequest] ServerHelloDone
-    -> [ExpectCertificate] -> ExpectClientKeyExchange -> [ExpectCertificateVerify]
+    handle_client_hello -> our flight: ServerHello Certificate [ServerKeyExchange]
+       [CertificateRequest] ServerHelloDone
+    -> [ExpectClientCertificate] -> ExpectClientKeyExchange -> [ExpectCertificateVerify]
     -> ExpectChangeCipherSpec -> ExpectFinished
     -> ([NewSessionTicket] ChangeCipherSpec Finished) Connected12
 Abbreviated (resumed by session id or ticket, RFC 5077 §3.1):
     ServerHello [NewSessionTicket] ChangeCipherSpec Finished
     -> ExpectChangeCipherSpec -> ExpectFinished -> Connected12
+
+Each state holds the frozen values of the steps before it: ``Hello12`` (the
+ServerHello's decisions), ``Full12`` (the certificate and key exchange of a full
+handshake), ``Keys12`` once the master secret exists.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 from cryptography import x509
 
 from .. import trace as t
-from ..certs import CertifiedKey, describe_certificate, name_der
+from ..certs import CertifiedKey, name_der
 from ..config import ServerConfig
 from ..constants import (
     DOWNGRADE_TLS12,
@@ -35,7 +40,12 @@ from ..constants import (
 from ..crypto import prf, rsa_kx, signatures
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.suites import SUITES, Suite
-from ..errors import AlertDescription, DecodeError, PeerIncompatible, PeerMisbehaved, illegal
+from ..errors import (
+    DecodeError,
+    HandshakeFailure,
+    IllegalParameter,
+    InappropriateFallback,
+)
 from ..events import HandshakeComplete
 from ..messages.extensions import (
     ALPN,
@@ -58,21 +68,29 @@ from ..messages.handshake import (
     EmptyMessage,
     Finished,
     NewSessionTicket12,
+    Serialized,
     ServerHello,
     ServerKeyExchangeECDHE,
     check_finished_length,
 )
-from ..session import SessionState
+from ..session import SessionState, TicketKeys
 from .client_auth import check_client_chain, check_client_signature
-from .common import Engine, State, choose_alpn, choose_signature_scheme, decode_alpn
+from .common import (
+    choose_alpn,
+    choose_signature_scheme,
+    decode_alpn,
+    describe_chain,
+    server_name_of,
+)
+from .engine import Engine, State
 from .post12 import (
     Connected12,
     Tls12Keys,
-    finish_handshake12,
-    install_tls12_keys,
+    derive_keys12,
+    negotiated12,
+    send_finished12,
     verify_finished12,
 )
-from .server13 import server_name_of
 
 _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp384r1,
                  "secp521r1": NamedGroup.secp521r1}
@@ -81,26 +99,42 @@ _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp
 _CERTIFICATE_TYPES = bytes([1, 64])
 
 
-@dataclass
-class Server12:
+@dataclass(frozen=True, slots=True)
+class Hello12:
+    """What the server decided for its ServerHello."""
+
     config: ServerConfig
     hello: ClientHello
     suite: Suite
     server_random: bytes
     session_id: bytes
     extended_master_secret: bool
-    certified: CertifiedKey | None = None
-    group: int | None = None
-    share: PrivateShare | None = None
-    signature_scheme: int | None = None
-    alpn: bytes | None = None
-    server_name: str | None = None
-    issue_ticket: bool = False
-    master: bytes = b""
-    resumed: bool = False
-    peer_chain: tuple[bytes, ...] = ()
-    verified_chain: tuple[bytes, ...] = ()
-    peer_certificate: x509.Certificate | None = None
+    alpn: bytes | None
+    server_name: str | None
+    # RFC 5077 §3.3: the keys to seal a NewSessionTicket with, when one is sent.
+    ticket_keys: TicketKeys | None
+
+
+@dataclass(frozen=True, slots=True)
+class Full12:
+    """A full handshake's certificate and key exchange (after ServerHelloDone)."""
+
+    certified: CertifiedKey
+    # ECDHE: the group, our private share and the scheme that signed it; None for
+    # RSA key transport.
+    ecdhe: tuple[int, PrivateShare, int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Keys12:
+    """The session's keys and what the handshake will report about the client."""
+
+    keys: Tls12Keys
+    resumed: bool
+    chain: tuple[bytes, ...]  # the client's certificate chain, if it sent one
+    verified_chain: tuple[bytes, ...]
+    group: int | None
+    signature_scheme: int | None
 
 
 def _choose(config: ServerConfig, hello: ClientHello
@@ -122,9 +156,10 @@ def _choose(config: ServerConfig, hello: ClientHello
     for suite_id in order:
         suite = SUITES[suite_id]
         for certified in config.certificates:
-            kind, _, curve = signatures.describe_key(certified.private_key).partition(" ")
-            if kind != suite.authentication:
+            # RFC 8422 §5.3: an ECDSA or EdDSA key for the ECDHE_ECDSA suites.
+            if signatures.tls12_authentication(certified.private_key) != suite.authentication:
                 continue
+            kind, _, curve = signatures.describe_key(certified.private_key).partition(" ")
             if kind == "ECDSA" and groups_ext is not None and _CURVE_GROUPS.get(
                     curve) not in client_groups:
                 continue  # RFC 8422 §5.3: an ECDSA key on a curve the client supports
@@ -138,7 +173,7 @@ def _choose(config: ServerConfig, hello: ClientHello
                       for s in hello.cipher_suites)
     hint = (" (the client offers RSA key exchange, which is disabled here)"
             if rsa_offered and not config.enable_rsa_key_exchange else "")
-    raise PeerIncompatible("no TLS 1.2 cipher suite, group and certificate in common" + hint)
+    raise HandshakeFailure("no TLS 1.2 cipher suite, group and certificate in common" + hint)
 
 
 def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bool
@@ -151,7 +186,7 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
     from_ticket = False
     if (isinstance(ticket_ext, UnknownExtension) and ticket_ext.data
             and config.ticket_keys is not None):
-        opened = config.ticket_keys.open(ticket_ext.data, now)
+        opened = config.ticket_keys.open(ticket_ext.data, now, config.rng)
         if opened is not None:
             try:
                 state, from_ticket = SessionState.decode(opened), True
@@ -173,258 +208,232 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
         reason = "session has no client certificate, which this server requires"
     elif state.extended_master_secret and not ems:
         # RFC 7627 §5.3: the client dropped EMS on resumption of an EMS session.
-        raise PeerMisbehaved("resumption without extended master secret of a session "
-                             "that used it", AlertDescription.handshake_failure)
+        raise HandshakeFailure("resumption without extended master secret of a session "
+                               "that used it")
     elif ems and not state.extended_master_secret:
         reason = "session did not use extended master secret (RFC 7627 §5.3)"
     if reason:
-        if engine.tracing:
-            engine.trace(t.SERVER_HELLO, t.LOCAL, {"resumption": f"full handshake: {reason}"})
+        engine.trace(t.SERVER_HELLO, t.LOCAL, {"resumption": f"full handshake: {reason}"})
         return None
     return state, from_ticket
 
 
-def handle_client_hello12(engine: Engine, config: ServerConfig, hello: ClientHello) -> State:
+def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello) -> State:
+    """A ClientHello for which TLS 1.2 was negotiated."""
     if 0 not in hello.legacy_compression_methods:
-        raise illegal("ClientHello does not offer null compression")
+        raise IllegalParameter("ClientHello does not offer null compression")
     suites = hello.cipher_suites
     # RFC 7507: a fallback connection from a client that could do better.
     if CipherSuite.TLS_FALLBACK_SCSV in suites and TLS13 in config.versions:
-        raise PeerMisbehaved("the client fell back to TLS 1.2 but we support TLS 1.3",
-                             AlertDescription.inappropriate_fallback)
+        raise InappropriateFallback("the client fell back to TLS 1.2 but we support TLS 1.3")
     renegotiation = find_typed(hello.extensions, X.renegotiation_info, RenegotiationInfo)
     if renegotiation is not None and renegotiation.renegotiated_connection:
-        raise PeerMisbehaved("non-empty renegotiation_info on an initial handshake",
-                             AlertDescription.handshake_failure)
+        raise HandshakeFailure("non-empty renegotiation_info on an initial handshake")
     secure_renegotiation = (renegotiation is not None
                             or CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in suites)
     ems = find(hello.extensions, X.extended_master_secret) is not None
     if not ems and config.require_extended_master_secret:
-        raise PeerIncompatible("the client does not offer extended master secret (RFC 7627), "
+        raise HandshakeFailure("the client does not offer extended master secret (RFC 7627), "
                                "which this server requires")
     resumable = _resumable(engine, config, hello, ems)
     random = config.rng(32)
     if TLS13 in config.versions:
         # RFC 8446 §4.1.3: tell a TLS 1.3 client that we were asked for TLS 1.2 only.
         random = random[:24] + DOWNGRADE_TLS12
-    wants_ticket = find(hello.extensions, X.session_ticket) is not None and (
-        config.ticket_keys is not None)
+    wants_ticket = find(hello.extensions, X.session_ticket) is not None
+    ticket_keys = config.ticket_keys if wants_ticket else None
     alpn_ext = find_typed(hello.extensions, X.application_layer_protocol_negotiation, ALPN)
     alpn = choose_alpn(config.alpn_protocols, alpn_ext.protocols if alpn_ext else ())
+    server_name = server_name_of(hello)
 
     if resumable is not None:
         state, from_ticket = resumable
-        suite = SUITES[state.cipher_suite]
         # RFC 5077 §3.4: a ticket resumption echoes the client's session id.
-        s = Server12(config, hello, suite, random, hello.legacy_session_id, ems,
-                     alpn=alpn, server_name=server_name_of(hello), master=state.secret,
-                     resumed=True, peer_chain=state.peer_certificates,
-                     issue_ticket=wants_ticket and from_ticket)
-    else:
-        suite, certified, group, scheme = _choose(config, hello)
-        session_id = config.rng(32) if config.session_cache is not None else b""
-        s = Server12(config, hello, suite, random, session_id, ems, certified=certified,
-                     group=group, signature_scheme=scheme, alpn=alpn,
-                     server_name=server_name_of(hello), issue_ticket=wants_ticket)
-    formats = find_typed(hello.extensions, X.ec_point_formats, U8List)
-    if s.group is not None and formats is not None and 0 not in formats.values:
-        raise illegal("client does not accept uncompressed EC points")
-    engine.transcript.set_hash(suite.hash_name)
+        resumed = Hello12(config, hello, SUITES[state.cipher_suite], random,
+                          hello.legacy_session_id, ems, alpn, server_name,
+                          ticket_keys if from_ticket else None)
+        _send_server_hello(engine, resumed, secure_renegotiation, ecdhe=False, resumed=True)
+        return _send_abbreviated_flight(engine, resumed, state)
+    suite, certified, group, scheme = _choose(config, hello)
+    session_id = config.rng(32) if config.session_cache is not None else b""
+    full = Hello12(config, hello, suite, random, session_id, ems, alpn, server_name,
+                   ticket_keys)
+    _send_server_hello(engine, full, secure_renegotiation, ecdhe=group is not None,
+                       resumed=False)
+    return _send_full_flight(engine, full, certified, group, scheme)
 
+
+def _send_server_hello(engine: Engine, s: Hello12, secure_renegotiation: bool, *,
+                       ecdhe: bool, resumed: bool) -> None:
+    hello = s.hello
+    formats = find_typed(hello.extensions, X.ec_point_formats, U8List)
+    if ecdhe and formats is not None and 0 not in formats.values:
+        raise IllegalParameter("client does not accept uncompressed EC points")
+    engine.transcript.set_hash(s.suite.hash_name)
     extensions: list[Extension] = []
     if secure_renegotiation:
         extensions.append(RenegotiationInfo(b""))
-    if ems:
+    if s.extended_master_secret:
         extensions.append(Empty(X.extended_master_secret))
-    if s.group is not None and formats is not None:
+    if ecdhe and formats is not None:
         extensions.append(U8List(X.ec_point_formats, b"\x00"))
     if s.alpn is not None:
         extensions.append(ALPN((s.alpn,)))
-    if s.server_name is not None and not s.resumed:
+    if s.server_name is not None and not resumed:
         extensions.append(Empty(X.server_name))
-    if s.issue_ticket:
+    if s.ticket_keys is not None:
         extensions.append(UnknownExtension(X.session_ticket, b""))
-    engine.send_handshake(ServerHello(TLS12, random, s.session_id, suite.id, 0,
-                                      tuple(extensions)))
-    if engine.tracing:
-        engine.trace(t.SERVER_HELLO, t.SENT, {
-            "version": "TLS 1.2", "cipher_suite": suite.name, "key_exchange": suite.key_exchange,
-            "random": random.hex(), "session_id": s.session_id.hex(), "resumed": s.resumed,
-            "extended_master_secret": ems, "downgrade_sentinel": TLS13 in config.versions,
-            "extensions": [describe(X, e.type) for e in extensions]})
-    if s.resumed:
-        return _send_abbreviated_flight(engine, s)
-    return _send_full_flight(engine, s)
+    engine.send(ServerHello(TLS12, s.server_random, s.session_id, s.suite.id, 0,
+                            tuple(extensions)))
+    engine.note(resumed=resumed)
 
 
-def _send_full_flight(engine: Engine, s: Server12) -> State:
-    config, hello, certified = s.config, s.hello, s.certified
-    assert certified is not None
-    engine.send_raw_handshake(certified.certificate_message(tls13=False))
-    if engine.tracing:
-        engine.trace(t.CERTIFICATE, t.SENT, {
-            "chain": [describe_certificate(c) for c in certified.chain]})
-    if s.group is not None:
-        scheme = s.signature_scheme
-        assert scheme is not None
-        s.share = GROUPS[s.group].generate(config.rng)
-        params = ServerKeyExchangeECDHE(s.group, s.share.public, scheme, b"").params
+def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group: int | None,
+                      scheme: int | None) -> State:
+    config = s.config
+    engine.send(Serialized(certified.certificate_message(tls13=False)))
+    engine.note(chain=lambda: describe_chain(certified.chain))
+    ecdhe = None
+    if group is not None and scheme is not None:
+        share = GROUPS[group].generate(config.rng)
+        params = ServerKeyExchangeECDHE(group, share.public, scheme, b"").params
         signature = signatures.sign(certified.private_key, scheme,
-                                    hello.random + s.server_random + params)
-        engine.send_handshake(ServerKeyExchangeECDHE(s.group, s.share.public, scheme,
-                                                     signature))
-        if engine.tracing:
-            engine.trace(t.SERVER_KEY_EXCHANGE, t.SENT, {
-                "group": describe(NamedGroup, s.group), "server_public_bytes": len(s.share.public),
-                "signature_scheme": describe(SignatureScheme, scheme),
-                "signature_bytes": len(signature)})
+                                    s.hello.random + s.server_random + params)
+        engine.send(ServerKeyExchangeECDHE(group, share.public, scheme, signature))
+        ecdhe = (group, share, scheme)
     request = config.client_auth != "none"
     if request:
-        engine.send_handshake(CertificateRequest12(
+        engine.send(CertificateRequest12(
             _CERTIFICATE_TYPES, signatures.tls12_schemes(config.signature_schemes),
             tuple(name_der(name) for name in config.client_ca_names)))
-        if engine.tracing:
-            engine.trace(t.CERTIFICATE_REQUEST, t.SENT, {
-                "policy": config.client_auth, "ca_names": len(config.client_ca_names)})
-    engine.send_handshake(EmptyMessage(H.server_hello_done))
-    if engine.tracing:
-        engine.trace(t.SERVER_HELLO_DONE, t.SENT, {})
-    return ExpectClientCertificate(s) if request else ExpectClientKeyExchange(s)
+        engine.note(policy=config.client_auth, ca_names=len(config.client_ca_names))
+    engine.send(EmptyMessage(H.server_hello_done))
+    full = Full12(certified, ecdhe)
+    return ExpectClientCertificate(s, full) if request else (
+        ExpectClientKeyExchange(s, full, None))
 
 
-def _send_abbreviated_flight(engine: Engine, s: Server12) -> State:
-    keys = install_tls12_keys(engine, s.suite, s.master, s.hello.random, s.server_random,
-                              is_client=False, extended=s.extended_master_secret)
-    _send_finished(engine, s, keys)
-    return ExpectChangeCipherSpec(s, keys)
+def _send_abbreviated_flight(engine: Engine, s: Hello12, state: SessionState) -> State:
+    keys = derive_keys12(engine, s.suite, state.secret, s.extended_master_secret,
+                         s.hello.random, s.server_random)
+    established = Keys12(keys, True, state.peer_certificates, (), None, None)
+    _send_finished(engine, s, established)
+    return ExpectChangeCipherSpec(s, established)
 
 
-def _send_finished(engine: Engine, s: Server12, keys: Tls12Keys) -> None:
-    if s.issue_ticket:
-        _send_ticket(engine, s)
-    engine.send_change_cipher_spec()
-    engine.install_write(keys.server_write)
-    verify_data = prf.finished_verify_data(s.suite.hash_name, s.master, False,
-                                           engine.transcript.digest())
-    engine.send_handshake(Finished(verify_data))
-    if engine.tracing:
-        engine.trace(t.FINISHED, t.SENT, {"verify_data_bytes": len(verify_data)})
+def _send_finished(engine: Engine, s: Hello12, established: Keys12) -> None:
+    if s.ticket_keys is not None:
+        # RFC 5077 §3.3: NewSessionTicket, sealed like TLS 1.3 tickets.
+        config = s.config
+        ticket = s.ticket_keys.seal(_session_state(s, established).encode(), config.clock(),
+                                    config.rng)
+        engine.send(NewSessionTicket12(config.ticket_lifetime, ticket))
+    send_finished12(engine, established.keys, from_client=False)
 
 
-def _session_state(s: Server12) -> SessionState:
+def _session_state(s: Hello12, established: Keys12) -> SessionState:
     config = s.config
-    return SessionState(TLS12, s.suite.id, s.master, int(config.clock() * 1000),
-                        config.ticket_lifetime, alpn=s.alpn or b"",
+    return SessionState(TLS12, s.suite.id, established.keys.master,
+                        int(config.clock() * 1000), config.ticket_lifetime, alpn=s.alpn or b"",
                         server_name=(s.server_name or "").encode(),
                         extended_master_secret=s.extended_master_secret,
-                        peer_certificates=s.peer_chain)
-
-
-def _send_ticket(engine: Engine, s: Server12) -> None:
-    """RFC 5077 §3.3: NewSessionTicket, sealed like TLS 1.3 tickets."""
-    config = s.config
-    assert config.ticket_keys is not None
-    ticket = config.ticket_keys.seal(_session_state(s).encode(), config.clock())
-    engine.send_handshake(NewSessionTicket12(config.ticket_lifetime, ticket))
-    if engine.tracing:
-        engine.trace(t.NEW_SESSION_TICKET, t.SENT, {
-            "lifetime_hint": config.ticket_lifetime, "ticket_bytes": len(ticket)})
+                        peer_certificates=established.chain)
 
 
 class _Tls12ServerState(State):
-    def __init__(self, s: Server12) -> None:
+    def __init__(self, s: Hello12) -> None:
         self.s = s
 
 
 class ExpectClientCertificate(_Tls12ServerState):
     expects = {H.certificate: Certificate12.parse}
 
+    def __init__(self, s: Hello12, full: Full12) -> None:
+        super().__init__(s)
+        self.full = full
+
     def handle(self, engine: Engine, message: Certificate12) -> State:
-        s = self.s
-        checked = check_client_chain(engine, s.config, message.chain, TLS12)
-        if checked is not None:
-            chain, s.verified_chain = checked
-            s.peer_chain, s.peer_certificate = message.chain, chain[0]
-        return ExpectClientKeyExchange(s)
+        checked = check_client_chain(engine, self.s.config, message.chain, TLS12)
+        if checked is None:
+            return ExpectClientKeyExchange(self.s, self.full, None)
+        chain, verified = checked
+        return ExpectClientKeyExchange(self.s, self.full, (chain[0], message.chain, verified))
 
 
 class ExpectClientKeyExchange(_Tls12ServerState):
-    def __init__(self, s: Server12) -> None:
+    def __init__(self, s: Hello12, full: Full12,
+                 client: tuple[x509.Certificate, tuple[bytes, ...], tuple[bytes, ...]] | None
+                 ) -> None:
         super().__init__(s)
-        parser = (ClientKeyExchangeRSA.parse if s.suite.key_exchange == "RSA"
+        self.full = full
+        # The client's certificate, chain and verified path, if it sent one.
+        self.client = client
+        parser = (ClientKeyExchangeRSA.parse if full.ecdhe is None
                   else ClientKeyExchangeECDHE.parse)
         self.expects = {H.client_key_exchange: parser}
 
     def handle(self, engine: Engine, message: Any) -> State:
-        s = self.s
+        s, full = self.s, self.full
         suite, config = s.suite, s.config
-        certified = s.certified
-        assert certified is not None
-        if isinstance(message, ClientKeyExchangeRSA):
+        ecdhe = full.ecdhe
+        if ecdhe is None:
             # RFC 5246 §7.4.7.1: one path for every outcome; see crypto/rsa_kx.py.
             pre_master_secret = rsa_kx.decrypt_pre_master_secret(
-                certified.private_key, message.encrypted_pre_master_secret,
+                full.certified.private_key, message.encrypted_pre_master_secret,
                 s.hello.legacy_version, config.rng)
-            if engine.tracing:
-                engine.trace(t.CLIENT_KEY_EXCHANGE, t.RECEIVED, {
-                    "key_exchange": "RSA",
-                    "encrypted_pre_master_secret_bytes": len(message.encrypted_pre_master_secret),
-                    "encrypted_pre_master_secret": message.encrypted_pre_master_secret.hex(),
-                    "server_key": signatures.describe_key(certified.private_key)},
-                    {"pre_master_secret": pre_master_secret})
+            engine.note(server_key=lambda: signatures.describe_key(full.certified.private_key),
+                        secrets={"pre_master_secret": pre_master_secret})
+            group = scheme = None
         else:
-            assert s.share is not None and s.group is not None
-            pre_master_secret = s.share.complete(message.public)
-            if engine.tracing:
-                engine.trace(t.CLIENT_KEY_EXCHANGE, t.RECEIVED, {
-                    "key_exchange": "ECDHE", "group": describe(NamedGroup, s.group),
-                    "client_public_bytes": len(message.public)})
-            if engine.tracing:
-                engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
-                    "group": describe(NamedGroup, s.group), "hybrid": False,
-                    "client_share_bytes": len(message.public),
-                    "server_share_bytes": len(s.share.public),
-                    "shared_secret_bytes": len(pre_master_secret)},
-                    {"pre_master_secret": pre_master_secret})
+            group, share, scheme = ecdhe
+            pre_master_secret = share.complete(message.public)
+            engine.note(group=describe(NamedGroup, group))
+            engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
+                "group": describe(NamedGroup, group), "hybrid": False,
+                "client_share_bytes": len(message.public),
+                "server_share_bytes": len(share.public),
+                "shared_secret_bytes": len(pre_master_secret)},
+                {"pre_master_secret": pre_master_secret})
         if s.extended_master_secret:
-            s.master = prf.extended_master_secret(suite.hash_name, pre_master_secret,
-                                                  engine.transcript.digest())
+            master = prf.extended_master_secret(suite.hash_name, pre_master_secret,
+                                                engine.transcript.digest())
         else:
-            s.master = prf.master_secret(suite.hash_name, pre_master_secret, s.hello.random,
-                                         s.server_random)
-        engine.keylog("CLIENT_RANDOM", s.hello.random, s.master)
-        keys = install_tls12_keys(engine, suite, s.master, s.hello.random, s.server_random,
-                                  is_client=False, extended=s.extended_master_secret)
-        if s.peer_certificate is not None:
-            return ExpectCertificateVerify(s, keys)
-        return ExpectChangeCipherSpec(s, keys)
+            master = prf.master_secret(suite.hash_name, pre_master_secret, s.hello.random,
+                                       s.server_random)
+        engine.keylog("CLIENT_RANDOM", s.hello.random, master)
+        keys = derive_keys12(engine, suite, master, s.extended_master_secret, s.hello.random,
+                             s.server_random)
+        if self.client is None:
+            return ExpectChangeCipherSpec(s, Keys12(keys, False, (), (), group, scheme))
+        certificate, chain, verified = self.client
+        return ExpectCertificateVerify(s, Keys12(keys, False, chain, verified, group, scheme),
+                                       certificate)
 
 
 class ExpectCertificateVerify(_Tls12ServerState):
     expects = {H.certificate_verify: CertificateVerify.parse}
 
-    def __init__(self, s: Server12, keys: Tls12Keys) -> None:
+    def __init__(self, s: Hello12, established: Keys12, certificate: x509.Certificate) -> None:
         super().__init__(s)
-        self.keys = keys
+        self.established = established
+        self.certificate = certificate
 
     def handle(self, engine: Engine, message: CertificateVerify) -> State:
-        s = self.s
-        assert s.peer_certificate is not None
         # RFC 5246 §7.4.8: signed over every handshake message before this one.
         signed = engine.transcript.messages()[: -len(message.raw)]
-        check_client_signature(engine, s.config, s.peer_certificate, message.algorithm,
+        check_client_signature(engine, self.s.config, self.certificate, message.algorithm,
                                signed, message.signature, tls13=False)
-        return ExpectChangeCipherSpec(s, self.keys)
+        return ExpectChangeCipherSpec(self.s, self.established)
 
 
 class ExpectChangeCipherSpec(_Tls12ServerState):
-    def __init__(self, s: Server12, keys: Tls12Keys) -> None:
+    def __init__(self, s: Hello12, established: Keys12) -> None:
         super().__init__(s)
-        self.keys = keys
+        self.established = established
 
     def handle_change_cipher_spec(self, engine: Engine) -> State:
-        engine.install_read(self.keys.client_write)
-        return ExpectFinished(self.s, self.keys)
+        engine.install_read(self.established.keys.client_write)
+        return ExpectFinished(self.s, self.established)
 
     def describe(self) -> str:
         return "expecting ChangeCipherSpec"
@@ -433,29 +442,30 @@ class ExpectChangeCipherSpec(_Tls12ServerState):
 class ExpectFinished(_Tls12ServerState):
     expects = {H.finished: Finished.parse}
 
-    def __init__(self, s: Server12, keys: Tls12Keys) -> None:
+    def __init__(self, s: Hello12, established: Keys12) -> None:
         super().__init__(s)
-        self.keys = keys
+        self.established = established
 
     def handle(self, engine: Engine, message: Finished) -> State:
-        s, config = self.s, self.s.config
+        s, established = self.s, self.established
+        config, suite = s.config, s.suite
         check_finished_length(message, 12)
-        verify_finished12(engine, s.suite, s.master, message, from_client=True)
-        if not s.resumed:
-            _send_finished(engine, s, self.keys)
+        verify_finished12(engine, established.keys, message, from_client=True)
+        if not established.resumed:
+            _send_finished(engine, s, established)
             if s.session_id and config.session_cache is not None:
-                config.session_cache.store(s.session_id, _session_state(s), config.clock())
-        connected = Connected12(is_client=False)
-        finish_handshake12(engine, connected, s.suite, s.master, s.hello.random,
-                           s.server_random, HandshakeComplete(
-            version="TLSv1.2", cipher_suite=s.suite.name,
-            key_exchange="resumed" if s.resumed else "RSA" if s.suite.key_exchange == "RSA"
-            else f"ECDHE {describe(NamedGroup, s.group or 0)}",
-            group=describe(NamedGroup, s.group) if s.group is not None else None,
-            signature_scheme=describe(SignatureScheme, s.signature_scheme)
-            if s.signature_scheme is not None else None,
-            alpn_protocol=decode_alpn(s.alpn) if s.alpn else None,
-            server_name=s.server_name, peer_certificates=s.peer_chain, resumed=s.resumed,
-            extended_master_secret=s.extended_master_secret, verified_chain=s.verified_chain,
-        ))
-        return connected
+                config.session_cache.store(s.session_id, _session_state(s, established),
+                                           config.clock())
+        group, scheme = established.group, established.signature_scheme
+        engine.finish(negotiated12(established.keys, HandshakeComplete(
+            version="TLSv1.2", cipher_suite=suite.name,
+            key_exchange="resumed" if established.resumed else "RSA"
+            if suite.key_exchange == "RSA" else f"ECDHE {describe(NamedGroup, group or 0)}",
+            group=describe(NamedGroup, group) if group is not None else None,
+            signature_scheme=describe(SignatureScheme, scheme) if scheme is not None else None,
+            alpn_protocol=decode_alpn(s.alpn), server_name=s.server_name,
+            peer_certificates=established.chain, resumed=established.resumed,
+            extended_master_secret=s.extended_master_secret,
+            verified_chain=established.verified_chain,
+        )))
+        return Connected12(is_client=False)

@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..config import ClientConfig, ServerConfig
-from ..constants import TLS12
 from .channel import TLSChannel, TLSInfo
 from .errors import eof_error
 from .keylog import with_environment_keylog
@@ -225,7 +224,8 @@ class _TLSProtocol(asyncio.Protocol):
         keep_open = bool(self.app.eof_received())  # type: ignore[attr-defined]
         channel = self._channel
         assert channel is not None
-        if keep_open and channel.connection.version != TLS12:
+        negotiated = channel.connection.negotiated
+        if keep_open and (negotiated is None or negotiated.version != "TLSv1.2"):
             self._half_open = True
         else:
             self.app_close()

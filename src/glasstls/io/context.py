@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..certs import CertifiedKey, TrustStore, der
 from ..config import ClientConfig, ServerConfig
@@ -52,6 +52,19 @@ _CURVES = {
 }
 
 
+# verify_flags bits glasstls honours; any other raises at assignment. Trusted-first
+# is how glasstls always looks for issuers, so setting or clearing it is accepted.
+_CRL_CHECK_ALL = 0x8  # X509_V_FLAG_CRL_CHECK_ALL: with CRL_CHECK_LEAF, the whole chain
+_HONOURED_FLAGS = (ssl.VERIFY_CRL_CHECK_LEAF | _CRL_CHECK_ALL | ssl.VERIFY_X509_TRUSTED_FIRST
+                   | ssl.VERIFY_X509_PARTIAL_CHAIN)
+
+
+def _crl_check(flags: int) -> str:
+    if not flags & ssl.VERIFY_CRL_CHECK_LEAF:
+        return "none"  # as OpenSSL: CRL_CHECK_ALL alone checks nothing
+    return "chain" if flags & _CRL_CHECK_ALL else "leaf"
+
+
 def _configuration_error(error: ConfigError) -> ssl.SSLError:
     converted = ssl.SSLError(ssl.SSL_ERROR_SSL, f"[SSL] glasstls configuration: {error}")
     converted.__cause__ = error
@@ -64,8 +77,8 @@ def _key_kind(certified: CertifiedKey) -> str:
         return "RSA"
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return "EC"
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return "Ed25519"
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return type(key).__name__.removesuffix("PrivateKey")
     return "ML-DSA"
 
 
@@ -112,6 +125,12 @@ class SSLContext(ssl.SSLContext):
     _glass_groups: tuple[int, ...] | None
     _glass_keylog: str | None
     _glass_trust_store: TrustStore | None
+    _glass_crls: list[x509.CertificateRevocationList]
+    _glass_verify_flags: int
+    _glass_common_name: bool
+    # Check peer certificates with cryptography's CA/B Forum profile instead of
+    # OpenSSL's RFC 5280 rules.
+    strict_web_pki: bool
     _glass_client_sessions: SessionCache
     _glass_ticket_keys: TicketKeys
     _glass_server_sessions: ServerSessionCache
@@ -135,6 +154,10 @@ class SSLContext(ssl.SSLContext):
         self._glass_groups = None
         self._glass_keylog = None
         self._glass_trust_store = None
+        self._glass_crls = []
+        self._glass_verify_flags = int(ssl.VERIFY_X509_TRUSTED_FIRST)
+        self._glass_common_name = False
+        self.strict_web_pki = False
         # Kept for the context's lifetime, so that its connections can resume
         # one another's sessions (clients by server name and ALPN; servers by
         # tickets sealed with these keys, or TLS 1.2 session ids).
@@ -166,26 +189,55 @@ class SSLContext(ssl.SSLContext):
 
     def load_verify_locations(self, cafile: Any = None, capath: Any = None,
                               cadata: Any = None) -> None:
-        """Trust anchors from a PEM file, a directory of PEM files, or ``cadata``
-        (PEM text, or DER bytes)."""
+        """Trust anchors and CRLs from a PEM (or DER) file, a directory of such
+        files, or ``cadata`` (PEM text, or DER bytes)."""
         if cafile is None and capath is None and cadata is None:
             raise TypeError("cafile, capath and cadata cannot be all omitted")
-        found: list[x509.Certificate] = []
+        stores: list[TrustStore] = []
         try:
             if cafile is not None:
-                found += TrustStore.from_pem_file(cafile).certificates
+                stores.append(TrustStore.from_pem_file(cafile))
             if capath is not None:
-                found += TrustStore.from_directory(capath).certificates
+                stores.append(TrustStore.from_directory(capath))
             if isinstance(cadata, str):
-                found += TrustStore.from_pem(cadata.encode()).certificates
+                stores.append(TrustStore.from_pem(cadata.encode()))
             elif cadata is not None:
-                found += [x509.load_der_x509_certificate(der) for der in _split_der(bytes(cadata))]
+                stores += [TrustStore.from_pem(der) for der in _split_der(bytes(cadata))]
         except (ConfigError, ValueError) as error:
             raise ssl.SSLError(ssl.SSL_ERROR_SSL, f"[X509] {error}") from error
-        if cadata is not None and not found:
+        found = [c for store in stores for c in store.certificates]
+        crls = [crl for store in stores for crl in store.crls]
+        if cadata is not None and not found and not crls:
             raise ssl.SSLError(ssl.SSL_ERROR_SSL, "[X509: NO_CERTIFICATE_OR_CRL_FOUND]")
         self._glass_trust += found
+        self._glass_crls += crls
         self._glass_trust_store = None
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        """``ssl.VERIFY_*`` flags: CRL checking (leaf or chain), partial chains and
+        trusted-first are honoured; any other flag raises ``ValueError``."""
+        return ssl.VerifyFlags(self._glass_verify_flags)
+
+    @verify_flags.setter
+    def verify_flags(self, value: int) -> None:
+        unknown = int(value) & ~int(_HONOURED_FLAGS)
+        if unknown:
+            names = [flag.name for flag in ssl.VerifyFlags if flag & unknown and flag.name]
+            raise ValueError(f"glasstls does not implement verify flag(s) "
+                             f"{', '.join(names) or hex(unknown)} (0x{unknown:x})")
+        self._glass_verify_flags = int(value)
+        self._glass_trust_store = None
+
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        """Match a certificate without subjectAltName by its common name (default
+        False in glasstls: RFC 9525 §6.3 retires that fallback)."""
+        return self._glass_common_name
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None:
+        self._glass_common_name = bool(value)
 
     def load_default_certs(self, purpose: Any = ssl.Purpose.SERVER_AUTH) -> None:
         """Trust the system's store (as ``ssl.create_default_context()`` finds it)."""
@@ -206,7 +258,7 @@ class SSLContext(ssl.SSLContext):
 
     def cert_store_stats(self) -> dict[str, int]:
         count = len(self._anchors())
-        return {"x509": count, "crl": 0, "x509_ca": count}
+        return {"x509": count, "crl": len(self._glass_crls), "x509_ca": count}
 
     # -- protocol choices -------------------------------------------------------------
 
@@ -342,8 +394,14 @@ class SSLContext(ssl.SSLContext):
         if not self._glass_trust:
             return None  # the system's store, loaded once by the engine
         if self._glass_trust_store is None:
-            self._glass_trust_store = TrustStore(self._anchors())
+            self._glass_trust_store = TrustStore(self._anchors(), self._glass_crls)
         return self._glass_trust_store
+
+    def _verify_options(self) -> dict[str, Any]:
+        """The certificate checks the context's settings ask for, as config fields."""
+        flags = self._glass_verify_flags
+        return {"strict_web_pki": bool(self.strict_web_pki), "crl_check": _crl_check(flags),
+                "trust_partial_chain": bool(flags & ssl.VERIFY_X509_PARTIAL_CHAIN)}
 
     def client_config(self) -> ClientConfig:
         """The ``ClientConfig`` a client connection made now would use."""
@@ -357,6 +415,7 @@ class SSLContext(ssl.SSLContext):
             enable_rsa_key_exchange=rsa_transport, keylog=self._keylog(), trust=self._trust(),
             verify_certificates=self.verify_mode != ssl.CERT_NONE,
             check_hostname=self.check_hostname,
+            hostname_checks_common_name=self._glass_common_name, **self._verify_options(),
             certificate=self._glass_certificates[0] if self._glass_certificates else None,
             post_handshake_auth=bool(self.post_handshake_auth),
             session_cache=self._glass_client_sessions, **extra)
@@ -394,7 +453,7 @@ class SSLContext(ssl.SSLContext):
             client_auth=client_auth, client_trust=client_trust, tickets=self.num_tickets,
             ticket_keys=self._glass_ticket_keys, session_cache=self._glass_server_sessions,
             anti_replay=self._glass_anti_replay, cookie_secret=self._glass_cookie_secret,
-            **extra)
+            **self._verify_options(), **extra)
 
 
 def create_default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *,

@@ -16,14 +16,60 @@ from __future__ import annotations
 import ssl
 
 from ..errors import AlertDescription, AlertReceivedError, BadCertificate, GlassTLSError
+from ..trust import CertificateReason, CertificateRejected
 
-# OpenSSL's X509_V_ERR_* codes for the failures glasstls tells apart, so that code
-# inspecting ``verify_code`` sees the number it would see with ``ssl``.
-_X509_V_ERR_UNSPECIFIED = 1
-_X509_V_ERR_CERT_HAS_EXPIRED = 10
-_X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
-_X509_V_ERR_INVALID_PURPOSE = 26
-_X509_V_ERR_HOSTNAME_MISMATCH = 62
+R = CertificateReason
+
+# OpenSSL's X509_V_ERR_* code and X509_verify_cert_error_string() text for each
+# reason (values from OpenSSL 3.0's include/openssl/x509_vfy.h, texts as its
+# X509_verify_cert_error_string returns them), so that code reading ``verify_code`` and
+# ``verify_message`` sees what it would see with ``ssl`` for the same chain.
+_UNSPECIFIED = (1, "unspecified certificate verification error")
+_VERIFY_CODES: dict[CertificateReason, tuple[int, str]] = {
+    R.INCOMPLETE_CHAIN: (2, "unable to get issuer certificate"),
+    R.CRL_MISSING: (3, "unable to get certificate CRL"),
+    R.BAD_SIGNATURE: (7, "certificate signature failure"),
+    R.CRL_BAD_SIGNATURE: (8, "CRL signature failure"),
+    R.NOT_YET_VALID: (9, "certificate is not yet valid"),
+    R.EXPIRED: (10, "certificate has expired"),
+    R.CRL_NOT_YET_VALID: (11, "CRL is not yet valid"),
+    R.CRL_EXPIRED: (12, "CRL has expired"),
+    R.SELF_SIGNED: (18, "self-signed certificate"),
+    R.SELF_SIGNED_IN_CHAIN: (19, "self-signed certificate in certificate chain"),
+    R.ISSUER_NOT_FOUND: (20, "unable to get local issuer certificate"),
+    R.CHAIN_TOO_LONG: (22, "certificate chain too long"),
+    R.REVOKED: (23, "certificate revoked"),
+    R.PATH_LENGTH: (25, "path length constraint exceeded"),
+    R.BAD_USAGE: (26, "unsuitable certificate purpose"),
+    R.CRITICAL_EXTENSION: (34, "unhandled critical extension"),
+    R.CRL_ISSUER_CANNOT_SIGN: (35, "key usage does not include CRL signing"),
+    R.CRL_CRITICAL_EXTENSION: (36, "unhandled critical CRL extension"),
+    R.NAME_CONSTRAINTS: (47, "permitted subtree violation"),
+    R.EXCLUDED_NAME: (48, "excluded subtree violation"),
+    R.NAME_MISMATCH: (62, "hostname mismatch"),
+    R.IP_MISMATCH: (64, "IP address mismatch"),
+    R.KEY_TOO_SMALL: (66, "EE certificate key too weak"),
+    R.CA_KEY_TOO_SMALL: (67, "CA certificate key too weak"),
+    R.WEAK_DIGEST: (68, "CA signature digest algorithm too weak"),
+    R.NOT_A_CA: (79, "invalid CA certificate"),
+}
+
+
+def verify_code(error: BadCertificate) -> tuple[int, str]:
+    """OpenSSL's verify code and message for a refused certificate; reasons OpenSSL
+    has no code for (cryptography's own limits, the CA/B profile) are unspecified."""
+    if not isinstance(error, CertificateRejected):
+        return _UNSPECIFIED
+    code, message = _VERIFY_CODES.get(error.reason, _UNSPECIFIED)
+    refusal = error.refusal
+    # Python's _ssl.c words these two itself, naming what was asked for.
+    if error.reason is R.NAME_MISMATCH:
+        message = f"Hostname mismatch, certificate is not valid for '{refusal.requested_name}'."
+    elif error.reason is R.IP_MISMATCH:
+        message = (f"IP address mismatch, certificate is not valid for "
+                   f"'{refusal.requested_name}'.")
+    return code, message
+
 
 # Alerts OpenSSL names SSLV3_ALERT_* (they existed in SSL 3.0) and TLSV13_ALERT_*.
 _SSLV3_ALERTS = frozenset({10, 20, 30, 40, 41, 42, 43, 44, 45, 46, 47})
@@ -39,17 +85,6 @@ def alert_reason(alert: AlertDescription) -> str:
     return f"{prefix}_ALERT_{alert.name.upper()}"
 
 
-def _verify_code(error: BadCertificate) -> int:
-    text = str(error)
-    if "requested name" in text or "server name" in text:
-        return _X509_V_ERR_HOSTNAME_MISMATCH
-    return {
-        AlertDescription.certificate_expired: _X509_V_ERR_CERT_HAS_EXPIRED,
-        AlertDescription.unknown_ca: _X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
-        AlertDescription.unsupported_certificate: _X509_V_ERR_INVALID_PURPOSE,
-    }.get(error.alert, _X509_V_ERR_UNSPECIFIED)
-
-
 def to_ssl_error(error: GlassTLSError) -> ssl.SSLError:
     """The ``ssl`` exception a program expects for a glasstls failure.
 
@@ -61,10 +96,12 @@ def to_ssl_error(error: GlassTLSError) -> ssl.SSLError:
     alert = getattr(error, "alert", AlertDescription.internal_error)
     if isinstance(error, BadCertificate):
         reason = "CERTIFICATE_VERIFY_FAILED"
+        code, message = verify_code(error)
         converted = ssl.SSLCertVerificationError(
-            ssl.SSL_ERROR_SSL, f"[SSL: {reason}] certificate verify failed: {error}")
-        converted.verify_code = _verify_code(error)
-        converted.verify_message = str(error)
+            ssl.SSL_ERROR_SSL, f"[SSL: {reason}] certificate verify failed: {message} "
+            f"({Exception.__str__(error)})")
+        converted.verify_code = code
+        converted.verify_message = message
     elif isinstance(error, AlertReceivedError):
         reason = alert_reason(alert)
         converted = ssl.SSLError(ssl.SSL_ERROR_SSL, f"[SSL: {reason}] {error}")
@@ -109,4 +146,5 @@ def shut_down() -> ssl.SSLError:
     return error
 
 
-__all__ = ["alert_reason", "eof_error", "shut_down", "to_ssl_error", "want_read", "want_write"]
+__all__ = ["alert_reason", "eof_error", "shut_down", "to_ssl_error", "verify_code", "want_read",
+           "want_write"]

@@ -19,6 +19,7 @@ connection a config of its own, say with its own trace callback.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import selectors
 import socket
@@ -33,6 +34,16 @@ from .keylog import with_environment_keylog
 from .sockets import TLSSocket
 
 logger = logging.getLogger("glasstls.io")
+
+# serve()'s default bound on connections handshaking or being served at once. Each
+# holds a thread (and its stack) and two descriptors: 512 stays under the common
+# 1024-descriptor limit and within a small machine's memory, where no limit let
+# idle clients exhaust threads. Pass max_connections=None for no bound.
+DEFAULT_MAX_CONNECTIONS = 512
+# How long the accept loop waits after accept() failed for want of descriptors or
+# memory, instead of spinning on a listener that stays readable.
+ACCEPT_BACKOFF = 0.1
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 Handler = Callable[[TLSSocket, Any], None]
 ConnectionConfig = Callable[[ServerConfig], ServerConfig]
@@ -117,12 +128,30 @@ class TLSServer:
                     except OSError as error:
                         self._release_slot()
                         logger.debug("accept failed: %s", error)
+                        if error.errno in _OUT_OF_RESOURCES:
+                            # The client stays in the backlog and the listener stays
+                            # readable: wait for descriptors or memory to come back.
+                            self._stop.wait(ACCEPT_BACKOFF)
                         continue
-                    worker = threading.Thread(target=self._serve_one, args=(plain, address),
-                                              name=f"glasstls-{address}", daemon=True)
-                    with self._lock:
-                        self._workers.add(worker)
-                    worker.start()
+                    self._start_worker(plain, address)
+
+    def _start_worker(self, plain: socket.socket, address: Any) -> None:
+        """Serve the connection on a thread of its own; when no thread can be had
+        (a thread limit, no memory), close that connection and keep accepting."""
+        worker: threading.Thread | None = None
+        try:
+            worker = threading.Thread(target=self._serve_one, args=(plain, address),
+                                      name=f"glasstls-{address}", daemon=True)
+            with self._lock:
+                self._workers.add(worker)
+            worker.start()
+        except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
+            logger.error("no thread to serve %s (%s): connection closed", address, error)
+            if worker is not None:
+                with self._lock:
+                    self._workers.discard(worker)
+            plain.close()
+            self._release_slot()
 
     def _take_slot(self) -> bool:
         """Wait while ``max_connections`` are being served (new clients stay in
@@ -178,7 +207,7 @@ class TLSServer:
 def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
           backlog: int = 128, handshake_timeout: float | None = 30.0,
           timeout: float | None = None, reuse_address: bool = True,
-          max_connections: int | None = None,
+          max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
           connection_config: ConnectionConfig | None = None) -> TLSServer:
     """Listen on ``address`` and serve each connection on its own thread.
 
@@ -186,8 +215,10 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
     done; ``timeout`` is that socket's timeout (None: blocking). Port 0 picks a
     free port: read it from ``server.address``. Keys are logged to
     ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
-    At most ``max_connections`` connections (None: no limit) are handshaking or
-    being served at once. ``connection_config(config)``, when given, makes each
+    At most ``max_connections`` connections (default 512; None: no limit) are
+    handshaking or being served at once; the rest wait in the listen backlog. A
+    connection for which no thread can be started is closed, and the server goes
+    on accepting. ``connection_config(config)``, when given, makes each
     connection's own config, e.g. ``lambda c: dataclasses.replace(c,
     trace=Recorder())``; the handler finds it in ``sock.connection.config``.
 
@@ -212,4 +243,4 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
         raise
 
 
-__all__ = ["ConnectionConfig", "Handler", "TLSServer", "serve"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "ConnectionConfig", "Handler", "TLSServer", "serve"]

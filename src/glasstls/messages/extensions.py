@@ -10,14 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import CertificateStatusType, ExtensionType as X
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..errors import (
+    DecodeError,
+    IllegalParameter,
+)
 
 # Where an extension block sits.
 CH, SH, HRR, EE, CT, CR, NST = "CH", "SH", "HRR", "EE", "CT", "CR", "NST"
+
+# How many entries of each ClientHello list a server reads before it refuses the
+# hello (decode_error). The RFCs set no count, only the 2^16-byte vectors, which hold
+# 32,000 groups or 13,000 key shares; clients send far fewer (browsers: about 16
+# suites, 20 extensions, 10 groups, 3 key shares, one PSK), and no server should walk
+# a hostile hello's lists entry by entry (issue 12 item 11).
+MAX_CIPHER_SUITES = 512
+MAX_EXTENSIONS = 128
+MAX_GROUPS = 256  # supported_groups
+MAX_SIGNATURE_SCHEMES = 256  # signature_algorithms, signature_algorithms_cert
+MAX_KEY_SHARES = 32
+MAX_PSK_IDENTITIES = 32
+MAX_ALPN_PROTOCOLS = 64
+MAX_CERTIFICATE_AUTHORITIES = 256
+
+
+def _check_count(entries: list[Any], limit: int | None, what: str) -> None:
+    """Before reading one more entry of a list capped at ``limit`` (None: no cap)."""
+    if limit is not None and len(entries) >= limit:
+        raise DecodeError(f"more than {limit} {what} in a ClientHello")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +74,16 @@ class ServerNameList:
     def parse(cls, r: Reader) -> ServerNameList:
         host_name = b""
         others: list[tuple[int, bytes]] = []
+        seen: set[int] = set()
         with r.vector(2, minimum=1) as names:
             while names.remaining:
                 name_type = names.u8()
                 name = names.opaque(2, minimum=1)
+                if name_type in seen:
+                    # RFC 6066 §3: at most one name of each name_type (so at most 256).
+                    raise IllegalParameter(f"two names of type {name_type} in server_name")
+                seen.add(name_type)
                 if name_type == 0:
-                    if host_name:
-                        raise PeerMisbehaved("two host names in server_name",
-                                             AlertDescription.illegal_parameter)
                     host_name = name
                 else:
                     others.append((name_type, name))
@@ -82,8 +107,8 @@ class U16List:
     values: tuple[int, ...]
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader) -> U16List:
-        values = r.u16_list(2, minimum=2)
+    def parse_as(cls, ext_type: int, r: Reader, limit: int | None = None) -> U16List:
+        values = r.u16_list(2, minimum=2, maximum_count=limit)
         r.expect_end()
         return cls(ext_type, values)
 
@@ -114,10 +139,11 @@ class ALPN:
     protocols: tuple[bytes, ...]
 
     @classmethod
-    def parse(cls, r: Reader) -> ALPN:
-        protocols = []
+    def parse(cls, r: Reader, limit: int | None = None) -> ALPN:
+        protocols: list[bytes] = []
         with r.vector(2, minimum=2) as names:
             while names.remaining:
+                _check_count(protocols, limit, "ALPN protocols")
                 protocols.append(names.opaque(1, minimum=1))
         return cls(tuple(protocols))
 
@@ -185,15 +211,18 @@ class KeyShare:
             return cls(selected_group=r.u16(), where=HRR)
         if where == SH:
             return cls((KeyShareEntry.parse(r),), where=SH)
-        entries = []
+        entries: list[KeyShareEntry] = []
+        groups: set[int] = set()
         with r.vector(2) as body:
             while body.remaining:
-                entries.append(KeyShareEntry.parse(body))
-        groups = [e.group for e in entries]
-        # RFC 8446 §4.2.8: each group at most once, else illegal_parameter.
-        if len(set(groups)) != len(groups):
-            raise PeerMisbehaved("key_share offers a group twice",
-                                 AlertDescription.illegal_parameter)
+                _check_count(entries, MAX_KEY_SHARES, "key shares")
+                entry = KeyShareEntry.parse(body)
+                if entry.group in groups:
+                    # RFC 8446 §4.2.8: clients MUST NOT offer two shares for one group;
+                    # servers MAY abort with illegal_parameter (the stricter reading).
+                    raise IllegalParameter(f"key_share offers group 0x{entry.group:04x} twice")
+                groups.add(entry.group)
+                entries.append(entry)
         return cls(tuple(entries), where=CH)
 
     def write(self, w: Writer) -> None:
@@ -246,8 +275,7 @@ class RecordSizeLimit:
         limit = r.u16()
         # RFC 8449 §4: values below 64 are illegal_parameter.
         if limit < 64:
-            raise PeerMisbehaved(f"record_size_limit {limit} is below 64",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter(f"record_size_limit {limit} is below 64")
         return cls(limit)
 
     def write(self, w: Writer) -> None:
@@ -273,17 +301,18 @@ class PreSharedKey:
     def parse_at(cls, where: str, r: Reader) -> PreSharedKey:
         if where == SH:
             return cls(selected_identity=r.u16())
-        identities = []
+        identities: list[PskIdentity] = []
         with r.vector(2, minimum=7) as body:
             while body.remaining:
+                _check_count(identities, MAX_PSK_IDENTITIES, "PSK identities")
                 identities.append(PskIdentity(body.opaque(2, minimum=1), body.u32()))
-        binders = []
+        binders: list[bytes] = []
         with r.vector(2, minimum=33) as body:
             while body.remaining:
+                _check_count(binders, MAX_PSK_IDENTITIES, "PSK binders")
                 binders.append(body.opaque(1, minimum=32))
         if len(binders) != len(identities):
-            raise PeerMisbehaved("pre_shared_key: binders and identities differ in number",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter("pre_shared_key: binders and identities differ in number")
         return cls(tuple(identities), tuple(binders))
 
     def write(self, w: Writer) -> None:
@@ -324,10 +353,11 @@ class CertificateAuthorities:
     names: tuple[bytes, ...]  # DER-encoded distinguished names
 
     @classmethod
-    def parse(cls, r: Reader) -> CertificateAuthorities:
-        names = []
+    def parse(cls, r: Reader, limit: int | None = None) -> CertificateAuthorities:
+        names: list[bytes] = []
         with r.vector(2, minimum=3) as body:
             while body.remaining:
+                _check_count(names, limit, "certificate authorities")
                 names.append(body.opaque(2, minimum=1))
         return cls(tuple(names))
 
@@ -466,12 +496,14 @@ def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
         return Empty(ext_type)
     if ext_type == X.server_name:
         return ServerNameList.parse(r)
+    in_hello = where == CH
     if ext_type in _U16_LISTS:
-        return U16List.parse_as(ext_type, r)
+        limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
+        return U16List.parse_as(ext_type, r, limit if in_hello else None)
     if ext_type in _U8_LISTS:
         return U8List.parse_as(ext_type, r)
     if ext_type == X.application_layer_protocol_negotiation:
-        return ALPN.parse(r)
+        return ALPN.parse(r, MAX_ALPN_PROTOCOLS if in_hello else None)
     if ext_type == X.supported_versions:
         return SupportedVersions.parse_offered(r) if where == CH else (
             SupportedVersions.parse_selected(r))
@@ -488,7 +520,9 @@ def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
     if ext_type == X.early_data:
         return EarlyDataIndication(r.u32() if where == NST else None)
     if ext_type == X.certificate_authorities:
-        return CertificateAuthorities.parse(r)
+        # In a CertificateRequest a server may list hundreds of CAs; only the hello
+        # is capped.
+        return CertificateAuthorities.parse(r, MAX_CERTIFICATE_AUTHORITIES if in_hello else None)
     if ext_type == X.compress_certificate:
         return CompressCertificate.parse(r)
     if ext_type == X.status_request:
@@ -512,13 +546,14 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
     extensions: list[Extension] = []
     seen: set[int] = set()
+    limit = MAX_EXTENSIONS if where == CH else None
     with r.vector(2) as block:
         while block.remaining:
+            _check_count(extensions, limit, "extensions")
             ext_type = block.u16()
             if ext_type in seen:
                 # RFC 8446 §4.2: no more than one extension of a type in a block.
-                raise PeerMisbehaved(f"duplicate extension {ext_type}",
-                                     AlertDescription.illegal_parameter)
+                raise IllegalParameter(f"duplicate extension {ext_type}")
             seen.add(ext_type)
             with block.vector(2) as body:
                 typed_where = _TYPED_WHERE.get(ext_type)
@@ -545,10 +580,7 @@ def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = Tru
     for extension in extensions:
         allowed = ALLOWED.get(extension.type)
         if allowed is not None and where not in allowed:
-            raise PeerMisbehaved(
-                f"extension {X(extension.type).name} is not allowed in {where}",
-                AlertDescription.illegal_parameter,
-            )
+            raise IllegalParameter(f"extension {X(extension.type).name} is not allowed in {where}")
 
 
 E = TypeVar("E")

@@ -4,36 +4,73 @@ Each class has ``parse(raw)`` and ``serialize()``; a parsed message keeps the
 exact bytes it came from in ``raw`` (header included), which is what the
 transcript hashes. Messages whose format differs between TLS 1.2 and 1.3 are
 separate classes; the state machine chooses which to parse.
+
+Each message also has a ``name`` (the trace step: "ClientHello", "HelloRetryRequest"...)
+and ``describe()``: its fields as trace values, the same for the side that sends it
+and the side that receives it. The connection traces every message once, where it
+is sent or received, with these values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import (
+    DOWNGRADE_TLS12,
     HELLO_RETRY_REQUEST_RANDOM,
+    CertificateCompressionAlgorithm,
     CertificateStatusType,
+    CipherSuite,
     ExtensionType,
+    ExtensionType as X,
     HandshakeType as H,
+    NamedGroup,
+    ProtocolVersion,
+    SignatureScheme,
+    describe as describe_code,
 )
-from ..errors import AlertDescription, DecodeError, PeerMisbehaved
+from ..crypto.suites import SUITES
+from ..errors import (
+    DecodeError,
+    IllegalParameter,
+)
 from .extensions import (
+    ALPN,
     CH,
     CR,
     CT,
     EE,
     HRR,
+    MAX_CIPHER_SUITES,
     NST,
     SH,
+    EarlyDataIndication,
     Extension,
+    KeyShare,
+    Opaque16,
     PreSharedKey,
+    ServerNameList,
+    SupportedVersions,
+    U16List,
     find,
+    find_typed,
     parse_certificate_status,
     parse_extensions,
     write_extensions,
 )
+
+NAMES: dict[int, str] = {
+    H.hello_request: "HelloRequest", H.client_hello: "ClientHello",
+    H.server_hello: "ServerHello", H.new_session_ticket: "NewSessionTicket",
+    H.end_of_early_data: "EndOfEarlyData", H.encrypted_extensions: "EncryptedExtensions",
+    H.certificate: "Certificate", H.server_key_exchange: "ServerKeyExchange",
+    H.certificate_request: "CertificateRequest", H.server_hello_done: "ServerHelloDone",
+    H.certificate_verify: "CertificateVerify", H.client_key_exchange: "ClientKeyExchange",
+    H.finished: "Finished", H.key_update: "KeyUpdate",
+    H.certificate_status: "CertificateStatus", H.compressed_certificate: "CompressedCertificate",
+}
 
 
 class Message(Protocol):
@@ -43,7 +80,20 @@ class Message(Protocol):
     @property
     def raw(self) -> bytes: ...
 
+    @property
+    def name(self) -> str: ...
+
     def write_body(self, w: Writer) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def _extension_names(extensions: tuple[Extension, ...]) -> list[str]:
+    return [describe_code(X, e.type) for e in extensions]
+
+
+def _decoded(protocol: bytes) -> str:
+    return protocol.decode("ascii", "backslashreplace")
 
 
 M = TypeVar("M", bound="Message")
@@ -82,15 +132,14 @@ class ClientHello:
             legacy_version = r.u16()
             random = r.raw(32)
             session_id = r.opaque(1, maximum=32)
-            suites = r.u16_list(2, minimum=2)
+            suites = r.u16_list(2, minimum=2, maximum_count=MAX_CIPHER_SUITES)
             compression = r.opaque(1, minimum=1)
             # RFC 5246 §7.4.1.2: a ClientHello may end without an extensions block.
             extensions = parse_extensions(r, CH) if r.remaining else ()
         psk = find(extensions, ExtensionType.pre_shared_key)
         if psk is not None and extensions[-1] is not psk:
             # RFC 8446 §4.2.11: pre_shared_key MUST be the last extension.
-            raise PeerMisbehaved("pre_shared_key is not the last extension",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter("pre_shared_key is not the last extension")
         return cls(legacy_version, random, session_id, suites, compression, extensions, raw)
 
     def write_body(self, w: Writer) -> None:
@@ -106,6 +155,43 @@ class ClientHello:
         psk = self.extensions[-1]
         assert isinstance(psk, PreSharedKey)
         return self.raw[: len(self.raw) - psk.binders_length]
+
+    name: ClassVar[str] = "ClientHello"
+
+    def describe(self) -> dict[str, Any]:
+        """Every field by name, in order."""
+        extensions = self.extensions
+        details: dict[str, Any] = {
+            "legacy_version": f"0x{self.legacy_version:04x}",
+            "random": self.random.hex(),
+            "session_id": self.legacy_session_id.hex(),
+            "cipher_suites": [describe_code(CipherSuite, s) for s in self.cipher_suites],
+            "extensions": [f"{describe_code(X, e.type)} ({e.type})" for e in extensions],
+        }
+        versions = find_typed(extensions, X.supported_versions, SupportedVersions)
+        if versions is not None:
+            details["supported_versions"] = [
+                describe_code(ProtocolVersion, v).replace("TLS1", "TLS 1.")
+                for v in versions.versions]
+        groups = find_typed(extensions, X.supported_groups, U16List)
+        if groups is not None:
+            details["supported_groups"] = [describe_code(NamedGroup, g) for g in groups.values]
+        shares = find_typed(extensions, X.key_share, KeyShare)
+        if shares is not None:
+            details["key_shares"] = [
+                {"group": describe_code(NamedGroup, e.group), "bytes": len(e.key_exchange)}
+                for e in shares.entries]
+        schemes = find_typed(extensions, X.signature_algorithms, U16List)
+        if schemes is not None:
+            details["signature_algorithms"] = [describe_code(SignatureScheme, s)
+                                               for s in schemes.values]
+        alpn = find_typed(extensions, X.application_layer_protocol_negotiation, ALPN)
+        if alpn is not None:
+            details["alpn"] = [_decoded(p) for p in alpn.protocols]
+        sni = find_typed(extensions, X.server_name, ServerNameList)
+        if sni is not None and sni.host_name:
+            details["server_name"] = _decoded(sni.host_name)
+        return details
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +231,38 @@ class ServerHello:
         w.u8(self.legacy_compression_method)
         write_extensions(w, self.extensions)
 
+    @property
+    def name(self) -> str:
+        return "HelloRetryRequest" if self.is_hello_retry_request else "ServerHello"
+
+    def describe(self) -> dict[str, Any]:
+        extensions = self.extensions
+        suite = describe_code(CipherSuite, self.cipher_suite)
+        key_share = find_typed(extensions, X.key_share, KeyShare)
+        if self.is_hello_retry_request:
+            group = key_share.selected_group if key_share is not None else None
+            cookie = find_typed(extensions, X.cookie, Opaque16)
+            return {"cipher_suite": suite,
+                    "selected_group": describe_code(NamedGroup, group) if group is not None
+                    else None,
+                    "cookie_bytes": len(cookie.data) if cookie is not None else 0}
+        if find(extensions, X.supported_versions) is not None:
+            group = key_share.entries[0].group if key_share and key_share.entries else None
+            return {"version": "TLS 1.3", "cipher_suite": suite,
+                    "group": describe_code(NamedGroup, group) if group is not None else None,
+                    "random": self.random.hex(),
+                    "session_id_echo": self.legacy_session_id_echo.hex(),
+                    "resumed": find(extensions, X.pre_shared_key) is not None,
+                    "extensions": _extension_names(extensions)}
+        known = SUITES.get(self.cipher_suite)
+        return {"version": "TLS 1.2", "cipher_suite": suite,
+                "key_exchange": known.key_exchange if known is not None else None,
+                "random": self.random.hex(), "session_id": self.legacy_session_id_echo.hex(),
+                "extended_master_secret": find(extensions, X.extended_master_secret) is not None,
+                "secure_renegotiation": find(extensions, X.renegotiation_info) is not None,
+                "downgrade_sentinel": self.random[-8:] == DOWNGRADE_TLS12,
+                "extensions": _extension_names(extensions)}
+
 
 @dataclass(frozen=True, slots=True)
 class EncryptedExtensions:
@@ -159,6 +277,16 @@ class EncryptedExtensions:
 
     def write_body(self, w: Writer) -> None:
         write_extensions(w, self.extensions)
+
+    name: ClassVar[str] = "EncryptedExtensions"
+
+    def describe(self) -> dict[str, Any]:
+        alpn = find_typed(self.extensions, X.application_layer_protocol_negotiation, ALPN)
+        return {"extensions": _extension_names(self.extensions),
+                "alpn": _decoded(alpn.protocols[0]) if alpn is not None and alpn.protocols
+                else None,
+                "early_data": "accepted" if find(self.extensions, X.early_data) is not None
+                else None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +324,11 @@ class Certificate13:
     def chain(self) -> tuple[bytes, ...]:
         return tuple(entry.cert_data for entry in self.certificate_list)
 
+    name: ClassVar[str] = "Certificate"
+
+    def describe(self) -> dict[str, Any]:
+        return {}  # the chain is described by the side that parsed it
+
 
 @dataclass(frozen=True, slots=True)
 class Certificate12:
@@ -215,6 +348,11 @@ class Certificate12:
         with w.vector(3):
             for cert in self.chain:
                 w.opaque(3, cert)
+
+    name: ClassVar[str] = "Certificate"
+
+    def describe(self) -> dict[str, Any]:
+        return {}  # the chain is described by the side that parsed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +375,13 @@ class CompressedCertificate:
         w.u24(self.uncompressed_length)
         w.opaque(3, self.compressed_certificate_message)
 
+    name: ClassVar[str] = "CompressedCertificate"
+
+    def describe(self) -> dict[str, Any]:
+        return {"algorithm": describe_code(CertificateCompressionAlgorithm, self.algorithm),
+                "uncompressed_length": self.uncompressed_length,
+                "compressed_length": len(self.compressed_certificate_message)}
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateStatus:
@@ -255,6 +400,11 @@ class CertificateStatus:
         w.u8(CertificateStatusType.ocsp)
         w.opaque(3, self.ocsp_response)
 
+    name: ClassVar[str] = "CertificateStatus"
+
+    def describe(self) -> dict[str, Any]:
+        return {"status_type": "ocsp", "ocsp_response_bytes": len(self.ocsp_response)}
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateRequest13:
@@ -271,6 +421,11 @@ class CertificateRequest13:
     def write_body(self, w: Writer) -> None:
         w.opaque(1, self.certificate_request_context)
         write_extensions(w, self.extensions)
+
+    name: ClassVar[str] = "CertificateRequest"
+
+    def describe(self) -> dict[str, Any]:
+        return {"extensions": _extension_names(self.extensions)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +454,13 @@ class CertificateRequest12:
             for name in self.certificate_authorities:
                 w.opaque(2, name)
 
+    name: ClassVar[str] = "CertificateRequest"
+
+    def describe(self) -> dict[str, Any]:
+        return {"signature_algorithms": [describe_code(SignatureScheme, s)
+                                         for s in self.signature_algorithms],
+                "certificate_authorities": len(self.certificate_authorities)}
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateVerify:
@@ -316,6 +478,12 @@ class CertificateVerify:
         w.u16(self.algorithm)
         w.opaque(2, self.signature)
 
+    name: ClassVar[str] = "CertificateVerify"
+
+    def describe(self) -> dict[str, Any]:
+        return {"signature_scheme": describe_code(SignatureScheme, self.algorithm),
+                "signature_bytes": len(self.signature)}
+
 
 @dataclass(frozen=True, slots=True)
 class Finished:
@@ -330,6 +498,11 @@ class Finished:
 
     def write_body(self, w: Writer) -> None:
         w.raw(self.verify_data)
+
+    name: ClassVar[str] = "Finished"
+
+    def describe(self) -> dict[str, Any]:
+        return {"verify_data_bytes": len(self.verify_data)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +528,17 @@ class NewSessionTicket13:
         w.opaque(2, self.ticket)
         write_extensions(w, self.extensions)
 
+    name: ClassVar[str] = "NewSessionTicket"
+
+    def describe(self) -> dict[str, Any]:
+        return {"lifetime": self.ticket_lifetime, "ticket_bytes": len(self.ticket),
+                "max_early_data_size": self.max_early_data_size}
+
+    @property
+    def max_early_data_size(self) -> int:
+        early = find_typed(self.extensions, X.early_data, EarlyDataIndication)
+        return (early.max_early_data_size or 0) if early is not None else 0
+
 
 @dataclass(frozen=True, slots=True)
 class NewSessionTicket12:
@@ -372,6 +556,11 @@ class NewSessionTicket12:
         w.u32(self.ticket_lifetime_hint)
         w.opaque(2, self.ticket)
 
+    name: ClassVar[str] = "NewSessionTicket"
+
+    def describe(self) -> dict[str, Any]:
+        return {"lifetime_hint": self.ticket_lifetime_hint, "ticket_bytes": len(self.ticket)}
+
 
 @dataclass(frozen=True, slots=True)
 class KeyUpdate:
@@ -385,12 +574,16 @@ class KeyUpdate:
             value = r.u8()
         if value > 1:
             # RFC 8446 §4.6.3: any other value is illegal_parameter.
-            raise PeerMisbehaved(f"KeyUpdate request_update {value}",
-                                 AlertDescription.illegal_parameter)
+            raise IllegalParameter(f"KeyUpdate request_update {value}")
         return cls(value == 1, raw)
 
     def write_body(self, w: Writer) -> None:
         w.u8(1 if self.update_requested else 0)
+
+    name: ClassVar[str] = "KeyUpdate"
+
+    def describe(self) -> dict[str, Any]:
+        return {"update_requested": self.update_requested}
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,11 +596,39 @@ class EmptyMessage:
     def write_body(self, w: Writer) -> None:
         pass
 
+    @property
+    def name(self) -> str:
+        return NAMES.get(self.msg_type, str(self.msg_type))
+
+    def describe(self) -> dict[str, Any]:
+        return {}
+
 
 def parse_empty(raw: bytes) -> EmptyMessage:
     with body_reader(raw):
         pass
     return EmptyMessage(raw[0], raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Serialized:
+    """A message already serialized (a server's Certificate, made once per key)."""
+
+    raw: bytes
+
+    @property
+    def msg_type(self) -> int:
+        return self.raw[0]
+
+    @property
+    def name(self) -> str:
+        return NAMES.get(self.msg_type, str(self.msg_type))
+
+    def write_body(self, w: Writer) -> None:
+        w.raw(self.raw[4:])
+
+    def describe(self) -> dict[str, Any]:
+        return {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,8 +647,7 @@ class ServerKeyExchangeECDHE:
         with body_reader(raw) as r:
             curve_type = r.u8()
             if curve_type != 3:
-                raise PeerMisbehaved("ServerKeyExchange curve type is not named_curve",
-                                     AlertDescription.illegal_parameter)
+                raise IllegalParameter("ServerKeyExchange curve type is not named_curve")
             group = r.u16()
             public = r.opaque(1, minimum=1)
             return cls(group, public, r.u16(), r.opaque(2), raw)
@@ -441,6 +661,14 @@ class ServerKeyExchangeECDHE:
         w.raw(self.params)
         w.u16(self.algorithm)
         w.opaque(2, self.signature)
+
+    name: ClassVar[str] = "ServerKeyExchange"
+
+    def describe(self) -> dict[str, Any]:
+        return {"group": describe_code(NamedGroup, self.named_group),
+                "server_public_bytes": len(self.public),
+                "signature_scheme": describe_code(SignatureScheme, self.algorithm),
+                "signature_bytes": len(self.signature)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +684,11 @@ class ClientKeyExchangeECDHE:
 
     def write_body(self, w: Writer) -> None:
         w.opaque(1, self.public)
+
+    name: ClassVar[str] = "ClientKeyExchange"
+
+    def describe(self) -> dict[str, Any]:
+        return {"key_exchange": "ECDHE", "client_public_bytes": len(self.public)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,6 +706,13 @@ class ClientKeyExchangeRSA:
 
     def write_body(self, w: Writer) -> None:
         w.opaque(2, self.encrypted_pre_master_secret)
+
+    name: ClassVar[str] = "ClientKeyExchange"
+
+    def describe(self) -> dict[str, Any]:
+        return {"key_exchange": "RSA",
+                "encrypted_pre_master_secret_bytes": len(self.encrypted_pre_master_secret),
+                "encrypted_pre_master_secret": self.encrypted_pre_master_secret.hex()}
 
 
 def message_with_raw(message: M) -> M:

@@ -282,7 +282,9 @@ def _timeline(report: dict[str, Any]) -> str:
     dropped = report.get("trace_events_not_kept") or 0
     more = f"<p>{_e(dropped)} later events not kept.</p>" if dropped else ""
     return (f'<section id="timeline"><h2>The handshake, step by step</h2>'
-            f'<p class="explain">{_e(SECTIONS["timeline"])}</p>'
+            f'<p class="explain">{_e(SECTIONS["timeline"])} '
+            '<a id="bytes-link" href="/bytes">See every byte of this connection</a>, '
+            "decrypted by the server and explained field by field.</p>"
             f'<table class="timeline"><tr><th>Time</th><th>Where</th><th>Step</th>'
             f"<th>What it means</th></tr>{rows}</table>{more}</section>")
 

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
-from ..constants import TLS12, ExtensionType as X, is_grease
+from ..constants import ExtensionType as X, is_grease
 from ..crypto.suites import SUITES
 from ..events import HandshakeComplete
 from ..messages.extensions import (
@@ -247,15 +247,17 @@ def handshake_report(connection: Any, recorder: HandshakeRecorder,
     """The JSON of ``/api/handshake`` for one server-side connection (a
     ``ServerConnection`` whose config's trace was ``recorder``)."""
     hello: ClientHello | None = connection.client_hello
-    config: ServerConfig = connection.server_config
+    config: ServerConfig = connection.config
+    negotiated = connection.negotiated
     events = recorder.snapshot()
     report: dict[str, Any] = {
         "about": "The TLS handshake of the connection that carried this request, as the "
                  "glasstls server saw it.",
         "client_hello": describe_hello(hello, config) if hello is not None else None,
         "ja4": ja4(hello).to_json() if hello is not None else None,
-        "negotiated": describe_negotiated(connection.negotiated),
-        "timeline": describe_timeline(events, connection.version == TLS12),
+        "negotiated": describe_negotiated(negotiated),
+        "timeline": describe_timeline(events, negotiated is not None
+                                      and negotiated.version == "TLSv1.2"),
         "certificate_chain": describe_chain(events, config),
         "trace_events_not_kept": recorder.dropped,
     }

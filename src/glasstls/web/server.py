@@ -41,6 +41,9 @@ Log = Callable[[str], None]
 # The only application protocol served; a client offering h2 first gets http/1.1.
 ALPN_PROTOCOLS = ("http/1.1",)
 MAX_USER_AGENT = 512
+# The bytes view keeps at most this much of a connection's records (its handshake
+# and first requests fit; a long-lived connection's later records are counted).
+RECORDED_BYTES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,11 @@ def web_config(config: ServerConfig) -> ServerConfig:
 
 
 def _with_recorder(config: ServerConfig) -> ServerConfig:
-    return dataclasses.replace(config, trace=HandshakeRecorder())
+    # Imported here: glasstls.explain reads code point names from this package.
+    from ..explain.recorder import Recorder
+
+    return dataclasses.replace(config, trace=HandshakeRecorder(),
+                               recorder=Recorder(limit=1, max_bytes=RECORDED_BYTES))
 
 
 def _address_text(address: Any) -> str:
@@ -136,8 +143,11 @@ class PageHandler:
         if request.method not in ("GET", "HEAD"):
             return (405, b"only GET and HEAD are served here\n", "text/plain; charset=utf-8",
                     (("Allow", "GET, HEAD"),))
+        if request.path == "/bytes":
+            return 200, self._bytes_page(connection, client), "text/html; charset=utf-8", ()
         if request.path not in ("/", "/api/handshake"):
-            return 404, b"not found: try / or /api/handshake\n", "text/plain; charset=utf-8", ()
+            return (404, b"not found: try /, /bytes or /api/handshake\n",
+                    "text/plain; charset=utf-8", ())
         agent = request.header("user-agent")
         report = handshake_report(connection, recorder, {
             "connection": {"client_address": client, "request_number": number,
@@ -150,6 +160,20 @@ class PageHandler:
             body = json.dumps(report, indent=2, ensure_ascii=True, default=str).encode() + b"\n"
             return 200, body, "application/json", ()
         return 200, render_page(report).encode("utf-8"), "text/html; charset=utf-8", ()
+
+
+    @staticmethod
+    def _bytes_page(connection: ServerConnection, client: str) -> bytes:
+        """Every byte of this connection so far (its ClientHello, the server's flight,
+        this request), decrypted by the server and explained; secrets as fingerprints."""
+        from ..explain.html import render_html
+        from ..explain.recorder import Recording
+
+        recording = connection.recorder
+        if not isinstance(recording, Recording):
+            return b"this connection was not recorded\n"
+        title = f"Your connection, byte by byte ({client})"
+        return render_html([(title, recording.explain())], title=title).encode("utf-8")
 
 
 def start_server(config: ServerConfig, host: str = "127.0.0.1", port: int = 8443,

@@ -1,0 +1,105 @@
+"""``glasstls explain`` as people run it: a live connection to a URL (text, JSON,
+HTML), ``--server`` explaining the connection it accepts, ``--pcap`` errors, and
+``glasstls demo --explain`` (both sides of a local connection, RSA included)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_glasstls, start_glasstls
+
+from explain.loopback import http_responder
+from glasstls import CertifiedKey, ServerConfig, TLSServer, serve
+from pki import pki
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"
+
+
+@pytest.fixture
+def https_server() -> Iterator[int]:
+    key = pki("ecdsa-p256")
+    config = ServerConfig(certificates=(CertifiedKey((key.leaf.certificate,), key.leaf.key),))
+    server: TLSServer = serve(("127.0.0.1", 0), http_responder(RESPONSE), timeout=30,
+                              config=config)
+    yield server.address[1]
+    server.close(abort_connections=True)
+
+
+def test_explain_url_prints_every_record_and_the_key_schedule(
+        https_server: int, pem: dict[str, Path]) -> None:
+    result = run_glasstls("explain", f"https://localhost:{https_server}/index.html",
+                          "--cafile", str(pem["ca"]))
+    assert result.code == 0, result.describe()
+    out = result.stdout
+    assert out.startswith(f"== https://localhost:{https_server}/index.html\n")
+    assert "glasstls explain: 0x0304 TLS 1.3" in out
+    assert re.search(r"^#0  client \u2192 server  handshake", out, re.MULTILINE)
+    assert "ClientHello \u2014" in out and "(RFC 8446 §4.1.2)" in out
+    assert "GET /index.html HTTP/1.1" in out and "HTTP/1.1 200 OK" in out
+    assert "handshake_secret = HKDF-Extract" in out and "matches the key log" in out
+    assert "verified: equals HMAC(finished_key, transcript hash)" in out
+    assert "sha256:" in out  # fingerprints, not secrets
+
+
+def test_explain_url_as_json_and_as_one_html_page(https_server: int, pem: dict[str, Path],
+                                                  tmp_path: Path) -> None:
+    url = f"https://localhost:{https_server}/"
+    result = run_glasstls("explain", url, "--cafile", str(pem["ca"]), "--json",
+                          "--show-secrets", "--tls1.2")
+    assert result.code == 0, result.describe()
+    (connection,) = json.loads(result.stdout)["connections"]
+    assert connection["summary"]["version"] == "0x0303 TLS 1.2"
+    steps = {step["name"]: step for step in connection["key_schedule"]}
+    assert len(bytes.fromhex(steps["master_secret"]["output"])) == 48
+    assert connection["secrets_shown"] is True
+    page = tmp_path / "page.html"
+    result = run_glasstls("explain", url, "--cafile", str(pem["ca"]), "--html", str(page))
+    assert result.code == 0, result.describe()
+    html = page.read_text()
+    assert html.startswith("<!doctype html>") and "ServerKeyExchange" not in html
+    assert "<script>" in html and not re.search(r"(src|href)=\"https?:", html)
+
+
+def test_explain_server_explains_the_connection_it_accepts(pem: dict[str, Path]) -> None:
+    from interop.processes import free_port
+
+    port = free_port()
+    server = start_glasstls("explain", "--server", "--port", str(port), "--count", "1",
+                            "--cert", str(pem["cert"]), "--key", str(pem["key"]), "--brief")
+    server.wait_for("explaining connections to")
+    client = run_glasstls("client", f"127.0.0.1:{port}", "--servername", "localhost",
+                          "--cafile", str(pem["ca"]), "--http", "/explained")
+    assert client.code == 0, client.describe()
+    assert server.wait(timeout=60) == 0, server.describe()
+    out = server.stdout
+    assert "recorded by the glasstls server" in out
+    assert "GET /explained HTTP/1.1" in out
+    assert "shared_secret = given" in out and "[engine]" in out
+
+
+def test_explain_without_a_source_or_with_a_missing_capture_is_a_usage_error(
+        tmp_path: Path) -> None:
+    result = run_glasstls("explain")
+    assert result.code == 2 and "give a URL, --server or --pcap" in result.stderr
+    result = run_glasstls("explain", "--pcap", str(tmp_path / "none.pcap"))
+    assert result.code == 2 and "none.pcap" in result.stderr
+
+
+def test_demo_explain_shows_the_rsa_decryption_by_the_server() -> None:
+    result = run_glasstls("demo", "--tls1.2", "--rsa-key-exchange", "--explain")
+    assert result.code == 0, result.describe()
+    out = result.stdout
+    assert "glasstls explain: 0x0303 TLS 1.2, 0x009c TLS_RSA_WITH_AES_128_GCM_SHA256" in out
+    assert "EncryptedPreMasterSecret" in out
+    assert "pre_master_secret = RSA decryption" in out
+    assert "starts with client_version 0303" in out
+    assert "recorded different" not in out
+
+
+def test_demo_without_explain_prints_no_bytes() -> None:
+    result = run_glasstls("demo")
+    assert result.code == 0 and "glasstls explain:" not in result.stdout
