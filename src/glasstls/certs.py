@@ -161,12 +161,14 @@ class CertifiedKey:
             c.public_bytes(serialization.Encoding.DER) for c in self.chain))
         object.__setattr__(self, "_messages", {})
 
-    def certificate_message(self, tls13: bool) -> bytes:
+    def certificate_message(self, tls13: bool, ocsp_response: bytes = b"") -> bytes:
         """The server's Certificate message for this chain, serialised once: it is
-        the same bytes in every handshake (TLS 1.3 with an empty request context)."""
-        cache: dict[bool, bytes] = object.__getattribute__(self, "_messages")
-        message = cache.get(tls13)
+        the same bytes in every handshake (TLS 1.3 with an empty request context,
+        and the leaf's OCSP staple, RFC 8446 §4.4.2.1, which changes when renewed)."""
+        cache: dict[tuple[bool, bytes], bytes] = object.__getattribute__(self, "_messages")
+        message = cache.get((tls13, ocsp_response))
         if message is None:
+            from .messages.extensions import OCSPStatus
             from .messages.handshake import (
                 Certificate12,
                 Certificate13,
@@ -175,9 +177,13 @@ class CertifiedKey:
             )
 
             chain = self.chain_der
-            message = serialize(Certificate13(b"", tuple(CertificateEntry(d) for d in chain))
-                                if tls13 else Certificate12(chain))
-            cache[tls13] = message
+            staple = (OCSPStatus(ocsp_response),) if ocsp_response else ()
+            message = serialize(Certificate13(b"", (
+                CertificateEntry(chain[0], staple), *(CertificateEntry(d) for d in chain[1:])))
+                if tls13 else Certificate12(chain))
+            if len(cache) >= 4:
+                cache.clear()  # the old staples
+            cache[(tls13, ocsp_response)] = message
         return message
 
     @property

@@ -1,10 +1,10 @@
 """Certificate compression (RFC 8879): the three codecs, decompression with a hard
-cap on the output, and the server's cache of compressed Certificate messages.
+cap on the output, and the cache of compressed Certificate messages.
 
 zlib comes with Python; brotli and zstd need the ``brotli`` and ``zstandard``
 packages (``pip install glasstls[compression]``) and are offered only when those
 import. A compressed message is the Certificate message's body (no handshake
-header) run through the codec.
+header) run through the codec, as BoringSSL, OpenSSL and Chromium do.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .constants import CertificateCompressionAlgorithm as A
-from .errors import AlertDescription, BadCertificate, ConfigError
+from .constants import MAX_HANDSHAKE_MESSAGE, CertificateCompressionAlgorithm as A
+from .errors import BadCertificate, ConfigError
 
-# RFC 8879 §4: uncompressed_length is a uint24, and a Certificate message cannot be
-# longer than that anyway.
-MAX_UNCOMPRESSED_LENGTH = 2**24 - 1
+# RFC 8879 §4: the output is cut at the announced uncompressed_length (a uint24). We
+# also refuse to announce or produce more than the largest handshake message the
+# engine accepts uncompressed: a compressed chain may not be a bigger one.
+MAX_UNCOMPRESSED_LENGTH = MAX_HANDSHAKE_MESSAGE
 
 
 def _optional(name: str) -> ModuleType | None:
@@ -98,21 +99,37 @@ DEFAULT_ALGORITHMS: tuple[int, ...] = tuple(a for a in (A.brotli, A.zstd, A.zlib
 _PACKAGES = {"brotli": "brotli", "zstd": "zstandard"}
 
 
+def check_algorithms(algorithms: tuple[int, ...]) -> None:
+    """A config's ``certificate_compression``: known, installed, each once."""
+    for algorithm in algorithms:
+        if algorithm not in A.__members__.values():
+            raise ConfigError(f"unknown certificate compression algorithm {algorithm} "
+                              "(zlib 1, brotli 2, zstd 3)")
+        if algorithm not in CODECS:
+            name = A(algorithm).name
+            raise ConfigError(f"certificate compression with {name} needs the "
+                              f"{_PACKAGES[name]!r} package (pip install glasstls[compression])")
+    if len(set(algorithms)) != len(algorithms):
+        raise ConfigError("certificate_compression lists an algorithm twice")
+
+
 def algorithms_by_name(names: tuple[str, ...]) -> tuple[int, ...]:
     """Code points for configured names; an unknown or uninstalled codec is a
     ``ConfigError`` that says what to install."""
     algorithms = []
     for name in names:
         try:
-            algorithm = A[name]
+            algorithms.append(int(A[name]))
         except KeyError:
             raise ConfigError(f"unknown certificate compression algorithm {name!r} "
                               "(zlib, brotli, zstd)") from None
-        if algorithm not in CODECS:
-            raise ConfigError(f"certificate compression with {name} needs the "
-                              f"{_PACKAGES[name]!r} package (pip install glasstls[compression])")
-        algorithms.append(int(algorithm))
+    check_algorithms(tuple(algorithms))
     return tuple(algorithms)
+
+
+def choose(ours: tuple[int, ...], theirs: tuple[int, ...]) -> int | None:
+    """RFC 8879 §3: an algorithm the peer can decompress, in our order of preference."""
+    return next((algorithm for algorithm in ours if algorithm in theirs), None)
 
 
 def decompress(algorithm: int, data: bytes, uncompressed_length: int,
@@ -126,23 +143,28 @@ def decompress(algorithm: int, data: bytes, uncompressed_length: int,
     codec = CODECS[algorithm]
     if uncompressed_length > limit:
         raise BadCertificate(f"CompressedCertificate announces {uncompressed_length} bytes, "
-                             f"more than the limit of {limit}", AlertDescription.bad_certificate)
+                             f"more than the limit of {limit}")
     try:
         output = codec.decompress(data, uncompressed_length)
     except codec.errors as error:
         raise BadCertificate(f"CompressedCertificate does not decompress with {codec.name}: "
-                             f"{error}", AlertDescription.bad_certificate) from None
+                             f"{error}") from None
     if len(output) != uncompressed_length:
         longer = len(output) > uncompressed_length
         raise BadCertificate(
             f"CompressedCertificate decompresses to {'more than ' if longer else ''}"
-            f"{len(output)} bytes, not the {uncompressed_length} it announces",
-            AlertDescription.bad_certificate)
+            f"{len(output)} bytes, not the {uncompressed_length} it announces")
     return output
 
 
+def compress(algorithm: int, body: bytes) -> bytes:
+    """``body`` compressed with ``algorithm``. A function of its own so that recorded
+    transcripts can replay its output: a codec's bytes may change with its version."""
+    return CODECS[algorithm].compress(body)
+
+
 class CompressionCache:
-    """Compressed Certificate bodies by (algorithm, body): a server's chain is the
+    """Compressed Certificate bodies by (algorithm, message): a server's chain is the
     same bytes in every handshake, so it is compressed once per codec. Bounded;
     shared between threads."""
 
@@ -153,17 +175,24 @@ class CompressionCache:
         self._entries: dict[tuple[int, bytes], bytes] = {}
         self._lock = threading.Lock()
 
-    def compress(self, algorithm: int, body: bytes) -> bytes:
-        key = (algorithm, body)
+    def compress(self, algorithm: int, message: bytes) -> bytes:
+        """The body of ``message`` (a whole Certificate message, header included)
+        compressed with ``algorithm``. Keyed by the message itself: the caller keeps
+        it, so its hash is computed once."""
+        key = (algorithm, message)
         compressed = self._entries.get(key)
         if compressed is None:
-            compressed = CODECS[algorithm].compress(body)
+            compressed = compress(algorithm, message[4:])
             with self._lock:
                 if len(self._entries) >= self.maximum:
                     # Oldest first: dicts keep insertion order.
                     del self._entries[next(iter(self._entries))]
                 self._entries[key] = compressed
         return compressed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -172,4 +201,4 @@ class CompressionCache:
 SHARED_CACHE = CompressionCache()
 
 __all__ = ["CODECS", "DEFAULT_ALGORITHMS", "MAX_UNCOMPRESSED_LENGTH", "CompressionCache",
-           "algorithms_by_name", "decompress"]
+           "algorithms_by_name", "check_algorithms", "choose", "decompress"]

@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Callable
 
 from .config import ClientConfig, ServerConfig
-from .constants import TLS12, TLS13, ContentType, HandshakeType
+from .constants import MAX_HANDSHAKE_MESSAGE, TLS12, TLS13, ContentType, HandshakeType
 from .core import ConnectionCore
 from .errors import (
     AlertDescription,
@@ -60,8 +60,6 @@ from .trace import (
     SENT,
 )
 
-# A handshake message may not exceed this (certificate chains are the big ones).
-MAX_HANDSHAKE_MESSAGE = 2**18
 # Bytes kept after the peer's close_notify for whoever takes over the socket.
 MAX_AFTER_CLOSE = 2**20
 

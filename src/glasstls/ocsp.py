@@ -10,6 +10,7 @@ clock skew). No chain is built here: the issuer is the one path validation found
 
 from __future__ import annotations
 
+import abc
 import datetime as _dt
 import os
 import threading
@@ -23,19 +24,36 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from .crypto.signatures import verify_signed_data
-from .errors import AlertDescription, BadCertificate, ConfigError
+from .errors import ConfigError
+from .trust.reasons import CertificateReason, CertificateRejected, Refusal
+
+R = CertificateReason
 
 # OpenSSL's OCSP_check_validity() leeway, as s_client and nginx use it.
 CLOCK_SKEW = _dt.timedelta(minutes=5)
 # A staple without nextUpdate is kept (and refetched) for this long.
 _NO_NEXT_UPDATE_REFRESH = 3600.0
+# A missing or unusable staple is looked for again after this long.
+_RETRY_AFTER = 60.0
 STAPLING_MODES = ("off", "request", "require")
 
 
-def _bad_response(why: str) -> BadCertificate:
-    # RFC 6066 §8: an unsatisfactory response ends the handshake with this alert.
-    return BadCertificate(f"the stapled OCSP response is not acceptable: {why}",
-                          AlertDescription.bad_certificate_status_response)
+class _Unacceptable(Exception):
+    """Why a response is refused; ``check_staple`` turns it into the refusal."""
+
+
+def _name(name: x509.Name) -> str:
+    return name.rfc4514_string()
+
+
+def refusal(reason: CertificateReason, certificate: x509.Certificate, now: float,
+            **facts: Any) -> CertificateRejected:
+    """The refusal of the server's certificate for what its staple says (or lacks)."""
+    return CertificateRejected(Refusal(
+        reason, role="server", subject=_name(certificate.subject),
+        issuer=facts.pop("issuer", _name(certificate.issuer)),
+        not_before=certificate.not_valid_before_utc, not_after=certificate.not_valid_after_utc,
+        now=_dt.datetime.fromtimestamp(now, _dt.UTC), **facts))
 
 
 @dataclass(frozen=True)
@@ -66,15 +84,15 @@ class StapleCheck:
             details["revocation_reason"] = self.revocation_reason
         return details
 
-    def enforce(self, mode: str) -> None:
+    def enforce(self, mode: str, certificate: x509.Certificate, now: float) -> None:
         """Revoked is ``certificate_revoked`` (RFC 5246 §7.2.2); "unknown" fails
-        only when a staple is required."""
+        only when a staple is required (``bad_certificate_status_response``)."""
         if self.status == "revoked":
-            reason = f" ({self.revocation_reason})" if self.revocation_reason else ""
-            raise BadCertificate(f"the server certificate is revoked{reason}, says its "
-                                 "stapled OCSP response", AlertDescription.certificate_revoked)
+            reason = f", {self.revocation_reason}" if self.revocation_reason else ""
+            raise refusal(R.OCSP_REVOKED, certificate, now, issuer=self.responder,
+                          detail=f"{self.serial:x}{reason}", revoked_on=self.revocation_time)
         if self.status == "unknown" and mode == "require":
-            raise _bad_response("the responder does not know the certificate")
+            raise refusal(R.OCSP_UNKNOWN, certificate, now, issuer=self.responder)
 
 
 def _issuer_hashes(certificate: x509.Certificate, issuer: x509.Certificate,
@@ -98,7 +116,7 @@ def _single_response(response: ocsp.OCSPResponse, certificate: x509.Certificate,
                 single.issuer_name_hash, single.issuer_key_hash):
             continue
         return single
-    raise _bad_response(f"it is not for this certificate (serial {certificate.serial_number:x}"
+    raise _Unacceptable(f"it is not for this certificate (serial {certificate.serial_number:x}"
                         f"{', issuer ' + issuer.subject.rfc4514_string() if issuer else ''})")
 
 
@@ -125,64 +143,62 @@ def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: _dt.date
         # RFC 6960 §4.2.2.2: a delegated responder's certificate is issued directly by
         # the CA and carries id-kp-OCSPSigning.
         if candidate.issuer != issuer.subject:
-            raise _bad_response("the responder's certificate is not issued by the "
+            raise _Unacceptable("the responder's certificate is not issued by the "
                                 "certificate's issuer")
         try:
             candidate.verify_directly_issued_by(issuer)
         except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError) as error:
-            raise _bad_response("the responder's certificate is not signed by the issuer "
+            raise _Unacceptable("the responder's certificate is not signed by the issuer "
                                 f"({type(error).__name__})") from None
         try:
             usages = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except x509.ExtensionNotFound:
             usages = x509.ExtendedKeyUsage([])
         if ExtendedKeyUsageOID.OCSP_SIGNING not in usages:
-            raise _bad_response("the responder's certificate lacks id-kp-OCSPSigning")
+            raise _Unacceptable("the responder's certificate lacks id-kp-OCSPSigning")
         if not (candidate.not_valid_before_utc - CLOCK_SKEW <= now
                 <= candidate.not_valid_after_utc + CLOCK_SKEW):
-            raise _bad_response("the responder's certificate is expired or not yet valid")
+            raise _Unacceptable("the responder's certificate is expired or not yet valid")
         return candidate, candidate.subject.rfc4514_string()
-    raise _bad_response("it is signed by neither the issuer nor a responder certificate it "
+    raise _Unacceptable("it is signed by neither the issuer nor a responder certificate it "
                         "includes")
 
 
-def check_staple(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate | None,
-                 now: float) -> StapleCheck:
-    """Check a stapled OCSP response for ``certificate``, issued by ``issuer``.
-
-    Raises ``BadCertificate`` (``bad_certificate_status_response``) for a response
-    that is malformed, unsuccessful, for another certificate, badly signed or out of
-    date; returns the status otherwise (``StapleCheck.enforce`` acts on it).
-    """
+def _parse(der: bytes) -> ocsp.OCSPResponse:
     try:
         response = ocsp.load_der_ocsp_response(der)
     except ValueError as error:
-        raise _bad_response(f"it does not parse ({error})") from None
+        raise _Unacceptable(f"it does not parse ({error})") from None
     if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-        raise _bad_response(f"the responder answered {response.response_status.name}")
-    moment = _dt.datetime.fromtimestamp(now, _dt.UTC)
+        raise _Unacceptable(f"the responder answered {response.response_status.name}")
+    return response
+
+
+def _check(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate | None,
+           moment: _dt.datetime) -> StapleCheck:
+    response = _parse(der)
     try:
         single = _single_response(response, certificate, issuer)
         if issuer is None:
-            raise _bad_response("the issuer's certificate is not known, so its signature "
+            raise _Unacceptable("the issuer's certificate is not known, so its signature "
                                 "cannot be checked")
         signer, responder = _signer(response, issuer, moment)
         problem = verify_signed_data(signer.public_key(), response.signature_algorithm_oid
                                      .dotted_string, response.signature_hash_algorithm,
                                      response.tbs_response_bytes, response.signature)
         if problem is not None:
-            raise _bad_response(f"its signature by {responder}: {problem}")
+            raise _Unacceptable(f"its signature by {responder}: {problem}")
         this_update, next_update = single.this_update_utc, single.next_update_utc
         # RFC 6960 §4.2.2.1 / §3.2: current, allowing for clock skew.
         if this_update > moment + CLOCK_SKEW:
-            raise _bad_response(f"its thisUpdate {this_update:%Y-%m-%d %H:%M} is in the future")
+            raise _Unacceptable(f"its thisUpdate {this_update:%Y-%m-%d %H:%M} is in the future")
         if next_update is not None and next_update < moment - CLOCK_SKEW:
-            raise _bad_response(f"it expired at {next_update:%Y-%m-%d %H:%M} (nextUpdate)")
+            raise _Unacceptable(f"it expired at {next_update:%Y-%m-%d %H:%M} (nextUpdate)")
         status = single.certificate_status
         reason = single.revocation_reason
     except (ValueError, x509.ExtensionNotFound) as error:
         # cryptography decodes some fields lazily; a bad one surfaces here.
-        raise _bad_response(f"it is malformed ({error})") from None
+        raise _Unacceptable(f"it is malformed ({error})") from None
     return StapleCheck(
         status={ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}.get(
             status, "unknown"),
@@ -193,18 +209,50 @@ def check_staple(der: bytes, certificate: x509.Certificate, issuer: x509.Certifi
         revocation_reason=reason.name if reason is not None else None, size=len(der))
 
 
+def check_staple(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate | None,
+                 now: float) -> StapleCheck:
+    """Check a stapled OCSP response for ``certificate``, issued by ``issuer``.
+
+    Raises ``CertificateRejected`` (``OCSP_BAD_RESPONSE``, alert
+    ``bad_certificate_status_response``, RFC 6066 §8) for a response that is
+    malformed, unsuccessful, for another certificate, badly signed or out of date;
+    returns the status otherwise (``StapleCheck.enforce`` acts on it).
+    """
+    try:
+        return _check(der, certificate, issuer, _dt.datetime.fromtimestamp(now, _dt.UTC))
+    except _Unacceptable as why:
+        raise refusal(R.OCSP_BAD_RESPONSE, certificate, now, detail=str(why)) from None
+
+
+def _still_current(der: bytes, leaf: x509.Certificate, now: float) -> _dt.datetime | None:
+    """A server that sends its leaf alone does not hold the issuer's certificate to
+    check the signature with (its client will): the serial and the dates must fit.
+    Returns the response's nextUpdate."""
+    try:
+        single = _single_response(_parse(der), leaf, None)
+        moment = _dt.datetime.fromtimestamp(now, _dt.UTC)
+        next_update = single.next_update_utc
+    except ValueError as error:
+        raise _Unacceptable(f"it is malformed ({error})") from None
+    if next_update is not None and next_update < moment - CLOCK_SKEW:
+        raise _Unacceptable("it has expired")
+    return next_update
+
+
 @dataclass(frozen=True)
 class _Cached:
     der: bytes | None
     refresh_at: float
 
 
-class StapleSource:
-    """Where a server's OCSP staples come from: ``StapleFile`` or ``StapleCallback``.
+class StapleSource(abc.ABC):
+    """Where a server's OCSP staples come from: ``StapleFile`` or ``StapleCallback``
+    (``ServerConfig.ocsp_staple``).
 
     A staple is kept per leaf certificate until its nextUpdate, then fetched again;
     a response that is unsuccessful, for another certificate or already expired is
-    never stapled (the handshake goes on without one).
+    never stapled (the handshake goes on without one, and ``last_problem`` says
+    why). Shared between threads.
     """
 
     def __init__(self) -> None:
@@ -212,8 +260,9 @@ class StapleSource:
         self._lock = threading.Lock()
         self.last_problem: str | None = None
 
+    @abc.abstractmethod
     def _fetch(self, leaf: x509.Certificate) -> bytes | None:
-        raise NotImplementedError
+        """A DER OCSP response for ``leaf``, or None."""
 
     def staple(self, leaf: x509.Certificate, leaf_der: bytes, issuer: x509.Certificate | None,
                now: float) -> bytes | None:
@@ -222,44 +271,33 @@ class StapleSource:
         if cached is not None and now < cached.refresh_at:
             return cached.der
         der = self._fetch(leaf)
-        refresh_at = now + 60.0  # retry a missing or bad staple after a minute
+        refresh_at = now + _RETRY_AFTER
         if der is not None:
             try:
-                check = check_staple(der, leaf, issuer, now) if issuer is not None else (
-                    _check_without_issuer(der, leaf, now))
-            except BadCertificate as error:
-                self.last_problem = str(error)
+                if issuer is not None:
+                    next_update = _check(der, leaf, issuer,
+                                         _dt.datetime.fromtimestamp(now, _dt.UTC)).next_update
+                else:
+                    next_update = _still_current(der, leaf, now)
+            except _Unacceptable as why:
+                self.last_problem = f"the OCSP response is not stapled: {why}"
                 der = None
             else:
                 self.last_problem = None
-                refresh_at = (check.next_update.timestamp() if check.next_update
+                refresh_at = (next_update.timestamp() if next_update is not None
                               else now + _NO_NEXT_UPDATE_REFRESH)
         with self._lock:
             self._cache[leaf_der] = _Cached(der, refresh_at)
         return der
 
 
-def _check_without_issuer(der: bytes, leaf: x509.Certificate, now: float) -> StapleCheck:
-    """A server that sends its leaf alone does not hold the issuer's certificate to
-    check the signature with (its client will): the serial and the dates must fit."""
-    try:
-        response = ocsp.load_der_ocsp_response(der)
-        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-            raise _bad_response(f"the responder answered {response.response_status.name}")
-        single = _single_response(response, leaf, None)
-        moment = _dt.datetime.fromtimestamp(now, _dt.UTC)
-        if single.next_update_utc is not None and single.next_update_utc < moment - CLOCK_SKEW:
-            raise _bad_response("it has expired")
-        return StapleCheck("good", single.this_update_utc, single.next_update_utc, "unchecked",
-                           leaf.serial_number, size=len(der))
-    except ValueError as error:
-        raise _bad_response(f"it does not parse ({error})") from None
-
-
 class StapleFile(StapleSource):
     """A DER OCSP response kept in a file (as ``openssl ocsp -respout`` writes it, or
-    a cron job renews it). Read here, and again only when the staple has expired:
-    the one time a handshake touches the filesystem."""
+    a cron job renews it). Read on the first handshake that asks for it, and again
+    only once the staple has expired (or a minute after it could not be used).
+
+    >>> ServerConfig(certificates=(certified,), ocsp_staple=StapleFile("leaf.ocsp"))
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()

@@ -30,6 +30,7 @@ MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
 
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
+_CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
 
 
 class Protection:
@@ -51,6 +52,9 @@ class Protection:
     @property
     def exhausted(self) -> bool:
         return False
+
+
+_UNPROTECTED = Protection()
 
 
 class Tls13Protection(Protection):
@@ -198,6 +202,10 @@ class RecordLayer:
     def seal(self, content_type: int, data: bytes | bytearray | memoryview) -> bytes:
         """Fragment and protect ``data`` into one or more records."""
         protection = self.write_protection
+        if content_type == _CHANGE_CIPHER_SPEC and protection.tls13:
+            # RFC 8446 §5: TLS 1.3's compatibility change_cipher_spec is never protected,
+            # even once our handshake keys are in place.
+            protection = _UNPROTECTED
         limit = self.max_fragment
         version = self.write_version
         if len(data) <= limit:

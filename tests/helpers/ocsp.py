@@ -15,6 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from glasstls.crypto.devpki import Issued
 from glasstls.crypto.signatures import PrivateKey, mldsa_parameter_set
+from glasstls.ocsp import StapleSource
 
 STATUSES = {"good": ocsp.OCSPCertStatus.GOOD, "revoked": ocsp.OCSPCertStatus.REVOKED,
             "unknown": ocsp.OCSPCertStatus.UNKNOWN}
@@ -95,3 +96,19 @@ def unsuccessful() -> bytes:
 def write(path: Path, der: bytes) -> Path:
     path.write_bytes(der)
     return path
+
+
+class Unchecked(StapleSource):
+    """A careless server's source: it staples whatever it is given, for any
+    certificate, expired or not (glasstls's own sources check first)."""
+
+    def __init__(self, der: bytes) -> None:
+        super().__init__()
+        self.der = der
+
+    def _fetch(self, leaf: x509.Certificate) -> bytes | None:
+        return self.der
+
+    def staple(self, leaf: x509.Certificate, leaf_der: bytes, issuer: x509.Certificate | None,
+               now: float) -> bytes | None:
+        return self.der

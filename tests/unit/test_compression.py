@@ -14,6 +14,8 @@ from glasstls.compression import (
     MAX_UNCOMPRESSED_LENGTH,
     CompressionCache,
     algorithms_by_name,
+    check_algorithms,
+    choose,
     decompress,
 )
 from glasstls.constants import CertificateCompressionAlgorithm as A
@@ -98,3 +100,19 @@ def test_the_cache_compresses_each_body_once_and_stays_bounded() -> None:
     cache.compress(A.zlib, b"chain one" * 50)
     cache.compress(A.zstd, b"chain two" * 50)
     assert len(cache) == 2
+
+
+def test_the_sender_chooses_by_its_own_preference_among_the_receivers_algorithms() -> None:
+    assert choose((A.brotli, A.zlib), (A.zlib, A.zstd, A.brotli)) == A.brotli
+    assert choose((A.zstd,), (A.zlib,)) is None
+    assert choose((), (A.zlib,)) is None
+
+
+@pytest.mark.parametrize("algorithms", [(0,), (4,), (A.zlib, A.brotli, A.zlib)])
+def test_unknown_or_repeated_algorithms_are_config_errors(algorithms: tuple[int, ...]) -> None:
+    with pytest.raises(ConfigError):
+        check_algorithms(algorithms)
+
+
+def test_the_cap_is_the_largest_handshake_message_the_engine_takes() -> None:
+    assert MAX_UNCOMPRESSED_LENGTH == 2**18

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from glasstls.errors import AlertDescription, BadCertificate, ConfigError
+from glasstls.errors import AlertDescription, ConfigError
 from glasstls.ocsp import StapleCallback, StapleFile, check_staple
+from glasstls.trust import CertificateReason, CertificateRejected
 from helpers import ocsp as make
 from pki import pki
 
@@ -18,11 +19,12 @@ NOW = dt.datetime.now(dt.UTC)
 KEY_TYPES = ("ecdsa-p256", "rsa-2048", "ed25519", "mldsa65")
 
 
-def refused(der: bytes, key_type: str = "ecdsa-p256") -> BadCertificate:
+def refused(der: bytes, key_type: str = "ecdsa-p256") -> CertificateRejected:
     test_pki = pki(key_type)
-    with pytest.raises(BadCertificate) as caught:
+    with pytest.raises(CertificateRejected) as caught:
         check_staple(der, test_pki.leaf.certificate, test_pki.ca.certificate, time.time())
     assert caught.value.alert == AlertDescription.bad_certificate_status_response
+    assert caught.value.reason is CertificateReason.OCSP_BAD_RESPONSE
     return caught.value
 
 
@@ -41,15 +43,18 @@ def test_revoked_is_certificate_revoked_and_unknown_fails_only_when_required() -
     test_pki = pki("ecdsa-p256")
     leaf, ca = test_pki.leaf.certificate, test_pki.ca.certificate
     revoked = check_staple(make.response(test_pki.ca, leaf, "revoked"), leaf, ca, time.time())
-    with pytest.raises(BadCertificate) as caught:
-        revoked.enforce("request")
+    with pytest.raises(CertificateRejected) as caught:
+        revoked.enforce("request", leaf, time.time())
     assert caught.value.alert == AlertDescription.certificate_revoked
+    assert caught.value.reason is CertificateReason.OCSP_REVOKED
     assert "key_compromise" in str(caught.value)
+    assert caught.value.refusal.revoked_on == revoked.revocation_time
     unknown = check_staple(make.response(test_pki.ca, leaf, "unknown"), leaf, ca, time.time())
-    unknown.enforce("request")
-    with pytest.raises(BadCertificate) as caught:
-        unknown.enforce("require")
+    unknown.enforce("request", leaf, time.time())
+    with pytest.raises(CertificateRejected) as caught:
+        unknown.enforce("require", leaf, time.time())
     assert caught.value.alert == AlertDescription.bad_certificate_status_response
+    assert caught.value.reason is CertificateReason.OCSP_UNKNOWN
 
 
 def test_a_responder_named_by_key_hash_is_recognised() -> None:

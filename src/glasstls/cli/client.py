@@ -34,7 +34,9 @@ from . import exitcodes
 from .common import (
     MAX_HEAD,
     HelpFormatter,
+    add_compression_flag,
     add_version_flags,
+    compression_from,
     group_argument,
     http_request,
     load_certified,
@@ -60,6 +62,7 @@ examples:
   glasstls client 127.0.0.1:8443 --servername localhost --alpn h2,http/1.1
   glasstls client localhost:8443 --cert me.pem --key me-key.pem  --cafile ca.pem
   glasstls client self-signed.example:443 --insecure  (no verification: a loud warning)
+  glasstls client example.com --ocsp require --http /  refuse a server that staples no OCSP
 
 exit codes: 0 ok, 2 usage, 3 network, 4 TLS handshake or alert, 5 certificate rejected
 """
@@ -81,8 +84,9 @@ def build_config(args: argparse.Namespace, trace: Any = None) -> ClientConfig:
         options["keylog"] = KeyLogFile(args.keylog)
     if args.crl_check:
         options["crl_check"] = args.crl_check
+    options.update(compression_from(args))
     try:
-        return ClientConfig(
+        return ClientConfig(ocsp_stapling=args.ocsp,
             versions=versions_from(args), alpn_protocols=split_alpn(args.alpn),
             verify_certificates=not args.insecure, check_hostname=not args.insecure,
             trace=trace, trace_secrets=args.show_secrets, **options)
@@ -111,6 +115,12 @@ def describe_connection(sock: TLSSocket, target: str, verified: bool) -> list[tu
                                     f"{key_words(leaf['key'])}; valid until "
                                     f"{leaf['not_after'][:10]}; SAN "
                                     f"{', '.join(leaf['san']) or '(none)'}"))
+    if negotiated.certificate_compression:
+        rows.append(("compression", f"the certificate came compressed with "
+                                    f"{negotiated.certificate_compression} (RFC 8879)"))
+    if negotiated.ocsp_response:
+        rows.append(("OCSP", f"stapled response ({len(negotiated.ocsp_response)} bytes): "
+                             f"{negotiated.ocsp_status or 'not checked'}"))
     if not verified:
         rows.append(("verified", "NO: --insecure, the certificate was not checked"))
     elif negotiated.verified_chain:
@@ -307,6 +317,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--crl-check", choices=("leaf", "chain"),
                         help="check the server's certificate (or its whole chain) against "
                         "the CRLs in --cafile; a missing CRL refuses the connection")
+    parser.add_argument("--ocsp", choices=("off", "request", "require"), default="off",
+                        help="OCSP stapling: ask the server for its certificate's OCSP "
+                        "response and check it (revoked refuses); 'require' refuses a server "
+                        "that staples none")
+    add_compression_flag(parser)
     parser.add_argument("--insecure", action="store_true",
                         help="do not verify the server's certificate (dangerous: prints a "
                         "warning)")

@@ -61,6 +61,27 @@ def suite_argument(name: str) -> Suite:
             f"unknown cipher suite {name!r}; choose from {names}") from None
 
 
+def add_compression_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--certificate-compression", metavar="LIST",
+                        help="TLS 1.3 certificate compression (RFC 8879) to offer and use, "
+                        "comma-separated from brotli, zstd, zlib, or 'none' (default: every "
+                        "codec installed)")
+
+
+def compression_from(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    """The config option ``--certificate-compression`` asks for (none: the default)."""
+    text = getattr(args, "certificate_compression", None)
+    if text is None:
+        return {}
+    from ..compression import algorithms_by_name
+
+    names = () if text == "none" else tuple(n for n in text.split(",") if n)
+    try:
+        return {"certificate_compression": algorithms_by_name(names)}
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+
+
 def split_alpn(values: Sequence[str] | None) -> tuple[str, ...]:
     """``--alpn h2,http/1.1 --alpn x`` -> ``("h2", "http/1.1", "x")``."""
     protocols: list[str] = []

@@ -309,6 +309,8 @@ def negotiated_dict(negotiated: HandshakeComplete | None) -> dict[str, Any] | No
         "resumed": negotiated.resumed,
         "extended_master_secret": negotiated.extended_master_secret,
         "peer_certificates": len(negotiated.peer_certificates),
+        "certificate_compression": negotiated.certificate_compression,
+        "ocsp_status": negotiated.ocsp_status,
     }
 
 
@@ -324,11 +326,12 @@ def time_per_step(events: Sequence[TraceEvent]) -> dict[str, float]:
     return {step: round(ms, 3) for step, ms in totals.items()}
 
 
-def _find(events: Sequence[TraceEvent], step: str, side: str,
+def _find(events: Sequence[TraceEvent], step: str | frozenset[str], side: str,
           action: str | None = None) -> TraceEvent | None:
+    steps = {step} if isinstance(step, str) else step
     for event in events:
-        if event.step == step and event.side == side and (action is None
-                                                          or event.action == action):
+        if event.step in steps and event.side == side and (action is None
+                                                           or event.action == action):
             return event
     return None
 
@@ -338,7 +341,7 @@ def _authenticated(result: DemoResult) -> dict[str, str]:
     who: dict[str, str] = {}
     for side, peer in (("client", "server"), ("server", "client")):
         verification = _find(events, t.CERTIFICATE_VERIFICATION, side)
-        certificate = _find(events, t.CERTIFICATE, side, t.RECEIVED)
+        certificate = _find(events, t.CERTIFICATE_STEPS, side, t.RECEIVED)
         chain = certificate.details.get("chain", []) if certificate else []
         subject = chain[0].get("subject", "?") if chain else "?"
         if verification is None:
@@ -414,6 +417,12 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
             ("signature", negotiated.signature_scheme or "none (RSA key transport: the "
              "server proves its key by decrypting)"),
         ]
+    compressed = _find(result.events, t.COMPRESSED_CERTIFICATE, "client", t.RECEIVED)
+    if compressed is not None:
+        details = compressed.details
+        rows.append(("certificate", f"compressed with {details.get('algorithm')} (RFC 8879): "
+                                    f"{details.get('uncompressed_length')} bytes sent as "
+                                    f"{details.get('compressed_length')}"))
     rows += [("server authenticated", authenticated["server"]),
              ("client authenticated", authenticated["client"])]
     names = ", ".join(name for name, _ in compared)

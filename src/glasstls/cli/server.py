@@ -32,12 +32,15 @@ from ..constants import TLS13
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
 from ..io import KeyLogFile, TLSServer, TLSSocket, serve
+from ..ocsp import StapleFile
 from ..trace import TraceEvent
 from . import exitcodes
 from .common import (
     MAX_HEAD,
     HelpFormatter,
+    add_compression_flag,
     add_version_flags,
+    compression_from,
     group_argument,
     head_complete,
     http_response,
@@ -111,7 +114,10 @@ class ServerSetup:
             options["groups"] = tuple(g.id for g in args.group)
         if args.keylog:
             options["keylog"] = KeyLogFile(args.keylog)
+        options.update(compression_from(args))
         try:
+            if args.ocsp_response:
+                options["ocsp_staple"] = StapleFile(args.ocsp_response)
             return ServerConfig(
                 certificates=(self.certified,), versions=versions_from(args),
                 alpn_protocols=split_alpn(args.alpn), client_auth=args.client_auth,
@@ -374,6 +380,10 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON lines")
     parser.add_argument("--show-secrets", action="store_true",
                         help="include secret values in the trace")
+    parser.add_argument("--ocsp-response", metavar="FILE",
+                        help="staple this DER OCSP response (as 'openssl ocsp -respout' "
+                        "writes it) for clients that ask; re-read when it expires")
+    add_compression_flag(parser)
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS SSLKEYLOGFILE format)")
     parser.set_defaults(run=run)

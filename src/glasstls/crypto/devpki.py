@@ -95,8 +95,9 @@ def make_ca(common_name: str = "glasstls development CA", key_type: str = "ecdsa
 def make_leaf(ca: Issued, names: Sequence[str] = ("localhost", "127.0.0.1"),
               key_type: str = "ecdsa-p256", days: int = 825, client: bool = False,
               not_before: _dt.datetime | None = None,
-              not_after: _dt.datetime | None = None) -> Issued:
-    """A server (or client) certificate for DNS names and IP addresses."""
+              not_after: _dt.datetime | None = None, must_staple: bool = False) -> Issued:
+    """A server (or client) certificate for DNS names and IP addresses; ``must_staple``
+    adds the TLS feature status_request (RFC 7633)."""
     key = generate_key(key_type)
     now = _dt.datetime.now(_dt.UTC)
     alt_names: list[x509.GeneralName] = []
@@ -127,4 +128,7 @@ def make_leaf(ca: Issued, names: Sequence[str] = ("localhost", "127.0.0.1"),
     )
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    if must_staple:
+        builder = builder.add_extension(
+            x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     return Issued(builder.sign(ca.key, _hash_for(ca.key)), key)

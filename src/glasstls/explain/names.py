@@ -6,7 +6,9 @@ what glasstls speaks and what clients commonly send besides.
 
 from __future__ import annotations
 
-from ..constants import ContentType, HandshakeType, is_grease
+from cryptography.x509 import ocsp
+
+from ..constants import CertificateCompressionAlgorithm, ContentType, HandshakeType, is_grease
 from ..errors import AlertDescription
 from ..web import names
 
@@ -45,8 +47,33 @@ def handshake_name(value: int) -> str:
     try:
         return HandshakeType(value).name
     except ValueError:
-        return {25: "compressed_certificate", 3: "hello_verify_request"}.get(
-            value, f"unknown handshake type {value}")
+        return {3: "hello_verify_request"}.get(value, f"unknown handshake type {value}")
+
+
+def compression_text(value: int) -> str:
+    """A certificate compression algorithm (RFC 8879 §7.3)."""
+    try:
+        return CertificateCompressionAlgorithm(value).name
+    except ValueError:
+        return f"unknown ({value})"
+
+
+def ocsp_summary(der: bytes) -> str:
+    """What a stapled OCSP response says, in a line (not a verdict: the client checks
+    the signature and the issuer against the chain it validated)."""
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return f"OCSP response: {response.response_status.name}"
+        single = next(iter(response.responses))
+        status = single.certificate_status.name.lower()
+        next_update = single.next_update_utc
+        return (f"OCSP response: serial {single.serial_number:x} is {status}; this update "
+                f"{single.this_update_utc:%Y-%m-%d %H:%M}, next update "
+                + (f"{next_update:%Y-%m-%d %H:%M}" if next_update else "none")
+                + f" ({len(der)} bytes)")
+    except (ValueError, StopIteration) as error:
+        return f"{len(der)} bytes that do not parse as an OCSP response ({error})"
 
 
 def content_type_name(value: int) -> str:
@@ -71,6 +98,7 @@ def alert_meaning(value: int) -> str:
 
 
 __all__ = [
-    "alert_meaning", "alert_name", "content_type_name", "extension_name", "extension_text",
-    "group_text", "handshake_name", "is_grease", "scheme_text", "suite_text", "version_text",
+    "alert_meaning", "alert_name", "compression_text", "content_type_name", "extension_name",
+    "extension_text", "group_text", "handshake_name", "is_grease", "ocsp_summary", "scheme_text",
+    "suite_text", "version_text",
 ]

@@ -58,6 +58,18 @@ SECTIONS = {
         "first, then the authorities that vouch for it. Your browser checks the chain "
         "against the authorities it trusts and the name it asked for."
     ),
+    "compression": (
+        "Certificate chains are the biggest part of a handshake. Your browser said it "
+        "can decompress them (RFC 8879), so the server sent its Certificate message "
+        "compressed, in fewer packets, and your browser unpacked it before checking it. "
+        "The handshake's signatures and Finished cover the compressed bytes as sent."
+    ),
+    "ocsp": (
+        "Your browser asked for the certificate's revocation status (OCSP stapling, RFC "
+        "6066). The server attached its CA's recent, signed answer, so that your browser "
+        "need not ask the CA itself: faster, and the CA does not learn which sites you "
+        "visit."
+    ),
     "resumed": (
         "This connection resumed an earlier session with a ticket the server gave your "
         "browser before, so no certificate was needed this time: the ticket proves the "
@@ -114,6 +126,17 @@ _STEPS: dict[tuple[str, str], str] = {
         "is talking to."
     ),
     (t.CERTIFICATE, t.RECEIVED): "Your browser sent its own certificate chain.",
+    (t.COMPRESSED_CERTIFICATE, t.SENT): (
+        "The server sent its certificate chain compressed (RFC 8879), with an algorithm "
+        "your browser offered: the same Certificate message in fewer bytes."
+    ),
+    (t.COMPRESSED_CERTIFICATE, t.RECEIVED): (
+        "Your browser sent its own certificate chain, compressed."
+    ),
+    (t.CERTIFICATE_STATUS, t.SENT): (
+        "The server stapled an OCSP response to its certificate: its CA's signed "
+        "statement that the certificate has not been revoked."
+    ),
     (t.SERVER_KEY_EXCHANGE, t.SENT): (
         "The server's ephemeral public key for this connection, signed with its "
         "certificate's key so that nobody in between can substitute their own."

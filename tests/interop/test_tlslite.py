@@ -1,0 +1,144 @@
+"""Certificate compression (RFC 8879) against tlslite-ng, an independent TLS 1.3
+implementation run as a process of its own (tests/interop/tlslite_peer.py): each
+codec both ways, for the server's certificate and for client certificates.
+
+Debian's GnuTLS 3.7.9 and the OpenSSL inside ``cryptography`` are built without
+certificate compression; tlslite-ng compresses with zlib, brotli and zstd.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glasstls import ClientConfig, ServerConfig
+from glasstls.compression import algorithms_by_name
+from glasstls.constants import TLS13
+from glasstls.trace import COMPRESSED_CERTIFICATE, RECEIVED, SENT
+from peers import require_module
+from pki import pki
+
+from .driver import Tracer, echo_once, glass_client
+from .processes import PeerProcess
+
+pytestmark = pytest.mark.interop
+
+PEER = Path(__file__).with_name("tlslite_peer.py")
+CODECS = ("zlib", "brotli", "zstd")
+TEST_PKI = pki("ecdsa-p256")
+FROM_GLASS = b"hello from the glasstls client\n"
+FROM_TLSLITE = b"hello from tlslite\n"
+REPLY_PREFIX = b"glasstls-server got: "
+
+
+def _sha256(chain: tuple[bytes, ...]) -> list[str]:
+    return [hashlib.sha256(der).hexdigest() for der in chain]
+
+
+@pytest.fixture
+def tlslite(start_peer: Any, pki_files: Any) -> Any:
+    """``tlslite(role, *options)`` -> the peer process (tlslite-ng must import)."""
+    with warnings.catch_warnings():
+        # tlslite-ng 0.8 imports asyncore (deprecated) for an integration we do not use.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        require_module("tlslite")
+    files = pki_files("ecdsa")
+
+    def start(role: str, *options: str, certificate: bool = False) -> PeerProcess:
+        argv = [sys.executable, str(PEER), role, *options]
+        if certificate:
+            prefix = "" if role == "server" else "client_"
+            argv += ["--cert", str(files[f"{prefix}cert"]), "--key", str(files[f"{prefix}key"])]
+        return start_peer(argv)
+
+    return start
+
+
+def _summary(peer: PeerProcess) -> dict[str, Any]:
+    assert peer.wait() == 0, peer.describe()
+    return json.loads(peer.stdout.strip().splitlines()[-1])
+
+
+def _to_tlslite_server(peer: PeerProcess, config: ClientConfig) -> tuple[Any, dict[str, Any]]:
+    port = int(peer.wait_for(r"^listening (\d+)").group(1))
+    with glass_client(port, config) as glass:
+        done = glass.handshake()
+        glass.send(FROM_GLASS)
+        assert glass.receive_until(b"\n") == b"tlslite got: " + FROM_GLASS
+    return done, _summary(peer)
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_a_tlslite_server_compresses_its_certificate_for_a_glasstls_client(
+        tlslite: Any, codec: str) -> None:
+    tracer = Tracer()
+    config = ClientConfig(trust=TEST_PKI.trust, versions=(TLS13,), trace=tracer,
+                          certificate_compression=algorithms_by_name((codec,)))
+    peer = tlslite("server", "--send", ",".join(CODECS), certificate=True)
+    done, seen = _to_tlslite_server(peer, config)
+    assert (done.version, done.certificate_compression) == ("TLSv1.3", codec)
+    assert seen["version"] == "TLS 1.3" and seen["server_cert_compression"] == codec
+    assert done.peer_certificates == TEST_PKI.certified.chain_der and done.verified_chain
+    [received] = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE]
+    assert received.action == RECEIVED and received.details["algorithm"] == codec
+    assert received.details["compressed_length"] < received.details["uncompressed_length"]
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_a_glasstls_server_compresses_its_certificate_for_a_tlslite_client(
+        tlslite: Any, start_glass_server: Any, codec: str) -> None:
+    tracer = Tracer()
+    server = start_glass_server(ServerConfig(certificates=(TEST_PKI.certified,), trace=tracer),
+                                echo_once(REPLY_PREFIX))
+    peer = tlslite("client", "--port", str(server.port), "--receive", codec)
+    seen = _summary(peer)
+    assert server.join() == FROM_TLSLITE
+    assert seen["received"] == (REPLY_PREFIX + FROM_TLSLITE).decode()
+    assert seen["version"] == "TLS 1.3" and seen["server_cert_compression"] == codec
+    # tlslite decompressed exactly our chain.
+    assert seen["peer_chain_sha256"] == _sha256(TEST_PKI.certified.chain_der)
+    assert server.glass.negotiated.certificate_compression == codec
+    [sent] = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE]
+    assert sent.action == SENT and sent.details["algorithm"] == codec
+
+
+def test_a_glasstls_client_certificate_goes_compressed_to_a_tlslite_server(
+        tlslite: Any) -> None:
+    tracer = Tracer()
+    config = ClientConfig(trust=TEST_PKI.trust, versions=(TLS13,), trace=tracer,
+                          certificate=TEST_PKI.client_certified)
+    peer = tlslite("server", "--reqcert", "--receive", "zlib", "--send", "brotli",
+                   certificate=True)
+    done, seen = _to_tlslite_server(peer, config)
+    assert seen["client_cert_compression"] == "zlib"
+    assert seen["peer_chain_sha256"] == _sha256(TEST_PKI.client_certified.chain_der)
+    assert done.certificate_compression == "brotli"
+    sent = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE and e.action == SENT]
+    assert [e.details["algorithm"] for e in sent] == ["zlib"]
+
+
+def test_a_tlslite_client_certificate_goes_compressed_to_a_glasstls_server(
+        tlslite: Any, start_glass_server: Any) -> None:
+    tracer = Tracer()
+    config = ServerConfig(certificates=(TEST_PKI.certified,), client_auth="required",
+                          client_trust=TEST_PKI.trust, trace=tracer)
+    server = start_glass_server(config, echo_once(REPLY_PREFIX))
+    # tlslite-ng 0.8 picks the algorithm for its handshake client certificate from its
+    # own ClientHello's list rather than from our CertificateRequest's (which offers
+    # all three), so both its lists name the one it is to use.
+    peer = tlslite("client", "--port", str(server.port), "--receive", "zstd",
+                   "--send", "zstd", certificate=True)
+    seen = _summary(peer)
+    assert server.join() == FROM_TLSLITE
+    assert seen["client_cert_compression"] == "zstd"
+    negotiated = server.glass.negotiated
+    assert negotiated.peer_certificates == TEST_PKI.client_certified.chain_der
+    received = [e for e in tracer.steps
+                if e.step == COMPRESSED_CERTIFICATE and e.action == RECEIVED]
+    assert [e.details["algorithm"] for e in received] == ["zstd"]
