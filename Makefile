@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit fuzz fuzz-smoke bench clean
+.PHONY: demo test lint typecheck unit fuzz fuzz-smoke bench bench-sockets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/glasstls demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -63,6 +63,13 @@ endif
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python "$(TLSBENCH)" --plugin bench/glasstls_adapter.py $(BENCH_ARGS)
+
+# Real sockets, client and server in separate processes (bench/sockets.py);
+# extra flags in SOCKETS_ARGS, e.g. SOCKETS_ARGS="--quick --only bulk".
+SOCKETS_ARGS ?=
+
+bench-sockets: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/sockets.py $(SOCKETS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .fuzz

@@ -52,7 +52,13 @@ def main() -> int:
                         help="unprofiled cost of one unit, to print absolute figures")
     parser.add_argument("--unit", default="us/unit")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--root", action="append",
+                        help="count only stacks through a frame starting with this "
+                             "(repeatable; default: profile_glasstls.py's workload loop; "
+                             "'_run_once' for an asyncio server, 'run (threading.py)' "
+                             "for threads)")
     args = parser.parse_args()
+    roots = tuple(args.root) if args.root else LOOP_MARKERS
 
     inclusive: Counter[str] = Counter()
     self_native: Counter[str] = Counter()
@@ -60,7 +66,7 @@ def main() -> int:
     total = 0
     for frames, count in _parse(args.raw):
         try:
-            start = next(i for i, f in enumerate(frames) if f.startswith(LOOP_MARKERS))
+            start = next(i for i, f in enumerate(frames) if f.startswith(roots))
         except StopIteration:
             continue  # setup, warm-up imports, interpreter start and exit
         frames = frames[start + 1:]

@@ -15,6 +15,7 @@ from .errors import (
     BadRecordMac,
     DecodeError,
     InternalError,
+    PlaintextPeer,
     RecordOverflow,
     UnexpectedMessage,
 )
@@ -30,7 +31,7 @@ MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
 
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
-_CHANGE_CIPHER_SPEC = ContentType.change_cipher_spec
+_CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
 
 
 class Protection:
@@ -43,7 +44,8 @@ class Protection:
     def __init__(self) -> None:
         self.sequence = 0
 
-    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+             padding: int) -> bytes:
         return bytes([content_type]) + version + len(data).to_bytes(2, "big") + data
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
@@ -78,8 +80,11 @@ class Tls13Protection(Protection):
             raise InternalError("record sequence number exhausted")
         return (self._iv ^ sequence).to_bytes(12, "big")
 
-    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
-        inner = data + _TYPE_BYTES[content_type]
+    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+             padding: int) -> bytes:
+        # A large send's records come as memoryview slices: join copies one once.
+        inner = (data + _TYPE_BYTES[content_type] if type(data) is bytes
+                 else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
             inner += bytes(padding)
         header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
@@ -136,7 +141,8 @@ class Tls12Protection(Protection):
         self.sequence = sequence + 1
         return sequence
 
-    def seal(self, content_type: int, data: bytes, version: bytes, padding: int) -> bytes:
+    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+             padding: int) -> bytes:
         sequence = self._next()
         seq_bytes = sequence.to_bytes(8, "big")
         aad = seq_bytes + bytes([content_type]) + version + len(data).to_bytes(2, "big")
@@ -163,6 +169,8 @@ class RecordLayer:
     """Framing and protection for one connection."""
 
     __slots__ = (
+        "_following",
+        "_following_at",
         "_pending",
         "_position",
         "early_data_skip",
@@ -192,10 +200,13 @@ class RecordLayer:
         # RFC 8449: the largest TLSInnerPlaintext we accept once the peer has
         # acknowledged our record_size_limit (content type and padding included).
         self.read_limit = MAX_PLAINTEXT + 1
-        # Received bytes not yet parsed: _pending[_position:]. Records are read in
-        # place (encrypted payloads as memoryviews) rather than copied out.
+        # Received bytes not yet parsed: _pending[_position:], then
+        # _following[_following_at:]. Records are read in place (encrypted
+        # payloads as memoryviews) rather than copied out.
         self._pending = b""
         self._position = 0
+        self._following = b""
+        self._following_at = 0
 
     # -- outgoing -------------------------------------------------------------
 
@@ -224,7 +235,7 @@ class RecordLayer:
         view = memoryview(data)
         records = []
         for start in range(0, len(data), limit):
-            chunk = bytes(view[start : start + limit])
+            chunk = view[start : start + limit]
             padding = self._padding(len(chunk)) if self.padding_block else 0
             records.append(protection.seal(content_type, chunk, version, padding))
         return records
@@ -241,15 +252,34 @@ class RecordLayer:
     # -- incoming -------------------------------------------------------------
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
-        if self._position >= len(self._pending):
-            self._pending = data if type(data) is bytes else bytes(data)
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._position >= len(self._pending) and not self._following:
+            self._pending, self._position = data, 0
+            return
+        rest = self.take_buffer()  # usually the start of one record
+        head = rest[:_HEADER] if len(rest) >= _HEADER else rest + data[: _HEADER - len(rest)]
+        needed = _HEADER + ((head[3] << 8) | head[4]) - len(rest) if len(head) == _HEADER else 0
+        if 0 < needed < len(data):
+            # Complete only that record from the new bytes: the records after it
+            # are read in place, so a large read is not copied to join a small rest.
+            self._pending = rest + data[:needed]
+            self._following, self._following_at = data, needed
         else:
-            self._pending = self._pending[self._position :] + data
+            self._pending = rest + data
         self._position = 0
+
+    def _current(self) -> tuple[bytes, int]:
+        """The buffer the next record is read from, and where it starts."""
+        if self._position >= len(self._pending) and self._following:
+            self._pending, self._position = self._following, self._following_at
+            self._following = b""
+        return self._pending, self._position
 
     @property
     def buffered(self) -> int:
-        return len(self._pending) - self._position
+        following = len(self._following) - self._following_at if self._following else 0
+        return len(self._pending) - self._position + following
 
     def next_record(self) -> tuple[int, bytes] | None:
         """The next whole record as (content type, plaintext), or None for more data.
@@ -259,12 +289,16 @@ class RecordLayer:
         while True:  # loops only to skip rejected 0-RTT records
             buffer, position = self._pending, self._position
             if len(buffer) - position < _HEADER:
-                return None
+                if not self._following:
+                    return None
+                buffer, position = self._current()  # the read the last record came in
+                if len(buffer) - position < _HEADER:
+                    return None
             content_type = buffer[position]
             if content_type not in _VALID_TYPES:
-                http = content_type in b"GPHDOC"  # GET, POST, HEAD, DELETE, OPTIONS, CONNECT
-                hint = " (is the peer speaking plaintext HTTP?)" if http else ""
-                raise UnexpectedMessage(f"record of unknown content type {content_type}{hint}")
+                if PlaintextPeer.looks_like_text(buffer[position:position + 64]):
+                    raise PlaintextPeer(bytes(buffer[position:position + 64]))
+                raise UnexpectedMessage(f"record of unknown content type {content_type}")
             if buffer[position + 1] != 3:
                 raise DecodeError("not a TLS record: bad record version")
             length = (buffer[position + 3] << 8) | buffer[position + 4]
@@ -301,5 +335,8 @@ class RecordLayer:
     def take_buffer(self) -> bytes:
         """Bytes received but not yet parsed as records (for handing a socket back)."""
         data = self._pending[self._position :]
+        if self._following:
+            data += self._following[self._following_at :]
+            self._following = b""
         self._pending, self._position = b"", 0
         return data

@@ -63,7 +63,7 @@ class RecordingRecordLayer(RecordLayer):
         return records
 
     def next_record(self) -> tuple[int, bytes] | None:
-        buffer, start = self._pending, self._position
+        buffer, start = self._current()
         try:
             return super().next_record()
         finally:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from glasstls import compression
+from glasstls import CertifiedKey, compression
 from glasstls.constants import (
     TLS12,
     TLS13,
@@ -42,22 +42,36 @@ def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[compression.Compres
     yield cache
 
 
+# A leaf and its CA: names and extensions repeat, so the chain always compresses.
+CHAIN = CertifiedKey((RSA_PKI.leaf.certificate, RSA_PKI.ca.certificate), RSA_PKI.leaf.key)
+
+
 def test_by_default_the_server_chain_goes_compressed_with_brotli() -> None:
     client_steps, server_steps = Steps(), Steps()
     pair = connect(client_config(RSA_PKI, trace=client_steps),
-                   server_config(RSA_PKI, trace=server_steps))
+                   server_config(RSA_PKI, certificates=(CHAIN,), trace=server_steps))
     assert pair.complete
     assert pair.client.negotiated.certificate_compression == "brotli"
     assert pair.server.negotiated.certificate_compression == "brotli"
     [sent] = server_steps.find(COMPRESSED_CERTIFICATE, SENT)
     [received] = client_steps.find(COMPRESSED_CERTIFICATE, RECEIVED)
     assert sent.details["algorithm"] == "brotli" == received.details["algorithm"]
-    message = RSA_PKI.certified.certificate_message(tls13=True)
+    message = CHAIN.certificate_message(tls13=True)
     assert sent.details["uncompressed_length"] == len(message) - 4
     assert sent.details["compressed_length"] < sent.details["uncompressed_length"]
     assert received.details["chain"][0]["subject"] == sent.details["chain"][0]["subject"]
     assert not client_steps.find(CERTIFICATE, RECEIVED)
-    assert pair.client.negotiated.peer_certificates == RSA_PKI.certified.chain_der
+    assert pair.client.negotiated.peer_certificates == CHAIN.chain_der
+
+
+def test_a_chain_that_would_not_get_smaller_goes_as_it_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a lone RSA leaf can: its key and signature are random bytes.
+    monkeypatch.setattr(compression, "compress", lambda algorithm, body: body + b"\x00")
+    steps = Steps()
+    pair = connect(client_config(TEST_PKI), server_config(TEST_PKI, trace=steps))
+    assert pair.complete and pair.client.negotiated.certificate_compression is None
+    assert steps.find(CERTIFICATE, SENT) and not steps.find(COMPRESSED_CERTIFICATE, SENT)
 
 
 @pytest.mark.parametrize("algorithm", [A.zlib, A.brotli, A.zstd], ids=lambda a: a.name)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings, strategies as st
@@ -248,6 +250,37 @@ def test_records_are_reassembled_from_bytes_fed_one_at_a_time() -> None:
             got.append(item)
     assert got == [(23, b"hello"), (22, b"\x18\x00\x00\x01\x00")]
     assert receiver.buffered == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(sizes=st.lists(st.integers(min_value=0, max_value=3000), min_size=1, max_size=12),
+       cuts=st.lists(st.integers(min_value=1, max_value=9000), max_size=8),
+       stop_after=st.integers(min_value=0, max_value=12))
+def test_records_split_anywhere_across_reads_come_out_whole_and_in_order(
+        sizes: list[int], cuts: list[int], stop_after: int) -> None:
+    """A read that completes one record and carries the next ones (how a large
+    socket read arrives) gives the same records as one read of everything, and
+    ``take_buffer`` hands back exactly the bytes not yet parsed."""
+    sender, receiver = tls13_pair()
+    plaintexts = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    wire = b"".join(sender.seal(23, p) for p in plaintexts if p)
+    expected = [(23, p) for p in plaintexts if p]
+    bounds = sorted({0, len(wire), *(c % (len(wire) + 1) for c in cuts)})
+    got: list[tuple[int, bytes]] = []
+    for start, end in itertools.pairwise(bounds):
+        receiver.feed(wire[start:end])
+        while len(got) < stop_after and (item := receiver.next_record()) is not None:
+            got.append(item)
+    assert got == expected[:len(got)]
+    rest = receiver.take_buffer()
+    assert receiver.buffered == 0
+    assert rest == wire[len(b"".join(sender_records(expected[:len(got)]))):]
+
+
+def sender_records(records: list[tuple[int, bytes]]) -> list[bytes]:
+    """The wire bytes of ``records`` sealed afresh with the same keys."""
+    sender, _ = tls13_pair()
+    return [sender.seal(content_type, data) for content_type, data in records]
 
 
 def test_take_buffer_returns_unparsed_bytes() -> None:

@@ -51,7 +51,8 @@ def send_certificate(engine: Engine, message: bytes, theirs: tuple[int, ...],
                      ours: tuple[int, ...], send: Callable[[Message], bytes] | None = None,
                      cached: bool = True) -> int | None:
     """Send a serialized Certificate ``message``, compressed with the first of our
-    algorithms the peer offered; returns that algorithm (None: sent as it is).
+    algorithms the peer offered when that makes it smaller; returns that algorithm
+    (None: sent as it is).
     ``cached``: the message is the same in every handshake (a server's chain), so
     its compressed form is kept."""
     send = send or engine.send
@@ -61,6 +62,11 @@ def send_certificate(engine: Engine, message: bytes, theirs: tuple[int, ...],
         return None
     compressed = (compression.SHARED_CACHE.compress(algorithm, message) if cached
                   else compression.compress(algorithm, message[4:]))
+    if len(compressed) >= len(message) - 4:
+        # A chain that does not compress (a lone small certificate is mostly key and
+        # signature bytes) goes as it is: RFC 8879 §3 says a peer MAY compress.
+        send(Serialized(message))
+        return None
     send(CompressedCertificate(algorithm, len(message) - 4, compressed))
     return algorithm
 

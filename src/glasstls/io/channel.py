@@ -218,7 +218,7 @@ class TLSChannel:
         self._buffered -= wanted
         return wanted
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Encrypt ``data`` (after the handshake); the records are in ``outgoing()``."""
         if self.failure is not None:
             raise self.failure

@@ -431,7 +431,8 @@ class TLSSocket(socket.socket, TLSInfo):
         # Ciphertext from an earlier call goes first; in non-blocking mode, taking
         # nothing new until it is gone is how "try again" is signalled.
         self._push(deadline)
-        chunk = bytes(view[:_SEND_CHUNK])
+        # No copy: the engine seals it into records before write() returns.
+        chunk = view[:_SEND_CHUNK]
         channel = self._connected_channel()
         with self._engine_lock:
             channel.write(chunk)
@@ -544,17 +545,30 @@ def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
     ...     sock.version()
     'TLSv1.3'
     """
-    client_config = with_environment_keylog(config if config is not None else ClientConfig())
     name = server_hostname if server_hostname is not None else address[0]
     sock = socket.create_connection(address, timeout, source_address)
     try:
-        return TLSSocket._create(
-            sock, server_side=False, server_hostname=name,
-            make_channel=lambda: TLSChannel.client(client_config, name, suppress_ragged_eofs,
-                                                   session))
+        return start_tls(sock, config=config, server_hostname=name,
+                         suppress_ragged_eofs=suppress_ragged_eofs, session=session)
     except BaseException:
         sock.close()
         raise
 
 
-__all__ = ["TLSSocket", "connect"]
+def start_tls(sock: socket.socket, *, config: ClientConfig | None = None,
+              server_hostname: str | None = None, suppress_ragged_eofs: bool = False,
+              session: Any = None) -> TLSSocket:
+    """Run the client handshake on an already connected TCP socket, e.g. after a
+    protocol's plain-text STARTTLS exchange; ``sock`` is taken over (detached).
+
+    >>> plain = socket.create_connection(("mail.example", 25))  # ... EHLO, STARTTLS ...
+    >>> tls = glasstls.io.start_tls(plain, server_hostname="mail.example")
+    """
+    client_config = with_environment_keylog(config if config is not None else ClientConfig())
+    return TLSSocket._create(
+        sock, server_side=False, server_hostname=server_hostname,
+        make_channel=lambda: TLSChannel.client(client_config, server_hostname,
+                                               suppress_ragged_eofs, session))
+
+
+__all__ = ["TLSSocket", "connect", "start_tls"]
