@@ -212,6 +212,17 @@ class HandshakeFailure(PeerIncompatible):
     alert = AlertDescription.handshake_failure
 
 
+class UnexpectedEOF(HandshakeFailure):
+    """The transport ended before the handshake finished. No alert is sent: nobody
+    is left to read it."""
+
+
+class UnrecognizedName(PeerIncompatible):
+    """RFC 6066 §3: the server has no certificate for the name the client asked for."""
+
+    alert = AlertDescription.unrecognized_name
+
+
 class UnsupportedProtocolVersion(PeerIncompatible):
     """The ``protocol_version`` alert: a version we do not speak (or did not offer)."""
 

@@ -55,7 +55,9 @@ def unknown_extension(where: str) -> st.SearchStrategy[ext.UnknownExtension]:
 
 
 def _server_name_list() -> st.SearchStrategy[ext.ServerNameList]:
-    others = st.lists(st.tuples(st.integers(1, 0xFF), opaque(1)), max_size=3).map(tuple)
+    # RFC 6066 §3: at most one name of each type (the parser refuses two).
+    others = st.lists(st.tuples(st.integers(1, 0xFF), opaque(1)), max_size=3,
+                      unique_by=lambda name: name[0]).map(tuple)
     return st.builds(ext.ServerNameList, opaque(0, 30), others).filter(
         lambda s: bool(s.host_name or s.others))
 
