@@ -85,6 +85,14 @@ def test_a_good_staple_is_checked_and_reported(version_name: str) -> None:
         assert not steps.find(CERTIFICATE_STATUS)
         [sent] = [e for e in server_steps if e.action == SENT and "ocsp_staple_bytes" in e.details]
         assert sent.details["ocsp_staple_bytes"] == len(der)
+    # The server's trace says what it vouches with, on the message that carries it.
+    [carrier] = [e for e in server_steps if e.action == SENT and "staple_status" in e.details]
+    assert carrier.step == ("CertificateStatus" if version_name == "TLS12"
+                            else "CompressedCertificate")
+    assert carrier.details["staple_status"] == "good"
+    assert carrier.details["staple_serial"] == format(LEAF.serial_number, "x")
+    assert carrier.details["staple_responder"] == TEST_PKI.ca.certificate.subject.rfc4514_string()
+    assert carrier.details["staple_next_update"] == check.details["next_update"]
 
 
 @pytest.mark.parametrize("version_name", VERSIONS)
