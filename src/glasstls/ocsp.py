@@ -341,7 +341,13 @@ class StapleSource(abc.ABC):
         cached = self._cache.get(leaf_der)
         if cached is not None and now < cached.refresh_at:
             return cached.der
-        der = self._fetch(leaf)
+        try:
+            der = self._fetch(leaf)
+        except Exception as error:
+            # An unreachable responder, a bug in a callback: the handshake goes on
+            # without a staple, as with nginx, and the source tries again later.
+            self.last_problem = f"fetching the OCSP response failed: {error!r}"
+            der = None
         refresh_at = now + _RETRY_AFTER
         if der is not None:
             try:
@@ -387,7 +393,10 @@ class StapleFile(StapleSource):
 
 class StapleCallback(StapleSource):
     """Staples from your code: ``callback(leaf_certificate)`` returns a DER OCSP
-    response (or None), called again when the last one has expired.
+    response (or None), called again when the last one has expired. It runs inside
+    the handshake: keep it fast (fetch in the background and return what you have).
+    An exception from it costs the handshake its staple, not the handshake itself;
+    ``last_problem`` keeps it, and the callback is tried again a minute later.
 
     >>> source = StapleCallback(lambda leaf: responses.get(leaf.serial_number))
     """

@@ -261,3 +261,19 @@ def test_a_server_never_staples_a_response_for_another_certificate() -> None:
 def test_ocsp_stapling_takes_three_values() -> None:
     with pytest.raises(ConfigError, match="ocsp_stapling"):
         client_config(TEST_PKI, ocsp_stapling="yes")
+
+
+@pytest.mark.parametrize("version_name", VERSIONS)
+def test_a_staple_callback_that_raises_leaves_the_handshake_without_a_staple(
+        version_name: str) -> None:
+    def broken(leaf: x509.Certificate) -> bytes:
+        raise ConnectionRefusedError("OCSP responder down")
+
+    source = StapleCallback(broken)
+    pair = connect(client_config(TEST_PKI, ocsp_stapling="request",
+                                 versions=(VERSIONS[version_name],)),
+                   server_config(TEST_PKI, certificates=(WITH_ISSUER,), ocsp_staple=source))
+    assert pair.complete
+    negotiated = pair.client.negotiated
+    assert negotiated.ocsp_response == b"" and negotiated.ocsp_status is None
+    assert "OCSP responder down" in (source.last_problem or "")

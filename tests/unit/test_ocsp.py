@@ -262,3 +262,25 @@ def test_a_damaged_real_response_is_refused_cleanly(data: st.DataObject) -> None
 
 
 GOOD_DER = make.response(pki("ecdsa-p256").ca, pki("ecdsa-p256").leaf.certificate)
+
+
+def test_a_failing_callback_costs_the_staple_not_the_handshake_and_is_retried() -> None:
+    test_pki = pki("ecdsa-p256")
+    leaf, issuer = test_pki.leaf.certificate, test_pki.ca.certificate
+    calls: list[float] = []
+
+    def fetch(certificate):  # type: ignore[no-untyped-def]
+        calls.append(time.time())
+        if len(calls) == 1:
+            raise TimeoutError("responder did not answer")
+        return make.response(test_pki.ca, certificate)
+
+    source = StapleCallback(fetch)
+    now = time.time()
+    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+    assert source.staple(leaf, leaf_der, issuer, now) is None
+    assert source.last_problem == (
+        "fetching the OCSP response failed: TimeoutError('responder did not answer')")
+    assert source.staple(leaf, leaf_der, issuer, now + 30) is None and len(calls) == 1
+    assert source.staple(leaf, leaf_der, issuer, now + 61) is not None and len(calls) == 2
+    assert source.last_problem is None
