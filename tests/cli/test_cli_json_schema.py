@@ -46,7 +46,8 @@ def test_the_schema_refuses_human_values_and_mixed_key_styles() -> None:
         assert not VALIDATOR.is_valid(bad), bad
 
 
-@pytest.mark.parametrize("options", [[], ["--tls1.2", "--rsa-key-exchange", "--mutual"]])
+@pytest.mark.parametrize("options", [[], ["--tls1.2", "--rsa-key-exchange", "--mutual"],
+                                     ["--ocsp", "--tls1.2"]])
 def test_demo(options: list[str]) -> None:
     result = run_glasstls("demo", "--json", *options)
     assert result.code == 0, result.describe()
