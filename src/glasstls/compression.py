@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from .constants import MAX_HANDSHAKE_MESSAGE, CertificateCompressionAlgorithm as A
+from .constants import CertificateCompressionAlgorithm as A
 from .errors import BadCertificate, ConfigError
+from .limits import MAX_HANDSHAKE_MESSAGE
 
 # RFC 8879 §4: the output is cut at the announced uncompressed_length (a uint24). We
 # also refuse to announce or produce more than the largest handshake message the

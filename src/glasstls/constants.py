@@ -202,6 +202,3 @@ HELLO_RETRY_REQUEST_RANDOM = bytes.fromhex(
 )
 
 MAX_PLAINTEXT = 2**14
-# A handshake message may not exceed this (certificate chains are the big ones); a
-# compressed Certificate may not decompress to more either (RFC 8879 §4).
-MAX_HANDSHAKE_MESSAGE = 2**18
