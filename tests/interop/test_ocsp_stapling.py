@@ -1,49 +1,55 @@
-"""OCSP stapling against real peers, both versions: ``openssl s_server -status_file``
-and ``gnutls-serv --ocsp-response`` staple good, revoked and expired responses to a
-glasstls client; ``openssl s_client -status`` reads the staple of a glasstls server.
+"""OCSP stapling to a glasstls client, from real servers, both versions:
+``openssl s_server -status_file`` (OpenSSL 3.0) and ``gnutls-serv --ocsp-response``
+staple good, revoked and expired responses, signed by the test CA or by a delegated
+responder (tests/interop/staples.py).
 
-The responses are made with cryptography's OCSP builder, signed by the test CA
-(tests/helpers/ocsp.py), and given to the peers as DER files.
+Each peer is pinned to a suite and group; the test checks that both sides report
+them, that the staple the peer's own trace shows on the wire is the response it was
+given, and the application bytes each way (or, when the client refuses the staple,
+the alert the peer reads).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from glasstls import AlertDescription, ClientConfig, ServerConfig, TLSError
+from glasstls import AlertDescription, ClientConfig, TLSError
 from glasstls.constants import TLS12, TLS13
-from glasstls.ocsp import StapleFile
-from glasstls.trace import CERTIFICATE_STATUS, OCSP_STATUS, RECEIVED, SENT
+from glasstls.events import HandshakeComplete
+from glasstls.trace import CERTIFICATE_STATUS, OCSP_STATUS, RECEIVED
 from glasstls.trust import CertificateReason, CertificateRejected
-from helpers import ocsp as make
 from peers import require_binary
-from pki import pki
 
-from .driver import Tracer, echo_once, glass_client
+from .driver import Tracer, glass_client
+from .peer_output import (
+    Negotiated,
+    Negotiated12,
+    gnutls_description,
+    gnutls_description12,
+    openssl_trace12,
+    openssl_trace_negotiated,
+    openssl_trace_staples,
+)
 from .processes import PeerProcess, start_gnutls_serv
+from .staples import (
+    STATUSES,
+    TEST_PKI,
+    VERSION_NAMES,
+    VERSIONS,
+    Pinned,
+    glass_parameters,
+    response,
+    staple_file,
+)
 
 pytestmark = pytest.mark.interop
 
-TEST_PKI = pki("ecdsa-p256")
-LEAF = TEST_PKI.leaf.certificate
-VERSIONS = {"TLS13": TLS13, "TLS12": TLS12}
 FROM_GLASS = b"hello from the glasstls client\n"
-NOW = dt.datetime.now(dt.UTC)
-
-
-@functools.cache
-def _response(status: str) -> bytes:
-    if status == "expired":
-        return make.response(TEST_PKI.ca, LEAF, this_update=NOW - dt.timedelta(days=3),
-                             next_update=NOW - dt.timedelta(hours=2))
-    return make.response(TEST_PKI.ca, LEAF, status)
-
+FROM_OPENSSL = b"hello from openssl s_server\n"
 
 # What the glasstls client makes of each staple: its status, or the alert it sends.
 OUTCOMES: dict[str, tuple[str | None, AlertDescription | None, CertificateReason | None]] = {
@@ -52,7 +58,24 @@ OUTCOMES: dict[str, tuple[str | None, AlertDescription | None, CertificateReason
     "expired": (None, AlertDescription.bad_certificate_status_response,
                 CertificateReason.OCSP_BAD_RESPONSE),
 }
-CASES = [(version, status) for version in VERSIONS for status in OUTCOMES]
+CASES = [pytest.param(version, status, signer, id=f"{version}-{status}-{signer}")
+         for version in VERSIONS for status in STATUSES for signer in ("ca", "delegated")]
+
+# Not glasstls's first choices, so that the pin is what decides.
+OPENSSL_PINNED = {
+    TLS13: Pinned("TLS_AES_256_GCM_SHA384", "x25519",
+                  ("-ciphersuites", "TLS_AES_256_GCM_SHA384", "-groups", "X25519")),
+    TLS12: Pinned("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "secp256r1",
+                  ("-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305", "-groups", "P-256")),
+}
+GNUTLS_PINNED = {
+    TLS13: Pinned("TLS_CHACHA20_POLY1305_SHA256", "x25519", (
+        "--priority",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519")),
+    TLS12: Pinned("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "secp384r1", (
+        "--priority",
+        "NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:-GROUP-ALL:+GROUP-SECP384R1")),
+}
 
 
 def _client(version: int, tracer: Tracer, mode: str = "request") -> ClientConfig:
@@ -60,79 +83,125 @@ def _client(version: int, tracer: Tracer, mode: str = "request") -> ClientConfig
                         trace=tracer)
 
 
-def _handshake(port: int, config: ClientConfig) -> tuple[Any, TLSError | None]:
-    """The client's negotiated parameters (None if it failed) and its error."""
-    with glass_client(port, config) as glass:
-        try:
-            done = glass.handshake()
-        except TLSError as error:
-            return None, error
-        glass.send(FROM_GLASS)
-        glass.close()
-    return done, None
-
-
-def _check(tracer: Tracer, status: str, done: Any, error: TLSError | None) -> None:
+def _check_staple(tracer: Tracer, expected: bytes, status: str, done: HandshakeComplete | None,
+                  error: TLSError | None) -> None:
+    """The client's verdict on the staple: accepted with its status, or refused with
+    the right alert and reason; the OCSPStatus trace step agrees."""
     expected_status, alert, reason = OUTCOMES[status]
     [check] = [e for e in tracer.steps if e.step == OCSP_STATUS]
     if alert is None:
         assert error is None, error
-        assert done.ocsp_status == expected_status and done.ocsp_response == _response(status)
+        assert done is not None
+        assert (done.ocsp_status, done.ocsp_response) == (expected_status, expected)
         assert check.details["result"] == "ok" and check.details["status"] == "good"
         return
-    assert isinstance(error, CertificateRejected), error
+    assert done is None and isinstance(error, CertificateRejected), error
     assert (error.alert, error.reason) == (alert, reason)
     assert check.details["result"] == "failed"
 
 
-@pytest.fixture
-def staple_file(tmp_path: Path) -> Callable[[str], Path]:
-    return lambda status: make.write(tmp_path / f"{status}.ocsp", _response(status))
+def _as_the_client_saw(expected: tuple[str, str, str], version: int,
+                       error: TLSError | None) -> tuple[str, str, str | None]:
+    """A TLS 1.2 client that refuses the server's CertificateStatus (or, when it
+    requires one, its absence) stops before the ServerKeyExchange that names the group."""
+    refused_before_the_group = version == TLS12 and error is not None
+    return (*expected[:2], None if refused_before_the_group else expected[2])
+
+
+# -- openssl s_server -status_file ---------------------------------------------------------
 
 
 @pytest.fixture
-def s_server(openssl: str, pki_files: Any, start_peer: Any) -> Callable[..., tuple[PeerProcess,
-                                                                               int]]:
-    def start(version: int, *options: str) -> tuple[PeerProcess, int]:
+def s_server(openssl: str, pki_files: Any, start_peer: Any, tmp_path: Path
+             ) -> Callable[..., tuple[PeerProcess, int, Path]]:
+    """``s_server(version, *options)`` -> (process, port, path of its -trace log)."""
+
+    def start(version: int, *options: str) -> tuple[PeerProcess, int, Path]:
         files = pki_files("ecdsa")
+        trace = tmp_path / "s_server.trace"
         server = start_peer([
             openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
             "-tls1_3" if version == TLS13 else "-tls1_2",
-            "-cert", str(files["cert"]), "-key", str(files["key"]), *options])
-        return server, int(server.wait_for(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1))
+            "-cert", str(files["cert"]), "-key", str(files["key"]),
+            *OPENSSL_PINNED[version].options, "-trace", "-msgfile", str(trace), *options])
+        return server, int(server.wait_for(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1)), trace
 
     return start
 
 
-@pytest.mark.parametrize(("version_name", "status"), CASES)
-def test_openssl_s_server_staples_to_a_glasstls_client(
-        s_server: Any, staple_file: Any, version_name: str, status: str) -> None:
-    version = VERSIONS[version_name]
-    server, port = s_server(version, "-status_file", str(staple_file(status)))
-    tracer = Tracer()
-    done, error = _handshake(port, _client(version, tracer))
-    _check(tracer, status, done, error)
-    if error is None:
-        server.wait_for(FROM_GLASS.decode().strip())
-        assert done.version == ("TLSv1.3" if version == TLS13 else "TLSv1.2")
-        # TLS 1.2: the staple came in its own message (RFC 6066 §8).
-        assert tracer.saw(CERTIFICATE_STATUS, RECEIVED) == (version == TLS12)
+def _openssl_parameters(version: int, trace: str) -> tuple[str | None, ...]:
+    """(version, suite, group) of the ServerHello in s_server's -trace log."""
+    if version == TLS13:
+        negotiated: Negotiated | Negotiated12 = openssl_trace_negotiated(trace)[0]
     else:
+        negotiated = openssl_trace12(trace)
+    return negotiated.version, negotiated.cipher_suite, negotiated.group
+
+
+@pytest.mark.parametrize(("version_name", "status", "signer"), CASES)
+def test_openssl_s_server_staples_to_a_glasstls_client(
+        s_server: Any, tmp_path: Path, version_name: str, status: str, signer: str) -> None:
+    version, delegated = VERSIONS[version_name], signer == "delegated"
+    pinned = OPENSSL_PINNED[version]
+    server, port, trace_path = s_server(
+        version, "-status_file", str(staple_file(tmp_path, status, delegated)))
+    tracer = Tracer()
+    done: HandshakeComplete | None = None
+    error: TLSError | None = None
+    with glass_client(port, _client(version, tracer)) as glass:
+        try:
+            done = glass.handshake()
+        except TLSError as refused:
+            error = refused
+        else:
+            glass.send(FROM_GLASS)
+            server.wait_for(FROM_GLASS.decode().strip())
+            server.write(FROM_OPENSSL)
+            assert glass.receive_until(b"\n") == FROM_OPENSSL
+            glass.close()
+            server.wait_for(r"^CONNECTION CLOSED$")
+    _check_staple(tracer, response(status, delegated), status, done, error)
+    if error is not None:
         # s_server reads our alert (44 certificate_revoked, 113 bad_certificate_status_response).
         server.wait_for(rf"SSL alert number {int(OUTCOMES[status][1] or 0)}$")
+    server.close_stdin()
+    server.wait()  # the -trace log is complete once s_server has exited
+    trace = trace_path.read_text(errors="replace")
+
+    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
+    assert glass_parameters(tracer) == _as_the_client_saw(expected, version, error)
+    assert _openssl_parameters(version, trace) == expected
+    # The staple on the wire, as s_server's own trace dumps it, is the response given.
+    assert openssl_trace_staples(trace) == [response(status, delegated)]
+    # TLS 1.2: the staple came in its own message (RFC 6066 §8); TLS 1.3: in the
+    # leaf's CertificateEntry (RFC 8446 §4.4.2.1).
+    assert tracer.saw(CERTIFICATE_STATUS, RECEIVED) == (version == TLS12)
+    assert ("CertificateStatus, Length=" in trace) == (version == TLS12)
 
 
 @pytest.mark.parametrize("version_name", VERSIONS)
 def test_a_glasstls_client_requiring_a_staple_refuses_an_openssl_server_without_one(
         s_server: Any, version_name: str) -> None:
     version = VERSIONS[version_name]
-    server, port = s_server(version)
+    server, port, trace_path = s_server(version)
     tracer = Tracer()
-    done, error = _handshake(port, _client(version, tracer, "require"))
-    assert done is None and isinstance(error, CertificateRejected)
-    assert error.reason is CertificateReason.OCSP_MISSING
-    assert error.alert == AlertDescription.bad_certificate_status_response
+    with glass_client(port, _client(version, tracer, "require")) as glass, \
+            pytest.raises(CertificateRejected) as refused:
+        glass.handshake()
+    assert refused.value.reason is CertificateReason.OCSP_MISSING
+    assert refused.value.alert == AlertDescription.bad_certificate_status_response
     server.wait_for(r"SSL alert number 113$")
+    server.close_stdin()
+    server.wait()
+    pinned = OPENSSL_PINNED[version]
+    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
+    assert glass_parameters(tracer) == _as_the_client_saw(expected, version, refused.value)
+    trace = trace_path.read_text(errors="replace")
+    assert _openssl_parameters(version, trace) == expected
+    assert openssl_trace_staples(trace) == []
+
+
+# -- gnutls-serv --ocsp-response -----------------------------------------------------------
 
 
 @pytest.fixture
@@ -141,9 +210,7 @@ def gnutls_serv(pki_files: Any, start_peer: Any) -> Callable[..., tuple[PeerProc
 
     def start(version: int, staple: Path, *options: str) -> tuple[PeerProcess, int]:
         files = pki_files("ecdsa")
-        priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3" if version == TLS13 else (
-            "NORMAL:-VERS-ALL:+VERS-TLS1.2")
-        return start_gnutls_serv(start_peer, binary, "--priority", priority,
+        return start_gnutls_serv(start_peer, binary, *GNUTLS_PINNED[version].options,
                                  "--x509certfile", str(files["cert"]),
                                  "--x509keyfile", str(files["key"]),
                                  "--ocsp-response", str(staple), *options)
@@ -151,60 +218,37 @@ def gnutls_serv(pki_files: Any, start_peer: Any) -> Callable[..., tuple[PeerProc
     return start
 
 
-@pytest.mark.parametrize(("version_name", "status"), CASES)
+@pytest.mark.parametrize(("version_name", "status", "signer"), CASES)
 def test_gnutls_serv_staples_to_a_glasstls_client(
-        gnutls_serv: Any, staple_file: Any, version_name: str, status: str) -> None:
-    version = VERSIONS[version_name]
+        gnutls_serv: Any, tmp_path: Path, version_name: str, status: str, signer: str) -> None:
+    version, delegated = VERSIONS[version_name], signer == "delegated"
+    pinned = GNUTLS_PINNED[version]
     # GnuTLS checks its own staple when it loads it: a revoked or expired one it
     # would not send without this flag (a careless server, for the client to catch).
     options = () if status == "good" else ("--ignore-ocsp-response-errors",)
-    server, port = gnutls_serv(version, staple_file(status), *options)
+    server, port = gnutls_serv(version, staple_file(tmp_path, status, delegated), *options)
     tracer = Tracer()
-    done, error = _handshake(port, _client(version, tracer))
-    _check(tracer, status, done, error)
+    done: HandshakeComplete | None = None
+    error: TLSError | None = None
+    with glass_client(port, _client(version, tracer)) as glass:
+        try:
+            done = glass.handshake()
+        except TLSError as refused:
+            error = refused
+        else:
+            glass.send(FROM_GLASS)
+            assert glass.receive_until(b"\n") == FROM_GLASS  # gnutls-serv --echo
+            glass.close()
+    _check_staple(tracer, response(status, delegated), status, done, error)
+
+    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
+    assert glass_parameters(tracer) == _as_the_client_saw(expected, version, error)
+    assert tracer.saw(CERTIFICATE_STATUS, RECEIVED) == (version == TLS12)
     if error is None:
-        version_line = server.wait_for(r"^- Version: (TLS1\.[23])$")
-        assert version_line.group(1) == done.version.replace("TLSv", "TLS")
+        server.wait_for(r"^- Description: ")
+        described = (gnutls_description(server.output) if version == TLS13
+                     else gnutls_description12(server.output))
+        assert (described.version, described.cipher_suite, described.group) == expected
     else:
         # GnuTLS decrypts our alert (sent under the client handshake keys) and stops.
         server.wait_for(r"Error in handshake: A TLS fatal alert has been received")
-
-
-@pytest.fixture
-def s_client_status(openssl: str, pki_files: Any, start_peer: Any) -> Callable[..., PeerProcess]:
-    def start(port: int, version: int) -> PeerProcess:
-        files = pki_files("ecdsa")
-        return start_peer([
-            openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-status",
-            "-tls1_3" if version == TLS13 else "-tls1_2", "-CAfile", str(files["ca"]),
-            "-verify_return_error", "-ign_eof"])
-
-    return start
-
-
-@pytest.mark.parametrize(("version_name", "status"), [
-    ("TLS13", "good"), ("TLS12", "good"), ("TLS13", "revoked"), ("TLS12", "revoked")])
-def test_openssl_s_client_status_reads_the_staple_of_a_glasstls_server(
-        s_client_status: Any, start_glass_server: Any, staple_file: Any,
-        version_name: str, status: str) -> None:
-    version = VERSIONS[version_name]
-    tracer = Tracer()
-    # A glasstls server hands out even a revoked staple (its source checks only that
-    # the response is for this certificate and current): the client judges.
-    config = ServerConfig(certificates=(TEST_PKI.certified,), versions=(version,),
-                          ocsp_staple=StapleFile(staple_file(status)), trace=tracer)
-    server = start_glass_server(config, echo_once())
-    client = s_client_status(server.port, version)
-    client.write(b"hello from openssl s_client\n")
-    assert server.join() == b"hello from openssl s_client\n"
-    assert client.wait() == 0, client.describe()
-    output = client.output
-    assert "OCSP Response Status: successful (0x0)" in output
-    assert f"Cert Status: {status}" in output
-    # s_client prints the CertID's serial in hex.
-    assert f"Serial Number: {LEAF.serial_number:X}" in output
-    assert server.glass.negotiated.ocsp_response == _response(status)
-    if version == TLS12:
-        assert tracer.saw(CERTIFICATE_STATUS, SENT)
-    else:
-        assert any(e.action == SENT and e.details.get("ocsp_staple_bytes") for e in tracer.steps)

@@ -1,0 +1,70 @@
+"""What the OCSP stapling interop tests share: the test PKI, its OCSP responses
+(made with cryptography's builder at test time, tests/helpers/ocsp.py), and the
+parameters each peer is pinned to, so that both sides' reports can be compared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from glasstls.constants import TLS12, TLS13
+from glasstls.trace import KEY_EXCHANGE, SERVER_HELLO, SERVER_KEY_EXCHANGE
+from helpers import ocsp as make
+from pki import pki
+
+from .driver import Tracer
+
+TEST_PKI = pki("ecdsa-p256")  # matrix.CERTS["ecdsa"]: the files pki_files("ecdsa") writes
+LEAF = TEST_PKI.leaf.certificate
+VERSIONS = {"TLS13": TLS13, "TLS12": TLS12}
+VERSION_NAMES = {TLS13: "TLSv1.3", TLS12: "TLSv1.2"}
+STATUSES = ("good", "revoked", "expired")
+
+
+def response(status: str, delegated: bool = False) -> bytes:
+    """A DER OCSP response for the test leaf: "good", "revoked", or "expired" (good,
+    but its nextUpdate two hours past), signed by the CA or a delegated responder;
+    the same bytes for the same arguments throughout the session."""
+    return _response(status, delegated)  # one cache key however the call is spelled
+
+
+@functools.cache
+def _response(status: str, delegated: bool) -> bytes:
+    now = dt.datetime.now(dt.UTC)
+    signer = make.responder(TEST_PKI.ca) if delegated else None
+    if status == "expired":
+        return make.response(TEST_PKI.ca, LEAF, signer=signer,
+                             this_update=now - dt.timedelta(days=3),
+                             next_update=now - dt.timedelta(hours=2))
+    return make.response(TEST_PKI.ca, LEAF, status, signer=signer)
+
+
+def staple_file(directory: Path, status: str, delegated: bool = False) -> Path:
+    name = f"{status}-delegated.ocsp" if delegated else f"{status}.ocsp"
+    return make.write(directory / name, response(status, delegated))
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """A suite and group a peer is restricted to (IANA / glasstls names), and the
+    peer's own options that restrict it."""
+
+    cipher_suite: str
+    group: str
+    options: tuple[str, ...]
+
+
+def glass_parameters(tracer: Tracer) -> tuple[str, str, str | None]:
+    """(version, suite, group) a glasstls endpoint sent or received in its ServerHello
+    (TLS 1.2: ServerKeyExchange), from its trace: known even when the handshake then
+    failed. The group is None for a TLS 1.2 client that stopped at CertificateStatus,
+    before the ServerKeyExchange."""
+    [hello] = [e for e in tracer.steps if e.step == SERVER_HELLO]
+    groups = {str(e.details["group"]) for e in tracer.steps
+              if e.step in (KEY_EXCHANGE, SERVER_KEY_EXCHANGE)}
+    assert len(groups) <= 1, groups
+    version = str(hello.details["version"]).replace("TLS ", "TLSv")
+    return version, str(hello.details["cipher_suite"]), groups.pop() if groups else None
