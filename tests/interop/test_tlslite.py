@@ -20,7 +20,13 @@ import pytest
 from glasstls import ClientConfig, ServerConfig
 from glasstls.compression import algorithms_by_name
 from glasstls.constants import TLS13
-from glasstls.trace import COMPRESSED_CERTIFICATE, RECEIVED, SENT
+from glasstls.trace import (
+    CERTIFICATE,
+    COMPRESSED_CERTIFICATE,
+    HELLO_RETRY_REQUEST,
+    RECEIVED,
+    SENT,
+)
 from peers import require_module
 from pki import pki
 
@@ -35,6 +41,38 @@ TEST_PKI = pki("ecdsa-p256")
 FROM_GLASS = b"hello from the glasstls client\n"
 FROM_TLSLITE = b"hello from tlslite\n"
 REPLY_PREFIX = b"glasstls-server got: "
+
+
+# Each codec's test pins tlslite to another suite and group (tlslite's name, IANA's);
+# a glasstls client shares only X25519MLKEM768 and x25519 at first, so the NIST
+# curves come after a HelloRetryRequest.
+PINS = {
+    "zlib": ("aes256gcm", "TLS_AES_256_GCM_SHA384", "secp256r1"),
+    "brotli": ("chacha20-poly1305", "TLS_CHACHA20_POLY1305_SHA256", "x25519"),
+    "zstd": ("aes128gcm", "TLS_AES_128_GCM_SHA256", "secp384r1"),
+}
+
+
+def _pin(codec: str) -> tuple[str, ...]:
+    cipher, _, group = PINS[codec]
+    return ("--cipher", cipher, "--group", group)
+
+
+def _agree(done: Any, seen: dict[str, Any], codec: str | None = None) -> None:
+    """glasstls and tlslite report the same version, suite and group (the pinned ones)."""
+    assert (done.version, seen["version"]) == ("TLSv1.3", "TLS 1.3")
+    assert (done.cipher_suite, done.group) == (seen["cipher_suite"], seen["group"])
+    if codec is not None:
+        assert (done.cipher_suite, done.group) == PINS[codec][1:]
+
+
+def _compressed(tracer: Tracer, action: str) -> list[Any]:
+    """The CompressedCertificate steps: a codec actually used, and smaller than the
+    Certificate message it stands for."""
+    steps = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE and e.action == action]
+    for step in steps:
+        assert 0 < step.details["compressed_length"] < step.details["uncompressed_length"]
+    return steps
 
 
 def _sha256(chain: tuple[bytes, ...]) -> list[str]:
@@ -80,14 +118,16 @@ def test_a_tlslite_server_compresses_its_certificate_for_a_glasstls_client(
     tracer = Tracer()
     config = ClientConfig(trust=TEST_PKI.trust, versions=(TLS13,), trace=tracer,
                           certificate_compression=algorithms_by_name((codec,)))
-    peer = tlslite("server", "--send", ",".join(CODECS), certificate=True)
+    peer = tlslite("server", "--send", ",".join(CODECS), *_pin(codec), certificate=True)
     done, seen = _to_tlslite_server(peer, config)
-    assert (done.version, done.certificate_compression) == ("TLSv1.3", codec)
-    assert seen["version"] == "TLS 1.3" and seen["server_cert_compression"] == codec
+    _agree(done, seen, codec)
+    assert tracer.saw(HELLO_RETRY_REQUEST, RECEIVED) == (PINS[codec][2] != "x25519")
+    assert done.certificate_compression == codec
+    assert seen["server_cert_compression"] == codec
     assert done.peer_certificates == TEST_PKI.certified.chain_der and done.verified_chain
-    [received] = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE]
-    assert received.action == RECEIVED and received.details["algorithm"] == codec
-    assert received.details["compressed_length"] < received.details["uncompressed_length"]
+    [received] = _compressed(tracer, RECEIVED)
+    assert received.details["algorithm"] == codec
+    assert not tracer.saw(CERTIFICATE, RECEIVED)
 
 
 @pytest.mark.parametrize("codec", CODECS)
@@ -96,16 +136,19 @@ def test_a_glasstls_server_compresses_its_certificate_for_a_tlslite_client(
     tracer = Tracer()
     server = start_glass_server(ServerConfig(certificates=(TEST_PKI.certified,), trace=tracer),
                                 echo_once(REPLY_PREFIX))
-    peer = tlslite("client", "--port", str(server.port), "--receive", codec)
+    peer = tlslite("client", "--port", str(server.port), "--receive", codec, *_pin(codec))
     seen = _summary(peer)
     assert server.join() == FROM_TLSLITE
     assert seen["received"] == (REPLY_PREFIX + FROM_TLSLITE).decode()
-    assert seen["version"] == "TLS 1.3" and seen["server_cert_compression"] == codec
+    _agree(server.glass.negotiated, seen, codec)
+    assert not tracer.saw(HELLO_RETRY_REQUEST, SENT)  # tlslite shared the pinned group
+    assert seen["server_cert_compression"] == codec
     # tlslite decompressed exactly our chain.
     assert seen["peer_chain_sha256"] == _sha256(TEST_PKI.certified.chain_der)
     assert server.glass.negotiated.certificate_compression == codec
-    [sent] = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE]
-    assert sent.action == SENT and sent.details["algorithm"] == codec
+    [sent] = _compressed(tracer, SENT)
+    assert sent.details["algorithm"] == codec
+    assert not tracer.saw(CERTIFICATE, SENT)
 
 
 def test_a_glasstls_client_certificate_goes_compressed_to_a_tlslite_server(
@@ -116,11 +159,12 @@ def test_a_glasstls_client_certificate_goes_compressed_to_a_tlslite_server(
     peer = tlslite("server", "--reqcert", "--receive", "zlib", "--send", "brotli",
                    certificate=True)
     done, seen = _to_tlslite_server(peer, config)
+    _agree(done, seen)
     assert seen["client_cert_compression"] == "zlib"
     assert seen["peer_chain_sha256"] == _sha256(TEST_PKI.client_certified.chain_der)
     assert done.certificate_compression == "brotli"
-    sent = [e for e in tracer.steps if e.step == COMPRESSED_CERTIFICATE and e.action == SENT]
-    assert [e.details["algorithm"] for e in sent] == ["zlib"]
+    assert [e.details["algorithm"] for e in _compressed(tracer, SENT)] == ["zlib"]
+    assert [e.details["algorithm"] for e in _compressed(tracer, RECEIVED)] == ["brotli"]
 
 
 def test_a_tlslite_client_certificate_goes_compressed_to_a_glasstls_server(
@@ -136,9 +180,10 @@ def test_a_tlslite_client_certificate_goes_compressed_to_a_glasstls_server(
                    "--send", "zstd", certificate=True)
     seen = _summary(peer)
     assert server.join() == FROM_TLSLITE
-    assert seen["client_cert_compression"] == "zstd"
+    assert seen["received"] == (REPLY_PREFIX + FROM_TLSLITE).decode()
+    assert seen["client_cert_compression"] == seen["server_cert_compression"] == "zstd"
     negotiated = server.glass.negotiated
+    _agree(negotiated, seen)
     assert negotiated.peer_certificates == TEST_PKI.client_certified.chain_der
-    received = [e for e in tracer.steps
-                if e.step == COMPRESSED_CERTIFICATE and e.action == RECEIVED]
-    assert [e.details["algorithm"] for e in received] == ["zstd"]
+    assert [e.details["algorithm"] for e in _compressed(tracer, RECEIVED)] == ["zstd"]
+    assert [e.details["algorithm"] for e in _compressed(tracer, SENT)] == ["zstd"]
