@@ -10,7 +10,11 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from certs.scenarios import Issued as ScenarioIssued, issue
 from glasstls.constants import TLS12, TLS13
+from glasstls.crypto.devpki import Issued, make_leaf
 from glasstls.trace import KEY_EXCHANGE, SERVER_HELLO, SERVER_KEY_EXCHANGE
 from helpers import ocsp as make
 from pki import pki
@@ -45,6 +49,42 @@ def _response(status: str, delegated: bool) -> bytes:
 def staple_file(directory: Path, status: str, delegated: bool = False) -> Path:
     name = f"{status}-delegated.ocsp" if delegated else f"{status}.ocsp"
     return make.write(directory / name, response(status, delegated))
+
+
+@dataclass(frozen=True)
+class IntermediateChain:
+    """The test CA -> an intermediate CA -> a leaf, and a good OCSP response for each
+    certificate below the CA, each signed by that certificate's issuer."""
+
+    intermediate: Issued
+    leaf: Issued
+    leaf_response: bytes
+    intermediate_response: bytes
+
+    def write(self, directory: Path) -> dict[str, Path]:
+        """chain.pem (leaf first), key.pem, leaf.ocsp and intermediate.ocsp."""
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {
+            "chain": (directory / "chain.pem", self.leaf.certificate_pem()
+                      + self.intermediate.certificate.public_bytes(Encoding.PEM)),
+            "key": (directory / "key.pem", self.leaf.key_pem()),
+            "leaf_ocsp": (directory / "leaf.ocsp", self.leaf_response),
+            "intermediate_ocsp": (directory / "intermediate.ocsp", self.intermediate_response),
+        }
+        for path, data in files.values():
+            path.write_bytes(data)
+        return {name: path for name, (path, _) in files.items()}
+
+
+@functools.cache
+def intermediate_chain() -> IntermediateChain:
+    ca = TEST_PKI.ca
+    made = issue("glasstls test intermediate", ScenarioIssued(ca.certificate, ca.key), ca=True)
+    intermediate = Issued(made.certificate, made.key)
+    leaf = make_leaf(intermediate, ("localhost", "127.0.0.1"))
+    return IntermediateChain(intermediate, leaf,
+                             make.response(intermediate, leaf.certificate, "good"),
+                             make.response(ca, intermediate.certificate, "good"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from glasstls import AlertDescription, ClientConfig, TLSError
 from glasstls.constants import TLS12, TLS13
@@ -42,6 +43,7 @@ from .staples import (
     VERSIONS,
     Pinned,
     glass_parameters,
+    intermediate_chain,
     response,
     staple_file,
 )
@@ -252,3 +254,45 @@ def test_gnutls_serv_staples_to_a_glasstls_client(
     else:
         # GnuTLS decrypts our alert (sent under the client handshake keys) and stops.
         server.wait_for(r"Error in handshake: A TLS fatal alert has been received")
+
+
+def test_gnutls_serv_staples_the_intermediate_too_and_a_glasstls_client_takes_the_chain(
+        start_peer: Any, tmp_path: Path) -> None:
+    """RFC 8446 §4.4.2.1: a TLS 1.3 server may staple a response for every certificate
+    of its chain, in each CertificateEntry. GnuTLS matches its --ocsp-response files to
+    the chain and sends both; the glasstls client checks the leaf's and takes the rest
+    (as OpenSSL does, it does not check an intermediate's staple)."""
+    binary = require_binary("gnutls-serv")
+    chain = intermediate_chain()
+    files = chain.write(tmp_path)
+    server, port = start_gnutls_serv(
+        start_peer, binary, *GNUTLS_PINNED[TLS13].options,
+        "--x509certfile", str(files["chain"]), "--x509keyfile", str(files["key"]),
+        "--ocsp-response", str(files["leaf_ocsp"]),
+        "--ocsp-response", str(files["intermediate_ocsp"]))
+    # GnuTLS's own client first: it saves every staple it was sent.
+    saved = tmp_path / "saved.pem"
+    control = start_peer([
+        require_binary("gnutls-cli"), "--port", str(port), "--x509cafile",
+        str(TEST_PKI.write(tmp_path / "ca")["ca"]), "--save-ocsp-multi", str(saved),
+        "127.0.0.1"])
+    control.close_stdin()
+    assert control.wait() == 0, control.describe()
+    assert saved.read_text().count("-----BEGIN OCSP RESPONSE-----") == 2
+
+    tracer = Tracer()
+    with glass_client(port, _client(TLS13, tracer, "require")) as glass:
+        done = glass.handshake()
+        glass.send(FROM_GLASS)
+        assert glass.receive_until(b"\n") == FROM_GLASS
+        glass.close()
+    assert (done.ocsp_status, done.ocsp_response) == ("good", chain.leaf_response)
+    assert done.peer_certificates == (chain.leaf.certificate.public_bytes(Encoding.DER),
+                                      chain.intermediate.certificate.public_bytes(Encoding.DER))
+    pinned = GNUTLS_PINNED[TLS13]
+    expected = ("TLSv1.3", pinned.cipher_suite, pinned.group)
+    assert glass_parameters(tracer) == expected
+    # gnutls-serv's summary of the second connection, ours.
+    server.wait_for(r"(?s)^\* Accepted connection.*^\* Accepted connection.*^- Description: ")
+    described = gnutls_description(server.output.split("* Accepted connection")[2])
+    assert (described.version, described.cipher_suite, described.group) == expected
