@@ -88,6 +88,31 @@ def intermediate_chain() -> IntermediateChain:
 
 
 @dataclass(frozen=True)
+class MustStaple:
+    """A leaf of the test CA with the TLS feature status_request (RFC 7633), and a
+    good OCSP response for it."""
+
+    leaf: Issued
+    response: bytes
+
+    def write(self, directory: Path) -> dict[str, Path]:
+        """cert.pem, key.pem and good.ocsp."""
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {"cert": directory / "cert.pem", "key": directory / "key.pem",
+                 "ocsp": directory / "good.ocsp"}
+        files["cert"].write_bytes(self.leaf.certificate_pem())
+        files["key"].write_bytes(self.leaf.key_pem())
+        files["ocsp"].write_bytes(self.response)
+        return files
+
+
+@functools.cache
+def must_staple() -> MustStaple:
+    leaf = make_leaf(TEST_PKI.ca, ("localhost", "127.0.0.1"), must_staple=True)
+    return MustStaple(leaf, make.response(TEST_PKI.ca, leaf.certificate, "good"))
+
+
+@dataclass(frozen=True)
 class Pinned:
     """A suite and group a peer is restricted to (IANA / glasstls names), and the
     peer's own options that restrict it."""

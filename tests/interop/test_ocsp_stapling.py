@@ -44,6 +44,7 @@ from .staples import (
     Pinned,
     glass_parameters,
     intermediate_chain,
+    must_staple,
     response,
     staple_file,
 )
@@ -118,8 +119,9 @@ def s_server(openssl: str, pki_files: Any, start_peer: Any, tmp_path: Path
              ) -> Callable[..., tuple[PeerProcess, int, Path]]:
     """``s_server(version, *options)`` -> (process, port, path of its -trace log)."""
 
-    def start(version: int, *options: str) -> tuple[PeerProcess, int, Path]:
-        files = pki_files("ecdsa")
+    def start(version: int, *options: str, files: dict[str, Path] | None = None
+              ) -> tuple[PeerProcess, int, Path]:
+        files = files or pki_files("ecdsa")
         trace = tmp_path / "s_server.trace"
         server = start_peer([
             openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
@@ -201,6 +203,48 @@ def test_a_glasstls_client_requiring_a_staple_refuses_an_openssl_server_without_
     trace = trace_path.read_text(errors="replace")
     assert _openssl_parameters(version, trace) == expected
     assert openssl_trace_staples(trace) == []
+
+
+@pytest.mark.parametrize("version_name", VERSIONS)
+@pytest.mark.parametrize("case", ["off", "request-without-staple", "request-with-staple"])
+def test_a_must_staple_certificate_from_openssl_s_server(
+        s_server: Any, tmp_path: Path, version_name: str, case: str) -> None:
+    """RFC 7633: a certificate with the TLS feature status_request must come with a
+    staple whenever the client asks for one; a client that does not ask ("off", as
+    ssl) does not look."""
+    version, mode = VERSIONS[version_name], case.split("-")[0]
+    files = must_staple().write(tmp_path / "must-staple")
+    options = ("-status_file", str(files["ocsp"])) if case.endswith("with-staple") else ()
+    server, port, trace_path = s_server(version, *options, files=files)
+    tracer = Tracer()
+    with glass_client(port, _client(version, tracer, mode)) as glass:
+        if case == "request-without-staple":
+            with pytest.raises(CertificateRejected) as refused:
+                glass.handshake()
+            assert refused.value.reason is CertificateReason.OCSP_MISSING
+            assert refused.value.alert == AlertDescription.bad_certificate_status_response
+            server.wait_for(r"SSL alert number 113$")
+        else:
+            done = glass.handshake()
+            assert (done.ocsp_status, done.ocsp_response) == (
+                ("good", must_staple().response) if mode == "request" else (None, b""))
+            glass.send(FROM_GLASS)
+            server.wait_for(FROM_GLASS.decode().strip())
+            server.write(FROM_OPENSSL)
+            assert glass.receive_until(b"\n") == FROM_OPENSSL
+            glass.close()
+            server.wait_for(r"^CONNECTION CLOSED$")
+    server.close_stdin()
+    server.wait()
+    trace = trace_path.read_text(errors="replace")
+    pinned = OPENSSL_PINNED[version]
+    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
+    assert _openssl_parameters(version, trace) == expected
+    refused_early = version == TLS12 and case == "request-without-staple"
+    assert glass_parameters(tracer) == (*expected[:2], None if refused_early else expected[2])
+    # "off" sends no status_request, so s_server staples nothing even when it has one.
+    assert openssl_trace_staples(trace) == (
+        [must_staple().response] if case == "request-with-staple" else [])
 
 
 # -- gnutls-serv --ocsp-response -----------------------------------------------------------

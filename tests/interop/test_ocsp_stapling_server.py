@@ -43,6 +43,7 @@ from .staples import (
     VERSIONS,
     Pinned,
     glass_parameters,
+    must_staple,
     response,
     staple_file,
 )
@@ -63,17 +64,16 @@ VERDICTS = [pytest.param(version, status, signer, id=f"{version}-{status}-{signe
             for signer in ("ca", "delegated")]
 
 
-def _server_config(version: int, staple: Path, tracer: Tracer,
-                   chain: tuple[Any, ...] = ()) -> ServerConfig:
-    """A glasstls server stapling the file ``staple``. A glasstls server hands out
-    even a revoked staple (its source checks only that the response is for this
-    certificate and current): the client judges."""
-    certified = (CertifiedKey(chain, TEST_PKI.leaf.key) if chain else TEST_PKI.certified)
+def _server_config(version: int, staple: Path | None, tracer: Tracer,
+                   certified: CertifiedKey = TEST_PKI.certified) -> ServerConfig:
+    """A glasstls server pinned to PINNED[version], stapling the file ``staple``. It
+    hands out even a revoked staple (its source checks only that the response is for
+    this certificate and current): the client judges."""
     pinned = PINNED[version]
     return ServerConfig(certificates=(certified,), versions=(version,),
                         cipher_suites=(CipherSuite[pinned.cipher_suite],),
                         groups=(NamedGroup[pinned.group],),
-                        ocsp_staple=StapleFile(staple), trace=tracer)
+                        ocsp_staple=StapleFile(staple) if staple else None, trace=tracer)
 
 
 def _expected(version: int) -> tuple[str, str, str]:
@@ -253,7 +253,7 @@ def test_curl_cert_status_verifies_the_staple_of_a_glasstls_server(
     # curl computes the OCSP CertID from the issuer in the chain the server sent (it
     # fails with "Error computing OCSP ID" otherwise), as a real server's chain with
     # its intermediate would have it: the chain goes with the CA certificate.
-    chain = (TEST_PKI.leaf.certificate, TEST_PKI.ca.certificate)
+    chain = CertifiedKey((TEST_PKI.leaf.certificate, TEST_PKI.ca.certificate), TEST_PKI.leaf.key)
     server = start_glass_server(
         _server_config(version, staple_file(tmp_path, status, delegated), tracer, chain),
         _answer_one_request)
@@ -286,3 +286,47 @@ def test_curl_cert_status_verifies_the_staple_of_a_glasstls_server(
         assert code == 91, client.describe()  # CURLE_SSL_INVALIDCERTSTATUS
         assert "SSL certificate status: revoked (1)" in client.stderr
         assert request is None and client.stdout == ""
+
+
+@pytest.mark.parametrize("version_name", VERSIONS)
+@pytest.mark.parametrize("stapled", [True, False], ids=["stapled", "no-staple"])
+def test_gnutls_cli_holds_a_glasstls_server_to_its_must_staple_certificate(
+        pki_files: Any, start_peer: Any, start_glass_server: Any, tmp_path: Path,
+        version_name: str, stapled: bool) -> None:
+    """RFC 7633: GnuTLS refuses a certificate with the TLS feature status_request
+    that comes without a staple; with the glasstls server's staple it trusts it."""
+    version = VERSIONS[version_name]
+    certificate = must_staple()
+    files = certificate.write(tmp_path / "must-staple")
+    tracer = Tracer()
+    config = _server_config(
+        version, files["ocsp"] if stapled else None, tracer,
+        CertifiedKey((certificate.leaf.certificate,), certificate.leaf.key))
+    server = start_glass_server(config, _handshake_then_echo)
+    client = start_peer([
+        require_binary("gnutls-cli"), "--port", str(server.port),
+        "--x509cafile", str(pki_files("ecdsa")["ca"]),
+        "--priority", f"NORMAL:-VERS-ALL:+VERS-TLS1.{3 if version == TLS13 else 2}",
+        "127.0.0.1"])
+    client.wait_for(r"^- Status: ")
+    if stapled:
+        client.write(FROM_PEER)
+        assert server.join() == FROM_PEER
+        client.wait_for(REPLY_PREFIX.decode())
+        client.close_stdin()
+        assert client.wait() == 0, client.describe()
+        assert "- Status: The certificate is trusted." in client.output
+        described = (gnutls_description(client.output) if version == TLS13
+                     else gnutls_description12(client.output))
+        assert (described.version, described.cipher_suite, described.group) == _expected(version)
+        assert server.glass.negotiated.ocsp_response == certificate.response
+    else:
+        assert client.wait() != 0
+        assert ("The certificate requires the server to include an OCSP status in its "
+                "response, but the OCSP status is missing.") in client.output
+        with pytest.raises(AlertReceivedError) as ended:
+            server.join()
+        assert ended.value.alert == AlertDescription.bad_certificate
+        assert server.glass.received == b""
+    assert glass_parameters(tracer) == _expected(version)
+    assert _stapled(tracer, version) == stapled
