@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -17,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from glasstls import ClientConfig, ServerConfig
+from glasstls import ClientConfig, KeyLogFile, ServerConfig
 from glasstls.compression import algorithms_by_name
-from glasstls.constants import TLS13
+from glasstls.constants import TLS13, CertificateCompressionAlgorithm
 from glasstls.trace import (
     CERTIFICATE,
     COMPRESSED_CERTIFICATE,
@@ -27,7 +28,8 @@ from glasstls.trace import (
     RECEIVED,
     SENT,
 )
-from peers import require_module
+from helpers.capture import capture
+from peers import require_binary, require_module
 from pki import pki
 
 from .driver import Tracer, echo_once, glass_client
@@ -187,3 +189,53 @@ def test_a_tlslite_client_certificate_goes_compressed_to_a_glasstls_server(
     assert negotiated.peer_certificates == TEST_PKI.client_certified.chain_der
     assert [e.details["algorithm"] for e in _compressed(tracer, RECEIVED)] == ["zstd"]
     assert [e.details["algorithm"] for e in _compressed(tracer, SENT)] == ["zstd"]
+
+
+def _tshark_compressed_certificates(pcap: Path, keys: Path, ports: tuple[int, ...]
+                                    ) -> list[tuple[int, int, int, int]]:
+    """Every CompressedCertificate tshark finds in the capture, decrypted with the key
+    log: (sending port, algorithm, uncompressed_length, compressed length)."""
+    tshark = require_binary("tshark")
+    decode_as = [option for port in ports for option in ("-d", f"tcp.port=={port},tls")]
+    shown = subprocess.run(
+        [tshark, "-r", str(pcap), *decode_as, "-o", f"tls.keylog_file:{keys}",
+         "-Y", "tls.handshake.type == 25", "-T", "fields", "-e", "tcp.srcport",
+         "-e", "tls.compress_certificate.algorithm",
+         "-e", "tls.compress_certificate.uncompressed_length",
+         "-e", "tls.compress_certificate.compressed_certificate_message.length"],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    return [tuple(int(field, 0) for field in line.split("\t"))  # type: ignore[misc]
+            for line in shown.splitlines()]
+
+
+def test_tshark_sees_each_certificate_go_compressed_on_the_wire(
+        tlslite: Any, start_glass_server: Any, tmp_path: Path) -> None:
+    """Wireshark's dissector, an independent reader of RFC 8879, decrypts a capture of
+    both directions with the glasstls key log and finds the CompressedCertificate
+    (handshake type 25) that each side's report names, with the same lengths."""
+    keys, pcap = tmp_path / "keys.log", tmp_path / "compressed.pcapng"
+    client_tracer, server_tracer = Tracer(), Tracer()
+    tlslite_server = tlslite("server", "--send", "brotli", certificate=True)
+    tlslite_port = int(tlslite_server.wait_for(r"^listening (\d+)").group(1))
+    glass_server = start_glass_server(
+        ServerConfig(certificates=(TEST_PKI.certified,), trace=server_tracer,
+                     keylog=KeyLogFile(keys)), echo_once(REPLY_PREFIX))
+    client_config = ClientConfig(trust=TEST_PKI.trust, versions=(TLS13,), trace=client_tracer,
+                                 keylog=KeyLogFile(keys))
+    with capture((tlslite_port, glass_server.port), pcap):
+        done, seen = _to_tlslite_server(tlslite_server, client_config)
+        tlslite_client = _summary(tlslite("client", "--port", str(glass_server.port),
+                                          "--receive", "zstd"))
+        assert glass_server.join() == FROM_TLSLITE
+    assert done.certificate_compression == seen["server_cert_compression"] == "brotli"
+    assert tlslite_client["server_cert_compression"] == "zstd"
+
+    [received] = _compressed(client_tracer, RECEIVED)
+    [sent] = _compressed(server_tracer, SENT)
+    on_the_wire = _tshark_compressed_certificates(pcap, keys, (tlslite_port, glass_server.port))
+    assert sorted(on_the_wire) == sorted([
+        (tlslite_port, int(CertificateCompressionAlgorithm.brotli),
+         received.details["uncompressed_length"], received.details["compressed_length"]),
+        (glass_server.port, int(CertificateCompressionAlgorithm.zstd),
+         sent.details["uncompressed_length"], sent.details["compressed_length"]),
+    ])
