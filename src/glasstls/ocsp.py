@@ -36,6 +36,7 @@ _NO_NEXT_UPDATE_REFRESH = 3600.0
 # A missing or unusable staple is looked for again after this long.
 _RETRY_AFTER = 60.0
 STAPLING_MODES = ("off", "request", "require")
+_STATUS_NAMES = {ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}
 
 
 class _Unacceptable(Exception):
@@ -196,17 +197,87 @@ def _check(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate |
             raise _Unacceptable(f"it expired at {next_update:%Y-%m-%d %H:%M} (nextUpdate)")
         status = single.certificate_status
         reason = single.revocation_reason
-    except (ValueError, x509.ExtensionNotFound) as error:
-        # cryptography decodes some fields lazily; a bad one surfaces here.
+    except (ValueError, x509.ExtensionNotFound, UnsupportedAlgorithm) as error:
+        # cryptography decodes some fields lazily (the signature's hash among them);
+        # a bad one surfaces here.
         raise _Unacceptable(f"it is malformed ({error})") from None
     return StapleCheck(
-        status={ocsp.OCSPCertStatus.GOOD: "good", ocsp.OCSPCertStatus.REVOKED: "revoked"}.get(
-            status, "unknown"),
+        status=_STATUS_NAMES.get(status, "unknown"),
         this_update=this_update, next_update=next_update, responder=responder,
         serial=certificate.serial_number,
         revocation_time=single.revocation_time_utc if status == ocsp.OCSPCertStatus.REVOKED
         else None,
         revocation_reason=reason.name if reason is not None else None, size=len(der))
+
+
+def responder_text(response: ocsp.OCSPResponse) -> str:
+    """The ResponderID (RFC 6960 §4.2.1): a name, or the SHA-1 of a key."""
+    if response.responder_name is not None:
+        return _name(response.responder_name)
+    return f"key hash {(response.responder_key_hash or b'').hex()}"
+
+
+def describe_response(der: bytes) -> dict[str, Any]:
+    """What a DER OCSP response says, for the trace, the page and ``explain``: its
+    status, serial, responder and dates. Not a verdict (``check_staple`` is): nothing
+    is verified here, so the server can show the staple it sends and the explainer
+    the staple it reads, whoever it is for."""
+    details: dict[str, Any] = {"response_bytes": len(der)}
+    try:
+        response = ocsp.load_der_ocsp_response(der)
+        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+            return {**details, "response_status": response.response_status.name}
+        single = next(iter(response.responses))
+        status = single.certificate_status
+        next_update = single.next_update_utc
+        details.update({
+            "status": _STATUS_NAMES.get(status, "unknown"),
+            "serial": format(single.serial_number, "x"),
+            "responder": responder_text(response),
+            "produced_at": response.produced_at_utc.isoformat(),
+            "this_update": single.this_update_utc.isoformat(),
+            "next_update": next_update.isoformat() if next_update else None,
+        })
+        if status == ocsp.OCSPCertStatus.REVOKED:
+            reason = single.revocation_reason
+            details["revocation_time"] = single.revocation_time_utc.isoformat() if (
+                single.revocation_time_utc) else None
+            details["revocation_reason"] = reason.name if reason is not None else None
+    except (ValueError, StopIteration, x509.ExtensionNotFound) as error:
+        # cryptography decodes some fields lazily; a bad one surfaces here.
+        return {**details, "malformed": str(error) or type(error).__name__}
+    return details
+
+
+def _minutes(iso: str | None) -> str:
+    return iso[:16].replace("T", " ") if iso else "none"
+
+
+def summary(der: bytes) -> str:
+    """What a DER OCSP response says, in a line: "OCSP response: serial 1f is good;
+    responder ...; this update ..., next update ... (335 bytes)"."""
+    details = describe_response(der)
+    if "malformed" in details:
+        return (f"{len(der)} bytes that do not parse as an OCSP response "
+                f"({details['malformed']})")
+    return f"OCSP response: {summary_of(details)}"
+
+
+def summary_of(details: dict[str, Any]) -> str:
+    """``describe_response``'s values in words: "serial 1f is good; responder ...;
+    this update ..., next update ... (335 bytes)"."""
+    size = f"{details.get('response_bytes')} bytes"
+    if "malformed" in details:
+        return f"{size} that do not parse"
+    if "response_status" in details:
+        return f"{details['response_status']}, no status in it ({size})"
+    text = f"serial {details['serial']} is {details['status']}"
+    if details["status"] == "revoked":
+        text += (f" since {_minutes(details.get('revocation_time'))}"
+                 f" ({details.get('revocation_reason') or 'no reason given'})")
+    return (text + f"; responder {details['responder']}; this update "
+            f"{_minutes(details['this_update'])}, next update "
+            f"{_minutes(details['next_update'])} ({size})")
 
 
 def check_staple(der: bytes, certificate: x509.Certificate, issuer: x509.Certificate | None,
@@ -270,7 +341,13 @@ class StapleSource(abc.ABC):
         cached = self._cache.get(leaf_der)
         if cached is not None and now < cached.refresh_at:
             return cached.der
-        der = self._fetch(leaf)
+        try:
+            der = self._fetch(leaf)
+        except Exception as error:
+            # An unreachable responder, a bug in a callback: the handshake goes on
+            # without a staple, as with nginx, and the source tries again later.
+            self.last_problem = f"fetching the OCSP response failed: {error!r}"
+            der = None
         refresh_at = now + _RETRY_AFTER
         if der is not None:
             try:
@@ -316,7 +393,10 @@ class StapleFile(StapleSource):
 
 class StapleCallback(StapleSource):
     """Staples from your code: ``callback(leaf_certificate)`` returns a DER OCSP
-    response (or None), called again when the last one has expired.
+    response (or None), called again when the last one has expired. It runs inside
+    the handshake: keep it fast (fetch in the background and return what you have).
+    An exception from it costs the handshake its staple, not the handshake itself;
+    ``last_problem`` keeps it, and the callback is tried again a minute later.
 
     >>> source = StapleCallback(lambda leaf: responses.get(leaf.serial_number))
     """
@@ -330,4 +410,5 @@ class StapleCallback(StapleSource):
 
 
 __all__ = ["STAPLING_MODES", "StapleCallback", "StapleCheck", "StapleFile", "StapleSource",
-           "check_staple"]
+           "check_staple", "describe_response", "responder_text", "summary",
+           "summary_of"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from glasstls import CertifiedKey, compression
 from glasstls.constants import (
@@ -242,3 +243,58 @@ def test_an_uninstalled_codec_is_a_config_error_naming_the_package(
     monkeypatch.setattr(compression, "CODECS", codecs)
     with pytest.raises(ConfigError, match="zstandard"):
         client_config(TEST_PKI, certificate_compression=(A.zstd,))
+
+
+# A hostile server's CompressedCertificate, as property tests: whatever the compressed
+# bytes, or whatever the Certificate body inside a well-formed stream, the client ends
+# the handshake with a TLS alert of its own choosing; never internal_error (which
+# glasstls sends for an exception it did not expect), never a completed handshake.
+HOSTILE = settings(max_examples=60, deadline=None,
+                   suppress_health_check=[HealthCheck.function_scoped_fixture])
+REAL_BODY = TEST_PKI.certified.certificate_message(tls13=True)[4:]
+
+
+def _refused_cleanly(pair) -> AlertDescription:  # type: ignore[no-untyped-def]
+    alert = pair.client.alert_sent
+    assert alert is not None and alert != AlertDescription.internal_error, pair.client.error
+    assert not pair.client.of_type(HandshakeComplete)
+    return alert  # type: ignore[no-any-return]
+
+
+@HOSTILE
+@given(algorithm=st.sampled_from(sorted(compression.CODECS)),
+       stream=st.binary(min_size=1, max_size=600))
+def test_any_compressed_bytes_are_refused_cleanly(
+        monkeypatch: pytest.MonkeyPatch, algorithm: int, stream: bytes) -> None:
+    monkeypatch.setattr(compression, "choose", lambda ours, theirs: algorithm)
+    _hostile_server(monkeypatch, stream)
+    pair = connect(client_config(TEST_PKI), server_config(TEST_PKI))
+    assert _refused_cleanly(pair) == AlertDescription.bad_certificate
+
+
+@HOSTILE
+@given(data=st.data(), algorithm=st.sampled_from(sorted(compression.CODECS)))
+def test_any_certificate_inside_a_good_stream_is_refused_cleanly(
+        monkeypatch: pytest.MonkeyPatch, data: st.DataObject, algorithm: int) -> None:
+    # The body: arbitrary bytes (repeated, so that they compress and the server sends
+    # them compressed), or the real chain with bytes changed. It decompresses to
+    # exactly its announced length, so the Certificate parser and the checks after it
+    # are what meet the damage.
+    body = data.draw(st.one_of(
+        st.binary(min_size=8, max_size=100).map(lambda chunk: chunk * 4),
+        st.lists(st.tuples(st.integers(0, len(REAL_BODY) - 1), st.integers(1, 255)),
+                 min_size=1, max_size=4, unique_by=lambda flip: flip[0]).map(_damaged)),
+        label="body")
+    message = b"\x0b" + len(body).to_bytes(3, "big") + body
+    monkeypatch.setattr(compression, "choose", lambda ours, theirs: algorithm)
+    monkeypatch.setattr(type(TEST_PKI.certified), "certificate_message",
+                        lambda self, tls13, ocsp_response=b"": message)
+    pair = connect(client_config(TEST_PKI), server_config(TEST_PKI))
+    _refused_cleanly(pair)
+
+
+def _damaged(flips: list[tuple[int, int]]) -> bytes:
+    body = bytearray(REAL_BODY)
+    for index, flip in flips:
+        body[index] ^= flip
+    return bytes(body)

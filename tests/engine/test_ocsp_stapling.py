@@ -85,6 +85,14 @@ def test_a_good_staple_is_checked_and_reported(version_name: str) -> None:
         assert not steps.find(CERTIFICATE_STATUS)
         [sent] = [e for e in server_steps if e.action == SENT and "ocsp_staple_bytes" in e.details]
         assert sent.details["ocsp_staple_bytes"] == len(der)
+    # The server's trace says what it vouches with, on the message that carries it.
+    [carrier] = [e for e in server_steps if e.action == SENT and "staple_status" in e.details]
+    assert carrier.step == ("CertificateStatus" if version_name == "TLS12"
+                            else "CompressedCertificate")
+    assert carrier.details["staple_status"] == "good"
+    assert carrier.details["staple_serial"] == format(LEAF.serial_number, "x")
+    assert carrier.details["staple_responder"] == TEST_PKI.ca.certificate.subject.rfc4514_string()
+    assert carrier.details["staple_next_update"] == check.details["next_update"]
 
 
 @pytest.mark.parametrize("version_name", VERSIONS)
@@ -253,3 +261,19 @@ def test_a_server_never_staples_a_response_for_another_certificate() -> None:
 def test_ocsp_stapling_takes_three_values() -> None:
     with pytest.raises(ConfigError, match="ocsp_stapling"):
         client_config(TEST_PKI, ocsp_stapling="yes")
+
+
+@pytest.mark.parametrize("version_name", VERSIONS)
+def test_a_staple_callback_that_raises_leaves_the_handshake_without_a_staple(
+        version_name: str) -> None:
+    def broken(leaf: x509.Certificate) -> bytes:
+        raise ConnectionRefusedError("OCSP responder down")
+
+    source = StapleCallback(broken)
+    pair = connect(client_config(TEST_PKI, ocsp_stapling="request",
+                                 versions=(VERSIONS[version_name],)),
+                   server_config(TEST_PKI, certificates=(WITH_ISSUER,), ocsp_staple=source))
+    assert pair.complete
+    negotiated = pair.client.negotiated
+    assert negotiated.ocsp_response == b"" and negotiated.ocsp_status is None
+    assert "OCSP responder down" in (source.last_problem or "")

@@ -258,6 +258,10 @@ def test_a_tls12_certificate_status_is_shown_with_what_the_response_says() -> No
     response = status.tree.find("response")
     assert response is not None and response.text.startswith("OCSP response: serial")
     assert f"{ECDSA.leaf.certificate.serial_number:x} is good" in response.text
+    # Who signed it and for how long it holds, as the trace and the page say too.
+    assert f"responder {ECDSA.ca.certificate.subject.rfc4514_string()}; this update " in (
+        response.text)
+    assert ", next update 20" in response.text
     hello = next(m for m in client.messages if m.name == "ClientHello")
     request = hello.tree.find("status_request")
     assert request is not None

@@ -7,10 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given, settings, strategies as st
 
 from glasstls.errors import AlertDescription, ConfigError
-from glasstls.ocsp import StapleCallback, StapleFile, check_staple
+from glasstls.ocsp import StapleCallback, StapleFile, check_staple, describe_response, summary
 from glasstls.trust import CertificateReason, CertificateRejected
 from helpers import ocsp as make
 from pki import pki
@@ -179,3 +181,106 @@ def test_the_callback_source_is_asked_again_after_expiry() -> None:
     assert len(asked) == 1
     source.staple(leaf, b"leaf", test_pki.ca.certificate, now + 2 * 3600)
     assert asked == [leaf.serial_number] * 2
+
+
+# -- what a response says, unverified (trace, page, explain) --------------------------
+
+
+def test_describe_response_gives_status_serial_responder_and_dates() -> None:
+    test_pki = pki("ecdsa-p256")
+    this_update = (NOW - dt.timedelta(hours=2)).replace(microsecond=0)
+    next_update = (NOW + dt.timedelta(days=2)).replace(microsecond=0)
+    der = make.response(test_pki.ca, test_pki.leaf.certificate, this_update=this_update,
+                        next_update=next_update)
+    details = describe_response(der)
+    assert details == {
+        "response_bytes": len(der), "status": "good",
+        "serial": format(test_pki.leaf.certificate.serial_number, "x"),
+        "responder": test_pki.ca.certificate.subject.rfc4514_string(),
+        "produced_at": details["produced_at"],
+        "this_update": this_update.isoformat(), "next_update": next_update.isoformat(),
+    }
+    assert summary(der) == (
+        f"OCSP response: serial {details['serial']} is good; responder "
+        f"{details['responder']}; this update {this_update:%Y-%m-%d %H:%M}, next update "
+        f"{next_update:%Y-%m-%d %H:%M} ({len(der)} bytes)")
+
+
+def test_describe_response_names_a_revocation_and_a_responder_by_key() -> None:
+    test_pki = pki("ecdsa-p256")
+    delegated = make.responder(test_pki.ca)
+    der = make.response(test_pki.ca, test_pki.leaf.certificate, "revoked", signer=delegated,
+                        by_key=True, next_update=None)
+    details = describe_response(der)
+    assert details["status"] == "revoked" and details["revocation_reason"] == "key_compromise"
+    assert details["responder"] == "key hash " + x509.SubjectKeyIdentifier.from_public_key(
+        delegated.certificate.public_key()).digest.hex()
+    assert details["next_update"] is None and details["revocation_time"]
+    assert " is revoked since " in summary(der) and "(key_compromise)" in summary(der)
+    assert "next update none" in summary(der)
+
+
+def test_describe_response_reports_an_unsuccessful_or_malformed_response() -> None:
+    assert describe_response(make.unsuccessful()) == {
+        "response_bytes": len(make.unsuccessful()), "response_status": "TRY_LATER"}
+    assert summary(make.unsuccessful()).startswith("OCSP response: TRY_LATER")
+    assert "malformed" in describe_response(b"garbage")
+    assert summary(b"garbage").startswith("7 bytes that do not parse as an OCSP response")
+
+
+@settings(max_examples=300, deadline=None)
+@given(der=st.binary(max_size=400))
+def test_any_bytes_as_a_staple_are_a_clean_refusal_and_a_description(der: bytes) -> None:
+    # Whatever a server staples, the client refuses it with the RFC 6066 alert (never
+    # a traceback from inside the parser), and the trace can still describe it.
+    test_pki = pki("ecdsa-p256")
+    with pytest.raises(CertificateRejected) as caught:
+        check_staple(der, test_pki.leaf.certificate, test_pki.ca.certificate, time.time())
+    assert caught.value.alert == AlertDescription.bad_certificate_status_response
+    assert describe_response(der)["response_bytes"] == len(der)
+    assert summary(der)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_a_damaged_real_response_is_refused_cleanly(data: st.DataObject) -> None:
+    # One byte changed in a real, good response: refused with the RFC 6066 alert (a
+    # changed signature algorithm once escaped as UnsupportedAlgorithm), or accepted
+    # only as the good response it was (a change outside the signed bytes).
+    test_pki = pki("ecdsa-p256")
+    der = bytearray(GOOD_DER)
+    index = data.draw(st.integers(0, len(der) - 1), label="index")
+    der[index] ^= data.draw(st.integers(1, 255), label="flip")
+    try:
+        check = check_staple(bytes(der), test_pki.leaf.certificate, test_pki.ca.certificate,
+                             time.time())
+    except CertificateRejected as refusal:
+        assert refusal.alert == AlertDescription.bad_certificate_status_response
+    else:
+        assert check.status == "good"
+    describe_response(bytes(der))
+
+
+GOOD_DER = make.response(pki("ecdsa-p256").ca, pki("ecdsa-p256").leaf.certificate)
+
+
+def test_a_failing_callback_costs_the_staple_not_the_handshake_and_is_retried() -> None:
+    test_pki = pki("ecdsa-p256")
+    leaf, issuer = test_pki.leaf.certificate, test_pki.ca.certificate
+    calls: list[float] = []
+
+    def fetch(certificate):  # type: ignore[no-untyped-def]
+        calls.append(time.time())
+        if len(calls) == 1:
+            raise TimeoutError("responder did not answer")
+        return make.response(test_pki.ca, certificate)
+
+    source = StapleCallback(fetch)
+    now = time.time()
+    leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+    assert source.staple(leaf, leaf_der, issuer, now) is None
+    assert source.last_problem == (
+        "fetching the OCSP response failed: TimeoutError('responder did not answer')")
+    assert source.staple(leaf, leaf_der, issuer, now + 30) is None and len(calls) == 1
+    assert source.staple(leaf, leaf_der, issuer, now + 61) is not None and len(calls) == 2
+    assert source.last_problem is None

@@ -108,3 +108,33 @@ def test_port_in_use_is_a_network_error(tmp_path: Path) -> None:
         result = run_serve(tmp_path, "--port", str(port))
     assert result.returncode == exitcodes.NETWORK
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_ocsp_response_is_stapled_and_shown_and_compression_follows_its_flag(
+        tmp_path: Path) -> None:
+    from helpers import ocsp as make_ocsp
+    from pki import pki
+
+    files = pki().write(tmp_path / "pki")
+    staple = make_ocsp.write(tmp_path / "leaf.ocsp", make_ocsp.response(
+        pki().ca, pki().leaf.certificate))
+    with serve_command(tmp_path / "state", "--cert", str(files["cert"]), "--key",
+                       str(files["key"]), "--ocsp-response", str(staple),
+                       "--certificate-compression", "zlib") as served:
+        config = ClientConfig(trust=pki().trust, ocsp_stapling="require")
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            assert sock.negotiated is not None and sock.negotiated.ocsp_status == "good"
+            assert sock.negotiated.certificate_compression == "zlib"
+            report = get(sock, "/api/handshake").json()
+    assert report["negotiated"]["ocsp_staple"]["status"] == "good"
+    assert report["negotiated"]["certificate_compression"]["algorithm"] == "zlib"
+
+
+def test_a_missing_ocsp_response_or_unknown_codec_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_serve(tmp_path, "--ocsp-response", str(tmp_path / "none.ocsp"), "--port", "0")
+    assert result.returncode == exitcodes.USAGE
+    assert "no OCSP response file at" in result.stderr
+    result = run_serve(tmp_path, "--certificate-compression", "lz4", "--port", "0")
+    assert result.returncode == exitcodes.USAGE
+    assert "unknown certificate compression algorithm 'lz4'" in result.stderr

@@ -21,6 +21,7 @@ from .. import trace as t
 from ..certs import describe_certificate
 from ..errors import GlassTLSError
 from ..io import TLSSocket
+from ..ocsp import describe_response, summary_of
 from ..session import ClientSession
 from ..trace import TraceEvent
 from . import exitcodes
@@ -83,6 +84,8 @@ def describe_connection(sock: TLSSocket, handshake: Handshake, verified: bool,
         # RFC 8879 (how the certificate came) and the stapled OCSP response's verdict.
         "certificate_compression": negotiated.certificate_compression,
         "ocsp_status": negotiated.ocsp_status,
+        "ocsp_staple": (describe_response(negotiated.ocsp_response)
+                        if negotiated.ocsp_response else None),
         "verified": verified, "trust_anchor": anchor,
         "verified_name": (negotiated.server_name or server_name) if verified else None,
         "certificate": (_certificate_json(negotiated.peer_certificates[0])
@@ -115,8 +118,8 @@ def connection_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     if facts["certificate_compression"]:
         rows.append(("compression", f"the certificate came compressed with "
                                     f"{facts['certificate_compression']} (RFC 8879)"))
-    if facts["ocsp_status"]:
-        rows.append(("OCSP", f"stapled response checked: {facts['ocsp_status']}"))
+    if facts["ocsp_staple"]:
+        rows.append(("OCSP", f"stapled response checked: {summary_of(facts['ocsp_staple'])}"))
     if not facts["verified"]:
         rows.append(("verified", "NO: --insecure, the certificate was not checked"))
     elif facts["trust_anchor"]:

@@ -180,6 +180,24 @@ def read_password(spec: str) -> bytes:
                        "fd:NUMBER (as openssl's -pass)")
 
 
+def add_staple_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ocsp-response", metavar="FILE",
+                        help="staple this DER OCSP response (as 'openssl ocsp -respout' "
+                        "writes it) for clients that ask; re-read when it expires")
+
+
+def staple_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The config option ``--ocsp-response`` asks for (none: no stapling)."""
+    if not getattr(args, "ocsp_response", None):
+        return {}
+    from ..ocsp import StapleFile
+
+    try:
+        return {"ocsp_staple": StapleFile(args.ocsp_response)}
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+
+
 def split_alpn(values: Sequence[str] | None) -> tuple[str, ...]:
     """``--alpn h2,http/1.1 --alpn x`` -> ``("h2", "http/1.1", "x")``."""
     protocols: list[str] = []

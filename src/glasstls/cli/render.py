@@ -423,7 +423,7 @@ def _style_of(key: str, value: Any) -> str:
         if value == "no staple":
             return ""
         return "ok" if value in ("ok", "verified", "signature verified") else "bad"
-    if key == "status":
+    if key in ("status", "staple_status"):
         return "ok" if value == "good" else "bad"
     if key in ("reason", "alert") or key == "description":
         return "bad"

@@ -32,12 +32,13 @@ from ..constants import TLS13, ProtocolVersion
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
 from ..io import KeyLogFile, TLSServer, TLSSocket, serve
-from ..ocsp import StapleFile
+from ..ocsp import describe_response
 from ..trace import TraceEvent
 from . import exitcodes
 from .common import (
     HelpFormatter,
     add_compression_flag,
+    add_staple_flag,
     add_version_flags,
     cipher_suites_from,
     compression_from,
@@ -48,6 +49,7 @@ from .common import (
     print_failure,
     read_request_head,
     split_alpn,
+    staple_from,
     suite_list_argument,
     versions_from,
 )
@@ -147,6 +149,7 @@ class ServerSetup:
         if args.keylog:
             options["keylog"] = KeyLogFile(args.keylog)
         options.update(compression_from(args))
+        options.update(staple_from(args))
         if args.suite:
             suites, rsa = cipher_suites_from([s for chosen in args.suite for s in chosen])
             options["cipher_suites"] = suites
@@ -158,8 +161,6 @@ class ServerSetup:
         if args.early_data:
             options["max_early_data_size"] = EARLY_DATA_SIZE
         try:
-            if args.ocsp_response:
-                options["ocsp_staple"] = StapleFile(args.ocsp_response)
             return ServerConfig(
                 certificates=self.certificates, server_names=self.server_names,
                 versions=versions_from(args),
@@ -240,6 +241,11 @@ class ConnectionLog:
             parts.append("resumed")
         if negotiated.early_data_accepted:
             parts.append("0-RTT data accepted")
+        if negotiated.certificate_compression:
+            parts.append(f"certificate compressed with {negotiated.certificate_compression}")
+        staple = describe_response(negotiated.ocsp_response) if negotiated.ocsp_response else None
+        if staple is not None:
+            parts.append(f"OCSP staple sent ({staple.get('status', 'no status')})")
         subject = None
         if negotiated.peer_certificates:
             subject = x509.load_der_x509_certificate(
@@ -252,7 +258,8 @@ class ConnectionLog:
                   alpn=negotiated.alpn_protocol, server_name=negotiated.server_name,
                   resumed=negotiated.resumed,
                   early_data_accepted=negotiated.early_data_accepted,
-                  client_certificate=subject)
+                  certificate_compression=negotiated.certificate_compression,
+                  ocsp_staple=staple, client_certificate=subject)
         return label
 
     def note(self, label: str, message: str) -> None:
@@ -560,9 +567,7 @@ def add_parser(subparsers: Any) -> None:
                         help="print JSON lines (docs/json-schema.json)")
     parser.add_argument("--show-secrets", action="store_true",
                         help="include secret values in the trace")
-    parser.add_argument("--ocsp-response", metavar="FILE",
-                        help="staple this DER OCSP response (as 'openssl ocsp -respout' "
-                        "writes it) for clients that ask; re-read when it expires")
+    add_staple_flag(parser)
     add_compression_flag(parser)
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS SSLKEYLOGFILE format)")

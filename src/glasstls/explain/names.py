@@ -6,10 +6,9 @@ what glasstls speaks and what clients commonly send besides.
 
 from __future__ import annotations
 
-from cryptography.x509 import ocsp
-
 from ..constants import CertificateCompressionAlgorithm, ContentType, HandshakeType, is_grease
 from ..errors import AlertDescription
+from ..ocsp import summary as ocsp_summary
 from ..web import names
 
 
@@ -56,24 +55,6 @@ def compression_text(value: int) -> str:
         return CertificateCompressionAlgorithm(value).name
     except ValueError:
         return f"unknown ({value})"
-
-
-def ocsp_summary(der: bytes) -> str:
-    """What a stapled OCSP response says, in a line (not a verdict: the client checks
-    the signature and the issuer against the chain it validated)."""
-    try:
-        response = ocsp.load_der_ocsp_response(der)
-        if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
-            return f"OCSP response: {response.response_status.name}"
-        single = next(iter(response.responses))
-        status = single.certificate_status.name.lower()
-        next_update = single.next_update_utc
-        return (f"OCSP response: serial {single.serial_number:x} is {status}; this update "
-                f"{single.this_update_utc:%Y-%m-%d %H:%M}, next update "
-                + (f"{next_update:%Y-%m-%d %H:%M}" if next_update else "none")
-                + f" ({len(der)} bytes)")
-    except (ValueError, StopIteration) as error:
-        return f"{len(der)} bytes that do not parse as an OCSP response ({error})"
 
 
 def content_type_name(value: int) -> str:

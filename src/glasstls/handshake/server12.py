@@ -309,6 +309,7 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
     engine.note(chain=lambda: describe_chain(certified.chain))
     if s.ocsp_response:
         engine.send(CertificateStatus(s.ocsp_response))
+        stapling.note_staple(engine, s.ocsp_response)
     ecdhe = None
     if group is not None and scheme is not None:
         share = GROUPS[group].generate(config.rng)

@@ -400,6 +400,7 @@ def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
     engine.note(chain=lambda: describe_chain(certified.chain))
     if staple:
         engine.note(ocsp_staple_bytes=len(staple))
+        stapling.note_staple(engine, staple)
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
     engine.send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme,
                                                           content)))

@@ -18,7 +18,7 @@ from ..constants import CertificateStatusType, ExtensionType as X
 from ..errors import TLSError
 from ..messages.extensions import Extension, OCSPStatus, StatusRequest, find, find_typed
 from ..messages.handshake import Certificate13, ClientHello
-from ..ocsp import StapleCheck, check_staple, refusal
+from ..ocsp import StapleCheck, check_staple, describe_response, refusal
 from ..trust import CertificateReason
 from .engine import Engine
 
@@ -42,6 +42,14 @@ def staple_for(config: ServerConfig, certified: CertifiedKey, hello: ClientHello
     issuer = certified.chain[1] if len(certified.chain) > 1 and (
         certified.chain[1].subject == leaf.issuer) else None
     return source.staple(leaf, certified.chain_der[0], issuer, config.clock()) or b""
+
+
+def note_staple(engine: Engine, der: bytes) -> None:
+    """The trace of the message that carries our staple says what the staple says
+    (status, serial, responder, dates): a server shows what it vouches with."""
+    if engine.tracing:
+        engine.note(**{f"staple_{key}": value for key, value in describe_response(der).items()
+                       if key != "response_bytes"})
 
 
 def leaf_staple(message: Certificate13) -> bytes | None:
@@ -102,5 +110,5 @@ def acknowledged(extensions: tuple[Extension, ...]) -> bool:
     return find(extensions, X.status_request) is not None
 
 
-__all__ = ["acknowledged", "check_server_staple", "leaf_staple", "staple_for",
+__all__ = ["acknowledged", "check_server_staple", "leaf_staple", "note_staple", "staple_for",
            "status_request", "wants_staple"]

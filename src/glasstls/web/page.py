@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from ..ocsp import summary_of
 from .explain import SECTIONS, post_quantum_note
 
 _STYLE = """
@@ -195,8 +196,9 @@ def _compression_words(negotiated: dict[str, Any], hello: dict[str, Any]) -> str
 
 
 def _ocsp_words(negotiated: dict[str, Any], hello: dict[str, Any]) -> str:
-    if negotiated.get("ocsp_staple_bytes"):
-        return f"stapled ({negotiated['ocsp_staple_bytes']} bytes)"
+    staple = negotiated.get("ocsp_staple")
+    if staple:
+        return "stapled: " + summary_of(staple)
     if not hello.get("status_request"):
         return "none (your browser did not ask)"
     return "none (asked for, but this server has no staple)"

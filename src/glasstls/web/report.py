@@ -45,6 +45,7 @@ from ..messages.extensions import (
     find_typed,
 )
 from ..messages.handshake import ClientHello
+from ..ocsp import describe_response
 from ..trace import TraceEvent
 from .explain import explain_step
 from .ja4 import ja4
@@ -195,6 +196,10 @@ def describe_negotiated(negotiated: HandshakeComplete | None,
             "compressed_bytes": compressed.get("compressed_length"),
         } if compressed is not None else None,
         "ocsp_staple_bytes": len(negotiated.ocsp_response),
+        # What the staple says (status, serial, responder, dates), unverified: the
+        # browser is the one that checks it.
+        "ocsp_staple": (describe_response(negotiated.ocsp_response)
+                        if negotiated.ocsp_response else None),
     }
 
 
