@@ -11,6 +11,9 @@ certificate compression, and acts on both.
 
 Chromium's verifier acts on a stapled response even for a locally trusted CA, where
 it does no online revocation checking; the revoked case shows that it read ours.
+
+And ``glasstls serve --ocsp-response``: the page Chromium loads names the staple and
+the compression, with the sizes from the server's trace.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from pki import pki
 
 from .test_chromium import CHROMIUM_FLAGS
 from .test_chromium_mldsa import nss_home
+from .webclient import serve_command
 
 pytestmark = pytest.mark.interop
 
@@ -52,9 +56,10 @@ def _glasstls_server(tmp_path: Path, version: str, staple: Path) -> tuple[PeerPr
     return server, int(listening.group(1))
 
 
-def _visit(url: str, home: Path, profile: Path) -> dict[str, Any]:
+def _visit(url: str, home: Path, profile: Path, api: bool = False) -> dict[str, Any]:
     """Chromium (HOME=home, its NSS database) loads ``url``: the status, Chromium's
-    TLS details and the page's text, or the navigation error."""
+    TLS details, the page's text and its rows of negotiated values, then (``api``)
+    the page server's /api/handshake; or the navigation error."""
     chromium = require_binary("chromium")
     sync_api = require_module("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
@@ -68,8 +73,15 @@ def _visit(url: str, home: Path, profile: Path) -> dict[str, Any]:
             except sync_api.Error as error:
                 return {"error": str(error).splitlines()[0]}
             assert response is not None
-            return {"status": response.status, "security": response.security_details(),
-                    "text": page.inner_text("body")}
+            seen = {"status": response.status, "security": response.security_details(),
+                    "text": page.inner_text("body"),
+                    "rows": {row.get_attribute("data-field"): row.locator("td").inner_text()
+                             for row in page.locator("#negotiated tr[data-field]").all()}}
+            if api:
+                answer = page.goto(f"{url}api/handshake")
+                assert answer is not None and answer.status == 200
+                seen["report"] = json.loads(answer.text())
+            return seen
         finally:
             context.close()
 
@@ -130,10 +142,14 @@ def test_chromium_reads_the_staple_and_takes_the_compressed_chain_of_a_glasstls_
         assert compressed["uncompressed_length"] == _certificate_message_length(leaf_der, staple)
         assert 0 < compressed["compressed_length"] < compressed["uncompressed_length"]
         assert not [e for e in trace if e["step"] == "Certificate"]
+        carrier = compressed
     else:
         assert not [e for e in trace if e["step"] == "CompressedCertificate"]
         _step(trace, "Certificate", "sent")
-        _step(trace, "CertificateStatus", "sent")
+        carrier = _step(trace, "CertificateStatus", "sent")
+    # The server's trace says what the staple it sent says.
+    assert (carrier["staple_status"], carrier["staple_serial"]) == (
+        status, format(TEST_PKI.leaf.certificate.serial_number, "x"))
 
     if status == "good":
         assert seen.get("status") == 200, seen
@@ -151,3 +167,50 @@ def test_chromium_reads_the_staple_and_takes_the_compressed_chain_of_a_glasstls_
         alert = _step(trace, "Alert", "received")
         assert (alert["level"], alert["description"]) == ("fatal", "certificate_unknown")
         assert not established
+
+
+def test_the_page_shows_chromium_the_staple_and_the_compressed_chain(
+        tmp_path: Path) -> None:
+    """``glasstls serve --ocsp-response``: the page Chromium loads (verifying the
+    chain and the staple itself) names the staple and the brotli compression, with the
+    sizes the server's trace recorded."""
+    staple = make.response(TEST_PKI.ca, TEST_PKI.leaf.certificate, "good")
+    files = TEST_PKI.write(tmp_path / "pki")
+    home = nss_home(tmp_path / "home", files["ca"])
+    with serve_command(tmp_path / "state", "--quiet", "--cert", str(files["cert"]),
+                       "--key", str(files["key"]), "--ocsp-response",
+                       str(make.write(tmp_path / "leaf.ocsp", staple))) as served:
+        seen = _visit(served.url, home, tmp_path / "profile", api=True)
+    assert seen.get("status") == 200, seen
+    assert seen["security"]["protocol"] == "TLS 1.3"
+    assert seen["security"]["issuer"] == "glasstls test CA (ecdsa-p256)"
+    report, rows = seen["report"], seen["rows"]
+    suite, group = EXPECTED["TLSv1.3"]
+    assert (rows["version"], rows["group"]) == ("TLSv1.3", group)
+    negotiated = report["negotiated"]
+    assert (negotiated["version"], negotiated["cipher_suite"], negotiated["group"]) == (
+        "TLSv1.3", suite, group)
+
+    # The server's trace (the page's timeline): the chain went brotli-compressed, the
+    # staple inside it.
+    [sent] = [e for e in report["timeline"] if e["step"] == "CompressedCertificate"]
+    details = sent["details"]
+    assert (sent["action"], details["algorithm"]) == ("sent", "brotli")
+    assert details["uncompressed_length"] == _certificate_message_length(
+        TEST_PKI.certified.chain_der[0], staple)
+    assert 0 < details["compressed_length"] < details["uncompressed_length"]
+    assert (details["staple_status"], details["staple_serial"]) == (
+        "good", format(TEST_PKI.leaf.certificate.serial_number, "x"))
+    assert negotiated["certificate_compression"] == {
+        "algorithm": "brotli", "uncompressed_bytes": details["uncompressed_length"],
+        "compressed_bytes": details["compressed_length"]}
+    assert rows["certificate_compression"] == (
+        f"brotli: {details['uncompressed_length']} bytes sent as "
+        f"{details['compressed_length']}")
+
+    # The page says what the staple says.
+    assert negotiated["ocsp_staple_bytes"] == len(staple)
+    assert negotiated["ocsp_staple"]["status"] == "good"
+    assert rows["ocsp_staple"].startswith(
+        f"stapled: serial {TEST_PKI.leaf.certificate.serial_number:x} is good; responder ")
+    assert rows["ocsp_staple"].endswith(f"({len(staple)} bytes)")
