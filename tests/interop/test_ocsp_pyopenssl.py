@@ -33,6 +33,7 @@ from .test_pyopenssl import (
     FROM_PYOPENSSL,
     REPLY_PREFIX,
     bounded,
+    context,
     peer_view,
     pyopenssl_server,
     read_to_close_notify,
@@ -56,20 +57,15 @@ def pyopenssl() -> Any:
 
 
 def _context(pyopenssl: Any, files: dict[str, Path], version: int, server: bool) -> Any:
-    ctx = pyopenssl.Context(pyopenssl.TLS_METHOD)
+    """test_pyopenssl's context (certificate, or trust and verification), held to
+    ``version`` and its pinned suite."""
+    suite = PINNED[version][1]
+    ctx = context(pyopenssl, files, server, PINNED[TLS13][1])
     bound = pyopenssl.TLS1_3_VERSION if version == TLS13 else pyopenssl.TLS1_2_VERSION
     ctx.set_min_proto_version(bound)
     ctx.set_max_proto_version(bound)
-    if version == TLS13:
-        ctx.set_tls13_ciphersuites(PINNED[version][1].encode())
-    else:
-        ctx.set_cipher_list(PINNED[version][1].encode())
-    if server:
-        ctx.use_certificate_chain_file(str(files["cert"]))
-        ctx.use_privatekey_file(str(files["key"]))
-    else:
-        ctx.load_verify_locations(str(files["ca"]))
-        ctx.set_verify(pyopenssl.VERIFY_PEER, lambda *args: args[-1])
+    if version == TLS12:
+        ctx.set_cipher_list(suite.encode())
     return ctx
 
 

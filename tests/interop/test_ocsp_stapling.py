@@ -48,11 +48,11 @@ from .staples import (
     response,
     staple_file,
 )
+from .test_openssl import OpenSSLPeer, talk_to_s_server
 
 pytestmark = pytest.mark.interop
 
 FROM_GLASS = b"hello from the glasstls client\n"
-FROM_OPENSSL = b"hello from openssl s_server\n"
 
 # What the glasstls client makes of each staple: its status, or the alert it sends.
 OUTCOMES: dict[str, tuple[str | None, AlertDescription | None, CertificateReason | None]] = {
@@ -116,11 +116,12 @@ def _as_the_client_saw(expected: tuple[str, str, str], version: int,
 
 @pytest.fixture
 def s_server(openssl: str, pki_files: Any, start_peer: Any, tmp_path: Path
-             ) -> Callable[..., tuple[PeerProcess, int, Path]]:
-    """``s_server(version, *options)`` -> (process, port, path of its -trace log)."""
+             ) -> Callable[..., OpenSSLPeer]:
+    """``s_server(version, *options, files=None)`` -> an s_server pinned to
+    OPENSSL_PINNED[version], accepting one connection, its -trace log in a file."""
 
     def start(version: int, *options: str, files: dict[str, Path] | None = None
-              ) -> tuple[PeerProcess, int, Path]:
+              ) -> OpenSSLPeer:
         files = files or pki_files("ecdsa")
         trace = tmp_path / "s_server.trace"
         server = start_peer([
@@ -128,9 +129,23 @@ def s_server(openssl: str, pki_files: Any, start_peer: Any, tmp_path: Path
             "-tls1_3" if version == TLS13 else "-tls1_2",
             "-cert", str(files["cert"]), "-key", str(files["key"]),
             *OPENSSL_PINNED[version].options, "-trace", "-msgfile", str(trace), *options])
-        return server, int(server.wait_for(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1)), trace
+        port = int(server.wait_for(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1))
+        return OpenSSLPeer(server, trace, port)
 
     return start
+
+
+def _refused(peer: OpenSSLPeer, config: ClientConfig) -> CertificateRejected:
+    """The glasstls client's refusal of s_server's certificate or staple, once
+    s_server has read our alert and exited (its -trace log then complete)."""
+    with glass_client(peer.port, config) as glass, \
+            pytest.raises(CertificateRejected) as refused:
+        glass.handshake()
+    # 44 certificate_revoked, 113 bad_certificate_status_response.
+    peer.process.wait_for(rf"SSL alert number {int(refused.value.alert)}$")
+    peer.process.close_stdin()
+    peer.process.wait()
+    return refused.value
 
 
 def _openssl_parameters(version: int, trace: str) -> tuple[str | None, ...]:
@@ -142,37 +157,25 @@ def _openssl_parameters(version: int, trace: str) -> tuple[str | None, ...]:
     return negotiated.version, negotiated.cipher_suite, negotiated.group
 
 
+def _pinned_openssl(version: int) -> tuple[str, str, str]:
+    pinned = OPENSSL_PINNED[version]
+    return VERSION_NAMES[version], pinned.cipher_suite, pinned.group
+
+
 @pytest.mark.parametrize(("version_name", "status", "signer"), CASES)
 def test_openssl_s_server_staples_to_a_glasstls_client(
         s_server: Any, tmp_path: Path, version_name: str, status: str, signer: str) -> None:
     version, delegated = VERSIONS[version_name], signer == "delegated"
-    pinned = OPENSSL_PINNED[version]
-    server, port, trace_path = s_server(
-        version, "-status_file", str(staple_file(tmp_path, status, delegated)))
+    peer = s_server(version, "-status_file", str(staple_file(tmp_path, status, delegated)))
     tracer = Tracer()
-    done: HandshakeComplete | None = None
-    error: TLSError | None = None
-    with glass_client(port, _client(version, tracer)) as glass:
-        try:
-            done = glass.handshake()
-        except TLSError as refused:
-            error = refused
-        else:
-            glass.send(FROM_GLASS)
-            server.wait_for(FROM_GLASS.decode().strip())
-            server.write(FROM_OPENSSL)
-            assert glass.receive_until(b"\n") == FROM_OPENSSL
-            glass.close()
-            server.wait_for(r"^CONNECTION CLOSED$")
+    config = _client(version, tracer)
+    # A good staple: a line each way and close_notify; otherwise our alert.
+    done = talk_to_s_server(peer, config).negotiated if status == "good" else None
+    error = None if status == "good" else _refused(peer, config)
     _check_staple(tracer, response(status, delegated), status, done, error)
-    if error is not None:
-        # s_server reads our alert (44 certificate_revoked, 113 bad_certificate_status_response).
-        server.wait_for(rf"SSL alert number {int(OUTCOMES[status][1] or 0)}$")
-    server.close_stdin()
-    server.wait()  # the -trace log is complete once s_server has exited
-    trace = trace_path.read_text(errors="replace")
 
-    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
+    trace = peer.trace
+    expected = _pinned_openssl(version)
     assert glass_parameters(tracer) == _as_the_client_saw(expected, version, error)
     assert _openssl_parameters(version, trace) == expected
     # The staple on the wire, as s_server's own trace dumps it, is the response given.
@@ -187,22 +190,15 @@ def test_openssl_s_server_staples_to_a_glasstls_client(
 def test_a_glasstls_client_requiring_a_staple_refuses_an_openssl_server_without_one(
         s_server: Any, version_name: str) -> None:
     version = VERSIONS[version_name]
-    server, port, trace_path = s_server(version)
+    peer = s_server(version)
     tracer = Tracer()
-    with glass_client(port, _client(version, tracer, "require")) as glass, \
-            pytest.raises(CertificateRejected) as refused:
-        glass.handshake()
-    assert refused.value.reason is CertificateReason.OCSP_MISSING
-    assert refused.value.alert == AlertDescription.bad_certificate_status_response
-    server.wait_for(r"SSL alert number 113$")
-    server.close_stdin()
-    server.wait()
-    pinned = OPENSSL_PINNED[version]
-    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
-    assert glass_parameters(tracer) == _as_the_client_saw(expected, version, refused.value)
-    trace = trace_path.read_text(errors="replace")
-    assert _openssl_parameters(version, trace) == expected
-    assert openssl_trace_staples(trace) == []
+    refused = _refused(peer, _client(version, tracer, "require"))
+    assert refused.reason is CertificateReason.OCSP_MISSING
+    assert refused.alert == AlertDescription.bad_certificate_status_response
+    expected = _pinned_openssl(version)
+    assert glass_parameters(tracer) == _as_the_client_saw(expected, version, refused)
+    assert _openssl_parameters(version, peer.trace) == expected
+    assert openssl_trace_staples(peer.trace) == []
 
 
 @pytest.mark.parametrize("version_name", VERSIONS)
@@ -215,35 +211,23 @@ def test_a_must_staple_certificate_from_openssl_s_server(
     version, mode = VERSIONS[version_name], case.split("-")[0]
     files = must_staple().write(tmp_path / "must-staple")
     options = ("-status_file", str(files["ocsp"])) if case.endswith("with-staple") else ()
-    server, port, trace_path = s_server(version, *options, files=files)
+    peer = s_server(version, *options, files=files)
     tracer = Tracer()
-    with glass_client(port, _client(version, tracer, mode)) as glass:
-        if case == "request-without-staple":
-            with pytest.raises(CertificateRejected) as refused:
-                glass.handshake()
-            assert refused.value.reason is CertificateReason.OCSP_MISSING
-            assert refused.value.alert == AlertDescription.bad_certificate_status_response
-            server.wait_for(r"SSL alert number 113$")
-        else:
-            done = glass.handshake()
-            assert (done.ocsp_status, done.ocsp_response) == (
-                ("good", must_staple().response) if mode == "request" else (None, b""))
-            glass.send(FROM_GLASS)
-            server.wait_for(FROM_GLASS.decode().strip())
-            server.write(FROM_OPENSSL)
-            assert glass.receive_until(b"\n") == FROM_OPENSSL
-            glass.close()
-            server.wait_for(r"^CONNECTION CLOSED$")
-    server.close_stdin()
-    server.wait()
-    trace = trace_path.read_text(errors="replace")
-    pinned = OPENSSL_PINNED[version]
-    expected = (VERSION_NAMES[version], pinned.cipher_suite, pinned.group)
-    assert _openssl_parameters(version, trace) == expected
-    refused_early = version == TLS12 and case == "request-without-staple"
-    assert glass_parameters(tracer) == (*expected[:2], None if refused_early else expected[2])
+    config = _client(version, tracer, mode)
+    error: CertificateRejected | None = None
+    if case == "request-without-staple":
+        error = _refused(peer, config)
+        assert error.reason is CertificateReason.OCSP_MISSING
+        assert error.alert == AlertDescription.bad_certificate_status_response
+    else:
+        done = talk_to_s_server(peer, config).negotiated
+        assert (done.ocsp_status, done.ocsp_response) == (
+            ("good", must_staple().response) if mode == "request" else (None, b""))
+    expected = _pinned_openssl(version)
+    assert _openssl_parameters(version, peer.trace) == expected
+    assert glass_parameters(tracer) == _as_the_client_saw(expected, version, error)
     # "off" sends no status_request, so s_server staples nothing even when it has one.
-    assert openssl_trace_staples(trace) == (
+    assert openssl_trace_staples(peer.trace) == (
         [must_staple().response] if case == "request-with-staple" else [])
 
 

@@ -158,15 +158,44 @@ def test_openssl_s_client_status_reads_the_staple_of_a_glasstls_server(
 def gnutls_cli(pki_files: Any, start_peer: Any) -> Callable[..., PeerProcess]:
     binary = require_binary("gnutls-cli")
 
-    def start(port: int, version: int, saved: Path) -> PeerProcess:
+    def start(port: int, version: int, saved: Path | None = None) -> PeerProcess:
         files = pki_files("ecdsa")
         # The leaf names 127.0.0.1 too: no name lookup (localhost may be ::1 first).
         return start_peer([
             binary, "--port", str(port), "--x509cafile", str(files["ca"]),
             "--priority", f"NORMAL:-VERS-ALL:+VERS-TLS1.{3 if version == TLS13 else 2}",
-            "--save-ocsp", str(saved), "127.0.0.1"])
+            *(["--save-ocsp", str(saved)] if saved else []), "127.0.0.1"])
 
     return start
+
+
+def _gnutls_cli_trusts(client: PeerProcess, server: Any, version: int) -> None:
+    """gnutls-cli trusted the chain: a line to the glasstls server and its answer
+    back, then the session GnuTLS describes has the pinned parameters."""
+    client.wait_for(r"^- Status: ")
+    client.write(FROM_PEER)
+    assert server.join() == FROM_PEER
+    client.wait_for(REPLY_PREFIX.decode())
+    client.close_stdin()
+    assert client.wait() == 0, client.describe()
+    assert "- Status: The certificate is trusted." in client.output
+    assert re.search(r"^- Options: .*OCSP status request", client.output, re.MULTILINE)
+    described = (gnutls_description(client.output) if version == TLS13
+                 else gnutls_description12(client.output))
+    assert (described.version, described.cipher_suite, described.group) == _expected(version)
+
+
+def _gnutls_cli_refuses(client: PeerProcess, server: Any, *why: str) -> None:
+    """gnutls-cli ended its handshake over the staple (it judges it in its certificate
+    verification callback), before any application data, saying ``why``. GnuTLS
+    answers any failed verification with bad_certificate (42)."""
+    assert client.wait() != 0
+    for reason in why:
+        assert reason in client.output, client.describe()
+    with pytest.raises(AlertReceivedError) as ended:
+        server.join()
+    assert ended.value.alert == AlertDescription.bad_certificate
+    assert server.glass.received == b""
 
 
 def _handshake_then_echo(glass: GlassSocket) -> bytes | None:
@@ -192,30 +221,11 @@ def test_gnutls_cli_verifies_the_staple_of_a_glasstls_server(
     server = start_glass_server(config, _handshake_then_echo)
     saved = tmp_path / "saved.ocsp"
     client = gnutls_cli(server.port, version, saved)
-    client.wait_for(r"^- Status: ")
     if status == "good":
-        client.write(FROM_PEER)
-        assert server.join() == FROM_PEER
-        client.wait_for(REPLY_PREFIX.decode())
-        client.close_stdin()
-        assert client.wait() == 0, client.describe()
-        assert "- Status: The certificate is trusted." in client.output
-        assert re.search(r"^- Options: .*OCSP status request", client.output, re.MULTILINE)
-        described = (gnutls_description(client.output) if version == TLS13
-                     else gnutls_description12(client.output))
-        assert (described.version, described.cipher_suite, described.group) == _expected(version)
+        _gnutls_cli_trusts(client, server, version)
     else:
-        # A revoked certificate ends gnutls-cli's handshake (it checks the staple from
-        # its certificate verification callback), before any application data.
-        assert client.wait() != 0
-        assert "The certificate chain is revoked" in client.output
-        assert "The certificate was revoked via OCSP" in client.output
-        # GnuTLS answers any failed verification with bad_certificate (42), not
-        # certificate_revoked.
-        with pytest.raises(AlertReceivedError) as ended:
-            server.join()
-        assert ended.value.alert == AlertDescription.bad_certificate
-        assert server.glass.received == b""
+        _gnutls_cli_refuses(client, server, "The certificate chain is revoked",
+                            "The certificate was revoked via OCSP")
     assert glass_parameters(tracer) == _expected(version)
     assert _stapled(tracer, version)
     # gnutls-cli saved exactly the staple we sent.
@@ -291,7 +301,7 @@ def test_curl_cert_status_verifies_the_staple_of_a_glasstls_server(
 @pytest.mark.parametrize("version_name", VERSIONS)
 @pytest.mark.parametrize("stapled", [True, False], ids=["stapled", "no-staple"])
 def test_gnutls_cli_holds_a_glasstls_server_to_its_must_staple_certificate(
-        pki_files: Any, start_peer: Any, start_glass_server: Any, tmp_path: Path,
+        gnutls_cli: Any, start_glass_server: Any, tmp_path: Path,
         version_name: str, stapled: bool) -> None:
     """RFC 7633: GnuTLS refuses a certificate with the TLS feature status_request
     that comes without a staple; with the glasstls server's staple it trusts it."""
@@ -303,30 +313,12 @@ def test_gnutls_cli_holds_a_glasstls_server_to_its_must_staple_certificate(
         version, files["ocsp"] if stapled else None, tracer,
         CertifiedKey((certificate.leaf.certificate,), certificate.leaf.key))
     server = start_glass_server(config, _handshake_then_echo)
-    client = start_peer([
-        require_binary("gnutls-cli"), "--port", str(server.port),
-        "--x509cafile", str(pki_files("ecdsa")["ca"]),
-        "--priority", f"NORMAL:-VERS-ALL:+VERS-TLS1.{3 if version == TLS13 else 2}",
-        "127.0.0.1"])
-    client.wait_for(r"^- Status: ")
+    client = gnutls_cli(server.port, version)
     if stapled:
-        client.write(FROM_PEER)
-        assert server.join() == FROM_PEER
-        client.wait_for(REPLY_PREFIX.decode())
-        client.close_stdin()
-        assert client.wait() == 0, client.describe()
-        assert "- Status: The certificate is trusted." in client.output
-        described = (gnutls_description(client.output) if version == TLS13
-                     else gnutls_description12(client.output))
-        assert (described.version, described.cipher_suite, described.group) == _expected(version)
+        _gnutls_cli_trusts(client, server, version)
         assert server.glass.negotiated.ocsp_response == certificate.response
     else:
-        assert client.wait() != 0
-        assert ("The certificate requires the server to include an OCSP status in its "
-                "response, but the OCSP status is missing.") in client.output
-        with pytest.raises(AlertReceivedError) as ended:
-            server.join()
-        assert ended.value.alert == AlertDescription.bad_certificate
-        assert server.glass.received == b""
+        _gnutls_cli_refuses(client, server, "The certificate requires the server to include "
+                            "an OCSP status in its response, but the OCSP status is missing.")
     assert glass_parameters(tracer) == _expected(version)
     assert _stapled(tracer, version) == stapled

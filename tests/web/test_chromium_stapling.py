@@ -19,7 +19,6 @@ the compression, with the sizes from the server's trace.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,11 +27,9 @@ import pytest
 
 from helpers import ocsp as make
 from interop.processes import PeerProcess
-from peers import require_binary, require_module
 from pki import pki
 
-from .test_chromium import CHROMIUM_FLAGS
-from .test_chromium_mldsa import nss_home
+from .test_chromium_mldsa import chromium_with_home, nss_home
 from .webclient import serve_command
 
 pytestmark = pytest.mark.interop
@@ -60,30 +57,22 @@ def _visit(url: str, home: Path, profile: Path, api: bool = False) -> dict[str, 
     """Chromium (HOME=home, its NSS database) loads ``url``: the status, Chromium's
     TLS details, the page's text and its rows of negotiated values, then (``api``)
     the page server's /api/handshake; or the navigation error."""
-    chromium = require_binary("chromium")
-    sync_api = require_module("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS),
-            env={**os.environ, "HOME": str(home)})
+    with chromium_with_home(home, profile) as (sync_api, context):
+        page = context.new_page()
         try:
-            page = context.new_page()
-            try:
-                response = page.goto(url)
-            except sync_api.Error as error:
-                return {"error": str(error).splitlines()[0]}
-            assert response is not None
-            seen = {"status": response.status, "security": response.security_details(),
-                    "text": page.inner_text("body"),
-                    "rows": {row.get_attribute("data-field"): row.locator("td").inner_text()
-                             for row in page.locator("#negotiated tr[data-field]").all()}}
-            if api:
-                answer = page.goto(f"{url}api/handshake")
-                assert answer is not None and answer.status == 200
-                seen["report"] = json.loads(answer.text())
-            return seen
-        finally:
-            context.close()
+            response = page.goto(url)
+        except sync_api.Error as error:
+            return {"error": str(error).splitlines()[0]}
+        assert response is not None
+        seen = {"status": response.status, "security": response.security_details(),
+                "text": page.inner_text("body"),
+                "rows": {row.get_attribute("data-field"): row.locator("td").inner_text()
+                         for row in page.locator("#negotiated tr[data-field]").all()}}
+        if api:
+            answer = page.goto(f"{url}api/handshake")
+            assert answer is not None and answer.status == 200
+            seen["report"] = json.loads(answer.text())
+        return seen
 
 
 def _trace(server: PeerProcess) -> list[dict[str, Any]]:
