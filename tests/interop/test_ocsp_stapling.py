@@ -6,7 +6,8 @@ responder (tests/interop/staples.py).
 Each peer is pinned to a suite and group; the test checks that both sides report
 them, that the staple the peer's own trace shows on the wire is the response it was
 given, and the application bytes each way (or, when the client refuses the staple,
-the alert the peer reads).
+the alert the peer reads). Also: a must-staple certificate (RFC 7633) from s_server
+with and without its staple, and gnutls-serv stapling for its intermediate too.
 """
 
 from __future__ import annotations
