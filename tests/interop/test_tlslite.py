@@ -229,6 +229,9 @@ def test_tshark_sees_each_certificate_go_compressed_on_the_wire(
         assert glass_server.join() == FROM_TLSLITE
     assert done.certificate_compression == seen["server_cert_compression"] == "brotli"
     assert tlslite_client["server_cert_compression"] == "zstd"
+    assert tlslite_client["received"] == (REPLY_PREFIX + FROM_TLSLITE).decode()
+    _agree(done, seen)
+    _agree(glass_server.glass.negotiated, tlslite_client)
 
     [received] = _compressed(client_tracer, RECEIVED)
     [sent] = _compressed(server_tracer, SENT)
