@@ -118,15 +118,15 @@ def _as_the_client_saw(expected: tuple[str, str, str], version: int,
 @pytest.fixture
 def s_server(openssl: str, pki_files: Any, start_peer: Any, tmp_path: Path
              ) -> Callable[..., OpenSSLPeer]:
-    """``s_server(version, *options, files=None)`` -> an s_server pinned to
-    OPENSSL_PINNED[version], accepting one connection, its -trace log in a file."""
+    """``s_server(version, *options, files=None, connections=1)`` -> an s_server
+    pinned to OPENSSL_PINNED[version], its -trace log in a file."""
 
-    def start(version: int, *options: str, files: dict[str, Path] | None = None
-              ) -> OpenSSLPeer:
+    def start(version: int, *options: str, files: dict[str, Path] | None = None,
+              connections: int = 1) -> OpenSSLPeer:
         files = files or pki_files("ecdsa")
         trace = tmp_path / "s_server.trace"
         server = start_peer([
-            openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", "1",
+            openssl, "s_server", "-accept", "127.0.0.1:0", "-naccept", str(connections),
             "-tls1_3" if version == TLS13 else "-tls1_2",
             "-cert", str(files["cert"]), "-key", str(files["key"]),
             *OPENSSL_PINNED[version].options, "-trace", "-msgfile", str(trace), *options])
@@ -230,6 +230,39 @@ def test_a_must_staple_certificate_from_openssl_s_server(
     # "off" sends no status_request, so s_server staples nothing even when it has one.
     assert openssl_trace_staples(peer.trace) == (
         [must_staple().response] if case == "request-with-staple" else [])
+
+
+@pytest.mark.parametrize("case", ["TLS13-ticket", "TLS12-ticket", "TLS12-session-id"])
+def test_a_glasstls_client_requiring_a_staple_resumes_without_one(
+        s_server: Any, tmp_path: Path, case: str) -> None:
+    """A resumed session has no Certificate, so no staple (RFC 6066 §8: the server
+    sends none on resumption): the staple was checked when the session was made, and
+    a client requiring one still resumes."""
+    version = VERSIONS[case[:5]]
+    options = ("-no_ticket",) if case.endswith("session-id") else ()
+    peer = s_server(version, "-status_file", str(staple_file(tmp_path, "good")), *options,
+                    connections=2)
+    config = _client(version, Tracer(), "require")  # one session cache for both
+    done = []
+    for number in range(2):
+        line = f"hello from the glasstls client {number}\n".encode()
+        with glass_client(peer.port, config) as glass:
+            done.append(glass.handshake())
+            glass.send(line)
+            peer.process.wait_for(line.decode().strip())
+            peer.process.write(b"resumed?\n")
+            assert glass.receive_until(b"\n") == b"resumed?\n"
+            glass.close()
+            peer.process.wait_for(rf"(?:^DONE$[\s\S]*){{{number + 1}}}")  # our close_notify
+    assert peer.process.wait() == 0, peer.process.describe()
+    assert [(d.resumed, d.ocsp_status) for d in done] == [(False, "good"), (True, None)]
+    assert (done[0].ocsp_response, done[1].ocsp_response) == (response("good"), b"")
+    assert [(d.version, d.cipher_suite) for d in done] == [_pinned_openssl(version)[:2]] * 2
+    assert done[0].group == _pinned_openssl(version)[2]
+    # s_server's own account: the second connection reused the session, and only the
+    # first carried a staple.
+    assert "Reused session-id" in peer.process.stdout.split("CONNECTION CLOSED")[1]
+    assert openssl_trace_staples(peer.trace) == [response("good")]
 
 
 # -- gnutls-serv --ocsp-response -----------------------------------------------------------
