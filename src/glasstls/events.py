@@ -33,7 +33,9 @@ class HandshakeComplete(Event):
     # None when it came uncompressed.
     certificate_compression: str | None = None
     # OCSP stapling: the DER response the server stapled (b"" for none) and, on the
-    # client, what it says once checked ("good" or "unknown"; None when none came).
+    # client, what it says once checked ("good" or "unknown"; None when none came,
+    # or when certificate verification, and with it the staple's check, was off).
+    # ``glasstls.ocsp.describe_response(ocsp_response)`` reads the rest of it.
     ocsp_response: bytes = field(default=b"", repr=False)
     ocsp_status: str | None = None
 

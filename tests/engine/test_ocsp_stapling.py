@@ -277,3 +277,19 @@ def test_a_staple_callback_that_raises_leaves_the_handshake_without_a_staple(
     negotiated = pair.client.negotiated
     assert negotiated.ocsp_response == b"" and negotiated.ocsp_status is None
     assert "OCSP responder down" in (source.last_problem or "")
+
+
+def test_with_verification_off_the_staple_is_shown_not_judged() -> None:
+    # --insecure: the certificate is not checked, so neither is its staple (a revoked
+    # one included); the trace still says what the staple says.
+    steps = Steps()
+    der = make.response(TEST_PKI.ca, LEAF, "revoked")
+    pair = connect(client_config(TEST_PKI, ocsp_stapling="require", verify_certificates=False,
+                                 check_hostname=False, trace=steps),
+                   server_config(TEST_PKI, ocsp_staple=StapleCallback(lambda leaf: der)))
+    assert pair.complete
+    assert pair.client.negotiated.ocsp_response == der
+    assert pair.client.negotiated.ocsp_status is None
+    [shown] = steps.find(OCSP_STATUS)
+    assert shown.details["result"] == "not checked (certificate verification is off)"
+    assert shown.details["status"] == "revoked"

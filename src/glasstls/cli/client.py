@@ -33,6 +33,7 @@ from .client_output import Handshake, Output, describe_connection, show_chain
 from .common import (
     HelpFormatter,
     add_compression_flag,
+    add_ocsp_flag,
     add_version_flags,
     cipher_suites_from,
     compression_from,
@@ -265,10 +266,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--crl-check", choices=("leaf", "chain"),
                         help="check the server's certificate (or its whole chain) against "
                         "the CRLs in --cafile; a missing CRL refuses the connection")
-    parser.add_argument("--ocsp", choices=("off", "request", "require"), default="off",
-                        help="OCSP stapling: ask the server for its certificate's OCSP "
-                        "response and check it (revoked refuses); 'require' refuses a server "
-                        "that staples none")
+    add_ocsp_flag(parser)
     add_compression_flag(parser)
     parser.add_argument("--insecure", action="store_true",
                         help="do not verify the server's certificate (dangerous: prints a "

@@ -119,7 +119,9 @@ def connection_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("compression", f"the certificate came compressed with "
                                     f"{facts['certificate_compression']} (RFC 8879)"))
     if facts["ocsp_staple"]:
-        rows.append(("OCSP", f"stapled response checked: {summary_of(facts['ocsp_staple'])}"))
+        checked = "checked" if facts["ocsp_status"] else "NOT checked (--insecure)"
+        rows.append(("OCSP", f"stapled response {checked}: "
+                             f"{summary_of(facts['ocsp_staple'])}"))
     if not facts["verified"]:
         rows.append(("verified", "NO: --insecure, the certificate was not checked"))
     elif facts["trust_anchor"]:

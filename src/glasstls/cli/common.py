@@ -22,6 +22,7 @@ from ..crypto.suites import (
     suite_by_name,
 )
 from ..errors import ConfigError
+from ..ocsp import STAPLING_MODES
 from .failures import CommandError, Failure
 from .render import JsonView, TextView
 
@@ -71,11 +72,20 @@ def suite_argument(name: str) -> Suite:
             f"unknown cipher suite {name!r}; choose from {names}") from None
 
 
-def add_compression_flag(parser: argparse.ArgumentParser) -> None:
+def add_compression_flag(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--certificate-compression``; ``prefix`` says which mode it is for
+    ("--server: ")."""
     parser.add_argument("--certificate-compression", metavar="LIST",
-                        help="TLS 1.3 certificate compression (RFC 8879) to offer and use, "
-                        "comma-separated from brotli, zstd, zlib, or 'none' (default: every "
-                        "codec installed)")
+                        help=f"{prefix}TLS 1.3 certificate compression (RFC 8879) to offer "
+                        "and use, comma-separated from brotli, zstd, zlib, or 'none' "
+                        "(default: every codec installed)")
+
+
+def add_ocsp_flag(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument("--ocsp", choices=STAPLING_MODES, default="off",
+                        help=f"{prefix}OCSP stapling: ask the server for its certificate's "
+                        "OCSP response and check it (revoked refuses); 'require' refuses a "
+                        "server that staples none")
 
 
 def compression_from(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
@@ -180,10 +190,10 @@ def read_password(spec: str) -> bytes:
                        "fd:NUMBER (as openssl's -pass)")
 
 
-def add_staple_flag(parser: argparse.ArgumentParser) -> None:
+def add_staple_flag(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     parser.add_argument("--ocsp-response", metavar="FILE",
-                        help="staple this DER OCSP response (as 'openssl ocsp -respout' "
-                        "writes it) for clients that ask; re-read when it expires")
+                        help=f"{prefix}staple this DER OCSP response (as 'openssl ocsp "
+                        "-respout' writes it) for clients that ask; re-read when it expires")
 
 
 def staple_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -83,6 +83,15 @@ def check_server_staple(engine: Engine, config: ClientConfig, chain: list[x509.C
     none is needed); the outcome is traced either way."""
     if config.ocsp_stapling == "off":
         return None
+    if not config.verify_certificates:
+        # The staple's check is part of the certificate's: with verification off
+        # (``--insecure``), it is shown, not judged, as ``openssl s_client -status``
+        # shows one without -verify_return_error.
+        engine.trace(t.OCSP_STATUS, t.LOCAL, lambda: {
+            "result": "not checked (certificate verification is off)"
+            if der is not None else "no staple",
+            **(describe_response(der) if der is not None else {})})
+        return None
     leaf, now = chain[0], config.clock()
     must_staple = _must_staple(leaf)
     required = config.ocsp_stapling == "require" or must_staple
