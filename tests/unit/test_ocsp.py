@@ -138,12 +138,15 @@ def test_the_file_source_rereads_the_file_only_when_its_staple_has_expired(
     test_pki = pki("ecdsa-p256")
     leaf = test_pki.leaf.certificate
     leaf_der = leaf.public_bytes(serialization.Encoding.DER)
-    short = make.response(test_pki.ca, leaf, next_update=NOW + dt.timedelta(minutes=10))
+    # The clock of this test, not the module's import time: a full run can take
+    # longer than the ten minutes the short staple lasts.
+    now = time.time()
+    start = dt.datetime.fromtimestamp(now, dt.UTC)
+    short = make.response(test_pki.ca, leaf, next_update=start + dt.timedelta(minutes=10))
     path = make.write(tmp_path / "staple.der", short)
     source = StapleFile(path)
-    now = time.time()
     assert source.staple(leaf, leaf_der, None, now) == short
-    renewed = make.response(test_pki.ca, leaf, next_update=NOW + dt.timedelta(days=2))
+    renewed = make.response(test_pki.ca, leaf, next_update=start + dt.timedelta(days=2))
     path.write_bytes(renewed)
     assert source.staple(leaf, leaf_der, None, now + 60) == short  # still fresh: cached
     assert source.staple(leaf, leaf_der, None, now + 3600) == renewed  # expired: re-read
