@@ -20,6 +20,7 @@ from helpers import ocsp as make
 from pki import pki
 
 from .driver import Tracer
+from .peer_output import Negotiated, Negotiated12, openssl_trace12, openssl_trace_negotiated
 
 TEST_PKI = pki("ecdsa-p256")  # matrix.CERTS["ecdsa"]: the files pki_files("ecdsa") writes
 LEAF = TEST_PKI.leaf.certificate
@@ -133,3 +134,13 @@ def glass_parameters(tracer: Tracer) -> tuple[str, str, str | None]:
     assert len(groups) <= 1, groups
     version = str(hello.details["version"]).replace("TLS ", "TLSv")
     return version, str(hello.details["cipher_suite"]), groups.pop() if groups else None
+
+
+def openssl_parameters(version: int, trace: str) -> tuple[str | None, ...]:
+    """(version, suite, group) of the final ServerHello (TLS 1.2: and the
+    ServerKeyExchange) in an ``openssl s_server/s_client -trace`` log."""
+    if version == TLS13:
+        negotiated: Negotiated | Negotiated12 = openssl_trace_negotiated(trace)[0]
+    else:
+        negotiated = openssl_trace12(trace)
+    return negotiated.version, negotiated.cipher_suite, negotiated.group

@@ -28,12 +28,8 @@ from peers import require_binary
 
 from .driver import Tracer, glass_client
 from .peer_output import (
-    Negotiated,
-    Negotiated12,
     gnutls_description,
     gnutls_description12,
-    openssl_trace12,
-    openssl_trace_negotiated,
     openssl_trace_staples,
 )
 from .processes import PeerProcess, start_gnutls_serv
@@ -46,6 +42,7 @@ from .staples import (
     glass_parameters,
     intermediate_chain,
     must_staple,
+    openssl_parameters,
     response,
     staple_file,
 )
@@ -151,15 +148,6 @@ def _refused(peer: OpenSSLPeer, config: ClientConfig) -> CertificateRejected:
     return refused.value
 
 
-def _openssl_parameters(version: int, trace: str) -> tuple[str | None, ...]:
-    """(version, suite, group) of the ServerHello in s_server's -trace log."""
-    if version == TLS13:
-        negotiated: Negotiated | Negotiated12 = openssl_trace_negotiated(trace)[0]
-    else:
-        negotiated = openssl_trace12(trace)
-    return negotiated.version, negotiated.cipher_suite, negotiated.group
-
-
 def _pinned_openssl(version: int) -> tuple[str, str, str]:
     pinned = OPENSSL_PINNED[version]
     return VERSION_NAMES[version], pinned.cipher_suite, pinned.group
@@ -180,7 +168,7 @@ def test_openssl_s_server_staples_to_a_glasstls_client(
     trace = peer.trace
     expected = _pinned_openssl(version)
     assert glass_parameters(tracer) == _as_the_client_saw(expected, version, error)
-    assert _openssl_parameters(version, trace) == expected
+    assert openssl_parameters(version, trace) == expected
     # The staple on the wire, as s_server's own trace dumps it, is the response given.
     assert openssl_trace_staples(trace) == [response(status, delegated)]
     # TLS 1.2: the staple came in its own message (RFC 6066 §8); TLS 1.3: in the
@@ -200,7 +188,7 @@ def test_a_glasstls_client_requiring_a_staple_refuses_an_openssl_server_without_
     assert refused.alert == AlertDescription.bad_certificate_status_response
     expected = _pinned_openssl(version)
     assert glass_parameters(tracer) == _as_the_client_saw(expected, version, refused)
-    assert _openssl_parameters(version, peer.trace) == expected
+    assert openssl_parameters(version, peer.trace) == expected
     assert openssl_trace_staples(peer.trace) == []
 
 
@@ -227,7 +215,7 @@ def test_a_must_staple_certificate_from_openssl_s_server(
         assert (done.ocsp_status, done.ocsp_response) == (
             ("good", must_staple().response) if mode == "request" else (None, b""))
     expected = _pinned_openssl(version)
-    assert _openssl_parameters(version, peer.trace) == expected
+    assert openssl_parameters(version, peer.trace) == expected
     assert glass_parameters(tracer) == _as_the_client_saw(expected, version, error)
     # "off" sends no status_request, so s_server staples nothing even when it has one.
     assert openssl_trace_staples(peer.trace) == (
