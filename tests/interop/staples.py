@@ -20,7 +20,14 @@ from helpers import ocsp as make
 from pki import pki
 
 from .driver import Tracer
-from .peer_output import Negotiated, Negotiated12, openssl_trace12, openssl_trace_negotiated
+from .peer_output import (
+    Negotiated,
+    Negotiated12,
+    gnutls_description,
+    gnutls_description12,
+    openssl_trace12,
+    openssl_trace_negotiated,
+)
 
 TEST_PKI = pki("ecdsa-p256")  # matrix.CERTS["ecdsa"]: the files pki_files("ecdsa") writes
 LEAF = TEST_PKI.leaf.certificate
@@ -144,3 +151,11 @@ def openssl_parameters(version: int, trace: str) -> tuple[str | None, ...]:
     else:
         negotiated = openssl_trace12(trace)
     return negotiated.version, negotiated.cipher_suite, negotiated.group
+
+
+def gnutls_parameters(version: int, output: str) -> tuple[str | None, ...]:
+    """(version, suite, group) of the first session gnutls-serv or gnutls-cli
+    described in ``output``."""
+    described: Negotiated | Negotiated12 = (
+        gnutls_description(output) if version == TLS13 else gnutls_description12(output))
+    return described.version, described.cipher_suite, described.group

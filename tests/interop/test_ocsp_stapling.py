@@ -28,8 +28,6 @@ from peers import require_binary
 
 from .driver import Tracer, glass_client
 from .peer_output import (
-    gnutls_description,
-    gnutls_description12,
     openssl_trace_staples,
 )
 from .processes import PeerProcess, start_gnutls_serv
@@ -40,6 +38,7 @@ from .staples import (
     VERSIONS,
     Pinned,
     glass_parameters,
+    gnutls_parameters,
     intermediate_chain,
     must_staple,
     openssl_parameters,
@@ -301,9 +300,7 @@ def test_gnutls_serv_staples_to_a_glasstls_client(
     assert tracer.saw(CERTIFICATE_STATUS, RECEIVED) == (version == TLS12)
     if error is None:
         server.wait_for(r"^- Description: ")
-        described = (gnutls_description(server.output) if version == TLS13
-                     else gnutls_description12(server.output))
-        assert (described.version, described.cipher_suite, described.group) == expected
+        assert gnutls_parameters(version, server.output) == expected
     else:
         # GnuTLS decrypts our alert (sent under the client handshake keys) and stops.
         server.wait_for(r"Error in handshake: A TLS fatal alert has been received")
@@ -347,5 +344,4 @@ def test_gnutls_serv_staples_the_intermediate_too_and_a_glasstls_client_takes_th
     assert glass_parameters(tracer) == expected
     # gnutls-serv's summary of the second connection, ours.
     server.wait_for(r"(?s)^\* Accepted connection.*^\* Accepted connection.*^- Description: ")
-    described = gnutls_description(server.output.split("* Accepted connection")[2])
-    assert (described.version, described.cipher_suite, described.group) == expected
+    assert gnutls_parameters(TLS13, server.output.split("* Accepted connection")[2]) == expected

@@ -29,8 +29,6 @@ from peers import require_binary
 
 from .driver import GlassSocket, PeerWentAway, Tracer, echo_once
 from .peer_output import (
-    gnutls_description,
-    gnutls_description12,
     openssl_trace_staples,
 )
 from .processes import PeerProcess
@@ -41,6 +39,7 @@ from .staples import (
     VERSIONS,
     Pinned,
     glass_parameters,
+    gnutls_parameters,
     must_staple,
     openssl_parameters,
     response,
@@ -174,9 +173,7 @@ def _gnutls_cli_trusts(client: PeerProcess, server: Any, version: int) -> None:
     assert client.wait() == 0, client.describe()
     assert "- Status: The certificate is trusted." in client.output
     assert re.search(r"^- Options: .*OCSP status request", client.output, re.MULTILINE)
-    described = (gnutls_description(client.output) if version == TLS13
-                 else gnutls_description12(client.output))
-    assert (described.version, described.cipher_suite, described.group) == _expected(version)
+    assert gnutls_parameters(version, client.output) == _expected(version)
 
 
 def _gnutls_cli_refuses(client: PeerProcess, server: Any, *why: str) -> None:
