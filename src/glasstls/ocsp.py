@@ -14,7 +14,7 @@ import abc
 import datetime as _dt
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -334,6 +334,14 @@ class StapleSource(abc.ABC):
     @abc.abstractmethod
     def _fetch(self, leaf: x509.Certificate) -> bytes | None:
         """A DER OCSP response for ``leaf``, or None."""
+
+    def for_chain(self, chain: Sequence[x509.Certificate], leaf_der: bytes, now: float
+                  ) -> bytes | None:
+        """The staple for a server chain (leaf first): ``staple`` with the leaf's
+        issuer when the chain carries it (then its signature is checked too)."""
+        leaf = chain[0]
+        issuer = chain[1] if len(chain) > 1 and chain[1].subject == leaf.issuer else None
+        return self.staple(leaf, leaf_der, issuer, now)
 
     def staple(self, leaf: x509.Certificate, leaf_der: bytes, issuer: x509.Certificate | None,
                now: float) -> bytes | None:

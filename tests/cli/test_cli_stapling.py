@@ -4,6 +4,7 @@ bad argument says. Both ends are the commands, as a person would run them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -104,3 +105,18 @@ def test_bad_stapling_or_compression_arguments_are_usage_errors(
     result = run_glasstls(command, *arguments)
     assert result.code == exitcodes.USAGE, result.describe()
     assert message in result.stderr
+
+
+def test_an_expired_staple_file_is_a_warning_at_start_and_no_staple(
+        processes: Start, pem: dict[str, Path], tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.UTC)
+    expired = make_ocsp.write(tmp_path / "expired.ocsp", make_ocsp.response(
+        TEST_PKI.ca, TEST_PKI.leaf.certificate, this_update=now - dt.timedelta(days=3),
+        next_update=now - dt.timedelta(hours=1)))
+    process, port = server(processes, pem, "--ocsp-response", str(expired))
+    process.wait_for(rf"--ocsp-response {re.escape(str(expired))}: the OCSP response is not "
+                     r"stapled: it has expired; clients that ask get no staple")
+    result = client(port, pem, "--ocsp", "request")
+    assert result.code == 0, result.describe()
+    assert "OCSP " not in result.stderr
+    stop(process)

@@ -293,3 +293,15 @@ def test_with_verification_off_the_staple_is_shown_not_judged() -> None:
     [shown] = steps.find(OCSP_STATUS)
     assert shown.details["result"] == "not checked (certificate verification is off)"
     assert shown.details["status"] == "revoked"
+
+
+@pytest.mark.parametrize("version_name", VERSIONS)
+def test_the_server_trace_says_why_it_staples_nothing(version_name: str) -> None:
+    server_steps = Steps()
+    expired = make.response(TEST_PKI.ca, LEAF, this_update=NOW - dt.timedelta(days=3),
+                            next_update=NOW - dt.timedelta(hours=1))
+    pair = _pair(VERSIONS[version_name], expired, server_steps=server_steps)
+    assert pair.complete and pair.client.negotiated.ocsp_response == b""
+    [why] = server_steps.find(OCSP_STATUS)
+    assert why.details["result"] == "no staple"
+    assert "expired" in why.details["reason"], why.details

@@ -17,7 +17,13 @@ from glasstls.trust import CertificateReason, CertificateRejected
 from helpers import ocsp as make
 from pki import pki
 
-NOW = dt.datetime.now(dt.UTC)
+
+def utc_now() -> dt.datetime:
+    # Called in each test, not once at import: the full suite reaches these tests
+    # minutes after it starts, and a staple's lifetime here may be ten minutes.
+    return dt.datetime.now(dt.UTC)
+
+
 KEY_TYPES = ("ecdsa-p256", "rsa-2048", "ed25519", "mldsa65")
 
 
@@ -107,17 +113,17 @@ def test_a_staple_for_another_certificate_is_refused() -> None:
 def test_an_expired_staple_is_refused() -> None:
     test_pki = pki("ecdsa-p256")
     der = make.response(test_pki.ca, test_pki.leaf.certificate,
-                        this_update=NOW - dt.timedelta(days=3),
-                        next_update=NOW - dt.timedelta(hours=1))
+                        this_update=utc_now() - dt.timedelta(days=3),
+                        next_update=utc_now() - dt.timedelta(hours=1))
     assert "expired" in str(refused(der))
 
 
 def test_a_staple_from_the_future_is_refused_but_clock_skew_is_allowed() -> None:
     test_pki = pki("ecdsa-p256")
     leaf, ca = test_pki.leaf.certificate, test_pki.ca.certificate
-    future = make.response(test_pki.ca, leaf, this_update=NOW + dt.timedelta(hours=1))
+    future = make.response(test_pki.ca, leaf, this_update=utc_now() + dt.timedelta(hours=1))
     assert "future" in str(refused(future))
-    slightly = make.response(test_pki.ca, leaf, this_update=NOW + dt.timedelta(minutes=2))
+    slightly = make.response(test_pki.ca, leaf, this_update=utc_now() + dt.timedelta(minutes=2))
     assert check_staple(slightly, leaf, ca, time.time()).status == "good"
 
 
@@ -138,15 +144,12 @@ def test_the_file_source_rereads_the_file_only_when_its_staple_has_expired(
     test_pki = pki("ecdsa-p256")
     leaf = test_pki.leaf.certificate
     leaf_der = leaf.public_bytes(serialization.Encoding.DER)
-    # The clock of this test, not the module's import time: a full run can take
-    # longer than the ten minutes the short staple lasts.
-    now = time.time()
-    start = dt.datetime.fromtimestamp(now, dt.UTC)
-    short = make.response(test_pki.ca, leaf, next_update=start + dt.timedelta(minutes=10))
+    short = make.response(test_pki.ca, leaf, next_update=utc_now() + dt.timedelta(minutes=10))
     path = make.write(tmp_path / "staple.der", short)
     source = StapleFile(path)
+    now = time.time()
     assert source.staple(leaf, leaf_der, None, now) == short
-    renewed = make.response(test_pki.ca, leaf, next_update=start + dt.timedelta(days=2))
+    renewed = make.response(test_pki.ca, leaf, next_update=utc_now() + dt.timedelta(days=2))
     path.write_bytes(renewed)
     assert source.staple(leaf, leaf_der, None, now + 60) == short  # still fresh: cached
     assert source.staple(leaf, leaf_der, None, now + 3600) == renewed  # expired: re-read
@@ -175,7 +178,8 @@ def test_the_callback_source_is_asked_again_after_expiry() -> None:
 
     def fetch(certificate):  # type: ignore[no-untyped-def]
         asked.append(certificate.serial_number)
-        return make.response(test_pki.ca, certificate, next_update=NOW + dt.timedelta(hours=1))
+        return make.response(test_pki.ca, certificate,
+                             next_update=utc_now() + dt.timedelta(hours=1))
 
     source = StapleCallback(fetch)
     now = time.time()
@@ -191,8 +195,8 @@ def test_the_callback_source_is_asked_again_after_expiry() -> None:
 
 def test_describe_response_gives_status_serial_responder_and_dates() -> None:
     test_pki = pki("ecdsa-p256")
-    this_update = (NOW - dt.timedelta(hours=2)).replace(microsecond=0)
-    next_update = (NOW + dt.timedelta(days=2)).replace(microsecond=0)
+    this_update = (utc_now() - dt.timedelta(hours=2)).replace(microsecond=0)
+    next_update = (utc_now() + dt.timedelta(days=2)).replace(microsecond=0)
     der = make.response(test_pki.ca, test_pki.leaf.certificate, this_update=this_update,
                         next_update=next_update)
     details = describe_response(der)

@@ -138,3 +138,22 @@ def test_a_missing_ocsp_response_or_unknown_codec_is_a_usage_error(tmp_path: Pat
     result = run_serve(tmp_path, "--certificate-compression", "lz4", "--port", "0")
     assert result.returncode == exitcodes.USAGE
     assert "unknown certificate compression algorithm 'lz4'" in result.stderr
+
+
+def test_an_unusable_ocsp_response_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    from helpers import ocsp as make_ocsp
+    from pki import pki
+
+    files = pki().write(tmp_path / "pki")
+    # For another certificate: never stapled for this one, and serve says so.
+    foreign = make_ocsp.write(tmp_path / "other.ocsp", make_ocsp.response(
+        pki().ca, pki().client.certificate))
+    with serve_command(tmp_path / "state", "--cert", str(files["cert"]), "--key",
+                       str(files["key"]), "--ocsp-response", str(foreign)) as served:
+        served.wait_for_line(r"^glasstls serve: warning: --ocsp-response .*other\.ocsp: the "
+                             r"OCSP response is not stapled: it is not for this certificate")
+        config = ClientConfig(trust=pki().trust, ocsp_stapling="request")
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            assert sock.negotiated is not None and sock.negotiated.ocsp_response == b""
+            assert get(sock, "/api/handshake").json()["negotiated"]["ocsp_staple"] is None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..certs import CertifiedKey, TrustStore
+from ..config import ServerConfig
 from ..constants import TLS12, TLS13, SignatureScheme
 from ..crypto.groups import Group, group_by_name
 from ..crypto.signatures import SCHEMES
@@ -206,6 +207,20 @@ def staple_from(args: argparse.Namespace) -> dict[str, Any]:
         return {"ocsp_staple": StapleFile(args.ocsp_response)}
     except ConfigError as error:
         raise CommandError(str(error)) from None
+
+
+def staple_problem(config: ServerConfig, path: str) -> str | None:
+    """Why ``--ocsp-response`` would not be stapled to the server's first
+    certificate now (None: it would be); the file is read once here, so the first
+    client that asks does not wait for it."""
+    source = config.ocsp_staple
+    if source is None or not config.certificates:
+        return None
+    certified = config.certificates[0]
+    if source.for_chain(certified.chain, certified.chain_der[0], config.clock()) is not None:
+        return None
+    return (f"--ocsp-response {path}: {source.last_problem or 'no response'}; clients that "
+            "ask get no staple until the file is replaced (it is read again each minute)")
 
 
 def split_alpn(values: Sequence[str] | None) -> tuple[str, ...]:

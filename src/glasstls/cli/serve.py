@@ -41,6 +41,7 @@ from .common import (
     compression_from,
     load_certified,
     staple_from,
+    staple_problem,
     versions_from,
 )
 from .devstate import ensure_dev_certificates
@@ -214,6 +215,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(f"glasstls serve: your browser's handshake at {url}" if args.quiet
                else _banner(url, certified, cert_path, ca))
+    problem = staple_problem(config, args.ocsp_response)
+    if problem is not None:
+        if args.json:
+            print(json.dumps({"event": "warning", "message": problem}), flush=True)
+        else:
+            print(f"glasstls serve: warning: {problem}", file=sys.stderr, flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -50,6 +50,7 @@ from .common import (
     read_request_head,
     split_alpn,
     staple_from,
+    staple_problem,
     suite_list_argument,
     versions_from,
 )
@@ -473,6 +474,9 @@ def run(args: argparse.Namespace) -> int:
     restore_terminal = start_key_reader(connections, log.note)
     try:
         _announce(view, setup, server, keys=restore_terminal is not None)
+        problem = staple_problem(config, args.ocsp_response)
+        if problem is not None:
+            view.warning(problem)
         server.serve_forever()
     except KeyboardInterrupt:
         view.info("stopping", event="stopping")

@@ -268,7 +268,7 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
     suite, certified, group, scheme = _choose(config, hello, candidates)
     session_id = config.rng(32) if config.session_cache is not None else b""
     full = Hello12(config, hello, suite, random, session_id, ems, alpn, server_name,
-                   ticket_keys, stapling.staple_for(config, certified, hello))
+                   ticket_keys, stapling.staple_for(engine, config, certified, hello))
     _send_server_hello(engine, full, secure_renegotiation, ecdhe=group is not None,
                        resumed=False)
     return _send_full_flight(engine, full, certified, group, scheme)

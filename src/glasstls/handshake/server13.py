@@ -258,7 +258,7 @@ def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suit
         if schemes_ext is None:
             raise MissingExtension("TLS 1.3 ClientHello without signature_algorithms")
         certified, scheme = _choose_certificate(config, candidates, schemes_ext.values)
-        staple = stapling.staple_for(config, certified, hello)
+        staple = stapling.staple_for(engine, config, certified, hello)
     elif not psk.dhe:
         chosen = None
     return _send_server_flight(engine, config, hello, suite, retry, _Choice(

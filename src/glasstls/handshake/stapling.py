@@ -33,15 +33,18 @@ def wants_staple(hello: ClientHello) -> bool:
     return request is not None and request.status_type == CertificateStatusType.ocsp
 
 
-def staple_for(config: ServerConfig, certified: CertifiedKey, hello: ClientHello) -> bytes:
-    """The staple to send with ``certified`` to a client that asked, or b""."""
+def staple_for(engine: Engine, config: ServerConfig, certified: CertifiedKey,
+               hello: ClientHello) -> bytes:
+    """The staple to send with ``certified`` to a client that asked, or b"" (and
+    the trace says why not)."""
     source = config.ocsp_staple
     if source is None or not wants_staple(hello):
         return b""
-    leaf = certified.chain[0]
-    issuer = certified.chain[1] if len(certified.chain) > 1 and (
-        certified.chain[1].subject == leaf.issuer) else None
-    return source.staple(leaf, certified.chain_der[0], issuer, config.clock()) or b""
+    staple = source.for_chain(certified.chain, certified.chain_der[0], config.clock())
+    if staple is None:
+        engine.trace(t.OCSP_STATUS, t.LOCAL, lambda: {
+            "result": "no staple", "reason": source.last_problem or "the source has none"})
+    return staple or b""
 
 
 def note_staple(engine: Engine, der: bytes) -> None:
