@@ -300,3 +300,23 @@ def test_the_installed_console_script_runs_the_demo() -> None:
     result = run_glasstls(argv=[str(script), "demo", "--tls1.2"])
     assert result.code == 0, result.describe()
     assert "TLSv1.2" in result.stdout and "Summary" in result.stdout
+
+
+@pytest.mark.parametrize("version", ["--tls1.3", "--tls1.2"])
+def test_ocsp_staples_a_response_from_the_demo_ca_that_the_client_requires(
+        version: str) -> None:
+    lines, summary = demo_json(f"--ocsp {version}")
+    trace = trace_of(lines)
+    assert summary["negotiated"]["ocsp_status"] == "good"
+    check = first(trace, C, LOCAL, "OCSPStatus")["details"]
+    assert (check["result"], check["status"], check["responder"]) == ("ok", "good",
+                                                                     "the issuer")
+    # The server's trace says what it vouches with, on the message that carries it.
+    carrier = "CertificateStatus" if version == "--tls1.2" else "CompressedCertificate"
+    sent = first(trace, S, SENT, carrier)["details"]
+    assert sent["staple_status"] == "good" and sent["staple_serial"] == check["serial"]
+    assert sent["staple_responder"] == "CN=glasstls demo CA,O=glasstls development"
+    text = run_glasstls("demo", "--ocsp", version)
+    assert text.code == 0, text.describe()
+    assert re.search(r"OCSP staple +checked by the client: serial [0-9a-f]+ is good; "
+                     r"responder CN=glasstls demo CA", text.stdout + text.stderr)

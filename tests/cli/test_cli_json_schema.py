@@ -46,7 +46,8 @@ def test_the_schema_refuses_human_values_and_mixed_key_styles() -> None:
         assert not VALIDATOR.is_valid(bad), bad
 
 
-@pytest.mark.parametrize("options", [[], ["--tls1.2", "--rsa-key-exchange", "--mutual"]])
+@pytest.mark.parametrize("options", [[], ["--tls1.2", "--rsa-key-exchange", "--mutual"],
+                                     ["--ocsp", "--tls1.2"]])
 def test_demo(options: list[str]) -> None:
     result = run_glasstls("demo", "--json", *options)
     assert result.code == 0, result.describe()
@@ -152,3 +153,24 @@ def test_client_and_server_with_an_ocsp_staple_and_compression(
     assert served["ocsp_staple"]["revocation_reason"] == "key_compromise"
     assert any(line.get("details", {}).get("staple_status") == "revoked" for line in lines
                if line["event"] == "trace")
+
+
+@pytest.mark.parametrize("argv", [
+    ["client", "localhost:4433", "--json", "--no-such-flag"],
+    ["client", "--json"],
+    ["server", "--json", "--port", "not-a-number"],
+    ["certs", "--json", "--key-type", "dsa"],
+])
+def test_argument_errors_are_json_lines_too(argv: list[str]) -> None:
+    result = run_glasstls(*argv)
+    assert result.code == 2, result.describe()
+    assert events(result) == ["error"], result.describe()
+    line = result.json_lines()[0]
+    assert line["exit_code"] == 2 and line["message"].startswith("glasstls"), line
+    assert "usage:" in result.stderr  # the usage stays on stderr, for a person
+
+
+def test_argument_errors_without_json_stay_text() -> None:
+    result = run_glasstls("client", "localhost:4433", "--no-such-flag")
+    assert result.code == 2 and result.stdout == "", result.describe()
+    assert "error: unrecognized arguments: --no-such-flag" in result.stderr

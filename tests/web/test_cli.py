@@ -9,6 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -91,13 +92,17 @@ def run_serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=PATIENCE, env=serve_environment(tmp_path), check=False)
 
 
-def test_unreadable_certificate_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_serve(tmp_path, "--cert", str(tmp_path / "missing.pem"), "--port", "0")
+@pytest.mark.parametrize(("arguments", "message"), [
+    (("--cert", "missing.pem"), "missing.pem"),
+    (("--key", "key.pem"), "--key needs --cert"),
+    (("--ocsp-response", "none.ocsp"), "no OCSP response file at none.ocsp"),
+    (("--certificate-compression", "lz4"), "unknown certificate compression algorithm 'lz4'"),
+])
+def test_bad_arguments_are_usage_errors(tmp_path: Path, arguments: tuple[str, ...],
+                                        message: str) -> None:
+    result = run_serve(tmp_path, *arguments, "--port", "0")
     assert result.returncode == exitcodes.USAGE
-    assert "missing.pem" in result.stderr
-    result = run_serve(tmp_path, "--key", "key.pem", "--port", "0")
-    assert result.returncode == exitcodes.USAGE
-    assert "--key needs --cert" in result.stderr
+    assert message in result.stderr
 
 
 def test_port_in_use_is_a_network_error(tmp_path: Path) -> None:
@@ -129,15 +134,6 @@ def test_ocsp_response_is_stapled_and_shown_and_compression_follows_its_flag(
             report = get(sock, "/api/handshake").json()
     assert report["negotiated"]["ocsp_staple"]["status"] == "good"
     assert report["negotiated"]["certificate_compression"]["algorithm"] == "zlib"
-
-
-def test_a_missing_ocsp_response_or_unknown_codec_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_serve(tmp_path, "--ocsp-response", str(tmp_path / "none.ocsp"), "--port", "0")
-    assert result.returncode == exitcodes.USAGE
-    assert "no OCSP response file at" in result.stderr
-    result = run_serve(tmp_path, "--certificate-compression", "lz4", "--port", "0")
-    assert result.returncode == exitcodes.USAGE
-    assert "unknown certificate compression algorithm 'lz4'" in result.stderr
 
 
 def test_an_unusable_ocsp_response_is_a_warning_not_an_error(tmp_path: Path) -> None:

@@ -132,3 +132,27 @@ def make_leaf(ca: Issued, names: Sequence[str] = ("localhost", "127.0.0.1"),
         builder = builder.add_extension(
             x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     return Issued(builder.sign(ca.key, _hash_for(ca.key)), key)
+
+
+def make_ocsp_response(ca: Issued, certificate: x509.Certificate, status: str = "good",
+                       lifetime: _dt.timedelta = _dt.timedelta(days=1)) -> bytes:
+    """A DER OCSP response (RFC 6960) about ``certificate``, signed by the ``ca``
+    that issued it: "good", "revoked" (key compromise, since an hour ago) or
+    "unknown", current from a minute ago for ``lifetime``. What a development
+    server staples (``glasstls demo --ocsp``); a real one comes from the CA's
+    responder."""
+    from cryptography.x509 import ocsp
+
+    statuses = {"good": ocsp.OCSPCertStatus.GOOD, "revoked": ocsp.OCSPCertStatus.REVOKED,
+                "unknown": ocsp.OCSPCertStatus.UNKNOWN}
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    revoked = status == "revoked"
+    response = ocsp.OCSPResponseBuilder().add_response(
+        cert=certificate, issuer=ca.certificate, algorithm=hashes.SHA1(),
+        cert_status=statuses[status], this_update=now - _dt.timedelta(minutes=1),
+        next_update=now + lifetime,
+        revocation_time=now - _dt.timedelta(hours=1) if revoked else None,
+        revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
+    ).responder_id(ocsp.OCSPResponderEncoding.NAME, ca.certificate).sign(
+        ca.key, _hash_for(ca.key))
+    return response.public_bytes(serialization.Encoding.DER)

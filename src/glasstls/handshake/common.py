@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from .. import certs, trace as t
-from ..constants import ExtensionType as X, describe
+from ..constants import ExtensionType as X, SignatureScheme, describe
 from ..crypto import signatures
 from ..errors import DecodeError, NoApplicationProtocol, TLSError, UnsupportedExtension
 from ..messages.extensions import CT, ServerNameList, check_allowed, find_typed
@@ -75,6 +75,19 @@ def check_certificate_extensions(message: Certificate13, requested: frozenset[in
                 raise UnsupportedExtension(f"certificate entry with extension "
                                            f"{describe(X, extension.type)}, which was not "
                                            "requested")
+
+
+def left_out_scheme(candidates: Sequence[CertifiedKey], offered: tuple[int, ...],
+                    tls13: bool) -> str:
+    """Where no scheme fitted because of this side's own list: " (the client accepts
+    NAME, which this server's signature_schemes leave out)", naming a scheme the client
+    offered that a certificate's key can make; else ""."""
+    for certified in candidates:
+        scheme = choose_signature_scheme(certified, offered, offered, tls13)
+        if scheme is not None:
+            return (f" (the client accepts {describe(SignatureScheme, scheme)}, which this "
+                    "server's signature_schemes leave out)")
+    return ""
 
 
 def server_name_of(hello: ClientHello) -> str | None:
