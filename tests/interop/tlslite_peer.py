@@ -7,6 +7,7 @@ without certificate compression, so this is the peer that can prove ours both wa
 
     python tlslite_peer.py server --cert cert.pem --key key.pem --send brotli [--reqcert]
     python tlslite_peer.py client --port N --receive zstd [--cert c.pem --key k.pem]
+    ... [--cipher aes256gcm] [--group secp384r1]   (tlslite's names: one suite, one group)
 
 The server prints ``listening PORT``, answers one connection's line with
 ``tlslite got: LINE``; the client sends ``hello from tlslite`` and reads the answer.
@@ -23,6 +24,7 @@ import sys
 from typing import Any
 
 from tlslite import HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
+from tlslite.constants import CipherSuite, GroupName
 
 LINE = b"hello from tlslite\n"
 
@@ -32,6 +34,11 @@ def _settings(args: argparse.Namespace) -> HandshakeSettings:
     settings.minVersion = settings.maxVersion = (3, 4)  # TLS 1.3: compression is 1.3 only
     settings.certificate_compression_send = args.send.split(",") if args.send else []
     settings.certificate_compression_receive = args.receive.split(",") if args.receive else []
+    if args.cipher:
+        settings.cipherNames = [args.cipher]
+    if args.group:
+        settings.eccCurves = [args.group]
+        settings.keyShares = [args.group]
     return settings
 
 
@@ -51,7 +58,8 @@ def _summary(connection: TLSConnection, role: str) -> dict[str, Any]:
     peer = session.serverCertChain if role == "client" else session.clientCertChain
     return {
         "version": connection.getVersionName(),
-        "cipher": connection.getCipherName(),
+        "cipher_suite": CipherSuite.ietfNames[session.cipherSuite],
+        "group": GroupName.toRepr(connection.ecdhCurve),
         "server_cert_compression": connection.server_cert_compression_algo,
         "client_cert_compression": connection.client_cert_compression_algo,
         "peer_chain_sha256": [hashlib.sha256(bytes(c.bytes)).hexdigest()
@@ -106,6 +114,8 @@ def main() -> int:
     parser.add_argument("--send", default="", help="algorithms to compress with")
     parser.add_argument("--receive", default="", help="algorithms to offer to decompress")
     parser.add_argument("--reqcert", action="store_true")
+    parser.add_argument("--cipher", help="the one cipher to allow (tlslite's name)")
+    parser.add_argument("--group", help="the one group to allow and share")
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args()
     summary = server(args) if args.role == "server" else client(args)

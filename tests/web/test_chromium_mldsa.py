@@ -13,9 +13,11 @@ cannot come from verification being off.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,10 @@ def nss_home(home: Path, ca_pem: Path | None) -> Path:
     return home
 
 
-def visit(url: str, home: Path, profile: Path) -> dict[str, Any]:
-    """Chromium (with ``HOME=home``) fetches /api/handshake; its JSON, or the error."""
+@contextlib.contextmanager
+def chromium_with_home(home: Path, profile: Path) -> Iterator[tuple[Any, Any]]:
+    """Headless Chromium trusting what the NSS database under ``home`` trusts:
+    (Playwright's sync_api module, the browser context)."""
     chromium = require_binary("chromium")
     sync_api = require_module("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
@@ -51,16 +55,22 @@ def visit(url: str, home: Path, profile: Path) -> dict[str, Any]:
             str(profile), executable_path=chromium, headless=True, args=list(CHROMIUM_FLAGS),
             env={**os.environ, "HOME": str(home)})
         try:
-            try:
-                response = context.new_page().goto(f"{url}api/handshake")
-            except sync_api.Error as error:
-                return {"error": str(error)}
-            assert response is not None and response.status == 200
-            report: dict[str, Any] = json.loads(response.text())
-            report["security"] = response.security_details()
-            return report
+            yield sync_api, context
         finally:
             context.close()
+
+
+def visit(url: str, home: Path, profile: Path) -> dict[str, Any]:
+    """Chromium (with ``HOME=home``) fetches /api/handshake; its JSON, or the error."""
+    with chromium_with_home(home, profile) as (sync_api, context):
+        try:
+            response = context.new_page().goto(f"{url}api/handshake")
+        except sync_api.Error as error:
+            return {"error": str(error)}
+        assert response is not None and response.status == 200
+        report: dict[str, Any] = json.loads(response.text())
+        report["security"] = response.security_details()
+        return report
 
 
 def test_chromium_trusts_an_mldsa65_leaf_under_a_trusted_ca(tmp_path: Path) -> None:
