@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from ..codec import Reader, Writer
-from ..constants import ExtensionType as X
+from ..constants import CertificateStatusType, ExtensionType as X
 from ..errors import (
     DecodeError,
     IllegalParameter,
@@ -388,10 +388,87 @@ class CertificateAuthorities:
                 w.opaque(2, name)
 
 
+@dataclass(frozen=True, slots=True)
+class CompressCertificate:
+    """RFC 8879 §3: the algorithms a peer can decompress, ``<2..2^8-2>``."""
+
+    type: ClassVar[int] = X.compress_certificate
+    algorithms: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, r: Reader) -> CompressCertificate:
+        algorithms = r.u16_list(1, minimum=2)
+        r.expect_end()
+        return cls(algorithms)
+
+    def write(self, w: Writer) -> None:
+        w.u16_list(self.algorithms, length_size=1)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """RFC 6066 §8, in ClientHello: the certificate status wanted. For OCSP, the
+    responders trusted (DER ResponderIDs) and request extensions (DER Extensions),
+    both usually empty; another status type's request is kept as bytes."""
+
+    type: ClassVar[int] = X.status_request
+    status_type: int = CertificateStatusType.ocsp
+    responder_id_list: tuple[bytes, ...] = ()
+    request_extensions: bytes = b""
+    other_request: bytes = b""
+
+    @classmethod
+    def parse(cls, r: Reader) -> StatusRequest:
+        status_type = r.u8()
+        if status_type != CertificateStatusType.ocsp:
+            return cls(status_type, other_request=r.rest())
+        responders = []
+        with r.vector(2) as body:
+            while body.remaining:
+                responders.append(body.opaque(2, minimum=1))
+        return cls(status_type, tuple(responders), r.opaque(2))
+
+    def write(self, w: Writer) -> None:
+        w.u8(self.status_type)
+        if self.status_type != CertificateStatusType.ocsp:
+            w.raw(self.other_request)
+            return
+        with w.vector(2):
+            for responder in self.responder_id_list:
+                w.opaque(2, responder)
+        w.opaque(2, self.request_extensions)
+
+
+def parse_certificate_status(r: Reader) -> bytes:
+    """RFC 6066 §8 CertificateStatus (also the TLS 1.3 per-certificate extension,
+    RFC 8446 §4.4.2.1): the DER OCSPResponse, ``<1..2^24-1>``."""
+    status_type = r.u8()
+    if status_type != CertificateStatusType.ocsp:
+        raise DecodeError(f"certificate status of unknown type {status_type}")
+    return r.opaque(3, minimum=1)
+
+
+@dataclass(frozen=True, slots=True)
+class OCSPStatus:
+    """TLS 1.3: the OCSP response stapled to one CertificateEntry (status_request)."""
+
+    type: ClassVar[int] = X.status_request
+    ocsp_response: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> OCSPStatus:
+        return cls(parse_certificate_status(r))
+
+    def write(self, w: Writer) -> None:
+        w.u8(CertificateStatusType.ocsp)
+        w.opaque(3, self.ocsp_response)
+
+
 Extension = (
     UnknownExtension | Empty | ServerNameList | U16List | U8List | ALPN | SupportedVersions
     | KeyShare | Opaque16 | RenegotiationInfo | RecordSizeLimit | PreSharedKey
-    | EarlyDataIndication | CertificateAuthorities
+    | EarlyDataIndication | CertificateAuthorities | CompressCertificate | StatusRequest
+    | OCSPStatus
 )
 
 _EMPTY_TYPES = {X.extended_master_secret, X.post_handshake_auth, X.encrypt_then_mac}
@@ -403,7 +480,8 @@ _U8_LISTS = {X.ec_point_formats, X.psk_key_exchange_modes}
 ALLOWED: dict[int, frozenset[str]] = {
     X.server_name: frozenset({CH, SH, EE}),
     X.max_fragment_length: frozenset({CH, SH, EE}),
-    X.status_request: frozenset({CH, SH, CR, CT}),
+    X.status_request: frozenset({CH, CR, CT}),
+    X.compress_certificate: frozenset({CH, CR}),
     X.supported_groups: frozenset({CH, SH, EE}),
     X.signature_algorithms: frozenset({CH, CR}),
     X.use_srtp: frozenset({CH, EE}),
@@ -433,7 +511,9 @@ ALLOWED: dict[int, frozenset[str]] = {
 
 
 def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
-    if ext_type in _EMPTY_TYPES or (ext_type == X.server_name and where != CH):
+    if ext_type in _EMPTY_TYPES or (ext_type in (X.server_name, X.status_request)
+                                    and where in (SH, EE)):
+        # RFC 6066 §3, §8: the server's acknowledgement is an empty extension.
         return Empty(ext_type)
     if ext_type == X.server_name:
         return ServerNameList.parse(r)
@@ -464,6 +544,10 @@ def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
         # In a CertificateRequest a server may list hundreds of CAs; only the hello
         # is capped.
         return CertificateAuthorities.parse(r, MAX_CERTIFICATE_AUTHORITIES if in_hello else None)
+    if ext_type == X.compress_certificate:
+        return CompressCertificate.parse(r)
+    if ext_type == X.status_request:
+        return StatusRequest.parse(r) if where == CH else OCSPStatus.parse(r)
     return UnknownExtension(ext_type, r.rest())
 
 
@@ -474,6 +558,8 @@ _TYPED_WHERE: dict[int, frozenset[str]] = {
     X.pre_shared_key: frozenset({CH, SH}),
     X.early_data: frozenset({CH, EE, NST}),
     X.server_name: frozenset({CH, SH, EE}),
+    X.compress_certificate: frozenset({CH, CR}),
+    X.status_request: frozenset({CH, SH, CT}),
 }
 
 
