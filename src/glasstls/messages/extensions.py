@@ -8,9 +8,9 @@ extension is allowed in a message at all is checked by ``check_allowed``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import ExtensionType as X
@@ -37,7 +37,7 @@ MAX_ALPN_PROTOCOLS = 64
 MAX_CERTIFICATE_AUTHORITIES = 256
 
 
-def _check_count(entries: list[Any], limit: int | None, what: str) -> None:
+def _check_count(entries: Sized, limit: int | None, what: str) -> None:
     """Before reading one more entry of a list capped at ``limit`` (None: no cap)."""
     if limit is not None and len(entries) >= limit:
         raise DecodeError(f"more than {limit} {what} in a ClientHello")
@@ -163,11 +163,8 @@ class SupportedVersions:
 
     @classmethod
     def parse_offered(cls, r: Reader) -> SupportedVersions:
-        with r.vector(1, minimum=2, maximum=254) as body:
-            if body.remaining % 2:
-                raise DecodeError("odd length in supported_versions")
-            versions = tuple(body.u16() for _ in range(body.remaining // 2))
-        return cls(versions)
+        # ProtocolVersion versions<2..254>: whole uint16 values only.
+        return cls(r.u16_list(1, minimum=2))
 
     @classmethod
     def parse_selected(cls, r: Reader) -> SupportedVersions:
@@ -211,19 +208,17 @@ class KeyShare:
             return cls(selected_group=r.u16(), where=HRR)
         if where == SH:
             return cls((KeyShareEntry.parse(r),), where=SH)
-        entries: list[KeyShareEntry] = []
-        groups: set[int] = set()
+        entries: dict[int, KeyShareEntry] = {}  # by group, in wire order
         with r.vector(2) as body:
             while body.remaining:
                 _check_count(entries, MAX_KEY_SHARES, "key shares")
-                entry = KeyShareEntry.parse(body)
-                if entry.group in groups:
+                group = body.u16()
+                if group in entries:
                     # RFC 8446 §4.2.8: clients MUST NOT offer two shares for one group;
                     # servers MAY abort with illegal_parameter (the stricter reading).
-                    raise IllegalParameter(f"key_share offers group 0x{entry.group:04x} twice")
-                groups.add(entry.group)
-                entries.append(entry)
-        return cls(tuple(entries), where=CH)
+                    raise IllegalParameter(f"key_share offers group 0x{group:04x} twice")
+                entries[group] = KeyShareEntry(group, body.opaque(2, minimum=1))
+        return cls(tuple(entries.values()), where=CH)
 
     def write(self, w: Writer) -> None:
         if self.where == HRR:
@@ -373,10 +368,6 @@ Extension = (
     | EarlyDataIndication | CertificateAuthorities
 )
 
-_EMPTY_TYPES = {X.extended_master_secret, X.post_handshake_auth, X.encrypt_then_mac}
-_U16_LISTS = {X.supported_groups, X.signature_algorithms, X.signature_algorithms_cert}
-_U8_LISTS = {X.ec_point_formats, X.psk_key_exchange_modes}
-
 # RFC 8446 §4.2 (table): where each TLS 1.3 extension may appear. TLS 1.2-only
 # extensions may appear in ClientHello and ServerHello.
 ALLOWED: dict[int, frozenset[str]] = {
@@ -411,40 +402,41 @@ ALLOWED: dict[int, frozenset[str]] = {
 }
 
 
-def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
-    if ext_type in _EMPTY_TYPES or (ext_type == X.server_name and where != CH):
-        return Empty(ext_type)
-    if ext_type == X.server_name:
-        return ServerNameList.parse(r)
-    in_hello = where == CH
-    if ext_type in _U16_LISTS:
-        limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
-        return U16List.parse_as(ext_type, r, limit if in_hello else None)
-    if ext_type in _U8_LISTS:
-        return U8List.parse_as(ext_type, r)
-    if ext_type == X.application_layer_protocol_negotiation:
-        return ALPN.parse(r, MAX_ALPN_PROTOCOLS if in_hello else None)
-    if ext_type == X.supported_versions:
-        return SupportedVersions.parse_offered(r) if where == CH else (
-            SupportedVersions.parse_selected(r))
-    if ext_type == X.key_share:
-        return KeyShare.parse_at(where, r)
-    if ext_type == X.cookie:
-        return Opaque16.parse_as(ext_type, r)
-    if ext_type == X.renegotiation_info:
-        return RenegotiationInfo.parse(r)
-    if ext_type == X.record_size_limit:
-        return RecordSizeLimit.parse(r)
-    if ext_type == X.pre_shared_key:
-        return PreSharedKey.parse_at(where, r)
-    if ext_type == X.early_data:
-        return EarlyDataIndication(r.u32() if where == NST else None)
-    if ext_type == X.certificate_authorities:
-        # In a CertificateRequest a server may list hundreds of CAs; only the hello
-        # is capped.
-        return CertificateAuthorities.parse(r, MAX_CERTIFICATE_AUTHORITIES if in_hello else None)
-    return UnknownExtension(ext_type, r.rest())
+def _u16_list(ext_type: int, where: str, r: Reader) -> Extension:
+    limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
+    return U16List.parse_as(ext_type, r, limit if where == CH else None)
 
+
+def _certificate_authorities(ext_type: int, where: str, r: Reader) -> Extension:
+    # In a CertificateRequest a server may list hundreds of CAs; only the hello is capped.
+    return CertificateAuthorities.parse(r, MAX_CERTIFICATE_AUTHORITIES if where == CH else None)
+
+
+# How each extension we interpret is parsed: (type, where, body) -> extension. The
+# body must be read to its end (parse_extensions checks).
+_PARSERS: dict[int, Callable[[int, str, Reader], Extension]] = {
+    X.extended_master_secret: lambda t, where, r: Empty(t),
+    X.post_handshake_auth: lambda t, where, r: Empty(t),
+    X.encrypt_then_mac: lambda t, where, r: Empty(t),
+    # RFC 6066 §3: the server's answer is empty.
+    X.server_name: lambda t, where, r: ServerNameList.parse(r) if where == CH else Empty(t),
+    X.supported_groups: _u16_list,
+    X.signature_algorithms: _u16_list,
+    X.signature_algorithms_cert: _u16_list,
+    X.ec_point_formats: lambda t, where, r: U8List.parse_as(t, r),
+    X.psk_key_exchange_modes: lambda t, where, r: U8List.parse_as(t, r),
+    X.application_layer_protocol_negotiation:
+        lambda t, where, r: ALPN.parse(r, MAX_ALPN_PROTOCOLS if where == CH else None),
+    X.supported_versions: lambda t, where, r: SupportedVersions.parse_offered(r)
+    if where == CH else SupportedVersions.parse_selected(r),
+    X.key_share: lambda t, where, r: KeyShare.parse_at(where, r),
+    X.cookie: lambda t, where, r: Opaque16.parse_as(t, r),
+    X.renegotiation_info: lambda t, where, r: RenegotiationInfo.parse(r),
+    X.record_size_limit: lambda t, where, r: RecordSizeLimit.parse(r),
+    X.pre_shared_key: lambda t, where, r: PreSharedKey.parse_at(where, r),
+    X.early_data: lambda t, where, r: EarlyDataIndication(r.u32() if where == NST else None),
+    X.certificate_authorities: _certificate_authorities,
+}
 
 # Extensions whose body we interpret only in some messages; elsewhere kept opaque.
 _TYPED_WHERE: dict[int, frozenset[str]] = {
@@ -458,24 +450,24 @@ _TYPED_WHERE: dict[int, frozenset[str]] = {
 
 def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
-    extensions: list[Extension] = []
-    seen: set[int] = set()
+    extensions: dict[int, Extension] = {}  # by type, in wire order
     limit = MAX_EXTENSIONS if where == CH else None
     with r.vector(2) as block:
         while block.remaining:
-            _check_count(extensions, limit, "extensions")
+            if limit is not None and len(extensions) >= limit:
+                raise DecodeError(f"more than {limit} extensions in a ClientHello")
             ext_type = block.u16()
-            if ext_type in seen:
+            if ext_type in extensions:
                 # RFC 8446 §4.2: no more than one extension of a type in a block.
                 raise IllegalParameter(f"duplicate extension {ext_type}")
-            seen.add(ext_type)
             with block.vector(2) as body:
+                parse = _PARSERS.get(ext_type)
                 typed_where = _TYPED_WHERE.get(ext_type)
-                if typed_where is not None and where not in typed_where:
-                    extensions.append(UnknownExtension(ext_type, body.rest()))
+                if parse is None or (typed_where is not None and where not in typed_where):
+                    extensions[ext_type] = UnknownExtension(ext_type, body.rest())
                 else:
-                    extensions.append(_parse_one(ext_type, where, body))
-    return tuple(extensions)
+                    extensions[ext_type] = parse(ext_type, where, body)
+    return tuple(extensions.values())
 
 
 def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:
