@@ -45,16 +45,16 @@ def subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
 
 def _check_peer_key(leaf: x509.Certificate, role: str, moment: _dt.datetime) -> None:
     """OpenSSL checks the peer's key before building the chain (X509_verify_cert)."""
-    subject = name_text(leaf.subject)
     try:
         key = leaf_public_key(leaf)
     except BadCertificate as error:
         raise CertificateRejected(Refusal(
-            CertificateReason.UNSUPPORTED_KEY, role=role, subject=subject, now=moment,
-            detail=Exception.__str__(error))) from None
+            CertificateReason.UNSUPPORTED_KEY, role=role, subject=name_text(leaf.subject),
+            now=moment, detail=Exception.__str__(error))) from None
     if key_kind(key) == "rsa" and key.key_size < MINIMUM_RSA_BITS:  # type: ignore[union-attr]
         raise CertificateRejected(Refusal(
-            CertificateReason.KEY_TOO_SMALL, role=role, subject=subject, now=moment,
+            CertificateReason.KEY_TOO_SMALL, role=role, subject=name_text(leaf.subject),
+            now=moment,
             detail=f"{describe_key(key)} bits, below the {MINIMUM_RSA_BITS} bits that "
                    "OpenSSL's default security level asks for"))
 
@@ -95,16 +95,19 @@ def verify_chain(trust: TrustStore, chain: Sequence[x509.Certificate], *, purpos
     _check_peer_key(leaf, role, moment)
     store, extra = trust.verification_store(options.partial_chain)
     subject = _name_subject(leaf, purpose, server_name, check_name, options)
-    context = diagnose.Context(purpose, server_name if check_name else None, options, moment)
     if store is None:
         raise CertificateRejected(diagnose.refusal(
-            "the trust store is empty", trust, leaf, intermediates, context, subject))
+            "the trust store is empty", trust, leaf, intermediates,
+            diagnose.Context(purpose, server_name if check_name else None, options, moment),
+            subject))
     try:
         path = run_verifier(store, leaf, [*intermediates, *extra], moment, purpose, subject,
                             options)
     except verification.VerificationError as error:
         raise CertificateRejected(diagnose.refusal(
-            str(error), trust, leaf, intermediates, context, subject)) from None
+            str(error), trust, leaf, intermediates,
+            diagnose.Context(purpose, server_name if check_name else None, options, moment),
+            subject)) from None
     if check_name and subject is None and purpose is Purpose.SERVER:
         assert server_name is not None
         diagnose.check_common_name(leaf, server_name, options, moment)
