@@ -10,11 +10,11 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .crypto.hkdf import HmacKey, expand_label, extract, hmac_digest
 from .crypto.suites import Suite
+from .immutable import frozen
 
 _EMPTY_HASHES = {name: hashlib.new(name, b"").digest() for name in ("sha256", "sha384")}
 
@@ -139,7 +139,7 @@ class DeferredSecret:
         return self._value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TrafficKeys:
     """One direction's traffic secret and the write key and IV it gives (§7.3)."""
 
@@ -148,7 +148,7 @@ class TrafficKeys:
     iv: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StageKeys:
     """A key schedule stage as computed: its secret and both directions' keys."""
 
@@ -175,7 +175,7 @@ class StageKeys:
         return details, secrets
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApplicationKeys(StageKeys):
     """The application stage, with the exporter master secret beside the keys."""
 

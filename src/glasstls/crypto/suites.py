@@ -54,9 +54,14 @@ class Suite:
     record_limit: int
 
     def new_aead(self, key: bytes) -> AEAD:
+        return AEAD(self.new_primitive(key))
+
+    def new_primitive(self, key: bytes) -> AESGCM | ChaCha20Poly1305:
+        """The AEAD primitive itself, for the record layer's hot path (its
+        ``encrypt``/``decrypt`` raise ``AEAD.failure`` for a bad tag)."""
         if self.cipher == "CHACHA20-POLY1305":
-            return AEAD(ChaCha20Poly1305(key))
-        return AEAD(AESGCM(key))
+            return ChaCha20Poly1305(key)
+        return AESGCM(key)
 
     @property
     def is_tls13(self) -> bool:

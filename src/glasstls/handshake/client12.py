@@ -17,7 +17,6 @@ flight, ``Keys12`` once the master secret exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -44,6 +43,7 @@ from ..errors import (
     UnsupportedExtension,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
+from ..immutable import frozen
 from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_typed
 from ..messages.handshake import (
     Certificate12,
@@ -73,7 +73,7 @@ from .post12 import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Hello12:
     """What exists from the ServerHello on."""
 
@@ -86,14 +86,14 @@ class Hello12:
     alpn: bytes | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerCertificate12:
     certificate: x509.Certificate
     chain: tuple[bytes, ...]  # as received
     verified_chain: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerKeyShare12:
     """The server's signed ECDHE parameters."""
 
@@ -102,7 +102,7 @@ class ServerKeyShare12:
     signature_scheme: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Keys12:
     """The session's keys and what the handshake will report about the server."""
 

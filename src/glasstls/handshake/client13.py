@@ -11,8 +11,6 @@ certificate is checked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cryptography import x509
 
 from .. import certs, trace as t
@@ -36,6 +34,7 @@ from ..errors import (
     UnsupportedExtension,
 )
 from ..events import HandshakeComplete
+from ..immutable import frozen
 from ..keyschedule import KeySchedule, StageKeys, Tls13Exporter, finished_verify_data
 from ..messages.extensions import (
     ALPN,
@@ -71,7 +70,7 @@ from .engine import Engine, Negotiated, State
 from .post13 import ClientConnected13
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Handshake13:
     """What exists from the ServerHello on."""
 
@@ -83,7 +82,7 @@ class Handshake13:
     resumed: ClientSession | None  # the session whose PSK the server accepted
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Extensions13:
     """What EncryptedExtensions settled."""
 
@@ -91,7 +90,7 @@ class Extensions13:
     early_data_accepted: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerIdentity:
     """The server's certificate chain: as sent, the verified path, and the scheme
     of the signature that proved the key (from the ticket when resuming)."""

@@ -18,12 +18,12 @@ decisions (key exchange, certificate verification, key derivation...) with
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..constants import HandshakeType
 from ..errors import AlertDescription, UnexpectedMessage, UsageError
 from ..events import Event, HandshakeComplete
+from ..immutable import frozen
 
 if TYPE_CHECKING:
     from ..crypto.suites import Suite
@@ -38,7 +38,7 @@ Details = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 Exporter = Callable[[bytes, bytes | None, int], bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Negotiated:
     """What a completed handshake settled, handed to the connection by the final state."""
 

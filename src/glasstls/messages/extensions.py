@@ -9,7 +9,6 @@ extension is allowed in a message at all is checked by ``check_allowed``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sized
-from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 
 from ..codec import Reader, Writer
@@ -18,6 +17,7 @@ from ..errors import (
     DecodeError,
     IllegalParameter,
 )
+from ..immutable import frozen
 
 # Where an extension block sits.
 CH, SH, HRR, EE, CT, CR, NST = "CH", "SH", "HRR", "EE", "CT", "CR", "NST"
@@ -43,7 +43,7 @@ def _check_count(entries: Sized, limit: int | None, what: str) -> None:
         raise DecodeError(f"more than {limit} {what} in a ClientHello")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnknownExtension:
     """Any extension we do not interpret; kept byte for byte."""
 
@@ -54,7 +54,7 @@ class UnknownExtension:
         w.raw(self.data)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Empty:
     """An extension whose presence is its whole meaning (extended_master_secret...)."""
 
@@ -64,7 +64,7 @@ class Empty:
         pass
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerNameList:
     type: ClassVar[int] = X.server_name
     host_name: bytes  # RFC 6066 §3: at most one host_name
@@ -99,7 +99,7 @@ class ServerNameList:
                 w.opaque(2, name)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class U16List:
     """supported_groups, signature_algorithms(_cert): a uint16 vector <2..2^16-2>."""
 
@@ -116,7 +116,7 @@ class U16List:
         w.u16_list(self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class U8List:
     """ec_point_formats, psk_key_exchange_modes: a uint8 vector <1..2^8-1>."""
 
@@ -133,7 +133,7 @@ class U8List:
         w.opaque(1, self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ALPN:
     type: ClassVar[int] = X.application_layer_protocol_negotiation
     protocols: tuple[bytes, ...]
@@ -153,7 +153,7 @@ class ALPN:
                 w.opaque(1, name)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SupportedVersions:
     """ClientHello: the offered list; ServerHello/HRR: the one selected."""
 
@@ -179,7 +179,7 @@ class SupportedVersions:
                     w.u16(version)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyShareEntry:
     group: int
     key_exchange: bytes
@@ -193,7 +193,7 @@ class KeyShareEntry:
         w.opaque(2, self.key_exchange)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyShare:
     """ClientHello: ``entries``; ServerHello: one entry; HRR: ``selected_group`` only."""
 
@@ -232,7 +232,7 @@ class KeyShare:
                     entry.write(w)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Opaque16:
     """cookie: opaque<1..2^16-1>."""
 
@@ -247,7 +247,7 @@ class Opaque16:
         w.opaque(2, self.data)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RenegotiationInfo:
     type: ClassVar[int] = X.renegotiation_info
     renegotiated_connection: bytes
@@ -260,7 +260,7 @@ class RenegotiationInfo:
         w.opaque(1, self.renegotiated_connection)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RecordSizeLimit:
     type: ClassVar[int] = X.record_size_limit
     limit: int
@@ -277,13 +277,13 @@ class RecordSizeLimit:
         w.u16(self.limit)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PskIdentity:
     identity: bytes
     obfuscated_ticket_age: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PreSharedKey:
     """ClientHello: identities and binders; ServerHello: ``selected_identity``."""
 
@@ -330,7 +330,7 @@ class PreSharedKey:
         return 2 + sum(1 + len(b) for b in self.binders)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EarlyDataIndication:
     """Empty in ClientHello and EncryptedExtensions; a size in NewSessionTicket."""
 
@@ -342,7 +342,7 @@ class EarlyDataIndication:
             w.u32(self.max_early_data_size)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateAuthorities:
     type: ClassVar[int] = X.certificate_authorities
     names: tuple[bytes, ...]  # DER-encoded distinguished names

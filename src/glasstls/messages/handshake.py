@@ -13,7 +13,7 @@ is sent or received, with these values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
@@ -34,6 +34,7 @@ from ..errors import (
     DecodeError,
     IllegalParameter,
 )
+from ..immutable import frozen
 from .extensions import (
     ALPN,
     CH,
@@ -111,7 +112,7 @@ def body_reader(raw: bytes) -> Reader:
     return Reader(raw, 4)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientHello:
     msg_type: ClassVar[int] = H.client_hello
     legacy_version: int
@@ -190,7 +191,7 @@ class ClientHello:
         return details
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerHello:
     """ServerHello, or a HelloRetryRequest when ``random`` is the special value."""
 
@@ -260,7 +261,7 @@ class ServerHello:
                 "extensions": _extension_names(extensions)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EncryptedExtensions:
     msg_type: ClassVar[int] = H.encrypted_extensions
     extensions: tuple[Extension, ...]
@@ -285,13 +286,13 @@ class EncryptedExtensions:
                 else None}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateEntry:
     cert_data: bytes  # DER X.509
     extensions: tuple[Extension, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Certificate13:
     msg_type: ClassVar[int] = H.certificate
     certificate_request_context: bytes
@@ -326,7 +327,7 @@ class Certificate13:
         return {}  # the chain is described by the side that parsed it
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Certificate12:
     msg_type: ClassVar[int] = H.certificate
     chain: tuple[bytes, ...]
@@ -351,7 +352,7 @@ class Certificate12:
         return {}  # the chain is described by the side that parsed it
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateRequest13:
     msg_type: ClassVar[int] = H.certificate_request
     certificate_request_context: bytes
@@ -373,7 +374,7 @@ class CertificateRequest13:
         return {"extensions": _extension_names(self.extensions)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateRequest12:
     msg_type: ClassVar[int] = H.certificate_request
     certificate_types: bytes
@@ -407,7 +408,7 @@ class CertificateRequest12:
                 "certificate_authorities": len(self.certificate_authorities)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateVerify:
     msg_type: ClassVar[int] = H.certificate_verify
     algorithm: int
@@ -430,7 +431,7 @@ class CertificateVerify:
                 "signature_bytes": len(self.signature)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Finished:
     msg_type: ClassVar[int] = H.finished
     verify_data: bytes
@@ -450,7 +451,7 @@ class Finished:
         return {"verify_data_bytes": len(self.verify_data)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewSessionTicket13:
     msg_type: ClassVar[int] = H.new_session_ticket
     ticket_lifetime: int
@@ -485,7 +486,7 @@ class NewSessionTicket13:
         return (early.max_early_data_size or 0) if early is not None else 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewSessionTicket12:
     msg_type: ClassVar[int] = H.new_session_ticket
     ticket_lifetime_hint: int
@@ -507,7 +508,7 @@ class NewSessionTicket12:
         return {"lifetime_hint": self.ticket_lifetime_hint, "ticket_bytes": len(self.ticket)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyUpdate:
     msg_type: ClassVar[int] = H.key_update
     update_requested: bool
@@ -531,7 +532,7 @@ class KeyUpdate:
         return {"update_requested": self.update_requested}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EmptyMessage:
     """EndOfEarlyData, ServerHelloDone, HelloRequest: a header and nothing else."""
 
@@ -555,7 +556,7 @@ def parse_empty(raw: bytes) -> EmptyMessage:
     return EmptyMessage(raw[0], raw)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Serialized:
     """A message already serialized (a server's Certificate, made once per key)."""
 
@@ -576,7 +577,7 @@ class Serialized:
         return {}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerKeyExchangeECDHE:
     """RFC 8422 §5.4: ServerECDHParams (named_curve only) and its signature."""
 
@@ -616,7 +617,7 @@ class ServerKeyExchangeECDHE:
                 "signature_bytes": len(self.signature)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientKeyExchangeECDHE:
     msg_type: ClassVar[int] = H.client_key_exchange
     public: bytes
@@ -636,7 +637,7 @@ class ClientKeyExchangeECDHE:
         return {"key_exchange": "ECDHE", "client_public_bytes": len(self.public)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientKeyExchangeRSA:
     """RFC 5246 §7.4.7.1: the pre-master secret encrypted to the server's RSA key."""
 
