@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/glasstls demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -10,8 +10,9 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -25,13 +26,21 @@ from .crypto.suites import (
     RSA_KEY_TRANSPORT_SUITES,
     SUITES,
 )
-from .errors import ConfigError
+from .errors import ConfigError, InternalError, UnrecognizedName
 from .recorder import RecorderFactory
+from .servernames import ServerNames
 from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
 from .trace import TraceCallback
 from .trust.policy import CrlCheck, VerifyOptions
 
+if TYPE_CHECKING:
+    from .messages.handshake import ClientHello
+
 KeyLogCallback = Callable[[str], None]
+# ServerConfig.select_certificate: (server name or None, ClientHello) -> the
+# chains to choose from, or None for the configured ones.
+CertificateSelector = Callable[
+    [str | None, "ClientHello"], "Sequence[CertifiedKey] | CertifiedKey | None"]
 
 # RSA key transport suites come last and are used only with enable_rsa_key_exchange.
 DEFAULT_SUITES: tuple[int, ...] = (
@@ -222,6 +231,17 @@ class ServerConfig(_Common):
     # One or more certificate chains; the server picks one that the client's
     # signature_algorithms allow (e.g. an ECDSA and an RSA chain side by side).
     certificates: tuple[CertifiedKey, ...] = ()
+    # Virtual hosting (RFC 6066 §3): chains by the name the client sends, exact
+    # ("example.com") or wildcard over one label ("*.example.com"). A client that
+    # names none of them, or sends no name, gets ``certificates``; with no
+    # ``certificates`` it is refused with unrecognized_name.
+    server_names: Mapping[str, Sequence[CertifiedKey]] = field(default_factory=dict)
+    # Or choose per connection: called with the name the client sent (None if
+    # none) and its ClientHello before a chain is picked; returns the chains to
+    # pick from (by the client's signature algorithms, as always), or None for
+    # the two settings above. Raising a TLSError refuses the client with its alert.
+    select_certificate: CertificateSelector | None = None
+    name_table: ServerNames = field(init=False, repr=False, compare=False)
     # Choose suites and groups in our order rather than the client's.
     server_preference: bool = True
     # Send a cookie in HelloRetryRequest and require it back (RFC 8446 §4.2.2). The
@@ -253,7 +273,8 @@ class ServerConfig(_Common):
 
     def __post_init__(self) -> None:
         _check_common(self)
-        if not self.certificates:
+        object.__setattr__(self, "name_table", ServerNames(self.server_names))
+        if not (self.certificates or self.name_table or self.select_certificate):
             raise ConfigError("a server needs at least one certificate chain and key")
         if self.client_auth not in ("none", "optional", "required"):
             raise ConfigError('client_auth must be "none", "optional" or "required"')
@@ -263,10 +284,34 @@ class ServerConfig(_Common):
             raise ConfigError("ticket_lifetime must be between 0 and 604800 seconds")
         if not 0 <= self.max_early_data_size < 2**32:
             raise ConfigError("max_early_data_size must fit 32 bits")
-        if self.enable_rsa_key_exchange and not any(
-            _is_rsa(c) for c in self.certificates
+        if self.enable_rsa_key_exchange and self.select_certificate is None and not any(
+            _is_rsa(c) for c in self.all_certificates()
         ):
             raise ConfigError("RSA key exchange needs an RSA certificate")
+
+    def all_certificates(self) -> list[CertifiedKey]:
+        """Every configured chain: the default ones, then those by name."""
+        return [*self.certificates, *(c for chains in self.server_names.values()
+                                      for c in chains)]
+
+    def certificates_for(self, server_name: str | None, client_hello: ClientHello
+                         ) -> tuple[CertifiedKey, ...]:
+        """The chains to answer a client that asked for ``server_name`` with
+        (``select_certificate``, then ``server_names``, then ``certificates``)."""
+        if self.select_certificate is not None:
+            chosen = self.select_certificate(server_name, client_hello)
+            if chosen is not None:
+                chains = (chosen,) if isinstance(chosen, CertifiedKey) else tuple(chosen)
+                if not chains or not all(isinstance(c, CertifiedKey) for c in chains):
+                    raise InternalError("select_certificate returned no CertifiedKey")
+                return chains
+        found = self.name_table.lookup(server_name)
+        if found is not None:
+            return found
+        if self.certificates:
+            return self.certificates
+        # RFC 6066 §3: a server that does not recognise the name may refuse it.
+        raise UnrecognizedName(f"no certificate for the server name {server_name!r}")
 
 
 def _is_rsa(certified: CertifiedKey) -> bool:

@@ -35,6 +35,7 @@ from .errors import (
     IllegalParameter,
     InternalError,
     TLSError,
+    UnexpectedEOF,
     UnexpectedMessage,
     UsageError,
 )
@@ -68,7 +69,8 @@ MAX_AFTER_CLOSE = 2**20
 
 class _Connection:
     # A server holds thousands of these: no per-instance dictionary.
-    __slots__ = ("__weakref__", "_core", "_error", "_peer_closed", "_sent_close", "_state")
+    __slots__ = ("__weakref__", "_core", "_ended", "_error", "_peer_closed", "_sent_close",
+                 "_state")
 
     def __init__(self, config: ClientConfig | ServerConfig, side: str) -> None:
         self._core = ConnectionCore(config, side)
@@ -76,6 +78,7 @@ class _Connection:
         self._error: GlassTLSError | None = None
         self._sent_close = False
         self._peer_closed = False
+        self._ended = False  # the transport ended (receive_eof)
 
     # -- public API -------------------------------------------------------------
 
@@ -104,9 +107,14 @@ class _Connection:
 
         Raises ``TLSError`` (after queuing the alert to send) when the peer
         misbehaves; the error carries the events decoded before it in ``events``.
+        ``b""`` means the transport ended, as in h11: it is ``receive_eof()``.
         """
         if self._error is not None:
             raise self._error
+        if not data:
+            return self.receive_eof()
+        if self._ended:
+            raise UsageError("receive_data() after the end of the stream (receive_eof)")
         core = self._core
         record = core.record
         if data:
@@ -139,6 +147,45 @@ class _Connection:
             internal = self._internal_error(bug)
             internal.events = core.take_events()
             raise internal from bug
+        return core.take_events()
+
+    def receive_eof(self) -> list[Event]:
+        """The transport ended: the peer will send nothing more. (``receive_data(b"")``
+        is the same call.)
+
+        After the peer's close_notify this is the clean end it announced (no new
+        event). Before the handshake has finished it is a failure: ``UnexpectedEOF``
+        is raised and no alert is queued, since nobody is left to read it.
+        Otherwise the stream ended without close_notify, which is what a truncation
+        attack looks like: a ``ConnectionClosed(clean=False)`` event says so, and the
+        application decides whether what it received is complete (an HTTP body
+        short of its Content-Length is not). Calling it again changes nothing.
+        """
+        if self._error is not None:
+            raise self._error
+        core = self._core
+        if self._ended or self._peer_closed:
+            self._ended = True
+            return core.take_events()
+        self._ended = True
+        if not self.handshake_complete:
+            error = UnexpectedEOF("the peer closed the connection during the handshake")
+            self._error = error
+            self._state = Closed()
+            core.handshake_out.clear()
+            if core.tracing:
+                core.trace(CLOSE, RECEIVED, {"transport": "ended during the handshake"})
+            raise error
+        self._peer_closed = True
+        core.events.append(ConnectionClosed(clean=False))
+        if core.tracing:
+            details: dict[str, object] = {
+                "transport": "ended without close_notify",
+                "meaning": "what was received may have been cut short"}
+            unread = core.record.buffered + len(core.handshake_in)
+            if unread:
+                details["unread"] = f"{unread} bytes of an unfinished record or message"
+            core.trace(CLOSE, RECEIVED, details)
         return core.take_events()
 
     def data_to_send(self) -> bytes:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from . import iana
+
 
 class ProtocolVersion(enum.IntEnum):
     SSL3 = 0x0300
@@ -146,13 +148,27 @@ def is_grease(value: int) -> bool:
 
 
 def describe(enum_type: type[enum.IntEnum], value: int) -> str:
-    """A readable name for a code point, known or not."""
+    """A readable name for a code point, known or not: the engine's own name, else
+    the IANA registry's (for what glasstls does not speak), else ``unknown(0x....)``.
+
+    >>> describe(CipherSuite, 0xC013)
+    'TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA'
+    """
     if is_grease(value):
         return f"GREASE(0x{value:04x})"
     try:
         return enum_type(value).name
     except ValueError:
-        return f"unknown(0x{value:04x})"
+        name = _IANA_TABLES.get(enum_type, {}).get(value)
+        return name if name is not None else f"unknown(0x{value:04x})"
+
+
+_IANA_TABLES: dict[type[enum.IntEnum], dict[int, str]] = {
+    CipherSuite: iana.CIPHER_SUITES,
+    NamedGroup: iana.SUPPORTED_GROUPS,
+    SignatureScheme: iana.SIGNATURE_SCHEMES,
+    ExtensionType: iana.EXTENSION_TYPES,
+}
 
 
 # RFC 8446 §4.1.3: the last 8 bytes of ServerHello.random when a TLS 1.3

@@ -154,6 +154,30 @@ class UnexpectedMessage(PeerMisbehaved):
     alert = AlertDescription.unexpected_message
 
 
+class PlaintextPeer(UnexpectedMessage):
+    """The peer's bytes are readable text, not TLS records: a plain HTTP server, an
+    SSH banner, an SMTP greeting... ``received`` holds the first bytes it sent."""
+
+    def __init__(self, received: bytes) -> None:
+        self.received = received
+        super().__init__(f"the peer sent plain text ({self.preview!r}): not TLS")
+
+    @property
+    def preview(self) -> str:
+        """The first line of what the peer sent, at most 40 characters."""
+        line = self.received.split(b"\n", 1)[0].rstrip(b"\r")
+        text = line.decode("ascii", "replace")
+        return text if len(text) <= 40 else text[:40] + "..."
+
+    @staticmethod
+    def looks_like_text(data: bytes | bytearray | memoryview) -> bool:
+        """Whether the first line of ``data`` is printable ASCII: no TLS record
+        starts so, since content types are 20..24 (binary may follow the line, as
+        an SSH server's key exchange follows its banner)."""
+        line = bytes(data).split(b"\n", 1)[0]
+        return bool(line) and all(32 <= b < 127 or b in (9, 13) for b in line)
+
+
 class IllegalParameter(PeerMisbehaved):
     alert = AlertDescription.illegal_parameter
 
@@ -186,6 +210,17 @@ class BadRecordMac(PeerMisbehaved):
 
 class HandshakeFailure(PeerIncompatible):
     alert = AlertDescription.handshake_failure
+
+
+class UnexpectedEOF(HandshakeFailure):
+    """The transport ended before the handshake finished. No alert is sent: nobody
+    is left to read it."""
+
+
+class UnrecognizedName(PeerIncompatible):
+    """RFC 6066 §3: the server has no certificate for the name the client asked for."""
+
+    alert = AlertDescription.unrecognized_name
 
 
 class UnsupportedProtocolVersion(PeerIncompatible):

@@ -47,7 +47,11 @@ class AlertReceived(Event):
 
 @dataclass(frozen=True, slots=True)
 class ConnectionClosed(Event):
-    """The peer sent close_notify: it will send no more data."""
+    """The peer will send no more data. ``clean``: it said so with close_notify.
+    Not clean: the transport ended without it (``receive_eof``), so what was
+    received may have been cut short, by the peer or by an attacker."""
+
+    clean: bool = True
 
 
 @dataclass(frozen=True, slots=True)

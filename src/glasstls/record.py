@@ -15,6 +15,7 @@ from .errors import (
     BadRecordMac,
     DecodeError,
     InternalError,
+    PlaintextPeer,
     RecordOverflow,
     UnexpectedMessage,
 )
@@ -287,9 +288,9 @@ class RecordLayer:
                     return None
             content_type = buffer[position]
             if content_type not in _VALID_TYPES:
-                http = content_type in b"GPHDOC"  # GET, POST, HEAD, DELETE, OPTIONS, CONNECT
-                hint = " (is the peer speaking plaintext HTTP?)" if http else ""
-                raise UnexpectedMessage(f"record of unknown content type {content_type}{hint}")
+                if PlaintextPeer.looks_like_text(buffer[position:position + 64]):
+                    raise PlaintextPeer(bytes(buffer[position:position + 64]))
+                raise UnexpectedMessage(f"record of unknown content type {content_type}")
             if buffer[position + 1] != 3:
                 raise DecodeError("not a TLS record: bad record version")
             length = (buffer[position + 3] << 8) | buffer[position + 4]

@@ -162,6 +162,40 @@ class TicketKeys:
         return None
 
 
+# "glasstls session" and a newline, so that ``head -1`` or ``file`` shows what it is.
+SESSION_FILE_MAGIC = b"glasstls session\n"
+SESSION_FILE_VERSION = 1
+
+
+def _optional_text(w: Writer, text: str | None) -> None:
+    w.u8(0 if text is None else 1)
+    w.opaque(2, (text or "").encode())
+
+
+def _read_optional_text(r: Reader) -> str | None:
+    present, raw = r.u8(), r.opaque(2)
+    if present > 1:
+        raise DecodeError("session file holds out-of-range values")
+    try:
+        return raw.decode() if present else None
+    except UnicodeDecodeError:
+        raise DecodeError("session file holds a name that is not UTF-8") from None
+
+
+def _chain(w: Writer, chain: tuple[bytes, ...]) -> None:
+    with w.vector(3):
+        for certificate in chain:
+            w.opaque(3, certificate)
+
+
+def _read_chain(r: Reader) -> tuple[bytes, ...]:
+    chain = []
+    with r.vector(3) as certificates:
+        while certificates.remaining:
+            chain.append(certificates.opaque(3))
+    return tuple(chain)
+
+
 @dataclass
 class ClientSession:
     """A session the client can resume: a TLS 1.3 ticket, or a TLS 1.2 session id
@@ -186,6 +220,60 @@ class ClientSession:
 
     def expired(self, now_ms: int) -> bool:
         return now_ms - self.received_ms >= self.lifetime * 1000
+
+    # -- the session file (``glasstls client --sess-out`` / ``--sess-in``) -------
+    # Layout (docs/session-file.md): SESSION_FILE_MAGIC, a format version byte,
+    # then the fields below with the codec's integer and vector encodings. It holds
+    # the resumption secret: whoever reads the file can resume the session.
+
+    def to_bytes(self) -> bytes:
+        """This session as a session file (format version 1)."""
+        w = Writer()
+        w.raw(SESSION_FILE_MAGIC)
+        w.u8(SESSION_FILE_VERSION)
+        w.u16(self.version)
+        w.u16(self.cipher_suite)
+        w.opaque(1, self.secret)
+        w.u64(self.received_ms)
+        w.u32(self.lifetime)
+        _optional_text(w, self.server_name)
+        w.u8(0 if self.alpn is None else 1)
+        w.opaque(1, self.alpn or b"")
+        w.opaque(2, self.ticket)
+        w.u32(self.age_add)
+        w.u32(self.max_early_data_size)
+        w.opaque(1, self.session_id)
+        w.u8(1 if self.extended_master_secret else 0)
+        _chain(w, self.peer_certificates)
+        _optional_text(w, self.signature_scheme)
+        _chain(w, self.verified_chain)
+        return bytes(w.buffer)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ClientSession:
+        """A session read back from ``to_bytes``; ``DecodeError`` for anything else
+        (another format version, a truncated or altered file)."""
+        if not data.startswith(SESSION_FILE_MAGIC):
+            raise DecodeError("not a glasstls session file")
+        with Reader(data[len(SESSION_FILE_MAGIC):]) as r:
+            format_version = r.u8()
+            if format_version != SESSION_FILE_VERSION:
+                raise DecodeError(f"session file format {format_version} is not supported "
+                                  f"(this glasstls reads format {SESSION_FILE_VERSION})")
+            version, suite, secret = r.u16(), r.u16(), r.opaque(1)
+            received_ms, lifetime = r.u64(), r.u32()
+            server_name = _read_optional_text(r)
+            has_alpn, alpn = r.u8(), r.opaque(1)
+            ticket, age_add, max_early = r.opaque(2), r.u32(), r.u32()
+            session_id, ems = r.opaque(1), r.u8()
+            peer_certificates = _read_chain(r)
+            signature_scheme = _read_optional_text(r)
+            verified_chain = _read_chain(r)
+        if version not in (0x0303, 0x0304) or has_alpn > 1 or ems > 1:
+            raise DecodeError("session file holds out-of-range values")
+        return cls(version, suite, secret, received_ms, lifetime, server_name,
+                   alpn if has_alpn else None, ticket, age_add, max_early, session_id,
+                   ems == 1, peer_certificates, signature_scheme, verified_chain)
 
 
 class SessionCache:

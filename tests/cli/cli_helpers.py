@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,3 +67,31 @@ def is_subsequence(expected: list[Any], actual: list[Any]) -> bool:
     """Whether ``expected`` appears in ``actual`` in order (other items between)."""
     remaining = iter(actual)
     return all(any(item == candidate for candidate in remaining) for item in expected)
+
+
+VERSIONS = {"TLSv1.3": "-tls1_3", "TLSv1.2": "-tls1_2"}
+Start = Callable[[Sequence[str]], PeerProcess]
+
+
+def s_server(openssl: str, processes: Start, pem: dict[str, Path], version: str,
+             *options: str) -> tuple[PeerProcess, int]:
+    """``openssl s_server`` on a free port of 127.0.0.1 with the test PKI's leaf."""
+    server = processes([openssl, "s_server", "-accept", "127.0.0.1:0", VERSIONS[version],
+                        "-cert", str(pem["cert"]), "-key", str(pem["key"]), *options])
+    port = int(server.wait_for(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1))
+    return server, port
+
+
+def start_glasstls_server(processes: Start, *options: str) -> tuple[PeerProcess, int]:
+    """``glasstls server --port 0 OPTIONS``, once it has said all it says at start."""
+    server = processes(glasstls_argv("server", "--port", "0", *options))
+    port = int(server.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
+    server.wait_for("Ctrl-C stops it")  # the end of what it prints when it starts
+    return server, port
+
+
+def stop(server: PeerProcess) -> None:
+    """Ctrl-C, as a person would: the server stops cleanly with status 0."""
+    server.process.send_signal(signal.SIGINT)
+    assert server.wait() == 0, server.describe()
+    assert "stopped" in server.stdout

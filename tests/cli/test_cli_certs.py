@@ -85,3 +85,34 @@ def test_a_broken_ca_in_the_folder_is_reported(tmp_path: Path) -> None:
     (tmp_path / "ca-key.pem").write_text("not a key")
     result = run_glasstls("certs", "--dir", str(tmp_path))
     assert result.code == 2 and "cannot reuse the CA" in result.stderr, result.describe()
+
+
+def test_names_that_are_not_dns_names_or_addresses_are_refused(tmp_path: Path) -> None:
+    for bad in ("bad name!", "trailing-.example", "a..b", "x" * 64 + ".example", "*"):
+        result = run_glasstls("certs", "--dir", str(tmp_path), bad)
+        assert result.code == 2, result.describe()
+        assert f"{bad!r} is not a DNS name or IP address" in result.stderr
+    assert not (tmp_path / "ca.pem").exists()  # nothing was written
+    ok = run_glasstls("certs", "--dir", str(tmp_path), "*.app.test", "app-1.test", "::1")
+    assert ok.code == 0, ok.describe()
+
+
+def test_a_leaf_never_outlives_its_ca(tmp_path: Path) -> None:
+    result = run_glasstls("certs", "--dir", str(tmp_path), "--ca-days", "30", "--days",
+                          "400", "--json")
+    assert result.code == 0, result.describe()
+    assert json.loads(result.stdout)["capped_at_ca_expiry"] is True
+    ca, leaf = load(tmp_path / "ca.pem"), load(tmp_path / "localhost+2.pem")
+    assert leaf.not_valid_after_utc == ca.not_valid_after_utc
+    text = run_glasstls("certs", "--dir", str(tmp_path), "app.test", "--days", "400")
+    assert "capped at the CA's expiry" in text.stdout, text.describe()
+
+
+def test_the_trust_hints_name_the_right_variables_and_the_issued_name(tmp_path: Path) -> None:
+    result = run_glasstls("certs", "--dir", str(tmp_path), "myapp.test")
+    assert result.code == 0, result.describe()
+    ca = tmp_path / "ca.pem"
+    assert f"Python requests:  REQUESTS_CA_BUNDLE={ca}" in result.stdout
+    assert f"--servername myapp.test --cafile {ca}" in result.stdout
+    assert "--resolve myapp.test:8443:127.0.0.1 https://myapp.test:8443/" in result.stdout
+    assert "localhost:8443" not in result.stdout

@@ -110,12 +110,12 @@ def demo_json(options: str, *extra: str) -> tuple[list[dict[str, Any]], dict[str
     result = run_glasstls("demo", "--json", *options.split(), *extra)
     assert result.code == 0, result.describe()
     lines = result.json_lines()
-    assert lines[0]["type"] == "info" and lines[-1]["type"] == "summary", result.describe()
+    assert lines[0]["event"] == "demo" and lines[-1]["event"] == "summary", result.describe()
     return lines, lines[-1]
 
 
 def trace_of(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [line for line in lines if line["type"] == "trace"]
+    return [line for line in lines if line["event"] == "trace"]
 
 
 def steps(trace: list[dict[str, Any]], side: str) -> list[tuple[str, str, str]]:
@@ -161,12 +161,11 @@ def test_demo_shows_every_step_in_order_and_the_negotiated_parameters(options: s
     assert server_hello["version"].replace(" ", "v") == negotiated["version"]
     assert summary["ok"] is True and summary["keys_match"] is True
     assert summary["bytes"]["client_to_server"] > 0 and summary["bytes"]["server_to_client"] > 0
-    assert {"ClientHello", "ServerHello", "Established"} <= set(summary["time_per_step_ms"])
-    assert summary["authenticated"]["server"].startswith("yes: CN=localhost")
-    if "--mutual" in options:
-        assert summary["authenticated"]["client"].startswith("yes: CN=glasstls demo client")
+    timed = {entry["step"] for entry in summary["time_per_step_ms"]}
+    assert {"ClientHello", "ServerHello", "Established"} <= timed
+    assert summary["authenticated"] == {"server": True, "client": "--mutual" in options}
     assert not any("secrets" in e for e in trace), "secret values without --show-secrets"
-    exchanges = [line for line in lines if line["type"] == "exchange"]
+    exchanges = [line for line in lines if line["event"] == "exchange"]
     assert [x["title"] for x in exchanges] == ["HTTP request", "HTTP response"]
     assert "HTTP/1.1 200 OK" in exchanges[1]["text"]
     assert negotiated["cipher_suite"] in exchanges[1]["text"]

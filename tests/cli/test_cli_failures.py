@@ -92,6 +92,7 @@ def test_no_alpn_in_common(glass_server: Server, pem: dict[str, Path]) -> None:
     (["localhost", "--key", "key.pem"], "--key needs --cert"),
     (["localhost", "--cafile", "/nonexistent/ca.pem"], "cannot read /nonexistent/ca.pem"),
     (["localhost", "--cert", "/nonexistent/c.pem"], "cannot read /nonexistent/c.pem"),
+    (["localhost", "--servername", ""], "--servername needs a name"),
 ])
 def test_usage_errors(arguments: list[str], words: str) -> None:
     failed(run_glasstls("client", *arguments), USAGE, words)
@@ -124,8 +125,29 @@ def test_server_rejects_a_key_that_does_not_match(pem: dict[str, Path],
     assert "does not match" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "client", "server", "certs"])
+@pytest.mark.parametrize("command", ["demo", "client", "server", "serve", "certs"])
 def test_every_command_has_help_with_examples(command: str) -> None:
     result = run_glasstls(command, "--help")
     assert result.code == 0, result.describe()
     assert "examples:" in result.stdout and f"glasstls {command}" in result.stdout
+
+
+def test_version_names_glasstls_cryptography_and_its_openssl() -> None:
+    import cryptography
+
+    import glasstls
+
+    result = run_glasstls("--version")
+    assert result.code == 0, result.describe()
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"glasstls {glasstls.__version__}"
+    assert lines[1] == f"cryptography {cryptography.__version__}"
+    assert lines[2].startswith("OpenSSL ") and lines[2].endswith("(inside cryptography)")
+
+
+def test_http_against_a_server_that_does_not_answer_http(glass_server: Server,
+                                                         pem: dict[str, Path]) -> None:
+    host, port = glass_server()  # an echo server: our own request comes back
+    result = run_glasstls("client", f"{host}:{port}", "--cafile", str(pem["ca"]),
+                          "--servername", "localhost", "--http", "/")
+    failed(result, NETWORK, "not an HTTP response: 'GET / HTTP/1.1'", alone=False)

@@ -4,43 +4,21 @@
 from __future__ import annotations
 
 import re
-import signal
-from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from cli_helpers import glasstls_argv, is_subsequence, run_glasstls
-
-from interop.processes import PeerProcess
+from cli_helpers import (
+    VERSIONS,
+    Start,
+    glasstls_argv,
+    is_subsequence,
+    run_glasstls,
+    s_server,
+    start_glasstls_server,
+    stop,
+)
 
 pytestmark = pytest.mark.interop
-
-VERSIONS = {"TLSv1.3": "-tls1_3", "TLSv1.2": "-tls1_2"}
-Start = Callable[[Sequence[str]], PeerProcess]
-
-
-
-def s_server(openssl: str, processes: Start, pem: dict[str, Path], version: str,
-             *options: str) -> tuple[PeerProcess, int]:
-    server = processes([openssl, "s_server", "-accept", "127.0.0.1:0", VERSIONS[version],
-                        "-cert", str(pem["cert"]), "-key", str(pem["key"]), *options])
-    port = int(server.wait_for(r"^ACCEPT 127\.0\.0\.1:(\d+)$").group(1))
-    return server, port
-
-
-def start_glasstls_server(processes: Start, *options: str) -> tuple[PeerProcess, int]:
-    server = processes(glasstls_argv("server", "--port", "0", *options))
-    port = int(server.wait_for(r"listening on 127\.0\.0\.1:(\d+)").group(1))
-    server.wait_for("Ctrl-C stops it")  # the end of what it prints when it starts
-    return server, port
-
-
-def stop(server: PeerProcess) -> None:
-    """Ctrl-C, as a person would: the server stops cleanly with status 0."""
-    server.process.send_signal(signal.SIGINT)
-    assert server.wait() == 0, server.describe()
-    assert "stopped" in server.stdout
-
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_glasstls_client_gets_a_page_from_openssl_s_server(

@@ -130,8 +130,8 @@ def test_json_view_writes_one_object_per_line() -> None:
     view.exchange(6.0, "client->server", "HTTP request", "GET /")
     view.summary([("version", "TLSv1.3")], {"negotiated": {"version": "TLSv1.3"}})
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert lines[0] == {"type": "trace", "step": "ClientHello", "side": "client",
+    assert lines[0] == {"event": "trace", "step": "ClientHello", "side": "client",
                         "action": "sent", "direction": "client->server", "timestamp": 5.0,
-                        "details": {"random": "00"}, "connection": "#1"}
-    assert lines[1]["type"] == "exchange" and lines[1]["text"] == "GET /"
-    assert lines[2] == {"type": "summary", "negotiated": {"version": "TLSv1.3"}}
+                        "details": {"random": "00"}, "connection": 0, "label": "#1"}
+    assert lines[1]["event"] == "exchange" and lines[1]["text"] == "GET /"
+    assert lines[2] == {"event": "summary", "negotiated": {"version": "TLSv1.3"}}

@@ -111,8 +111,8 @@ def _public(cls: type) -> set[str]:
 
 
 COMMON = {"close", "closed", "config", "data_to_send", "export_keying_material",
-          "handshake_complete", "key_update", "negotiated", "receive_data", "recorder", "send",
-          "take_unprocessed_data"}
+          "handshake_complete", "key_update", "negotiated", "receive_data", "receive_eof",
+          "recorder", "send", "take_unprocessed_data"}
 
 
 def test_the_connections_show_only_their_public_surface() -> None:

@@ -101,7 +101,7 @@ def test_explain_pcap_decrypts_chromiums_whole_connection_to_glasstls_serve(
     env = serve_environment(tmp_path / "state")
     env["SSLKEYLOGFILE"] = str(keylog)  # the server logs every connection's secrets
     with capture(tmp_path / "chromium.pcapng", port) as path:
-        process = subprocess.Popen(serve_argv("--port", str(port), "--quiet"),
+        process = subprocess.Popen(serve_argv("--port", str(port)),
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, env=env)
         served = ServeProcess(process, tmp_path / "state")

@@ -23,13 +23,15 @@ class PeerProcess:
     ``s_client`` treat end-of-input as "quit".
     """
 
-    def __init__(self, argv: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, argv: Sequence[str], cwd: str | os.PathLike[str] | None = None,
+                 stdin: int | None = None) -> None:
+        """``stdin``: a file descriptor to read from instead of a pipe (a terminal)."""
         self.argv = list(argv)
         self._lock = threading.Condition()
         self._output = {"stdout": bytearray(), "stderr": bytearray()}
         self.process = subprocess.Popen(
-            self.argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
+            self.argv, cwd=cwd, stdin=subprocess.PIPE if stdin is None else stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         )
         self._readers = [
             threading.Thread(target=self._read, args=(name, stream), daemon=True)

@@ -24,6 +24,7 @@ import pytest
 
 from glasstls import ClientConfig, ServerConfig
 from glasstls.constants import TLS12, TLS13
+from helpers import pyssl
 from peers import require_binary
 from pki import pki
 
@@ -154,11 +155,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def python_https_server(files: dict[str, Path], version: int | None = None
+def python_https_server(files: dict[str, Path], version: int | None = None,
+                        handler: type[http.server.BaseHTTPRequestHandler] = _Handler,
                         ) -> Iterator[int]:
-    """An HTTPS server on Python's ``ssl`` in a thread; yields its port. Each
-    response says which path, version and suite the server saw."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    """An HTTPS server on Python's ``ssl`` in a thread; yields its port. By
+    default each response says which path, version and suite the server saw."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     httpd.socket = python_server_context(files, version).wrap_socket(
         httpd.socket, server_side=True)
@@ -173,35 +175,13 @@ def python_https_server(files: dict[str, Path], version: int | None = None
         thread.join(10)
 
 
-@contextlib.contextmanager
 def python_tls_listener(files: dict[str, Path], handler: Any, version: int | None = None,
-                        context: ssl.SSLContext | None = None) -> Iterator[int]:
+                        context: ssl.SSLContext | None = None
+                        ) -> contextlib.AbstractContextManager[int]:
     """One connection served by ``handler(ssl_socket)`` on Python's ``ssl`` in a
     thread; yields the port. Exceptions in the handler fail the test at exit."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    if context is None:
-        context = python_server_context(files, version)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            plain, _ = listener.accept()
-            # Strict about endings, so that a test can tell close_notify from EOF.
-            with context.wrap_socket(plain, server_side=True,
-                                     suppress_ragged_eofs=False) as tls:
-                handler(tls)
-        except BaseException as error:  # reported in the test's thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        thread.join(30)
-        listener.close()
-    if errors:
-        raise errors[0]
+    return pyssl.python_tls_listener(
+        context if context is not None else python_server_context(files, version), handler)
 
 
 def glass_context(files: dict[str, Path], version: int | None = None,
@@ -217,6 +197,40 @@ def glass_context(files: dict[str, Path], version: int | None = None,
     if version is not None:
         context.minimum_version = context.maximum_version = SSL_VERSIONS[version]
     return context
+
+
+class BioPair:
+    """A glasstls client and server TLSObject joined by hand-carried BIOs."""
+
+    def __init__(self, client_context: Any, server_context: Any,
+                 server_hostname: str = "localhost") -> None:
+        self.c_in, self.c_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.s_in, self.s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.client = client_context.wrap_bio(self.c_in, self.c_out,
+                                              server_hostname=server_hostname)
+        self.server = server_context.wrap_bio(self.s_in, self.s_out, server_side=True)
+
+    def carry(self) -> None:
+        data = self.c_out.read()
+        if data:
+            self.s_in.write(data)
+        data = self.s_out.read()
+        if data:
+            self.c_in.write(data)
+
+    def handshake(self) -> None:
+        for _ in range(10):
+            done = 0
+            for side in (self.client, self.server):
+                try:
+                    side.do_handshake()
+                    done += 1
+                except ssl.SSLWantReadError:
+                    pass
+            self.carry()
+            if done == 2:
+                return
+        raise AssertionError("handshake did not finish")
 
 
 def free_port() -> int:

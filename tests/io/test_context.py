@@ -232,9 +232,9 @@ def test_server_side_limits_are_explicit(files: dict[str, Path]) -> None:
     empty = glasstls.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     with pytest.raises(ssl.SSLError, match="load_cert_chain"):
         empty.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_side=True)
-    with pytest.raises(NotImplementedError):
-        server.sni_callback = lambda *args: None
-    server.set_servername_callback(None)
+    with pytest.raises(ValueError, match="session can only be specified in client mode"):
+        glass_context(files, server=True).wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(),
+                                                   server_side=True, session=object())
 
 
 def test_create_default_context(files: dict[str, Path]) -> None:

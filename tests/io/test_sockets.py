@@ -385,3 +385,30 @@ def test_connect_by_ip_address_checks_the_address_against_the_certificate(
     with pytest.raises(ssl.SSLCertVerificationError):
         glasstls.connect(server.address, config=client_config(), timeout=10,
                          server_hostname="127.0.0.2")
+
+
+def test_data_sent_with_the_last_handshake_flight_stays_visible_to_select(
+        files: dict[str, Path]) -> None:
+    """A TLS 1.3 client's first data in the same TCP segment as its Finished: after
+    the server's handshake, select() must still see it (it stays in the kernel, as
+    with OpenSSL), or a select-based server such as websockets' waits forever."""
+    server_context = glass_context(files, TLS13, server=True)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        accepted, _ = listener.accept()
+        tls = server_context.wrap_socket(accepted, server_side=True,
+                                         do_handshake_on_connect=False)
+        client = glasstls.ClientConnection(client_config(TLS13), server_name="localhost")
+        with plain, tls:
+            plain.sendall(client.data_to_send())
+            done = threading.Thread(target=tls.do_handshake)
+            done.start()
+            while not client.handshake_complete:
+                client.receive_data(plain.recv(65536))
+            client.send(b"first request")
+            plain.sendall(client.data_to_send())  # Finished and data at once
+            done.join(10)
+            assert tls.version() == "TLSv1.3"
+            readable, _, _ = select.select([tls], [], [], 5)
+            assert readable == [tls], "the data was read past, where select() cannot see it"
+            assert tls.recv(100) == b"first request"

@@ -7,44 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from io_helpers import SSL_VERSIONS, VERSION_NAMES, VERSIONS, glass_context
+from io_helpers import SSL_VERSIONS, VERSION_NAMES, VERSIONS, BioPair as Pair, glass_context
 
 import glasstls
 from pki import pki
-
-
-class Pair:
-    """A glasstls client and server TLSObject joined by hand-carried BIOs."""
-
-    def __init__(self, client_context: Any, server_context: Any,
-                 server_hostname: str = "localhost") -> None:
-        self.c_in, self.c_out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.s_in, self.s_out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        self.client = client_context.wrap_bio(self.c_in, self.c_out,
-                                              server_hostname=server_hostname)
-        self.server = server_context.wrap_bio(self.s_in, self.s_out, server_side=True)
-
-    def carry(self) -> None:
-        data = self.c_out.read()
-        if data:
-            self.s_in.write(data)
-        data = self.s_out.read()
-        if data:
-            self.c_in.write(data)
-
-    def handshake(self) -> None:
-        for _ in range(10):
-            done = 0
-            for side in (self.client, self.server):
-                try:
-                    side.do_handshake()
-                    done += 1
-                except ssl.SSLWantReadError:
-                    pass
-            self.carry()
-            if done == 2:
-                return
-        raise AssertionError("handshake did not finish")
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def visit(url: str, spki_pin: str, profile: Path, screenshot: Path
 
 
 def test_chromium_sees_its_own_handshake(tmp_path: Path) -> None:
-    with serve_command(tmp_path / "state", "--quiet") as served:
+    with serve_command(tmp_path / "state") as served:  # the banner has the SPKI pin
         security, shown, report = visit(served.url, served.spki_pin, tmp_path / "profile",
                                         ARTIFACTS / "browser-handshake.png")
 

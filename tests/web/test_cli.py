@@ -59,12 +59,23 @@ def test_the_development_certificate_is_reused(tmp_path: Path) -> None:
         assert (tmp_path / "cert.pem").read_bytes() == first
 
 
+def test_quiet_prints_only_the_url(tmp_path: Path) -> None:
+    with serve_command(tmp_path, "--quiet") as served:
+        config = ClientConfig(trust=TrustStore.from_pem_file(tmp_path / "ca.pem"))
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            assert get(sock, "/").status == 200
+        served.stop()
+        assert served.output.splitlines() == [
+            f"glasstls serve: your browser's handshake at {served.url}"]
+
+
 def test_own_certificate_files(tmp_path: Path) -> None:
     from pki import pki
 
     files = pki().write(tmp_path / "pki")
     with serve_command(tmp_path / "state", "--cert", str(files["cert"]), "--key",
-                       str(files["key"]), "--quiet") as served:
+                       str(files["key"])) as served:
         assert "SPKI pin" in served.banner
         assert not (tmp_path / "state" / "ca.pem").exists()
         config = ClientConfig(trust=pki().trust)

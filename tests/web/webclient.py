@@ -217,7 +217,7 @@ def serve_command(state_dir: Path, *args: str) -> Iterator[ServeProcess]:
                                env=serve_environment(state_dir))
     served = ServeProcess(process, state_dir)
     try:
-        served.banner  # noqa: B018 - waits until the server is listening
+        served.url  # noqa: B018 - waits until the server is listening (--quiet too)
         yield served
     finally:
         served.stop()

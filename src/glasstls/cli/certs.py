@@ -10,6 +10,8 @@ reused, so every certificate issued there is trusted by trusting one file.
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
+import ipaddress
 import json
 import re
 import sys
@@ -24,7 +26,7 @@ from ..crypto.devpki import KEY_TYPES, Issued, make_ca, make_leaf
 from . import exitcodes
 from .common import HelpFormatter, print_failure
 from .failures import CommandError, explain
-from .render import key_words
+from .render import key_words, open_view
 
 DEFAULT_DIRECTORY = "glasstls-certs"
 DEFAULT_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -40,6 +42,27 @@ The CA (ca.pem, ca-key.pem) is made on first use and reused for every later
 certificate in the same folder. Keep ca-key.pem private: it can issue a
 certificate for any name.
 """
+
+
+# RFC 1123 §2.1 host name labels: letters, digits and inner hyphens, 1 to 63 long.
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is an IP address or a DNS name (a leftmost ``*`` label makes a
+    wildcard, RFC 6125 §6.4.3); else a ``CommandError`` saying what is wrong."""
+    try:
+        ipaddress.ip_address(name)
+        return name
+    except ValueError:
+        pass
+    labels = name.removeprefix("*.").split(".")
+    if (len(name) <= 253 and all(_LABEL.match(label) for label in labels)
+            and not name.startswith("-")):
+        return name
+    raise CommandError(f"{name!r} is not a DNS name or IP address (DNS names are "
+                       "dot-separated labels of letters, digits and hyphens; '*.' may "
+                       "start a wildcard)")
 
 
 def _file_base(names: list[str], client: bool) -> str:
@@ -93,6 +116,8 @@ def issue(directory: Path, names: list[str], key_type: str, days: int, client: b
         raise CommandError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
     if days < 1 or ca_days < 1:
         raise CommandError("--days and --ca-days must be at least 1")
+    for name in names:
+        check_name(name)
     base = base or _file_base(names, client)
     cert_path, key_path = directory / f"{base}.pem", directory / f"{base}-key.pem"
     if not force and (cert_path.exists() or key_path.exists()):
@@ -100,7 +125,12 @@ def issue(directory: Path, names: list[str], key_type: str, days: int, client: b
                            "for another file name)")
     try:
         ca, made = load_or_make_ca(directory, key_type, ca_days, ca_name)
-        leaf = make_leaf(ca, names, key_type=key_type, days=days, client=client)
+        # A certificate cannot outlive its issuer (RFC 5280 §6.1.3 checks each
+        # certificate in the path): cap the leaf at the CA's expiry.
+        ca_expiry = ca.certificate.not_valid_after_utc
+        capped = _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=days) > ca_expiry
+        leaf = make_leaf(ca, names, key_type=key_type, days=days, client=client,
+                         not_after=ca_expiry if capped else None)
         _write(cert_path, leaf.certificate_pem(), private=False)
         _write(key_path, leaf.key_pem(), private=True)
     except OSError as error:
@@ -115,21 +145,25 @@ def issue(directory: Path, names: list[str], key_type: str, days: int, client: b
         "certificate": str(cert_path), "key": str(key_path), "names": names,
         "key_type": key_type, "client": client,
         "not_after": leaf.certificate.not_valid_after_utc.isoformat(),
+        "capped_at_ca_expiry": capped,
     }
 
 
 def instructions(result: dict[str, Any]) -> list[str]:
-    """How to use the files and how to trust the CA, as lines of text."""
+    """How to use the files and how to trust the CA, as lines of text. Every
+    command works as printed (a test runs them) once the server line has started."""
     ca, cert, key = result["ca"], result["certificate"], result["key"]
     what = "client certificate" if result["client"] else "certificate"
+    until = f"valid until {result['not_after'][:10]}"
+    if result["capped_at_ca_expiry"]:
+        until += " (capped at the CA's expiry: a certificate cannot outlive its issuer)"
     lines = [
         f"{'Created' if result['ca_created'] else 'Reused'} the CA    {ca}  "
         f"({result['ca_subject']})",
         f"Issued a {what} for {', '.join(result['names'])}",
         f"  {cert}",
         f"  {key}  (private)",
-        f"  {key_words(_key_label(result['key_type']))}, valid until "
-        f"{result['not_after'][:10]}",
+        f"  {key_words(_key_label(result['key_type']))}, {until}",
         "",
     ]
     if result["client"]:
@@ -139,27 +173,56 @@ def instructions(result: dict[str, Any]) -> list[str]:
             f"  glasstls server --client-auth required --cafile {ca}",
         ]
     else:
-        lines += [
-            "Serve with it:",
-            f"  glasstls server --cert {cert} --key {key}",
-            f"  openssl s_server -cert {cert} -key {key}",
-            "",
-            "Trust the CA (only on machines you develop on):",
-            f"  glasstls client localhost:8443 --cafile {ca}",
-            f"  curl --cacert {ca} https://localhost:8443/",
-            f"  openssl s_client -connect localhost:8443 -CAfile {ca}",
-            f"  Python (ssl, requests, httpx):  SSL_CERT_FILE={ca}",
-            f"  Node.js:  NODE_EXTRA_CA_CERTS={ca}",
-            "  system-wide, Debian/Ubuntu:  sudo cp " + ca
-            + " /usr/local/share/ca-certificates/glasstls-dev.crt && sudo update-ca-certificates",
-            "  system-wide, macOS:  sudo security add-trusted-cert -d -r trustRoot "
-            f"-k /Library/Keychains/System.keychain {ca}",
-        ]
+        lines += _server_lines(result["names"], ca, cert, key)
     lines += ["", f"Keep {result['ca_key']} private: it can issue a certificate for any name."]
     if result["key_type"] == "ed25519":
         lines.append("Note: glasstls clients verify chains with cryptography's validator, "
                      "which does not accept Ed25519 certificates; OpenSSL does.")
     return lines
+
+
+def _server_lines(names: list[str], ca: str, cert: str, key: str) -> list[str]:
+    """Serving the certificate and reaching it by one of its names on this machine."""
+    host = names[0].replace("*.", "www.", 1)
+    address, bind = "127.0.0.1", ""
+    try:
+        ip = ipaddress.ip_address(host)
+        address = str(ip)
+        if not ip.is_loopback:
+            bind = f" --bind {ip}"
+    except ValueError:
+        pass
+    url_host = f"[{address}]" if ":" in address else address
+    named = host if address == "127.0.0.1" and host != "127.0.0.1" else None
+    if named == "localhost" or named is None:
+        target = "localhost" if named == "localhost" else url_host
+        client = f"glasstls client {target}:8443 --cafile {ca}"
+        curl = f"curl --cacert {ca} https://{target}:8443/"
+        openssl = f"openssl s_client -connect {target}:8443 -CAfile {ca}"
+        python = f"https://{target}:8443/"
+    else:
+        # A name that may not resolve here: connect to 127.0.0.1 and ask for it.
+        client = f"glasstls client 127.0.0.1:8443 --servername {named} --cafile {ca}"
+        curl = f"curl --cacert {ca} --resolve {named}:8443:127.0.0.1 https://{named}:8443/"
+        openssl = f"openssl s_client -connect 127.0.0.1:8443 -servername {named} -CAfile {ca}"
+        python = f"https://{named}:8443/"
+    return [
+        "Serve with it:",
+        f"  glasstls server --cert {cert} --key {key}{bind}",
+        f"  openssl s_server -accept {url_host}:8443 -cert {cert} -key {key} -www",
+        "",
+        "Trust the CA (only on machines you develop on), then reach it:",
+        f"  {client} --http /",
+        f"  {curl}",
+        f"  {openssl}",
+        f"  Python ssl, urllib, httpx:  SSL_CERT_FILE={ca} python3 ...  ({python})",
+        f"  Python requests:  REQUESTS_CA_BUNDLE={ca} python3 ...",
+        f"  Node.js:  NODE_EXTRA_CA_CERTS={ca} node ...",
+        "  system-wide, Debian/Ubuntu:  sudo cp " + ca
+        + " /usr/local/share/ca-certificates/glasstls-dev.crt && sudo update-ca-certificates",
+        "  system-wide, macOS:  sudo security add-trusted-cert -d -r trustRoot "
+        f"-k /Library/Keychains/System.keychain {ca}",
+    ]
 
 
 def _key_label(key_type: str) -> str:
@@ -177,14 +240,15 @@ def run(args: argparse.Namespace) -> int:
     >>> run(build_parser().parse_args(["certs", "--dir", "pki"]))
     0
     """
-    names = list(args.names) or (["glasstls client"] if args.client else list(DEFAULT_NAMES))
+    names = list(args.names) or (["glasstls-client"] if args.client else list(DEFAULT_NAMES))
     try:
         result = issue(Path(args.dir), names, args.key_type, args.days, args.client, args.out,
                        args.force, args.ca_days, args.ca_name)
     except CommandError as error:
-        return print_failure("certs", explain(error))
+        return print_failure("certs", explain(error),
+                             open_view(sys.stdout, json_lines=True) if args.json else None)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps({"event": "issued", **result}))
     else:
         sys.stdout.write("\n".join(instructions(result)) + "\n")
     return exitcodes.OK

@@ -2,7 +2,8 @@
 stdin to the server and the server's data to stdout (or send one HTTP GET).
 
 Connection details, the trace and warnings go to stderr, so that stdout carries
-only what the server sent.
+only what the server sent. With ``--json`` everything is JSON lines on stdout
+(the HTTP body as a field, or in the file ``-o`` names).
 
     glasstls client example.com --http /
     glasstls client localhost:8443 --cafile ca.pem --trace
@@ -15,40 +16,40 @@ import argparse
 import contextlib
 import os
 import socket
-import ssl
 import sys
-import threading
 import time
 import warnings
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Any
 
-from cryptography import x509
 from cryptography.utils import CryptographyDeprecationWarning
 
-from ..certs import describe_certificate
 from ..config import ClientConfig
-from ..errors import GlassTLSError
-from ..io import KeyLogFile, TLSSocket, connect
-from ..trace import TraceEvent
-from . import exitcodes
+from ..errors import DecodeError, GlassTLSError
+from ..io import KeyLogFile, TLSSocket, start_tls
+from ..session import ClientSession
+from . import exitcodes, starttls
+from .client_output import Handshake, Output, describe_connection, show_chain
 from .common import (
-    MAX_HEAD,
     HelpFormatter,
     add_version_flags,
+    cipher_suites_from,
     group_argument,
-    http_request,
     load_certified,
     load_trust,
     parse_target,
     print_failure,
+    sigalgs_argument,
     split_alpn,
+    suite_list_argument,
     versions_from,
 )
 from .failures import CommandError, explain
-from .render import JsonView, TextView, key_words, open_view
+from .http import h2_available, http_get
+from .render import open_view
 
 DEFAULT_PORT = 443
-# How long to wait for a TLS 1.3 session ticket before reconnecting without one.
+# How long to wait for a TLS 1.3 session ticket before going on without one.
 TICKET_WAIT = 2.0
 
 EXAMPLES = """\
@@ -56,9 +57,14 @@ examples:
   glasstls client example.com --http /                 GET / and print the response
   glasstls client example.com --trace --http /         ... with every handshake step
   glasstls client localhost:8443 --cafile ca.pem       talk: stdin to the server, its data to stdout
-  glasstls client localhost:4433 --cafile ca.pem --reconnect 2   resumption, twice
-  glasstls client 127.0.0.1:8443 --servername localhost --alpn h2,http/1.1
-  glasstls client localhost:8443 --cert me.pem --key me-key.pem  --cafile ca.pem
+  glasstls client localhost:8443 --cafile ca.pem --reconnect 2 --http /   resumption, twice
+  glasstls client localhost:8443 --cafile ca.pem --sess-out s.bin --http /   keep the session...
+  glasstls client localhost:8443 --cafile ca.pem --sess-in s.bin --http /    ...resume it later
+  glasstls client 127.0.0.1:8443 --cafile ca.pem --servername localhost --alpn h2 --http /
+  glasstls client localhost:8443 --cafile ca.pem --suite ECDHE-ECDSA-AES128-GCM-SHA256 --tls1.2
+  glasstls client localhost:8443 --cafile ca.pem --showcerts --json --http /
+  glasstls client localhost:8443 --cert me.pem --key me-key.pem --cafile ca.pem
+  glasstls client smtp.example.com:587 --starttls smtp
   glasstls client self-signed.example:443 --insecure  (no verification: a loud warning)
 
 exit codes: 0 ok, 2 usage, 3 network, 4 TLS handshake or alert, 5 certificate rejected
@@ -73,96 +79,79 @@ def build_config(args: argparse.Namespace, trace: Any = None) -> ClientConfig:
     if args.key and not args.cert:
         raise CommandError("--key needs --cert")
     if args.cert:
-        options["certificate"] = load_certified(args.cert, args.key)
+        options["certificate"] = load_certified(args.cert, args.key, args.password)
     if args.group:
         options["groups"] = tuple(g.id for g in args.group)
         options["key_share_groups"] = (args.group[0].id,)
+    if args.suite:
+        suites, rsa = cipher_suites_from([s for chosen in args.suite for s in chosen])
+        options["cipher_suites"] = suites
+        options["enable_rsa_key_exchange"] = rsa
+    if args.sigalgs:
+        options["signature_schemes"] = args.sigalgs
     if args.keylog:
         options["keylog"] = KeyLogFile(args.keylog)
     if args.crl_check:
         options["crl_check"] = args.crl_check
     try:
         return ClientConfig(
-            versions=versions_from(args), alpn_protocols=split_alpn(args.alpn),
+            versions=versions_from(args), alpn_protocols=offered_alpn(args),
             verify_certificates=not args.insecure, check_hostname=not args.insecure,
             trace=trace, trace_secrets=args.show_secrets, **options)
     except GlassTLSError as error:
         raise CommandError(str(error)) from None
 
 
-def describe_connection(sock: TLSSocket, target: str, verified: bool) -> list[tuple[str, str]]:
-    """What was negotiated, as (label, value) rows."""
-    negotiated = sock.negotiated
-    assert negotiated is not None
-    rows = [
-        ("protocol", f"{negotiated.version}, {negotiated.cipher_suite}"),
-        ("key exchange", negotiated.key_exchange
-         + (f" (group {negotiated.group})" if negotiated.group
-            and negotiated.group not in negotiated.key_exchange else "")),
-        ("signature", negotiated.signature_scheme or "none"),
-        ("ALPN", negotiated.alpn_protocol or "none"),
-        ("resumed", "yes (no certificate exchanged: the session was resumed)"
-         if negotiated.resumed else "no (full handshake)"),
-    ]
-    if negotiated.peer_certificates:
-        leaf = describe_certificate(x509.load_der_x509_certificate(
-            negotiated.peer_certificates[0]))
-        rows.append(("certificate", f"{leaf['subject']}; issuer {leaf['issuer']}; "
-                                    f"{key_words(leaf['key'])}; valid until "
-                                    f"{leaf['not_after'][:10]}; SAN "
-                                    f"{', '.join(leaf['san']) or '(none)'}"))
-    if not verified:
-        rows.append(("verified", "NO: --insecure, the certificate was not checked"))
-    elif negotiated.verified_chain:
-        anchor = x509.load_der_x509_certificate(negotiated.verified_chain[-1])
-        rows.append(("verified", f"yes, against {anchor.subject.rfc4514_string()} for the "
-                                 f"name {negotiated.server_name or sock.server_hostname}"))
-    elif negotiated.resumed:
-        rows.append(("verified", "yes, when the session was first established"))
-    return rows
+def offered_alpn(args: argparse.Namespace) -> tuple[str, ...]:
+    """``--alpn``'s protocols; with ``--http`` and no ``--alpn``, http/1.1 (what it
+    speaks unless asked for h2). Offering h2 needs the h2 package to speak it."""
+    protocols = split_alpn(args.alpn)
+    if args.http and "h2" in protocols and not h2_available():
+        raise CommandError("--alpn h2 with --http needs the h2 package to speak HTTP/2: "
+                           "pip install 'glasstls[cli]'")
+    if args.http and not protocols:
+        return ("http/1.1",)
+    return protocols
 
 
-def _show_rows(view: TextView | JsonView, title: str, rows: list[tuple[str, str]]) -> None:
-    if isinstance(view, JsonView):
-        view.info(title, **{label.replace(" ", "_"): value for label, value in rows})
-        return
-    view.info(title)
-    for label, value in rows:
-        view.out.line("  ", (f"{label:<14}", "label"), value)
+def load_session(path: str) -> ClientSession:
+    try:
+        return ClientSession.from_bytes(Path(path).read_bytes())
+    except OSError as error:
+        raise CommandError(f"--sess-in: cannot read {path}: {error.strerror}") from None
+    except DecodeError as error:
+        raise CommandError(f"--sess-in: {path} is not a usable session file: "
+                           f"{Exception.__str__(error)}") from None
 
 
-def _read_http(sock: TLSSocket, out: BinaryIO) -> bool:
-    """Copy one HTTP response to ``out``: up to Content-Length if the server gave
-    one, else until the server closes. True when it ended cleanly."""
-    head = b""
-    while b"\r\n\r\n" not in head and len(head) < MAX_HEAD:
-        chunk = sock.recv(65536)
-        if not chunk:
-            out.write(head)
-            return True
-        head += chunk
-    header, _, body = head.partition(b"\r\n\r\n")
-    out.write(header + b"\r\n\r\n")
-    length: int | None = None
-    for line in header.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length" and value.strip().isdigit():
-            length = int(value.strip())
-    out.write(body[:length] if length is not None else body)
-    received = len(body)
-    while length is None or received < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        out.write(chunk if length is None else chunk[:length - received])
-        received += len(chunk)
-    out.flush()
-    return True
+def save_session(path: str, session: ClientSession) -> None:
+    """Write the session file readable by its owner only: it holds the secret."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(session.to_bytes())
+    except OSError as error:
+        raise CommandError(f"--sess-out: cannot write {path}: {error.strerror}") from None
 
 
-def _wait_for_ticket(sock: TLSSocket, out: BinaryIO) -> None:
+def open_connection(args: argparse.Namespace, host: str, port: int, config: ClientConfig,
+                    server_name: str | None, session: ClientSession | None,
+                    output: Output) -> TLSSocket:
+    """TCP, the STARTTLS exchange when asked for, then the TLS handshake."""
+    plain = socket.create_connection((host, port), args.timeout)
+    try:
+        if args.starttls:
+            starttls.negotiate(plain, args.starttls, output.starttls_line)
+        return start_tls(plain, config=config, server_hostname=server_name, session=session)
+    except BaseException:
+        plain.close()
+        raise
+
+
+def wait_for_ticket(sock: TLSSocket, output: Output) -> None:
     """TLS 1.3 tickets come after the handshake: read a little while for one, so
-    that the next connection can resume. Data that arrives meanwhile is shown."""
+    that the next connection (or --sess-out) can resume. Data that arrives
+    meanwhile is shown."""
     if sock.version() != "TLSv1.3" or sock.session is not None:
         return
     deadline = time.monotonic() + TICKET_WAIT
@@ -176,52 +165,9 @@ def _wait_for_ticket(sock: TLSSocket, out: BinaryIO) -> None:
                 continue
             if not data:
                 return
-            out.write(data)
-            out.flush()
+            output.data(data)
     finally:
         sock.settimeout(timeout)
-
-
-def _pipe(sock: TLSSocket, out: BinaryIO, view: TextView | JsonView) -> None:
-    """stdin to the server, the server's data to ``out``, until the server closes.
-    At the end of stdin we send close_notify and keep reading (a half-close)."""
-    sock.settimeout(None)
-    done = threading.Event()
-    problem: list[BaseException] = []
-
-    def server_to_stdout() -> None:
-        try:
-            while data := sock.recv(65536):
-                out.write(data)
-                out.flush()
-        except (OSError, GlassTLSError) as error:
-            problem.append(error)
-        finally:
-            done.set()
-
-    def stdin_to_server() -> None:
-        try:
-            descriptor = sys.stdin.fileno()
-            while data := os.read(descriptor, 65536):
-                sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except (OSError, ValueError, GlassTLSError):
-            pass  # the reader reports why the connection ended
-
-    reader = threading.Thread(target=server_to_stdout, name="glasstls-client-read",
-                              daemon=True)
-    writer = threading.Thread(target=stdin_to_server, name="glasstls-client-write",
-                              daemon=True)
-    reader.start()
-    writer.start()
-    done.wait()
-    if problem:
-        error = problem[0]
-        if isinstance(error, ssl.SSLEOFError):
-            view.warning("the server closed the TCP connection without close_notify "
-                         "(what it sent may be truncated)")
-        else:
-            raise error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,52 +180,59 @@ def run(args: argparse.Namespace) -> int:
     # Some system trust stores hold old CA certificates that cryptography warns
     # about (e.g. a negative serial number); that is not this user's problem.
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
-    errors = sys.stderr
-    view = open_view(errors, json_lines=args.json)
-    out: BinaryIO = sys.stdout.buffer
+    view = open_view(sys.stdout if args.json else sys.stderr, json_lines=args.json)
+    output = Output(view, args.output, show_trace=args.trace)
+    target = args.target
     try:
-        host, port = parse_target(args.target, DEFAULT_PORT)
+        default_port = starttls.DEFAULT_PORTS.get(args.starttls or "", DEFAULT_PORT)
+        host, port = parse_target(args.target, default_port)
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        trace = _trace_callback(view) if args.trace else None
-        config = build_config(args, trace)
+        handshake = Handshake()
+        config = build_config(args, handshake.observer(output))
+        session = load_session(args.sess_in) if args.sess_in else None
+        if args.servername == "":
+            raise CommandError("--servername needs a name (the certificate is checked "
+                               "against it)")
     except CommandError as error:
-        return print_failure("client", explain(error))
+        return print_failure("client", explain(error), view)
     if args.insecure:
         view.warning("--insecure: the server's certificate is NOT verified. Anyone on the "
                      "path can pretend to be this server and read everything you send.")
-    server_name = args.servername or host
+    server_name = host if args.servername is None else args.servername
     try:
-        for attempt in range(args.reconnect + 1):
-            last = attempt == args.reconnect
-            if isinstance(view, TextView):
-                view.origin = None
-                if args.reconnect:
-                    view.heading(f"Connection {attempt + 1} of {args.reconnect + 1}")
-            with connect((host, port), config=config, server_hostname=server_name,
-                         timeout=args.timeout) as sock:
-                peer = sock.getpeername()
-                _show_rows(view, f"Connected to {target} ({peer[0]}), server name "
-                                 f"{server_name}",
-                           describe_connection(sock, target, not args.insecure))
+        for attempt in range(1, args.reconnect + 2):
+            last = attempt == args.reconnect + 1
+            output.start_connection(attempt, args.reconnect + 1)
+            handshake.reset()
+            with open_connection(args, host, port, config, server_name,
+                                 session if attempt == 1 else None, output) as sock:
+                output.connected(attempt, target, server_name, describe_connection(
+                    sock, handshake, verified=not args.insecure, server_name=server_name))
+                if args.showcerts:
+                    show_chain(output, sock)
                 if args.http:
-                    sock.sendall(http_request(server_name, args.http))
-                    _read_http(sock, out)
+                    response = http_get(sock, server_name or host, args.http,
+                                        sock.selected_alpn_protocol())
+                    output.response(response)
                 elif last:
-                    _pipe(sock, out, view)
-                else:
-                    _wait_for_ticket(sock, out)
+                    output.pipe(sock)
+                if args.sess_out and last:
+                    wait_for_ticket(sock, output)
+                    if sock.session is None:
+                        view.warning(f"--sess-out: the server gave no session to resume; "
+                                     f"{args.sess_out} was not written")
+                    else:
+                        save_session(args.sess_out, sock.session)
+                        output.session_saved(args.sess_out, sock.session)
+                elif not last and not args.http:
+                    wait_for_ticket(sock, output)
     except KeyboardInterrupt:
         return exitcodes.INTERRUPTED
-    except (OSError, GlassTLSError) as error:
-        return print_failure("client", explain(error, target, peer="server"))
+    except (OSError, GlassTLSError, CommandError) as error:
+        return print_failure("client", explain(error, target, peer="server"), view)
+    finally:
+        output.close()
     return exitcodes.OK
-
-
-def _trace_callback(view: TextView | JsonView) -> Any:
-    def on_event(event: TraceEvent) -> None:
-        view.event(event)
-
-    return on_event
 
 
 def add_parser(subparsers: Any) -> None:
@@ -292,13 +245,13 @@ def add_parser(subparsers: Any) -> None:
         description="Connect to HOST[:PORT] (port 443 by default), run the TLS handshake, "
         "show what was negotiated, then copy stdin to the server and its answers to "
         "stdout until it closes (or send one HTTP GET with --http). Details and the "
-        "trace go to stderr.",
+        "trace go to stderr; with --json, JSON lines go to stdout.",
         epilog=EXAMPLES, formatter_class=HelpFormatter)
     parser.add_argument("target", metavar="HOST[:PORT]", help="the server, e.g. example.com, "
                         "localhost:8443 or [::1]:4433")
     parser.add_argument("--servername", metavar="NAME",
-                        help="the name sent as SNI and checked against the certificate "
-                        "(default: HOST)")
+                        help="the name sent as SNI and checked against the certificate, "
+                        "when it differs from HOST")
     parser.add_argument("--alpn", action="append", metavar="PROTOCOLS",
                         help="offer these ALPN protocols, comma-separated (e.g. h2,http/1.1)")
     parser.add_argument("--cafile", metavar="FILE",
@@ -311,25 +264,50 @@ def add_parser(subparsers: Any) -> None:
                         help="do not verify the server's certificate (dangerous: prints a "
                         "warning)")
     add_version_flags(parser, "speak")
+    parser.add_argument("--suite", "--cipher", dest="suite", type=suite_list_argument,
+                        action="append", metavar="NAMES",
+                        help="cipher suites to offer, in order (IANA or OpenSSL names, "
+                        "comma or colon separated); naming only TLS 1.2 suites keeps TLS "
+                        "1.3's defaults and the reverse, as openssl's -cipher does")
     parser.add_argument("--group", type=group_argument, action="append", metavar="NAME",
                         help="key exchange group to offer (repeat for several; the first "
                         "gets a key share)")
+    parser.add_argument("--sigalgs", type=sigalgs_argument, metavar="LIST",
+                        help="signature schemes to accept, in order (IANA names or "
+                        "OpenSSL's, e.g. ECDSA+SHA256:RSA-PSS+SHA256:ed25519)")
     parser.add_argument("--cert", metavar="FILE", help="client certificate chain (PEM)")
     parser.add_argument("--key", metavar="FILE",
                         help="client private key (PEM; default: in --cert)")
+    parser.add_argument("--pass", dest="password", metavar="SOURCE",
+                        help="password of an encrypted --key: pass:PASSWORD, env:VARIABLE, "
+                        "file:PATH or fd:NUMBER (as openssl's -pass)")
+    parser.add_argument("--starttls", choices=starttls.PROTOCOLS,
+                        help="speak the protocol's plain-text greeting and STARTTLS command "
+                        "first (default port: smtp 25, imap 143, pop3 110, ftp 21)")
     parser.add_argument("--keylog", metavar="FILE",
                         help="append the session's secrets to FILE (NSS SSLKEYLOGFILE format)")
     parser.add_argument("--trace", action="store_true",
                         help="show every handshake step (on stderr)")
     parser.add_argument("--json", action="store_true",
-                        help="print the details and the trace as JSON lines")
+                        help="print everything as JSON lines on stdout (docs/json-schema.json)")
     parser.add_argument("--show-secrets", action="store_true",
                         help="include secret values in the trace")
+    parser.add_argument("--showcerts", action="store_true",
+                        help="show the server's certificate chain as PEM, as sent")
     parser.add_argument("--reconnect", type=_count, default=0, metavar="N",
                         help="after the first connection, connect N more times resuming "
                         "the session (shows whether each resumed)")
+    parser.add_argument("--sess-out", metavar="FILE",
+                        help="save the session to FILE for a later --sess-in (mode 0600: "
+                        "it holds the resumption secret; format in docs/session-file.md)")
+    parser.add_argument("--sess-in", metavar="FILE",
+                        help="resume the session saved in FILE by --sess-out")
     parser.add_argument("--http", metavar="PATH",
-                        help="send 'GET PATH' and print the response instead of piping")
+                        help="send 'GET PATH' (HTTP/1.1, or HTTP/2 if ALPN chose h2) and "
+                        "print the response instead of piping")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the HTTP body (or the server's data) to FILE instead "
+                        "of stdout")
     parser.add_argument("--timeout", type=float, default=15.0, metavar="SECONDS",
                         help="for connecting and the handshake (default 15)")
     parser.set_defaults(run=run)
@@ -342,4 +320,4 @@ def _count(text: str) -> int:
     raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text!r}")
 
 
-__all__ = ["add_parser", "build_config", "describe_connection", "run"]
+__all__ = ["add_parser", "build_config", "run"]

@@ -4,16 +4,26 @@ error, a bare-bones HTTP/1.1 exchange, and printing a failure."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..certs import CertifiedKey, TrustStore
-from ..constants import TLS12, TLS13
+from ..constants import TLS12, TLS13, SignatureScheme
 from ..crypto.groups import Group, group_by_name
-from ..crypto.suites import SUITES, Suite, suite_by_name
+from ..crypto.signatures import SCHEMES
+from ..crypto.suites import (
+    DEFAULT_TLS12_SUITES,
+    DEFAULT_TLS13_SUITES,
+    SUITES,
+    Suite,
+    suite_by_name,
+)
 from ..errors import ConfigError
 from .failures import CommandError, Failure
+from .render import JsonView, TextView
 
 # Largest HTTP head we read before giving up (a demo server, not a web server).
 MAX_HEAD = 64 * 1024
@@ -61,6 +71,94 @@ def suite_argument(name: str) -> Suite:
             f"unknown cipher suite {name!r}; choose from {names}") from None
 
 
+def suite_list_argument(text: str) -> list[Suite]:
+    """argparse type for ``--suite``: one or more suites, comma or colon separated
+    (OpenSSL's -cipher style), by IANA or OpenSSL name."""
+    return [suite_argument(name.strip()) for name in text.replace(":", ",").split(",")
+            if name.strip()]
+
+
+def cipher_suites_from(chosen: Sequence[Suite]) -> tuple[tuple[int, ...], bool]:
+    """The config's ``cipher_suites`` for ``--suite`` choices, and whether RSA key
+    transport must be enabled (a TLS_RSA_* suite was named).
+
+    As with ``openssl -cipher`` and ``-ciphersuites``, naming only TLS 1.2 suites
+    leaves TLS 1.3's defaults in place, and the reverse."""
+    tls13 = tuple(s.id for s in chosen if s.is_tls13) or tuple(DEFAULT_TLS13_SUITES)
+    tls12 = tuple(s.id for s in chosen if not s.is_tls13) or tuple(DEFAULT_TLS12_SUITES)
+    rsa = any(not s.is_tls13 and s.key_exchange == "RSA" for s in chosen)
+    return tuple(dict.fromkeys(tls13 + tls12)), rsa
+
+
+# OpenSSL's -sigalgs spellings (SSL_CONF_cmd(3)) for the schemes glasstls signs with.
+_OPENSSL_SIGALGS = {
+    "ECDSA+SHA256": SignatureScheme.ecdsa_secp256r1_sha256,
+    "ECDSA+SHA384": SignatureScheme.ecdsa_secp384r1_sha384,
+    "ECDSA+SHA512": SignatureScheme.ecdsa_secp521r1_sha512,
+    "RSA-PSS+SHA256": SignatureScheme.rsa_pss_rsae_sha256,
+    "RSA-PSS+SHA384": SignatureScheme.rsa_pss_rsae_sha384,
+    "RSA-PSS+SHA512": SignatureScheme.rsa_pss_rsae_sha512,
+    "PSS+SHA256": SignatureScheme.rsa_pss_rsae_sha256,
+    "PSS+SHA384": SignatureScheme.rsa_pss_rsae_sha384,
+    "PSS+SHA512": SignatureScheme.rsa_pss_rsae_sha512,
+    "RSA+SHA256": SignatureScheme.rsa_pkcs1_sha256,
+    "RSA+SHA384": SignatureScheme.rsa_pkcs1_sha384,
+    "RSA+SHA512": SignatureScheme.rsa_pkcs1_sha512,
+    "ED25519": SignatureScheme.ed25519,
+}
+
+
+def sigalgs_argument(text: str) -> tuple[int, ...]:
+    """argparse type for ``--sigalgs``: signature schemes by IANA name
+    (``ecdsa_secp256r1_sha256``) or OpenSSL's (``ECDSA+SHA256``), separated by
+    colons or commas.
+
+    >>> [hex(s) for s in sigalgs_argument("ECDSA+SHA256:rsa_pss_rsae_sha256")]
+    ['0x403', '0x804']
+    """
+    schemes: list[int] = []
+    for name in (n.strip() for n in text.replace(":", ",").split(",")):
+        if not name:
+            continue
+        scheme = _OPENSSL_SIGALGS.get(name.upper())
+        if scheme is None and name in SignatureScheme.__members__:
+            scheme = SignatureScheme[name]
+        if scheme is None or scheme not in SCHEMES:
+            known = ", ".join(SignatureScheme(s).name for s in SCHEMES)
+            raise argparse.ArgumentTypeError(
+                f"unknown signature scheme {name!r}; choose from {known} (or OpenSSL "
+                "names such as ECDSA+SHA256, RSA-PSS+SHA256, ed25519)")
+        schemes.append(int(scheme))
+    if not schemes:
+        raise argparse.ArgumentTypeError("no signature scheme named")
+    return tuple(dict.fromkeys(schemes))
+
+
+def read_password(spec: str) -> bytes:
+    """A key's password from ``--pass``, in OpenSSL's forms: ``pass:TEXT``,
+    ``env:VARIABLE``, ``file:PATH`` (its first line) or ``fd:NUMBER``."""
+    kind, _, value = spec.partition(":")
+    if kind == "pass":
+        return value.encode()
+    if kind == "env":
+        if value not in os.environ:
+            raise CommandError(f"--pass env:{value}: the variable is not set")
+        return os.environ[value].encode()
+    if kind in ("file", "fd"):
+        try:
+            if kind == "fd":
+                with os.fdopen(int(value), "rb", closefd=False) as stream:
+                    line = stream.readline()
+            else:
+                with open(value, "rb") as stream:
+                    line = stream.readline()
+        except (OSError, ValueError) as error:
+            raise CommandError(f"--pass {spec}: cannot read it ({error})") from None
+        return line.rstrip(b"\r\n")
+    raise CommandError(f"--pass {spec!r}: use pass:PASSWORD, env:VARIABLE, file:PATH or "
+                       "fd:NUMBER (as openssl's -pass)")
+
+
 def split_alpn(values: Sequence[str] | None) -> tuple[str, ...]:
     """``--alpn h2,http/1.1 --alpn x`` -> ``("h2", "http/1.1", "x")``."""
     protocols: list[str] = []
@@ -95,18 +193,27 @@ def parse_target(text: str, default_port: int = 443) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def load_certified(cert: str, key: str | None) -> CertifiedKey:
-    """A certificate chain and key from PEM files, or a ``CommandError`` saying
-    which file is wrong and why."""
+def load_certified(cert: str, key: str | None, password: str | None = None) -> CertifiedKey:
+    """A certificate chain and key from PEM files (the key decrypted with ``--pass``
+    when it is encrypted), or a ``CommandError`` saying which file is wrong and why."""
     try:
         chain = Path(cert).read_bytes()
         key_pem = Path(key).read_bytes() if key else chain
     except OSError as error:
         raise CommandError(f"cannot read {error.filename}: {error.strerror}") from None
+    secret = read_password(password) if password is not None else None
+    key_file = key or cert
+    if secret is None and b"ENCRYPTED" in key_pem:
+        raise CommandError(f"the key in {key_file} is encrypted: give its password with "
+                           "--pass (pass:PASSWORD, env:VARIABLE or file:PATH)")
     try:
-        return CertifiedKey.from_pem(chain, key_pem)
+        return CertifiedKey.from_pem(chain, key_pem, secret)
     except (ConfigError, ValueError, TypeError) as error:
-        raise CommandError(f"cannot use certificate {cert} with key {key or cert}: "
+        if secret is not None and ("password" in str(error).lower()
+                                   or "decrypt" in str(error).lower()):
+            raise CommandError(f"cannot decrypt the key in {key_file}: wrong --pass "
+                               "password?") from None
+        raise CommandError(f"cannot use certificate {cert} with key {key_file}: "
                            f"{error}") from None
 
 
@@ -142,6 +249,18 @@ def head_complete(data: bytes) -> bool:
     return b"\r\n\r\n" in data or b"\n\n" in data
 
 
+def read_request_head(sock: Any) -> bytes:
+    """What a client sent up to the end of its request head (or of its data, or
+    MAX_HEAD bytes): enough to answer a GET."""
+    head = b""
+    while not head_complete(head) and len(head) < MAX_HEAD:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
 def http_response(body: str, status: str = "200 OK") -> bytes:
     data = body.encode()
     head = (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -149,12 +268,20 @@ def http_response(body: str, status: str = "200 OK") -> bytes:
     return head.encode() + data
 
 
-def print_failure(command: str, failure: Failure) -> int:
-    """One line on stderr; returns the exit code."""
-    print(f"glasstls {command}: error: {failure.message}", file=sys.stderr, flush=True)
+def print_failure(command: str, failure: Failure, view: JsonView | TextView | None = None
+                  ) -> int:
+    """One line on stderr, or with ``--json`` (a ``JsonView``) an ``{"event":
+    "error"}`` line on stdout; returns the exit code."""
+    if isinstance(view, JsonView):
+        view.error(failure.message, failure.exit_code)
+    else:
+        print(f"glasstls {command}: error: {failure.message}", file=sys.stderr, flush=True)
     return failure.exit_code
 
 
-__all__ = ["MAX_HEAD", "HelpFormatter", "add_version_flags", "group_argument", "head_complete",
-           "http_request", "http_response", "load_certified", "load_trust", "parse_target",
-           "print_failure", "split_alpn", "suite_argument", "versions_from"]
+__all__ = ["MAX_HEAD", "HelpFormatter", "add_version_flags", "cipher_suites_from",
+           "group_argument", "head_complete", "http_request", "http_response",
+           "load_certified", "load_trust", "parse_target", "print_failure", "read_password",
+           "read_request_head",
+           "sigalgs_argument", "split_alpn", "suite_argument", "suite_list_argument",
+           "versions_from"]

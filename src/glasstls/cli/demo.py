@@ -305,7 +305,7 @@ def negotiated_dict(negotiated: HandshakeComplete | None) -> dict[str, Any] | No
         "version": negotiated.version, "cipher_suite": negotiated.cipher_suite,
         "key_exchange": negotiated.key_exchange, "group": negotiated.group,
         "signature_scheme": negotiated.signature_scheme,
-        "alpn_protocol": negotiated.alpn_protocol, "server_name": negotiated.server_name,
+        "alpn": negotiated.alpn_protocol, "server_name": negotiated.server_name,
         "resumed": negotiated.resumed,
         "extended_master_secret": negotiated.extended_master_secret,
         "peer_certificates": len(negotiated.peer_certificates),
@@ -391,7 +391,8 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
         "ok": result.failure is None and keys_match,
         "negotiated": negotiated_dict(negotiated),
         "server_negotiated": negotiated_dict(result.server),
-        "authenticated": authenticated,
+        # Machine values here; the words are in the text summary's rows.
+        "authenticated": {peer: words.startswith("yes") for peer, words in authenticated.items()},
         "keys_match": keys_match,
         "secrets_compared": [name for name, _ in compared],
         "bytes": {"client_to_server": result.client_to_server,
@@ -399,7 +400,7 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
                   "application_sent": application["sent"],
                   "application_received": application["received"]},
         "handshake_ms": handshake_ms,
-        "time_per_step_ms": steps,
+        "time_per_step_ms": [{"step": step, "ms": ms} for step, ms in steps.items()],
     }
     if result.failure is not None:
         data["error"] = explain(result.failure, "the demo server").message
@@ -447,7 +448,7 @@ def show(result: DemoResult, view: View, show_secrets: bool) -> None:
     leaf_key = "RSA 2048-bit" if settings.server_key_type.startswith("rsa") else "ECDSA P-256"
     versions = ["TLS 1.3" if v == TLS13 else "TLS 1.2" for v in settings.versions]
     if isinstance(view, JsonView):
-        view.info("glasstls demo", server=f"{host}:{port}",
+        view.info("glasstls demo", event="demo", server=f"{host}:{port}",
                   tap=f"{result.tap_address[0]}:{result.tap_address[1]}", ca=ca_name,
                   server_key=leaf_key, versions=versions, mutual=settings.mutual,
                   rsa_key_exchange=settings.rsa_key_exchange,

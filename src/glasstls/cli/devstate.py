@@ -3,7 +3,9 @@
 
 Location: ``$GLASSTLS_STATE_DIR``, else ``$XDG_STATE_HOME/glasstls``, else
 ``~/.local/state/glasstls``. Files: ``ca.pem`` (trust this), ``ca-key.pem``,
-``cert.pem`` and ``key.pem`` (the server's chain and key).
+``cert.pem`` and ``key.pem`` (the server's ECDSA chain and key), and, made when
+first needed (``glasstls server --rsa-key-exchange``), ``cert-rsa.pem`` and
+``key-rsa.pem`` from the same CA.
 """
 
 from __future__ import annotations
@@ -55,11 +57,14 @@ def _load_ca(files: DevFiles) -> Issued | None:
     return Issued(certificate, key)  # type: ignore[arg-type]
 
 
-def _leaf_is_current(files: DevFiles, ca: Issued, names: tuple[str, ...]) -> bool:
+def _leaf_is_current(files: DevFiles, ca: Issued, names: tuple[str, ...],
+                     key_type: str) -> bool:
     try:
         certificate = x509.load_pem_x509_certificate(files.cert.read_bytes())
         files.key.read_bytes()
     except (OSError, ValueError):
+        return False
+    if certificate.public_key_algorithm_oid.dotted_string != _KEY_OIDS[key_type]:
         return False
     if certificate.issuer != ca.certificate.subject:
         return False
@@ -74,19 +79,27 @@ def _leaf_is_current(files: DevFiles, ca: Issued, names: tuple[str, ...]) -> boo
     return set(names) <= present
 
 
+# The public key algorithm each development key type gives its certificate.
+_KEY_OIDS = {"ecdsa-p256": "1.2.840.10045.2.1", "rsa-2048": "1.2.840.113549.1.1.1"}
+
+
 def ensure_dev_certificates(names: tuple[str, ...] = DEFAULT_NAMES,
-                            directory: Path | None = None) -> DevFiles:
-    """The development CA and server certificate, created on first use and reused;
-    the leaf is remade when it nears expiry or lacks one of ``names``."""
+                            directory: Path | None = None,
+                            key_type: str = "ecdsa-p256") -> DevFiles:
+    """The development CA and a server certificate (ECDSA P-256, or RSA 2048 with
+    ``key_type="rsa-2048"``), created on first use and reused; the leaf is remade
+    when it nears expiry or lacks one of ``names``."""
     base = directory or state_dir()
-    files = DevFiles(base / "ca.pem", base / "ca-key.pem", base / "cert.pem", base / "key.pem")
+    suffix = "" if key_type == "ecdsa-p256" else "-rsa"
+    files = DevFiles(base / "ca.pem", base / "ca-key.pem", base / f"cert{suffix}.pem",
+                     base / f"key{suffix}.pem")
     ca = _load_ca(files)
     if ca is None:
         ca = make_ca("glasstls development CA")
         _write(files.ca, ca.certificate_pem())
         _write(files.ca_key, ca.key_pem(), private=True)
-    if not _leaf_is_current(files, ca, names):
-        leaf = make_leaf(ca, names)
+    if not _leaf_is_current(files, ca, names, key_type):
+        leaf = make_leaf(ca, names, key_type=key_type)
         _write(files.cert, leaf.certificate_pem())
         _write(files.key, leaf.key_pem(), private=True)
     return files

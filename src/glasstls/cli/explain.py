@@ -33,13 +33,13 @@ from . import exitcodes
 from .common import (
     HelpFormatter,
     add_version_flags,
-    head_complete,
     http_request,
     http_response,
     load_certified,
     load_trust,
     parse_target,
     print_failure,
+    read_request_head,
     versions_from,
 )
 from .devstate import ensure_dev_certificates
@@ -58,7 +58,6 @@ examples:
 Secrets (traffic secrets, keys) are shown as fingerprints; --show-secrets shows them.
 """
 
-MAX_HEAD = 65536
 TIMEOUT = 15.0
 
 
@@ -166,12 +165,7 @@ def _server(args: argparse.Namespace, output: Output) -> int:
 
     def handle(sock: TLSSocket, address: Any) -> None:
         try:
-            head = b""
-            while not head_complete(head) and len(head) < MAX_HEAD:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                head += chunk
+            read_request_head(sock)
             sock.sendall(http_response("This connection is being explained by glasstls; "
                                        "see the terminal that runs glasstls explain.\n"))
             sock.close()

@@ -15,7 +15,14 @@ import socket
 import ssl
 from dataclasses import dataclass
 
-from ..errors import AlertReceivedError, BadCertificate, GlassTLSError, TLSError, UsageError
+from ..errors import (
+    AlertReceivedError,
+    BadCertificate,
+    GlassTLSError,
+    PlaintextPeer,
+    TLSError,
+    UsageError,
+)
 from ..trust import CertificateReason, CertificateRejected
 from . import exitcodes
 
@@ -63,6 +70,9 @@ def _plain(error: TLSError) -> str:
 
 def _tls_failure(cause: TLSError, peer: str) -> Failure:
     alert = cause.alert
+    if isinstance(cause, PlaintextPeer):
+        return Failure(f"the {peer} sent plain text ({cause.preview!r}): not TLS (is this "
+                       "the right port?)", exitcodes.TLS)
     if isinstance(cause, AlertReceivedError):
         return Failure(f"handshake failed: the {peer} sent the fatal alert {alert.name} "
                        f"({alert.meaning})", exitcodes.TLS)

@@ -12,6 +12,8 @@ import importlib
 import os
 import sys
 
+from .. import __version__
+from ..crypto.about import library_versions
 from .exitcodes import INTERRUPTED, OK, USAGE
 
 # Subcommand name -> module (relative to glasstls.cli), in the order --help lists them.
@@ -25,13 +27,23 @@ COMMANDS = {
 }
 
 
+def version_text() -> str:
+    """What ``glasstls --version`` prints: glasstls, cryptography and the OpenSSL
+    inside cryptography (which may differ from the system's ``openssl``)."""
+    libraries = library_versions()
+    return (f"glasstls {__version__}\ncryptography {libraries['cryptography']}\n"
+            f"{libraries['openssl']} (inside cryptography)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="glasstls",
         description="TLS 1.3 and 1.2 you can see through: watch a handshake, talk to a "
         "server, serve one.",
         epilog="Run 'glasstls COMMAND --help' for a command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps --version's lines
     )
+    parser.add_argument("--version", action="version", version=version_text())
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS.values():
         importlib.import_module(module_name, __package__).add_parser(subparsers)

@@ -195,15 +195,18 @@ def open_view(stream: TextIO, json_lines: bool = False, color: bool | None = Non
 
 
 class JsonView:
-    """One JSON object per line: ``{"type": "trace", ...TraceEvent.to_json()}`` for
-    each event, and ``"exchange"``, ``"info"``, ``"warning"``, ``"summary"`` lines."""
+    """One JSON object per line, each naming what it is in ``"event"``: ``"trace"``
+    (a handshake step: ``TraceEvent.to_json()``), ``"exchange"``, ``"warning"``,
+    ``"summary"``, ``"error"``, and the commands' own (``"connected"``, ``"listening"``,
+    ...). Keys are snake_case; values are JSON's own types (``false``, ``null``,
+    numbers), never words for people. docs/json-schema.json describes every line."""
 
     def __init__(self, stream: TextIO, origin: float | None = None) -> None:
         self.stream = stream
         self.origin = origin
         self._lock = threading.Lock()
 
-    def _write(self, data: Mapping[str, Any]) -> None:
+    def write(self, data: Mapping[str, Any]) -> None:
         text = json.dumps(data, default=str)
         with self._lock:
             self.stream.write(text + "\n")
@@ -211,27 +214,32 @@ class JsonView:
 
     def event(self, event: TraceEvent, fingerprints: Mapping[str, str] | None = None,
               label: str = "") -> None:
-        data: dict[str, Any] = {"type": "trace", **event.to_json()}
+        data: dict[str, Any] = {"event": "trace", **event.to_json()}
         if self.origin is not None:
             data["elapsed_ms"] = round((event.timestamp - self.origin) * 1000, 3)
         if fingerprints:
             data["fingerprints"] = dict(fingerprints)
         if label:
-            data["connection"] = label
-        self._write(data)
+            data["label"] = label
+        self.write(data)
 
     def exchange(self, timestamp: float, direction: str, title: str, text: str) -> None:
-        self._write({"type": "exchange", "timestamp": timestamp, "direction": direction,
-                     "title": title, "text": text})
+        self.write({"event": "exchange", "timestamp": timestamp, "direction": direction,
+                    "title": title, "text": text})
 
     def info(self, message: str, **data: Any) -> None:
-        self._write({"type": "info", "message": message, **data})
+        """A line for ``message``: ``{"event": "info", "message": ...}``, or the
+        event ``data`` names (``event="listening"``) with ``data`` as its fields."""
+        self.write({"event": "info", "message": message, **data})
 
     def warning(self, message: str) -> None:
-        self._write({"type": "warning", "message": message})
+        self.write({"event": "warning", "message": message})
 
     def summary(self, rows: Sequence[tuple[str, str]], data: Mapping[str, Any]) -> None:
-        self._write({"type": "summary", **data})
+        self.write({"event": "summary", **data})
+
+    def error(self, message: str, exit_code: int) -> None:
+        self.write({"event": "error", "message": message, "exit_code": exit_code})
 
 
 class TextView:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import json
 import signal
 import sys
 import threading
@@ -78,8 +79,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--idle-timeout", type=float, default=WebOptions.idle_timeout,
                         metavar="SECONDS", help="close a connection idle this long between "
                         f"requests (default: {WebOptions.idle_timeout:g})")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON lines: the URL, then one per connection and request "
+                        "(docs/json-schema.json)")
     parser.add_argument("--quiet", action="store_true",
-                        help="print only the URL, not a line per connection and request")
+                        help="print only the URL: no banner, no line per connection and "
+                        "request")
     parser.set_defaults(run=run)
 
 
@@ -150,6 +155,19 @@ def _print(line: str) -> None:
     print(line, flush=True)
 
 
+def _print_json(line: str) -> None:
+    print(json.dumps({"event": "log", "message": line}), flush=True)
+
+
+def _fail(args: argparse.Namespace, message: str, exit_code: int) -> int:
+    if args.json:
+        print(json.dumps({"event": "error", "message": message, "exit_code": exit_code}),
+              flush=True)
+    else:
+        print(f"glasstls serve: error: {message}", file=sys.stderr, flush=True)
+    return exit_code
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         certified, cert_path, ca = _certificate(args)
@@ -159,23 +177,29 @@ def run(args: argparse.Namespace) -> int:
         except GlassTLSError as error:
             raise CommandError(str(error)) from None
     except CommandError as error:
-        print(f"glasstls serve: error: {error}", file=sys.stderr, flush=True)
-        return error.exit_code
+        return _fail(args, str(error), error.exit_code)
+    log = None if args.quiet else _print_json if args.json else _print
     try:
-        server = start_server(config, args.host, args.port, options,
-                              log=None if args.quiet else _print)
+        server = start_server(config, args.host, args.port, options, log=log)
     except OSError as error:
-        print(f"glasstls serve: error: cannot listen on {args.host}:{args.port}: "
-              f"{error.strerror or error}", file=sys.stderr, flush=True)
-        return exitcodes.NETWORK
-    port = server.address[1]
-    _print(_banner(f"https://{_url_host(args.host)}:{port}/", certified, cert_path, ca))
+        return _fail(args, f"cannot listen on {args.host}:{args.port}: "
+                           f"{error.strerror or error}", exitcodes.NETWORK)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # Before the banner: whoever reads it may stop the server at once.
     previous = signal.signal(signal.SIGTERM, on_signal)
+    port = server.address[1]
+    url = f"https://{_url_host(args.host)}:{port}/"
+    if args.json:
+        print(json.dumps({"event": "listening", "url": url, "api": f"{url}api/handshake",
+                          "certificate": cert_path, "ca": str(ca) if ca else None,
+                          "spki_pin": spki_pin(certified)}), flush=True)
+    else:
+        _print(f"glasstls serve: your browser's handshake at {url}" if args.quiet
+               else _banner(url, certified, cert_path, ca))
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -28,28 +28,30 @@ from cryptography import x509
 
 from ..certs import CertifiedKey, describe_certificate
 from ..config import ServerConfig
-from ..constants import TLS13
+from ..constants import TLS13, ProtocolVersion
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
 from ..io import KeyLogFile, TLSServer, TLSSocket, serve
 from ..trace import TraceEvent
 from . import exitcodes
 from .common import (
-    MAX_HEAD,
     HelpFormatter,
     add_version_flags,
+    cipher_suites_from,
     group_argument,
-    head_complete,
     http_response,
     load_certified,
     load_trust,
     print_failure,
+    read_request_head,
     split_alpn,
+    suite_list_argument,
     versions_from,
 )
 from .devstate import ensure_dev_certificates
 from .failures import CommandError, explain
 from .render import JsonView, TextView, key_words, open_view
+from .server_keys import KEYS_HELP, OpenConnections, key_update, start_key_reader
 
 DEFAULT_PORT = 8443
 # A client that does not finish its handshake (or go quiet) is dropped after this.
@@ -61,17 +63,27 @@ examples:
   glasstls server                                   HTTPS on localhost:8443, development certificate
   glasstls server --echo --port 4433 --trace        echo, with each connection's handshake
   glasstls server --cert cert.pem --key key.pem     your own certificate
-  glasstls server --client-auth required            mutual TLS (clients need a certificate from
-                                                    the development CA, or --cafile's)
-  glasstls server --tls1.2 --alpn h2,http/1.1
+  glasstls server --client-auth required            mutual TLS (a client certificate from the
+                                                    development CA: glasstls certs --client NAME)
+  glasstls server --tls1.2 --alpn http/1.1
+  glasstls server --rsa-key-exchange --tls1.2       TLS 1.2 RSA key transport (an RSA certificate)
+  glasstls server --suite TLS_AES_256_GCM_SHA384 --tickets 4 --early-data
 
   then, in another terminal:
   glasstls client localhost:8443 --cafile CA --http /
   openssl s_client -connect localhost:8443 -CAfile CA
   curl --cacert CA https://localhost:8443/
+  curl --cacert CA https://localhost:8443/keyupdate   answered after a KeyUpdate (TLS 1.3)
 
+On a terminal, keys act on the open connections: k KeyUpdate, K KeyUpdate asking for
+one back, c post-handshake certificate request (TLS 1.3), q quit.
 Ctrl-C stops the server (exit status 0).
 """
+
+# What the HTTP mode speaks: ALPN may offer only these unless --alpn-any.
+HTTP_PROTOCOLS = ("http/1.1", "http/1.0")
+# Bytes of 0-RTT data accepted with --early-data (as openssl s_server -early_data).
+EARLY_DATA_SIZE = 16384
 
 
 class ServerSetup:
@@ -80,29 +92,43 @@ class ServerSetup:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.dev_ca: Path | None = None
-        self.certified = self._certificate()
+        self.certificates = self._certificates()
+        self.certified = self.certificates[0]
         self.client_trust = None
-        if args.client_auth != "none":
-            if args.cafile:
-                self.client_trust = load_trust(args.cafile)
-            elif self.dev_ca is not None:
-                self.client_trust = load_trust(str(self.dev_ca))
-            else:
-                raise CommandError("--client-auth with your own --cert needs --cafile (the "
-                                   "CA that issues client certificates)")
+        if args.cafile:
+            self.client_trust = load_trust(args.cafile)
+        elif self.dev_ca is not None:
+            # Also what a post-handshake certificate request ('c') checks against.
+            self.client_trust = load_trust(str(self.dev_ca))
+        elif args.client_auth != "none":
+            raise CommandError("--client-auth with your own --cert needs --cafile (the "
+                               "CA that issues client certificates)")
+        self.alpn = split_alpn(args.alpn)
+        unspoken = [p for p in self.alpn if p not in HTTP_PROTOCOLS]
+        if unspoken and not args.echo and not args.alpn_any:
+            raise CommandError(
+                f"--alpn {','.join(unspoken)}: in HTTP mode glasstls server speaks only "
+                "http/1.1, and a client told otherwise would send it frames it cannot "
+                "answer; use --echo (raw bytes for any protocol) or --alpn-any to "
+                "advertise it anyway")
 
-    def _certificate(self) -> CertifiedKey:
+    def _certificates(self) -> tuple[CertifiedKey, ...]:
         args = self.args
         if args.key and not args.cert:
             raise CommandError("--key needs --cert")
         if args.cert:
-            return load_certified(args.cert, args.key)
-        try:
-            files = ensure_dev_certificates()
-        except OSError as error:
-            raise CommandError(f"cannot create the development certificate: {error}") from None
-        self.dev_ca = files.ca
-        return load_certified(str(files.cert), str(files.key))
+            return (load_certified(args.cert, args.key, args.password),)
+        kinds = ("ecdsa-p256", "rsa-2048") if args.rsa_key_exchange else ("ecdsa-p256",)
+        chains = []
+        for key_type in kinds:
+            try:
+                files = ensure_dev_certificates(key_type=key_type)
+            except OSError as error:
+                raise CommandError(f"cannot create the development certificate: "
+                                   f"{error}") from None
+            self.dev_ca = files.ca
+            chains.append(load_certified(str(files.cert), str(files.key)))
+        return tuple(chains)
 
     def config(self, trace: Any) -> ServerConfig:
         args = self.args
@@ -111,10 +137,20 @@ class ServerSetup:
             options["groups"] = tuple(g.id for g in args.group)
         if args.keylog:
             options["keylog"] = KeyLogFile(args.keylog)
+        if args.suite:
+            suites, rsa = cipher_suites_from([s for chosen in args.suite for s in chosen])
+            options["cipher_suites"] = suites
+            options["enable_rsa_key_exchange"] = rsa or args.rsa_key_exchange
+        elif args.rsa_key_exchange:
+            options["enable_rsa_key_exchange"] = True
+        if args.tickets is not None:
+            options["tickets"] = args.tickets
+        if args.early_data:
+            options["max_early_data_size"] = EARLY_DATA_SIZE
         try:
             return ServerConfig(
-                certificates=(self.certified,), versions=versions_from(args),
-                alpn_protocols=split_alpn(args.alpn), client_auth=args.client_auth,
+                certificates=self.certificates, versions=versions_from(args),
+                alpn_protocols=self.alpn, client_auth=args.client_auth,
                 client_trust=self.client_trust, trace=trace,
                 trace_secrets=args.show_secrets, **options)
         except GlassTLSError as error:
@@ -143,6 +179,9 @@ class ConnectionLog:
         # for text, its own view so that times start at its first event.
         self._connections: weakref.WeakKeyDictionary[
             threading.Thread, tuple[str, TextView | JsonView]] = weakref.WeakKeyDictionary()
+        # The engine numbers its connections; a step traced from another thread (a
+        # KeyUpdate sent on a key press) finds its connection's label by that number.
+        self._by_number: dict[int, tuple[str, TextView | JsonView]] = {}
 
     def _current(self) -> tuple[str, TextView | JsonView]:
         thread = threading.current_thread()
@@ -159,39 +198,76 @@ class ConnectionLog:
         return known
 
     def trace(self, event: TraceEvent) -> None:
-        if self.show_trace:
-            label, view = self._current()
-            view.event(event, label=label)
+        if not self.show_trace:
+            return
+        with self._lock:
+            known = self._by_number.get(event.connection)
+        if known is None:
+            known = self._current()
+            with self._lock:
+                self._by_number[event.connection] = known
+        label, view = known
+        view.event(event, label=label)
 
-    def established(self, negotiated: HandshakeComplete | None) -> None:
+    def label(self) -> str:
+        """This connection's label ("#n host:port")."""
+        return self._current()[0]
+
+    def established(self, negotiated: HandshakeComplete | None) -> str:
+        """Log the handshake's outcome; returns the connection's label."""
         label, view = self._current()
         if negotiated is None:
-            return
-        parts = [negotiated.version, negotiated.cipher_suite, negotiated.key_exchange]
+            return label
+        parts = [negotiated.version, negotiated.cipher_suite]
+        if negotiated.key_exchange != "resumed":  # TLS 1.2 resumption says only that
+            parts.append(negotiated.key_exchange)
         if negotiated.alpn_protocol:
             parts.append(f"ALPN {negotiated.alpn_protocol}")
         if negotiated.resumed:
             parts.append("resumed")
-        client = "no client certificate"
+        if negotiated.early_data_accepted:
+            parts.append("0-RTT data accepted")
+        subject = None
         if negotiated.peer_certificates:
-            leaf = x509.load_der_x509_certificate(negotiated.peer_certificates[0])
-            client = f"client certificate {leaf.subject.rfc4514_string()}"
+            subject = x509.load_der_x509_certificate(
+                negotiated.peer_certificates[0]).subject.rfc4514_string()
+        client = f"client certificate {subject}" if subject else "no client certificate"
         view.info(f"[{label}] connected: {', '.join(parts)}; {client}",
-                  connection=label, event="connected", version=negotiated.version,
+                  event="connected", label=label, version=negotiated.version,
                   cipher_suite=negotiated.cipher_suite, key_exchange=negotiated.key_exchange,
-                  alpn=negotiated.alpn_protocol, resumed=negotiated.resumed)
+                  group=negotiated.group, signature_scheme=negotiated.signature_scheme,
+                  alpn=negotiated.alpn_protocol, server_name=negotiated.server_name,
+                  resumed=negotiated.resumed,
+                  early_data_accepted=negotiated.early_data_accepted,
+                  client_certificate=subject)
+        return label
+
+    def note(self, label: str, message: str) -> None:
+        """Something done to a connection from outside its handshake (a key press,
+        GET /keyupdate)."""
+        view = self.view
+        prefix = f"[{label}] " if label else ""
+        view.info(f"{prefix}{message}", event="action", label=label or None)
+
+    def _forget(self, label: str) -> None:
+        with self._lock:
+            for number in [n for n, known in self._by_number.items() if known[0] == label]:
+                del self._by_number[number]
 
     def failed(self, error: BaseException) -> None:
         label, view = self._current()
+        self._forget(label)
         failure = explain(error, peer="client")
-        view.info(f"[{label}] {failure.message}", connection=label, event="failed",
-                  error=failure.message)
+        view.info(f"[{label}] {failure.message}", event="failed", label=label,
+                  error=failure.message, exit_code=failure.exit_code)
 
     def closed(self, received: int, sent: int, note: str = "") -> None:
         label, view = self._current()
+        self._forget(label)
         extra = f" ({note})" if note else ""
         view.info(f"[{label}] closed: {received} bytes received, {sent} bytes sent{extra}",
-                  connection=label, event="closed", received=received, sent=sent)
+                  event="closed", label=label, received=received, sent=sent,
+                  clean=not note)
 
 
 class _HandshakeFailures(logging.Handler):
@@ -210,30 +286,29 @@ class _HandshakeFailures(logging.Handler):
             self.log.view.warning(record.getMessage())
 
 
-def make_handler(log: ConnectionLog, echo: bool) -> Any:
+def make_handler(log: ConnectionLog, echo: bool, connections: OpenConnections) -> Any:
     """The per-connection handler: log the handshake, then echo or answer HTTP."""
 
     def handle(sock: TLSSocket, address: Any) -> None:
-        log.established(sock.negotiated)
+        label = log.label()
         received = sent = 0
         try:
-            if echo:
-                while data := sock.recv(65536):
-                    received += len(data)
-                    sock.sendall(data)
-                    sent += len(data)
-            else:
-                head = b""
-                while not head_complete(head) and len(head) < MAX_HEAD:
-                    chunk = sock.recv(65536)
-                    if not chunk:
-                        break
-                    head += chunk
-                received = len(head)
-                if head:
-                    answer = http_response(connection_page(sock, head))
-                    sock.sendall(answer)
-                    sent = len(answer)
+            # Open (for a key press) before "connected" is printed: whoever reads
+            # that line may act on the connection at once.
+            with connections.serving(label, sock):
+                log.established(sock.negotiated)
+                if echo:
+                    while data := sock.recv(65536):
+                        received += len(data)
+                        sock.sendall(data)
+                        sent += len(data)
+                else:
+                    head = read_request_head(sock)
+                    received = len(head)
+                    if head:
+                        answer = http_answer(sock, head, lambda m: log.note(label, m))
+                        sock.sendall(answer)
+                        sent = len(answer)
         except ssl.SSLEOFError:
             log.closed(received, sent, "the client left without close_notify")
             return
@@ -243,6 +318,23 @@ def make_handler(log: ConnectionLog, echo: bool) -> Any:
         log.closed(received, sent)
 
     return handle
+
+
+def http_answer(sock: TLSSocket, head: bytes, note: Any) -> bytes:
+    """The HTTP mode's answer: the connection page, or for ``GET /keyupdate`` the
+    page sent after a KeyUpdate asking the client to update too (TLS 1.3), so that
+    test tools can trigger one remotely."""
+    request_line = head.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+    parts = request_line.split()
+    if len(parts) >= 2 and parts[1] == b"/keyupdate":
+        if sock.version() != "TLSv1.3":
+            return http_response(f"KeyUpdate exists only in TLS 1.3; this connection is "
+                                 f"{sock.version()}.\n", "400 Bad Request")
+        words = key_update(sock, request_peer_update=True)
+        note(f"GET /keyupdate: {words}")
+        return http_response(f"{words}; this answer is protected with the new keys.\n\n"
+                             + connection_page(sock, head))
+    return http_response(connection_page(sock, head))
 
 
 def connection_page(sock: TLSSocket, head: bytes) -> str:
@@ -266,33 +358,59 @@ def connection_page(sock: TLSSocket, head: bytes) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _announce(view: TextView | JsonView, setup: ServerSetup, server: TLSServer) -> None:
+def _announce(view: TextView | JsonView, setup: ServerSetup, server: TLSServer,
+              keys: bool) -> None:
     args = setup.args
     host, port = server.address[:2]
     shown_host = f"[{host}]" if ":" in host else host
     leaf = describe_certificate(setup.certified.chain[0])
     versions = ", ".join("TLS 1.3" if v == TLS13 else "TLS 1.2" for v in versions_from(args))
     mode = "echo" if args.echo else "HTTP"
-    ca = str(setup.dev_ca) if setup.dev_ca else (args.cafile or "the CA that issued it")
     if isinstance(view, JsonView):
-        view.info("listening", address=f"{shown_host}:{port}", port=port, mode=mode,
-                  versions=versions, certificate=leaf["subject"], san=leaf["san"],
-                  trust=str(setup.dev_ca) if setup.dev_ca else None,
-                  client_auth=args.client_auth)
+        view.info("listening", event="listening", address=f"{shown_host}:{port}", port=port,
+                  mode=mode, versions=[v.label for v in map(ProtocolVersion,
+                                                             versions_from(args))],
+                  certificates=[describe_certificate(c.chain[0])["subject"]
+                                for c in setup.certificates],
+                  san=leaf["san"], trust=str(setup.dev_ca) if setup.dev_ca else None,
+                  client_auth=args.client_auth, alpn=list(setup.alpn),
+                  rsa_key_exchange=args.rsa_key_exchange, interactive_keys=keys)
         return
     view.info(f"glasstls server listening on {shown_host}:{port} ({versions}; {mode})")
-    view.info(f"  certificate  {leaf['subject']}; {key_words(leaf['key'])}; "
-              f"SAN {', '.join(leaf['san'])}")
-    if setup.dev_ca is not None:
-        view.info(f"  development certificate: clients must trust {setup.dev_ca}")
-        name = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0", "::") else shown_host
-        view.info(f"  try: glasstls client {name}:{port} --cafile {setup.dev_ca}"
-                  + ("" if args.echo else " --http /"))
-    else:
-        view.info(f"  clients must trust {ca}")
-    if args.client_auth != "none":
-        view.info(f"  client certificates: {args.client_auth}")
+    for certified in setup.certificates:
+        described = describe_certificate(certified.chain[0])
+        view.info(f"  certificate  {described['subject']}; {key_words(described['key'])}; "
+                  f"SAN {', '.join(described['san'])}")
+    for line in client_hints(setup, host, port):
+        view.info(line)
+    if keys:
+        view.info(f"  {KEYS_HELP}")
     view.info("  Ctrl-C stops it")
+
+
+def client_hints(setup: ServerSetup, host: str, port: int) -> list[str]:
+    """The lines that tell how to connect: which CA to trust, a command to try, and
+    with --client-auth how to get a client certificate. Each command works as printed
+    (a test runs them)."""
+    args = setup.args
+    if setup.dev_ca is None:
+        return [f"  clients must trust {args.cafile or 'the CA that issued it'}"]
+    name = "localhost" if host in ("127.0.0.1", "::1", "0.0.0.0", "::") else host
+    name = f"[{name}]" if ":" in name else name
+    ca = setup.dev_ca
+    state = ca.parent
+    lines = [f"  development certificate: clients must trust {ca}"]
+    client = f"glasstls client {name}:{port} --cafile {ca}"
+    if args.client_auth != "none":
+        lines += [
+            f"  client certificates: {args.client_auth}; make one from the development CA with:",
+            f"    glasstls certs --dir {state} --client alice",
+        ]
+        client += f" --cert {state / 'alice-client.pem'} --key {state / 'alice-client-key.pem'}"
+    if args.tls12:
+        client += " --tls1.2"
+    lines.append(f"  try: {client}" + ("" if args.echo else " --http /"))
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -308,27 +426,33 @@ def run(args: argparse.Namespace) -> int:
         setup = ServerSetup(args)
         config = setup.config(log.trace)
     except CommandError as error:
-        return print_failure("server", explain(error))
+        return print_failure("server", explain(error), view)
     io_logger = logging.getLogger("glasstls.io")
     failures = _HandshakeFailures(log)
     io_logger.addHandler(failures)
     io_logger.setLevel(logging.INFO)
     io_logger.propagate = False
+    connections = OpenConnections()
     try:
-        server = serve((args.bind, args.port), make_handler(log, args.echo), config=config,
-                       handshake_timeout=HANDSHAKE_TIMEOUT, timeout=IDLE_TIMEOUT)
+        server = serve((args.bind, args.port), make_handler(log, args.echo, connections),
+                       config=config, handshake_timeout=HANDSHAKE_TIMEOUT,
+                       timeout=IDLE_TIMEOUT)
     except OSError as error:
+        io_logger.removeHandler(failures)
         return print_failure("server", explain(CommandError(
             f"cannot listen on {args.bind}:{args.port}: {error.strerror or error}",
-            exitcodes.NETWORK)))
+            exitcodes.NETWORK)), view)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    restore_terminal = start_key_reader(connections, log.note)
     try:
-        _announce(view, setup, server)
+        _announce(view, setup, server, keys=restore_terminal is not None)
         server.serve_forever()
     except KeyboardInterrupt:
         view.info("stopping", event="stopping")
     finally:
+        if restore_terminal is not None:
+            restore_terminal()
         server.close(abort_connections=True)
         signal.signal(signal.SIGTERM, previous)
         io_logger.removeHandler(failures)
@@ -338,6 +462,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _stop_on_sigterm(number: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # stop the same clean way as Ctrl-C
+
+
+def _count(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text!r}")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -358,20 +488,42 @@ def add_parser(subparsers: Any) -> None:
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     parser.add_argument("--cert", metavar="FILE", help="certificate chain (PEM)")
     parser.add_argument("--key", metavar="FILE", help="private key (PEM; default: in --cert)")
+    parser.add_argument("--pass", dest="password", metavar="SOURCE",
+                        help="password of an encrypted --key: pass:PASSWORD, env:VARIABLE, "
+                        "file:PATH or fd:NUMBER (as openssl's -pass)")
     parser.add_argument("--alpn", action="append", metavar="PROTOCOLS",
-                        help="ALPN protocols to accept, comma-separated, in preference order")
+                        help="ALPN protocols to accept, comma-separated, in preference order "
+                        "(in HTTP mode only http/1.1, unless --echo or --alpn-any)")
+    parser.add_argument("--alpn-any", action="store_true",
+                        help="accept any --alpn protocol even in HTTP mode (for testing how "
+                        "clients react; the answers stay HTTP/1.1)")
     parser.add_argument("--client-auth", choices=("none", "optional", "required"),
                         default="none", help="ask clients for a certificate")
     parser.add_argument("--cafile", metavar="FILE",
                         help="CA certificates that client certificates must chain to "
                         "(default with the development certificate: its CA)")
     add_version_flags(parser, "speak")
+    parser.add_argument("--suite", "--cipher", dest="suite", type=suite_list_argument,
+                        action="append", metavar="NAMES",
+                        help="cipher suites to accept, in preference order (IANA or OpenSSL "
+                        "names); naming only TLS 1.2 suites keeps TLS 1.3's defaults and "
+                        "the reverse")
+    parser.add_argument("--rsa-key-exchange", action="store_true",
+                        help="also accept TLS 1.2 RSA key transport (TLS_RSA_WITH_AES_*_GCM; "
+                        "no forward secrecy; adds an RSA development certificate)")
     parser.add_argument("--group", type=group_argument, action="append", metavar="NAME",
                         help="key exchange group to accept (repeat for several)")
+    parser.add_argument("--tickets", type=_count, metavar="N",
+                        help="TLS 1.3 session tickets sent after each handshake (default 2; "
+                        "0 for none)")
+    parser.add_argument("--early-data", action="store_true",
+                        help=f"accept up to {EARLY_DATA_SIZE} bytes of TLS 1.3 0-RTT data "
+                        "with a resumed session (replayable: for idempotent requests only)")
     parser.add_argument("--echo", action="store_true",
                         help="echo what clients send instead of answering HTTP")
     parser.add_argument("--trace", action="store_true", help="show each connection's handshake")
-    parser.add_argument("--json", action="store_true", help="print JSON lines")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON lines (docs/json-schema.json)")
     parser.add_argument("--show-secrets", action="store_true",
                         help="include secret values in the trace")
     parser.add_argument("--keylog", metavar="FILE",
@@ -379,5 +531,5 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-__all__ = ["ConnectionLog", "ServerSetup", "add_parser", "connection_page", "make_handler",
-           "run"]
+__all__ = ["ConnectionLog", "ServerSetup", "add_parser", "client_hints", "connection_page",
+           "http_answer", "make_handler", "run"]

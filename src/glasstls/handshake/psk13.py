@@ -26,6 +26,7 @@ from ..messages.extensions import (
     find_typed,
 )
 from ..messages.handshake import ClientHello, NewSessionTicket13
+from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
 from .engine import Engine
 
@@ -78,7 +79,8 @@ class AcceptedPsk:
 
 
 def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
-               prefix: bytes, can_dhe: bool) -> AcceptedPsk | None:
+               prefix: bytes, can_dhe: bool, server_name: str | None = None
+               ) -> AcceptedPsk | None:
     """A ticket from the ClientHello we can resume with, binder checked; None means
     a full handshake. A ticket we can open whose binder is wrong is fatal."""
     psk = find_typed(hello.extensions, X.pre_shared_key, PreSharedKey)
@@ -106,6 +108,9 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         except DecodeError:
             continue
         reason = _unusable(state, suite, now_ms)
+        if not reason and not same_server_name(state.server_name, server_name):
+            # RFC 6066 §3: a session is never resumed under another name.
+            reason = "ticket was issued for another server name"
         if not reason and config.client_auth == "required" and not state.peer_certificates:
             # Resuming would skip the CertificateRequest this policy demands.
             reason = "the session has no client certificate, which this server requires"

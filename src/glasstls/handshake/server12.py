@@ -73,6 +73,7 @@ from ..messages.handshake import (
     ServerKeyExchangeECDHE,
     check_finished_length,
 )
+from ..servernames import same_server_name
 from ..session import SessionState, TicketKeys
 from .client_auth import check_client_chain, check_client_signature
 from .common import (
@@ -137,7 +138,7 @@ class Keys12:
     signature_scheme: int | None
 
 
-def _choose(config: ServerConfig, hello: ClientHello
+def _choose(config: ServerConfig, hello: ClientHello, candidates: tuple[CertifiedKey, ...]
             ) -> tuple[Suite, CertifiedKey, int | None, int | None]:
     """Suite, certificate, ECDHE group and signature scheme: the first suite (in the
     preferred order) for which we have everything it needs."""
@@ -155,7 +156,7 @@ def _choose(config: ServerConfig, hello: ClientHello
              else [s for s in hello.cipher_suites if s in ours])
     for suite_id in order:
         suite = SUITES[suite_id]
-        for certified in config.certificates:
+        for certified in candidates:
             # RFC 8422 §5.3: an ECDSA or EdDSA key for the ECDHE_ECDSA suites.
             if signatures.tls12_authentication(certified.private_key) != suite.authentication:
                 continue
@@ -176,8 +177,8 @@ def _choose(config: ServerConfig, hello: ClientHello
     raise HandshakeFailure("no TLS 1.2 cipher suite, group and certificate in common" + hint)
 
 
-def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bool
-               ) -> tuple[SessionState, bool] | None:
+def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bool,
+               server_name: str | None) -> tuple[SessionState, bool] | None:
     """A session to resume from the client's ticket or session id, with whether it
     came from a ticket; None for a full handshake."""
     now = config.clock()
@@ -204,6 +205,9 @@ def _resumable(engine: Engine, config: ServerConfig, hello: ClientHello, ems: bo
         reason = "session's cipher suite is no longer offered"
     elif now * 1000 - state.issued_ms > state.lifetime * 1000:
         reason = "session has expired"
+    elif not same_server_name(state.server_name, server_name):
+        # RFC 6066 §3: never resumed under another name; a full handshake instead.
+        reason = "session was made for another server name"
     elif config.client_auth == "required" and not state.peer_certificates:
         reason = "session has no client certificate, which this server requires"
     elif state.extended_master_secret and not ems:
@@ -235,7 +239,10 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
     if not ems and config.require_extended_master_secret:
         raise HandshakeFailure("the client does not offer extended master secret (RFC 7627), "
                                "which this server requires")
-    resumable = _resumable(engine, config, hello, ems)
+    server_name = server_name_of(hello)
+    # The chains for this name, chosen before any resumption (see server13).
+    candidates = config.certificates_for(server_name, hello)
+    resumable = _resumable(engine, config, hello, ems, server_name)
     random = config.rng(32)
     if TLS13 in config.versions:
         # RFC 8446 §4.1.3: tell a TLS 1.3 client that we were asked for TLS 1.2 only.
@@ -244,7 +251,6 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
     ticket_keys = config.ticket_keys if wants_ticket else None
     alpn_ext = find_typed(hello.extensions, X.application_layer_protocol_negotiation, ALPN)
     alpn = choose_alpn(config.alpn_protocols, alpn_ext.protocols if alpn_ext else ())
-    server_name = server_name_of(hello)
 
     if resumable is not None:
         state, from_ticket = resumable
@@ -254,7 +260,7 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
                           ticket_keys if from_ticket else None)
         _send_server_hello(engine, resumed, secure_renegotiation, ecdhe=False, resumed=True)
         return _send_abbreviated_flight(engine, resumed, state)
-    suite, certified, group, scheme = _choose(config, hello)
+    suite, certified, group, scheme = _choose(config, hello, candidates)
     session_id = config.rng(32) if config.session_cache is not None else b""
     full = Hello12(config, hello, suite, random, session_id, ems, alpn, server_name,
                    ticket_keys)

@@ -203,9 +203,9 @@ def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
     return mutual[0], None
 
 
-def _choose_certificate(config: ServerConfig, offered_schemes: tuple[int, ...]
-                        ) -> tuple[CertifiedKey, int]:
-    for certified in config.certificates:
+def _choose_certificate(config: ServerConfig, candidates: tuple[CertifiedKey, ...],
+                        offered_schemes: tuple[int, ...]) -> tuple[CertifiedKey, int]:
+    for certified in candidates:
         scheme = choose_signature_scheme(certified, offered_schemes, config.signature_schemes,
                                          tls13=True)
         if scheme is not None:
@@ -237,14 +237,18 @@ def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suit
     alpn_ext = find_typed(hello.extensions, X.application_layer_protocol_negotiation, ALPN)
     alpn = choose_alpn(config.alpn_protocols, alpn_ext.protocols if alpn_ext else ())
     server_name = server_name_of(hello)
+    # The chains for this name, chosen before any resumption, as OpenSSL runs its
+    # servername callback: a name the server refuses ends the handshake either way.
+    candidates = config.certificates_for(server_name, hello)
     psk = choose_psk(engine, config, hello, suite,
-                     retry.transcript_prefix if retry is not None else b"", can_dhe=True)
+                     retry.transcript_prefix if retry is not None else b"", can_dhe=True,
+                     server_name=server_name)
     certified: CertifiedKey | None = None
     scheme: int | None = None
     if psk is None:
         if schemes_ext is None:
             raise MissingExtension("TLS 1.3 ClientHello without signature_algorithms")
-        certified, scheme = _choose_certificate(config, schemes_ext.values)
+        certified, scheme = _choose_certificate(config, candidates, schemes_ext.values)
     elif not psk.dhe:
         chosen = None
     return _send_server_flight(engine, config, hello, suite, retry, _Choice(

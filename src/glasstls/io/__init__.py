@@ -13,8 +13,8 @@ from .channel import TLSChannel, TLSInfo
 from .context import SSLContext, create_default_context
 from .keylog import KeyLogFile
 from .server import TLSServer, serve
-from .sockets import TLSSocket, connect
+from .sockets import TLSSocket, connect, start_tls
 from .sslobject import TLSObject
 
 __all__ = ["KeyLogFile", "SSLContext", "TLSChannel", "TLSInfo", "TLSObject", "TLSServer",
-           "TLSSocket", "aio", "connect", "create_default_context", "serve"]
+           "TLSSocket", "aio", "connect", "create_default_context", "serve", "start_tls"]

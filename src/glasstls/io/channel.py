@@ -12,20 +12,22 @@ A stream ends in one of three ways, and they are never confused: the peer's
 ``close_notify`` (``read`` returns ``b""``), a fatal error or alert (``read``
 raises the ``ssl`` exception, stored in ``failure``), or the transport ending
 without ``close_notify`` (``read`` raises ``ssl.SSLEOFError``: the data may have
-been truncated by an attacker; ``suppress_ragged_eofs`` turns that into ``b""``,
-as the ``ssl`` module does by default, for those who ask).
+been truncated by an attacker). ``suppress_ragged_eofs`` (the default of
+``SSLContext.wrap_socket``, as in ``ssl``) makes that last one read as ``b""``;
+``ragged_eof`` still tells it apart from a clean end.
 """
 
 from __future__ import annotations
 
 import ssl
+import weakref
 from collections import deque
 from typing import Any
 
 from ..config import ClientConfig, ServerConfig
 from ..connection import ClientConnection, ServerConnection
 from ..crypto.suites import SUITES, suite_by_name
-from ..errors import AlertReceivedError, TLSError, UsageError
+from ..errors import AlertReceivedError, TLSError, UnexpectedEOF, UsageError
 from ..events import (
     AlertReceived,
     ApplicationData,
@@ -42,8 +44,8 @@ class TLSChannel:
     """One TLS connection between the engine and a transport (not thread-safe)."""
 
     __slots__ = ("_buffered", "_chunks", "_offset", "closing", "connection", "failure",
-                 "peer_closed", "post_handshake_peer", "server_hostname",
-                 "suppress_ragged_eofs", "transport_eof")
+                 "owner", "peer_closed", "post_handshake_peer", "ragged_eof",
+                 "server_hostname", "suppress_ragged_eofs", "transport_eof")
 
     def __init__(self, connection: ClientConnection | ServerConnection, *,
                  server_hostname: str | None = None, suppress_ragged_eofs: bool = False) -> None:
@@ -57,10 +59,17 @@ class TLSChannel:
         self._buffered = 0
         self.peer_closed = False  # the peer's close_notify arrived
         self.transport_eof = False  # the transport reported end of stream
+        # ...after the handshake and without close_notify: the engine's
+        # ConnectionClosed(clean=False). What was received may have been cut short.
+        self.ragged_eof = False
         self.closing = False  # we sent (or queued) our close_notify
         self.failure: ssl.SSLError | None = None  # sticky: the connection is over
         # The client's chain when it authenticated after the handshake (TLS 1.3).
         self.post_handshake_peer: tuple[bytes, ...] = ()
+        # The TLSSocket / TLSObject this channel belongs to, for callbacks that
+        # are handed it (ssl's sni_callback); weak, so that no cycle keeps a
+        # socket open.
+        self.owner: weakref.ref[Any] | None = None
 
     @classmethod
     def client(cls, config: ClientConfig, server_hostname: str | None,
@@ -87,15 +96,20 @@ class TLSChannel:
         return self.connection.handshake_complete
 
     def receive(self, data: bytes) -> None:
-        """Ciphertext from the transport; ``b""`` means the transport ended. Never
-        raises: a failure is kept in ``failure`` (its alert is in ``outgoing()``)."""
+        """Ciphertext from the transport; ``b""`` means the transport ended (the
+        engine's ``receive_eof``). Never raises: a failure is kept in ``failure``
+        (its alert is in ``outgoing()``)."""
         if not data:
             self.transport_eof = True
-            return
         if self.failure is not None:
             return
         try:
             events = self.connection.receive_data(data)
+        except UnexpectedEOF as error:
+            # The transport ended during the handshake: ssl's SSLEOFError.
+            self.failure = eof_error(during_handshake=True)
+            self.failure.__cause__ = error
+            return
         except TLSError as error:
             self._handle(error.events)
             if self.failure is None:
@@ -109,7 +123,10 @@ class TLSChannel:
                 self._chunks.append(event.data)
                 self._buffered += len(event.data)
             elif isinstance(event, ConnectionClosed):
-                self.peer_closed = True
+                if event.clean:
+                    self.peer_closed = True
+                else:
+                    self.ragged_eof = True
             elif isinstance(event, PeerCertificateVerified):
                 self.post_handshake_peer = event.peer_certificates
             elif isinstance(event, AlertReceived) and event.fatal:
@@ -259,6 +276,10 @@ class TLSInfo:
     every transport here: ``version()``, ``cipher()``, ``getpeercert()``, ..."""
 
     _tls_channel: TLSChannel | None = None
+    _context: Any = None
+    # True only while a server's sni_callback runs: the one moment at which the
+    # connection may switch to another context (another certificate).
+    _context_switchable = False
 
     @property
     def _channel(self) -> TLSChannel:
@@ -286,6 +307,33 @@ class TLSInfo:
         if negotiated is None:
             raise ValueError("handshake not done yet")
         return negotiated
+
+    @property
+    def context(self) -> Any:
+        """The ``SSLContext`` this connection was made from (None when it was made
+        by ``glasstls.connect``/``serve``/``aio``). Inside a server's
+        ``sni_callback``, assigning another ``glasstls.SSLContext`` here makes the
+        server answer with that context's certificates, as with ``ssl``."""
+        return self._context
+
+    @context.setter
+    def context(self, context: Any) -> None:
+        if not isinstance(context, ssl.SSLContext):
+            raise TypeError("The value must be a SSLContext")
+        if not self._context_switchable:
+            raise ValueError("a glasstls connection can switch to another context only "
+                             "inside the server's sni_callback, before its certificate "
+                             "is chosen")
+        self._context = context
+
+    @property
+    def ragged_eof(self) -> bool:
+        """True when the peer's stream ended without close_notify after the
+        handshake: what was received may have been truncated. With
+        ``suppress_ragged_eofs`` (``wrap_socket``'s default, as in ``ssl``) reads
+        then return ``b""`` as at a clean end; this tells the two apart."""
+        channel = self._tls_channel
+        return channel is not None and channel.ragged_eof
 
     @property
     def server_side(self) -> bool:
@@ -383,6 +431,12 @@ class TLSInfo:
         the server sent a ticket (or a TLS 1.2 session id)."""
         channel = self._tls_channel
         return getattr(channel.connection, "session", None) if channel is not None else None
+
+    @session.setter
+    def session(self, session: Any) -> None:
+        raise ValueError("glasstls takes the session to resume when the connection is "
+                         "made: pass it as wrap_socket(..., session=) or wrap_bio(..., "
+                         "session=)")
 
     @property
     def session_reused(self) -> bool:

@@ -35,10 +35,14 @@ from ..crypto.groups import GROUPS
 from ..crypto.suites import DEFAULT_TLS12_SUITES, DEFAULT_TLS13_SUITES, SUITES
 from ..errors import ConfigError
 from ..session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
+from ..trace import TraceCallback
 from .certinfo import certificate_dict
 from .channel import TLSChannel
 from .ciphers import cipher_description, parse_cipher_string
+from .envtrace import combine, trace_from_environment
 from .keylog import KeyLogFile, keylog_from_environment
+from .options import OP_ALLOW_NO_DHE_KEX, check_options
+from .servername import SniCallback, sni_channel
 from .sockets import TLSSocket
 from .sslobject import TLSObject
 
@@ -109,12 +113,19 @@ class SSLContext(ssl.SSLContext):
     ``protocol`` is ``ssl.PROTOCOL_TLS_CLIENT`` (the default: verifies the server
     and its name) or ``ssl.PROTOCOL_TLS_SERVER``. With no CA loaded, a client
     trusts the system's store, as ``ssl.create_default_context()`` does.
+    ``trace`` (also an attribute) receives every ``TraceEvent`` of every
+    connection made through the context, as ``ClientConfig(trace=...)`` does;
+    ``GLASSTLS_TRACE=1`` in the environment prints them on stderr.
 
-    >>> context = SSLContext()
+    >>> context = SSLContext(trace=print)
     >>> context.set_alpn_protocols(["h2", "http/1.1"])
     >>> sock = context.wrap_socket(socket.create_connection(("example.com", 443)),
     ...                            server_hostname="example.com")
     """
+
+    # What wrap_socket and wrap_bio make: glasstls's classes, or subclasses of them.
+    sslsocket_class: type[TLSSocket] = TLSSocket
+    sslobject_class: type[TLSObject] = TLSObject
 
     _glass_trust: list[x509.Certificate]
     _glass_system_trust: bool
@@ -135,16 +146,21 @@ class SSLContext(ssl.SSLContext):
     _glass_server_sessions: ServerSessionCache
     _glass_anti_replay: AntiReplay
     _glass_cookie_secret: bytes
+    _glass_trace: TraceCallback | None
 
-    def __new__(cls, protocol: int | None = None, *args: Any, **kwargs: Any) -> SSLContext:
+    def __new__(cls, protocol: int | None = None, *,
+                trace: TraceCallback | None = None) -> SSLContext:
         if protocol is None:
             protocol = ssl.PROTOCOL_TLS_CLIENT
         if protocol not in _PROTOCOLS:
             raise ValueError("glasstls supports PROTOCOL_TLS_CLIENT and PROTOCOL_TLS_SERVER "
                              "(TLS 1.2 and 1.3 only)")
-        return super().__new__(cls, protocol, *args, **kwargs)
+        return super().__new__(cls, protocol)
 
-    def __init__(self, protocol: int | None = None) -> None:
+    def __init__(self, protocol: int | None = None, *,
+                 trace: TraceCallback | None = None) -> None:
+        self._glass_trace = trace
+        self._glass_sni_callback: SniCallback | None = None
         self._glass_trust = []
         self._glass_system_trust = False
         self._glass_certificates = []
@@ -293,52 +309,106 @@ class SSLContext(ssl.SSLContext):
     def keylog_filename(self, path: Any) -> None:
         self._glass_keylog = None if path is None else os.fspath(path)
 
-    @property
-    def sni_callback(self) -> None:
-        return None
+    @property  # type: ignore[override]
+    def sni_callback(self) -> SniCallback | None:
+        """Called on a server as ``callback(tls, server_name, context)`` when the
+        ClientHello has arrived, before the certificate is chosen; it may switch
+        ``tls.context`` to another glasstls context (its certificates answer), or
+        return an alert number to refuse (see ``glasstls/io/servername.py``)."""
+        return self._glass_sni_callback
 
     @sni_callback.setter
-    def sni_callback(self, callback: Any) -> None:
-        if callback is not None:
-            raise NotImplementedError("glasstls servers do not support SNI callbacks")
+    def sni_callback(self, callback: SniCallback | None) -> None:
+        if callback is not None and not callable(callback):
+            raise TypeError("not a callable object")
+        if callback is not None and self.protocol == ssl.PROTOCOL_TLS_CLIENT:
+            raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
+        self._glass_sni_callback = callback
 
-    def set_servername_callback(self, server_name_callback: Any) -> None:
-        if server_name_callback is not None:
-            raise NotImplementedError("glasstls servers do not support SNI callbacks")
+    def set_servername_callback(self, server_name_callback: SniCallback | None) -> None:
+        """The older spelling of ``sni_callback`` (the name is an A-label as well)."""
+        if server_name_callback is not None and not callable(server_name_callback):
+            raise TypeError("not a callable object")
+        self.sni_callback = server_name_callback
 
     def set_npn_protocols(self, npn_protocols: Any) -> None:
         raise NotImplementedError("glasstls does not implement NPN (use ALPN)")
 
+    def load_dh_params(self, path: Any, /) -> None:
+        raise NotImplementedError("glasstls has no finite-field Diffie-Hellman suites "
+                                  "(its key exchanges are ECDHE and X25519MLKEM768), so DH "
+                                  "parameters would never be used")
+
+    def set_psk_client_callback(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("glasstls does not implement external pre-shared keys")
+
+    def set_psk_server_callback(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError("glasstls does not implement external pre-shared keys")
+
+    @property
+    def options(self) -> ssl.Options:
+        return ssl.Options(int(super().options))
+
+    @options.setter
+    def options(self, value: int) -> None:
+        check_options(value)
+        ssl.SSLContext.options.__set__(self, value)  # type: ignore[attr-defined]
+
+    @property
+    def trace(self) -> TraceCallback | None:
+        """The callback given every ``TraceEvent`` of this context's connections
+        (connections made from now on)."""
+        return self._glass_trace
+
+    @trace.setter
+    def trace(self, callback: TraceCallback | None) -> None:
+        if callback is not None and not callable(callback):
+            raise TypeError("trace must be a callable taking a TraceEvent, or None")
+        self._glass_trace = callback
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("sslsocket_class", "sslobject_class"):
+            base = TLSSocket if name == "sslsocket_class" else TLSObject
+            if not (isinstance(value, type) and issubclass(value, base)):
+                raise TypeError(f"glasstls.SSLContext makes glasstls connections: "
+                                f"{name} must be {base.__name__} or a subclass of it")
+        super().__setattr__(name, value)
+
     # -- making connections -------------------------------------------------------------
 
-    def wrap_socket(  # type: ignore[override]
+    def wrap_socket(
         self, sock: socket.socket, server_side: bool = False,
-        do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = False,
+        do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = True,
         server_hostname: str | bytes | None = None, session: Any = None,
     ) -> TLSSocket:
-        """A ``TLSSocket`` over ``sock`` (its handshake runs now if ``sock`` is
-        connected). Unlike ``ssl``, ``suppress_ragged_eofs`` defaults to False: a
-        connection cut without close_notify raises ``SSLEOFError`` from ``recv``."""
-        name = self._server_name(server_side, server_hostname)
+        """A ``TLSSocket`` (an ``ssl.SSLSocket``) over ``sock``; its handshake runs
+        now if ``sock`` is connected. As with ``ssl``, a connection that ends
+        without close_notify reads as ``b""`` (``sock.ragged_eof`` tells it from a
+        clean end); ``suppress_ragged_eofs=False`` makes ``recv`` raise
+        ``ssl.SSLEOFError`` instead."""
+        name = self._server_name(server_side, server_hostname, session)
         make_channel = self._channel_factory(server_side, name, suppress_ragged_eofs, session)
-        return TLSSocket._create(sock, make_channel=make_channel, server_side=server_side,
-                                 server_hostname=name,
-                                 do_handshake_on_connect=do_handshake_on_connect, context=self)
+        return self.sslsocket_class._create(
+            sock, make_channel=make_channel, server_side=server_side, server_hostname=name,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs, context=self)
 
-    def wrap_bio(  # type: ignore[override]
+    def wrap_bio(
         self, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO, server_side: bool = False,
         server_hostname: str | bytes | None = None, session: Any = None,
     ) -> TLSObject:
         """A ``TLSObject`` (the ``ssl.SSLObject`` interface) over two memory BIOs."""
-        name = self._server_name(server_side, server_hostname)
+        name = self._server_name(server_side, server_hostname, session)
         make_channel = self._channel_factory(server_side, name, False, session)
-        return TLSObject(make_channel(), incoming, outgoing, context=self)
+        return self.sslobject_class._create(make_channel(), incoming, outgoing, context=self)
 
-    def _server_name(self, server_side: bool, server_hostname: str | bytes | None
-                     ) -> str | None:
+    def _server_name(self, server_side: bool, server_hostname: str | bytes | None,
+                     session: Any) -> str | None:
         if server_side:
             if server_hostname:
                 raise ValueError("server_hostname can only be specified in client mode")
+            if session is not None:
+                raise ValueError("session can only be specified in client mode")
             return None
         if isinstance(server_hostname, bytes):
             server_hostname = server_hostname.decode("idna")
@@ -349,12 +419,19 @@ class SSLContext(ssl.SSLContext):
     def _channel_factory(self, server_side: bool, server_hostname: str | None,
                          suppress_ragged_eofs: bool, session: Any
                          ) -> Callable[[], TLSChannel]:
+        # OP_IGNORE_UNEXPECTED_EOF: OpenSSL's way of asking the same, context-wide.
+        suppress_ragged_eofs = suppress_ragged_eofs or bool(
+            self.options & ssl.OP_IGNORE_UNEXPECTED_EOF)
         try:
             if server_side:
                 if self.protocol == ssl.PROTOCOL_TLS_CLIENT:
                     raise ValueError("Cannot create a server socket with a "
                                      "PROTOCOL_TLS_CLIENT context")
                 server_config = self.server_config()
+                callback = self._glass_sni_callback
+                if callback is not None:
+                    return lambda: sni_channel(self, server_config, callback,
+                                               suppress_ragged_eofs)
                 return lambda: TLSChannel.server(server_config, suppress_ragged_eofs)
             if self.protocol == ssl.PROTOCOL_TLS_SERVER:
                 raise ValueError("Cannot create a client socket with a "
@@ -389,6 +466,14 @@ class SSLContext(ssl.SSLContext):
             return KeyLogFile(self._glass_keylog)
         return keylog_from_environment()
 
+    def _common(self) -> dict[str, Any]:
+        """What client and server configs take alike from the context."""
+        options = self.options
+        return {"versions": self._versions(), "alpn_protocols": self._glass_alpn,
+                "keylog": self._keylog(),
+                "trace": combine(self._glass_trace, trace_from_environment()),
+                "allow_psk_ke": bool(options & OP_ALLOW_NO_DHE_KEX)}
+
     def _trust(self) -> TrustStore | None:
         if not self._glass_trust:
             return None  # the system's store, loaded once by the engine
@@ -409,15 +494,18 @@ class SSLContext(ssl.SSLContext):
         extra: dict[str, Any] = {}
         if self._glass_groups is not None:
             extra = {"groups": self._glass_groups, "key_share_groups": self._glass_groups}
+        options = self.options
         return ClientConfig(
-            versions=self._versions(), cipher_suites=suites, alpn_protocols=self._glass_alpn,
-            enable_rsa_key_exchange=rsa_transport, keylog=self._keylog(), trust=self._trust(),
+            cipher_suites=suites, enable_rsa_key_exchange=rsa_transport, trust=self._trust(),
             verify_certificates=self.verify_mode != ssl.CERT_NONE,
             check_hostname=self.check_hostname,
             hostname_checks_common_name=self._glass_common_name, **self._verify_options(),
             certificate=self._glass_certificates[0] if self._glass_certificates else None,
             post_handshake_auth=bool(self.post_handshake_auth),
-            session_cache=self._glass_client_sessions, **extra)
+            session_cache=self._glass_client_sessions,
+            enable_session_tickets=not options & ssl.OP_NO_TICKET,
+            middlebox_compatibility=bool(options & ssl.OP_ENABLE_MIDDLEBOX_COMPAT),
+            **self._common(), **extra)
 
     def server_config(self) -> ServerConfig:
         """The ``ServerConfig`` a server connection made now would use."""
@@ -443,16 +531,17 @@ class SSLContext(ssl.SSLContext):
             if client_trust is None:
                 raise ConfigError("verify_mode asks for client certificates: load the CAs "
                                   "that issue them with load_verify_locations()")
+        options = self.options
         return ServerConfig(
-            versions=self._versions(), cipher_suites=(*DEFAULT_TLS13_SUITES, *tls12),
-            alpn_protocols=self._glass_alpn,
+            cipher_suites=(*DEFAULT_TLS13_SUITES, *tls12),
             enable_rsa_key_exchange=any(SUITES[s].key_exchange == "RSA" for s in tls12),
-            keylog=self._keylog(), certificates=tuple(self._glass_certificates),
-            server_preference=bool(self.options & ssl.OP_CIPHER_SERVER_PREFERENCE),
+            certificates=tuple(self._glass_certificates),
+            server_preference=bool(options & ssl.OP_CIPHER_SERVER_PREFERENCE),
             client_auth=client_auth, client_trust=client_trust, tickets=self.num_tickets,
-            ticket_keys=self._glass_ticket_keys, session_cache=self._glass_server_sessions,
+            ticket_keys=None if options & ssl.OP_NO_TICKET else self._glass_ticket_keys,
+            session_cache=self._glass_server_sessions,
             anti_replay=self._glass_anti_replay, cookie_secret=self._glass_cookie_secret,
-            **self._verify_options(), **extra)
+            **self._common(), **self._verify_options(), **extra)
 
 
 def create_default_context(purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH, *,

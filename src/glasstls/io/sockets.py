@@ -1,10 +1,12 @@
 """Blocking sockets: ``connect()`` and ``TLSSocket``.
 
-``TLSSocket`` is a ``socket.socket`` that speaks TLS, with the methods of
-``ssl.SSLSocket``: ``recv``/``send``/``sendall``/``makefile`` carry plaintext,
-``close()`` and ``shutdown()`` send close_notify, ``unwrap()`` hands back the plain
-socket. Like ``ssl.SSLSocket`` it takes over the file descriptor of the socket it
-wraps, so ``fileno()``, ``settimeout()``, ``getpeername()`` and ``select`` work.
+``TLSSocket`` is an ``ssl.SSLSocket`` (a subclass, so that code checking
+``isinstance(sock, ssl.SSLSocket)`` accepts it) whose every method is glasstls's:
+OpenSSL does none of its work. ``recv``/``send``/``sendall``/``makefile`` carry
+plaintext, ``close()`` and ``shutdown()`` send close_notify, ``unwrap()`` hands
+back the plain socket. Like ``ssl.SSLSocket`` it takes over the file descriptor of
+the socket it wraps, so ``fileno()``, ``settimeout()``, ``getpeername()`` and
+``select`` work.
 
     with glasstls.connect(("example.com", 443), timeout=10) as sock:
         sock.sendall(b"GET / HTTP/1.1\\r\\nHost: example.com\\r\\nConnection: close\\r\\n\\r\\n")
@@ -29,17 +31,22 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from ..config import ClientConfig
 from .channel import TLSChannel, TLSInfo, request_client_certificate
 from .errors import eof_error, want_read, want_write
 from .keylog import with_environment_keylog
 
-# Network reads ask for this much: a few full records per system call.
+# Network reads ask for at most this much: a few full records per system call.
 _RECV_SIZE = 256 * 1024
+_HEADER = 5  # a TLS record's header: type, version, length
+# Looked at (MSG_PEEK) to find where the next record ends; enough of a peer that is
+# not speaking TLS to name it ("SSH-2.0-OpenSSH...", "HTTP/1.1 400...").
+_PEEK = 512
 # Plaintext sealed per step of send/sendall: bounds the ciphertext held in memory.
 _SEND_CHUNK = 256 * 1024
 # close() sends close_notify, but waits at most this long for the socket to take it.
@@ -58,8 +65,46 @@ def _ready(fd: int, writing: bool, timeout: float) -> bool:
     return bool(readable or writable)
 
 
-class TLSSocket(socket.socket, TLSInfo):
-    """A TLS connection with the interface of ``ssl.SSLSocket``.
+class _RecordBoundary:
+    """Where the record being received ends, followed through the bytes read."""
+
+    __slots__ = ("_header", "_length", "_remaining")
+
+    def __init__(self) -> None:
+        self._header = b""  # a header read in part
+        self._length = 0  # the body length of the record being read
+        self._remaining = 0  # bytes of that body not read yet
+
+    @property
+    def to_complete(self) -> int:
+        """Bytes that finish the current record (a header's, between records)."""
+        return self._remaining or _HEADER - len(self._header)
+
+    @property
+    def carried(self) -> int:
+        """Bytes of the current record already read."""
+        if self._remaining:
+            return _HEADER + self._length - self._remaining
+        return len(self._header)
+
+    def feed(self, data: bytes) -> None:
+        position, size = 0, len(data)
+        while position < size:
+            if self._remaining:
+                taken = min(self._remaining, size - position)
+                self._remaining -= taken
+                position += taken
+                continue
+            taken = min(_HEADER - len(self._header), size - position)
+            self._header += data[position:position + taken]
+            position += taken
+            if len(self._header) == _HEADER:
+                self._length = self._remaining = int.from_bytes(self._header[3:5], "big")
+                self._header = b""
+
+
+class TLSSocket(TLSInfo, ssl.SSLSocket):
+    """A TLS connection: an ``ssl.SSLSocket`` made and driven by glasstls.
 
     Made by ``glasstls.connect()``, ``glasstls.serve()`` or
     ``glasstls.SSLContext.wrap_socket()``, not directly.
@@ -71,9 +116,10 @@ class TLSSocket(socket.socket, TLSInfo):
     _make_channel: Callable[[], TLSChannel]
     _server_side: bool
     _server_hostname: str | None
-    _do_handshake_on_connect: bool
-    context: Any
+    do_handshake_on_connect: bool
+    suppress_ragged_eofs: bool
     _out: deque[bytes | memoryview]
+    _boundary: _RecordBoundary
     _send_lock: threading.Lock
     _engine_lock: threading.Lock
 
@@ -84,7 +130,8 @@ class TLSSocket(socket.socket, TLSInfo):
     @classmethod
     def _create(cls, sock: socket.socket, *, make_channel: Callable[[], TLSChannel],
                 server_side: bool, server_hostname: str | None = None,
-                do_handshake_on_connect: bool = True, context: Any = None) -> TLSSocket:
+                do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = False,
+                context: Any = None) -> TLSSocket:
         if sock.type != socket.SOCK_STREAM:
             raise NotImplementedError("only stream sockets are supported")
         timeout = sock.gettimeout()
@@ -101,16 +148,18 @@ class TLSSocket(socket.socket, TLSInfo):
         self._make_channel = make_channel
         self._server_side = server_side
         self._server_hostname = server_hostname
-        self._do_handshake_on_connect = do_handshake_on_connect
-        self.context = context
+        self.do_handshake_on_connect = do_handshake_on_connect
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self._context = context
         # Ciphertext sealed but not yet on the wire, in the order it was sealed.
         self._out = deque()
+        self._boundary = _RecordBoundary()
         self._send_lock = threading.Lock()  # one writer to the wire at a time
         self._engine_lock = threading.Lock()  # one caller into the engine at a time
         self._tls_channel = None
         if connected:
             try:
-                self._tls_channel = make_channel()
+                self._adopt(make_channel())
                 if do_handshake_on_connect:
                     if timeout == 0.0:
                         raise ValueError("do_handshake_on_connect should not be "
@@ -121,15 +170,26 @@ class TLSSocket(socket.socket, TLSInfo):
                 raise
         return self
 
+    def _adopt(self, channel: TLSChannel) -> None:
+        channel.owner = weakref.ref(self)
+        self._tls_channel = channel
+
     # -- what ssl.SSLSocket has ---------------------------------------------------
 
     @property
-    def server_side(self) -> bool:
+    def server_side(self) -> bool:  # type: ignore[override]
         return self._server_side
 
     @property
-    def server_hostname(self) -> str | None:
+    def server_hostname(self) -> str | None:  # type: ignore[override]
         return self._server_hostname
+
+    @property
+    def _sslobj(self) -> TLSSocket | None:
+        """Where ``ssl.SSLSocket`` keeps OpenSSL's connection, and where some
+        libraries look for it (httpcore reads the ALPN protocol there to choose
+        HTTP/2): here, the socket itself once it is connected."""
+        return self if self._tls_channel is not None else None
 
     def do_handshake(self, block: bool = False) -> None:
         """Run the handshake (done by connect/accept unless do_handshake_on_connect
@@ -146,14 +206,15 @@ class TLSSocket(socket.socket, TLSInfo):
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         """Up to ``buflen`` bytes of plaintext; ``b""`` once the peer sent
         close_notify. A connection cut without close_notify raises
-        ``ssl.SSLEOFError`` (unless ``suppress_ragged_eofs`` was asked for)."""
+        ``ssl.SSLEOFError``, or with ``suppress_ragged_eofs`` (``wrap_socket``'s
+        default) reads as ``b""`` too: ``ragged_eof`` tells the two apart."""
         self._check_flags(flags, "recv")
         return self._read(buflen)
 
-    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         self._check_flags(flags, "recv_into")
         view = memoryview(buffer).cast("B")
-        if nbytes <= 0 or nbytes > view.nbytes:
+        if not nbytes or nbytes < 0 or nbytes > view.nbytes:
             nbytes = view.nbytes
         channel = self._connected_channel()
         deadline = self._deadline()
@@ -164,7 +225,7 @@ class TLSSocket(socket.socket, TLSInfo):
                 count = channel.read_into(view, nbytes)
             if count is not None:
                 return count
-            self._receive_more(deadline)
+            self._receive_more(deadline, nbytes)
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``ssl.SSLSocket.read``: ``recv``, or ``recv_into`` with a buffer."""
@@ -238,7 +299,7 @@ class TLSSocket(socket.socket, TLSInfo):
                     raise channel.failure
                 if channel.transport_eof:
                     raise eof_error(during_handshake=False)
-            self._receive_more(deadline)
+            self._receive_more(deadline, 0)
         leftover = channel.leftover()
         timeout = self.gettimeout()
         family, kind, proto = self.family, self.type, self.proto
@@ -253,7 +314,7 @@ class TLSSocket(socket.socket, TLSInfo):
         first; with SHUT_WR the peer's data can still be read (a half-close)."""
         if how in (socket.SHUT_WR, socket.SHUT_RDWR):
             self._send_close_notify(self._deadline())
-        super().shutdown(how)
+        socket.socket.shutdown(self, how)
 
     def verify_client_post_handshake(self) -> None:
         """Server side, TLS 1.3: send a CertificateRequest now; ``getpeercert()``
@@ -275,34 +336,35 @@ class TLSSocket(socket.socket, TLSInfo):
     # -- connecting and accepting ---------------------------------------------------
 
     def connect(self, address: Any) -> None:
-        self._connect(address, connect_ex=False)
+        self._real_connect(address, False)
 
     def connect_ex(self, address: Any) -> int:
-        return self._connect(address, connect_ex=True)
+        return self._real_connect(address, True)
 
-    def _connect(self, address: Any, connect_ex: bool) -> int:
+    def _real_connect(self, address: Any, connect_ex: bool) -> int:
         if self._server_side:
             raise ValueError("can't connect in server-side mode")
         if self._tls_channel is not None:
             raise ValueError("attempt to connect an already-connected TLSSocket")
-        self._tls_channel = self._make_channel()
+        self._adopt(self._make_channel())
         if connect_ex:
-            status = super().connect_ex(address)
+            status = socket.socket.connect_ex(self, address)
         else:
             status = 0
-            super().connect(address)
-        if status == 0 and self._do_handshake_on_connect:
+            socket.socket.connect(self, address)
+        if status == 0 and self.do_handshake_on_connect:
             self.do_handshake()
         return status
 
     def accept(self) -> tuple[TLSSocket, Any]:
         """On a listening server socket: accept a client and (by default) run the
         handshake before returning it."""
-        plain, address = super().accept()
+        plain, address = socket.socket.accept(self)
         try:
-            tls = TLSSocket._create(
+            tls = type(self)._create(
                 plain, make_channel=self._make_channel, server_side=True,
-                do_handshake_on_connect=self._do_handshake_on_connect, context=self.context)
+                do_handshake_on_connect=self.do_handshake_on_connect,
+                suppress_ragged_eofs=self.suppress_ragged_eofs, context=self._context)
         except BaseException:
             plain.close()
             raise
@@ -311,23 +373,31 @@ class TLSSocket(socket.socket, TLSInfo):
     def dup(self) -> TLSSocket:
         raise NotImplementedError(f"can't dup() {type(self).__name__} instances")
 
-    def recvfrom(self, bufsize: int, flags: int = 0) -> Any:
+    def _checkClosed(self, msg: str | None = None) -> None:
+        """(ssl.SSLSocket's hook for spurious closes: nothing to check.)"""
+
+    def _check_connected(self) -> None:
+        if self._tls_channel is None:
+            self.getpeername()  # raises ENOTCONN
+
+    def recvfrom(self, buflen: int = 1024, flags: int = 0) -> NoReturn:
         raise ValueError(f"recvfrom not allowed on instances of {type(self).__name__}")
 
-    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> Any:
+    def recvfrom_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0
+                      ) -> NoReturn:
         raise ValueError(f"recvfrom_into not allowed on instances of {type(self).__name__}")
 
-    def sendto(self, *args: Any) -> int:
+    def sendto(self, *args: Any) -> NoReturn:
         raise ValueError(f"sendto not allowed on instances of {type(self).__name__}")
 
-    def recvmsg(self, *args: Any) -> Any:
+    def recvmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(f"recvmsg not allowed on instances of {type(self).__name__}")
 
-    def recvmsg_into(self, *args: Any) -> Any:
+    def recvmsg_into(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(
             f"recvmsg_into not allowed on instances of {type(self).__name__}")
 
-    def sendmsg(self, *args: Any) -> int:
+    def sendmsg(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(f"sendmsg not allowed on instances of {type(self).__name__}")
 
     def _real_close(self) -> None:
@@ -336,7 +406,7 @@ class TLSSocket(socket.socket, TLSInfo):
         with contextlib.suppress(OSError, ValueError):
             self._send_close_notify(time.monotonic() + _CLOSE_TIMEOUT, bounded=True)
             self._discard_unread()
-        super()._real_close()  # type: ignore[misc]
+        socket.socket._real_close(self)  # type: ignore[attr-defined]
 
     # -- internals ----------------------------------------------------------------
 
@@ -347,7 +417,7 @@ class TLSSocket(socket.socket, TLSInfo):
         for _ in range(64):
             if not _ready(self.fileno(), False, 0):
                 return
-            if not super().recv(_RECV_SIZE, _DONTWAIT):
+            if not socket.socket.recv(self, _RECV_SIZE, _DONTWAIT):
                 return
 
     @staticmethod
@@ -384,7 +454,7 @@ class TLSSocket(socket.socket, TLSInfo):
             with self._engine_lock:
                 if channel.check_handshake():
                     return
-            data = self._raw_recv(deadline)
+            data = self._raw_recv(deadline, 0)
             with self._engine_lock:
                 channel.receive(data)
 
@@ -398,20 +468,39 @@ class TLSSocket(socket.socket, TLSInfo):
                 data = channel.read(limit)
             if data is not None:
                 return data
-            self._receive_more(deadline)
+            self._receive_more(deadline, limit)
 
-    def _raw_recv(self, deadline: float | None) -> bytes:
+    def _raw_recv(self, deadline: float | None, wanted: int) -> bytes:
+        """Ciphertext for a read of ``wanted`` plaintext bytes (0: just finish the
+        record being received). It never reaches past what that read can return,
+        so that the records after it stay in the kernel, where ``select()`` sees
+        them, as with OpenSSL; not decrypted here, where it cannot."""
+        boundary = self._boundary
+        size = max(boundary.to_complete, min(_RECV_SIZE, wanted - boundary.carried))
         if self.gettimeout():
             self._wait(False, deadline)
         try:
-            return super().recv(_RECV_SIZE)
+            if size == _HEADER and not boundary.carried:
+                size = self._next_record_size()
+            data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
+        boundary.feed(data)
+        return data
 
-    def _receive_more(self, deadline: float | None) -> None:
+    def _next_record_size(self) -> int:
+        """The size of the next record, from its header (looked at, not taken); if
+        what arrived is no TLS record, all of it, for the engine to say what it is."""
+        head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK)
+        # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
+        if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
+            return _HEADER + int.from_bytes(head[3:5], "big")
+        return max(len(head), 1)  # (at the end of the stream, b"" says so)
+
+    def _receive_more(self, deadline: float | None, wanted: int) -> None:
         """Read from the network into the engine; send what it answers if the
         socket can take it now (a reader never waits for the writer)."""
-        data = self._raw_recv(deadline)
+        data = self._raw_recv(deadline, wanted)
         channel = self._connected_channel()
         with self._engine_lock:
             channel.receive(data)
@@ -451,13 +540,13 @@ class TLSSocket(socket.socket, TLSInfo):
                 while out:
                     chunk = out[0]
                     if timeout is None:
-                        super().sendall(chunk)
+                        socket.socket.sendall(self, chunk)
                         out.popleft()
                         continue
                     if timeout > 0:
                         self._wait(True, deadline)
                     try:
-                        sent = super().send(chunk)
+                        sent = socket.socket.send(self, chunk)
                     except BlockingIOError:
                         raise want_write() from None
                     if sent == len(chunk):
@@ -474,7 +563,7 @@ class TLSSocket(socket.socket, TLSInfo):
                         return
                     chunk = out[0]
                     try:
-                        sent = super().send(chunk, _DONTWAIT)
+                        sent = socket.socket.send(self, chunk, _DONTWAIT)
                     except (BlockingIOError, InterruptedError):
                         return
                     except OSError:
@@ -545,17 +634,30 @@ def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
     ...     sock.version()
     'TLSv1.3'
     """
-    client_config = with_environment_keylog(config if config is not None else ClientConfig())
     name = server_hostname if server_hostname is not None else address[0]
     sock = socket.create_connection(address, timeout, source_address)
     try:
-        return TLSSocket._create(
-            sock, server_side=False, server_hostname=name,
-            make_channel=lambda: TLSChannel.client(client_config, name, suppress_ragged_eofs,
-                                                   session))
+        return start_tls(sock, config=config, server_hostname=name,
+                         suppress_ragged_eofs=suppress_ragged_eofs, session=session)
     except BaseException:
         sock.close()
         raise
 
 
-__all__ = ["TLSSocket", "connect"]
+def start_tls(sock: socket.socket, *, config: ClientConfig | None = None,
+              server_hostname: str | None = None, suppress_ragged_eofs: bool = False,
+              session: Any = None) -> TLSSocket:
+    """Run the client handshake on an already connected TCP socket, e.g. after a
+    protocol's plain-text STARTTLS exchange; ``sock`` is taken over (detached).
+
+    >>> plain = socket.create_connection(("mail.example", 25))  # ... EHLO, STARTTLS ...
+    >>> tls = glasstls.io.start_tls(plain, server_hostname="mail.example")
+    """
+    client_config = with_environment_keylog(config if config is not None else ClientConfig())
+    return TLSSocket._create(
+        sock, server_side=False, server_hostname=server_hostname,
+        make_channel=lambda: TLSChannel.client(client_config, server_hostname,
+                                               suppress_ragged_eofs, session))
+
+
+__all__ = ["TLSSocket", "connect", "start_tls"]

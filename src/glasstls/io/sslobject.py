@@ -1,4 +1,6 @@
-"""``TLSObject``: the ``ssl.SSLObject`` behaviour over a pair of ``ssl.MemoryBIO``.
+"""``TLSObject``: an ``ssl.SSLObject`` over a pair of ``ssl.MemoryBIO``, made and
+driven by glasstls (a subclass, so that ``isinstance`` checks accept it; OpenSSL
+does none of its work).
 
 This is what ``SSLContext.wrap_bio`` returns and what asyncio's SSL protocol
 drives: it writes the network's bytes into ``incoming``, calls ``do_handshake``,
@@ -18,23 +20,42 @@ outcome uses the ``ssl`` module's exception types too.
 from __future__ import annotations
 
 import ssl
+import weakref
 from typing import Any
 
 from .channel import TLSChannel, TLSInfo
 from .errors import eof_error, want_read
 
 
-class TLSObject(TLSInfo):
-    """An in-memory TLS endpoint with the interface of ``ssl.SSLObject``."""
+class TLSObject(TLSInfo, ssl.SSLObject):
+    """An in-memory TLS endpoint: an ``ssl.SSLObject`` made and driven by glasstls.
+    Made by ``glasstls.SSLContext.wrap_bio()``, not directly."""
 
-    def __init__(self, channel: TLSChannel, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO,
-                 context: Any = None) -> None:
+    _incoming: ssl.MemoryBIO
+    _outgoing: ssl.MemoryBIO
+    _unwrapped: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{type(self).__name__} has no public constructor: use "
+                        "SSLContext.wrap_bio()")
+
+    @classmethod
+    def _create(cls, channel: TLSChannel, incoming: ssl.MemoryBIO,
+                outgoing: ssl.MemoryBIO, context: Any = None) -> TLSObject:
+        self = cls.__new__(cls)
+        channel.owner = weakref.ref(self)
         self._tls_channel = channel
         self._incoming = incoming
         self._outgoing = outgoing
         self._unwrapped = False
-        self.context = context
+        self._context = context
         self._flush()  # a client's ClientHello is ready at once
+        return self
+
+    @property
+    def _sslobj(self) -> TLSObject:
+        """Where ``ssl.SSLObject`` keeps OpenSSL's connection: here, itself."""
+        return self
 
     def _pump(self) -> None:
         """Move the network's bytes into the engine and the engine's out."""
