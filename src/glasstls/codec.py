@@ -31,8 +31,7 @@ class Reader:
     __slots__ = ("_data", "_end", "_pos")
 
     def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        # Slices of bytes are bytes: what opaque() and raw() return.
-        self._data = data if type(data) is bytes else bytes(data)
+        self._data = data  # bytes (not a view): opaque() and raw() return slices of it
         self._pos = pos
         self._end = len(data) if end is None else end
 
@@ -121,14 +120,19 @@ class Reader:
             n = data[start]
         else:
             n = int.from_bytes(data[start:pos], "big")
+        stop = pos + n
+        if n < minimum or stop > end or (maximum is not None and n > maximum):
+            raise self._bad_length(n, minimum, maximum, end - pos)
+        self._pos = stop
+        return pos, stop
+
+    @staticmethod
+    def _bad_length(n: int, minimum: int, maximum: int | None, left: int) -> DecodeError:
         if n < minimum:
-            raise DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
+            return DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
         if maximum is not None and n > maximum:
-            raise DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
-        if n > end - pos:
-            raise DecodeError(f"truncated: vector of {n} bytes, {end - pos} left")
-        self._pos = pos + n
-        return pos, pos + n
+            return DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
+        return DecodeError(f"truncated: vector of {n} bytes, {left} left")
 
     def opaque(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
         """A length-prefixed byte string, e.g. ``opaque x<1..2^8-1>``."""
@@ -189,8 +193,7 @@ class Writer:
 
     def u16_list(self, values: tuple[int, ...] | list[int], length_size: int = 2) -> None:
         self.buffer += (2 * len(values)).to_bytes(length_size, "big")
-        for value in values:
-            self.buffer += value.to_bytes(2, "big")
+        self.buffer += struct.pack(f">{len(values)}H", *values)
 
     def vector(self, length_size: int) -> _VectorScope:
         """A length-prefixed vector whose length is filled in when the block ends."""

@@ -29,14 +29,13 @@ class HmacKey:
     >>> HmacKey("sha256", secret).expand_label(b"key", b"", 16)
     """
 
-    __slots__ = ("_inner", "_outer", "hash_name")
+    __slots__ = ("_inner", "_outer")
 
     def __init__(self, hash_name: str, key: bytes) -> None:
         new, block = _HASHES[hash_name]
         if len(key) > block:
             key = new(key).digest()
         key = key.ljust(block, b"\x00")
-        self.hash_name = hash_name
         self._inner = new(key.translate(_TRANS_36))
         self._outer = new(key.translate(_TRANS_5C))
 
@@ -67,13 +66,20 @@ class HmacKey:
             prefix = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
             if len(_LABEL_PREFIXES) < _LABEL_PREFIXES_KEPT:
                 _LABEL_PREFIXES[(label, length)] = prefix  # one dict store: safe across threads
-        info = prefix + bytes([len(context)]) + context
+        info = prefix + _LENGTH_BYTES[len(context)] + context
         if length > self._outer.digest_size:
             return self.expand(info, length)
-        # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation.
-        return self.digest(info + b"\x01")[:length]
+        # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation,
+        # written out (this is the handshake's most frequent call).
+        inner = self._inner.copy()
+        inner.update(info + b"\x01")
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        block: bytes = outer.digest()
+        return block[:length]
 
 
+_LENGTH_BYTES = [bytes([n]) for n in range(256)]
 # The protocol's own labels and lengths are a few dozen pairs; exporter labels come
 # from the application, so past this many the prefix is built afresh, not kept.
 _LABEL_PREFIXES_KEPT = 64

@@ -60,6 +60,10 @@ class Empty:
 
     type: int
 
+    @classmethod
+    def parse(cls, ext_type: int, where: str, r: Reader) -> Empty:
+        return cls(ext_type)
+
     def write(self, w: Writer) -> None:
         pass
 
@@ -107,10 +111,11 @@ class U16List:
     values: tuple[int, ...]
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader, limit: int | None = None) -> U16List:
-        values = r.u16_list(2, minimum=2, maximum_count=limit)
-        r.expect_end()
-        return cls(ext_type, values)
+    def parse(cls, ext_type: int, where: str, r: Reader) -> U16List:
+        limit = None
+        if where == CH:
+            limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
+        return cls(ext_type, r.u16_list(2, minimum=2, maximum_count=limit))
 
     def write(self, w: Writer) -> None:
         w.u16_list(self.values)
@@ -124,10 +129,8 @@ class U8List:
     values: bytes
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader) -> U8List:
-        values = r.opaque(1, minimum=1)
-        r.expect_end()
-        return cls(ext_type, values)
+    def parse(cls, ext_type: int, where: str, r: Reader) -> U8List:
+        return cls(ext_type, r.opaque(1, minimum=1))
 
     def write(self, w: Writer) -> None:
         w.opaque(1, self.values)
@@ -139,7 +142,8 @@ class ALPN:
     protocols: tuple[bytes, ...]
 
     @classmethod
-    def parse(cls, r: Reader, limit: int | None = None) -> ALPN:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> ALPN:
+        limit = MAX_ALPN_PROTOCOLS if where == CH else None
         protocols: list[bytes] = []
         with r.vector(2, minimum=2) as names:
             while names.remaining:
@@ -162,13 +166,11 @@ class SupportedVersions:
     selected: bool = False
 
     @classmethod
-    def parse_offered(cls, r: Reader) -> SupportedVersions:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> SupportedVersions:
+        if where != CH:
+            return cls((r.u16(),), selected=True)
         # ProtocolVersion versions<2..254>: whole uint16 values only.
         return cls(r.u16_list(1, minimum=2))
-
-    @classmethod
-    def parse_selected(cls, r: Reader) -> SupportedVersions:
-        return cls((r.u16(),), selected=True)
 
     def write(self, w: Writer) -> None:
         if self.selected:
@@ -203,7 +205,7 @@ class KeyShare:
     where: str = CH
 
     @classmethod
-    def parse_at(cls, where: str, r: Reader) -> KeyShare:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> KeyShare:
         if where == HRR:
             return cls(selected_group=r.u16(), where=HRR)
         if where == SH:
@@ -240,7 +242,7 @@ class Opaque16:
     data: bytes
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader) -> Opaque16:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> Opaque16:
         return cls(ext_type, r.opaque(2, minimum=1))
 
     def write(self, w: Writer) -> None:
@@ -253,7 +255,7 @@ class RenegotiationInfo:
     renegotiated_connection: bytes
 
     @classmethod
-    def parse(cls, r: Reader) -> RenegotiationInfo:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> RenegotiationInfo:
         return cls(r.opaque(1))
 
     def write(self, w: Writer) -> None:
@@ -266,7 +268,7 @@ class RecordSizeLimit:
     limit: int
 
     @classmethod
-    def parse(cls, r: Reader) -> RecordSizeLimit:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> RecordSizeLimit:
         limit = r.u16()
         # RFC 8449 §4: values below 64 are illegal_parameter.
         if limit < 64:
@@ -293,7 +295,7 @@ class PreSharedKey:
     selected_identity: int | None = None
 
     @classmethod
-    def parse_at(cls, where: str, r: Reader) -> PreSharedKey:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> PreSharedKey:
         if where == SH:
             return cls(selected_identity=r.u16())
         identities: list[PskIdentity] = []
@@ -337,6 +339,10 @@ class EarlyDataIndication:
     type: ClassVar[int] = X.early_data
     max_early_data_size: int | None = None
 
+    @classmethod
+    def parse(cls, ext_type: int, where: str, r: Reader) -> EarlyDataIndication:
+        return cls(r.u32() if where == NST else None)
+
     def write(self, w: Writer) -> None:
         if self.max_early_data_size is not None:
             w.u32(self.max_early_data_size)
@@ -348,7 +354,10 @@ class CertificateAuthorities:
     names: tuple[bytes, ...]  # DER-encoded distinguished names
 
     @classmethod
-    def parse(cls, r: Reader, limit: int | None = None) -> CertificateAuthorities:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> CertificateAuthorities:
+        # In a CertificateRequest a server may list hundreds of CAs; only the hello
+        # is capped.
+        limit = MAX_CERTIFICATE_AUTHORITIES if where == CH else None
         names: list[bytes] = []
         with r.vector(2, minimum=3) as body:
             while body.remaining:
@@ -402,40 +411,32 @@ ALLOWED: dict[int, frozenset[str]] = {
 }
 
 
-def _u16_list(ext_type: int, where: str, r: Reader) -> Extension:
-    limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
-    return U16List.parse_as(ext_type, r, limit if where == CH else None)
-
-
-def _certificate_authorities(ext_type: int, where: str, r: Reader) -> Extension:
-    # In a CertificateRequest a server may list hundreds of CAs; only the hello is capped.
-    return CertificateAuthorities.parse(r, MAX_CERTIFICATE_AUTHORITIES if where == CH else None)
-
-
-# How each extension we interpret is parsed: (type, where, body) -> extension. The
-# body must be read to its end (parse_extensions checks).
-_PARSERS: dict[int, Callable[[int, str, Reader], Extension]] = {
-    X.extended_master_secret: lambda t, where, r: Empty(t),
-    X.post_handshake_auth: lambda t, where, r: Empty(t),
-    X.encrypt_then_mac: lambda t, where, r: Empty(t),
+def _server_name(ext_type: int, where: str, r: Reader) -> Extension:
     # RFC 6066 §3: the server's answer is empty.
-    X.server_name: lambda t, where, r: ServerNameList.parse(r) if where == CH else Empty(t),
-    X.supported_groups: _u16_list,
-    X.signature_algorithms: _u16_list,
-    X.signature_algorithms_cert: _u16_list,
-    X.ec_point_formats: lambda t, where, r: U8List.parse_as(t, r),
-    X.psk_key_exchange_modes: lambda t, where, r: U8List.parse_as(t, r),
-    X.application_layer_protocol_negotiation:
-        lambda t, where, r: ALPN.parse(r, MAX_ALPN_PROTOCOLS if where == CH else None),
-    X.supported_versions: lambda t, where, r: SupportedVersions.parse_offered(r)
-    if where == CH else SupportedVersions.parse_selected(r),
-    X.key_share: lambda t, where, r: KeyShare.parse_at(where, r),
-    X.cookie: lambda t, where, r: Opaque16.parse_as(t, r),
-    X.renegotiation_info: lambda t, where, r: RenegotiationInfo.parse(r),
-    X.record_size_limit: lambda t, where, r: RecordSizeLimit.parse(r),
-    X.pre_shared_key: lambda t, where, r: PreSharedKey.parse_at(where, r),
-    X.early_data: lambda t, where, r: EarlyDataIndication(r.u32() if where == NST else None),
-    X.certificate_authorities: _certificate_authorities,
+    return ServerNameList.parse(r) if where == CH else Empty(ext_type)
+
+
+# How each extension we interpret is parsed: parse(type, where, body); the body
+# must be read to its end (parse_extensions checks).
+_PARSERS: dict[int, Callable[[int, str, Reader], Extension]] = {
+    X.extended_master_secret: Empty.parse,
+    X.post_handshake_auth: Empty.parse,
+    X.encrypt_then_mac: Empty.parse,
+    X.server_name: _server_name,
+    X.supported_groups: U16List.parse,
+    X.signature_algorithms: U16List.parse,
+    X.signature_algorithms_cert: U16List.parse,
+    X.ec_point_formats: U8List.parse,
+    X.psk_key_exchange_modes: U8List.parse,
+    X.application_layer_protocol_negotiation: ALPN.parse,
+    X.supported_versions: SupportedVersions.parse,
+    X.key_share: KeyShare.parse,
+    X.cookie: Opaque16.parse,
+    X.renegotiation_info: RenegotiationInfo.parse,
+    X.record_size_limit: RecordSizeLimit.parse,
+    X.pre_shared_key: PreSharedKey.parse,
+    X.early_data: EarlyDataIndication.parse,
+    X.certificate_authorities: CertificateAuthorities.parse,
 }
 
 # Extensions whose body we interpret only in some messages; elsewhere kept opaque.
@@ -460,12 +461,12 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
             if ext_type in extensions:
                 # RFC 8446 §4.2: no more than one extension of a type in a block.
                 raise IllegalParameter(f"duplicate extension {ext_type}")
-            with block.vector(2) as body:
-                parse = _PARSERS.get(ext_type)
-                typed_where = _TYPED_WHERE.get(ext_type)
-                if parse is None or (typed_where is not None and where not in typed_where):
-                    extensions[ext_type] = UnknownExtension(ext_type, body.rest())
-                else:
+            parse = _PARSERS.get(ext_type)
+            typed_where = _TYPED_WHERE.get(ext_type)
+            if parse is None or (typed_where is not None and where not in typed_where):
+                extensions[ext_type] = UnknownExtension(ext_type, block.opaque(2))
+            else:
+                with block.vector(2) as body:
                     extensions[ext_type] = parse(ext_type, where, body)
     return tuple(extensions.values())
 
