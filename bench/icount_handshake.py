@@ -79,7 +79,12 @@ for kind in ("ecdsa-p256", "rsa-2048"):
 _TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
 
 
-def instructions(src: str, n: int, mode: str, tests: str, case: str, files: str) -> int:
+_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+.*?\s+\[(.*)\]\s*$")
+
+
+def instructions(src: str, n: int, mode: str, tests: str, case: str, files: str
+                 ) -> tuple[int, int]:
+    """(all instructions, those of the interpreter: libpython and libc)."""
     with tempfile.TemporaryDirectory() as work:
         out = os.path.join(work, "cg.out")
         script = os.path.join(work, "child.py")
@@ -92,7 +97,14 @@ def instructions(src: str, n: int, mode: str, tests: str, case: str, files: str)
         with open(out) as handle:
             match = _TOTAL.search(handle.read())
         assert match, "no summary line in the callgrind output"
-        return int(match.group(1))
+        annotated = subprocess.run(["callgrind_annotate", "--threshold=100", out], check=True,
+                                   capture_output=True, text=True).stdout
+    python = 0
+    for line in annotated.splitlines():
+        found = _LINE.match(line)
+        if found and ("libpython" in found[2] or "libc.so" in found[2]):
+            python += int(found[1].replace(",", ""))
+    return int(match.group(1)), python
 
 
 def main() -> None:
@@ -116,10 +128,11 @@ def _count(args: argparse.Namespace, tests: str, case: str, files: str) -> None:
     if args.record:
         runs.append((args.src[0], "record"))
     for src, mode in runs:
-        base = instructions(src, 0, mode, tests, case, files)
-        total = instructions(src, args.n, mode, tests, case, files)
+        base, base_python = instructions(src, 0, mode, tests, case, files)
+        total, python = instructions(src, args.n, mode, tests, case, files)
         print(f"{case:18s} {src} ({mode}): {(total - base) / args.n / 1e6:.3f} M "
-              "instructions per handshake pair", flush=True)
+              f"instructions per handshake pair, of which the interpreter (libpython, "
+              f"libc) {(python - base_python) / args.n / 1e6:.3f} M", flush=True)
 
 
 if __name__ == "__main__":
