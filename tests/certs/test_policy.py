@@ -27,6 +27,8 @@ from glasstls.trust import (
 )
 from glasstls.trust.diagnose import _MESSAGES, classify
 from glasstls.trust.policy import extension_policies
+from helpers.pump import Pair, client_config, server_config
+from pki import pki
 
 from .scenarios import DAY, NOW, SERVER_AUTH, crl, issue, pem
 
@@ -291,3 +293,20 @@ def test_an_unsupported_key_type_is_named() -> None:
 def test_the_extension_policies_are_made_once_per_purpose() -> None:
     assert extension_policies(Purpose.SERVER, True) is extension_policies(Purpose.SERVER, True)
 
+
+
+def test_an_absolute_server_name_with_its_trailing_dot_matches_the_certificate() -> None:
+    # OpenSSL drops one trailing dot before matching (X509_VERIFY_PARAM_set1_host).
+    chain = pki()
+    pair = Pair(client_config(chain), server_config(chain), server_name="localhost.").pump()
+    assert pair.complete, pair.client.error
+
+
+@pytest.mark.parametrize("name", ["localhost..", "a_b.localhost", "-a.localhost"])
+def test_a_server_name_no_certificate_can_hold_is_a_name_mismatch_not_a_bug(name: str) -> None:
+    chain = pki()
+    pair = Pair(client_config(chain), server_config(chain), server_name=name).pump()
+    error = pair.client.error
+    assert isinstance(error, CertificateRejected), error
+    assert error.refusal.reason is R.NAME_MISMATCH
+    assert f"'{name}'" in str(error) and "DNS:localhost" in str(error)

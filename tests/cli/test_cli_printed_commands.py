@@ -106,6 +106,11 @@ def test_server_examples_and_their_banners(net: PrivateNetwork, cli_environment:
                                            ) -> None:
     ok(net.run("glasstls certs --dir . --out cert"))
     (net.workdir / "cert-key.pem").rename(net.workdir / "key.pem")
+    # --sni's example: a.pem with a-key.pem, and b.pem holding chain and key.
+    ok(net.run("glasstls certs --dir . a.test --out a"))
+    ok(net.run("glasstls certs --dir . b.test --out b"))
+    b = net.workdir / "b.pem"
+    b.write_bytes(b.read_bytes() + (net.workdir / "b-key.pem").read_bytes())
     ca = str(cli_environment / "ca.pem")
     text = epilog("server")
     servers, then = text.split("then, in another terminal:")

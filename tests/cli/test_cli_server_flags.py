@@ -251,3 +251,40 @@ def test_get_keyupdate_on_tls12_says_why_not(processes: Start, cli_environment: 
     assert result.stdout.startswith("HTTP/1.1 400 Bad Request")
     assert "KeyUpdate exists only in TLS 1.3; this connection is TLSv1.2" in result.stdout
     stop(server)
+
+
+def test_sni_serves_a_certificate_per_name(openssl: str, processes: Start, tmp_path: Path,
+                                           cli_environment: Path) -> None:
+    for name in ("a.test", "b.test"):
+        issued = run_glasstls("certs", "--dir", str(tmp_path), name, "--out", name)
+        assert issued.code == 0, issued.describe()
+    # b.test's chain and key in one file, as --sni NAME=CERT allows.
+    both = tmp_path / "b.test.pem"
+    both.write_bytes(both.read_bytes() + (tmp_path / "b.test-key.pem").read_bytes())
+    server, port = start_glasstls_server(
+        processes, "--echo", "--sni", f"a.test={tmp_path / 'a.test.pem'},"
+                                      f"{tmp_path / 'a.test-key.pem'}",
+        "--sni", f"b.test={both}")
+    assert "for a.test:  CN=a.test" in server.stdout and "for b.test:  CN=b.test" in (
+        server.stdout)
+    for asked, ca, subject in (("a.test", tmp_path / "ca.pem", "CN = a.test"),
+                               ("b.test", tmp_path / "ca.pem", "CN = b.test"),
+                               ("other.test", cli_environment / "ca.pem", "CN = localhost")):
+        client = processes([openssl, "s_client", "-connect", f"127.0.0.1:{port}",
+                            "-servername", asked, "-CAfile", str(ca), "-verify_return_error",
+                            "-brief"])
+        client.write(b"ping\n")
+        client.wait_for("^ping$")
+        client.close_stdin()
+        assert client.wait() == 0, client.describe()
+        assert re.search(rf"Peer certificate: .*{subject}$", client.output, re.MULTILINE), (
+            client.describe())
+    stop(server)
+
+
+def test_sni_with_a_name_that_is_not_a_host_name_is_a_usage_error(pem: dict[str, Path]
+                                                                   ) -> None:
+    result = run_glasstls("server", "--sni", f"bad name!={pem['cert']},{pem['key']}")
+    assert result.code == 2 and "is not a DNS host name" in result.stderr, result.describe()
+    result = run_glasstls("server", "--sni", "a.test")
+    assert result.code == 2 and "expected NAME=CERT[,KEY]" in result.stderr

@@ -68,6 +68,8 @@ examples:
   glasstls server --tls1.2 --alpn http/1.1
   glasstls server --rsa-key-exchange --tls1.2       TLS 1.2 RSA key transport (an RSA certificate)
   glasstls server --suite TLS_AES_256_GCM_SHA384 --tickets 4 --early-data
+  glasstls server --sni a.test=a.pem,a-key.pem --sni b.test=b.pem
+                                                    a certificate per name the client asks for
 
   then, in another terminal:
   glasstls client localhost:8443 --cafile CA --http /
@@ -94,6 +96,10 @@ class ServerSetup:
         self.dev_ca: Path | None = None
         self.certificates = self._certificates()
         self.certified = self.certificates[0]
+        self.server_names: dict[str, list[CertifiedKey]] = {}
+        for name, cert, key in args.sni or ():
+            self.server_names.setdefault(name, []).append(
+                load_certified(cert, key, args.password))
         self.client_trust = None
         if args.cafile:
             self.client_trust = load_trust(args.cafile)
@@ -149,7 +155,8 @@ class ServerSetup:
             options["max_early_data_size"] = EARLY_DATA_SIZE
         try:
             return ServerConfig(
-                certificates=self.certificates, versions=versions_from(args),
+                certificates=self.certificates, server_names=self.server_names,
+                versions=versions_from(args),
                 alpn_protocols=self.alpn, client_auth=args.client_auth,
                 client_trust=self.client_trust, trace=trace,
                 trace_secrets=args.show_secrets, **options)
@@ -374,13 +381,19 @@ def _announce(view: TextView | JsonView, setup: ServerSetup, server: TLSServer,
                                 for c in setup.certificates],
                   san=leaf["san"], trust=str(setup.dev_ca) if setup.dev_ca else None,
                   client_auth=args.client_auth, alpn=list(setup.alpn),
-                  rsa_key_exchange=args.rsa_key_exchange, interactive_keys=keys)
+                  rsa_key_exchange=args.rsa_key_exchange, interactive_keys=keys,
+                  server_names=sorted(setup.server_names))
         return
     view.info(f"glasstls server listening on {shown_host}:{port} ({versions}; {mode})")
     for certified in setup.certificates:
         described = describe_certificate(certified.chain[0])
         view.info(f"  certificate  {described['subject']}; {key_words(described['key'])}; "
                   f"SAN {', '.join(described['san'])}")
+    for name, chains in setup.server_names.items():
+        for certified in chains:
+            described = describe_certificate(certified.chain[0])
+            view.info(f"  for {name}:  {described['subject']}; "
+                      f"{key_words(described['key'])}; SAN {', '.join(described['san'])}")
     for line in client_hints(setup, host, port):
         view.info(line)
     if keys:
@@ -464,6 +477,15 @@ def _stop_on_sigterm(number: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # stop the same clean way as Ctrl-C
 
 
+def sni_argument(text: str) -> tuple[str, str, str | None]:
+    """``--sni NAME=CERT[,KEY]`` -> (name, certificate file, key file or None)."""
+    name, equals, files = text.partition("=")
+    cert, _, key = files.partition(",")
+    if not equals or not name or not cert:
+        raise argparse.ArgumentTypeError(f"expected NAME=CERT[,KEY], not {text!r}")
+    return name, cert, key or None
+
+
 def _count(text: str) -> int:
     if text.isdigit():
         return int(text)
@@ -491,6 +513,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--pass", dest="password", metavar="SOURCE",
                         help="password of an encrypted --key: pass:PASSWORD, env:VARIABLE, "
                         "file:PATH or fd:NUMBER (as openssl's -pass)")
+    parser.add_argument("--sni", action="append", type=sni_argument,
+                        metavar="NAME=CERT[,KEY]",
+                        help="serve CERT (and KEY; default: in CERT) to clients that ask for "
+                        "NAME (exact, or *.example.com for one label); repeat for more names "
+                        "(and for an RSA and an ECDSA chain under one name); other clients "
+                        "get --cert or the development certificate")
     parser.add_argument("--alpn", action="append", metavar="PROTOCOLS",
                         help="ALPN protocols to accept, comma-separated, in preference order "
                         "(in HTTP mode only http/1.1, unless --echo or --alpn-any)")

@@ -35,8 +35,11 @@ def subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
             raise ValueError  # a host name: skip ipaddress's slower parse
         return x509.IPAddress(ipaddress.ip_address(server_name))
     except ValueError:
+        # An absolute name ("example.com.") names the same host: OpenSSL drops one
+        # trailing dot before matching (X509_VERIFY_PARAM_set1_host), and so do we.
+        name = server_name[:-1] if len(server_name) > 1 and server_name[-1] == "." else server_name
         try:
-            return x509.DNSName(server_name)
+            return x509.DNSName(name)
         except ValueError:
             raise CertificateRejected(Refusal(
                 CertificateReason.NAME_MISMATCH, requested_name=server_name,
@@ -95,19 +98,28 @@ def verify_chain(trust: TrustStore, chain: Sequence[x509.Certificate], *, purpos
     _check_peer_key(leaf, role, moment)
     store, extra = trust.verification_store(options.partial_chain)
     subject = _name_subject(leaf, purpose, server_name, check_name, options)
+
+    def context() -> diagnose.Context:  # built only for a refusal
+        return diagnose.Context(purpose, server_name if check_name else None, options, moment)
+
     if store is None:
         raise CertificateRejected(diagnose.refusal(
-            "the trust store is empty", trust, leaf, intermediates,
-            diagnose.Context(purpose, server_name if check_name else None, options, moment),
-            subject))
+            "the trust store is empty", trust, leaf, intermediates, context(), subject))
     try:
         path = run_verifier(store, leaf, [*intermediates, *extra], moment, purpose, subject,
                             options)
     except verification.VerificationError as error:
         raise CertificateRejected(diagnose.refusal(
-            str(error), trust, leaf, intermediates,
-            diagnose.Context(purpose, server_name if check_name else None, options, moment),
-            subject)) from None
+            str(error), trust, leaf, intermediates, context(), subject)) from None
+    except ValueError:
+        # cryptography refuses to match a name that is not a host name by RFC 1123
+        # ("a_b.test", "-a.test", "localhost.."); no certificate can be valid for it.
+        if not isinstance(subject, x509.DNSName):
+            raise
+        assert server_name is not None  # a DNS subject is made from it
+        raise CertificateRejected(diagnose.name_mismatch(
+            leaf, server_name, context(),
+            detail="that is not a valid DNS name or IP address")) from None
     if check_name and subject is None and purpose is Purpose.SERVER:
         assert server_name is not None
         diagnose.check_common_name(leaf, server_name, options, moment)
