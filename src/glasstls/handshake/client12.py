@@ -195,7 +195,7 @@ class ExpectCertificate(_Tls12ClientState):
                                  AlertDescription.unsupported_certificate)
         offer = hello.offer
         verified = verify_server_certificates(engine, offer.config, offer.server_name, chain,
-                                              message.chain[0])
+                                              message.chain)
         server = ServerCertificate12(chain[0], message.chain, verified)
         if hello.suite.key_exchange == "RSA":
             return ExpectCertificateRequestOrDone(hello, server, None)

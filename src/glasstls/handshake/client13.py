@@ -239,7 +239,7 @@ def _server_certificate(engine: Engine, hs: Handshake13, extensions: Extensions1
     engine.note(chain=lambda: describe_chain(chain))
     offer = hs.offer
     verified = verify_server_certificates(engine, offer.config, offer.server_name, chain,
-                                          message.chain[0])
+                                          message.chain)
     return ExpectCertificateVerify(hs, extensions, request, chain[0], message.chain, verified)
 
 

@@ -30,20 +30,20 @@ MINIMUM_RSA_BITS = 2048
 
 def subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
     """The name to check: an IP address if it parses as one, else a DNS name."""
-    try:
-        if not (server_name[:1].isdigit() or ":" in server_name):
-            raise ValueError  # a host name: skip ipaddress's slower parse
-        return x509.IPAddress(ipaddress.ip_address(server_name))
-    except ValueError:
-        # An absolute name ("example.com.") names the same host: OpenSSL drops one
-        # trailing dot before matching (X509_VERIFY_PARAM_set1_host), and so do we.
-        name = server_name[:-1] if len(server_name) > 1 and server_name[-1] == "." else server_name
+    if server_name[:1].isdigit() or ":" in server_name:  # else a host name: no IP parse
         try:
-            return x509.DNSName(name)
+            return x509.IPAddress(ipaddress.ip_address(server_name))
         except ValueError:
-            raise CertificateRejected(Refusal(
-                CertificateReason.NAME_MISMATCH, requested_name=server_name,
-                detail="that is not a valid DNS name or IP address")) from None
+            pass
+    # An absolute name ("example.com.") names the same host: OpenSSL drops one
+    # trailing dot before matching (X509_VERIFY_PARAM_set1_host), and so do we.
+    name = server_name[:-1] if len(server_name) > 1 and server_name[-1] == "." else server_name
+    try:
+        return x509.DNSName(name)
+    except ValueError:
+        raise CertificateRejected(Refusal(
+            CertificateReason.NAME_MISMATCH, requested_name=server_name,
+            detail="that is not a valid DNS name or IP address")) from None
 
 
 def _check_peer_key(leaf: x509.Certificate, role: str, moment: _dt.datetime) -> None:
