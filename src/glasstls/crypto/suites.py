@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -19,7 +20,7 @@ class AEAD:
     """
 
     __slots__ = ("_impl", "decrypt", "encrypt")
-    failure = InvalidTag
+    failure: ClassVar[type[InvalidTag]] = InvalidTag  # a class attribute, also when compiled
 
     def __init__(self, impl: AESGCM | ChaCha20Poly1305) -> None:
         self._impl = impl

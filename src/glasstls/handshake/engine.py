@@ -127,7 +127,9 @@ class State:
     """One step of a handshake. ``expects`` maps each handshake type this state
     accepts to the parser for it; anything else is ``unexpected_message``."""
 
-    expects: Mapping[int, Parser] = {}
+    # A dict (not a Mapping): the states' own tables are dicts, and a class compiled
+    # by mypyc (hatch_build.py) keeps the attribute type its base declares.
+    expects: dict[int, Parser] = {}
     # TLS 1.3 (RFC 8446 §5): a change_cipher_spec record with value 1 is ignored
     # between the first ClientHello and the peer's Finished.
     ignores_change_cipher_spec: ClassVar[bool] = False

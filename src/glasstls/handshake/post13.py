@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
@@ -51,11 +50,11 @@ from .common import CLIENT_CERTIFICATE_VERIFY, certificate_verify_content
 from .engine import Engine, Parser, State
 from .transcript import Transcript
 
-_CLIENT: Mapping[int, Parser] = {H.key_update: KeyUpdate.parse,
+_CLIENT: dict[int, Parser] = {H.key_update: KeyUpdate.parse,
                                  H.new_session_ticket: NewSessionTicket13.parse}
-_CLIENT_PHA: Mapping[int, Parser] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
-_SERVER: Mapping[int, Parser] = {H.key_update: KeyUpdate.parse}
-_SERVER_AWAITING: Mapping[int, Mapping[int, Parser]] = {
+_CLIENT_PHA: dict[int, Parser] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
+_SERVER: dict[int, Parser] = {H.key_update: KeyUpdate.parse}
+_SERVER_AWAITING: dict[int, dict[int, Parser]] = {
     message: {**_SERVER, message: parse} for message, parse in (
         (H.certificate, Certificate13.parse), (H.certificate_verify, CertificateVerify.parse),
         (H.finished, Finished.parse))
