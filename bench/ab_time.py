@@ -12,13 +12,11 @@ are ``icount_handshake.py``'s (the tlsbench adapter's).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
-from icount_handshake import CASES, CHILD, WRITE_PKI
+from icount_handshake import CASES, CHILD, TESTS, pki_files
 
 TIMED = CHILD.replace("for _ in range(int(sys.argv[2])):", """import time
 for _ in range(20):
@@ -36,17 +34,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
-    with tempfile.TemporaryDirectory(prefix="ab-pki-") as files:
-        subprocess.run([sys.executable, "-c", WRITE_PKI, args.src[0], tests, files],
-                       check=True)
+    with pki_files(args.src[0]) as files:
         for case in args.case or ["hs13-ecdsa"]:
             times: dict[str, list[float]] = {src: [] for src in args.src}
             for round_ in range(args.rounds):
                 order = args.src if round_ % 2 == 0 else args.src[::-1]
                 for src in order:
                     out = subprocess.run(
-                        [sys.executable, "-c", TIMED, src, str(args.n), "plain", tests, case,
+                        [sys.executable, "-c", TIMED, src, str(args.n), "plain", TESTS, case,
                          files], check=True, capture_output=True, text=True).stdout
                     times[src].append(float(out.split()[-1]))
             first = statistics.median(times[args.src[0]])

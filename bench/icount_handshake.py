@@ -15,11 +15,13 @@ case with ``ClientConfig.recorder``/``ServerConfig.recorder`` set (glasstls expl
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 
 CASES = ("hs13-ecdsa", "hs13-rsa", "hs12-rsa", "res13-ecdsa", "hs13-ecdsa-chacha")
 
@@ -77,6 +79,15 @@ for kind in ("ecdsa-p256", "rsa-2048"):
     pki(kind).write(Path(sys.argv[3]) / kind)
 """
 _TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
+TESTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
+
+
+@contextlib.contextmanager
+def pki_files(src: str) -> Iterator[str]:
+    """A directory with the cases' keys and certificates (tests/pki.py), made once."""
+    with tempfile.TemporaryDirectory(prefix="glasstls-bench-pki-") as files:
+        subprocess.run([sys.executable, "-c", WRITE_PKI, src, TESTS, files], check=True)
+        yield files
 
 
 _LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+.*?\s+\[(.*)\]\s*$")
@@ -115,12 +126,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
-    tests = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests")
-    with tempfile.TemporaryDirectory(prefix="icount-pki-") as files:
-        subprocess.run([sys.executable, "-c", WRITE_PKI, args.src[0], tests, files],
-                       check=True)
+    with pki_files(args.src[0]) as files:
         for case in args.case or ["hs13-ecdsa"]:
-            _count(args, tests, case, files)
+            _count(args, TESTS, case, files)
 
 
 def _count(args: argparse.Namespace, tests: str, case: str, files: str) -> None:
