@@ -221,6 +221,14 @@ class ClientSession:
     def expired(self, now_ms: int) -> bool:
         return now_ms - self.received_ms >= self.lifetime * 1000
 
+    def made_for(self, server_name: str | None) -> bool:
+        """Whether this session was made under ``server_name`` (without case or final
+        dot). RFC 8446 §4.6.1, RFC 6066 §3: a client resumes a session only under its
+        own name: a resumed handshake checks no certificate, so under another name the
+        connection would pass for verified."""
+        made = (self.server_name or "").rstrip(".").lower()
+        return made == (server_name or "").rstrip(".").lower()
+
     # -- the session file (``glasstls client --sess-out`` / ``--sess-in``) -------
     # Layout (docs/session-file.md): SESSION_FILE_MAGIC, a format version byte,
     # then the fields below with the codec's integer and vector encodings. It holds

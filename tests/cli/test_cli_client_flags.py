@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import VERSIONS, Start, run_glasstls, s_server, start_glasstls_server, stop
+from cli_helpers import (
+    VERSIONS,
+    Result,
+    Start,
+    run_glasstls,
+    s_server,
+    start_glasstls_server,
+    stop,
+)
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -22,15 +30,22 @@ from pki import pki
 pytestmark = pytest.mark.interop
 
 
+def _saved_session(openssl: str, processes: Start, pem: dict[str, Path], version: str,
+                   session: Path) -> tuple[int, Result]:
+    """An s_server of ``version``, and a first ``glasstls client --sess-out`` to it."""
+    _, port = s_server(openssl, processes, pem, version, "-www")
+    first = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
+                         "--sess-out", str(session), "--http", "/")
+    assert first.code == 0, first.describe()
+    return port, first
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_sess_out_then_sess_in_resumes_across_two_processes(
         openssl: str, processes: Start, pem: dict[str, Path], version: str,
         tmp_path: Path) -> None:
-    _, port = s_server(openssl, processes, pem, version, "-www")
     session = tmp_path / "s.bin"
-    first = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
-                         "--sess-out", str(session), "--http", "/")
-    assert first.code == 0, first.describe()
+    port, first = _saved_session(openssl, processes, pem, version, session)
     assert re.search(r"resumed\s+no", first.stderr) and f"New, {version}" in first.stdout
     assert session.read_bytes().startswith(b"glasstls session\n\x01")
     assert session.stat().st_mode & 0o777 == 0o600  # it holds the resumption secret
@@ -40,6 +55,21 @@ def test_sess_out_then_sess_in_resumes_across_two_processes(
     assert re.search(r"resumed\s+yes", second.stderr), second.stderr
     assert f"Reused, {version}" in second.stdout  # s_server's own view of it
 
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_sess_in_is_not_offered_under_another_server_name(
+        openssl: str, processes: Start, pem: dict[str, Path], version: str,
+        tmp_path: Path) -> None:
+    # s_server would resume it; a resumed handshake checks no certificate, so the
+    # certificate (not valid for other.example) would have passed as verified.
+    session = tmp_path / "s.bin"
+    port, _ = _saved_session(openssl, processes, pem, version, session)
+    second = run_glasstls("client", f"localhost:{port}", "--cafile", str(pem["ca"]),
+                          "--servername", "other.example", "--sess-in", str(session),
+                          "--http", "/")
+    assert "was made for localhost, not other.example" in second.stderr, second.describe()
+    assert second.code == 5, second.describe()
+    assert "not valid for 'other.example'" in second.stderr
 
 def test_a_damaged_session_file_is_a_usage_error(tmp_path: Path) -> None:
     damaged = tmp_path / "s.bin"

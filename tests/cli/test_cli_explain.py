@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,6 +65,29 @@ def test_explain_url_as_json_and_as_one_html_page(https_server: int, pem: dict[s
     assert "<script>" in html and not re.search(r"(src|href)=\"https?:", html)
 
 
+def test_explain_url_shows_a_failed_handshake_up_to_the_alert(https_server: int) -> None:
+    # No --cafile: the test CA is not trusted, so the client refuses the certificate.
+    result = run_glasstls("explain", f"https://localhost:{https_server}/")
+    assert result.code == 5, result.describe()
+    assert "certificate rejected" in result.stderr
+    out = result.stdout
+    assert out.startswith(f"== https://localhost:{https_server}/\n")
+    assert re.search(r"^#0  client \u2192 server  handshake", out, re.MULTILINE)
+    assert "Certificate" in out
+    assert re.search(r"client \u2192 server  alert, 2 bytes", out), out[-2000:]
+    assert "fatal unknown_ca" in out
+
+
+def test_explain_url_names_the_server_it_could_not_reach() -> None:
+    from interop.processes import free_port
+
+    port = free_port()
+    result = run_glasstls("explain", f"https://localhost:{port}/")
+    assert result.code == 3, result.describe()
+    assert f"connection refused by localhost:{port}" in result.stderr
+    assert result.stdout == ""
+
+
 def test_explain_server_explains_the_connection_it_accepts(pem: dict[str, Path]) -> None:
     from interop.processes import free_port
 
@@ -79,6 +103,31 @@ def test_explain_server_explains_the_connection_it_accepts(pem: dict[str, Path])
     assert "recorded by the glasstls server" in out
     assert "GET /explained HTTP/1.1" in out
     assert "shared_secret = given" in out and "[engine]" in out
+
+
+def test_explain_server_shows_a_connection_whose_handshake_failed(pem: dict[str, Path]) -> None:
+    from interop.processes import free_port
+
+    port = free_port()
+    server = start_glasstls("explain", "--server", "--port", str(port), "--count", "2",
+                            "--cert", str(pem["cert"]), "--key", str(pem["key"]), "--brief")
+    server.wait_for("explaining connections to")
+    # A client that sends nothing is not a connection to explain (nor counted).
+    socket.create_connection(("127.0.0.1", port)).close()
+    # A client that does not trust the server's CA refuses it: unknown_ca.
+    refused = run_glasstls("client", f"127.0.0.1:{port}", "--servername", "localhost",
+                           "--http", "/")
+    assert refused.code == 5, refused.describe()
+    client = run_glasstls("client", f"127.0.0.1:{port}", "--servername", "localhost",
+                          "--cafile", str(pem["ca"]), "--http", "/explained")
+    assert client.code == 0, client.describe()
+    assert server.wait(timeout=60) == 0, server.describe()
+    shown = re.findall(r"^== (.*)$", server.stdout, re.MULTILINE)
+    assert len(shown) == 2, shown
+    failed, served = server.stdout.split(f"== {shown[1]}")
+    assert shown[0].endswith(": the handshake failed")
+    assert "alert \u2014 fatal unknown_ca" in failed and "Certificate" in failed
+    assert "from 127.0.0.1:" in shown[1] and "GET /explained HTTP/1.1" in served
 
 
 def test_explain_without_a_source_or_with_a_missing_capture_is_a_usage_error(

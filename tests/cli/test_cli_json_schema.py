@@ -122,3 +122,24 @@ def test_serve(processes: Start, cli_environment: Path) -> None:
     assert served.wait() == 0
     assert {"listening", "log"} <= set(line["event"] for line in validated(
         json.loads(text) for text in served.stdout.splitlines()))
+
+
+@pytest.mark.parametrize("argv", [
+    ["client", "localhost:4433", "--json", "--no-such-flag"],
+    ["client", "--json"],
+    ["server", "--json", "--port", "not-a-number"],
+    ["certs", "--json", "--key-type", "dsa"],
+])
+def test_argument_errors_are_json_lines_too(argv: list[str]) -> None:
+    result = run_glasstls(*argv)
+    assert result.code == 2, result.describe()
+    assert events(result) == ["error"], result.describe()
+    line = result.json_lines()[0]
+    assert line["exit_code"] == 2 and line["message"].startswith("glasstls"), line
+    assert "usage:" in result.stderr  # the usage stays on stderr, for a person
+
+
+def test_argument_errors_without_json_stay_text() -> None:
+    result = run_glasstls("client", "localhost:4433", "--no-such-flag")
+    assert result.code == 2 and result.stdout == "", result.describe()
+    assert "error: unrecognized arguments: --no-such-flag" in result.stderr

@@ -6,6 +6,7 @@ apply, and the handshake modules depend one way only."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,14 @@ def test_the_connections_show_only_their_public_surface() -> None:
     assert _public(ClientConnection) == COMMON | {"send_early_data", "session"}
     assert _public(ServerConnection) == COMMON | {"client_hello", "offered_cipher_suites",
                                                   "request_client_certificate"}
+
+
+def test_docs_engine_md_lists_that_surface() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "engine.md").read_text()
+    section = text.split("## The connections' public surface", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)(?:\(|`)", section))
+    assert _public(ClientConnection) | _public(ServerConnection) <= listed, (
+        (_public(ClientConnection) | _public(ServerConnection)) - listed)
 
 
 def _imports(module: Path) -> set[str]:

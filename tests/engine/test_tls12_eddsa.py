@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from glasstls import AlertDescription, CertifiedKey, TrustStore
+from glasstls import AlertDescription, CertifiedKey, ClientConfig, ServerConfig, TrustStore
 from glasstls.constants import CipherSuite as C, SignatureScheme
-from helpers.pump import connect
+from glasstls.crypto.signatures import DEFAULT_SCHEMES
+from helpers.pump import Pair, connect
 from helpers.tls12 import client12, server12
 from pki import pki
 
@@ -85,19 +86,50 @@ def _ed448_self_signed() -> CertifiedKey:
     return CertifiedKey((certificate,), key)
 
 
+WITH_ED448 = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
+
+
+def _ed448_client(tls12: bool, ed448: CertifiedKey) -> ClientConfig:
+    """A client trusting ``ed448`` that offers the ed448 scheme (as OpenSSL does)."""
+    trust = TrustStore([ed448.chain[0]])
+    return (client12(ED25519, trust=trust, signature_schemes=WITH_ED448) if tls12
+            else ClientConfig(trust=trust, signature_schemes=WITH_ED448))
+
+
 @pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
 def test_ed448_certificate_when_both_sides_list_the_ed448_scheme(tls12: bool) -> None:
-    from glasstls import ClientConfig, ServerConfig
-    from glasstls.crypto.signatures import DEFAULT_SCHEMES
-
     # Ed448 is not offered by default (nor by rustls or Go); it is a row to opt into.
     ed448 = _ed448_self_signed()
-    schemes = (*DEFAULT_SCHEMES, SignatureScheme.ed448)
-    trust = TrustStore([ed448.chain[0]])
-    client = (client12(ED25519, trust=trust, signature_schemes=schemes) if tls12
-              else ClientConfig(trust=trust, signature_schemes=schemes))
-    pair = connect(client, ServerConfig(certificates=(ed448,), signature_schemes=schemes))
+    pair = connect(_ed448_client(tls12, ed448),
+                   ServerConfig(certificates=(ed448,), signature_schemes=WITH_ED448))
     negotiated = pair.client.negotiated
     assert negotiated.signature_scheme == "ed448"
     assert negotiated.version == ("TLSv1.2" if tls12 else "TLSv1.3")
     assert negotiated.verified_chain
+
+
+# -- what a server's refusal says when its own settings are the reason ----------------
+
+
+@pytest.mark.parametrize("tls12", [True, False], ids=["TLS12", "TLS13"])
+def test_an_ed448_server_without_the_scheme_says_its_list_leaves_it_out(tls12: bool) -> None:
+    # The client offers ed448 as OpenSSL does; the server keeps the default schemes.
+    ed448 = _ed448_self_signed()
+    pair = Pair(_ed448_client(tls12, ed448), ServerConfig(certificates=(ed448,))).pump()
+    assert pair.server.error is not None
+    assert pair.server.error.alert == AlertDescription.handshake_failure
+    assert "the client accepts ed448, which this server's signature_schemes leave out" in (
+        str(pair.server.error))
+
+
+@pytest.mark.parametrize(("server_pki", "hinted"), [("rsa-2048", True), ("ecdsa-p256", False)])
+def test_the_rsa_key_exchange_hint_only_where_enabling_it_would_help(server_pki: str,
+                                                                     hinted: bool) -> None:
+    key = pki(server_pki)
+    pair = Pair(client12(key, cipher_suites=(C.TLS_RSA_WITH_AES_128_GCM_SHA256,),
+                         enable_rsa_key_exchange=True), server12(key)).pump()
+    assert pair.server.error is not None
+    message = str(pair.server.error)
+    assert message.startswith("no TLS 1.2 cipher suite, group and certificate in common")
+    assert ("RSA key exchange, which is disabled here" in message) is hinted
+    assert "signature_schemes" not in message  # no ECDHE suite was offered: not the reason

@@ -26,7 +26,8 @@ def _packet(source: tuple[str, int], destination: tuple[str, int], sequence: int
 
 
 def write_capture(path: Path, flights: Sequence[tuple[str, bytes]],
-                  segment_size: int = 1400, reorder: bool = False) -> Path:
+                  segment_size: int = 1400, reorder: bool = False,
+                  pcapng: bool = False) -> Path:
     """``flights`` as (sender "client"/"server", bytes) in order, cut into TCP segments
     after a handshake; ``reorder`` swaps each pair of segments and repeats one (the
     reassembler must undo both)."""
@@ -45,7 +46,7 @@ def write_capture(path: Path, flights: Sequence[tuple[str, bytes]],
             segments.append(segments[0])
         packets += segments
     with path.open("wb") as stream:
-        writer = dpkt.pcap.Writer(stream)
+        writer = dpkt.pcapng.Writer(stream) if pcapng else dpkt.pcap.Writer(stream)
         for number, packet in enumerate(packets):
             writer.writepkt(packet, ts=1_700_000_000 + number / 1000)
     return path

@@ -97,6 +97,30 @@ def test_a_file_that_is_not_a_capture_is_a_capture_error(tmp_path: Path) -> None
         tls_connections(path)
 
 
+def test_a_pcapng_cut_short_gives_what_came_before_and_says_so(tmp_path: Path) -> None:
+    flights, keys = _recorded_flights()
+    whole = write_capture(tmp_path / "c.pcapng", flights, segment_size=300, pcapng=True)
+    data = whole.read_bytes()
+    (complete,) = tls_connections(whole)
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[: len(data) * 2 // 3])  # the capture stopped mid-packet
+    notes: list[str] = []
+    (connection,) = tls_connections(cut, notes=notes)
+    assert notes == [f"{cut} ends in the middle of a packet: read up to there"]
+    assert 0 < len(connection.records) < len(complete.records)
+    assert [r.data for r in connection.records] == [
+        r.data for r in complete.records[: len(connection.records)]]
+    assert tiling_problems(dissect(connection.records, keys)) == []
+    for length in range(0, 200, 3):  # cut in the header blocks or the first packets
+        cut.write_bytes(data[:length])
+        try:
+            assert tls_connections(cut) == []
+        except CaptureError as refused:
+            assert not str(refused).endswith("()"), length  # it says what is wrong
+    with pytest.raises(CaptureError, match="cannot read"):
+        tls_connections(tmp_path / "missing.pcapng")
+
+
 def test_key_log_lines_are_parsed_and_bad_ones_are_named() -> None:
     random = "11" * 32
     keys = KeyMaterial.from_keylog(f"# comment\n\nCLIENT_RANDOM {random} {'22' * 48}\n"

@@ -199,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
         view.warning("--insecure: the server's certificate is NOT verified. Anyone on the "
                      "path can pretend to be this server and read everything you send.")
     server_name = host if args.servername is None else args.servername
+    if session is not None and not session.made_for(server_name):
+        view.warning(f"--sess-in: the session in {args.sess_in} was made for "
+                     f"{session.server_name or 'no server name'}, not {server_name}: it is "
+                     "not offered (a resumed handshake checks no certificate)")
     try:
         for attempt in range(1, args.reconnect + 2):
             last = attempt == args.reconnect + 1

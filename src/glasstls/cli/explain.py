@@ -114,11 +114,20 @@ def _client(args: argparse.Namespace, output: Output) -> int:
                               session_cache=None, **options)
     except GlassTLSError as error:
         raise CommandError(str(error)) from None
-    with connect((host, port), config=config, server_hostname=host, timeout=args.timeout) as sock:
-        sock.sendall(http_request(host, parts.path or "/"))
-        _read_response(sock)
-    output.write([(f"https://{host}:{port}{parts.path or '/'}", recording.explain())
-                  for recording in recorder.recordings], f"glasstls explain {args.url}")
+    name = f"https://{host}:{port}{parts.path or '/'}"
+    try:
+        with connect((host, port), config=config, server_hostname=host,
+                     timeout=args.timeout) as sock:
+            sock.sendall(http_request(host, parts.path or "/"))
+            _read_response(sock)
+    except (GlassTLSError, OSError) as error:
+        # A handshake that failed is worth seeing too: the bytes up to the alert.
+        if any(recording.records for recording in recorder.recordings):
+            output.write([(name, recording.explain()) for recording in recorder.recordings],
+                         f"glasstls explain {args.url}")
+        return print_failure("explain", explain_failure(error, f"{host}:{port}"))
+    output.write([(name, recording.explain()) for recording in recorder.recordings],
+                 f"glasstls explain {args.url}")
     return exitcodes.OK
 
 
@@ -152,18 +161,20 @@ def _server(args: argparse.Namespace, output: Output) -> int:
         files = ensure_dev_certificates()
         certified = load_certified(str(files.cert), str(files.key))
         ca_note = f" (development certificate; its CA is {files.ca})"
-    recorder = Recorder()
     try:
         config = ServerConfig(certificates=(certified,), versions=versions_from(args),
-                              alpn_protocols=("http/1.1",), recorder=recorder,
+                              alpn_protocols=("http/1.1",),
                               enable_rsa_key_exchange=args.rsa_key_exchange)
     except GlassTLSError as error:
         raise CommandError(str(error)) from None
     done = threading.Semaphore(0)
     explained: list[tuple[str, Explained]] = []
     lock = threading.Lock()
+    addresses: dict[threading.Thread, Any] = {}  # worker -> client, once handled
+    monitors: list[threading.Thread] = []
 
     def handle(sock: TLSSocket, address: Any) -> None:
+        addresses[threading.current_thread()] = address
         try:
             read_request_head(sock)
             sock.sendall(http_response("This connection is being explained by glasstls; "
@@ -171,18 +182,36 @@ def _server(args: argparse.Namespace, output: Output) -> int:
             sock.close()
         except (OSError, GlassTLSError):
             pass
-        recording = sock.connection.recorder
-        if isinstance(recording, Recording):
+
+    def when_over(worker: threading.Thread, recorder: Recorder) -> None:
+        # The worker ends when its connection does, handled or not: a handshake that
+        # failed (a client refusing the certificate) is shown too, up to its alert.
+        worker.join()
+        address = addresses.pop(worker, None)
+        recordings = [recording for recording in recorder.recordings if recording.records]
+        for recording in recordings:  # none for a client that sent nothing (a probe)
+            name = _name(recording) + (f" from {address[0]}:{address[1]}" if address
+                                       else ": the handshake failed")
             with lock:
-                explained.append((f"{_name(recording)} from {address[0]}:{address[1]}",
-                                  recording.explain()))
+                explained.append((name, recording.explain()))
                 if output.html is None:
                     output.write(explained[-1:], "glasstls explain --server")
-        done.release()
+        if recordings:
+            done.release()
+
+    def recorded(base: ServerConfig) -> ServerConfig:
+        """Each connection's own config, with its own recorder (serve() calls this on
+        the connection's worker thread)."""
+        recorder = Recorder(limit=1)
+        monitor = threading.Thread(target=when_over, args=(threading.current_thread(),
+                                                           recorder), daemon=True)
+        monitor.start()
+        monitors.append(monitor)
+        return dataclasses.replace(base, recorder=recorder)
 
     port = 8443 if args.port is None else args.port
     server = serve((args.bind, port), handle, config=config, timeout=TIMEOUT,
-                   handshake_timeout=TIMEOUT)
+                   handshake_timeout=TIMEOUT, connection_config=recorded)
     print(f"explaining connections to https://{args.bind}:{server.address[1]}/{ca_note}",
           file=sys.stderr, flush=True)
     try:
@@ -192,6 +221,8 @@ def _server(args: argparse.Namespace, output: Output) -> int:
         pass
     finally:
         server.close()
+        for monitor in monitors:
+            monitor.join(timeout=TIMEOUT)
     if output.html is not None and explained:
         output.write(explained, "glasstls explain --server")
     return exitcodes.OK
@@ -212,9 +243,15 @@ def _pcap(args: argparse.Namespace, output: Output) -> int:
     try:
         keys = KeyMaterial.from_keylog_file(args.keylog) if args.keylog else KeyMaterial()
         keys.x25519_private_keys += [_private_key(text) for text in args.x25519_key or ()]
-        connections = tls_connections(args.pcap, args.port)
-    except (OSError, KeyLogError, CaptureError) as error:
+        notes: list[str] = []
+        connections = tls_connections(args.pcap, args.port, notes)
+    except OSError as error:
+        raise CommandError(f"cannot read {error.filename}: {error.strerror}",
+                           exitcodes.USAGE) from None
+    except (KeyLogError, CaptureError) as error:
         raise CommandError(str(error), exitcodes.USAGE) from None
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if not connections:
         raise CommandError(f"no TLS connection found in {args.pcap}", exitcodes.USAGE)
     from ..explain.dissect import dissect

@@ -11,10 +11,12 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from .. import __version__
 from ..crypto.about import library_versions
 from .exitcodes import INTERRUPTED, OK, USAGE
+from .render import JsonView
 
 # Subcommand name -> module (relative to glasstls.cli), in the order --help lists them.
 COMMANDS = {
@@ -35,8 +37,21 @@ def version_text() -> str:
             f"{libraries['openssl']} (inside cryptography)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _JsonErrorParser(argparse.ArgumentParser):
+    """argparse, except that a usage error is an ``{"event": "error"}`` line on stdout
+    like every other failure under ``--json`` (exit 2); the usage stays on stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        JsonView(sys.stdout).error(f"{self.prog}: {message}", USAGE)
+        self.exit(USAGE)
+
+
+def build_parser(json_errors: bool = False) -> argparse.ArgumentParser:
+    """The ``glasstls`` parser; with ``json_errors`` its usage errors are JSON lines
+    (its subcommands' parsers are of the same class)."""
+    parser_class = _JsonErrorParser if json_errors else argparse.ArgumentParser
+    parser = parser_class(
         prog="glasstls",
         description="TLS 1.3 and 1.2 you can see through: watch a handshake, talk to a "
         "server, serve one.",
@@ -51,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(json_errors="--json" in argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

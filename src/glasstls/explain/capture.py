@@ -158,19 +158,35 @@ def _decoder(link_type: int) -> Any:
                        "cooked, loopback or raw IP)")
 
 
-def _packets(path: Path) -> Iterator[tuple[float, Any]]:
+def _packets(path: Path, notes: list[str]) -> Iterator[tuple[float, Any]]:
     import dpkt
 
-    with path.open("rb") as stream:
+    try:
+        stream = path.open("rb")
+    except OSError as error:
+        raise CaptureError(f"cannot read {path}: {error.strerror}") from None
+    with stream:
         magic = stream.read(4)
         stream.seek(0)
         try:
             reader: Any = (dpkt.pcapng.Reader(stream) if magic == b"\x0a\x0d\x0d\x0a"
                            else dpkt.pcap.Reader(stream))
+        except dpkt.dpkt.NeedData:
+            raise CaptureError(f"{path}: the file ends inside its header") from None
         except (ValueError, dpkt.dpkt.Error) as error:
             raise CaptureError(f"{path}: not a pcap or pcapng file ({error})") from None
         decode = _decoder(reader.datalink())
-        for timestamp, data in reader:
+        packets = iter(reader)
+        while True:
+            try:
+                timestamp, data = next(packets)
+            except StopIteration:
+                return
+            except dpkt.dpkt.Error:
+                # A capture stopped while writing (tcpdump killed, a copy taken
+                # mid-capture): what came before is still worth reading.
+                notes.append(f"{path} ends in the middle of a packet: read up to there")
+                return
             try:
                 yield float(timestamp), decode(data)
             except (dpkt.dpkt.Error, IndexError, ValueError):
@@ -182,14 +198,16 @@ def _ip_text(packet: Any) -> str:
     return socket.inet_ntop(family, packet)
 
 
-def tls_connections(path: str | Path, port: int | None = None) -> list[TlsConnection]:
+def tls_connections(path: str | Path, port: int | None = None,
+                    notes: list[str] | None = None) -> list[TlsConnection]:
     """Every TCP connection in the capture that carries TLS, in order of first packet
-    (only those with ``port`` at either end, when given)."""
+    (only those with ``port`` at either end, when given). What the reader had to
+    put up with (a file cut short) is added to ``notes``."""
     import dpkt
 
     flows: dict[frozenset[tuple[str, int]], _Flow] = {}
     order: list[_Flow] = []
-    for timestamp, frame in _packets(Path(path)):
+    for timestamp, frame in _packets(Path(path), [] if notes is None else notes):
         ip = frame
         while ip is not None and not isinstance(ip, (dpkt.ip.IP, dpkt.ip6.IP6)):
             ip = getattr(ip, "data", None)

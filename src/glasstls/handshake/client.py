@@ -41,8 +41,11 @@ from .client_hello import ClientOffer, build_client_hello, session_cache_key
 from .engine import Engine, State
 
 
-def _usable_session(config: ClientConfig, session: ClientSession | None) -> ClientSession | None:
+def _usable_session(config: ClientConfig, server_name: str | None,
+                    session: ClientSession | None) -> ClientSession | None:
     if session is None or session.version not in config.versions:
+        return None
+    if not session.made_for(server_name):
         return None
     if session.cipher_suite not in config.cipher_suites:
         return None
@@ -59,7 +62,8 @@ def start_client(engine: Engine, config: ClientConfig, server_name: str | None,
     if session is None and config.session_cache is not None and server_name:
         session = config.session_cache.take(session_cache_key(config, server_name),
                                             int(config.clock() * 1000))
-    session = _usable_session(config, session)
+    given = session
+    session = _usable_session(config, server_name, session)
     early = bool(session is not None and session.version == TLS13 and config.enable_early_data
                  and session.max_early_data_size > 0)
     hello = build_client_hello(config, server_name, session=session, early_data=early)
@@ -68,6 +72,9 @@ def start_client(engine: Engine, config: ClientConfig, server_name: str | None,
     if session is not None:
         kind = "TLS 1.3 ticket" if session.version == TLS13 else "TLS 1.2 session"
         engine.note(resumption=f"offering a {kind}" + (" with early data" if early else ""))
+    elif given is not None and not given.made_for(server_name):
+        engine.note(resumption=f"not offering the session given: it was made for "
+                               f"{given.server_name or 'no server name'}")
     if early and session is not None:
         offer = _start_early_data(engine, offer, session)
     return ExpectServerHello(offer)

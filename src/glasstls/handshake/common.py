@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from .. import certs, trace as t
-from ..constants import ExtensionType as X
+from ..constants import ExtensionType as X, SignatureScheme, describe
 from ..crypto import signatures
 from ..errors import DecodeError, NoApplicationProtocol, TLSError
 from ..messages.extensions import ServerNameList, find_typed
@@ -61,6 +61,19 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
             ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
                 return scheme
     return None
+
+
+def left_out_scheme(candidates: Sequence[CertifiedKey], offered: tuple[int, ...],
+                    tls13: bool) -> str:
+    """Where no scheme fitted because of this side's own list: " (the client accepts
+    NAME, which this server's signature_schemes leave out)", naming a scheme the client
+    offered that a certificate's key can make; else ""."""
+    for certified in candidates:
+        scheme = choose_signature_scheme(certified, offered, offered, tls13)
+        if scheme is not None:
+            return (f" (the client accepts {describe(SignatureScheme, scheme)}, which this "
+                    "server's signature_schemes leave out)")
+    return ""
 
 
 def server_name_of(hello: ClientHello) -> str | None:

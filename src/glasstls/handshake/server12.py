@@ -81,6 +81,7 @@ from .common import (
     choose_signature_scheme,
     decode_alpn,
     describe_chain,
+    left_out_scheme,
     server_name_of,
 )
 from .engine import Engine, State
@@ -154,6 +155,7 @@ def _choose(config: ServerConfig, hello: ClientHello, candidates: tuple[Certifie
     ours = config.tls12_suites
     order = ([s for s in ours if s in hello.cipher_suites] if config.server_preference
              else [s for s in hello.cipher_suites if s in ours])
+    unsigned: list[CertifiedKey] = []  # suited to an offered suite, but no scheme fits
     for suite_id in order:
         suite = SUITES[suite_id]
         for certified in candidates:
@@ -170,10 +172,14 @@ def _choose(config: ServerConfig, hello: ClientHello, candidates: tuple[Certifie
                                              tls13=False)
             if groups and scheme is not None:
                 return suite, certified, groups[0], scheme
+            unsigned.append(certified)
     rsa_offered = any(s in SUITES and SUITES[s].key_exchange == "RSA"
                       for s in hello.cipher_suites)
+    rsa_key = any(signatures.tls12_authentication(c.private_key) == "RSA" for c in candidates)
+    # The hint names what this server's own settings left out, where that would help.
     hint = (" (the client offers RSA key exchange, which is disabled here)"
-            if rsa_offered and not config.enable_rsa_key_exchange else "")
+            if rsa_offered and rsa_key and not config.enable_rsa_key_exchange
+            else left_out_scheme(unsigned, client_schemes, tls13=False) if groups else "")
     raise HandshakeFailure("no TLS 1.2 cipher suite, group and certificate in common" + hint)
 
 

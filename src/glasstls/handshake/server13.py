@@ -90,6 +90,7 @@ from .common import (
     choose_signature_scheme,
     decode_alpn,
     describe_chain,
+    left_out_scheme,
     server_name_of,
 )
 from .engine import Engine, Negotiated, State
@@ -210,7 +211,8 @@ def _choose_certificate(config: ServerConfig, candidates: tuple[CertifiedKey, ..
                                          tls13=True)
         if scheme is not None:
             return certified, scheme
-    raise HandshakeFailure("no certificate and signature scheme the client accepts")
+    raise HandshakeFailure("no certificate and signature scheme the client accepts"
+                           + left_out_scheme(candidates, offered_schemes, tls13=True))
 
 
 def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
