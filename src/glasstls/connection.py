@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from typing import NoReturn
 
 from .config import ClientConfig, ServerConfig
 from .constants import TLS12, TLS13, ContentType, HandshakeType
@@ -49,6 +50,20 @@ from .events import (
 from .handshake.client import start_client
 from .handshake.engine import Closed, State
 from .handshake.server import ExpectClientHello
+from .limits import (
+    CERTIFICATE_REQUESTS,
+    EMPTY_RECORDS,
+    KEY_UPDATES,
+    MAX_AFTER_CLOSE,
+    MAX_HANDSHAKE_MESSAGE,
+    MAX_MESSAGE,
+    NEW_SESSION_TICKETS,
+    RENEGOTIATION_REQUESTS,
+    RESET_BY_HANDSHAKE,
+    WARNING_ALERTS,
+    count_in_a_row,
+    max_fragments,
+)
 from .messages.handshake import ClientHello
 from .recorder import ConnectionRecorder
 from .session import ClientSession
@@ -61,10 +76,48 @@ from .trace import (
     SENT,
 )
 
-# A handshake message may not exceed this (certificate chains are the big ones).
-MAX_HANDSHAKE_MESSAGE = 2**18
-# Bytes kept after the peer's close_notify for whoever takes over the socket.
-MAX_AFTER_CLOSE = 2**20
+# Post-handshake messages a peer may not send without bound (limits.py).
+_POST_HANDSHAKE_COUNTED: dict[int, str] = {
+    HandshakeType.key_update: KEY_UPDATES,
+    HandshakeType.new_session_ticket: NEW_SESSION_TICKETS,
+    HandshakeType.certificate_request: CERTIFICATE_REQUESTS,
+    HandshakeType.hello_request: RENEGOTIATION_REQUESTS,
+    HandshakeType.client_hello: RENEGOTIATION_REQUESTS,
+}
+
+
+def _count_fragment(core: ConnectionCore, buffer: bytearray) -> None:
+    """One more record for the handshake message being reassembled in ``buffer``:
+    bounded, so that 2^18 bytes in one-byte records are refused."""
+    core.handshake_fragments += 1
+    length = int.from_bytes(buffer[1:4], "big") if len(buffer) >= 4 else 0
+    if core.handshake_fragments > max_fragments(length):
+        # No RFC or implementation sets this bound: unexpected_message, as for the
+        # other floods of records that make no progress (BoringSSL's empty records).
+        raise UnexpectedMessage(f"a handshake message of {length} bytes spread over more "
+                                f"than {max_fragments(length)} records")
+
+
+def _unexpected(state: State, msg_type: int) -> NoReturn:
+    try:
+        name = HandshakeType(msg_type).name
+    except ValueError:
+        name = f"unknown handshake type {msg_type}"
+    raise UnexpectedMessage(f"received {name} while {state.describe()}")
+
+
+def _may_ignore(state: State, core: ConnectionCore, msg_type: int) -> bool:
+    # RFC 5246 §7.4.1.1: a TLS 1.2 client ignores HelloRequest while negotiating.
+    return (msg_type == HandshakeType.hello_request and core.side == "client"
+            and core.version != TLS13 and not state.connected)
+
+
+def _largest_message(state: State, core: ConnectionCore, msg_type: int) -> int:
+    """The largest body of a ``msg_type`` message now, known from its header: a
+    message the state does not expect is refused before it is buffered."""
+    if msg_type not in state.expects and not _may_ignore(state, core, msg_type):
+        _unexpected(state, msg_type)
+    return MAX_MESSAGE.get(msg_type, MAX_HANDSHAKE_MESSAGE)
 
 
 class _Connection:
@@ -124,6 +177,7 @@ class _Connection:
             record.feed(data)
         next_record = record.next_record
         events = core.events
+        in_a_row = core.in_a_row
         try:
             while not self._peer_closed:
                 received = next_record()
@@ -135,8 +189,13 @@ class _Connection:
                     # The bulk path: application data in an established connection.
                     if payload:
                         events.append(ApplicationData(payload))
+                        if in_a_row:
+                            in_a_row.clear()
+                    else:
+                        count_in_a_row(in_a_row, EMPTY_RECORDS)
                     continue
                 self._process_record(content_type, payload)
+            record.compact()
             if core.handshake_out:
                 core.flush_handshake()
         except TLSError as error:
@@ -205,6 +264,7 @@ class _Connection:
                 self._sent_close or core.tracing or self._error):
             # The bulk path; the checks below cover everything else.
             if data:
+                core.key_update_pending = False
                 record = core.record
                 if len(data) <= record.max_fragment:
                     core.out.append(record.seal(ContentType.application_data, data))
@@ -220,6 +280,7 @@ class _Connection:
             raise ConnectionClosedError("send() after close()")
         if not data:
             return
+        core.key_update_pending = False
         core.out.append(core.record.seal(ContentType.application_data, data))
         if core.tracing:
             # One event per record, as the records go on the wire.
@@ -294,21 +355,23 @@ class _Connection:
     def _application_data(self, payload: bytes) -> None:
         state = self._state
         core = self._core
-        record = core.record
-        if not state.accepts_application_data or core.handshake_in:
-            skip = record.early_data_skip
-            if skip >= len(payload) and not record.read_protection.encrypted:
-                # 0-RTT records after a HelloRetryRequest: skipped (RFC 8446 §4.2.10).
-                record.early_data_skip = skip - len(payload)
-                return
+        if core.handshake_in:
+            # RFC 8446 §5.1: nothing may come between fragments of a handshake message.
+            raise UnexpectedMessage("application data inside a fragmented handshake message")
+        if not state.accepts_application_data:
+            # RFC 8446 §5.1: application data is never sent unprotected, nor before
+            # the keys for it (an empty record included).
             raise UnexpectedMessage("application data before the handshake completed")
-        if payload:
-            early = state.early_data
-            if early:
-                state.account_early_data(len(payload))
-            core.events.append(ApplicationData(payload, early))
-            if core.tracing:
-                core.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})
+        if not payload:
+            count_in_a_row(core.in_a_row, EMPTY_RECORDS)
+            return
+        core.in_a_row.clear()
+        early = state.early_data
+        if early:
+            state.account_early_data(len(payload))
+        core.events.append(ApplicationData(payload, early))
+        if core.tracing:
+            core.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})
 
     def _change_cipher_spec(self, payload: bytes) -> None:
         if payload != b"\x01":
@@ -318,10 +381,12 @@ class _Connection:
             raise UnexpectedMessage("ChangeCipherSpec inside a handshake message")
         state = self._state
         read_protection = core.record.read_protection
-        if state.ignores_change_cipher_spec and not read_protection.encrypted:
-            return
-        if state.ignores_change_cipher_spec and read_protection.tls13:
-            # RFC 8446 §5: ignored until the peer's Finished, encrypted or not.
+        if state.ignores_change_cipher_spec and (
+                not read_protection.encrypted or read_protection.tls13):
+            # RFC 8446 §5: dropped between the first ClientHello and the peer's
+            # Finished, whatever keys are installed; RFC 8446 sets no number, and
+            # BoringSSL counts each as an empty record (32 in a row at most).
+            count_in_a_row(core.in_a_row, EMPTY_RECORDS)
             return
         self._state = state.handle_change_cipher_spec(core)
         if core.tracing:
@@ -357,7 +422,8 @@ class _Connection:
             core.version is None and TLS12 not in core.config.versions)
         if description == AlertDescription.user_canceled or (level == 1 and not tls13):
             # RFC 8446 §6.1: user_canceled is followed by close_notify; TLS 1.2
-            # warnings are informational.
+            # warnings are informational. Neither comes in floods (CVE-2016-8610).
+            count_in_a_row(core.in_a_row, WARNING_ALERTS)
             core.events.append(AlertReceived(description, fatal=False))
             return
         # RFC 8446 §6: in TLS 1.3 every other alert is fatal, whatever its level.
@@ -368,8 +434,15 @@ class _Connection:
 
     def _handshake_data(self, payload: bytes) -> None:
         core = self._core
+        in_a_row = core.in_a_row
+        if in_a_row:
+            for kind in RESET_BY_HANDSHAKE:
+                in_a_row.pop(kind, None)
         buffer = core.handshake_in
+        # Does the first message in this record begin in it?
+        begins_here = not buffer
         if buffer:
+            _count_fragment(core, buffer)
             buffer += payload
             data: bytes | bytearray = buffer
         else:
@@ -379,8 +452,10 @@ class _Connection:
             while size - position >= 4:
                 length = (data[position + 1] << 16) | (data[position + 2] << 8) | (
                     data[position + 3])
-                if length > MAX_HANDSHAKE_MESSAGE:
-                    raise DecodeError(f"handshake message of {length} bytes is too large")
+                if length > _largest_message(self._state, core, data[position]):
+                    # BoringSSL and OpenSSL: SSL_R_EXCESSIVE_MESSAGE_SIZE, illegal_parameter.
+                    raise IllegalParameter(f"handshake message of {length} bytes is larger "
+                                           "than this connection reads here")
                 end = position + 4 + length
                 if size < end:
                     break
@@ -394,32 +469,35 @@ class _Connection:
                 self._handshake_message(raw)
                 if self._error is not None:
                     return
+                begins_here = True
         finally:
             core.handshake_rest = 0
             if data is not buffer and position < size:
                 buffer += data[position:]  # a fragment waits for the next record
+            if begins_here:
+                core.handshake_fragments = 1
 
     def _handshake_message(self, raw: bytes) -> None:
         state = self._state
         core = self._core
         msg_type = raw[0]
-        if (msg_type == HandshakeType.hello_request and core.side == "client"
-                and core.version != TLS13 and not state.connected and raw == b"\x00" * 4):
-            # RFC 5246 §7.4.1.1: ignored while negotiating, and not hashed.
+        if _may_ignore(state, core, msg_type) and raw == b"\x00" * 4:
+            # Ignored, and not hashed; but not without bound.
+            count_in_a_row(core.in_a_row, RENEGOTIATION_REQUESTS)
             return
         parser = state.expects.get(msg_type)
         if parser is None:
-            try:
-                name = HandshakeType(msg_type).name
-            except ValueError:
-                name = f"unknown handshake type {msg_type}"
-            raise UnexpectedMessage(f"received {name} while {state.describe()}")
+            _unexpected(state, msg_type)
         message = parser(raw)
         if not state.connected:
             core.transcript.add(raw)
             if msg_type == HandshakeType.client_hello and not core.offered_cipher_suites:
                 core.client_hello = message
                 core.offered_cipher_suites = message.cipher_suites
+        else:
+            counted = _POST_HANDSHAKE_COUNTED.get(msg_type)
+            if counted is not None:
+                count_in_a_row(core.in_a_row, counted)
         if core.tracing:
             core.trace_message(message, RECEIVED)
             self._state = state.handle(core, message)
@@ -451,6 +529,10 @@ class _Connection:
             return
         self._state = Closed()
         core = self._core
+        with contextlib.suppress(TLSError):
+            # What was built (and traced as sent) goes out before the alert, as
+            # OpenSSL sends its flight first (docs/engine.md, "Failures").
+            core.flush_handshake()
         core.handshake_out.clear()
         with contextlib.suppress(TLSError):
             core.out.append(core.record.seal(ContentType.alert, bytes([2, error.alert])))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import ClientConfig, ServerConfig
-from .constants import TLS12, TLS13, ContentType
+from .constants import TLS12, TLS13, ContentType, HandshakeType
 from .errors import AlertDescription, UnexpectedMessage
 from .events import Event
 from .handshake.engine import DescribedKeys, Details, Negotiated
@@ -51,9 +51,12 @@ class ConnectionCore:
         "connection_id",
         "early_data_allowance",
         "events",
+        "handshake_fragments",
         "handshake_in",
         "handshake_out",
         "handshake_rest",
+        "in_a_row",
+        "key_update_pending",
         "negotiated",
         "offered_cipher_suites",
         "out",
@@ -87,6 +90,13 @@ class ConnectionCore:
         self.handshake_in = bytearray()
         # What follows the handshake message being handled in its record.
         self.handshake_rest = 0
+        # How many records the message being reassembled in handshake_in has spanned.
+        self.handshake_fragments = 0
+        # What the peer sent in a row without progress, by kind (limits.py).
+        self.in_a_row: dict[str, int] = {}
+        # A KeyUpdate of ours with no application data after it yet: it answers any
+        # request for one received meanwhile (RFC 8446 §4.6.3).
+        self.key_update_pending = False
         self.events: list[Event] = []
         self.version: int | None = None
         self.negotiated: Negotiated | None = None
@@ -117,6 +127,8 @@ class ConnectionCore:
     def send_post_handshake(self, message: Message) -> bytes:
         raw = message.raw or serialize(message)
         self.handshake_out += raw
+        if raw[0] == HandshakeType.key_update:
+            self.key_update_pending = True
         if self.tracing:
             self.trace_message(message, SENT)
         return raw
@@ -159,7 +171,7 @@ class ConnectionCore:
             self.record.read_limit = read_limit
 
     def skip_early_data(self, budget: int) -> None:
-        self.record.early_data_skip = budget
+        self.record.skip_early_data(budget)
 
     def allow_early_data(self, size: int) -> None:
         self.early_data_allowance = size

@@ -28,6 +28,8 @@ _PROTECTED_TYPES = frozenset({21, 22, 23})
 # RFC 8446 §5.2 (TLS 1.3) and RFC 5246 §6.2.3 (TLS 1.2): ciphertext length limits.
 MAX_CIPHERTEXT_13 = MAX_PLAINTEXT + 256
 MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
+# Every AEAD suite here has a 16-byte tag.
+_TAG = 16
 
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
@@ -61,6 +63,8 @@ class Tls13Protection(Protection):
     __slots__ = ("_decrypt", "_encrypt", "_iv", "limit")
     encrypted = True
     tls13 = True
+    # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
+    minimum = _TAG + 1
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.sequence = 0
@@ -95,7 +99,8 @@ class Tls13Protection(Protection):
         try:
             inner = self._decrypt(self._nonce(), payload, header)
         except AEAD.failure:
-            raise BadRecordMac("record authentication failed") from None
+            raise BadRecordMac("record too short to be authentic" if len(payload) < self.minimum
+                               else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
         self.sequence += 1
         if len(inner) > MAX_PLAINTEXT + 1:
@@ -120,7 +125,7 @@ class Tls12Protection(Protection):
     """RFC 5246 §6.2.3.3 AEAD records: GCM with an explicit 8-byte nonce (RFC 5288),
     or ChaCha20-Poly1305 with nonce = iv XOR sequence (RFC 7905)."""
 
-    __slots__ = ("_aead", "_explicit", "_iv", "_salt")
+    __slots__ = ("_aead", "_explicit", "_iv", "_salt", "minimum")
     encrypted = True
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
@@ -129,6 +134,7 @@ class Tls12Protection(Protection):
         self._explicit = suite.explicit_nonce_len
         self._salt = iv
         self._iv = int.from_bytes(iv, "big")
+        self.minimum = self._explicit + _TAG  # the shortest authentic ciphertext
 
     def _next(self) -> int:
         sequence = self.sequence
@@ -150,10 +156,9 @@ class Tls12Protection(Protection):
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         sequence = self._next()
-        overhead = self._explicit + 16
-        if len(payload) < overhead:
+        length = len(payload) - self.minimum
+        if length < 0:
             raise BadRecordMac("record too short to be authentic")
-        length = len(payload) - overhead
         aad = sequence.to_bytes(8, "big") + header[:3] + length.to_bytes(2, "big")
         if self._explicit:
             nonce = self._salt + bytes(payload[:8])
@@ -175,6 +180,7 @@ class RecordLayer:
         "padding_block",
         "read_limit",
         "read_protection",
+        "skipping_early_data",
         "tls13",
         "write_protection",
         "write_version",
@@ -190,9 +196,10 @@ class RecordLayer:
         # While the handshake runs, a peer that failed before it had keys may send
         # its alert in the clear; afterwards only protected records are accepted.
         self.handshaking = True
-        # Server that rejected 0-RTT: bytes of undecryptable records to skip
+        # Server that rejected 0-RTT: bytes of undecryptable records still to skip
         # (RFC 8446 §4.2.10), until the first record that decrypts.
         self.early_data_skip = 0
+        self.skipping_early_data = False
         # RFC 8449: the largest TLSInnerPlaintext we accept once the peer has
         # acknowledged our record_size_limit (content type and padding included).
         self.read_limit = MAX_PLAINTEXT + 1
@@ -306,7 +313,13 @@ class RecordLayer:
             if content_type == 20 or not protection.encrypted or (
                     content_type == 21 and length == 2 and self.handshaking and protection.tls13):
                 if length == 0 and content_type != _APPLICATION_DATA:
-                    raise UnexpectedMessage("empty record")
+                    # RFC 5246 §6.2.1, RFC 8446 §5.1: no empty handshake, alert or
+                    # change_cipher_spec fragments.
+                    raise UnexpectedMessage(f"empty {ContentType(content_type).name} record")
+                if content_type == _APPLICATION_DATA and self.skipping_early_data:
+                    # 0-RTT records after a HelloRetryRequest (RFC 8446 §4.2.10).
+                    self._skip_early_data(length)
+                    continue
                 return content_type, buffer[start:end]
             header = buffer[position:start]
             payload = memoryview(buffer)[start:end]
@@ -315,14 +328,45 @@ class RecordLayer:
             try:
                 content_type, plaintext = protection.open(header, payload)
             except BadRecordMac:
-                if self.early_data_skip >= length:
-                    self.early_data_skip -= length
+                if self.skipping_early_data:
+                    # 0-RTT records under keys we do not have (RFC 8446 §4.2.10).
+                    self._skip_early_data(length)
                     continue
                 raise
-            self.early_data_skip = 0
-            if len(plaintext) > MAX_PLAINTEXT:
+            if self.skipping_early_data:
+                self.skipping_early_data = False
+            if not plaintext:
+                if content_type != _APPLICATION_DATA:
+                    # RFC 8446 §5.4 (RFC 9846 §5.4): a zero-length Handshake or Alert
+                    # inner plaintext MUST be refused with unexpected_message; RFC 5246
+                    # §6.2.1 forbids them too.
+                    raise UnexpectedMessage(
+                        f"empty protected {ContentType(content_type).name} record")
+            elif len(plaintext) > MAX_PLAINTEXT:
                 raise RecordOverflow("decrypted record exceeds 2^14 bytes")
             return content_type, plaintext
+
+    def compact(self) -> None:
+        """Once every whole record is read: keep only what is not (at most part of one
+        record), not the whole of the last read, while the connection waits."""
+        if self._position and not self._following:
+            self._pending, self._position = self._pending[self._position :], 0
+
+    def skip_early_data(self, budget: int) -> None:
+        """Server that rejected 0-RTT: skip up to ``budget`` ciphertext bytes of the
+        client's early data records (0: stop skipping)."""
+        self.early_data_skip = budget
+        self.skipping_early_data = budget > 0
+
+    def _skip_early_data(self, length: int) -> None:
+        if length < Tls13Protection.minimum:
+            # Shorter than its AEAD tag: never authentic, so never 0-RTT data either.
+            raise BadRecordMac(f"protected record of {length} bytes is too short to be "
+                               "authentic")
+        if length > self.early_data_skip:
+            # BoringSSL: SSL_R_TOO_MUCH_SKIPPED_EARLY_DATA, unexpected_message.
+            raise UnexpectedMessage("more rejected early data than this server skips")
+        self.early_data_skip -= length
 
     def take_buffer(self) -> bytes:
         """Bytes received but not yet parsed as records (for handing a socket back)."""

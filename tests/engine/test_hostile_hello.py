@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 
-from glasstls import ServerConfig, ServerConnection, TLSError
+from glasstls import ServerConfig, ServerConnection, TLSError, limits
 from glasstls.codec import Reader
 from glasstls.constants import ExtensionType as X, NamedGroup
 from glasstls.errors import AlertDescription
@@ -59,9 +59,19 @@ def cost_ratio(records: bytes, tls13: bool = True) -> float:
 
 def test_the_64_kib_hello_of_the_issue_costs_less_than_10_normal_ones() -> None:
     # 6,500 key shares and 16,350 supported groups, the usable group last: 0.6 s of
-    # CPU before (1,300x a normal hello), refused at the group list now.
+    # CPU before (1,300x a normal hello); now refused at its header, larger than a
+    # ClientHello may be (limits.MAX_HELLO).
     hello = hostile_client_hello(key_shares=6500, groups=16350)
     assert len(hello) > 65000
+    error = serve_hello(CONFIG, hostile_records(hello))
+    assert error is not None and error.alert == AlertDescription.illegal_parameter
+    assert cost_ratio(hostile_records(hello)) < RATIO_LIMIT
+
+
+def test_a_hello_of_the_largest_size_with_long_lists_is_refused_at_its_first_long_list() -> None:
+    # The same attack within limits.MAX_HELLO: 1,500 key shares and 4,000 groups.
+    hello = hostile_client_hello(key_shares=1500, groups=4000)
+    assert limits.MAX_HELLO - 1000 < len(hello) - 4 <= limits.MAX_HELLO
     error = serve_hello(CONFIG, hostile_records(hello))
     assert error is not None and error.alert == AlertDescription.decode_error
     assert cost_ratio(hostile_records(hello)) < RATIO_LIMIT

@@ -60,10 +60,12 @@ def run_threads(work: Callable[[int], None], threads: int = THREADS) -> list[Bas
 
 def key_updates_and_exporters(pair: Pair, index: int) -> None:
     """Traffic keys derived over and over (each KeyUpdate is an HKDF-Expand-Label of a
-    fresh secret), and exporters under labels of the application's choosing."""
+    fresh secret), and exporters under labels of the application's choosing. Data
+    between them, as a peer may send only so many KeyUpdates in a row (limits.py)."""
     for update in range(KEY_UPDATES):
         side = pair.client if update % 2 else pair.server
         side.connection.key_update(request_peer_update=True)
+        side.connection.send(b".")
         pair.pump()
         pair.client.connection.export_keying_material(f"EXPORTER-thread-{index}-{update}",
                                                       None, 32)

@@ -324,7 +324,7 @@ def records_harness(data: bytes) -> None:
         if setup & 0x40:
             layer.read_limit = 64
         if setup & 0x80:
-            layer.early_data_skip = 2**14
+            layer.skip_early_data(2**14)
         return layer
 
     def run(layer: RecordLayer) -> None:

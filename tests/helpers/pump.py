@@ -142,6 +142,18 @@ def engine_of(connection: ClientConnection | ServerConnection) -> Any:
     return connection._core
 
 
+def sealed(side: Side, content_type: int, payload: bytes) -> bytes:
+    """A record ``side``'s engine seals now, as if it sent it (its sequence number and
+    keys stay right): for tests that send what no honest peer would."""
+    return bytes(engine_of(side.connection).record.seal(content_type, payload))
+
+
+def fails_with(side: Side, alert: AlertDescription, reason: str = "") -> None:
+    """``side`` failed and sent ``alert``, for a reason whose text has ``reason``."""
+    assert side.alert_sent == alert, side.error
+    assert reason in str(side.error)
+
+
 def connect(client: ClientConfig, server: ServerConfig, **kwargs: Any) -> Pair:
     """A pair pumped until quiet; the test checks how it ended."""
     return Pair(client, server, **kwargs).pump()

@@ -52,9 +52,19 @@ def unknown_extension(where: str) -> st.SearchStrategy[ext.UnknownExtension]:
     return st.builds(ext.UnknownExtension, u16.filter(lambda t: t not in typed), opaque())
 
 
+# RFC 6066 §3: a host name is a DNS name (the parser refuses anything else).
+_label = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+                 min_size=1, max_size=12)
+host_names = st.one_of(st.just(b""), st.builds(
+    lambda labels, dot: (".".join(labels) + dot).encode(),
+    st.lists(_label, min_size=1, max_size=4), st.sampled_from(["", "."])))
+
+
 def _server_name_list() -> st.SearchStrategy[ext.ServerNameList]:
-    others = st.lists(st.tuples(st.integers(1, 0xFF), opaque(1)), max_size=3).map(tuple)
-    return st.builds(ext.ServerNameList, opaque(0, 30), others).filter(
+    # RFC 6066 §3: one name of each name_type at most.
+    others = st.lists(st.tuples(st.integers(1, 0xFF), opaque(1)), max_size=3,
+                      unique_by=lambda name: name[0]).map(tuple)
+    return st.builds(ext.ServerNameList, host_names, others).filter(
         lambda s: bool(s.host_name or s.others))
 
 

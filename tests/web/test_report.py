@@ -146,11 +146,11 @@ HOSTILE_NAME = b'<script>alert("sni")</script>'
 HOSTILE_ALPN = b'"><img src=x onerror=alert(1)>'
 
 
-def hostile_report() -> dict[str, object]:
-    """The report of a ClientHello whose SNI and ALPN are markup."""
+def hostile_server(sni: bytes | None = None) -> tuple[ServerConnection, HandshakeRecorder]:
+    """A server fed a ClientHello whose ALPN (and ``sni``, if given) are markup."""
     template = ClientHello.parse(bytes.fromhex(CHROMIUM["hex"]))
     extensions = tuple(
-        ServerNameList(HOSTILE_NAME) if e.type == 0 else
+        ServerNameList(sni) if e.type == 0 and sni is not None else
         ALPN((HOSTILE_ALPN, b"http/1.1")) if e.type == 16 else
         UnknownExtension(0x4242, b"</pre><b>") if e.type == 0x44CD else e
         for e in template.extensions)
@@ -161,17 +161,26 @@ def hostile_report() -> dict[str, object]:
     with contextlib.suppress(TLSError):
         server.receive_data(b"\x16\x03\x01" + len(serialize(hostile)).to_bytes(2, "big")
                             + serialize(hostile))
-    assert server.client_hello is not None
-    return handshake_report(server, recorder, {"request": {"user_agent": "<b>agent</b>"}})
+    return server, recorder
 
 
 def test_page_escapes_what_the_client_sent() -> None:
-    report = hostile_report()
-    page = render_page(report)
-    assert "<script" not in page and "<img" not in page and "<b>" not in page
-    assert "&lt;script&gt;alert(&quot;sni&quot;)&lt;/script&gt;" in page
+    server, recorder = hostile_server()
+    assert server.client_hello is not None
+    page = render_page(handshake_report(server, recorder,
+                                        {"request": {"user_agent": "<b>agent</b>"}}))
+    assert "<img" not in page and "<b>" not in page
     assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
     assert "&lt;b&gt;agent&lt;/b&gt;" in page
+    assert "3c2f7072653e3c623e" in page  # the unknown extension, as hex
+
+
+def test_a_server_name_that_is_markup_never_reaches_the_page() -> None:
+    # RFC 6066 §3 host names only (issue 12 item 5): the hello is refused with
+    # illegal_parameter before anything of it is kept.
+    server, _ = hostile_server(HOSTILE_NAME)
+    assert server.client_hello is None
+    assert server.data_to_send() == bytes([21, 3, 3, 0, 2, 2, 47])
 
 
 def test_page_is_self_contained() -> None:

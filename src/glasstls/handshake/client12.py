@@ -163,6 +163,8 @@ def _resume(engine: Engine, hello: Hello12, session: ClientSession) -> State:
         raise IllegalParameter("resumed session with a different cipher suite")
     if session.extended_master_secret != hello.extended_master_secret:
         raise HandshakeFailure("resumed session's extended master secret use differs")
+    # The resumed master secret goes to the key log as a new one does (for captures).
+    engine.keylog("CLIENT_RANDOM", hello.offer.hello.random, session.secret)
     keys = derive_keys12(engine, hello.suite, session.secret, hello.extended_master_secret,
                          hello.offer.hello.random, hello.server_random)
     established = Keys12(keys, session, session.peer_certificates, session.verified_chain,

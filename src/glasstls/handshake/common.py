@@ -11,7 +11,7 @@ from cryptography import x509
 from .. import certs, trace as t
 from ..constants import ExtensionType as X, SignatureScheme, describe
 from ..crypto import signatures
-from ..errors import DecodeError, NoApplicationProtocol, TLSError
+from ..errors import NoApplicationProtocol, TLSError
 from ..messages.extensions import ServerNameList, find_typed
 from ..messages.handshake import ClientHello
 from ..trust import Purpose, VerifyOptions, verify_chain
@@ -54,9 +54,10 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
     TLS 1.2 lets an ECDSA key sign with any hash; the curve's own hash is still
     preferred, so the strict (TLS 1.3) match is tried first.
     """
+    offered_set = frozenset(offered)
     for strict in (True, False) if not tls13 else (True,):
         for scheme in ours:
-            if scheme in offered and signatures.scheme_fits_key(
+            if scheme in offered_set and signatures.scheme_fits_key(
                 scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
             ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
                 return scheme
@@ -77,13 +78,11 @@ def left_out_scheme(candidates: Sequence[CertifiedKey], offered: tuple[int, ...]
 
 
 def server_name_of(hello: ClientHello) -> str | None:
+    """The host name the client asked for (checked ASCII when parsed), or None."""
     sni = find_typed(hello.extensions, X.server_name, ServerNameList)
     if sni is None or not sni.host_name:
         return None
-    try:
-        return sni.host_name.decode("ascii")
-    except UnicodeDecodeError:
-        raise DecodeError("server_name is not ASCII") from None
+    return sni.host_name.decode("ascii")
 
 
 def describe_chain(chain: Sequence[x509.Certificate]) -> list[dict[str, Any]]:

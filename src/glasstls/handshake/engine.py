@@ -67,6 +67,10 @@ class Engine(Protocol):
     def tracing(self) -> bool:
         """Whether trace events are wanted (to skip building costly details)."""
 
+    @property
+    def key_update_pending(self) -> bool:
+        """A KeyUpdate this side sent has had no application data after it yet."""
+
     def send(self, message: Message) -> bytes:
         """Queue a handshake message (hashed into the transcript); returns its bytes."""
 

@@ -89,8 +89,11 @@ class Connected13(State):
             self._client_secret = secret = next_traffic_secret(self.suite, self._client_secret)
         engine.install_read(Tls13Protection(self.suite, *traffic_keys(self.suite, secret)))
         engine.emit(KeyUpdated("read", message.update_requested))
-        if message.update_requested:
-            # RFC 8446 §4.6.3: answer with our own update, not requesting another.
+        # RFC 8446 §4.6.3: answer with our own update, not requesting another; one
+        # update answers every request received while we are silent, so a peer that
+        # asks again and again before we send data (or does not read) gets one reply,
+        # as BoringSSL does (key_update_pending).
+        if message.update_requested and not engine.key_update_pending:
             self.key_update(engine, False)
             engine.emit(KeyUpdated("write", False))
 

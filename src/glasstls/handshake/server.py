@@ -11,13 +11,25 @@ from ..messages.handshake import ClientHello
 from . import server12, server13
 from .engine import Engine, State
 
+_SSL3 = 0x0300
+
 
 def negotiate_version(config: ServerConfig, hello: ClientHello) -> int:
+    if hello.legacy_version <= _SSL3:
+        # RFC 8446 Appendix D.5: a hello of SSL 3.0 or below is protocol_version.
+        raise UnsupportedProtocolVersion(
+            f"ClientHello legacy_version 0x{hello.legacy_version:04x} (SSL 3.0 or older)")
     versions = find_typed(hello.extensions, X.supported_versions, SupportedVersions)
     if versions is not None:
-        # RFC 8446 §4.2.1: supported_versions decides; legacy_version is ignored.
+        # RFC 8446 §4.2.1: supported_versions decides; legacy_version is ignored...
         for version in (TLS13, TLS12):
             if version in versions.versions and version in config.versions:
+                if version == TLS13 and hello.legacy_version != TLS12:
+                    # ...but RFC 9846 §4.1.2: a TLS 1.3 ClientHello says 0x0303, and a
+                    # server receiving another value MUST abort with protocol_version.
+                    raise UnsupportedProtocolVersion(
+                        f"TLS 1.3 ClientHello with legacy_version "
+                        f"0x{hello.legacy_version:04x}, not 0x0303")
                 return version
     elif hello.legacy_version >= TLS12 and TLS12 in config.versions:
         return TLS12

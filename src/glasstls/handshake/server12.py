@@ -145,15 +145,18 @@ def _choose(config: ServerConfig, hello: ClientHello, candidates: tuple[Certifie
     preferred order) for which we have everything it needs."""
     groups_ext = find_typed(hello.extensions, X.supported_groups, U16List)
     # RFC 8422 §4: without supported_groups, the client is assumed to accept P-256.
-    client_groups = groups_ext.values if groups_ext else (NamedGroup.secp256r1,)
+    # Set lookups: one pass over each of the client's lists (issue 12 item 11).
+    client_groups = frozenset(groups_ext.values if groups_ext else (NamedGroup.secp256r1,))
+    our_groups = frozenset(config.groups)
     groups = ([g for g in config.groups if g in client_groups and GROUPS[g].tls12]
               if config.server_preference
-              else [g for g in client_groups if g in config.groups and GROUPS[g].tls12])
+              else [g for g in (groups_ext.values if groups_ext else client_groups)
+                    if g in our_groups and GROUPS[g].tls12])
     schemes_ext = find_typed(hello.extensions, X.signature_algorithms, U16List)
     # RFC 5246 §7.4.1.4.1: no extension means SHA-1, which we do not accept.
     client_schemes = schemes_ext.values if schemes_ext else ()
-    ours = config.tls12_suites
-    order = ([s for s in ours if s in hello.cipher_suites] if config.server_preference
+    ours, offered = frozenset(config.tls12_suites), frozenset(hello.cipher_suites)
+    order = ([s for s in config.tls12_suites if s in offered] if config.server_preference
              else [s for s in hello.cipher_suites if s in ours])
     unsigned: list[CertifiedKey] = []  # suited to an offered suite, but no scheme fits
     for suite_id in order:
@@ -326,6 +329,9 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
 
 
 def _send_abbreviated_flight(engine: Engine, s: Hello12, state: SessionState) -> State:
+    # The resumed master secret goes to the key log as a new one does: a capture of
+    # this connection is decrypted with it (the client random is this hello's).
+    engine.keylog("CLIENT_RANDOM", s.hello.random, state.secret)
     keys = derive_keys12(engine, s.suite, state.secret, s.extended_master_secret,
                          s.hello.random, s.server_random)
     established = Keys12(keys, True, state.peer_certificates, (), None, None)

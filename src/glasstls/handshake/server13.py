@@ -50,6 +50,7 @@ from ..keyschedule import (
     finished_verify_data,
     traffic_keys,
 )
+from ..limits import early_data_skip_budget
 from ..messages.extensions import (
     ALPN,
     EarlyDataIndication,
@@ -160,30 +161,51 @@ class ExpectClientHelloAfterRetry(State):
         self.retry = retry
 
     def handle(self, engine: Engine, message: ClientHello) -> State:
-        first = self.retry.first_hello
-        check_allowed(message.extensions, "CH")
-        versions = find_typed(message.extensions, X.supported_versions, SupportedVersions)
-        # RFC 8446 §4.1.2: the second hello repeats the first but for the key share,
-        # the cookie, early data and padding.
-        if (versions is None or TLS13 not in versions.versions
-                or message.legacy_session_id != first.legacy_session_id
-                or message.random != first.random
-                or self.suite.id not in message.cipher_suites
-                or message.legacy_compression_methods != b"\x00"):
-            raise IllegalParameter("second ClientHello is inconsistent with the first")
-        if find(message.extensions, X.early_data) is not None:
-            raise IllegalParameter("early_data in the second ClientHello")
-        if self.retry.cookie is not None:
-            cookie = find_typed(message.extensions, X.cookie, Opaque16)
-            if cookie is None or not hmac.compare_digest(cookie.data, self.retry.cookie):
-                raise IllegalParameter("second ClientHello does not return our cookie")
+        _check_second_hello(self.retry, message)
         engine.skip_early_data(0)
         return _answer_hello(engine, self.config, message, self.suite, self.retry)
 
 
+# RFC 8446 §4.1.2: what the second ClientHello may change after a HelloRetryRequest.
+_CHANGED_AFTER_RETRY = frozenset({X.key_share, X.early_data, X.cookie, X.pre_shared_key,
+                                  X.padding})
+
+
+def _check_second_hello(retry: Retry13, second: ClientHello) -> None:
+    """RFC 8446 §4.1.2: "the client MUST send the same ClientHello without
+    modification, except": one key share for the group asked for (checked when it is
+    answered), early_data removed, our cookie added, pre_shared_key updated, padding
+    changed. Anything else, in content or in order, is illegal_parameter (the RFC
+    names no alert; BoringSSL's and the conformance suites' choice)."""
+    first = retry.first_hello
+    check_allowed(second.extensions, "CH")
+    if (second.legacy_version != first.legacy_version
+            or second.random != first.random
+            or second.legacy_session_id != first.legacy_session_id
+            or second.cipher_suites != first.cipher_suites
+            or second.legacy_compression_methods != first.legacy_compression_methods):
+        raise IllegalParameter("second ClientHello is inconsistent with the first")
+    if [e for e in second.extensions if e.type not in _CHANGED_AFTER_RETRY] != [
+            e for e in first.extensions if e.type not in _CHANGED_AFTER_RETRY]:
+        raise IllegalParameter("second ClientHello changes or reorders extensions of the "
+                               "first")
+    if find(second.extensions, X.early_data) is not None:
+        raise IllegalParameter("early_data in the second ClientHello")
+    if (find(second.extensions, X.pre_shared_key) is not None
+            and find(first.extensions, X.pre_shared_key) is None):
+        raise IllegalParameter("pre_shared_key added in the second ClientHello")
+    if retry.cookie is not None:
+        # (A cookie we did not send is ignored, as BoringSSL and OpenSSL do: a server
+        # without state could not tell, and RFC 8448's second hello carries one.)
+        cookie = find_typed(second.extensions, X.cookie, Opaque16)
+        if cookie is None or not hmac.compare_digest(cookie.data, retry.cookie):
+            raise IllegalParameter("second ClientHello does not return our cookie")
+
+
 def _choose_suite(config: ServerConfig, offered: tuple[int, ...]) -> Suite:
-    ours = config.tls13_suites
-    candidates = ([s for s in ours if s in offered] if config.server_preference
+    # Set lookups: one pass over the client's list (issue 12 item 11).
+    ours, theirs = frozenset(config.tls13_suites), frozenset(offered)
+    candidates = ([s for s in config.tls13_suites if s in theirs] if config.server_preference
                   else [s for s in offered if s in ours])
     if not candidates:
         raise HandshakeFailure("no TLS 1.3 cipher suite in common")
@@ -191,10 +213,12 @@ def _choose_suite(config: ServerConfig, offered: tuple[int, ...]) -> Suite:
 
 
 def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
-                  shares: tuple[KeyShareEntry, ...]) -> tuple[int, KeyShareEntry | None]:
+                  offered: frozenset[int], shares: tuple[KeyShareEntry, ...]
+                  ) -> tuple[int, KeyShareEntry | None]:
     """A group with a key share if there is one we like, else one to ask for (HRR)."""
-    mutual = ([g for g in config.groups if g in client_groups] if config.server_preference
-              else [g for g in client_groups if g in config.groups])
+    ours = frozenset(config.groups)
+    mutual = ([g for g in config.groups if g in offered] if config.server_preference
+              else [g for g in client_groups if g in ours])
     if not mutual:
         raise HandshakeFailure("no key exchange group in common")
     by_group = {entry.group: entry for entry in shares}
@@ -225,11 +249,13 @@ def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suit
         raise MissingExtension("TLS 1.3 ClientHello without supported_groups and key_share")
     if schemes_ext is None and find(hello.extensions, X.pre_shared_key) is None:
         raise MissingExtension("TLS 1.3 ClientHello without signature_algorithms")
+    offered_groups = frozenset(groups_ext.values)
     for entry in shares_ext.entries:
         # RFC 8446 §4.2.8: shares only for groups in supported_groups.
-        if entry.group not in groups_ext.values:
+        if entry.group not in offered_groups:
             raise IllegalParameter("key share for a group not in supported_groups")
-    group, chosen = _choose_group(config, groups_ext.values, shares_ext.entries)
+    group, chosen = _choose_group(config, groups_ext.values, offered_groups,
+                                  shares_ext.entries)
     if chosen is None:
         if retry is not None:
             raise IllegalParameter("second ClientHello lacks the key share we asked for")
@@ -284,9 +310,9 @@ def _send_hello_retry(engine: Engine, config: ServerConfig, hello: ClientHello, 
 
 
 def _skip_budget(config: ServerConfig) -> int:
-    # Rejected early data is skipped up to max_early_data_size, and at least one
-    # full record, since a ticket from another configuration may allow some.
-    return max(config.max_early_data_size, 2**14 + 256)
+    # RFC 8446 §4.2.10: rejected early data is skipped up to max_early_data_size (at
+    # least BoringSSL's 16 KiB, since a ticket from another configuration may allow some).
+    return early_data_skip_budget(config.max_early_data_size)
 
 
 def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,

@@ -35,6 +35,10 @@ from .keylog import with_environment_keylog
 logger = logging.getLogger("glasstls.io")
 
 _DEFAULT_LIMIT = 2**16
+# What the engine answers while reading (KeyUpdate replies, refusals), written while
+# the socket cannot keep up (writing paused: the peer does not read); past this many
+# bytes the connection ends (issue 12 item 15).
+MAX_UNREAD_REPLIES = 2**16
 HANDSHAKE_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 30.0
 
@@ -80,6 +84,7 @@ class _TLSProtocol(asyncio.Protocol):
         self._half_open = False  # the app keeps writing after the peer's close_notify
         self._lost_reason: Exception | None = None
         self._writing_paused = False
+        self._unread_replies = 0  # bytes of replies written while writing is paused
 
     # -- from the socket transport --------------------------------------------------
 
@@ -99,7 +104,7 @@ class _TLSProtocol(asyncio.Protocol):
         if channel is None or self.state == _CLOSED:
             return
         channel.receive(data)
-        self._flush()
+        self._answer(channel)
         if self.state == _HANDSHAKING:
             if channel.failure is not None:
                 self._handshake_failed(channel.failure)
@@ -146,6 +151,7 @@ class _TLSProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        self._unread_replies = 0
         if self.app_transport is not None:
             self.app.resume_writing()
 
@@ -238,6 +244,23 @@ class _TLSProtocol(asyncio.Protocol):
         data = channel.outgoing()
         if data:
             transport.write(data)
+
+    def _answer(self, channel: TLSChannel) -> None:
+        """Write what the engine answered to received records, unless the peer has let
+        too much of it pile up unread: then the connection ends."""
+        transport = self.transport
+        if not self._writing_paused or transport is None:
+            self._flush()
+            return
+        replies = channel.outgoing()
+        self._unread_replies += len(replies)
+        if self._unread_replies > MAX_UNREAD_REPLIES:
+            self._lost_reason = channel.abandon(
+                f"the peer does not read; more than {MAX_UNREAD_REPLIES} bytes of replies "
+                "wait")
+            transport.abort()
+        elif replies and not transport.is_closing():
+            transport.write(replies)
 
     def _close_transport(self) -> None:
         self._cancel_timer()

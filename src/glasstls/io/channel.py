@@ -137,6 +137,13 @@ class TLSChannel:
         """Ciphertext to write to the transport (handshake, data, alerts)."""
         return self.connection.data_to_send()
 
+    def abandon(self, reason: str) -> ssl.SSLError:
+        """End the connection for a reason of the transport's own (no alert is sent:
+        the peer is not reading); reads and writes raise the error returned."""
+        if self.failure is None:
+            self.failure = ssl.SSLError(f"connection abandoned: {reason}")
+        return self.failure
+
     def check_handshake(self) -> bool:
         """True once the handshake is done; False while it needs more data.
         Raises the failure, or ``SSLEOFError`` if the transport ended first."""

@@ -51,6 +51,10 @@ _PEEK = 512
 _SEND_CHUNK = 256 * 1024
 # close() sends close_notify, but waits at most this long for the socket to take it.
 _CLOSE_TIMEOUT = 1.0
+# What the engine answers while reading (KeyUpdate replies, refusals) waits in _out for
+# a peer that does not read; past this many bytes the connection ends (issue 12 item
+# 15). Honest peers provoke a few dozen bytes of these between two reads.
+MAX_UNREAD_REPLIES = 2**16
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 
@@ -119,6 +123,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
     _out: deque[bytes | memoryview]
+    _unread_replies: int
     _boundary: _RecordBoundary
     _send_lock: threading.Lock
     _engine_lock: threading.Lock
@@ -151,8 +156,10 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self.do_handshake_on_connect = do_handshake_on_connect
         self.suppress_ragged_eofs = suppress_ragged_eofs
         self._context = context
-        # Ciphertext sealed but not yet on the wire, in the order it was sealed.
+        # Ciphertext sealed but not yet on the wire, in the order it was sealed, and
+        # the bytes of replies queued since it was last empty.
         self._out = deque()
+        self._unread_replies = 0
         self._boundary = _RecordBoundary()
         self._send_lock = threading.Lock()  # one writer to the wire at a time
         self._engine_lock = threading.Lock()  # one caller into the engine at a time
@@ -457,6 +464,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             data = self._raw_recv(deadline, 0)
             with self._engine_lock:
                 channel.receive(data)
+            del data  # not held while waiting for the next read
 
     def _read(self, limit: int) -> bytes:
         channel = self._connected_channel()
@@ -506,6 +514,10 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             channel.receive(data)
             answer = channel.outgoing()
             if answer:
+                self._unread_replies = len(answer) + (self._unread_replies if self._out else 0)
+                if self._unread_replies > MAX_UNREAD_REPLIES:
+                    raise channel.abandon(f"the peer does not read; more than "
+                                          f"{MAX_UNREAD_REPLIES} bytes of replies wait")
                 self._out.append(answer)
         if answer:
             self._push_without_waiting()

@@ -88,7 +88,7 @@ class ServerNameList:
                     raise IllegalParameter(f"two names of type {name_type} in server_name")
                 seen.add(name_type)
                 if name_type == 0:
-                    host_name = name
+                    host_name = _checked_host_name(name)
                 else:
                     others.append((name_type, name))
         return cls(host_name, tuple(others))
@@ -101,6 +101,27 @@ class ServerNameList:
             for name_type, name in self.others:
                 w.u8(name_type)
                 w.opaque(2, name)
+
+
+# RFC 6066 §3: a HostName is an ASCII DNS name: letters, digits and hyphens in labels
+# of 1 to 63 bytes, joined by dots, with an optional trailing dot (RFC 1123 §2.1).
+# The underscore, outside that grammar, is accepted as OpenSSL and the browsers do
+# (names such as "my_host.example" are in use); nothing else is handed to the
+# application: no control character, NUL, space or non-ASCII byte.
+_HOST_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+_MAX_HOST_NAME = 253
+
+
+def _checked_host_name(name: bytes) -> bytes:
+    labels = (name[:-1] if name.endswith(b".") else name).split(b".")
+    if (not _HOST_NAME_BYTES.issuperset(name) or len(name) > _MAX_HOST_NAME + 1
+            or not all(0 < len(label) <= 63 for label in labels)):
+        # RFC 6066 names no alert for a malformed name: illegal_parameter, as for any
+        # field of the wrong form (BoringSSL sends unrecognized_name for NUL, empty or
+        # over 255 bytes, and accepts the rest).
+        shown = name[:64].decode("ascii", "backslashreplace")
+        raise IllegalParameter(f"server_name {shown!r} is not a DNS host name")
+    return name
 
 
 @frozen
