@@ -11,6 +11,8 @@ from glasstls import CertifiedKey, TrustStore
 from glasstls.crypto.devpki import Issued, make_ca, make_leaf
 
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "ed25519")
+# Post-quantum: ML-DSA certificates, TLS 1.3 only (draft-ietf-tls-mldsa).
+MLDSA_KEY_TYPES = ("mldsa44", "mldsa65", "mldsa87")
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,8 @@ class Pki:
 
 @functools.cache
 def pki(key_type: str = "ecdsa-p256") -> Pki:
-    """A CA of the same key type as its leaves (Ed25519 leaves get an Ed25519 CA)."""
+    """A CA of the same key type as its leaves (Ed25519 leaves get an Ed25519 CA,
+    ML-DSA leaves an ML-DSA CA of the same parameter set)."""
     ca = make_ca(f"glasstls test CA ({key_type})", key_type=key_type)
     leaf = make_leaf(ca, ("localhost", "127.0.0.1"), key_type=key_type)
     client = make_leaf(ca, ("glasstls test client",), key_type=key_type, client=True)

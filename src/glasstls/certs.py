@@ -18,16 +18,18 @@ from typing import Any, cast
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
-from .crypto.signatures import PrivateKey, PublicKey, describe_key, key_kind
+from .crypto.signatures import PRIVATE_KEY_TYPES, PrivateKey, PublicKey, describe_key, key_kind
 from .errors import AlertDescription, BadCertificate, ConfigError
 
 # OID of RSASSA-PSS public keys (RFC 4055): they take the rsa_pss_pss_* schemes.
 _RSASSA_PSS = x509.ObjectIdentifier("1.2.840.113549.1.1.10")
+# id-ml-dsa-44/65/87 (RFC 9881, NIST CSOR): keys that only an ML-DSA-capable
+# cryptography (50+, on OpenSSL 3.5+ or AWS-LC) can load.
+_MLDSA_OIDS = {x509.ObjectIdentifier(f"2.16.840.1.101.3.4.3.{n}") for n in (17, 18, 19)}
 
 
 def _pem_blocks(data: bytes, label: bytes) -> bool:
@@ -161,10 +163,8 @@ class CertifiedKey:
     def __post_init__(self) -> None:
         if not self.chain:
             raise ConfigError("a certificate chain needs at least the leaf certificate")
-        if not isinstance(self.private_key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
-                                             ed25519.Ed25519PrivateKey,
-                                             ed448.Ed448PrivateKey)):
-            raise ConfigError("private key must be RSA, ECDSA, Ed25519 or Ed448")
+        if not isinstance(self.private_key, PRIVATE_KEY_TYPES):
+            raise ConfigError("private key must be RSA, ECDSA, Ed25519, Ed448 or ML-DSA")
         ours = self.private_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         theirs = self.chain[0].public_key().public_bytes(
@@ -175,12 +175,14 @@ class CertifiedKey:
             c.public_bytes(serialization.Encoding.DER) for c in self.chain))
         object.__setattr__(self, "_messages", {})
 
-    def certificate_message(self, tls13: bool) -> bytes:
+    def certificate_message(self, tls13: bool, ocsp_response: bytes = b"") -> bytes:
         """The server's Certificate message for this chain, serialised once: it is
-        the same bytes in every handshake (TLS 1.3 with an empty request context)."""
-        cache: dict[bool, bytes] = object.__getattribute__(self, "_messages")
-        message = cache.get(tls13)
+        the same bytes in every handshake (TLS 1.3 with an empty request context,
+        and the leaf's OCSP staple, RFC 8446 §4.4.2.1, which changes when renewed)."""
+        cache: dict[tuple[bool, bytes], bytes] = object.__getattribute__(self, "_messages")
+        message = cache.get((tls13, ocsp_response))
         if message is None:
+            from .messages.extensions import OCSPStatus
             from .messages.handshake import (
                 Certificate12,
                 Certificate13,
@@ -189,9 +191,13 @@ class CertifiedKey:
             )
 
             chain = self.chain_der
-            message = serialize(Certificate13(b"", tuple(CertificateEntry(d) for d in chain))
-                                if tls13 else Certificate12(chain))
-            cache[tls13] = message
+            staple = (OCSPStatus(ocsp_response),) if ocsp_response else ()
+            message = serialize(Certificate13(b"", (
+                CertificateEntry(chain[0], staple), *(CertificateEntry(d) for d in chain[1:])))
+                if tls13 else Certificate12(chain))
+            if len(cache) >= 4:
+                cache.clear()  # the old staples
+            cache[(tls13, ocsp_response)] = message
         return message
 
     @property
@@ -257,6 +263,11 @@ def leaf_public_key(certificate: x509.Certificate) -> PublicKey:
     try:
         key = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm, x509.UnsupportedGeneralNameType) as exc:
+        if certificate.public_key_algorithm_oid in _MLDSA_OIDS:
+            raise BadCertificate(
+                "the certificate has an ML-DSA key, which this build of cryptography cannot "
+                f"use ({exc}); ML-DSA needs cryptography 50+ on OpenSSL 3.5+ or AWS-LC",
+                AlertDescription.unsupported_certificate) from None
         raise BadCertificate(f"certificate key cannot be used: {exc}",
                              AlertDescription.unsupported_certificate) from None
     if not key_kind(key):  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 
 from .certs import CertifiedKey, TrustStore
+from .compression import DEFAULT_ALGORITHMS, check_algorithms
 from .constants import TLS12, TLS13, CipherSuite, NamedGroup
 from .crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS
 from .crypto.signatures import DEFAULT_SCHEMES, SCHEMES
@@ -27,6 +28,7 @@ from .crypto.suites import (
     SUITES,
 )
 from .errors import ConfigError, InternalError, UnrecognizedName
+from .ocsp import STAPLING_MODES, StapleSource
 from .recorder import RecorderFactory
 from .servernames import ServerNames
 from .session import AntiReplay, ServerSessionCache, SessionCache, TicketKeys
@@ -78,6 +80,7 @@ def _check_common(config: ClientConfig | ServerConfig) -> None:
             raise ConfigError(f"ALPN protocol {protocol!r} must be 1..255 bytes")
     if config.crl_check not in ("none", "leaf", "chain"):
         raise ConfigError('crl_check must be "none", "leaf" or "chain"')
+    check_algorithms(config.certificate_compression)
 
 
 def _tls12_suites(config: ClientConfig | ServerConfig) -> tuple[int, ...]:
@@ -137,6 +140,12 @@ class _Common:
     strict_web_pki: bool = False
     crl_check: str = "none"
     trust_partial_chain: bool = True
+    # TLS 1.3 certificate compression (RFC 8879), in preference order: the client
+    # offers to decompress these and the server compresses its Certificate with the
+    # first the client offers; the other way round for client certificates. By
+    # default every codec installed (brotli and zstd need glasstls[compression]);
+    # () turns it off.
+    certificate_compression: tuple[int, ...] = DEFAULT_ALGORITHMS
 
     # Read on every handshake: computed once (a config never changes).
     @functools.cached_property
@@ -192,9 +201,16 @@ class ClientConfig(_Common):
     enable_early_data: bool = False
     # TLS 1.2 session tickets (RFC 5077).
     enable_session_tickets: bool = True
+    # OCSP stapling (RFC 6066 §8, RFC 8446 §4.4.2.1): "off"; "request" a staple and,
+    # when one comes, check it (revoked is certificate_revoked); "require" one with a
+    # good status. A certificate with the TLS feature status_request (RFC 7633,
+    # must-staple) requires one whenever stapling is not off.
+    ocsp_stapling: str = "off"
 
     def __post_init__(self) -> None:
         _check_common(self)
+        if self.ocsp_stapling not in STAPLING_MODES:
+            raise ConfigError('ocsp_stapling must be "off", "request" or "require"')
         if self.key_share_groups is None:
             shares = tuple(g for g in DEFAULT_KEY_SHARES if g in self.groups) or self.groups[:1]
             object.__setattr__(self, "key_share_groups", shares)
@@ -270,6 +286,9 @@ class ServerConfig(_Common):
     # 0-RTT: accept this many bytes of early data (0 = refuse early data).
     max_early_data_size: int = 0
     anti_replay: AntiReplay = field(default_factory=AntiReplay, repr=False)
+    # OCSP staples for our certificates, sent to clients that ask (status_request):
+    # ``StapleFile("leaf.ocsp")`` or ``StapleCallback(fetch)``; refreshed on expiry.
+    ocsp_staple: StapleSource | None = None
 
     def __post_init__(self) -> None:
         _check_common(self)

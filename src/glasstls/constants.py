@@ -50,7 +50,9 @@ class HandshakeType(enum.IntEnum):
     certificate_verify = 15
     client_key_exchange = 16
     finished = 20
+    certificate_status = 22
     key_update = 24
+    compressed_certificate = 25
     message_hash = 254
 
 
@@ -136,6 +138,24 @@ class SignatureScheme(enum.IntEnum):
     rsa_pss_pss_sha256 = 0x0809
     rsa_pss_pss_sha384 = 0x080A
     rsa_pss_pss_sha512 = 0x080B
+    # draft-ietf-tls-mldsa: ML-DSA (FIPS 204), TLS 1.3 only
+    mldsa44 = 0x0904
+    mldsa65 = 0x0905
+    mldsa87 = 0x0906
+
+
+class CertificateCompressionAlgorithm(enum.IntEnum):
+    """RFC 8879 §7.3."""
+
+    zlib = 1
+    brotli = 2
+    zstd = 3
+
+
+class CertificateStatusType(enum.IntEnum):
+    """RFC 6066 §8."""
+
+    ocsp = 1
 
 
 class PskKeyExchangeMode(enum.IntEnum):

@@ -29,6 +29,15 @@ class HandshakeComplete(Event):
     extended_master_secret: bool | None = None  # TLS 1.2 only
     # The verified path to a trust anchor (DER, leaf first) when verification ran.
     verified_chain: tuple[bytes, ...] = field(default=(), repr=False)
+    # RFC 8879: the algorithm that compressed the server's Certificate ("brotli"...),
+    # None when it came uncompressed.
+    certificate_compression: str | None = None
+    # OCSP stapling: the DER response the server stapled (b"" for none) and, on the
+    # client, what it says once checked ("good" or "unknown"; None when none came,
+    # or when certificate verification, and with it the staple's check, was off).
+    # ``glasstls.ocsp.describe_response(ocsp_response)`` reads the rest of it.
+    ocsp_response: bytes = field(default=b"", repr=False)
+    ocsp_status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

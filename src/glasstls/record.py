@@ -33,6 +33,7 @@ _TAG = 16
 
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
+_CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
 
 
 class Protection:
@@ -55,6 +56,9 @@ class Protection:
     @property
     def exhausted(self) -> bool:
         return False
+
+
+_UNPROTECTED = Protection()
 
 
 class Tls13Protection(Protection):
@@ -216,6 +220,10 @@ class RecordLayer:
     def seal(self, content_type: int, data: bytes | bytearray | memoryview) -> bytes:
         """Fragment and protect ``data`` into one or more records."""
         protection = self.write_protection
+        if content_type == _CHANGE_CIPHER_SPEC and protection.tls13:
+            # RFC 8446 §5: TLS 1.3's compatibility change_cipher_spec is never protected,
+            # even once our handshake keys are in place.
+            protection = _UNPROTECTED
         limit = self.max_fragment
         version = self.write_version
         if len(data) <= limit:

@@ -21,7 +21,12 @@ END_OF_EARLY_DATA = "EndOfEarlyData"
 ENCRYPTED_EXTENSIONS = "EncryptedExtensions"
 CERTIFICATE_REQUEST = "CertificateRequest"
 CERTIFICATE = "Certificate"
+# RFC 8879: a Certificate sent compressed, in its place.
+COMPRESSED_CERTIFICATE = "CompressedCertificate"
 CERTIFICATE_VERIFICATION = "CertificateVerification"
+# TLS 1.2 OCSP staple (RFC 6066 §8), and the client's check of a staple (local).
+CERTIFICATE_STATUS = "CertificateStatus"
+OCSP_STATUS = "OCSPStatus"
 SERVER_KEY_EXCHANGE = "ServerKeyExchange"
 SERVER_HELLO_DONE = "ServerHelloDone"
 CLIENT_KEY_EXCHANGE = "ClientKeyExchange"
@@ -38,6 +43,9 @@ ALERT = "Alert"
 CLOSE = "Close"
 
 SENT, RECEIVED, LOCAL = "sent", "received", "local"
+
+# The steps that carry a certificate chain.
+CERTIFICATE_STEPS = frozenset({CERTIFICATE, COMPRESSED_CERTIFICATE})
 
 
 @dataclass(frozen=True, slots=True)

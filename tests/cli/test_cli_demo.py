@@ -15,29 +15,33 @@ from cli_helpers import is_subsequence, run_glasstls
 C, S = "client", "server"
 SENT, RECEIVED, LOCAL = "sent", "received", "local"
 
-# Each side's steps in order, for a full handshake, an HTTP exchange and close.
+# Each side's steps in order, for a full handshake, an HTTP exchange and close. In TLS
+# 1.3 certificates go compressed: both sides offer brotli (RFC 8879).
 CLIENT_13 = [
     (C, SENT, "ClientHello"), (C, RECEIVED, "ServerHello"), (C, LOCAL, "KeyExchange"),
     (C, LOCAL, "KeyDerivation"), (C, RECEIVED, "EncryptedExtensions"),
-    (C, RECEIVED, "Certificate"), (C, LOCAL, "CertificateVerification"),
+    (C, RECEIVED, "CompressedCertificate"), (C, LOCAL, "CertificateVerification"),
     (C, RECEIVED, "CertificateVerify"), (C, RECEIVED, "Finished"), (C, LOCAL, "KeyDerivation"),
     (C, SENT, "Finished"), (C, LOCAL, "Established"), (C, SENT, "ApplicationData"),
     (C, RECEIVED, "ApplicationData"), (C, RECEIVED, "Close"), (C, SENT, "Close"),
 ]
 SERVER_13 = [
     (S, RECEIVED, "ClientHello"), (S, SENT, "ServerHello"), (S, LOCAL, "KeyExchange"),
-    (S, LOCAL, "KeyDerivation"), (S, SENT, "EncryptedExtensions"), (S, SENT, "Certificate"),
-    (S, SENT, "CertificateVerify"), (S, SENT, "Finished"), (S, RECEIVED, "Finished"),
+    (S, LOCAL, "KeyDerivation"), (S, SENT, "EncryptedExtensions"),
+    (S, SENT, "CompressedCertificate"), (S, SENT, "CertificateVerify"), (S, SENT, "Finished"),
+    (S, RECEIVED, "Finished"),
     (S, LOCAL, "Established"), (S, RECEIVED, "ApplicationData"), (S, SENT, "ApplicationData"),
     (S, SENT, "Close"),
 ]
 CLIENT_13_MUTUAL = [
-    (C, RECEIVED, "CertificateRequest"), (C, RECEIVED, "Certificate"),
-    (C, LOCAL, "CertificateVerification"), (C, RECEIVED, "Finished"), (C, SENT, "Certificate"),
+    (C, RECEIVED, "CertificateRequest"), (C, RECEIVED, "CompressedCertificate"),
+    (C, LOCAL, "CertificateVerification"), (C, RECEIVED, "Finished"),
+    (C, SENT, "CompressedCertificate"),
     (C, SENT, "CertificateVerify"), (C, SENT, "Finished"), (C, LOCAL, "Established"),
 ]
 SERVER_13_MUTUAL = [
-    (S, SENT, "CertificateRequest"), (S, SENT, "Finished"), (S, RECEIVED, "Certificate"),
+    (S, SENT, "CertificateRequest"), (S, SENT, "Finished"),
+    (S, RECEIVED, "CompressedCertificate"),
     (S, LOCAL, "CertificateVerification"), (S, RECEIVED, "CertificateVerify"),
     (S, RECEIVED, "Finished"), (S, LOCAL, "Established"),
 ]
@@ -180,7 +184,10 @@ def test_client_hello_trace_names_what_the_client_offered() -> None:
     assert {"group": "X25519MLKEM768", "bytes": 1216} in hello["key_shares"]
     assert "ecdsa_secp256r1_sha256" in hello["signature_algorithms"]
     assert len(hello["random"]) == 64
-    certificate = first(trace_of(lines), C, RECEIVED, "Certificate")["details"]["chain"][0]
+    received = first(trace_of(lines), C, RECEIVED, "CompressedCertificate")["details"]
+    assert received["algorithm"] == "brotli"
+    assert received["compressed_length"] < received["uncompressed_length"]
+    certificate = received["chain"][0]
     assert certificate["subject"].startswith("CN=localhost")
     assert certificate["issuer"].startswith("CN=glasstls demo CA")
     assert certificate["key"] == "ECDSA secp256r1"
@@ -293,3 +300,23 @@ def test_the_installed_console_script_runs_the_demo() -> None:
     result = run_glasstls(argv=[str(script), "demo", "--tls1.2"])
     assert result.code == 0, result.describe()
     assert "TLSv1.2" in result.stdout and "Summary" in result.stdout
+
+
+@pytest.mark.parametrize("version", ["--tls1.3", "--tls1.2"])
+def test_ocsp_staples_a_response_from_the_demo_ca_that_the_client_requires(
+        version: str) -> None:
+    lines, summary = demo_json(f"--ocsp {version}")
+    trace = trace_of(lines)
+    assert summary["negotiated"]["ocsp_status"] == "good"
+    check = first(trace, C, LOCAL, "OCSPStatus")["details"]
+    assert (check["result"], check["status"], check["responder"]) == ("ok", "good",
+                                                                     "the issuer")
+    # The server's trace says what it vouches with, on the message that carries it.
+    carrier = "CertificateStatus" if version == "--tls1.2" else "CompressedCertificate"
+    sent = first(trace, S, SENT, carrier)["details"]
+    assert sent["staple_status"] == "good" and sent["staple_serial"] == check["serial"]
+    assert sent["staple_responder"] == "CN=glasstls demo CA,O=glasstls development"
+    text = run_glasstls("demo", "--ocsp", version)
+    assert text.code == 0, text.describe()
+    assert re.search(r"OCSP staple +checked by the client: serial [0-9a-f]+ is good; "
+                     r"responder CN=glasstls demo CA", text.stdout + text.stderr)

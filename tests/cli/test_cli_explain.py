@@ -74,7 +74,9 @@ def test_explain_url_shows_a_failed_handshake_up_to_the_alert(https_server: int)
     assert out.startswith(f"== https://localhost:{https_server}/\n")
     assert re.search(r"^#0  client \u2192 server  handshake", out, re.MULTILINE)
     assert "Certificate" in out
-    assert re.search(r"client \u2192 server  alert, 2 bytes", out), out[-2000:]
+    # Encrypted: a TLS 1.3 client writes with its handshake keys once it has them.
+    assert re.search(r"client \u2192 server  alert \(encrypted\), 2 bytes, protected by "
+                     r"client_handshake_traffic_secret", out), out[-2000:]
     assert "fatal unknown_ca" in out
 
 
@@ -152,3 +154,30 @@ def test_demo_explain_shows_the_rsa_decryption_by_the_server() -> None:
 def test_demo_without_explain_prints_no_bytes() -> None:
     result = run_glasstls("demo")
     assert result.code == 0 and "glasstls explain:" not in result.stdout
+
+
+@pytest.mark.parametrize("version", ["--tls1.3", "--tls1.2"])
+def test_explain_server_and_url_with_an_ocsp_staple_and_compression(
+        pem: dict[str, Path], tmp_path: Path, version: str) -> None:
+    # explain --server staples (--ocsp-response) and explain URL asks for it
+    # (--ocsp): both explanations show what the staple says; in TLS 1.3 the chain
+    # goes compressed with the one codec both allow.
+    from helpers import ocsp as make_ocsp
+    from interop.processes import free_port
+
+    staple = make_ocsp.write(tmp_path / "leaf.ocsp", make_ocsp.response(
+        pki("ecdsa-p256").ca, pki("ecdsa-p256").leaf.certificate))
+    port = free_port()
+    server = start_glasstls("explain", "--server", "--port", str(port), "--count", "1",
+                            "--cert", str(pem["cert"]), "--key", str(pem["key"]), "--brief",
+                            "--ocsp-response", str(staple), "--certificate-compression", "zlib")
+    server.wait_for("explaining connections to")
+    client = run_glasstls("explain", f"https://localhost:{port}/", "--cafile", str(pem["ca"]),
+                          "--ocsp", "require", "--certificate-compression", "zstd,zlib",
+                          "--brief", version)
+    assert client.code == 0, client.describe()
+    assert server.wait(timeout=60) == 0, server.describe()
+    serial = format(pki("ecdsa-p256").leaf.certificate.serial_number, "x")
+    for out in (client.stdout, server.stdout):
+        assert f"OCSP response: serial {serial} is good; responder CN=glasstls test CA" in out
+        assert ("Certificate compressed with zlib" in out) == (version == "--tls1.3")

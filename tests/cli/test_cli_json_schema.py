@@ -46,7 +46,8 @@ def test_the_schema_refuses_human_values_and_mixed_key_styles() -> None:
         assert not VALIDATOR.is_valid(bad), bad
 
 
-@pytest.mark.parametrize("options", [[], ["--tls1.2", "--rsa-key-exchange", "--mutual"]])
+@pytest.mark.parametrize("options", [[], ["--tls1.2", "--rsa-key-exchange", "--mutual"],
+                                     ["--ocsp", "--tls1.2"]])
 def test_demo(options: list[str]) -> None:
     result = run_glasstls("demo", "--json", *options)
     assert result.code == 0, result.describe()
@@ -122,6 +123,36 @@ def test_serve(processes: Start, cli_environment: Path) -> None:
     assert served.wait() == 0
     assert {"listening", "log"} <= set(line["event"] for line in validated(
         json.loads(text) for text in served.stdout.splitlines()))
+
+
+def test_client_and_server_with_an_ocsp_staple_and_compression(
+        processes: Start, pem: dict[str, Path], tmp_path: Path) -> None:
+    from helpers import ocsp as make_ocsp
+    from pki import pki
+
+    test_pki = pki("ecdsa-p256")
+    staple = make_ocsp.write(tmp_path / "leaf.ocsp", make_ocsp.response(
+        test_pki.ca, test_pki.leaf.certificate, "revoked"))
+    server = processes(glasstls_argv("server", "--port", "0", "--json", "--trace", "--cert",
+                                     str(pem["cert"]), "--key", str(pem["key"]),
+                                     "--ocsp-response", str(staple)))
+    port = json.loads(server.wait_for(r"^\{.*\"listening\".*\}$").group(0))["port"]
+    # --insecure: the certificate is not checked, nor its staple, so the handshake
+    # completes and both sides describe a revoked staple.
+    client = run_glasstls("client", f"localhost:{port}", "--json", "--trace", "--insecure",
+                          "--ocsp", "request", "--http", "/")
+    assert client.code == 0, client.describe()
+    connected = next(line for line in validated(client.json_lines())
+                     if line["event"] == "connected")
+    assert connected["certificate_compression"] == "brotli"
+    assert connected["ocsp_staple"]["status"] == "revoked" and connected["ocsp_status"] is None
+    server.process.send_signal(signal.SIGINT)
+    assert server.wait() == 0, server.describe()
+    lines = validated(json.loads(line) for line in server.stdout.splitlines())
+    [served] = [line for line in lines if line["event"] == "connected"]
+    assert served["ocsp_staple"]["revocation_reason"] == "key_compromise"
+    assert any(line.get("details", {}).get("staple_status") == "revoked" for line in lines
+               if line["event"] == "trace")
 
 
 @pytest.mark.parametrize("argv", [

@@ -53,9 +53,12 @@ def test_a_bug_in_a_client_state_fails_the_connection_with_internal_error(
     error = pair.client.error
     assert isinstance(error, InternalError)
     _assert_failed_closed(pair.client.connection, error, RuntimeError)
-    # The alert went out (in the clear: the client had no write keys yet) and the
-    # server saw it.
-    assert FATAL_INTERNAL_ERROR in pair.sent("client->server")
+    # The alert went out under the client handshake keys (RFC 8446 §2: the client
+    # writes with them from the ServerHello on), not in the clear, and the server,
+    # reading with those keys, saw it.
+    assert FATAL_INTERNAL_ERROR not in pair.sent("client->server")
+    # An application_data record of 2 alert bytes, the content type and the AEAD tag.
+    assert pair.sent("client->server")[-24:-19] == bytes([23, 3, 3, 0, 19])
     assert pair.server.alerts_received == [AlertDescription.internal_error]
 
 

@@ -255,7 +255,10 @@ def test_change_cipher_spec_rules_of_tls13_are_unchanged() -> None:
     _hello_then(pair, record(20, b"\x02"))
     fails_with(pair.server, AlertDescription.unexpected_message, "malformed")
     pair = established()
-    pair.deliver(pair.server, sealed(pair.client, 20, b"\x01"))
+    # The record layer sends TLS 1.3's change_cipher_spec unprotected whatever its keys
+    # (RFC 8446 §5); a hostile peer protects one anyway, with the client's keys.
+    protection = engine_of(pair.client.connection).record.write_protection
+    pair.deliver(pair.server, protection.seal(20, b"\x01", b"\x03\x03", 0))
     fails_with(pair.server, AlertDescription.unexpected_message, "content type 20")
 
 

@@ -16,7 +16,9 @@ from glasstls import ClientConfig, ClientConnection, ServerConfig
 from glasstls.constants import TLS12, TLS13, CipherSuite, NamedGroup
 from glasstls.explain.dissect import Explained
 from glasstls.explain.recorder import Recorder
+from glasstls.ocsp import StapleCallback
 from glasstls.session import TicketKeys
+from helpers import ocsp as make_ocsp
 from helpers.pump import client_config, engine_of, server_config
 from pki import pki
 
@@ -89,6 +91,27 @@ def tls12(suite: int, key: object = ECDSA, **overrides: object) -> Callable[[], 
     return make
 
 
+def stapled(version: int) -> Callable[[], Recorder]:
+    """An OCSP staple: in the leaf's CertificateEntry (TLS 1.3, the Certificate
+    compressed), in a CertificateStatus (TLS 1.2)."""
+    def make() -> Recorder:
+        recorder = Recorder()
+        staple = StapleCallback(lambda leaf: make_ocsp.response(ECDSA.ca, leaf))
+        exchange(client_config(ECDSA, versions=(version,), ocsp_stapling="require",
+                               recorder=recorder),
+                 server_config(ECDSA, versions=(version,), ocsp_staple=staple,
+                               recorder=recorder), recorder)
+        return recorder
+    return make
+
+
+def uncompressed13() -> Recorder:
+    recorder = Recorder()
+    exchange(client_config(ECDSA, certificate_compression=(), recorder=recorder),
+             server_config(ECDSA, recorder=recorder), recorder)
+    return recorder
+
+
 def padded_and_fragmented() -> Recorder:
     """Records padded to 256-byte blocks, and a server flight split into 64-byte records
     (the client's record_size_limit), so messages span records."""
@@ -108,6 +131,9 @@ FLOWS: dict[str, Callable[[], Recorder]] = {
                                            refuse=True),
     "tls13-client-auth": client_auth(TLS13),
     "tls13-padding-fragments": padded_and_fragmented,
+    "tls13-ocsp-staple": stapled(TLS13),
+    "tls13-uncompressed-certificate": uncompressed13,
+    "tls12-ocsp-staple": stapled(TLS12),
     "tls12-ecdhe-ecdsa": tls12(CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
     "tls12-ecdhe-chacha": tls12(CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
     "tls12-rsa-key-transport": tls12(CipherSuite.TLS_RSA_WITH_AES_256_GCM_SHA384, RSA),
@@ -208,8 +234,38 @@ def test_rsa_key_transport_shows_the_encrypted_and_decrypted_pre_master_secret()
 def test_fragmented_messages_span_records_and_padding_is_a_field() -> None:
     client, _server = _explained(padded_and_fragmented())
     spanning = [m for m in client.messages if len(m.records) > 1]
-    assert any(m.name == "Certificate" for m in spanning)
+    assert any(m.name == "CompressedCertificate" for m in spanning)
     assert any(f.name == "zeros" for r in client.records for f in r.tree.children)
+
+
+def test_a_compressed_certificate_is_shown_decompressed_with_its_staple() -> None:
+    client, _server = _explained(stapled(TLS13)())
+    [message] = [m for m in client.messages if m.name == "CompressedCertificate"]
+    assert message.tree.text.startswith("Certificate compressed with brotli: ")
+    data = message.tree.find("compressed_certificate_message")
+    assert data is not None and "certificate(s), CN=localhost" in data.text
+    assert "OCSP staple: OCSP response: serial" in data.text and "is good" in data.text
+    assert message.tree.find("uncompressed_length").rfc == "RFC 8879 §4"  # type: ignore[union-attr]
+    # The chain inside was read: the server's CertificateVerify is checked against it.
+    verify = next(m for m in client.messages if m.name == "CertificateVerify")
+    assert verify.tree.find("signature value").check.startswith("verified")  # type: ignore[union-attr]
+
+
+def test_a_tls12_certificate_status_is_shown_with_what_the_response_says() -> None:
+    client, _server = _explained(stapled(TLS12)())
+    [status] = [m for m in client.messages if m.name == "CertificateStatus"]
+    assert status.tree.rfc == "RFC 6066 §8"
+    response = status.tree.find("response")
+    assert response is not None and response.text.startswith("OCSP response: serial")
+    assert f"{ECDSA.leaf.certificate.serial_number:x} is good" in response.text
+    # Who signed it and for how long it holds, as the trace and the page say too.
+    assert f"responder {ECDSA.ca.certificate.subject.rfc4514_string()}; this update " in (
+        response.text)
+    assert ", next update 20" in response.text
+    hello = next(m for m in client.messages if m.name == "ClientHello")
+    request = hello.tree.find("status_request")
+    assert request is not None
+    assert "ocsp" in request.find("status_type").text  # type: ignore[union-attr]
 
 
 def test_key_update_moves_to_the_next_generation_of_secrets() -> None:

@@ -40,6 +40,8 @@ _TYPED_IN: dict[int, frozenset[str]] = {
     X.pre_shared_key: frozenset({ext.CH, ext.SH}),
     X.early_data: frozenset({ext.CH, ext.EE, ext.NST}),
     X.server_name: frozenset({ext.CH, ext.SH, ext.EE}),
+    X.compress_certificate: frozenset({ext.CH, ext.CR}),
+    X.status_request: frozenset({ext.CH, ext.SH, ext.CT}),
 }
 
 
@@ -126,6 +128,19 @@ def typed_extension(ext_type: int, where: str) -> st.SearchStrategy[Any]:
     if ext_type == X.certificate_authorities:
         return st.lists(opaque(1, 30), min_size=1, max_size=3).map(
             lambda n: ext.CertificateAuthorities(tuple(n)))
+    if ext_type == X.compress_certificate:
+        return st.lists(u16, min_size=1, max_size=127).map(
+            lambda a: ext.CompressCertificate(tuple(a)))
+    if ext_type == X.status_request:
+        if where == ext.SH:
+            return st.just(ext.Empty(X.status_request))
+        if where == ext.CT:
+            return opaque(1, 200).map(ext.OCSPStatus)
+        ocsp_request = st.builds(ext.StatusRequest, st.just(1),
+                                 st.lists(opaque(1, 20), max_size=3).map(tuple), opaque(0, 30))
+        other = st.builds(ext.StatusRequest, st.integers(2, 0xFF), st.just(()), st.just(b""),
+                          opaque(0, 30))
+        return st.one_of(ocsp_request, other)
     raise AssertionError(f"no typed form for {ext_type} in {where}")
 
 
@@ -186,6 +201,9 @@ MESSAGES: dict[str, st.SearchStrategy[Any]] = {
                                         opaque(0, 100)),
     "ClientKeyExchangeECDHE": st.builds(hs.ClientKeyExchangeECDHE, opaque(1, 97)),
     "ClientKeyExchangeRSA": st.builds(hs.ClientKeyExchangeRSA, opaque(0, 300)),
+    "CompressedCertificate": st.builds(hs.CompressedCertificate, u16,
+                                       st.integers(0, 2**24 - 1), opaque(1, 100)),
+    "CertificateStatus": st.builds(hs.CertificateStatus, opaque(1, 200)),
     # EndOfEarlyData, ServerHelloDone, HelloRequest
     "EmptyMessage": st.sampled_from([5, 14, 0]).map(hs.EmptyMessage),
 }
@@ -207,5 +225,7 @@ PARSERS: dict[str, Any] = {
     "ServerKeyExchangeECDHE": hs.ServerKeyExchangeECDHE.parse,
     "ClientKeyExchangeECDHE": hs.ClientKeyExchangeECDHE.parse,
     "ClientKeyExchangeRSA": hs.ClientKeyExchangeRSA.parse,
+    "CompressedCertificate": hs.CompressedCertificate.parse,
+    "CertificateStatus": hs.CertificateStatus.parse,
     "EmptyMessage": hs.parse_empty,
 }

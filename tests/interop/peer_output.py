@@ -218,3 +218,33 @@ def gnutls_description12(output: str) -> Negotiated12:
     options = re.search(r"^- Options: (.*)$", output, re.MULTILINE)
     return Negotiated12(version.replace("TLS", "TLSv"), suite, group,
                         None if options is None else "extended master secret" in options.group(1))
+
+
+# -- OCSP stapling -----------------------------------------------------------------------
+
+_HEX_DUMP_LINE = re.compile(r"^\s+[0-9a-f]{4} - ((?:[0-9a-f]{2}[ -])*[0-9a-f]{2})", re.MULTILINE)
+_STAPLE_CARRIERS = re.compile(
+    r"(?:CertificateStatus, Length=|extension_type=status_request\(5\), length=)(\d+)\n")
+
+
+def _hex_dump_at(trace: str, start: int, length: int) -> bytes:
+    """``length`` bytes of the hex dump that ``openssl -trace`` prints from ``start``."""
+    data = bytearray()
+    for line in _HEX_DUMP_LINE.finditer(trace, start):
+        data += bytes.fromhex(re.sub(r"[ -]", "", line.group(1)))
+        if len(data) >= length:
+            break
+    return bytes(data[:length])
+
+
+def openssl_trace_staples(trace: str) -> list[bytes]:
+    """The OCSP responses stapled in ``openssl -trace`` output, as DER, read from its
+    hex dumps: TLS 1.2 CertificateStatus messages and TLS 1.3 status_request
+    extensions of CertificateEntries (RFC 6066 §8: status_type ocsp(1), a uint24
+    length, the response). A ClientHello's status_request is no staple and is left out."""
+    staples = []
+    for carrier in _STAPLE_CARRIERS.finditer(trace):
+        body = _hex_dump_at(trace, carrier.end(), int(carrier.group(1)))
+        if body[:1] == b"\x01" and int.from_bytes(body[1:4]) == len(body) - 4 > 0:
+            staples.append(body[4:])
+    return staples

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 START_TIMEOUT = 10.0
 EXIT_TIMEOUT = 10.0
@@ -126,3 +126,21 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def start_gnutls_serv(start: Callable[[Sequence[str]], PeerProcess], binary: str,
+                      *options: str) -> tuple[PeerProcess, int]:
+    """``gnutls-serv --echo`` listening with ``options``, and its port. gnutls-serv
+    cannot report an ephemeral port: it is given a free one, and another if someone
+    takes that one first."""
+    for _attempt in range(3):
+        port = free_port()
+        server = start([binary, "--echo", "--port", str(port), *options])
+        try:
+            server.wait_for(rf"listening on IPv4 .* port {port}\.\.\.done")
+        except AssertionError:
+            if server.process.poll() is None:
+                raise
+            continue
+        return server, port
+    raise AssertionError(f"gnutls-serv could not listen\n{server.describe()}")

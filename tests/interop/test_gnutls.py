@@ -13,7 +13,7 @@ from peers import require_binary
 from .driver import Tracer, echo_once, glass_client
 from .matrix import CERTS, GROUPS, SIGNATURES, SUITES, client_config, server_config
 from .peer_output import GNUTLS_CIPHERS, GNUTLS_GROUPS, gnutls_description
-from .processes import free_port
+from .processes import start_gnutls_serv
 
 pytestmark = pytest.mark.interop
 
@@ -36,22 +36,9 @@ def gnutls_serv(pki_files, start_peer):
 
     def start(cert: str, priority: str):
         files = pki_files(cert)
-        # gnutls-serv cannot report an ephemeral port: try a free one, and retry
-        # in the unlikely case that someone takes it first.
-        for _attempt in range(3):
-            port = free_port()
-            server = start_peer([
-                binary, "--echo", "--port", str(port), "--priority", priority,
-                "--x509certfile", str(files["cert"]), "--x509keyfile", str(files["key"]),
-            ])
-            try:
-                server.wait_for(rf"listening on IPv4 .* port {port}\.\.\.done")
-            except AssertionError:
-                if server.process.poll() is None:
-                    raise
-                continue
-            return server, port
-        raise AssertionError(f"gnutls-serv could not listen\n{server.describe()}")
+        return start_gnutls_serv(start_peer, binary, "--priority", priority,
+                                 "--x509certfile", str(files["cert"]),
+                                 "--x509keyfile", str(files["key"]))
 
     return start
 

@@ -83,7 +83,9 @@ def context(pyopenssl, files, server: bool, suite: str):
     return ctx
 
 
-def pyopenssl_server(pyopenssl, listener, ctx):
+def pyopenssl_server(pyopenssl, listener, ctx, view=peer_view):
+    """Accept one connection: read a line, answer, return (line, ``view`` of the
+    connection) after the client's close_notify."""
     conn, _ = listener.accept()
     with bounded(conn):
         tls = pyopenssl.Connection(ctx, conn)
@@ -91,10 +93,10 @@ def pyopenssl_server(pyopenssl, listener, ctx):
         tls.do_handshake()
         line = read_line(pyopenssl, tls)
         tls.sendall(FROM_PYOPENSSL)
-        view = peer_view(tls)
+        seen = view(tls)
         assert read_to_close_notify(pyopenssl, tls) == b""
         tls.shutdown()
-        return line, view
+        return line, seen
 
 
 @pytest.mark.parametrize(("suite", "cert"), CASES)
@@ -117,7 +119,7 @@ def test_glasstls_client_to_pyopenssl_server_negotiates_mlkem(pyopenssl, pki_fil
     assert view == ("TLSv1.3", suite, HYBRID)
 
 
-def pyopenssl_client(pyopenssl, port, ctx):
+def pyopenssl_client(pyopenssl, port, ctx, view=peer_view):
     with bounded(socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)) as sock:
         tls = pyopenssl.Connection(ctx, sock)
         tls.set_tlsext_host_name(b"localhost")
@@ -125,7 +127,7 @@ def pyopenssl_client(pyopenssl, port, ctx):
         tls.do_handshake()
         tls.sendall(FROM_PYOPENSSL)
         reply = read_to_close_notify(pyopenssl, tls)
-        return reply, peer_view(tls)
+        return reply, view(tls)
 
 
 @pytest.mark.parametrize(("suite", "cert"), CASES)

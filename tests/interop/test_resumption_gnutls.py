@@ -16,7 +16,7 @@ from peers import require_binary
 from .driver import GlassSocket, glass_client
 from .matrix import cert_pki
 from .peer_output import gnutls_description
-from .processes import free_port
+from .processes import start_gnutls_serv
 
 pytestmark = pytest.mark.interop
 
@@ -79,17 +79,9 @@ def test_glasstls_client_resumes_against_gnutls_serv(pki_files, start_peer,
     files = pki_files(CERT)
     priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3" if version == TLS13 else (
         "NORMAL:-VERS-ALL:+VERS-TLS1.2")
-    for _attempt in range(3):  # gnutls-serv cannot report an ephemeral port
-        port = free_port()
-        server = start_peer([binary, "--echo", "--port", str(port), "--priority", priority,
-                             "--x509certfile", str(files["cert"]),
-                             "--x509keyfile", str(files["key"])])
-        try:
-            server.wait_for(rf"listening on IPv4 .* port {port}\.\.\.done")
-            break
-        except AssertionError:
-            if server.process.poll() is None:
-                raise
+    server, port = start_gnutls_serv(start_peer, binary, "--priority", priority,
+                                     "--x509certfile", str(files["cert"]),
+                                     "--x509keyfile", str(files["key"]))
     config = ClientConfig(trust=cert_pki(CERT).trust, versions=(version,))
     done = []
     for number in range(2):

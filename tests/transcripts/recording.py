@@ -13,10 +13,12 @@ All randomness comes from each side's config ``rng`` (seeded from the flow's nam
 except three operations whose randomness OpenSSL draws itself and that
 ``cryptography`` gives no way to seed: ECDSA and RSA-PSS signatures, RSA PKCS#1 v1.5
 encryption (TLS 1.2 RSA key transport) and ML-KEM encapsulation. Their outputs are
-recorded as ``random`` lines; on replay the engine's calls to them
-(``signatures.sign``, ``rsa_kx.pkcs1v15_encrypt``, ``groups.mlkem768_encapsulate``) are
-answered from those lines after checking that the inputs (key, scheme, message) are
-the recorded ones, and a replayed signature is checked to verify.
+recorded as ``random`` lines, and so are certificate compression's (RFC 8879), whose
+bytes may change with the codec library's version; on replay the engine's calls to
+them (``signatures.sign``, ``rsa_kx.pkcs1v15_encrypt``, ``groups.mlkem_encapsulate``,
+``compression.compress``) are answered from those lines after checking that the
+inputs (key, scheme, message) are the recorded ones, and a replayed signature is
+checked to verify (compressed bytes, to decompress to the input).
 
 Regenerate on purpose with ``python tests/transcripts/record.py``; the tests never
 write these files.
@@ -47,8 +49,15 @@ from glasstls import (
     ServerConnection,
     TLSError,
     TrustStore,
+    compression,
 )
-from glasstls.constants import TLS12, TLS13, CipherSuite, NamedGroup
+from glasstls.constants import (
+    TLS12,
+    TLS13,
+    CertificateCompressionAlgorithm,
+    CipherSuite,
+    NamedGroup,
+)
 from glasstls.crypto import groups, rsa_kx, signatures
 from glasstls.crypto.devpki import make_ca, make_leaf
 from glasstls.crypto.suites import RSA_KEY_TRANSPORT_SUITES
@@ -248,6 +257,11 @@ FLOWS: tuple[Flow, ...] = (
          "TLS 1.3: the server wants secp256r1, which has no key share: HelloRetryRequest "
          "with a cookie, then the handshake on P-256",
          lambda b: _default(b, {}, {"groups": (NamedGroup.secp256r1,)}),
+         HANDSHAKE + CONVERSATION),
+    Flow("tls13-uncompressed-certificate",
+         "TLS 1.3 with a client that offers no certificate compression: the server's "
+         "Certificate goes as it is (RFC 8879 needs the client's compress_certificate)",
+         lambda b: _default(b, {"certificate_compression": ()}),
          HANDSHAKE + CONVERSATION),
     Flow("tls13-mutual-auth",
          "TLS 1.3 with a required client certificate (ECDSA) and an RSA server certificate",
@@ -454,7 +468,7 @@ def _key_id(key: Any) -> str:
 
 
 class Randomness:
-    """Stands in for the three primitives while a flow runs. Recording: calls the
+    """Stands in for those primitives while a flow runs. Recording: calls the
     real one and writes a ``random`` line. Replaying: checks the inputs against the
     next recorded line of the live side and returns its output."""
 
@@ -467,11 +481,12 @@ class Randomness:
         self._reuse = {self._inputs_key(r): r for r in reuse or ()}
         self._real_sign = signatures.sign
         self._real_encrypt = rsa_kx.pkcs1v15_encrypt
-        self._real_encapsulate = groups.mlkem768_encapsulate
+        self._real_encapsulate = groups.mlkem_encapsulate
+        self._real_compress = compression.compress
 
     @staticmethod
     def _inputs_key(values: dict[str, Any]) -> str:
-        outputs = ("signature", "ciphertext", "secret")
+        outputs = ("signature", "ciphertext", "secret", "compressed")
         return json.dumps({k: v for k, v in values.items() if k not in outputs},
                           sort_keys=True)
 
@@ -532,16 +547,35 @@ class Randomness:
                                     "ciphertext": ciphertext.hex()})
         return secret, ciphertext
 
+    def compress(self, algorithm: int, body: bytes) -> bytes:
+        inputs = {"algorithm": CertificateCompressionAlgorithm(algorithm).name,
+                  "body": hashlib.sha256(body).hexdigest()}
+        earlier = self._earlier("compress", inputs)
+        if self._replay is None and earlier is None:
+            compressed = self._real_compress(algorithm, body)
+        else:
+            recorded = earlier if self._replay is None else self._expect("compress", inputs)
+            assert recorded is not None
+            compressed = bytes.fromhex(recorded["compressed"])
+            assert compression.decompress(algorithm, compressed, len(body)) == body
+        self._write("compress", {**inputs, "compressed": compressed.hex()})
+        return compressed
+
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        saved = (signatures.sign, rsa_kx.pkcs1v15_encrypt, groups.mlkem768_encapsulate)
+        saved = (signatures.sign, rsa_kx.pkcs1v15_encrypt, groups.mlkem_encapsulate,
+                 compression.compress, compression.SHARED_CACHE)
         signatures.sign = self.sign  # type: ignore[assignment]
         rsa_kx.pkcs1v15_encrypt = self.encrypt
-        groups.mlkem768_encapsulate = self.encapsulate
+        groups.mlkem_encapsulate = self.encapsulate
+        compression.compress = self.compress
+        # A cache of this run's own, so that every compression is seen here.
+        compression.SHARED_CACHE = compression.CompressionCache()
         try:
             yield
         finally:
-            signatures.sign, rsa_kx.pkcs1v15_encrypt, groups.mlkem768_encapsulate = saved
+            (signatures.sign, rsa_kx.pkcs1v15_encrypt, groups.mlkem_encapsulate,
+             compression.compress, compression.SHARED_CACHE) = saved
 
 
 # -- running a flow -------------------------------------------------------------------------

@@ -127,8 +127,17 @@ def test_tls13_protected_change_cipher_spec_is_unexpected_message() -> None:
     # RFC 9846 §5: "An implementation which ... receives a protected change_cipher_spec
     # record MUST abort the handshake with an unexpected_message alert."
     sender, receiver = tls13_pair()
-    assert failure(receiver, sender.seal(20, b"\x01")).alert == (
-        AlertDescription.unexpected_message)
+    # Our own record layer never protects one (see the next test): forge it.
+    forged = sender.write_protection.seal(20, b"\x01", b"\x03\x03", 0)
+    assert failure(receiver, forged).alert == AlertDescription.unexpected_message
+
+
+def test_tls13_change_cipher_spec_goes_unprotected_even_under_keys() -> None:
+    # RFC 9846 §5: the compatibility change_cipher_spec is an unprotected record,
+    # whatever keys are installed (a client writes with its handshake keys from the
+    # ServerHello on, and sends this record after).
+    sender, _receiver = tls13_pair()
+    assert sender.seal(20, b"\x01") == bytes([20, 3, 3, 0, 1, 1])
 
 
 def test_tls13_unprotected_handshake_record_after_keys_is_unexpected_message() -> None:

@@ -110,6 +110,18 @@ def test_chromium_sees_its_own_handshake(tmp_path: Path) -> None:
     assert report["negotiated"]["alpn"] == "http/1.1"  # h2 politely declined
     assert report["negotiated"]["post_quantum"] is True
     assert "Chrome/" in report["request"]["user_agent"]
+    # Chromium offers brotli certificate compression (RFC 8879) and OCSP stapling; the
+    # server sent its chain compressed, its trace says how small, and the page says so.
+    assert hello["compress_certificate"] == ["brotli"] and hello["status_request"]
+    [sent] = [e for e in report["timeline"] if e["step"] == "CompressedCertificate"]
+    assert sent["action"] == "sent" and sent["details"]["algorithm"] == "brotli"
+    sizes = sent["details"]["uncompressed_length"], sent["details"]["compressed_length"]
+    assert 0 < sizes[1] < sizes[0]
+    assert report["negotiated"]["certificate_compression"] == {
+        "algorithm": "brotli", "uncompressed_bytes": sizes[0], "compressed_bytes": sizes[1]}
+    assert shown["negotiated"]["certificate_compression"] == (
+        f"brotli: {sizes[0]} bytes sent as {sizes[1]}")
+    assert shown["negotiated"]["ocsp_staple"] == "none (asked for, but this server has no staple)"
     assert report["ja4"]["ja4"].startswith("t13d15")
     assert report["ja4"]["ja4"].split("_")[1] == "8daaf6152771"
     assert (ARTIFACTS / "browser-handshake.png").stat().st_size > 10_000

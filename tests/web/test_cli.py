@@ -9,6 +9,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -91,13 +92,17 @@ def run_serve(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=PATIENCE, env=serve_environment(tmp_path), check=False)
 
 
-def test_unreadable_certificate_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_serve(tmp_path, "--cert", str(tmp_path / "missing.pem"), "--port", "0")
+@pytest.mark.parametrize(("arguments", "message"), [
+    (("--cert", "missing.pem"), "missing.pem"),
+    (("--key", "key.pem"), "--key needs --cert"),
+    (("--ocsp-response", "none.ocsp"), "no OCSP response file at none.ocsp"),
+    (("--certificate-compression", "lz4"), "unknown certificate compression algorithm 'lz4'"),
+])
+def test_bad_arguments_are_usage_errors(tmp_path: Path, arguments: tuple[str, ...],
+                                        message: str) -> None:
+    result = run_serve(tmp_path, *arguments, "--port", "0")
     assert result.returncode == exitcodes.USAGE
-    assert "missing.pem" in result.stderr
-    result = run_serve(tmp_path, "--key", "key.pem", "--port", "0")
-    assert result.returncode == exitcodes.USAGE
-    assert "--key needs --cert" in result.stderr
+    assert message in result.stderr
 
 
 def test_port_in_use_is_a_network_error(tmp_path: Path) -> None:
@@ -108,3 +113,43 @@ def test_port_in_use_is_a_network_error(tmp_path: Path) -> None:
         result = run_serve(tmp_path, "--port", str(port))
     assert result.returncode == exitcodes.NETWORK
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_ocsp_response_is_stapled_and_shown_and_compression_follows_its_flag(
+        tmp_path: Path) -> None:
+    from helpers import ocsp as make_ocsp
+    from pki import pki
+
+    files = pki().write(tmp_path / "pki")
+    staple = make_ocsp.write(tmp_path / "leaf.ocsp", make_ocsp.response(
+        pki().ca, pki().leaf.certificate))
+    with serve_command(tmp_path / "state", "--cert", str(files["cert"]), "--key",
+                       str(files["key"]), "--ocsp-response", str(staple),
+                       "--certificate-compression", "zlib") as served:
+        config = ClientConfig(trust=pki().trust, ocsp_stapling="require")
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            assert sock.negotiated is not None and sock.negotiated.ocsp_status == "good"
+            assert sock.negotiated.certificate_compression == "zlib"
+            report = get(sock, "/api/handshake").json()
+    assert report["negotiated"]["ocsp_staple"]["status"] == "good"
+    assert report["negotiated"]["certificate_compression"]["algorithm"] == "zlib"
+
+
+def test_an_unusable_ocsp_response_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    from helpers import ocsp as make_ocsp
+    from pki import pki
+
+    files = pki().write(tmp_path / "pki")
+    # For another certificate: never stapled for this one, and serve says so.
+    foreign = make_ocsp.write(tmp_path / "other.ocsp", make_ocsp.response(
+        pki().ca, pki().client.certificate))
+    with serve_command(tmp_path / "state", "--cert", str(files["cert"]), "--key",
+                       str(files["key"]), "--ocsp-response", str(foreign)) as served:
+        served.wait_for_line(r"^glasstls serve: warning: --ocsp-response .*other\.ocsp: the "
+                             r"OCSP response is not stapled: it is not for this certificate")
+        config = ClientConfig(trust=pki().trust, ocsp_stapling="request")
+        with glasstls.connect(("127.0.0.1", served.port), config=config,
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            assert sock.negotiated is not None and sock.negotiated.ocsp_response == b""
+            assert get(sock, "/api/handshake").json()["negotiated"]["ocsp_staple"] is None

@@ -18,12 +18,14 @@ import pytest
 from glasstls.constants import ExtensionType as X
 from glasstls.messages.extensions import (
     ALPN,
+    CompressCertificate,
     Empty,
     Extension,
     KeyShare,
     KeyShareEntry,
     RenegotiationInfo,
     ServerNameList,
+    StatusRequest,
     SupportedVersions,
     U8List,
     U16List,
@@ -80,6 +82,8 @@ def _extension(ext_type: int) -> Extension:
         0x002D: U8List(X.psk_key_exchange_modes, b"\x01"),
         0x0017: Empty(X.extended_master_secret),
         0xFF01: RenegotiationInfo(b""),
+        0x0005: StatusRequest(),
+        0x001B: CompressCertificate((2,)),  # brotli
     }
     return typed.get(ext_type) or UnknownExtension(ext_type, b"\x00" if ext_type == 0x15 else b"")
 

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import dataclasses
 import hashlib
+import html
 import json
 import re
 from pathlib import Path
@@ -15,13 +16,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from glasstls import ClientConnection, ServerConnection, TLSError
-from glasstls.constants import TLS12
+from glasstls.constants import TLS12, CertificateCompressionAlgorithm as A
 from glasstls.messages.extensions import ALPN, ServerNameList, UnknownExtension
 from glasstls.messages.handshake import ClientHello, serialize
+from glasstls.ocsp import StapleCallback
 from glasstls.trace import TraceEvent
+from glasstls.web.explain import SECTIONS
 from glasstls.web.page import render_page
 from glasstls.web.report import HandshakeRecorder, describe_hello, handshake_report
 from glasstls.web.server import web_config
+from helpers import ocsp as make_ocsp
 from pki import pki
 
 from .webclient import client_config, server_config
@@ -30,11 +34,13 @@ HELLOS = json.loads((Path(__file__).parent / "data" / "client_hellos.json").read
 CHROMIUM = next(h for h in HELLOS["hellos"] if h["name"] == "chromium-150")
 
 
-def handshake(**client: object) -> tuple[ServerConnection, HandshakeRecorder, bytes]:
+def handshake(server_options: dict[str, object] | None = None, **client: object
+              ) -> tuple[ServerConnection, HandshakeRecorder, bytes]:
     """A glasstls client and a page-server connection joined in memory; returns the
     server side, its recorder and the ClientHello message exactly as the client sent it."""
     recorder = HandshakeRecorder()
-    server = ServerConnection(dataclasses.replace(web_config(server_config()), trace=recorder))
+    server = ServerConnection(dataclasses.replace(
+        web_config(server_config(**(server_options or {}))), trace=recorder))
     connection = ClientConnection(client_config(**client), server_name="localhost")
     first_flight = connection.data_to_send()
     assert first_flight[0] == 22  # one handshake record holding the ClientHello
@@ -208,3 +214,57 @@ def test_page_has_every_section(section: str) -> None:
         assert suite["hex"] in page
     assert "post-quantum hybrid" in page
     assert "politely" in page  # h2 was offered and declined
+
+
+def _row(page: str, field: str) -> str:
+    match = re.search(rf'<tr data-field="{field}"><th>[^<]*</th><td>(.*?)</td></tr>', page)
+    assert match is not None, field
+    return match.group(1)
+
+
+def test_the_page_says_what_the_ocsp_staple_says() -> None:
+    # RFC 6066 §8 / RFC 8446 §4.4.2.1: the staple the server sent, by status, serial,
+    # responder and dates, with the section that explains stapling.
+    test_pki = pki()
+    der = make_ocsp.response(test_pki.ca, test_pki.leaf.certificate)
+    server, recorder, _ = handshake({"ocsp_staple": StapleCallback(lambda leaf: der)},
+                                    ocsp_stapling="require")
+    report = handshake_report(server, recorder)
+    staple = report["negotiated"]["ocsp_staple"]
+    assert staple["status"] == "good" and staple["response_bytes"] == len(der)
+    assert staple["serial"] == format(test_pki.leaf.certificate.serial_number, "x")
+    assert staple["responder"] == test_pki.ca.certificate.subject.rfc4514_string()
+    page = render_page(report)
+    words = _row(page, "ocsp_staple")
+    assert words.startswith(f"stapled: serial {staple['serial']} is good; responder CN=")
+    assert f"next update {staple['next_update'][:10]}" in words
+    assert html.escape(SECTIONS["ocsp"]) in page
+
+
+def test_the_page_says_when_no_staple_was_asked_for_or_sent() -> None:
+    server, recorder, _ = handshake()
+    report = handshake_report(server, recorder)
+    assert report["negotiated"]["ocsp_staple"] is None
+    assert _row(render_page(report), "ocsp_staple") == "none (your browser did not ask)"
+    server, recorder, _ = handshake(ocsp_stapling="request")
+    assert _row(render_page(handshake_report(server, recorder)), "ocsp_staple") == (
+        "none (asked for, but this server has no staple)")
+
+
+def test_the_page_gives_the_certificate_compression_and_both_sizes() -> None:
+    server, recorder, _ = handshake(certificate_compression=(A.zstd, A.zlib))
+    report = handshake_report(server, recorder)
+    used = report["negotiated"]["certificate_compression"]
+    assert used["algorithm"] == "zstd"  # the server's first choice the client offered
+    assert 0 < used["compressed_bytes"] < used["uncompressed_bytes"]
+    page = render_page(report)
+    assert _row(page, "certificate_compression") == (
+        f"zstd: {used['uncompressed_bytes']} bytes sent as {used['compressed_bytes']}")
+    assert html.escape(SECTIONS["compression"]) in page
+    server, recorder, _ = handshake(certificate_compression=())
+    report = handshake_report(server, recorder)
+    assert report["negotiated"]["certificate_compression"] is None
+    assert _row(render_page(report), "certificate_compression") == (
+        "none (your browser did not offer it)")
+    server, recorder, _ = handshake(versions=(TLS12,))  # RFC 8879 is TLS 1.3 only
+    assert handshake_report(server, recorder)["negotiated"]["certificate_compression"] is None

@@ -16,13 +16,13 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ..crypto.devpki import KEY_TYPES, Issued, make_ca, make_leaf
+from ..crypto.signatures import PRIVATE_KEY_TYPES, PrivateKey
 from . import exitcodes
 from .common import HelpFormatter, print_failure
 from .failures import CommandError, explain
@@ -37,6 +37,7 @@ examples:
   glasstls certs myapp.test "*.myapp.test" 10.0.0.5
   glasstls certs api.test --key-type rsa-2048 --days 30 --dir ./pki
   glasstls certs --client alice                  a client certificate (for --client-auth)
+  glasstls certs --key-type mldsa65 --dir ./pq   post-quantum: an ML-DSA-65 CA and leaf
 
 The CA (ca.pem, ca-key.pem) is made on first use and reused for every later
 certificate in the same folder. Keep ca-key.pem private: it can issue a
@@ -88,16 +89,17 @@ def load_or_make_ca(directory: Path, key_type: str, days: int, name: str) -> tup
         except (OSError, ValueError, TypeError) as error:
             raise CommandError(f"cannot reuse the CA in {directory}: {error} (move ca.pem "
                                "and ca-key.pem away to make a new one)") from None
-        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey,
-                                ed25519.Ed25519PrivateKey)):
+        if not isinstance(key, PRIVATE_KEY_TYPES):
             raise CommandError(f"{key_path}: unsupported CA key type")
         public = key.public_key().public_bytes(serialization.Encoding.DER,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
         if public != certificate.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
             raise CommandError(f"{key_path} does not match {ca_path}")
-        return Issued(certificate, key), False
-    ca = make_ca(name, key_type="ed25519" if key_type == "ed25519" else "ecdsa-p256", days=days)
+        return Issued(certificate, cast(PrivateKey, key)), False
+    # An Ed25519 or ML-DSA leaf gets a CA of its own kind; the others an ECDSA P-256 CA.
+    same_kind = key_type == "ed25519" or key_type.startswith("mldsa")
+    ca = make_ca(name, key_type=key_type if same_kind else "ecdsa-p256", days=days)
     directory.mkdir(parents=True, exist_ok=True)
     _write(ca_path, ca.certificate_pem(), private=False)
     _write(key_path, ca.key_pem(), private=True)
@@ -173,16 +175,23 @@ def instructions(result: dict[str, Any]) -> list[str]:
             f"  glasstls server --client-auth required --cafile {ca}",
         ]
     else:
-        lines += _server_lines(result["names"], ca, cert, key)
+        lines += _server_lines(result["names"], ca, cert, key,
+                               post_quantum=result["key_type"].startswith("mldsa"))
     lines += ["", f"Keep {result['ca_key']} private: it can issue a certificate for any name."]
+    if result["key_type"].startswith("mldsa"):
+        lines.append("Note: ML-DSA certificates authenticate TLS 1.3 only (draft-ietf-tls-mldsa);"
+                     " peers need OpenSSL 3.5+, or BoringSSL as in Chromium.")
     if result["key_type"] == "ed25519":
         lines.append("Note: glasstls clients verify chains with cryptography's validator, "
                      "which does not accept Ed25519 certificates; OpenSSL does.")
     return lines
 
 
-def _server_lines(names: list[str], ca: str, cert: str, key: str) -> list[str]:
-    """Serving the certificate and reaching it by one of its names on this machine."""
+def _server_lines(names: list[str], ca: str, cert: str, key: str,
+                  post_quantum: bool = False) -> list[str]:
+    """Serving the certificate and reaching it by one of its names on this machine.
+    An ML-DSA certificate is shown with glasstls alone: the OpenSSL 3.0 of today's
+    distributions (curl's, s_client's) cannot use it."""
     host = names[0].replace("*.", "www.", 1)
     address, bind = "127.0.0.1", ""
     try:
@@ -206,6 +215,14 @@ def _server_lines(names: list[str], ca: str, cert: str, key: str) -> list[str]:
         curl = f"curl --cacert {ca} --resolve {named}:8443:127.0.0.1 https://{named}:8443/"
         openssl = f"openssl s_client -connect 127.0.0.1:8443 -servername {named} -CAfile {ca}"
         python = f"https://{named}:8443/"
+    if post_quantum:
+        return [
+            "Serve with it:",
+            f"  glasstls server --cert {cert} --key {key}{bind}",
+            "",
+            "Reach it (OpenSSL 3.5+ and Chromium can too, trusting the same CA):",
+            f"  {client} --http /",
+        ]
     return [
         "Serve with it:",
         f"  glasstls server --cert {cert} --key {key}{bind}",
@@ -230,6 +247,8 @@ def _key_label(key_type: str) -> str:
         return f"RSA {key_type[4:]}"
     if key_type == "ed25519":
         return "Ed25519"
+    if key_type.startswith("mldsa"):
+        return f"ML-DSA-{key_type[5:]}"
     return f"ECDSA secp{key_type[-3:]}r1"
 
 

@@ -32,8 +32,11 @@ from . import exitcodes, starttls
 from .client_output import Handshake, Output, describe_connection, show_chain
 from .common import (
     HelpFormatter,
+    add_compression_flag,
+    add_ocsp_flag,
     add_version_flags,
     cipher_suites_from,
+    compression_from,
     group_argument,
     load_certified,
     load_trust,
@@ -66,6 +69,7 @@ examples:
   glasstls client localhost:8443 --cert me.pem --key me-key.pem --cafile ca.pem
   glasstls client smtp.example.com:587 --starttls smtp
   glasstls client self-signed.example:443 --insecure  (no verification: a loud warning)
+  glasstls client example.com --ocsp request --http /  check the OCSP staple, if one comes
 
 exit codes: 0 ok, 2 usage, 3 network, 4 TLS handshake or alert, 5 certificate rejected
 """
@@ -93,8 +97,10 @@ def build_config(args: argparse.Namespace, trace: Any = None) -> ClientConfig:
         options["keylog"] = KeyLogFile(args.keylog)
     if args.crl_check:
         options["crl_check"] = args.crl_check
+    options.update(compression_from(args))
     try:
         return ClientConfig(
+            ocsp_stapling=args.ocsp,
             versions=versions_from(args), alpn_protocols=offered_alpn(args),
             verify_certificates=not args.insecure, check_hostname=not args.insecure,
             trace=trace, trace_secrets=args.show_secrets, **options)
@@ -264,6 +270,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--crl-check", choices=("leaf", "chain"),
                         help="check the server's certificate (or its whole chain) against "
                         "the CRLs in --cafile; a missing CRL refuses the connection")
+    add_ocsp_flag(parser)
+    add_compression_flag(parser)
     parser.add_argument("--insecure", action="store_true",
                         help="do not verify the server's certificate (dangerous: prints a "
                         "warning)")

@@ -21,6 +21,7 @@ from .. import trace as t
 from ..certs import describe_certificate
 from ..errors import GlassTLSError
 from ..io import TLSSocket
+from ..ocsp import describe_response, summary_of
 from ..session import ClientSession
 from ..trace import TraceEvent
 from . import exitcodes
@@ -80,6 +81,11 @@ def describe_connection(sock: TLSSocket, handshake: Handshake, verified: bool,
         "signature_scheme": negotiated.signature_scheme, "alpn": negotiated.alpn_protocol,
         "resumed": negotiated.resumed, "early_data_accepted": negotiated.early_data_accepted,
         "extended_master_secret": negotiated.extended_master_secret,
+        # RFC 8879 (how the certificate came) and the stapled OCSP response's verdict.
+        "certificate_compression": negotiated.certificate_compression,
+        "ocsp_status": negotiated.ocsp_status,
+        "ocsp_staple": (describe_response(negotiated.ocsp_response)
+                        if negotiated.ocsp_response else None),
         "verified": verified, "trust_anchor": anchor,
         "verified_name": (negotiated.server_name or server_name) if verified else None,
         "certificate": (_certificate_json(negotiated.peer_certificates[0])
@@ -109,6 +115,13 @@ def connection_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
                                     f"{key_words(leaf['key'])}; valid until "
                                     f"{leaf['not_after'][:10]}; SAN "
                                     f"{', '.join(leaf['san']) or '(none)'}"))
+    if facts["certificate_compression"]:
+        rows.append(("compression", f"the certificate came compressed with "
+                                    f"{facts['certificate_compression']} (RFC 8879)"))
+    if facts["ocsp_staple"]:
+        checked = "checked" if facts["ocsp_status"] else "NOT checked (--insecure)"
+        rows.append(("OCSP", f"stapled response {checked}: "
+                             f"{summary_of(facts['ocsp_staple'])}"))
     if not facts["verified"]:
         rows.append(("verified", "NO: --insecure, the certificate was not checked"))
     elif facts["trust_anchor"]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..certs import CertifiedKey, TrustStore
+from ..config import ServerConfig
 from ..constants import TLS12, TLS13, SignatureScheme
 from ..crypto.groups import Group, group_by_name
 from ..crypto.signatures import SCHEMES
@@ -22,6 +23,7 @@ from ..crypto.suites import (
     suite_by_name,
 )
 from ..errors import ConfigError
+from ..ocsp import STAPLING_MODES
 from .failures import CommandError, Failure
 from .render import JsonView, TextView
 
@@ -69,6 +71,36 @@ def suite_argument(name: str) -> Suite:
         names = ", ".join(s.name for s in SUITES.values())
         raise argparse.ArgumentTypeError(
             f"unknown cipher suite {name!r}; choose from {names}") from None
+
+
+def add_compression_flag(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    """``--certificate-compression``; ``prefix`` says which mode it is for
+    ("--server: ")."""
+    parser.add_argument("--certificate-compression", metavar="LIST",
+                        help=f"{prefix}TLS 1.3 certificate compression (RFC 8879) to offer "
+                        "and use, comma-separated from brotli, zstd, zlib, or 'none' "
+                        "(default: every codec installed)")
+
+
+def add_ocsp_flag(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument("--ocsp", choices=STAPLING_MODES, default="off",
+                        help=f"{prefix}OCSP stapling: ask the server for its certificate's "
+                        "OCSP response and check it (revoked refuses); 'require' refuses a "
+                        "server that staples none")
+
+
+def compression_from(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    """The config option ``--certificate-compression`` asks for (none: the default)."""
+    text = getattr(args, "certificate_compression", None)
+    if text is None:
+        return {}
+    from ..compression import algorithms_by_name
+
+    names = () if text == "none" else tuple(n for n in text.split(",") if n)
+    try:
+        return {"certificate_compression": algorithms_by_name(names)}
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
 
 
 def suite_list_argument(text: str) -> list[Suite]:
@@ -157,6 +189,38 @@ def read_password(spec: str) -> bytes:
         return line.rstrip(b"\r\n")
     raise CommandError(f"--pass {spec!r}: use pass:PASSWORD, env:VARIABLE, file:PATH or "
                        "fd:NUMBER (as openssl's -pass)")
+
+
+def add_staple_flag(parser: argparse.ArgumentParser, prefix: str = "") -> None:
+    parser.add_argument("--ocsp-response", metavar="FILE",
+                        help=f"{prefix}staple this DER OCSP response (as 'openssl ocsp "
+                        "-respout' writes it) for clients that ask; re-read when it expires")
+
+
+def staple_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The config option ``--ocsp-response`` asks for (none: no stapling)."""
+    if not getattr(args, "ocsp_response", None):
+        return {}
+    from ..ocsp import StapleFile
+
+    try:
+        return {"ocsp_staple": StapleFile(args.ocsp_response)}
+    except ConfigError as error:
+        raise CommandError(str(error)) from None
+
+
+def staple_problem(config: ServerConfig, path: str) -> str | None:
+    """Why ``--ocsp-response`` would not be stapled to the server's first
+    certificate now (None: it would be); the file is read once here, so the first
+    client that asks does not wait for it."""
+    source = config.ocsp_staple
+    if source is None or not config.certificates:
+        return None
+    certified = config.certificates[0]
+    if source.for_chain(certified.chain, certified.chain_der[0], config.clock()) is not None:
+        return None
+    return (f"--ocsp-response {path}: {source.last_problem or 'no response'}; clients that "
+            "ask get no staple until the file is replaced (it is read again each minute)")
 
 
 def split_alpn(values: Sequence[str] | None) -> tuple[str, ...]:

@@ -27,12 +27,13 @@ from .. import trace as t
 from ..certs import CertifiedKey, TrustStore
 from ..config import ClientConfig, ServerConfig
 from ..constants import TLS12, TLS13
-from ..crypto.devpki import Issued, make_ca, make_leaf
-from ..crypto.groups import Group
+from ..crypto.devpki import Issued, make_ca, make_leaf, make_ocsp_response
+from ..crypto.groups import Group, hybrid_words
 from ..crypto.suites import RSA_KEY_TRANSPORT_SUITES, Suite
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
 from ..io import KeyLogFile, TLSSocket, connect, serve
+from ..ocsp import StapleCallback, describe_response, summary_of
 from ..trace import TraceEvent
 from . import exitcodes
 from .common import (
@@ -63,6 +64,7 @@ examples:
                                                 to the server's RSA key (no forward secrecy)
   glasstls demo --group secp256r1               the server wants P-256: HelloRetryRequest
   glasstls demo --mutual                        the client authenticates too
+  glasstls demo --ocsp                          the server staples an OCSP response
   glasstls demo --show-secrets                  print the secrets and keys themselves
   glasstls demo --json                          one JSON object per line
   glasstls demo --keylog keys.log               NSS key log (for Wireshark)
@@ -82,6 +84,9 @@ class DemoSettings:
     path: str = "/"
     # Record both sides byte by byte for ``--explain``.
     explain: bool = False
+    # OCSP stapling: the server staples a response from the demo CA, the client
+    # requires and checks it.
+    ocsp: bool = False
 
     @property
     def server_key_type(self) -> str:
@@ -155,7 +160,7 @@ def settings_from(args: argparse.Namespace) -> DemoSettings:
         raise CommandError("RSA key exchange uses no group; drop --group")
     return DemoSettings(versions=versions, rsa_key_exchange=rsa, mutual=bool(args.mutual),
                         group=group, suite=suite, keylog=args.keylog, path=args.path,
-                        explain=args.explain is not None)
+                        explain=args.explain is not None, ocsp=bool(args.ocsp))
 
 
 def run_demo(settings: DemoSettings) -> DemoResult:
@@ -231,6 +236,11 @@ def _configs(settings: DemoSettings, ca: Issued, leaf: Issued,
         server_options["groups"] = (settings.group.id,)
     if settings.mutual:
         server_options.update(client_auth="required", client_trust=trust)
+    client_options: dict[str, Any] = {}
+    if settings.ocsp:
+        staple = make_ocsp_response(ca, leaf.certificate)
+        server_options["ocsp_staple"] = StapleCallback(lambda certificate: staple)
+        client_options["ocsp_stapling"] = "require"
     # The demo always asks the engine for secret values so that it can compare
     # both sides' keys; they are shown only with --show-secrets (see redact).
     server_config = ServerConfig(
@@ -245,7 +255,7 @@ def _configs(settings: DemoSettings, ca: Issued, leaf: Issued,
         trust=trust, versions=settings.versions,
         enable_rsa_key_exchange=settings.rsa_key_exchange, certificate=client_certificate,
         keylog=KeyLogFile(settings.keylog) if settings.keylog else None,
-        session_cache=None, trace=record, trace_secrets=True)
+        session_cache=None, trace=record, trace_secrets=True, **client_options)
     return server_config, client_config
 
 
@@ -309,6 +319,8 @@ def negotiated_dict(negotiated: HandshakeComplete | None) -> dict[str, Any] | No
         "resumed": negotiated.resumed,
         "extended_master_secret": negotiated.extended_master_secret,
         "peer_certificates": len(negotiated.peer_certificates),
+        "certificate_compression": negotiated.certificate_compression,
+        "ocsp_status": negotiated.ocsp_status,
     }
 
 
@@ -324,11 +336,12 @@ def time_per_step(events: Sequence[TraceEvent]) -> dict[str, float]:
     return {step: round(ms, 3) for step, ms in totals.items()}
 
 
-def _find(events: Sequence[TraceEvent], step: str, side: str,
+def _find(events: Sequence[TraceEvent], step: str | frozenset[str], side: str,
           action: str | None = None) -> TraceEvent | None:
+    steps = {step} if isinstance(step, str) else step
     for event in events:
-        if event.step == step and event.side == side and (action is None
-                                                          or event.action == action):
+        if event.step in steps and event.side == side and (action is None
+                                                           or event.action == action):
             return event
     return None
 
@@ -338,7 +351,7 @@ def _authenticated(result: DemoResult) -> dict[str, str]:
     who: dict[str, str] = {}
     for side, peer in (("client", "server"), ("server", "client")):
         verification = _find(events, t.CERTIFICATE_VERIFICATION, side)
-        certificate = _find(events, t.CERTIFICATE, side, t.RECEIVED)
+        certificate = _find(events, t.CERTIFICATE_STEPS, side, t.RECEIVED)
         chain = certificate.details.get("chain", []) if certificate else []
         subject = chain[0].get("subject", "?") if chain else "?"
         if verification is None:
@@ -366,7 +379,8 @@ def _key_exchange_words(result: DemoResult, negotiated: HandshakeComplete) -> st
     shares = _find(result.events, t.KEY_EXCHANGE, "client")
     words = negotiated.key_exchange
     if shares is not None:
-        hybrid = " (hybrid: ML-KEM-768 + X25519)" if shares.details.get("hybrid") else ""
+        parts = hybrid_words(str(shares.details.get("group")))
+        hybrid = f" (hybrid: {parts})" if parts else ""
         words = (f"{shares.details.get('group')}{hybrid}: client share "
                  f"{shares.details.get('client_share_bytes')} bytes, server share "
                  f"{shares.details.get('server_share_bytes')} bytes")
@@ -414,6 +428,15 @@ def summarize(result: DemoResult, show_secrets: bool) -> tuple[list[tuple[str, s
             ("signature", negotiated.signature_scheme or "none (RSA key transport: the "
              "server proves its key by decrypting)"),
         ]
+    compressed = _find(result.events, t.COMPRESSED_CERTIFICATE, "client", t.RECEIVED)
+    if compressed is not None:
+        details = compressed.details
+        rows.append(("certificate", f"compressed with {details.get('algorithm')} (RFC 8879): "
+                                    f"{details.get('uncompressed_length')} bytes sent as "
+                                    f"{details.get('compressed_length')}"))
+    if negotiated is not None and negotiated.ocsp_response:
+        rows.append(("OCSP staple", f"checked by the client: "
+                                    f"{summary_of(describe_response(negotiated.ocsp_response))}"))
     rows += [("server authenticated", authenticated["server"]),
              ("client authenticated", authenticated["client"])]
     names = ", ".join(name for name, _ in compared)
@@ -583,6 +606,9 @@ def add_parser(subparsers: Any) -> None:
                         "x25519, secp256r1, secp384r1)")
     parser.add_argument("--suite", type=suite_argument, metavar="NAME",
                         help="the only cipher suite the server accepts (IANA or OpenSSL name)")
+    parser.add_argument("--ocsp", action="store_true",
+                        help="OCSP stapling: the server staples a response from the demo CA "
+                        "and the client requires and checks it")
     parser.add_argument("--json", action="store_true",
                         help="print JSON lines (one per trace event) instead of text")
     parser.add_argument("--show-secrets", action="store_true",

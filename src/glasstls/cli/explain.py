@@ -32,7 +32,11 @@ from ..io import TLSSocket, connect, serve
 from . import exitcodes
 from .common import (
     HelpFormatter,
+    add_compression_flag,
+    add_ocsp_flag,
+    add_staple_flag,
     add_version_flags,
+    compression_from,
     http_request,
     http_response,
     load_certified,
@@ -40,6 +44,7 @@ from .common import (
     parse_target,
     print_failure,
     read_request_head,
+    staple_from,
     versions_from,
 )
 from .devstate import ensure_dev_certificates
@@ -108,10 +113,11 @@ def _client(args: argparse.Namespace, output: Output) -> int:
     if args.cafile:
         options["trust"] = load_trust(args.cafile)
     try:
+        options.update(compression_from(args))
         config = ClientConfig(versions=versions_from(args), alpn_protocols=("http/1.1",),
                               verify_certificates=not args.insecure,
                               check_hostname=not args.insecure, recorder=recorder,
-                              session_cache=None, **options)
+                              session_cache=None, ocsp_stapling=args.ocsp, **options)
     except GlassTLSError as error:
         raise CommandError(str(error)) from None
     name = f"https://{host}:{port}{parts.path or '/'}"
@@ -162,9 +168,10 @@ def _server(args: argparse.Namespace, output: Output) -> int:
         certified = load_certified(str(files.cert), str(files.key))
         ca_note = f" (development certificate; its CA is {files.ca})"
     try:
+        options: dict[str, Any] = {**compression_from(args), **staple_from(args)}
         config = ServerConfig(certificates=(certified,), versions=versions_from(args),
                               alpn_protocols=("http/1.1",),
-                              enable_rsa_key_exchange=args.rsa_key_exchange)
+                              enable_rsa_key_exchange=args.rsa_key_exchange, **options)
     except GlassTLSError as error:
         raise CommandError(str(error)) from None
     done = threading.Semaphore(0)
@@ -321,11 +328,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--key", metavar="FILE", help="--server: private key (PEM)")
     parser.add_argument("--rsa-key-exchange", action="store_true",
                         help="--server: also accept TLS 1.2 RSA key transport")
+    add_staple_flag(parser, "--server: ")
     parser.add_argument("--cafile", metavar="FILE", help="URL: trust these CAs (PEM)")
+    add_ocsp_flag(parser, "URL: ")
     parser.add_argument("--insecure", action="store_true",
                         help="URL: do not verify the server's certificate")
     parser.add_argument("--timeout", type=float, default=TIMEOUT, metavar="SECONDS",
                         help=f"URL: give up after this long (default {TIMEOUT:g})")
+    add_compression_flag(parser)
     add_version_flags(parser, "glasstls speaks")
     parser.add_argument("--html", metavar="FILE", help="write one self-contained HTML page")
     parser.add_argument("--json", action="store_true", help="print JSON")

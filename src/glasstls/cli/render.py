@@ -25,6 +25,7 @@ from dataclasses import replace
 from typing import Any, Protocol, TextIO
 
 from .. import trace as t
+from ..crypto.groups import hybrid_parts
 from ..trace import TraceEvent
 
 Segment = str | tuple[str, str]
@@ -63,6 +64,13 @@ _LABELS = {
     "max_early_data_size": "max early data",
     "lifetime_hint": "lifetime hint (s)",
     "lifetime": "lifetime (s)",
+    "uncompressed_length": "uncompressed (bytes)",
+    "compressed_length": "compressed (bytes)",
+    "ocsp_staple_bytes": "OCSP staple",
+    "ocsp_response_bytes": "OCSP response",
+    "this_update": "this update",
+    "next_update": "next update",
+    "must_staple": "must staple (RFC 7633)",
 }
 
 # The order details are shown in, per step (others follow in the engine's order).
@@ -347,8 +355,19 @@ def step_note(event: TraceEvent) -> str:
         return ("the server decrypts the pre-master secret with its RSA private key (a bad "
                 "padding would give a random secret instead: RFC 5246 §7.4.7.1)")
     if event.step == t.KEY_EXCHANGE and details.get("hybrid"):
-        return ("hybrid key exchange: ML-KEM-768 (post-quantum) and X25519, "
+        pq, classical = hybrid_parts(str(details.get("group"))) or ("ML-KEM", "ECDH")
+        return (f"hybrid key exchange: {pq} (post-quantum) and {classical}, "
                 "their shared secrets concatenated")
+    if event.step == t.COMPRESSED_CERTIFICATE:
+        return (f"certificate compression (RFC 8879): the Certificate message, "
+                f"{details.get('uncompressed_length')} bytes, in "
+                f"{details.get('compressed_length')} bytes of {details.get('algorithm')}")
+    if event.step == t.CERTIFICATE_STATUS:
+        return ("OCSP stapling (RFC 6066): the CA's signed, recent answer about the "
+                "certificate, sent by the server so that the client need not ask the CA")
+    if event.step == t.OCSP_STATUS and "status" in details:
+        return ("the stapled OCSP response: for this certificate, signed by its issuer "
+                "(or a responder it named), and current")
     return ""
 
 
@@ -401,7 +420,11 @@ def event_lines(step: str, details: Mapping[str, Any], secrets: Mapping[str, str
 
 def _style_of(key: str, value: Any) -> str:
     if key == "result":
+        if value == "no staple":
+            return ""
         return "ok" if value in ("ok", "verified", "signature verified") else "bad"
+    if key in ("status", "staple_status"):
+        return "ok" if value == "good" else "bad"
     if key in ("reason", "alert") or key == "description":
         return "bad"
     return ""

@@ -24,6 +24,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -32,7 +33,17 @@ from ..config import ServerConfig
 from ..errors import GlassTLSError
 from ..web.server import WebOptions, start_server
 from . import exitcodes
-from .common import HelpFormatter, add_version_flags, load_certified, versions_from
+from .common import (
+    HelpFormatter,
+    add_compression_flag,
+    add_staple_flag,
+    add_version_flags,
+    compression_from,
+    load_certified,
+    staple_from,
+    staple_problem,
+    versions_from,
+)
 from .devstate import ensure_dev_certificates
 from .failures import CommandError
 
@@ -79,6 +90,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--idle-timeout", type=float, default=WebOptions.idle_timeout,
                         metavar="SECONDS", help="close a connection idle this long between "
                         f"requests (default: {WebOptions.idle_timeout:g})")
+    add_staple_flag(parser)
+    add_compression_flag(parser)
     parser.add_argument("--json", action="store_true",
                         help="print JSON lines: the URL, then one per connection and request "
                         "(docs/json-schema.json)")
@@ -173,7 +186,9 @@ def run(args: argparse.Namespace) -> int:
         certified, cert_path, ca = _certificate(args)
         options = _options(args)
         try:
-            config = ServerConfig(certificates=(certified,), versions=versions_from(args))
+            extras: dict[str, Any] = {**compression_from(args), **staple_from(args)}
+            config = ServerConfig(certificates=(certified,), versions=versions_from(args),
+                                  **extras)
         except GlassTLSError as error:
             raise CommandError(str(error)) from None
     except CommandError as error:
@@ -200,6 +215,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print(f"glasstls serve: your browser's handshake at {url}" if args.quiet
                else _banner(url, certified, cert_path, ca))
+    problem = staple_problem(config, args.ocsp_response)
+    if problem is not None:
+        if args.json:
+            print(json.dumps({"event": "warning", "message": problem}), flush=True)
+        else:
+            print(f"glasstls serve: warning: {problem}", file=sys.stderr, flush=True)
     try:
         stop.wait()
     except KeyboardInterrupt:

@@ -32,12 +32,16 @@ from ..constants import TLS13, ProtocolVersion
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
 from ..io import KeyLogFile, TLSServer, TLSSocket, serve
+from ..ocsp import describe_response
 from ..trace import TraceEvent
 from . import exitcodes
 from .common import (
     HelpFormatter,
+    add_compression_flag,
+    add_staple_flag,
     add_version_flags,
     cipher_suites_from,
+    compression_from,
     group_argument,
     http_response,
     load_certified,
@@ -45,6 +49,8 @@ from .common import (
     print_failure,
     read_request_head,
     split_alpn,
+    staple_from,
+    staple_problem,
     suite_list_argument,
     versions_from,
 )
@@ -143,6 +149,8 @@ class ServerSetup:
             options["groups"] = tuple(g.id for g in args.group)
         if args.keylog:
             options["keylog"] = KeyLogFile(args.keylog)
+        options.update(compression_from(args))
+        options.update(staple_from(args))
         if args.suite:
             suites, rsa = cipher_suites_from([s for chosen in args.suite for s in chosen])
             options["cipher_suites"] = suites
@@ -234,6 +242,11 @@ class ConnectionLog:
             parts.append("resumed")
         if negotiated.early_data_accepted:
             parts.append("0-RTT data accepted")
+        if negotiated.certificate_compression:
+            parts.append(f"certificate compressed with {negotiated.certificate_compression}")
+        staple = describe_response(negotiated.ocsp_response) if negotiated.ocsp_response else None
+        if staple is not None:
+            parts.append(f"OCSP staple sent ({staple.get('status', 'no status')})")
         subject = None
         if negotiated.peer_certificates:
             subject = x509.load_der_x509_certificate(
@@ -246,7 +259,8 @@ class ConnectionLog:
                   alpn=negotiated.alpn_protocol, server_name=negotiated.server_name,
                   resumed=negotiated.resumed,
                   early_data_accepted=negotiated.early_data_accepted,
-                  client_certificate=subject)
+                  certificate_compression=negotiated.certificate_compression,
+                  ocsp_staple=staple, client_certificate=subject)
         return label
 
     def note(self, label: str, message: str) -> None:
@@ -460,6 +474,9 @@ def run(args: argparse.Namespace) -> int:
     restore_terminal = start_key_reader(connections, log.note)
     try:
         _announce(view, setup, server, keys=restore_terminal is not None)
+        problem = staple_problem(config, args.ocsp_response)
+        if problem is not None:
+            view.warning(problem)
         server.serve_forever()
     except KeyboardInterrupt:
         view.info("stopping", event="stopping")
@@ -554,6 +571,8 @@ def add_parser(subparsers: Any) -> None:
                         help="print JSON lines (docs/json-schema.json)")
     parser.add_argument("--show-secrets", action="store_true",
                         help="include secret values in the trace")
+    add_staple_flag(parser)
+    add_compression_flag(parser)
     parser.add_argument("--keylog", metavar="FILE",
                         help="append session secrets to FILE (NSS SSLKEYLOGFILE format)")
     parser.set_defaults(run=run)

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .signatures import PrivateKey
+from .signatures import PrivateKey, mldsa_parameter_set
 
-KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
+KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519",
+             "mldsa44", "mldsa65", "mldsa87")
 
 
 def generate_key(key_type: str) -> PrivateKey:
@@ -29,11 +30,18 @@ def generate_key(key_type: str) -> PrivateKey:
         return rsa.generate_private_key(public_exponent=65537, key_size=int(key_type[4:]))
     if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
+    if key_type == "mldsa44":
+        return mldsa.MLDSA44PrivateKey.generate()
+    if key_type == "mldsa65":
+        return mldsa.MLDSA65PrivateKey.generate()
+    if key_type == "mldsa87":
+        return mldsa.MLDSA87PrivateKey.generate()
     raise ValueError(f"unknown key type {key_type!r}; choose from {', '.join(KEY_TYPES)}")
 
 
 def _hash_for(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
-    if isinstance(key, ed25519.Ed25519PrivateKey):
+    # Ed25519 and ML-DSA sign the whole TBSCertificate, without a separate hash.
+    if isinstance(key, ed25519.Ed25519PrivateKey) or mldsa_parameter_set(key):
         return None
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
         return hashes.SHA384()
@@ -87,8 +95,9 @@ def make_ca(common_name: str = "glasstls development CA", key_type: str = "ecdsa
 def make_leaf(ca: Issued, names: Sequence[str] = ("localhost", "127.0.0.1"),
               key_type: str = "ecdsa-p256", days: int = 825, client: bool = False,
               not_before: _dt.datetime | None = None,
-              not_after: _dt.datetime | None = None) -> Issued:
-    """A server (or client) certificate for DNS names and IP addresses."""
+              not_after: _dt.datetime | None = None, must_staple: bool = False) -> Issued:
+    """A server (or client) certificate for DNS names and IP addresses; ``must_staple``
+    adds the TLS feature status_request (RFC 7633)."""
     key = generate_key(key_type)
     now = _dt.datetime.now(_dt.UTC)
     alt_names: list[x509.GeneralName] = []
@@ -119,4 +128,31 @@ def make_leaf(ca: Issued, names: Sequence[str] = ("localhost", "127.0.0.1"),
     )
     if alt_names:
         builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+    if must_staple:
+        builder = builder.add_extension(
+            x509.TLSFeature([x509.TLSFeatureType.status_request]), critical=False)
     return Issued(builder.sign(ca.key, _hash_for(ca.key)), key)
+
+
+def make_ocsp_response(ca: Issued, certificate: x509.Certificate, status: str = "good",
+                       lifetime: _dt.timedelta = _dt.timedelta(days=1)) -> bytes:
+    """A DER OCSP response (RFC 6960) about ``certificate``, signed by the ``ca``
+    that issued it: "good", "revoked" (key compromise, since an hour ago) or
+    "unknown", current from a minute ago for ``lifetime``. What a development
+    server staples (``glasstls demo --ocsp``); a real one comes from the CA's
+    responder."""
+    from cryptography.x509 import ocsp
+
+    statuses = {"good": ocsp.OCSPCertStatus.GOOD, "revoked": ocsp.OCSPCertStatus.REVOKED,
+                "unknown": ocsp.OCSPCertStatus.UNKNOWN}
+    now = _dt.datetime.now(_dt.UTC).replace(microsecond=0)
+    revoked = status == "revoked"
+    response = ocsp.OCSPResponseBuilder().add_response(
+        cert=certificate, issuer=ca.certificate, algorithm=hashes.SHA1(),
+        cert_status=statuses[status], this_update=now - _dt.timedelta(minutes=1),
+        next_update=now + lifetime,
+        revocation_time=now - _dt.timedelta(hours=1) if revoked else None,
+        revocation_reason=x509.ReasonFlags.key_compromise if revoked else None,
+    ).responder_id(ocsp.OCSPResponderEncoding.NAME, ca.certificate).sign(
+        ca.key, _hash_for(ca.key))
+    return response.public_bytes(serialization.Encoding.DER)

@@ -103,41 +103,106 @@ class _ECShare:
         return _ec_exchange(self._group, self._key, server_share)
 
 
-_MLKEM768_PUBLIC = 1184
-_MLKEM768_CIPHERTEXT = 1088
+@dataclass(frozen=True, slots=True)
+class _Kem:
+    """One ML-KEM parameter set (FIPS 203): its classes and its sizes."""
+
+    name: str
+    private: type[mlkem.MLKEM768PrivateKey] | type[mlkem.MLKEM1024PrivateKey]
+    public: type[mlkem.MLKEM768PublicKey] | type[mlkem.MLKEM1024PublicKey]
+    public_size: int
+    ciphertext_size: int
 
 
-class _X25519MLKEM768Share:
-    """draft-ietf-tls-ecdhe-mlkem: client share = ML-KEM-768 encapsulation key || X25519
-    public key; server share = ML-KEM ciphertext || X25519 public key; shared secret =
-    ML-KEM shared secret || X25519 shared secret."""
+_MLKEM768 = _Kem("ML-KEM-768", mlkem.MLKEM768PrivateKey, mlkem.MLKEM768PublicKey, 1184, 1088)
+_MLKEM1024 = _Kem("ML-KEM-1024", mlkem.MLKEM1024PrivateKey, mlkem.MLKEM1024PublicKey,
+                  1568, 1568)
 
-    __slots__ = ("_kem", "_x25519", "public")
 
-    def __init__(self, rng: Random) -> None:
-        self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(rng(64))
-        self._x25519 = x25519.X25519PrivateKey.from_private_bytes(rng(32))
-        self.public = (
-            self._kem.public_key().public_bytes_raw() + self._x25519.public_key().public_bytes_raw()
-        )
+@dataclass(frozen=True, slots=True)
+class _Hybrid:
+    """draft-ietf-tls-ecdhe-mlkem: a hybrid share is the concatenation of an ML-KEM
+    part and an ECDH part, and so is the shared secret. X25519MLKEM768 puts ML-KEM
+    first; SecP256r1MLKEM768 and SecP384r1MLKEM1024 put the ECDH part first (in each
+    the NIST-approved component leads, as SP 800-56C asks of a combined secret)."""
+
+    name: str
+    kem: _Kem
+    ecdh: int  # the classical group
+    ecdh_size: int  # its public key (share) size
+    kem_first: bool
+
+    def split(self, share: bytes, kem_size: int) -> tuple[bytes, bytes]:
+        """(ML-KEM part, ECDH part) of a share whose ML-KEM part is ``kem_size`` long."""
+        if self.kem_first:
+            return share[:kem_size], share[kem_size:]
+        return share[self.ecdh_size:], share[:self.ecdh_size]
+
+    def join(self, kem_part: bytes, ecdh_part: bytes) -> bytes:
+        return kem_part + ecdh_part if self.kem_first else ecdh_part + kem_part
+
+
+def _ecdh_share(group: int, rng: Random) -> _X25519Share | _ECShare:
+    return _X25519Share(rng) if group == NamedGroup.x25519 else _ECShare(group, rng)
+
+
+class _HybridShare:
+    """The client's half of a hybrid: an ML-KEM decapsulation key and an ECDH key."""
+
+    __slots__ = ("_ecdh", "_hybrid", "_kem", "public")
+
+    def __init__(self, hybrid: _Hybrid, rng: Random) -> None:
+        self._hybrid = hybrid
+        self._kem = hybrid.kem.private.from_seed_bytes(rng(64))
+        self._ecdh = _ecdh_share(hybrid.ecdh, rng)
+        self.public = hybrid.join(self._kem.public_key().public_bytes_raw(), self._ecdh.public)
 
     def complete(self, server_share: bytes) -> bytes:
-        if len(server_share) != _MLKEM768_CIPHERTEXT + 32:
-            raise _bad_share("X25519MLKEM768", f"{len(server_share)} bytes, expected 1120")
+        hybrid = self._hybrid
+        expected = hybrid.kem.ciphertext_size + hybrid.ecdh_size
+        if len(server_share) != expected:
+            raise _bad_share(hybrid.name, f"{len(server_share)} bytes, expected {expected}")
+        ciphertext, ecdh_public = hybrid.split(server_share, hybrid.kem.ciphertext_size)
         try:
-            kem_secret = self._kem.decapsulate(server_share[:_MLKEM768_CIPHERTEXT])
+            kem_secret = self._kem.decapsulate(ciphertext)
         except ValueError:
-            raise _bad_share("X25519MLKEM768", "bad ML-KEM ciphertext") from None
-        return kem_secret + _x25519_exchange(self._x25519, server_share[_MLKEM768_CIPHERTEXT:])
+            raise _bad_share(hybrid.name, "bad ML-KEM ciphertext") from None
+        return hybrid.join(kem_secret, self._ecdh.complete(ecdh_public))
 
 
-def mlkem768_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
-    """(shared secret, ciphertext) for an ML-KEM-768 encapsulation key.
+def mlkem_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
+    """(shared secret, ciphertext) for an ML-KEM-768 or ML-KEM-1024 encapsulation key
+    (told apart by its length).
 
     The one key exchange step whose randomness OpenSSL draws itself: cryptography
     takes no seed for it (every key here comes from the config's ``rng``). It is a
     function of its own so that recorded transcripts can replay its output."""
-    return mlkem.MLKEM768PublicKey.from_public_bytes(encapsulation_key).encapsulate()
+    kem = _MLKEM1024 if len(encapsulation_key) == _MLKEM1024.public_size else _MLKEM768
+    return kem.public.from_public_bytes(encapsulation_key).encapsulate()
+
+
+def _hybrid_respond(hybrid: _Hybrid, client_share: bytes, rng: Random) -> tuple[bytes, bytes]:
+    """Server side of a hybrid: encapsulate to the client's ML-KEM key, answer its ECDH
+    key with one of ours; (server share, shared secret)."""
+    kem_public_bytes, ecdh_public = hybrid.split(client_share, hybrid.kem.public_size)
+    try:
+        kem_secret, ciphertext = mlkem_encapsulate(kem_public_bytes)
+    except ValueError:
+        # FIPS 203 §7.2: the encapsulation key's modulus check failed.
+        raise _bad_share(hybrid.name, "bad ML-KEM encapsulation key") from None
+    own = _ecdh_share(hybrid.ecdh, rng)
+    secret = hybrid.join(kem_secret, own.complete(ecdh_public))
+    return hybrid.join(ciphertext, own.public), secret
+
+
+_HYBRIDS: dict[int, _Hybrid] = {
+    NamedGroup.X25519MLKEM768: _Hybrid("X25519MLKEM768", _MLKEM768, NamedGroup.x25519, 32,
+                                       kem_first=True),
+    NamedGroup.SecP256r1MLKEM768: _Hybrid("SecP256r1MLKEM768", _MLKEM768,
+                                          NamedGroup.secp256r1, 65, kem_first=False),
+    NamedGroup.SecP384r1MLKEM1024: _Hybrid("SecP384r1MLKEM1024", _MLKEM1024,
+                                           NamedGroup.secp384r1, 97, kem_first=False),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,40 +215,66 @@ class Group:
     tls12: bool  # usable for TLS 1.2 ECDHE
 
     def generate(self, rng: Random) -> KeyShare:
-        if self.id == NamedGroup.x25519:
-            return _X25519Share(rng)
-        if self.id == NamedGroup.X25519MLKEM768:
-            return _X25519MLKEM768Share(rng)
-        return _ECShare(self.id, rng)
+        hybrid = _HYBRIDS.get(self.id)
+        if hybrid is not None:
+            return _HybridShare(hybrid, rng)
+        return _ecdh_share(self.id, rng)
 
     def respond(self, client_share: bytes, rng: Random) -> tuple[bytes, bytes]:
         """Server side: (server share, shared secret) for a client's share."""
         if len(client_share) != self.client_share_size:
             raise _bad_share(self.name, f"{len(client_share)} bytes, expected "
                              f"{self.client_share_size}")
-        if self.id == NamedGroup.X25519MLKEM768:
-            try:
-                kem_secret, ciphertext = mlkem768_encapsulate(client_share[:_MLKEM768_PUBLIC])
-            except ValueError:
-                raise _bad_share(self.name, "bad ML-KEM encapsulation key") from None
-            own = _X25519Share(rng)
-            secret = kem_secret + own.complete(client_share[_MLKEM768_PUBLIC:])
-            return ciphertext + own.public, secret
+        hybrid = _HYBRIDS.get(self.id)
+        if hybrid is not None:
+            return _hybrid_respond(hybrid, client_share, rng)
         share = self.generate(rng)
         return share.public, share.complete(client_share)
 
 
 GROUPS: dict[int, Group] = {g.id: g for g in (
     Group(NamedGroup.X25519MLKEM768, "X25519MLKEM768", 1216, 1120, True, False),
+    # draft-ietf-tls-ecdhe-mlkem §4.3: P-256 point (65) + ML-KEM-768 key (1184) or
+    # ciphertext (1088); P-384 point (97) + ML-KEM-1024 key or ciphertext (1568 each).
+    Group(NamedGroup.SecP256r1MLKEM768, "SecP256r1MLKEM768", 1249, 1153, True, False),
+    Group(NamedGroup.SecP384r1MLKEM1024, "SecP384r1MLKEM1024", 1665, 1665, True, False),
     Group(NamedGroup.x25519, "x25519", 32, 32, False, True),
     Group(NamedGroup.secp256r1, "secp256r1", 65, 65, False, True),
     Group(NamedGroup.secp384r1, "secp384r1", 97, 97, False, True),
 )}
 
+# Post-quantum hybrids first: a server choosing in this order takes a hybrid whenever
+# the client sent a share for one, and asks for one (HelloRetryRequest) only when the
+# client sent no share for any group it supports.
 DEFAULT_GROUPS = (
-    NamedGroup.X25519MLKEM768, NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
+    NamedGroup.X25519MLKEM768, NamedGroup.SecP256r1MLKEM768, NamedGroup.SecP384r1MLKEM1024,
+    NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1,
 )
 DEFAULT_KEY_SHARES = (NamedGroup.X25519MLKEM768, NamedGroup.x25519)
+
+
+_CLASSICAL_NAMES: dict[int, str] = {NamedGroup.x25519: "X25519", NamedGroup.secp256r1: "P-256",
+                    NamedGroup.secp384r1: "P-384"}
+
+
+def hybrid_parts(name: str) -> tuple[str, str] | None:
+    """(post-quantum part, classical part) of a hybrid group named ``name``, e.g.
+    ("ML-KEM-768", "X25519"); None for any other group."""
+    for group_id, hybrid in _HYBRIDS.items():
+        if GROUPS[group_id].name == name:
+            return hybrid.kem.name, _CLASSICAL_NAMES[hybrid.ecdh]
+    return None
+
+
+def hybrid_words(name: str) -> str:
+    """The hybrid's parts in wire order ("ML-KEM-768 + X25519", "P-256 + ML-KEM-768"),
+    or "" for a group that is not a hybrid."""
+    for group_id, hybrid in _HYBRIDS.items():
+        if GROUPS[group_id].name == name:
+            classical = _CLASSICAL_NAMES[hybrid.ecdh]
+            return " + ".join((hybrid.kem.name, classical) if hybrid.kem_first
+                              else (classical, hybrid.kem.name))
+    return ""
 
 
 def group_by_name(name: str) -> Group:

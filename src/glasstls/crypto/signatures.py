@@ -8,15 +8,31 @@ from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, padding, rsa
 
 from ..constants import SignatureScheme as S
 from ..errors import DecryptError
 
+MLDSAPrivateKey = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+MLDSAPublicKey = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
 PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
-              | ed448.Ed448PrivateKey)
+              | ed448.Ed448PrivateKey | MLDSAPrivateKey)
 PublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
-             | ed448.Ed448PublicKey)
+             | ed448.Ed448PublicKey | MLDSAPublicKey)
+
+# What can sign a handshake (CertifiedKey checks its key against these).
+PRIVATE_KEY_TYPES: tuple[type, ...] = (
+    rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey,
+)
+
+# The ML-DSA parameter set of each key class, named as the schemes are.
+_MLDSA_CLASSES: tuple[tuple[type, str], ...] = (
+    (mldsa.MLDSA44PrivateKey, "mldsa44"), (mldsa.MLDSA44PublicKey, "mldsa44"),
+    (mldsa.MLDSA65PrivateKey, "mldsa65"), (mldsa.MLDSA65PublicKey, "mldsa65"),
+    (mldsa.MLDSA87PrivateKey, "mldsa87"), (mldsa.MLDSA87PublicKey, "mldsa87"),
+)
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
@@ -28,18 +44,21 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 class Scheme:
     id: int
     name: str
-    kind: str  # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519", "ed448"
+    # "ecdsa", "rsa_pss_rsae", "rsa_pss_pss", "rsa_pkcs1", "ed25519", "ed448", "mldsa"
+    kind: str
     hash_name: str | None
-    curve: str | None  # TLS 1.3 binds the ECDSA curve to the scheme
+    curve: str | None  # TLS 1.3 binds the ECDSA curve (and ML-DSA parameter set)
     tls13_signatures: bool  # usable in TLS 1.3 CertificateVerify
+    tls12: bool = True  # usable at all in TLS 1.2
 
     def hash(self) -> hashes.HashAlgorithm:
         assert self.hash_name is not None
         return _HASHES[self.hash_name]()
 
 
-def _row(scheme: S, kind: str, hash_name: str | None, curve: str | None, tls13: bool) -> Scheme:
-    return Scheme(int(scheme), scheme.name, kind, hash_name, curve, tls13)
+def _row(scheme: S, kind: str, hash_name: str | None, curve: str | None, tls13: bool,
+         tls12: bool = True) -> Scheme:
+    return Scheme(int(scheme), scheme.name, kind, hash_name, curve, tls13, tls12)
 
 
 SCHEMES: dict[int, Scheme] = {s.id: s for s in (
@@ -58,15 +77,28 @@ SCHEMES: dict[int, Scheme] = {s.id: s for s in (
     _row(S.rsa_pkcs1_sha256, "rsa_pkcs1", "sha256", None, False),
     _row(S.rsa_pkcs1_sha384, "rsa_pkcs1", "sha384", None, False),
     _row(S.rsa_pkcs1_sha512, "rsa_pkcs1", "sha512", None, False),
+    # draft-ietf-tls-mldsa: pure ML-DSA over the whole content, empty context string,
+    # and for TLS 1.3 only (a TLS 1.2 peer must not negotiate them).
+    _row(S.mldsa44, "mldsa", None, "mldsa44", True, tls12=False),
+    _row(S.mldsa65, "mldsa", None, "mldsa65", True, tls12=False),
+    _row(S.mldsa87, "mldsa", None, "mldsa87", True, tls12=False),
 )}
 
-# What we offer in signature_algorithms, strongest-to-commonest.
+# What we offer in signature_algorithms, strongest-to-commonest. ML-DSA first, as
+# OpenSSL 3.5+ and Chromium offer it: a server with an ML-DSA certificate can then
+# authenticate post-quantum, while a classical certificate is chosen as before.
 DEFAULT_SCHEMES = (
+    S.mldsa65, S.mldsa87, S.mldsa44,
     S.ecdsa_secp256r1_sha256, S.ecdsa_secp384r1_sha384, S.ed25519,
     S.rsa_pss_rsae_sha256, S.rsa_pss_rsae_sha384, S.rsa_pss_rsae_sha512,
     S.rsa_pss_pss_sha256, S.rsa_pss_pss_sha384, S.rsa_pss_pss_sha512,
     S.rsa_pkcs1_sha256, S.rsa_pkcs1_sha384, S.rsa_pkcs1_sha512,
 )
+
+
+def tls12_schemes(schemes: tuple[int, ...]) -> tuple[int, ...]:
+    """The schemes of a list that TLS 1.2 may use (not ML-DSA, draft-ietf-tls-mldsa)."""
+    return tuple(s for s in schemes if s not in SCHEMES or SCHEMES[s].tls12)
 
 
 def _curve_name(key: ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) -> str:
@@ -77,9 +109,9 @@ _KINDS: dict[type, str] = {}
 
 
 def key_kind(key: PrivateKey | PublicKey) -> str:
-    """"rsa", "ec", "ed25519", "ed448" (or "" for anything else), by the key's class; the
-    answer is kept per class, since isinstance against cryptography's abstract
-    classes is slow and a handshake asks many times."""
+    """"rsa", "ec", "ed25519", "ed448", "mldsa" (or "" for anything else), by the key's
+    class; the answer is kept per class, since isinstance against cryptography's
+    abstract classes is slow and a handshake asks many times."""
     kind = _KINDS.get(type(key))
     if kind is None:
         if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
@@ -91,9 +123,17 @@ def key_kind(key: PrivateKey | PublicKey) -> str:
         elif isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
             kind = "ed448"
         else:
-            kind = ""
+            kind = mldsa_parameter_set(key) and "mldsa"
         _KINDS[type(key)] = kind
     return kind
+
+
+def mldsa_parameter_set(key: object) -> str:
+    """"mldsa44", "mldsa65" or "mldsa87" for an ML-DSA key, "" for any other key."""
+    for cls, name in _MLDSA_CLASSES:
+        if isinstance(key, cls):
+            return name
+    return ""
 
 
 def tls12_authentication(key: PrivateKey | PublicKey) -> str:
@@ -111,7 +151,8 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
     rsaEncryption; the two take different schemes (RFC 8446 §4.2.3).
     """
     scheme = SCHEMES.get(scheme_id)
-    if scheme is None or (tls13 and not scheme.tls13_signatures):
+    if scheme is None or (tls13 and not scheme.tls13_signatures) or (
+            not tls13 and not scheme.tls12):
         return False
     kind = key_kind(key)
     if kind == "rsa":
@@ -127,6 +168,9 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
         if scheme.kind != "ecdsa":
             return False
         return not tls13 or scheme.curve == _curve_name(key)
+    if kind == "mldsa":
+        # Each ML-DSA scheme names one parameter set, as the key does.
+        return scheme.curve == mldsa_parameter_set(key)
     return kind in ("ed25519", "ed448") and scheme.kind == kind
 
 
@@ -157,6 +201,7 @@ def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
         return key.sign(data, _rsa_padding(scheme_id), _hash(scheme_id))
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(data, _ecdsa(scheme_id))
+    # Ed25519, and ML-DSA with the empty context (draft-ietf-tls-mldsa).
     return key.sign(data)
 
 
@@ -173,10 +218,42 @@ def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> Non
         raise DecryptError(f"{SCHEMES[scheme_id].name} signature does not verify") from None
 
 
+# RSASSA-PSS as an X.509 signature algorithm: its parameters (hash, salt) are in the
+# AlgorithmIdentifier, which an OCSPResponse does not expose.
+_RSASSA_PSS_SIGNATURE = "1.2.840.113549.1.1.10"
+
+
+def verify_signed_data(key: object, algorithm_oid: str, hash_algorithm: object,
+                       data: bytes, signature: bytes) -> str | None:
+    """Check an X.509-style signature (an OCSP response's, say) made by ``key``
+    with the given algorithm; None if it verifies, else why not."""
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            if algorithm_oid == _RSASSA_PSS_SIGNATURE:
+                return "RSASSA-PSS signatures are not supported here"
+            if not isinstance(hash_algorithm, hashes.HashAlgorithm):
+                return f"no hash for signature algorithm {algorithm_oid}"
+            key.verify(signature, data, padding.PKCS1v15(), hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            if not isinstance(hash_algorithm, hashes.HashAlgorithm):
+                return f"no hash for signature algorithm {algorithm_oid}"
+            key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        elif key_kind(key) in ("ed25519", "ed448", "mldsa"):  # type: ignore[arg-type]
+            key.verify(signature, data)  # type: ignore[attr-defined]
+        else:
+            return f"unsupported signing key {type(key).__name__}"
+    except (InvalidSignature, ValueError, TypeError):
+        return "the signature does not verify"
+    return None
+
+
 def describe_key(key: PrivateKey | PublicKey) -> str:
     """Human words for a key: "RSA 2048", "ECDSA secp256r1", "Ed25519", "Ed448"."""
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return f"RSA {key.key_size}"
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return f"ECDSA {key.curve.name}"
+    parameter_set = mldsa_parameter_set(key)
+    if parameter_set:
+        return f"ML-DSA-{parameter_set[5:]}"
     return "Ed448" if key_kind(key) == "ed448" else "Ed25519"

@@ -12,7 +12,16 @@ from collections.abc import Callable
 from ..constants import ExtensionType as X
 from .facts import Facts
 from .fields import Cursor
-from .names import extension_name, extension_text, group_text, is_grease, scheme_text, version_text
+from .names import (
+    compression_text,
+    extension_name,
+    extension_text,
+    group_text,
+    is_grease,
+    ocsp_summary,
+    scheme_text,
+    version_text,
+)
 
 CH, SH, HRR, EE = "client_hello", "server_hello", "hello_retry_request", "encrypted_extensions"
 CT, CR, NST = "certificate", "certificate_request", "new_session_ticket"
@@ -211,9 +220,12 @@ def _status_request(c: Cursor, where: str, facts: Facts) -> None:
     if not c.remaining:
         return
     if where == CT:
-        c.uint("status_type", 1, "1 is OCSP", rfc)
-        c.opaque_vector("ocsp_response", 3, "the OCSP response for this certificate "
-                        "(DER)", "RFC 8446 §4.4.2.1", minimum=1)
+        c.uint("status_type", 1, "1 is OCSP", rfc, lambda t: "ocsp" if t == 1 else
+               f"unknown ({t})")
+        response = c.opaque_vector("ocsp_response", 3, "the OCSP response the server staples "
+                                   "for this certificate (DER, RFC 6960)", "RFC 8446 §4.4.2.1",
+                                   minimum=1)
+        c.parent.children[-1].text = ocsp_summary(response)
         return
     c.uint("status_type", 1, "1 asks for an OCSP response", rfc,
            lambda t: "ocsp" if t == 1 else f"unknown ({t})")
@@ -227,8 +239,8 @@ def _compress_certificate(c: Cursor, where: str, facts: Facts) -> None:
     with c.vector("algorithms", 1, "certificate compression algorithms the sender "
                   "supports", rfc, minimum=2) as v:
         while v.remaining:
-            v.uint("algorithm", 2, "one algorithm", rfc,
-                   lambda a: {1: "zlib", 2: "brotli", 3: "zstd"}.get(a, f"unknown ({a})"))
+            v.uint("algorithm", 2, "one algorithm the sender can decompress; the peer may "
+                   "send its Certificate compressed with it (TLS 1.3)", rfc, compression_text)
 
 
 def _certificate_authorities(c: Cursor, where: str, facts: Facts) -> None:
@@ -318,7 +330,7 @@ _PURPOSE: dict[int, str] = {
     X.padding: "padding to a size middleboxes handle well",
     X.encrypt_then_mac: "encrypt-then-MAC for CBC suites",
     X.extended_master_secret: "binds the TLS 1.2 master secret to the whole handshake",
-    X.compress_certificate: "certificate compression",
+    X.compress_certificate: "certificate compression the sender can undo (RFC 8879)",
     X.record_size_limit: "the largest record the sender accepts",
     X.session_ticket: "a TLS 1.2 session ticket",
     X.pre_shared_key: "PSKs for resumption, with their binders",

@@ -14,12 +14,30 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
-from ..constants import DOWNGRADE_TLS11, DOWNGRADE_TLS12, HELLO_RETRY_REQUEST_RANDOM
+from .. import compression
+from ..constants import (
+    DOWNGRADE_TLS11,
+    DOWNGRADE_TLS12,
+    HELLO_RETRY_REQUEST_RANDOM,
+    ExtensionType as X,
+)
+from ..errors import TLSError
+from ..messages.extensions import OCSPStatus, find_typed
+from ..messages.handshake import Certificate13
 from ..web.names import suite_name
 from .extensions import CH, CR, CT, EE, HRR, NST, SH, extensions, rfc8446
 from .facts import CLIENT, Facts, Ticket
 from .fields import Cursor, Field, Malformed
-from .names import group_text, handshake_name, is_grease, scheme_text, suite_text, version_text
+from .names import (
+    compression_text,
+    group_text,
+    handshake_name,
+    is_grease,
+    ocsp_summary,
+    scheme_text,
+    suite_text,
+    version_text,
+)
 
 RFC5246 = "RFC 5246 §"
 
@@ -264,19 +282,56 @@ def _key_update(c: Cursor, sender: str, facts: Facts) -> str:
 
 def _compressed_certificate(c: Cursor, sender: str, facts: Facts) -> str:
     rfc = "RFC 8879 §4"
-    c.uint("algorithm", 2, "the compression algorithm", rfc,
-           lambda a: {1: "zlib", 2: "brotli", 3: "zstd"}.get(a, f"unknown ({a})"))
-    c.uint("uncompressed_length", 3, "length of the Certificate message once decompressed", rfc)
-    c.opaque_vector("compressed_certificate_message", 3, "the compressed Certificate body", rfc,
-                    minimum=1)
-    return "compressed Certificate"
+    algorithm = c.uint("algorithm", 2, "the compression algorithm, one the receiver offered "
+                       "in compress_certificate", rfc, compression_text)
+    length = c.uint("uncompressed_length", 3, "length of the Certificate message body once "
+                    "decompressed (the receiver stops decompressing there)", rfc,
+                    lambda n: f"{n} bytes")
+    data = c.opaque_vector("compressed_certificate_message", 3, "the Certificate message's "
+                           "body, compressed; the transcript hashes these bytes as sent", rfc,
+                           minimum=1)
+    field = c.parent.children[-1]
+    if algorithm not in compression.CODECS:
+        field.text = f"{len(data)} bytes of {compression_text(algorithm)} (not decompressed here)"
+        return f"compressed Certificate ({compression_text(algorithm)})"
+    try:
+        body = compression.decompress(algorithm, data, length)
+        inner = Certificate13.parse(bytes([11]) + len(body).to_bytes(3, "big") + body)
+    except TLSError as error:
+        field.text = f"{len(data)} bytes that do not decompress to a Certificate: {error}"
+        return "compressed Certificate (malformed)"
+    facts.certificates[sender] = list(inner.chain)
+    staple = _leaf_staple(inner)
+    field.text = (f"{len(data)} bytes of {compression_text(algorithm)}, {len(body)} once "
+                  f"decompressed: {len(inner.chain)} certificate(s), "
+                  f"{_certificate_summary(inner.chain[0]) if inner.chain else 'none'}"
+                  + (f"; OCSP staple: {ocsp_summary(staple)}" if staple else ""))
+    return (f"Certificate compressed with {compression_text(algorithm)}: {len(body)} \u2192 "
+            f"{len(data)} bytes")
+
+
+def _leaf_staple(certificate: Certificate13) -> bytes:
+    if not certificate.certificate_list:
+        return b""
+    staple = find_typed(certificate.certificate_list[0].extensions, X.status_request,
+                        OCSPStatus)
+    return staple.ocsp_response if staple is not None else b""
+
+
+def _certificate_status(c: Cursor, sender: str, facts: Facts) -> str:
+    rfc = "RFC 6066 §8"
+    c.uint("status_type", 1, "1 is OCSP", rfc, lambda t: "ocsp" if t == 1 else f"unknown ({t})")
+    response = c.opaque_vector("response", 3, "the OCSP response (DER, RFC 6960) the server "
+                               "staples for its certificate", rfc, minimum=1)
+    c.parent.children[-1].text = ocsp_summary(response)
+    return ocsp_summary(response).split(";")[0]
 
 
 _READERS: dict[int, Callable[[Cursor, str, Facts], str]] = {
     0: _empty, 1: _client_hello, 2: _server_hello, 4: _new_session_ticket, 5: _empty,
     8: _encrypted_extensions, 11: _certificate, 12: _server_key_exchange,
     13: _certificate_request, 14: _empty, 15: _certificate_verify, 16: _client_key_exchange,
-    20: _finished, 24: _key_update, 25: _compressed_certificate,
+    20: _finished, 22: _certificate_status, 24: _key_update, 25: _compressed_certificate,
 }
 
 _PURPOSE = {
@@ -293,7 +348,9 @@ _PURPOSE = {
     15: "a signature proving possession of the certificate's key",
     16: "the client's part of the key exchange",
     20: "a MAC over the whole handshake",
+    22: "the server staples its certificate's OCSP status (TLS 1.2)",
     24: "the sender switches to new traffic keys",
+    25: "a Certificate message, compressed",
 }
 
 _SECTIONS_13 = {0: "4", 1: "4.1.2", 2: "4.1.3", 4: "4.6.1", 5: "4.5", 8: "4.3.1", 11: "4.4.2",
@@ -307,6 +364,8 @@ def _section(msg_type: int, facts: Facts) -> str:
         return "RFC 5077 §3.3"
     if msg_type == 25:
         return "RFC 8879 §4"
+    if msg_type == 22:
+        return "RFC 6066 §8"
     if facts.version == 0x0303 and msg_type in _SECTIONS_12:
         return RFC5246 + _SECTIONS_12[msg_type]
     if msg_type in _SECTIONS_13:
@@ -320,8 +379,8 @@ def _section(msg_type: int, facts: Facts) -> str:
 _NAMES = {0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 4: "NewSessionTicket",
           5: "EndOfEarlyData", 8: "EncryptedExtensions", 11: "Certificate",
           12: "ServerKeyExchange", 13: "CertificateRequest", 14: "ServerHelloDone",
-          15: "CertificateVerify", 16: "ClientKeyExchange", 20: "Finished", 24: "KeyUpdate",
-          25: "CompressedCertificate"}
+          15: "CertificateVerify", 16: "ClientKeyExchange", 20: "Finished",
+          22: "CertificateStatus", 24: "KeyUpdate", 25: "CompressedCertificate"}
 
 
 def handshake_message(data: bytes, base: int, sender: str, facts: Facts) -> Message:

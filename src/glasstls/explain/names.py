@@ -6,8 +6,9 @@ what glasstls speaks and what clients commonly send besides.
 
 from __future__ import annotations
 
-from ..constants import ContentType, HandshakeType, is_grease
+from ..constants import CertificateCompressionAlgorithm, ContentType, HandshakeType, is_grease
 from ..errors import AlertDescription
+from ..ocsp import summary as ocsp_summary
 from ..web import names
 
 
@@ -45,8 +46,15 @@ def handshake_name(value: int) -> str:
     try:
         return HandshakeType(value).name
     except ValueError:
-        return {25: "compressed_certificate", 3: "hello_verify_request"}.get(
-            value, f"unknown handshake type {value}")
+        return {3: "hello_verify_request"}.get(value, f"unknown handshake type {value}")
+
+
+def compression_text(value: int) -> str:
+    """A certificate compression algorithm (RFC 8879 §7.3)."""
+    try:
+        return CertificateCompressionAlgorithm(value).name
+    except ValueError:
+        return f"unknown ({value})"
 
 
 def content_type_name(value: int) -> str:
@@ -71,6 +79,7 @@ def alert_meaning(value: int) -> str:
 
 
 __all__ = [
-    "alert_meaning", "alert_name", "content_type_name", "extension_name", "extension_text",
-    "group_text", "handshake_name", "is_grease", "scheme_text", "suite_text", "version_text",
+    "alert_meaning", "alert_name", "compression_text", "content_type_name", "extension_name",
+    "extension_text", "group_text", "handshake_name", "is_grease", "ocsp_summary", "scheme_text",
+    "suite_text", "version_text",
 ]

@@ -17,6 +17,7 @@ flight, ``Keys12`` once the master secret exists.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from cryptography import x509
@@ -48,6 +49,7 @@ from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_ty
 from ..messages.handshake import (
     Certificate12,
     CertificateRequest12,
+    CertificateStatus,
     CertificateVerify,
     ClientKeyExchangeECDHE,
     ClientKeyExchangeRSA,
@@ -59,6 +61,7 @@ from ..messages.handshake import (
     parse_empty,
 )
 from ..session import ClientSession
+from . import stapling
 from .client_auth import pick_client_certificate
 from .client_hello import ClientOffer
 from .common import decode_alpn, describe_chain, verify_server_certificates
@@ -84,6 +87,7 @@ class Hello12:
     extended_master_secret: bool
     expect_ticket: bool  # RFC 5077 §3.2: the server will send a NewSessionTicket
     alpn: bytes | None
+    status_acknowledged: bool  # RFC 6066 §8: a CertificateStatus may follow Certificate
 
 
 @frozen
@@ -91,6 +95,8 @@ class ServerCertificate12:
     certificate: x509.Certificate
     chain: tuple[bytes, ...]  # as received
     verified_chain: tuple[bytes, ...]
+    ocsp_response: bytes = b""  # the stapled response (CertificateStatus), if any
+    ocsp_status: str | None = None  # what it says, once checked
 
 
 @frozen
@@ -112,6 +118,8 @@ class Keys12:
     verified_chain: tuple[bytes, ...]
     group: int | None
     signature_scheme: str | None
+    ocsp_response: bytes = b""
+    ocsp_status: str | None = None
 
 
 def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello) -> State:
@@ -146,7 +154,8 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
     engine.transcript.set_hash(suite.hash_name)
     hello = Hello12(offer, suite, message.random, message.legacy_session_id_echo, ems,
                     find(message.extensions, X.session_ticket) is not None,
-                    alpn.protocols[0] if alpn is not None else None)
+                    alpn.protocols[0] if alpn is not None else None,
+                    stapling.acknowledged(message.extensions))
     session = offer.session
     echo = message.legacy_session_id_echo
     resumed = (session is not None and session.version == TLS12 and bool(echo)
@@ -199,9 +208,41 @@ class ExpectCertificate(_Tls12ClientState):
         verified = verify_server_certificates(engine, offer.config, offer.server_name, chain,
                                               message.chain)
         server = ServerCertificate12(chain[0], message.chain, verified)
-        if hello.suite.key_exchange == "RSA":
-            return ExpectCertificateRequestOrDone(hello, server, None)
-        return ExpectServerKeyExchange(hello, server)
+        if hello.status_acknowledged:
+            return ExpectCertificateStatus(hello, server, chain)
+        stapling.check_server_staple(engine, offer.config, chain, verified, None)
+        return _after_certificate(hello, server)
+
+
+def _after_certificate(hello: Hello12, server: ServerCertificate12) -> State:
+    if hello.suite.key_exchange == "RSA":
+        return ExpectCertificateRequestOrDone(hello, server, None)
+    return ExpectServerKeyExchange(hello, server)
+
+
+class ExpectCertificateStatus(_Tls12ClientState):
+    """RFC 6066 §8: the server acknowledged status_request, so a CertificateStatus
+    may follow its Certificate; it may also choose to send none."""
+
+    def __init__(self, hello: Hello12, server: ServerCertificate12,
+                 chain: list[x509.Certificate]) -> None:
+        super().__init__(hello)
+        self.server = server
+        self.chain = chain
+        self.expects = {H.certificate_status: CertificateStatus.parse,
+                        **_after_certificate(hello, server).expects}
+
+    def handle(self, engine: Engine, message: Any) -> State:
+        config, server = self.hello.offer.config, self.server
+        if not isinstance(message, CertificateStatus):
+            stapling.check_server_staple(engine, config, self.chain, server.verified_chain,
+                                         None)
+            return _after_certificate(self.hello, server).handle(engine, message)
+        check = stapling.check_server_staple(engine, config, self.chain,
+                                             server.verified_chain, message.ocsp_response)
+        return _after_certificate(self.hello, dataclasses.replace(
+            server, ocsp_response=message.ocsp_response,
+            ocsp_status=check.status if check is not None else None))
 
 
 class ExpectServerKeyExchange(_Tls12ClientState):
@@ -313,7 +354,8 @@ def _send_client_flight(engine: Engine, hello: Hello12, server: ServerCertificat
     established = Keys12(
         keys, None, server.chain, server.verified_chain,
         share.group if share is not None else None,
-        describe(SignatureScheme, share.signature_scheme) if share is not None else None)
+        describe(SignatureScheme, share.signature_scheme) if share is not None else None,
+        server.ocsp_response, server.ocsp_status)
     if hello.expect_ticket:
         return ExpectNewSessionTicket(hello, established)
     return ExpectChangeCipherSpec(hello, established, None)
@@ -390,6 +432,7 @@ class ExpectFinished(_Tls12ClientState):
             peer_certificates=established.chain, resumed=resumed,
             extended_master_secret=hello.extended_master_secret,
             verified_chain=established.verified_chain,
+            ocsp_response=established.ocsp_response, ocsp_status=established.ocsp_status,
         )))
         return Connected12(is_client=True)
 

@@ -11,6 +11,8 @@ certificate is checked.
 
 from __future__ import annotations
 
+import dataclasses
+
 from cryptography import x509
 
 from .. import certs, trace as t
@@ -46,22 +48,25 @@ from ..messages.extensions import (
     find_typed,
 )
 from ..messages.handshake import (
-    Certificate13,
     CertificateRequest13,
     CertificateVerify,
+    CompressedCertificate,
     EmptyMessage,
     EncryptedExtensions,
     Finished,
     ServerHello,
     check_finished_length,
 )
+from ..ocsp import StapleCheck
 from ..record import Tls13Protection
 from ..session import ClientSession
+from . import compressed, stapling
 from .client_auth import send_client_certificate13
 from .client_hello import ClientOffer
 from .common import (
     SERVER_CERTIFICATE_VERIFY,
     certificate_verify_content,
+    check_certificate_extensions,
     decode_alpn,
     describe_chain,
     verify_server_certificates,
@@ -80,6 +85,9 @@ class Handshake13:
     keys: StageKeys  # the handshake traffic keys, both directions
     group: int | None  # None for a PSK-only (psk_ke) resumption
     resumed: ClientSession | None  # the session whose PSK the server accepted
+    # Our handshake write keys are in place from the ServerHello on, unless 0-RTT data
+    # may still be going out under the early keys (then they follow EndOfEarlyData).
+    writing_handshake_keys: bool
 
 
 @frozen
@@ -93,11 +101,15 @@ class Extensions13:
 @frozen
 class ServerIdentity:
     """The server's certificate chain: as sent, the verified path, and the scheme
-    of the signature that proved the key (from the ticket when resuming)."""
+    of the signature that proved the key (from the ticket when resuming); how the
+    chain came (compressed?) and what its OCSP staple said."""
 
     chain: tuple[bytes, ...]
     verified_chain: tuple[bytes, ...]
     signature_scheme: str | None
+    compression: int | None = None
+    ocsp_response: bytes = b""
+    ocsp: StapleCheck | None = None
 
 
 def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello,
@@ -131,8 +143,14 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
     engine.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", random, keys.client.secret)
     engine.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", random, keys.server.secret)
     engine.install_read(Tls13Protection(suite, keys.server.key, keys.server.iv))
+    early_data = offer.early_data and not offer.retried
+    if not early_data:
+        # RFC 8446 §2: what we send from now on, a fatal alert included, is protected
+        # with the client handshake keys, which the server now reads with.
+        engine.install_write(Tls13Protection(suite, keys.client.key, keys.client.iv))
     engine.trace_keys(keys, psk=resumed is not None)
-    return ExpectEncryptedExtensions(Handshake13(offer, suite, schedule, keys, group, resumed))
+    return ExpectEncryptedExtensions(Handshake13(offer, suite, schedule, keys, group, resumed,
+                                                 writing_handshake_keys=not early_data))
 
 
 def _accepted_psk(offer: ClientOffer, message: ServerHello, suite: Suite
@@ -195,15 +213,15 @@ class ExpectEncryptedExtensions(_Tls13ClientState):
 
 
 class ExpectCertificateOrRequest(_Tls13ClientState):
-    expects = {H.certificate: Certificate13.parse,
-               H.certificate_request: CertificateRequest13.parse}
-
     def __init__(self, hs: Handshake13, extensions: Extensions13) -> None:
         super().__init__(hs)
         self.extensions = extensions
+        self.expects = {**compressed.certificate_parsers(hs.offer.config.certificate_compression),
+                        H.certificate_request: CertificateRequest13.parse}
 
-    def handle(self, engine: Engine, message: Certificate13 | CertificateRequest13) -> State:
-        if isinstance(message, Certificate13):
+    def handle(self, engine: Engine,
+               message: compressed.ReceivedCertificate | CertificateRequest13) -> State:
+        if not isinstance(message, CertificateRequest13):
             return _server_certificate(engine, self.hs, self.extensions, None, message)
         check_allowed(message.extensions, "CR")
         # RFC 8446 §4.3.2: empty context in the handshake; signature_algorithms required.
@@ -216,31 +234,39 @@ class ExpectCertificateOrRequest(_Tls13ClientState):
 
 
 class ExpectCertificate(_Tls13ClientState):
-    expects = {H.certificate: Certificate13.parse}
-
     def __init__(self, hs: Handshake13, extensions: Extensions13,
                  request: CertificateRequest13) -> None:
         super().__init__(hs)
         self.extensions = extensions
         self.request = request
+        self.expects = compressed.certificate_parsers(hs.offer.config.certificate_compression)
 
-    def handle(self, engine: Engine, message: Certificate13) -> State:
+    def handle(self, engine: Engine, message: compressed.ReceivedCertificate) -> State:
         return _server_certificate(engine, self.hs, self.extensions, self.request, message)
 
 
 def _server_certificate(engine: Engine, hs: Handshake13, extensions: Extensions13,
-                        request: CertificateRequest13 | None, message: Certificate13) -> State:
+                        request: CertificateRequest13 | None,
+                        received: compressed.ReceivedCertificate) -> State:
+    offer = hs.offer
+    config = offer.config
+    message = compressed.received_certificate(received, config.certificate_compression)
     if message.certificate_request_context:
         raise IllegalParameter("server Certificate has a request context")
     if not message.certificate_list:
         # RFC 8446 §4.4.2.4: an empty server Certificate is decode_error.
         raise DecodeError("the server sent an empty certificate chain")
+    check_certificate_extensions(message, offer.hello.offered_extensions)
     chain = certs.parse_chain(message.chain)
     engine.note(chain=lambda: describe_chain(chain))
-    offer = hs.offer
-    verified = verify_server_certificates(engine, offer.config, offer.server_name, chain,
+    verified = verify_server_certificates(engine, config, offer.server_name, chain,
                                           message.chain)
-    return ExpectCertificateVerify(hs, extensions, request, chain[0], message.chain, verified)
+    staple = stapling.leaf_staple(message)
+    check = stapling.check_server_staple(engine, config, chain, verified, staple)
+    return ExpectCertificateVerify(hs, extensions, request, chain[0], ServerIdentity(
+        message.chain, verified, None,
+        received.algorithm if isinstance(received, CompressedCertificate) else None,
+        staple or b"", check))
 
 
 class ExpectCertificateVerify(_Tls13ClientState):
@@ -248,13 +274,12 @@ class ExpectCertificateVerify(_Tls13ClientState):
 
     def __init__(self, hs: Handshake13, extensions: Extensions13,
                  request: CertificateRequest13 | None, leaf: x509.Certificate,
-                 chain: tuple[bytes, ...], verified_chain: tuple[bytes, ...]) -> None:
+                 identity: ServerIdentity) -> None:
         super().__init__(hs)
         self.extensions = extensions
         self.request = request
         self.leaf = leaf
-        self.chain = chain
-        self.verified_chain = verified_chain
+        self.identity = identity  # all but the signature scheme, proved here
 
     def handle(self, engine: Engine, message: CertificateVerify) -> State:
         leaf = self.leaf
@@ -270,8 +295,8 @@ class ExpectCertificateVerify(_Tls13ClientState):
                                              engine.transcript.digest_before_last())
         signatures.verify(key, message.algorithm, content, message.signature)
         engine.note(result="signature verified", key=lambda: signatures.describe_key(key))
-        identity = ServerIdentity(self.chain, self.verified_chain,
-                                  describe(SignatureScheme, message.algorithm))
+        identity = dataclasses.replace(self.identity, signature_scheme=describe(
+            SignatureScheme, message.algorithm))
         return ExpectFinished(self.hs, self.extensions, self.request, identity)
 
 
@@ -315,7 +340,8 @@ class ExpectFinished(_Tls13ClientState):
         if offer.hello.session_id and config.middlebox_compatibility and not (
                 offer.sent_change_cipher_spec):
             engine.send_change_cipher_spec()
-        engine.install_write(Tls13Protection(suite, hs.keys.client.key, hs.keys.client.iv))
+        if not hs.writing_handshake_keys:
+            engine.install_write(Tls13Protection(suite, hs.keys.client.key, hs.keys.client.iv))
         if self.request is not None:
             send_client_certificate13(engine, config, self.request, engine.send,
                                       engine.transcript)
@@ -345,6 +371,9 @@ class ExpectFinished(_Tls13ClientState):
             peer_certificates=identity.chain, resumed=resumed,
             early_data_accepted=extensions.early_data_accepted,
             verified_chain=identity.verified_chain,
+            certificate_compression=compressed.algorithm_name(identity.compression),
+            ocsp_response=identity.ocsp_response,
+            ocsp_status=identity.ocsp.status if identity.ocsp is not None else None,
         ), Tls13Exporter(suite, application.exporter)))
         return connected
 

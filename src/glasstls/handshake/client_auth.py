@@ -27,8 +27,10 @@ from ..messages.handshake import (
     CertificateRequest13,
     CertificateVerify,
     Message,
+    serialize,
 )
 from ..trust import Purpose
+from . import compressed
 from .common import (
     CLIENT_CERTIFICATE_VERIFY,
     certificate_verify_content,
@@ -42,12 +44,20 @@ from .transcript import Transcript
 
 
 def request_extensions(config: ServerConfig) -> tuple[Extension, ...]:
-    """TLS 1.3 CertificateRequest extensions: our schemes and acceptable CAs."""
+    """TLS 1.3 CertificateRequest extensions: our schemes, acceptable CAs and the
+    certificate compression we can undo (RFC 8879 §3)."""
     extensions: list[Extension] = [U16List(X.signature_algorithms, config.signature_schemes)]
     if config.client_ca_names:
         extensions.append(CertificateAuthorities(
             tuple(certs.name_der(name) for name in config.client_ca_names)))
+    extensions += compressed.extension(config.certificate_compression)
     return tuple(extensions)
+
+
+def request_extension_types(config: ServerConfig) -> frozenset[int]:
+    """What our CertificateRequest asked for: a client's CertificateEntry may answer
+    only these (RFC 8446 §4.4.2)."""
+    return frozenset(extension.type for extension in request_extensions(config))
 
 
 def pick_client_certificate(config: ClientConfig, authorities: tuple[bytes, ...],
@@ -118,7 +128,12 @@ def send_client_certificate13(engine: Engine, config: ClientConfig,
         engine.note(chain=[], note="no suitable client certificate")
         return
     certified, scheme = picked
-    send(Certificate13(context, tuple(CertificateEntry(der) for der in certified.chain_der)))
+    # The handshake's Certificate is the same in every handshake (empty context);
+    # a post-handshake one carries the request's context.
+    message = (certified.certificate_message(tls13=True) if not context else serialize(
+        Certificate13(context, tuple(CertificateEntry(der) for der in certified.chain_der))))
+    compressed.send_certificate(engine, message, compressed.peer_algorithms(request.extensions),
+                                config.certificate_compression, send, cached=not context)
     engine.note(chain=lambda: describe_chain(certified.chain))
     content = certificate_verify_content(CLIENT_CERTIFICATE_VERIFY, transcript.digest())
     send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme, content)))

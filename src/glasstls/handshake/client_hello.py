@@ -14,6 +14,7 @@ from ..constants import (
     PskKeyExchangeMode,
 )
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
+from ..crypto.signatures import tls12_schemes
 from ..immutable import frozen
 from ..messages.extensions import (
     ALPN,
@@ -33,6 +34,7 @@ from ..messages.extensions import (
 )
 from ..messages.handshake import ClientHello, serialize
 from ..session import ClientSession
+from . import compressed, stapling
 from .psk13 import offered_psk, with_binder
 
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
@@ -164,6 +166,7 @@ def build_client_hello(
     if server_name and not _is_ip(server_name):
         # RFC 6066 §3: literal IP addresses are not sent as a host name.
         extensions.append(ServerNameList(server_name.rstrip(".").encode("idna")))
+    extensions += stapling.status_request(config)
     if offer12:
         extensions.append(Empty(X.extended_master_secret))
         extensions.append(RenegotiationInfo(b""))
@@ -176,9 +179,11 @@ def build_client_hello(
             extensions.append(UnknownExtension(X.session_ticket, ticket))
     if config.alpn_protocols:
         extensions.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
-    schemes = [s for s in config.signature_schemes]
+    schemes = config.signature_schemes if offer13 else tls12_schemes(config.signature_schemes)
     extensions.append(U16List(X.signature_algorithms, tuple(schemes)))
     if offer13:
+        # RFC 8879 §3: certificate compression is TLS 1.3 only.
+        extensions += compressed.extension(config.certificate_compression)
         extensions.append(KeyShare(tuple(entries)))
         supported = ([grease["version"]] if grease else []) + list(versions)
         extensions.append(SupportedVersions(tuple(supported)))

@@ -11,9 +11,9 @@ from cryptography import x509
 from .. import certs, trace as t
 from ..constants import ExtensionType as X, SignatureScheme, describe
 from ..crypto import signatures
-from ..errors import NoApplicationProtocol, TLSError
-from ..messages.extensions import ServerNameList, find_typed
-from ..messages.handshake import ClientHello
+from ..errors import NoApplicationProtocol, TLSError, UnsupportedExtension
+from ..messages.extensions import CT, ServerNameList, check_allowed, find_typed
+from ..messages.handshake import Certificate13, ClientHello
 from ..trust import Purpose, VerifyOptions, verify_chain
 from .engine import Engine
 
@@ -59,9 +59,23 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
         for scheme in ours:
             if scheme in offered_set and signatures.scheme_fits_key(
                 scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
-            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures):
+            ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures) and (
+                    tls13 or signatures.SCHEMES[scheme].tls12):
                 return scheme
     return None
+
+
+def check_certificate_extensions(message: Certificate13, requested: frozenset[int]) -> None:
+    """RFC 8446 §4.4.2: CertificateEntry extensions answer the ClientHello (from a
+    server) or the CertificateRequest (from a client); §4.2: one that was not asked
+    for is unsupported_extension, one not allowed there illegal_parameter."""
+    for entry in message.certificate_list:
+        check_allowed(entry.extensions, CT)
+        for extension in entry.extensions:
+            if extension.type not in requested:
+                raise UnsupportedExtension(f"certificate entry with extension "
+                                           f"{describe(X, extension.type)}, which was not "
+                                           "requested")
 
 
 def left_out_scheme(candidates: Sequence[CertifiedKey], offered: tuple[int, ...],

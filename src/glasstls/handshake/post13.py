@@ -31,6 +31,7 @@ from ..messages.handshake import (
     Certificate13,
     CertificateRequest13,
     CertificateVerify,
+    CompressedCertificate,
     Finished,
     KeyUpdate,
     Message,
@@ -40,13 +41,19 @@ from ..messages.handshake import (
 )
 from ..record import Tls13Protection
 from ..session import ClientSession
+from . import compressed
 from .client_auth import (
     check_client_chain,
     check_client_signature,
+    request_extension_types,
     request_extensions,
     send_client_certificate13,
 )
-from .common import CLIENT_CERTIFICATE_VERIFY, certificate_verify_content
+from .common import (
+    CLIENT_CERTIFICATE_VERIFY,
+    certificate_verify_content,
+    check_certificate_extensions,
+)
 from .engine import Engine, Parser, State
 from .transcript import Transcript
 
@@ -59,6 +66,9 @@ _SERVER_AWAITING: dict[int, dict[int, Parser]] = {
         (H.certificate, Certificate13.parse), (H.certificate_verify, CertificateVerify.parse),
         (H.finished, Finished.parse))
 }
+# Awaiting a client certificate that may come compressed (RFC 8879).
+_SERVER_AWAITING_COMPRESSED: dict[int, Parser] = {
+    **_SERVER_AWAITING[H.certificate], H.compressed_certificate: CompressedCertificate.parse}
 
 
 class Connected13(State):
@@ -209,15 +219,20 @@ class ServerConnected13(Connected13):
         if pending is None:
             raise UnexpectedMessage("post-handshake authentication message without a request")
         pending.transcript.add(message.raw)
-        if isinstance(message, Certificate13):
+        if isinstance(message, Certificate13 | CompressedCertificate):
             self._certificate(engine, pending, message)
         elif isinstance(message, CertificateVerify):
             self._certificate_verify(engine, pending, message)
         else:
             self._finished(engine, pending, message)
-        self.expects = _SERVER if self._pending is None else (
-            _SERVER_AWAITING[self._pending.expecting])
+        self.expects = _SERVER if self._pending is None else self._awaiting(
+            self._pending.expecting)
         return self
+
+    def _awaiting(self, message: int) -> dict[int, Parser]:
+        if message == H.certificate and self.config.certificate_compression:
+            return _SERVER_AWAITING_COMPRESSED
+        return _SERVER_AWAITING[message]
 
     def request_client_certificate(self, engine: Engine) -> None:
         config = self.config
@@ -233,10 +248,12 @@ class ServerConnected13(Connected13):
         transcript.add(engine.send_post_handshake(request))
         engine.note(post_handshake=True)
         self._pending = _PendingAuth(context, transcript)
-        self.expects = _SERVER_AWAITING[H.certificate]
+        self.expects = self._awaiting(H.certificate)
 
-    def _certificate(self, engine: Engine, pending: _PendingAuth, message: Certificate13
-                     ) -> None:
+    def _certificate(self, engine: Engine, pending: _PendingAuth,
+                     received: compressed.ReceivedCertificate) -> None:
+        message = compressed.received_certificate(received, self.config.certificate_compression)
+        check_certificate_extensions(message, request_extension_types(self.config))
         if message.certificate_request_context != pending.context:
             raise IllegalParameter("client Certificate answers a different request")
         # Post-handshake requests are explicit: an empty answer is acceptable only

@@ -61,6 +61,7 @@ from ..messages.extensions import (
 from ..messages.handshake import (
     Certificate12,
     CertificateRequest12,
+    CertificateStatus,
     CertificateVerify,
     ClientHello,
     ClientKeyExchangeECDHE,
@@ -75,6 +76,7 @@ from ..messages.handshake import (
 )
 from ..servernames import same_server_name
 from ..session import SessionState, TicketKeys
+from . import stapling
 from .client_auth import check_client_chain, check_client_signature
 from .common import (
     choose_alpn,
@@ -115,6 +117,9 @@ class Hello12:
     server_name: str | None
     # RFC 5077 §3.3: the keys to seal a NewSessionTicket with, when one is sent.
     ticket_keys: TicketKeys | None
+    # RFC 6066 §8: the OCSP response sent in CertificateStatus (b"": none, and
+    # no status_request in the ServerHello).
+    ocsp_response: bytes = b""
 
 
 @frozen
@@ -272,7 +277,7 @@ def handle_client_hello(engine: Engine, config: ServerConfig, hello: ClientHello
     suite, certified, group, scheme = _choose(config, hello, candidates)
     session_id = config.rng(32) if config.session_cache is not None else b""
     full = Hello12(config, hello, suite, random, session_id, ems, alpn, server_name,
-                   ticket_keys)
+                   ticket_keys, stapling.staple_for(engine, config, certified, hello))
     _send_server_hello(engine, full, secure_renegotiation, ecdhe=group is not None,
                        resumed=False)
     return _send_full_flight(engine, full, certified, group, scheme)
@@ -298,6 +303,9 @@ def _send_server_hello(engine: Engine, s: Hello12, secure_renegotiation: bool, *
         extensions.append(Empty(X.server_name))
     if s.ticket_keys is not None:
         extensions.append(UnknownExtension(X.session_ticket, b""))
+    if s.ocsp_response:
+        # RFC 6066 §8: an empty status_request; CertificateStatus follows Certificate.
+        extensions.append(Empty(X.status_request))
     engine.send(ServerHello(TLS12, s.server_random, s.session_id, s.suite.id, 0,
                             tuple(extensions)))
     engine.note(resumed=resumed)
@@ -308,6 +316,9 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
     config = s.config
     engine.send(Serialized(certified.certificate_message(tls13=False)))
     engine.note(chain=lambda: describe_chain(certified.chain))
+    if s.ocsp_response:
+        engine.send(CertificateStatus(s.ocsp_response))
+        stapling.note_staple(engine, s.ocsp_response)
     ecdhe = None
     if group is not None and scheme is not None:
         share = GROUPS[group].generate(config.rng)
@@ -319,7 +330,7 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
     request = config.client_auth != "none"
     if request:
         engine.send(CertificateRequest12(
-            _CERTIFICATE_TYPES, config.signature_schemes,
+            _CERTIFICATE_TYPES, signatures.tls12_schemes(config.signature_schemes),
             tuple(name_der(name) for name in config.client_ca_names)))
         engine.note(policy=config.client_auth, ca_names=len(config.client_ca_names))
     engine.send(EmptyMessage(H.server_hello_done))
@@ -484,6 +495,6 @@ class ExpectFinished(_Tls12ServerState):
             alpn_protocol=decode_alpn(s.alpn), server_name=s.server_name,
             peer_certificates=established.chain, resumed=established.resumed,
             extended_master_secret=s.extended_master_secret,
-            verified_chain=established.verified_chain,
+            verified_chain=established.verified_chain, ocsp_response=s.ocsp_response,
         )))
         return Connected12(is_client=False)

@@ -69,24 +69,29 @@ from ..messages.extensions import (
     find_typed,
 )
 from ..messages.handshake import (
-    Certificate13,
     CertificateRequest13,
     CertificateVerify,
     ClientHello,
     EmptyMessage,
     EncryptedExtensions,
     Finished,
-    Serialized,
     ServerHello,
     check_finished_length,
     parse_empty,
 )
 from ..record import Tls13Protection
-from .client_auth import check_client_chain, check_client_signature, request_extensions
+from . import compressed, stapling
+from .client_auth import (
+    check_client_chain,
+    check_client_signature,
+    request_extension_types,
+    request_extensions,
+)
 from .common import (
     CLIENT_CERTIFICATE_VERIFY,
     SERVER_CERTIFICATE_VERIFY,
     certificate_verify_content,
+    check_certificate_extensions,
     choose_alpn,
     choose_signature_scheme,
     decode_alpn,
@@ -127,6 +132,8 @@ class Flight13:
     server_name: str | None
     signature_scheme: int | None  # None when resuming
     early_data_accepted: bool
+    certificate_compression: int | None  # how our Certificate went (RFC 8879)
+    ocsp_response: bytes  # the staple in our leaf's CertificateEntry, or b""
 
 
 @frozen
@@ -139,6 +146,7 @@ class _Choice:
     psk: AcceptedPsk | None
     certified: CertifiedKey | None
     signature_scheme: int | None
+    ocsp_response: bytes = b""  # to staple to the leaf (RFC 8446 §4.4.2.1)
 
 
 def handle_client_hello(engine: Engine, config: ServerConfig, message: ClientHello) -> State:
@@ -273,14 +281,16 @@ def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suit
                      server_name=server_name)
     certified: CertifiedKey | None = None
     scheme: int | None = None
+    staple = b""
     if psk is None:
         if schemes_ext is None:
             raise MissingExtension("TLS 1.3 ClientHello without signature_algorithms")
         certified, scheme = _choose_certificate(config, candidates, schemes_ext.values)
+        staple = stapling.staple_for(engine, config, certified, hello)
     elif not psk.dhe:
         chosen = None
     return _send_server_flight(engine, config, hello, suite, retry, _Choice(
-        chosen, alpn, server_name, psk, certified, scheme))
+        chosen, alpn, server_name, psk, certified, scheme, staple))
 
 
 def _send_hello_retry(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
@@ -363,8 +373,10 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if request_certificate:
         engine.send(CertificateRequest13(b"", request_extensions(config)))
         engine.note(policy=config.client_auth, ca_names=len(config.client_ca_names))
+    compression = None
     if choice.certified is not None and choice.signature_scheme is not None:
-        _send_certificate(engine, choice.certified, choice.signature_scheme)
+        compression = _send_certificate(engine, config, hello, choice.certified,
+                                        choice.signature_scheme, choice.ocsp_response)
     engine.send(Finished(finished_verify_data(suite, handshake.server.secret,
                                               engine.transcript.digest())))
 
@@ -379,7 +391,8 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     engine.trace_keys(application)
     flight = Flight13(config, hello, suite, schedule, handshake, application,
                       entry.group if entry is not None else None, psk, choice.alpn,
-                      choice.server_name, choice.signature_scheme, early_data)
+                      choice.server_name, choice.signature_scheme, early_data, compression,
+                      choice.ocsp_response)
     if psk is not None and early_data:
         budget = min(config.max_early_data_size, psk.state.max_early_data_size)
         return ExpectEarlyData(flight, request_certificate, budget)
@@ -405,13 +418,22 @@ def _send_encrypted_extensions(engine: Engine, config: ServerConfig, hello: Clie
     engine.send(EncryptedExtensions(tuple(extensions)))
 
 
-def _send_certificate(engine: Engine, certified: CertifiedKey, scheme: int) -> None:
-    engine.send(Serialized(certified.certificate_message(tls13=True)))
+def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
+                      certified: CertifiedKey, scheme: int, staple: bytes) -> int | None:
+    """Certificate (compressed when the client can take it: RFC 8879) and
+    CertificateVerify; returns the compression algorithm used, if any."""
+    algorithm = compressed.send_certificate(
+        engine, certified.certificate_message(tls13=True, ocsp_response=staple),
+        compressed.peer_algorithms(hello.extensions), config.certificate_compression)
     engine.note(chain=lambda: describe_chain(certified.chain))
+    if staple:
+        engine.note(ocsp_staple_bytes=len(staple))
+        stapling.note_staple(engine, staple)
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
     engine.send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme,
                                                           content)))
     engine.note(key=lambda: signatures.describe_key(certified.private_key))
+    return algorithm
 
 
 class _ServerState(State):
@@ -450,10 +472,16 @@ class ExpectEarlyData(_ServerState):
 
 
 class ExpectClientCertificate(_ServerState):
-    expects = {H.certificate: Certificate13.parse}
+    def __init__(self, flight: Flight13) -> None:
+        super().__init__(flight)
+        # RFC 8879 §3: our CertificateRequest offered to decompress these.
+        self.expects = compressed.certificate_parsers(flight.config.certificate_compression)
 
-    def handle(self, engine: Engine, message: Certificate13) -> State:
+    def handle(self, engine: Engine, received: compressed.ReceivedCertificate) -> State:
         flight = self.flight
+        message = compressed.received_certificate(received,
+                                                  flight.config.certificate_compression)
+        check_certificate_extensions(message, request_extension_types(flight.config))
         if message.certificate_request_context:
             raise IllegalParameter("client Certificate has a request context during the "
                                    "handshake")
@@ -521,6 +549,8 @@ class ExpectFinished(_ServerState):
             peer_certificates=peer_chain, resumed=psk is not None,
             early_data_accepted=flight.early_data_accepted,
             verified_chain=self.verified_chain,
+            certificate_compression=compressed.algorithm_name(flight.certificate_compression),
+            ocsp_response=flight.ocsp_response,
         ), Tls13Exporter(suite, flight.application.exporter)))
         modes = find_typed(flight.hello.extensions, X.psk_key_exchange_modes, U8List)
         if modes is not None and modes.values:

@@ -81,8 +81,9 @@ def _key_kind(certified: CertifiedKey) -> str:
         return "RSA"
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return "EC"
-    assert isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey))
-    return type(key).__name__.removesuffix("PrivateKey")
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return type(key).__name__.removesuffix("PrivateKey")
+    return "ML-DSA"
 
 
 def _split_der(data: bytes) -> list[bytes]:

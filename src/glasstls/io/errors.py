@@ -52,6 +52,10 @@ _VERIFY_CODES: dict[CertificateReason, tuple[int, str]] = {
     R.CA_KEY_TOO_SMALL: (67, "CA certificate key too weak"),
     R.WEAK_DIGEST: (68, "CA signature digest algorithm too weak"),
     R.NOT_A_CA: (79, "invalid CA certificate"),
+    R.OCSP_REVOKED: (23, "certificate revoked"),
+    R.OCSP_MISSING: (73, "OCSP verification needed"),
+    R.OCSP_BAD_RESPONSE: (74, "OCSP verification failed"),
+    R.OCSP_UNKNOWN: (75, "OCSP unknown cert"),
 }
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sized
 from typing import ClassVar, TypeVar
 
 from ..codec import Reader, Writer
-from ..constants import ExtensionType as X
+from ..constants import CertificateStatusType, ExtensionType as X
 from ..errors import (
     DecodeError,
     IllegalParameter,
@@ -392,10 +392,85 @@ class CertificateAuthorities:
                 w.opaque(2, name)
 
 
+@frozen
+class CompressCertificate:
+    """RFC 8879 §3: the algorithms a peer can decompress, ``<2..2^8-2>``."""
+
+    type: ClassVar[int] = X.compress_certificate
+    algorithms: tuple[int, ...]
+
+    @classmethod
+    def parse(cls, ext_type: int, where: str, r: Reader) -> CompressCertificate:
+        return cls(r.u16_list(1, minimum=2))
+
+    def write(self, w: Writer) -> None:
+        w.u16_list(self.algorithms, length_size=1)
+
+
+@frozen
+class StatusRequest:
+    """RFC 6066 §8, in ClientHello: the certificate status wanted. For OCSP, the
+    responders trusted (DER ResponderIDs) and request extensions (DER Extensions),
+    both usually empty; another status type's request is kept as bytes."""
+
+    type: ClassVar[int] = X.status_request
+    status_type: int = CertificateStatusType.ocsp
+    responder_id_list: tuple[bytes, ...] = ()
+    request_extensions: bytes = b""
+    other_request: bytes = b""
+
+    @classmethod
+    def parse(cls, r: Reader) -> StatusRequest:
+        status_type = r.u8()
+        if status_type != CertificateStatusType.ocsp:
+            return cls(status_type, other_request=r.rest())
+        responders = []
+        with r.vector(2) as body:
+            while body.remaining:
+                responders.append(body.opaque(2, minimum=1))
+        return cls(status_type, tuple(responders), r.opaque(2))
+
+    def write(self, w: Writer) -> None:
+        w.u8(self.status_type)
+        if self.status_type != CertificateStatusType.ocsp:
+            w.raw(self.other_request)
+            return
+        with w.vector(2):
+            for responder in self.responder_id_list:
+                w.opaque(2, responder)
+        w.opaque(2, self.request_extensions)
+
+
+def parse_certificate_status(r: Reader) -> bytes:
+    """RFC 6066 §8 CertificateStatus (also the TLS 1.3 per-certificate extension,
+    RFC 8446 §4.4.2.1): the DER OCSPResponse, ``<1..2^24-1>``."""
+    status_type = r.u8()
+    if status_type != CertificateStatusType.ocsp:
+        raise DecodeError(f"certificate status of unknown type {status_type}")
+    return r.opaque(3, minimum=1)
+
+
+@frozen
+class OCSPStatus:
+    """TLS 1.3: the OCSP response stapled to one CertificateEntry (status_request)."""
+
+    type: ClassVar[int] = X.status_request
+    ocsp_response: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> OCSPStatus:
+        return cls(parse_certificate_status(r))
+
+    def write(self, w: Writer) -> None:
+        w.u8(CertificateStatusType.ocsp)
+        w.opaque(3, self.ocsp_response)
+
+
 Extension = (
     UnknownExtension | Empty | ServerNameList | U16List | U8List | ALPN | SupportedVersions
     | KeyShare | Opaque16 | RenegotiationInfo | RecordSizeLimit | PreSharedKey
-    | EarlyDataIndication | CertificateAuthorities
+    | EarlyDataIndication | CertificateAuthorities | CompressCertificate | StatusRequest
+    | OCSPStatus
 )
 
 # RFC 8446 §4.2 (table): where each TLS 1.3 extension may appear. TLS 1.2-only
@@ -403,7 +478,8 @@ Extension = (
 ALLOWED: dict[int, frozenset[str]] = {
     X.server_name: frozenset({CH, SH, EE}),
     X.max_fragment_length: frozenset({CH, SH, EE}),
-    X.status_request: frozenset({CH, SH, CR, CT}),
+    X.status_request: frozenset({CH, CR, CT}),
+    X.compress_certificate: frozenset({CH, CR}),
     X.supported_groups: frozenset({CH, SH, EE}),
     X.signature_algorithms: frozenset({CH, CR}),
     X.use_srtp: frozenset({CH, EE}),
@@ -437,6 +513,14 @@ def _server_name(ext_type: int, where: str, r: Reader) -> Extension:
     return ServerNameList.parse(r) if where == CH else Empty(ext_type)
 
 
+def _status_request(ext_type: int, where: str, r: Reader) -> Extension:
+    # RFC 6066 §8: a request in the ClientHello, an empty acknowledgement in a TLS 1.2
+    # ServerHello, the OCSP response in a TLS 1.3 CertificateEntry.
+    if where == CH:
+        return StatusRequest.parse(r)
+    return Empty(ext_type) if where == SH else OCSPStatus.parse(r)
+
+
 # How each extension we interpret is parsed: parse(type, where, body); the body
 # must be read to its end (parse_extensions checks).
 _PARSERS: dict[int, Callable[[int, str, Reader], Extension]] = {
@@ -458,6 +542,8 @@ _PARSERS: dict[int, Callable[[int, str, Reader], Extension]] = {
     X.pre_shared_key: PreSharedKey.parse,
     X.early_data: EarlyDataIndication.parse,
     X.certificate_authorities: CertificateAuthorities.parse,
+    X.compress_certificate: CompressCertificate.parse,
+    X.status_request: _status_request,
 }
 
 # Extensions whose body we interpret only in some messages; elsewhere kept opaque.
@@ -467,6 +553,8 @@ _TYPED_WHERE: dict[int, frozenset[str]] = {
     X.pre_shared_key: frozenset({CH, SH}),
     X.early_data: frozenset({CH, EE, NST}),
     X.server_name: frozenset({CH, SH, EE}),
+    X.compress_certificate: frozenset({CH, CR}),
+    X.status_request: frozenset({CH, SH, CT}),
 }
 
 

@@ -20,6 +20,8 @@ from ..codec import Reader, Writer
 from ..constants import (
     DOWNGRADE_TLS12,
     HELLO_RETRY_REQUEST_RANDOM,
+    CertificateCompressionAlgorithm,
+    CertificateStatusType,
     CipherSuite,
     ExtensionType,
     ExtensionType as X,
@@ -55,6 +57,7 @@ from .extensions import (
     U16List,
     find,
     find_typed,
+    parse_certificate_status,
     parse_extensions,
     write_extensions,
 )
@@ -67,6 +70,7 @@ NAMES: dict[int, str] = {
     H.certificate_request: "CertificateRequest", H.server_hello_done: "ServerHelloDone",
     H.certificate_verify: "CertificateVerify", H.client_key_exchange: "ClientKeyExchange",
     H.finished: "Finished", H.key_update: "KeyUpdate",
+    H.certificate_status: "CertificateStatus", H.compressed_certificate: "CompressedCertificate",
 }
 
 
@@ -350,6 +354,57 @@ class Certificate12:
 
     def describe(self) -> dict[str, Any]:
         return {}  # the chain is described by the side that parsed it
+
+
+@frozen
+class CompressedCertificate:
+    """RFC 8879 §4: a Certificate message (its body) compressed, in place of it."""
+
+    msg_type: ClassVar[int] = H.compressed_certificate
+    algorithm: int
+    uncompressed_length: int
+    compressed_certificate_message: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CompressedCertificate:
+        with body_reader(raw) as r:
+            return cls(r.u16(), r.u24(), r.opaque(3, minimum=1), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u16(self.algorithm)
+        w.u24(self.uncompressed_length)
+        w.opaque(3, self.compressed_certificate_message)
+
+    name: ClassVar[str] = "CompressedCertificate"
+
+    def describe(self) -> dict[str, Any]:
+        return {"algorithm": describe_code(CertificateCompressionAlgorithm, self.algorithm),
+                "uncompressed_length": self.uncompressed_length,
+                "compressed_length": len(self.compressed_certificate_message)}
+
+
+@frozen
+class CertificateStatus:
+    """RFC 6066 §8 (TLS 1.2): the OCSP response for the server's certificate."""
+
+    msg_type: ClassVar[int] = H.certificate_status
+    ocsp_response: bytes
+    raw: bytes = field(default=b"", compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> CertificateStatus:
+        with body_reader(raw) as r:
+            return cls(parse_certificate_status(r), raw)
+
+    def write_body(self, w: Writer) -> None:
+        w.u8(CertificateStatusType.ocsp)
+        w.opaque(3, self.ocsp_response)
+
+    name: ClassVar[str] = "CertificateStatus"
+
+    def describe(self) -> dict[str, Any]:
+        return {"status_type": "ocsp", "ocsp_response_bytes": len(self.ocsp_response)}
 
 
 @frozen

@@ -50,6 +50,11 @@ class CertificateReason(enum.Enum):
     CRL_CRITICAL_EXTENSION = "unhandled critical CRL extension"
     CRL_ISSUER_CANNOT_SIGN = "issuer may not sign CRLs"
     WEB_PKI_PROFILE = "breaks the CA/B Forum profile"
+    # OCSP stapling (RFC 6066 §8, RFC 8446 §4.4.2.1): what the server's staple says.
+    OCSP_REVOKED = "revoked, says the stapled OCSP response"
+    OCSP_UNKNOWN = "unknown to the OCSP responder"
+    OCSP_BAD_RESPONSE = "stapled OCSP response not acceptable"
+    OCSP_MISSING = "no stapled OCSP response"
     NO_SERVER_NAME = "no server name to check"
     OTHER = "rejected"
 
@@ -70,6 +75,11 @@ _ALERTS = {
     CertificateReason.NOT_YET_VALID: AlertDescription.certificate_expired,
     CertificateReason.CRL_EXPIRED: AlertDescription.certificate_expired,
     CertificateReason.REVOKED: AlertDescription.certificate_revoked,
+    CertificateReason.OCSP_REVOKED: AlertDescription.certificate_revoked,
+    # RFC 6066 §8: a response that is not satisfactory.
+    CertificateReason.OCSP_UNKNOWN: AlertDescription.bad_certificate_status_response,
+    CertificateReason.OCSP_BAD_RESPONSE: AlertDescription.bad_certificate_status_response,
+    CertificateReason.OCSP_MISSING: AlertDescription.bad_certificate_status_response,
     CertificateReason.BAD_USAGE: AlertDescription.unsupported_certificate,
     CertificateReason.UNSUPPORTED_KEY: AlertDescription.unsupported_certificate,
     CertificateReason.UNSUPPORTED_SIGNATURE: AlertDescription.unsupported_certificate,
@@ -137,6 +147,16 @@ def explain(refusal: Refusal) -> str:
     if reason is CertificateReason.REVOKED:
         return (f"{which} (serial {r.detail}) was revoked on {_when(r.revoked_on)}, "
                 f"according to the CRL from {r.issuer} issued {_when(r.crl_issued)}")
+    if reason is CertificateReason.OCSP_REVOKED:
+        return (f"{which} (serial {r.detail}) was revoked on {_when(r.revoked_on)}, "
+                f"says the OCSP response the {r.role} stapled (signed by {r.issuer})")
+    if reason is CertificateReason.OCSP_BAD_RESPONSE:
+        return f"the OCSP response stapled for {which} is not acceptable: {r.detail}"
+    if reason is CertificateReason.OCSP_UNKNOWN:
+        return (f"the OCSP responder ({r.issuer}) does not know {which}, and a good status "
+                "is required")
+    if reason is CertificateReason.OCSP_MISSING:
+        return f"the {r.role} stapled no OCSP response for {which}, which {r.detail}"
     if reason is CertificateReason.CRL_MISSING:
         return (f"CRL checking is on, but there is no CRL from {r.issuer} for {which} "
                 "(load it with load_verify_locations, or turn CRL checking off)")

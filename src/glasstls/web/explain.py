@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import trace as t
+from ..crypto.groups import hybrid_parts
 
 SECTIONS = {
     "summary": (
@@ -56,6 +57,18 @@ SECTIONS = {
         "The server proves its identity with a certificate chain: its own certificate "
         "first, then the authorities that vouch for it. Your browser checks the chain "
         "against the authorities it trusts and the name it asked for."
+    ),
+    "compression": (
+        "Certificate chains are the biggest part of a handshake. Your browser said it "
+        "can decompress them (RFC 8879), so the server sent its Certificate message "
+        "compressed, in fewer packets, and your browser unpacked it before checking it. "
+        "The handshake's signatures and Finished cover the compressed bytes as sent."
+    ),
+    "ocsp": (
+        "Your browser asked for the certificate's revocation status (OCSP stapling, RFC "
+        "6066). The server attached its CA's recent, signed answer, so that your browser "
+        "need not ask the CA itself: faster, and the CA does not learn which sites you "
+        "visit."
     ),
     "resumed": (
         "This connection resumed an earlier session with a ticket the server gave your "
@@ -113,6 +126,17 @@ _STEPS: dict[tuple[str, str], str] = {
         "is talking to."
     ),
     (t.CERTIFICATE, t.RECEIVED): "Your browser sent its own certificate chain.",
+    (t.COMPRESSED_CERTIFICATE, t.SENT): (
+        "The server sent its certificate chain compressed (RFC 8879), with an algorithm "
+        "your browser offered: the same Certificate message in fewer bytes."
+    ),
+    (t.COMPRESSED_CERTIFICATE, t.RECEIVED): (
+        "Your browser sent its own certificate chain, compressed."
+    ),
+    (t.CERTIFICATE_STATUS, t.SENT): (
+        "The server stapled an OCSP response to its certificate: its CA's signed "
+        "statement that the certificate has not been revoked."
+    ),
     (t.SERVER_KEY_EXCHANGE, t.SENT): (
         "The server's ephemeral public key for this connection, signed with its "
         "certificate's key so that nobody in between can substitute their own."
@@ -173,8 +197,13 @@ def explain_step(step: str, action: str, details: dict[str, Any], tls12: bool = 
         return _STEPS_TLS12[(step, action)]
     text = _STEPS.get((step, action), "")
     if step == t.KEY_EXCHANGE and details.get("hybrid"):
-        text += (" Here the secret combines X25519 with post-quantum ML-KEM, so it "
+        pq, classical = hybrid_parts(str(details.get("group"))) or ("ML-KEM", "ECDH")
+        text += (f" Here the secret combines {classical} with post-quantum {pq}, so it "
                  "stays safe even against a future quantum computer.")
+    elif step == t.CERTIFICATE_VERIFY and str(details.get("signature_scheme", "")).startswith(
+            "mldsa"):
+        text += (" The signature is ML-DSA (FIPS 204), a post-quantum signature scheme: "
+                 "forging it would take more than a quantum computer.")
     elif step == t.KEY_DERIVATION:
         stage = str(details.get("stage", ""))
         if stage == "handshake":
@@ -189,4 +218,16 @@ def explain_step(step: str, action: str, details: dict[str, Any], tls12: bool = 
     return text
 
 
-__all__ = ["SECTIONS", "explain_step"]
+def post_quantum_note(group: str) -> str:
+    """The page's paragraph about a post-quantum hybrid group."""
+    parts = hybrid_parts(group)
+    if parts is None:
+        return SECTIONS["post_quantum"]
+    pq, classical = parts
+    return (f"{group} is a hybrid key exchange: classical {classical} combined with "
+            f"{pq}, a post-quantum key encapsulation standardised by NIST (FIPS 203). "
+            "The connection stays secret unless both are broken, so traffic recorded "
+            "today cannot be decrypted later by a quantum computer.")
+
+
+__all__ = ["SECTIONS", "explain_step", "post_quantum_note"]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from .explain import SECTIONS
+from ..ocsp import summary_of
+from .explain import SECTIONS, post_quantum_note
 
 _STYLE = """
 :root { --ink:#1d2330; --muted:#5b6475; --line:#dde2ea; --bg:#f6f7f9; --card:#fff;
@@ -156,13 +157,20 @@ def _negotiated(report: dict[str, Any]) -> str:
     if negotiated.get("extended_master_secret") is not None:
         rows.append(("extended_master_secret", "Extended master secret",
                      "yes" if negotiated["extended_master_secret"] else "no"))
+    hello = report.get("client_hello") or {}
+    rows.append(("certificate_compression", "Certificate compression",
+                 _compression_words(negotiated, hello)))
+    rows.append(("ocsp_staple", "OCSP staple", _ocsp_words(negotiated, hello)))
     body = "".join(f'<tr data-field="{field}"><th>{_e(label)}</th><td>{_or_none(value)}</td></tr>'
                    for field, label, value in rows)
     note = ""
     if negotiated.get("post_quantum"):
-        note = f'<p class="pqnote">{_e(SECTIONS["post_quantum"])}</p>'
+        note = f'<p class="pqnote">{_e(post_quantum_note(str(negotiated.get("group"))))}</p>'
+    if negotiated.get("certificate_compression"):
+        note += f'<p class="explain">{_e(SECTIONS["compression"])}</p>'
+    if negotiated.get("ocsp_staple_bytes"):
+        note += f'<p class="explain">{_e(SECTIONS["ocsp"])}</p>'
     alpn_note = ""
-    hello = report.get("client_hello") or {}
     if "h2" in (hello.get("alpn") or []) and negotiated.get("alpn") != "h2":
         alpn_note = ('<p class="explain">Your browser offered HTTP/2 (<code>h2</code>); this '
                      "server speaks only HTTP/1.1, so it picked <code>http/1.1</code> from "
@@ -172,6 +180,28 @@ def _negotiated(report: dict[str, Any]) -> str:
     return (f'<section id="negotiated"><h2>What was negotiated</h2>'
             f'<p class="explain">{_e(SECTIONS["negotiated"])}</p>'
             f'<table class="facts">{body}</table>{note}{alpn_note}{resumed}</section>')
+
+
+def _compression_words(negotiated: dict[str, Any], hello: dict[str, Any]) -> str:
+    used = negotiated.get("certificate_compression")
+    if used:
+        return (f"{used['algorithm']}: {used['uncompressed_bytes']} bytes sent as "
+                f"{used['compressed_bytes']}")
+    offered = hello.get("compress_certificate")
+    if negotiated.get("resumed"):
+        return "none (no certificate was sent)"
+    if offered:
+        return f"none (your browser offered {', '.join(offered)})"
+    return "none (your browser did not offer it)"
+
+
+def _ocsp_words(negotiated: dict[str, Any], hello: dict[str, Any]) -> str:
+    staple = negotiated.get("ocsp_staple")
+    if staple:
+        return "stapled: " + summary_of(staple)
+    if not hello.get("status_request"):
+        return "none (your browser did not ask)"
+    return "none (asked for, but this server has no staple)"
 
 
 def _client_hello(report: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,11 +28,12 @@ from cryptography.hazmat.primitives import serialization
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
-from ..constants import ExtensionType as X, is_grease
+from ..constants import CertificateCompressionAlgorithm, ExtensionType as X, describe, is_grease
 from ..crypto.suites import SUITES
 from ..events import HandshakeComplete
 from ..messages.extensions import (
     ALPN,
+    CompressCertificate,
     Extension,
     KeyShare,
     PreSharedKey,
@@ -40,8 +42,10 @@ from ..messages.extensions import (
     U8List,
     U16List,
     find,
+    find_typed,
 )
 from ..messages.handshake import ClientHello
+from ..ocsp import describe_response
 from ..trace import TraceEvent
 from .explain import explain_step
 from .ja4 import ja4
@@ -124,6 +128,7 @@ def describe_hello(hello: ClientHello, config: ServerConfig | None = None) -> di
     sni = find(extensions, X.server_name)
     modes = find(extensions, X.psk_key_exchange_modes)
     psk = find(extensions, X.pre_shared_key)
+    compress = find_typed(extensions, X.compress_certificate, CompressCertificate)
 
     def scheme_list(extension: Extension | None) -> list[dict[str, Any]] | None:
         if not isinstance(extension, U16List):
@@ -154,6 +159,10 @@ def describe_hello(hello: ClientHello, config: ServerConfig | None = None) -> di
         "psk_key_exchange_modes": (list(modes.values) if isinstance(modes, U8List) else None),
         "pre_shared_key_identities": (len(psk.identities) if isinstance(psk, PreSharedKey)
                                       else None),
+        # RFC 8879: the certificate compression it can undo; RFC 6066 §8: OCSP asked for.
+        "compress_certificate": ([describe(CertificateCompressionAlgorithm, a)
+                                  for a in compress.algorithms] if compress else None),
+        "status_request": find(extensions, X.status_request) is not None,
         "extensions": [
             {**_code(e.type, extension_name(e.type)), "bytes": _extension_length(e)}
             for e in extensions
@@ -161,9 +170,12 @@ def describe_hello(hello: ClientHello, config: ServerConfig | None = None) -> di
     }
 
 
-def describe_negotiated(negotiated: HandshakeComplete | None) -> dict[str, Any] | None:
+def describe_negotiated(negotiated: HandshakeComplete | None,
+                        events: Sequence[TraceEvent] = ()) -> dict[str, Any] | None:
     if negotiated is None:
         return None
+    compressed = next((e.details for e in events if e.step == t.COMPRESSED_CERTIFICATE
+                       and e.action == t.SENT), None)
     return {
         "version": negotiated.version,
         "cipher_suite": negotiated.cipher_suite,
@@ -176,6 +188,18 @@ def describe_negotiated(negotiated: HandshakeComplete | None) -> dict[str, Any] 
         "resumed": negotiated.resumed,
         "early_data_accepted": negotiated.early_data_accepted,
         "extended_master_secret": negotiated.extended_master_secret,
+        # How the server's certificate chain travelled: compressed (RFC 8879) and with
+        # an OCSP staple (RFC 6066 §8, RFC 8446 §4.4.2.1)?
+        "certificate_compression": {
+            "algorithm": compressed.get("algorithm"),
+            "uncompressed_bytes": compressed.get("uncompressed_length"),
+            "compressed_bytes": compressed.get("compressed_length"),
+        } if compressed is not None else None,
+        "ocsp_staple_bytes": len(negotiated.ocsp_response),
+        # What the staple says (status, serial, responder, dates), unverified: the
+        # browser is the one that checks it.
+        "ocsp_staple": (describe_response(negotiated.ocsp_response)
+                        if negotiated.ocsp_response else None),
     }
 
 
@@ -185,9 +209,13 @@ def _summary(event: TraceEvent) -> str:
     if event.step == t.CLIENT_HELLO:
         return (f"{len(d.get('cipher_suites', []))} cipher suites, "
                 f"{len(d.get('extensions', []))} extensions")
-    if event.step == t.CERTIFICATE and isinstance(d.get("chain"), list):
+    if event.step in t.CERTIFICATE_STEPS and isinstance(d.get("chain"), list):
         names = [str(c.get("common_name") or c.get("subject", "?")) for c in d["chain"]]
-        return f"{len(names)} certificate(s): " + " \u2190 ".join(names)
+        text = f"{len(names)} certificate(s): " + " \u2190 ".join(names)
+        if event.step == t.COMPRESSED_CERTIFICATE:
+            text += (f" ({d.get('algorithm')}: {d.get('uncompressed_length')} \u2192 "
+                     f"{d.get('compressed_length')} bytes)")
+        return text
     parts = []
     for key, value in d.items():
         if isinstance(value, (dict, list)) or value is None:
@@ -224,7 +252,8 @@ def _certificate_index(config: ServerConfig) -> dict[str, x509.Certificate]:
 def describe_chain(events: list[TraceEvent], config: ServerConfig) -> list[dict[str, Any]]:
     """The chain the server sent (from its Certificate step), each certificate with
     its SHA-256 fingerprint and the base64 SHA-256 of its public key (an SPKI pin)."""
-    sent = next((e for e in events if e.step == t.CERTIFICATE and e.action == t.SENT), None)
+    sent = next((e for e in events if e.step in t.CERTIFICATE_STEPS and e.action == t.SENT),
+                None)
     if sent is None or not isinstance(sent.details.get("chain"), list):
         return []
     index = _certificate_index(config)
@@ -255,7 +284,7 @@ def handshake_report(connection: Any, recorder: HandshakeRecorder,
                  "glasstls server saw it.",
         "client_hello": describe_hello(hello, config) if hello is not None else None,
         "ja4": ja4(hello).to_json() if hello is not None else None,
-        "negotiated": describe_negotiated(negotiated),
+        "negotiated": describe_negotiated(negotiated, events),
         "timeline": describe_timeline(events, negotiated is not None
                                       and negotiated.version == "TLSv1.2"),
         "certificate_chain": describe_chain(events, config),
