@@ -74,7 +74,7 @@ def read_certificates_and_crls(data: bytes
 class TrustStore:
     """Trust anchors for verifying a peer's chain, and the CRLs to check it against."""
 
-    __slots__ = ("_stores", "certificates", "crls")
+    __slots__ = ("_der", "_stores", "certificates", "crls")
 
     def __init__(self, certificates: Sequence[x509.Certificate],
                  crls: Sequence[x509.CertificateRevocationList] = ()) -> None:
@@ -82,6 +82,10 @@ class TrustStore:
         self.crls = tuple(crls)
         self._stores: dict[bool, tuple[verification.Store | None,
                                        tuple[x509.Certificate, ...]]] = {}
+        # The DER of the certificates verified paths end in, by identity: path
+        # validation hands back the store's own objects, and encoding one costs
+        # more than the rest of the lookup (~10 us a certificate).
+        self._der: dict[int, tuple[x509.Certificate, bytes]] = {}
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -131,6 +135,16 @@ class TrustStore:
 
     def __len__(self) -> int:
         return len(self.certificates)
+
+    def der(self, certificate: x509.Certificate) -> bytes:
+        """The DER of a certificate, kept once encoded if it is one of this store's."""
+        kept = self._der.get(id(certificate))
+        if kept is not None and kept[0] is certificate:
+            return kept[1]
+        encoded = der(certificate)
+        if any(certificate is ours for ours in self.certificates):
+            self._der[id(certificate)] = (certificate, encoded)
+        return encoded
 
     def verification_store(self, partial_chain: bool = True
                            ) -> tuple[verification.Store | None, tuple[x509.Certificate, ...]]:

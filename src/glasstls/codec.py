@@ -31,7 +31,7 @@ class Reader:
     __slots__ = ("_data", "_end", "_pos")
 
     def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self._data = data
+        self._data = data  # bytes (not a view): opaque() and raw() return slices of it
         self._pos = pos
         self._end = len(data) if end is None else end
 
@@ -99,54 +99,63 @@ class Reader:
 
     def raw(self, n: int) -> bytes:
         start = self._take(n)
-        return bytes(self._data[start : start + n])
+        return self._data[start : start + n]
 
     def rest(self) -> bytes:
         return self.raw(self._end - self._pos)
 
-    def _length(self, length_size: int, minimum: int, maximum: int | None) -> int:
+    def _span(self, length_size: int, minimum: int, maximum: int | None) -> tuple[int, int]:
+        """Reads a vector's length; returns where its contents start and end, and
+        moves past them."""
         start = self._pos
-        end = start + length_size
-        if end > self._end:
+        pos = start + length_size
+        end = self._end
+        if pos > end:
             raise self._truncated(length_size)
-        self._pos = end
         data = self._data
-        n = data[start] if length_size == 1 else int.from_bytes(data[start:end], "big")
+        # Lengths of one and two bytes are nearly all of them: no int.from_bytes call.
+        if length_size == 2:
+            n = (data[start] << 8) | data[start + 1]
+        elif length_size == 1:
+            n = data[start]
+        else:
+            n = int.from_bytes(data[start:pos], "big")
+        stop = pos + n
+        if n < minimum or stop > end or (maximum is not None and n > maximum):
+            raise self._bad_length(n, minimum, maximum, end - pos)
+        self._pos = stop
+        return pos, stop
+
+    @staticmethod
+    def _bad_length(n: int, minimum: int, maximum: int | None, left: int) -> DecodeError:
         if n < minimum:
-            raise DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
+            return DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
         if maximum is not None and n > maximum:
-            raise DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
-        if n > self._end - self._pos:
-            raise DecodeError(f"truncated: vector of {n} bytes, {self._end - self._pos} left")
-        return n
+            return DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
+        return DecodeError(f"truncated: vector of {n} bytes, {left} left")
 
     def opaque(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
         """A length-prefixed byte string, e.g. ``opaque x<1..2^8-1>``."""
-        n = self._length(length_size, minimum, maximum)
-        start = self._pos
-        self._pos = start + n
-        return bytes(self._data[start : start + n])
+        start, end = self._span(length_size, minimum, maximum)
+        return self._data[start:end]
 
     def vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> Reader:
         """A sub-reader over a length-prefixed vector; use it with ``with``."""
-        n = self._length(length_size, minimum, maximum)
-        start = self._pos
-        self._pos = start + n
-        return Reader(self._data, start, start + n)
+        start, end = self._span(length_size, minimum, maximum)
+        return Reader(self._data, start, end)
 
     def u16_list(self, length_size: int = 2, minimum: int = 0,
                  maximum_count: int | None = None) -> tuple[int, ...]:
         """A vector of uint16 values (cipher suites, groups, schemes...), of at most
         ``maximum_count`` values when given (a limit of ours, not the RFC's)."""
-        n = self._length(length_size, minimum, None)
-        if n % 2:
+        start, end = self._span(length_size, minimum, None)
+        count, odd = divmod(end - start, 2)
+        if odd:
             raise DecodeError("odd length for a vector of uint16")
-        if maximum_count is not None and n // 2 > maximum_count:
-            raise DecodeError(f"{n // 2} values in a list where we accept {maximum_count}")
-        start = self._pos
-        self._pos = start + n
+        if maximum_count is not None and count > maximum_count:
+            raise DecodeError(f"{count} values in a list where we accept {maximum_count}")
         # One C call, however long the list: a hostile hello carries 32,000 values.
-        values: tuple[int, ...] = struct.unpack_from(f">{n // 2}H", self._data, start)
+        values: tuple[int, ...] = struct.unpack_from(f">{count}H", self._data, start)
         return values
 
 
@@ -184,8 +193,7 @@ class Writer:
 
     def u16_list(self, values: tuple[int, ...] | list[int], length_size: int = 2) -> None:
         self.buffer += (2 * len(values)).to_bytes(length_size, "big")
-        for value in values:
-            self.buffer += value.to_bytes(2, "big")
+        self.buffer += struct.pack(f">{len(values)}H", *values)
 
     def vector(self, length_size: int) -> _VectorScope:
         """A length-prefixed vector whose length is filled in when the block ends."""

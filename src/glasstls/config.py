@@ -6,6 +6,7 @@ test can replay a handshake byte for byte.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -146,18 +147,19 @@ class _Common:
     # () turns it off.
     certificate_compression: tuple[int, ...] = DEFAULT_ALGORITHMS
 
-    @property
+    # Read on every handshake: computed once (a config never changes).
+    @functools.cached_property
     def verify_options(self) -> VerifyOptions:
         return VerifyOptions(
             strict_web_pki=self.strict_web_pki, crl_check=CrlCheck(self.crl_check),
             hostname_checks_common_name=getattr(self, "hostname_checks_common_name", False),
             partial_chain=self.trust_partial_chain)
 
-    @property
+    @functools.cached_property
     def tls12_suites(self) -> tuple[int, ...]:
         return _tls12_suites(self)  # type: ignore[arg-type]
 
-    @property
+    @functools.cached_property
     def tls13_suites(self) -> tuple[int, ...]:
         return tuple(s for s in self.cipher_suites if SUITES[s].is_tls13)
 

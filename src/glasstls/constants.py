@@ -7,6 +7,7 @@ Messages keep the raw integers they carried, so that values unknown to us
 from __future__ import annotations
 
 import enum
+import functools
 
 from . import iana
 
@@ -167,6 +168,9 @@ def is_grease(value: int) -> bool:
     return (value & 0x0F0F) == 0x0A0A and (value >> 8) == (value & 0xFF)
 
 
+# Kept: every handshake names its group and signature scheme (an enum lookup is
+# slow); the bound holds against peers sending made-up code points.
+@functools.lru_cache(maxsize=1024)
 def describe(enum_type: type[enum.IntEnum], value: int) -> str:
     """A readable name for a code point, known or not: the engine's own name, else
     the IANA registry's (for what glasstls does not speak), else ``unknown(0x....)``.

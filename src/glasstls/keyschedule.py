@@ -10,17 +10,33 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .crypto.hkdf import expand_label, extract, hmac_digest
+from .crypto.hkdf import HmacKey, expand_label, extract, hmac_digest
 from .crypto.suites import Suite
+from .immutable import frozen
 
 _EMPTY_HASHES = {name: hashlib.new(name, b"").digest() for name in ("sha256", "sha384")}
 
 
+def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
+    """The Early Secret without a PSK, HKDF-Extract(0, 0), and Derive-Secret(it,
+    "derived", ""): constants of the hash, the same in every full handshake."""
+    zeros = bytes(hashlib.new(hash_name).digest_size)
+    early = extract(hash_name, zeros, zeros)
+    return early, HmacKey(hash_name, early).expand_label(b"derived", _EMPTY_HASHES[hash_name],
+                                                         len(zeros))
+
+
+_WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
+# HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
+_ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
+
+
 class KeySchedule:
-    __slots__ = ("_empty_hash", "_hash", "_len", "secret", "suite")
+    __slots__ = ("_derived", "_empty_hash", "_hash", "_key", "_len", "secret", "suite")
+    _derived: bytes | None  # Derive-Secret(., "derived", ""), when known in advance
+    _key: HmacKey | None
 
     def __init__(self, suite: Suite, psk: bytes | None = None) -> None:
         self.suite = suite
@@ -28,15 +44,27 @@ class KeySchedule:
         self._len = suite.hash_len
         self._empty_hash = _EMPTY_HASHES[self._hash]
         # Early Secret = HKDF-Extract(0, PSK or 0)
-        self.secret = extract(self._hash, bytes(self._len), psk or bytes(self._len))
+        if psk is None:
+            self.secret, self._derived = _WITHOUT_PSK[self._hash]
+            self._key = None  # made if an early secret is derived after all
+        else:
+            self._enter(_ZERO_SALT[self._hash].digest(psk))
+
+    def _enter(self, secret: bytes) -> None:
+        """A stage's secret, and its HMAC key for the Derive-Secrets that follow."""
+        self.secret = secret
+        self._key = HmacKey(self._hash, secret)
+        self._derived = None
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
-        return expand_label(self._hash, self.secret, label, transcript_hash, self._len, self._len)
+        key = self._key
+        if key is None:
+            key = self._key = HmacKey(self._hash, self.secret)
+        return key.expand_label(label, transcript_hash, self._len)
 
     def _next_stage(self, input_key_material: bytes) -> None:
-        derived = expand_label(self._hash, self.secret, b"derived", self._empty_hash,
-                               self._len, self._len)
-        self.secret = extract(self._hash, derived, input_key_material)
+        derived = self._derived or self.derive_secret(b"derived", self._empty_hash)
+        self._enter(extract(self._hash, derived, input_key_material))
 
     # -- early secret ------------------------------------------------------------
 
@@ -111,7 +139,7 @@ class DeferredSecret:
         return self._value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TrafficKeys:
     """One direction's traffic secret and the write key and IV it gives (§7.3)."""
 
@@ -120,7 +148,7 @@ class TrafficKeys:
     iv: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StageKeys:
     """A key schedule stage as computed: its secret and both directions' keys."""
 
@@ -147,7 +175,7 @@ class StageKeys:
         return details, secrets
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApplicationKeys(StageKeys):
     """The application stage, with the exporter master secret beside the keys."""
 
@@ -174,9 +202,8 @@ class Tls13Exporter:
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
-    key = expand_label(suite.hash_name, secret, b"key", b"", suite.key_len, suite.hash_len)
-    iv = expand_label(suite.hash_name, secret, b"iv", b"", 12, suite.hash_len)
-    return key, iv
+    prk = HmacKey(suite.hash_name, secret)
+    return prk.expand_label(b"key", b"", suite.key_len), prk.expand_label(b"iv", b"", 12)
 
 
 def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:

@@ -64,16 +64,16 @@ _UNPROTECTED = Protection()
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_decrypt", "_encrypt", "_failure", "_iv", "limit")
+    __slots__ = ("_decrypt", "_encrypt", "_iv", "limit")
     encrypted = True
     tls13 = True
     # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
     minimum = _TAG + 1
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
-        super().__init__()
-        aead: AEAD = suite.new_aead(key)
-        self._encrypt, self._decrypt, self._failure = aead.encrypt, aead.decrypt, aead.failure
+        self.sequence = 0
+        aead = suite.new_primitive(key)
+        self._encrypt, self._decrypt = aead.encrypt, aead.decrypt
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
@@ -102,7 +102,7 @@ class Tls13Protection(Protection):
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
         try:
             inner = self._decrypt(self._nonce(), payload, header)
-        except self._failure:
+        except AEAD.failure:
             raise BadRecordMac("record too short to be authentic" if len(payload) < self.minimum
                                else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.

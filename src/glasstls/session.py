@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from .codec import Reader, Writer
 from .crypto.sealing import open_sealed, seal
 from .errors import ConfigError, DecodeError
+from .immutable import frozen
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SessionState:
     """What a ticket (or a TLS 1.2 session cache entry) carries."""
 
@@ -75,7 +76,7 @@ class SessionState:
                    max_early, tuple(chain))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TicketKey:
     name: bytes  # 16 bytes, sent in the clear to find the key
     key: bytes  # 32 bytes, AES-256-GCM

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from .hkdf import hmac_digest
+from .hkdf import HmacKey
 
 
 def p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
     """P_hash(secret, seed) = HMAC(secret, A(1) + seed) + HMAC(secret, A(2) + seed) + ..."""
+    key = HmacKey(hash_name, secret)
     output = bytearray()
     a = seed
     while len(output) < length:
-        a = hmac_digest(hash_name, secret, a)
-        output += hmac_digest(hash_name, secret, a + seed)
+        a = key.digest(a)
+        output += key.digest(a + seed)
     return bytes(output[:length])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import cast
 
@@ -176,39 +177,48 @@ def scheme_fits_key(scheme_id: int, key: PrivateKey | PublicKey, *, tls13: bool,
     return kind in ("ed25519", "ed448") and scheme.kind == kind
 
 
+# The parameter objects cryptography's sign and verify take, made once per scheme.
+@functools.cache
+def _rsa_padding(scheme_id: int) -> padding.AsymmetricPadding:
+    scheme = SCHEMES[scheme_id]
+    if scheme.kind == "rsa_pkcs1":
+        return padding.PKCS1v15()
+    return padding.PSS(mgf=padding.MGF1(scheme.hash()), salt_length=padding.PSS.DIGEST_LENGTH)
+
+
+@functools.cache
+def _hash(scheme_id: int) -> hashes.HashAlgorithm:
+    return SCHEMES[scheme_id].hash()
+
+
+@functools.cache
+def _ecdsa(scheme_id: int) -> ec.ECDSA:
+    return ec.ECDSA(_hash(scheme_id))
+
+
 def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
     """A signature of ``data``. ECDSA and RSA-PSS signatures are randomized by
     OpenSSL (cryptography takes no seed for them); recorded transcripts replay
     the output of this function."""
-    scheme = SCHEMES[scheme_id]
     if isinstance(key, rsa.RSAPrivateKey):
-        if scheme.kind == "rsa_pkcs1":
-            return key.sign(data, padding.PKCS1v15(), scheme.hash())
-        pss = padding.PSS(mgf=padding.MGF1(scheme.hash()), salt_length=padding.PSS.DIGEST_LENGTH)
-        return key.sign(data, pss, scheme.hash())
+        return key.sign(data, _rsa_padding(scheme_id), _hash(scheme_id))
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(scheme.hash()))
+        return key.sign(data, _ecdsa(scheme_id))
     # Ed25519, and ML-DSA with the empty context (draft-ietf-tls-mldsa).
     return key.sign(data)
 
 
 def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> None:
     """Check a signature; a bad one is ``decrypt_error`` (RFC 8446 §4.4.3)."""
-    scheme = SCHEMES[scheme_id]
     try:
         if isinstance(key, rsa.RSAPublicKey):
-            if scheme.kind == "rsa_pkcs1":
-                key.verify(signature, data, padding.PKCS1v15(), scheme.hash())
-            else:
-                pss = padding.PSS(mgf=padding.MGF1(scheme.hash()),
-                                  salt_length=padding.PSS.DIGEST_LENGTH)
-                key.verify(signature, data, pss, scheme.hash())
+            key.verify(signature, data, _rsa_padding(scheme_id), _hash(scheme_id))
         elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(scheme.hash()))
+            key.verify(signature, data, _ecdsa(scheme_id))
         else:
             key.verify(signature, data)
     except (InvalidSignature, ValueError):
-        raise DecryptError(f"{scheme.name} signature does not verify") from None
+        raise DecryptError(f"{SCHEMES[scheme_id].name} signature does not verify") from None
 
 
 # RSASSA-PSS as an X.509 signature algorithm: its parameters (hash, salt) are in the

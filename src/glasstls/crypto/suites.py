@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
@@ -19,7 +20,7 @@ class AEAD:
     """
 
     __slots__ = ("_impl", "decrypt", "encrypt")
-    failure = InvalidTag
+    failure: ClassVar[type[InvalidTag]] = InvalidTag  # a class attribute, also when compiled
 
     def __init__(self, impl: AESGCM | ChaCha20Poly1305) -> None:
         self._impl = impl
@@ -54,9 +55,14 @@ class Suite:
     record_limit: int
 
     def new_aead(self, key: bytes) -> AEAD:
+        return AEAD(self.new_primitive(key))
+
+    def new_primitive(self, key: bytes) -> AESGCM | ChaCha20Poly1305:
+        """The AEAD primitive itself, for the record layer's hot path (its
+        ``encrypt``/``decrypt`` raise ``AEAD.failure`` for a bad tag)."""
         if self.cipher == "CHACHA20-POLY1305":
-            return AEAD(ChaCha20Poly1305(key))
-        return AEAD(AESGCM(key))
+            return ChaCha20Poly1305(key)
+        return AESGCM(key)
 
     @property
     def is_tls13(self) -> bool:

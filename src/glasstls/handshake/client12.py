@@ -18,7 +18,6 @@ flight, ``Keys12`` once the master secret exists.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -45,6 +44,7 @@ from ..errors import (
     UnsupportedExtension,
 )
 from ..events import HandshakeComplete, SessionTicketReceived
+from ..immutable import frozen
 from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_typed
 from ..messages.handshake import (
     Certificate12,
@@ -76,7 +76,7 @@ from .post12 import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Hello12:
     """What exists from the ServerHello on."""
 
@@ -90,7 +90,7 @@ class Hello12:
     status_acknowledged: bool  # RFC 6066 §8: a CertificateStatus may follow Certificate
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerCertificate12:
     certificate: x509.Certificate
     chain: tuple[bytes, ...]  # as received
@@ -99,7 +99,7 @@ class ServerCertificate12:
     ocsp_status: str | None = None  # what it says, once checked
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerKeyShare12:
     """The server's signed ECDHE parameters."""
 
@@ -108,7 +108,7 @@ class ServerKeyShare12:
     signature_scheme: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Keys12:
     """The session's keys and what the handshake will report about the server."""
 
@@ -206,7 +206,7 @@ class ExpectCertificate(_Tls12ClientState):
                                  AlertDescription.unsupported_certificate)
         offer = hello.offer
         verified = verify_server_certificates(engine, offer.config, offer.server_name, chain,
-                                              message.chain[0])
+                                              message.chain)
         server = ServerCertificate12(chain[0], message.chain, verified)
         if hello.status_acknowledged:
             return ExpectCertificateStatus(hello, server, chain)

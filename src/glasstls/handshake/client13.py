@@ -12,7 +12,6 @@ certificate is checked.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 from cryptography import x509
 
@@ -37,6 +36,7 @@ from ..errors import (
     UnsupportedExtension,
 )
 from ..events import HandshakeComplete
+from ..immutable import frozen
 from ..keyschedule import KeySchedule, StageKeys, Tls13Exporter, finished_verify_data
 from ..messages.extensions import (
     ALPN,
@@ -75,7 +75,7 @@ from .engine import Engine, Negotiated, State
 from .post13 import ClientConnected13
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Handshake13:
     """What exists from the ServerHello on."""
 
@@ -90,7 +90,7 @@ class Handshake13:
     writing_handshake_keys: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Extensions13:
     """What EncryptedExtensions settled."""
 
@@ -98,7 +98,7 @@ class Extensions13:
     early_data_accepted: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerIdentity:
     """The server's certificate chain: as sent, the verified path, and the scheme
     of the signature that proved the key (from the ticket when resuming); how the
@@ -260,7 +260,7 @@ def _server_certificate(engine: Engine, hs: Handshake13, extensions: Extensions1
     chain = certs.parse_chain(message.chain)
     engine.note(chain=lambda: describe_chain(chain))
     verified = verify_server_certificates(engine, config, offer.server_name, chain,
-                                          message.chain[0])
+                                          message.chain)
     staple = stapling.leaf_staple(message)
     check = stapling.check_server_staple(engine, config, chain, verified, staple)
     return ExpectCertificateVerify(hs, extensions, request, chain[0], ServerIdentity(

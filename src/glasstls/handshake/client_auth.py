@@ -36,6 +36,7 @@ from .common import (
     certificate_verify_content,
     choose_signature_scheme,
     describe_chain,
+    path_der,
     verify_peer_chain,
 )
 from .engine import Engine
@@ -92,7 +93,7 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
         raise UsageError("client certificates need ServerConfig.client_trust")
     path = verify_peer_chain(engine, config.client_trust, chain, Purpose.CLIENT,
                              config.verify_options, config.clock(), peer="client")
-    return chain, tuple(certs.der(c) for c in path)
+    return chain, path_der(path, chain, chain_der, config.client_trust)
 
 
 def check_client_signature(engine: Engine, config: ServerConfig,

@@ -4,7 +4,6 @@ and what it remembers of it, for both versions' states."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..config import ClientConfig
 from ..constants import (
@@ -15,6 +14,7 @@ from ..constants import (
 )
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.signatures import tls12_schemes
+from ..immutable import frozen
 from ..messages.extensions import (
     ALPN,
     EarlyDataIndication,
@@ -39,7 +39,7 @@ from .psk13 import offered_psk, with_binder
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SentHello:
     """A ClientHello as sent, with the private key shares behind it."""
 
@@ -51,7 +51,7 @@ class SentHello:
     grease: Mapping[str, int]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientOffer:
     """What the client offered, for the states of either version after the hello."""
 

@@ -123,7 +123,7 @@ def verify_peer_chain(engine: Engine, trust: TrustStore, chain: list[x509.Certif
 
 
 def verify_server_certificates(engine: Engine, config: ClientConfig, server_name: str | None,
-                               chain: list[x509.Certificate], received_leaf: bytes = b""
+                               chain: list[x509.Certificate], received: Sequence[bytes]
                                ) -> tuple[bytes, ...]:
     """Check the server's chain as the config says; trace the outcome either way.
     Returns the verified path (DER, leaf first), empty when verification is off."""
@@ -131,10 +131,18 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
         engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
             "result": "skipped", "reason": "certificate verification is disabled"})
         return ()
+    trust = config.trust_store()
     path = verify_peer_chain(
-        engine, config.trust_store(), chain, Purpose.SERVER, config.verify_options,
+        engine, trust, chain, Purpose.SERVER, config.verify_options,
         config.clock(), server_name=server_name, check_name=config.check_hostname,
         host_name=server_name if config.check_hostname else "(not checked)")
-    # The leaf's DER is the one received; only the rest of the path is encoded.
-    return (received_leaf, *(certs.der(c) for c in path[1:])) if (
-        received_leaf) else tuple(certs.der(c) for c in path)
+    return path_der(path, chain, received, trust)
+
+
+def path_der(path: list[x509.Certificate], chain: list[x509.Certificate],
+             received: Sequence[bytes], trust: TrustStore) -> tuple[bytes, ...]:
+    """A verified path as DER, leaf first, without encoding a certificate again:
+    the peer's as received (``chain`` parsed from ``received``), the rest as the
+    trust store keeps them. Path validation returns the objects it was given."""
+    as_received = {id(c): der for c, der in zip(chain, received, strict=True)}
+    return tuple(as_received.get(id(c)) or trust.der(c) for c in path)

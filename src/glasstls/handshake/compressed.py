@@ -9,7 +9,7 @@ engine does for every message; the states then read the Certificate inside it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from .. import compression
 from ..constants import CertificateCompressionAlgorithm, ExtensionType as X, HandshakeType as H
@@ -38,7 +38,7 @@ def peer_algorithms(extensions: tuple[Extension, ...]) -> tuple[int, ...]:
     return offered.algorithms if offered is not None else ()
 
 
-def certificate_parsers(offered: tuple[int, ...]) -> Mapping[int, Parser]:
+def certificate_parsers(offered: tuple[int, ...]) -> dict[int, Parser]:
     """What a state waiting for the peer's Certificate accepts: a CompressedCertificate
     too, once we offered to decompress one (otherwise it is unexpected_message)."""
     if not offered:

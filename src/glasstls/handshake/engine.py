@@ -18,12 +18,12 @@ decisions (key exchange, certificate verification, key derivation...) with
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..constants import HandshakeType
 from ..errors import AlertDescription, UnexpectedMessage, UsageError
 from ..events import Event, HandshakeComplete
+from ..immutable import frozen
 
 if TYPE_CHECKING:
     from ..crypto.suites import Suite
@@ -38,7 +38,7 @@ Details = Mapping[str, Any] | Callable[[], Mapping[str, Any]]
 Exporter = Callable[[bytes, bytes | None, int], bytes]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Negotiated:
     """What a completed handshake settled, handed to the connection by the final state."""
 
@@ -131,7 +131,9 @@ class State:
     """One step of a handshake. ``expects`` maps each handshake type this state
     accepts to the parser for it; anything else is ``unexpected_message``."""
 
-    expects: Mapping[int, Parser] = {}
+    # A dict (not a Mapping): the states' own tables are dicts, and a class compiled
+    # by mypyc (hatch_build.py) keeps the attribute type its base declares.
+    expects: dict[int, Parser] = {}
     # TLS 1.3 (RFC 8446 §5): a change_cipher_spec record with value 1 is ignored
     # between the first ClientHello and the peer's Finished.
     ignores_change_cipher_spec: ClassVar[bool] = False

@@ -3,7 +3,6 @@ Finished check, the exporter, and the connected state (which refuses renegotiati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from ..constants import TLS12, HandshakeType as H
@@ -12,12 +11,13 @@ from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
 from ..errors import AlertDescription, DecryptError
 from ..events import HandshakeComplete
+from ..immutable import frozen
 from ..messages.handshake import ClientHello, Finished, parse_empty
 from ..record import Tls12Protection
 from .engine import Engine, Negotiated, State
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Tls12Keys:
     """RFC 5246 §6.3: the master secret and the key block made from it (AEAD suites:
     write keys and IVs, no MAC keys)."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
 from cryptography import x509
@@ -58,17 +57,17 @@ from .common import (
 from .engine import Engine, Parser, State
 from .transcript import Transcript
 
-_CLIENT: Mapping[int, Parser] = {H.key_update: KeyUpdate.parse,
+_CLIENT: dict[int, Parser] = {H.key_update: KeyUpdate.parse,
                                  H.new_session_ticket: NewSessionTicket13.parse}
-_CLIENT_PHA: Mapping[int, Parser] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
-_SERVER: Mapping[int, Parser] = {H.key_update: KeyUpdate.parse}
-_SERVER_AWAITING: Mapping[int, Mapping[int, Parser]] = {
+_CLIENT_PHA: dict[int, Parser] = {**_CLIENT, H.certificate_request: CertificateRequest13.parse}
+_SERVER: dict[int, Parser] = {H.key_update: KeyUpdate.parse}
+_SERVER_AWAITING: dict[int, dict[int, Parser]] = {
     message: {**_SERVER, message: parse} for message, parse in (
         (H.certificate, Certificate13.parse), (H.certificate_verify, CertificateVerify.parse),
         (H.finished, Finished.parse))
 }
 # Awaiting a client certificate that may come compressed (RFC 8879).
-_SERVER_AWAITING_COMPRESSED: Mapping[int, Parser] = {
+_SERVER_AWAITING_COMPRESSED: dict[int, Parser] = {
     **_SERVER_AWAITING[H.certificate], H.compressed_certificate: CompressedCertificate.parse}
 
 
@@ -230,7 +229,7 @@ class ServerConnected13(Connected13):
             self._pending.expecting)
         return self
 
-    def _awaiting(self, message: int) -> Mapping[int, Parser]:
+    def _awaiting(self, message: int) -> dict[int, Parser]:
         if message == H.certificate and self.config.certificate_compression:
             return _SERVER_AWAITING_COMPRESSED
         return _SERVER_AWAITING[message]

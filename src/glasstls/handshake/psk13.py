@@ -4,7 +4,6 @@ binders, tickets issued by the server, and the server's choice of a PSK."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from .. import trace as t
 from ..config import ServerConfig
@@ -16,6 +15,7 @@ from ..errors import (
     DecryptError,
     MissingExtension,
 )
+from ..immutable import frozen
 from ..keyschedule import KeySchedule, finished_verify_data, resumption_psk
 from ..messages.extensions import (
     EarlyDataIndication,
@@ -69,7 +69,7 @@ def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> Cl
                        filled.extensions, raw)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AcceptedPsk:
     index: int
     state: SessionState

@@ -18,7 +18,6 @@ handshake), ``Keys12`` once the master secret exists.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
@@ -47,6 +46,7 @@ from ..errors import (
     InappropriateFallback,
 )
 from ..events import HandshakeComplete
+from ..immutable import frozen
 from ..messages.extensions import (
     ALPN,
     Empty,
@@ -103,7 +103,7 @@ _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp
 _CERTIFICATE_TYPES = bytes([1, 64])
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Hello12:
     """What the server decided for its ServerHello."""
 
@@ -122,7 +122,7 @@ class Hello12:
     ocsp_response: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Full12:
     """A full handshake's certificate and key exchange (after ServerHelloDone)."""
 
@@ -132,7 +132,7 @@ class Full12:
     ecdhe: tuple[int, PrivateShare, int] | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Keys12:
     """The session's keys and what the handshake will report about the client."""
 

@@ -13,7 +13,6 @@ the states after it share.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 
 from cryptography import x509
 
@@ -42,6 +41,7 @@ from ..errors import (
     UnexpectedMessage,
 )
 from ..events import HandshakeComplete
+from ..immutable import frozen
 from ..keyschedule import (
     ApplicationKeys,
     KeySchedule,
@@ -104,7 +104,7 @@ from .post13 import ServerConnected13
 from .psk13 import AcceptedPsk, choose_psk, early_data_acceptable, issue_tickets
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Retry13:
     """What a HelloRetryRequest settled, for the second ClientHello."""
 
@@ -116,7 +116,7 @@ class Retry13:
     sent_change_cipher_spec: bool
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Flight13:
     """Everything the server decided and derived for its flight."""
 
@@ -136,7 +136,7 @@ class Flight13:
     ocsp_response: bytes  # the staple in our leaf's CertificateEntry, or b""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Choice:
     """The ClientHello's answer before anything is sent."""
 

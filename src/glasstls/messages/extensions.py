@@ -8,9 +8,8 @@ extension is allowed in a message at all is checked by ``check_allowed``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Iterable, Sized
+from typing import ClassVar, TypeVar
 
 from ..codec import Reader, Writer
 from ..constants import CertificateStatusType, ExtensionType as X
@@ -18,6 +17,7 @@ from ..errors import (
     DecodeError,
     IllegalParameter,
 )
+from ..immutable import frozen
 
 # Where an extension block sits.
 CH, SH, HRR, EE, CT, CR, NST = "CH", "SH", "HRR", "EE", "CT", "CR", "NST"
@@ -37,13 +37,13 @@ MAX_ALPN_PROTOCOLS = 64
 MAX_CERTIFICATE_AUTHORITIES = 256
 
 
-def _check_count(entries: list[Any], limit: int | None, what: str) -> None:
+def _check_count(entries: Sized, limit: int | None, what: str) -> None:
     """Before reading one more entry of a list capped at ``limit`` (None: no cap)."""
     if limit is not None and len(entries) >= limit:
         raise DecodeError(f"more than {limit} {what} in a ClientHello")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UnknownExtension:
     """Any extension we do not interpret; kept byte for byte."""
 
@@ -54,17 +54,21 @@ class UnknownExtension:
         w.raw(self.data)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Empty:
     """An extension whose presence is its whole meaning (extended_master_secret...)."""
 
     type: int
 
+    @classmethod
+    def parse(cls, ext_type: int, where: str, r: Reader) -> Empty:
+        return cls(ext_type)
+
     def write(self, w: Writer) -> None:
         pass
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerNameList:
     type: ClassVar[int] = X.server_name
     host_name: bytes  # RFC 6066 §3: at most one host_name
@@ -120,7 +124,7 @@ def _checked_host_name(name: bytes) -> bytes:
     return name
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class U16List:
     """supported_groups, signature_algorithms(_cert): a uint16 vector <2..2^16-2>."""
 
@@ -128,16 +132,17 @@ class U16List:
     values: tuple[int, ...]
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader, limit: int | None = None) -> U16List:
-        values = r.u16_list(2, minimum=2, maximum_count=limit)
-        r.expect_end()
-        return cls(ext_type, values)
+    def parse(cls, ext_type: int, where: str, r: Reader) -> U16List:
+        limit = None
+        if where == CH:
+            limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
+        return cls(ext_type, r.u16_list(2, minimum=2, maximum_count=limit))
 
     def write(self, w: Writer) -> None:
         w.u16_list(self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class U8List:
     """ec_point_formats, psk_key_exchange_modes: a uint8 vector <1..2^8-1>."""
 
@@ -145,22 +150,21 @@ class U8List:
     values: bytes
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader) -> U8List:
-        values = r.opaque(1, minimum=1)
-        r.expect_end()
-        return cls(ext_type, values)
+    def parse(cls, ext_type: int, where: str, r: Reader) -> U8List:
+        return cls(ext_type, r.opaque(1, minimum=1))
 
     def write(self, w: Writer) -> None:
         w.opaque(1, self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ALPN:
     type: ClassVar[int] = X.application_layer_protocol_negotiation
     protocols: tuple[bytes, ...]
 
     @classmethod
-    def parse(cls, r: Reader, limit: int | None = None) -> ALPN:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> ALPN:
+        limit = MAX_ALPN_PROTOCOLS if where == CH else None
         protocols: list[bytes] = []
         with r.vector(2, minimum=2) as names:
             while names.remaining:
@@ -174,7 +178,7 @@ class ALPN:
                 w.opaque(1, name)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SupportedVersions:
     """ClientHello: the offered list; ServerHello/HRR: the one selected."""
 
@@ -183,16 +187,11 @@ class SupportedVersions:
     selected: bool = False
 
     @classmethod
-    def parse_offered(cls, r: Reader) -> SupportedVersions:
-        with r.vector(1, minimum=2, maximum=254) as body:
-            if body.remaining % 2:
-                raise DecodeError("odd length in supported_versions")
-            versions = tuple(body.u16() for _ in range(body.remaining // 2))
-        return cls(versions)
-
-    @classmethod
-    def parse_selected(cls, r: Reader) -> SupportedVersions:
-        return cls((r.u16(),), selected=True)
+    def parse(cls, ext_type: int, where: str, r: Reader) -> SupportedVersions:
+        if where != CH:
+            return cls((r.u16(),), selected=True)
+        # ProtocolVersion versions<2..254>: whole uint16 values only.
+        return cls(r.u16_list(1, minimum=2))
 
     def write(self, w: Writer) -> None:
         if self.selected:
@@ -203,7 +202,7 @@ class SupportedVersions:
                     w.u16(version)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyShareEntry:
     group: int
     key_exchange: bytes
@@ -217,7 +216,7 @@ class KeyShareEntry:
         w.opaque(2, self.key_exchange)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyShare:
     """ClientHello: ``entries``; ServerHello: one entry; HRR: ``selected_group`` only."""
 
@@ -227,24 +226,22 @@ class KeyShare:
     where: str = CH
 
     @classmethod
-    def parse_at(cls, where: str, r: Reader) -> KeyShare:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> KeyShare:
         if where == HRR:
             return cls(selected_group=r.u16(), where=HRR)
         if where == SH:
             return cls((KeyShareEntry.parse(r),), where=SH)
-        entries: list[KeyShareEntry] = []
-        groups: set[int] = set()
+        entries: dict[int, KeyShareEntry] = {}  # by group, in wire order
         with r.vector(2) as body:
             while body.remaining:
                 _check_count(entries, MAX_KEY_SHARES, "key shares")
-                entry = KeyShareEntry.parse(body)
-                if entry.group in groups:
+                group = body.u16()
+                if group in entries:
                     # RFC 8446 §4.2.8: clients MUST NOT offer two shares for one group;
                     # servers MAY abort with illegal_parameter (the stricter reading).
-                    raise IllegalParameter(f"key_share offers group 0x{entry.group:04x} twice")
-                groups.add(entry.group)
-                entries.append(entry)
-        return cls(tuple(entries), where=CH)
+                    raise IllegalParameter(f"key_share offers group 0x{group:04x} twice")
+                entries[group] = KeyShareEntry(group, body.opaque(2, minimum=1))
+        return cls(tuple(entries.values()), where=CH)
 
     def write(self, w: Writer) -> None:
         if self.where == HRR:
@@ -258,7 +255,7 @@ class KeyShare:
                     entry.write(w)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Opaque16:
     """cookie: opaque<1..2^16-1>."""
 
@@ -266,33 +263,33 @@ class Opaque16:
     data: bytes
 
     @classmethod
-    def parse_as(cls, ext_type: int, r: Reader) -> Opaque16:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> Opaque16:
         return cls(ext_type, r.opaque(2, minimum=1))
 
     def write(self, w: Writer) -> None:
         w.opaque(2, self.data)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RenegotiationInfo:
     type: ClassVar[int] = X.renegotiation_info
     renegotiated_connection: bytes
 
     @classmethod
-    def parse(cls, r: Reader) -> RenegotiationInfo:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> RenegotiationInfo:
         return cls(r.opaque(1))
 
     def write(self, w: Writer) -> None:
         w.opaque(1, self.renegotiated_connection)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RecordSizeLimit:
     type: ClassVar[int] = X.record_size_limit
     limit: int
 
     @classmethod
-    def parse(cls, r: Reader) -> RecordSizeLimit:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> RecordSizeLimit:
         limit = r.u16()
         # RFC 8449 §4: values below 64 are illegal_parameter.
         if limit < 64:
@@ -303,13 +300,13 @@ class RecordSizeLimit:
         w.u16(self.limit)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PskIdentity:
     identity: bytes
     obfuscated_ticket_age: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PreSharedKey:
     """ClientHello: identities and binders; ServerHello: ``selected_identity``."""
 
@@ -319,7 +316,7 @@ class PreSharedKey:
     selected_identity: int | None = None
 
     @classmethod
-    def parse_at(cls, where: str, r: Reader) -> PreSharedKey:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> PreSharedKey:
         if where == SH:
             return cls(selected_identity=r.u16())
         identities: list[PskIdentity] = []
@@ -356,25 +353,32 @@ class PreSharedKey:
         return 2 + sum(1 + len(b) for b in self.binders)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EarlyDataIndication:
     """Empty in ClientHello and EncryptedExtensions; a size in NewSessionTicket."""
 
     type: ClassVar[int] = X.early_data
     max_early_data_size: int | None = None
 
+    @classmethod
+    def parse(cls, ext_type: int, where: str, r: Reader) -> EarlyDataIndication:
+        return cls(r.u32() if where == NST else None)
+
     def write(self, w: Writer) -> None:
         if self.max_early_data_size is not None:
             w.u32(self.max_early_data_size)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateAuthorities:
     type: ClassVar[int] = X.certificate_authorities
     names: tuple[bytes, ...]  # DER-encoded distinguished names
 
     @classmethod
-    def parse(cls, r: Reader, limit: int | None = None) -> CertificateAuthorities:
+    def parse(cls, ext_type: int, where: str, r: Reader) -> CertificateAuthorities:
+        # In a CertificateRequest a server may list hundreds of CAs; only the hello
+        # is capped.
+        limit = MAX_CERTIFICATE_AUTHORITIES if where == CH else None
         names: list[bytes] = []
         with r.vector(2, minimum=3) as body:
             while body.remaining:
@@ -388,7 +392,7 @@ class CertificateAuthorities:
                 w.opaque(2, name)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CompressCertificate:
     """RFC 8879 §3: the algorithms a peer can decompress, ``<2..2^8-2>``."""
 
@@ -396,16 +400,14 @@ class CompressCertificate:
     algorithms: tuple[int, ...]
 
     @classmethod
-    def parse(cls, r: Reader) -> CompressCertificate:
-        algorithms = r.u16_list(1, minimum=2)
-        r.expect_end()
-        return cls(algorithms)
+    def parse(cls, ext_type: int, where: str, r: Reader) -> CompressCertificate:
+        return cls(r.u16_list(1, minimum=2))
 
     def write(self, w: Writer) -> None:
         w.u16_list(self.algorithms, length_size=1)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusRequest:
     """RFC 6066 §8, in ClientHello: the certificate status wanted. For OCSP, the
     responders trusted (DER ResponderIDs) and request extensions (DER Extensions),
@@ -448,7 +450,7 @@ def parse_certificate_status(r: Reader) -> bytes:
     return r.opaque(3, minimum=1)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OCSPStatus:
     """TLS 1.3: the OCSP response stapled to one CertificateEntry (status_request)."""
 
@@ -470,10 +472,6 @@ Extension = (
     | EarlyDataIndication | CertificateAuthorities | CompressCertificate | StatusRequest
     | OCSPStatus
 )
-
-_EMPTY_TYPES = {X.extended_master_secret, X.post_handshake_auth, X.encrypt_then_mac}
-_U16_LISTS = {X.supported_groups, X.signature_algorithms, X.signature_algorithms_cert}
-_U8_LISTS = {X.ec_point_formats, X.psk_key_exchange_modes}
 
 # RFC 8446 §4.2 (table): where each TLS 1.3 extension may appear. TLS 1.2-only
 # extensions may appear in ClientHello and ServerHello.
@@ -510,46 +508,43 @@ ALLOWED: dict[int, frozenset[str]] = {
 }
 
 
-def _parse_one(ext_type: int, where: str, r: Reader) -> Extension:
-    if ext_type in _EMPTY_TYPES or (ext_type in (X.server_name, X.status_request)
-                                    and where in (SH, EE)):
-        # RFC 6066 §3, §8: the server's acknowledgement is an empty extension.
-        return Empty(ext_type)
-    if ext_type == X.server_name:
-        return ServerNameList.parse(r)
-    in_hello = where == CH
-    if ext_type in _U16_LISTS:
-        limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
-        return U16List.parse_as(ext_type, r, limit if in_hello else None)
-    if ext_type in _U8_LISTS:
-        return U8List.parse_as(ext_type, r)
-    if ext_type == X.application_layer_protocol_negotiation:
-        return ALPN.parse(r, MAX_ALPN_PROTOCOLS if in_hello else None)
-    if ext_type == X.supported_versions:
-        return SupportedVersions.parse_offered(r) if where == CH else (
-            SupportedVersions.parse_selected(r))
-    if ext_type == X.key_share:
-        return KeyShare.parse_at(where, r)
-    if ext_type == X.cookie:
-        return Opaque16.parse_as(ext_type, r)
-    if ext_type == X.renegotiation_info:
-        return RenegotiationInfo.parse(r)
-    if ext_type == X.record_size_limit:
-        return RecordSizeLimit.parse(r)
-    if ext_type == X.pre_shared_key:
-        return PreSharedKey.parse_at(where, r)
-    if ext_type == X.early_data:
-        return EarlyDataIndication(r.u32() if where == NST else None)
-    if ext_type == X.certificate_authorities:
-        # In a CertificateRequest a server may list hundreds of CAs; only the hello
-        # is capped.
-        return CertificateAuthorities.parse(r, MAX_CERTIFICATE_AUTHORITIES if in_hello else None)
-    if ext_type == X.compress_certificate:
-        return CompressCertificate.parse(r)
-    if ext_type == X.status_request:
-        return StatusRequest.parse(r) if where == CH else OCSPStatus.parse(r)
-    return UnknownExtension(ext_type, r.rest())
+def _server_name(ext_type: int, where: str, r: Reader) -> Extension:
+    # RFC 6066 §3: the server's answer is empty.
+    return ServerNameList.parse(r) if where == CH else Empty(ext_type)
 
+
+def _status_request(ext_type: int, where: str, r: Reader) -> Extension:
+    # RFC 6066 §8: a request in the ClientHello, an empty acknowledgement in a TLS 1.2
+    # ServerHello, the OCSP response in a TLS 1.3 CertificateEntry.
+    if where == CH:
+        return StatusRequest.parse(r)
+    return Empty(ext_type) if where == SH else OCSPStatus.parse(r)
+
+
+# How each extension we interpret is parsed: parse(type, where, body); the body
+# must be read to its end (parse_extensions checks).
+_PARSERS: dict[int, Callable[[int, str, Reader], Extension]] = {
+    X.extended_master_secret: Empty.parse,
+    X.post_handshake_auth: Empty.parse,
+    X.encrypt_then_mac: Empty.parse,
+    X.server_name: _server_name,
+    X.supported_groups: U16List.parse,
+    X.signature_algorithms: U16List.parse,
+    X.signature_algorithms_cert: U16List.parse,
+    X.ec_point_formats: U8List.parse,
+    X.psk_key_exchange_modes: U8List.parse,
+    X.application_layer_protocol_negotiation: ALPN.parse,
+    X.supported_versions: SupportedVersions.parse,
+    X.key_share: KeyShare.parse,
+    X.cookie: Opaque16.parse,
+    X.renegotiation_info: RenegotiationInfo.parse,
+    X.record_size_limit: RecordSizeLimit.parse,
+    X.pre_shared_key: PreSharedKey.parse,
+    X.early_data: EarlyDataIndication.parse,
+    X.certificate_authorities: CertificateAuthorities.parse,
+    X.compress_certificate: CompressCertificate.parse,
+    X.status_request: _status_request,
+}
 
 # Extensions whose body we interpret only in some messages; elsewhere kept opaque.
 _TYPED_WHERE: dict[int, frozenset[str]] = {
@@ -565,24 +560,24 @@ _TYPED_WHERE: dict[int, frozenset[str]] = {
 
 def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
-    extensions: list[Extension] = []
-    seen: set[int] = set()
+    extensions: dict[int, Extension] = {}  # by type, in wire order
     limit = MAX_EXTENSIONS if where == CH else None
     with r.vector(2) as block:
         while block.remaining:
-            _check_count(extensions, limit, "extensions")
+            if limit is not None and len(extensions) >= limit:
+                raise DecodeError(f"more than {limit} extensions in a ClientHello")
             ext_type = block.u16()
-            if ext_type in seen:
+            if ext_type in extensions:
                 # RFC 8446 §4.2: no more than one extension of a type in a block.
                 raise IllegalParameter(f"duplicate extension {ext_type}")
-            seen.add(ext_type)
-            with block.vector(2) as body:
-                typed_where = _TYPED_WHERE.get(ext_type)
-                if typed_where is not None and where not in typed_where:
-                    extensions.append(UnknownExtension(ext_type, body.rest()))
-                else:
-                    extensions.append(_parse_one(ext_type, where, body))
-    return tuple(extensions)
+            parse = _PARSERS.get(ext_type)
+            typed_where = _TYPED_WHERE.get(ext_type)
+            if parse is None or (typed_where is not None and where not in typed_where):
+                extensions[ext_type] = UnknownExtension(ext_type, block.opaque(2))
+            else:
+                with block.vector(2) as body:
+                    extensions[ext_type] = parse(ext_type, where, body)
+    return tuple(extensions.values())
 
 
 def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:

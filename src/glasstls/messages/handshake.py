@@ -13,7 +13,7 @@ is sent or received, with these values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..codec import Reader, Writer
@@ -36,6 +36,7 @@ from ..errors import (
     DecodeError,
     IllegalParameter,
 )
+from ..immutable import frozen
 from .extensions import (
     ALPN,
     CH,
@@ -115,7 +116,7 @@ def body_reader(raw: bytes) -> Reader:
     return Reader(raw, 4)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientHello:
     msg_type: ClassVar[int] = H.client_hello
     legacy_version: int
@@ -194,7 +195,7 @@ class ClientHello:
         return details
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerHello:
     """ServerHello, or a HelloRetryRequest when ``random`` is the special value."""
 
@@ -264,7 +265,7 @@ class ServerHello:
                 "extensions": _extension_names(extensions)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EncryptedExtensions:
     msg_type: ClassVar[int] = H.encrypted_extensions
     extensions: tuple[Extension, ...]
@@ -289,13 +290,13 @@ class EncryptedExtensions:
                 else None}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateEntry:
     cert_data: bytes  # DER X.509
     extensions: tuple[Extension, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Certificate13:
     msg_type: ClassVar[int] = H.certificate
     certificate_request_context: bytes
@@ -330,7 +331,7 @@ class Certificate13:
         return {}  # the chain is described by the side that parsed it
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Certificate12:
     msg_type: ClassVar[int] = H.certificate
     chain: tuple[bytes, ...]
@@ -355,7 +356,7 @@ class Certificate12:
         return {}  # the chain is described by the side that parsed it
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CompressedCertificate:
     """RFC 8879 §4: a Certificate message (its body) compressed, in place of it."""
 
@@ -383,7 +384,7 @@ class CompressedCertificate:
                 "compressed_length": len(self.compressed_certificate_message)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateStatus:
     """RFC 6066 §8 (TLS 1.2): the OCSP response for the server's certificate."""
 
@@ -406,7 +407,7 @@ class CertificateStatus:
         return {"status_type": "ocsp", "ocsp_response_bytes": len(self.ocsp_response)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateRequest13:
     msg_type: ClassVar[int] = H.certificate_request
     certificate_request_context: bytes
@@ -428,7 +429,7 @@ class CertificateRequest13:
         return {"extensions": _extension_names(self.extensions)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateRequest12:
     msg_type: ClassVar[int] = H.certificate_request
     certificate_types: bytes
@@ -462,7 +463,7 @@ class CertificateRequest12:
                 "certificate_authorities": len(self.certificate_authorities)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CertificateVerify:
     msg_type: ClassVar[int] = H.certificate_verify
     algorithm: int
@@ -485,7 +486,7 @@ class CertificateVerify:
                 "signature_bytes": len(self.signature)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Finished:
     msg_type: ClassVar[int] = H.finished
     verify_data: bytes
@@ -505,7 +506,7 @@ class Finished:
         return {"verify_data_bytes": len(self.verify_data)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewSessionTicket13:
     msg_type: ClassVar[int] = H.new_session_ticket
     ticket_lifetime: int
@@ -540,7 +541,7 @@ class NewSessionTicket13:
         return (early.max_early_data_size or 0) if early is not None else 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewSessionTicket12:
     msg_type: ClassVar[int] = H.new_session_ticket
     ticket_lifetime_hint: int
@@ -562,7 +563,7 @@ class NewSessionTicket12:
         return {"lifetime_hint": self.ticket_lifetime_hint, "ticket_bytes": len(self.ticket)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class KeyUpdate:
     msg_type: ClassVar[int] = H.key_update
     update_requested: bool
@@ -586,7 +587,7 @@ class KeyUpdate:
         return {"update_requested": self.update_requested}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EmptyMessage:
     """EndOfEarlyData, ServerHelloDone, HelloRequest: a header and nothing else."""
 
@@ -610,7 +611,7 @@ def parse_empty(raw: bytes) -> EmptyMessage:
     return EmptyMessage(raw[0], raw)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Serialized:
     """A message already serialized (a server's Certificate, made once per key)."""
 
@@ -631,7 +632,7 @@ class Serialized:
         return {}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerKeyExchangeECDHE:
     """RFC 8422 §5.4: ServerECDHParams (named_curve only) and its signature."""
 
@@ -671,7 +672,7 @@ class ServerKeyExchangeECDHE:
                 "signature_bytes": len(self.signature)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientKeyExchangeECDHE:
     msg_type: ClassVar[int] = H.client_key_exchange
     public: bytes
@@ -691,7 +692,7 @@ class ClientKeyExchangeECDHE:
         return {"key_exchange": "ECDHE", "client_public_bytes": len(self.public)}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClientKeyExchangeRSA:
     """RFC 5246 §7.4.7.1: the pre-master secret encrypted to the server's RSA key."""
 

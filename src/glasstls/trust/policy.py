@@ -167,10 +167,11 @@ def extension_policies(purpose: Purpose, require_san: bool
 
     ``require_san`` is for cryptography's server verifier, which matches the host
     name against subjectAltName and so needs the extension to exist."""
-    leaf = _leaf_validator(purpose)
+    # A validator of an extension that may be present runs (given None) when it is
+    # absent too: the one on extendedKeyUsage checks key usage as well, once a chain.
     ee = (_base().may_be_present(x509.BasicConstraints, _AGNOSTIC, None)
-          .may_be_present(x509.ExtendedKeyUsage, _AGNOSTIC, leaf)
-          .may_be_present(x509.KeyUsage, _AGNOSTIC, leaf))
+          .may_be_present(x509.ExtendedKeyUsage, _AGNOSTIC, _leaf_validator(purpose))
+          .may_be_present(x509.KeyUsage, _AGNOSTIC, None))
     ee = (ee.require_present(x509.SubjectAlternativeName, _AGNOSTIC, None) if require_san
           else ee.may_be_present(x509.SubjectAlternativeName, _AGNOSTIC, None))
     ca_check = _ca_validator(purpose)

@@ -30,34 +30,34 @@ MINIMUM_RSA_BITS = 2048
 
 def subject_for(server_name: str) -> x509.DNSName | x509.IPAddress:
     """The name to check: an IP address if it parses as one, else a DNS name."""
-    try:
-        if not (server_name[:1].isdigit() or ":" in server_name):
-            raise ValueError  # a host name: skip ipaddress's slower parse
-        return x509.IPAddress(ipaddress.ip_address(server_name))
-    except ValueError:
-        # An absolute name ("example.com.") names the same host: OpenSSL drops one
-        # trailing dot before matching (X509_VERIFY_PARAM_set1_host), and so do we.
-        name = server_name[:-1] if len(server_name) > 1 and server_name[-1] == "." else server_name
+    if server_name[:1].isdigit() or ":" in server_name:  # else a host name: no IP parse
         try:
-            return x509.DNSName(name)
+            return x509.IPAddress(ipaddress.ip_address(server_name))
         except ValueError:
-            raise CertificateRejected(Refusal(
-                CertificateReason.NAME_MISMATCH, requested_name=server_name,
-                detail="that is not a valid DNS name or IP address")) from None
+            pass
+    # An absolute name ("example.com.") names the same host: OpenSSL drops one
+    # trailing dot before matching (X509_VERIFY_PARAM_set1_host), and so do we.
+    name = server_name[:-1] if len(server_name) > 1 and server_name[-1] == "." else server_name
+    try:
+        return x509.DNSName(name)
+    except ValueError:
+        raise CertificateRejected(Refusal(
+            CertificateReason.NAME_MISMATCH, requested_name=server_name,
+            detail="that is not a valid DNS name or IP address")) from None
 
 
 def _check_peer_key(leaf: x509.Certificate, role: str, moment: _dt.datetime) -> None:
     """OpenSSL checks the peer's key before building the chain (X509_verify_cert)."""
-    subject = name_text(leaf.subject)
     try:
         key = leaf_public_key(leaf)
     except BadCertificate as error:
         raise CertificateRejected(Refusal(
-            CertificateReason.UNSUPPORTED_KEY, role=role, subject=subject, now=moment,
-            detail=Exception.__str__(error))) from None
+            CertificateReason.UNSUPPORTED_KEY, role=role, subject=name_text(leaf.subject),
+            now=moment, detail=Exception.__str__(error))) from None
     if key_kind(key) == "rsa" and key.key_size < MINIMUM_RSA_BITS:  # type: ignore[union-attr]
         raise CertificateRejected(Refusal(
-            CertificateReason.KEY_TOO_SMALL, role=role, subject=subject, now=moment,
+            CertificateReason.KEY_TOO_SMALL, role=role, subject=name_text(leaf.subject),
+            now=moment,
             detail=f"{describe_key(key)} bits, below the {MINIMUM_RSA_BITS} bits that "
                    "OpenSSL's default security level asks for"))
 
@@ -98,16 +98,19 @@ def verify_chain(trust: TrustStore, chain: Sequence[x509.Certificate], *, purpos
     _check_peer_key(leaf, role, moment)
     store, extra = trust.verification_store(options.partial_chain)
     subject = _name_subject(leaf, purpose, server_name, check_name, options)
-    context = diagnose.Context(purpose, server_name if check_name else None, options, moment)
+
+    def context() -> diagnose.Context:  # built only for a refusal
+        return diagnose.Context(purpose, server_name if check_name else None, options, moment)
+
     if store is None:
         raise CertificateRejected(diagnose.refusal(
-            "the trust store is empty", trust, leaf, intermediates, context, subject))
+            "the trust store is empty", trust, leaf, intermediates, context(), subject))
     try:
         path = run_verifier(store, leaf, [*intermediates, *extra], moment, purpose, subject,
                             options)
     except verification.VerificationError as error:
         raise CertificateRejected(diagnose.refusal(
-            str(error), trust, leaf, intermediates, context, subject)) from None
+            str(error), trust, leaf, intermediates, context(), subject)) from None
     except ValueError:
         # cryptography refuses to match a name that is not a host name by RFC 1123
         # ("a_b.test", "-a.test", "localhost.."); no certificate can be valid for it.
@@ -115,7 +118,7 @@ def verify_chain(trust: TrustStore, chain: Sequence[x509.Certificate], *, purpos
             raise
         assert server_name is not None  # a DNS subject is made from it
         raise CertificateRejected(diagnose.name_mismatch(
-            leaf, server_name, context,
+            leaf, server_name, context(),
             detail="that is not a valid DNS name or IP address")) from None
     if check_name and subject is None and purpose is Purpose.SERVER:
         assert server_name is not None
