@@ -228,6 +228,12 @@ class CertifiedKey:
         try:
             key = serialization.load_pem_private_key(key_pem, password)
         except (ValueError, TypeError) as exc:
+            if password is not None and b"ENCRYPTED" in key_pem:
+                # A wrong password usually fails the padding check ("Bad decrypt"), but
+                # about one time in 256 the padding happens to look right and the garbage
+                # fails to parse as DER instead: either way the password is the cause.
+                raise ConfigError("cannot decrypt the private key: wrong password? "
+                                  f"({exc})") from None
             raise ConfigError(f"cannot read the private key: {exc}") from None
         return cls(chain, key)  # type: ignore[arg-type]
 
