@@ -53,7 +53,7 @@ def thread_starts_failing(times: int) -> Iterator[list[str]]:
     start = threading.Thread.start
 
     def failing_start(thread: threading.Thread) -> None:
-        if thread.name.startswith("glasstls-(") and len(refused) < times:
+        if thread.name.startswith("glasstls-worker") and len(refused) < times:
             refused.append(thread.name)
             raise RuntimeError("can't start new thread")
         start(thread)
