@@ -60,9 +60,11 @@ DEFAULT_MAX_CONNECTIONS = 512
 # or memory, instead of spinning on a listener that stays readable.
 ACCEPT_BACKOFF = 0.1
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-# Connections accepted at one wake-up of the loop: the handshakes already under
-# way get their turn between batches.
-_ACCEPT_BATCH = 16
+# The loop takes the clients out of the listen backlog (accepting is cheap: their
+# handshakes wait for their turn on the loop) at every wake-up and after every so
+# many handshake steps: a full backlog drops a new client's SYN, and it retries
+# only a second later.
+_ACCEPT_EVERY = 16
 # A worker with no connection to serve for this long ends (one is started again
 # when needed): a burst of clients does not leave its threads behind for good.
 WORKER_IDLE_TIMEOUT = 60.0
@@ -248,6 +250,7 @@ class TLSServer:
                 self._update_listener()
                 if self._stop.is_set() and (self._abort or not self._handshakes):
                     return
+                steps = 0
                 for key, _ in self._selector.select(self._select_timeout()):
                     if key.fileobj is self._wake_reader:
                         with contextlib.suppress(OSError):
@@ -256,6 +259,9 @@ class TLSServer:
                         self._accept()
                     elif key.data is not None:
                         self._advance(key.data)
+                        steps += 1
+                        if steps % _ACCEPT_EVERY == 0:
+                            self._accept()  # the clients that came meanwhile
                 self._expire()
         finally:
             for handshake in list(self._by_deadline):
@@ -311,7 +317,8 @@ class TLSServer:
                                       TimeoutError("the handshake timed out"))
 
     def _accept(self) -> None:
-        for _ in range(_ACCEPT_BATCH):
+        """Take every client waiting in the backlog, while there is room."""
+        while self._accepting:
             with self._lock:
                 if self._max_connections is not None and self._active >= self._max_connections:
                     return
@@ -326,12 +333,15 @@ class TLSServer:
                         # The client stays in the backlog and the listener stays
                         # readable: wait for descriptors or memory to come back.
                         self._accept_again = time.monotonic() + ACCEPT_BACKOFF
+                        self._update_listener()
                 return
             context = contextvars.copy_context()
             context.run(_client_address.set, address)
             handshake = context.run(self._start_handshake, plain, address, context)
             if handshake is not None:
-                self._advance(handshake)  # its ClientHello has often arrived already
+                # Its ClientHello waits for the loop's next turn, after the steps
+                # of the handshakes under way.
+                self._wait_for(handshake, selectors.EVENT_READ)
 
     def _start_handshake(self, plain: socket.socket, address: Any,
                          context: contextvars.Context) -> _Handshake | None:
