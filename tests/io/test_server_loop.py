@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -226,3 +228,26 @@ def test_connections_are_served_without_nagle_delays() -> None:
             timeout=PATIENCE) as sock:
         assert sock.recv(1) == b""
     assert options and options[0] != 0
+
+
+def test_accept_backs_off_while_descriptors_run_out() -> None:
+    # accept() fails with EMFILE for a while: the loop waits ACCEPT_BACKOFF between
+    # attempts (the client waits in the backlog) instead of spinning, and serves the
+    # client once descriptors are back.
+    attempts: list[float] = []
+    accept = socket.socket.accept
+    with serving() as server:
+        failing_until = time.monotonic() + 0.5
+
+        def out_of_descriptors(sock: socket.socket) -> tuple[socket.socket, Any]:
+            if sock.getsockname() == server.address and time.monotonic() < failing_until:
+                attempts.append(time.monotonic())
+                raise OSError(errno.EMFILE, "Too many open files")
+            return accept(sock)
+
+        socket.socket.accept = out_of_descriptors  # type: ignore[method-assign]
+        try:
+            assert echoes(server)
+        finally:
+            socket.socket.accept = accept  # type: ignore[method-assign]
+    assert 1 <= len(attempts) <= 10, len(attempts)  # 0.5 s of failures, 0.1 s apart

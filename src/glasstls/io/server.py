@@ -263,6 +263,8 @@ class TLSServer:
                         if steps % _ACCEPT_EVERY == 0:
                             self._accept()  # the clients that came meanwhile
                 self._expire()
+        except Exception:  # a bug: say so; the handshakes under way end, handlers go on
+            logger.exception("the server loop failed: no more connections are accepted")
         finally:
             for handshake in list(self._by_deadline):
                 self._end(handshake)
