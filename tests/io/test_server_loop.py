@@ -5,44 +5,21 @@ complete, and each connection keeps a context of its own from config to handler.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno
 import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from io_helpers import client_config, server_config
+from io_helpers import client_config, echo, echoes, server_config, serving
 
 import glasstls
-from glasstls import ClientConnection, ServerConfig, TLSServer, TLSSocket
+from glasstls import ClientConnection, ServerConfig, TLSSocket
 
 PATIENCE = 30  # seconds a test waits for what must happen (a hang guard, not a timing)
-
-
-def echo(sock: TLSSocket, address: Any) -> None:
-    while data := sock.recv(65536):
-        sock.sendall(data)
-
-
-@contextlib.contextmanager
-def serving(handler: Any = echo, **options: Any) -> Iterator[TLSServer]:
-    server = glasstls.serve(("127.0.0.1", 0), handler, config=server_config(), **options)
-    try:
-        yield server
-    finally:
-        server.close(abort_connections=True)
-
-
-def echoes(server: TLSServer, message: bytes = b"served") -> bool:
-    with glasstls.connect(server.address, config=client_config(), server_hostname="localhost",
-                          timeout=PATIENCE) as sock:
-        sock.sendall(message)
-        return sock.recv(100) == message
 
 
 def partial_client_hello() -> bytes:
