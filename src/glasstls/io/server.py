@@ -61,10 +61,10 @@ DEFAULT_MAX_CONNECTIONS = 512
 ACCEPT_BACKOFF = 0.1
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # The loop takes the clients out of the listen backlog (accepting is cheap: their
-# handshakes wait for their turn on the loop) at every wake-up and after every so
-# many handshake steps: a full backlog drops a new client's SYN, and it retries
-# only a second later.
-_ACCEPT_EVERY = 16
+# handshakes wait for their turn on the loop) at every wake-up and, between
+# handshake steps, at least this often (seconds): a full backlog drops a new
+# client's SYN, and it retries only a second later.
+_ACCEPT_INTERVAL = 0.002
 # A worker with no connection to serve for this long ends (one is started again
 # when needed): a burst of clients does not leave its threads behind for good.
 WORKER_IDLE_TIMEOUT = 60.0
@@ -250,7 +250,7 @@ class TLSServer:
                 self._update_listener()
                 if self._stop.is_set() and (self._abort or not self._handshakes):
                     return
-                steps = 0
+                accepted = time.monotonic()
                 for key, _ in self._selector.select(self._select_timeout()):
                     if key.fileobj is self._wake_reader:
                         with contextlib.suppress(OSError):
@@ -259,9 +259,9 @@ class TLSServer:
                         self._accept()
                     elif key.data is not None:
                         self._advance(key.data)
-                        steps += 1
-                        if steps % _ACCEPT_EVERY == 0:
+                        if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
                             self._accept()  # the clients that came meanwhile
+                            accepted = time.monotonic()
                 self._expire()
         except Exception:  # a bug: say so; the handshakes under way end, handlers go on
             logger.exception("the server loop failed: no more connections are accepted")
