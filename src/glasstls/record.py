@@ -9,6 +9,8 @@ key schedule produces one.
 
 from __future__ import annotations
 
+import threading
+
 from .constants import MAX_PLAINTEXT, ContentType
 from .crypto.suites import AEAD, Suite
 from .errors import (
@@ -61,10 +63,25 @@ class Protection:
 _UNPROTECTED = Protection()
 
 
+_scratch = threading.local()
+
+
+def _decryption_buffer(length: int) -> memoryview:
+    """Where a TLS 1.3 record of ``length`` inner bytes is decrypted: one buffer per
+    thread, reused. The AEAD writes into it instead of into a new zero-filled
+    object, and only the content is copied out: plaintext is never handed out in
+    it, since the next record overwrites it. Per thread, not per connection: a
+    server holds thousands of idle connections, and the AEAD runs without the GIL."""
+    buffer: memoryview | None = getattr(_scratch, "buffer", None)
+    if buffer is None or len(buffer) < length:
+        buffer = _scratch.buffer = memoryview(bytearray(max(length, MAX_CIPHERTEXT_13)))
+    return buffer[:length]
+
+
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_decrypt", "_encrypt", "_iv", "limit")
+    __slots__ = ("_decrypt_into", "_encrypt", "_encrypt_into", "_iv", "limit")
     encrypted = True
     tls13 = True
     # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
@@ -73,7 +90,8 @@ class Tls13Protection(Protection):
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.sequence = 0
         aead = suite.new_primitive(key)
-        self._encrypt, self._decrypt = aead.encrypt, aead.decrypt
+        self._encrypt, self._encrypt_into = aead.encrypt, aead.encrypt_into
+        self._decrypt_into = aead.decrypt_into
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
@@ -96,29 +114,58 @@ class Tls13Protection(Protection):
         self.sequence += 1
         return header + sealed
 
+    def seal_all(self, content_type: int, data: memoryview, fragment: int) -> bytearray:
+        """``data`` cut into records of ``fragment`` bytes (the last one shorter),
+        sealed side by side into one new buffer, without padding. Each ciphertext is
+        written by the AEAD straight after its header: nothing is concatenated or
+        joined afterwards (the bulk path)."""
+        size = len(data)
+        count = -(-size // fragment)
+        records = bytearray(size + count * (_HEADER + 1 + _TAG))
+        out = memoryview(records)
+        type_byte = _TYPE_BYTES[content_type]
+        encrypt_into = self._encrypt_into
+        position = 0
+        for start in range(0, size, fragment):
+            chunk = data[start : start + fragment]
+            sealed_end = position + _HEADER + len(chunk) + 1 + _TAG
+            header = b"\x17\x03\x03" + (sealed_end - position - _HEADER).to_bytes(2, "big")
+            out[position : position + _HEADER] = header
+            encrypt_into(self._nonce(), b"".join((chunk, type_byte)), header,
+                         out[position + _HEADER : sealed_end])
+            self.sequence += 1
+            position = sealed_end
+        return records
+
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         if header[0] != _APPLICATION_DATA:
             raise UnexpectedMessage(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
+        length = len(payload) - _TAG
+        if length < 0:
+            raise BadRecordMac("record too short to be authentic")
+        inner = _decryption_buffer(length)
         try:
-            inner = self._decrypt(self._nonce(), payload, header)
+            self._decrypt_into(self._nonce(), payload, header, inner)
         except AEAD.failure:
-            raise BadRecordMac("record too short to be authentic" if len(payload) < self.minimum
+            raise BadRecordMac("record too short to be authentic" if length < 1
                                else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
         self.sequence += 1
-        if len(inner) > MAX_PLAINTEXT + 1:
+        if length > MAX_PLAINTEXT + 1:
             # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
-            raise RecordOverflow(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1")
-        stripped = inner if inner and inner[-1] else inner.rstrip(b"\x00")
-        if not stripped:
-            # RFC 8446 §5.4: no non-zero content type byte at all.
-            raise UnexpectedMessage("record has no content type")
-        content_type = stripped[-1]
+            raise RecordOverflow(f"record plaintext of {length} bytes exceeds 2^14 + 1")
+        end = length - 1
+        if end < 0 or not inner[end]:
+            # RFC 8446 §5.4: the content type is the last non-zero byte (padding follows).
+            end = len(bytes(inner).rstrip(b"\x00")) - 1
+            if end < 0:
+                raise UnexpectedMessage("record has no content type")
+        content_type = inner[end]
         if content_type not in _PROTECTED_TYPES:
             # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
             raise UnexpectedMessage(f"protected record of inner content type {content_type}")
-        return content_type, stripped[:-1]
+        return content_type, bytes(inner[:end])
 
     @property
     def exhausted(self) -> bool:
@@ -234,13 +281,15 @@ class RecordLayer:
         return b"".join(self.seal_records(content_type, data))
 
     def seal_records(self, content_type: int, data: bytes | bytearray | memoryview
-                     ) -> list[bytes]:
-        """``data`` as protected records, one bytes object each (no joining)."""
+                     ) -> list[bytes | bytearray]:
+        """``data`` as protected records, in one or more buffers (not joined)."""
         protection = self.write_protection
         limit = self.max_fragment
         version = self.write_version
         view = memoryview(data)
-        records = []
+        if type(protection) is Tls13Protection and not self.padding_block:
+            return [protection.seal_all(content_type, view, limit)]
+        records: list[bytes | bytearray] = []
         for start in range(0, len(data), limit):
             chunk = view[start : start + limit]
             padding = self._padding(len(chunk)) if self.padding_block else 0

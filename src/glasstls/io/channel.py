@@ -137,6 +137,10 @@ class TLSChannel:
         """Ciphertext to write to the transport (handshake, data, alerts)."""
         return self.connection.data_to_send()
 
+    def outgoing_buffers(self) -> list[bytes | bytearray]:
+        """``outgoing()`` as the buffers the engine sealed it into (not joined)."""
+        return self.connection.buffers_to_send()
+
     def abandon(self, reason: str) -> ssl.SSLError:
         """End the connection for a reason of the transport's own (no alert is sent:
         the peer is not reading); reads and writes raise the error returned."""
