@@ -241,8 +241,8 @@ class _TLSProtocol(asyncio.Protocol):
         transport = self.transport
         if channel is None or transport is None or transport.is_closing():
             return
-        data = channel.outgoing()
-        if data:
+        # As sealed: a large write's records share one buffer, written without a join.
+        for data in channel.outgoing_buffers():
             transport.write(data)
 
     def _answer(self, channel: TLSChannel) -> None:
