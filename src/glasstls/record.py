@@ -9,8 +9,6 @@ key schedule produces one.
 
 from __future__ import annotations
 
-import threading
-
 from .constants import MAX_PLAINTEXT, ContentType
 from .crypto.suites import AEAD, Suite
 from .errors import (
@@ -63,25 +61,10 @@ class Protection:
 _UNPROTECTED = Protection()
 
 
-_scratch = threading.local()
-
-
-def _decryption_buffer(length: int) -> memoryview:
-    """Where a TLS 1.3 record of ``length`` inner bytes is decrypted: one buffer per
-    thread, reused. The AEAD writes into it instead of into a new zero-filled
-    object, and only the content is copied out: plaintext is never handed out in
-    it, since the next record overwrites it. Per thread, not per connection: a
-    server holds thousands of idle connections, and the AEAD runs without the GIL."""
-    buffer: memoryview | None = getattr(_scratch, "buffer", None)
-    if buffer is None or len(buffer) < length:
-        buffer = _scratch.buffer = memoryview(bytearray(max(length, MAX_CIPHERTEXT_13)))
-    return buffer[:length]
-
-
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_decrypt_into", "_encrypt", "_encrypt_into", "_iv", "limit")
+    __slots__ = ("_decrypt", "_encrypt", "_encrypt_into", "_iv", "limit")
     encrypted = True
     tls13 = True
     # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
@@ -91,7 +74,7 @@ class Tls13Protection(Protection):
         self.sequence = 0
         aead = suite.new_primitive(key)
         self._encrypt, self._encrypt_into = aead.encrypt, aead.encrypt_into
-        self._decrypt_into = aead.decrypt_into
+        self._decrypt = aead.decrypt
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
@@ -141,31 +124,25 @@ class Tls13Protection(Protection):
         if header[0] != _APPLICATION_DATA:
             raise UnexpectedMessage(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
-        length = len(payload) - _TAG
-        if length < 0:
-            raise BadRecordMac("record too short to be authentic")
-        inner = _decryption_buffer(length)
         try:
-            self._decrypt_into(self._nonce(), payload, header, inner)
+            inner = self._decrypt(self._nonce(), payload, header)
         except AEAD.failure:
-            raise BadRecordMac("record too short to be authentic" if length < 1
+            raise BadRecordMac("record too short to be authentic" if len(payload) < self.minimum
                                else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
         self.sequence += 1
-        if length > MAX_PLAINTEXT + 1:
+        if len(inner) > MAX_PLAINTEXT + 1:
             # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
-            raise RecordOverflow(f"record plaintext of {length} bytes exceeds 2^14 + 1")
-        end = length - 1
-        if end < 0 or not inner[end]:
-            # RFC 8446 §5.4: the content type is the last non-zero byte (padding follows).
-            end = len(bytes(inner).rstrip(b"\x00")) - 1
-            if end < 0:
-                raise UnexpectedMessage("record has no content type")
-        content_type = inner[end]
+            raise RecordOverflow(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1")
+        stripped = inner if inner and inner[-1] else inner.rstrip(b"\x00")
+        if not stripped:
+            # RFC 8446 §5.4: no non-zero content type byte at all.
+            raise UnexpectedMessage("record has no content type")
+        content_type = stripped[-1]
         if content_type not in _PROTECTED_TYPES:
             # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
             raise UnexpectedMessage(f"protected record of inner content type {content_type}")
-        return content_type, bytes(inner[:end])
+        return content_type, stripped[:-1]
 
     @property
     def exhausted(self) -> bool:
