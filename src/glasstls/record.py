@@ -46,7 +46,7 @@ class Protection:
     def __init__(self) -> None:
         self.sequence = 0
 
-    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
         return bytes([content_type]) + version + len(data).to_bytes(2, "big") + data
 
@@ -85,9 +85,9 @@ class Tls13Protection(Protection):
             raise InternalError("record sequence number exhausted")
         return (self._iv ^ sequence).to_bytes(12, "big")
 
-    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
-        # A large send's records come as memoryview slices: join copies one once.
+        # A slice of the caller's buffer (memoryview, bytearray): join copies it once.
         inner = (data + _TYPE_BYTES[content_type] if type(data) is bytes
                  else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
@@ -171,7 +171,7 @@ class Tls12Protection(Protection):
         self.sequence = sequence + 1
         return sequence
 
-    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
         sequence = self._next()
         seq_bytes = sequence.to_bytes(8, "big")
@@ -251,8 +251,7 @@ class RecordLayer:
         limit = self.max_fragment
         version = self.write_version
         if len(data) <= limit:
-            if type(data) is not bytes:
-                data = bytes(data)
+            # Any bytes-like object: each protection copies it as it seals it.
             padding = self._padding(len(data)) if self.padding_block else 0
             return protection.seal(content_type, data, version, padding)
         return b"".join(self.seal_records(content_type, data))
