@@ -241,9 +241,11 @@ class _TLSProtocol(asyncio.Protocol):
         transport = self.transport
         if channel is None or transport is None or transport.is_closing():
             return
-        # As sealed: a large write's records share one buffer, written without a join.
+        # As sealed: a large write's records share one buffer, written without a join,
+        # through a view, so that what the socket does not take at once is not copied
+        # before the transport buffers it.
         for data in channel.outgoing_buffers():
-            transport.write(data)
+            transport.write(memoryview(data))
 
     def _answer(self, channel: TLSChannel) -> None:
         """Write what the engine answered to received records, unless the peer has let
