@@ -10,6 +10,7 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from .crypto.hkdf import HmacKey, expand_label, extract, hmac_digest
@@ -231,5 +232,12 @@ def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context:
 
 def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
     """RFC 8446 §4.6.1: the PSK associated with a ticket."""
-    return expand_label(suite.hash_name, resumption_master_secret, b"resumption", ticket_nonce,
-                        suite.hash_len, suite.hash_len)
+    return resumption_psks(suite, resumption_master_secret, (ticket_nonce,))[0]
+
+
+def resumption_psks(suite: Suite, resumption_master_secret: bytes,
+                    ticket_nonces: Iterable[bytes]) -> list[bytes]:
+    """The PSKs of several tickets of one connection: the secret is made an HMAC
+    key once, not once per ticket."""
+    prk = HmacKey(suite.hash_name, resumption_master_secret)
+    return [prk.expand_label(b"resumption", nonce, suite.hash_len) for nonce in ticket_nonces]
