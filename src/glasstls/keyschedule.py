@@ -30,13 +30,17 @@ def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
 
 
 _WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
+# ...and the HMAC key that extracts the Handshake Secret with that salt, set up once.
+_WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WITHOUT_PSK.items()}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 
 
 class KeySchedule:
-    __slots__ = ("_derived", "_empty_hash", "_hash", "_key", "_len", "secret", "suite")
-    _derived: bytes | None  # Derive-Secret(., "derived", ""), when known in advance
+    __slots__ = ("_empty_hash", "_hash", "_key", "_len", "_salt", "secret", "suite")
+    # HKDF-Extract's key for the next stage, Derive-Secret(., "derived", ""), when
+    # known in advance.
+    _salt: HmacKey | None
     _key: HmacKey | None
 
     def __init__(self, suite: Suite, psk: bytes | None = None) -> None:
@@ -46,7 +50,8 @@ class KeySchedule:
         self._empty_hash = _EMPTY_HASHES[self._hash]
         # Early Secret = HKDF-Extract(0, PSK or 0)
         if psk is None:
-            self.secret, self._derived = _WITHOUT_PSK[self._hash]
+            self.secret = _WITHOUT_PSK[self._hash][0]
+            self._salt = _WITHOUT_PSK_SALT[self._hash]
             self._key = None  # made if an early secret is derived after all
         else:
             self._enter(_ZERO_SALT[self._hash].digest(psk))
@@ -55,7 +60,7 @@ class KeySchedule:
         """A stage's secret, and its HMAC key for the Derive-Secrets that follow."""
         self.secret = secret
         self._key = HmacKey(self._hash, secret)
-        self._derived = None
+        self._salt = None
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
         key = self._key
@@ -64,8 +69,8 @@ class KeySchedule:
         return key.expand_label(label, transcript_hash, self._len)
 
     def _next_stage(self, input_key_material: bytes) -> None:
-        derived = self._derived or self.derive_secret(b"derived", self._empty_hash)
-        self._enter(extract(self._hash, derived, input_key_material))
+        salt = self._salt or HmacKey(self._hash, self.derive_secret(b"derived", self._empty_hash))
+        self._enter(salt.digest(input_key_material))  # HKDF-Extract(salt, IKM)
 
     # -- early secret ------------------------------------------------------------
 
