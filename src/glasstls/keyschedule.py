@@ -97,8 +97,8 @@ class KeySchedule:
         and the keys they give."""
         client, server = self.handshake_traffic_secrets(hello_hash)
         suite = self.suite
-        return StageKeys(suite, self.secret, TrafficKeys(client, *traffic_keys(suite, client)),
-                         TrafficKeys(server, *traffic_keys(suite, server)))
+        return StageKeys(suite, self.secret, _traffic(suite, client, finished=True),
+                         _traffic(suite, server, finished=True))
 
     # -- master secret -----------------------------------------------------------
 
@@ -114,10 +114,8 @@ class KeySchedule:
         their keys, and the exporter master secret."""
         client, server = self.application_traffic_secrets(finished_hash)
         suite = self.suite
-        return ApplicationKeys(suite, self.secret,
-                               TrafficKeys(client, *traffic_keys(suite, client)),
-                               TrafficKeys(server, *traffic_keys(suite, server)),
-                               self.exporter_master_secret(finished_hash))
+        return ApplicationKeys(suite, self.secret, _traffic(suite, client),
+                               _traffic(suite, server), self.exporter_master_secret(finished_hash))
 
     def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
         return DeferredSecret(self.suite, self.secret, b"exp master", finished_hash)
@@ -152,6 +150,9 @@ class TrafficKeys:
     secret: bytes
     key: bytes
     iv: bytes
+    # The handshake stage's finished_key (§4.4.4), derived beside the key and IV from
+    # the same HMAC key; b"" at the application stage.
+    finished_key: bytes = b""
 
 
 @frozen
@@ -206,6 +207,13 @@ class Tls13Exporter:
         return exporter(self._suite, self._secret.value, label, context or b"", length)
 
 
+def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
+    prk = HmacKey(suite.hash_name, secret)
+    return TrafficKeys(secret, prk.expand_label(b"key", b"", suite.key_len),
+                       prk.expand_label(b"iv", b"", 12),
+                       prk.expand_label(b"finished", b"", suite.hash_len) if finished else b"")
+
+
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
     prk = HmacKey(suite.hash_name, secret)
@@ -223,6 +231,12 @@ def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) 
     finished_key = expand_label(suite.hash_name, base_key, b"finished", b"", suite.hash_len,
                                 suite.hash_len)
     return hmac_digest(suite.hash_name, finished_key, transcript_hash)
+
+
+def handshake_verify_data(suite: Suite, keys: TrafficKeys, transcript_hash: bytes) -> bytes:
+    """``finished_verify_data`` for a handshake traffic secret, whose finished_key
+    ``handshake_keys`` derived already."""
+    return hmac_digest(suite.hash_name, keys.finished_key, transcript_hash)
 
 
 def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context: bytes,
