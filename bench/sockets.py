@@ -16,7 +16,10 @@ Cases (TLS 1.3, X25519, ECDSA P-256 certificate for ``localhost``, verified):
   connection; both ends are glasstls or both are ssl; blocking sockets
   (``glasstls.connect`` + ``glasstls.serve`` against ``SSLContext.wrap_socket``)
   and asyncio streams (``glasstls.aio`` against ``asyncio`` with ``ssl=``);
-  AES-128-GCM and ChaCha20-Poly1305. Time as seen by the client.
+  AES-128-GCM and ChaCha20-Poly1305. Time as seen by the client. Beside it, the
+  CPU milliseconds per MiB of the sending and of the receiving process, each
+  measured in the process over the transfer alone (``time.process_time``): the
+  figure that a shared machine disturbs least.
 * ``aio``: handshakes per second against an asyncio echo server
   (``glasstls.aio.start_server`` against ``asyncio.start_server(ssl=...)``), with
   1, 16 and 256 concurrent clients, full and resumed.
@@ -68,6 +71,9 @@ class Row:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
     # Server CPU seconds (user + system) per connection, for the handshake cases.
     server_cpu: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
+    # Bulk: CPU milliseconds per MiB of the sending and of the receiving process.
+    bulk_cpu: dict[str, list[tuple[float, float]]] = field(
+        default_factory=lambda: {i: [] for i in IMPLS})
     # Over all rounds: failed connections, and measured ones that were full
     # handshakes in the resumed case (each client thread's first connection).
     failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(IMPLS, 0))
@@ -154,10 +160,11 @@ class Bench:
                         result = self._bulk_once(impl, io, suite, size)
                         for way, row in rows.items():
                             row.values[impl].append(result[way])
+                            row.bulk_cpu[impl].append(result[f"cpu_{way}"])
                 for row in rows.values():
                     self._add(row)
 
-    def _bulk_once(self, impl: str, io: str, suite: str, size: int) -> dict[str, float]:
+    def _bulk_once(self, impl: str, io: str, suite: str, size: int) -> dict[str, Any]:
         server, port = self._start_server("_bulk-server", impl, io, suite, size)
         try:
             output = subprocess.run(
@@ -165,7 +172,18 @@ class Bench:
                 check=True, capture_output=True, text=True, timeout=600).stdout
         finally:
             server.wait(60)
-        return json.loads(output)  # type: ignore[no-any-return]
+        client = json.loads(output)
+        assert server.stdout is not None
+        line = server.stdout.read().strip()
+        server_cpu = json.loads(line.removeprefix("CPU ")) if line.startswith("CPU ") else {}
+        per_mib = 1000 / (size / MiB)  # seconds for `size` -> ms per MiB
+        result = {way: client[way] for way in ("up", "down")}
+        # (sender, receiver): the client sends "up", the server "down".
+        result["cpu_up"] = (client["cpu_send"] * per_mib,
+                            server_cpu.get("receive", float("nan")) * per_mib)
+        result["cpu_down"] = (server_cpu.get("send", float("nan")) * per_mib,
+                              client["cpu_receive"] * per_mib)
+        return result
 
     # -- handshakes --------------------------------------------------------------------
 
@@ -285,17 +303,23 @@ class Bench:
 
         def cpu(impl: str) -> str:
             values = row.server_cpu[impl]
+            if row.bulk_cpu[impl]:
+                sender = statistics.median(pair[0] for pair in row.bulk_cpu[impl])
+                receiver = statistics.median(pair[1] for pair in row.bulk_cpu[impl])
+                return f"{sender:.2f} + {receiver:.2f}"
             return f"{statistics.median(values) * 1000:.2f}" if values else "-"
 
         ratio = row.ratio()
         cells = [row.case, row.unit, value("glasstls"), value("ssl"),
                  f"{ratio:.2f}x" if ratio is not None else "-", row.target, row.met(),
-                 f"{cpu('glasstls')} / {cpu('ssl')}" if row.server_cpu["ssl"] else ""]
+                 f"{cpu('glasstls')} / {cpu('ssl')}"
+                 if row.server_cpu["ssl"] or row.bulk_cpu["ssl"] else ""]
         return "| " + " | ".join(cells) + " |" + "".join(f" {note}." for note in row.notes())
 
     def header(self) -> str:
         return ("| case | unit | glasstls (p50 / p99) | ssl (p50 / p99) | glasstls / ssl "
-                "| target | met? | server CPU ms/conn, glasstls / ssl |\n"
+                "| target | met? | CPU, glasstls / ssl: server ms/conn (handshakes), "
+                "sender + receiver ms/MiB (bulk) |\n"
                 "|---|---|---:|---:|---:|---|---|---:|")
 
     def as_json(self) -> dict[str, Any]:
@@ -305,6 +329,7 @@ class Bench:
                           "p99_ms": {i: _ms(r.percentile(i, 0.99)) for i in IMPLS},
                           "server_cpu_ms": {i: [v * 1000 for v in r.server_cpu[i]]
                                             for i in IMPLS},
+                          "bulk_cpu_ms_per_mib": r.bulk_cpu,
                           "notes": r.notes()} for r in self.rows],
                 "args": vars(self.args), "machine": machine()}
 

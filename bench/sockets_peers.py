@@ -113,10 +113,21 @@ def _receive_exactly(recv_into: Any, size: int) -> None:
 
 
 def _bulk_serve_blocking(sock: Any, size: int, block: bytes) -> None:
+    started = time.process_time()
     _receive_exactly(sock.recv_into, size)
+    received = time.process_time()
     sock.sendall(b"!")
     for _ in range(size // CHUNK):
         sock.sendall(block)
+    _report_cpu(started, received)
+
+
+def _report_cpu(started: float, received: float) -> None:
+    """The server's CPU seconds (the whole process) receiving, then sending; the
+    coordinator reads this line after ``READY``."""
+    sent = time.process_time()
+    print("CPU " + json.dumps({"receive": received - started, "send": sent - received}),
+          flush=True)
 
 
 def bulk_server(impl: str, io: str, suite: str, size: int, pki: dict[str, str]) -> None:
@@ -164,13 +175,16 @@ async def _bulk_server_asyncio(impl: str, suite: str, size: int, pki: dict[str, 
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            started = time.process_time()
             await _read_exactly_asyncio(reader, size)
+            received = time.process_time()
             writer.write(b"!")
             for _ in range(size // CHUNK):
                 writer.write(block)
                 await writer.drain()
             writer.close()
             await writer.wait_closed()
+            _report_cpu(started, received)
         finally:
             done.set()
 
@@ -205,15 +219,23 @@ def bulk_client(impl: str, io: str, suite: str, size: int, port: int,
             socket.create_connection((HOST, port)), server_hostname=SERVER_NAME)
     with sock:
         _check_cipher(sock.cipher(), suite)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for _ in range(size // CHUNK):
             sock.sendall(block)
         if sock.recv(1) != b"!":
             raise RuntimeError("no acknowledgement from the bulk server")
-        uploaded = time.perf_counter()
+        uploaded, cpu_uploaded = time.perf_counter(), time.process_time()
         _receive_exactly(sock.recv_into, size)
-        downloaded = time.perf_counter()
-    return {"up": size / (uploaded - started) / 1e6, "down": size / (downloaded - uploaded) / 1e6}
+        downloaded, cpu_downloaded = time.perf_counter(), time.process_time()
+    return _bulk_result(size, (started, uploaded, downloaded),
+                        (cpu_started, cpu_uploaded, cpu_downloaded))
+
+
+def _bulk_result(size: int, clock: tuple[float, float, float], cpu: tuple[float, float, float]
+                 ) -> dict[str, float]:
+    """MB/s each way, and the client's CPU seconds sending and receiving."""
+    return {"up": size / (clock[1] - clock[0]) / 1e6, "down": size / (clock[2] - clock[1]) / 1e6,
+            "cpu_send": cpu[1] - cpu[0], "cpu_receive": cpu[2] - cpu[1]}
 
 
 async def _bulk_client_asyncio(impl: str, suite: str, size: int, port: int,
@@ -227,19 +249,20 @@ async def _bulk_client_asyncio(impl: str, suite: str, size: int, port: int,
         reader, writer = await asyncio.open_connection(
             HOST, port, ssl=ssl_client_context(pki, suite), server_hostname=SERVER_NAME)
     _check_cipher(writer.get_extra_info("cipher"), suite)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(size // CHUNK):
         writer.write(block)
         await writer.drain()
     if await reader.readexactly(1) != b"!":
         raise RuntimeError("no acknowledgement from the bulk server")
-    uploaded = time.perf_counter()
+    uploaded, cpu_uploaded = time.perf_counter(), time.process_time()
     await _read_exactly_asyncio(reader, size)
-    downloaded = time.perf_counter()
+    downloaded, cpu_downloaded = time.perf_counter(), time.process_time()
     writer.close()
     with contextlib.suppress(Exception):
         await writer.wait_closed()
-    return {"up": size / (uploaded - started) / 1e6, "down": size / (downloaded - uploaded) / 1e6}
+    return _bulk_result(size, (started, uploaded, downloaded),
+                        (cpu_started, cpu_uploaded, cpu_downloaded))
 
 
 def _check_cipher(cipher: Any, suite: str) -> None:

@@ -252,9 +252,19 @@ class _Connection:
         out = self._core.out
         if not out:
             return b""
-        data = out[0] if len(out) == 1 else b"".join(out)
+        data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
         out.clear()
         return data
+
+    def buffers_to_send(self) -> list[bytes | bytearray]:
+        """What ``data_to_send()`` would return, as the buffers it was sealed into
+        (the records of a large ``send`` share one), for transports that write a
+        list (``socket.sendmsg``, ``transport.writelines``) and so need not join
+        them. Each buffer is new and the caller's own."""
+        out = self._core.out
+        buffers = out.copy()
+        out.clear()
+        return buffers
 
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Queue application data (it must be after the handshake); any bytes-like

@@ -84,8 +84,9 @@ class ConnectionCore:
         if config.record_padding_block:
             self.record.padding_block = config.record_padding_block
         self.transcript = Transcript()
-        # Records to send, joined by data_to_send (one record needs no copy).
-        self.out: list[bytes] = []
+        # Sealed records to send, in order: one record each, or all of a large send's
+        # in one buffer; joined by data_to_send (one record needs no copy).
+        self.out: list[bytes | bytearray] = []
         self.handshake_out = bytearray()
         self.handshake_in = bytearray()
         # What follows the handshake message being handled in its record.

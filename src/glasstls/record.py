@@ -46,7 +46,7 @@ class Protection:
     def __init__(self) -> None:
         self.sequence = 0
 
-    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
         return bytes([content_type]) + version + len(data).to_bytes(2, "big") + data
 
@@ -64,7 +64,7 @@ _UNPROTECTED = Protection()
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_decrypt", "_encrypt", "_iv", "limit")
+    __slots__ = ("_decrypt", "_encrypt", "_encrypt_into", "_iv", "limit")
     encrypted = True
     tls13 = True
     # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
@@ -73,7 +73,8 @@ class Tls13Protection(Protection):
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.sequence = 0
         aead = suite.new_primitive(key)
-        self._encrypt, self._decrypt = aead.encrypt, aead.decrypt
+        self._encrypt, self._encrypt_into = aead.encrypt, aead.encrypt_into
+        self._decrypt = aead.decrypt
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
@@ -84,9 +85,9 @@ class Tls13Protection(Protection):
             raise InternalError("record sequence number exhausted")
         return (self._iv ^ sequence).to_bytes(12, "big")
 
-    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
-        # A large send's records come as memoryview slices: join copies one once.
+        # A slice of the caller's buffer (memoryview, bytearray): join copies it once.
         inner = (data + _TYPE_BYTES[content_type] if type(data) is bytes
                  else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
@@ -95,6 +96,29 @@ class Tls13Protection(Protection):
         sealed = self._encrypt(self._nonce(), inner, header)
         self.sequence += 1
         return header + sealed
+
+    def seal_all(self, content_type: int, data: memoryview, fragment: int) -> bytearray:
+        """``data`` cut into records of ``fragment`` bytes (the last one shorter),
+        sealed side by side into one new buffer, without padding. Each ciphertext is
+        written by the AEAD straight after its header: nothing is concatenated or
+        joined afterwards (the bulk path)."""
+        size = len(data)
+        count = -(-size // fragment)
+        records = bytearray(size + count * (_HEADER + 1 + _TAG))
+        out = memoryview(records)
+        type_byte = _TYPE_BYTES[content_type]
+        encrypt_into = self._encrypt_into
+        position = 0
+        for start in range(0, size, fragment):
+            chunk = data[start : start + fragment]
+            sealed_end = position + _HEADER + len(chunk) + 1 + _TAG
+            header = b"\x17\x03\x03" + (sealed_end - position - _HEADER).to_bytes(2, "big")
+            out[position : position + _HEADER] = header
+            encrypt_into(self._nonce(), b"".join((chunk, type_byte)), header,
+                         out[position + _HEADER : sealed_end])
+            self.sequence += 1
+            position = sealed_end
+        return records
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         if header[0] != _APPLICATION_DATA:
@@ -147,7 +171,7 @@ class Tls12Protection(Protection):
         self.sequence = sequence + 1
         return sequence
 
-    def seal(self, content_type: int, data: bytes | memoryview, version: bytes,
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
         sequence = self._next()
         seq_bytes = sequence.to_bytes(8, "big")
@@ -227,20 +251,21 @@ class RecordLayer:
         limit = self.max_fragment
         version = self.write_version
         if len(data) <= limit:
-            if type(data) is not bytes:
-                data = bytes(data)
+            # Any bytes-like object: each protection copies it as it seals it.
             padding = self._padding(len(data)) if self.padding_block else 0
             return protection.seal(content_type, data, version, padding)
         return b"".join(self.seal_records(content_type, data))
 
     def seal_records(self, content_type: int, data: bytes | bytearray | memoryview
-                     ) -> list[bytes]:
-        """``data`` as protected records, one bytes object each (no joining)."""
+                     ) -> list[bytes | bytearray]:
+        """``data`` as protected records, in one or more buffers (not joined)."""
         protection = self.write_protection
         limit = self.max_fragment
         version = self.write_version
         view = memoryview(data)
-        records = []
+        if type(protection) is Tls13Protection and not self.padding_block:
+            return [protection.seal_all(content_type, view, limit)]
+        records: list[bytes | bytearray] = []
         for start in range(0, len(data), limit):
             chunk = view[start : start + limit]
             padding = self._padding(len(chunk)) if self.padding_block else 0

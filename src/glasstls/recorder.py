@@ -28,7 +28,7 @@ class ConnectionRecorder(Protocol):
 RecorderFactory = Callable[[str, int], ConnectionRecorder]
 
 
-def split_records(data: bytes | memoryview) -> list[bytes]:
+def split_records(data: bytes | bytearray | memoryview) -> list[bytes]:
     """Whole records out of bytes that hold only whole records."""
     records, position = [], 0
     while len(data) - position >= 5:
@@ -56,11 +56,12 @@ class RecordingRecordLayer(RecordLayer):
         return sealed
 
     def seal_records(self, content_type: int, data: bytes | bytearray | memoryview
-                     ) -> list[bytes]:
-        records = super().seal_records(content_type, data)
-        for record in records:
-            self._recorder.record(True, record)
-        return records
+                     ) -> list[bytes | bytearray]:
+        buffers = super().seal_records(content_type, data)
+        for buffer in buffers:
+            for record in split_records(buffer):
+                self._recorder.record(True, record)
+        return buffers
 
     def next_record(self) -> tuple[int, bytes] | None:
         buffer, start = self._current()

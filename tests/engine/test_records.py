@@ -341,6 +341,47 @@ def test_large_application_data_is_split_and_reassembled_in_order() -> None:
     assert all(length <= 2**14 + 256 for length in record_lengths(pair.sent(CLIENT_TO_SERVER)))
 
 
+def test_buffers_to_send_hand_over_what_data_to_send_would_without_joining() -> None:
+    """A large send's records come as one buffer of whole records; the queue is
+    emptied; each buffer is the caller's own; data_to_send() still gives bytes."""
+    pair = established()
+    client = pair.client.connection
+    data = bytes(range(256)) * 300  # 76800 bytes: five records
+    client.send(data)
+    client.send(b"tail")
+    buffers = client.buffers_to_send()
+    assert len(buffers) == 2
+    assert [len(r) - 5 for r in split_records(bytes(buffers[0]))] == [16384 + 17] * 4 + [11264 + 17]
+    assert client.buffers_to_send() == [] and client.data_to_send() == b""
+    wire = b"".join(buffers)
+    buffers[0][:] = bytes(len(buffers[0]))  # the caller may overwrite its buffer
+    events = pair.server.connection.receive_data(wire)
+    assert b"".join(e.data for e in events if hasattr(e, "data")) == data + b"tail"
+    client.send(data)
+    sent = client.data_to_send()
+    assert type(sent) is bytes and len(sent) == len(wire) - len(b"tail") - 22
+
+
+def test_a_recorded_connection_records_each_record_of_a_large_send() -> None:
+    recorded: list[bytes] = []
+
+    class Recorder:
+        def record(self, sent: bool, data: bytes) -> None:
+            if sent:
+                recorded.append(data)
+
+        def secret(self, name: str, value: bytes) -> None:
+            pass
+
+    pair = connect(client_config(TEST_PKI, recorder=lambda side, number: Recorder()),
+                   server_config(TEST_PKI))
+    recorded.clear()
+    pair.client.connection.send(bytes(40_000))
+    wire = pair.client.connection.data_to_send()
+    assert [len(r) for r in recorded] == [5 + 16384 + 17] * 2 + [5 + 7232 + 17]
+    assert b"".join(recorded) == wire
+
+
 def test_empty_send_sends_nothing() -> None:
     pair = established()
     pair.client.connection.send(b"")

@@ -283,6 +283,64 @@ def sender_records(records: list[tuple[int, bytes]]) -> list[bytes]:
     return [sender.seal(content_type, data) for content_type, data in records]
 
 
+@pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
+@pytest.mark.parametrize("size", [16385, 3 * 16384, 100_000])
+def test_a_large_send_is_sealed_into_one_buffer_of_whole_records(suite: object, size: int
+                                                                   ) -> None:
+    """The bulk path: every record of a large send in one buffer, each sealed with
+    its own sequence number, and the same bytes as sealing them one by one."""
+    sender, receiver = tls13_pair(suite)
+    data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    buffers = sender.seal_records(23, memoryview(data))
+    assert len(buffers) == 1
+    one_by_one, _ = tls13_pair(suite)
+    assert bytes(buffers[0]) == b"".join(one_by_one.seal(23, data[start:start + 16384])
+                                         for start in range(0, size, 16384))
+    assert sender.write_protection.sequence == -(-size // 16384)
+    assert b"".join(p for _, p in records_of(receiver, bytes(buffers[0]))) == data
+
+
+def test_a_padded_large_send_keeps_one_buffer_per_record() -> None:
+    sender, receiver = tls13_pair()
+    sender.padding_block = 512
+    buffers = sender.seal_records(23, bytes(40_000))
+    assert len(buffers) == 3
+    # The last record (7232 bytes and its type byte) is padded up to 7680.
+    assert int.from_bytes(buffers[-1][3:5], "big") == 7680 + 16
+    assert b"".join(p for _, p in records_of(receiver, b"".join(buffers))) == bytes(40_000)
+
+
+def test_opened_plaintext_is_not_overwritten_by_the_next_record() -> None:
+    """Records are decrypted in a reused buffer; what is handed out is a copy."""
+    sender, receiver = tls13_pair()
+    first, second = b"a" * 16384, b"b" * 16384
+    wire = sender.seal(23, first) + sender.seal(23, second)
+    receiver.feed(wire)
+    opened_first = receiver.next_record()
+    opened_second = receiver.next_record()
+    assert opened_first == (23, first) and type(opened_first[1]) is bytes
+    assert opened_second == (23, second)
+
+
+def test_records_are_decrypted_correctly_in_several_threads_at_once() -> None:
+    import threading
+
+    results: list[bool] = []
+
+    def work(seed: int) -> None:
+        sender, receiver = tls13_pair(TLS13_SUITES[seed % len(TLS13_SUITES)])
+        for n in range(50):
+            data = bytes([seed, n]) * 8000
+            results.append(records_of(receiver, sender.seal(23, data)) == [(23, data)])
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 200
+
+
 def test_take_buffer_returns_unparsed_bytes() -> None:
     layer = RecordLayer()
     layer.feed(b"\x16\x03\x03\x00\x05abc")

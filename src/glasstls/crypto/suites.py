@@ -27,7 +27,8 @@ class AEAD:
         self.encrypt = impl.encrypt
         self.decrypt = impl.decrypt
 
-    def seal(self, nonce: bytes, plaintext: bytes | memoryview, aad: bytes) -> bytes:
+    def seal(self, nonce: bytes, plaintext: bytes | bytearray | memoryview, aad: bytes
+             ) -> bytes:
         return self._impl.encrypt(nonce, plaintext, aad)
 
     def open(self, nonce: bytes, ciphertext: bytes | memoryview, aad: bytes) -> bytes:

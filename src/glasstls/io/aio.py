@@ -269,9 +269,12 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         transport = self.transport
         if channel is None or transport is None or transport.is_closing():
             return
-        data = channel.outgoing()
-        if data:
-            transport.write(data)
+        # One write per flush. A large write's records share one buffer, written as is
+        # (not joined) and through a view, so that what the socket does not take at
+        # once is not copied before the transport buffers it.
+        buffers = channel.outgoing_buffers()
+        if buffers:
+            transport.write(memoryview(buffers[0] if len(buffers) == 1 else b"".join(buffers)))
 
     def _answer_later(self) -> None:
         channel = self._channel

@@ -119,9 +119,10 @@ class TLSChannel:
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
-            if isinstance(event, ApplicationData):
-                self._chunks.append(event.data)
-                self._buffered += len(event.data)
+            if type(event) is ApplicationData:  # one per record: checked first
+                data = event.data
+                self._chunks.append(data)
+                self._buffered += len(data)
             elif isinstance(event, ConnectionClosed):
                 if event.clean:
                     self.peer_closed = True
@@ -136,6 +137,10 @@ class TLSChannel:
     def outgoing(self) -> bytes:
         """Ciphertext to write to the transport (handshake, data, alerts)."""
         return self.connection.data_to_send()
+
+    def outgoing_buffers(self) -> list[bytes | bytearray]:
+        """``outgoing()`` as the buffers the engine sealed it into (not joined)."""
+        return self.connection.buffers_to_send()
 
     def abandon(self, reason: str) -> ssl.SSLError:
         """End the connection for a reason of the transport's own (no alert is sent:
@@ -228,17 +233,19 @@ class TLSChannel:
         wanted = min(limit, self._buffered, len(buffer))
         chunks = self._chunks
         done = 0
+        start = self._offset  # into the first chunk
         while done < wanted:
             chunk = chunks[0]
-            start = self._offset
-            count = min(len(chunk) - start, wanted - done)
-            buffer[done:done + count] = chunk[start:start + count]
-            done += count
-            if start + count == len(chunk):
+            end = min(len(chunk), start + wanted - done)
+            # (A whole chunk, chunk[0:len], is the bytes object itself: no copy.)
+            buffer[done:done + end - start] = chunk[start:end]
+            done += end - start
+            if end == len(chunk):
                 chunks.popleft()
-                self._offset = 0
+                start = 0
             else:
-                self._offset = start + count
+                start = end
+        self._offset = start
         self._buffered -= wanted
         return wanted
 

@@ -92,19 +92,24 @@ class _RecordBoundary:
         return len(self._header)
 
     def feed(self, data: bytes) -> None:
-        position, size = 0, len(data)
-        while position < size:
-            if self._remaining:
-                taken = min(self._remaining, size - position)
-                self._remaining -= taken
-                position += taken
-                continue
-            taken = min(_HEADER - len(self._header), size - position)
-            self._header += data[position:position + taken]
-            position += taken
-            if len(self._header) == _HEADER:
-                self._length = self._remaining = int.from_bytes(self._header[3:5], "big")
-                self._header = b""
+        size = len(data)
+        position = 0
+        if self._header:  # complete the header read in part
+            position = _HEADER - len(self._header)
+            self._header += data[:position]
+            if len(self._header) < _HEADER:
+                return
+            self._length = self._remaining = (self._header[3] << 8) | self._header[4]
+            self._header = b""
+        position += self._remaining  # past the body being read
+        length = self._length
+        while position + _HEADER <= size:  # then from header to header
+            length = (data[position + 3] << 8) | data[position + 4]
+            position += _HEADER + length
+        if position < size:
+            self._header, self._remaining = data[position:], 0
+        else:
+            self._length, self._remaining = length, position - size
 
 
 class TLSSocket(TLSInfo, ssl.SSLSocket):
@@ -122,7 +127,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     _server_hostname: str | None
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
-    _out: deque[bytes | memoryview]
+    _out: deque[bytes | bytearray | memoryview]
     _unread_replies: int
     _boundary: _RecordBoundary
     _send_lock: threading.Lock
@@ -526,6 +531,11 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         if data:
             self._out.append(data)
 
+    def _queue_records(self, channel: TLSChannel) -> None:
+        """Queue what the engine sealed as it is (a large send's records share one
+        buffer): nothing is joined, and each buffer goes to the socket in one call."""
+        self._out.extend(channel.outgoing_buffers())
+
     def _send_some(self, view: memoryview, deadline: float | None) -> int:
         if not view.nbytes:
             return 0
@@ -537,7 +547,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         channel = self._connected_channel()
         with self._engine_lock:
             channel.write(chunk)
-            self._queue(channel.outgoing())
+            self._queue_records(channel)
         # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
         with contextlib.suppress(ssl.SSLWantWriteError):
             self._push(deadline)
