@@ -10,6 +10,7 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from .crypto.hkdf import HmacKey, expand_label, extract, hmac_digest
@@ -29,13 +30,17 @@ def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
 
 
 _WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
+# ...and the HMAC key that extracts the Handshake Secret with that salt, set up once.
+_WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WITHOUT_PSK.items()}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 
 
 class KeySchedule:
-    __slots__ = ("_derived", "_empty_hash", "_hash", "_key", "_len", "secret", "suite")
-    _derived: bytes | None  # Derive-Secret(., "derived", ""), when known in advance
+    __slots__ = ("_empty_hash", "_hash", "_key", "_len", "_salt", "secret", "suite")
+    # HKDF-Extract's key for the next stage, Derive-Secret(., "derived", ""), when
+    # known in advance.
+    _salt: HmacKey | None
     _key: HmacKey | None
 
     def __init__(self, suite: Suite, psk: bytes | None = None) -> None:
@@ -45,7 +50,8 @@ class KeySchedule:
         self._empty_hash = _EMPTY_HASHES[self._hash]
         # Early Secret = HKDF-Extract(0, PSK or 0)
         if psk is None:
-            self.secret, self._derived = _WITHOUT_PSK[self._hash]
+            self.secret = _WITHOUT_PSK[self._hash][0]
+            self._salt = _WITHOUT_PSK_SALT[self._hash]
             self._key = None  # made if an early secret is derived after all
         else:
             self._enter(_ZERO_SALT[self._hash].digest(psk))
@@ -54,7 +60,7 @@ class KeySchedule:
         """A stage's secret, and its HMAC key for the Derive-Secrets that follow."""
         self.secret = secret
         self._key = HmacKey(self._hash, secret)
-        self._derived = None
+        self._salt = None
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
         key = self._key
@@ -63,8 +69,8 @@ class KeySchedule:
         return key.expand_label(label, transcript_hash, self._len)
 
     def _next_stage(self, input_key_material: bytes) -> None:
-        derived = self._derived or self.derive_secret(b"derived", self._empty_hash)
-        self._enter(extract(self._hash, derived, input_key_material))
+        salt = self._salt or HmacKey(self._hash, self.derive_secret(b"derived", self._empty_hash))
+        self._enter(salt.digest(input_key_material))  # HKDF-Extract(salt, IKM)
 
     # -- early secret ------------------------------------------------------------
 
@@ -91,8 +97,8 @@ class KeySchedule:
         and the keys they give."""
         client, server = self.handshake_traffic_secrets(hello_hash)
         suite = self.suite
-        return StageKeys(suite, self.secret, TrafficKeys(client, *traffic_keys(suite, client)),
-                         TrafficKeys(server, *traffic_keys(suite, server)))
+        return StageKeys(suite, self.secret, _traffic(suite, client, finished=True),
+                         _traffic(suite, server, finished=True))
 
     # -- master secret -----------------------------------------------------------
 
@@ -108,10 +114,8 @@ class KeySchedule:
         their keys, and the exporter master secret."""
         client, server = self.application_traffic_secrets(finished_hash)
         suite = self.suite
-        return ApplicationKeys(suite, self.secret,
-                               TrafficKeys(client, *traffic_keys(suite, client)),
-                               TrafficKeys(server, *traffic_keys(suite, server)),
-                               self.exporter_master_secret(finished_hash))
+        return ApplicationKeys(suite, self.secret, _traffic(suite, client),
+                               _traffic(suite, server), self.exporter_master_secret(finished_hash))
 
     def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
         return DeferredSecret(self.suite, self.secret, b"exp master", finished_hash)
@@ -146,6 +150,9 @@ class TrafficKeys:
     secret: bytes
     key: bytes
     iv: bytes
+    # The handshake stage's finished_key (§4.4.4), derived beside the key and IV from
+    # the same HMAC key; b"" at the application stage.
+    finished_key: bytes = b""
 
 
 @frozen
@@ -200,6 +207,13 @@ class Tls13Exporter:
         return exporter(self._suite, self._secret.value, label, context or b"", length)
 
 
+def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
+    prk = HmacKey(suite.hash_name, secret)
+    return TrafficKeys(secret, prk.expand_label(b"key", b"", suite.key_len),
+                       prk.expand_label(b"iv", b"", 12),
+                       prk.expand_label(b"finished", b"", suite.hash_len) if finished else b"")
+
+
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
     prk = HmacKey(suite.hash_name, secret)
@@ -219,6 +233,12 @@ def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) 
     return hmac_digest(suite.hash_name, finished_key, transcript_hash)
 
 
+def handshake_verify_data(suite: Suite, keys: TrafficKeys, transcript_hash: bytes) -> bytes:
+    """``finished_verify_data`` for a handshake traffic secret, whose finished_key
+    ``handshake_keys`` derived already."""
+    return hmac_digest(suite.hash_name, keys.finished_key, transcript_hash)
+
+
 def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context: bytes,
              length: int) -> bytes:
     """RFC 8446 §7.5: TLS-Exporter(label, context_value, key_length)."""
@@ -231,5 +251,12 @@ def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context:
 
 def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
     """RFC 8446 §4.6.1: the PSK associated with a ticket."""
-    return expand_label(suite.hash_name, resumption_master_secret, b"resumption", ticket_nonce,
-                        suite.hash_len, suite.hash_len)
+    return resumption_psks(suite, resumption_master_secret, (ticket_nonce,))[0]
+
+
+def resumption_psks(suite: Suite, resumption_master_secret: bytes,
+                    ticket_nonces: Iterable[bytes]) -> list[bytes]:
+    """The PSKs of several tickets of one connection: the secret is made an HMAC
+    key once, not once per ticket."""
+    prk = HmacKey(suite.hash_name, resumption_master_secret)
+    return [prk.expand_label(b"resumption", nonce, suite.hash_len) for nonce in ticket_nonces]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .codec import Reader, Writer
-from .crypto.sealing import open_sealed, seal
+from .crypto.sealing import Sealer
 from .errors import ConfigError, DecodeError
 from .immutable import frozen
 
@@ -79,7 +79,7 @@ class SessionState:
 @frozen
 class TicketKey:
     name: bytes  # 16 bytes, sent in the clear to find the key
-    key: bytes  # 32 bytes, AES-256-GCM
+    sealer: Sealer  # AES-256-GCM under the key's 32 bytes
     created: float
 
 
@@ -109,6 +109,10 @@ class TicketKeys:
         self._accept_for = accept_for
         self._rng = rng
         self._keys: list[TicketKey] = []  # newest first
+        # Until then, _refresh has nothing to add or drop (it runs for every ticket).
+        self._unchanged_until = 0.0
+        # With a secret: the keys derived for each epoch still accepted.
+        self._derived: dict[int, TicketKey] = {}
         self._lock = threading.Lock()
 
     def _rng_for(self, rng: Callable[[int], bytes] | None) -> Callable[[int], bytes]:
@@ -118,17 +122,38 @@ class TicketKeys:
         created = epoch * self._rotate_after
         if self._secret is None:
             rng = self._rng_for(rng)
-            return TicketKey(rng(16), rng(32), created)
+            return TicketKey(rng(16), Sealer(rng(32)), created)
         material = hashlib.sha512(self._secret + b"glasstls ticket key" +
                                   epoch.to_bytes(8, "big")).digest()
-        return TicketKey(material[:16], material[16:48], created)
+        return TicketKey(material[:16], Sealer(material[16:48]), created)
 
     def _refresh(self, now: float, rng: Callable[[int], bytes] | None) -> None:
+        if self._keys and now < self._unchanged_until:
+            return
         epoch = int(now // self._rotate_after)
         if not self._keys or self._keys[0].created < epoch * self._rotate_after:
-            self._keys.insert(0, self._make(epoch, rng))
+            self._keys = [self._make(epoch, rng), *self._keys]
         oldest = now - self._rotate_after - self._accept_for
         self._keys = [k for i, k in enumerate(self._keys) if i == 0 or k.created >= oldest]
+        # The next change: a new key at the next epoch, or the oldest retired one
+        # dropped (an earlier time, a clock set back, changes nothing).
+        retired = [k.created + self._rotate_after + self._accept_for for k in self._keys[1:]]
+        self._unchanged_until = min([self._keys[0].created + self._rotate_after, *retired])
+
+    def _derived_keys(self, now: float) -> list[TicketKey]:
+        """With a secret: the keys of every epoch still accepted, newest first,
+        whether or not this process was running when each was current; one period
+        of clock skew between servers is allowed ahead. A key of epoch e retires at
+        (e + 1) * rotate_after and is accepted for accept_for after that."""
+        newest = int(now // self._rotate_after) + 1
+        oldest = int((now - self._accept_for) // self._rotate_after)
+        epochs = range(newest, oldest - 1, -1)
+        with self._lock:
+            derived = self._derived
+            if any(epoch not in derived for epoch in epochs):
+                derived = self._derived = {epoch: derived.get(epoch) or self._make(epoch)
+                                           for epoch in epochs}
+        return [derived[epoch] for epoch in epochs]
 
     def seal(self, state: bytes, now: float, rng: Callable[[int], bytes] | None = None
              ) -> bytes:
@@ -136,7 +161,7 @@ class TicketKeys:
             self._refresh(now, rng)
             key = self._keys[0]
         nonce = self._rng_for(rng)(12)
-        return key.name + nonce + seal(key.key, nonce, state, key.name)
+        return key.name + nonce + key.sealer.seal(nonce, state, key.name)
 
     def open(self, ticket: bytes, now: float, rng: Callable[[int], bytes] | None = None
              ) -> bytes | None:
@@ -144,21 +169,15 @@ class TicketKeys:
         if len(ticket) < 16 + 12 + 16:
             return None
         name = ticket[:16]
-        with self._lock:
-            self._refresh(now, rng)
-            keys = list(self._keys)
         if self._secret is not None:
-            # Every key still accepted derives from the secret, whether or not this
-            # process was running when it was current; one period of clock skew
-            # between servers is allowed ahead.
-            # A key of epoch e retires at (e + 1) * rotate_after and is accepted for
-            # accept_for after that.
-            newest = int(now // self._rotate_after) + 1
-            oldest = int((now - self._accept_for) // self._rotate_after)
-            keys = [self._make(epoch) for epoch in range(newest, oldest - 1, -1)]
+            keys = self._derived_keys(now)
+        else:
+            with self._lock:
+                self._refresh(now, rng)
+                keys = self._keys
         for key in keys:
             if key.name == name:
-                return open_sealed(key.key, ticket[16:28], ticket[28:], name)
+                return key.sealer.open(ticket[16:28], ticket[28:], name)
         return None
 
 

@@ -5,11 +5,13 @@ resume each other's tickets."""
 from __future__ import annotations
 
 import dataclasses
+from unittest import mock
 
 import pytest
 
 from glasstls import ClientConfig, ClientConnection, ConfigError, ServerConfig
 from glasstls.constants import TLS12, TLS13
+from glasstls.crypto import sealing
 from glasstls.session import TicketKeys
 from helpers.pump import Pair, client_config, server_config
 from helpers.sessions import Clock, connect_pair, latest_session, tickets
@@ -201,6 +203,26 @@ def test_ticket_keys_open_what_they_seal_and_nothing_else() -> None:
     assert keys.open(ticket[:40], now) is None
     assert keys.open(b"", now) is None
     assert TicketKeys().open(ticket, now) is None  # another server's random keys
+
+
+@pytest.mark.parametrize("kind", KEY_KINDS)
+def test_ticket_keys_make_their_aead_once_per_key_not_per_ticket(kind: str) -> None:
+    keys = ticket_keys(kind)
+    clock = epoch_start_clock()
+    with mock.patch.object(sealing, "AESGCM", wraps=sealing.AESGCM) as made:
+        assert keys.open(keys.seal(b"first", clock()), clock()) == b"first"
+        per_period = made.call_count  # the current key (with a secret: and its window)
+        for count in range(20):
+            clock.now += 1
+            assert keys.open(keys.seal(b"state %d" % count, clock()), clock()) == (
+                b"state %d" % count)
+        assert made.call_count == per_period
+        clock.now += ROTATE  # the next period: a new key, and the old one still opens
+        old = keys.seal(b"old", clock() - ROTATE)
+        assert keys.open(keys.seal(b"next", clock()), clock()) == b"next"
+        assert keys.open(old, clock()) == b"old"
+        # (With a secret, opening also accepts one more period ahead: its key too.)
+        assert made.call_count == per_period + (1 if kind == "random" else 2)
 
 
 def test_ticket_keys_refuse_a_short_shared_secret_and_bad_periods() -> None:

@@ -10,6 +10,7 @@ import ssl
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
+from unittest import mock
 
 import pytest
 from io_helpers import (
@@ -415,3 +416,80 @@ def test_aio_feeds_a_buffered_protocol() -> None:
             return bytes(protocol.data)
 
     assert run(main()) == b"BUFFERED PROTOCOL " * 100
+
+
+def test_aio_last_handshake_flight_shares_a_write_with_the_first_data() -> None:
+    """What ends a side's handshake goes out with its application's first write: the
+    client's Finished with its request, the server's session tickets with its
+    answer. One socket write each (one segment), not two."""
+    transport_class = asyncio.selector_events._SelectorSocketTransport
+    plain_write = transport_class.write
+    writes: list[tuple[int, int]] = []  # (local port, bytes) of each socket write
+
+    def counted_write(self: Any, data: Any) -> None:
+        writes.append((self.get_extra_info("sockname")[1], len(data)))
+        plain_write(self, data)
+
+    async def main() -> tuple[int, list[tuple[int, int]]]:
+        server = await glasstls.aio.start_server(upper_echo, "127.0.0.1", 0,
+                                                 config=server_config(TLS13))
+        async with server:
+            port = await port_of(server)
+            reader, writer = await glasstls.aio.open_connection(
+                "127.0.0.1", port, config=client_config(TLS13), server_hostname="localhost")
+            writer.write(b"ping")
+            assert await reader.read(100) == b"PING"
+            until_answer = list(writes)
+            assert writer.get_extra_info("ssl_object").session is not None  # the tickets
+            writer.close()
+            await writer.wait_closed()
+        return port, until_answer
+
+    with mock.patch.object(transport_class, "write", counted_write):
+        port, until_answer = run(main())
+    client = [size for local, size in until_answer if local != port]
+    server = [size for local, size in until_answer if local == port]
+    assert len(client) == 2  # ClientHello; Finished + "ping"
+    assert len(server) == 2  # ServerHello ... Finished; NewSessionTickets + "PING"
+
+
+def test_aio_server_reassembles_records_arriving_in_pieces_on_many_connections() -> None:
+    """Every connection's ciphertext is read through one buffer per thread: records
+    cut into pieces of a few bytes, interleaved across connections, must still
+    arrive intact on each."""
+    async def client(port: int, index: int, turns: asyncio.Queue[None]) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.transport.get_extra_info("socket").setsockopt(
+            socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tls = glasstls.ClientConnection(client_config(TLS13), server_name="localhost")
+        request = f"request {index} ".encode() * 50
+        sent_request = False
+        answer = b""
+        while len(answer) < len(request):
+            out = tls.data_to_send()
+            for start in range(0, len(out), 3 + index):
+                writer.write(out[start:start + 3 + index])
+                await writer.drain()
+                await turns.get()  # interleave the pieces of all clients
+                turns.put_nowait(None)
+            if tls.handshake_complete and not sent_request:
+                tls.send(request)
+                sent_request = True
+                continue
+            for event in tls.receive_data(await reader.read(65536)):
+                if isinstance(event, glasstls.events.ApplicationData):
+                    answer += event.data
+        writer.close()
+        return answer
+
+    async def main() -> list[bytes]:
+        server = await glasstls.aio.start_server(upper_echo, "127.0.0.1", 0,
+                                                 config=server_config(TLS13))
+        async with server:
+            port = await port_of(server)
+            turns: asyncio.Queue[None] = asyncio.Queue()
+            turns.put_nowait(None)
+            return list(await asyncio.gather(*(client(port, i, turns) for i in range(4))))
+
+    answers = run(main())
+    assert answers == [f"REQUEST {i} ".encode() * 50 for i in range(4)]

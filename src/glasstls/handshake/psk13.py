@@ -16,7 +16,7 @@ from ..errors import (
     MissingExtension,
 )
 from ..immutable import frozen
-from ..keyschedule import KeySchedule, finished_verify_data, resumption_psk
+from ..keyschedule import KeySchedule, finished_verify_data, resumption_psks
 from ..messages.extensions import (
     EarlyDataIndication,
     PreSharedKey,
@@ -180,17 +180,16 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
     if config.ticket_keys is None or config.tickets <= 0:
         return
     now = config.clock()
-    for counter in range(config.tickets):
-        nonce = counter.to_bytes(8, "big")
+    nonces = [counter.to_bytes(8, "big") for counter in range(config.tickets)]
+    name = (server_name or "").encode()
+    extensions = ((EarlyDataIndication(config.max_early_data_size),)
+                  if config.max_early_data_size else ())
+    for nonce, psk in zip(nonces, resumption_psks(suite, resumption_master_secret, nonces),
+                          strict=True):
         age_add = int.from_bytes(config.rng(4), "big")
-        state = SessionState(
-            TLS13, suite.id, resumption_psk(suite, resumption_master_secret, nonce),
-            int(now * 1000), config.ticket_lifetime, age_add, alpn or b"",
-            (server_name or "").encode(), False, config.max_early_data_size,
-            peer_certificates,
-        )
-        extensions = ((EarlyDataIndication(config.max_early_data_size),)
-                      if config.max_early_data_size else ())
+        state = SessionState(TLS13, suite.id, psk, int(now * 1000), config.ticket_lifetime,
+                             age_add, alpn or b"", name, False, config.max_early_data_size,
+                             peer_certificates)
         ticket = config.ticket_keys.seal(state.encode(), now, config.rng)
         engine.send_post_handshake(NewSessionTicket13(
             config.ticket_lifetime, age_add, nonce, ticket, extensions))

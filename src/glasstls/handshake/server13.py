@@ -47,7 +47,7 @@ from ..keyschedule import (
     KeySchedule,
     StageKeys,
     Tls13Exporter,
-    finished_verify_data,
+    handshake_verify_data,
     traffic_keys,
 )
 from ..limits import early_data_skip_budget
@@ -377,8 +377,8 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if choice.certified is not None and choice.signature_scheme is not None:
         compression = _send_certificate(engine, config, hello, choice.certified,
                                         choice.signature_scheme, choice.ocsp_response)
-    engine.send(Finished(finished_verify_data(suite, handshake.server.secret,
-                                              engine.transcript.digest())))
+    engine.send(Finished(handshake_verify_data(suite, handshake.server,
+                                               engine.transcript.digest())))
 
     schedule.enter_master()
     application = schedule.application_keys(engine.transcript.digest())
@@ -523,8 +523,8 @@ class ExpectFinished(_ServerState):
         flight = self.flight
         suite, config, psk = flight.suite, flight.config, flight.psk
         check_finished_length(message, suite.hash_len)
-        expected = finished_verify_data(suite, flight.handshake.client.secret,
-                                        engine.transcript.digest_before_last())
+        expected = handshake_verify_data(suite, flight.handshake.client,
+                                         engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
             raise DecryptError("client Finished does not verify")
         engine.note(result="verified")

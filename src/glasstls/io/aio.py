@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,6 +45,20 @@ SHUTDOWN_TIMEOUT = 30.0
 
 _HANDSHAKING, _OPEN, _CLOSING, _CLOSED = "handshaking", "open", "closing", "closed"
 
+# Ciphertext is read into one buffer per thread (an event loop runs in one thread),
+# shared by all its connections: the socket transport fills it and hands it back in
+# the same call, and what it read is copied out at once. A plain protocol would get a
+# new 256 KiB bytes object per read instead (mmap, page faults, mremap, munmap).
+_READ_SIZE = 2**18  # what asyncio's socket transport reads at most at once
+_read_buffers = threading.local()
+
+
+def _read_buffer() -> memoryview:
+    buffer: memoryview | None = getattr(_read_buffers, "buffer", None)
+    if buffer is None:
+        buffer = _read_buffers.buffer = memoryview(bytearray(_READ_SIZE))
+    return buffer
+
 
 class ConnectionInfo(TLSInfo):
     """What ``get_extra_info("ssl_object")`` returns: the ``ssl.SSLObject``
@@ -60,7 +75,7 @@ class ConnectionInfo(TLSInfo):
         self._flush()
 
 
-class _TLSProtocol(asyncio.Protocol):
+class _TLSProtocol(asyncio.BufferedProtocol):
     """Between the socket transport (below) and the application's protocol
     (above, given a ``_TLSTransport`` once the handshake is done)."""
 
@@ -99,19 +114,32 @@ class _TLSProtocol(asyncio.Protocol):
         self._flush()
         self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _read_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_read_buffer()[:nbytes]))
+
     def data_received(self, data: bytes) -> None:
         channel = self._channel
         if channel is None or self.state == _CLOSED:
             return
         channel.receive(data)
-        self._answer(channel)
         if self.state == _HANDSHAKING:
             if channel.failure is not None:
                 self._handshake_failed(channel.failure)
                 return
             if not channel.handshake_complete:
+                self._answer(channel)
                 return
             self._handshake_done()
+            # What the engine answered to the peer's last flight (a server's session
+            # tickets, a client's Finished) is written after the callbacks that the
+            # handshake's end just scheduled: the application's first write then goes
+            # out with it, in one segment, instead of a write of its own after it.
+            self._loop.call_soon(self._answer_later)
+        else:
+            self._answer(channel)
         self._deliver()
 
     def eof_received(self) -> bool:
@@ -247,6 +275,11 @@ class _TLSProtocol(asyncio.Protocol):
         buffers = channel.outgoing_buffers()
         if buffers:
             transport.write(memoryview(buffers[0] if len(buffers) == 1 else b"".join(buffers)))
+
+    def _answer_later(self) -> None:
+        channel = self._channel
+        if channel is not None and self.state != _CLOSED:
+            self._answer(channel)
 
     def _answer(self, channel: TLSChannel) -> None:
         """Write what the engine answered to received records, unless the peer has let
