@@ -23,8 +23,9 @@ Cases (TLS 1.3, X25519, ECDSA P-256 certificate for ``localhost``, verified):
 * ``aio``: handshakes per second against an asyncio echo server
   (``glasstls.aio.start_server`` against ``asyncio.start_server(ssl=...)``), with
   1, 16 and 256 concurrent clients, full and resumed.
-* ``threaded``: the same against ``glasstls.serve()`` and a thread-per-client
-  ssl server (the handshake runs in the connection's thread), 64 and 200 clients.
+* ``threaded``: the same against ``glasstls.serve()`` (every handshake on its
+  loop thread, the handler on a worker thread) and a thread-per-client ssl
+  server (the handshake runs in the connection's thread), 64 and 200 clients.
 * ``idle``: 10,000 connections held open on the asyncio server: its RSS growth
   per connection.
 

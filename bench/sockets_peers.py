@@ -315,8 +315,9 @@ async def _serve_asyncio_forever(impl: str, pki: dict[str, str]) -> None:
 
 
 def _ssl_thread_per_client_server(pki: dict[str, str]) -> None:
-    """What glasstls.serve() does, with ssl: accept on one thread, and run each
-    connection's handshake and handler on a thread of its own."""
+    """The usual threaded server on ssl: accept on one thread, and run each
+    connection's handshake and handler on a thread of its own (OpenSSL releases
+    the GIL while it computes, so those handshakes run in parallel)."""
     context = ssl_server_context(pki)
 
     def serve_one(plain: socket.socket) -> None:

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from glasstls import ClientConfig, ServerConfig
+import glasstls
+from glasstls import ClientConfig, ServerConfig, TLSServer, TLSSocket
 from glasstls.constants import TLS12, TLS13
 from helpers import pyssl
 from peers import require_binary
@@ -242,3 +243,27 @@ def free_port() -> int:
 
 __all__ = ["VERSIONS", "client_config", "openssl_server", "python_https_server",
            "server_config"]
+
+
+def echo(sock: TLSSocket, address: Any) -> None:
+    """A glasstls.serve() handler that echoes until the client closes."""
+    while data := sock.recv(65536):
+        sock.sendall(data)
+
+
+@contextlib.contextmanager
+def serving(handler: Any = echo, **options: Any) -> Iterator[TLSServer]:
+    """glasstls.serve() on a free port with the test PKI (closed with abort)."""
+    server = glasstls.serve(("127.0.0.1", 0), handler, config=server_config(), **options)
+    try:
+        yield server
+    finally:
+        server.close(abort_connections=True)
+
+
+def echoes(server: TLSServer, message: bytes = b"still accepting") -> bool:
+    """Whether a new client of ``server`` gets ``message`` echoed."""
+    with glasstls.connect(server.address, config=client_config(), server_hostname="localhost",
+                          timeout=30) as sock:
+        sock.sendall(message)
+        return sock.recv(100) == message

@@ -13,47 +13,25 @@ import ssl
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from io_helpers import client_config, server_config
+from io_helpers import client_config, echo, echoes, server_config, serving
 
 import glasstls
-from glasstls import ClientConnection, TLSError, TLSServer, TLSSocket
+from glasstls import ClientConnection, TLSError
 from glasstls.constants import TLS12, TLS13
 from glasstls.io.server import DEFAULT_MAX_CONNECTIONS
 
 
-def echo(sock: TLSSocket, address: Any) -> None:
-    while data := sock.recv(65536):
-        sock.sendall(data)
-
-
-@contextlib.contextmanager
-def serving(**options: Any) -> Iterator[TLSServer]:
-    server = glasstls.serve(("127.0.0.1", 0), echo, config=server_config(), **options)
-    try:
-        yield server
-    finally:
-        server.close(abort_connections=True)
-
-
-def echoes(server: TLSServer, message: bytes = b"still accepting") -> bool:
-    with glasstls.connect(server.address, config=client_config(), server_hostname="localhost",
-                          timeout=10) as sock:
-        sock.sendall(message)
-        return sock.recv(100) == message
-
-
 @contextlib.contextmanager
 def thread_starts_failing(times: int) -> Iterator[list[str]]:
-    """The next ``times`` connection threads of a server fail to start, as under a
+    """The next ``times`` worker threads of a server fail to start, as under a
     thread or memory limit; yields the names of those refused."""
     refused: list[str] = []
     start = threading.Thread.start
 
     def failing_start(thread: threading.Thread) -> None:
-        if thread.name.startswith("glasstls-(") and len(refused) < times:
+        if thread.name.startswith("glasstls-worker") and len(refused) < times:
             refused.append(thread.name)
             raise RuntimeError("can't start new thread")
         start(thread)
@@ -70,8 +48,9 @@ def test_accept_loop_survives_a_thread_that_cannot_start(
     # max_connections=1: a refused connection that kept its slot would block the next.
     with serving(max_connections=1) as server, thread_starts_failing(3) as refused:
         for _ in range(3):
-            # The connection that got no thread is closed before any handshake (a reset
-            # when the ClientHello had arrived unread, an EOF otherwise).
+            # The connection that got no worker thread is closed after its handshake,
+            # without close_notify: the client reads a truncation (an EOF, or a reset
+            # when its data had arrived unread), never a clean end.
             with pytest.raises((ssl.SSLEOFError, ConnectionResetError)):
                 echoes(server)
         assert len(refused) == 3

@@ -13,10 +13,13 @@ Output: annotated text (default), ``--html FILE`` (one self-contained page) or
 from __future__ import annotations
 
 import argparse
+import contextvars
 import dataclasses
 import json
+import logging
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -159,6 +162,26 @@ def _read_response(sock: TLSSocket) -> None:
 # -- live server ------------------------------------------------------------------------
 
 
+# The recorder of the connection being served (serve() runs each in a context of its own).
+_recorder: contextvars.ContextVar[Recorder] = contextvars.ContextVar("glasstls_explain_recorder")
+
+
+class _HandshakeFailures(logging.Handler):
+    """Hands the recorder of a connection whose handshake failed (the io server logs
+    that failure, with the error, in the connection's context) to ``report``."""
+
+    def __init__(self, report: Callable[[Recorder], None]) -> None:
+        super().__init__(logging.INFO)
+        self.report = report
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args
+        recorder = _recorder.get(None)
+        if (recorder is not None and isinstance(args, tuple) and len(args) == 2
+                and isinstance(args[1], BaseException)):
+            self.report(recorder)
+
+
 def _server(args: argparse.Namespace, output: Output) -> int:
     if args.cert:
         certified = load_certified(args.cert, args.key)
@@ -177,24 +200,8 @@ def _server(args: argparse.Namespace, output: Output) -> int:
     done = threading.Semaphore(0)
     explained: list[tuple[str, Explained]] = []
     lock = threading.Lock()
-    addresses: dict[threading.Thread, Any] = {}  # worker -> client, once handled
-    monitors: list[threading.Thread] = []
 
-    def handle(sock: TLSSocket, address: Any) -> None:
-        addresses[threading.current_thread()] = address
-        try:
-            read_request_head(sock)
-            sock.sendall(http_response("This connection is being explained by glasstls; "
-                                       "see the terminal that runs glasstls explain.\n"))
-            sock.close()
-        except (OSError, GlassTLSError):
-            pass
-
-    def when_over(worker: threading.Thread, recorder: Recorder) -> None:
-        # The worker ends when its connection does, handled or not: a handshake that
-        # failed (a client refusing the certificate) is shown too, up to its alert.
-        worker.join()
-        address = addresses.pop(worker, None)
+    def report(recorder: Recorder, address: Any) -> None:
         recordings = [recording for recording in recorder.recordings if recording.records]
         for recording in recordings:  # none for a client that sent nothing (a probe)
             name = _name(recording) + (f" from {address[0]}:{address[1]}" if address
@@ -206,17 +213,31 @@ def _server(args: argparse.Namespace, output: Output) -> int:
         if recordings:
             done.release()
 
+    def handle(sock: TLSSocket, address: Any) -> None:
+        try:
+            read_request_head(sock)
+            sock.sendall(http_response("This connection is being explained by glasstls; "
+                                       "see the terminal that runs glasstls explain.\n"))
+            sock.close()
+        except (OSError, GlassTLSError):
+            pass
+        report(_recorder.get(), address)
+
     def recorded(base: ServerConfig) -> ServerConfig:
-        """Each connection's own config, with its own recorder (serve() calls this on
-        the connection's worker thread)."""
+        """Each connection's own config, with its own recorder, kept in the
+        connection's context (serve() calls this in it)."""
         recorder = Recorder(limit=1)
-        monitor = threading.Thread(target=when_over, args=(threading.current_thread(),
-                                                           recorder), daemon=True)
-        monitor.start()
-        monitors.append(monitor)
+        _recorder.set(recorder)
         return dataclasses.replace(base, recorder=recorder)
 
     port = 8443 if args.port is None else args.port
+    # A handshake that failed (a client refusing the certificate) is shown too, up to
+    # its alert: the server logs it in the connection's context.
+    failures = _HandshakeFailures(lambda recorder: report(recorder, None))
+    io_logger = logging.getLogger("glasstls.io")
+    io_logger.addHandler(failures)
+    level = io_logger.level
+    io_logger.setLevel(logging.INFO)
     server = serve((args.bind, port), handle, config=config, timeout=TIMEOUT,
                    handshake_timeout=TIMEOUT, connection_config=recorded)
     print(f"explaining connections to https://{args.bind}:{server.address[1]}/{ca_note}",
@@ -228,8 +249,8 @@ def _server(args: argparse.Namespace, output: Output) -> int:
         pass
     finally:
         server.close()
-        for monitor in monitors:
-            monitor.join(timeout=TIMEOUT)
+        io_logger.removeHandler(failures)
+        io_logger.setLevel(level)
     if output.html is not None and explained:
         output.write(explained, "glasstls explain --server")
     return exitcodes.OK

@@ -13,13 +13,12 @@ directory (made once, reused; see ``devstate``), and tells which CA to trust.
 from __future__ import annotations
 
 import argparse
+import contextvars
 import logging
-import re
 import signal
 import ssl
 import sys
 import threading
-import weakref
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -31,7 +30,7 @@ from ..config import ServerConfig
 from ..constants import TLS13, ProtocolVersion
 from ..errors import GlassTLSError
 from ..events import HandshakeComplete
-from ..io import KeyLogFile, TLSServer, TLSSocket, serve
+from ..io import KeyLogFile, TLSServer, TLSSocket, client_address, serve
 from ..ocsp import describe_response
 from ..trace import TraceEvent
 from . import exitcodes
@@ -172,13 +171,20 @@ class ServerSetup:
             raise CommandError(str(error)) from None
 
 
-def _address_label(thread: threading.Thread) -> str:
-    """"127.0.0.1:50000" from the io layer's worker thread name (or the name)."""
-    match = re.search(r"\('([^']*)', (\d+)", thread.name)
-    if not match:
-        return thread.name
-    host, port = match.groups()
+def _address_label(address: Any) -> str:
+    """"127.0.0.1:50000" (or "[::1]:50000") for a client's address."""
+    if not isinstance(address, tuple) or len(address) < 2:
+        return str(address)
+    host, port = address[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+View = TextView | JsonView
+# Each connection runs in a context of its own (glasstls.serve), from its handshake
+# to its handler's end: there, its log, label and (for text) its own view, so that
+# times start at its first event.
+_this_connection: contextvars.ContextVar[tuple[ConnectionLog, str, View]] = (
+    contextvars.ContextVar("glasstls_cli_connection"))
 
 
 class ConnectionLog:
@@ -190,27 +196,22 @@ class ConnectionLog:
         self.show_trace = show_trace
         self._lock = threading.Lock()
         self._count = 0
-        # Each connection runs on its own thread (glasstls.serve): its label and,
-        # for text, its own view so that times start at its first event.
-        self._connections: weakref.WeakKeyDictionary[
-            threading.Thread, tuple[str, TextView | JsonView]] = weakref.WeakKeyDictionary()
         # The engine numbers its connections; a step traced from another thread (a
         # KeyUpdate sent on a key press) finds its connection's label by that number.
         self._by_number: dict[int, tuple[str, TextView | JsonView]] = {}
 
     def _current(self) -> tuple[str, TextView | JsonView]:
-        thread = threading.current_thread()
+        known = _this_connection.get(None)
+        if known is not None and known[0] is self:
+            return known[1], known[2]
         with self._lock:
-            known = self._connections.get(thread)
-            if known is None:
-                self._count += 1
-                label = f"#{self._count} {_address_label(thread)}"
-                view = self.view
-                if isinstance(view, TextView):
-                    view = TextView(view.out)
-                known = (label, view)
-                self._connections[thread] = known
-        return known
+            self._count += 1
+            label = f"#{self._count} {_address_label(client_address())}"
+        view = self.view
+        if isinstance(view, TextView):
+            view = TextView(view.out)
+        _this_connection.set((self, label, view))
+        return label, view
 
     def trace(self, event: TraceEvent) -> None:
         if not self.show_trace:

@@ -12,9 +12,10 @@ from . import aio
 from .channel import TLSChannel, TLSInfo
 from .context import SSLContext, create_default_context
 from .keylog import KeyLogFile
-from .server import TLSServer, serve
+from .server import TLSServer, client_address, serve
 from .sockets import TLSSocket, connect, start_tls
 from .sslobject import TLSObject
 
 __all__ = ["KeyLogFile", "SSLContext", "TLSChannel", "TLSInfo", "TLSObject", "TLSServer",
-           "TLSSocket", "aio", "connect", "create_default_context", "serve", "start_tls"]
+           "TLSSocket", "aio", "client_address", "connect", "create_default_context", "serve",
+           "start_tls"]

@@ -1,10 +1,13 @@
 """A threaded blocking server: ``serve(address, handler, config=...)``.
 
-Each accepted connection gets its own thread, which runs the handshake and then
-calls ``handler(tls_socket, client_address)``; the socket is closed (with
-close_notify) when the handler returns. A failed handshake is logged and does
-not reach the handler. ``max_connections`` bounds how many are served at once
-(the rest wait in the listen backlog); ``connection_config`` gives each
+One thread, the server's loop, accepts connections and runs every handshake on
+non-blocking sockets, each against its own ``handshake_timeout``; a connection
+whose handshake is done goes to a worker thread, which calls
+``handler(tls_socket, client_address)`` and closes the socket (with
+close_notify) when the handler returns. Workers are reused from one connection to
+the next. A failed handshake is logged and does not reach the handler.
+``max_connections`` bounds how many connections are handshaking or being served
+at once (the rest wait in the listen backlog); ``connection_config`` gives each
 connection a config of its own, say with its own trace callback.
 
     def echo(sock: TLSSocket, address) -> None:
@@ -14,16 +17,29 @@ connection a config of its own, say with its own trace callback.
     with glasstls.serve(("127.0.0.1", 8443), echo, config=server_config) as server:
         print("listening on", server.address)
         server.serve_forever()          # until server.close() from another thread
+
+Why one loop for the handshakes: a handshake is mostly Python holding the GIL,
+so handshakes on a thread each only interleave (every switch costing the others),
+and a client that stalls its handshake would hold a thread. On the loop a stalled
+client holds a descriptor and a slot, until its deadline. The config's callbacks
+that run during a handshake (``connection_config``, trace, SNI) run on that loop:
+they should be quick. Each connection runs in a ``contextvars`` context of its own,
+from ``connection_config`` to the handler's end (as an asyncio task does), in
+which ``client_address()`` names its client.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import logging
 import selectors
 import socket
+import ssl
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -36,22 +52,125 @@ from .sockets import TLSSocket
 logger = logging.getLogger("glasstls.io")
 
 # serve()'s default bound on connections handshaking or being served at once. Each
-# holds a thread (and its stack) and two descriptors: 512 stays under the common
-# 1024-descriptor limit and within a small machine's memory, where no limit let
-# idle clients exhaust threads. Pass max_connections=None for no bound.
+# being served holds a thread (and its stack) and each two descriptors: 512 stays
+# under the common 1024-descriptor limit and within a small machine's memory, where
+# no limit let idle clients exhaust threads. Pass max_connections=None for no bound.
 DEFAULT_MAX_CONNECTIONS = 512
-# How long the accept loop waits after accept() failed for want of descriptors or
-# memory, instead of spinning on a listener that stays readable.
+# How long the loop stops accepting after accept() failed for want of descriptors
+# or memory, instead of spinning on a listener that stays readable.
 ACCEPT_BACKOFF = 0.1
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# The loop takes the clients out of the listen backlog (accepting is cheap: their
+# handshakes wait for their turn on the loop) at every wake-up and, between
+# handshake steps, at least this often (seconds): a full backlog drops a new
+# client's SYN, and it retries only a second later.
+_ACCEPT_INTERVAL = 0.002
+# A worker with no connection to serve for this long ends (one is started again
+# when needed): a burst of clients does not leave its threads behind for good.
+WORKER_IDLE_TIMEOUT = 60.0
 
 Handler = Callable[[TLSSocket, Any], None]
 ConnectionConfig = Callable[[ServerConfig], ServerConfig]
 
+_client_address: contextvars.ContextVar[Any] = contextvars.ContextVar("glasstls_client")
+
+
+def client_address() -> Any:
+    """The address of the client whose connection is being served, when called
+    from that connection's ``connection_config``, a callback of its config during
+    its handshake (trace, SNI) or its handler; None elsewhere.
+
+    >>> def trace(event): print(glasstls.io.client_address(), event)
+    """
+    return _client_address.get(None)
+
+
+class _Handshake:
+    """A connection on the loop, from accept until its handshake is over."""
+
+    __slots__ = ("address", "context", "deadline", "events", "sock")
+
+    def __init__(self, sock: TLSSocket, address: Any, context: contextvars.Context,
+                 deadline: float | None) -> None:
+        self.sock: TLSSocket | None = sock  # None once over (the deadline queue keeps it)
+        self.address = address
+        self.context = context
+        self.deadline = deadline
+        self.events = 0  # what the selector waits for on its behalf
+
+
+class _Workers:
+    """Threads that run handlers, started when none is idle and reused after."""
+
+    def __init__(self, serve: Callable[[TLSSocket, Any, contextvars.Context], None]) -> None:
+        self._serve = serve
+        self._jobs: deque[tuple[TLSSocket, Any, contextvars.Context]] = deque()
+        self._idle = 0  # workers waiting for a job (never fewer than queued jobs)
+        self._ready = threading.Condition()
+        self._stopping = False
+        self._started = 0
+        self.threads: set[threading.Thread] = set()
+
+    def submit(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
+        """Serve the connection on an idle worker, or on a new one; raises what
+        ``Thread.start`` raises when no thread can be had."""
+        job = (sock, address, context)
+        with self._ready:
+            if self._idle > len(self._jobs):
+                self._jobs.append(job)
+                self._ready.notify()
+                return
+            self._started += 1
+            worker = threading.Thread(target=self._run, args=(job,), daemon=True,
+                                      name=f"glasstls-worker-{self._started}")
+            self.threads.add(worker)
+        try:
+            worker.start()
+        except BaseException:
+            with self._ready:
+                self.threads.discard(worker)
+            raise
+
+    def stop(self) -> None:
+        """Idle workers end; busy ones once the job queue is empty."""
+        with self._ready:
+            self._stopping = True
+            self._ready.notify_all()
+
+    def join(self) -> None:
+        """Wait for the workers to end (but the caller, if it is one)."""
+        with self._ready:
+            threads = list(self.threads)
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join()
+
+    def _run(self, job: tuple[TLSSocket, Any, contextvars.Context] | None) -> None:
+        try:
+            while job is not None:
+                self._serve(*job)
+                job = self._next_job()
+        finally:
+            with self._ready:
+                self.threads.discard(threading.current_thread())
+
+    def _next_job(self) -> tuple[TLSSocket, Any, contextvars.Context] | None:
+        with self._ready:
+            self._idle += 1
+            deadline = time.monotonic() + WORKER_IDLE_TIMEOUT
+            while not self._jobs and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._ready.wait(remaining)
+            self._idle -= 1
+            return self._jobs.popleft() if self._jobs else None
+
 
 class TLSServer:
-    """A listening socket whose connections are served on threads. Made by
-    ``serve()``; stop it with ``close()`` (or a ``with`` block)."""
+    """A listening socket whose handshakes run on one loop thread and whose
+    connections are served on worker threads. Made by ``serve()``; stop it with
+    ``close()`` (or a ``with`` block)."""
 
     def __init__(self, listener: socket.socket, handler: Handler, config: ServerConfig,
                  handshake_timeout: float | None, timeout: float | None,
@@ -64,36 +183,43 @@ class TLSServer:
         self._handshake_timeout = handshake_timeout
         self._timeout = timeout
         self._max_connections = max_connections
-        self._active = 0  # connections accepted and not finished (under _capacity)
-        self._capacity = threading.Condition()
-        self._stop = threading.Event()
-        self._wake_reader, self._wake_writer = socket.socketpair()
         self._lock = threading.Lock()
-        self._workers: set[threading.Thread] = set()
+        self._active = 0  # connections accepted and not finished (under _lock)
+        self._stop = threading.Event()
+        self._abort = False  # close(abort_connections=True): handshakes end too
+        self._listener_closed = threading.Event()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_reader, selectors.EVENT_READ)
+        self._accepting = False  # the listener is registered with the selector
+        self._accept_again = 0.0  # after a failed accept(): when to try again
+        # Handshakes in the order they were accepted, which is the order of their
+        # deadlines (one handshake_timeout for all): the first expires first.
+        self._by_deadline: deque[_Handshake] = deque()
+        self._handshakes = 0
+        self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
-        self._acceptor = threading.Thread(target=self._accept_loop, name="glasstls-accept",
-                                          daemon=True)
+        listener.setblocking(False)
         self.address: Any = listener.getsockname()
-        self._acceptor.start()
+        self._loop = threading.Thread(target=self._run, name="glasstls-server", daemon=True)
+        self._loop.start()
 
     def serve_forever(self) -> None:
         """Block until ``close()`` is called (from another thread or a signal)."""
-        self._stop.wait()
-        self._acceptor.join()
+        self._listener_closed.wait()
 
     def close(self, wait: bool = True, abort_connections: bool = False) -> None:
-        """Stop accepting. With ``wait``, join the handler threads (after closing
-        their sockets first if ``abort_connections``)."""
-        if not self._stop.is_set():
-            self._stop.set()
-            with self._capacity:
-                self._capacity.notify_all()
-            with contextlib.suppress(OSError):
-                self._wake_writer.send(b"x")
-            self._acceptor.join()
-            self._listener.close()
-            self._wake_reader.close()
-            self._wake_writer.close()
+        """Stop accepting (the listener is closed when this returns). Handshakes
+        under way go on unless ``abort_connections``, which also shuts down the
+        connections being served. With ``wait``, wait for the handshakes and the
+        handlers to end."""
+        self._abort = self._abort or abort_connections
+        self._stop.set()
+        self._wake()
+        if threading.current_thread() is not self._loop:
+            self._listener_closed.wait()
         if abort_connections:
             with self._lock:
                 connections = list(self._connections)
@@ -101,10 +227,9 @@ class TLSServer:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
         if wait:
-            with self._lock:
-                workers = list(self._workers)
-            for worker in workers:
-                worker.join()
+            if threading.current_thread() is not self._loop:
+                self._loop.join()
+            self._workers.join()
 
     def __enter__(self) -> TLSServer:
         return self
@@ -113,95 +238,238 @@ class TLSServer:
                  traceback: TracebackType | None) -> None:
         self.close(abort_connections=True)
 
-    def _accept_loop(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._listener, selectors.EVENT_READ)
-            selector.register(self._wake_reader, selectors.EVENT_READ)
-            while not self._stop.is_set():
-                for key, _ in selector.select():
-                    if key.fileobj is self._wake_reader or self._stop.is_set():
-                        return
-                    if not self._take_slot():
-                        return
-                    try:
-                        plain, address = self._listener.accept()
-                    except OSError as error:
-                        self._release_slot()
-                        logger.debug("accept failed: %s", error)
-                        if error.errno in _OUT_OF_RESOURCES:
-                            # The client stays in the backlog and the listener stays
-                            # readable: wait for descriptors or memory to come back.
-                            self._stop.wait(ACCEPT_BACKOFF)
-                        continue
-                    self._start_worker(plain, address)
+    # -- the loop -------------------------------------------------------------------
 
-    def _start_worker(self, plain: socket.socket, address: Any) -> None:
-        """Serve the connection on a thread of its own; when no thread can be had
-        (a thread limit, no memory), close that connection and keep accepting."""
-        worker: threading.Thread | None = None
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (it will wake anyway) or closed
+            self._wake_writer.send(b"x")
+
+    def _run(self) -> None:
         try:
-            worker = threading.Thread(target=self._serve_one, args=(plain, address),
-                                      name=f"glasstls-{address}", daemon=True)
+            while True:
+                self._update_listener()
+                if self._stop.is_set() and (self._abort or not self._handshakes):
+                    return
+                accepted = time.monotonic()
+                for key, _ in self._selector.select(self._select_timeout()):
+                    if key.fileobj is self._wake_reader:
+                        with contextlib.suppress(OSError):
+                            self._wake_reader.recv(4096)
+                    elif key.fileobj is self._listener:
+                        self._accept()
+                    elif key.data is not None:
+                        self._advance(key.data)
+                        if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
+                            self._accept()  # the clients that came meanwhile
+                            accepted = time.monotonic()
+                self._expire()
+        except Exception:  # a bug: say so; the handshakes under way end, handlers go on
+            logger.exception("the server loop failed: no more connections are accepted")
+        finally:
+            for handshake in list(self._by_deadline):
+                self._end(handshake)
+            self._close_listener()
+            self._workers.stop()
+            self._selector.close()
+            self._wake_reader.close()
+            self._wake_writer.close()
+
+    def _update_listener(self) -> None:
+        """Listen while there is room (the rest wait in the backlog), not during a
+        back-off, and not once closing."""
+        if self._stop.is_set():
+            self._close_listener()
+            return
+        with self._lock:
+            room = self._max_connections is None or self._active < self._max_connections
+        wanted = room and time.monotonic() >= self._accept_again
+        if wanted != self._accepting:
+            if wanted:
+                self._selector.register(self._listener, selectors.EVENT_READ)
+            else:
+                self._selector.unregister(self._listener)
+            self._accepting = wanted
+
+    def _close_listener(self) -> None:
+        if not self._listener_closed.is_set():
+            if self._accepting:
+                self._selector.unregister(self._listener)
+                self._accepting = False
+            self._listener.close()
+            self._listener_closed.set()
+
+    def _select_timeout(self) -> float | None:
+        """Until the first handshake deadline or the end of an accept back-off."""
+        now = time.monotonic()
+        queue = self._by_deadline
+        while queue and queue[0].sock is None:
+            queue.popleft()
+        wakes = [queue[0].deadline] if queue and queue[0].deadline is not None else []
+        if self._accept_again > now:
+            wakes.append(self._accept_again)
+        return max(0.0, min(wakes) - now) if wakes else None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        queue = self._by_deadline
+        while queue and (queue[0].sock is None or (queue[0].deadline or now) < now):
+            handshake = queue.popleft()
+            if handshake.sock is not None:
+                handshake.context.run(self._end, handshake,
+                                      TimeoutError("the handshake timed out"))
+
+    def _accept(self) -> None:
+        """Take every client waiting in the backlog, while there is room."""
+        while self._accepting:
             with self._lock:
-                self._workers.add(worker)
-            worker.start()
-        except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
-            logger.error("no thread to serve %s (%s): connection closed", address, error)
-            if worker is not None:
-                with self._lock:
-                    self._workers.discard(worker)
+                if self._max_connections is not None and self._active >= self._max_connections:
+                    return
+                self._active += 1
+            try:
+                plain, address = self._listener.accept()
+            except OSError as error:
+                self._release_slot()
+                if not isinstance(error, BlockingIOError | InterruptedError):
+                    logger.debug("accept failed: %s", error)
+                    if error.errno in _OUT_OF_RESOURCES:
+                        # The client stays in the backlog and the listener stays
+                        # readable: wait for descriptors or memory to come back.
+                        self._accept_again = time.monotonic() + ACCEPT_BACKOFF
+                        self._update_listener()
+                return
+            context = contextvars.copy_context()
+            context.run(_client_address.set, address)
+            handshake = context.run(self._start_handshake, plain, address, context)
+            if handshake is not None:
+                # Its ClientHello waits for the loop's next turn, after the steps
+                # of the handshakes under way.
+                self._wait_for(handshake, selectors.EVENT_READ)
+
+    def _start_handshake(self, plain: socket.socket, address: Any,
+                         context: contextvars.Context) -> _Handshake | None:
+        try:
+            config = (self._connection_config(self._config)
+                      if self._connection_config is not None else self._config)
+        except Exception:
+            logger.exception("connection_config for %s failed", address)
             plain.close()
             self._release_slot()
-
-    def _take_slot(self) -> bool:
-        """Wait while ``max_connections`` are being served (new clients stay in
-        the listen backlog meanwhile); False once the server is closing."""
-        with self._capacity:
-            while (self._max_connections is not None
-                   and self._active >= self._max_connections and not self._stop.is_set()):
-                self._capacity.wait()
-            if self._stop.is_set():
-                return False
-            self._active += 1
-            return True
-
-    def _release_slot(self) -> None:
-        with self._capacity:
-            self._active -= 1
-            self._capacity.notify()
-
-    def _serve_one(self, plain: socket.socket, address: Any) -> None:
+            return None
         try:
-            plain.settimeout(self._handshake_timeout)
-            try:
-                config = (self._connection_config(self._config)
-                          if self._connection_config is not None else self._config)
-            except Exception:
-                logger.exception("connection_config for %s failed", address)
-                plain.close()
-                return
-            try:
-                sock = TLSSocket._create(plain, server_side=True,
-                                         make_channel=lambda: TLSChannel.server(config))
-            except (OSError, ValueError) as error:
-                logger.info("TLS handshake with %s failed: %s", address, error)
-                plain.close()
-                return
+            plain.setblocking(False)
+            sock = TLSSocket._create(plain, server_side=True, do_handshake_on_connect=False,
+                                     make_channel=lambda: TLSChannel.server(config))
+        except Exception as error:
+            logger.info("TLS handshake with %s failed: %s", address, error)
+            plain.close()
+            self._release_slot()
+            return None
+        deadline = (time.monotonic() + self._handshake_timeout
+                    if self._handshake_timeout is not None else None)
+        handshake = _Handshake(sock, address, context, deadline)
+        self._by_deadline.append(handshake)
+        self._handshakes += 1
+        return handshake
+
+    def _advance(self, handshake: _Handshake) -> None:
+        # A worker enters the connection's context: only once the loop has left it.
+        if handshake.context.run(self._step, handshake):
+            self._established(handshake)
+
+    def _step(self, handshake: _Handshake) -> bool:
+        """Take the handshake as far as the socket allows, then wait for what it
+        needs or end it; True when it is done."""
+        sock = handshake.sock
+        if sock is None:
+            return False
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._wait_for(handshake, selectors.EVENT_READ)
+        except ssl.SSLWantWriteError:
+            self._wait_for(handshake, selectors.EVENT_WRITE)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            self._end(handshake, error)
+        except Exception as error:  # a bug: that connection ends, the server goes on
+            logger.exception("TLS handshake with %s failed", handshake.address)
+            self._end(handshake, error, logged=True)
+        else:
+            return True
+        return False
+
+    def _wait_for(self, handshake: _Handshake, events: int) -> None:
+        sock = handshake.sock
+        if handshake.events == events or sock is None:
+            return
+        if handshake.events:
+            self._selector.modify(sock, events, handshake)
+        else:
+            self._selector.register(sock, events, handshake)
+        handshake.events = events
+
+    def _forget(self, handshake: _Handshake) -> TLSSocket | None:
+        """Take the connection off the loop (its queue entry goes with the queue)."""
+        sock, handshake.sock = handshake.sock, None
+        if sock is not None:
+            if handshake.events:
+                self._selector.unregister(sock)
+            self._handshakes -= 1
+        return sock
+
+    def _end(self, handshake: _Handshake, error: BaseException | None = None,
+             logged: bool = False) -> None:
+        """Close a connection whose handshake failed, timed out or was aborted (in
+        its context, but for an abort: a failure is logged there)."""
+        sock = self._forget(handshake)
+        if sock is None:
+            return
+        if error is not None and not logged:
+            logger.info("TLS handshake with %s failed: %s", handshake.address, error)
+        sock.close()
+        self._release_slot()
+
+    def _established(self, handshake: _Handshake) -> None:
+        sock = self._forget(handshake)
+        assert sock is not None
+        try:
+            sock.settimeout(self._timeout)
             with self._lock:
                 self._connections.add(sock)
-            try:
-                sock.settimeout(self._timeout)
-                with sock:
-                    self._handler(sock, address)
-            except Exception:
-                logger.exception("handler for %s failed", address)
-            finally:
-                with self._lock:
-                    self._connections.discard(sock)
+            self._workers.submit(sock, handshake.address, handshake.context)
+        except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
+            handshake.context.run(logger.error, "no thread to serve %s (%s): connection "
+                                  "closed", handshake.address, error)
+            with self._lock:
+                self._connections.discard(sock)
+            # Not served, so not ended as a served connection is: no close_notify.
+            sock._channel.abandon("no thread to serve it")
+            sock.close()
+            self._release_slot()
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            was_full = self._max_connections is not None and (
+                self._active >= self._max_connections)
+            self._active -= 1
+        if was_full and threading.current_thread() is not self._loop:
+            self._wake()  # to listen again
+
+    # -- a worker -------------------------------------------------------------------
+
+    def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
+        try:
+            context.run(self._handle, sock, address)
         finally:
             with self._lock:
-                self._workers.discard(threading.current_thread())
+                self._connections.discard(sock)
             self._release_slot()
+
+    def _handle(self, sock: TLSSocket, address: Any) -> None:
+        try:
+            with sock:
+                self._handler(sock, address)
+        except Exception:
+            logger.exception("handler for %s failed", address)
 
 
 def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
@@ -209,16 +477,18 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
           timeout: float | None = None, reuse_address: bool = True,
           max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
           connection_config: ConnectionConfig | None = None) -> TLSServer:
-    """Listen on ``address`` and serve each connection on its own thread.
+    """Listen on ``address``; run the handshakes on one thread and serve each
+    connection on a worker thread.
 
     ``handler(sock, client_address)`` gets a ``TLSSocket`` whose handshake is
-    done; ``timeout`` is that socket's timeout (None: blocking). Port 0 picks a
-    free port: read it from ``server.address``. Keys are logged to
+    done; ``timeout`` is that socket's timeout (None: blocking). A handshake must
+    be done within ``handshake_timeout`` seconds of the accept (None: no limit).
+    Port 0 picks a free port: read it from ``server.address``. Keys are logged to
     ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
     At most ``max_connections`` connections (default 512; None: no limit) are
     handshaking or being served at once; the rest wait in the listen backlog. A
-    connection for which no thread can be started is closed, and the server goes
-    on accepting. ``connection_config(config)``, when given, makes each
+    connection for which no worker thread can be started is closed, and the server
+    goes on accepting. ``connection_config(config)``, when given, makes each
     connection's own config, e.g. ``lambda c: dataclasses.replace(c,
     trace=Recorder())``; the handler finds it in ``sock.connection.config``.
 
@@ -243,4 +513,5 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
         raise
 
 
-__all__ = ["DEFAULT_MAX_CONNECTIONS", "ConnectionConfig", "Handler", "TLSServer", "serve"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "ConnectionConfig", "Handler", "TLSServer",
+           "client_address", "serve"]

@@ -1,7 +1,8 @@
 """The HTTPS server behind ``glasstls serve``: each visitor sees its own handshake.
 
-It runs on ``glasstls.serve`` (one thread per connection, at most
-``max_connections`` at once; the rest wait in the listen backlog). Each
+It runs on ``glasstls.serve`` (the handshakes on one thread, each connection
+then on a worker thread; at most ``max_connections`` at once, the rest wait in
+the listen backlog). Each
 connection gets a config of its own whose trace callback is a fresh
 ``HandshakeRecorder``, so what a page shows comes from that connection alone:
 its ClientHello (kept by its ``ServerConnection``), its negotiated parameters
@@ -78,7 +79,7 @@ def _address_text(address: Any) -> str:
 
 
 class PageHandler:
-    """Serves the requests of one connection at a time (called on its thread)."""
+    """Serves the requests of one connection at a time (called on its worker thread)."""
 
     def __init__(self, options: WebOptions, log: Log | None = None) -> None:
         self.options = options

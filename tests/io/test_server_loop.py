@@ -1,0 +1,215 @@
+"""glasstls.serve() runs every handshake on one loop thread and hands established
+connections to reused worker threads: a stalled handshake holds no thread and ends
+at its deadline, a failed one is logged and never reaches the handler, many at once
+complete, and each connection keeps a context of its own from config to handler."""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from io_helpers import client_config, echo, echoes, server_config, serving
+
+import glasstls
+from glasstls import ClientConnection, ServerConfig, TLSSocket
+
+PATIENCE = 30  # seconds a test waits for what must happen (a hang guard, not a timing)
+
+
+def partial_client_hello() -> bytes:
+    """The first bytes of a real ClientHello: a handshake that has begun, then stalls."""
+    return ClientConnection(client_config(), server_name="localhost").data_to_send()[:20]
+
+
+def server_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("glasstls-"))
+
+
+def test_stalled_handshakes_hold_no_thread() -> None:
+    with serving() as server:
+        stalled = [socket.create_connection(server.address, timeout=PATIENCE)
+                   for _ in range(20)]
+        try:
+            for sock in stalled:
+                sock.sendall(partial_client_hello())
+            assert echoes(server)  # served while 20 handshakes wait
+            # The loop, and the one worker that served the echo: none per stalled client.
+            assert len(server_threads()) <= 2, server_threads()
+            assert "glasstls-server" in server_threads()
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def test_the_handshake_timeout_ends_a_stalled_handshake_and_frees_its_slot(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="glasstls.io")
+    handled: list[Any] = []
+    with serving(lambda sock, address: handled.append(address), max_connections=1,
+                 handshake_timeout=0.5) as server:
+        with socket.create_connection(server.address, timeout=PATIENCE) as stalled:
+            stalled.sendall(partial_client_hello())
+            assert stalled.recv(100) == b""  # closed by the server, no alert owed
+        # The only slot came free: the next client is served.
+        with glasstls.connect(server.address, config=client_config(),
+                              server_hostname="localhost", timeout=PATIENCE) as sock:
+            assert sock.recv(1) == b""  # the handler returned: close_notify
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(failures) == 1 and "the handshake timed out" in failures[0], failures
+    assert len(handled) == 1
+
+
+def test_a_failed_handshake_is_logged_and_never_reaches_the_handler(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="glasstls.io")
+    handled: list[Any] = []
+
+    def handler(sock: TLSSocket, address: Any) -> None:
+        handled.append(address)
+        echo(sock, address)
+
+    with serving(handler) as server:
+        with socket.create_connection(server.address, timeout=PATIENCE) as plain:
+            plain.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer = plain.recv(100)
+            assert answer[:1] == b"\x15"  # an alert record, then the end
+        assert echoes(server)
+    assert len(handled) == 1
+    failures = [r for r in caplog.records if "TLS handshake with" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].levelno == logging.INFO
+
+
+def test_many_concurrent_handshakes_complete() -> None:
+    clients = 64
+    results: list[bool] = []
+    lock = threading.Lock()
+    start = threading.Barrier(clients)
+
+    def client(index: int) -> None:
+        start.wait(PATIENCE)
+        try:
+            ok = echoes(server, f"client {index}".encode())
+        except OSError:
+            ok = False
+        with lock:
+            results.append(ok)
+
+    with serving() as server:
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(PATIENCE * 4)
+    assert results == [True] * clients
+
+
+def test_workers_are_reused_from_one_connection_to_the_next() -> None:
+    names: list[str] = []
+
+    def handler(sock: TLSSocket, address: Any) -> None:
+        names.append(threading.current_thread().name)
+        echo(sock, address)
+
+    with serving(handler) as server:
+        for index in range(10):
+            with glasstls.connect(server.address, config=client_config(),
+                                  server_hostname="localhost", timeout=PATIENCE) as sock:
+                sock.sendall(b"%d" % index)
+                assert sock.recv(10) == b"%d" % index
+                sock.unwrap()  # the server's close_notify: its handler has returned
+    # One worker served them all (a second only if a client came back before the first
+    # worker was waiting again): not a thread per connection.
+    assert len(names) == 10 and len(set(names)) <= 2, names
+
+
+def test_each_connection_has_its_own_context_from_config_to_handler() -> None:
+    seen: dict[str, list[Any]] = {"config": [], "trace": [], "handler": []}
+
+    def connection_config(config: ServerConfig) -> ServerConfig:
+        seen["config"].append(glasstls.io.client_address())
+        return dataclasses.replace(
+            config, trace=lambda event: seen["trace"].append(glasstls.io.client_address()))
+
+    def handler(sock: TLSSocket, address: Any) -> None:
+        seen["handler"].append((address, glasstls.io.client_address(), sock.getpeername()))
+
+    with serving(handler, connection_config=connection_config) as server:
+        for _ in range(2):
+            with glasstls.connect(server.address, config=client_config(),
+                                  server_hostname="localhost", timeout=PATIENCE) as sock:
+                assert sock.recv(1) == b""
+    assert glasstls.io.client_address() is None
+    clients = [address for address, _, _ in seen["handler"]]
+    assert len(set(clients)) == 2
+    assert [(a, a, a) for a in clients] == seen["handler"]
+    assert seen["config"] == clients
+    assert set(seen["trace"]) == set(clients) and None not in seen["trace"]
+
+
+def test_close_with_abort_ends_the_handshakes_under_way() -> None:
+    server = glasstls.serve(("127.0.0.1", 0), echo, config=server_config())
+    try:
+        with socket.create_connection(server.address, timeout=PATIENCE) as stalled:
+            stalled.sendall(partial_client_hello())
+            assert echoes(server)  # the stalled one is on the loop by now
+            server.close(abort_connections=True)
+            assert stalled.recv(100) == b""
+            with pytest.raises(OSError):
+                socket.create_connection(server.address, timeout=PATIENCE).close()
+    finally:
+        server.close(abort_connections=True)
+    assert server_threads() == []
+
+
+def test_close_without_abort_lets_a_handshake_under_way_finish() -> None:
+    handled: list[Any] = []
+    server = glasstls.serve(("127.0.0.1", 0), lambda sock, address: handled.append(address),
+                            config=server_config())
+    client = ClientConnection(client_config(), server_name="localhost")
+    hello = client.data_to_send()
+    with socket.create_connection(server.address, timeout=PATIENCE) as plain:
+        plain.sendall(hello[:20])
+        # Another client served (its handler returned: close_notify): the first
+        # connection, before it in the backlog, is on the loop by now.
+        with glasstls.connect(server.address, config=client_config(),
+                              server_hostname="localhost", timeout=PATIENCE) as other:
+            assert other.recv(1) == b""
+        closer = threading.Thread(target=server.close)  # waits for that handshake
+        closer.start()
+        plain.sendall(hello[20:])
+        while not client.handshake_complete:
+            client.receive_data(plain.recv(65536))
+            plain.sendall(client.data_to_send())
+        closer.join(PATIENCE)
+        assert not closer.is_alive()
+        assert handled[-1] == plain.getsockname()
+    assert len(handled) == 2
+
+
+def test_accept_backs_off_while_descriptors_run_out() -> None:
+    # accept() fails with EMFILE for a while: the loop waits ACCEPT_BACKOFF between
+    # attempts (the client waits in the backlog) instead of spinning, and serves the
+    # client once descriptors are back.
+    attempts: list[float] = []
+    accept = socket.socket.accept
+    with serving() as server:
+        failing_until = time.monotonic() + 0.5
+
+        def out_of_descriptors(sock: socket.socket) -> tuple[socket.socket, Any]:
+            if sock.getsockname() == server.address and time.monotonic() < failing_until:
+                attempts.append(time.monotonic())
+                raise OSError(errno.EMFILE, "Too many open files")
+            return accept(sock)
+
+        socket.socket.accept = out_of_descriptors  # type: ignore[method-assign]
+        try:
+            assert echoes(server)
+        finally:
+            socket.socket.accept = accept  # type: ignore[method-assign]
+    assert 1 <= len(attempts) <= 10, len(attempts)  # 0.5 s of failures, 0.1 s apart
