@@ -155,14 +155,23 @@ class Flooder:
     sending records its engine seals: what a hostile client can send."""
 
     def __init__(self, port: int, version: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        # The receive buffer is made small before connecting, never after. Shrunk on
+        # an open connection, it no longer holds the window already offered: the
+        # kernel drops the server's segments that reach past what it will take
+        # (TcpExtBeyondWindow, 2-3 a run on Linux 6.18), and the acknowledgements
+        # they carry with them. The flooder's own data then looks lost, its
+        # retransmissions back off (0.2, 0.4, ... 25.6 s) and it stops sending
+        # before the server has seen its replies pile up.
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(30)
+        self.sock.connect(("127.0.0.1", port))
         self.connection = ClientConnection(client_config(version), server_name="localhost")
         # The handshake, read normally; then the socket's reading stops for good.
         self.sock.sendall(self.connection.data_to_send())
         while not self.connection.handshake_complete:
             self.connection.receive_data(self.sock.recv(65536))
             self.sock.sendall(self.connection.data_to_send())
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 
     def seal(self, content_type: int, payload: bytes) -> bytes:
         return bytes(self.connection._core.record.seal(content_type, payload))
