@@ -323,6 +323,9 @@ def _ssl_thread_per_client_server(pki: dict[str, str]) -> None:
     def serve_one(plain: socket.socket) -> None:
         try:
             plain.settimeout(30.0)  # glasstls.serve()'s default handshake timeout
+            # As glasstls.serve() does: without it the echo after the session tickets
+            # waits for the client's delayed ACK (~40 ms), which is Nagle, not TLS.
+            plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock = context.wrap_socket(plain, server_side=True)
         except (OSError, ssl.SSLError):
             plain.close()

@@ -192,6 +192,21 @@ def test_close_without_abort_lets_a_handshake_under_way_finish() -> None:
     assert len(handled) == 2
 
 
+def test_connections_are_served_without_nagle_delays() -> None:
+    # A reply written while the session tickets are unacknowledged would otherwise
+    # wait for the client's delayed ACK.
+    options: list[int] = []
+
+    def handler(sock: TLSSocket, address: Any) -> None:
+        options.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    with serving(handler) as server, glasstls.connect(
+            server.address, config=client_config(), server_hostname="localhost",
+            timeout=PATIENCE) as sock:
+        assert sock.recv(1) == b""
+    assert options and options[0] != 0
+
+
 def test_accept_backs_off_while_descriptors_run_out() -> None:
     # accept() fails with EMFILE for a while: the loop waits ACCEPT_BACKOFF between
     # attempts (the client waits in the backlog) instead of spinning, and serves the

@@ -337,6 +337,11 @@ class TLSServer:
                         self._accept_again = time.monotonic() + ACCEPT_BACKOFF
                         self._update_listener()
                 return
+            with contextlib.suppress(OSError):
+                # TLS writes whole records already; Nagle would hold a small reply
+                # written while the session tickets are unacknowledged until the
+                # client's delayed ACK (40 ms on Linux). asyncio and Go do the same.
+                plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             context = contextvars.copy_context()
             context.run(_client_address.set, address)
             handshake = context.run(self._start_handshake, plain, address, context)
@@ -483,7 +488,8 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
     ``handler(sock, client_address)`` gets a ``TLSSocket`` whose handshake is
     done; ``timeout`` is that socket's timeout (None: blocking). A handshake must
     be done within ``handshake_timeout`` seconds of the accept (None: no limit).
-    Port 0 picks a free port: read it from ``server.address``. Keys are logged to
+    Port 0 picks a free port: read it from ``server.address``. Connections have
+    ``TCP_NODELAY`` set, as in asyncio. Keys are logged to
     ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
     At most ``max_connections`` connections (default 512; None: no limit) are
     handshaking or being served at once; the rest wait in the listen backlog. A
