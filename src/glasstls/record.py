@@ -9,6 +9,9 @@ key schedule produces one.
 
 from __future__ import annotations
 
+from collections.abc import MutableSequence
+from typing import Any
+
 from .constants import MAX_PLAINTEXT, ContentType
 from .crypto.suites import AEAD, Suite
 from .errors import (
@@ -52,6 +55,12 @@ class Protection:
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         return header[0], bytes(payload)
+
+    def open_view(self, header: bytes, payload: bytes | memoryview
+                  ) -> tuple[int, bytes | memoryview]:
+        """``open``, for a reader that takes application data as a read-only view of
+        a buffer nothing writes again (or as bytes)."""
+        return self.open(header, payload)
 
     @property
     def exhausted(self) -> bool:
@@ -121,6 +130,20 @@ class Tls13Protection(Protection):
         return records
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
+        content_type, inner, length = self._open(header, payload)
+        return content_type, inner[:length]
+
+    def open_view(self, header: bytes, payload: bytes | memoryview
+                  ) -> tuple[int, bytes | memoryview]:
+        # Application data as a view of the decrypted bytes: slicing the content
+        # type byte off would copy the whole record (the bulk receive path).
+        content_type, inner, length = self._open(header, payload)
+        if content_type == _APPLICATION_DATA:
+            return content_type, memoryview(inner)[:length]
+        return content_type, inner[:length]
+
+    def _open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes, int]:
+        """(inner content type, decrypted bytes, length of the content at their start)."""
         if header[0] != _APPLICATION_DATA:
             raise UnexpectedMessage(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
@@ -142,7 +165,7 @@ class Tls13Protection(Protection):
         if content_type not in _PROTECTED_TYPES:
             # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
             raise UnexpectedMessage(f"protected record of inner content type {content_type}")
-        return content_type, stripped[:-1]
+        return content_type, stripped, len(stripped) - 1
 
     @property
     def exhausted(self) -> bool:
@@ -192,6 +215,19 @@ class Tls12Protection(Protection):
             nonce = self._salt + bytes(payload[:8])
             return header[0], self._aead.open(nonce, payload[8:], aad)
         return header[0], self._aead.open((self._iv ^ sequence).to_bytes(12, "big"), payload, aad)
+
+
+def _opened(content_type: int, plaintext: bytes) -> tuple[int, bytes]:
+    """A record just opened, once its plaintext's length is checked."""
+    if not plaintext:
+        if content_type != _APPLICATION_DATA:
+            # RFC 8446 §5.4 (RFC 9846 §5.4): a zero-length Handshake or Alert
+            # inner plaintext MUST be refused with unexpected_message; RFC 5246
+            # §6.2.1 forbids them too.
+            raise UnexpectedMessage(f"empty protected {ContentType(content_type).name} record")
+    elif len(plaintext) > MAX_PLAINTEXT:
+        raise RecordOverflow("decrypted record exceeds 2^14 bytes")
+    return content_type, plaintext
 
 
 class RecordLayer:
@@ -368,16 +404,45 @@ class RecordLayer:
                 raise
             if self.skipping_early_data:
                 self.skipping_early_data = False
-            if not plaintext:
-                if content_type != _APPLICATION_DATA:
-                    # RFC 8446 §5.4 (RFC 9846 §5.4): a zero-length Handshake or Alert
-                    # inner plaintext MUST be refused with unexpected_message; RFC 5246
-                    # §6.2.1 forbids them too.
-                    raise UnexpectedMessage(
-                        f"empty protected {ContentType(content_type).name} record")
-            elif len(plaintext) > MAX_PLAINTEXT:
-                raise RecordOverflow("decrypted record exceeds 2^14 bytes")
-            return content_type, plaintext
+            return _opened(content_type, plaintext)
+
+    def next_records(self, plaintexts: MutableSequence[Any], views: bool = False
+                     ) -> tuple[int, bytes] | None:
+        """The bulk path, ``next_record`` for a run of protected records: the whole
+        records in the buffer that hold application data are opened in one loop and
+        their plaintexts appended to ``plaintexts`` (bytes; with ``views``, read-only
+        memoryviews of bytes nothing writes again, where that spares a copy);
+        returned is the record after them, as ``next_record`` returns it (None: no
+        whole record is left).
+
+        The loop takes only ordinary application_data records; any other, or one
+        over a limit, is left to ``next_record``, which checks and refuses it.
+        """
+        protection = self.read_protection
+        if not protection.encrypted or self.skipping_early_data:
+            return self.next_record()
+        open_record = protection.open_view if views else protection.open
+        largest = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
+        if protection.tls13:
+            largest = min(largest, self.read_limit + _TAG)
+        while True:
+            buffer, position = self._current()
+            size = len(buffer)
+            payloads = memoryview(buffer)
+            while (size - position >= _HEADER and buffer[position] == _APPLICATION_DATA
+                   and buffer[position + 1] == 3):
+                start = position + _HEADER
+                length = (buffer[position + 3] << 8) | buffer[position + 4]
+                if length > largest or start + length > size:
+                    break
+                position = self._position = start + length
+                content_type, plaintext = open_record(buffer[start - _HEADER : start],
+                                                      payloads[start:position])
+                if content_type != _APPLICATION_DATA or not 0 < len(plaintext) <= MAX_PLAINTEXT:
+                    return _opened(content_type, bytes(plaintext))
+                plaintexts.append(plaintext)
+            if position < size or not self._following:
+                return self.next_record()
 
     def compact(self) -> None:
         """Once every whole record is read: keep only what is not (at most part of one
