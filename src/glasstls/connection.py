@@ -191,13 +191,14 @@ class _Connection:
                     if sink is None:
                         received = record.next_records(plaintexts)
                         if plaintexts:
-                            core.in_a_row.clear()
                             events += map(ApplicationData, plaintexts)
                             plaintexts.clear()
+                            if core.in_a_row:
+                                core.in_a_row.clear()
                     else:
                         before = len(sink)
                         received = record.next_records(sink, views=True)
-                        if len(sink) > before:
+                        if core.in_a_row and len(sink) > before:
                             core.in_a_row.clear()
                 else:
                     received = record.next_record()

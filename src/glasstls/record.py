@@ -56,11 +56,13 @@ class Protection:
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
         return header[0], bytes(payload)
 
-    def open_view(self, header: bytes, payload: bytes | memoryview
-                  ) -> tuple[int, bytes | memoryview]:
-        """``open``, for a reader that takes application data as a read-only view of
-        a buffer nothing writes again (or as bytes)."""
-        return self.open(header, payload)
+    def open_inner(self, header: bytes, payload: bytes | memoryview
+                   ) -> tuple[int, bytes, int]:
+        """``open``, as (content type, bytes, length of the plaintext at their start):
+        TLS 1.3's decrypted bytes end with the content type and padding, and a
+        reader that can take a view of the plaintext need not slice them off."""
+        content_type, plaintext = self.open(header, payload)
+        return content_type, plaintext, len(plaintext)
 
     @property
     def exhausted(self) -> bool:
@@ -130,20 +132,11 @@ class Tls13Protection(Protection):
         return records
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
-        content_type, inner, length = self._open(header, payload)
+        content_type, inner, length = self.open_inner(header, payload)
         return content_type, inner[:length]
 
-    def open_view(self, header: bytes, payload: bytes | memoryview
-                  ) -> tuple[int, bytes | memoryview]:
-        # Application data as a view of the decrypted bytes: slicing the content
-        # type byte off would copy the whole record (the bulk receive path).
-        content_type, inner, length = self._open(header, payload)
-        if content_type == _APPLICATION_DATA:
-            return content_type, memoryview(inner)[:length]
-        return content_type, inner[:length]
-
-    def _open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes, int]:
-        """(inner content type, decrypted bytes, length of the content at their start)."""
+    def open_inner(self, header: bytes, payload: bytes | memoryview
+                   ) -> tuple[int, bytes, int]:
         if header[0] != _APPLICATION_DATA:
             raise UnexpectedMessage(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
@@ -421,28 +414,32 @@ class RecordLayer:
         protection = self.read_protection
         if not protection.encrypted or self.skipping_early_data:
             return self.next_record()
-        open_record = protection.open_view if views else protection.open
+        open_inner = protection.open_inner
         largest = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
-        if protection.tls13:
-            largest = min(largest, self.read_limit + _TAG)
+        if protection.tls13 and self.read_limit + _TAG < largest:
+            largest = self.read_limit + _TAG
+        buffer, position = self._pending, self._position
         while True:
-            buffer, position = self._current()
             size = len(buffer)
             payloads = memoryview(buffer)
             while (size - position >= _HEADER and buffer[position] == _APPLICATION_DATA
                    and buffer[position + 1] == 3):
                 start = position + _HEADER
-                length = (buffer[position + 3] << 8) | buffer[position + 4]
-                if length > largest or start + length > size:
+                sealed = (buffer[position + 3] << 8) | buffer[position + 4]
+                if sealed > largest or start + sealed > size:
                     break
-                position = self._position = start + length
-                content_type, plaintext = open_record(buffer[start - _HEADER : start],
-                                                      payloads[start:position])
-                if content_type != _APPLICATION_DATA or not 0 < len(plaintext) <= MAX_PLAINTEXT:
-                    return _opened(content_type, bytes(plaintext))
-                plaintexts.append(plaintext)
-            if position < size or not self._following:
+                position = self._position = start + sealed
+                content_type, inner, length = open_inner(buffer[start - _HEADER : start],
+                                                         payloads[start:position])
+                if content_type != _APPLICATION_DATA or not 0 < length <= MAX_PLAINTEXT:
+                    return _opened(content_type, inner[:length])
+                # A view spares the copy that slicing off TLS 1.3's type byte makes.
+                plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
+            if position < size:  # part of a record, or one the loop does not take
                 return self.next_record()
+            if not self._following:
+                return None
+            buffer, position = self._current()  # the read the last record came in
 
     def compact(self) -> None:
         """Once every whole record is read: keep only what is not (at most part of one
