@@ -159,7 +159,8 @@ class _Connection:
         return self._core.recorder
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Feed bytes from the peer; returns the events they produced, in order.
+        """Feed bytes from the peer; returns the events they produced, in order
+        (application data goes to the sink instead, after ``collect_application_data``).
 
         Raises ``TLSError`` (after queuing the alert to send) when the peer
         misbehaves; the error carries the events decoded before it in ``events``.
@@ -193,7 +194,7 @@ class _Connection:
                         if plaintexts:
                             events += map(ApplicationData, plaintexts)
                             plaintexts.clear()
-                            if core.in_a_row:
+                            if core.in_a_row:  # data ends a run of empty records
                                 core.in_a_row.clear()
                     else:
                         before = len(sink)
