@@ -74,12 +74,18 @@ def read_certificates_and_crls(data: bytes
 class TrustStore:
     """Trust anchors for verifying a peer's chain, and the CRLs to check it against."""
 
-    __slots__ = ("_der", "_stores", "certificates", "crls")
+    __slots__ = ("_certificates", "_crls", "_der", "_stores", "verified_chains")
 
     def __init__(self, certificates: Sequence[x509.Certificate],
                  crls: Sequence[x509.CertificateRevocationList] = ()) -> None:
-        self.certificates = tuple(certificates)
-        self.crls = tuple(crls)
+        from .trust.cache import VerifiedChains  # trust/ builds on this module
+
+        self._certificates = tuple(certificates)
+        self._crls = tuple(crls)
+        # The chains verified against this store (trust/cache.py). A store never
+        # changes (other anchors or CRLs make another store), so neither its
+        # remembered verifications nor the verification stores below go stale.
+        self.verified_chains = VerifiedChains(self._certificates, self._crls)
         self._stores: dict[bool, tuple[verification.Store | None,
                                        tuple[x509.Certificate, ...]]] = {}
         # The DER of the certificates verified paths end in, by identity: path
@@ -133,8 +139,16 @@ class TrustStore:
                 return cls.from_directory(candidate)
         return cls(())
 
+    @property
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        return self._certificates
+
+    @property
+    def crls(self) -> tuple[x509.CertificateRevocationList, ...]:
+        return self._crls
+
     def __len__(self) -> int:
-        return len(self.certificates)
+        return len(self._certificates)
 
     def der(self, certificate: x509.Certificate) -> bytes:
         """The DER of a certificate, kept once encoded if it is one of this store's."""
