@@ -9,6 +9,7 @@ describes certificates for the trace.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import ssl
 import warnings
@@ -271,21 +272,30 @@ _MALFORMED = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion,
               x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
+# Peers send the same certificates again and again (a server's chain to each of its
+# clients, a pool's server to each connection): the most recently parsed are kept by
+# their DER, which is all a certificate object is made of (it cannot change).
+_PARSED_CERTIFICATES = 128
+
+
+@functools.lru_cache(maxsize=_PARSED_CERTIFICATES)
+def _parse_certificate(der: bytes) -> x509.Certificate:
+    """One certificate, or a ``BadCertificate`` (not kept)."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        # cryptography decodes some fields only when they are first read; read those
+        # glasstls uses now, so that a malformed certificate is refused here rather
+        # than failing later (in the trace, or in path validation).
+        _ = (certificate.subject, certificate.issuer, certificate.extensions,
+             certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+    except _MALFORMED as exc:
+        raise BadCertificate(f"certificate does not parse: {exc}",
+                             AlertDescription.bad_certificate) from None
+    return certificate
+
+
 def parse_chain(chain_der: Sequence[bytes]) -> list[x509.Certificate]:
-    certificates = []
-    for der in chain_der:
-        try:
-            certificate = x509.load_der_x509_certificate(der)
-            # cryptography decodes some fields only when they are first read; read
-            # those glasstls uses now, so that a malformed certificate is refused here
-            # rather than failing later (in the trace, or in path validation).
-            _ = (certificate.subject, certificate.issuer, certificate.extensions,
-                 certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-        except _MALFORMED as exc:
-            raise BadCertificate(f"certificate does not parse: {exc}",
-                                 AlertDescription.bad_certificate) from None
-        certificates.append(certificate)
-    return certificates
+    return [_parse_certificate(der) for der in chain_der]
 
 
 def leaf_public_key(certificate: x509.Certificate) -> PublicKey:

@@ -16,8 +16,8 @@ from hypothesis import given, settings, strategies as st
 
 import glasstls
 from glasstls import TrustStore
-from glasstls.certs import der
-from glasstls.errors import AlertDescription
+from glasstls.certs import der, parse_chain
+from glasstls.errors import AlertDescription, BadCertificate
 from glasstls.trust import (
     CertificateReason,
     CertificateRejected,
@@ -268,6 +268,23 @@ def test_many_threads_verifying_the_same_chain() -> None:
     assert not errors
     assert results == [expected] * 320
     assert len(trust.verified_chains) == 1
+
+
+def test_identical_certificates_are_parsed_once() -> None:
+    received = der(OTHER_LEAF.certificate)
+    first = parse_chain([received])[0]
+    assert parse_chain([bytes(bytearray(received))])[0] is first
+    # A certificate that does not parse is refused every time, and never kept.
+    broken = received[:-10]
+    for _ in range(2):
+        with pytest.raises(BadCertificate, match="does not parse"):
+            parse_chain([broken])
+    # Bounded: the oldest go first.
+    many = [der(issue(f"leaf {i}", ROOT).certificate) for i in range(140)]
+    parsed = parse_chain(many)
+    assert parse_chain(many[-1:])[0] is parsed[-1]
+    assert parse_chain(many[:1])[0] is not parsed[0]
+    assert parse_chain(many[:1])[0] == parsed[0]
 
 
 # -- dates outside the path found -------------------------------------------------------
