@@ -1,7 +1,7 @@
 """Chains already verified against a trust store, so that a client which connects to
 the same server again and again (a pool of HTTP connections, a health check) does not
-build and check the same path every time: path validation is the largest part of a
-client's full handshake after the key exchange itself.
+build and check the same path every time (with an ECDSA chain, about an eighth of the
+instructions of a full handshake, client and server together).
 
 A remembered answer is given only to exactly the same question:
 
@@ -25,7 +25,7 @@ the name are remembered.
 
 from __future__ import annotations
 
-import datetime
+import datetime as _dt
 import math
 import threading
 from bisect import bisect_right
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 # How many verified chains a trust store remembers; the least recently used goes first.
 DEFAULT_SIZE = 256
-
 
 
 class Question(NamedTuple):
@@ -71,7 +70,7 @@ class _Answer(NamedTuple):
 
 
 def _moments(dated: x509.Certificate | x509.CertificateRevocationList
-             ) -> tuple[datetime.datetime, datetime.datetime | None]:
+             ) -> tuple[_dt.datetime, _dt.datetime | None]:
     if isinstance(dated, x509.Certificate):
         return dated.not_valid_before_utc, dated.not_valid_after_utc
     return dated.last_update_utc, dated.next_update_utc
@@ -102,10 +101,6 @@ class VerifiedChains:
 
     def __len__(self) -> int:
         return len(self._answers)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._answers.clear()
 
     def lookup(self, question: Question, chain: Sequence[x509.Certificate], now: float
                ) -> list[x509.Certificate] | None:
@@ -151,8 +146,9 @@ class VerifiedChains:
 
 def _window(dates: Iterable[list[float]], now: float) -> tuple[float, float]:
     """The times that compare with every date in ``dates`` (sorted lists) as ``now``
-    does, whether a verifier compares exact times or whole seconds: from the second
-    after the last date at or before ``now`` to the second of the first after it."""
+    does, whether a verifier compares exact times or whole seconds: from the whole
+    second after the last date at or before ``now``, up to the whole second of the
+    first date after it."""
     before, after = -math.inf, math.inf
     for sorted_dates in dates:
         i = bisect_right(sorted_dates, now)
