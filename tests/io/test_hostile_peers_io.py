@@ -157,10 +157,10 @@ class Flooder:
     def __init__(self, port: int, version: int) -> None:
         # The receive buffer is made small before connecting, never after. Shrunk on
         # an open connection, it no longer holds the window already offered: the
-        # kernel drops the server's segments that reach past what it will take
-        # (TcpExtBeyondWindow, 2-3 a run on Linux 6.18), and the acknowledgements
+        # kernel drops the server's segments that no longer fit (TCPRcvQDrop in
+        # every run on Linux 6.18, TcpExtBeyondWindow in many), and the acknowledgements
         # they carry with them. The flooder's own data then looks lost, its
-        # retransmissions back off (0.2, 0.4, ... 25.6 s) and it stops sending
+        # retransmissions back off (0.2, 0.4, ... 25.6 s) and it can stop sending
         # before the server has seen its replies pile up.
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
