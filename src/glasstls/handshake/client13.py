@@ -69,6 +69,7 @@ from .common import (
     check_certificate_extensions,
     decode_alpn,
     describe_chain,
+    key_exchange13,
     verify_server_certificates,
 )
 from .engine import Engine, Negotiated, State
@@ -364,8 +365,7 @@ class ExpectFinished(_Tls13ClientState):
         resumed = hs.resumed is not None
         engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
             version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=("PSK" + (f" + (EC)DHE {group}" if group else "")
-                          if resumed else f"(EC)DHE {group}"),
+            key_exchange=key_exchange13(group, resumed),
             group=group, signature_scheme=identity.signature_scheme,
             alpn_protocol=decode_alpn(extensions.alpn), server_name=offer.server_name,
             peer_certificates=identity.chain, resumed=resumed,

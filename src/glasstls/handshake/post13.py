@@ -74,6 +74,8 @@ _SERVER_AWAITING_COMPRESSED: dict[int, Parser] = {
 class Connected13(State):
     """The handshake is over: application data flows; KeyUpdate may arrive or be sent."""
 
+    # Every idle TLS 1.3 connection keeps one of these: no per-instance dictionary.
+    __slots__ = ("_client_secret", "_server_secret", "expects", "is_client", "suite")
     accepts_application_data = True
     plain_application_data = True
     connected = True
@@ -118,6 +120,9 @@ class Connected13(State):
 
 class ClientConnected13(Connected13):
     """The client: NewSessionTickets arrive, and (if offered) CertificateRequests."""
+
+    __slots__ = ("_transcript", "cache_key", "config", "resumption_master_secret",
+                 "ticket_template")
 
     def __init__(self, suite: Suite, application: StageKeys, *, config: ClientConfig,
                  resumption_master_secret: DeferredSecret, ticket_template: ClientSession,
@@ -203,6 +208,8 @@ class _PendingAuth:
 class ServerConnected13(Connected13):
     """The server: it may ask for a client certificate (if the client offered
     post-handshake authentication) and then checks the answer."""
+
+    __slots__ = ("_pending", "_transcript", "config")
 
     def __init__(self, suite: Suite, application: StageKeys, *, config: ServerConfig,
                  transcript: Transcript | None) -> None:

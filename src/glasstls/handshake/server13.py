@@ -96,6 +96,7 @@ from .common import (
     choose_signature_scheme,
     decode_alpn,
     describe_chain,
+    key_exchange13,
     left_out_scheme,
     server_name_of,
 )
@@ -540,8 +541,7 @@ class ExpectFinished(_ServerState):
         group = describe(NamedGroup, flight.group) if flight.group is not None else None
         engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
             version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=("PSK" + (f" + (EC)DHE {group}" if group else "")
-                          if psk is not None else f"(EC)DHE {group}"),
+            key_exchange=key_exchange13(group, psk is not None),
             group=group,
             signature_scheme=describe(SignatureScheme, flight.signature_scheme)
             if flight.signature_scheme is not None else None,
