@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from .. import trace as t
+from ..codec import Writer
 from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
 from ..crypto.hkdf import constant_time_equal
@@ -52,21 +53,19 @@ def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
 def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> ClientHello:
     """Fill in the real binder: ``prefix`` is the transcript before this hello
     (empty, or message_hash + HelloRetryRequest after a retry)."""
-    from ..messages.handshake import serialize
-
     suite = SUITES[session.cipher_suite]
     truncated = hello.truncated_for_binders()
     transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
     psk_ext = hello.extensions[-1]
     assert isinstance(psk_ext, PreSharedKey)
     real = PreSharedKey(psk_ext.identities, (binder(suite, session.secret, transcript_hash),))
-    filled = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
-                         hello.cipher_suites, hello.legacy_compression_methods,
-                         (*hello.extensions[:-1], real))
-    raw = serialize(filled)
-    return ClientHello(filled.legacy_version, filled.random, filled.legacy_session_id,
-                       filled.cipher_suites, filled.legacy_compression_methods,
-                       filled.extensions, raw)
+    # The binder is as long as its placeholder: the bytes up to the binders list,
+    # lengths included, stay as they are, and only the list is written again.
+    binders = Writer()
+    real.write_binders(binders)
+    return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
+                       hello.cipher_suites, hello.legacy_compression_methods,
+                       (*hello.extensions[:-1], real), truncated + binders.buffer)
 
 
 @frozen
