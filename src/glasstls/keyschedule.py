@@ -120,13 +120,15 @@ class KeySchedule:
     def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
         return DeferredSecret(self.suite, self.secret, b"exp master", finished_hash)
 
-    def resumption_master_secret(self, client_finished_hash: bytes) -> DeferredSecret:
-        return DeferredSecret(self.suite, self.secret, b"res master", client_finished_hash)
+    def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
+        # At once, with the stage's HMAC key: a client keeps 32 bytes rather than what
+        # would derive them, and tickets usually follow the handshake.
+        return self.derive_secret(b"res master", client_finished_hash)
 
 
 class DeferredSecret:
     """A Derive-Secret made the first time it is needed: most connections never
-    export keys, and a client without tickets never needs its resumption secret."""
+    export keys."""
 
     __slots__ = ("_context", "_label", "_secret", "_suite", "_value")
 

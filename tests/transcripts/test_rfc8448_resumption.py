@@ -95,7 +95,7 @@ def simple_ticket() -> Ticket:
     schedule = KeySchedule(SUITE)
     schedule.enter_handshake(r.shared_secret)
     schedule.enter_master()
-    resumption_master_secret = schedule.resumption_master_secret(transcript.digest()).value
+    resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
     reader = RecordLayer()
     reader.read_protection = Tls13Protection(SUITE, *traffic_keys(SUITE,
                                                                   r.server_application_secret))
@@ -186,7 +186,7 @@ def resumed() -> Resumed:
     r.client_finished = hs.serialize(hs.Finished(finished_verify_data(
         SUITE, r.client_handshake_secret, transcript.digest())))
     transcript.add(r.client_finished)
-    r.resumption_master_secret = r.schedule.resumption_master_secret(transcript.digest()).value
+    r.resumption_master_secret = r.schedule.resumption_master_secret(transcript.digest())
     return r
 
 

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..events import HandshakeComplete
 from ..immutable import frozen
-from ..keyschedule import KeySchedule, StageKeys, Tls13Exporter, finished_verify_data
+from ..keyschedule import KeySchedule, StageKeys, Tls13Exporter, handshake_verify_data
 from ..messages.extensions import (
     ALPN,
     KeyShare,
@@ -316,8 +316,8 @@ class ExpectFinished(_Tls13ClientState):
         offer, suite, schedule = hs.offer, hs.suite, hs.schedule
         config = offer.config
         check_finished_length(message, suite.hash_len)
-        expected = finished_verify_data(suite, hs.keys.server.secret,
-                                        engine.transcript.digest_before_last())
+        expected = handshake_verify_data(suite, hs.keys.server,
+                                         engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
             raise DecryptError("server Finished does not verify")
         engine.note(result="verified")
@@ -346,8 +346,8 @@ class ExpectFinished(_Tls13ClientState):
         if self.request is not None:
             send_client_certificate13(engine, config, self.request, engine.send,
                                       engine.transcript)
-        engine.send(Finished(finished_verify_data(suite, hs.keys.client.secret,
-                                                  engine.transcript.digest())))
+        engine.send(Finished(handshake_verify_data(suite, hs.keys.client,
+                                                   engine.transcript.digest())))
         engine.install_write(Tls13Protection(suite, application.client.key,
                                              application.client.iv))
         resumption_secret = schedule.resumption_master_secret(engine.transcript.digest())

@@ -20,7 +20,6 @@ from ..events import (
     SessionTicketReceived,
 )
 from ..keyschedule import (
-    DeferredSecret,
     StageKeys,
     finished_verify_data,
     next_traffic_secret,
@@ -125,7 +124,7 @@ class ClientConnected13(Connected13):
                  "ticket_template")
 
     def __init__(self, suite: Suite, application: StageKeys, *, config: ClientConfig,
-                 resumption_master_secret: DeferredSecret, ticket_template: ClientSession,
+                 resumption_master_secret: bytes, ticket_template: ClientSession,
                  cache_key: tuple[str, tuple[str, ...]] | None,
                  transcript: Transcript | None) -> None:
         super().__init__(suite, application, is_client=True)
@@ -152,8 +151,7 @@ class ClientConnected13(Connected13):
         if message.ticket_lifetime > 604800:
             raise IllegalParameter("ticket lifetime over seven days")
         max_early = message.max_early_data_size
-        psk = resumption_psk(self.suite, self.resumption_master_secret.value,
-                             message.ticket_nonce)
+        psk = resumption_psk(self.suite, self.resumption_master_secret, message.ticket_nonce)
         session = None
         if message.ticket_lifetime > 0:
             session = dataclasses.replace(

@@ -531,8 +531,10 @@ class ExpectFinished(_ServerState):
         engine.note(result="verified")
         client = flight.application.client
         engine.install_read(Tls13Protection(suite, client.key, client.iv))
-        resumption_secret = flight.schedule.resumption_master_secret(
-            engine.transcript.digest())
+        # RFC 8446 §4.6.1: tickets only for clients that can use them.
+        modes = find_typed(flight.hello.extensions, X.psk_key_exchange_modes, U8List)
+        resumption_secret = (flight.schedule.resumption_master_secret(engine.transcript.digest())
+                             if modes is not None and modes.values else None)
         offered_pha = find(flight.hello.extensions, X.post_handshake_auth) is not None
         connected = ServerConnected13(
             suite, flight.application, config=config,
@@ -552,9 +554,7 @@ class ExpectFinished(_ServerState):
             certificate_compression=compressed.algorithm_name(flight.certificate_compression),
             ocsp_response=flight.ocsp_response,
         ), Tls13Exporter(suite, flight.application.exporter)))
-        modes = find_typed(flight.hello.extensions, X.psk_key_exchange_modes, U8List)
-        if modes is not None and modes.values:
-            # RFC 8446 §4.6.1: tickets only for clients that can use them.
-            issue_tickets(engine, config, suite, resumption_secret.value, flight.alpn,
+        if resumption_secret is not None:
+            issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
                           flight.server_name, peer_chain)
         return connected
