@@ -12,6 +12,7 @@ from glasstls.constants import TLS13, CipherSuite, ExtensionType as X, NamedGrou
 from glasstls.crypto.suites import SUITES
 from glasstls.handshake.client_hello import build_client_hello
 from glasstls.handshake.psk13 import binder
+from glasstls.keyschedule import KeySchedule
 from glasstls.messages.extensions import PreSharedKey
 from glasstls.messages.handshake import ClientHello, serialize
 from glasstls.session import ClientSession
@@ -60,7 +61,7 @@ def test_a_built_hello_is_exactly_its_serialization(name_length: int, ticket_len
         assert isinstance(psk, PreSharedKey) and types[-1] == X.pre_shared_key
         row = SUITES[suite]
         transcript_hash = hashlib.new(row.hash_name, hello.truncated_for_binders()).digest()
-        assert psk.binders == (binder(row, session.secret, transcript_hash),)
+        assert psk.binders == (binder(KeySchedule(row, session.secret), transcript_hash),)
 
 
 def test_hellos_of_256_to_511_bytes_are_padded_with_and_without_a_psk() -> None:

@@ -348,7 +348,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if hello.legacy_session_id and not (retry is not None and retry.sent_change_cipher_spec):
         engine.send_change_cipher_spec()
 
-    schedule = KeySchedule(suite, psk.state.secret if psk is not None else None)
+    schedule = psk.schedule if psk is not None else KeySchedule(suite)
     early_data = psk is not None and early_data_acceptable(
         engine, config, hello, psk, suite, choice.alpn, retry is not None)
     early_secret = b""
