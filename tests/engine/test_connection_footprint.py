@@ -33,7 +33,7 @@ from glasstls.handshake.engine import State
 from glasstls.handshake.transcript import FINISHED, Transcript
 from glasstls.keyschedule import KeySchedule, StageKeys
 from glasstls.session import SessionCache
-from helpers.pump import Pair, client_config, connect, engine_of, server_config
+from helpers.pump import client_config, connect, engine_of, exchange, server_config
 from pki import pki
 
 TEST_PKI = pki("ecdsa-p256")
@@ -135,7 +135,7 @@ def test_an_established_connection_holds_no_instance_dictionary_or_bound_method(
         version: int) -> None:
     pair = connect(client_config(TEST_PKI, versions=(version,)),
                    server_config(TEST_PKI, versions=(version,)))
-    exchange_both_ways(pair)
+    exchange(pair)
     for side in (pair.client, pair.server):
         held = _reachable(side.connection)
         ours = [item for item in held if type(item).__module__.startswith("glasstls.")]
@@ -150,7 +150,7 @@ def test_an_established_connection_holds_no_instance_dictionary_or_bound_method(
 def test_an_established_connection_no_longer_references_its_handshake(version: int) -> None:
     pair = connect(client_config(TEST_PKI, versions=(version,)),
                    server_config(TEST_PKI, versions=(version,)))
-    exchange_both_ways(pair)
+    exchange(pair)
     for side in (pair.client, pair.server):
         held = _reachable(side.connection)
         kinds = {type(item) for item in held}
@@ -194,7 +194,7 @@ def test_every_post_handshake_feature_works_on_a_released_tls13_connection() -> 
     pair = connect(client_config(TEST_PKI, versions=(TLS13,), post_handshake_auth=True,
                                  certificate=TEST_PKI.client_certified, session_cache=cache),
                    server)
-    exchange_both_ways(pair)
+    exchange(pair)
     client, server_connection = pair.client.connection, pair.server.connection
     assert isinstance(client, ClientConnection)
     assert isinstance(server_connection, ServerConnection)
@@ -205,7 +205,7 @@ def test_every_post_handshake_feature_works_on_a_released_tls13_connection() -> 
     client.key_update(request_peer_update=True)
     pair.pump()
     assert [e.direction for e in pair.server.of_type(KeyUpdated)] == ["read", "write"]
-    exchange_both_ways(pair)
+    exchange(pair)
     # Post-handshake client authentication.
     server_connection.request_client_certificate()
     pair.pump()
@@ -221,12 +221,3 @@ def test_every_post_handshake_feature_works_on_a_released_tls13_connection() -> 
     pair.pump()
     assert client.closed and server_connection.closed
     assert pair.client.of_type(ConnectionClosed) and pair.server.of_type(ConnectionClosed)
-
-
-def exchange_both_ways(pair: Pair) -> None:
-    before_server, before_client = pair.server.data, pair.client.data
-    pair.client.connection.send(b"x")
-    pair.server.connection.send(b"y")
-    pair.pump()
-    assert pair.server.data == before_server + b"x"
-    assert pair.client.data == before_client + b"y"
