@@ -221,3 +221,14 @@ def test_every_post_handshake_feature_works_on_a_released_tls13_connection() -> 
     pair.pump()
     assert client.closed and server_connection.closed
     assert pair.client.of_type(ConnectionClosed) and pair.server.of_type(ConnectionClosed)
+
+
+def test_the_exporter_master_secret_is_derived_only_when_keys_are_exported() -> None:
+    pair = connect(client_config(TEST_PKI, versions=(TLS13,)),
+                   server_config(TEST_PKI, versions=(TLS13,)))
+    exporters = [engine_of(side.connection).negotiated.exporter
+                 for side in (pair.client, pair.server)]
+    assert [exporter._value for exporter in exporters] == [None, None]
+    assert (pair.client.connection.export_keying_material("EXPERIMENTAL y", None, 16)
+            == pair.server.connection.export_keying_material("EXPERIMENTAL y", None, 16))
+    assert exporters[0]._value is not None and exporters[0]._value == exporters[1]._value

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..events import HandshakeComplete
 from ..immutable import frozen
-from ..keyschedule import KeySchedule, StageKeys, Tls13Exporter, handshake_verify_data
+from ..keyschedule import KeySchedule, StageKeys, handshake_verify_data
 from ..messages.extensions import (
     ALPN,
     KeyShare,
@@ -374,7 +374,7 @@ class ExpectFinished(_Tls13ClientState):
             certificate_compression=compressed.algorithm_name(identity.compression),
             ocsp_response=identity.ocsp_response,
             ocsp_status=identity.ocsp.status if identity.ocsp is not None else None,
-        ), Tls13Exporter(suite, application.exporter)))
+        ), application.exporter))
         return connected
 
 

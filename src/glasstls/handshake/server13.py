@@ -46,7 +46,6 @@ from ..keyschedule import (
     ApplicationKeys,
     KeySchedule,
     StageKeys,
-    Tls13Exporter,
     handshake_verify_data,
     traffic_keys,
 )
@@ -553,7 +552,7 @@ class ExpectFinished(_ServerState):
             verified_chain=self.verified_chain,
             certificate_compression=compressed.algorithm_name(flight.certificate_compression),
             ocsp_response=flight.ocsp_response,
-        ), Tls13Exporter(suite, flight.application.exporter)))
+        ), flight.application.exporter))
         if resumption_secret is not None:
             issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
                           flight.server_name, peer_chain)
