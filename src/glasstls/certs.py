@@ -9,6 +9,7 @@ describes certificates for the trace.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import ssl
 import warnings
@@ -74,12 +75,18 @@ def read_certificates_and_crls(data: bytes
 class TrustStore:
     """Trust anchors for verifying a peer's chain, and the CRLs to check it against."""
 
-    __slots__ = ("_der", "_stores", "certificates", "crls")
+    __slots__ = ("_certificates", "_crls", "_der", "_stores", "verified_chains")
 
     def __init__(self, certificates: Sequence[x509.Certificate],
                  crls: Sequence[x509.CertificateRevocationList] = ()) -> None:
-        self.certificates = tuple(certificates)
-        self.crls = tuple(crls)
+        from .trust.cache import VerifiedChains  # trust/ builds on this module
+
+        self._certificates = tuple(certificates)
+        self._crls = tuple(crls)
+        # The chains verified against this store (trust/cache.py). A store never
+        # changes (other anchors or CRLs make another store), so neither its
+        # remembered verifications nor the verification stores below go stale.
+        self.verified_chains = VerifiedChains(self._certificates, self._crls)
         self._stores: dict[bool, tuple[verification.Store | None,
                                        tuple[x509.Certificate, ...]]] = {}
         # The DER of the certificates verified paths end in, by identity: path
@@ -133,8 +140,16 @@ class TrustStore:
                 return cls.from_directory(candidate)
         return cls(())
 
+    @property
+    def certificates(self) -> tuple[x509.Certificate, ...]:
+        return self._certificates
+
+    @property
+    def crls(self) -> tuple[x509.CertificateRevocationList, ...]:
+        return self._crls
+
     def __len__(self) -> int:
-        return len(self.certificates)
+        return len(self._certificates)
 
     def der(self, certificate: x509.Certificate) -> bytes:
         """The DER of a certificate, kept once encoded if it is one of this store's."""
@@ -257,21 +272,30 @@ _MALFORMED = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion,
               x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 
 
+# Peers send the same certificates again and again (a server's chain to each of its
+# clients, a pool's server to each connection): the most recently parsed are kept by
+# their DER, which is all a certificate object is made of (it cannot change).
+_PARSED_CERTIFICATES = 128
+
+
+@functools.lru_cache(maxsize=_PARSED_CERTIFICATES)
+def _parse_certificate(der: bytes) -> x509.Certificate:
+    """One certificate, or a ``BadCertificate`` (not kept)."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        # cryptography decodes some fields only when they are first read; read those
+        # glasstls uses now, so that a malformed certificate is refused here rather
+        # than failing later (in the trace, or in path validation).
+        _ = (certificate.subject, certificate.issuer, certificate.extensions,
+             certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+    except _MALFORMED as exc:
+        raise BadCertificate(f"certificate does not parse: {exc}",
+                             AlertDescription.bad_certificate) from None
+    return certificate
+
+
 def parse_chain(chain_der: Sequence[bytes]) -> list[x509.Certificate]:
-    certificates = []
-    for der in chain_der:
-        try:
-            certificate = x509.load_der_x509_certificate(der)
-            # cryptography decodes some fields only when they are first read; read
-            # those glasstls uses now, so that a malformed certificate is refused here
-            # rather than failing later (in the trace, or in path validation).
-            _ = (certificate.subject, certificate.issuer, certificate.extensions,
-                 certificate.not_valid_before_utc, certificate.not_valid_after_utc)
-        except _MALFORMED as exc:
-            raise BadCertificate(f"certificate does not parse: {exc}",
-                                 AlertDescription.bad_certificate) from None
-        certificates.append(certificate)
-    return certificates
+    return [_parse_certificate(der) for der in chain_der]
 
 
 def leaf_public_key(certificate: x509.Certificate) -> PublicKey:

@@ -140,6 +140,11 @@ class _Common:
     strict_web_pki: bool = False
     crl_check: str = "none"
     trust_partial_chain: bool = True
+    # Remember successful chain verifications in the trust store (trust/cache.py): a
+    # chain received again, byte for byte, for the same name and options, with no
+    # certificate or CRL date passed since, is not validated again. The peer's
+    # signature is checked on every handshake all the same.
+    verification_cache: bool = True
     # TLS 1.3 certificate compression (RFC 8879), in preference order: the client
     # offers to decompress these and the server compresses its Certificate with the
     # first the client offers; the other way round for client certificates. By

@@ -36,7 +36,6 @@ from .common import (
     certificate_verify_content,
     choose_signature_scheme,
     describe_chain,
-    path_der,
     verify_peer_chain,
 )
 from .engine import Engine
@@ -91,9 +90,8 @@ def check_client_chain(engine: Engine, config: ServerConfig, chain_der: tuple[by
     engine.note(chain=lambda: describe_chain(chain))
     if config.client_trust is None:
         raise UsageError("client certificates need ServerConfig.client_trust")
-    path = verify_peer_chain(engine, config.client_trust, chain, Purpose.CLIENT,
-                             config.verify_options, config.clock(), peer="client")
-    return chain, path_der(path, chain, chain_der, config.client_trust)
+    return chain, verify_peer_chain(engine, config, config.client_trust, chain, chain_der,
+                                    Purpose.CLIENT, peer="client")
 
 
 def check_client_signature(engine: Engine, config: ServerConfig,

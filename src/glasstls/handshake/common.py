@@ -15,12 +15,13 @@ from ..crypto import signatures
 from ..errors import NoApplicationProtocol, TLSError, UnsupportedExtension
 from ..messages.extensions import CT, ServerNameList, check_allowed, find_typed
 from ..messages.handshake import Certificate13, ClientHello
-from ..trust import Purpose, VerifyOptions, verify_chain
+from ..trust import Purpose
+from ..trust.cache import verify_remembered
 from .engine import Engine
 
 if TYPE_CHECKING:
     from ..certs import CertifiedKey, TrustStore
-    from ..config import ClientConfig
+    from ..config import ClientConfig, ServerConfig
 
 
 def certificate_verify_content(context: bytes, transcript_hash: bytes) -> bytes:
@@ -113,15 +114,19 @@ def describe_chain(chain: Sequence[x509.Certificate]) -> list[dict[str, Any]]:
     return [certs.describe_certificate(c) for c in chain]
 
 
-def verify_peer_chain(engine: Engine, trust: TrustStore, chain: list[x509.Certificate],
-                      purpose: Purpose, options: VerifyOptions, now: float, *,
-                      server_name: str | None = None, check_name: bool = False,
-                      **shown: Any) -> list[x509.Certificate]:
-    """The verified path (leaf first, anchor last) of a peer's chain; the outcome is
-    traced either way (``shown``: what the trace adds when it is ok)."""
+def verify_peer_chain(engine: Engine, config: ClientConfig | ServerConfig, trust: TrustStore,
+                      chain: list[x509.Certificate], received: Sequence[bytes],
+                      purpose: Purpose, *, server_name: str | None = None,
+                      check_name: bool = False, **shown: Any) -> tuple[bytes, ...]:
+    """The verified path (DER, leaf first, anchor last) of a peer's chain (``chain``
+    parsed from ``received``), remembered by the trust store unless the config says
+    not to; the outcome is traced either way (``shown``: what the trace adds when it
+    is ok)."""
     try:
-        path = verify_chain(trust, chain, purpose=purpose, server_name=server_name,
-                            check_name=check_name, options=options, now=now)
+        path = verify_remembered(trust, chain, received, purpose=purpose,
+                                 server_name=server_name, check_name=check_name,
+                                 options=config.verify_options, now=config.clock(),
+                                 remember=config.verification_cache)
     except TLSError as error:
         engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
             "result": "failed", "reason": str(error), "alert": error.alert.name})
@@ -129,7 +134,7 @@ def verify_peer_chain(engine: Engine, trust: TrustStore, chain: list[x509.Certif
     engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, lambda: {
         "result": "ok", "trust_anchor": certs.describe_certificate(path[-1])["subject"],
         "path_length": len(path), **shown})
-    return path
+    return path_der(path, chain, received, trust)
 
 
 def verify_server_certificates(engine: Engine, config: ClientConfig, server_name: str | None,
@@ -141,12 +146,10 @@ def verify_server_certificates(engine: Engine, config: ClientConfig, server_name
         engine.trace(t.CERTIFICATE_VERIFICATION, t.LOCAL, {
             "result": "skipped", "reason": "certificate verification is disabled"})
         return ()
-    trust = config.trust_store()
-    path = verify_peer_chain(
-        engine, trust, chain, Purpose.SERVER, config.verify_options,
-        config.clock(), server_name=server_name, check_name=config.check_hostname,
+    return verify_peer_chain(
+        engine, config, config.trust_store(), chain, received, Purpose.SERVER,
+        server_name=server_name, check_name=config.check_hostname,
         host_name=server_name if config.check_hostname else "(not checked)")
-    return path_der(path, chain, received, trust)
 
 
 def path_der(path: list[x509.Certificate], chain: list[x509.Certificate],
