@@ -56,10 +56,11 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
     preferred, so the strict (TLS 1.3) match is tried first.
     """
     offered_set = frozenset(offered)
+    key, rsa_pss_key = certified.private_key, certified.rsa_pss_key  # read once, not per scheme
     for strict in (True, False) if not tls13 else (True,):
         for scheme in ours:
             if scheme in offered_set and signatures.scheme_fits_key(
-                scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
+                scheme, key, tls13=strict, rsa_pss_key=rsa_pss_key
             ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures) and (
                     tls13 or signatures.SCHEMES[scheme].tls12):
                 return scheme
