@@ -21,7 +21,7 @@ interface, implemented by its ``ConnectionCore`` (core.py); see docs/engine.md.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, MutableSequence
 from typing import NoReturn
 
 from .config import ClientConfig, ServerConfig
@@ -123,7 +123,7 @@ def _largest_message(state: State, core: ConnectionCore, msg_type: int) -> int:
 class _Connection:
     # A server holds thousands of these: no per-instance dictionary.
     __slots__ = ("__weakref__", "_core", "_ended", "_error", "_peer_closed", "_sent_close",
-                 "_state")
+                 "_sink", "_state")
 
     def __init__(self, config: ClientConfig | ServerConfig, side: str) -> None:
         self._core = ConnectionCore(config, side)
@@ -132,6 +132,9 @@ class _Connection:
         self._sent_close = False
         self._peer_closed = False
         self._ended = False  # the transport ended (receive_eof)
+        # Where application data goes instead of ApplicationData events, once a
+        # transport asked for it (collect_application_data).
+        self._sink: MutableSequence[bytes | memoryview] | None = None
 
     # -- public API -------------------------------------------------------------
 
@@ -156,7 +159,8 @@ class _Connection:
         return self._core.recorder
 
     def receive_data(self, data: bytes) -> list[Event]:
-        """Feed bytes from the peer; returns the events they produced, in order.
+        """Feed bytes from the peer; returns the events they produced, in order
+        (application data goes to the sink instead, after ``collect_application_data``).
 
         Raises ``TLSError`` (after queuing the alert to send) when the peer
         misbehaves; the error carries the events decoded before it in ``events``.
@@ -175,26 +179,33 @@ class _Connection:
                 # Kept for unwrap(), but not without bound.
                 raise UnexpectedMessage("too much data after close_notify")
             record.feed(data)
-        next_record = record.next_record
         events = core.events
-        in_a_row = core.in_a_row
+        sink = self._sink
+        plaintexts: list[bytes] = []
         try:
             while not self._peer_closed:
-                received = next_record()
+                if (self._state.plain_application_data and not core.handshake_in
+                        and not core.tracing):
+                    # The bulk path: the application data records of an established
+                    # connection opened in one loop, up to the first record of another
+                    # kind (or an empty one), which goes the general way below.
+                    if sink is None:
+                        received = record.next_records(plaintexts)
+                        if plaintexts:
+                            events += map(ApplicationData, plaintexts)
+                            plaintexts.clear()
+                            if core.in_a_row:  # data ends a run of empty records
+                                core.in_a_row.clear()
+                    else:
+                        before = len(sink)
+                        received = record.next_records(sink, views=True)
+                        if core.in_a_row and len(sink) > before:
+                            core.in_a_row.clear()
+                else:
+                    received = record.next_record()
                 if received is None:
                     break
-                content_type, payload = received
-                if (content_type == 23 and self._state.plain_application_data
-                        and not core.handshake_in and not core.tracing):
-                    # The bulk path: application data in an established connection.
-                    if payload:
-                        events.append(ApplicationData(payload))
-                        if in_a_row:
-                            in_a_row.clear()
-                    else:
-                        count_in_a_row(in_a_row, EMPTY_RECORDS)
-                    continue
-                self._process_record(content_type, payload)
+                self._process_record(*received)
             record.compact()
             if core.handshake_out:
                 core.flush_handshake()
@@ -311,6 +322,14 @@ class _Connection:
         if core.tracing:
             core.trace(CLOSE, SENT, {"alert": "close_notify"})
 
+    def collect_application_data(self, sink: MutableSequence[bytes | memoryview]) -> None:
+        """From now on, append the application data received to ``sink`` (a list or
+        deque) instead of returning ``ApplicationData`` events: for transports that
+        copy it onward (io/). A bulk transfer's records come as read-only memoryviews
+        of bytes that nothing writes again, sparing the copy that slicing TLS 1.3's
+        inner content type off each record would make. 0-RTT data is not told apart."""
+        self._sink = sink
+
     def take_unprocessed_data(self) -> bytes:
         """Bytes received after the peer's close_notify (or not yet parsed): what
         belongs to the protocol that continues in the clear after ``unwrap``."""
@@ -379,7 +398,10 @@ class _Connection:
         early = state.early_data
         if early:
             state.account_early_data(len(payload))
-        core.events.append(ApplicationData(payload, early))
+        if self._sink is not None:
+            self._sink.append(payload)
+        else:
+            core.events.append(ApplicationData(payload, early))
         if core.tracing:
             core.trace(APPLICATION_DATA, RECEIVED, {"bytes": len(payload), "early": early})
 

@@ -9,8 +9,8 @@ plain ``RecordLayer``, so recording costs nothing when off.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, MutableSequence
+from typing import Any, Protocol
 
 from .record import RecordLayer
 
@@ -62,6 +62,11 @@ class RecordingRecordLayer(RecordLayer):
             for record in split_records(buffer):
                 self._recorder.record(True, record)
         return buffers
+
+    def next_records(self, plaintexts: MutableSequence[Any], views: bool = False
+                     ) -> tuple[int, bytes] | None:
+        # One record at a time, each recorded as it is read.
+        return self.next_record()
 
     def next_record(self) -> tuple[int, bytes] | None:
         buffer, start = self._current()

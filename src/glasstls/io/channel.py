@@ -30,7 +30,6 @@ from ..crypto.suites import SUITES, suite_by_name
 from ..errors import AlertReceivedError, TLSError, UnexpectedEOF, UsageError
 from ..events import (
     AlertReceived,
-    ApplicationData,
     ConnectionClosed,
     Event,
     HandshakeComplete,
@@ -43,7 +42,7 @@ from .errors import eof_error, shut_down, to_ssl_error
 class TLSChannel:
     """One TLS connection between the engine and a transport (not thread-safe)."""
 
-    __slots__ = ("_buffered", "_chunks", "_offset", "closing", "connection", "failure",
+    __slots__ = ("_chunks", "_offset", "closing", "connection", "failure",
                  "owner", "peer_closed", "post_handshake_peer", "ragged_eof",
                  "server_hostname", "suppress_ragged_eofs", "transport_eof")
 
@@ -52,11 +51,12 @@ class TLSChannel:
         self.connection = connection
         self.server_hostname = server_hostname
         self.suppress_ragged_eofs = suppress_ragged_eofs
-        # Decrypted application data not read yet: whole records, and how far
-        # into the first one the reader has got.
-        self._chunks: deque[bytes] = deque()
+        # Decrypted application data not read yet: whole records (never empty), and
+        # how far into the first one the reader has got. The engine appends them
+        # itself, most as views of its decrypted records (copied only when read).
+        self._chunks: deque[bytes | memoryview] = deque()
         self._offset = 0
-        self._buffered = 0
+        connection.collect_application_data(self._chunks)
         self.peer_closed = False  # the peer's close_notify arrived
         self.transport_eof = False  # the transport reported end of stream
         # ...after the handshake and without close_notify: the engine's
@@ -119,11 +119,7 @@ class TLSChannel:
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
-            if type(event) is ApplicationData:  # one per record: checked first
-                data = event.data
-                self._chunks.append(data)
-                self._buffered += len(data)
-            elif isinstance(event, ConnectionClosed):
+            if isinstance(event, ConnectionClosed):
                 if event.clean:
                     self.peer_closed = True
                 else:
@@ -180,7 +176,7 @@ class TLSChannel:
         close_notify; None when more ciphertext is needed."""
         if limit < 0:
             raise ValueError("negative read length")
-        if self._buffered and limit:
+        if self._chunks and limit:
             return self._take(limit)
         if self._end_of_data() or limit == 0:
             return b""
@@ -188,56 +184,49 @@ class TLSChannel:
 
     def read_into(self, buffer: memoryview, limit: int) -> int | None:
         """Like ``read``, into ``buffer``; returns the count (0 at the end)."""
-        if self._buffered and limit > 0:
+        if self._chunks and limit > 0:
             return self._take_into(buffer, limit)
         if self._end_of_data() or limit <= 0:
             return 0
         return None
 
     def read_all(self) -> bytes:
-        return self._take(self._buffered) if self._buffered else b""
+        return self._take(self.pending) if self._chunks else b""
 
     @property
     def pending(self) -> int:
         """Decrypted bytes waiting to be read."""
-        return self._buffered
+        return sum(map(len, self._chunks)) - self._offset
 
     def _take(self, limit: int) -> bytes:
-        wanted = min(limit, self._buffered)
         chunks = self._chunks
-        first = chunks[0]
-        if self._offset == 0 and len(first) == wanted:
-            # The common case: the reader takes exactly one whole record.
-            chunks.popleft()
-            self._buffered -= wanted
-            return first
-        parts: list[bytes] = []
-        remaining = wanted
-        while remaining:
+        parts: list[bytes | memoryview] = []
+        start = self._offset  # into the first chunk
+        while chunks and limit:
             chunk = chunks[0]
-            start = self._offset
-            available = len(chunk) - start
-            if available <= remaining:
-                parts.append(chunk[start:] if start else chunk)
+            end = min(len(chunk), start + limit)
+            whole = start == 0 and end == len(chunk)
+            parts.append(chunk if whole else memoryview(chunk)[start:end])
+            limit -= end - start
+            if end == len(chunk):
                 chunks.popleft()
-                self._offset = 0
-                remaining -= available
+                start = 0
             else:
-                parts.append(chunk[start:start + remaining])
-                self._offset = start + remaining
-                remaining = 0
-        self._buffered -= wanted
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+                start = end
+        self._offset = start
+        # The one copy (none for a single whole record that is bytes: join returns it).
+        return b"".join(parts)
 
     def _take_into(self, buffer: memoryview, limit: int) -> int:
-        wanted = min(limit, self._buffered, len(buffer))
+        wanted = min(limit, len(buffer))
         chunks = self._chunks
         done = 0
         start = self._offset  # into the first chunk
-        while done < wanted:
+        while chunks and done < wanted:
             chunk = chunks[0]
             end = min(len(chunk), start + wanted - done)
-            # (A whole chunk, chunk[0:len], is the bytes object itself: no copy.)
+            # Copied straight from the decrypted record (a view, or bytes whose
+            # whole slice chunk[0:len] is the object itself).
             buffer[done:done + end - start] = chunk[start:end]
             done += end - start
             if end == len(chunk):
@@ -246,8 +235,7 @@ class TLSChannel:
             else:
                 start = end
         self._offset = start
-        self._buffered -= wanted
-        return wanted
+        return done
 
     def write(self, data: bytes | memoryview) -> None:
         """Encrypt ``data`` (after the handshake); the records are in ``outgoing()``."""
