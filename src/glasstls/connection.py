@@ -470,6 +470,8 @@ class _Connection:
         if in_a_row:
             for kind in RESET_BY_HANDSHAKE:
                 in_a_row.pop(kind, None)
+            if not in_a_row:
+                in_a_row.clear()  # gives back the table the pops left behind
         buffer = core.handshake_in
         # Does the first message in this record begin in it?
         begins_here = not buffer

@@ -19,7 +19,7 @@ from .constants import TLS12, TLS13, ContentType, HandshakeType
 from .errors import AlertDescription, UnexpectedMessage
 from .events import Event
 from .handshake.engine import DescribedKeys, Details, Negotiated
-from .handshake.transcript import Transcript
+from .handshake.transcript import FINISHED, Transcript
 from .messages.handshake import ClientHello, Message, serialize
 from .record import Protection, RecordLayer, Tls13Protection
 from .recorder import ConnectionRecorder, RecordingRecordLayer
@@ -219,7 +219,7 @@ class ConnectionCore:
 
     def finish(self, negotiated: Negotiated) -> None:
         self.record.handshaking = False
-        self.transcript.release()
+        self.transcript = FINISHED  # one shared, empty transcript for every connection
         if isinstance(self.config, ServerConfig) and not self.config.keep_client_hello:
             self.client_hello = None
         self.negotiated = negotiated

@@ -117,30 +117,13 @@ class KeySchedule:
         return ApplicationKeys(suite, self.secret, _traffic(suite, client),
                                _traffic(suite, server), self.exporter_master_secret(finished_hash))
 
-    def exporter_master_secret(self, finished_hash: bytes) -> DeferredSecret:
-        return DeferredSecret(self.suite, self.secret, b"exp master", finished_hash)
+    def exporter_master_secret(self, finished_hash: bytes) -> Tls13Exporter:
+        return Tls13Exporter(self.suite, self.secret, finished_hash)
 
-    def resumption_master_secret(self, client_finished_hash: bytes) -> DeferredSecret:
-        return DeferredSecret(self.suite, self.secret, b"res master", client_finished_hash)
-
-
-class DeferredSecret:
-    """A Derive-Secret made the first time it is needed: most connections never
-    export keys, and a client without tickets never needs its resumption secret."""
-
-    __slots__ = ("_context", "_label", "_secret", "_suite", "_value")
-
-    def __init__(self, suite: Suite, secret: bytes, label: bytes, context: bytes) -> None:
-        self._suite, self._secret, self._label, self._context = suite, secret, label, context
-        self._value: bytes | None = None
-
-    @property
-    def value(self) -> bytes:
-        if self._value is None:
-            suite = self._suite
-            self._value = expand_label(suite.hash_name, self._secret, self._label,
-                                       self._context, suite.hash_len, suite.hash_len)
-        return self._value
+    def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
+        # At once, with the stage's HMAC key: a client keeps 32 bytes rather than what
+        # would derive them, and tickets usually follow the handshake.
+        return self.derive_secret(b"res master", client_finished_hash)
 
 
 @frozen
@@ -186,7 +169,7 @@ class StageKeys:
 class ApplicationKeys(StageKeys):
     """The application stage, with the exporter master secret beside the keys."""
 
-    exporter: DeferredSecret
+    exporter: Tls13Exporter
 
     stage: ClassVar[str] = "application"
     stage_secret_name: ClassVar[str] = "master_secret"
@@ -196,15 +179,28 @@ class ApplicationKeys(StageKeys):
 
 
 class Tls13Exporter:
-    """RFC 8446 §7.5: keying material from the exporter master secret."""
+    """RFC 8446 §7.5: keying material from the exporter master secret, which is
+    derived the first time it is needed (``value``): most connections never export
+    keys, and every established one keeps its exporter."""
 
-    __slots__ = ("_secret", "_suite")
+    __slots__ = ("_context", "_master_secret", "_suite", "_value")
 
-    def __init__(self, suite: Suite, exporter_master_secret: DeferredSecret) -> None:
-        self._suite, self._secret = suite, exporter_master_secret
+    def __init__(self, suite: Suite, master_secret: bytes, finished_hash: bytes) -> None:
+        self._suite, self._master_secret, self._context = suite, master_secret, finished_hash
+        self._value: bytes | None = None
+
+    @property
+    def value(self) -> bytes:
+        """The exporter master secret: Derive-Secret(Master Secret, "exp master",
+        ClientHello...server Finished)."""
+        if self._value is None:
+            suite = self._suite
+            self._value = expand_label(suite.hash_name, self._master_secret, b"exp master",
+                                       self._context, suite.hash_len, suite.hash_len)
+        return self._value
 
     def __call__(self, label: bytes, context: bytes | None, length: int) -> bytes:
-        return exporter(self._suite, self._secret.value, label, context or b"", length)
+        return exporter(self._suite, self.value, label, context or b"", length)
 
 
 def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:

@@ -75,7 +75,7 @@ _UNPROTECTED = Protection()
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_decrypt", "_encrypt", "_encrypt_into", "_iv", "limit")
+    __slots__ = ("_aead", "_iv", "limit")
     encrypted = True
     tls13 = True
     # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
@@ -83,9 +83,9 @@ class Tls13Protection(Protection):
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.sequence = 0
-        aead = suite.new_primitive(key)
-        self._encrypt, self._encrypt_into = aead.encrypt, aead.encrypt_into
-        self._decrypt = aead.decrypt
+        # The primitive itself, not its bound methods: a server keeps thousands of
+        # these, and calling a method of a C type binds nothing per call anyway.
+        self._aead = suite.new_primitive(key)
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
@@ -104,7 +104,7 @@ class Tls13Protection(Protection):
         if padding:
             inner += bytes(padding)
         header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
-        sealed = self._encrypt(self._nonce(), inner, header)
+        sealed = self._aead.encrypt(self._nonce(), inner, header)
         self.sequence += 1
         return header + sealed
 
@@ -118,7 +118,7 @@ class Tls13Protection(Protection):
         records = bytearray(size + count * (_HEADER + 1 + _TAG))
         out = memoryview(records)
         type_byte = _TYPE_BYTES[content_type]
-        encrypt_into = self._encrypt_into
+        encrypt_into = self._aead.encrypt_into
         position = 0
         for start in range(0, size, fragment):
             chunk = data[start : start + fragment]
@@ -141,7 +141,7 @@ class Tls13Protection(Protection):
             raise UnexpectedMessage(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
         try:
-            inner = self._decrypt(self._nonce(), payload, header)
+            inner = self._aead.decrypt(self._nonce(), payload, header)
         except AEAD.failure:
             raise BadRecordMac("record too short to be authentic" if len(payload) < self.minimum
                                else "record authentication failed") from None

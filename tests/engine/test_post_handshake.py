@@ -17,6 +17,7 @@ from helpers.pump import (
     client_config,
     connect,
     engine_of,
+    exchange,
     server_config,
     split_records,
 )
@@ -32,16 +33,6 @@ def established(**client_overrides: object) -> Pair:
     pair.client.events.clear()
     pair.server.events.clear()
     return pair
-
-
-def exchange(pair: Pair, message: bytes = b"x") -> None:
-    """Data both ways, checked."""
-    before_server, before_client = pair.server.data, pair.client.data
-    pair.client.connection.send(b"c:" + message)
-    pair.server.connection.send(b"s:" + message)
-    pair.pump()
-    assert pair.server.data == before_server + b"c:" + message
-    assert pair.client.data == before_client + b"s:" + message
 
 
 # -- KeyUpdate --------------------------------------------------------------------------

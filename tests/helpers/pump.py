@@ -159,6 +159,16 @@ def connect(client: ClientConfig, server: ServerConfig, **kwargs: Any) -> Pair:
     return Pair(client, server, **kwargs).pump()
 
 
+def exchange(pair: Pair, message: bytes = b"x") -> None:
+    """Application data both ways over an established pair, checked."""
+    before_server, before_client = pair.server.data, pair.client.data
+    pair.client.connection.send(b"c:" + message)
+    pair.server.connection.send(b"s:" + message)
+    pair.pump()
+    assert pair.server.data == before_server + b"c:" + message
+    assert pair.client.data == before_client + b"s:" + message
+
+
 def split_records(data: bytes) -> list[bytes]:
     """Whole TLS records (header included); a trailing partial record is kept as is."""
     records = []

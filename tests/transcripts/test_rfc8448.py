@@ -356,7 +356,7 @@ def test_rfc8448_simple_resumption_psk_is_the_one_in_the_client_session() -> Non
     schedule = KeySchedule(SUITE)
     schedule.enter_handshake(r.shared_secret)
     schedule.enter_master()
-    resumption_master_secret = schedule.resumption_master_secret(r.transcript.digest()).value
+    resumption_master_secret = schedule.resumption_master_secret(r.transcript.digest())
     psk = resumption_psk(SUITE, resumption_master_secret, ticket.ticket_nonce)
     # RFC 8448 §3 "PSK"; Botan's stored client session carries it as an OCTET STRING.
     assert psk.hex() == "4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3"

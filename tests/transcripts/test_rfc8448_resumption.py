@@ -95,7 +95,7 @@ def simple_ticket() -> Ticket:
     schedule = KeySchedule(SUITE)
     schedule.enter_handshake(r.shared_secret)
     schedule.enter_master()
-    resumption_master_secret = schedule.resumption_master_secret(transcript.digest()).value
+    resumption_master_secret = schedule.resumption_master_secret(transcript.digest())
     reader = RecordLayer()
     reader.read_protection = Tls13Protection(SUITE, *traffic_keys(SUITE,
                                                                   r.server_application_secret))
@@ -186,7 +186,7 @@ def resumed() -> Resumed:
     r.client_finished = hs.serialize(hs.Finished(finished_verify_data(
         SUITE, r.client_handshake_secret, transcript.digest())))
     transcript.add(r.client_finished)
-    r.resumption_master_secret = r.schedule.resumption_master_secret(transcript.digest()).value
+    r.resumption_master_secret = r.schedule.resumption_master_secret(transcript.digest())
     return r
 
 
@@ -236,10 +236,11 @@ def test_rfc8448_resumption_binder_verifies_over_the_truncated_client_hello() ->
     hello = hs.ClientHello.parse(r.client_hello)
     truncated_hash = hashlib.sha256(hello.truncated_for_binders()).digest()
     (binder,) = offered_psk(r.client_hello).binders
-    assert psk13.binder(SUITE, r.psk, truncated_hash) == binder
+    assert psk13.binder(KeySchedule(SUITE, r.psk), truncated_hash) == binder
     # ... and only with this PSK, over this hello.
-    assert psk13.binder(SUITE, bytes(32), truncated_hash) != binder
-    assert psk13.binder(SUITE, r.psk, hashlib.sha256(r.client_hello).digest()) != binder
+    assert psk13.binder(KeySchedule(SUITE, bytes(32)), truncated_hash) != binder
+    whole_hash = hashlib.sha256(r.client_hello).digest()
+    assert psk13.binder(KeySchedule(SUITE, r.psk), whole_hash) != binder
 
 
 def test_rfc8448_resumption_client_hello_is_rebuilt_byte_for_byte_with_the_binder() -> None:
@@ -417,7 +418,7 @@ def test_rfc8448_resumption_client_engine_offers_the_rfc_ticket_with_the_rfc_age
     assert ours.extensions[-1].type == X.pre_shared_key
     assert ext.find(ours.extensions, X.early_data) is not None
     truncated_hash = hashlib.sha256(ours.truncated_for_binders()).digest()
-    assert ours_psk.binders == (psk13.binder(SUITE, ticket.psk, truncated_hash),)
+    assert ours_psk.binders == (psk13.binder(KeySchedule(SUITE, ticket.psk), truncated_hash),)
 
     # The early data record that follows is sealed under the early secret of *this* hello.
     early_secret = KeySchedule(SUITE, ticket.psk).client_early_traffic_secret(

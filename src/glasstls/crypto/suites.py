@@ -15,17 +15,15 @@ from ..errors import BadRecordMac
 class AEAD:
     """An AEAD key: ``seal`` and ``open`` one record; a failed tag is ``bad_record_mac``.
 
-    The record layer's hot path may call ``encrypt`` / ``decrypt`` (the primitive's
-    own bound methods) directly, catching ``failure`` for a bad tag.
+    The TLS 1.3 record layer's hot path calls the primitive (``Suite.new_primitive``)
+    itself, catching ``failure`` for a bad tag.
     """
 
-    __slots__ = ("_impl", "decrypt", "encrypt")
+    __slots__ = ("_impl",)
     failure: ClassVar[type[InvalidTag]] = InvalidTag  # a class attribute, also when compiled
 
     def __init__(self, impl: AESGCM | ChaCha20Poly1305) -> None:
         self._impl = impl
-        self.encrypt = impl.encrypt
-        self.decrypt = impl.decrypt
 
     def seal(self, nonce: bytes, plaintext: bytes | bytearray | memoryview, aad: bytes
              ) -> bytes:

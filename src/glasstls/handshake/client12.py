@@ -70,6 +70,7 @@ from .post12 import (
     Connected12,
     Tls12Keys,
     derive_keys12,
+    key_exchange12,
     negotiated12,
     send_finished12,
     verify_finished12,
@@ -424,8 +425,7 @@ class ExpectFinished(_Tls12ClientState):
         group = established.group
         engine.finish(negotiated12(keys, HandshakeComplete(
             version="TLSv1.2", cipher_suite=suite.name,
-            key_exchange="resumed" if resumed else "RSA" if suite.key_exchange == "RSA"
-            else f"ECDHE {describe(NamedGroup, group or 0)}",
+            key_exchange=key_exchange12(suite, group, resumed),
             group=describe(NamedGroup, group) if group is not None else None,
             signature_scheme=established.signature_scheme,
             alpn_protocol=decode_alpn(hello.alpn), server_name=offer.server_name,

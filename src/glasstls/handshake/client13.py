@@ -35,7 +35,7 @@ from ..errors import (
 )
 from ..events import HandshakeComplete
 from ..immutable import frozen
-from ..keyschedule import KeySchedule, StageKeys, Tls13Exporter, finished_verify_data
+from ..keyschedule import KeySchedule, StageKeys, handshake_verify_data
 from ..messages.extensions import (
     ALPN,
     KeyShare,
@@ -67,6 +67,7 @@ from .common import (
     check_certificate_extensions,
     decode_alpn,
     describe_chain,
+    key_exchange13,
     verify_server_certificates,
 )
 from .engine import Engine, Negotiated, State
@@ -318,8 +319,8 @@ class ExpectFinished(_Tls13ClientState):
         offer, suite, schedule = hs.offer, hs.suite, hs.schedule
         config = offer.config
         check_finished_length(message, suite.hash_len)
-        expected = finished_verify_data(suite, hs.keys.server.secret,
-                                        engine.transcript.digest_before_last())
+        expected = handshake_verify_data(suite, hs.keys.server,
+                                         engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
             raise DecryptError("server Finished does not verify")
         engine.note(result="verified")
@@ -348,8 +349,8 @@ class ExpectFinished(_Tls13ClientState):
         if self.request is not None:
             send_client_certificate13(engine, config, self.request, engine.send,
                                       engine.transcript)
-        engine.send(Finished(finished_verify_data(suite, hs.keys.client.secret,
-                                                  engine.transcript.digest())))
+        engine.send(Finished(handshake_verify_data(suite, hs.keys.client,
+                                                   engine.transcript.digest())))
         engine.install_write(Tls13Protection(suite, application.client.key,
                                              application.client.iv))
         resumption_secret = schedule.resumption_master_secret(engine.transcript.digest())
@@ -367,8 +368,7 @@ class ExpectFinished(_Tls13ClientState):
         resumed = hs.resumed is not None
         engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
             version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=("PSK" + (f" + (EC)DHE {group}" if group else "")
-                          if resumed else f"(EC)DHE {group}"),
+            key_exchange=key_exchange13(group, resumed),
             group=group, signature_scheme=identity.signature_scheme,
             alpn_protocol=decode_alpn(extensions.alpn), server_name=offer.server_name,
             peer_certificates=identity.chain, resumed=resumed,
@@ -377,7 +377,7 @@ class ExpectFinished(_Tls13ClientState):
             certificate_compression=compressed.algorithm_name(identity.compression),
             ocsp_response=identity.ocsp_response,
             ocsp_status=identity.ocsp.status if identity.ocsp is not None else None,
-        ), Tls13Exporter(suite, application.exporter)))
+        ), application.exporter))
         return connected
 
 

@@ -3,6 +3,7 @@ ALPN and signature scheme choice, the server name, and checking a server's chain
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,15 @@ def left_out_scheme(candidates: Sequence[CertifiedKey], offered: tuple[int, ...]
             return (f" (the client accepts {describe(SignatureScheme, scheme)}, which this "
                     "server's signature_schemes leave out)")
     return ""
+
+
+@functools.cache
+def key_exchange13(group: str | None, resumed: bool) -> str:
+    """``HandshakeComplete.key_exchange`` of a TLS 1.3 handshake. Made once per kind
+    and shared: every established connection keeps its summary."""
+    if not resumed:
+        return f"(EC)DHE {group}"
+    return f"PSK + (EC)DHE {group}" if group else "PSK"
 
 
 def server_name_of(hello: ClientHello) -> str | None:

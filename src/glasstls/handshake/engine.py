@@ -131,6 +131,10 @@ class State:
     """One step of a handshake. ``expects`` maps each handshake type this state
     accepts to the parser for it; anything else is ``unexpected_message``."""
 
+    # No slots of its own, so that the connected states, which every idle connection
+    # keeps, can do without a per-instance dictionary (the handshake's may have one).
+    __slots__ = ()
+
     # A dict (not a Mapping): the states' own tables are dicts, and a class compiled
     # by mypyc (hatch_build.py) keeps the attribute type its base declares.
     expects: dict[int, Parser] = {}

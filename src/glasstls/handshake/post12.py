@@ -3,9 +3,10 @@ Finished check, the exporter, and the connected state (which refuses renegotiati
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from ..constants import TLS12, HandshakeType as H
+from ..constants import TLS12, HandshakeType as H, NamedGroup, describe
 from ..crypto import prf
 from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import Suite
@@ -14,7 +15,10 @@ from ..events import HandshakeComplete
 from ..immutable import frozen
 from ..messages.handshake import ClientHello, Finished, parse_empty
 from ..record import Tls12Protection
-from .engine import Engine, Negotiated, State
+from .engine import Engine, Negotiated, Parser, State
+
+_CLIENT: dict[int, Parser] = {H.hello_request: parse_empty}
+_SERVER: dict[int, Parser] = {H.client_hello: ClientHello.parse}
 
 
 @frozen
@@ -90,6 +94,17 @@ def send_finished12(engine: Engine, keys: Tls12Keys, from_client: bool) -> None:
                                                   from_client, engine.transcript.digest())))
 
 
+@functools.cache
+def key_exchange12(suite: Suite, group: int | None, resumed: bool) -> str:
+    """``HandshakeComplete.key_exchange`` of a TLS 1.2 handshake, made once per kind
+    and shared (every established connection keeps its summary)."""
+    if resumed:
+        return "resumed"
+    if suite.key_exchange == "RSA":
+        return "RSA"
+    return f"ECDHE {describe(NamedGroup, group or 0)}"
+
+
 def negotiated12(keys: Tls12Keys, summary: HandshakeComplete) -> Negotiated:
     return Negotiated(TLS12, keys.suite, summary, keys.export)
 
@@ -98,13 +113,14 @@ class Connected12(State):
     """Application data flows. A HelloRequest (client) or ClientHello (server) asks
     for renegotiation, which glasstls refuses (RFC 5746 §4.2, §4.4)."""
 
+    __slots__ = ("expects",)
     accepts_application_data = True
     plain_application_data = True
     connected = True
 
     def __init__(self, is_client: bool) -> None:
-        self.expects = ({H.hello_request: parse_empty} if is_client
-                        else {H.client_hello: ClientHello.parse})
+        # Shared tables: an idle connection keeps no dictionary of its own.
+        self.expects = _CLIENT if is_client else _SERVER
 
     def handle(self, engine: Engine, message: Any) -> State:
         # RFC 5246 §7.2.2: no_renegotiation is a warning; the connection goes on.

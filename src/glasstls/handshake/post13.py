@@ -20,7 +20,6 @@ from ..events import (
     SessionTicketReceived,
 )
 from ..keyschedule import (
-    DeferredSecret,
     StageKeys,
     finished_verify_data,
     next_traffic_secret,
@@ -74,6 +73,8 @@ _SERVER_AWAITING_COMPRESSED: dict[int, Parser] = {
 class Connected13(State):
     """The handshake is over: application data flows; KeyUpdate may arrive or be sent."""
 
+    # Every idle TLS 1.3 connection keeps one of these: no per-instance dictionary.
+    __slots__ = ("_client_secret", "_server_secret", "expects", "is_client", "suite")
     accepts_application_data = True
     plain_application_data = True
     connected = True
@@ -119,8 +120,11 @@ class Connected13(State):
 class ClientConnected13(Connected13):
     """The client: NewSessionTickets arrive, and (if offered) CertificateRequests."""
 
+    __slots__ = ("_transcript", "cache_key", "config", "resumption_master_secret",
+                 "ticket_template")
+
     def __init__(self, suite: Suite, application: StageKeys, *, config: ClientConfig,
-                 resumption_master_secret: DeferredSecret, ticket_template: ClientSession,
+                 resumption_master_secret: bytes, ticket_template: ClientSession,
                  cache_key: tuple[str, tuple[str, ...]] | None,
                  transcript: Transcript | None) -> None:
         super().__init__(suite, application, is_client=True)
@@ -147,8 +151,7 @@ class ClientConnected13(Connected13):
         if message.ticket_lifetime > 604800:
             raise IllegalParameter("ticket lifetime over seven days")
         max_early = message.max_early_data_size
-        psk = resumption_psk(self.suite, self.resumption_master_secret.value,
-                             message.ticket_nonce)
+        psk = resumption_psk(self.suite, self.resumption_master_secret, message.ticket_nonce)
         session = None
         if message.ticket_lifetime > 0:
             session = dataclasses.replace(
@@ -203,6 +206,8 @@ class _PendingAuth:
 class ServerConnected13(Connected13):
     """The server: it may ask for a client certificate (if the client offered
     post-handshake authentication) and then checks the answer."""
+
+    __slots__ = ("_pending", "_transcript", "config")
 
     def __init__(self, suite: Suite, application: StageKeys, *, config: ServerConfig,
                  transcript: Transcript | None) -> None:

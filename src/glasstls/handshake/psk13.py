@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from .. import trace as t
+from ..codec import Writer
 from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
 from ..crypto.hkdf import constant_time_equal
@@ -35,11 +36,12 @@ TICKET_AGE_TOLERANCE_MS = 10_000
 MAX_IDENTITIES_TRIED = 4
 
 
-def binder(suite: Suite, psk: bytes, transcript_hash: bytes) -> bytes:
+def binder(schedule: KeySchedule, transcript_hash: bytes) -> bytes:
     """RFC 8446 §4.2.11.2: HMAC with the binder key's finished key over the
-    transcript through the truncated ClientHello."""
-    schedule = KeySchedule(suite, psk)
-    return finished_verify_data(suite, schedule.binder_key(external=False), transcript_hash)
+    transcript through the truncated ClientHello (``schedule``: the PSK's, at its
+    early secret)."""
+    return finished_verify_data(schedule.suite, schedule.binder_key(external=False),
+                                transcript_hash)
 
 
 def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
@@ -52,21 +54,20 @@ def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
 def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> ClientHello:
     """Fill in the real binder: ``prefix`` is the transcript before this hello
     (empty, or message_hash + HelloRetryRequest after a retry)."""
-    from ..messages.handshake import serialize
-
     suite = SUITES[session.cipher_suite]
     truncated = hello.truncated_for_binders()
     transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
     psk_ext = hello.extensions[-1]
     assert isinstance(psk_ext, PreSharedKey)
-    real = PreSharedKey(psk_ext.identities, (binder(suite, session.secret, transcript_hash),))
-    filled = ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
-                         hello.cipher_suites, hello.legacy_compression_methods,
-                         (*hello.extensions[:-1], real))
-    raw = serialize(filled)
-    return ClientHello(filled.legacy_version, filled.random, filled.legacy_session_id,
-                       filled.cipher_suites, filled.legacy_compression_methods,
-                       filled.extensions, raw)
+    real = PreSharedKey(psk_ext.identities,
+                        (binder(KeySchedule(suite, session.secret), transcript_hash),))
+    # The binder is as long as its placeholder: the bytes up to the binders list,
+    # lengths included, stay as they are, and only the list is written again.
+    binders = Writer()
+    real.write_binders(binders)
+    return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
+                       hello.cipher_suites, hello.legacy_compression_methods,
+                       (*hello.extensions[:-1], real), truncated + binders.buffer)
 
 
 @frozen
@@ -76,6 +77,9 @@ class AcceptedPsk:
     identity: PskIdentity
     age_ms: int  # the client's view of the ticket's age
     dhe: bool  # psk_dhe_ke rather than psk_ke
+    # The key schedule the binder was checked with, at the PSK's early secret: the
+    # handshake goes on from it rather than extracting the same secret again.
+    schedule: KeySchedule
 
 
 def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
@@ -120,11 +124,11 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
         transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
-        expected = binder(suite, state.secret, transcript_hash)
-        if not constant_time_equal(expected, psk.binders[index]):
+        schedule = KeySchedule(suite, state.secret)
+        if not constant_time_equal(binder(schedule, transcript_hash), psk.binders[index]):
             raise DecryptError("PSK binder does not verify")
         client_age = (identity.obfuscated_ticket_age - state.age_add) % 2**32
-        return AcceptedPsk(index, state, identity, client_age, dhe)
+        return AcceptedPsk(index, state, identity, client_age, dhe, schedule)
     return None
 
 

@@ -91,6 +91,7 @@ from .post12 import (
     Connected12,
     Tls12Keys,
     derive_keys12,
+    key_exchange12,
     negotiated12,
     send_finished12,
     verify_finished12,
@@ -488,8 +489,7 @@ class ExpectFinished(_Tls12ServerState):
         group, scheme = established.group, established.signature_scheme
         engine.finish(negotiated12(established.keys, HandshakeComplete(
             version="TLSv1.2", cipher_suite=suite.name,
-            key_exchange="resumed" if established.resumed else "RSA"
-            if suite.key_exchange == "RSA" else f"ECDHE {describe(NamedGroup, group or 0)}",
+            key_exchange=key_exchange12(suite, group, established.resumed),
             group=describe(NamedGroup, group) if group is not None else None,
             signature_scheme=describe(SignatureScheme, scheme) if scheme is not None else None,
             alpn_protocol=decode_alpn(s.alpn), server_name=s.server_name,

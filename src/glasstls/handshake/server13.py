@@ -46,7 +46,6 @@ from ..keyschedule import (
     ApplicationKeys,
     KeySchedule,
     StageKeys,
-    Tls13Exporter,
     handshake_verify_data,
     traffic_keys,
 )
@@ -96,6 +95,7 @@ from .common import (
     choose_signature_scheme,
     decode_alpn,
     describe_chain,
+    key_exchange13,
     left_out_scheme,
     server_name_of,
 )
@@ -347,7 +347,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if hello.legacy_session_id and not (retry is not None and retry.sent_change_cipher_spec):
         engine.send_change_cipher_spec()
 
-    schedule = KeySchedule(suite, psk.state.secret if psk is not None else None)
+    schedule = psk.schedule if psk is not None else KeySchedule(suite)
     early_data = psk is not None and early_data_acceptable(
         engine, config, hello, psk, suite, choice.alpn, retry is not None)
     early_secret = b""
@@ -530,8 +530,10 @@ class ExpectFinished(_ServerState):
         engine.note(result="verified")
         client = flight.application.client
         engine.install_read(Tls13Protection(suite, client.key, client.iv))
-        resumption_secret = flight.schedule.resumption_master_secret(
-            engine.transcript.digest())
+        # RFC 8446 §4.6.1: tickets only for clients that can use them.
+        modes = find_typed(flight.hello.extensions, X.psk_key_exchange_modes, U8List)
+        resumption_secret = (flight.schedule.resumption_master_secret(engine.transcript.digest())
+                             if modes is not None and modes.values else None)
         offered_pha = find(flight.hello.extensions, X.post_handshake_auth) is not None
         connected = ServerConnected13(
             suite, flight.application, config=config,
@@ -540,8 +542,7 @@ class ExpectFinished(_ServerState):
         group = describe(NamedGroup, flight.group) if flight.group is not None else None
         engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
             version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=("PSK" + (f" + (EC)DHE {group}" if group else "")
-                          if psk is not None else f"(EC)DHE {group}"),
+            key_exchange=key_exchange13(group, psk is not None),
             group=group,
             signature_scheme=describe(SignatureScheme, flight.signature_scheme)
             if flight.signature_scheme is not None else None,
@@ -551,10 +552,8 @@ class ExpectFinished(_ServerState):
             verified_chain=self.verified_chain,
             certificate_compression=compressed.algorithm_name(flight.certificate_compression),
             ocsp_response=flight.ocsp_response,
-        ), Tls13Exporter(suite, flight.application.exporter)))
-        modes = find_typed(flight.hello.extensions, X.psk_key_exchange_modes, U8List)
-        if modes is not None and modes.values:
-            # RFC 8446 §4.6.1: tickets only for clients that can use them.
-            issue_tickets(engine, config, suite, resumption_secret.value, flight.alpn,
+        ), flight.application.exporter))
+        if resumption_secret is not None:
+            issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
                           flight.server_name, peer_chain)
         return connected

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..constants import HandshakeType
+from ..errors import InternalError
 
 # The constructors themselves: hashlib.new(name) looks the name up every time.
 _NEW: dict[str, Callable[..., Any]] = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
@@ -87,8 +88,20 @@ class Transcript:
     def messages(self) -> bytes:
         return b"".join(self._messages)
 
-    def release(self) -> None:
-        """Forget messages and hash state once the handshake is over (post-handshake
-        authentication works on its own fork)."""
-        self._messages = []
-        self._hash = self._previous = None
+
+
+class _Finished(Transcript):
+    """The transcript of every finished handshake: nothing is left to hash (post-
+    handshake authentication works on its own fork), and nothing may be added."""
+
+    __slots__ = ()
+
+    def add(self, raw: bytes) -> None:
+        raise InternalError("a handshake message was hashed after the handshake")
+
+    def set_hash(self, hash_name: str) -> None:
+        raise InternalError("the transcript of a finished handshake was restarted")
+
+
+# What a connection keeps in place of its transcript once the handshake is over.
+FINISHED = _Finished()
