@@ -13,9 +13,9 @@ import functools
 import os
 import ssl
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -177,6 +177,11 @@ class TrustStore:
         return cached
 
 
+_T = TypeVar("_T")
+_MISSING = object()
+_DERIVED_KEPT = 64
+
+
 @dataclass(frozen=True)
 class CertifiedKey:
     """A certificate chain (leaf first) and the leaf's private key."""
@@ -198,6 +203,21 @@ class CertifiedKey:
         object.__setattr__(self, "_der", tuple(
             c.public_bytes(serialization.Encoding.DER) for c in self.chain))
         object.__setattr__(self, "_messages", {})
+        object.__setattr__(self, "_derived", {})
+
+    def derived(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """``make()``, kept under ``key``: for what handshakes work out from this
+        chain and key and a peer's offer, which comes again and again; ``key`` must
+        name all ``make`` depends on besides this CertifiedKey. Bounded (a hostile
+        peer's offers churn it, no more); safe across threads (one dict store)."""
+        kept: dict[Hashable, Any] = object.__getattribute__(self, "_derived")
+        value = kept.get(key, _MISSING)
+        if value is _MISSING:
+            value = make()
+            if len(kept) >= _DERIVED_KEPT:
+                kept.clear()
+            kept[key] = value
+        return cast(_T, value)
 
     def certificate_message(self, tls13: bool, ocsp_response: bytes = b"") -> bytes:
         """The server's Certificate message for this chain, serialised once: it is

@@ -3,6 +3,7 @@ a peer can make us decompress."""
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import pytest
@@ -20,6 +21,13 @@ from glasstls.compression import (
 )
 from glasstls.constants import CertificateCompressionAlgorithm as A
 from glasstls.errors import AlertDescription, BadCertificate, ConfigError
+from glasstls.handshake import compressed
+from glasstls.messages.handshake import (
+    Certificate13,
+    CertificateEntry,
+    CompressedCertificate,
+    serialize,
+)
 
 ALGORITHMS = sorted(CODECS)
 
@@ -116,3 +124,47 @@ def test_unknown_or_repeated_algorithms_are_config_errors(algorithms: tuple[int,
 
 def test_the_cap_is_the_largest_handshake_message_the_engine_takes() -> None:
     assert MAX_UNCOMPRESSED_LENGTH == 2**18
+
+
+def _compressed_chain(chain: tuple[bytes, ...]) -> tuple[bytes, CompressedCertificate]:
+    message = serialize(Certificate13(b"", tuple(CertificateEntry(der) for der in chain)))
+    data = CODECS[A.zlib].compress(message[4:])
+    return message, CompressedCertificate(A.zlib, len(message) - 4, data)
+
+
+def test_a_chain_received_again_compressed_alike_is_decompressed_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def counted(algorithm: int, data: bytes, length: int) -> bytes:
+        calls.append(length)
+        return decompress(algorithm, data, length)
+
+    monkeypatch.setattr(compressed.compression, "decompress", counted)
+    message, first = _compressed_chain((b"leaf " + os.urandom(16), b"issuer"))
+    again = CompressedCertificate(first.algorithm, first.uncompressed_length,
+                                  bytes(first.compressed_certificate_message))
+    received = compressed.received_certificate(first, (A.zlib,))
+    assert received.raw == message and received.chain[1] == b"issuer"
+    assert compressed.received_certificate(again, (A.zlib,)) is received
+    assert len(calls) == 1
+    # Another chain is another entry; nothing of the first leaks into it.
+    _, other = _compressed_chain((b"other leaf " + os.urandom(16),))
+    assert compressed.received_certificate(other, (A.zlib,)).chain[0].startswith(b"other")
+    assert len(calls) == 2
+
+
+def test_a_compressed_certificate_that_fails_is_refused_every_time() -> None:
+    _, good = _compressed_chain((b"leaf " + os.urandom(16),))
+    # The same bytes announcing one byte more: refused, however often it comes,
+    # and the good announcement of those bytes still decompresses.
+    wrong = CompressedCertificate(A.zlib, good.uncompressed_length + 1,
+                                  good.compressed_certificate_message)
+    for _ in range(2):
+        with pytest.raises(BadCertificate, match="decompresses to"):
+            compressed.received_certificate(wrong, (A.zlib,))
+    assert compressed.received_certificate(good, (A.zlib,)).chain[0].startswith(b"leaf")
+    garbage = CompressedCertificate(A.zlib, 100, b"not zlib " + os.urandom(8))
+    for _ in range(2):
+        with pytest.raises(BadCertificate):
+            compressed.received_certificate(garbage, (A.zlib,))

@@ -166,6 +166,16 @@ def test_extension_body_longer_than_its_contents_is_a_decode_error() -> None:
         _parse_block(_block((X.record_size_limit, b"\x40\x00\x00")), ext.CH)
 
 
+def test_extension_bodies_get_their_two_byte_lengths_and_no_more() -> None:
+    w = Writer()
+    ext.write_extensions(w, (ext.UnknownExtension(0xABCD, b"x" * 300),
+                             ext.U16List(X.supported_groups, (29, 23))))
+    assert w.getvalue() == (b"\x01\x3a" + b"\xab\xcd\x01\x2c" + b"x" * 300
+                            + b"\x00\x0a\x00\x06\x00\x04\x00\x1d\x00\x17")
+    with pytest.raises(ValueError, match="do not fit a 2-byte length"):
+        ext.write_extensions(Writer(), (ext.UnknownExtension(0xABCD, bytes(0x10000)),))
+
+
 def test_record_size_limit_below_64_is_illegal_parameter() -> None:
     with pytest.raises(PeerMisbehaved) as caught:
         _parse_block(_block((X.record_size_limit, (63).to_bytes(2, "big"))), ext.EE)

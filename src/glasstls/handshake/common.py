@@ -56,11 +56,20 @@ def choose_signature_scheme(certified: CertifiedKey, offered: tuple[int, ...],
     TLS 1.2 lets an ECDSA key sign with any hash; the curve's own hash is still
     preferred, so the strict (TLS 1.3) match is tried first.
     """
+    # Kept with the certificate: clients send the same list handshake after
+    # handshake, and walking it against ours was ~1% of a server's handshake.
+    return certified.derived(("signature scheme", tuple(offered), tuple(ours), tls13),
+                             lambda: _first_fitting_scheme(certified, offered, ours, tls13))
+
+
+def _first_fitting_scheme(certified: CertifiedKey, offered: tuple[int, ...],
+                          ours: tuple[int, ...], tls13: bool) -> int | None:
     offered_set = frozenset(offered)
+    key, rsa_pss_key = certified.private_key, certified.rsa_pss_key  # read once, not per scheme
     for strict in (True, False) if not tls13 else (True,):
         for scheme in ours:
             if scheme in offered_set and signatures.scheme_fits_key(
-                scheme, certified.private_key, tls13=strict, rsa_pss_key=certified.rsa_pss_key
+                scheme, key, tls13=strict, rsa_pss_key=rsa_pss_key
             ) and (tls13 or not strict or signatures.SCHEMES[scheme].tls13_signatures) and (
                     tls13 or signatures.SCHEMES[scheme].tls12):
                 return scheme

@@ -9,6 +9,7 @@ engine does for every message; the states then read the Certificate inside it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from .. import compression
@@ -81,8 +82,20 @@ def received_certificate(message: ReceivedCertificate, offered: tuple[int, ...]
         name = compression.CODECS[message.algorithm].name if (
             message.algorithm in compression.CODECS) else str(message.algorithm)
         raise IllegalParameter(f"CompressedCertificate uses {name}, which was not offered")
-    body = compression.decompress(message.algorithm, message.compressed_certificate_message,
-                                  message.uncompressed_length)
+    return _decompressed(message.algorithm, message.uncompressed_length,
+                         message.compressed_certificate_message)
+
+
+# A server compresses its chain once and sends the same bytes to every client (and
+# a client meets the same servers again): the most recent Certificates are kept by
+# what they were decompressed from, which is all they are made of. What fails to
+# decompress or parse raises, and is not kept. (lru_cache is safe across threads.)
+_DECOMPRESSED_KEPT = 16
+
+
+@functools.lru_cache(maxsize=_DECOMPRESSED_KEPT)
+def _decompressed(algorithm: int, uncompressed_length: int, data: bytes) -> Certificate13:
+    body = compression.decompress(algorithm, data, uncompressed_length)
     length = len(body).to_bytes(3, "big")
     return Certificate13.parse(bytes([H.certificate]) + length + body)
 
