@@ -196,10 +196,10 @@ class Writer:
         self.buffer += data
 
     def opaque(self, length_size: int, data: bytes) -> None:
-        if len(data) > _MAX[length_size]:
-            raise ValueError(f"{len(data)} bytes do not fit a {length_size}-byte length")
-        self.buffer += len(data).to_bytes(length_size, "big")
-        self.buffer += data
+        n = len(data)
+        if n > _MAX[length_size]:
+            raise ValueError(f"{n} bytes do not fit a {length_size}-byte length")
+        self.buffer += n.to_bytes(length_size, "big") + data
 
     def u16_list(self, values: tuple[int, ...] | list[int], length_size: int = 2) -> None:
         n = 2 * len(values)

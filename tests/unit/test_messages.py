@@ -155,6 +155,31 @@ def test_extension_typed_elsewhere_is_kept_opaque_in_a_message_that_does_not_int
     assert parsed == ext.UnknownExtension(X.key_share, b"\x00\x1d")
 
 
+# Each extension interpreted only in some messages, with each message it is kept
+# opaque in (parse_extensions looks types up in one table per kind of block).
+_OPAQUE_WHERE = [(ext_type, where) for ext_type in sorted(ext._TYPED_WHERE)
+                 for where in (ext.CH, ext.SH, ext.HRR, ext.EE, ext.CT, ext.CR, ext.NST)
+                 if where not in ext._TYPED_WHERE[ext_type]]
+
+
+@pytest.mark.parametrize(("ext_type", "where"), _OPAQUE_WHERE)
+@settings(max_examples=20, deadline=None)
+@given(body=st.binary(max_size=40))
+def test_each_extension_is_kept_opaque_in_every_message_that_does_not_interpret_it(
+        ext_type: int, where: str, body: bytes) -> None:
+    (parsed,) = _parse_block(_block((ext_type, body)), where)
+    assert parsed == ext.UnknownExtension(ext_type, body)
+
+
+@pytest.mark.parametrize("where", [ext.CH, ext.SH, ext.EE, ext.CT, ext.CR, ext.NST])
+def test_an_extension_interpreted_everywhere_is_typed_in_every_message(where: str) -> None:
+    # extended_master_secret is in no _TYPED_WHERE row: its parser runs in any block.
+    (parsed,) = _parse_block(_block((X.extended_master_secret, b"")), where)
+    assert parsed == ext.Empty(X.extended_master_secret)
+    with pytest.raises(DecodeError):
+        _parse_block(_block((X.extended_master_secret, b"\x00")), where)
+
+
 def test_empty_extension_with_a_body_is_a_decode_error() -> None:
     with pytest.raises(DecodeError):
         _parse_block(_block((X.extended_master_secret, b"\x00")), ext.CH)

@@ -349,7 +349,7 @@ class PreSharedKey:
 
     @property
     def binders_length(self) -> int:
-        return 2 + sum(1 + len(b) for b in self.binders)
+        return 2 + len(self.binders) + sum(map(len, self.binders))
 
 
 @frozen
