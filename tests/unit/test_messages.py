@@ -46,6 +46,33 @@ def test_message_round_trips_through_serialize_and_parse(name: str, data: Any) -
 
 @pytest.mark.parametrize("where", WHERES)
 @SETTINGS
+@given(data=st.data(), probe=st.sampled_from(sorted(X)) | st.integers(0, 0xFFFF))
+def test_find_in_a_parsed_block_agrees_with_a_scan_of_its_extensions(
+        where: str, data: Any, probe: int) -> None:
+    # A parsed block answers find/find_typed from its table by type; a tuple built
+    # by hand is scanned. Both must give the same extension (or None).
+    block = data.draw(extensions(where))
+    w = Writer()
+    ext.write_extensions(w, block)
+    with Reader(w.getvalue()) as r:
+        parsed = ext.parse_extensions(r, where)
+    scanned = tuple(parsed)
+    assert type(scanned) is tuple and scanned == parsed
+    for ext_type in {probe, *(e.type for e in block)}:
+        found = ext.find(parsed, ext_type)
+        assert found is ext.find(scanned, ext_type)
+        assert found == next((e for e in block if e.type == ext_type), None)
+        kind = type(found) if found is not None else ext.UnknownExtension
+        assert ext.find_typed(parsed, ext_type, kind) is found
+    for extension in parsed:
+        # The wrong form is refused the same way from the table.
+        wrong = ext.ALPN if not isinstance(extension, ext.ALPN) else ext.Empty
+        with pytest.raises(DecodeError, match="unexpected form"):
+            ext.find_typed(parsed, extension.type, wrong)
+
+
+@pytest.mark.parametrize("where", WHERES)
+@SETTINGS
 @given(data=st.data())
 def test_extension_block_round_trips_in_each_message(where: str, data: Any) -> None:
     block = data.draw(extensions(where))

@@ -566,6 +566,14 @@ _PARSERS_IN: dict[str, dict[int, Callable[[int, str, Reader], Extension]]] = {
 }
 
 
+class ExtensionBlock(tuple[Extension, ...]):
+    """A parsed extension block: its extensions in wire order, as a tuple, with the
+    table by type that parsing built (``find`` looks types up in it: a server asks
+    a ClientHello for a dozen of them)."""
+
+    by_type: dict[int, Extension]
+
+
 def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
     extensions: dict[int, Extension] = {}  # by type, in wire order
@@ -588,7 +596,9 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
             body = block.vector(2)
             extensions[ext_type] = parse(ext_type, where, body)
             body.expect_end()
-    return tuple(extensions.values())
+    block_read = ExtensionBlock(extensions.values())
+    block_read.by_type = extensions
+    return block_read
 
 
 def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:
@@ -623,6 +633,8 @@ E = TypeVar("E")
 
 
 def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
+    if type(extensions) is ExtensionBlock:
+        return extensions.by_type.get(ext_type)
     for extension in extensions:
         if extension.type == ext_type:
             return extension
@@ -631,9 +643,10 @@ def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
 
 def find_typed(extensions: tuple[Extension, ...], ext_type: int, kind: type[E]) -> E | None:
     """The extension of ``ext_type``, which must have been parsed as ``kind``."""
-    for extension in extensions:
-        if extension.type == ext_type:
-            if not isinstance(extension, kind):
-                raise DecodeError(f"extension {ext_type} has an unexpected form")
-            return extension
-    return None
+    if type(extensions) is ExtensionBlock:
+        extension = extensions.by_type.get(ext_type)
+    else:
+        extension = find(extensions, ext_type)
+    if extension is not None and not isinstance(extension, kind):
+        raise DecodeError(f"extension {ext_type} has an unexpected form")
+    return extension
