@@ -36,6 +36,7 @@ from .trace import TraceCallback
 from .trust.policy import CrlCheck, VerifyOptions
 
 if TYPE_CHECKING:
+    from .handshake.client_hello import HelloTemplate
     from .messages.handshake import ClientHello
 
 KeyLogCallback = Callable[[str], None]
@@ -225,6 +226,14 @@ class ClientConfig(_Common):
                 raise ConfigError(f"key share group 0x{group:04x} is not in groups")
         if TLS13 in self.versions and not self.key_share_groups:
             raise ConfigError("TLS 1.3 needs at least one key share group")
+
+    # What every ClientHello of this config offers, with its bytes: made once (a
+    # config never changes; two threads racing here build equal templates).
+    @functools.cached_property
+    def hello_template(self) -> HelloTemplate:
+        from .handshake.client_hello import HelloTemplate  # the handshake imports config
+
+        return HelloTemplate.of(self)
 
     def trust_store(self) -> TrustStore:
         if self.trust is not None:

@@ -3,6 +3,8 @@ and what it remembers of it, for both versions' states."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Mapping
 
 from ..codec import Writer
@@ -33,7 +35,7 @@ from ..messages.extensions import (
     UnknownExtension,
     write_extensions,
 )
-from ..messages.handshake import ClientHello, serialize
+from ..messages.handshake import ClientHello
 from ..session import ClientSession
 from . import compressed, stapling
 from .psk13 import offered_psk, with_binder
@@ -90,9 +92,17 @@ def _grease_values(config: ClientConfig) -> Mapping[str, int]:
     return values
 
 
-def _is_ip(name: str) -> bool:
-    import ipaddress
+@functools.lru_cache(maxsize=256)
+def host_name(server_name: str) -> bytes | None:
+    """The server_name extension's host name for ``server_name``; None for a literal
+    IP address, which RFC 6066 §3 does not send. Cached: a client connects to few
+    names, and the IP check and the IDNA codec run in Python."""
+    if _is_ip(server_name):
+        return None
+    return server_name.rstrip(".").encode("idna")
 
+
+def _is_ip(name: str) -> bool:
     if not (name[:1].isdigit() or ":" in name):
         return False  # cheap answer for host names, before ipaddress's parser
     try:
@@ -100,6 +110,110 @@ def _is_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@frozen
+class _Run:
+    """Extensions next to each other in the hello, and their bytes in its block."""
+
+    extensions: tuple[Extension, ...]
+    encoded: bytes
+
+
+def _run(*extensions: Extension) -> _Run:
+    return _Run(extensions, _encoded(*extensions))
+
+
+def _encoded(*extensions: Extension) -> bytes:
+    """Extensions as they appear in an extensions block (without its length)."""
+    w = Writer()
+    write_extensions(w, extensions)
+    return bytes(w.buffer[2:])
+
+
+@frozen
+class HelloTemplate:
+    """What every ClientHello made with one config offers, with its bytes, made once
+    per config (``ClientConfig.hello_template``): a hello then builds and writes only
+    what changes per connection (random, session id, GREASE, key shares, server name,
+    ticket, cookie, PSK, padding) and splices in the rest. The runs are in wire order,
+    between the extensions made per connection (a third of a resumed handshake's
+    ClientHello work was writing the same bytes again)."""
+
+    versions: tuple[int, ...]  # offered, in preference order
+    suites: tuple[int, ...]
+    encoded_suites: bytes  # the cipher_suites vector, length included
+    groups: tuple[int, ...]
+    before_groups: _Run  # status_request, extended_master_secret, renegotiation_info
+    supported_groups: _Run
+    ec_point_formats: _Run
+    session_ticket: _Run  # the empty one (RFC 5077 §3.2), when tickets are offered
+    before_key_share: _Run  # ALPN, signature_algorithms, compress_certificate
+    supported_versions: _Run
+    psk_key_exchange_modes: _Run
+    tail: _Run  # post_handshake_auth, record_size_limit
+
+    @classmethod
+    def of(cls, config: ClientConfig) -> HelloTemplate:
+        versions = tuple(v for v in (TLS13, TLS12) if v in config.versions)
+        offer13 = TLS13 in versions
+        offer12 = TLS12 in versions
+        suites = ((config.tls13_suites if offer13 else ())
+                  + (config.tls12_suites if offer12 else ()))
+        w = Writer()
+        w.u16_list(suites)
+        groups = tuple(g for g in config.groups if offer13 or GROUPS[g].tls12)
+        before_groups: list[Extension] = stapling.status_request(config)
+        if offer12:
+            # RFC 5746 §3.3: the empty renegotiation_info signals secure renegotiation;
+            # a client SHOULD NOT also send TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
+            before_groups += [Empty(X.extended_master_secret), RenegotiationInfo(b"")]
+        before_key_share: list[Extension] = []
+        if config.alpn_protocols:
+            before_key_share.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
+        schemes = config.signature_schemes if offer13 else tls12_schemes(config.signature_schemes)
+        before_key_share.append(U16List(X.signature_algorithms, tuple(schemes)))
+        modes = [PskKeyExchangeMode.psk_dhe_ke]
+        if config.allow_psk_ke:
+            modes.append(PskKeyExchangeMode.psk_ke)
+        tail: list[Extension] = []
+        if offer13:
+            # RFC 8879 §3: certificate compression is TLS 1.3 only.
+            before_key_share += compressed.extension(config.certificate_compression)
+            if config.post_handshake_auth:
+                tail.append(Empty(X.post_handshake_auth))
+        if config.record_size_limit is not None:
+            tail.append(RecordSizeLimit(config.record_size_limit))
+        return cls(
+            versions, suites, bytes(w.buffer), groups, _run(*before_groups),
+            _run(U16List(X.supported_groups, groups)),
+            _run(U8List(X.ec_point_formats, b"\x00")) if offer12 else _run(),
+            _run(UnknownExtension(X.session_ticket, b""))
+            if offer12 and config.enable_session_tickets else _run(),
+            _run(*before_key_share),
+            _run(SupportedVersions(versions)) if offer13 else _run(),
+            _run(U8List(X.psk_key_exchange_modes, bytes(modes))) if offer13 else _run(),
+            _run(*tail))
+
+
+class _Block:
+    """A hello's extensions in wire order, with the bytes of each run of them."""
+
+    __slots__ = ("extensions", "pieces")
+
+    def __init__(self) -> None:
+        self.extensions: list[Extension] = []
+        self.pieces: list[bytes] = []
+
+    def add(self, extension: Extension) -> None:
+        """One extension made for this connection."""
+        self.extensions.append(extension)
+        self.pieces.append(_encoded(extension))
+
+    def splice(self, run: _Run) -> None:
+        """Extensions of the config's template, bytes and all."""
+        self.extensions += run.extensions
+        self.pieces.append(run.encoded)
 
 
 def build_client_hello(
@@ -122,9 +236,9 @@ def build_client_hello(
     the given random, session id, the one requested key share and the cookie.
     """
     rng = config.rng
-    versions = tuple(v for v in (TLS13, TLS12) if v in config.versions)
-    offer13 = TLS13 in versions
-    offer12 = TLS12 in versions
+    template = config.hello_template
+    offer13 = TLS13 in template.versions
+    offer12 = TLS12 in template.versions
     grease = _grease_values(config) if grease is None else grease
     random = rng(32) if random is None else random
     resume12 = session is not None and session.version == TLS12 and offer12
@@ -139,15 +253,14 @@ def build_client_hello(
         else:
             session_id = b""
 
-    suites: list[int] = []
+    suites = template.suites
+    encoded_suites = template.encoded_suites
     if grease:
-        suites.append(grease["suite"])
-    if offer13:
-        suites += config.tls13_suites
-    if offer12:
-        suites += config.tls12_suites
+        suites = (grease["suite"], *suites)
+        w = Writer()
+        w.u16_list(suites)
+        encoded_suites = bytes(w.buffer)
 
-    groups = [g for g in config.groups if offer13 or GROUPS[g].tls12]
     shares: dict[int, PrivateShare] = {}
     entries: list[KeyShareEntry] = []
     if offer13:
@@ -159,102 +272,64 @@ def build_client_hello(
             shares[group] = share
             entries.append(KeyShareEntry(group, share.public))
 
-    extensions: list[Extension] = []
+    block = _Block()
     if grease:
-        extensions.append(UnknownExtension(grease["extension1"], b""))
-    if server_name and not _is_ip(server_name):
-        # RFC 6066 §3: literal IP addresses are not sent as a host name.
-        extensions.append(ServerNameList(server_name.rstrip(".").encode("idna")))
-    extensions += stapling.status_request(config)
-    if offer12:
-        extensions.append(Empty(X.extended_master_secret))
-        # RFC 5746 §3.3: the empty renegotiation_info signals secure renegotiation;
-        # a client SHOULD NOT also send TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
-        extensions.append(RenegotiationInfo(b""))
-    extensions.append(U16List(X.supported_groups,
-                              tuple(([grease["group"]] if grease else []) + groups)))
-    if offer12:
-        extensions.append(U8List(X.ec_point_formats, b"\x00"))
-        if config.enable_session_tickets:
-            ticket = session.ticket if resume12 and session is not None else b""
-            extensions.append(UnknownExtension(X.session_ticket, ticket))
-    if config.alpn_protocols:
-        extensions.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
-    schemes = config.signature_schemes if offer13 else tls12_schemes(config.signature_schemes)
-    extensions.append(U16List(X.signature_algorithms, tuple(schemes)))
+        block.add(UnknownExtension(grease["extension1"], b""))
+    name = host_name(server_name) if server_name else None
+    if name is not None:
+        block.add(ServerNameList(name))
+    block.splice(template.before_groups)
+    if grease:
+        block.add(U16List(X.supported_groups, (grease["group"], *template.groups)))
+    else:
+        block.splice(template.supported_groups)
+    block.splice(template.ec_point_formats)
+    if resume12 and session is not None and session.ticket and template.session_ticket.extensions:
+        block.add(UnknownExtension(X.session_ticket, session.ticket))
+    else:
+        block.splice(template.session_ticket)
+    block.splice(template.before_key_share)
     if offer13:
-        # RFC 8879 §3: certificate compression is TLS 1.3 only.
-        extensions += compressed.extension(config.certificate_compression)
-        extensions.append(KeyShare(tuple(entries)))
-        supported = ([grease["version"]] if grease else []) + list(versions)
-        extensions.append(SupportedVersions(tuple(supported)))
-        modes = [PskKeyExchangeMode.psk_dhe_ke]
-        if config.allow_psk_ke:
-            modes.append(PskKeyExchangeMode.psk_ke)
-        extensions.append(U8List(X.psk_key_exchange_modes, bytes(modes)))
+        block.add(KeyShare(tuple(entries)))
+        if grease:
+            block.add(SupportedVersions((grease["version"], *template.versions)))
+        else:
+            block.splice(template.supported_versions)
+        block.splice(template.psk_key_exchange_modes)
         if cookie is not None:
-            extensions.append(Opaque16(X.cookie, cookie))
-        if config.post_handshake_auth:
-            extensions.append(Empty(X.post_handshake_auth))
-    if config.record_size_limit is not None:
-        extensions.append(RecordSizeLimit(config.record_size_limit))
+            block.add(Opaque16(X.cookie, cookie))
+    block.splice(template.tail)
     if grease:
-        extensions.append(UnknownExtension(grease["extension2"], b"\x00"))
+        block.add(UnknownExtension(grease["extension2"], b"\x00"))
     if psk13 is not None:
         if early_data:
-            extensions.append(EarlyDataIndication())
+            block.add(EarlyDataIndication())
         # RFC 8446 §4.2.11: pre_shared_key is always the last extension.
-        extensions.append(offered_psk(psk13, int(config.clock() * 1000)))
+        block.add(offered_psk(psk13, int(config.clock() * 1000)))
 
-    hello = _pad(ClientHello(0x0303, random, session_id, tuple(suites), b"\x00",
-                             tuple(extensions)))
+    # The fixed fields: legacy_version, random, session id, suites, no compression.
+    fields = (b"\x03\x03" + random + len(session_id).to_bytes(1, "big") + session_id
+              + encoded_suites + b"\x01\x00")
+    _pad(block, 4 + len(fields) + 2, psk_last=psk13 is not None)
+    extensions = b"".join(block.pieces)
+    body_length = len(fields) + 2 + len(extensions)
+    raw = (b"\x01" + body_length.to_bytes(3, "big") + fields
+           + len(extensions).to_bytes(2, "big") + extensions)
+    hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(block.extensions), raw)
     if psk13 is not None:
         hello = with_binder(hello, psk13, transcript_prefix)
     return SentHello(hello, random, session_id, shares,
-                     frozenset(e.type for e in hello.extensions), grease)
+                     frozenset([e.type for e in block.extensions]), grease)
 
 
-def _pad(hello: ClientHello) -> ClientHello:
-    """The hello with its bytes in ``raw``. RFC 7685: some servers hang on hellos of
-    256..511 bytes; those are padded to 512 (before pre_shared_key, which must
-    stay last)."""
-    raw = serialize(hello)
-    extensions = hello.extensions
-    if 0xFF < len(raw) < 0x200:
-        pad = UnknownExtension(X.padding, bytes(max(0x200 - len(raw) - 4, 1)))
-        if extensions and extensions[-1].type == X.pre_shared_key:
-            at = len(raw) - len(_encoded(extensions[-1]))
-            extensions = (*extensions[:-1], pad, extensions[-1])
-        else:
-            at = len(raw)
-            extensions = (*extensions, pad)
-        raw = _inserted(raw, at, _encoded(pad), _extensions_length_at(hello))
-    return ClientHello(hello.legacy_version, hello.random, hello.legacy_session_id,
-                       hello.cipher_suites, hello.legacy_compression_methods, extensions, raw)
-
-
-# The padding is spliced into the serialized hello rather than the hello serialized
-# again (a third of the cost of a resumed ClientHello): the bytes around it stay,
-# and only the two lengths that enclose it grow.
-
-def _encoded(extension: Extension) -> bytes:
-    """One extension as it appears in the extensions block."""
-    w = Writer()
-    write_extensions(w, (extension,))
-    return bytes(w.buffer[2:])  # without the block's own length
-
-
-def _extensions_length_at(hello: ClientHello) -> int:
-    """Where the extensions block's uint16 length is in the serialized hello
-    (RFC 8446 §4.1.2): after the header and the fixed fields before it."""
-    return (4 + 2 + 32 + 1 + len(hello.legacy_session_id) + 2 + 2 * len(hello.cipher_suites)
-            + 1 + len(hello.legacy_compression_methods))
-
-
-def _inserted(raw: bytes, at: int, extension: bytes, extensions_length_at: int) -> bytes:
-    out = bytearray(raw[:at] + extension + raw[at:])
-    grown = len(extension)
-    out[1:4] = (int.from_bytes(out[1:4], "big") + grown).to_bytes(3, "big")
-    length = slice(extensions_length_at, extensions_length_at + 2)
-    out[length] = (int.from_bytes(out[length], "big") + grown).to_bytes(2, "big")
-    return bytes(out)
+def _pad(block: _Block, length_before: int, psk_last: bool) -> None:
+    """RFC 7685: some servers hang on hellos of 256..511 bytes; those are padded to
+    512 (before pre_shared_key, which must stay last). ``length_before``: the hello's
+    bytes besides its extensions."""
+    length = length_before + sum(map(len, block.pieces))
+    if not 0xFF < length < 0x200:
+        return
+    pad = UnknownExtension(X.padding, bytes(max(0x200 - length - 4, 1)))
+    at = len(block.extensions) - 1 if psk_last else len(block.extensions)
+    block.extensions.insert(at, pad)
+    block.pieces.insert(len(block.pieces) - 1 if psk_last else len(block.pieces), _encoded(pad))
