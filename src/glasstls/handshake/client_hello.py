@@ -13,6 +13,7 @@ from ..constants import (
     TLS12,
     TLS13,
     ExtensionType as X,
+    HandshakeType as H,
     PskKeyExchangeMode,
 )
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
@@ -33,7 +34,7 @@ from ..messages.extensions import (
     U8List,
     U16List,
     UnknownExtension,
-    write_extensions,
+    write_each_extension,
 )
 from ..messages.handshake import ClientHello
 from ..session import ClientSession
@@ -127,8 +128,8 @@ def _run(*extensions: Extension) -> _Run:
 def _encoded(*extensions: Extension) -> bytes:
     """Extensions as they appear in an extensions block (without its length)."""
     w = Writer()
-    write_extensions(w, extensions)
-    return bytes(w.buffer[2:])
+    write_each_extension(w, extensions)
+    return bytes(w.buffer)
 
 
 @frozen
@@ -197,23 +198,23 @@ class HelloTemplate:
 
 
 class _Block:
-    """A hello's extensions in wire order, with the bytes of each run of them."""
+    """A hello's extensions in wire order, written as they are added."""
 
-    __slots__ = ("extensions", "pieces")
+    __slots__ = ("extensions", "w")
 
-    def __init__(self) -> None:
+    def __init__(self, w: Writer) -> None:
         self.extensions: list[Extension] = []
-        self.pieces: list[bytes] = []
+        self.w = w
 
     def add(self, extension: Extension) -> None:
         """One extension made for this connection."""
         self.extensions.append(extension)
-        self.pieces.append(_encoded(extension))
+        write_each_extension(self.w, (extension,))
 
     def splice(self, run: _Run) -> None:
         """Extensions of the config's template, bytes and all."""
         self.extensions += run.extensions
-        self.pieces.append(run.encoded)
+        self.w.buffer += run.encoded
 
 
 def build_client_hello(
@@ -253,14 +254,6 @@ def build_client_hello(
         else:
             session_id = b""
 
-    suites = template.suites
-    encoded_suites = template.encoded_suites
-    if grease:
-        suites = (grease["suite"], *suites)
-        w = Writer()
-        w.u16_list(suites)
-        encoded_suites = bytes(w.buffer)
-
     shares: dict[int, PrivateShare] = {}
     entries: list[KeyShareEntry] = []
     if offer13:
@@ -272,7 +265,22 @@ def build_client_hello(
             shares[group] = share
             entries.append(KeyShareEntry(group, share.public))
 
-    block = _Block()
+    # The hello is written as it is built: header, fixed fields, then the extensions.
+    w = Writer()
+    w.u8(H.client_hello)
+    length_at = w.open_vector(3)
+    w.u16(0x0303)  # legacy_version
+    w.raw(random)
+    w.opaque(1, session_id)
+    suites = template.suites
+    if grease:
+        suites = (grease["suite"], *suites)
+        w.u16_list(suites)
+    else:
+        w.raw(template.encoded_suites)
+    w.raw(b"\x01\x00")  # legacy_compression_methods: null only
+    block_at = w.open_vector(2)
+    block = _Block(w)
     if grease:
         block.add(UnknownExtension(grease["extension1"], b""))
     name = host_name(server_name) if server_name else None
@@ -301,35 +309,32 @@ def build_client_hello(
     block.splice(template.tail)
     if grease:
         block.add(UnknownExtension(grease["extension2"], b"\x00"))
+    if psk13 is not None and early_data:
+        block.add(EarlyDataIndication())
+    psk_at = len(w.buffer)
     if psk13 is not None:
-        if early_data:
-            block.add(EarlyDataIndication())
         # RFC 8446 §4.2.11: pre_shared_key is always the last extension.
         block.add(offered_psk(psk13, int(config.clock() * 1000)))
-
-    # The fixed fields: legacy_version, random, session id, suites, no compression.
-    fields = (b"\x03\x03" + random + len(session_id).to_bytes(1, "big") + session_id
-              + encoded_suites + b"\x01\x00")
-    _pad(block, 4 + len(fields) + 2, psk_last=psk13 is not None)
-    extensions = b"".join(block.pieces)
-    body_length = len(fields) + 2 + len(extensions)
-    raw = (b"\x01" + body_length.to_bytes(3, "big") + fields
-           + len(extensions).to_bytes(2, "big") + extensions)
-    hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(block.extensions), raw)
+    _pad(block, psk_at, psk_last=psk13 is not None)
+    w.close_vector(block_at, 2)
+    w.close_vector(length_at, 3)
+    hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(block.extensions),
+                        bytes(w.buffer))
     if psk13 is not None:
         hello = with_binder(hello, psk13, transcript_prefix)
     return SentHello(hello, random, session_id, shares,
                      frozenset([e.type for e in block.extensions]), grease)
 
 
-def _pad(block: _Block, length_before: int, psk_last: bool) -> None:
+def _pad(block: _Block, psk_at: int, psk_last: bool) -> None:
     """RFC 7685: some servers hang on hellos of 256..511 bytes; those are padded to
-    512 (before pre_shared_key, which must stay last). ``length_before``: the hello's
-    bytes besides its extensions."""
-    length = length_before + sum(map(len, block.pieces))
-    if not 0xFF < length < 0x200:
+    512, before pre_shared_key (which must stay last and starts at ``psk_at``)."""
+    buffer = block.w.buffer
+    if not 0xFF < len(buffer) < 0x200:
         return
-    pad = UnknownExtension(X.padding, bytes(max(0x200 - length - 4, 1)))
-    at = len(block.extensions) - 1 if psk_last else len(block.extensions)
-    block.extensions.insert(at, pad)
-    block.pieces.insert(len(block.pieces) - 1 if psk_last else len(block.pieces), _encoded(pad))
+    pad = UnknownExtension(X.padding, bytes(max(0x200 - len(buffer) - 4, 1)))
+    if psk_last:
+        block.extensions.insert(len(block.extensions) - 1, pad)
+        buffer[psk_at:psk_at] = _encoded(pad)
+    else:
+        block.add(pad)

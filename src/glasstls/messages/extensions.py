@@ -94,13 +94,14 @@ class ServerNameList:
         return cls(host_name, tuple(others))
 
     def write(self, w: Writer) -> None:
-        with w.vector(2):
-            if self.host_name:
-                w.u8(0)
-                w.opaque(2, self.host_name)
-            for name_type, name in self.others:
-                w.u8(name_type)
-                w.opaque(2, name)
+        names_at = w.open_vector(2)  # every ClientHello's: no scope object
+        if self.host_name:
+            w.u8(0)
+            w.opaque(2, self.host_name)
+        for name_type, name in self.others:
+            w.u8(name_type)
+            w.opaque(2, name)
+        w.close_vector(names_at, 2)
 
 
 # RFC 6066 §3: a HostName is an ASCII DNS name: letters, digits and hyphens in labels
@@ -248,9 +249,11 @@ class KeyShare:
         elif self.where == SH:
             self.entries[0].write(w)
         else:
-            with w.vector(2):
-                for entry in self.entries:
-                    entry.write(w)
+            entries_at = w.open_vector(2)  # every ClientHello's: no scope object
+            for entry in self.entries:
+                w.u16(entry.group)
+                w.opaque(2, entry.key_exchange)
+            w.close_vector(entries_at, 2)
 
 
 @frozen
@@ -336,16 +339,20 @@ class PreSharedKey:
         if self.selected_identity is not None:
             w.u16(self.selected_identity)
             return
-        with w.vector(2):
-            for identity in self.identities:
-                w.opaque(2, identity.identity)
-                w.u32(identity.obfuscated_ticket_age)
+        # Every resuming ClientHello's (twice: with the binders' placeholders, then
+        # the binders alone): vectors without scope objects.
+        identities_at = w.open_vector(2)
+        for identity in self.identities:
+            w.opaque(2, identity.identity)
+            w.u32(identity.obfuscated_ticket_age)
+        w.close_vector(identities_at, 2)
         self.write_binders(w)
 
     def write_binders(self, w: Writer) -> None:
-        with w.vector(2):
-            for binder in self.binders:
-                w.opaque(1, binder)
+        binders_at = w.open_vector(2)
+        for binder in self.binders:
+            w.opaque(1, binder)
+        w.close_vector(binders_at, 2)
 
     @property
     def binders_length(self) -> int:
@@ -602,8 +609,14 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
 
 
 def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:
-    buffer = w.buffer
     block_at = w.open_vector(2)
+    write_each_extension(w, extensions)
+    w.close_vector(block_at, 2)
+
+
+def write_each_extension(w: Writer, extensions: Iterable[Extension]) -> None:
+    """Extensions as they appear inside a block (whose length is the caller's)."""
+    buffer = w.buffer
     for extension in extensions:
         # Each extension's type and length written in place, its length filled
         # in after its body: the work of a ``w.vector(2)`` scope without the
@@ -615,7 +628,6 @@ def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:
         if length > 0xFFFF:
             raise ValueError(f"{length} bytes do not fit a 2-byte length")
         buffer[start + 2 : start + 4] = length.to_bytes(2, "big")
-    w.close_vector(block_at, 2)
 
 
 def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = True) -> None:
