@@ -121,8 +121,8 @@ class _Run:
     encoded: bytes
 
 
-def _run(*extensions: Extension) -> _Run:
-    return _Run(extensions, _encoded(*extensions))
+def _run(extensions: list[Extension]) -> _Run:
+    return _Run(tuple(extensions), _encoded(*extensions))
 
 
 def _encoded(*extensions: Extension) -> bytes:
@@ -137,9 +137,9 @@ class HelloTemplate:
     """What every ClientHello made with one config offers, with its bytes, made once
     per config (``ClientConfig.hello_template``): a hello then builds and writes only
     what changes per connection (random, session id, GREASE, key shares, server name,
-    ticket, cookie, PSK, padding) and splices in the rest. The runs are in wire order,
-    between the extensions made per connection (a third of a resumed handshake's
-    ClientHello work was writing the same bytes again)."""
+    ticket, cookie, PSK, padding) and splices in the rest, rather than writing the
+    same dozen extensions again on every connection. The runs are in wire order,
+    between the extensions made per connection."""
 
     versions: tuple[int, ...]  # offered, in preference order
     suites: tuple[int, ...]
@@ -164,7 +164,12 @@ class HelloTemplate:
         w = Writer()
         w.u16_list(suites)
         groups = tuple(g for g in config.groups if offer13 or GROUPS[g].tls12)
-        before_groups: list[Extension] = stapling.status_request(config)
+        schemes = config.signature_schemes if offer13 else tls12_schemes(config.signature_schemes)
+        modes = [PskKeyExchangeMode.psk_dhe_ke]
+        if config.allow_psk_ke:
+            modes.append(PskKeyExchangeMode.psk_ke)
+
+        before_groups = stapling.status_request(config)
         if offer12:
             # RFC 5746 §3.3: the empty renegotiation_info signals secure renegotiation;
             # a client SHOULD NOT also send TLS_EMPTY_RENEGOTIATION_INFO_SCSV.
@@ -172,11 +177,7 @@ class HelloTemplate:
         before_key_share: list[Extension] = []
         if config.alpn_protocols:
             before_key_share.append(ALPN(tuple(p.encode() for p in config.alpn_protocols)))
-        schemes = config.signature_schemes if offer13 else tls12_schemes(config.signature_schemes)
         before_key_share.append(U16List(X.signature_algorithms, tuple(schemes)))
-        modes = [PskKeyExchangeMode.psk_dhe_ke]
-        if config.allow_psk_ke:
-            modes.append(PskKeyExchangeMode.psk_ke)
         tail: list[Extension] = []
         if offer13:
             # RFC 8879 §3: certificate compression is TLS 1.3 only.
@@ -186,15 +187,17 @@ class HelloTemplate:
         if config.record_size_limit is not None:
             tail.append(RecordSizeLimit(config.record_size_limit))
         return cls(
-            versions, suites, bytes(w.buffer), groups, _run(*before_groups),
-            _run(U16List(X.supported_groups, groups)),
-            _run(U8List(X.ec_point_formats, b"\x00")) if offer12 else _run(),
-            _run(UnknownExtension(X.session_ticket, b""))
-            if offer12 and config.enable_session_tickets else _run(),
-            _run(*before_key_share),
-            _run(SupportedVersions(versions)) if offer13 else _run(),
-            _run(U8List(X.psk_key_exchange_modes, bytes(modes))) if offer13 else _run(),
-            _run(*tail))
+            versions, suites, bytes(w.buffer), groups,
+            before_groups=_run(before_groups),
+            supported_groups=_run([U16List(X.supported_groups, groups)]),
+            ec_point_formats=_run([U8List(X.ec_point_formats, b"\x00")] if offer12 else []),
+            session_ticket=_run([UnknownExtension(X.session_ticket, b"")]
+                                if offer12 and config.enable_session_tickets else []),
+            before_key_share=_run(before_key_share),
+            supported_versions=_run([SupportedVersions(versions)] if offer13 else []),
+            psk_key_exchange_modes=_run([U8List(X.psk_key_exchange_modes, bytes(modes))]
+                                        if offer13 else []),
+            tail=_run(tail))
 
 
 class _Block:
