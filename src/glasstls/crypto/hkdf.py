@@ -63,7 +63,10 @@ class HmacKey:
     def expand_label(self, label: bytes, context: bytes, length: int) -> bytes:
         """HKDF-Expand-Label(Secret, Label, Context, Length) with the "tls13 " prefix,
         this key being the secret."""
-        info = _label_info(label, context, length)
+        # The prefix looked up here rather than in _label_info: a call less on the
+        # handshake's most frequent path.
+        prefix = _LABEL_PREFIXES.get((label, length)) or _label_prefix(label, length)
+        info = prefix + _LENGTH_BYTES[len(context)] + context
         if length > self._outer.digest_size:
             return self.expand(info, length)
         # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation,
@@ -78,13 +81,17 @@ class HmacKey:
 
 def _label_info(label: bytes, context: bytes, length: int) -> bytes:
     """RFC 8446 §7.1: the HkdfLabel structure, HKDF-Expand's info."""
-    prefix = _LABEL_PREFIXES.get((label, length))
-    if prefix is None:
-        full_label = b"tls13 " + label
-        prefix = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
-        if len(_LABEL_PREFIXES) < _LABEL_PREFIXES_KEPT:
-            _LABEL_PREFIXES[(label, length)] = prefix  # one dict store: safe across threads
+    prefix = _LABEL_PREFIXES.get((label, length)) or _label_prefix(label, length)
     return prefix + _LENGTH_BYTES[len(context)] + context
+
+
+def _label_prefix(label: bytes, length: int) -> bytes:
+    """HkdfLabel's length and label fields, kept for the next time."""
+    full_label = b"tls13 " + label
+    prefix = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
+    if len(_LABEL_PREFIXES) < _LABEL_PREFIXES_KEPT:
+        _LABEL_PREFIXES[(label, length)] = prefix  # one dict store: safe across threads
+    return prefix
 
 
 _LENGTH_BYTES = [bytes([n]) for n in range(256)]
