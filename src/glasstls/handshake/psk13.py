@@ -50,16 +50,24 @@ def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
     return PreSharedKey((PskIdentity(session.ticket, age),), (bytes(suite.hash_len),))
 
 
-def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> ClientHello:
+def early_schedule(session: ClientSession) -> KeySchedule:
+    """The key schedule of a ticket's PSK, at its early secret: the binder is made
+    with it, and the handshake goes on from it if the server accepts the PSK."""
+    return KeySchedule(SUITES[session.cipher_suite], session.secret)
+
+
+def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes,
+                schedule: KeySchedule | None = None) -> ClientHello:
     """Fill in the real binder: ``prefix`` is the transcript before this hello
-    (empty, or message_hash + HelloRetryRequest after a retry)."""
+    (empty, or message_hash + HelloRetryRequest after a retry); ``schedule`` is
+    the session's ``early_schedule`` when the caller keeps it."""
     suite = SUITES[session.cipher_suite]
     truncated = hello.truncated_for_binders()
     transcript_hash = hash_of(suite.hash_name, prefix + truncated)
     psk_ext = hello.extensions[-1]
     assert isinstance(psk_ext, PreSharedKey)
     real = PreSharedKey(psk_ext.identities,
-                        (binder(KeySchedule(suite, session.secret), transcript_hash),))
+                        (binder(schedule or early_schedule(session), transcript_hash),))
     # The binder is as long as its placeholder: the bytes up to the binders list,
     # lengths included, stay as they are, and only the list is written again.
     binders = Writer()
