@@ -149,3 +149,32 @@ def test_close_is_bounded_when_the_peer_reads_nothing(files: dict[str, Path]) ->
             closing.join(30)
             assert not closing.is_alive(), "close() waited for a peer that never reads"
             assert tls.fileno() == -1
+
+
+def test_close_after_the_peers_close_notify_reads_nothing_more(
+        files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing follows a close_notify: closing then does not look for unread data."""
+    server_context = glass_context(files, TLS13, server=True)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = glass_context(files, TLS13).wrap_socket(
+            socket.create_connection(listener.getsockname()), server_hostname="localhost",
+            do_handshake_on_connect=False)
+        accepted, _ = listener.accept()
+        handshake = threading.Thread(target=client.do_handshake)
+        handshake.start()
+        tls = server_context.wrap_socket(accepted, server_side=True)
+        handshake.join(10)
+        with client:
+            client.sendall(b"last words")
+            client.shutdown(socket.SHUT_WR)  # close_notify; the client still reads
+            received = b""
+            while data := tls.recv(100):
+                received += data
+            assert received == b"last words"
+            looks: list[Any] = []
+            monkeypatch.setattr(glasstls.io.sockets, "_ready",
+                                lambda *args: looks.append(args) or False)
+            with recorded_recvs(tls) as calls:
+                tls.close()
+            assert looks == [] and calls == []
+            assert client.recv(10) == b""  # and ours arrived: a clean end

@@ -49,6 +49,10 @@ _HEADER = 5  # a TLS record's header: type, version, length
 # record that follows a short one (a ChangeCipherSpec).
 _PEEK = 512
 _CHANGE_CIPHER_SPEC = 20  # a record's content type
+# A server's reads of the client's first flight: a ClientHello or two (larger ones take
+# more reads); under the allocator's mmap threshold, unlike _RECV_SIZE, whose bytes
+# object would be mapped, shrunk with mremap and unmapped for a few hundred bytes.
+_FIRST_FLIGHT_READ = 2**15
 # Plaintext sealed per step of send/sendall: bounds the ciphertext held in memory.
 _SEND_CHUNK = 256 * 1024
 # close() sends close_notify, but waits at most this long for the socket to take it.
@@ -442,6 +446,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         """Empty the kernel's receive queue before closing: closing a TCP socket
         with unread data (say, session tickets never read) sends a reset, which
         can destroy our close_notify before the peer reads it."""
+        channel = self._tls_channel
+        if channel is not None and channel.peer_closed:
+            return  # nothing follows a close_notify (RFC 8446 §6.1): no look needed
         for _ in range(64):
             if not _ready(self.fileno(), False, 0):
                 return
@@ -515,7 +522,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         seen = _PEEK  # how much the kernel holds, as far as a look told
         try:
             if self._first_flight:
-                size = _RECV_SIZE
+                size = _FIRST_FLIGHT_READ
             elif size == _HEADER and not boundary.carried:
                 size, seen = self._next_record_size()
             data = socket.socket.recv(self, size)
