@@ -85,8 +85,9 @@ def test_a_server_reads_each_client_flight_in_one_call_and_no_further(
             assert tls.recv(100) == b"first request"
 
 
-def test_close_on_a_blocking_socket_sends_close_notify_and_keeps_its_timeout(
-        files: dict[str, Path]) -> None:
+@contextlib.contextmanager
+def connected_pair(files: dict[str, Path]) -> Iterator[tuple[Any, Any]]:
+    """(client, server) ``TLSSocket``s, blocking, TLS 1.3, handshake done."""
     server_context = glass_context(files, TLS13, server=True)
     with socket.create_server(("127.0.0.1", 0)) as listener:
         client = glass_context(files, TLS13).wrap_socket(
@@ -97,24 +98,30 @@ def test_close_on_a_blocking_socket_sends_close_notify_and_keeps_its_timeout(
         handshake.start()
         tls = server_context.wrap_socket(accepted, server_side=True)
         handshake.join(10)
-        with client:
-            tls.sendall(b"bye")
-            timeouts: list[Any] = []
-            original = socket.socket.settimeout
+        with client, tls:
+            yield client, tls
 
-            def settimeout(self: socket.socket, value: Any) -> None:
-                if self is tls:
-                    timeouts.append(value)
-                original(self, value)
 
-            socket.socket.settimeout = settimeout  # type: ignore[method-assign]
-            try:
-                tls.close()
-            finally:
-                socket.socket.settimeout = original  # type: ignore[method-assign]
-            assert timeouts == []
-            assert client.recv(10) == b"bye"
-            assert client.recv(10) == b""  # close_notify: a clean end
+def test_close_on_a_blocking_socket_sends_close_notify_and_keeps_its_timeout(
+        files: dict[str, Path]) -> None:
+    with connected_pair(files) as (client, tls):
+        tls.sendall(b"bye")
+        timeouts: list[Any] = []
+        original = socket.socket.settimeout
+
+        def settimeout(self: socket.socket, value: Any) -> None:
+            if self is tls:
+                timeouts.append(value)
+            original(self, value)
+
+        socket.socket.settimeout = settimeout  # type: ignore[method-assign]
+        try:
+            tls.close()
+        finally:
+            socket.socket.settimeout = original  # type: ignore[method-assign]
+        assert timeouts == []
+        assert client.recv(10) == b"bye"
+        assert client.recv(10) == b""  # close_notify: a clean end
 
 
 def test_close_is_bounded_when_the_peer_reads_nothing(files: dict[str, Path]) -> None:
@@ -154,27 +161,17 @@ def test_close_is_bounded_when_the_peer_reads_nothing(files: dict[str, Path]) ->
 def test_close_after_the_peers_close_notify_reads_nothing_more(
         files: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing follows a close_notify: closing then does not look for unread data."""
-    server_context = glass_context(files, TLS13, server=True)
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = glass_context(files, TLS13).wrap_socket(
-            socket.create_connection(listener.getsockname()), server_hostname="localhost",
-            do_handshake_on_connect=False)
-        accepted, _ = listener.accept()
-        handshake = threading.Thread(target=client.do_handshake)
-        handshake.start()
-        tls = server_context.wrap_socket(accepted, server_side=True)
-        handshake.join(10)
-        with client:
-            client.sendall(b"last words")
-            client.shutdown(socket.SHUT_WR)  # close_notify; the client still reads
-            received = b""
-            while data := tls.recv(100):
-                received += data
-            assert received == b"last words"
-            looks: list[Any] = []
-            monkeypatch.setattr(glasstls.io.sockets, "_ready",
-                                lambda *args: looks.append(args) or False)
-            with recorded_recvs(tls) as calls:
-                tls.close()
-            assert looks == [] and calls == []
-            assert client.recv(10) == b""  # and ours arrived: a clean end
+    with connected_pair(files) as (client, tls):
+        client.sendall(b"last words")
+        client.shutdown(socket.SHUT_WR)  # close_notify; the client still reads
+        received = b""
+        while data := tls.recv(100):
+            received += data
+        assert received == b"last words"
+        looks: list[Any] = []
+        monkeypatch.setattr(glasstls.io.sockets, "_ready",
+                            lambda *args: looks.append(args) or False)
+        with recorded_recvs(tls) as calls:
+            tls.close()
+        assert looks == [] and calls == []
+        assert client.recv(10) == b""  # and ours arrived: a clean end

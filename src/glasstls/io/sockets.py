@@ -618,11 +618,15 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                         out[0] = memoryview(chunk)[sent:]
 
     def _push_without_waiting(self) -> None:
+        """Send what is queued as far as the socket takes it at once; nothing while
+        another thread is sending."""
         out = self._out
+        # A send on a socket with a timeout first polls for that long: look instead.
+        look = bool(self.gettimeout()) or not _DONTWAIT
         while out and self._send_lock.acquire(blocking=False):
             try:
                 while out:
-                    if not _ready(self.fileno(), True, 0):
+                    if look and not _ready(self.fileno(), True, 0):
                         return
                     chunk = out[0]
                     try:
@@ -651,32 +655,12 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             if _DONTWAIT and not timeout:
                 # Most often the socket takes it at once: then no timeout is set
                 # (with one, every send would first poll()).
-                self._push_now()
+                self._push_without_waiting()
                 if not self._out:
                     return
             if timeout is None or timeout > _CLOSE_TIMEOUT:
                 self.settimeout(_CLOSE_TIMEOUT)
         self._push(deadline if self.gettimeout() else None)
-
-    def _push_now(self) -> None:
-        """Send what is queued as far as the socket (one without a timeout) takes
-        it without waiting; nothing while another thread is sending."""
-        out = self._out
-        if not self._send_lock.acquire(blocking=False):
-            return
-        try:
-            while out:
-                chunk = out[0]
-                try:
-                    sent = socket.socket.send(self, chunk, _DONTWAIT)
-                except (BlockingIOError, InterruptedError):
-                    return
-                if sent == len(chunk):
-                    out.popleft()
-                else:
-                    out[0] = memoryview(chunk)[sent:]
-        finally:
-            self._send_lock.release()
 
 
 class _PrefixedSocket(socket.socket):
