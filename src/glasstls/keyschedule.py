@@ -10,7 +10,7 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .crypto.hkdf import HmacKey, expand_label, extract, hmac_digest
@@ -69,8 +69,13 @@ class KeySchedule:
         return key.expand_label(label, transcript_hash, self._len)
 
     def _next_stage(self, input_key_material: bytes) -> None:
-        salt = self._salt or HmacKey(self._hash, self.derive_secret(b"derived", self._empty_hash))
-        self._enter(salt.digest(input_key_material))  # HKDF-Extract(salt, IKM)
+        # HKDF-Extract(salt, IKM), the salt Derive-Secret(., "derived", ""): a key
+        # used once, unless it is the no-PSK constant.
+        if self._salt is not None:
+            self._enter(self._salt.digest(input_key_material))
+        else:
+            self._enter(extract(self._hash, self.derive_secret(b"derived", self._empty_hash),
+                                input_key_material))
 
     # -- early secret ------------------------------------------------------------
 
@@ -239,20 +244,23 @@ def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context:
              length: int) -> bytes:
     """RFC 8446 §7.5: TLS-Exporter(label, context_value, key_length)."""
     hash_name, hash_len = suite.hash_name, suite.hash_len
-    empty = hashlib.new(hash_name, b"").digest()
-    secret = expand_label(hash_name, exporter_master_secret, label, empty, hash_len, hash_len)
+    secret = expand_label(hash_name, exporter_master_secret, label, _EMPTY_HASHES[hash_name],
+                          hash_len, hash_len)
     context_hash = hashlib.new(hash_name, context).digest()
     return expand_label(hash_name, secret, b"exporter", context_hash, length, hash_len)
 
 
 def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
     """RFC 8446 §4.6.1: the PSK associated with a ticket."""
-    return resumption_psks(suite, resumption_master_secret, (ticket_nonce,))[0]
+    return expand_label(suite.hash_name, resumption_master_secret, b"resumption", ticket_nonce,
+                        suite.hash_len, suite.hash_len)
 
 
 def resumption_psks(suite: Suite, resumption_master_secret: bytes,
-                    ticket_nonces: Iterable[bytes]) -> list[bytes]:
+                    ticket_nonces: Sequence[bytes]) -> list[bytes]:
     """The PSKs of several tickets of one connection: the secret is made an HMAC
-    key once, not once per ticket."""
+    key once, not once per ticket (for one ticket, it is used once)."""
+    if len(ticket_nonces) == 1:
+        return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
     prk = HmacKey(suite.hash_name, resumption_master_secret)
     return [prk.expand_label(b"resumption", nonce, suite.hash_len) for nonce in ticket_nonces]

@@ -15,9 +15,11 @@ from glasstls import (
     ServerConfig,
     ServerConnection,
     TLSError,
+    keyschedule,
     trace as t,
 )
 from glasstls.constants import TLS12, TLS13, CipherSuite, ExtensionType as X, PskKeyExchangeMode
+from glasstls.crypto.suites import Suite
 from glasstls.events import HandshakeComplete
 from glasstls.handshake.psk13 import with_binder
 from glasstls.messages import extensions as ext, handshake as hs
@@ -173,6 +175,32 @@ def test_tls13_resumption_with_a_suite_of_the_same_hash_resumes() -> None:
     assert first.server.negotiated.cipher_suite == "TLS_AES_128_GCM_SHA256"
     assert second.server.negotiated.resumed
     assert second.client.negotiated.cipher_suite == "TLS_CHACHA20_POLY1305_SHA256"
+
+
+def test_tls13_client_extracts_a_ticket_s_early_secret_once_per_resumed_handshake(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The binder's key schedule, at the PSK's early secret, is the one the handshake
+    # goes on from: nothing is extracted from the PSK again at the ServerHello.
+    client, server = client13(), server13()
+    first = connect_pair(client, server)
+    session = latest_session(first)
+    made: list[bytes | None] = []
+    original = keyschedule.KeySchedule.__init__
+
+    def counting(self: keyschedule.KeySchedule, suite: Suite, psk: bytes | None = None
+                 ) -> None:
+        made.append(psk)
+        original(self, suite, psk)
+
+    monkeypatch.setattr(keyschedule.KeySchedule, "__init__", counting)
+    connection = ClientConnection(client, server_name="localhost", session=session)
+    assert made == [session.secret]  # the binder's
+    responder = ServerConnection(server)
+    responder.receive_data(connection.data_to_send())
+    made.clear()
+    connection.receive_data(responder.data_to_send())
+    assert connection.handshake_complete and connection.negotiated.resumed
+    assert made == []
 
 
 @pytest.mark.parametrize(("first_suite", "second_suite"), [(AES256, AES128), (AES128, AES256)])

@@ -8,9 +8,10 @@ import hashlib
 import hmac
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from glasstls.constants import CipherSuite
-from glasstls.crypto.hkdf import expand, expand_label, extract
+from glasstls.crypto.hkdf import HmacKey, expand, expand_label, extract, hmac_digest
 from glasstls.crypto.suites import SUITES, TLS13_SUITES
 from glasstls.handshake.transcript import Transcript
 from glasstls.keyschedule import (
@@ -170,3 +171,28 @@ def test_transcript_digest_with_does_not_change_the_transcript() -> None:
     transcript.add(b"a")
     assert transcript.digest_with(b"b") == hashlib.sha256(b"ab").digest()
     assert transcript.digest() == hashlib.sha256(b"a").digest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]),
+       key=st.binary(max_size=200), data=st.binary(max_size=300))
+def test_one_shot_hmac_equals_the_stdlib_hmac_and_a_kept_key(hash_name: str, key: bytes,
+                                                              data: bytes) -> None:
+    # Keys used once are hashed with their padded blocks (hmac_digest), keys used again
+    # keep their hash states (HmacKey): both are RFC 2104's HMAC, keys longer than the
+    # block (hashed first) included.
+    expected = hmac.digest(key, data, hash_name)
+    assert hmac_digest(hash_name, key, data) == expected
+    assert HmacKey(hash_name, key).digest(data) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]), secret=st.binary(min_size=32, max_size=48),
+       label=st.binary(min_size=1, max_size=40), context=st.binary(max_size=64),
+       length=st.integers(min_value=1, max_value=200))
+def test_expand_label_of_a_secret_used_once_equals_the_kept_key_s(
+        hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> None:
+    hash_len = hashlib.new(hash_name).digest_size
+    once = expand_label(hash_name, secret, label, context, length, hash_len)
+    assert once == HmacKey(hash_name, secret).expand_label(label, context, length)
+    assert len(once) == length

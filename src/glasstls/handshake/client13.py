@@ -141,7 +141,11 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
             "server_share_bytes": len(entry.key_exchange),
             "shared_secret_bytes": len(shared_secret),
         }, {"shared_secret": shared_secret})
-    schedule = KeySchedule(suite, resumed.secret if resumed is not None else None)
+    schedule = offer.hello.psk_schedule
+    if resumed is None or schedule is None or schedule.suite != suite:
+        # (A server may resume with another suite of the ticket's hash: its keys
+        # have their own lengths.)
+        schedule = KeySchedule(suite, resumed.secret if resumed is not None else None)
     schedule.enter_handshake(shared_secret)
     keys = schedule.handshake_keys(engine.transcript.digest())
     random = offer.hello.random

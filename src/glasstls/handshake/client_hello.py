@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Mapping
+from dataclasses import field
 
 from ..codec import Writer
 from ..config import ClientConfig
@@ -19,6 +20,7 @@ from ..constants import (
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.signatures import tls12_schemes
 from ..immutable import frozen
+from ..keyschedule import KeySchedule
 from ..messages.extensions import (
     ALPN,
     EarlyDataIndication,
@@ -39,7 +41,7 @@ from ..messages.extensions import (
 from ..messages.handshake import ClientHello
 from ..session import ClientSession
 from . import compressed, stapling
-from .psk13 import offered_psk, with_binder
+from .psk13 import early_schedule, offered_psk, with_binder
 
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
@@ -54,6 +56,9 @@ class SentHello:
     key_shares: Mapping[int, PrivateShare]
     offered_extensions: frozenset[int]
     grease: Mapping[str, int]
+    # The offered TLS 1.3 ticket's key schedule at its early secret (binder made),
+    # for the handshake to go on from if the server accepts the PSK.
+    psk_schedule: KeySchedule | None = field(default=None, compare=False, repr=False)
 
 
 @frozen
@@ -323,10 +328,12 @@ def build_client_hello(
     w.close_vector(length_at, 3)
     hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(block.extensions),
                         bytes(w.buffer))
+    psk_schedule = None
     if psk13 is not None:
-        hello = with_binder(hello, psk13, transcript_prefix)
+        psk_schedule = early_schedule(psk13)
+        hello = with_binder(hello, psk13, transcript_prefix, psk_schedule)
     return SentHello(hello, random, session_id, shares,
-                     frozenset([e.type for e in block.extensions]), grease)
+                     frozenset([e.type for e in block.extensions]), grease, psk_schedule)
 
 
 def _pad(block: _Block, psk_at: int, psk_last: bool) -> None:

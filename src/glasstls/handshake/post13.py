@@ -154,11 +154,9 @@ class ClientConnected13(Connected13):
         psk = resumption_psk(self.suite, self.resumption_master_secret, message.ticket_nonce)
         session = None
         if message.ticket_lifetime > 0:
-            session = dataclasses.replace(
-                self.ticket_template, secret=psk,
-                received_ms=int(self.config.clock() * 1000),
-                lifetime=message.ticket_lifetime, ticket=message.ticket,
-                age_add=message.ticket_age_add, max_early_data_size=max_early)
+            session = self.ticket_template.with_ticket(
+                psk, int(self.config.clock() * 1000), message.ticket_lifetime, message.ticket,
+                message.ticket_age_add, max_early)
             engine.new_session(session)
             cache = self.config.session_cache
             if cache is not None and self.cache_key is not None:

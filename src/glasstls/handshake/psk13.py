@@ -3,8 +3,6 @@ binders, tickets issued by the server, and the server's choice of a PSK."""
 
 from __future__ import annotations
 
-import hashlib
-
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
@@ -30,6 +28,7 @@ from ..messages.handshake import ClientHello, NewSessionTicket13
 from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
 from .engine import Engine
+from .transcript import hash_of
 
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
 TICKET_AGE_TOLERANCE_MS = 10_000
@@ -51,16 +50,24 @@ def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
     return PreSharedKey((PskIdentity(session.ticket, age),), (bytes(suite.hash_len),))
 
 
-def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes) -> ClientHello:
+def early_schedule(session: ClientSession) -> KeySchedule:
+    """The key schedule of a ticket's PSK, at its early secret: the binder is made
+    with it, and the handshake goes on from it if the server accepts the PSK."""
+    return KeySchedule(SUITES[session.cipher_suite], session.secret)
+
+
+def with_binder(hello: ClientHello, session: ClientSession, prefix: bytes,
+                schedule: KeySchedule | None = None) -> ClientHello:
     """Fill in the real binder: ``prefix`` is the transcript before this hello
-    (empty, or message_hash + HelloRetryRequest after a retry)."""
+    (empty, or message_hash + HelloRetryRequest after a retry); ``schedule`` is
+    the session's ``early_schedule`` when the caller keeps it."""
     suite = SUITES[session.cipher_suite]
     truncated = hello.truncated_for_binders()
-    transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
+    transcript_hash = hash_of(suite.hash_name, prefix + truncated)
     psk_ext = hello.extensions[-1]
     assert isinstance(psk_ext, PreSharedKey)
     real = PreSharedKey(psk_ext.identities,
-                        (binder(KeySchedule(suite, session.secret), transcript_hash),))
+                        (binder(schedule or early_schedule(session), transcript_hash),))
     # The binder is as long as its placeholder: the bytes up to the binders list,
     # lengths included, stay as they are, and only the list is written again.
     binders = Writer()
@@ -123,7 +130,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             continue
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
-        transcript_hash = hashlib.new(suite.hash_name, prefix + truncated).digest()
+        transcript_hash = hash_of(suite.hash_name, prefix + truncated)
         schedule = KeySchedule(suite, state.secret)
         if not constant_time_equal(binder(schedule, transcript_hash), psk.binders[index]):
             raise DecryptError("PSK binder does not verify")

@@ -14,6 +14,11 @@ from ..errors import InternalError
 _NEW: dict[str, Callable[..., Any]] = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
 
+def hash_of(hash_name: str, messages: bytes) -> bytes:
+    """The hash of ``messages`` alone (a PSK binder's truncated ClientHello)."""
+    return bytes(_NEW[hash_name](messages).digest())
+
+
 class Transcript:
     __slots__ = ("_hash", "_hash_name", "_messages", "_previous")
 

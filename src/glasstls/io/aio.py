@@ -100,6 +100,7 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         self._lost_reason: Exception | None = None
         self._writing_paused = False
         self._unread_replies = 0  # bytes of replies written while writing is paused
+        self._read_into = _read_buffer()  # made in the loop's thread, read into there
 
     # -- from the socket transport --------------------------------------------------
 
@@ -115,10 +116,10 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         self._timer = self._loop.call_later(self._handshake_timeout, self._handshake_timed_out)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer()
+        return self._read_into
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(_read_buffer()[:nbytes]))
+        self.data_received(bytes(self._read_into[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         channel = self._channel

@@ -363,7 +363,8 @@ class TLSServer:
         try:
             plain.setblocking(False)
             sock = TLSSocket._create(plain, server_side=True, do_handshake_on_connect=False,
-                                     make_channel=lambda: TLSChannel.server(config))
+                                     make_channel=lambda: TLSChannel.server(config),
+                                     accepted=True)
         except Exception as error:
             logger.info("TLS handshake with %s failed: %s", address, error)
             plain.close()

@@ -45,8 +45,14 @@ from .keylog import with_environment_keylog
 _RECV_SIZE = 256 * 1024
 _HEADER = 5  # a TLS record's header: type, version, length
 # Looked at (MSG_PEEK) to find where the next record ends; enough of a peer that is
-# not speaking TLS to name it ("SSH-2.0-OpenSSH...", "HTTP/1.1 400...").
+# not speaking TLS to name it ("SSH-2.0-OpenSSH...", "HTTP/1.1 400..."), and for the
+# record that follows a short one (a ChangeCipherSpec).
 _PEEK = 512
+_CHANGE_CIPHER_SPEC = 20  # a record's content type
+# A server's reads of the client's first flight: a ClientHello or two (larger ones take
+# more reads); under the allocator's mmap threshold, unlike _RECV_SIZE, whose bytes
+# object would be mapped, shrunk with mremap and unmapped for a few hundred bytes.
+_FIRST_FLIGHT_READ = 2**15
 # Plaintext sealed per step of send/sendall: bounds the ciphertext held in memory.
 _SEND_CHUNK = 256 * 1024
 # close() sends close_notify, but waits at most this long for the socket to take it.
@@ -132,6 +138,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     _boundary: _RecordBoundary
     _send_lock: threading.Lock
     _engine_lock: threading.Lock
+    _first_flight: bool
+    _drained: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__} has no public constructor: use "
@@ -141,17 +149,12 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     def _create(cls, sock: socket.socket, *, make_channel: Callable[[], TLSChannel],
                 server_side: bool, server_hostname: str | None = None,
                 do_handshake_on_connect: bool = True, suppress_ragged_eofs: bool = False,
-                context: Any = None) -> TLSSocket:
+                context: Any = None, accepted: bool = False) -> TLSSocket:
+        """``accepted``: ``sock`` came from ``accept()`` (connected: not asked)."""
         if sock.type != socket.SOCK_STREAM:
             raise NotImplementedError("only stream sockets are supported")
         timeout = sock.gettimeout()
-        try:
-            sock.getpeername()
-            connected = True
-        except OSError as error:
-            if error.errno != errno.ENOTCONN:
-                raise
-            connected = False
+        connected = accepted or cls._is_connected(sock)
         self = cls.__new__(cls)
         socket.socket.__init__(self, sock.family, sock.type, sock.proto, sock.detach())
         self.settimeout(timeout)
@@ -168,6 +171,12 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self._boundary = _RecordBoundary()
         self._send_lock = threading.Lock()  # one writer to the wire at a time
         self._engine_lock = threading.Lock()  # one caller into the engine at a time
+        # A server that has written nothing yet: all that the client has sent is its
+        # first flight (its ClientHello, maybe early data), which the handshake needs
+        # whole, so it is read without looking for record boundaries.
+        self._first_flight = server_side
+        # The last read of a non-blocking handshake took all the kernel held.
+        self._drained = False
         self._tls_channel = None
         if connected:
             try:
@@ -181,6 +190,16 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 self.close()
                 raise
         return self
+
+    @staticmethod
+    def _is_connected(sock: socket.socket) -> bool:
+        try:
+            sock.getpeername()
+        except OSError as error:
+            if error.errno != errno.ENOTCONN:
+                raise
+            return False
+        return True
 
     def _adopt(self, channel: TLSChannel) -> None:
         channel.owner = weakref.ref(self)
@@ -376,7 +395,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             tls = type(self)._create(
                 plain, make_channel=self._make_channel, server_side=True,
                 do_handshake_on_connect=self.do_handshake_on_connect,
-                suppress_ragged_eofs=self.suppress_ragged_eofs, context=self._context)
+                suppress_ragged_eofs=self.suppress_ragged_eofs, context=self._context,
+                accepted=True)
         except BaseException:
             plain.close()
             raise
@@ -426,6 +446,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         """Empty the kernel's receive queue before closing: closing a TCP socket
         with unread data (say, session tickets never read) sends a reset, which
         can destroy our close_notify before the peer reads it."""
+        channel = self._tls_channel
+        if channel is not None and channel.peer_closed:
+            return  # nothing follows a close_notify (RFC 8446 §6.1): no look needed
         for _ in range(64):
             if not _ready(self.fileno(), False, 0):
                 return
@@ -466,6 +489,10 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             with self._engine_lock:
                 if channel.check_handshake():
                     return
+            if self._drained and self.gettimeout() == 0.0:
+                # The last read emptied the kernel's queue: another would only fail.
+                self._drained = False
+                raise want_read()
             data = self._raw_recv(deadline, 0)
             with self._engine_lock:
                 channel.receive(data)
@@ -492,23 +519,36 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         size = max(boundary.to_complete, min(_RECV_SIZE, wanted - boundary.carried))
         if self.gettimeout():
             self._wait(False, deadline)
+        seen = _PEEK  # how much the kernel holds, as far as a look told
         try:
-            if size == _HEADER and not boundary.carried:
-                size = self._next_record_size()
+            if self._first_flight:
+                size = _FIRST_FLIGHT_READ
+            elif size == _HEADER and not boundary.carried:
+                size, seen = self._next_record_size()
             data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
         boundary.feed(data)
+        self._drained = len(data) < size or (seen < _PEEK and len(data) == seen)
         return data
 
-    def _next_record_size(self) -> int:
-        """The size of the next record, from its header (looked at, not taken); if
-        what arrived is no TLS record, all of it, for the engine to say what it is."""
+    def _next_record_size(self) -> tuple[int, int]:
+        """The size of the next record, from its header (looked at, not taken), and
+        how many bytes the look saw; if what arrived is no TLS record, all of it, for
+        the engine to say what it is."""
         head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK)
         # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
         if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
-            return _HEADER + int.from_bytes(head[3:5], "big")
-        return max(len(head), 1)  # (at the end of the stream, b"" says so)
+            size = _HEADER + int.from_bytes(head[3:5], "big")
+            if head[0] == _CHANGE_CIPHER_SPEC and size + _HEADER <= len(head):
+                # A ChangeCipherSpec is never the last record of a handshake (it comes
+                # before the encrypted flight, RFC 8446 §5 and D.4; before Finished,
+                # RFC 5246 §7.1): the record after it is read with it.
+                after = size + _HEADER + int.from_bytes(head[size + 3:size + 5], "big")
+                if after <= len(head):
+                    size = after
+            return size, len(head)
+        return max(len(head), 1), len(head)  # (at the end of the stream, b"" says so)
 
     def _receive_more(self, deadline: float | None, wanted: int) -> None:
         """Read from the network into the engine; send what it answers if the
@@ -530,6 +570,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     def _queue(self, data: bytes) -> None:
         if data:
             self._out.append(data)
+            self._first_flight = False
 
     def _queue_records(self, channel: TLSChannel) -> None:
         """Queue what the engine sealed as it is (a large send's records share one
@@ -577,11 +618,15 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                         out[0] = memoryview(chunk)[sent:]
 
     def _push_without_waiting(self) -> None:
+        """Send what is queued as far as the socket takes it at once; nothing while
+        another thread is sending."""
         out = self._out
+        # A send on a socket with a timeout first polls for that long: look instead.
+        look = bool(self.gettimeout()) or not _DONTWAIT
         while out and self._send_lock.acquire(blocking=False):
             try:
                 while out:
-                    if not _ready(self.fileno(), True, 0):
+                    if look and not _ready(self.fileno(), True, 0):
                         return
                     chunk = out[0]
                     try:
@@ -607,6 +652,12 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             self._queue(channel.outgoing())
         if bounded:
             timeout = self.gettimeout()
+            if _DONTWAIT and not timeout:
+                # Most often the socket takes it at once: then no timeout is set
+                # (with one, every send would first poll()).
+                self._push_without_waiting()
+                if not self._out:
+                    return
             if timeout is None or timeout > _CLOSE_TIMEOUT:
                 self.settimeout(_CLOSE_TIMEOUT)
         self._push(deadline if self.gettimeout() else None)
