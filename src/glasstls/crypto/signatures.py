@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -102,8 +103,14 @@ DEFAULT_SCHEMES = (
 )
 
 
-def tls12_schemes(schemes: tuple[int, ...]) -> tuple[int, ...]:
+def tls12_schemes(schemes: Sequence[int]) -> tuple[int, ...]:
     """The schemes of a list that TLS 1.2 may use (not ML-DSA, draft-ietf-tls-mldsa)."""
+    return _tls12_schemes(tuple(schemes))
+
+
+# Kept per list: a TLS 1.2 client asks on every ClientHello, with its config's list.
+@functools.lru_cache(maxsize=64)
+def _tls12_schemes(schemes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(s for s in schemes if s not in SCHEMES or SCHEMES[s].tls12)
 
 
