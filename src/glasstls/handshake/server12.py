@@ -104,6 +104,9 @@ _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp
 # RFC 5246 §7.4.4: ClientCertificateType rsa_sign and ecdsa_sign (RFC 8422 §5.5).
 _CERTIFICATE_TYPES = bytes([1, 64])
 
+# RFC 5246 §7.4.5: ServerHelloDone has an empty body; the same bytes every time.
+_SERVER_HELLO_DONE = EmptyMessage(H.server_hello_done, bytes([H.server_hello_done, 0, 0, 0]))
+
 
 @frozen
 class Hello12:
@@ -335,7 +338,7 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
             _CERTIFICATE_TYPES, signatures.tls12_schemes(config.signature_schemes),
             tuple(name_der(name) for name in config.client_ca_names)))
         engine.note(policy=config.client_auth, ca_names=len(config.client_ca_names))
-    engine.send(EmptyMessage(H.server_hello_done))
+    engine.send(_SERVER_HELLO_DONE)
     full = Full12(certified, ecdhe)
     return ExpectClientCertificate(s, full) if request else (
         ExpectClientKeyExchange(s, full, None))
