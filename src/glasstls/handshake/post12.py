@@ -38,7 +38,7 @@ class Tls12Keys:
     server_iv: bytes
     # The master secret as the PRF's key, for the Finished messages (the handshake
     # only: the established connection's exporter keeps the bytes, see negotiated12).
-    prf: prf.MasterSecret = field(compare=False, repr=False)
+    master_prf: prf.MasterSecret = field(compare=False, repr=False)
 
     @classmethod
     def derive(cls, suite: Suite, master: bytes, extended_master_secret: bool,
@@ -78,7 +78,8 @@ def derive_keys12(engine: Engine, suite: Suite, master: bytes, extended_master_s
 
 def verify_finished12(engine: Engine, keys: Tls12Keys, message: Finished,
                       from_client: bool) -> None:
-    expected = keys.prf.finished_verify_data(from_client, engine.transcript.digest_before_last())
+    expected = keys.master_prf.finished_verify_data(from_client,
+                                                    engine.transcript.digest_before_last())
     if not constant_time_equal(expected, message.verify_data):
         raise DecryptError(f"{'client' if from_client else 'server'} Finished does not verify")
     engine.note(result="verified")
@@ -88,7 +89,8 @@ def send_finished12(engine: Engine, keys: Tls12Keys, from_client: bool) -> None:
     """ChangeCipherSpec, then Finished under the new keys (RFC 5246 §7.4.9)."""
     engine.send_change_cipher_spec()
     engine.install_write(keys.client_write if from_client else keys.server_write)
-    engine.send(Finished(keys.prf.finished_verify_data(from_client, engine.transcript.digest())))
+    engine.send(Finished(keys.master_prf.finished_verify_data(from_client,
+                                                              engine.transcript.digest())))
 
 
 @functools.cache
