@@ -110,6 +110,28 @@ def test_montgomery_keys_made_directly_are_cryptographys_own(group_id: int,
     assert key.exchange(direct_public(peer)) == theirs.exchange(key.public_key())
 
 
+def test_montgomery_private_constructors_that_changed_meaning_are_not_used(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A later cryptography whose private constructors take other arguments, or make
+    # other keys, must leave the public classmethods in use, not fail in a handshake.
+    import types
+
+    from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+    wrong_key = types.SimpleNamespace(
+        from_private_bytes=lambda data: rust_openssl.x25519.from_private_bytes(
+            bytes(reversed(data))),
+        from_public_bytes=rust_openssl.x25519.from_public_bytes)
+    other_signature = types.SimpleNamespace(
+        from_private_bytes=lambda data, backend: None,
+        from_public_bytes=lambda data, backend: None)
+    for module in (wrong_key, other_signature):
+        monkeypatch.setattr(rust_openssl, "x25519", module)
+        private, public = montgomery_constructors()[NamedGroup.x25519]
+        assert (private, public) == (x25519.X25519PrivateKey.from_private_bytes,
+                                     x25519.X25519PublicKey.from_public_bytes)
+
+
 @pytest.mark.parametrize("group_id", [NamedGroup.secp256r1, NamedGroup.secp384r1,
                                       NamedGroup.secp521r1])
 def test_ec_point_not_on_the_curve_or_compressed_is_illegal_parameter(group_id: int) -> None:

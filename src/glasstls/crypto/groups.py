@@ -57,14 +57,28 @@ def montgomery_constructors() -> dict[int, Constructors]:
         from cryptography.hazmat.backends.openssl.backend import backend
         from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 
-        direct = {NamedGroup.x25519: (backend.x25519_supported(), rust_openssl.x25519),
-                  NamedGroup.x448: (backend.x448_supported(), rust_openssl.x448)}
-        for group, (supported, module) in direct.items():
-            if supported:
+        direct = {NamedGroup.x25519: (backend.x25519_supported(), rust_openssl.x25519, 32),
+                  NamedGroup.x448: (backend.x448_supported(), rust_openssl.x448, 56)}
+        for group, (supported, module, size) in direct.items():
+            if supported and _same_keys(constructors[group], module, size):
                 constructors[group] = (module.from_private_bytes, module.from_public_bytes)
     except (ImportError, AttributeError):
         pass  # another cryptography layout: its public classmethods, as above
     return constructors
+
+
+def _same_keys(public: Constructors, module: Any, size: int) -> bool:
+    """Whether a private module's constructors still make the keys the public
+    classmethods make: checked once, on a fixed key, so that a later cryptography
+    whose internals changed meaning falls back instead of failing in a handshake."""
+    secret = bytes(range(1, size + 1))
+    try:
+        expected = public[0](secret).public_key().public_bytes_raw()
+        made = module.from_private_bytes(secret).public_key().public_bytes_raw()
+        peer = module.from_public_bytes(expected).public_bytes_raw()
+    except Exception:  # any change in the private API: use the public one
+        return False
+    return made == expected and peer == expected
 
 
 _MONTGOMERY = montgomery_constructors()
