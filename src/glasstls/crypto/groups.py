@@ -73,9 +73,9 @@ def _same_keys(public: Constructors, module: Any, size: int) -> bool:
     whose internals changed meaning falls back instead of failing in a handshake."""
     secret = bytes(range(1, size + 1))
     try:
-        expected = public[0](secret).public_key().public_bytes_raw()
-        made = module.from_private_bytes(secret).public_key().public_bytes_raw()
-        peer = module.from_public_bytes(expected).public_bytes_raw()
+        expected: bytes = public[0](secret).public_key().public_bytes_raw()
+        made: bytes = module.from_private_bytes(secret).public_key().public_bytes_raw()
+        peer: bytes = module.from_public_bytes(expected).public_bytes_raw()
     except Exception:  # any change in the private API: use the public one
         return False
     return made == expected and peer == expected
