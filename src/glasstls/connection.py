@@ -77,6 +77,8 @@ from .trace import (
     SENT,
 )
 
+_APPLICATION_DATA = int(ContentType.application_data)  # a plain int: cheaper per record
+
 # Post-handshake messages a peer may not send without bound (limits.py).
 _POST_HANDSHAKE_COUNTED: dict[int, str] = {
     HandshakeType.key_update: KEY_UPDATES,
@@ -288,10 +290,11 @@ class _Connection:
                 core.key_update_pending = False
                 record = core.record
                 if len(data) <= record.max_fragment:
-                    core.out.append(record.seal(ContentType.application_data, data))
+                    core.out.append(record.seal(_APPLICATION_DATA, data))
                 else:
-                    core.out += record.seal_records(ContentType.application_data, data)
-                if record.write_protection.exhausted:
+                    core.out += record.seal_records(_APPLICATION_DATA, data)
+                protection = record.write_protection
+                if protection.sequence >= protection.limit:  # .exhausted, without a call
                     self._write_limit_reached()
             return
         self._check_usable()

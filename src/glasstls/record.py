@@ -9,6 +9,7 @@ key schedule produces one.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import MutableSequence
 from typing import Any
 
@@ -25,6 +26,8 @@ from .errors import (
 
 _APPLICATION_DATA = 23
 _HEADER = 5
+# A record header's content type, major version byte and length, in one call.
+_unpack_header = struct.Struct(">BBxH").unpack_from
 _VALID_TYPES = frozenset({20, 21, 22, 23})
 # RFC 8446 §5: inside TLSInnerPlaintext only alert, handshake and application_data.
 _PROTECTED_TYPES = frozenset({21, 22, 23})
@@ -53,6 +56,9 @@ class Protection:
     __slots__ = ("sequence",)
     encrypted = False
     tls13 = False
+    # Records this protection may seal (Tls13Protection: RFC 8446 §5.5); the base
+    # has none short of the sequence number's own end.
+    limit = _LAST_SEQUENCE
 
     def __init__(self) -> None:
         self.sequence = 0
@@ -82,11 +88,11 @@ class Protection:
         application data (another type, or empty), that record."""
         size = len(buffer)
         payloads = memoryview(buffer)
-        while (size - position >= _HEADER and buffer[position] == _APPLICATION_DATA
-               and buffer[position + 1] == 3):
+        while size - position >= _HEADER:
+            content_type, major, length = _unpack_header(buffer, position)
             start = position + _HEADER
-            end = start + ((buffer[position + 3] << 8) | buffer[position + 4])
-            if end - start > largest or end > size:
+            end = start + length
+            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
                 break
             content_type, inner, length = self.open_inner(buffer[position:start],
                                                           payloads[start:end])
@@ -98,7 +104,7 @@ class Protection:
 
     @property
     def exhausted(self) -> bool:
-        return False
+        return self.sequence >= self.limit
 
 
 _UNPROTECTED = Protection()
@@ -194,11 +200,11 @@ class Tls13Protection(Protection):
         payloads = memoryview(buffer)
         decrypt = self._aead.decrypt
         iv = self._iv
-        while (size - position >= _HEADER and buffer[position] == _APPLICATION_DATA
-               and buffer[position + 1] == 3):
+        while size - position >= _HEADER:
+            content_type, major, length = _unpack_header(buffer, position)
             start = position + _HEADER
-            end = start + ((buffer[position + 3] << 8) | buffer[position + 4])
-            if end - start > largest or end > size:
+            end = start + length
+            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
                 break
             sequence = self.sequence
             if sequence >= _LAST_SEQUENCE:
@@ -220,10 +226,6 @@ class Tls13Protection(Protection):
             # A view spares the copy that slicing off the type byte makes.
             plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
         return position, None
-
-    @property
-    def exhausted(self) -> bool:
-        return self.sequence >= self.limit
 
 
 class Tls12Protection(Protection):
@@ -355,12 +357,10 @@ class RecordLayer:
             # RFC 8446 §5: TLS 1.3's compatibility change_cipher_spec is never protected,
             # even once our handshake keys are in place.
             protection = _UNPROTECTED
-        limit = self.max_fragment
-        version = self.write_version
-        if len(data) <= limit:
+        if len(data) <= self.max_fragment:
             # Any bytes-like object: each protection copies it as it seals it.
             padding = self._padding(len(data)) if self.padding_block else 0
-            return protection.seal(content_type, data, version, padding)
+            return protection.seal(content_type, data, self.write_version, padding)
         return b"".join(self.seal_records(content_type, data))
 
     def seal_records(self, content_type: int, data: bytes | bytearray | memoryview
@@ -492,9 +492,10 @@ class RecordLayer:
         protection = self.read_protection
         if not protection.encrypted or self.skipping_early_data:
             return self.next_record()
-        largest = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
-        if protection.tls13 and self.read_limit + _TAG < largest:
-            largest = self.read_limit + _TAG
+        # RFC 8449: under TLS 1.3 keys, at most our read limit (which is never over
+        # 2^14 + 1, so this is within RFC 8446 §5.2's 2^14 + 256) and the tag.
+        largest = (self.read_limit + _TAG if protection.tls13
+                   else MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12)
         buffer, position = self._pending, self._position
         while True:
             position, record = protection.open_run(buffer, position, largest, plaintexts, views)
