@@ -26,7 +26,9 @@ from .errors import (
 
 _APPLICATION_DATA = 23
 _HEADER = 5
-# A record header's content type, major version byte and length, in one call.
+# A record header in one call: written from (type, version, length); read as its
+# content type, major version byte and length.
+_pack_header = struct.Struct(">BHH").pack
 _unpack_header = struct.Struct(">BBxH").unpack_from
 _VALID_TYPES = frozenset({20, 21, 22, 23})
 # RFC 8446 §5: inside TLSInnerPlaintext only alert, handshake and application_data.
@@ -134,7 +136,7 @@ class Tls13Protection(Protection):
                  else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
             inner += bytes(padding)
-        header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
+        header = _pack_header(_APPLICATION_DATA, 0x0303, len(inner) + _TAG)
         sequence = self.sequence
         if sequence >= _LAST_SEQUENCE:
             raise _sequence_exhausted()
@@ -159,7 +161,7 @@ class Tls13Protection(Protection):
         for start in range(0, size, fragment):
             chunk = data[start : start + fragment]
             sealed_end = position + _HEADER + len(chunk) + 1 + _TAG
-            header = b"\x17\x03\x03" + (sealed_end - position - _HEADER).to_bytes(2, "big")
+            header = _pack_header(_APPLICATION_DATA, 0x0303, sealed_end - position - _HEADER)
             out[position : position + _HEADER] = header
             sequence = self.sequence
             if sequence >= _LAST_SEQUENCE:
