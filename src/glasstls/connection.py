@@ -289,11 +289,14 @@ class _Connection:
             if data:
                 core.key_update_pending = False
                 record = core.record
-                if len(data) <= record.max_fragment:
-                    core.out.append(record.seal(_APPLICATION_DATA, data))
+                protection = record.write_protection
+                if len(data) <= record.max_fragment and not record.padding_block:
+                    # One record, sealed by the protection itself: RecordLayer.seal's
+                    # common case without its checks for other content types.
+                    core.out.append(
+                        protection.seal(_APPLICATION_DATA, data, record.write_version, 0))
                 else:
                     core.out += record.seal_records(_APPLICATION_DATA, data)
-                protection = record.write_protection
                 if protection.sequence >= protection.limit:  # .exhausted, without a call
                     self._write_limit_reached()
             return
