@@ -104,16 +104,24 @@ class Reader:
     def rest(self) -> bytes:
         return self.raw(self._end - self._pos)
 
-    def _span(self, length_size: int, minimum: int, maximum: int | None) -> tuple[int, int]:
-        """Reads a vector's length; returns where its contents start and end, and
-        moves past them."""
+    @staticmethod
+    def _bad_length(n: int, minimum: int, maximum: int | None, left: int) -> DecodeError:
+        if n < minimum:
+            return DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
+        if maximum is not None and n > maximum:
+            return DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
+        return DecodeError(f"truncated: vector of {n} bytes, {left} left")
+
+    # A vector's length is read and checked in full in both opaque and vector, the
+    # codec's busiest calls after u8 and u16 (no helper call: see u16).
+    def opaque(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
+        """A length-prefixed byte string, e.g. ``opaque x<1..2^8-1>``."""
         start = self._pos
         pos = start + length_size
         end = self._end
         if pos > end:
             raise self._truncated(length_size)
         data = self._data
-        # Lengths of one and two bytes are nearly all of them: no int.from_bytes call.
         if length_size == 2:
             n = (data[start] << 8) | data[start + 1]
         elif length_size == 1:
@@ -124,38 +132,40 @@ class Reader:
         if n < minimum or stop > end or (maximum is not None and n > maximum):
             raise self._bad_length(n, minimum, maximum, end - pos)
         self._pos = stop
-        return pos, stop
-
-    @staticmethod
-    def _bad_length(n: int, minimum: int, maximum: int | None, left: int) -> DecodeError:
-        if n < minimum:
-            return DecodeError(f"vector of {n} bytes is shorter than its minimum {minimum}")
-        if maximum is not None and n > maximum:
-            return DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
-        return DecodeError(f"truncated: vector of {n} bytes, {left} left")
-
-    def opaque(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
-        """A length-prefixed byte string, e.g. ``opaque x<1..2^8-1>``."""
-        start, end = self._span(length_size, minimum, maximum)
-        return self._data[start:end]
+        return data[pos:stop]
 
     def vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> Reader:
         """A sub-reader over a length-prefixed vector; use it with ``with``."""
-        start, end = self._span(length_size, minimum, maximum)
-        return Reader(self._data, start, end)
+        start = self._pos
+        pos = start + length_size
+        end = self._end
+        if pos > end:
+            raise self._truncated(length_size)
+        data = self._data
+        if length_size == 2:
+            n = (data[start] << 8) | data[start + 1]
+        elif length_size == 1:
+            n = data[start]
+        else:
+            n = int.from_bytes(data[start:pos], "big")
+        stop = pos + n
+        if n < minimum or stop > end or (maximum is not None and n > maximum):
+            raise self._bad_length(n, minimum, maximum, end - pos)
+        self._pos = stop
+        return Reader(data, pos, stop)
 
     def u16_list(self, length_size: int = 2, minimum: int = 0,
                  maximum_count: int | None = None) -> tuple[int, ...]:
         """A vector of uint16 values (cipher suites, groups, schemes...), of at most
         ``maximum_count`` values when given (a limit of ours, not the RFC's)."""
-        start, end = self._span(length_size, minimum, None)
-        count, odd = divmod(end - start, 2)
+        data = self.opaque(length_size, minimum)
+        count, odd = divmod(len(data), 2)
         if odd:
             raise DecodeError("odd length for a vector of uint16")
         if maximum_count is not None and count > maximum_count:
             raise DecodeError(f"{count} values in a list where we accept {maximum_count}")
         # One C call, however long the list: a hostile hello carries 32,000 values.
-        values: tuple[int, ...] = struct.unpack_from(f">{count}H", self._data, start)
+        values: tuple[int, ...] = struct.unpack(f">{count}H", data)
         return values
 
 
@@ -186,34 +196,52 @@ class Writer:
         self.buffer += data
 
     def opaque(self, length_size: int, data: bytes) -> None:
-        if len(data) > _MAX[length_size]:
-            raise ValueError(f"{len(data)} bytes do not fit a {length_size}-byte length")
-        self.buffer += len(data).to_bytes(length_size, "big")
-        self.buffer += data
+        n = len(data)
+        if n > _MAX[length_size]:
+            raise ValueError(f"{n} bytes do not fit a {length_size}-byte length")
+        self.buffer += n.to_bytes(length_size, "big") + data
 
     def u16_list(self, values: tuple[int, ...] | list[int], length_size: int = 2) -> None:
-        self.buffer += (2 * len(values)).to_bytes(length_size, "big")
+        n = 2 * len(values)
+        if n > _MAX[length_size]:
+            raise ValueError(f"{n} bytes do not fit a {length_size}-byte length")
+        self.buffer += n.to_bytes(length_size, "big")
         self.buffer += struct.pack(f">{len(values)}H", *values)
 
     def vector(self, length_size: int) -> _VectorScope:
         """A length-prefixed vector whose length is filled in when the block ends."""
-        return _VectorScope(self.buffer, length_size)
+        return _VectorScope(self, length_size)
+
+    # ``vector`` without its scope object, for the writers every handshake runs
+    # (a message's header, an extension block): two calls instead of four.
+    def open_vector(self, length_size: int) -> int:
+        """Reserves a vector's length; returns where it is, for ``close_vector``."""
+        buffer = self.buffer
+        start = len(buffer)
+        buffer += _ZEROS[length_size]
+        return start
+
+    def close_vector(self, start: int, length_size: int) -> None:
+        """Fills in the length of the vector opened at ``start``."""
+        buffer = self.buffer
+        n = len(buffer) - start - length_size
+        if n > _MAX[length_size]:
+            raise ValueError(f"{n} bytes do not fit a {length_size}-byte length")
+        buffer[start : start + length_size] = n.to_bytes(length_size, "big")
 
     def getvalue(self) -> bytes:
         return bytes(self.buffer)
 
 
 class _VectorScope:
-    """``with writer.vector(n):`` — reserves the length, back-fills it on exit.
-    (A class rather than a generator: serialisation is on the handshake's hot path.)"""
+    """``with writer.vector(n):`` — reserves the length, back-fills it on exit."""
 
-    __slots__ = ("_buffer", "_size", "_start")
+    __slots__ = ("_size", "_start", "_writer")
 
-    def __init__(self, buffer: bytearray, size: int) -> None:
-        self._buffer = buffer
+    def __init__(self, writer: Writer, size: int) -> None:
+        self._writer = writer
         self._size = size
-        self._start = len(buffer)
-        buffer += _ZEROS[size]
+        self._start = writer.open_vector(size)
 
     def __enter__(self) -> None:
         return None
@@ -224,13 +252,8 @@ class _VectorScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is not None:
-            return
-        size, start, buffer = self._size, self._start, self._buffer
-        n = len(buffer) - start - size
-        if n > _MAX[size]:
-            raise ValueError(f"{n} bytes do not fit a {size}-byte length")
-        buffer[start : start + size] = n.to_bytes(size, "big")
+        if exc_type is None:
+            self._writer.close_vector(self._start, self._size)
 
 
 _ZEROS = {1: b"\x00", 2: b"\x00\x00", 3: b"\x00\x00\x00", 4: b"\x00\x00\x00\x00"}

@@ -216,3 +216,81 @@ def test_reader_on_arbitrary_bytes_raises_only_decode_error(data: bytes, ops: li
         assert 0 <= r.remaining <= len(data)
     except DecodeError:
         pass
+
+
+def _reference_vector(data: bytes, length_size: int, minimum: int, maximum: int | None
+                      ) -> tuple[bytes, int] | str:
+    """What a length-prefixed read must give: (contents, position after) or the
+    reason it fails, checked in the RFC's order (the length's own bytes, its
+    bounds, then the contents)."""
+    if len(data) < length_size:
+        return "truncated"
+    n = int.from_bytes(data[:length_size], "big")
+    if n < minimum:
+        return "minimum"
+    if maximum is not None and n > maximum:
+        return "maximum"
+    if length_size + n > len(data):
+        return "truncated"
+    return data[length_size:length_size + n], length_size + n
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=12), length_size=st.sampled_from([1, 2, 3]),
+       minimum=st.integers(0, 4), maximum=st.none() | st.integers(0, 8))
+def test_opaque_and_vector_agree_with_a_reference_model(
+        data: bytes, length_size: int, minimum: int, maximum: int | None) -> None:
+    # opaque and vector read their lengths each in place: both must match the model.
+    expected = _reference_vector(data, length_size, minimum, maximum)
+    for read in ("opaque", "vector"):
+        r = Reader(data)
+        if isinstance(expected, str):
+            with pytest.raises(DecodeError, match=expected):
+                getattr(r, read)(length_size, minimum, maximum)
+            assert r.position == 0  # nothing consumed
+            continue
+        contents, after = expected
+        result = getattr(r, read)(length_size, minimum, maximum)
+        if read == "vector":
+            assert (result.position, result.remaining) == (length_size, len(contents))
+            result = result.rest()
+        assert result == contents
+        assert r.position == after
+
+
+def test_writer_open_and_close_vector_back_fill_nested_lengths() -> None:
+    w = Writer()
+    w.u8(1)
+    outer = w.open_vector(3)
+    inner = w.open_vector(2)
+    w.raw(b"ab")
+    w.close_vector(inner, 2)
+    w.u8(0x63)
+    w.close_vector(outer, 3)
+    assert w.getvalue() == bytes.fromhex("01 000005 0002 6162 63")
+    # The same bytes as the ``with`` form.
+    scoped = Writer()
+    scoped.u8(1)
+    with scoped.vector(3):
+        with scoped.vector(2):
+            scoped.raw(b"ab")
+        scoped.u8(0x63)
+    assert scoped.getvalue() == w.getvalue()
+
+
+@pytest.mark.parametrize("length_size", [1, 2])
+def test_writer_close_vector_refuses_contents_longer_than_its_length(length_size: int) -> None:
+    w = Writer()
+    at = w.open_vector(length_size)
+    w.raw(bytes(256 ** length_size))
+    with pytest.raises(ValueError, match="do not fit"):
+        w.close_vector(at, length_size)
+
+
+def test_writer_u16_list_refuses_a_list_longer_than_its_length_prefix() -> None:
+    # 128 values are 256 bytes: one more than a one-byte length holds.
+    with pytest.raises(ValueError, match="do not fit"):
+        Writer().u16_list(list(range(128)), length_size=1)
+    w = Writer()
+    w.u16_list(list(range(127)), length_size=1)
+    assert w.getvalue()[0] == 254

@@ -46,6 +46,33 @@ def test_message_round_trips_through_serialize_and_parse(name: str, data: Any) -
 
 @pytest.mark.parametrize("where", WHERES)
 @SETTINGS
+@given(data=st.data(), probe=st.sampled_from(sorted(X)) | st.integers(0, 0xFFFF))
+def test_find_in_a_parsed_block_agrees_with_a_scan_of_its_extensions(
+        where: str, data: Any, probe: int) -> None:
+    # A parsed block answers find/find_typed from its table by type; a tuple built
+    # by hand is scanned. Both must give the same extension (or None).
+    block = data.draw(extensions(where))
+    w = Writer()
+    ext.write_extensions(w, block)
+    with Reader(w.getvalue()) as r:
+        parsed = ext.parse_extensions(r, where)
+    scanned = tuple(parsed)
+    assert type(scanned) is tuple and scanned == parsed
+    for ext_type in {probe, *(e.type for e in block)}:
+        found = ext.find(parsed, ext_type)
+        assert found is ext.find(scanned, ext_type)
+        assert found == next((e for e in block if e.type == ext_type), None)
+        kind = type(found) if found is not None else ext.UnknownExtension
+        assert ext.find_typed(parsed, ext_type, kind) is found
+    for extension in parsed:
+        # The wrong form is refused the same way from the table.
+        wrong = ext.ALPN if not isinstance(extension, ext.ALPN) else ext.Empty
+        with pytest.raises(DecodeError, match="unexpected form"):
+            ext.find_typed(parsed, extension.type, wrong)
+
+
+@pytest.mark.parametrize("where", WHERES)
+@SETTINGS
 @given(data=st.data())
 def test_extension_block_round_trips_in_each_message(where: str, data: Any) -> None:
     block = data.draw(extensions(where))
@@ -153,6 +180,31 @@ def test_extension_typed_elsewhere_is_kept_opaque_in_a_message_that_does_not_int
     # key_share is interpreted in hellos only; in a Certificate entry it stays raw.
     (parsed,) = _parse_block(_block((X.key_share, b"\x00\x1d")), ext.CT)
     assert parsed == ext.UnknownExtension(X.key_share, b"\x00\x1d")
+
+
+# Each extension interpreted only in some messages, with each message it is kept
+# opaque in (parse_extensions looks types up in one table per kind of block).
+_OPAQUE_WHERE = [(ext_type, where) for ext_type in sorted(ext._TYPED_WHERE)
+                 for where in (ext.CH, ext.SH, ext.HRR, ext.EE, ext.CT, ext.CR, ext.NST)
+                 if where not in ext._TYPED_WHERE[ext_type]]
+
+
+@pytest.mark.parametrize(("ext_type", "where"), _OPAQUE_WHERE)
+@settings(max_examples=20, deadline=None)
+@given(body=st.binary(max_size=40))
+def test_each_extension_is_kept_opaque_in_every_message_that_does_not_interpret_it(
+        ext_type: int, where: str, body: bytes) -> None:
+    (parsed,) = _parse_block(_block((ext_type, body)), where)
+    assert parsed == ext.UnknownExtension(ext_type, body)
+
+
+@pytest.mark.parametrize("where", [ext.CH, ext.SH, ext.EE, ext.CT, ext.CR, ext.NST])
+def test_an_extension_interpreted_everywhere_is_typed_in_every_message(where: str) -> None:
+    # extended_master_secret is in no _TYPED_WHERE row: its parser runs in any block.
+    (parsed,) = _parse_block(_block((X.extended_master_secret, b"")), where)
+    assert parsed == ext.Empty(X.extended_master_secret)
+    with pytest.raises(DecodeError):
+        _parse_block(_block((X.extended_master_secret, b"\x00")), where)
 
 
 def test_empty_extension_with_a_body_is_a_decode_error() -> None:

@@ -79,18 +79,18 @@ class ServerNameList:
         host_name = b""
         others: list[tuple[int, bytes]] = []
         seen: set[int] = set()
-        with r.vector(2, minimum=1) as names:
-            while names.remaining:
-                name_type = names.u8()
-                name = names.opaque(2, minimum=1)
-                if name_type in seen:
-                    # RFC 6066 §3: at most one name of each name_type (so at most 256).
-                    raise IllegalParameter(f"two names of type {name_type} in server_name")
-                seen.add(name_type)
-                if name_type == 0:
-                    host_name = _checked_host_name(name)
-                else:
-                    others.append((name_type, name))
+        names = r.vector(2, minimum=1)  # read to its end: no ``with`` needed
+        while names.remaining:
+            name_type = names.u8()
+            name = names.opaque(2, minimum=1)
+            if name_type in seen:
+                # RFC 6066 §3: at most one name of each name_type (so at most 256).
+                raise IllegalParameter(f"two names of type {name_type} in server_name")
+            seen.add(name_type)
+            if name_type == 0:
+                host_name = _checked_host_name(name)
+            else:
+                others.append((name_type, name))
         return cls(host_name, tuple(others))
 
     def write(self, w: Writer) -> None:
@@ -197,9 +197,7 @@ class SupportedVersions:
         if self.selected:
             w.u16(self.versions[0])
         else:
-            with w.vector(1):
-                for version in self.versions:
-                    w.u16(version)
+            w.u16_list(self.versions, length_size=1)
 
 
 @frozen
@@ -232,15 +230,15 @@ class KeyShare:
         if where == SH:
             return cls((KeyShareEntry.parse(r),), where=SH)
         entries: dict[int, KeyShareEntry] = {}  # by group, in wire order
-        with r.vector(2) as body:
-            while body.remaining:
-                _check_count(entries, MAX_KEY_SHARES, "key shares")
-                group = body.u16()
-                if group in entries:
-                    # RFC 8446 §4.2.8: clients MUST NOT offer two shares for one group;
-                    # servers MAY abort with illegal_parameter (the stricter reading).
-                    raise IllegalParameter(f"key_share offers group 0x{group:04x} twice")
-                entries[group] = KeyShareEntry(group, body.opaque(2, minimum=1))
+        body = r.vector(2)  # read to its end: no ``with`` needed
+        while body.remaining:
+            _check_count(entries, MAX_KEY_SHARES, "key shares")
+            group = body.u16()
+            if group in entries:
+                # RFC 8446 §4.2.8: clients MUST NOT offer two shares for one group;
+                # servers MAY abort with illegal_parameter (the stricter reading).
+                raise IllegalParameter(f"key_share offers group 0x{group:04x} twice")
+            entries[group] = KeyShareEntry(group, body.opaque(2, minimum=1))
         return cls(tuple(entries.values()), where=CH)
 
     def write(self, w: Writer) -> None:
@@ -319,16 +317,17 @@ class PreSharedKey:
     def parse(cls, ext_type: int, where: str, r: Reader) -> PreSharedKey:
         if where == SH:
             return cls(selected_identity=r.u16())
+        # Both vectors are read to their ends: no ``with`` needed.
         identities: list[PskIdentity] = []
-        with r.vector(2, minimum=7) as body:
-            while body.remaining:
-                _check_count(identities, MAX_PSK_IDENTITIES, "PSK identities")
-                identities.append(PskIdentity(body.opaque(2, minimum=1), body.u32()))
+        body = r.vector(2, minimum=7)
+        while body.remaining:
+            _check_count(identities, MAX_PSK_IDENTITIES, "PSK identities")
+            identities.append(PskIdentity(body.opaque(2, minimum=1), body.u32()))
         binders: list[bytes] = []
-        with r.vector(2, minimum=33) as body:
-            while body.remaining:
-                _check_count(binders, MAX_PSK_IDENTITIES, "PSK binders")
-                binders.append(body.opaque(1, minimum=32))
+        body = r.vector(2, minimum=33)
+        while body.remaining:
+            _check_count(binders, MAX_PSK_IDENTITIES, "PSK binders")
+            binders.append(body.opaque(1, minimum=32))
         if len(binders) != len(identities):
             raise IllegalParameter("pre_shared_key: binders and identities differ in number")
         return cls(tuple(identities), tuple(binders))
@@ -350,7 +349,7 @@ class PreSharedKey:
 
     @property
     def binders_length(self) -> int:
-        return 2 + sum(1 + len(b) for b in self.binders)
+        return 2 + len(self.binders) + sum(map(len, self.binders))
 
 
 @frozen
@@ -558,45 +557,65 @@ _TYPED_WHERE: dict[int, frozenset[str]] = {
 }
 
 
+# The parsers for each kind of block: those of _PARSERS whose body is interpreted
+# there (one look-up per extension instead of two).
+_PARSERS_IN: dict[str, dict[int, Callable[[int, str, Reader], Extension]]] = {
+    where: {ext_type: parse for ext_type, parse in _PARSERS.items()
+            if where in _TYPED_WHERE.get(ext_type, (where,))}
+    for where in (CH, SH, HRR, EE, CT, CR, NST)
+}
+
+
+class ExtensionBlock(tuple[Extension, ...]):
+    """A parsed extension block: its extensions in wire order, as a tuple, with the
+    table by type that parsing built (``find`` looks types up in it: a server asks
+    a ClientHello for a dozen of them)."""
+
+    by_type: dict[int, Extension]
+
+
 def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
     extensions: dict[int, Extension] = {}  # by type, in wire order
+    parsers = _PARSERS_IN[where]
     limit = MAX_EXTENSIONS if where == CH else None
-    with r.vector(2) as block:
-        while block.remaining:
-            if limit is not None and len(extensions) >= limit:
-                raise DecodeError(f"more than {limit} extensions in a ClientHello")
-            ext_type = block.u16()
-            if ext_type in extensions:
-                # RFC 8446 §4.2: no more than one extension of a type in a block.
-                raise IllegalParameter(f"duplicate extension {ext_type}")
-            parse = _PARSERS.get(ext_type)
-            typed_where = _TYPED_WHERE.get(ext_type)
-            if parse is None or (typed_where is not None and where not in typed_where):
-                extensions[ext_type] = UnknownExtension(ext_type, block.opaque(2))
-            else:
-                # Not ``with``: a parser that raises needs no end check, and this
-                # loop is the handshake's busiest parsing code.
-                body = block.vector(2)
-                extensions[ext_type] = parse(ext_type, where, body)
-                body.expect_end()
-    return tuple(extensions.values())
+    # Not ``with``: the loop reads the block to its end, and a parser that raises
+    # needs no end check (this loop is the handshake's busiest parsing code).
+    block = r.vector(2)
+    while block.remaining:
+        if limit is not None and len(extensions) >= limit:
+            raise DecodeError(f"more than {limit} extensions in a ClientHello")
+        ext_type = block.u16()
+        if ext_type in extensions:
+            # RFC 8446 §4.2: no more than one extension of a type in a block.
+            raise IllegalParameter(f"duplicate extension {ext_type}")
+        parse = parsers.get(ext_type)
+        if parse is None:
+            extensions[ext_type] = UnknownExtension(ext_type, block.opaque(2))
+        else:
+            body = block.vector(2)
+            extensions[ext_type] = parse(ext_type, where, body)
+            body.expect_end()
+    block_read = ExtensionBlock(extensions.values())
+    block_read.by_type = extensions
+    return block_read
 
 
 def write_extensions(w: Writer, extensions: Iterable[Extension]) -> None:
     buffer = w.buffer
-    with w.vector(2):
-        for extension in extensions:
-            # Each extension's type and length written in place, its length filled
-            # in after its body: the work of a ``w.vector(2)`` scope without the
-            # five calls one costs (some fifteen extensions per handshake).
-            start = len(buffer)
-            buffer += extension.type.to_bytes(2, "big") + b"\x00\x00"
-            extension.write(w)
-            length = len(buffer) - start - 4
-            if length > 0xFFFF:
-                raise ValueError(f"{length} bytes do not fit a 2-byte length")
-            buffer[start + 2 : start + 4] = length.to_bytes(2, "big")
+    block_at = w.open_vector(2)
+    for extension in extensions:
+        # Each extension's type and length written in place, its length filled
+        # in after its body: the work of a ``w.vector(2)`` scope without the
+        # calls one costs (some fifteen extensions per handshake).
+        start = len(buffer)
+        buffer += extension.type.to_bytes(2, "big") + b"\x00\x00"
+        extension.write(w)
+        length = len(buffer) - start - 4
+        if length > 0xFFFF:
+            raise ValueError(f"{length} bytes do not fit a 2-byte length")
+        buffer[start + 2 : start + 4] = length.to_bytes(2, "big")
+    w.close_vector(block_at, 2)
 
 
 def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = True) -> None:
@@ -614,6 +633,8 @@ E = TypeVar("E")
 
 
 def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
+    if type(extensions) is ExtensionBlock:
+        return extensions.by_type.get(ext_type)
     for extension in extensions:
         if extension.type == ext_type:
             return extension
@@ -622,9 +643,10 @@ def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
 
 def find_typed(extensions: tuple[Extension, ...], ext_type: int, kind: type[E]) -> E | None:
     """The extension of ``ext_type``, which must have been parsed as ``kind``."""
-    for extension in extensions:
-        if extension.type == ext_type:
-            if not isinstance(extension, kind):
-                raise DecodeError(f"extension {ext_type} has an unexpected form")
-            return extension
-    return None
+    if type(extensions) is ExtensionBlock:
+        extension = extensions.by_type.get(ext_type)
+    else:
+        extension = find(extensions, ext_type)
+    if extension is not None and not isinstance(extension, kind):
+        raise DecodeError(f"extension {ext_type} has an unexpected form")
+    return extension

@@ -104,8 +104,9 @@ def serialize(message: Message) -> bytes:
     """The message with its 4-byte header (type, uint24 length)."""
     w = Writer()
     w.u8(message.msg_type)
-    with w.vector(3):
-        message.write_body(w)
+    length_at = w.open_vector(3)
+    message.write_body(w)
+    w.close_vector(length_at, 3)
     return bytes(w.buffer)
 
 
