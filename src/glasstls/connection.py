@@ -46,6 +46,7 @@ from .events import (
     ConnectionClosed,
     Event,
     HandshakeComplete,
+    received_data,
 )
 from .handshake.client import start_client
 from .handshake.engine import Closed, State
@@ -75,6 +76,8 @@ from .trace import (
     RECEIVED,
     SENT,
 )
+
+_APPLICATION_DATA = int(ContentType.application_data)  # a plain int: cheaper per record
 
 # Post-handshake messages a peer may not send without bound (limits.py).
 _POST_HANDSHAKE_COUNTED: dict[int, str] = {
@@ -174,14 +177,12 @@ class _Connection:
             raise UsageError("receive_data() after the end of the stream (receive_eof)")
         core = self._core
         record = core.record
-        if data:
-            if self._peer_closed and record.buffered + len(data) > MAX_AFTER_CLOSE:
-                # Kept for unwrap(), but not without bound.
-                raise UnexpectedMessage("too much data after close_notify")
-            record.feed(data)
+        if self._peer_closed and record.buffered + len(data) > MAX_AFTER_CLOSE:
+            # Kept for unwrap(), but not without bound.
+            raise UnexpectedMessage("too much data after close_notify")
+        record.feed(data)
         events = core.events
         sink = self._sink
-        plaintexts: list[bytes] = []
         try:
             while not self._peer_closed:
                 if (self._state.plain_application_data and not core.handshake_in
@@ -190,10 +191,10 @@ class _Connection:
                     # connection opened in one loop, up to the first record of another
                     # kind (or an empty one), which goes the general way below.
                     if sink is None:
+                        plaintexts: list[bytes] = []
                         received = record.next_records(plaintexts)
                         if plaintexts:
-                            events += map(ApplicationData, plaintexts)
-                            plaintexts.clear()
+                            events += map(received_data, plaintexts)
                             if core.in_a_row:  # data ends a run of empty records
                                 core.in_a_row.clear()
                     else:
@@ -217,7 +218,8 @@ class _Connection:
             internal = self._internal_error(bug)
             internal.events = core.take_events()
             raise internal from bug
-        return core.take_events()
+        events, core.events = core.events, []  # core.take_events(), without a call
+        return events
 
     def receive_eof(self) -> list[Event]:
         """The transport ended: the peer will send nothing more. (``receive_data(b"")``
@@ -263,7 +265,7 @@ class _Connection:
         out = self._core.out
         if not out:
             return b""
-        data = out[0] if len(out) == 1 and type(out[0]) is bytes else b"".join(out)
+        data = b"".join(out)  # one bytes object is returned as it is, not copied
         out.clear()
         return data
 
@@ -287,11 +289,15 @@ class _Connection:
             if data:
                 core.key_update_pending = False
                 record = core.record
-                if len(data) <= record.max_fragment:
-                    core.out.append(record.seal(ContentType.application_data, data))
+                protection = record.write_protection
+                if len(data) <= record.max_fragment and not record.padding_block:
+                    # One record, sealed by the protection itself: RecordLayer.seal's
+                    # common case without its checks for other content types.
+                    core.out.append(
+                        protection.seal(_APPLICATION_DATA, data, record.write_version, 0))
                 else:
-                    core.out += record.seal_records(ContentType.application_data, data)
-                if record.write_protection.exhausted:
+                    core.out += record.seal_records(_APPLICATION_DATA, data)
+                if protection.sequence >= protection.limit:  # .exhausted, without a call
                     self._write_limit_reached()
             return
         self._check_usable()

@@ -46,6 +46,21 @@ class ApplicationData(Event):
     early: bool = False  # True for 0-RTT data (replayable: RFC 8446 §8)
 
 
+_new_event = object.__new__
+_set_data = ApplicationData.__dict__["data"].__set__  # the slots' descriptors
+_set_early = ApplicationData.__dict__["early"].__set__
+
+
+def received_data(data: bytes) -> ApplicationData:
+    """``ApplicationData(data)``, made the way the receive path makes one per record:
+    its two slots set directly, rather than through the frozen dataclass's
+    ``__init__`` (``object.__setattr__`` per field, about twice the time)."""
+    event = _new_event(ApplicationData)
+    _set_data(event, data)
+    _set_early(event, False)
+    return event
+
+
 @dataclass(frozen=True, slots=True)
 class AlertReceived(Event):
     """The peer sent an alert. A fatal one ends the connection."""

@@ -9,6 +9,7 @@ key schedule produces one.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import MutableSequence
 from typing import Any
 
@@ -25,6 +26,10 @@ from .errors import (
 
 _APPLICATION_DATA = 23
 _HEADER = 5
+# A record header in one call: written from (type, version, length); read as its
+# content type, major version byte and length.
+_pack_header = struct.Struct(">BHH").pack
+_unpack_header = struct.Struct(">BBxH").unpack_from
 _VALID_TYPES = frozenset({20, 21, 22, 23})
 # RFC 8446 §5: inside TLSInnerPlaintext only alert, handshake and application_data.
 _PROTECTED_TYPES = frozenset({21, 22, 23})
@@ -35,8 +40,16 @@ MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
 _TAG = 16
 
 
+# RFC 8446 §5.3, RFC 5246 §6.1: a sequence number must not wrap; the last one is
+# never used.
+_LAST_SEQUENCE = 2**64 - 1
+
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
+
+
+def _sequence_exhausted() -> InternalError:
+    return InternalError("record sequence number exhausted")
 
 
 class Protection:
@@ -45,6 +58,9 @@ class Protection:
     __slots__ = ("sequence",)
     encrypted = False
     tls13 = False
+    # Records this protection may seal (Tls13Protection: RFC 8446 §5.5); the base
+    # has none short of the sequence number's own end.
+    limit = _LAST_SEQUENCE
 
     def __init__(self) -> None:
         self.sequence = 0
@@ -64,9 +80,33 @@ class Protection:
         content_type, plaintext = self.open(header, payload)
         return content_type, plaintext, len(plaintext)
 
+    def open_run(self, buffer: bytes, position: int, largest: int,
+                 plaintexts: MutableSequence[Any], views: bool
+                 ) -> tuple[int, tuple[int, bytes] | None]:
+        """``RecordLayer.next_records``'s loop: the whole application_data records
+        of ``buffer`` from ``position``, of at most ``largest`` bytes after their
+        header, opened and their plaintexts appended to ``plaintexts``; returned are
+        where the loop stopped and, when the last record it opened is not plain
+        application data (another type, or empty), that record."""
+        size = len(buffer)
+        payloads = memoryview(buffer)
+        while size - position >= _HEADER:
+            content_type, major, length = _unpack_header(buffer, position)
+            start = position + _HEADER
+            end = start + length
+            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
+                break
+            content_type, inner, length = self.open_inner(buffer[position:start],
+                                                          payloads[start:end])
+            position = end
+            if content_type != _APPLICATION_DATA or not 0 < length <= MAX_PLAINTEXT:
+                return position, _opened(content_type, inner[:length])
+            plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
+        return position, None
+
     @property
     def exhausted(self) -> bool:
-        return False
+        return self.sequence >= self.limit
 
 
 _UNPROTECTED = Protection()
@@ -89,13 +129,6 @@ class Tls13Protection(Protection):
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
 
-    def _nonce(self) -> bytes:
-        sequence = self.sequence
-        if sequence >= 2**64 - 1:
-            # RFC 8446 §5.3: the sequence number must not wrap.
-            raise InternalError("record sequence number exhausted")
-        return (self._iv ^ sequence).to_bytes(12, "big")
-
     def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
         # A slice of the caller's buffer (memoryview, bytearray): join copies it once.
@@ -103,9 +136,13 @@ class Tls13Protection(Protection):
                  else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
             inner += bytes(padding)
-        header = b"\x17\x03\x03" + (len(inner) + 16).to_bytes(2, "big")
-        sealed = self._aead.encrypt(self._nonce(), inner, header)
-        self.sequence += 1
+        header = _pack_header(_APPLICATION_DATA, 0x0303, len(inner) + _TAG)
+        sequence = self.sequence
+        if sequence >= _LAST_SEQUENCE:
+            raise _sequence_exhausted()
+        # RFC 8446 §5.3: the nonce is the IV XOR the sequence number (inline: per record).
+        sealed = self._aead.encrypt((self._iv ^ sequence).to_bytes(12, "big"), inner, header)
+        self.sequence = sequence + 1
         return header + sealed
 
     def seal_all(self, content_type: int, data: memoryview, fragment: int) -> bytearray:
@@ -119,15 +156,19 @@ class Tls13Protection(Protection):
         out = memoryview(records)
         type_byte = _TYPE_BYTES[content_type]
         encrypt_into = self._aead.encrypt_into
+        iv = self._iv
         position = 0
         for start in range(0, size, fragment):
             chunk = data[start : start + fragment]
             sealed_end = position + _HEADER + len(chunk) + 1 + _TAG
-            header = b"\x17\x03\x03" + (sealed_end - position - _HEADER).to_bytes(2, "big")
+            header = _pack_header(_APPLICATION_DATA, 0x0303, sealed_end - position - _HEADER)
             out[position : position + _HEADER] = header
-            encrypt_into(self._nonce(), b"".join((chunk, type_byte)), header,
-                         out[position + _HEADER : sealed_end])
-            self.sequence += 1
+            sequence = self.sequence
+            if sequence >= _LAST_SEQUENCE:
+                raise _sequence_exhausted()
+            encrypt_into((iv ^ sequence).to_bytes(12, "big"), b"".join((chunk, type_byte)),
+                         header, out[position + _HEADER : sealed_end])
+            self.sequence = sequence + 1
             position = sealed_end
         return records
 
@@ -140,29 +181,53 @@ class Tls13Protection(Protection):
         if header[0] != _APPLICATION_DATA:
             raise UnexpectedMessage(
                 f"unprotected {ContentType(header[0]).name} record after keys were installed")
+        sequence = self.sequence
+        if sequence >= _LAST_SEQUENCE:
+            raise _sequence_exhausted()
         try:
-            inner = self._aead.decrypt(self._nonce(), payload, header)
+            inner = self._aead.decrypt((self._iv ^ sequence).to_bytes(12, "big"), payload, header)
         except AEAD.failure:
             raise BadRecordMac("record too short to be authentic" if len(payload) < self.minimum
                                else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
-        self.sequence += 1
-        if len(inner) > MAX_PLAINTEXT + 1:
-            # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
-            raise RecordOverflow(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1")
-        stripped = inner if inner and inner[-1] else inner.rstrip(b"\x00")
-        if not stripped:
-            # RFC 8446 §5.4: no non-zero content type byte at all.
-            raise UnexpectedMessage("record has no content type")
-        content_type = stripped[-1]
-        if content_type not in _PROTECTED_TYPES:
-            # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
-            raise UnexpectedMessage(f"protected record of inner content type {content_type}")
-        return content_type, stripped, len(stripped) - 1
+        self.sequence = sequence + 1
+        return _inner_plaintext(inner)
 
-    @property
-    def exhausted(self) -> bool:
-        return self.sequence >= self.limit
+    def open_run(self, buffer: bytes, position: int, largest: int,
+                 plaintexts: MutableSequence[Any], views: bool
+                 ) -> tuple[int, tuple[int, bytes] | None]:
+        # Protection.open_run with open_inner written into the loop: the AEAD is
+        # called per record with no Python call around it (the bulk receive path).
+        size = len(buffer)
+        payloads = memoryview(buffer)
+        decrypt = self._aead.decrypt
+        iv = self._iv
+        while size - position >= _HEADER:
+            content_type, major, length = _unpack_header(buffer, position)
+            start = position + _HEADER
+            end = start + length
+            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
+                break
+            sequence = self.sequence
+            if sequence >= _LAST_SEQUENCE:
+                raise _sequence_exhausted()
+            try:
+                inner = decrypt((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                                buffer[position:start])
+            except AEAD.failure:
+                raise BadRecordMac("record too short to be authentic" if end - start < self.minimum
+                                   else "record authentication failed") from None
+            self.sequence = sequence + 1
+            position = end
+            length = len(inner) - 1
+            if not (0 < length <= MAX_PLAINTEXT and inner[length] == _APPLICATION_DATA):
+                # Padded, empty, or not application data: the general way.
+                content_type, inner, length = _inner_plaintext(inner)
+                if content_type != _APPLICATION_DATA or not 0 < length <= MAX_PLAINTEXT:
+                    return position, _opened(content_type, inner[:length])
+            # A view spares the copy that slicing off the type byte makes.
+            plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
+        return position, None
 
 
 class Tls12Protection(Protection):
@@ -182,8 +247,8 @@ class Tls12Protection(Protection):
 
     def _next(self) -> int:
         sequence = self.sequence
-        if sequence >= 2**64 - 1:
-            raise InternalError("record sequence number exhausted")
+        if sequence >= _LAST_SEQUENCE:
+            raise _sequence_exhausted()
         self.sequence = sequence + 1
         return sequence
 
@@ -208,6 +273,23 @@ class Tls12Protection(Protection):
             nonce = self._salt + bytes(payload[:8])
             return header[0], self._aead.open(nonce, payload[8:], aad)
         return header[0], self._aead.open((self._iv ^ sequence).to_bytes(12, "big"), payload, aad)
+
+
+def _inner_plaintext(inner: bytes) -> tuple[int, bytes, int]:
+    """A decrypted TLSInnerPlaintext as (content type, bytes, length of the content at
+    their start), once checked (RFC 8446 §5.2, §5.4)."""
+    if len(inner) > MAX_PLAINTEXT + 1:
+        # RFC 8446 §5.2: TLSInnerPlaintext, padding included, is at most 2^14 + 1.
+        raise RecordOverflow(f"record plaintext of {len(inner)} bytes exceeds 2^14 + 1")
+    stripped = inner if inner and inner[-1] else inner.rstrip(b"\x00")
+    if not stripped:
+        # RFC 8446 §5.4: no non-zero content type byte at all.
+        raise UnexpectedMessage("record has no content type")
+    content_type = stripped[-1]
+    if content_type not in _PROTECTED_TYPES:
+        # RFC 8446 §5: a protected change_cipher_spec is unexpected_message too.
+        raise UnexpectedMessage(f"protected record of inner content type {content_type}")
+    return content_type, stripped, len(stripped) - 1
 
 
 def _opened(content_type: int, plaintext: bytes) -> tuple[int, bytes]:
@@ -277,12 +359,10 @@ class RecordLayer:
             # RFC 8446 §5: TLS 1.3's compatibility change_cipher_spec is never protected,
             # even once our handshake keys are in place.
             protection = _UNPROTECTED
-        limit = self.max_fragment
-        version = self.write_version
-        if len(data) <= limit:
+        if len(data) <= self.max_fragment:
             # Any bytes-like object: each protection copies it as it seals it.
             padding = self._padding(len(data)) if self.padding_block else 0
-            return protection.seal(content_type, data, version, padding)
+            return protection.seal(content_type, data, self.write_version, padding)
         return b"".join(self.seal_records(content_type, data))
 
     def seal_records(self, content_type: int, data: bytes | bytearray | memoryview
@@ -414,31 +494,22 @@ class RecordLayer:
         protection = self.read_protection
         if not protection.encrypted or self.skipping_early_data:
             return self.next_record()
-        open_inner = protection.open_inner
-        largest = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
-        if protection.tls13 and self.read_limit + _TAG < largest:
-            largest = self.read_limit + _TAG
+        # RFC 8449: under TLS 1.3 keys, at most our read limit (which is never over
+        # 2^14 + 1, so this is within RFC 8446 §5.2's 2^14 + 256) and the tag.
+        largest = (self.read_limit + _TAG if protection.tls13
+                   else MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12)
         buffer, position = self._pending, self._position
         while True:
-            size = len(buffer)
-            payloads = memoryview(buffer)
-            while (size - position >= _HEADER and buffer[position] == _APPLICATION_DATA
-                   and buffer[position + 1] == 3):
-                start = position + _HEADER
-                sealed = (buffer[position + 3] << 8) | buffer[position + 4]
-                if sealed > largest or start + sealed > size:
-                    break
-                position = self._position = start + sealed
-                content_type, inner, length = open_inner(buffer[start - _HEADER : start],
-                                                         payloads[start:position])
-                if content_type != _APPLICATION_DATA or not 0 < length <= MAX_PLAINTEXT:
-                    return _opened(content_type, inner[:length])
-                # A view spares the copy that slicing off TLS 1.3's type byte makes.
-                plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
-            if position < size:  # part of a record, or one the loop does not take
-                return self.next_record()
-            if not self._following:
+            position, record = protection.open_run(buffer, position, largest, plaintexts, views)
+            if position == len(buffer) and record is None and not self._following:
+                # All of it read: let the buffer go now (what compact() would do).
+                self._pending, self._position = b"", 0
                 return None
+            self._position = position
+            if record is not None:
+                return record
+            if position < len(buffer):  # part of a record, or one the loop does not take
+                return self.next_record()
             buffer, position = self._current()  # the read the last record came in
 
     def compact(self) -> None:

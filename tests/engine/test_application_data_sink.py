@@ -5,6 +5,7 @@ content type would make is spared). Same data, same order, same refusals."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 
 import pytest
@@ -161,3 +162,21 @@ def test_a_recorded_connection_collects_and_records_each_record() -> None:
     server.receive_data(wire)
     assert b"".join(sink) == b"z" * 40000
     assert received == split_records(wire)
+
+
+def test_received_application_data_events_are_ordinary_frozen_events() -> None:
+    # The bulk path makes them through their slots: they must be indistinguishable
+    # from ApplicationData(data).
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    client.send(b"first" * 1000)
+    client.send(b"second")
+    events = server.receive_data(client.data_to_send())
+    assert events == [ApplicationData(b"first" * 1000), ApplicationData(b"second")]
+    event = events[1]
+    assert type(event) is ApplicationData and type(event.data) is bytes
+    assert event.early is False
+    assert hash(event) == hash(ApplicationData(b"second", False))
+    assert repr(event) == "ApplicationData(data=b'second', early=False)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.data = b"changed"  # type: ignore[misc]

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import x448, x25519
 from hypothesis import given, settings, strategies as st
 
 from glasstls.constants import CipherSuite, NamedGroup, SignatureScheme
 from glasstls.crypto import signatures
-from glasstls.crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS, group_by_name
+from glasstls.crypto.groups import (
+    DEFAULT_GROUPS,
+    DEFAULT_KEY_SHARES,
+    GROUPS,
+    group_by_name,
+    montgomery_constructors,
+)
 from glasstls.crypto.suites import SUITES, TLS13_SUITES, suite_by_name
 from glasstls.errors import AlertDescription, BadCertificate, PeerMisbehaved
 from pki import pki
@@ -64,6 +72,64 @@ def test_x448_matches_the_rfc7748_test_vector() -> None:
     assert share.complete(bob_public).hex() == (
         "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56"
         "fd2464c335543936521c24403085d59a449a5037514a879d")
+
+
+def test_x25519_matches_the_rfc7748_test_vector() -> None:
+    # RFC 7748 §6.1: Alice's private key and public value, Bob's public value, the
+    # shared secret.
+    alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+    bob_public = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+    share = GROUPS[NamedGroup.x25519].generate(lambda size: alice[:size])
+    assert share.public.hex() == (
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+    assert share.complete(bob_public).hex() == (
+        "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+
+
+@pytest.mark.parametrize("group_id", [NamedGroup.x25519, NamedGroup.x448])
+def test_montgomery_keys_made_directly_are_cryptographys_own(group_id: int,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    # The constructors taken directly make the keys cryptography's public
+    # classmethods make; without that module layout, the classmethods are used.
+    direct_private, direct_public = montgomery_constructors()[group_id]
+    monkeypatch.setitem(sys.modules, "cryptography.hazmat.bindings._rust", None)
+    public_private, public_public = montgomery_constructors()[group_id]
+    classes = {NamedGroup.x25519: (x25519.X25519PrivateKey, x25519.X25519PublicKey),
+               NamedGroup.x448: (x448.X448PrivateKey, x448.X448PublicKey)}[group_id]
+    assert (public_private, public_public) == (classes[0].from_private_bytes,
+                                               classes[1].from_public_bytes)
+    size = GROUPS[group_id].client_share_size
+    ours, theirs = os.urandom(size), public_private(os.urandom(size))
+    peer = theirs.public_key().public_bytes_raw()
+    key = direct_private(ours)
+    assert isinstance(key, classes[0])
+    assert isinstance(direct_public(peer), classes[1])
+    assert key.public_key().public_bytes_raw() == (
+        public_private(ours).public_key().public_bytes_raw())
+    assert key.exchange(direct_public(peer)) == theirs.exchange(key.public_key())
+
+
+def test_montgomery_private_constructors_that_changed_meaning_are_not_used(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A later cryptography whose private constructors take other arguments, or make
+    # other keys, must leave the public classmethods in use, not fail in a handshake.
+    import types
+
+    from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+    wrong_key = types.SimpleNamespace(
+        from_private_bytes=lambda data: rust_openssl.x25519.from_private_bytes(
+            bytes(reversed(data))),
+        from_public_bytes=rust_openssl.x25519.from_public_bytes)
+    other_signature = types.SimpleNamespace(
+        from_private_bytes=lambda data, backend: None,
+        from_public_bytes=lambda data, backend: None)
+    for module in (wrong_key, other_signature):
+        monkeypatch.setattr(rust_openssl, "x25519", module)
+        private, public = montgomery_constructors()[NamedGroup.x25519]
+        assert (private, public) == (x25519.X25519PrivateKey.from_private_bytes,
+                                     x25519.X25519PublicKey.from_public_bytes)
 
 
 @pytest.mark.parametrize("group_id", [NamedGroup.secp256r1, NamedGroup.secp384r1,

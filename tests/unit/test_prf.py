@@ -122,6 +122,19 @@ def test_client_finished_verify_data_matches_the_illustrated_tls12_connection() 
                                     CLIENT_FINISHED_HANDSHAKE_HASH) != CLIENT_VERIFY_DATA
 
 
+def test_one_master_secret_key_makes_the_key_block_and_both_finished_in_any_order() -> None:
+    # The handshake reuses one padded HMAC key for all three; no output may depend
+    # on what was derived under it before.
+    master = prf.MasterSecret("sha256", MASTER_SECRET)
+    server = master.finished_verify_data(False, CLIENT_FINISHED_HANDSHAKE_HASH)
+    block = master.key_block(CLIENT_RANDOM, SERVER_RANDOM, 104)
+    assert master.finished_verify_data(True, CLIENT_FINISHED_HANDSHAKE_HASH) == (
+        CLIENT_VERIFY_DATA)
+    assert block.hex() == "".join(KEY_BLOCK.values())  # the published key block
+    assert master.finished_verify_data(False, CLIENT_FINISHED_HANDSHAKE_HASH) == server
+    assert master.secret == MASTER_SECRET
+
+
 # -- extended master secret and exporters against OpenSSL's TLS1-PRF ------------------------
 
 

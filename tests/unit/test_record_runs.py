@@ -32,13 +32,17 @@ def sealed_stream(records: list[tuple[int, bytes, int]], suite: object = AES128)
                     for content_type, data, padding in records)
 
 
-def read_in_runs(receiver: RecordLayer) -> list[tuple[int, bytes]]:
-    """Everything ``next_records`` gives for the bytes fed so far, in order."""
+def read_in_runs(receiver: RecordLayer, views: bool = False) -> list[tuple[int, bytes]]:
+    """Everything ``next_records`` gives for the bytes fed so far, in order (views
+    checked to be read-only and turned into bytes)."""
     got: list[tuple[int, bytes]] = []
     while True:
-        plaintexts: list[bytes] = []
-        record = receiver.next_records(plaintexts)
-        got += [(23, plaintext) for plaintext in plaintexts]
+        plaintexts: list[bytes | memoryview] = []
+        record = receiver.next_records(plaintexts, views=views)
+        for plaintext in plaintexts:
+            assert type(plaintext) is (memoryview if views else bytes)
+            assert not views or plaintext.readonly  # type: ignore[union-attr]
+            got.append((23, bytes(plaintext)))
         if record is None:
             return got
         got.append(record)
@@ -47,12 +51,15 @@ def read_in_runs(receiver: RecordLayer) -> list[tuple[int, bytes]]:
 @pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
 @settings(max_examples=120, deadline=None)
 @given(records=st.lists(_RECORD, min_size=1, max_size=10),
-       cuts=st.lists(st.integers(min_value=1, max_value=60_000), max_size=6))
+       cuts=st.lists(st.integers(min_value=1, max_value=60_000), max_size=6),
+       views=st.booleans())
 def test_a_run_gives_the_records_next_record_gives_whatever_the_reads(
-        suite: object, records: list[tuple[int, bytes, int]], cuts: list[int]) -> None:
+        suite: object, records: list[tuple[int, bytes, int]], cuts: list[int],
+        views: bool) -> None:
     """Padded, empty and full-size records and handshake and alert records among
     them, in reads split anywhere: the same records, types and order as one
-    ``next_record`` at a time over a single read, and nothing left over."""
+    ``next_record`` at a time over a single read, the same sequence number after
+    them, and nothing left over."""
     wire = sealed_stream(records, suite)
     _, one_by_one = tls13_pair(suite)  # type: ignore[arg-type]
     one_by_one.feed(wire)
@@ -66,10 +73,11 @@ def test_a_run_gives_the_records_next_record_gives_whatever_the_reads(
     got = []
     for start, end in itertools.pairwise(bounds):
         receiver.feed(wire[start:end])
-        got += read_in_runs(receiver)
+        got += read_in_runs(receiver, views)
     assert got == expected
     assert all(type(data) is bytes for _, data in got)
     assert receiver.buffered == 0
+    assert receiver.read_protection.sequence == one_by_one.read_protection.sequence == len(records)
 
 
 def test_a_run_stops_at_the_first_record_that_is_not_application_data() -> None:
@@ -130,17 +138,20 @@ def test_a_malformed_record_after_a_run_is_refused_as_next_record_refuses_it(
     assert plaintexts == [b"fine"]
 
 
-def test_a_run_respects_the_record_size_limit_we_announced() -> None:
-    # RFC 8449: once acknowledged, a longer record is record_overflow, in a run too.
-    wire = sealed_stream([(23, b"a" * 100, 0), (23, b"b" * 1000, 0)])
+@pytest.mark.parametrize(("limit", "taken", "refused"), [(101, 100, 1000), (100, 99, 100)])
+def test_a_run_respects_the_record_size_limit_we_announced(
+        limit: int, taken: int, refused: int) -> None:
+    # RFC 8449: once acknowledged, a longer record is record_overflow, in a run too;
+    # the limit counts TLSInnerPlaintext (content type byte included).
+    wire = sealed_stream([(23, b"a" * taken, 0), (23, b"b" * refused, 0)])
     _, receiver = tls13_pair()
-    receiver.read_limit = 101
+    receiver.read_limit = limit
     receiver.feed(wire)
     plaintexts: list[bytes] = []
     with pytest.raises(TLSError) as caught:
         receiver.next_records(plaintexts)
     assert caught.value.alert == AlertDescription.record_overflow
-    assert plaintexts == [b"a" * 100]
+    assert plaintexts == [b"a" * taken]
 
 
 @pytest.mark.parametrize("suite", TLS12_SUITES[:1] + TLS12_SUITES[-3:-2], ids=lambda s: s.name)
@@ -178,3 +189,27 @@ def test_without_keys_a_run_is_next_record() -> None:
     plaintexts: list[bytes] = []
     assert receiver.next_records(plaintexts) == (23, b"hi")
     assert plaintexts == []
+
+
+def test_a_run_never_uses_the_last_sequence_number() -> None:
+    # RFC 8446 §5.3: the sequence number must not wrap; in a run as one at a time.
+    _, receiver = tls13_pair()
+    receiver.read_protection.sequence = 2**64 - 1
+    receiver.feed(sealed_stream([(23, b"x", 0)]))
+    with pytest.raises(TLSError) as caught:
+        receiver.next_records([])
+    assert caught.value.alert == AlertDescription.internal_error
+
+
+def test_a_run_that_reads_everything_lets_the_read_go_and_takes_the_next_one() -> None:
+    wire = sealed_stream([(23, b"one", 0), (23, b"two", 0), (23, b"three", 0)])
+    first = len(sealed_stream([(23, b"one", 0), (23, b"two", 0)]))
+    _, receiver = tls13_pair()
+    receiver.feed(wire[:first])
+    plaintexts: list[bytes] = []
+    assert receiver.next_records(plaintexts) is None
+    assert receiver.buffered == 0
+    assert receiver.take_buffer() == b""
+    receiver.feed(wire[first:])
+    assert receiver.next_records(plaintexts) is None
+    assert plaintexts == [b"one", b"two", b"three"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from glasstls import certs
 from glasstls.constants import SignatureScheme as S
+from glasstls.crypto import signatures
 from glasstls.handshake.common import choose_signature_scheme
 from pki import pki
 
@@ -46,3 +47,14 @@ def test_what_a_certificate_keeps_is_bounded() -> None:
     assert len(made) == 3 * certs._DERIVED_KEPT
     kept = object.__getattribute__(certified, "_derived")
     assert 0 < len(kept) <= certs._DERIVED_KEPT
+
+
+def test_tls12_schemes_leave_out_ml_dsa_for_each_list_asked_however_often() -> None:
+    # draft-ietf-tls-mldsa: TLS 1.3 only. The answer is kept per list, so a list
+    # asked again (or as a list rather than a tuple) must still get its own answer.
+    with_mldsa = (S.mldsa65, S.ecdsa_secp256r1_sha256, S.mldsa44, S.rsa_pss_rsae_sha256)
+    for _ in range(2):
+        assert signatures.tls12_schemes(with_mldsa) == (S.ecdsa_secp256r1_sha256,
+                                                        S.rsa_pss_rsae_sha256)
+        assert signatures.tls12_schemes(list(OURS)) == OURS
+        assert signatures.tls12_schemes((S.mldsa87,)) == ()

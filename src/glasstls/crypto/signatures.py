@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -19,6 +20,9 @@ PrivateKey = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519Pr
               | ed448.Ed448PrivateKey | MLDSAPrivateKey)
 PublicKey = (rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
              | ed448.Ed448PublicKey | MLDSAPublicKey)
+# The keys that sign the message itself, with no parameters.
+_PlainSigner = ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey | MLDSAPrivateKey
+_PlainVerifier = ed25519.Ed25519PublicKey | ed448.Ed448PublicKey | MLDSAPublicKey
 
 # What can sign a handshake (CertifiedKey checks its key against these).
 PRIVATE_KEY_TYPES: tuple[type, ...] = (
@@ -99,8 +103,14 @@ DEFAULT_SCHEMES = (
 )
 
 
-def tls12_schemes(schemes: tuple[int, ...]) -> tuple[int, ...]:
+def tls12_schemes(schemes: Sequence[int]) -> tuple[int, ...]:
     """The schemes of a list that TLS 1.2 may use (not ML-DSA, draft-ietf-tls-mldsa)."""
+    return _tls12_schemes(tuple(schemes))
+
+
+# Kept per list: a TLS 1.2 client asks on every ClientHello, with its config's list.
+@functools.lru_cache(maxsize=64)
+def _tls12_schemes(schemes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(s for s in schemes if s not in SCHEMES or SCHEMES[s].tls12)
 
 
@@ -200,23 +210,29 @@ def sign(key: PrivateKey, scheme_id: int, data: bytes) -> bytes:
     """A signature of ``data``. ECDSA and RSA-PSS signatures are randomized by
     OpenSSL (cryptography takes no seed for them); recorded transcripts replay
     the output of this function."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, _rsa_padding(scheme_id), _hash(scheme_id))
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, _ecdsa(scheme_id))
-    # Ed25519, and ML-DSA with the empty context (draft-ietf-tls-mldsa).
-    return key.sign(data)
+    # By the key's class (key_kind): isinstance against cryptography's abstract
+    # classes goes through abc on every call.
+    kind = key_kind(key)
+    if kind == "rsa":
+        return cast("rsa.RSAPrivateKey", key).sign(data, _rsa_padding(scheme_id),
+                                                   _hash(scheme_id))
+    if kind == "ec":
+        return cast("ec.EllipticCurvePrivateKey", key).sign(data, _ecdsa(scheme_id))
+    # EdDSA, and ML-DSA with the empty context (draft-ietf-tls-mldsa).
+    return cast("_PlainSigner", key).sign(data)
 
 
 def verify(key: PublicKey, scheme_id: int, data: bytes, signature: bytes) -> None:
     """Check a signature; a bad one is ``decrypt_error`` (RFC 8446 §4.4.3)."""
+    kind = key_kind(key)
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, _rsa_padding(scheme_id), _hash(scheme_id))
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, _ecdsa(scheme_id))
+        if kind == "rsa":
+            cast("rsa.RSAPublicKey", key).verify(signature, data, _rsa_padding(scheme_id),
+                                                 _hash(scheme_id))
+        elif kind == "ec":
+            cast("ec.EllipticCurvePublicKey", key).verify(signature, data, _ecdsa(scheme_id))
         else:
-            key.verify(signature, data)
+            cast("_PlainVerifier", key).verify(signature, data)
     except (InvalidSignature, ValueError):
         raise DecryptError(f"{SCHEMES[scheme_id].name} signature does not verify") from None
 

@@ -166,5 +166,5 @@ def path_der(path: list[x509.Certificate], chain: list[x509.Certificate],
     """A verified path as DER, leaf first, without encoding a certificate again:
     the peer's as received (``chain`` parsed from ``received``), the rest as the
     trust store keeps them. Path validation returns the objects it was given."""
-    as_received = {id(c): der for c, der in zip(chain, received, strict=True)}
-    return tuple(as_received.get(id(c)) or trust.der(c) for c in path)
+    as_received = dict(zip(map(id, chain), received, strict=True))
+    return tuple([as_received.get(id(c)) or trust.der(c) for c in path])

@@ -4,6 +4,7 @@ Finished check, the exporter, and the connected state (which refuses renegotiati
 from __future__ import annotations
 
 import functools
+from dataclasses import field
 from typing import Any
 
 from ..constants import TLS12, HandshakeType as H, NamedGroup, describe
@@ -35,17 +36,20 @@ class Tls12Keys:
     server_key: bytes
     client_iv: bytes
     server_iv: bytes
+    # The master secret as the PRF's key, for the Finished messages (the handshake
+    # only: the established connection's exporter keeps the bytes, see negotiated12).
+    master_prf: prf.MasterSecret = field(compare=False, repr=False)
 
     @classmethod
     def derive(cls, suite: Suite, master: bytes, extended_master_secret: bool,
                client_random: bytes, server_random: bytes) -> Tls12Keys:
         key_len, iv_len = suite.key_len, suite.iv_len
-        block = prf.key_block(suite.hash_name, master, client_random, server_random,
-                              2 * (key_len + iv_len))
+        master_prf = prf.MasterSecret(suite.hash_name, master)
+        block = master_prf.key_block(client_random, server_random, 2 * (key_len + iv_len))
         return cls(suite, master, extended_master_secret, client_random, server_random,
                    block[:key_len],
                    block[key_len : 2 * key_len], block[2 * key_len : 2 * key_len + iv_len],
-                   block[2 * key_len + iv_len :])
+                   block[2 * key_len + iv_len :], master_prf)
 
     @property
     def client_write(self) -> Tls12Protection:
@@ -63,11 +67,6 @@ class Tls12Keys:
                  "extended_master_secret": self.extended_master_secret,
                  "derived": {name: len(value) for name, value in secrets.items()}}, secrets)
 
-    def export(self, label: bytes, context: bytes | None, length: int) -> bytes:
-        """RFC 5705 keying material (the TLS 1.2 exporter)."""
-        return prf.export(self.suite.hash_name, self.master, self.client_random,
-                          self.server_random, label, context, length)
-
 
 def derive_keys12(engine: Engine, suite: Suite, master: bytes, extended_master_secret: bool,
                   client_random: bytes, server_random: bytes) -> Tls12Keys:
@@ -79,8 +78,8 @@ def derive_keys12(engine: Engine, suite: Suite, master: bytes, extended_master_s
 
 def verify_finished12(engine: Engine, keys: Tls12Keys, message: Finished,
                       from_client: bool) -> None:
-    expected = prf.finished_verify_data(keys.suite.hash_name, keys.master, from_client,
-                                        engine.transcript.digest_before_last())
+    expected = keys.master_prf.finished_verify_data(from_client,
+                                                    engine.transcript.digest_before_last())
     if not constant_time_equal(expected, message.verify_data):
         raise DecryptError(f"{'client' if from_client else 'server'} Finished does not verify")
     engine.note(result="verified")
@@ -90,8 +89,8 @@ def send_finished12(engine: Engine, keys: Tls12Keys, from_client: bool) -> None:
     """ChangeCipherSpec, then Finished under the new keys (RFC 5246 §7.4.9)."""
     engine.send_change_cipher_spec()
     engine.install_write(keys.client_write if from_client else keys.server_write)
-    engine.send(Finished(prf.finished_verify_data(keys.suite.hash_name, keys.master,
-                                                  from_client, engine.transcript.digest())))
+    engine.send(Finished(keys.master_prf.finished_verify_data(from_client,
+                                                              engine.transcript.digest())))
 
 
 @functools.cache
@@ -106,7 +105,10 @@ def key_exchange12(suite: Suite, group: int | None, resumed: bool) -> str:
 
 
 def negotiated12(keys: Tls12Keys, summary: HandshakeComplete) -> Negotiated:
-    return Negotiated(TLS12, keys.suite, summary, keys.export)
+    # RFC 5705 keying material. The exporter holds the secret's bytes, not the keys
+    # with their padded HMAC states.
+    return Negotiated(TLS12, keys.suite, summary, functools.partial(
+        prf.export, keys.suite.hash_name, keys.master, keys.client_random, keys.server_random))
 
 
 class Connected12(State):

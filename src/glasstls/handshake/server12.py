@@ -18,9 +18,10 @@ handshake), ``Keys12`` once the master secret exists.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import trace as t
 from ..certs import CertifiedKey, name_der
@@ -103,6 +104,9 @@ _CURVE_GROUPS = {"secp256r1": NamedGroup.secp256r1, "secp384r1": NamedGroup.secp
 # RFC 5246 §7.4.4: ClientCertificateType rsa_sign and ecdsa_sign (RFC 8422 §5.5).
 _CERTIFICATE_TYPES = bytes([1, 64])
 
+# RFC 5246 §7.4.5: ServerHelloDone has an empty body; the same bytes every time.
+_SERVER_HELLO_DONE = EmptyMessage(H.server_hello_done, bytes([H.server_hello_done, 0, 0, 0]))
+
 
 @frozen
 class Hello12:
@@ -171,9 +175,9 @@ def _choose(config: ServerConfig, hello: ClientHello, candidates: tuple[Certifie
             # RFC 8422 §5.3: an ECDSA or EdDSA key for the ECDHE_ECDSA suites.
             if signatures.tls12_authentication(certified.private_key) != suite.authentication:
                 continue
-            kind, _, curve = signatures.describe_key(certified.private_key).partition(" ")
-            if kind == "ECDSA" and groups_ext is not None and _CURVE_GROUPS.get(
-                    curve) not in client_groups:
+            key = certified.private_key
+            if groups_ext is not None and signatures.key_kind(key) == "ec" and _CURVE_GROUPS.get(
+                    cast("ec.EllipticCurvePrivateKey", key).curve.name) not in client_groups:
                 continue  # RFC 8422 §5.3: an ECDSA key on a curve the client supports
             if suite.key_exchange == "RSA":
                 return suite, certified, None, None
@@ -334,7 +338,7 @@ def _send_full_flight(engine: Engine, s: Hello12, certified: CertifiedKey, group
             _CERTIFICATE_TYPES, signatures.tls12_schemes(config.signature_schemes),
             tuple(name_der(name) for name in config.client_ca_names)))
         engine.note(policy=config.client_auth, ca_names=len(config.client_ca_names))
-    engine.send(EmptyMessage(H.server_hello_done))
+    engine.send(_SERVER_HELLO_DONE)
     full = Full12(certified, ecdhe)
     return ExpectClientCertificate(s, full) if request else (
         ExpectClientKeyExchange(s, full, None))
@@ -351,12 +355,15 @@ def _send_abbreviated_flight(engine: Engine, s: Hello12, state: SessionState) ->
     return ExpectChangeCipherSpec(s, established)
 
 
-def _send_finished(engine: Engine, s: Hello12, established: Keys12) -> None:
+def _send_finished(engine: Engine, s: Hello12, established: Keys12,
+                   state: SessionState | None = None) -> None:
+    """[NewSessionTicket] ChangeCipherSpec Finished; ``state``: the session, when the
+    caller made it already."""
     if s.ticket_keys is not None:
         # RFC 5077 §3.3: NewSessionTicket, sealed like TLS 1.3 tickets.
         config = s.config
-        ticket = s.ticket_keys.seal(_session_state(s, established).encode(), config.clock(),
-                                    config.rng)
+        state = state or _session_state(s, established)
+        ticket = s.ticket_keys.seal(state.encode(), config.clock(), config.rng)
         engine.send(NewSessionTicket12(config.ticket_lifetime, ticket))
     send_finished12(engine, established.keys, from_client=False)
 
@@ -482,10 +489,12 @@ class ExpectFinished(_Tls12ServerState):
         check_finished_length(message, 12)
         verify_finished12(engine, established.keys, message, from_client=True)
         if not established.resumed:
-            _send_finished(engine, s, established)
-            if s.session_id and config.session_cache is not None:
-                config.session_cache.store(s.session_id, _session_state(s, established),
-                                           config.clock())
+            # One session for the ticket and the cache (s.session_id: a cache is set).
+            state = (_session_state(s, established)
+                     if s.session_id or s.ticket_keys is not None else None)
+            _send_finished(engine, s, established, state)
+            if state is not None and s.session_id and config.session_cache is not None:
+                config.session_cache.store(s.session_id, state, config.clock())
         group, scheme = established.group, established.signature_scheme
         engine.finish(negotiated12(established.keys, HandshakeComplete(
             version="TLSv1.2", cipher_suite=suite.name,
