@@ -20,7 +20,7 @@ from .certs import CertifiedKey, TrustStore
 from .compression import DEFAULT_ALGORITHMS, check_algorithms
 from .constants import TLS12, TLS13, CipherSuite, NamedGroup
 from .crypto.groups import DEFAULT_GROUPS, DEFAULT_KEY_SHARES, GROUPS
-from .crypto.signatures import DEFAULT_SCHEMES, SCHEMES
+from .crypto.signatures import DEFAULT_SCHEMES, SCHEMES, tls12_schemes
 from .crypto.suites import (
     DEFAULT_TLS12_SUITES,
     DEFAULT_TLS13_SUITES,
@@ -72,6 +72,16 @@ def _check_common(config: ClientConfig | ServerConfig) -> None:
     for scheme in config.signature_schemes:
         if scheme not in SCHEMES:
             raise ConfigError(f"unsupported signature scheme 0x{scheme:04x}")
+    if TLS13 not in config.versions:
+        # With TLS 1.2 alone, the TLS 1.3-only entries are left out of what is offered
+        # and accepted; an empty list is not a valid extension (RFC 8422 §5.1.1 and
+        # RFC 5246 §7.4.1.4.1 give both lists a minimum length), so refuse it here.
+        if not any(GROUPS[g].tls12 for g in config.groups):
+            raise ConfigError("TLS 1.2 is the only version enabled but none of the groups "
+                              "can be used in TLS 1.2 (the ML-KEM hybrids are TLS 1.3 only)")
+        if not tls12_schemes(config.signature_schemes):
+            raise ConfigError("TLS 1.2 is the only version enabled but none of the signature "
+                              "schemes can be used in TLS 1.2 (ML-DSA is TLS 1.3 only)")
     if config.record_size_limit is not None and not 64 <= config.record_size_limit <= 2**14 + 1:
         raise ConfigError("record_size_limit must be between 64 and 16385 (RFC 8449)")
     if config.record_padding_block < 0:
