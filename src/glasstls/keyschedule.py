@@ -13,11 +13,29 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .crypto.hkdf import HmacKey, expand_label, extract, hmac_digest
-from .crypto.suites import Suite
+from .crypto.hkdf import HmacKey, expand_label, extract, hkdf_label_prefix, hmac_digest
+from .crypto.suites import TLS13_SUITES, Suite
 from .immutable import frozen
 
 _EMPTY_HASHES = {name: hashlib.new(name, b"").digest() for name in ("sha256", "sha384")}
+
+# RFC 8446 §7.1: Derive-Secret's labels. Its context is always a transcript hash,
+# so each label's HkdfLabel prefix is a constant of the hash: worked out here once.
+DERIVE_SECRET_LABELS = (b"ext binder", b"res binder", b"c e traffic", b"e exp master",
+                        b"derived", b"c hs traffic", b"s hs traffic", b"c ap traffic",
+                        b"s ap traffic", b"exp master", b"res master")
+SECRET_PREFIXES = {
+    name: {label: hkdf_label_prefix(label, len(empty), len(empty))
+           for label in DERIVE_SECRET_LABELS}
+    for name, empty in _EMPTY_HASHES.items()
+}
+# §7.3 and §4.4.4: the write key, the IV and the finished_key of a traffic secret
+# (empty contexts), per suite id.
+TRAFFIC_PREFIXES = {
+    suite.id: (hkdf_label_prefix(b"key", suite.key_len, 0), hkdf_label_prefix(b"iv", 12, 0),
+               hkdf_label_prefix(b"finished", suite.hash_len, 0))
+    for suite in TLS13_SUITES
+}
 
 
 def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
@@ -37,7 +55,8 @@ _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_H
 
 
 class KeySchedule:
-    __slots__ = ("_empty_hash", "_hash", "_key", "_len", "_salt", "secret", "suite")
+    __slots__ = ("_empty_hash", "_hash", "_key", "_len", "_prefixes", "_salt", "secret",
+                 "suite")
     # HKDF-Extract's key for the next stage, Derive-Secret(., "derived", ""), when
     # known in advance.
     _salt: HmacKey | None
@@ -48,6 +67,7 @@ class KeySchedule:
         self._hash = suite.hash_name
         self._len = suite.hash_len
         self._empty_hash = _EMPTY_HASHES[self._hash]
+        self._prefixes = SECRET_PREFIXES[self._hash]
         # Early Secret = HKDF-Extract(0, PSK or 0)
         if psk is None:
             self.secret = _WITHOUT_PSK[self._hash][0]
@@ -63,10 +83,12 @@ class KeySchedule:
         self._salt = None
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
+        """Derive-Secret(stage secret, label, messages), given the messages' hash;
+        ``label`` one of ``DERIVE_SECRET_LABELS``."""
         key = self._key
         if key is None:
             key = self._key = HmacKey(self._hash, self.secret)
-        return key.expand_label(label, transcript_hash, self._len)
+        return key.derive(self._prefixes[label], transcript_hash, self._len)
 
     def _next_stage(self, input_key_material: bytes) -> None:
         # HKDF-Extract(salt, IKM), the salt Derive-Secret(., "derived", ""): a key
@@ -210,15 +232,16 @@ class Tls13Exporter:
 
 def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
     prk = HmacKey(suite.hash_name, secret)
-    return TrafficKeys(secret, prk.expand_label(b"key", b"", suite.key_len),
-                       prk.expand_label(b"iv", b"", 12),
-                       prk.expand_label(b"finished", b"", suite.hash_len) if finished else b"")
+    key, iv, finished_key = TRAFFIC_PREFIXES[suite.id]
+    return TrafficKeys(secret, prk.derive(key, b"", suite.key_len), prk.derive(iv, b"", 12),
+                       prk.derive(finished_key, b"", suite.hash_len) if finished else b"")
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
     prk = HmacKey(suite.hash_name, secret)
-    return prk.expand_label(b"key", b"", suite.key_len), prk.expand_label(b"iv", b"", 12)
+    key, iv, _ = TRAFFIC_PREFIXES[suite.id]
+    return prk.derive(key, b"", suite.key_len), prk.derive(iv, b"", 12)
 
 
 def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:

@@ -11,10 +11,21 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from glasstls.constants import CipherSuite
-from glasstls.crypto.hkdf import HmacKey, expand, expand_label, extract, hmac_digest
-from glasstls.crypto.suites import SUITES, TLS13_SUITES
+from glasstls.crypto.hkdf import (
+    HmacKey,
+    expand,
+    expand_label,
+    extract,
+    hkdf_label_prefix,
+    hmac_digest,
+    label_prefix,
+)
+from glasstls.crypto.suites import SUITES, TLS13_SUITES, Suite
 from glasstls.handshake.transcript import Transcript
 from glasstls.keyschedule import (
+    DERIVE_SECRET_LABELS,
+    SECRET_PREFIXES,
+    TRAFFIC_PREFIXES,
     KeySchedule,
     exporter,
     finished_verify_data,
@@ -196,3 +207,73 @@ def test_expand_label_of_a_secret_used_once_equals_the_kept_key_s(
     once = expand_label(hash_name, secret, label, context, length, hash_len)
     assert once == HmacKey(hash_name, secret).expand_label(label, context, length)
     assert len(once) == length
+
+
+# -- precomputed HkdfLabel prefixes ------------------------------------------------------------
+
+
+def _hkdf_expand_label_from_scratch(hash_name: str, secret: bytes, label: bytes, context: bytes,
+                                    length: int) -> bytes:
+    """RFC 8446 §7.1 and RFC 5869 §2.3 written out with the stdlib's HMAC, for comparison."""
+    full_label = b"tls13 " + label
+    info = (length.to_bytes(2, "big") + len(full_label).to_bytes(1, "big") + full_label
+            + len(context).to_bytes(1, "big") + context)
+    output, block, counter = b"", b"", 1
+    while len(output) < length:
+        block = hmac.digest(secret, block + info + bytes([counter]), hash_name)
+        output += block
+        counter += 1
+    return output[:length]
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
+@pytest.mark.parametrize("label", DERIVE_SECRET_LABELS, ids=lambda label: label.decode())
+def test_derive_secret_with_its_precomputed_prefix_equals_the_rfc_definition(
+        suite: Suite, label: bytes) -> None:
+    # Derive-Secret(Secret, Label, Messages) = HKDF-Expand-Label(Secret, Label,
+    # Transcript-Hash(Messages), Hash.length): every label, every suite, from a table.
+    schedule = KeySchedule(suite, psk=bytes(range(suite.hash_len)))
+    transcript_hash = hashlib.new(suite.hash_name, label).digest()
+    assert schedule.derive_secret(label, transcript_hash) == _hkdf_expand_label_from_scratch(
+        suite.hash_name, schedule.secret, label, transcript_hash, suite.hash_len)
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
+def test_traffic_keys_from_precomputed_prefixes_equal_the_rfc_definition(suite: Suite) -> None:
+    # RFC 8446 §7.3 and §4.4.4: write key, write IV and finished_key of a traffic secret.
+    schedule = KeySchedule(suite)
+    schedule.enter_handshake(bytes(range(32)))
+    keys = schedule.handshake_keys(hashlib.new(suite.hash_name, b"hello").digest())
+    for direction in (keys.client, keys.server):
+        name, secret = suite.hash_name, direction.secret
+        assert direction.key == _hkdf_expand_label_from_scratch(name, secret, b"key", b"",
+                                                                 suite.key_len)
+        assert direction.iv == _hkdf_expand_label_from_scratch(name, secret, b"iv", b"", 12)
+        assert direction.finished_key == _hkdf_expand_label_from_scratch(
+            name, secret, b"finished", b"", suite.hash_len)
+        assert traffic_keys(suite, secret) == (direction.key, direction.iv)
+
+
+def test_label_prefix_tables_hold_every_tls13_suite_and_derive_secret_label() -> None:
+    assert set(TRAFFIC_PREFIXES) == {suite.id for suite in TLS13_SUITES}
+    for hash_name, prefixes in SECRET_PREFIXES.items():
+        assert set(prefixes) == set(DERIVE_SECRET_LABELS), hash_name
+
+
+@settings(max_examples=200, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]), secret=st.binary(max_size=200),
+       label=st.binary(min_size=1, max_size=40), context=st.binary(max_size=255),
+       length=st.integers(min_value=1, max_value=300))
+def test_expand_label_and_derive_equal_the_rfc_definition(
+        hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> None:
+    # The kept prefixes (label_prefix), the key's derive and both expand_labels all
+    # give RFC 8446 §7.1's HKDF-Expand-Label, outputs longer than one hash included.
+    expected = _hkdf_expand_label_from_scratch(hash_name, secret, label, context, length)
+    hash_len = hashlib.new(hash_name).digest_size
+    key = HmacKey(hash_name, secret)
+    assert key.expand_label(label, context, length) == expected
+    assert expand_label(hash_name, secret, label, context, length, hash_len) == expected
+    assert label_prefix(label, length, len(context)) == hkdf_label_prefix(label, length,
+                                                                          len(context))
+    if length <= hash_len:
+        assert key.derive(label_prefix(label, length, len(context)), context, length) == expected

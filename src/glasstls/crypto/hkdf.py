@@ -4,10 +4,15 @@ A handshake makes some forty HMACs over short inputs, most of them with a key
 used more than once in a row (a stage's secrets, a traffic secret's key and IV,
 the TLS 1.2 PRF's blocks). ``HmacKey`` pads such a key once (RFC 2104) and copies
 the two hash states for each message; ``hmac.digest`` would look the digest up by
-name in OpenSSL on every call, which on OpenSSL 3 costs more than the hashing.
+name in OpenSSL on every call, which on OpenSSL 3 costs more than the hashing, and
+``cryptography``'s HMAC, cheaper per message, costs three times as much to key.
 A key used once (a Finished MAC, a binder's finished key, an HKDF-Extract) is
 cheaper without the states: the module's functions hash its two padded blocks
 with the message instead (no state to copy; ~15 % less time per HMAC).
+
+The HkdfLabel of a derivation (§7.1) is fixed up to its context by its label, its
+length and the length of its context: ``HmacKey.derive`` takes that prefix as a
+constant the caller keeps (``keyschedule``'s tables, built once per hash and suite).
 """
 
 from __future__ import annotations
@@ -63,42 +68,47 @@ class HmacKey:
     def expand_label(self, label: bytes, context: bytes, length: int) -> bytes:
         """HKDF-Expand-Label(Secret, Label, Context, Length) with the "tls13 " prefix,
         this key being the secret."""
-        # The prefix looked up here rather than in _label_info: a call less on the
-        # handshake's most frequent path.
-        prefix = _LABEL_PREFIXES.get((label, length)) or _label_prefix(label, length)
-        info = prefix + _LENGTH_BYTES[len(context)] + context
         if length > self._outer.digest_size:
-            return self.expand(info, length)
-        # One block, T(1) = HMAC(secret, info || 0x01): every TLS 1.3 derivation,
-        # written out (this is the handshake's most frequent call).
+            return self.expand(label_prefix(label, length, len(context)) + context, length)
+        return self.derive(label_prefix(label, length, len(context)), context, length)
+
+    def derive(self, prefix: bytes, context: bytes, length: int) -> bytes:
+        """HKDF-Expand-Label of at most one hash's length, its HkdfLabel given as the
+        ``label_prefix`` of its label, length and context length (a constant of each
+        derivation, which callers keep) and the context: T(1) = HMAC(secret,
+        HkdfLabel || 0x01) cut to ``length``, written out (every TLS 1.3 derivation,
+        the handshake's most frequent call)."""
         inner = self._inner.copy()
-        inner.update(info + b"\x01")
+        inner.update(prefix + context + b"\x01")
         outer = self._outer.copy()
         outer.update(inner.digest())
         block: bytes = outer.digest()
         return block[:length]
 
 
-def _label_info(label: bytes, context: bytes, length: int) -> bytes:
-    """RFC 8446 §7.1: the HkdfLabel structure, HKDF-Expand's info."""
-    prefix = _LABEL_PREFIXES.get((label, length)) or _label_prefix(label, length)
-    return prefix + _LENGTH_BYTES[len(context)] + context
-
-
-def _label_prefix(label: bytes, length: int) -> bytes:
-    """HkdfLabel's length and label fields, kept for the next time."""
+def hkdf_label_prefix(label: bytes, length: int, context_length: int) -> bytes:
+    """RFC 8446 §7.1: the HkdfLabel up to its context: uint16 length, opaque
+    label<7..255> = "tls13 " + Label, and the length byte of opaque context<0..255>."""
     full_label = b"tls13 " + label
-    prefix = length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
-    if len(_LABEL_PREFIXES) < _LABEL_PREFIXES_KEPT:
-        _LABEL_PREFIXES[(label, length)] = prefix  # one dict store: safe across threads
+    return (length.to_bytes(2, "big") + bytes([len(full_label)]) + full_label
+            + bytes([context_length]))
+
+
+def label_prefix(label: bytes, length: int, context_length: int) -> bytes:
+    """``hkdf_label_prefix``, kept for the next time."""
+    prefix = _LABEL_PREFIXES.get((label, length, context_length))
+    if prefix is None:
+        prefix = hkdf_label_prefix(label, length, context_length)
+        if len(_LABEL_PREFIXES) < _LABEL_PREFIXES_KEPT:
+            # One dict store: safe across threads.
+            _LABEL_PREFIXES[(label, length, context_length)] = prefix
     return prefix
 
 
-_LENGTH_BYTES = [bytes([n]) for n in range(256)]
-# The protocol's own labels and lengths are a few dozen pairs; exporter labels come
-# from the application, so past this many the prefix is built afresh, not kept.
+# The protocol's own labels, lengths and contexts are a few dozen; exporter labels
+# come from the application, so past this many the prefix is built afresh, not kept.
 _LABEL_PREFIXES_KEPT = 64
-_LABEL_PREFIXES: dict[tuple[bytes, int], bytes] = {}
+_LABEL_PREFIXES: dict[tuple[bytes, int, int], bytes] = {}
 
 
 def hmac_digest(hash_name: str, key: bytes, data: bytes) -> bytes:
@@ -126,7 +136,7 @@ def expand_label(
 ) -> bytes:
     """HKDF-Expand-Label(Secret, Label, Context, Length) with the "tls13 " prefix, the
     secret used for this one derivation."""
-    info = _label_info(label, context, length)
+    info = label_prefix(label, length, len(context)) + context
     if length > hash_len:
         return expand(hash_name, secret, info, length, hash_len)
     return hmac_digest(hash_name, secret, info + b"\x01")[:length]
