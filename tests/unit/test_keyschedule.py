@@ -21,6 +21,7 @@ from glasstls.crypto.hkdf import (
     label_prefix,
 )
 from glasstls.crypto.suites import SUITES, TLS13_SUITES, Suite
+from glasstls.errors import InternalError
 from glasstls.handshake.transcript import Transcript
 from glasstls.keyschedule import (
     DERIVE_SECRET_LABELS,
@@ -277,3 +278,30 @@ def test_expand_label_and_derive_equal_the_rfc_definition(
                                                                           len(context))
     if length <= hash_len:
         assert key.derive(label_prefix(label, length, len(context)), context, length) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]),
+       messages=st.lists(st.tuples(st.sampled_from([1, 2, 4, 8, 11, 13, 15, 20, 24]),
+                                   st.binary(max_size=40)), min_size=1, max_size=8),
+       hash_known_after=st.integers(min_value=0, max_value=8))
+def test_transcript_hash_before_the_last_message_is_kept_for_the_messages_that_need_it(
+        hash_name: str, messages: list[tuple[int, bytes]], hash_known_after: int) -> None:
+    # RFC 8446 §4.4.3, §4.4.4 (and §7.1's early secret for the server, after its
+    # ServerHello): the hash up to a CertificateVerify, a Finished or a ServerHello is
+    # there once it is added; after any other message, asking for it is an error
+    # rather than an older hash. The hash may be chosen after some messages.
+    transcript = Transcript()
+    raws = [bytes([kind, 0, 0, len(body)]) + body for kind, body in messages]
+    for index, raw in enumerate(raws):
+        if index == hash_known_after:
+            transcript.set_hash(hash_name)
+        transcript.add(raw)
+    transcript.set_hash(hash_name)
+    assert transcript.digest() == hashlib.new(hash_name, b"".join(raws)).digest()
+    if messages[-1][0] in (2, 15, 20):
+        assert transcript.digest_before_last() == hashlib.new(hash_name,
+                                                              b"".join(raws[:-1])).digest()
+    else:
+        with pytest.raises(InternalError):
+            transcript.digest_before_last()

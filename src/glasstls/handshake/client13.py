@@ -135,14 +135,15 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
                                    "which we did not send")
         shared_secret = share.complete(entry.key_exchange)
         group = entry.group
-        engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
-            "group": describe(NamedGroup, group), "hybrid": GROUPS[group].hybrid,
-            "client_share_bytes": len(share.public),
-            "server_share_bytes": len(entry.key_exchange),
-            "shared_secret_bytes": len(shared_secret),
-        }, {"shared_secret": shared_secret})
+        if engine.tracing:
+            engine.trace(t.KEY_EXCHANGE, t.LOCAL, {
+                "group": describe(NamedGroup, group), "hybrid": GROUPS[group].hybrid,
+                "client_share_bytes": len(share.public),
+                "server_share_bytes": len(entry.key_exchange),
+                "shared_secret_bytes": len(shared_secret),
+            }, {"shared_secret": shared_secret})
     schedule = offer.hello.psk_schedule
-    if resumed is None or schedule is None or schedule.suite != suite:
+    if resumed is None or schedule is None or schedule.suite.id != suite.id:
         # (A server may resume with another suite of the ticket's hash: its keys
         # have their own lengths.)
         schedule = KeySchedule(suite, resumed.secret if resumed is not None else None)

@@ -13,6 +13,13 @@ from ..errors import InternalError
 # The constructors themselves: hashlib.new(name) looks the name up every time.
 _NEW: dict[str, Callable[..., Any]] = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
+# The messages after which the hash up to them is asked for (``digest_before_last``):
+# a received CertificateVerify or Finished covers the transcript before itself, and a
+# server's early traffic secret the ClientHello, once its ServerHello is added. Only
+# these keep a copy of the hash state; the other messages are hashed without one.
+_SNAPSHOT_AFTER = frozenset({HandshakeType.server_hello, HandshakeType.certificate_verify,
+                             HandshakeType.finished})
+
 
 def hash_of(hash_name: str, messages: bytes) -> bytes:
     """The hash of ``messages`` alone (a PSK binder's truncated ClientHello)."""
@@ -40,14 +47,16 @@ class Transcript:
         self._hash_name = hash_name
         self._hash = _NEW[hash_name]()
         for message in self._messages:
-            self._previous = self._hash.copy()
-            self._hash.update(message)
+            self._hash_message(message)
 
     def add(self, raw: bytes) -> None:
         self._messages.append(raw)
         if self._hash is not None:
-            self._previous = self._hash.copy()
-            self._hash.update(raw)
+            self._hash_message(raw)
+
+    def _hash_message(self, raw: bytes) -> None:
+        self._previous = self._hash.copy() if raw[0] in _SNAPSHOT_AFTER else None
+        self._hash.update(raw)
 
     def digest(self) -> bytes:
         assert self._hash is not None, "transcript hash used before the suite was chosen"
@@ -55,8 +64,10 @@ class Transcript:
 
     def digest_before_last(self) -> bytes:
         """The hash up to, not including, the last message added: what a
-        CertificateVerify or Finished that was just received covers."""
-        assert self._previous is not None
+        CertificateVerify or Finished that was just received covers (or, after a
+        ServerHello, the hash through the ClientHello)."""
+        if self._previous is None:
+            raise InternalError("no transcript hash is kept before this message")
         return bytes(self._previous.digest())
 
     def digest_with(self, extra: bytes) -> bytes:
