@@ -152,46 +152,10 @@ def test_each_connection_has_its_own_context_from_config_to_handler() -> None:
     assert set(seen["trace"]) == set(clients) and None not in seen["trace"]
 
 
-def test_the_loop_answers_the_client_hello_and_a_worker_takes_the_last_flight() -> None:
-    """The loop runs a handshake until the server's answer is on the wire; the
-    client's last flight (its Finished) and the session tickets are handled by the
-    worker that then runs the handler, so the loop's share of each handshake, the
-    part every connection queues for, is smaller."""
-    threads: dict[tuple[str, str], set[str]] = {}
-
-    def connection_config(config: ServerConfig) -> ServerConfig:
-        def trace(event: Any) -> None:
-            threads.setdefault((event.action, event.step), set()).add(
-                threading.current_thread().name)
-        return dataclasses.replace(config, trace=trace)
-
-    handled: list[str] = []
-
-    def handler(sock: TLSSocket, address: Any) -> None:
-        handled.append(threading.current_thread().name)
-        echo(sock, address)
-
-    with serving(handler, connection_config=connection_config) as server:
-        with glasstls.connect(server.address, config=client_config(),
-                              server_hostname="localhost", timeout=PATIENCE) as sock:
-            sock.sendall(b"ping")
-            assert sock.recv(10) == b"ping"
-            assert sock.session is not None  # the tickets came
-    received = {step: names for (action, step), names in threads.items()
-                if action == "received"}
-    assert received["ClientHello"] == {"glasstls-server"}, threads
-    assert received["Finished"] == set(handled), threads
-    assert handled[0].startswith("glasstls-worker-")
-    sent_tickets = [names for (action, step), names in threads.items()
-                    if action == "sent" and "Ticket" in step]
-    assert sent_tickets and all(names == set(handled) for names in sent_tickets), threads
-
-
 def test_a_client_that_stalls_after_the_servers_answer_ends_at_its_deadline(
         caplog: pytest.LogCaptureFixture) -> None:
-    """A client that never sends its last flight holds the worker that waits for it
-    only until the handshake's deadline; it never reaches the handler, and its slot
-    comes free."""
+    """A client that never sends its last flight is given up at the handshake's
+    deadline; it never reaches the handler, and its slot comes free."""
     caplog.set_level(logging.INFO, logger="glasstls.io")
     handled: list[Any] = []
     with serving(lambda sock, address: handled.append(address), max_connections=1,
@@ -214,7 +178,7 @@ def test_a_client_that_stalls_after_the_servers_answer_ends_at_its_deadline(
     assert len(handled) == 1
 
 
-def test_a_bad_last_flight_is_refused_on_the_worker_and_never_reaches_the_handler(
+def test_a_bad_last_flight_is_refused_and_never_reaches_the_handler(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="glasstls.io")
     handled: list[Any] = []

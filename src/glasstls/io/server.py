@@ -1,11 +1,10 @@
 """A threaded blocking server: ``serve(address, handler, config=...)``.
 
 One thread, the server's loop, accepts connections and runs every handshake on
-non-blocking sockets, each against its own ``handshake_timeout``, until the
-server has answered the client's first flight; then the connection goes to a
-worker thread, which finishes the handshake (the client's Finished, the session
-tickets), calls ``handler(tls_socket, client_address)`` and closes the socket
-(with close_notify) when the handler returns. Workers are reused from one connection to
+non-blocking sockets, each against its own ``handshake_timeout``; a connection
+whose handshake is done goes to a worker thread, which calls
+``handler(tls_socket, client_address)`` and closes the socket (with
+close_notify) when the handler returns. Workers are reused from one connection to
 the next. A failed handshake is logged and does not reach the handler.
 ``max_connections`` bounds how many connections are handshaking or being served
 at once (the rest wait in the listen backlog); ``connection_config`` gives each
@@ -22,17 +21,11 @@ connection a config of its own, say with its own trace callback.
 Why one loop for the handshakes: a handshake is mostly Python holding the GIL,
 so handshakes on a thread each only interleave (every switch costing the others),
 and a client that stalls its handshake would hold a thread. On the loop a stalled
-client holds a descriptor and a slot, until its deadline. Why not the whole
-handshake: every handshake queues for that one thread, which on a busy machine
-waits for a CPU about as long as it runs (``bench/ab_servers.py`` measures it),
-so what it does per connection bounds the server's rate. The client's last
-flight is handled on the worker while the loop goes on (the loop's CPU per
-connection falls by about a third); a client that stalls after the server's
-answer holds a worker until its deadline. The config's callbacks that run during
-a handshake (``connection_config``, trace, SNI) run on the loop (trace also on
-the worker, for the last flight): they should be quick. Each connection runs in
-a ``contextvars`` context of its own, from ``connection_config`` to the handler's
-end (as an asyncio task does), in which ``client_address()`` names its client.
+client holds a descriptor and a slot, until its deadline. The config's callbacks
+that run during a handshake (``connection_config``, trace, SNI) run on that loop:
+they should be quick. Each connection runs in a ``contextvars`` context of its own,
+from ``connection_config`` to the handler's end (as an asyncio task does), in
+which ``client_address()`` names its client.
 """
 
 from __future__ import annotations
@@ -106,28 +99,22 @@ class _Handshake:
         self.events = 0  # what the selector waits for on its behalf
 
 
-# A connection for a worker: its socket, client address, context, handshake deadline.
-_Job = tuple[TLSSocket, Any, contextvars.Context, float | None]
-
-
 class _Workers:
     """Threads that run handlers, started when none is idle and reused after."""
 
-    def __init__(self, serve: Callable[[TLSSocket, Any, contextvars.Context, float | None],
-                                       None]) -> None:
+    def __init__(self, serve: Callable[[TLSSocket, Any, contextvars.Context], None]) -> None:
         self._serve = serve
-        self._jobs: deque[_Job] = deque()
+        self._jobs: deque[tuple[TLSSocket, Any, contextvars.Context]] = deque()
         self._idle = 0  # workers waiting for a job (never fewer than queued jobs)
         self._ready = threading.Condition()
         self._stopping = False
         self._started = 0
         self.threads: set[threading.Thread] = set()
 
-    def submit(self, sock: TLSSocket, address: Any, context: contextvars.Context,
-               deadline: float | None) -> None:
+    def submit(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
         """Serve the connection on an idle worker, or on a new one; raises what
         ``Thread.start`` raises when no thread can be had."""
-        job = (sock, address, context, deadline)
+        job = (sock, address, context)
         with self._ready:
             if self._idle > len(self._jobs):
                 self._jobs.append(job)
@@ -158,7 +145,7 @@ class _Workers:
             if thread is not threading.current_thread():
                 thread.join()
 
-    def _run(self, job: _Job | None) -> None:
+    def _run(self, job: tuple[TLSSocket, Any, contextvars.Context] | None) -> None:
         try:
             while job is not None:
                 self._serve(*job)
@@ -167,7 +154,7 @@ class _Workers:
             with self._ready:
                 self.threads.discard(threading.current_thread())
 
-    def _next_job(self) -> _Job | None:
+    def _next_job(self) -> tuple[TLSSocket, Any, contextvars.Context] | None:
         with self._ready:
             self._idle += 1
             deadline = time.monotonic() + WORKER_IDLE_TIMEOUT
@@ -401,8 +388,6 @@ class TLSServer:
         sock = handshake.sock
         if sock is None:
             return False
-        if sock._answered_first_flight():
-            return True  # the client's next flight: on the worker (_finish_handshake)
         try:
             sock.do_handshake()
         except ssl.SSLWantReadError:
@@ -456,8 +441,7 @@ class TLSServer:
             sock.settimeout(self._timeout)
             with self._lock:
                 self._connections.add(sock)
-            self._workers.submit(sock, handshake.address, handshake.context,
-                                 handshake.deadline)
+            self._workers.submit(sock, handshake.address, handshake.context)
         except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
             handshake.context.run(logger.error, "no thread to serve %s (%s): connection "
                                   "closed", handshake.address, error)
@@ -478,46 +462,20 @@ class TLSServer:
 
     # -- a worker -------------------------------------------------------------------
 
-    def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context,
-                   deadline: float | None) -> None:
+    def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
         try:
-            context.run(self._handle, sock, address, deadline)
+            context.run(self._handle, sock, address)
         finally:
             with self._lock:
                 self._connections.discard(sock)
             self._release_slot()
 
-    def _handle(self, sock: TLSSocket, address: Any, deadline: float | None) -> None:
+    def _handle(self, sock: TLSSocket, address: Any) -> None:
         try:
             with sock:
-                if self._finish_handshake(sock, address, deadline):
-                    self._handler(sock, address)
+                self._handler(sock, address)
         except Exception:
             logger.exception("handler for %s failed", address)
-
-    def _finish_handshake(self, sock: TLSSocket, address: Any, deadline: float | None) -> bool:
-        """The rest of the handshake, blocking, by its deadline; False (logged as the
-        loop logs a failed handshake) if it fails."""
-        try:
-            if deadline is None:
-                sock.settimeout(None)
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError("the handshake timed out")
-                sock.settimeout(remaining)
-            try:
-                sock.do_handshake()
-            except TimeoutError:
-                raise TimeoutError("the handshake timed out") from None
-            sock.settimeout(self._timeout)
-        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            logger.info("TLS handshake with %s failed: %s", address, error)
-            return False
-        except Exception:  # a bug: that connection ends, the server goes on
-            logger.exception("TLS handshake with %s failed", address)
-            return False
-        return True
 
 
 def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,

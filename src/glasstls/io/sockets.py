@@ -498,11 +498,6 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 channel.receive(data)
             del data  # not held while waiting for the next read
 
-    def _answered_first_flight(self) -> bool:
-        """A server that has written its answer to the client's first flight: all of
-        it is on the wire and the handshake waits for the client's next flight."""
-        return not self._first_flight and not self._out
-
     def _read(self, limit: int) -> bytes:
         channel = self._connected_channel()
         deadline = self._deadline()
