@@ -47,14 +47,29 @@ def test_stalled_handshakes_hold_no_thread() -> None:
                 sock.close()
 
 
+def stall_in_client_hello(sock: socket.socket) -> None:
+    sock.sendall(partial_client_hello())
+
+
+def stall_before_finished(sock: socket.socket) -> None:
+    """Read the server's whole answer, and never send the Finished it waits for."""
+    client = ClientConnection(client_config(), server_name="localhost")
+    sock.sendall(client.data_to_send())
+    while not client.handshake_complete:
+        data = sock.recv(65536)
+        assert data, "the server closed before answering"
+        client.receive_data(data)
+
+
+@pytest.mark.parametrize("stall", [stall_in_client_hello, stall_before_finished])
 def test_the_handshake_timeout_ends_a_stalled_handshake_and_frees_its_slot(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, stall: Any) -> None:
     caplog.set_level(logging.INFO, logger="glasstls.io")
     handled: list[Any] = []
     with serving(lambda sock, address: handled.append(address), max_connections=1,
                  handshake_timeout=0.5) as server:
         with socket.create_connection(server.address, timeout=PATIENCE) as stalled:
-            stalled.sendall(partial_client_hello())
+            stall(stalled)
             assert stalled.recv(100) == b""  # closed by the server, no alert owed
         # The only slot came free: the next client is served.
         with glasstls.connect(server.address, config=client_config(),
@@ -65,8 +80,33 @@ def test_the_handshake_timeout_ends_a_stalled_handshake_and_frees_its_slot(
     assert len(handled) == 1
 
 
+def fail_with_http(sock: socket.socket) -> None:
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert sock.recv(100)[:1] == b"\x15"  # an alert record, then the end
+
+
+def fail_with_a_bad_finished(sock: socket.socket) -> None:
+    client = ClientConnection(client_config(), server_name="localhost")
+    sock.sendall(client.data_to_send())
+    while not client.handshake_complete:
+        data = sock.recv(65536)
+        assert data
+        client.receive_data(data)
+    finished = bytearray(client.data_to_send())
+    finished[-1] ^= 1  # its last record no longer authenticates
+    sock.sendall(bytes(finished))
+    answer = sock.recv(100)
+    # The bad_record_mac alert under the server's application keys (RFC 8446 §5.2:
+    # an encrypted record's outer type is application_data), then the end.
+    assert answer[:1] == b"\x17"
+    events = client.receive_data(answer)
+    assert [getattr(e, "description", None) for e in events] == [
+        glasstls.AlertDescription.bad_record_mac], events
+
+
+@pytest.mark.parametrize("fail", [fail_with_http, fail_with_a_bad_finished])
 def test_a_failed_handshake_is_logged_and_never_reaches_the_handler(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, fail: Any) -> None:
     caplog.set_level(logging.INFO, logger="glasstls.io")
     handled: list[Any] = []
 
@@ -76,9 +116,7 @@ def test_a_failed_handshake_is_logged_and_never_reaches_the_handler(
 
     with serving(handler) as server:
         with socket.create_connection(server.address, timeout=PATIENCE) as plain:
-            plain.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            answer = plain.recv(100)
-            assert answer[:1] == b"\x15"  # an alert record, then the end
+            fail(plain)
         assert echoes(server)
     assert len(handled) == 1
     failures = [r for r in caplog.records if "TLS handshake with" in r.getMessage()]
@@ -150,65 +188,6 @@ def test_each_connection_has_its_own_context_from_config_to_handler() -> None:
     assert [(a, a, a) for a in clients] == seen["handler"]
     assert seen["config"] == clients
     assert set(seen["trace"]) == set(clients) and None not in seen["trace"]
-
-
-def test_a_client_that_stalls_after_the_servers_answer_ends_at_its_deadline(
-        caplog: pytest.LogCaptureFixture) -> None:
-    """A client that never sends its last flight is given up at the handshake's
-    deadline; it never reaches the handler, and its slot comes free."""
-    caplog.set_level(logging.INFO, logger="glasstls.io")
-    handled: list[Any] = []
-    with serving(lambda sock, address: handled.append(address), max_connections=1,
-                 handshake_timeout=0.5) as server:
-        client = ClientConnection(client_config(), server_name="localhost")
-        with socket.create_connection(server.address, timeout=PATIENCE) as stalled:
-            stalled.sendall(client.data_to_send())
-            answer = b""
-            while not client.handshake_complete:  # the server's whole answer
-                answer = stalled.recv(65536)
-                assert answer, "the server closed before answering"
-                client.receive_data(answer)
-            # Its Finished is never sent: the server gives up at the deadline.
-            assert stalled.recv(100) == b""
-        with glasstls.connect(server.address, config=client_config(),
-                              server_hostname="localhost", timeout=PATIENCE) as sock:
-            assert sock.recv(1) == b""  # the next client was served
-    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
-    assert len(failures) == 1 and "the handshake timed out" in failures[0], failures
-    assert len(handled) == 1
-
-
-def test_a_bad_last_flight_is_refused_and_never_reaches_the_handler(
-        caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="glasstls.io")
-    handled: list[Any] = []
-
-    def handler(sock: TLSSocket, address: Any) -> None:
-        handled.append(address)
-        echo(sock, address)
-
-    with serving(handler) as server:
-        client = ClientConnection(client_config(), server_name="localhost")
-        with socket.create_connection(server.address, timeout=PATIENCE) as plain:
-            plain.sendall(client.data_to_send())
-            while not client.handshake_complete:
-                data = plain.recv(65536)
-                assert data
-                client.receive_data(data)
-            finished = bytearray(client.data_to_send())
-            finished[-1] ^= 1  # its last record no longer authenticates
-            plain.sendall(bytes(finished))
-            answer = plain.recv(100)
-            # The bad_record_mac alert, under the server's application keys (RFC 8446
-            # §5.2: an encrypted record's outer type is application_data), then the end.
-            assert answer[:1] == b"\x17"
-            events = client.receive_data(answer)
-            assert [getattr(e, "description", None) for e in events] == [
-                glasstls.AlertDescription.bad_record_mac], events
-        assert echoes(server)
-    assert len(handled) == 1  # only the echo
-    failures = [r for r in caplog.records if "TLS handshake with" in r.getMessage()]
-    assert len(failures) == 1 and failures[0].levelno == logging.INFO, failures
 
 
 def test_close_with_abort_ends_the_handshakes_under_way() -> None:
