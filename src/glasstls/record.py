@@ -326,8 +326,9 @@ class RecordLayer:
     )
 
     def __init__(self) -> None:
-        self.read_protection: Protection = Protection()
-        self.write_protection: Protection = Protection()
+        # One shared instance: a Protection without keys holds nothing that changes.
+        self.read_protection: Protection = _UNPROTECTED
+        self.write_protection: Protection = _UNPROTECTED
         self.write_version = b"\x03\x03"
         self.max_fragment = MAX_PLAINTEXT
         self.padding_block = 0
