@@ -218,7 +218,15 @@ class _Connection:
                     received = record.next_record()
                 if received is None:
                     break
-                self._process_record(*received)
+                content_type, payload = received
+                if content_type == _HANDSHAKE:  # the records of a handshake, most often
+                    self._handshake_data(payload)
+                elif content_type == _APPLICATION_DATA:
+                    self._application_data(payload)
+                elif content_type == _ALERT:
+                    self._alert(payload)
+                else:
+                    self._change_cipher_spec(payload)
             record.compact()
             if core.handshake_out:
                 core.flush_handshake()
@@ -388,16 +396,6 @@ class _Connection:
         finally:
             if core.tracing:
                 core.flush_trace()
-
-    def _process_record(self, content_type: int, payload: bytes) -> None:
-        if content_type == _HANDSHAKE:
-            self._handshake_data(payload)
-        elif content_type == _APPLICATION_DATA:
-            self._application_data(payload)
-        elif content_type == _ALERT:
-            self._alert(payload)
-        else:
-            self._change_cipher_spec(payload)
 
     def _application_data(self, payload: bytes) -> None:
         state = self._state

@@ -436,14 +436,13 @@ class RecordLayer:
                 buffer, position = self._current()  # the read the last record came in
                 if len(buffer) - position < _HEADER:
                     return None
-            content_type = buffer[position]
+            content_type, major, length = _unpack_header(buffer, position)
             if content_type not in _VALID_TYPES:
                 if PlaintextPeer.looks_like_text(buffer[position:position + 64]):
                     raise PlaintextPeer(bytes(buffer[position:position + 64]))
                 raise UnexpectedMessage(f"record of unknown content type {content_type}")
-            if buffer[position + 1] != 3:
+            if major != 3:
                 raise DecodeError("not a TLS record: bad record version")
-            length = (buffer[position + 3] << 8) | buffer[position + 4]
             protection = self.read_protection
             maximum = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
             if length > (maximum if protection.encrypted else MAX_PLAINTEXT):
@@ -500,6 +499,8 @@ class RecordLayer:
         largest = (self.read_limit + _TAG if protection.tls13
                    else MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12)
         buffer, position = self._pending, self._position
+        if len(buffer) - position < _HEADER and not self._following:
+            return None  # no whole record: the connection's compact() keeps the rest
         while True:
             position, record = protection.open_run(buffer, position, largest, plaintexts, views)
             if position == len(buffer) and record is None and not self._following:
