@@ -499,8 +499,6 @@ class RecordLayer:
         largest = (self.read_limit + _TAG if protection.tls13
                    else MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12)
         buffer, position = self._pending, self._position
-        if len(buffer) - position < _HEADER and not self._following:
-            return None  # no whole record: the connection's compact() keeps the rest
         while True:
             position, record = protection.open_run(buffer, position, largest, plaintexts, views)
             if position == len(buffer) and record is None and not self._following:
