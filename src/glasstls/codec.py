@@ -154,6 +154,26 @@ class Reader:
         self._pos = stop
         return Reader(data, pos, stop)
 
+    def entry(self) -> tuple[int, Reader] | None:
+        """The next ``uint16 type; opaque body<0..2^16-1>`` (an extension), its body as a
+        sub-reader, or None at the end: one call per entry of an extension block, the
+        handshake's busiest loop, instead of ``remaining``, ``u16`` and ``vector``."""
+        start = self._pos
+        end = self._end
+        if start == end:
+            return None
+        data = self._data
+        pos = start + 4
+        if pos > end:
+            # The message u16() or vector(2) would give; nothing is consumed.
+            left = end - start
+            raise DecodeError(f"truncated: needed 2 bytes, {left if left < 2 else left - 2} left")
+        stop = pos + ((data[start + 2] << 8) | data[start + 3])
+        if stop > end:
+            raise self._bad_length(stop - pos, 0, None, end - pos)
+        self._pos = stop
+        return (data[start] << 8) | data[start + 1], Reader(data, pos, stop)
+
     def u16_list(self, length_size: int = 2, minimum: int = 0,
                  maximum_count: int | None = None) -> tuple[int, ...]:
         """A vector of uint16 values (cipher suites, groups, schemes...), of at most
