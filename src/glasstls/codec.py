@@ -21,6 +21,7 @@ from types import TracebackType
 
 from .errors import DecodeError
 
+_U32 = struct.Struct(">I")
 _MAX = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF, 4: 0xFFFFFFFF}
 
 
@@ -90,8 +91,13 @@ class Reader:
         return int.from_bytes(self._data[start : start + 3], "big")
 
     def u32(self) -> int:
-        start = self._take(4)
-        return int.from_bytes(self._data[start : start + 4], "big")
+        # Written out as u16 (each ticket, PSK identity and stored session has some).
+        start = self._pos
+        if start + 4 > self._end:
+            raise self._truncated(4)
+        self._pos = start + 4
+        value: int = _U32.unpack_from(self._data, start)[0]
+        return value
 
     def u64(self) -> int:
         start = self._take(8)

@@ -431,3 +431,22 @@ def test_server_hello_fixed_fields_are_written_as_the_writer_would(
     body = w.getvalue()
     assert hs.serialize(hello) == b"\x02" + len(body).to_bytes(3, "big") + body
     assert hs.ServerHello.parse(hs.serialize(hello)) == hello
+
+
+def _reference_host_name_ok(name: bytes) -> bool:
+    labels = (name[:-1] if name.endswith(b".") else name).split(b".")
+    return (set(name) <= set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+            and len(name) <= 254 and all(0 < len(label) <= 63 for label in labels))
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.lists(st.sampled_from([b"a", b"-", b".", b"_", b"\x00", b"\xff", b"a" * 63,
+                                      b"b" * 64, b"c" * 70]), min_size=1, max_size=8
+                     ).map(b"".join))
+def test_host_name_check_matches_the_rfc_grammar_label_by_label(name: bytes) -> None:
+    # RFC 6066 §3 / RFC 1123 §2.1: labels of 1 to 63 bytes, one optional trailing dot.
+    if _reference_host_name_ok(name):
+        assert ext._checked_host_name(name) == name
+    else:
+        with pytest.raises(IllegalParameter):
+            ext._checked_host_name(name)
