@@ -52,13 +52,10 @@ from ..keyschedule import (
 from ..limits import early_data_skip_budget
 from ..messages.extensions import (
     ALPN,
-    EarlyDataIndication,
-    Empty,
     Extension,
     KeyShare,
     KeyShareEntry,
     Opaque16,
-    PreSharedKey,
     RecordSizeLimit,
     SupportedVersions,
     U8List,
@@ -72,14 +69,13 @@ from ..messages.handshake import (
     CertificateVerify,
     ClientHello,
     EmptyMessage,
-    EncryptedExtensions,
     Finished,
     ServerHello,
     check_finished_length,
     parse_empty,
 )
 from ..record import Tls13Protection
-from . import compressed, stapling
+from . import compressed, flight13, stapling
 from .client_auth import (
     check_client_chain,
     check_client_signature,
@@ -329,15 +325,13 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
                         retry: Retry13 | None, choice: _Choice) -> State:
     entry, psk = choice.entry, choice.psk
     shared_secret: bytes | None = None
-    extensions: list[Extension] = [SupportedVersions((TLS13,), selected=True)]
+    share: KeyShareEntry | None = None
     if entry is not None:
         group = GROUPS[entry.group]
         server_share, shared_secret = group.respond(entry.key_exchange, config.rng)
-        extensions.append(KeyShare((KeyShareEntry(entry.group, server_share),), where="SH"))
-    if psk is not None:
-        extensions.append(PreSharedKey(selected_identity=psk.index))
-    engine.send(ServerHello(TLS12, config.rng(32), hello.legacy_session_id, suite.id, 0,
-                            tuple(extensions)))
+        share = KeyShareEntry(entry.group, server_share)
+    engine.send(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id, share,
+                                      psk.index if psk is not None else None))
     if entry is not None and shared_secret is not None:
         engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group.name, "hybrid": group.hybrid,
@@ -377,8 +371,8 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if choice.certified is not None and choice.signature_scheme is not None:
         compression = _send_certificate(engine, config, hello, choice.certified,
                                         choice.signature_scheme, choice.ocsp_response)
-    engine.send(Finished(handshake_verify_data(suite, handshake.server,
-                                               engine.transcript.digest())))
+    engine.send(flight13.finished(handshake_verify_data(suite, handshake.server,
+                                                        engine.transcript.digest())))
 
     schedule.enter_master()
     application = schedule.application_keys(engine.transcript.digest())
@@ -403,19 +397,14 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
 def _send_encrypted_extensions(engine: Engine, config: ServerConfig, hello: ClientHello,
                                choice: _Choice, early_data: bool) -> None:
     """EncryptedExtensions: answers to what the client asked for."""
-    extensions: list[Extension] = []
-    if choice.server_name is not None:
-        extensions.append(Empty(X.server_name))
-    if choice.alpn is not None:
-        extensions.append(ALPN((choice.alpn,)))
+    our_limit = None
     limit_ext = find_typed(hello.extensions, X.record_size_limit, RecordSizeLimit)
     if limit_ext is not None:
         # RFC 8449 §4: TLS 1.3 limits count the content type byte.
         engine.limit_records(limit_ext.limit - 1, config.record_size_limit)
-        extensions.append(RecordSizeLimit(config.record_size_limit or 2**14 + 1))
-    if early_data:
-        extensions.append(EarlyDataIndication())
-    engine.send(EncryptedExtensions(tuple(extensions)))
+        our_limit = config.record_size_limit or 2**14 + 1
+    engine.send(flight13.encrypted_extensions(choice.server_name is not None, choice.alpn,
+                                              our_limit, early_data))
 
 
 def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
@@ -430,8 +419,8 @@ def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
         engine.note(ocsp_staple_bytes=len(staple))
         stapling.note_staple(engine, staple)
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
-    engine.send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme,
-                                                          content)))
+    engine.send(flight13.certificate_verify(scheme, signatures.sign(certified.private_key,
+                                                                    scheme, content)))
     engine.note(key=lambda: signatures.describe_key(certified.private_key))
     return algorithm
 
