@@ -12,6 +12,7 @@ the states after it share.
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from cryptography import x509
@@ -528,21 +529,31 @@ class ExpectFinished(_ServerState):
             suite, flight.application, config=config,
             transcript=engine.transcript.fork() if offered_pha else None)
         peer_chain = psk.state.peer_certificates if psk is not None else self.chain
-        group = describe(NamedGroup, flight.group) if flight.group is not None else None
+        key_exchange, group, scheme, compression = _summary_names(
+            flight.group, psk is not None, flight.signature_scheme,
+            flight.certificate_compression)
         engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
-            version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=key_exchange13(group, psk is not None),
-            group=group,
-            signature_scheme=describe(SignatureScheme, flight.signature_scheme)
-            if flight.signature_scheme is not None else None,
+            version="TLSv1.3", cipher_suite=suite.name, key_exchange=key_exchange,
+            group=group, signature_scheme=scheme,
             alpn_protocol=decode_alpn(flight.alpn), server_name=flight.server_name,
             peer_certificates=peer_chain, resumed=psk is not None,
             early_data_accepted=flight.early_data_accepted,
-            verified_chain=self.verified_chain,
-            certificate_compression=compressed.algorithm_name(flight.certificate_compression),
+            verified_chain=self.verified_chain, certificate_compression=compression,
             ocsp_response=flight.ocsp_response,
         ), flight.application.exporter))
         if resumption_secret is not None:
             issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
                           flight.server_name, peer_chain)
         return connected
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_names(group: int | None, resumed: bool, scheme: int | None,
+                   compression: int | None) -> tuple[str, str | None, str | None, str | None]:
+    """HandshakeComplete's key exchange, group, signature scheme and compression
+    names: the same few code points in every handshake (the server's own choices),
+    each looked up in its enum once rather than per connection."""
+    group_name = describe(NamedGroup, group) if group is not None else None
+    return (key_exchange13(group_name, resumed), group_name,
+            describe(SignatureScheme, scheme) if scheme is not None else None,
+            compressed.algorithm_name(compression))
