@@ -72,6 +72,8 @@ class Row:
     latencies: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
     # Server CPU seconds (user + system) per connection, for the handshake cases.
     server_cpu: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
+    # The same for the client processes together (one program for both servers).
+    client_cpu: dict[str, list[float]] = field(default_factory=lambda: {i: [] for i in IMPLS})
     # Bulk: CPU milliseconds per MiB of the sending and of the receiving process.
     bulk_cpu: dict[str, list[tuple[float, float]]] = field(
         default_factory=lambda: {i: [] for i in IMPLS})
@@ -206,7 +208,8 @@ class Bench:
                 self._stop(process)
 
     def _handshake_round(self, row: Row, impl: str, server: subprocess.Popen[str], port: int,
-                         clients: int, mode: str) -> None:
+                         clients: int, mode: str) -> int:
+        """One measured round; returns how many connections the clients made."""
         processes = max(1, -(-clients // THREADS_PER_CLIENT_PROCESS))
         per_process = [clients // processes + (i < clients % processes)
                        for i in range(processes)]
@@ -220,6 +223,7 @@ class Bench:
             stdout=subprocess.PIPE, text=True) for threads in per_process]
         latencies: list[float] = []
         errors = full = resumed = total = 0
+        client_cpu = 0.0
         for process in running:
             output, _ = process.communicate(timeout=600)
             result = json.loads(output)
@@ -228,14 +232,17 @@ class Bench:
             full += result["full"]
             resumed += result["resumed"]
             total += result["total"]
+            client_cpu += result["cpu"]
         time.sleep(0.2)  # the server's last goodbyes
         row.server_cpu[impl].append((cpu_seconds(server.pid) - cpu_before) / max(1, total))
+        row.client_cpu[impl].append(client_cpu / max(1, total))
         row.values[impl].append(len(latencies) / self.args.duration)
         row.latencies[impl] += latencies
         row.failed[impl] += errors
         if mode == "resumed":
             row.not_resumed[impl][0] += full
             row.not_resumed[impl][1] += full + resumed
+        return total
 
     @staticmethod
     def _p99_row(row: Row, target: str) -> Row:
@@ -329,6 +336,8 @@ class Bench:
                           "p50_ms": {i: _ms(r.percentile(i, 0.5)) for i in IMPLS},
                           "p99_ms": {i: _ms(r.percentile(i, 0.99)) for i in IMPLS},
                           "server_cpu_ms": {i: [v * 1000 for v in r.server_cpu[i]]
+                                            for i in IMPLS},
+                          "client_cpu_ms": {i: [v * 1000 for v in r.client_cpu[i]]
                                             for i in IMPLS},
                           "bulk_cpu_ms_per_mib": r.bulk_cpu,
                           "notes": r.notes()} for r in self.rows],

@@ -4,6 +4,7 @@ glasstls.aio streams, against peers on Python's ssl and against each other."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import socket
 import ssl
@@ -493,3 +494,49 @@ def test_aio_server_reassembles_records_arriving_in_pieces_on_many_connections()
 
     answers = run(main())
     assert answers == [f"REQUEST {i} ".encode() * 50 for i in range(4)]
+
+
+def test_aio_closed_connections_leave_no_reference_cycles() -> None:
+    """Once closed, a connection's objects (its protocols, transports, TLS channel)
+    are freed by reference counting on both ends, not left in cycles for the garbage
+    collector, whose passes the piled-up objects would trigger on a busy server.
+    asyncio's own socket transport holds a bound method of itself: glasstls lets go
+    of it at ``connection_lost``."""
+    kept = ("_TLSProtocol", "_TLSTransport", "ConnectionInfo", "TLSChannel",
+            "_SelectorSocketTransport", "StreamReaderProtocol", "StreamWriter")
+
+    async def echo_with_queries(reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+        assert writer.get_extra_info("ssl_object").version() == "TLSv1.3"
+        await upper_echo(reader, writer)
+
+    async def main() -> None:
+        server = await glasstls.aio.start_server(echo_with_queries, "127.0.0.1", 0,
+                                                 config=server_config(TLS13))
+        async with server:
+            port = await port_of(server)
+            for _ in range(3):
+                reader, writer = await glasstls.aio.open_connection(
+                    "127.0.0.1", port, config=client_config(TLS13),
+                    server_hostname="localhost")
+                assert writer.get_extra_info("cipher")[1] == "TLSv1.3"
+                writer.write(b"ping")
+                assert await reader.readexactly(4) == b"PING"
+                writer.close()
+                await writer.wait_closed()
+                del reader, writer
+            for _ in range(10):  # the server's side closes after the client's
+                await asyncio.sleep(0.01)
+            gc.collect()
+            assert not [type(item).__name__ for item in gc.garbage
+                        if type(item).__name__ in kept]
+
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        run(main())
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()

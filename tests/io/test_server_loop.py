@@ -47,14 +47,29 @@ def test_stalled_handshakes_hold_no_thread() -> None:
                 sock.close()
 
 
+def stall_in_client_hello(sock: socket.socket) -> None:
+    sock.sendall(partial_client_hello())
+
+
+def stall_before_finished(sock: socket.socket) -> None:
+    """Read the server's whole answer, and never send the Finished it waits for."""
+    client = ClientConnection(client_config(), server_name="localhost")
+    sock.sendall(client.data_to_send())
+    while not client.handshake_complete:
+        data = sock.recv(65536)
+        assert data, "the server closed before answering"
+        client.receive_data(data)
+
+
+@pytest.mark.parametrize("stall", [stall_in_client_hello, stall_before_finished])
 def test_the_handshake_timeout_ends_a_stalled_handshake_and_frees_its_slot(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, stall: Any) -> None:
     caplog.set_level(logging.INFO, logger="glasstls.io")
     handled: list[Any] = []
     with serving(lambda sock, address: handled.append(address), max_connections=1,
                  handshake_timeout=0.5) as server:
         with socket.create_connection(server.address, timeout=PATIENCE) as stalled:
-            stalled.sendall(partial_client_hello())
+            stall(stalled)
             assert stalled.recv(100) == b""  # closed by the server, no alert owed
         # The only slot came free: the next client is served.
         with glasstls.connect(server.address, config=client_config(),
@@ -65,8 +80,33 @@ def test_the_handshake_timeout_ends_a_stalled_handshake_and_frees_its_slot(
     assert len(handled) == 1
 
 
+def fail_with_http(sock: socket.socket) -> None:
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert sock.recv(100)[:1] == b"\x15"  # an alert record, then the end
+
+
+def fail_with_a_bad_finished(sock: socket.socket) -> None:
+    client = ClientConnection(client_config(), server_name="localhost")
+    sock.sendall(client.data_to_send())
+    while not client.handshake_complete:
+        data = sock.recv(65536)
+        assert data
+        client.receive_data(data)
+    finished = bytearray(client.data_to_send())
+    finished[-1] ^= 1  # its last record no longer authenticates
+    sock.sendall(bytes(finished))
+    answer = sock.recv(100)
+    # The bad_record_mac alert under the server's application keys (RFC 8446 §5.2:
+    # an encrypted record's outer type is application_data), then the end.
+    assert answer[:1] == b"\x17"
+    events = client.receive_data(answer)
+    assert [getattr(e, "description", None) for e in events] == [
+        glasstls.AlertDescription.bad_record_mac], events
+
+
+@pytest.mark.parametrize("fail", [fail_with_http, fail_with_a_bad_finished])
 def test_a_failed_handshake_is_logged_and_never_reaches_the_handler(
-        caplog: pytest.LogCaptureFixture) -> None:
+        caplog: pytest.LogCaptureFixture, fail: Any) -> None:
     caplog.set_level(logging.INFO, logger="glasstls.io")
     handled: list[Any] = []
 
@@ -76,9 +116,7 @@ def test_a_failed_handshake_is_logged_and_never_reaches_the_handler(
 
     with serving(handler) as server:
         with socket.create_connection(server.address, timeout=PATIENCE) as plain:
-            plain.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            answer = plain.recv(100)
-            assert answer[:1] == b"\x15"  # an alert record, then the end
+            fail(plain)
         assert echoes(server)
     assert len(handled) == 1
     failures = [r for r in caplog.records if "TLS handshake with" in r.getMessage()]
