@@ -6,10 +6,11 @@ CertificateVerify, Finished and NewSessionTicket in every handshake. Each is
 encoded here with one ``struct`` pack of its fixed fields rather than field by field
 through the codec's ``Writer`` (building and encoding a resumed flight's four
 messages takes about a third of the time), and an EncryptedExtensions, which
-depends only on the answers it carries, is encoded once per answer. Every message returned is the same data the codec would
-serialise, with those bytes as its ``raw``: the engine sends and hashes ``raw``,
-and traces, the recorder and ``explain`` read the fields as before
-(tests/unit/test_flight13.py checks that both encodings agree for every shape).
+depends only on the answers it carries, is encoded once per answer. Every message
+returned is the same data the codec would serialise, with those bytes as its
+``raw``: the engine sends and hashes ``raw``, and traces, the recorder and
+``explain`` read the fields as before (tests/unit/test_flight13.py checks that
+both encodings agree for every shape).
 """
 
 from __future__ import annotations
