@@ -21,6 +21,7 @@ from types import TracebackType
 
 from .errors import DecodeError
 
+_U32 = struct.Struct(">I")
 _MAX = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF, 4: 0xFFFFFFFF}
 
 
@@ -90,8 +91,13 @@ class Reader:
         return int.from_bytes(self._data[start : start + 3], "big")
 
     def u32(self) -> int:
-        start = self._take(4)
-        return int.from_bytes(self._data[start : start + 4], "big")
+        # Written out as u16 (each ticket, PSK identity and stored session has some).
+        start = self._pos
+        if start + 4 > self._end:
+            raise self._truncated(4)
+        self._pos = start + 4
+        value: int = _U32.unpack_from(self._data, start)[0]
+        return value
 
     def u64(self) -> int:
         start = self._take(8)
@@ -153,6 +159,26 @@ class Reader:
             raise self._bad_length(n, minimum, maximum, end - pos)
         self._pos = stop
         return Reader(data, pos, stop)
+
+    def entry(self) -> tuple[int, Reader] | None:
+        """The next ``uint16 type; opaque body<0..2^16-1>`` (an extension), its body as a
+        sub-reader, or None at the end: one call per entry of an extension block, the
+        handshake's busiest loop, instead of ``remaining``, ``u16`` and ``vector``."""
+        start = self._pos
+        end = self._end
+        if start == end:
+            return None
+        data = self._data
+        pos = start + 4
+        if pos > end:
+            # The message u16() or vector(2) would give; nothing is consumed.
+            left = end - start
+            raise DecodeError(f"truncated: needed 2 bytes, {left if left < 2 else left - 2} left")
+        stop = pos + ((data[start + 2] << 8) | data[start + 3])
+        if stop > end:
+            raise self._bad_length(stop - pos, 0, None, end - pos)
+        self._pos = stop
+        return (data[start] << 8) | data[start + 1], Reader(data, pos, stop)
 
     def u16_list(self, length_size: int = 2, minimum: int = 0,
                  maximum_count: int | None = None) -> tuple[int, ...]:

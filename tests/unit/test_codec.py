@@ -294,3 +294,50 @@ def test_writer_u16_list_refuses_a_list_longer_than_its_length_prefix() -> None:
     w = Writer()
     w.u16_list(list(range(127)), length_size=1)
     assert w.getvalue()[0] == 254
+
+
+def _reference_entry(data: bytes) -> tuple[int, bytes, int] | str | None:
+    """What ``Reader.entry`` must give, read as ``u16()`` then ``vector(2)``: (type,
+    body, position after), None at the end, or the failure's message."""
+    r = Reader(data)
+    if not r.remaining:
+        return None
+    try:
+        ext_type = r.u16()
+        body = r.vector(2)
+    except DecodeError as error:
+        return str(error)
+    return ext_type, body.rest(), r.position
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=10) | st.builds(
+    lambda t, body, tail: t.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body + tail,
+    st.integers(0, 0xFFFF), st.binary(max_size=6), st.binary(max_size=3)))
+def test_entry_agrees_with_u16_then_vector(data: bytes) -> None:
+    # entry() reads an extension's header in one call: it must fail where u16() and
+    # vector(2) fail, with their messages, and consume nothing when it does.
+    expected = _reference_entry(data)
+    r = Reader(data)
+    if isinstance(expected, str):
+        with pytest.raises(DecodeError) as caught:
+            r.entry()
+        assert str(caught.value) == expected
+        assert r.position == 0
+        return
+    entry = r.entry()
+    if expected is None:
+        assert entry is None
+        return
+    ext_type, body = entry
+    assert (ext_type, body.rest(), r.position) == expected
+
+
+def test_entry_is_bounded_by_its_reader_window() -> None:
+    data = b"\x00\x01\x00\x02ab" + b"\x00\x02\x00\x01c"
+    r = Reader(data, 0, 6)
+    ext_type, body = r.entry()
+    assert (ext_type, body.rest()) == (1, b"ab")
+    assert r.entry() is None  # the window ends where the second entry starts
+    with pytest.raises(DecodeError, match="truncated: vector of 2 bytes, 1 left"):
+        Reader(data, 0, 5).entry()

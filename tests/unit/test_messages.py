@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from glasstls.codec import Reader, Writer
 from glasstls.constants import ExtensionType as X
-from glasstls.errors import AlertDescription, DecodeError, PeerMisbehaved
+from glasstls.errors import AlertDescription, DecodeError, IllegalParameter, PeerMisbehaved
 from glasstls.messages import extensions as ext, handshake as hs
 from helpers.strategies import MESSAGES, PARSERS, WHERES, extensions
 
@@ -336,3 +336,117 @@ def test_check_finished_length_refuses_the_wrong_length() -> None:
     hs.check_finished_length(hs.Finished(bytes(32)), 32)
     with pytest.raises(DecodeError):
         hs.check_finished_length(hs.Finished(bytes(31)), 32)
+
+
+def _reference_parse_extensions(r: Reader, where: str) -> tuple[Any, ...]:
+    """The block loop as it was written with ``remaining``, ``u16`` and ``vector``
+    (before ``Reader.entry``): the model the one-call loop must match."""
+    extensions: dict[int, Any] = {}
+    parsers = ext._PARSERS_IN[where]
+    limit = ext.MAX_EXTENSIONS if where == ext.CH else None
+    block = r.vector(2)
+    while block.remaining:
+        if limit is not None and len(extensions) >= limit:
+            raise DecodeError(f"more than {limit} extensions in a ClientHello")
+        ext_type = block.u16()
+        if ext_type in extensions:
+            raise IllegalParameter(f"duplicate extension {ext_type}")
+        parse = parsers.get(ext_type)
+        if parse is None:
+            extensions[ext_type] = ext.UnknownExtension(ext_type, block.opaque(2))
+        else:
+            body = block.vector(2)
+            extensions[ext_type] = parse(ext_type, where, body)
+            body.expect_end()
+    return tuple(extensions.values())
+
+
+def _outcome(parse: Any, encoded: bytes, where: str) -> Any:
+    try:
+        return ("parsed", tuple(_parse_with(parse, encoded, where)))
+    except PeerMisbehaved as error:
+        return (type(error).__name__, error.alert, str(error))
+
+
+def _parse_with(parse: Any, encoded: bytes, where: str) -> tuple[Any, ...]:
+    with Reader(encoded) as r:
+        result: tuple[Any, ...] = parse(r, where)
+        return result
+
+
+_KNOWN_TYPES = [*sorted(ext._PARSERS), 0x1234, 0xFAFA]
+
+
+@settings(max_examples=400, deadline=None)
+@given(entries=st.lists(st.tuples(st.sampled_from(_KNOWN_TYPES), st.binary(max_size=12)),
+                        max_size=6),
+       cut=st.integers(0, 80), extra=st.binary(max_size=3),
+       where=st.sampled_from([ext.CH, ext.SH, ext.HRR, ext.EE, ext.CT, ext.CR, ext.NST]))
+def test_parse_extensions_matches_the_reference_loop_on_hostile_blocks(
+        entries: list[tuple[int, bytes]], cut: int, extra: bytes, where: str) -> None:
+    # Duplicates, truncated headers and bodies, bodies too long for their block, any
+    # extension's body in any message: the same result, or the same exception with
+    # the same alert and message, as the loop it replaced.
+    body = b"".join(t.to_bytes(2, "big") + len(b).to_bytes(2, "big") + b for t, b in entries)
+    body = body[:len(body) - cut % (len(body) + 1)] + extra
+    encoded = len(body).to_bytes(2, "big") + body
+    assert _outcome(ext.parse_extensions, encoded, where) == _outcome(
+        _reference_parse_extensions, encoded, where)
+
+
+def test_duplicate_extension_whose_body_is_truncated_is_still_illegal_parameter() -> None:
+    # RFC 8446 §4.2: the duplicate is seen before its length is read, as before.
+    body = b"\x12\x34\x00\x00" + b"\x12\x34\x00\x09x"
+    with pytest.raises(IllegalParameter, match="duplicate extension 4660"):
+        _parse_block(len(body).to_bytes(2, "big") + body, ext.EE)
+
+
+def test_one_extension_past_the_limit_is_refused_even_if_it_is_truncated() -> None:
+    entries = b"".join(t.to_bytes(2, "big") + b"\x00\x00"
+                       for t in range(0x7000, 0x7000 + ext.MAX_EXTENSIONS))
+    body = entries + b"\x7f\xff\x00\x05"
+    with pytest.raises(DecodeError, match="more than 128 extensions"):
+        _parse_block(len(body).to_bytes(2, "big") + body, ext.CH)
+
+
+def test_serialize_writes_the_header_in_place_and_refuses_a_body_past_2_to_the_24() -> None:
+    assert hs.serialize(hs.Finished(b"v" * 300)) == b"\x14\x00\x01\x2c" + b"v" * 300
+    with pytest.raises(ValueError, match="3-byte length"):
+        hs.serialize(hs.Finished(b"\x00" * 0x1000000))
+
+
+@settings(max_examples=100, deadline=None)
+@given(session_id=st.binary(max_size=32), suite=st.integers(0, 0xFFFF),
+       method=st.integers(0, 255), version=st.integers(0, 0xFFFF))
+def test_server_hello_fixed_fields_are_written_as_the_writer_would(
+        session_id: bytes, suite: int, method: int, version: int) -> None:
+    hello = hs.ServerHello(version, b"r" * 32, session_id, suite, method, ())
+    w = Writer()
+    w.u16(version)
+    w.raw(b"r" * 32)
+    w.opaque(1, session_id)
+    w.u16(suite)
+    w.u8(method)
+    w.u16(0)  # the empty extension block
+    body = w.getvalue()
+    assert hs.serialize(hello) == b"\x02" + len(body).to_bytes(3, "big") + body
+    assert hs.ServerHello.parse(hs.serialize(hello)) == hello
+
+
+def _reference_host_name_ok(name: bytes) -> bool:
+    labels = (name[:-1] if name.endswith(b".") else name).split(b".")
+    return (set(name) <= set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+            and len(name) <= 254 and all(0 < len(label) <= 63 for label in labels))
+
+
+@settings(max_examples=400, deadline=None)
+@given(name=st.lists(st.sampled_from([b"a", b"-", b".", b"_", b"\x00", b"\xff", b"a" * 63,
+                                      b"b" * 64, b"c" * 70]), min_size=1, max_size=8
+                     ).map(b"".join))
+def test_host_name_check_matches_the_rfc_grammar_label_by_label(name: bytes) -> None:
+    # RFC 6066 §3 / RFC 1123 §2.1: labels of 1 to 63 bytes, one optional trailing dot.
+    if _reference_host_name_ok(name):
+        assert ext._checked_host_name(name) == name
+    else:
+        with pytest.raises(IllegalParameter):
+            ext._checked_host_name(name)

@@ -115,8 +115,9 @@ _MAX_HOST_NAME = 253
 
 def _checked_host_name(name: bytes) -> bytes:
     labels = (name[:-1] if name.endswith(b".") else name).split(b".")
+    # Labels of 1 to 63 bytes, checked by C calls rather than a generator per name.
     if (not _HOST_NAME_BYTES.issuperset(name) or len(name) > _MAX_HOST_NAME + 1
-            or not all(0 < len(label) <= 63 for label in labels)):
+            or b"" in labels or max(map(len, labels)) > 63):
         # RFC 6066 names no alert for a malformed name: illegal_parameter, as for any
         # field of the wrong form (BoringSSL sends unrecognized_name for NUL, empty or
         # over 255 bytes, and accepts the rest).
@@ -247,7 +248,9 @@ class KeyShare:
             assert self.selected_group is not None
             w.u16(self.selected_group)
         elif self.where == SH:
-            self.entries[0].write(w)
+            entry = self.entries[0]
+            w.u16(entry.group)
+            w.opaque(2, entry.key_exchange)
         else:
             entries_at = w.open_vector(2)  # every ClientHello's: no scope object
             for entry in self.entries:
@@ -581,6 +584,16 @@ class ExtensionBlock(tuple[Extension, ...]):
     by_type: dict[int, Extension]
 
 
+def _check_before_body(block: Reader, extensions: dict[int, Extension], limit: int | None
+                       ) -> None:
+    """For an entry whose length is bad: the checks that come before its body is read,
+    in their order (so a hostile block gets the alert it always got)."""
+    if limit is not None and len(extensions) >= limit:
+        raise DecodeError(f"more than {limit} extensions in a ClientHello")
+    if block.remaining >= 2 and (ext_type := block.u16()) in extensions:
+        raise IllegalParameter(f"duplicate extension {ext_type}")
+
+
 def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     """Parse an ``Extension extensions<0..2^16-1>`` block, rejecting duplicates."""
     extensions: dict[int, Extension] = {}  # by type, in wire order
@@ -589,18 +602,24 @@ def parse_extensions(r: Reader, where: str) -> tuple[Extension, ...]:
     # Not ``with``: the loop reads the block to its end, and a parser that raises
     # needs no end check (this loop is the handshake's busiest parsing code).
     block = r.vector(2)
-    while block.remaining:
+    while True:
+        try:
+            entry = block.entry()
+        except DecodeError:
+            _check_before_body(block, extensions, limit)
+            raise
+        if entry is None:
+            break
         if limit is not None and len(extensions) >= limit:
             raise DecodeError(f"more than {limit} extensions in a ClientHello")
-        ext_type = block.u16()
+        ext_type, body = entry
         if ext_type in extensions:
             # RFC 8446 §4.2: no more than one extension of a type in a block.
             raise IllegalParameter(f"duplicate extension {ext_type}")
         parse = parsers.get(ext_type)
         if parse is None:
-            extensions[ext_type] = UnknownExtension(ext_type, block.opaque(2))
+            extensions[ext_type] = UnknownExtension(ext_type, body.rest())
         else:
-            body = block.vector(2)
             extensions[ext_type] = parse(ext_type, where, body)
             body.expect_end()
     block_read = ExtensionBlock(extensions.values())

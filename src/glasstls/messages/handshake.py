@@ -13,6 +13,7 @@ is sent or received, with these values.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import field
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -102,12 +103,25 @@ M = TypeVar("M", bound="Message")
 
 def serialize(message: Message) -> bytes:
     """The message with its 4-byte header (type, uint24 length)."""
+    # The header is written in place and its length filled in after the body: the
+    # work of u8/open_vector/close_vector without their calls (some six messages
+    # per handshake).
     w = Writer()
-    w.u8(message.msg_type)
-    length_at = w.open_vector(3)
+    buffer = w.buffer
+    buffer += _HEADERS[message.msg_type]
     message.write_body(w)
-    w.close_vector(length_at, 3)
-    return bytes(w.buffer)
+    length = len(buffer) - 4
+    if length > 0xFFFFFF:
+        raise ValueError(f"{length} bytes do not fit a 3-byte length")
+    buffer[1:4] = length.to_bytes(3, "big")
+    return bytes(buffer)
+
+
+_U16 = struct.Struct(">H")
+_SUITE_AND_METHOD = struct.Struct(">HB")
+
+# Each message type's header with a zero length, to be filled in.
+_HEADERS = {msg_type: bytes((msg_type, 0, 0, 0)) for msg_type in range(256)}
 
 
 def body_reader(raw: bytes) -> Reader:
@@ -226,11 +240,15 @@ class ServerHello:
         return cls(legacy_version, random, session_id, suite, compression, extensions, raw)
 
     def write_body(self, w: Writer) -> None:
-        w.u16(self.legacy_version)
-        w.raw(self.random)
-        w.opaque(1, self.legacy_session_id_echo)
-        w.u16(self.cipher_suite)
-        w.u8(self.legacy_compression_method)
+        # Into the buffer directly, without a writer call per field (every handshake
+        # writes one).
+        buffer = w.buffer
+        buffer += _U16.pack(self.legacy_version)
+        buffer += self.random
+        session_id = self.legacy_session_id_echo
+        buffer.append(len(session_id))  # ValueError past 255, as Writer.opaque
+        buffer += session_id
+        buffer += _SUITE_AND_METHOD.pack(self.cipher_suite, self.legacy_compression_method)
         write_extensions(w, self.extensions)
 
     @property
