@@ -21,6 +21,7 @@ interface, implemented by its ``ConnectionCore`` (core.py); see docs/engine.md.
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Callable, MutableSequence
 from typing import NoReturn
 
@@ -49,7 +50,7 @@ from .events import (
     received_data,
 )
 from .handshake.client import start_client
-from .handshake.engine import Closed, State
+from .handshake.engine import Closed, Parser, State
 from .handshake.server import ExpectClientHello
 from .limits import (
     CERTIFICATE_REQUESTS,
@@ -77,7 +78,12 @@ from .trace import (
     SENT,
 )
 
-_APPLICATION_DATA = int(ContentType.application_data)  # a plain int: cheaper per record
+# Plain ints: cheaper to compare per record and per message than the enums.
+_APPLICATION_DATA = int(ContentType.application_data)
+_HANDSHAKE = int(ContentType.handshake)
+_ALERT = int(ContentType.alert)
+# A handshake message's header (type, 24-bit length) as one big-endian number.
+_unpack_message_header = struct.Struct(">I").unpack_from
 
 # Post-handshake messages a peer may not send without bound (limits.py).
 _POST_HANDSHAKE_COUNTED: dict[int, str] = {
@@ -115,12 +121,18 @@ def _may_ignore(state: State, core: ConnectionCore, msg_type: int) -> bool:
             and core.version != TLS13 and not state.connected)
 
 
-def _largest_message(state: State, core: ConnectionCore, msg_type: int) -> int:
-    """The largest body of a ``msg_type`` message now, known from its header: a
-    message the state does not expect is refused before it is buffered."""
-    if msg_type not in state.expects and not _may_ignore(state, core, msg_type):
+def _expected(state: State, core: ConnectionCore, msg_type: int, length: int) -> Parser | None:
+    """The parser for a ``msg_type`` message of ``length`` bytes, checked from its
+    header alone: a message the state does not expect, or one larger than it may be,
+    is refused before it is buffered. None: a HelloRequest the state ignores."""
+    parser = state.expects.get(msg_type)
+    if parser is None and not _may_ignore(state, core, msg_type):
         _unexpected(state, msg_type)
-    return MAX_MESSAGE.get(msg_type, MAX_HANDSHAKE_MESSAGE)
+    if length > MAX_MESSAGE.get(msg_type, MAX_HANDSHAKE_MESSAGE):
+        # BoringSSL and OpenSSL: SSL_R_EXCESSIVE_MESSAGE_SIZE, illegal_parameter.
+        raise IllegalParameter(f"handshake message of {length} bytes is larger "
+                               "than this connection reads here")
+    return parser
 
 
 class _Connection:
@@ -206,7 +218,15 @@ class _Connection:
                     received = record.next_record()
                 if received is None:
                     break
-                self._process_record(*received)
+                content_type, payload = received
+                if content_type == _HANDSHAKE:  # the records of a handshake, most often
+                    self._handshake_data(payload)
+                elif content_type == _APPLICATION_DATA:
+                    self._application_data(payload)
+                elif content_type == _ALERT:
+                    self._alert(payload)
+                else:
+                    self._change_cipher_spec(payload)
             record.compact()
             if core.handshake_out:
                 core.flush_handshake()
@@ -377,16 +397,6 @@ class _Connection:
             if core.tracing:
                 core.flush_trace()
 
-    def _process_record(self, content_type: int, payload: bytes) -> None:
-        if content_type == ContentType.application_data:
-            self._application_data(payload)
-        elif content_type == ContentType.handshake:
-            self._handshake_data(payload)
-        elif content_type == ContentType.alert:
-            self._alert(payload)
-        else:
-            self._change_cipher_spec(payload)
-
     def _application_data(self, payload: bytes) -> None:
         state = self._state
         core = self._core
@@ -490,13 +500,9 @@ class _Connection:
         position, size = 0, len(data)
         try:
             while size - position >= 4:
-                length = (data[position + 1] << 16) | (data[position + 2] << 8) | (
-                    data[position + 3])
-                if length > _largest_message(self._state, core, data[position]):
-                    # BoringSSL and OpenSSL: SSL_R_EXCESSIVE_MESSAGE_SIZE, illegal_parameter.
-                    raise IllegalParameter(f"handshake message of {length} bytes is larger "
-                                           "than this connection reads here")
-                end = position + 4 + length
+                (header,) = _unpack_message_header(data, position)
+                parser = _expected(self._state, core, header >> 24, header & 0xFFFFFF)
+                end = position + 4 + (header & 0xFFFFFF)
                 if size < end:
                     break
                 raw = bytes(data[position:end])
@@ -506,7 +512,7 @@ class _Connection:
                     position, size = 0, len(buffer)
                 # What follows this message in the record, for the key-change check.
                 core.handshake_rest = size - position
-                self._handshake_message(raw)
+                self._handshake_message(raw, parser)
                 if self._error is not None:
                     return
                 begins_here = True
@@ -517,17 +523,17 @@ class _Connection:
             if begins_here:
                 core.handshake_fragments = 1
 
-    def _handshake_message(self, raw: bytes) -> None:
+    def _handshake_message(self, raw: bytes, parser: Parser | None) -> None:
+        """Handle one whole message, with the parser its header was checked for."""
         state = self._state
         core = self._core
         msg_type = raw[0]
-        if _may_ignore(state, core, msg_type) and raw == b"\x00" * 4:
-            # Ignored, and not hashed; but not without bound.
+        if parser is None:
+            if raw != b"\x00" * 4:
+                _unexpected(state, msg_type)
+            # A HelloRequest ignored (_may_ignore), and not hashed; but not without bound.
             count_in_a_row(core.in_a_row, RENEGOTIATION_REQUESTS)
             return
-        parser = state.expects.get(msg_type)
-        if parser is None:
-            _unexpected(state, msg_type)
         message = parser(raw)
         if not state.connected:
             core.transcript.add(raw)

@@ -326,8 +326,9 @@ class RecordLayer:
     )
 
     def __init__(self) -> None:
-        self.read_protection: Protection = Protection()
-        self.write_protection: Protection = Protection()
+        # One shared instance: a Protection without keys holds nothing that changes.
+        self.read_protection: Protection = _UNPROTECTED
+        self.write_protection: Protection = _UNPROTECTED
         self.write_version = b"\x03\x03"
         self.max_fragment = MAX_PLAINTEXT
         self.padding_block = 0
@@ -435,14 +436,13 @@ class RecordLayer:
                 buffer, position = self._current()  # the read the last record came in
                 if len(buffer) - position < _HEADER:
                     return None
-            content_type = buffer[position]
+            content_type, major, length = _unpack_header(buffer, position)
             if content_type not in _VALID_TYPES:
                 if PlaintextPeer.looks_like_text(buffer[position:position + 64]):
                     raise PlaintextPeer(bytes(buffer[position:position + 64]))
                 raise UnexpectedMessage(f"record of unknown content type {content_type}")
-            if buffer[position + 1] != 3:
+            if major != 3:
                 raise DecodeError("not a TLS record: bad record version")
-            length = (buffer[position + 3] << 8) | buffer[position + 4]
             protection = self.read_protection
             maximum = MAX_CIPHERTEXT_13 if self.tls13 else MAX_CIPHERTEXT_12
             if length > (maximum if protection.encrypted else MAX_PLAINTEXT):
