@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from .codec import Reader, Writer
 from .crypto.sealing import Sealer
@@ -40,40 +42,69 @@ class SessionState:
     max_early_data_size: int = 0
     peer_certificates: tuple[bytes, ...] = ()
 
+    # Every ticket issued and every ticket resumed with is one encode or decode: the
+    # fixed fields go in and out with one struct each, not one codec call each.
+    # Layout: format(1) version(2) suite(2) secret<1> issued_ms(8) lifetime(4)
+    # age_add(4) alpn<1> server_name<2> extended_master_secret(1)
+    # max_early_data_size(4) peer_certificates<3> of certificate<3>.
+    _HEAD: ClassVar[struct.Struct] = struct.Struct(">BHHB")
+    _TIMES: ClassVar[struct.Struct] = struct.Struct(">QIIB")
+    _TAIL: ClassVar[struct.Struct] = struct.Struct(">BI")
+
     def encode(self) -> bytes:
-        w = Writer()
-        w.u8(1)  # format version
-        w.u16(self.version)
-        w.u16(self.cipher_suite)
-        w.opaque(1, self.secret)
-        w.u64(self.issued_ms)
-        w.u32(self.lifetime)
-        w.u32(self.age_add)
-        w.opaque(1, self.alpn)
-        w.opaque(2, self.server_name)
-        w.u8(1 if self.extended_master_secret else 0)
-        w.u32(self.max_early_data_size)
-        with w.vector(3):
-            for certificate in self.peer_certificates:
-                w.opaque(3, certificate)
-        return bytes(w.buffer)
+        try:
+            return self._encode()
+        except (struct.error, OverflowError) as error:
+            # As the codec's Writer: a value that does not fit its field.
+            raise ValueError(f"session state field out of range: {error}") from None
+
+    def _encode(self) -> bytes:
+        chain = b"".join(len(c).to_bytes(3, "big") + c for c in self.peer_certificates)
+        return b"".join((
+            self._HEAD.pack(1, self.version, self.cipher_suite, len(self.secret)), self.secret,
+            self._TIMES.pack(self.issued_ms, self.lifetime, self.age_add, len(self.alpn)),
+            self.alpn, len(self.server_name).to_bytes(2, "big"), self.server_name,
+            self._TAIL.pack(1 if self.extended_master_secret else 0,
+                            self.max_early_data_size),
+            len(chain).to_bytes(3, "big"), chain))
 
     @classmethod
     def decode(cls, data: bytes) -> SessionState:
-        with Reader(data) as r:
-            if r.u8() != 1:
-                raise DecodeError("unknown session state format")
-            version, suite = r.u16(), r.u16()
-            secret = r.opaque(1)
-            issued, lifetime, age_add = r.u64(), r.u32(), r.u32()
-            alpn, server_name = r.opaque(1), r.opaque(2)
-            ems, max_early = r.u8() == 1, r.u32()
-            chain = []
-            with r.vector(3) as certificates:
-                while certificates.remaining:
-                    chain.append(certificates.opaque(3))
-        return cls(version, suite, secret, issued, lifetime, age_add, alpn, server_name, ems,
-                   max_early, tuple(chain))
+        try:
+            return cls._decode(data)
+        except struct.error:
+            raise DecodeError("truncated session state") from None
+
+    @classmethod
+    def _decode(cls, data: bytes) -> SessionState:
+        # unpack_from raises struct.error past the end; each slice is checked by the
+        # unpack that follows it, and the chain against the end of the data.
+        format_version, version, suite, size = cls._HEAD.unpack_from(data)
+        if format_version != 1:
+            raise DecodeError("unknown session state format")
+        at = cls._HEAD.size + size
+        secret = data[at - size:at]
+        issued, lifetime, age_add, size = cls._TIMES.unpack_from(data, at)
+        at += cls._TIMES.size + size
+        alpn = data[at - size:at]
+        size = int.from_bytes(data[at:at + 2], "big")
+        at += 2 + size
+        server_name = data[at - size:at]
+        ems, max_early = cls._TAIL.unpack_from(data, at)
+        at += cls._TAIL.size
+        end = at + 3 + int.from_bytes(data[at:at + 3], "big")
+        if at + 3 > len(data) or end != len(data):
+            raise DecodeError("session state's certificate list does not end with it")
+        chain = []
+        at += 3
+        while at < end:
+            size = int.from_bytes(data[at:at + 3], "big")
+            at += 3 + size
+            if at > end:
+                raise DecodeError("truncated certificate in a session state")
+            chain.append(data[at - size:at])
+        return cls(version, suite, secret, issued, lifetime, age_add, alpn, server_name,
+                   ems == 1, max_early, tuple(chain))
 
 
 @frozen

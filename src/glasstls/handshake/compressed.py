@@ -21,6 +21,7 @@ from ..messages.handshake import (
     CompressedCertificate,
     Message,
     Serialized,
+    serialize,
 )
 from .engine import Engine, Parser
 
@@ -68,8 +69,19 @@ def send_certificate(engine: Engine, message: bytes, theirs: tuple[int, ...],
         # signature bytes) goes as it is: RFC 8879 §3 says a peer MAY compress.
         send(Serialized(message))
         return None
-    send(CompressedCertificate(algorithm, len(message) - 4, compressed))
+    send(_cached_message(algorithm, len(message) - 4, compressed) if cached
+         else CompressedCertificate(algorithm, len(message) - 4, compressed))
     return algorithm
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_message(algorithm: int, uncompressed_length: int, compressed: bytes
+                    ) -> CompressedCertificate:
+    """A server's CompressedCertificate, serialised once per chain and algorithm: it is
+    the same bytes in every handshake (keyed by the compressed body, which the shared
+    cache hands out as the same object each time)."""
+    message = CompressedCertificate(algorithm, uncompressed_length, compressed)
+    return CompressedCertificate(algorithm, uncompressed_length, compressed, serialize(message))
 
 
 def received_certificate(message: ReceivedCertificate, offered: tuple[int, ...]

@@ -17,16 +17,16 @@ from ..errors import (
 from ..immutable import frozen
 from ..keyschedule import KeySchedule, finished_verify_data, resumption_psks
 from ..messages.extensions import (
-    EarlyDataIndication,
     PreSharedKey,
     PskIdentity,
     U8List,
     find,
     find_typed,
 )
-from ..messages.handshake import ClientHello, NewSessionTicket13
+from ..messages.handshake import ClientHello
 from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
+from . import flight13
 from .engine import Engine
 from .transcript import hash_of
 
@@ -193,8 +193,6 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
     now = config.clock()
     nonces = [counter.to_bytes(8, "big") for counter in range(config.tickets)]
     name = (server_name or "").encode()
-    extensions = ((EarlyDataIndication(config.max_early_data_size),)
-                  if config.max_early_data_size else ())
     for nonce, psk in zip(nonces, resumption_psks(suite, resumption_master_secret, nonces),
                           strict=True):
         age_add = int.from_bytes(config.rng(4), "big")
@@ -202,5 +200,5 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
                              age_add, alpn or b"", name, False, config.max_early_data_size,
                              peer_certificates)
         ticket = config.ticket_keys.seal(state.encode(), now, config.rng)
-        engine.send_post_handshake(NewSessionTicket13(
-            config.ticket_lifetime, age_add, nonce, ticket, extensions))
+        engine.send_post_handshake(flight13.new_session_ticket(
+            config.ticket_lifetime, age_add, nonce, ticket, config.max_early_data_size))

@@ -12,6 +12,7 @@ the states after it share.
 
 from __future__ import annotations
 
+import functools
 import hmac
 
 from cryptography import x509
@@ -52,13 +53,10 @@ from ..keyschedule import (
 from ..limits import early_data_skip_budget
 from ..messages.extensions import (
     ALPN,
-    EarlyDataIndication,
-    Empty,
     Extension,
     KeyShare,
     KeyShareEntry,
     Opaque16,
-    PreSharedKey,
     RecordSizeLimit,
     SupportedVersions,
     U8List,
@@ -72,14 +70,13 @@ from ..messages.handshake import (
     CertificateVerify,
     ClientHello,
     EmptyMessage,
-    EncryptedExtensions,
     Finished,
     ServerHello,
     check_finished_length,
     parse_empty,
 )
 from ..record import Tls13Protection
-from . import compressed, stapling
+from . import compressed, flight13, stapling
 from .client_auth import (
     check_client_chain,
     check_client_signature,
@@ -329,15 +326,13 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
                         retry: Retry13 | None, choice: _Choice) -> State:
     entry, psk = choice.entry, choice.psk
     shared_secret: bytes | None = None
-    extensions: list[Extension] = [SupportedVersions((TLS13,), selected=True)]
+    share: KeyShareEntry | None = None
     if entry is not None:
         group = GROUPS[entry.group]
         server_share, shared_secret = group.respond(entry.key_exchange, config.rng)
-        extensions.append(KeyShare((KeyShareEntry(entry.group, server_share),), where="SH"))
-    if psk is not None:
-        extensions.append(PreSharedKey(selected_identity=psk.index))
-    engine.send(ServerHello(TLS12, config.rng(32), hello.legacy_session_id, suite.id, 0,
-                            tuple(extensions)))
+        share = KeyShareEntry(entry.group, server_share)
+    engine.send(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id, share,
+                                      psk.index if psk is not None else None))
     if entry is not None and shared_secret is not None:
         engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group.name, "hybrid": group.hybrid,
@@ -377,8 +372,8 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if choice.certified is not None and choice.signature_scheme is not None:
         compression = _send_certificate(engine, config, hello, choice.certified,
                                         choice.signature_scheme, choice.ocsp_response)
-    engine.send(Finished(handshake_verify_data(suite, handshake.server,
-                                               engine.transcript.digest())))
+    engine.send(flight13.finished(handshake_verify_data(suite, handshake.server,
+                                                        engine.transcript.digest())))
 
     schedule.enter_master()
     application = schedule.application_keys(engine.transcript.digest())
@@ -403,19 +398,14 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
 def _send_encrypted_extensions(engine: Engine, config: ServerConfig, hello: ClientHello,
                                choice: _Choice, early_data: bool) -> None:
     """EncryptedExtensions: answers to what the client asked for."""
-    extensions: list[Extension] = []
-    if choice.server_name is not None:
-        extensions.append(Empty(X.server_name))
-    if choice.alpn is not None:
-        extensions.append(ALPN((choice.alpn,)))
+    our_limit = None
     limit_ext = find_typed(hello.extensions, X.record_size_limit, RecordSizeLimit)
     if limit_ext is not None:
         # RFC 8449 §4: TLS 1.3 limits count the content type byte.
         engine.limit_records(limit_ext.limit - 1, config.record_size_limit)
-        extensions.append(RecordSizeLimit(config.record_size_limit or 2**14 + 1))
-    if early_data:
-        extensions.append(EarlyDataIndication())
-    engine.send(EncryptedExtensions(tuple(extensions)))
+        our_limit = config.record_size_limit or 2**14 + 1
+    engine.send(flight13.encrypted_extensions(choice.server_name is not None, choice.alpn,
+                                              our_limit, early_data))
 
 
 def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
@@ -430,8 +420,8 @@ def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
         engine.note(ocsp_staple_bytes=len(staple))
         stapling.note_staple(engine, staple)
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
-    engine.send(CertificateVerify(scheme, signatures.sign(certified.private_key, scheme,
-                                                          content)))
+    engine.send(flight13.certificate_verify(scheme, signatures.sign(certified.private_key,
+                                                                    scheme, content)))
     engine.note(key=lambda: signatures.describe_key(certified.private_key))
     return algorithm
 
@@ -539,21 +529,31 @@ class ExpectFinished(_ServerState):
             suite, flight.application, config=config,
             transcript=engine.transcript.fork() if offered_pha else None)
         peer_chain = psk.state.peer_certificates if psk is not None else self.chain
-        group = describe(NamedGroup, flight.group) if flight.group is not None else None
+        key_exchange, group, scheme, compression = _summary_names(
+            flight.group, psk is not None, flight.signature_scheme,
+            flight.certificate_compression)
         engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
-            version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=key_exchange13(group, psk is not None),
-            group=group,
-            signature_scheme=describe(SignatureScheme, flight.signature_scheme)
-            if flight.signature_scheme is not None else None,
+            version="TLSv1.3", cipher_suite=suite.name, key_exchange=key_exchange,
+            group=group, signature_scheme=scheme,
             alpn_protocol=decode_alpn(flight.alpn), server_name=flight.server_name,
             peer_certificates=peer_chain, resumed=psk is not None,
             early_data_accepted=flight.early_data_accepted,
-            verified_chain=self.verified_chain,
-            certificate_compression=compressed.algorithm_name(flight.certificate_compression),
+            verified_chain=self.verified_chain, certificate_compression=compression,
             ocsp_response=flight.ocsp_response,
         ), flight.application.exporter))
         if resumption_secret is not None:
             issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
                           flight.server_name, peer_chain)
         return connected
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_names(group: int | None, resumed: bool, scheme: int | None,
+                   compression: int | None) -> tuple[str, str | None, str | None, str | None]:
+    """HandshakeComplete's key exchange, group, signature scheme and compression
+    names: the same few code points in every handshake (the server's own choices),
+    each looked up in its enum once rather than per connection."""
+    group_name = describe(NamedGroup, group) if group is not None else None
+    return (key_exchange13(group_name, resumed), group_name,
+            describe(SignatureScheme, scheme) if scheme is not None else None,
+            compressed.algorithm_name(compression))
