@@ -248,9 +248,7 @@ class KeyShare:
             assert self.selected_group is not None
             w.u16(self.selected_group)
         elif self.where == SH:
-            entry = self.entries[0]
-            w.u16(entry.group)
-            w.opaque(2, entry.key_exchange)
+            self.entries[0].write(w)
         else:
             entries_at = w.open_vector(2)  # every ClientHello's: no scope object
             for entry in self.entries:
