@@ -43,7 +43,7 @@ from ..errors import (
     IllegalParameter,
     UnsupportedExtension,
 )
-from ..events import HandshakeComplete, SessionTicketReceived
+from ..events import handshake_complete, session_ticket_received
 from ..immutable import frozen
 from ..messages.extensions import ALPN, RenegotiationInfo, U8List, find, find_typed
 from ..messages.handshake import (
@@ -423,7 +423,7 @@ class ExpectFinished(_Tls12ClientState):
             send_finished12(engine, keys, from_client=True)
         _remember_session(engine, hello, established, self.ticket)
         group = established.group
-        engine.finish(negotiated12(keys, HandshakeComplete(
+        engine.finish(negotiated12(keys, handshake_complete(
             version="TLSv1.2", cipher_suite=suite.name,
             key_exchange=key_exchange12(suite, group, resumed),
             group=describe(NamedGroup, group) if group is not None else None,
@@ -459,5 +459,5 @@ def _remember_session(engine: Engine, hello: Hello12, established: Keys12,
     if cache is not None and offer.cache_key is not None:
         cache.store(offer.cache_key, session)
     if ticket_bytes:
-        engine.emit(SessionTicketReceived(lifetime=lifetime, ticket=ticket_bytes,
+        engine.emit(session_ticket_received(lifetime=lifetime, ticket=ticket_bytes,
                                           session=session))

@@ -33,7 +33,7 @@ from ..errors import (
     MissingExtension,
     UnsupportedExtension,
 )
-from ..events import HandshakeComplete
+from ..events import handshake_complete
 from ..immutable import frozen
 from ..keyschedule import KeySchedule, StageKeys, handshake_verify_data
 from ..messages.extensions import (
@@ -371,7 +371,7 @@ class ExpectFinished(_Tls13ClientState):
         )
         group = describe(NamedGroup, hs.group) if hs.group is not None else None
         resumed = hs.resumed is not None
-        engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
+        engine.finish(Negotiated(TLS13, suite, handshake_complete(
             version="TLSv1.3", cipher_suite=suite.name,
             key_exchange=key_exchange13(group, resumed),
             group=group, signature_scheme=identity.signature_scheme,

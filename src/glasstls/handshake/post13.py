@@ -17,7 +17,7 @@ from ..events import (
     CertificateRequested,
     KeyUpdated,
     PeerCertificateVerified,
-    SessionTicketReceived,
+    session_ticket_received,
 )
 from ..keyschedule import (
     StageKeys,
@@ -161,7 +161,7 @@ class ClientConnected13(Connected13):
             cache = self.config.session_cache
             if cache is not None and self.cache_key is not None:
                 cache.store(self.cache_key, session)
-        engine.emit(SessionTicketReceived(
+        engine.emit(session_ticket_received(
             lifetime=message.ticket_lifetime, ticket=message.ticket,
             age_add=message.ticket_age_add, nonce=message.ticket_nonce,
             max_early_data_size=max_early, session=session,

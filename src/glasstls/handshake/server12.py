@@ -46,7 +46,7 @@ from ..errors import (
     IllegalParameter,
     InappropriateFallback,
 )
-from ..events import HandshakeComplete
+from ..events import handshake_complete
 from ..immutable import frozen
 from ..messages.extensions import (
     ALPN,
@@ -496,7 +496,7 @@ class ExpectFinished(_Tls12ServerState):
             if state is not None and s.session_id and config.session_cache is not None:
                 config.session_cache.store(s.session_id, state, config.clock())
         group, scheme = established.group, established.signature_scheme
-        engine.finish(negotiated12(established.keys, HandshakeComplete(
+        engine.finish(negotiated12(established.keys, handshake_complete(
             version="TLSv1.2", cipher_suite=suite.name,
             key_exchange=key_exchange12(suite, group, established.resumed),
             group=describe(NamedGroup, group) if group is not None else None,

@@ -41,7 +41,7 @@ from ..errors import (
     MissingExtension,
     UnexpectedMessage,
 )
-from ..events import HandshakeComplete
+from ..events import handshake_complete
 from ..immutable import frozen
 from ..keyschedule import (
     ApplicationKeys,
@@ -532,7 +532,7 @@ class ExpectFinished(_ServerState):
         key_exchange, group, scheme, compression = _summary_names(
             flight.group, psk is not None, flight.signature_scheme,
             flight.certificate_compression)
-        engine.finish(Negotiated(TLS13, suite, HandshakeComplete(
+        engine.finish(Negotiated(TLS13, suite, handshake_complete(
             version="TLSv1.3", cipher_suite=suite.name, key_exchange=key_exchange,
             group=group, signature_scheme=scheme,
             alpn_protocol=decode_alpn(flight.alpn), server_name=flight.server_name,
