@@ -54,22 +54,61 @@ _WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WIT
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 
 
+class EarlySecrets:
+    """What a resumption PSK alone gives (RFC 8446 §7.1): the Early Secret, the
+    binder's finished_key (§4.2.11.2: from binder_key = Derive-Secret(Early Secret,
+    "res binder", "")) and Derive-Secret(Early Secret, "derived", ""), the salt of the
+    Handshake Secret. They are the same for every ClientHello that offers the PSK: a
+    client keeps them with its session (``ClientSession.early_secrets``), so a session
+    resumed again (as ssl's clients resume one ``session`` on many connections)
+    derives only the binder's MAC and the stages after the ServerHello."""
+
+    __slots__ = ("binder_finished_key", "derived", "hash_name", "psk", "secret")
+
+    def __init__(self, hash_name: str, psk: bytes) -> None:
+        empty_hash = _EMPTY_HASHES[hash_name]
+        length = len(empty_hash)
+        prefixes = SECRET_PREFIXES[hash_name]
+        self.hash_name = hash_name
+        self.psk = psk
+        # Early Secret = HKDF-Extract(0, PSK)
+        self.secret = _ZERO_SALT[hash_name].digest(psk)
+        key = HmacKey(hash_name, self.secret)
+        binder_key = key.derive(prefixes[b"res binder"], empty_hash, length)
+        self.binder_finished_key = expand_label(hash_name, binder_key, b"finished", b"",
+                                                length, length)
+        self.derived = key.derive(prefixes[b"derived"], empty_hash, length)
+
+    def made_from(self, hash_name: str, psk: bytes) -> bool:
+        return psk is self.psk and hash_name == self.hash_name
+
+
 class KeySchedule:
-    __slots__ = ("_empty_hash", "_hash", "_key", "_len", "_prefixes", "_salt", "secret",
-                 "suite")
+    __slots__ = ("_early", "_empty_hash", "_hash", "_key", "_len", "_prefixes", "_salt",
+                 "secret", "suite")
     # HKDF-Extract's key for the next stage, Derive-Secret(., "derived", ""), when
     # known in advance.
     _salt: HmacKey | None
     _key: HmacKey | None
+    # At the early secret of a resumption PSK whose secrets were worked out before.
+    _early: EarlySecrets | None
 
-    def __init__(self, suite: Suite, psk: bytes | None = None) -> None:
+    def __init__(self, suite: Suite, psk: bytes | None = None,
+                 early: EarlySecrets | None = None) -> None:
+        """The schedule at its Early Secret: of ``psk``, of the PSK whose ``early``
+        secrets are given, or without a PSK."""
         self.suite = suite
         self._hash = suite.hash_name
         self._len = suite.hash_len
         self._empty_hash = _EMPTY_HASHES[self._hash]
         self._prefixes = SECRET_PREFIXES[self._hash]
+        self._early = early
         # Early Secret = HKDF-Extract(0, PSK or 0)
-        if psk is None:
+        if early is not None:
+            self.secret = early.secret
+            self._salt = None
+            self._key = None  # made if an early traffic secret is derived
+        elif psk is None:
             self.secret = _WITHOUT_PSK[self._hash][0]
             self._salt = _WITHOUT_PSK_SALT[self._hash]
             self._key = None  # made if an early secret is derived after all
@@ -81,6 +120,7 @@ class KeySchedule:
         self.secret = secret
         self._key = HmacKey(self._hash, secret)
         self._salt = None
+        self._early = None
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret(stage secret, label, messages), given the messages' hash;
@@ -95,6 +135,8 @@ class KeySchedule:
         # used once, unless it is the no-PSK constant.
         if self._salt is not None:
             self._enter(self._salt.digest(input_key_material))
+        elif self._early is not None:
+            self._enter(extract(self._hash, self._early.derived, input_key_material))
         else:
             self._enter(extract(self._hash, self.derive_secret(b"derived", self._empty_hash),
                                 input_key_material))
@@ -103,6 +145,15 @@ class KeySchedule:
 
     def binder_key(self, external: bool) -> bytes:
         return self.derive_secret(b"ext binder" if external else b"res binder", self._empty_hash)
+
+    def resumption_binder(self, transcript_hash: bytes) -> bytes:
+        """RFC 8446 §4.2.11.2: a resumption PSK's binder, the HMAC with binder_key's
+        finished_key over the transcript through the truncated ClientHello."""
+        early = self._early
+        if early is not None:
+            return hmac_digest(self._hash, early.binder_finished_key, transcript_hash)
+        return finished_verify_data(self.suite, self.binder_key(external=False),
+                                    transcript_hash)
 
     def client_early_traffic_secret(self, client_hello_hash: bytes) -> bytes:
         return self.derive_secret(b"c e traffic", client_hello_hash)

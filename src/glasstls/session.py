@@ -18,12 +18,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from .codec import Reader, Writer
 from .crypto.sealing import Sealer
 from .errors import ConfigError, DecodeError
 from .immutable import frozen
+
+if TYPE_CHECKING:
+    from .keyschedule import EarlySecrets
 
 
 @frozen
@@ -267,6 +270,10 @@ class ClientSession:
     signature_scheme: str | None = None
     # The path the server's chain was verified along, when it was (leaf first).
     verified_chain: tuple[bytes, ...] = ()
+    # TLS 1.3: what the PSK alone gives, worked out the first time the session is
+    # offered and kept for the next (not a field of the session's value).
+    early_secrets: EarlySecrets | None = field(default=None, init=False, repr=False,
+                                               compare=False)
 
     def with_ticket(self, secret: bytes, received_ms: int, lifetime: int, ticket: bytes,
                     age_add: int, max_early_data_size: int) -> ClientSession:

@@ -5,6 +5,8 @@ tampered tickets and binders, expiry, and sessions across versions."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 
 import pytest
 
@@ -19,7 +21,8 @@ from glasstls import (
     trace as t,
 )
 from glasstls.constants import TLS12, TLS13, CipherSuite, ExtensionType as X, PskKeyExchangeMode
-from glasstls.crypto.suites import Suite
+from glasstls.crypto import hkdf
+from glasstls.crypto.suites import SUITES
 from glasstls.events import HandshakeComplete
 from glasstls.handshake.psk13 import with_binder
 from glasstls.messages import extensions as ext, handshake as hs
@@ -177,30 +180,71 @@ def test_tls13_resumption_with_a_suite_of_the_same_hash_resumes() -> None:
     assert second.client.negotiated.cipher_suite == "TLS_CHACHA20_POLY1305_SHA256"
 
 
-def test_tls13_client_extracts_a_ticket_s_early_secret_once_per_resumed_handshake(
+def test_tls13_client_extracts_a_ticket_s_early_secret_once_per_session(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # The binder's key schedule, at the PSK's early secret, is the one the handshake
-    # goes on from: nothing is extracted from the PSK again at the ServerHello.
+    # goes on from: nothing is extracted from the PSK again at the ServerHello; and
+    # the session keeps what its PSK alone gives, so resuming it again extracts nothing.
     client, server = client13(), server13()
     first = connect_pair(client, server)
     session = latest_session(first)
-    made: list[bytes | None] = []
-    original = keyschedule.KeySchedule.__init__
+    made: list[bytes] = []
+    original = keyschedule.EarlySecrets.__init__
 
-    def counting(self: keyschedule.KeySchedule, suite: Suite, psk: bytes | None = None
-                 ) -> None:
+    def counting(self: keyschedule.EarlySecrets, hash_name: str, psk: bytes) -> None:
         made.append(psk)
-        original(self, suite, psk)
+        original(self, hash_name, psk)
 
-    monkeypatch.setattr(keyschedule.KeySchedule, "__init__", counting)
-    connection = ClientConnection(client, server_name="localhost", session=session)
-    assert made == [session.secret]  # the binder's
-    responder = ServerConnection(server)
-    responder.receive_data(connection.data_to_send())
-    made.clear()
-    connection.receive_data(responder.data_to_send())
-    assert connection.handshake_complete and connection.negotiated.resumed
-    assert made == []
+    monkeypatch.setattr(keyschedule.EarlySecrets, "__init__", counting)
+    for _ in range(2):
+        connection = ClientConnection(client, server_name="localhost", session=session)
+        responder = ServerConnection(server)
+        responder.receive_data(connection.data_to_send())
+        connection.receive_data(responder.data_to_send())
+        assert connection.handshake_complete and connection.negotiated.resumed
+        assert made == [session.secret]  # the first hello's, and only it
+
+
+def test_tls13_session_s_kept_early_secrets_follow_its_psk() -> None:
+    # A session whose PSK is replaced (or a copy made with another) offers binders
+    # of that PSK, not of the early secrets kept from the one before: with a key
+    # the server did not issue, the binder fails (RFC 8446 §4.2.11.2).
+    client, server = client13(session_cache=None), server13()
+    session = latest_session(connect_pair(client, server))
+    resumed = connect_pair(ClientConnection(client, server_name="localhost", session=session),
+                           server)
+    assert resumed.complete and resumed.client.negotiated.resumed
+    assert session.early_secrets is not None
+    copy = dataclasses.replace(session)
+    assert copy.early_secrets is None and copy == session
+    session.secret = bytes(len(session.secret))
+    pair = connect_pair(ClientConnection(client, server_name="localhost", session=session),
+                        server)
+    assert pair.server.alert_sent == AlertDescription.decrypt_error
+
+
+def test_tls13_binder_from_kept_early_secrets_is_the_binder_of_the_psk() -> None:
+    # RFC 8446 §4.2.11.2, the binder written out from the PSK with the module's
+    # HKDF functions, against the one the kept early secrets give.
+    suite = SUITES[AES128]
+    psk, transcript_hash = bytes(range(32)), bytes(range(100, 132))
+    early = keyschedule.EarlySecrets(suite.hash_name, psk)
+    early_secret = hkdf.extract(suite.hash_name, bytes(32), psk)
+    empty_hash = hashlib.sha256(b"").digest()
+    binder_key = hkdf.expand_label(suite.hash_name, early_secret, b"res binder", empty_hash,
+                                   32, 32)
+    finished_key = hkdf.expand_label(suite.hash_name, binder_key, b"finished", b"", 32, 32)
+    expected = hmac.new(finished_key, transcript_hash, "sha256").digest()
+    assert keyschedule.KeySchedule(suite, early=early).resumption_binder(
+        transcript_hash) == expected
+    assert keyschedule.KeySchedule(suite, psk).resumption_binder(transcript_hash) == expected
+    with_early = keyschedule.KeySchedule(suite, early=early)
+    with_psk = keyschedule.KeySchedule(suite, psk)
+    for schedule in (with_early, with_psk):
+        schedule.enter_handshake(bytes(range(32)))
+    assert with_early.secret == with_psk.secret
+    assert with_early.handshake_keys(transcript_hash) == with_psk.handshake_keys(
+        transcript_hash)
 
 
 @pytest.mark.parametrize(("first_suite", "second_suite"), [(AES256, AES128), (AES128, AES256)])

@@ -368,8 +368,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.name
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # Fields not given to __init__ are worked out from the others (a session's
+        # early secrets, kept once used): not part of what a step records.
         return {"type": type(value).__name__,
-                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                   if f.init}}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

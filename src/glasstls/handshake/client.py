@@ -31,13 +31,13 @@ from ..errors import (
     UnsupportedExtension,
     UnsupportedProtocolVersion,
 )
-from ..keyschedule import KeySchedule, traffic_keys
+from ..keyschedule import traffic_keys
 from ..messages.extensions import KeyShare, Opaque16, SupportedVersions, check_allowed, find_typed
 from ..messages.handshake import ServerHello
 from ..record import Protection, Tls13Protection
 from ..session import ClientSession
 from . import client12, client13
-from .client_hello import ClientOffer, build_client_hello, session_cache_key
+from .client_hello import ClientOffer, build_client_hello, resumption_schedule, session_cache_key
 from .engine import Engine, State
 
 
@@ -85,7 +85,7 @@ def _start_early_data(engine: Engine, offer: ClientOffer, session: ClientSession
     """RFC 8446 §2.3: 0-RTT data goes right after the ClientHello, under the
     client_early_traffic_secret of the PSK."""
     suite = SUITES[session.cipher_suite]
-    schedule = KeySchedule(suite, session.secret)
+    schedule = resumption_schedule(session)
     hello_hash = hashlib.new(suite.hash_name, offer.hello.hello.raw).digest()
     secret = schedule.client_early_traffic_secret(hello_hash)
     engine.keylog("CLIENT_EARLY_TRAFFIC_SECRET", offer.hello.random, secret)

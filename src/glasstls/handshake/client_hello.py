@@ -19,8 +19,9 @@ from ..constants import (
 )
 from ..crypto.groups import GROUPS, KeyShare as PrivateShare
 from ..crypto.signatures import tls12_schemes
+from ..crypto.suites import SUITES
 from ..immutable import frozen
-from ..keyschedule import KeySchedule
+from ..keyschedule import EarlySecrets, KeySchedule
 from ..messages.extensions import (
     ALPN,
     EarlyDataIndication,
@@ -41,7 +42,7 @@ from ..messages.extensions import (
 from ..messages.handshake import ClientHello
 from ..session import ClientSession
 from . import compressed, stapling
-from .psk13 import early_schedule, offered_psk, with_binder
+from .psk13 import offered_psk, with_binder
 
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
@@ -330,10 +331,20 @@ def build_client_hello(
                         bytes(w.buffer))
     psk_schedule = None
     if psk13 is not None:
-        psk_schedule = early_schedule(psk13)
+        psk_schedule = resumption_schedule(psk13)
         hello = with_binder(hello, psk13, transcript_prefix, psk_schedule)
     return SentHello(hello, random, session_id, shares,
                      frozenset([e.type for e in block.extensions]), grease, psk_schedule)
+
+
+def resumption_schedule(session: ClientSession) -> KeySchedule:
+    """The key schedule of a TLS 1.3 session's PSK at its early secret, from the
+    session's ``early_secrets`` (worked out now if the session has none yet)."""
+    suite = SUITES[session.cipher_suite]
+    early = session.early_secrets
+    if early is None or not early.made_from(suite.hash_name, session.secret):
+        early = session.early_secrets = EarlySecrets(suite.hash_name, session.secret)
+    return KeySchedule(suite, early=early)
 
 
 def _pad(block: _Block, psk_at: int, psk_last: bool) -> None:

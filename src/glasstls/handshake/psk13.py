@@ -15,7 +15,7 @@ from ..errors import (
     MissingExtension,
 )
 from ..immutable import frozen
-from ..keyschedule import KeySchedule, finished_verify_data, resumption_psks
+from ..keyschedule import KeySchedule, resumption_psks
 from ..messages.extensions import (
     PreSharedKey,
     PskIdentity,
@@ -39,8 +39,7 @@ def binder(schedule: KeySchedule, transcript_hash: bytes) -> bytes:
     """RFC 8446 §4.2.11.2: HMAC with the binder key's finished key over the
     transcript through the truncated ClientHello (``schedule``: the PSK's, at its
     early secret)."""
-    return finished_verify_data(schedule.suite, schedule.binder_key(external=False),
-                                transcript_hash)
+    return schedule.resumption_binder(transcript_hash)
 
 
 def offered_psk(session: ClientSession, now_ms: int) -> PreSharedKey:
