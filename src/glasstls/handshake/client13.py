@@ -361,14 +361,10 @@ class ExpectFinished(_Tls13ClientState):
         resumption_secret = schedule.resumption_master_secret(engine.transcript.digest())
 
         connected = ClientConnected13(
-            suite, application, config=config, resumption_master_secret=resumption_secret,
-            ticket_template=ClientSession(
-                TLS13, suite.id, b"", 0, 0, offer.server_name, extensions.alpn,
-                peer_certificates=identity.chain, signature_scheme=identity.signature_scheme,
-                verified_chain=identity.verified_chain),
-            cache_key=offer.cache_key,
-            transcript=engine.transcript.fork() if config.post_handshake_auth else None,
-        )
+            suite, application, config, resumption_secret,
+            engine.transcript.fork() if config.post_handshake_auth else None,
+            offer.cache_key, offer.server_name, extensions.alpn,
+            identity.chain, identity.signature_scheme, identity.verified_chain)
         group = describe(NamedGroup, hs.group) if hs.group is not None else None
         resumed = hs.resumed is not None
         engine.finish(Negotiated(TLS13, suite, handshake_complete(

@@ -120,19 +120,26 @@ class Connected13(State):
 class ClientConnected13(Connected13):
     """The client: NewSessionTickets arrive, and (if offered) CertificateRequests."""
 
-    __slots__ = ("_transcript", "cache_key", "config", "resumption_master_secret",
-                 "ticket_template")
+    __slots__ = ("_transcript", "alpn", "cache_key", "config", "peer_certificates",
+                 "resumption_master_secret", "server_name", "signature_scheme",
+                 "verified_chain")
 
-    def __init__(self, suite: Suite, application: StageKeys, *, config: ClientConfig,
-                 resumption_master_secret: bytes, ticket_template: ClientSession,
-                 cache_key: tuple[str, tuple[str, ...]] | None,
-                 transcript: Transcript | None) -> None:
+    def __init__(self, suite: Suite, application: StageKeys, config: ClientConfig,
+                 resumption_master_secret: bytes, transcript: Transcript | None,
+                 cache_key: tuple[str, tuple[str, ...]] | None, server_name: str | None,
+                 alpn: bytes | None, peer_certificates: tuple[bytes, ...],
+                 signature_scheme: str | None, verified_chain: tuple[bytes, ...]) -> None:
         super().__init__(suite, application, is_client=True)
         self.config = config
         self.resumption_master_secret = resumption_master_secret
-        # What each NewSessionTicket turns into, and where it is kept.
-        self.ticket_template = ticket_template
+        # Where each NewSessionTicket's session is kept, and what the handshake
+        # settled for it (a ClientSession is made only when a ticket comes).
         self.cache_key = cache_key
+        self.server_name = server_name
+        self.alpn = alpn
+        self.peer_certificates = peer_certificates
+        self.signature_scheme = signature_scheme
+        self.verified_chain = verified_chain
         # Post-handshake authentication: the handshake transcript it continues from.
         self._transcript = transcript
         self.expects = _CLIENT if transcript is None else _CLIENT_PHA
@@ -154,9 +161,11 @@ class ClientConnected13(Connected13):
         psk = resumption_psk(self.suite, self.resumption_master_secret, message.ticket_nonce)
         session = None
         if message.ticket_lifetime > 0:
-            session = self.ticket_template.with_ticket(
-                psk, int(self.config.clock() * 1000), message.ticket_lifetime, message.ticket,
-                message.ticket_age_add, max_early)
+            session = ClientSession(
+                TLS13, self.suite.id, psk, int(self.config.clock() * 1000),
+                message.ticket_lifetime, self.server_name, self.alpn, message.ticket,
+                message.ticket_age_add, max_early, peer_certificates=self.peer_certificates,
+                signature_scheme=self.signature_scheme, verified_chain=self.verified_chain)
             engine.new_session(session)
             cache = self.config.session_cache
             if cache is not None and self.cache_key is not None:
