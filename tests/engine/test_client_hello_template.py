@@ -16,6 +16,9 @@ from glasstls.crypto.signatures import DEFAULT_SCHEMES
 from glasstls.crypto.suites import SUITES
 from glasstls.errors import ConfigError
 from glasstls.handshake.client_hello import _GREASE, HelloTemplate, build_client_hello
+from glasstls.handshake.transcript import hash_of
+from glasstls.keyschedule import KeySchedule, finished_verify_data
+from glasstls.messages.extensions import PreSharedKey
 from glasstls.messages.handshake import ClientHello, serialize
 from glasstls.session import ClientSession
 
@@ -112,10 +115,13 @@ def test_the_spliced_hello_is_its_serialization_from_scratch(
         config: ClientConfig, session: ClientSession | None, early: bool, retry: bool,
         server_name: str | None) -> None:
     options = {}
+    prefix = b""  # the transcript before the hello: message_hash and HelloRetryRequest
     if retry and TLS13 in config.versions:
+        prefix = b"\xfe" * 40
         # The second hello after a HelloRetryRequest: one share, a cookie, the first's
         # random, session id and GREASE.
         options = {"random": bytes(32), "session_id": b"\x01" * 32, "cookie": b"c" * 40,
+                   "transcript_prefix": prefix,
                    "key_share_groups": (config.groups[-1],),
                    "grease": {"suite": 0x1A1A, "group": 0x2A2A, "version": 0x3A3A,
                               "extension1": 0x4A4A, "extension2": 0x5A5A, "scheme": 0x6A6A}
@@ -144,6 +150,17 @@ def test_the_spliced_hello_is_its_serialization_from_scratch(
     assert (X.pre_shared_key in present) == (session is not None and session.version == TLS13
                                              and offer13)
     assert len([t for t in types if t in grease]) == (2 if config.grease else 0)
+    if X.pre_shared_key in present:
+        # RFC 8446 §4.2.11.2: the binder written in place is the MAC, under the PSK's
+        # binder key, of the hello up to its binders list (worked out from the PSK).
+        assert session is not None
+        psk = hello.extensions[-1]
+        assert isinstance(psk, PreSharedKey) and types[-1] == X.pre_shared_key
+        suite = SUITES[session.cipher_suite]
+        binder = finished_verify_data(
+            suite, KeySchedule(suite, session.secret).binder_key(external=False),
+            hash_of(suite.hash_name, prefix + hello.truncated_for_binders()))
+        assert psk.binders == (binder,) and hello.raw.endswith(binder)
     suites = list(hello.cipher_suites)
     if config.grease:
         assert suites.pop(0) in grease

@@ -30,6 +30,7 @@ from ..messages.extensions import (
     KeyShare,
     KeyShareEntry,
     Opaque16,
+    PreSharedKey,
     RecordSizeLimit,
     RenegotiationInfo,
     ServerNameList,
@@ -42,7 +43,8 @@ from ..messages.extensions import (
 from ..messages.handshake import ClientHello
 from ..session import ClientSession
 from . import compressed, stapling
-from .psk13 import offered_psk, with_binder
+from .psk13 import offered_psk
+from .transcript import hash_of
 
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
@@ -327,14 +329,29 @@ def build_client_hello(
     _pad(block, psk_at, psk_last=psk13 is not None)
     w.close_vector(block_at, 2)
     w.close_vector(length_at, 3)
-    hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(block.extensions),
-                        bytes(w.buffer))
+    extensions = block.extensions
     psk_schedule = None
     if psk13 is not None:
         psk_schedule = resumption_schedule(psk13)
-        hello = with_binder(hello, psk13, transcript_prefix, psk_schedule)
+        extensions[-1] = _bind(w.buffer, extensions[-1], psk_schedule, transcript_prefix)
+    hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(extensions),
+                        bytes(w.buffer))
     return SentHello(hello, random, session_id, shares,
-                     frozenset([e.type for e in block.extensions]), grease, psk_schedule)
+                     frozenset([e.type for e in extensions]), grease, psk_schedule)
+
+
+def _bind(buffer: bytearray, offered: Extension, schedule: KeySchedule, prefix: bytes
+          ) -> PreSharedKey:
+    """RFC 8446 §4.2.11.2: the binder, a MAC of the transcript through the hello up
+    to its binders list (``prefix``: the transcript before this hello, after a
+    HelloRetryRequest), written over its placeholder at the end of the hello's
+    bytes (``psk13.with_binder`` does the same to a hello already made)."""
+    assert isinstance(offered, PreSharedKey)
+    truncated = len(buffer) - offered.binders_length
+    binder = schedule.resumption_binder(
+        hash_of(schedule.suite.hash_name, prefix + buffer[:truncated]))
+    buffer[len(buffer) - len(binder):] = binder
+    return PreSharedKey(offered.identities, (binder,))
 
 
 def resumption_schedule(session: ClientSession) -> KeySchedule:
