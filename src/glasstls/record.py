@@ -14,6 +14,7 @@ from collections.abc import MutableSequence
 from typing import Any
 
 from .constants import MAX_PLAINTEXT, ContentType
+from .crypto.in_place import SEALS_IN_PLACE
 from .crypto.suites import AEAD, Suite
 from .errors import (
     BadRecordMac,
@@ -147,29 +148,55 @@ class Tls13Protection(Protection):
 
     def seal_all(self, content_type: int, data: memoryview, fragment: int) -> bytearray:
         """``data`` cut into records of ``fragment`` bytes (the last one shorter),
-        sealed side by side into one new buffer, without padding. Each ciphertext is
-        written by the AEAD straight after its header: nothing is concatenated or
-        joined afterwards (the bulk path)."""
+        sealed side by side into one new buffer, without padding (the bulk path)."""
         size = len(data)
         count = -(-size // fragment)
-        records = bytearray(size + count * (_HEADER + 1 + _TAG))
-        out = memoryview(records)
+        if not count:
+            return bytearray()
+        sequence = self.sequence
+        # RFC 8446 §5.3: no record may take the last sequence number; checked once
+        # for the run, so that nothing is sealed if one would.
+        if sequence + count > _LAST_SEQUENCE:
+            raise _sequence_exhausted()
         type_byte = _TYPE_BYTES[content_type]
+        full_header = _pack_header(_APPLICATION_DATA, 0x0303, fragment + 1 + _TAG)
         encrypt_into = self._aead.encrypt_into
         iv = self._iv
-        position = 0
-        for start in range(0, size, fragment):
-            chunk = data[start : start + fragment]
-            sealed_end = position + _HEADER + len(chunk) + 1 + _TAG
-            header = _pack_header(_APPLICATION_DATA, 0x0303, sealed_end - position - _HEADER)
-            out[position : position + _HEADER] = header
-            sequence = self.sequence
-            if sequence >= _LAST_SEQUENCE:
-                raise _sequence_exhausted()
-            encrypt_into((iv ^ sequence).to_bytes(12, "big"), b"".join((chunk, type_byte)),
-                         header, out[position + _HEADER : sealed_end])
-            self.sequence = sequence + 1
-            position = sealed_end
+        if SEALS_IN_PLACE:
+            # The records laid out with their plaintexts in place (one copy, into a
+            # buffer nobody zero-fills first), then each sealed over itself.
+            chunks = [data[start : start + fragment] for start in range(0, size, fragment)]
+            headers = [full_header] * count
+            headers[-1] = _pack_header(_APPLICATION_DATA, 0x0303, len(chunks[-1]) + 1 + _TAG)
+            tail = type_byte + bytes(_TAG)  # the inner content type, and room for the tag
+            parts: list[bytes | memoryview] = []
+            for header, chunk in zip(headers, chunks, strict=True):
+                parts += (header, chunk, tail)
+            records = bytearray().join(parts)
+            out = memoryview(records)
+            body = _HEADER
+            for header, chunk in zip(headers, chunks, strict=True):
+                end = body + len(chunk) + 1  # the end of this TLSInnerPlaintext
+                encrypt_into((iv ^ sequence).to_bytes(12, "big"), out[body:end], header,
+                             out[body : end + _TAG])
+                sequence += 1
+                body = end + _TAG + _HEADER
+        else:
+            # Each ciphertext written by the AEAD straight after its header.
+            records = bytearray(size + count * (_HEADER + 1 + _TAG))
+            out = memoryview(records)
+            position = 0
+            for start in range(0, size, fragment):
+                chunk = data[start : start + fragment]
+                header = (full_header if len(chunk) == fragment else
+                          _pack_header(_APPLICATION_DATA, 0x0303, len(chunk) + 1 + _TAG))
+                body = position + _HEADER
+                position = body + len(chunk) + 1 + _TAG
+                out[body - _HEADER : body] = header
+                encrypt_into((iv ^ sequence).to_bytes(12, "big"),
+                             b"".join((chunk, type_byte)), header, out[body:position])
+                sequence += 1
+        self.sequence = sequence
         return records
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
