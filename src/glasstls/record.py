@@ -256,6 +256,54 @@ class Tls13Protection(Protection):
             plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
         return position, None
 
+    def open_run_into(self, buffer: bytes, position: int, largest: int, target: memoryview,
+                      filled: int) -> tuple[int, int, tuple[int, bytes] | None, bool]:
+        """``open_run`` decrypting straight into ``target`` after its first ``filled``
+        bytes, as long as each record's whole TLSInnerPlaintext fits there (the type
+        byte lands just after the content, and is not counted). Returned: where the
+        loop stopped, the bytes of ``target`` filled, the record opened last when it
+        is not plain application data (another type, padded or empty: taken back out
+        of ``target`` for the general path) and whether ``target`` may take the
+        records after these (False once one went elsewhere, so none is reordered)."""
+        size = len(buffer)
+        payloads = memoryview(buffer)
+        decrypt_into = self._aead.decrypt_into
+        iv = self._iv
+        room = len(target)
+        while size - position >= _HEADER:
+            content_type, major, length = _unpack_header(buffer, position)
+            start = position + _HEADER
+            end = start + length
+            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
+                break
+            inner_end = filled + length - _TAG
+            if length < self.minimum or inner_end > room:
+                return position, filled, None, False  # for open_run, its checks and alerts
+            sequence = self.sequence
+            if sequence >= _LAST_SEQUENCE:
+                raise _sequence_exhausted()
+            inner = target[filled:inner_end]
+            try:
+                decrypt_into((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                             buffer[position:start], inner)
+            except AEAD.failure:
+                # The AEAD wrote the plaintext before it checked the tag: none of it
+                # stays in the caller's buffer. The record is left to open_run,
+                # which refuses it (and what came before stays counted).
+                inner[:] = bytes(len(inner))
+                return position, filled, None, False
+            self.sequence = sequence + 1
+            position = end
+            last = inner_end - 1  # where the content type is, after at least one byte
+            if not (filled < last and target[last] == _APPLICATION_DATA):
+                plaintext = bytes(inner)
+                inner[:] = bytes(len(inner))
+                content_type, plaintext, length = _inner_plaintext(plaintext)
+                return position, filled, _opened(content_type, plaintext[:length]), False
+            # (length <= largest: within our read limit, so at most 2^14 bytes of content.)
+            filled = last
+        return position, filled, None, True
+
 
 class Tls12Protection(Protection):
     """RFC 5246 §6.2.3.3 AEAD records: GCM with an explicit 8-byte nonce (RFC 5288),
@@ -537,6 +585,31 @@ class RecordLayer:
                 return record
             if position < len(buffer):  # part of a record, or one the loop does not take
                 return self.next_record()
+            buffer, position = self._current()  # the read the last record came in
+
+    def next_records_into(self, target: memoryview, filled: int
+                          ) -> tuple[int, tuple[int, bytes] | None, bool]:
+        """``next_records`` for TLS 1.3, the plaintexts decrypted straight into
+        ``target`` after its first ``filled`` bytes while whole records fit there
+        (``Tls13Protection.open_run_into``): returned are the bytes filled, the record
+        after them as ``next_record`` returns it (None: none is whole), and whether
+        ``target`` may take more (False: go on with ``next_records``)."""
+        protection = self.read_protection
+        if type(protection) is not Tls13Protection or self.skipping_early_data:
+            return filled, None, False
+        # RFC 8449: at most our read limit (never over 2^14 + 1) and the tag.
+        largest = self.read_limit + _TAG
+        buffer, position = self._pending, self._position
+        while True:
+            position, filled, record, fits = protection.open_run_into(
+                buffer, position, largest, target, filled)
+            if position == len(buffer) and record is None and not self._following:
+                self._pending, self._position = b"", 0  # all of it read
+                return filled, None, fits
+            self._position = position
+            if record is not None or not fits or position < len(buffer):
+                # Another record after these, or part of one: the general way.
+                return filled, record, False
             buffer, position = self._current()  # the read the last record came in
 
     def compact(self) -> None:
