@@ -152,14 +152,14 @@ def test_empty_records_are_still_counted() -> None:
     pair = established()
     server = pair.server.connection
     sink = collecting(server)
-
     writer = engine_of(pair.client.connection).record
+
     def empty(count: int) -> bytes:
         return b"".join(writer.seal(23, b"") for _ in range(count))
 
     allowed = limits.IN_A_ROW[limits.EMPTY_RECORDS]
-    _, filled = receive_into(server, empty(allowed) + writer.seal(23, b"data")
-                                 + empty(allowed), 100)
+    wire = empty(allowed) + writer.seal(23, b"data") + empty(allowed)
+    _, filled = receive_into(server, wire, 100)
     assert filled == 0  # the empty ones went the general way, and the data after them
     assert list(map(bytes, sink)) == [b"data"]
     server.decrypt_into(memoryview(bytearray(100)))
