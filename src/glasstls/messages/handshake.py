@@ -40,7 +40,6 @@ from ..errors import (
 from ..immutable import frozen
 from .extensions import (
     ALPN,
-    CH,
     CR,
     CT,
     EE,
@@ -62,6 +61,7 @@ from .extensions import (
     parse_extensions,
     write_extensions,
 )
+from .hello_block import parse_client_hello_extensions
 
 NAMES: dict[int, str] = {
     H.hello_request: "HelloRequest", H.client_hello: "ClientHello",
@@ -151,7 +151,7 @@ class ClientHello:
             suites = r.u16_list(2, minimum=2, maximum_count=MAX_CIPHER_SUITES)
             compression = r.opaque(1, minimum=1)
             # RFC 5246 §7.4.1.2: a ClientHello may end without an extensions block.
-            extensions = parse_extensions(r, CH) if r.remaining else ()
+            extensions = parse_client_hello_extensions(r) if r.remaining else ()
         psk = find(extensions, ExtensionType.pre_shared_key)
         if psk is not None and extensions[-1] is not psk:
             # RFC 8446 §4.2.11: pre_shared_key MUST be the last extension.
