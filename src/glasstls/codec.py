@@ -118,8 +118,8 @@ class Reader:
             return DecodeError(f"vector of {n} bytes is longer than its maximum {maximum}")
         return DecodeError(f"truncated: vector of {n} bytes, {left} left")
 
-    # A vector's length is read and checked in full in both opaque and vector_bounds,
-    # the codec's busiest calls after u8 and u16 (no helper call: see u16).
+    # A vector's length is read and checked in full in both opaque and vector, the
+    # codec's busiest calls after u8 and u16 (no helper call: see u16).
     def opaque(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> bytes:
         """A length-prefixed byte string, e.g. ``opaque x<1..2^8-1>``."""
         start = self._pos
@@ -142,12 +142,6 @@ class Reader:
 
     def vector(self, length_size: int, minimum: int = 0, maximum: int | None = None) -> Reader:
         """A sub-reader over a length-prefixed vector; use it with ``with``."""
-        return Reader(*self.vector_bounds(length_size, minimum, maximum))
-
-    def vector_bounds(self, length_size: int, minimum: int = 0, maximum: int | None = None
-                      ) -> tuple[bytes, int, int]:
-        """A length-prefixed vector as ``(data, start, end)``: its bytes are
-        ``data[start:end]``, for a parser that reads them with offsets."""
         start = self._pos
         pos = start + length_size
         end = self._end
@@ -164,7 +158,7 @@ class Reader:
         if n < minimum or stop > end or (maximum is not None and n > maximum):
             raise self._bad_length(n, minimum, maximum, end - pos)
         self._pos = stop
-        return data, pos, stop
+        return Reader(data, pos, stop)
 
     def entry(self) -> tuple[int, Reader] | None:
         """The next ``uint16 type; opaque body<0..2^16-1>`` (an extension), its body as a

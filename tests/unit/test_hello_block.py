@@ -1,10 +1,11 @@
-"""The ClientHello's extension block read with offsets (messages/hello_block.py)
-agrees with the codec's reading (``parse_extensions(r, CH)``) on every block: the
-same extensions, or the same exception with the same alert and message.
+"""A ClientHello read with offsets (messages/hello_block.py) agrees with the codec's
+reading (``ClientHello.read_fields``, ``parse_extensions(r, CH)``) on every hello:
+the same fields, or the same exception with the same alert and message.
 
-Hostile blocks are valid ones damaged (a byte changed, inserted or removed, lengths
-left as they were), random entries of every type, and duplicates; each is also
-checked to have taken the offsets path when it is well-formed.
+Hostile hellos are valid ones damaged (a byte changed, inserted or removed, the
+header's length kept consistent), extension blocks of random entries of every type
+and of entries shaped as TLS vectors, and one below each minimum; a well-formed
+hello is also checked to have been read with offsets.
 """
 
 from __future__ import annotations
@@ -14,50 +15,122 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from glasstls.codec import Reader, Writer
 from glasstls.constants import ExtensionType as X
 from glasstls.errors import DecodeError, IllegalParameter, PeerMisbehaved
-from glasstls.messages import extensions as ext, hello_block
-from helpers.strategies import extensions
+from glasstls.messages import extensions as ext, handshake as hs, hello_block
+from helpers.strategies import client_hello, extensions
 
 SETTINGS = settings(max_examples=400, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-def _outcome(parse: Any, block: bytes) -> Any:
+def _outcome(read: Any, raw: bytes) -> Any:
     try:
-        with Reader(block) as r:
-            parsed = parse(r)
+        fields = read(raw)
     except PeerMisbehaved as error:
         return (type(error).__name__, error.alert, str(error))
-    return ("parsed", tuple(parsed), dict(parsed.by_type))
+    extensions = fields[5]
+    return ("parsed", fields, dict(extensions.by_type) if extensions else {})
 
 
-def _agree(block: bytes) -> Any:
-    outcome = _outcome(hello_block.parse_client_hello_extensions, block)
-    assert outcome == _outcome(lambda r: ext.parse_extensions(r, ext.CH), block)
+def _read(raw: bytes) -> Any:
+    """What ClientHello.parse reads: with offsets, else with the codec."""
+    return hello_block.read_client_hello(raw) or hs.ClientHello.read_fields(raw)
+
+
+def _agree(raw: bytes) -> Any:
+    outcome = _outcome(_read, raw)
+    assert outcome == _outcome(hs.ClientHello.read_fields, raw)
     return outcome
 
 
+# A TLS 1.3 hello's fields before its extensions: version, random, a session id,
+# two suites, null compression.
+_FIXED = (b"\x03\x03" + bytes(range(32)) + b"\x20" + bytes(32)
+          + b"\x00\x04\x13\x01\x13\x02" + b"\x01\x00")
+
+
+def _hello(body: bytes) -> bytes:
+    return b"\x01" + len(body).to_bytes(3, "big") + body
+
+
+def _with_block(block_body: bytes) -> bytes:
+    return _hello(_FIXED + len(block_body).to_bytes(2, "big") + block_body)
+
+
 def _encoded(extension_list: tuple[Any, ...]) -> bytes:
-    w = Writer()
-    ext.write_extensions(w, extension_list)
-    return w.getvalue()
+    """An extension block's entries (without the block's length)."""
+    return _body_of(hs.ClientHello(0x0303, bytes(32), b"", (0x1301,), b"\x00",
+                                   extension_list))
 
 
-def _framed(body: bytes) -> bytes:
-    return len(body).to_bytes(2, "big") + body
+def _body_of(hello: hs.ClientHello) -> bytes:
+    raw = hs.serialize(hello)
+    return raw[4 + 2 + 32 + 1 + len(hello.legacy_session_id) + 2
+               + 2 * len(hello.cipher_suites) + 1 + len(hello.legacy_compression_methods)
+               + 2:]
+
+
+@SETTINGS
+@given(hello=client_hello())
+def test_a_well_formed_hello_is_read_with_offsets_as_the_codec_reads_it(
+        hello: hs.ClientHello) -> None:
+    raw = hs.serialize(hello)
+    outcome = _agree(raw)
+    assert outcome[0] == "parsed"
+    assert hs.ClientHello.parse(raw) == hello
+    if not any(e.type in hello_block._REFERENCE_ONLY for e in hello.extensions):
+        assert hello_block.read_client_hello(raw) is not None
+
+
+@SETTINGS
+@given(hello=client_hello(), at=st.integers(0, 4000),
+       change=st.sampled_from(["replace", "insert", "delete"]), byte=st.integers(0, 255))
+def test_a_damaged_hello_gets_the_codec_s_alert_and_message(
+        hello: hs.ClientHello, at: int, change: str, byte: int) -> None:
+    # Anywhere in the body, the header's length kept consistent, so that the damage
+    # reaches a fixed field, a vector's length, an extension or a host name.
+    body = hs.serialize(hello)[4:]
+    at = at % (len(body) + 1)
+    if change == "replace" and at < len(body):
+        body = body[:at] + bytes((byte,)) + body[at + 1:]
+    elif change == "insert":
+        body = body[:at] + bytes((byte,)) + body[at:]
+    else:
+        body = body[:at] + body[at + 1:]
+    _agree(_hello(body))
+
+
+@pytest.mark.parametrize("raw", [
+    b"", b"\x01\x00\x00", _hello(b""), _hello(_FIXED[:38]), _hello(_FIXED[:-1]),
+    _hello(_FIXED + b"\x00"), _hello(_FIXED + b"\x00\x01"), _hello(_FIXED + b"\x00\x00\x00"),
+    _hello(_FIXED[:34] + b"\x21" + bytes(33) + _FIXED[67:]),  # a 33-byte session id
+    _hello(_FIXED[:67] + b"\x00\x03\x13\x01\x13" + _FIXED[73:]),  # an odd suites list
+    _hello(_FIXED[:67] + b"\x00\x00" + _FIXED[73:]),  # no suites
+    _hello(_FIXED[:-2] + b"\x00"),  # no compression method
+    _hello(_FIXED[:67] + b"\x04\x02" + bytes(1026) + _FIXED[73:]),  # 513 suites
+    b"\x01" + (len(_FIXED) + 1).to_bytes(3, "big") + _FIXED,  # a header one byte long
+])
+def test_damaged_fixed_fields_are_refused_as_the_codec_refuses_them(raw: bytes) -> None:
+    assert _agree(raw)[0] == "DecodeError"
+
+
+@pytest.mark.parametrize("raw", [_hello(_FIXED), _hello(_FIXED + b"\x00\x00")])
+def test_a_hello_without_extensions_or_with_an_empty_block_is_read_with_offsets(
+        raw: bytes) -> None:
+    assert _agree(raw)[1][5] == ()
+    assert hello_block.read_client_hello(raw) is not None
 
 
 @SETTINGS
 @given(block=extensions(ext.CH, max_size=10))
 def test_a_well_formed_hello_block_is_read_with_offsets_as_the_codec_reads_it(
         block: tuple[Any, ...]) -> None:
-    encoded = _encoded(block)
-    outcome = _agree(encoded)
-    assert outcome[0] == "parsed" and outcome[1] == block
+    raw = _with_block(_encoded(block))
+    outcome = _agree(raw)
+    assert outcome[0] == "parsed" and outcome[1][5] == block
     # Not handed back to the codec: the offsets reading accepted it itself.
-    assert hello_block._read_block(encoded, 2, len(encoded)) is not None
+    assert hello_block.read_client_hello(raw) is not None
 
 
 @SETTINGS
@@ -67,7 +140,7 @@ def test_a_damaged_hello_block_gets_the_codec_s_alert_and_message(
         block: tuple[Any, ...], at: int, change: str, byte: int) -> None:
     # Inside the block (its own length kept consistent), so that the damage reaches
     # an extension's header, a vector's length, a list's entries or a host name.
-    body = _encoded(block)[2:]
+    body = _encoded(block)
     at = at % (len(body) + 1)
     if change == "replace" and at < len(body):
         body = body[:at] + bytes((byte,)) + body[at + 1:]
@@ -75,7 +148,7 @@ def test_a_damaged_hello_block_gets_the_codec_s_alert_and_message(
         body = body[:at] + bytes((byte,)) + body[at:]
     else:
         body = body[:at] + body[at + 1:]
-    _agree(_framed(body))
+    _agree(_with_block(body))
 
 
 _TYPES = [*sorted(ext.CLIENT_HELLO_PARSERS), 0x1234, 0xFAFA]
@@ -86,8 +159,8 @@ _TYPES = [*sorted(ext.CLIENT_HELLO_PARSERS), 0x1234, 0xFAFA]
                         max_size=6))
 def test_random_entries_of_every_type_get_the_codec_s_outcome(
         entries: list[tuple[int, bytes]]) -> None:
-    _agree(_framed(b"".join(t.to_bytes(2, "big") + len(b).to_bytes(2, "big") + b
-                            for t, b in entries)))
+    _agree(_with_block(b"".join(t.to_bytes(2, "big") + len(b).to_bytes(2, "big") + b
+                                for t, b in entries)))
 
 
 def _shaped() -> st.SearchStrategy[bytes]:
@@ -113,8 +186,8 @@ def test_entries_shaped_as_tls_vectors_get_the_codec_s_outcome(
         entries: list[tuple[int, bytes]]) -> None:
     # Random bytes rarely have lengths that add up; these mostly do, or are one off,
     # so each minimum, cap and end check of every reader is reached.
-    _agree(_framed(b"".join(t.to_bytes(2, "big") + len(b).to_bytes(2, "big") + b
-                            for t, b in entries)))
+    _agree(_with_block(b"".join(t.to_bytes(2, "big") + len(b).to_bytes(2, "big") + b
+                                for t, b in entries)))
 
 
 _IDENTITY = b"\x00\x01t" + bytes(4)  # a one-byte identity and its age
@@ -143,13 +216,14 @@ _BINDER = b"\x20" + bytes(32)
     (X.psk_key_exchange_modes, b"\x00"),
     (X.ec_point_formats, b"\x02\x00"),
     (X.server_name, b"\x00\x03\x00\x00\x00"),  # an empty host_name
+    (X.server_name, b"\x00\x03\x01\x00\x00"),  # an empty name of another type
     (X.server_name, b"\x00\x02\x00\x00"),  # a name without its length
     (X.extended_master_secret, b"\x00"),
     (X.early_data, b"\x00\x00\x00\x00"),  # a NewSessionTicket's body
 ])
 def test_each_reader_refuses_what_the_codec_refuses(ext_type: int, body: bytes) -> None:
     entry = ext_type.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
-    assert _agree(_framed(entry))[0] != "parsed"
+    assert _agree(_with_block(entry))[0] != "parsed"
 
 
 @pytest.mark.parametrize("body, error, message", [
@@ -159,18 +233,18 @@ def test_each_reader_refuses_what_the_codec_refuses(ext_type: int, body: bytes) 
 ])
 def test_server_name_refusals_are_the_codec_s(body: bytes, error: type[Exception],
                                                message: str) -> None:
-    block = _framed(X.server_name.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
-    assert _agree(block)[0] == error.__name__
+    raw = _with_block(X.server_name.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
+    assert _agree(raw)[0] == error.__name__
     with pytest.raises(error, match=message):
-        hello_block.parse_client_hello_extensions(Reader(block))
+        hs.ClientHello.parse(raw)
 
 
 def test_a_key_share_offering_a_group_twice_is_illegal_parameter() -> None:
     shares = b"\x00\x1d\x00\x01\x01" * 2
-    body = _framed(shares)
-    block = _framed(X.key_share.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
+    body = len(shares).to_bytes(2, "big") + shares
+    raw = _with_block(X.key_share.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
     with pytest.raises(IllegalParameter, match="offers group 0x001d twice"):
-        hello_block.parse_client_hello_extensions(Reader(block))
+        hs.ClientHello.parse(raw)
 
 
 def test_extensions_without_an_offsets_reader_are_parsed_in_place(
@@ -180,13 +254,12 @@ def test_extensions_without_an_offsets_reader_are_parsed_in_place(
     block = (ext.StatusRequest(), ext.RenegotiationInfo(b""), ext.Empty(X.extended_master_secret))
     encoded = _encoded(block)
 
-    def refuse(r: Reader, where: str) -> None:
-        raise AssertionError("the block was read again by parse_extensions")
+    def refuse(raw: bytes) -> None:
+        raise AssertionError("the hello was read again by the codec")
 
-    monkeypatch.setattr(hello_block, "parse_extensions", refuse)
-    with Reader(encoded) as r:
-        assert hello_block.parse_client_hello_extensions(r) == block
+    monkeypatch.setattr(hs.ClientHello, "read_fields", staticmethod(refuse))
+    assert hs.ClientHello.parse(_with_block(encoded)).extensions == block
     with pytest.raises(DecodeError, match="unexpected trailing bytes"):
         # A reference-only body with bytes left over: refused in place as well.
         bad = ext.StatusRequest.type.to_bytes(2, "big") + b"\x00\x06\x01\x00\x00\x00\x00\xff"
-        hello_block.parse_client_hello_extensions(Reader(_framed(bad)))
+        hs.ClientHello.parse(_with_block(bad))

@@ -1,19 +1,20 @@
-"""A ClientHello's extension block read straight from the message's bytes.
+"""A ClientHello read straight from its bytes, extensions included.
 
-``parse_extensions`` reads every block through the codec's ``Reader``: a sub-reader
-per extension and per vector, a call per field, an end check per body. For the one
-block a server parses in every handshake, the ClientHello's, that plumbing was about
-half of the parse (callgrind, issue 16). Here the extensions clients send in every
-hello are read with offsets into the one buffer, each by a small function that
-returns the same typed extension ``parse_extensions`` would; the few others a
-ClientHello may carry typed go to their codec parsers as before.
+The codec reads a message through ``Reader``: a call per field, a sub-reader per
+vector and per extension, an end check per body (``parse_extensions``). For the one
+message a server parses in every handshake, the ClientHello, that plumbing was about
+a third of the parse (callgrind, issue 16). Here its fixed fields and the
+extensions clients send in every hello are read with offsets into the one buffer,
+each extension by a small function that returns the same typed extension
+``parse_extensions`` would; the few others a ClientHello may carry typed go to
+their codec parsers, in place.
 
 These readers only ever accept: anything they do not find plainly well-formed (a
 length that does not add up, a list over our caps, a duplicate, a bad host name)
-makes them give up, and the whole block is read again by ``parse_extensions``,
-which raises the exact alert and message it always did, checks in the same order.
-A block they accept, ``parse_extensions`` parses to equal extensions
-(tests/unit/test_hello_block.py checks both on hostile blocks with hypothesis).
+makes them give up, and ``ClientHello.parse`` reads the message again with the
+codec, which raises the exact alert and message it always did, checks in the same
+order. A hello they accept, the codec parses to equal fields
+(tests/unit/test_hello_block.py checks both on hostile hellos with hypothesis).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .extensions import (
     CH,
     CLIENT_HELLO_PARSERS,
     MAX_ALPN_PROTOCOLS,
+    MAX_CIPHER_SUITES,
     MAX_EXTENSIONS,
     MAX_GROUPS,
     MAX_KEY_SHARES,
@@ -48,7 +50,6 @@ from .extensions import (
     U16List,
     UnknownExtension,
     is_host_name,
-    parse_extensions,
 )
 
 _U32 = struct.Struct(">I")
@@ -58,15 +59,41 @@ _U32 = struct.Struct(">I")
 _Read = Callable[[int, bytes, int, int], Extension | None]
 
 
-def parse_client_hello_extensions(r: Reader) -> tuple[Extension, ...]:
-    """The ClientHello's ``Extension extensions<0..2^16-1>`` block: what
-    ``parse_extensions(r, CH)`` returns, or raises."""
-    data, start, end = r.vector_bounds(2)
-    block = _read_block(data, start, end)
-    if block is None:
-        # Not plainly well-formed: the reference reading finds what is wrong.
-        return parse_extensions(Reader(data, start - 2, end), CH)
-    return block
+HelloFields = tuple[int, bytes, bytes, tuple[int, ...], bytes, tuple[Extension, ...]]
+
+
+def read_client_hello(raw: bytes) -> HelloFields | None:
+    """A ClientHello's fields (legacy_version, random, legacy_session_id,
+    cipher_suites, legacy_compression_methods, extensions), or None when it is not
+    plainly well-formed."""
+    end = len(raw)
+    # The header's length, legacy_version, random, then legacy_session_id<0..32>.
+    if end < 39 or (raw[1] << 16 | raw[2] << 8 | raw[3]) != end - 4 or raw[38] > 32:
+        return None
+    suites_at = 39 + raw[38]
+    if suites_at + 2 > end:
+        return None
+    # CipherSuite cipher_suites<2..2^16-2>, at most MAX_CIPHER_SUITES of them.
+    n = (raw[suites_at] << 8) | raw[suites_at + 1]
+    compression_at = suites_at + 2 + n
+    if n < 2 or n & 1 or n > 2 * MAX_CIPHER_SUITES or compression_at >= end:
+        return None
+    # opaque legacy_compression_methods<1..2^8-1>.
+    extensions_at = compression_at + 1 + raw[compression_at]
+    if extensions_at == compression_at + 1 or extensions_at > end:
+        return None
+    extensions: tuple[Extension, ...] = ()
+    if extensions_at < end:  # RFC 5246 §7.4.1.2: the block may be left out
+        if (extensions_at + 2 > end or extensions_at + 2
+                + ((raw[extensions_at] << 8) | raw[extensions_at + 1]) != end):
+            return None
+        block = _read_block(raw, extensions_at + 2, end)
+        if block is None:
+            return None
+        extensions = block
+    return ((raw[4] << 8) | raw[5], raw[6:38], raw[39:suites_at],
+            struct.unpack_from(f">{n >> 1}H", raw, suites_at + 2),
+            raw[compression_at + 1:extensions_at], extensions)
 
 
 def _read_block(data: bytes, pos: int, end: int) -> ExtensionBlock | None:
