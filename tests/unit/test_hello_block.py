@@ -83,6 +83,15 @@ def test_a_well_formed_hello_is_read_with_offsets_as_the_codec_reads_it(
         assert hello_block.read_client_hello(raw) is not None
 
 
+def _damaged(body: bytes, at: int, change: str, byte: int) -> bytes:
+    at = at % (len(body) + 1)
+    if change == "replace" and at < len(body):
+        return body[:at] + bytes((byte,)) + body[at + 1:]
+    if change == "insert":
+        return body[:at] + bytes((byte,)) + body[at:]
+    return body[:at] + body[at + 1:]
+
+
 @SETTINGS
 @given(hello=client_hello(), at=st.integers(0, 4000),
        change=st.sampled_from(["replace", "insert", "delete"]), byte=st.integers(0, 255))
@@ -90,15 +99,7 @@ def test_a_damaged_hello_gets_the_codec_s_alert_and_message(
         hello: hs.ClientHello, at: int, change: str, byte: int) -> None:
     # Anywhere in the body, the header's length kept consistent, so that the damage
     # reaches a fixed field, a vector's length, an extension or a host name.
-    body = hs.serialize(hello)[4:]
-    at = at % (len(body) + 1)
-    if change == "replace" and at < len(body):
-        body = body[:at] + bytes((byte,)) + body[at + 1:]
-    elif change == "insert":
-        body = body[:at] + bytes((byte,)) + body[at:]
-    else:
-        body = body[:at] + body[at + 1:]
-    _agree(_hello(body))
+    _agree(_hello(_damaged(hs.serialize(hello)[4:], at, change, byte)))
 
 
 @pytest.mark.parametrize("raw", [
@@ -140,15 +141,7 @@ def test_a_damaged_hello_block_gets_the_codec_s_alert_and_message(
         block: tuple[Any, ...], at: int, change: str, byte: int) -> None:
     # Inside the block (its own length kept consistent), so that the damage reaches
     # an extension's header, a vector's length, a list's entries or a host name.
-    body = _encoded(block)
-    at = at % (len(body) + 1)
-    if change == "replace" and at < len(body):
-        body = body[:at] + bytes((byte,)) + body[at + 1:]
-    elif change == "insert":
-        body = body[:at] + bytes((byte,)) + body[at:]
-    else:
-        body = body[:at] + body[at + 1:]
-    _agree(_with_block(body))
+    _agree(_with_block(_damaged(_encoded(block), at, change, byte)))
 
 
 _TYPES = [*sorted(ext.CLIENT_HELLO_PARSERS), 0x1234, 0xFAFA]
