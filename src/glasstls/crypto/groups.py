@@ -54,8 +54,8 @@ def montgomery_constructors() -> dict[int, Constructors]:
                           x448.X448PublicKey.from_public_bytes),
     }
     try:
-        from cryptography.hazmat.backends.openssl.backend import backend
         import cryptography.hazmat.bindings._rust as rust
+        from cryptography.hazmat.backends.openssl.backend import backend
 
         # Its ``openssl`` is an attribute of the extension module, not a module in
         # sys.modules (where a compiled build looks for what the stubs call a module).
