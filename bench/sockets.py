@@ -5,6 +5,7 @@ processes: what a user of the blocking, threaded and asyncio APIs feels.
     python bench/sockets.py                 # full run (~8 min on an idle 2-core box)
     python bench/sockets.py --quick         # ~1.5 min, smaller figures, same cases
     python bench/sockets.py --only bulk,idle --json /tmp/sockets.json
+    python bench/sockets.py --quick --only bulk --bulk-io blocking --bulk-suites chacha20
 
 Every case runs glasstls and ssl the same way in the same run, in interleaved
 rounds (the order alternates), and prints the ratio glasstls / ssl beside its
@@ -153,8 +154,8 @@ class Bench:
 
     def bulk(self) -> None:
         size = self.args.bulk_mib * MiB
-        for io in ("blocking", "asyncio"):
-            for suite in SUITES:
+        for io in self.args.bulk_io.split(","):
+            for suite in self.args.bulk_suites.split(","):
                 rows = {way: Row(f"bulk {io} {suite} {label}", "MB/s", ">= 0.9x")
                         for way, label in (("up", "client->server"),
                                            ("down", "server->client"))}
@@ -423,6 +424,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, help="seconds before measuring (full: 1)")
     parser.add_argument("--idle", type=int, help="idle connections (full: 10000)")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--bulk-io", default="blocking,asyncio",
+                        help="bulk: comma-separated APIs (blocking,asyncio)")
+    parser.add_argument("--bulk-suites", default=",".join(SUITES),
+                        help=f"bulk: comma-separated suites ({','.join(SUITES)})")
     args = parser.parse_args()
     defaults = ({"rounds": 1, "bulk_mib": 32, "duration": 1.0, "warmup": 0.5, "idle": 1000}
                 if args.quick else

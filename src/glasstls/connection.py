@@ -137,8 +137,8 @@ def _expected(state: State, core: ConnectionCore, msg_type: int, length: int) ->
 
 class _Connection:
     # A server holds thousands of these: no per-instance dictionary.
-    __slots__ = ("__weakref__", "_core", "_ended", "_error", "_peer_closed", "_sent_close",
-                 "_sink", "_state")
+    __slots__ = ("__weakref__", "_core", "_ended", "_error", "_filled", "_peer_closed",
+                 "_sent_close", "_sink", "_state", "_target")
 
     def __init__(self, config: ClientConfig | ServerConfig, side: str) -> None:
         self._core = ConnectionCore(config, side)
@@ -150,6 +150,10 @@ class _Connection:
         # Where application data goes instead of ApplicationData events, once a
         # transport asked for it (collect_application_data).
         self._sink: MutableSequence[bytes | memoryview] | None = None
+        # Where the next receive_data decrypts application data first (decrypt_into),
+        # and how much of it that filled.
+        self._target: memoryview | None = None
+        self._filled = 0
 
     # -- public API -------------------------------------------------------------
 
@@ -209,6 +213,16 @@ class _Connection:
                             events += map(received_data, plaintexts)
                             if core.in_a_row:  # data ends a run of empty records
                                 core.in_a_row.clear()
+                    elif self._target is not None:
+                        filled = self._filled
+                        self._filled, received, fits = record.next_records_into(
+                            self._target, filled)
+                        if core.in_a_row and self._filled > filled:
+                            core.in_a_row.clear()
+                        if not fits:
+                            self._target = None  # the rest to the sink, in order
+                            if received is None:
+                                continue
                     else:
                         before = len(sink)
                         received = record.next_records(sink, views=True)
@@ -356,6 +370,28 @@ class _Connection:
         inner content type off each record would make. 0-RTT data is not told apart."""
         self._sink = sink
 
+    def decrypt_into(self, buffer: memoryview) -> None:
+        """Once ``collect_application_data`` is on: the application data that the
+        next ``receive_data`` opens goes first straight into ``buffer`` (a writable
+        byte view; for a transport's ``recv_into``), each TLS 1.3 record decrypted
+        in place while its whole inner plaintext fits (its content type byte is
+        written after the content, uncounted); the rest goes to the sink, in order.
+        ``decrypted_into()`` then says how many bytes of ``buffer`` are data. A
+        record that fails authentication leaves nothing of its plaintext there."""
+        if self._sink is None:
+            raise UsageError("decrypt_into() needs collect_application_data()")
+        view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise UsageError("decrypt_into() needs a writable buffer")
+        self._target, self._filled = view, 0
+
+    def decrypted_into(self) -> int:
+        """How many bytes of application data the buffer given to ``decrypt_into``
+        received (valid even when ``receive_data`` raised); the buffer is let go."""
+        filled = self._filled
+        self._target, self._filled = None, 0
+        return filled
+
     def take_unprocessed_data(self) -> bytes:
         """Bytes received after the peer's close_notify (or not yet parsed): what
         belongs to the protocol that continues in the clear after ``unwrap``."""
@@ -416,6 +452,7 @@ class _Connection:
             state.account_early_data(len(payload))
         if self._sink is not None:
             self._sink.append(payload)
+            self._target = None  # what follows must not overtake it
         else:
             core.events.append(ApplicationData(payload, early))
         if core.tracing:

@@ -14,6 +14,7 @@ from collections.abc import MutableSequence
 from typing import Any
 
 from .constants import MAX_PLAINTEXT, ContentType
+from .crypto.in_place import SEALS_IN_PLACE
 from .crypto.suites import AEAD, Suite
 from .errors import (
     BadRecordMac,
@@ -148,29 +149,55 @@ class Tls13Protection(Protection):
 
     def seal_all(self, content_type: int, data: memoryview, fragment: int) -> bytearray:
         """``data`` cut into records of ``fragment`` bytes (the last one shorter),
-        sealed side by side into one new buffer, without padding. Each ciphertext is
-        written by the AEAD straight after its header: nothing is concatenated or
-        joined afterwards (the bulk path)."""
+        sealed side by side into one new buffer, without padding (the bulk path)."""
         size = len(data)
         count = -(-size // fragment)
-        records = bytearray(size + count * (_HEADER + 1 + _TAG))
-        out = memoryview(records)
+        if not count:
+            return bytearray()
+        sequence = self.sequence
+        # RFC 8446 §5.3: no record may take the last sequence number; checked once
+        # for the run, so that nothing is sealed if one would.
+        if sequence + count > _LAST_SEQUENCE:
+            raise _sequence_exhausted()
         type_byte = _TYPE_BYTES[content_type]
+        full_header = _pack_header(_APPLICATION_DATA, 0x0303, fragment + 1 + _TAG)
         encrypt_into = self._aead.encrypt_into
         iv = self._iv
-        position = 0
-        for start in range(0, size, fragment):
-            chunk = data[start : start + fragment]
-            sealed_end = position + _HEADER + len(chunk) + 1 + _TAG
-            header = _pack_header(_APPLICATION_DATA, 0x0303, sealed_end - position - _HEADER)
-            out[position : position + _HEADER] = header
-            sequence = self.sequence
-            if sequence >= _LAST_SEQUENCE:
-                raise _sequence_exhausted()
-            encrypt_into((iv ^ sequence).to_bytes(12, "big"), b"".join((chunk, type_byte)),
-                         header, out[position + _HEADER : sealed_end])
-            self.sequence = sequence + 1
-            position = sealed_end
+        if SEALS_IN_PLACE:
+            # The records laid out with their plaintexts in place (one copy, into a
+            # buffer nobody zero-fills first), then each sealed over itself.
+            chunks = [data[start : start + fragment] for start in range(0, size, fragment)]
+            headers = [full_header] * count
+            headers[-1] = _pack_header(_APPLICATION_DATA, 0x0303, len(chunks[-1]) + 1 + _TAG)
+            tail = type_byte + bytes(_TAG)  # the inner content type, and room for the tag
+            parts: list[bytes | memoryview] = []
+            for header, chunk in zip(headers, chunks, strict=True):
+                parts += (header, chunk, tail)
+            records = bytearray().join(parts)
+            out = memoryview(records)
+            body = _HEADER
+            for header, chunk in zip(headers, chunks, strict=True):
+                end = body + len(chunk) + 1  # the end of this TLSInnerPlaintext
+                encrypt_into((iv ^ sequence).to_bytes(12, "big"), out[body:end], header,
+                             out[body : end + _TAG])
+                sequence += 1
+                body = end + _TAG + _HEADER
+        else:
+            # Each ciphertext written by the AEAD straight after its header.
+            records = bytearray(size + count * (_HEADER + 1 + _TAG))
+            out = memoryview(records)
+            position = 0
+            for start in range(0, size, fragment):
+                chunk = data[start : start + fragment]
+                header = (full_header if len(chunk) == fragment else
+                          _pack_header(_APPLICATION_DATA, 0x0303, len(chunk) + 1 + _TAG))
+                body = position + _HEADER
+                position = body + len(chunk) + 1 + _TAG
+                out[body - _HEADER : body] = header
+                encrypt_into((iv ^ sequence).to_bytes(12, "big"),
+                             b"".join((chunk, type_byte)), header, out[body:position])
+                sequence += 1
+        self.sequence = sequence
         return records
 
     def open(self, header: bytes, payload: bytes | memoryview) -> tuple[int, bytes]:
@@ -229,6 +256,54 @@ class Tls13Protection(Protection):
             # A view spares the copy that slicing off the type byte makes.
             plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
         return position, None
+
+    def open_run_into(self, buffer: bytes, position: int, largest: int, target: memoryview,
+                      filled: int) -> tuple[int, int, tuple[int, bytes] | None, bool]:
+        """``open_run`` decrypting straight into ``target`` after its first ``filled``
+        bytes, as long as each record's whole TLSInnerPlaintext fits there (the type
+        byte lands just after the content, and is not counted). Returned: where the
+        loop stopped, the bytes of ``target`` filled, the record opened last when it
+        is not plain application data (another type, padded or empty: taken back out
+        of ``target`` for the general path) and whether ``target`` may take the
+        records after these (False once one went elsewhere, so none is reordered)."""
+        size = len(buffer)
+        payloads = memoryview(buffer)
+        decrypt_into = self._aead.decrypt_into
+        iv = self._iv
+        room = len(target)
+        while size - position >= _HEADER:
+            content_type, major, length = _unpack_header(buffer, position)
+            start = position + _HEADER
+            end = start + length
+            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
+                break
+            inner_end = filled + length - _TAG
+            if length < self.minimum or inner_end > room:
+                return position, filled, None, False  # for open_run, its checks and alerts
+            sequence = self.sequence
+            if sequence >= _LAST_SEQUENCE:
+                raise _sequence_exhausted()
+            inner = target[filled:inner_end]
+            try:
+                decrypt_into((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                             buffer[position:start], inner)
+            except AEAD.failure:
+                # The AEAD wrote the plaintext before it checked the tag: none of it
+                # stays in the caller's buffer. The record is left to open_run,
+                # which refuses it (and what came before stays counted).
+                inner[:] = bytes(len(inner))
+                return position, filled, None, False
+            self.sequence = sequence + 1
+            position = end
+            last = inner_end - 1  # where the content type is, after at least one byte
+            if not (filled < last and target[last] == _APPLICATION_DATA):
+                plaintext = bytes(inner)
+                inner[:] = bytes(len(inner))
+                content_type, plaintext, length = _inner_plaintext(plaintext)
+                return position, filled, _opened(content_type, plaintext[:length]), False
+            # (length <= largest: within our read limit, so at most 2^14 bytes of content.)
+            filled = last
+        return position, filled, None, True
 
 
 class Tls12Protection(Protection):
@@ -511,6 +586,31 @@ class RecordLayer:
                 return record
             if position < len(buffer):  # part of a record, or one the loop does not take
                 return self.next_record()
+            buffer, position = self._current()  # the read the last record came in
+
+    def next_records_into(self, target: memoryview, filled: int
+                          ) -> tuple[int, tuple[int, bytes] | None, bool]:
+        """``next_records`` for TLS 1.3, the plaintexts decrypted straight into
+        ``target`` after its first ``filled`` bytes while whole records fit there
+        (``Tls13Protection.open_run_into``): returned are the bytes filled, the record
+        after them as ``next_record`` returns it (None: none is whole), and whether
+        ``target`` may take more (False: go on with ``next_records``)."""
+        protection = self.read_protection
+        if type(protection) is not Tls13Protection or self.skipping_early_data:
+            return filled, None, False
+        # RFC 8449: at most our read limit (never over 2^14 + 1) and the tag.
+        largest = self.read_limit + _TAG
+        buffer, position = self._pending, self._position
+        while True:
+            position, filled, record, fits = protection.open_run_into(
+                buffer, position, largest, target, filled)
+            if position == len(buffer) and record is None and not self._following:
+                self._pending, self._position = b"", 0  # all of it read
+                return filled, None, fits
+            self._position = position
+            if record is not None or not fits or position < len(buffer):
+                # Another record after these, or part of one: the general way.
+                return filled, record, False
             buffer, position = self._current()  # the read the last record came in
 
     def compact(self) -> None:

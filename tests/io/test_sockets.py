@@ -107,6 +107,33 @@ def test_large_transfers_and_reads_of_any_size(start_server: Start) -> None:
     assert received == payload
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_recv_into_writes_only_within_nbytes_and_keeps_the_stream_in_order(
+        start_server: Start, version: int) -> None:
+    """Records are decrypted straight into the caller's buffer when whole ones fit
+    within ``nbytes`` (TLS 1.3): nothing past ``nbytes`` is touched, whatever the
+    read size, and the stream comes out whole and in order."""
+    server = start_server(version=version)
+    payload = hashlib.shake_128(b"recv_into").digest(3 * 1024 * 1024 + 5)
+    received = bytearray()
+    buffer = bytearray(200_000)
+    sizes = [1, 16384, 16385, 16400, 40_000, 150_000, 17]
+    with connect(server, version) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(payload,))
+        sender.start()
+        turn = 0
+        while len(received) < len(payload):
+            nbytes = sizes[turn % len(sizes)]
+            buffer[:] = b"\xa5" * len(buffer)
+            count = sock.recv_into(buffer, nbytes)
+            assert 0 < count <= nbytes
+            assert buffer[nbytes:] == b"\xa5" * (len(buffer) - nbytes), "written past nbytes"
+            received += buffer[:count]
+            turn += 1
+        sender.join()
+    assert received == payload
+
+
 def test_makefile_reads_lines_and_writes(start_server: Start) -> None:
     server = start_server()
     with connect(server) as sock:

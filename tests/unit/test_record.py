@@ -6,10 +6,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from hypothesis import given, settings, strategies as st
 
+import glasstls.record as record_module
 from glasstls.constants import CipherSuite
+from glasstls.crypto.in_place import seals_in_place
 from glasstls.crypto.suites import SUITES, TLS12_SUITES, TLS13_SUITES
 from glasstls.errors import AlertDescription, BadRecordMac, DecodeError, TLSError
 from glasstls.record import (
@@ -283,21 +285,88 @@ def sender_records(records: list[tuple[int, bytes]]) -> list[bytes]:
     return [sender.seal(content_type, data) for content_type, data in records]
 
 
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "after-headers"])
 @pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
-@pytest.mark.parametrize("size", [16385, 3 * 16384, 100_000])
-def test_a_large_send_is_sealed_into_one_buffer_of_whole_records(suite: object, size: int
-                                                                   ) -> None:
-    """The bulk path: every record of a large send in one buffer, each sealed with
-    its own sequence number, and the same bytes as sealing them one by one."""
+@pytest.mark.parametrize("size", [1, 16383, 16384, 16385, 3 * 16384, 100_000])
+def test_a_large_send_is_sealed_into_one_buffer_of_whole_records(
+        suite: object, size: int, in_place: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk path, both ways (plaintexts laid out and sealed over themselves, or
+    each sealed after its header): every record of a send in one buffer, each sealed
+    with its own sequence number, and the same bytes as sealing them one by one."""
+    monkeypatch.setattr(record_module, "SEALS_IN_PLACE", in_place)
     sender, receiver = tls13_pair(suite)
     data = bytes(range(256)) * (size // 256) + bytes(size % 256)
-    buffers = sender.seal_records(23, memoryview(data))
+    source = bytearray(data)
+    buffers = sender.seal_records(23, memoryview(source))
+    assert source == data  # the caller's buffer is read, never written
     assert len(buffers) == 1
     one_by_one, _ = tls13_pair(suite)
     assert bytes(buffers[0]) == b"".join(one_by_one.seal(23, data[start:start + 16384])
                                          for start in range(0, size, 16384))
     assert sender.write_protection.sequence == -(-size // 16384)
     assert b"".join(p for _, p in records_of(receiver, bytes(buffers[0]))) == data
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "after-headers"])
+def test_sealing_nothing_in_bulk_makes_no_record(in_place: bool,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(record_module, "SEALS_IN_PLACE", in_place)
+    sender, _ = tls13_pair()
+    assert sender.seal_records(23, b"") == [bytearray()]
+    assert sender.write_protection.sequence == 0
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "after-headers"])
+def test_a_large_send_that_would_reach_the_last_sequence_number_seals_nothing(
+        in_place: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # RFC 8446 §5.3: the sequence number must not wrap; the whole send is refused
+    # before any of its records is sealed.
+    monkeypatch.setattr(record_module, "SEALS_IN_PLACE", in_place)
+    sender, _ = tls13_pair()
+    sender.write_protection.sequence = 2**64 - 3  # room for two records, not three
+    with pytest.raises(TLSError) as caught:
+        sender.seal_records(23, bytes(3 * 16384))
+    assert caught.value.alert == AlertDescription.internal_error
+    assert sender.write_protection.sequence == 2**64 - 3
+    assert len(sender.seal_records(23, bytes(2 * 16384))[0]) == 2 * (5 + 16384 + 1 + 16)
+    assert sender.write_protection.sequence == 2**64 - 1
+
+
+@pytest.mark.parametrize("primitive", [AESGCM(bytes(16)), AESGCM(bytes(32)),
+                                       ChaCha20Poly1305(bytes(32))],
+                         ids=["aes128gcm", "aes256gcm", "chacha20"])
+def test_the_installed_aeads_seal_in_place(primitive: AESGCM | ChaCha20Poly1305) -> None:
+    assert seals_in_place(primitive)
+    assert record_module.SEALS_IN_PLACE  # so the bulk path takes it here
+
+
+class _CopiesOutputFirst:
+    """An AEAD whose encrypt_into writes its output before reading its input: sealing
+    over the plaintext would then encrypt what it had just written."""
+
+    def __init__(self) -> None:
+        self._aead = ChaCha20Poly1305(bytes(32))
+
+    def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+        return self._aead.encrypt(nonce, data, aad)
+
+    def encrypt_into(self, nonce: bytes, data: memoryview, aad: bytes, out: memoryview) -> int:
+        out[:16] = bytes(16)
+        return self._aead.encrypt_into(nonce, bytes(data), aad, out)
+
+
+class _RefusesOverlap:
+    def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> bytes:
+        return bytes(len(data) + 16)
+
+    def encrypt_into(self, nonce: bytes, data: memoryview, aad: bytes, out: memoryview) -> int:
+        raise ValueError("buffers overlap")
+
+
+@pytest.mark.parametrize("primitive", [_CopiesOutputFirst(), _RefusesOverlap()],
+                         ids=["wrong-bytes", "refuses"])
+def test_an_aead_that_cannot_seal_in_place_is_told_apart(primitive: object) -> None:
+    assert not seals_in_place(primitive)  # type: ignore[arg-type]
 
 
 def test_a_padded_large_send_keeps_one_buffer_per_record() -> None:

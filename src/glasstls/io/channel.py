@@ -103,6 +103,24 @@ class TLSChannel:
             self.transport_eof = True
         if self.failure is not None:
             return
+        self._receive(data)
+
+    def receive_into(self, data: bytes, buffer: memoryview) -> int:
+        """``receive``, the application data decrypted first straight into ``buffer``
+        (the engine's ``decrypt_into``) when nothing decrypted waits to be read;
+        returns how many bytes of ``buffer`` it filled (the rest is buffered)."""
+        if not data or self._chunks or self.failure is not None:
+            self.receive(data)
+            return 0
+        connection = self.connection
+        connection.decrypt_into(buffer)
+        try:
+            self._receive(data)
+        finally:
+            filled = connection.decrypted_into()
+        return filled
+
+    def _receive(self, data: bytes) -> None:
         try:
             events = self.connection.receive_data(data)
         except UnexpectedEOF as error:

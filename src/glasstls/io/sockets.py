@@ -256,7 +256,10 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 count = channel.read_into(view, nbytes)
             if count is not None:
                 return count
-            self._receive_more(deadline, nbytes)
+            # Decrypted straight into the caller's buffer, as far as whole records fit.
+            count = self._receive_more(deadline, nbytes, view[:nbytes])
+            if count:
+                return count
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         """``ssl.SSLSocket.read``: ``recv``, or ``recv_into`` with a buffer."""
@@ -550,22 +553,32 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             return size, len(head)
         return max(len(head), 1), len(head)  # (at the end of the stream, b"" says so)
 
-    def _receive_more(self, deadline: float | None, wanted: int) -> None:
-        """Read from the network into the engine; send what it answers if the
-        socket can take it now (a reader never waits for the writer)."""
+    def _receive_more(self, deadline: float | None, wanted: int,
+                      into: memoryview | None = None) -> int:
+        """Read from the network into the engine (its application data first into
+        ``into``, if given: returned is how many bytes went there); send what it
+        answers if the socket can take it now (a reader never waits for the writer)."""
         data = self._raw_recv(deadline, wanted)
         channel = self._connected_channel()
+        filled = 0
         with self._engine_lock:
-            channel.receive(data)
+            if into is None:
+                channel.receive(data)
+            else:
+                filled = channel.receive_into(data, into)
             answer = channel.outgoing()
             if answer:
                 self._unread_replies = len(answer) + (self._unread_replies if self._out else 0)
                 if self._unread_replies > MAX_UNREAD_REPLIES:
-                    raise channel.abandon(f"the peer does not read; more than "
-                                          f"{MAX_UNREAD_REPLIES} bytes of replies wait")
+                    error = channel.abandon(f"the peer does not read; more than "
+                                            f"{MAX_UNREAD_REPLIES} bytes of replies wait")
+                    if filled:
+                        return filled  # the data received first; the next read raises
+                    raise error
                 self._out.append(answer)
         if answer:
             self._push_without_waiting()
+        return filled
 
     def _queue(self, data: bytes) -> None:
         if data:

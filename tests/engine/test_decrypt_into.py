@@ -1,0 +1,229 @@
+"""``decrypt_into``: a transport's ``recv_into`` has the application data of the next
+``receive_data`` decrypted straight into its buffer, while whole TLS 1.3 records fit
+there; the rest goes to the sink. Same data, same order, same refusals, nothing
+written past the buffer and no unauthenticated plaintext left in it."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from glasstls import AlertDescription, ClientConnection, ServerConnection, TLSError
+from glasstls.constants import TLS12
+from glasstls.errors import UsageError
+from glasstls.events import KeyUpdated
+from helpers.pump import (
+    Pair,
+    client_config,
+    connect,
+    engine_of,
+    server_config,
+    split_records,
+)
+from pki import pki
+
+TEST_PKI = pki("ecdsa-p256")
+SENTINEL = 0xA5  # what the bytes past the buffer given hold, and must keep
+
+
+def established(**client: object) -> Pair:
+    pair = connect(client_config(TEST_PKI, **client), server_config(TEST_PKI))
+    assert pair.complete
+    return pair
+
+
+def collecting(connection: ClientConnection | ServerConnection) -> deque[bytes | memoryview]:
+    sink: deque[bytes | memoryview] = deque()
+    connection.collect_application_data(sink)
+    return sink
+
+
+def receive_into(connection: ClientConnection | ServerConnection, wire: bytes, room: int
+                 ) -> tuple[bytearray, int]:
+    """``receive_data`` with a buffer of ``room`` bytes (followed by sentinel bytes
+    that must stay as they are); returns the whole backing store and the count."""
+    store = bytearray([SENTINEL]) * (room + 64)
+    connection.decrypt_into(memoryview(store)[:room])
+    try:
+        connection.receive_data(wire)
+    finally:
+        filled = connection.decrypted_into()
+    assert store[room:] == bytearray([SENTINEL]) * 64, "written past the buffer"
+    return store, filled
+
+
+def test_whole_records_are_decrypted_into_the_buffer_and_the_rest_goes_to_the_sink() -> None:
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    data = bytes(range(256)) * 200  # 51200 bytes: records of 16384, 16384, 16384, 2048
+    client.send(data)
+    # Room for two whole inner plaintexts (content and type byte), not three.
+    store, filled = receive_into(server, client.data_to_send(), 2 * 16385 + 100)
+    assert filled == 2 * 16384
+    assert store[:filled] == data[:filled]
+    assert b"".join(sink) == data[filled:]
+    assert [len(chunk) for chunk in sink] == [16384, 2048]
+
+
+def test_a_record_that_does_not_fit_sends_every_later_one_to_the_sink() -> None:
+    # The third record would fit after the second went to the sink: it must not
+    # overtake it.
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"a" * 100)
+    client.send(b"b" * 16384)
+    client.send(b"c" * 10)
+    store, filled = receive_into(server, client.data_to_send(), 1000)
+    assert (filled, bytes(store[:filled])) == (100, b"a" * 100)
+    assert b"".join(sink) == b"b" * 16384 + b"c" * 10
+
+
+def test_the_buffer_is_let_go_after_the_call() -> None:
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"first")
+    receive_into(server, client.data_to_send(), 100)
+    client.send(b"second")
+    server.receive_data(client.data_to_send())
+    assert list(map(bytes, sink)) == [b"second"]
+    assert server.decrypted_into() == 0
+
+
+def test_a_tampered_record_leaves_no_plaintext_in_the_buffer() -> None:
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"first")
+    client.send(b"secret second")
+    client.send(b"third")
+    records = [bytearray(r) for r in split_records(client.data_to_send())]
+    records[1][7] ^= 0x01
+    store = bytearray([SENTINEL]) * 1000
+    server.decrypt_into(memoryview(store))
+    with pytest.raises(TLSError) as caught:
+        server.receive_data(b"".join(records))
+    assert caught.value.alert == AlertDescription.bad_record_mac
+    # The authentic record before it is there and counted; where the tampered
+    # one was decrypted, zeros.
+    assert server.decrypted_into() == 5
+    assert store[:5] == b"first"
+    assert store[5:5 + len(b"secret second") + 1] == bytes(14)
+    assert b"secret" not in store
+    assert not sink
+
+
+def test_padded_records_reach_the_sink_without_their_padding_and_in_order() -> None:
+    pair = established(record_padding_block=4096)
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"x" * 5000)
+    client.send(b"y")
+    store, filled = receive_into(server, client.data_to_send(), 30000)
+    assert filled == 0
+    assert store[:8192] == bytes(8192)  # taken back out of the buffer
+    assert b"".join(sink) == b"x" * 5000 + b"y"
+
+
+def test_a_key_update_between_records_is_handled_in_order() -> None:
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"before" * 3000)
+    client.key_update(request_peer_update=True)
+    client.send(b"after" * 3000)
+    store = bytearray(100_000)
+    server.decrypt_into(memoryview(store))
+    events = server.receive_data(client.data_to_send())
+    filled = server.decrypted_into()
+    assert bytes(store[:filled]) + b"".join(sink) == b"before" * 3000 + b"after" * 3000
+    assert filled == 18000  # the records before the KeyUpdate
+    assert [e for e in events if isinstance(e, KeyUpdated)] == [KeyUpdated("read", True),
+                                                                 KeyUpdated("write")]
+
+
+def test_empty_records_are_still_counted() -> None:
+    from glasstls import limits
+
+    pair = established()
+    server = pair.server.connection
+    sink = collecting(server)
+    writer = engine_of(pair.client.connection).record
+
+    def empty(count: int) -> bytes:
+        return b"".join(writer.seal(23, b"") for _ in range(count))
+
+    allowed = limits.IN_A_ROW[limits.EMPTY_RECORDS]
+    wire = empty(allowed) + writer.seal(23, b"data") + empty(allowed)
+    _, filled = receive_into(server, wire, 100)
+    assert filled == 0  # the empty ones went the general way, and the data after them
+    assert list(map(bytes, sink)) == [b"data"]
+    server.decrypt_into(memoryview(bytearray(100)))
+    with pytest.raises(TLSError) as caught:
+        server.receive_data(empty(1))
+    assert caught.value.alert == AlertDescription.unexpected_message
+
+
+def test_tls12_data_goes_to_the_sink() -> None:
+    pair = connect(client_config(TEST_PKI, versions=(TLS12,)),
+                   server_config(TEST_PKI, versions=(TLS12,)))
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"twelve" * 5000)
+    _, filled = receive_into(server, client.data_to_send(), 100_000)
+    assert filled == 0
+    assert b"".join(sink) == b"twelve" * 5000
+
+
+def test_decrypt_into_needs_a_sink_and_a_writable_buffer() -> None:
+    pair = established()
+    server = pair.server.connection
+    with pytest.raises(UsageError):
+        server.decrypt_into(memoryview(bytearray(10)))
+    collecting(server)
+    with pytest.raises(UsageError):
+        server.decrypt_into(memoryview(bytes(10)))
+
+
+def test_a_buffer_of_wider_items_is_filled_by_bytes() -> None:
+    import array
+
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    collecting(server)
+    words = array.array("I", bytes(4000))
+    client.send(b"w" * 3000)
+    server.decrypt_into(memoryview(words))
+    server.receive_data(client.data_to_send())
+    assert server.decrypted_into() == 3000
+    assert words.tobytes()[:3000] == b"w" * 3000
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(min_value=1, max_value=40_000), min_size=1, max_size=6),
+       room=st.integers(min_value=0, max_value=70_000),
+       cut=st.integers(min_value=1, max_value=70_000))
+def test_any_records_any_reads_any_room_give_the_data_in_order(
+        sizes: list[int], room: int, cut: int) -> None:
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    data = b"".join(bytes([index + 1]) * size for index, size in enumerate(sizes))
+    position = 0
+    for size in sizes:
+        client.send(data[position:position + size])
+        position += size
+    wire = client.data_to_send()
+    received = b""
+    for start in range(0, len(wire), cut):
+        if sink:  # a transport reads what is buffered first
+            received += b"".join(sink)
+            sink.clear()
+        store, filled = receive_into(server, wire[start:start + cut], room)
+        received += bytes(store[:filled])
+    received += b"".join(sink)
+    assert received == data
