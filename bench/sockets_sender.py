@@ -12,7 +12,8 @@ measures per MiB (thread CPU: user + system, robust to load unlike rates):
   (glasstls: ``TLSChannel.write`` + ``outgoing_buffers`` in steps of ``_SEND_CHUNK``;
   ssl: ``SSLObject.write`` of 16 KiB + ``outgoing.read``, as its socket path writes).
 ``--send-chunks`` tries other ``_SEND_CHUNK`` sizes (the plaintext sealed then sent
-per step). Prints medians [min-max] over rounds.
+per step); ``--tcp`` adds plain TCP rows with each write pattern (the kernel's share,
+``socket`` minus ``memory``). Prints medians [min-max] over rounds.
 """
 
 from __future__ import annotations
@@ -50,12 +51,13 @@ def _pki(directory: str) -> dict[str, str]:
 
 
 def drain(directory: str, size: int) -> None:
-    """The receiver: an ssl server that reads ``size`` bytes, then acknowledges."""
+    """The receiver: an ssl server (plain TCP for the ``tcp`` rows) that reads
+    ``size`` bytes, then acknowledges."""
     with socket.create_server((HOST, 0)) as listener:
         print(listener.getsockname()[1], flush=True)
         plain, _ = listener.accept()
-        context = ssl_server_context(_pki(directory), "chacha20")
-        with context.wrap_socket(plain, server_side=True) as sock:
+        with (plain if directory == "-" else ssl_server_context(_pki(directory), "chacha20")
+              .wrap_socket(plain, server_side=True)) as sock:
             buffer = memoryview(bytearray(MiB))
             received = 0
             while received < size:
@@ -108,12 +110,15 @@ def send(impl: str, directory: str, mib: int, send_chunk: int) -> dict[str, floa
     """One sender process: the socket run, then the in-memory run."""
     pki = _pki(directory)
     size = (mib + WARMUP_MIB) * MiB
-    receiver = subprocess.Popen([sys.executable, __file__, "_drain", directory, str(size)],
+    receiver = subprocess.Popen([sys.executable, __file__, "_drain",
+                                 "-" if impl == "tcp" else directory, str(size)],
                                 stdout=subprocess.PIPE, text=True)
     assert receiver.stdout is not None
     port = int(receiver.stdout.readline())
     block = memoryview(os.urandom(BLOCK))
     timers: dict[str, Timed] = {}
+    if impl == "tcp":
+        return _plain(port, block, mib, send_chunk, receiver)
     if impl == "glasstls":
         import glasstls
         import glasstls.io.channel
@@ -149,6 +154,36 @@ def send(impl: str, directory: str, mib: int, send_chunk: int) -> dict[str, floa
             for name, value in result.items()}
 
 
+def _plain(port: int, block: memoryview, mib: int, step: int,
+           receiver: subprocess.Popen[str]) -> dict[str, float]:
+    """No TLS: the kernel's share of each write pattern. ssl's (16 KiB steps): each
+    record written into one reused buffer, hot, then sent; glasstls's (larger steps):
+    each step laid out in a new buffer, then sent in one call. ``memory``: the same
+    buffer work without sending."""
+    reused = bytearray(step)
+
+    def buffer(start: int) -> bytearray:
+        if step == RECORD:
+            reused[:] = block[start:start + step]
+            return reused
+        return bytearray().join((block[start:start + step],))
+
+    result = {}
+    with socket.create_connection((HOST, port)) as sock:
+        for name, sending in (("socket", True), ("memory", False)):
+            started = time.thread_time()
+            for _ in range(mib):
+                for start in range(0, BLOCK, step):
+                    data = buffer(start)
+                    if sending:
+                        sock.sendall(data)
+            result[name] = time.thread_time() - started
+        sock.sendall(bytes(WARMUP_MIB * MiB))  # what the receiver still expects
+        sock.recv(1)
+    receiver.wait(60)
+    return {name: value * 1000 / mib for name, value in result.items()}
+
+
 def _in_memory(impl: str, sock: Any, pki: dict[str, str], block: memoryview, mib: int,
                send_chunk: int) -> float:
     if impl == "glasstls":
@@ -179,11 +214,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mib", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tcp", action="store_true",
+                        help="also plain TCP with ssl's and glasstls's write patterns")
     parser.add_argument("--send-chunks", default=str(256 * 1024),
                         help="comma-separated _SEND_CHUNK sizes for glasstls")
     args = parser.parse_args()
     chunks = [int(chunk) for chunk in args.send_chunks.split(",")]
     cases = [("ssl", RECORD)] + [("glasstls", chunk) for chunk in chunks]
+    if args.tcp:
+        cases += [("tcp", RECORD)] + [("tcp", chunk) for chunk in chunks]
     results: dict[tuple[str, int], list[dict[str, float]]] = {case: [] for case in cases}
     with tempfile.TemporaryDirectory() as directory:
         make_pki(directory)
