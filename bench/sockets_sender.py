@@ -187,19 +187,22 @@ def _plain(port: int, block: memoryview, mib: int, step: int,
 def _in_memory(impl: str, sock: Any, pki: dict[str, str], block: memoryview, mib: int,
                send_chunk: int) -> float:
     if impl == "glasstls":
-        channel = sock._tls_channel
-        started = time.thread_time()
-        for _ in range(mib):
-            for start in range(0, BLOCK, send_chunk):
-                channel.write(block[start:start + send_chunk])
-                channel.outgoing_buffers()
-        return time.thread_time() - started
-    client, outgoing = _ssl_object_pair(pki)
+        channel, step = sock._tls_channel, send_chunk
+
+        def write(data: memoryview) -> None:
+            channel.write(data)
+            channel.outgoing_buffers()
+    else:
+        client, outgoing = _ssl_object_pair(pki)
+        step = RECORD
+
+        def write(data: memoryview) -> None:
+            client.write(data)
+            outgoing.read()
     started = time.thread_time()
     for _ in range(mib):
-        for start in range(0, BLOCK, RECORD):
-            client.write(block[start:start + RECORD])
-            outgoing.read()
+        for start in range(0, BLOCK, step):
+            write(block[start:start + step])
     return time.thread_time() - started
 
 
