@@ -333,7 +333,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         share = KeyShareEntry(entry.group, server_share)
     engine.send(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id, share,
                                       psk.index if psk is not None else None))
-    if entry is not None and shared_secret is not None:
+    if entry is not None and shared_secret is not None and engine.tracing:
         engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group.name, "hybrid": group.hybrid,
             "client_share_bytes": len(entry.key_exchange),

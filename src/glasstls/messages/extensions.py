@@ -113,11 +113,15 @@ _HOST_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 _MAX_HOST_NAME = 253
 
 
-def _checked_host_name(name: bytes) -> bytes:
+def is_host_name(name: bytes) -> bool:
     labels = (name[:-1] if name.endswith(b".") else name).split(b".")
     # Labels of 1 to 63 bytes, checked by C calls rather than a generator per name.
-    if (not _HOST_NAME_BYTES.issuperset(name) or len(name) > _MAX_HOST_NAME + 1
-            or b"" in labels or max(map(len, labels)) > 63):
+    return (_HOST_NAME_BYTES.issuperset(name) and len(name) <= _MAX_HOST_NAME + 1
+            and b"" not in labels and max(map(len, labels)) <= 63)
+
+
+def _checked_host_name(name: bytes) -> bytes:
+    if not is_host_name(name):
         # RFC 6066 names no alert for a malformed name: illegal_parameter, as for any
         # field of the wrong form (BoringSSL sends unrecognized_name for NUL, empty or
         # over 255 bytes, and accepts the rest).
@@ -572,6 +576,11 @@ _PARSERS_IN: dict[str, dict[int, Callable[[int, str, Reader], Extension]]] = {
             if where in _TYPED_WHERE.get(ext_type, (where,))}
     for where in (CH, SH, HRR, EE, CT, CR, NST)
 }
+
+
+# The extensions a ClientHello's block interprets, with their parsers (the others
+# are kept opaque).
+CLIENT_HELLO_PARSERS = _PARSERS_IN[CH]
 
 
 class ExtensionBlock(tuple[Extension, ...]):

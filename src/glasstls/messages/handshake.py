@@ -62,6 +62,7 @@ from .extensions import (
     parse_extensions,
     write_extensions,
 )
+from .hello_block import HelloFields, read_client_hello
 
 NAMES: dict[int, str] = {
     H.hello_request: "HelloRequest", H.client_hello: "ClientHello",
@@ -144,6 +145,19 @@ class ClientHello:
 
     @classmethod
     def parse(cls, raw: bytes) -> ClientHello:
+        # A well-formed hello is read with offsets (hello_block.py); any other with
+        # the codec, which refuses it with its exact alert and message.
+        fields = read_client_hello(raw) or cls.read_fields(raw)
+        extensions = fields[5]
+        psk = find(extensions, ExtensionType.pre_shared_key)
+        if psk is not None and extensions[-1] is not psk:
+            # RFC 8446 §4.2.11: pre_shared_key MUST be the last extension.
+            raise IllegalParameter("pre_shared_key is not the last extension")
+        return cls(*fields, raw)
+
+    @staticmethod
+    def read_fields(raw: bytes) -> HelloFields:
+        """The fields of ``parse`` read with the codec (the reference reading)."""
         with body_reader(raw) as r:
             legacy_version = r.u16()
             random = r.raw(32)
@@ -152,11 +166,7 @@ class ClientHello:
             compression = r.opaque(1, minimum=1)
             # RFC 5246 §7.4.1.2: a ClientHello may end without an extensions block.
             extensions = parse_extensions(r, CH) if r.remaining else ()
-        psk = find(extensions, ExtensionType.pre_shared_key)
-        if psk is not None and extensions[-1] is not psk:
-            # RFC 8446 §4.2.11: pre_shared_key MUST be the last extension.
-            raise IllegalParameter("pre_shared_key is not the last extension")
-        return cls(legacy_version, random, session_id, suites, compression, extensions, raw)
+        return legacy_version, random, session_id, suites, compression, extensions
 
     def write_body(self, w: Writer) -> None:
         w.u16(self.legacy_version)
