@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,7 +6,32 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import pytest
 
+import glasstls
 from peers import require_binary
+
+
+def pytest_report_header() -> str:
+    build = "compiled with mypyc" if glasstls.__compiled__ else "pure Python"
+    return f"glasstls: {build}, from {Path(glasstls.__file__).parent}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # CI's run of the compiled build sets this, so that it cannot pass by testing the
+    # sources instead (an editable install, or src/ first on the path).
+    if os.environ.get("GLASSTLS_EXPECT_COMPILED") == "1" and not glasstls.__compiled__:
+        raise pytest.UsageError("GLASSTLS_EXPECT_COMPILED=1 but glasstls is imported from "
+                                f"its sources ({glasstls.__file__}), not the compiled build")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not glasstls.__compiled__:
+        return
+    for item in items:
+        marker = item.get_closest_marker("pure_python_reference")
+        if marker is not None:
+            reason = marker.kwargs.get("reason") or marker.args[0]
+            item.add_marker(pytest.mark.skip(
+                reason=f"a test of the pure-Python reference only: {reason}"))
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import events
+from . import connection, events
 from .certs import CertifiedKey, TrustStore
 from .config import ClientConfig, ServerConfig
 from .connection import ClientConnection, ServerConnection
@@ -31,6 +31,9 @@ from .io import (
 )
 
 __version__ = "0.1.0"
+# Whether the engine's hot modules are the optional mypyc-compiled build
+# (GLASSTLS_COMPILE=1 at install, hatch_build.py) rather than the pure-Python reference.
+__compiled__: bool = not connection.__file__.endswith(".py")
 
 __all__ = [
     "AlertDescription", "BadCertificate", "CertifiedKey", "CipherSuite", "ClientConfig",

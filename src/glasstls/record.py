@@ -39,6 +39,8 @@ MAX_CIPHERTEXT_13 = MAX_PLAINTEXT + 256
 MAX_CIPHERTEXT_12 = MAX_PLAINTEXT + 2048
 # Every AEAD suite here has a 16-byte tag.
 _TAG = 16
+# The shortest authentic TLS 1.3 ciphertext: RFC 8446 §5.2, the content type and the tag.
+_TLS13_MINIMUM = _TAG + 1
 
 
 # RFC 8446 §5.3, RFC 5246 §6.1: a sequence number must not wrap; the last one is
@@ -119,8 +121,7 @@ class Tls13Protection(Protection):
     __slots__ = ("_aead", "_iv", "limit")
     encrypted = True
     tls13 = True
-    # The shortest authentic ciphertext: RFC 8446 §5.2, the content type and the tag.
-    minimum = _TAG + 1
+    minimum = _TLS13_MINIMUM
 
     def __init__(self, suite: Suite, key: bytes, iv: bytes) -> None:
         self.sequence = 0
@@ -625,7 +626,7 @@ class RecordLayer:
         self.skipping_early_data = budget > 0
 
     def _skip_early_data(self, length: int) -> None:
-        if length < Tls13Protection.minimum:
+        if length < _TLS13_MINIMUM:
             # Shorter than its AEAD tag: never authentic, so never 0-RTT data either.
             raise BadRecordMac(f"protected record of {length} bytes is too short to be "
                                "authentic")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from .codec import Reader, Writer
+from .constants import ProtocolVersion
 from .crypto.sealing import Sealer
 from .errors import ConfigError, DecodeError
 from .immutable import frozen
@@ -254,7 +255,7 @@ class ClientSession:
     """A session the client can resume: a TLS 1.3 ticket, or a TLS 1.2 session id
     and/or ticket with its master secret."""
 
-    version: int
+    version: ProtocolVersion
     cipher_suite: int
     secret: bytes  # TLS 1.3 PSK or TLS 1.2 master secret
     received_ms: int
@@ -347,7 +348,7 @@ class ClientSession:
             verified_chain = _read_chain(r)
         if version not in (0x0303, 0x0304) or has_alpn > 1 or ems > 1:
             raise DecodeError("session file holds out-of-range values")
-        return cls(version, suite, secret, received_ms, lifetime, server_name,
+        return cls(ProtocolVersion(version), suite, secret, received_ms, lifetime, server_name,
                    alpn if has_alpn else None, ticket, age_add, max_early, session_id,
                    ems == 1, peer_certificates, signature_scheme, verified_chain)
 

@@ -140,7 +140,8 @@ def test_version_names_glasstls_cryptography_and_its_openssl() -> None:
     result = run_glasstls("--version")
     assert result.code == 0, result.describe()
     lines = result.stdout.splitlines()
-    assert lines[0] == f"glasstls {glasstls.__version__}"
+    build = " (compiled with mypyc)" if glasstls.__compiled__ else ""
+    assert lines[0] == f"glasstls {glasstls.__version__}{build}"
     assert lines[1] == f"cryptography {cryptography.__version__}"
     assert lines[2].startswith("OpenSSL ") and lines[2].endswith("(inside cryptography)")
 

@@ -192,6 +192,9 @@ def test_a_must_staple_certificate_needs_a_staple_whenever_stapling_is_on(
     assert stapled.complete and stapled.client.negotiated.ocsp_status == "good"
 
 
+@pytest.mark.pure_python_reference(
+    reason="makes the server staple unasked by patching stapling.wants_staple, which the "
+           "compiled server calls directly")
 def test_an_unsolicited_staple_is_unsupported_extension(monkeypatch: pytest.MonkeyPatch) -> None:
     # A server that staples though the client did not ask (RFC 8446 §4.4.2).
     monkeypatch.setattr(stapling, "wants_staple", lambda hello: True)

@@ -9,13 +9,14 @@ import dataclasses
 import pytest
 from hypothesis import given, strategies as st
 
+from glasstls.constants import TLS12, TLS13
 from glasstls.errors import DecodeError
 from glasstls.session import SESSION_FILE_MAGIC, ClientSession
 
 texts = st.none() | st.text(max_size=40)
 chains = st.lists(st.binary(min_size=1, max_size=64), max_size=3).map(tuple)
 sessions = st.builds(
-    ClientSession, version=st.sampled_from([0x0303, 0x0304]),
+    ClientSession, version=st.sampled_from([TLS12, TLS13]),
     cipher_suite=st.integers(0, 0xFFFF), secret=st.binary(max_size=64),
     received_ms=st.integers(0, 2**63), lifetime=st.integers(0, 2**32 - 1),
     server_name=texts, alpn=st.none() | st.binary(max_size=255),
@@ -46,7 +47,7 @@ def test_a_damaged_file_is_a_decode_error_never_a_crash(session: ClientSession,
 
 
 def test_another_format_version_is_refused_with_the_reason() -> None:
-    data = ClientSession(0x0304, 0x1301, b"k", 0, 60, None, None).to_bytes()
+    data = ClientSession(TLS13, 0x1301, b"k", 0, 60, None, None).to_bytes()
     newer = data[:len(SESSION_FILE_MAGIC)] + b"\x02" + data[len(SESSION_FILE_MAGIC) + 1:]
     with pytest.raises(DecodeError, match="format 2 is not supported"):
         ClientSession.from_bytes(newer)

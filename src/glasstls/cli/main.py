@@ -13,7 +13,7 @@ import os
 import sys
 from typing import NoReturn
 
-from .. import __version__
+from .. import __compiled__, __version__
 from ..crypto.about import library_versions
 from .exitcodes import INTERRUPTED, OK, USAGE
 from .render import JsonView
@@ -33,7 +33,8 @@ def version_text() -> str:
     """What ``glasstls --version`` prints: glasstls, cryptography and the OpenSSL
     inside cryptography (which may differ from the system's ``openssl``)."""
     libraries = library_versions()
-    return (f"glasstls {__version__}\ncryptography {libraries['cryptography']}\n"
+    build = " (compiled with mypyc)" if __compiled__ else ""
+    return (f"glasstls {__version__}{build}\ncryptography {libraries['cryptography']}\n"
             f"{libraries['openssl']} (inside cryptography)")
 
 

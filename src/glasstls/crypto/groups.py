@@ -54,8 +54,13 @@ def montgomery_constructors() -> dict[int, Constructors]:
                           x448.X448PublicKey.from_public_bytes),
     }
     try:
+        import cryptography.hazmat.bindings._rust as rust
         from cryptography.hazmat.backends.openssl.backend import backend
-        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+        # Its ``openssl`` is an attribute of the extension module, not a module in
+        # sys.modules (where a compiled build looks for what the stubs call a module).
+        bindings: Any = rust
+        rust_openssl = bindings.openssl
 
         direct = {NamedGroup.x25519: (backend.x25519_supported(), rust_openssl.x25519, 32),
                   NamedGroup.x448: (backend.x448_supported(), rust_openssl.x448, 56)}
@@ -228,15 +233,18 @@ class _HybridShare:
         return hybrid.join(kem_secret, self._ecdh.complete(ecdh_public))
 
 
-def mlkem_encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
+def _encapsulate(encapsulation_key: bytes) -> tuple[bytes, bytes]:
     """(shared secret, ciphertext) for an ML-KEM-768 or ML-KEM-1024 encapsulation key
-    (told apart by its length).
-
-    The one key exchange step whose randomness OpenSSL draws itself: cryptography
-    takes no seed for it (every key here comes from the config's ``rng``). It is a
-    function of its own so that recorded transcripts can replay its output."""
+    (told apart by its length)."""
     kem = _MLKEM1024 if len(encapsulation_key) == _MLKEM1024.public_size else _MLKEM768
     return kem.public.from_public_bytes(encapsulation_key).encapsulate()
+
+
+# The one key exchange step whose randomness OpenSSL draws itself: cryptography takes
+# no seed for it (every key here comes from the config's ``rng``). A variable, read at
+# each call, so that recorded transcripts can replay its output by assigning it (a
+# compiled build calls a module's own functions directly, past any patch).
+mlkem_encapsulate: Callable[[bytes], tuple[bytes, bytes]] = _encapsulate
 
 
 def _hybrid_respond(hybrid: _Hybrid, client_share: bytes, rng: Random) -> tuple[bytes, bytes]:
