@@ -276,17 +276,6 @@ class ClientSession:
     early_secrets: EarlySecrets | None = field(default=None, init=False, repr=False,
                                                compare=False)
 
-    def with_ticket(self, secret: bytes, received_ms: int, lifetime: int, ticket: bytes,
-                    age_add: int, max_early_data_size: int) -> ClientSession:
-        """A TLS 1.3 session for one NewSessionTicket, this one (what the handshake
-        settled) its template; written out, as ``dataclasses.replace`` costs several
-        times more, once per ticket."""
-        return ClientSession(self.version, self.cipher_suite, secret, received_ms, lifetime,
-                             self.server_name, self.alpn, ticket, age_add, max_early_data_size,
-                             self.session_id, self.extended_master_secret,
-                             self.peer_certificates, self.signature_scheme,
-                             self.verified_chain)
-
     def expired(self, now_ms: int) -> bool:
         return now_ms - self.received_ms >= self.lifetime * 1000
 
