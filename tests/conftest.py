@@ -1,4 +1,5 @@
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,12 @@ def pytest_report_header() -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The CLI and interop tests stop the servers they start with SIGINT. A shell that
+    # runs the suite in the background without job control starts it with SIGINT
+    # ignored, which every child would inherit (Python then installs no
+    # KeyboardInterrupt handler); a handler of ours is reset to the default on exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     # CI's run of the compiled build sets this, so that it cannot pass by testing the
     # sources instead (an editable install, or src/ first on the path).
     if os.environ.get("GLASSTLS_EXPECT_COMPILED") == "1" and not glasstls.__compiled__:
