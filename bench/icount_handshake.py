@@ -93,21 +93,29 @@ def pki_files(src: str) -> Iterator[str]:
 _LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+.*?\s+\[(.*)\]\s*$")
 
 
-def instructions(src: str, n: int, mode: str, tests: str, case: str, files: str
-                 ) -> tuple[int, int]:
-    """(all instructions, those of the interpreter: libpython and libc)."""
+@contextlib.contextmanager
+def callgrind(child: str, *argv: str) -> Iterator[tuple[int, str]]:
+    """Run the Python program ``child`` with ``argv`` under callgrind: its total
+    instruction count and the output file's path (valid inside the block)."""
     with tempfile.TemporaryDirectory() as work:
         out = os.path.join(work, "cg.out")
         script = os.path.join(work, "child.py")
         with open(script, "w") as handle:
-            handle.write(CHILD)
+            handle.write(child)
         subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, script, src, str(n), mode, tests, case, files],
+                        sys.executable, script, *argv],
                        check=True, capture_output=True, env=dict(os.environ,
                                                                  PYTHONHASHSEED="0"))
         with open(out) as handle:
             match = _TOTAL.search(handle.read())
         assert match, "no summary line in the callgrind output"
+        yield int(match.group(1)), out
+
+
+def instructions(src: str, n: int, mode: str, tests: str, case: str, files: str
+                 ) -> tuple[int, int]:
+    """(all instructions, those of the interpreter: libpython and libc)."""
+    with callgrind(CHILD, src, str(n), mode, tests, case, files) as (total, out):
         annotated = subprocess.run(["callgrind_annotate", "--threshold=100", out], check=True,
                                    capture_output=True, text=True).stdout
     python = 0
@@ -115,7 +123,7 @@ def instructions(src: str, n: int, mode: str, tests: str, case: str, files: str
         found = _LINE.match(line)
         if found and ("libpython" in found[2] or "libc.so" in found[2]):
             python += int(found[1].replace(",", ""))
-    return int(match.group(1)), python
+    return total, python
 
 
 def main() -> None:

@@ -14,13 +14,8 @@ valgrind with 0 and N calls and the difference divided by N.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import subprocess
-import sys
-import tempfile
 
-from icount_handshake import TESTS, pki_files
+from icount_handshake import TESTS, callgrind, pki_files
 
 PARTS = ("parse", "choose_psk", "tickets", "tickets2", "hello")
 
@@ -75,23 +70,9 @@ for _ in range(n):
     else:
         ServerConnection(server).receive_data(record)
 """
-_TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
-
-
 def instructions(src: str, part: str, n: int, files: str) -> int:
-    with tempfile.TemporaryDirectory() as work:
-        out = os.path.join(work, "cg.out")
-        script = os.path.join(work, "child.py")
-        with open(script, "w") as handle:
-            handle.write(CHILD)
-        subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                        sys.executable, script, src, part, str(n), TESTS, files],
-                       check=True, capture_output=True,
-                       env=dict(os.environ, PYTHONHASHSEED="0"))
-        with open(out) as handle:
-            match = _TOTAL.search(handle.read())
-        assert match, "no summary line in the callgrind output"
-        return int(match.group(1))
+    with callgrind(CHILD, src, part, str(n), TESTS, files) as (total, _):
+        return total
 
 
 def main() -> None:

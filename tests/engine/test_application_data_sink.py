@@ -6,15 +6,15 @@ content type would make is spared). Same data, same order, same refusals."""
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 
 import pytest
 
-from glasstls import AlertDescription, ClientConnection, ServerConnection, TLSError
+from glasstls import AlertDescription, TLSError
 from glasstls.events import ApplicationData, KeyUpdated
 from helpers.pump import (
     Pair,
     client_config,
+    collecting,
     connect,
     engine_of,
     server_config,
@@ -29,12 +29,6 @@ def established(**client: object) -> Pair:
     pair = connect(client_config(TEST_PKI, **client), server_config(TEST_PKI))
     assert pair.complete
     return pair
-
-
-def collecting(connection: ClientConnection | ServerConnection) -> deque[bytes | memoryview]:
-    sink: deque[bytes | memoryview] = deque()
-    connection.collect_application_data(sink)
-    return sink
 
 
 def test_application_data_goes_to_the_sink_as_read_only_views_not_events() -> None:

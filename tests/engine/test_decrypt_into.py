@@ -5,8 +5,6 @@ written past the buffer and no unauthenticated plaintext left in it."""
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -17,6 +15,7 @@ from glasstls.events import KeyUpdated
 from helpers.pump import (
     Pair,
     client_config,
+    collecting,
     connect,
     engine_of,
     server_config,
@@ -32,12 +31,6 @@ def established(**client: object) -> Pair:
     pair = connect(client_config(TEST_PKI, **client), server_config(TEST_PKI))
     assert pair.complete
     return pair
-
-
-def collecting(connection: ClientConnection | ServerConnection) -> deque[bytes | memoryview]:
-    sink: deque[bytes | memoryview] = deque()
-    connection.collect_application_data(sink)
-    return sink
 
 
 def receive_into(connection: ClientConnection | ServerConnection, wire: bytes, room: int

@@ -13,6 +13,7 @@ side, and ``reseal`` uses those secrets to rewrite protected records in flight.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,6 +153,13 @@ def fails_with(side: Side, alert: AlertDescription, reason: str = "") -> None:
     """``side`` failed and sent ``alert``, for a reason whose text has ``reason``."""
     assert side.alert_sent == alert, side.error
     assert reason in str(side.error)
+
+
+def collecting(connection: ClientConnection | ServerConnection) -> deque[bytes | memoryview]:
+    """The sink ``connection`` now puts its application data in (collect_application_data)."""
+    sink: deque[bytes | memoryview] = deque()
+    connection.collect_application_data(sink)
+    return sink
 
 
 def connect(client: ClientConfig, server: ServerConfig, **kwargs: Any) -> Pair:
