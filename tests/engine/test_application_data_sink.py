@@ -16,7 +16,7 @@ from helpers.pump import (
     client_config,
     collecting,
     connect,
-    engine_of,
+    sealed_records,
     server_config,
     split_records,
 )
@@ -107,18 +107,14 @@ def test_empty_records_among_collected_data_are_still_counted() -> None:
     pair = established()
     server = pair.server.connection
     sink = collecting(server)
-    writer = engine_of(pair.client.connection).record
-
-    def empty(count: int) -> bytes:
-        return b"".join(writer.seal(23, b"") for _ in range(count))
-
+    client = pair.client.connection
     # Data resets the count: as many empty records as allowed, twice, are fine...
     allowed = limits.IN_A_ROW[limits.EMPTY_RECORDS]
-    server.receive_data(empty(allowed) + writer.seal(23, b"data") + empty(allowed))
+    server.receive_data(sealed_records(client, [b""] * allowed + [b"data"] + [b""] * allowed))
     assert list(map(bytes, sink)) == [b"data"]
     # ...one more in a row is refused.
     with pytest.raises(TLSError) as caught:
-        server.receive_data(empty(1))
+        server.receive_data(sealed_records(client, [b""]))
     assert caught.value.alert == AlertDescription.unexpected_message
 
 

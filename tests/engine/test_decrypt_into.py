@@ -17,7 +17,7 @@ from helpers.pump import (
     client_config,
     collecting,
     connect,
-    engine_of,
+    sealed_records,
     server_config,
     split_records,
 )
@@ -145,19 +145,15 @@ def test_empty_records_are_still_counted() -> None:
     pair = established()
     server = pair.server.connection
     sink = collecting(server)
-    writer = engine_of(pair.client.connection).record
-
-    def empty(count: int) -> bytes:
-        return b"".join(writer.seal(23, b"") for _ in range(count))
-
+    client = pair.client.connection
     allowed = limits.IN_A_ROW[limits.EMPTY_RECORDS]
-    wire = empty(allowed) + writer.seal(23, b"data") + empty(allowed)
+    wire = sealed_records(client, [b""] * allowed + [b"data"] + [b""] * allowed)
     _, filled = receive_into(server, wire, 100)
     assert filled == 0  # the empty ones went the general way, and the data after them
     assert list(map(bytes, sink)) == [b"data"]
     server.decrypt_into(memoryview(bytearray(100)))
     with pytest.raises(TLSError) as caught:
-        server.receive_data(empty(1))
+        server.receive_data(sealed_records(client, [b""]))
     assert caught.value.alert == AlertDescription.unexpected_message
 
 

@@ -162,6 +162,14 @@ def collecting(connection: ClientConnection | ServerConnection) -> deque[bytes |
     return sink
 
 
+def sealed_records(connection: ClientConnection | ServerConnection, payloads: list[bytes]
+                   ) -> bytes:
+    """Application data records sealed by ``connection``'s record layer directly, one
+    per payload (empty ones included, which ``send`` would not make)."""
+    writer = engine_of(connection).record
+    return b"".join(writer.seal(23, payload) for payload in payloads)
+
+
 def connect(client: ClientConfig, server: ServerConfig, **kwargs: Any) -> Pair:
     """A pair pumped until quiet; the test checks how it ended."""
     return Pair(client, server, **kwargs).pump()
