@@ -1,23 +1,54 @@
-"""Instructions per call of the server's parts of a resumed TLS 1.3 handshake
-(callgrind), for A/B checks of server changes against another source tree.
+"""Instructions per call of the server's parts of a TLS 1.3 handshake (callgrind),
+for A/B checks of server changes against another source tree.
 
     python bench/icount_server.py --src /tmp/main/src --src src [--part parse] [--n 400]
+    python bench/icount_server.py --src src --part full --breakdown   # by object, function
+    python bench/icount_server.py --src src --vs-ssl [--n 100]  # the server against ssl's
 
-Parts: ``parse`` (``ClientHello.parse`` of a resuming hello), ``choose_psk`` (ticket
-open, state decode, binder check), ``tickets`` and ``tickets2`` (``issue_tickets``
-with one and two tickets: the bench's and the servers' defaults), ``hello`` (a new
-``ServerConnection`` answering that hello: everything up to its flight, X25519
-included). The configs are ``icount_handshake.py``'s; each part is counted under
-valgrind with 0 and N calls and the difference divided by N.
+Parts of a resumed handshake: ``parse`` (``ClientHello.parse`` of a resuming hello),
+``choose_psk`` (ticket open, state decode, binder check), ``tickets`` and
+``tickets2`` (``issue_tickets`` with one and two tickets: the bench's and the
+servers' defaults), ``hello`` (a new ``ServerConnection`` answering that hello:
+everything up to its flight, X25519 included). The configs are
+``icount_handshake.py``'s.
+
+Parts of a full handshake against a real client (``sockets.py``'s: Python's ssl,
+OpenSSL 3.0, X25519 only, TLS_AES_128_GCM_SHA256; the server is configured as
+``sockets_peers.py``'s, with its defaults: two tickets): ``full`` (a new
+``ServerConnection`` fed the client's hello and then its last flight, tickets
+included), ``flight`` (the hello alone: up to the server's flight) and
+``full-parse`` (``ClientHello.parse`` of that hello). The client's
+bytes are recorded once against a server whose ``rng`` replays the same bytes for
+every connection, so its X25519 share, random and tickets, and hence the client's
+Finished, are the same each time; ECDSA signatures are randomised by OpenSSL, so the
+server signs for real every time and the first signature is sent instead of each
+new one (as the recorded transcripts of the tests do).
+
+Each part is counted under valgrind with 0 and N calls and the difference divided
+by N. ``--vs-ssl`` instead counts the main thread of a process where a server
+(glasstls, then an ssl ``MemoryBIO`` server with ``sockets_peers.py``'s context)
+makes N full handshakes with a live ssl client in another thread (callgrind's
+``--separate-threads``), the bytes passed through queues by the same glue for both.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections import Counter
 
 from icount_handshake import TESTS, callgrind, pki_files
 
-PARTS = ("parse", "choose_psk", "tickets", "tickets2", "hello")
+PARTS = ("parse", "choose_psk", "tickets", "tickets2", "hello", "full", "flight",
+         "full-parse")
+FULL_PARTS = ("full", "flight", "full-parse")
+HERE = os.path.dirname(os.path.abspath(__file__))
+# A callgrind_annotate line: count, (percentage), file:function [object].
+_LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
 
 CHILD = r"""
 import sys
@@ -70,9 +101,202 @@ for _ in range(n):
     else:
         ServerConnection(server).receive_data(record)
 """
+# A full handshake's server against the recorded bytes of a real client (see above).
+FULL_CHILD = r"""
+import random, ssl, sys
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[4])
+sys.path.insert(0, sys.argv[6])
+from glasstls import ServerConfig, ServerConnection
+from glasstls.crypto import signatures
+from sockets_peers import glasstls_server_config, ssl_client_context
+part, n, files = sys.argv[2], int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
+pki = {"ca": files + "ca.pem", "cert": files + "cert.pem", "key": files + "key.pem"}
+
+
+class Replay:  # the same "random" bytes for every connection
+    def __init__(self):
+        self.pool = random.Random(16).randbytes(4096)
+        self.at = 0
+
+    def __call__(self, size):
+        at = self.at
+        self.at = at + size
+        return self.pool[at:at + size]
+
+
+rng = Replay()
+defaults = glasstls_server_config(pki)
+server = ServerConfig(certificates=defaults.certificates, rng=rng)
+real_sign = signatures.sign
+first = []
+
+
+def sign(key, scheme, data):
+    signature = real_sign(key, scheme, data)  # counted, then the first one is sent
+    if not first:
+        first.append(signature)
+    return first[0]
+
+
+signatures.sign = sign
+incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+client = ssl_client_context(pki).wrap_bio(incoming, outgoing, server_hostname="localhost")
+try:
+    client.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+hello = outgoing.read()
+s = ServerConnection(server)
+s.receive_data(hello)
+incoming.write(s.data_to_send())
+client.do_handshake()
+last = outgoing.read()
+s.receive_data(last)
+assert s.handshake_complete
+rng.at = 0
+s = ServerConnection(server)
+s.receive_data(hello)
+s.data_to_send()
+s.receive_data(last)
+assert s.handshake_complete  # the replay is accepted
+if part == "full-parse":
+    from glasstls.messages.handshake import ClientHello
+    for _ in range(n):
+        ClientHello.parse(hello[5:])
+    n = 0
+for _ in range(n):
+    rng.at = 0
+    s = ServerConnection(server)
+    s.receive_data(hello)
+    s.data_to_send()
+    if part == "full":
+        s.receive_data(last)
+        s.data_to_send()
+"""
+
+# A server (glasstls or ssl) in the main thread, a live ssl client in another.
+VS_SSL_CHILD = r"""
+import queue, ssl, sys, threading
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[4])
+sys.path.insert(0, sys.argv[6])
+impl, n, files = sys.argv[2], int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
+pki = {"ca": files + "ca.pem", "cert": files + "cert.pem", "key": files + "key.pem"}
+from sockets_peers import glasstls_server_config, ssl_client_context, ssl_server_context
+to_server, to_client = queue.SimpleQueue(), queue.SimpleQueue()
+
+
+def client_thread(count):
+    context = ssl_client_context(pki)
+    for _ in range(count):
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        c = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        while True:
+            try:
+                c.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                to_server.put(outgoing.read())
+                incoming.write(to_client.get())
+        to_server.put(outgoing.read())
+        incoming.write(to_client.get())  # the tickets
+
+
+if impl == "glasstls":
+    from glasstls import ServerConnection
+    config = glasstls_server_config(pki)
+
+    def serve():
+        s = ServerConnection(config)
+        s.receive_data(to_server.get())
+        to_client.put(s.data_to_send())
+        s.receive_data(to_server.get())
+        to_client.put(s.data_to_send())
+        assert s.handshake_complete
+else:
+    context = ssl_server_context(pki)
+
+    def serve():
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        s = context.wrap_bio(incoming, outgoing, server_side=True)
+        for _ in range(2):
+            incoming.write(to_server.get())
+            try:
+                s.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            to_client.put(outgoing.read())
+        assert s.version() == "TLSv1.3"
+
+thread = threading.Thread(target=client_thread, args=(n + 1,))
+thread.start()
+serve()  # one before counting in both runs: the lazy set-ups of a first handshake
+for _ in range(n):
+    serve()
+thread.join()
+"""
+
+
 def instructions(src: str, part: str, n: int, files: str) -> int:
+    if part in FULL_PARTS:
+        with callgrind(FULL_CHILD, src, part, str(n), TESTS, files, HERE) as (total, _):
+            return total
     with callgrind(CHILD, src, part, str(n), TESTS, files) as (total, _):
         return total
+
+
+def _by_function(out: str) -> Counter[str]:
+    text = subprocess.run(["callgrind_annotate", "--threshold=100", out], check=True,
+                          capture_output=True, text=True).stdout
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match:
+            function = match[2].split(":", 1)[-1] if ":" in match[2] else match[2]
+            counts[f"{function} [{os.path.basename(match[3])}]"] += int(
+                match[1].replace(",", ""))
+    return counts
+
+
+def breakdown(src: str, part: str, n: int, files: str, top: int) -> None:
+    """Instructions per call by shared object and by (C) function."""
+    per: Counter[str] = Counter()
+    for runs, sign in ((n, 1), (0, -1)):
+        with callgrind(FULL_CHILD, src, part, str(runs), TESTS, files, HERE) as (_, out):
+            for key, value in _by_function(out).items():
+                per[key] += sign * value
+    total = sum(per.values())
+    print(f"{part} {src}: {total / n / 1e3:.1f} K instructions per call "
+          "(self counts above callgrind_annotate's threshold)")
+    objects: Counter[str] = Counter()
+    for key, value in per.items():
+        objects[key.rsplit("[", 1)[1].rstrip("]")] += value
+    for name, value in objects.most_common():
+        if abs(value) >= total * 0.005:
+            print(f"  {value / n / 1e3:8.1f} K  {value / total * 100:5.1f}%  {name}")
+    print(f"top {top} functions (self):")
+    for key, value in per.most_common(top):
+        print(f"  {value / n / 1e3:8.1f} K  {value / total * 100:5.1f}%  {key}")
+
+
+def _thread_instructions(src: str, impl: str, n: int, files: str) -> int:
+    """The main thread's instructions (the server's) of VS_SSL_CHILD."""
+    with tempfile.TemporaryDirectory() as work:
+        out = os.path.join(work, "cg.out")
+        script = os.path.join(work, "child.py")
+        with open(script, "w") as handle:
+            handle.write(VS_SSL_CHILD)
+        subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                        f"--callgrind-out-file={out}", sys.executable, script, src, impl,
+                        str(n), TESTS, files, HERE],
+                       check=True, capture_output=True, env=dict(os.environ,
+                                                                 PYTHONHASHSEED="0"))
+        with open(out + "-01") as handle:
+            for line in handle:
+                if line.startswith("summary:") or line.startswith("totals:"):
+                    return int(line.split()[1])
+    raise AssertionError("no total in the main thread's callgrind output")
 
 
 def main() -> None:
@@ -81,8 +305,26 @@ def main() -> None:
     parser.add_argument("--part", action="append", choices=PARTS,
                         help="a part (repeatable; default all)")
     parser.add_argument("--n", type=int, default=400)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="by shared object and function (parts full and flight)")
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--vs-ssl", action="store_true",
+                        help="a full handshake's server against ssl's, live client")
     args = parser.parse_args()
     with pki_files(args.src[0]) as files:
+        if args.vs_ssl:
+            for src, impl in [(src, "glasstls") for src in args.src] + [(args.src[0], "ssl")]:
+                base = _thread_instructions(src, impl, 0, files)
+                total = _thread_instructions(src, impl, args.n, files)
+                name = src if impl == "glasstls" else "ssl (OpenSSL MemoryBIO server)"
+                print(f"full server {name}: {(total - base) / args.n / 1e3:8.1f} K "
+                      "instructions per handshake (the server's thread)", flush=True)
+            return
+        if args.breakdown:
+            for part in args.part or ["full"]:
+                for src in args.src:
+                    breakdown(src, part, args.n, files, args.top)
+            return
         for part in args.part or PARTS:
             for src in args.src:
                 base = instructions(src, part, 0, files)
