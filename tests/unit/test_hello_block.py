@@ -219,6 +219,36 @@ def test_each_reader_refuses_what_the_codec_refuses(ext_type: int, body: bytes) 
     assert _agree(_with_block(entry))[0] != "parsed"
 
 
+# The shapes the one-entry fast paths of server_name and key_share read, and their
+# neighbours, which go through the general loop: each as the codec reads it.
+@pytest.mark.parametrize("ext_type, body, parsed", [
+    (X.server_name, b"\x00\x0c\x00\x00\x09localhost", True),
+    (X.server_name, b"\x00\x04\x00\x00\x01a", True),  # the shortest name
+    (X.server_name, b"\x00\x0c\x01\x00\x09localhost", True),  # another name type
+    (X.server_name, b"\x00\x0c\x00\x00\x09local.ost", True),
+    (X.server_name, b"\x00\x0c\x00\x00\x09local ost", False),  # not a host name
+    (X.server_name, b"\x00\x0c\x00\x00\x09local..st", False),  # an empty label
+    (X.server_name, b"\x00\x0c\x00\x00\x08localhost", False),  # name shorter
+    (X.server_name, b"\x00\x0c\x00\x00\x0alocalhost", False),  # name longer
+    (X.server_name, b"\x00\x0b\x00\x00\x09localhost", False),  # list shorter
+    (X.server_name, b"\x00\x10\x00\x00\x09localhost\x01\x00\x01b", True),  # two types
+    (X.server_name, b"\x00\x10\x00\x00\x09localhost\x00\x00\x01b", False),  # twice
+    (X.key_share, b"\x00\x05\x00\x1d\x00\x01\x07", True),
+    (X.key_share, b"\x00\x06\x00\x1d\x00\x01\x07\x00", False),  # a byte left over
+    (X.key_share, b"\x00\x05\x00\x1d\x00\x02\x07", False),  # share longer
+    (X.key_share, b"\x00\x0a\x00\x1d\x00\x01\x07\x00\x17\x00\x01\x08", True),  # two
+    (X.key_share, b"\x00\x0a\x00\x1d\x00\x01\x07\x00\x1d\x00\x01\x08", False),  # twice
+    (X.key_share, b"\x00\x00", True),  # none (a client waiting for a retry)
+])
+def test_one_entry_lists_and_their_neighbours_are_read_as_the_codec_reads_them(
+        ext_type: int, body: bytes, parsed: bool) -> None:
+    entry = ext_type.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body
+    raw = _with_block(entry)
+    assert (_agree(raw)[0] == "parsed") is parsed
+    if parsed:
+        assert hello_block.read_client_hello(raw) is not None  # read with offsets
+
+
 @pytest.mark.parametrize("body, error, message", [
     (b"\x00\x0c\x00\x00\x09bad name!", IllegalParameter, "is not a DNS host name"),
     (b"\x00\x08\x00\x00\x01a\x00\x00\x01b", IllegalParameter, "two names of type 0"),

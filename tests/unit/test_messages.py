@@ -450,3 +450,48 @@ def test_host_name_check_matches_the_rfc_grammar_label_by_label(name: bytes) -> 
     else:
         with pytest.raises(IllegalParameter):
             ext._checked_host_name(name)
+
+
+def _outcome_of_check(extensions: tuple[ext.Extension, ...], where: str) -> str | None:
+    try:
+        ext.check_allowed(extensions, where)
+    except PeerMisbehaved as error:
+        return f"{error.alert} {error}"
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(types=st.lists(st.sampled_from(sorted(ext.ALLOWED) + [0x7A7A, 0xFF01 + 1]),
+                      unique=True, max_size=8),
+       where=st.sampled_from(sorted(WHERES)))
+def test_check_allowed_gives_a_parsed_block_the_outcome_of_its_tuple(
+        types: list[int], where: str) -> None:
+    # A parsed block is checked by a set lookup first; the outcome (and the first
+    # offender it names) is the loop's over the same extensions in wire order.
+    extensions = tuple(ext.UnknownExtension(ext_type, b"") for ext_type in types)
+    block = ext.ExtensionBlock(extensions)
+    block.by_type = {extension.type: extension for extension in extensions}
+    assert _outcome_of_check(block, where) == _outcome_of_check(extensions, where)
+    assert (_outcome_of_check(block, where) is None) == all(
+        where in ext.ALLOWED.get(ext_type, WHERES) for ext_type in types)
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x14", b"\x14\x00\x00", b"\x14\x00\x00\x02\x01",
+                                 b"\x14\x00\x00\x01\x01\x02", b"\x14\x00\x00\x00",
+                                 b"\x14\x00\x00\x02\x01\x02"])
+def test_finished_parse_is_the_codec_s_reading(raw: bytes) -> None:
+    # Finished.parse reads its body without a Reader; the codec's reading is the
+    # reference: the same verify_data, or the same DecodeError.
+    def by_codec() -> bytes:
+        with hs.body_reader(raw) as r:
+            return r.rest()
+
+    try:
+        expected: Any = by_codec()
+    except DecodeError as error:
+        expected = str(error)
+    try:
+        got: Any = hs.Finished.parse(raw).verify_data
+    except DecodeError as error:
+        got = str(error)
+    assert got == expected

@@ -208,22 +208,30 @@ def _check_second_hello(retry: Retry13, second: ClientHello) -> None:
 
 
 def _choose_suite(config: ServerConfig, offered: tuple[int, ...]) -> Suite:
-    # Set lookups: one pass over the client's list (issue 12 item 11).
-    ours, theirs = frozenset(config.tls13_suites), frozenset(offered)
-    candidates = ([s for s in config.tls13_suites if s in theirs] if config.server_preference
-                  else [s for s in offered if s in ours])
+    candidates = _in_common(config.tls13_suites, offered, config.server_preference)
     if not candidates:
         raise HandshakeFailure("no TLS 1.3 cipher suite in common")
     return SUITES[candidates[0]]
 
 
+@functools.lru_cache(maxsize=256)
+def _in_common(ours: tuple[int, ...], theirs: tuple[int, ...], server_preference: bool
+               ) -> tuple[int, ...]:
+    """The values both lists hold, in the preferred side's order. A server meets the
+    same few suite and group lists handshake after handshake (clients of one
+    library send the same), so each pair is worked out once; the cache is bounded."""
+    # Set lookups: one pass over each list (issue 12 item 11).
+    if server_preference:
+        offered = frozenset(theirs)
+        return tuple(value for value in ours if value in offered)
+    accepted = frozenset(ours)
+    return tuple(value for value in theirs if value in accepted)
+
+
 def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
-                  offered: frozenset[int], shares: tuple[KeyShareEntry, ...]
-                  ) -> tuple[int, KeyShareEntry | None]:
+                  shares: tuple[KeyShareEntry, ...]) -> tuple[int, KeyShareEntry | None]:
     """A group with a key share if there is one we like, else one to ask for (HRR)."""
-    ours = frozenset(config.groups)
-    mutual = ([g for g in config.groups if g in offered] if config.server_preference
-              else [g for g in client_groups if g in ours])
+    mutual = _in_common(config.groups, client_groups, config.server_preference)
     if not mutual:
         raise HandshakeFailure("no key exchange group in common")
     by_group = {entry.group: entry for entry in shares}
@@ -259,8 +267,7 @@ def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suit
         # RFC 8446 §4.2.8: shares only for groups in supported_groups.
         if entry.group not in offered_groups:
             raise IllegalParameter("key share for a group not in supported_groups")
-    group, chosen = _choose_group(config, groups_ext.values, offered_groups,
-                                  shares_ext.entries)
+    group, chosen = _choose_group(config, groups_ext.values, shares_ext.entries)
     if chosen is None:
         if retry is not None:
             raise IllegalParameter("second ClientHello lacks the key share we asked for")
@@ -325,6 +332,11 @@ def _skip_budget(config: ServerConfig) -> int:
 def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
                         retry: Retry13 | None, choice: _Choice) -> State:
     entry, psk = choice.entry, choice.psk
+    # A keylog callback, or a recorder (which makes the engine trace): without either,
+    # the keylog, trace_keys and note calls below would each return at once, and
+    # a full handshake makes some fifteen of them.
+    tracing = engine.tracing
+    logging = tracing or config.keylog is not None
     shared_secret: bytes | None = None
     share: KeyShareEntry | None = None
     if entry is not None:
@@ -333,7 +345,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         share = KeyShareEntry(entry.group, server_share)
     engine.send(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id, share,
                                       psk.index if psk is not None else None))
-    if entry is not None and shared_secret is not None and engine.tracing:
+    if entry is not None and shared_secret is not None and tracing:
         engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group.name, "hybrid": group.hybrid,
             "client_share_bytes": len(entry.key_exchange),
@@ -354,14 +366,16 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         engine.skip_early_data(_skip_budget(config))
     schedule.enter_handshake(shared_secret)
     handshake = schedule.handshake_keys(engine.transcript.digest())
-    engine.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hello.random, handshake.client.secret)
-    engine.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", hello.random, handshake.server.secret)
+    if logging:
+        engine.keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hello.random, handshake.client.secret)
+        engine.keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", hello.random, handshake.server.secret)
     engine.install_write(Tls13Protection(suite, handshake.server.key, handshake.server.iv))
     if early_data:
         engine.install_read(Tls13Protection(suite, *traffic_keys(suite, early_secret)))
     else:
         engine.install_read(Tls13Protection(suite, handshake.client.key, handshake.client.iv))
-    engine.trace_keys(handshake, psk=psk is not None)
+    if tracing:
+        engine.trace_keys(handshake, psk=psk is not None)
 
     _send_encrypted_extensions(engine, config, hello, choice, early_data)
     request_certificate = config.client_auth != "none" and psk is None
@@ -377,13 +391,15 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
 
     schedule.enter_master()
     application = schedule.application_keys(engine.transcript.digest())
-    engine.keylog("CLIENT_TRAFFIC_SECRET_0", hello.random, application.client.secret)
-    engine.keylog("SERVER_TRAFFIC_SECRET_0", hello.random, application.server.secret)
+    if logging:
+        engine.keylog("CLIENT_TRAFFIC_SECRET_0", hello.random, application.client.secret)
+        engine.keylog("SERVER_TRAFFIC_SECRET_0", hello.random, application.server.secret)
     if config.keylog is not None:
         engine.keylog("EXPORTER_SECRET", hello.random, application.exporter.value)
     engine.install_write(Tls13Protection(suite, application.server.key,
                                          application.server.iv))
-    engine.trace_keys(application)
+    if tracing:
+        engine.trace_keys(application)
     flight = Flight13(config, hello, suite, schedule, handshake, application,
                       entry.group if entry is not None else None, psk, choice.alpn,
                       choice.server_name, choice.signature_scheme, early_data, compression,
@@ -415,14 +431,17 @@ def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
     algorithm = compressed.send_certificate(
         engine, certified.certificate_message(tls13=True, ocsp_response=staple),
         compressed.peer_algorithms(hello.extensions), config.certificate_compression)
-    engine.note(chain=lambda: describe_chain(certified.chain))
-    if staple:
+    tracing = engine.tracing  # notes go only to a trace
+    if tracing:
+        engine.note(chain=lambda: describe_chain(certified.chain))
+    if staple and tracing:
         engine.note(ocsp_staple_bytes=len(staple))
         stapling.note_staple(engine, staple)
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
     engine.send(flight13.certificate_verify(scheme, signatures.sign(certified.private_key,
                                                                     scheme, content)))
-    engine.note(key=lambda: signatures.describe_key(certified.private_key))
+    if tracing:
+        engine.note(key=lambda: signatures.describe_key(certified.private_key))
     return algorithm
 
 
@@ -517,7 +536,8 @@ class ExpectFinished(_ServerState):
                                          engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
             raise DecryptError("client Finished does not verify")
-        engine.note(result="verified")
+        if engine.tracing:
+            engine.note(result="verified")
         client = flight.application.client
         engine.install_read(Tls13Protection(suite, client.key, client.iv))
         # RFC 8446 §4.6.1: tickets only for clients that can use them.

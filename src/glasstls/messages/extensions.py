@@ -591,6 +591,12 @@ class ExtensionBlock(tuple[Extension, ...]):
     by_type: dict[int, Extension]
 
 
+# The recognised extensions each message may not carry (ALLOWED, the other way round).
+_NOT_ALLOWED: dict[str, frozenset[int]] = {
+    where: frozenset(ext_type for ext_type, allowed in ALLOWED.items() if where not in allowed)
+    for where in frozenset().union(*ALLOWED.values())}
+
+
 def _check_before_body(block: Reader, extensions: dict[int, Extension], limit: int | None
                        ) -> None:
     """For an entry whose length is bad: the checks that come before its body is read,
@@ -660,6 +666,12 @@ def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = Tru
     """RFC 8446 §4.2: a recognised extension in a message that may not carry it is
     ``illegal_parameter``."""
     if not tls13:
+        return
+    if type(extensions) is ExtensionBlock and _NOT_ALLOWED[where].isdisjoint(
+            extensions.by_type):
+        # A parsed block's types, checked by one C call against the few types the
+        # message may not carry (for a ClientHello, only oid_filters); the loop
+        # below names the first offender when there is one.
         return
     for extension in extensions:
         allowed = ALLOWED.get(extension.type)

@@ -523,8 +523,11 @@ class Finished:
 
     @classmethod
     def parse(cls, raw: bytes) -> Finished:
-        with body_reader(raw) as r:
-            return cls(r.rest(), raw)
+        # The whole body is verify_data (its length is the state's to check): no
+        # Reader needed, only body_reader's header check.
+        if len(raw) < 4 or int.from_bytes(raw[1:4], "big") != len(raw) - 4:
+            raise DecodeError("handshake message length does not match its header")
+        return cls(raw[4:], raw)
 
     def write_body(self, w: Writer) -> None:
         w.raw(self.verify_data)

@@ -53,6 +53,11 @@ from .extensions import (
 )
 
 _U32 = struct.Struct(">I")
+_TYPE_AND_LENGTH = struct.Struct(">HH")  # an extension's type and length
+# A vector's length, then its first entry's u8 type (server_name) or u16 group
+# (key_share) and u16 length.
+_LIST_AND_ENTRY = struct.Struct(">HBH")
+_TWO_U16_AND_LENGTH = struct.Struct(">HHH")
 
 # reader(ext_type, data, start, end) -> the extension in data[start:end], or None
 # when it is not plainly well-formed.
@@ -103,8 +108,8 @@ def _read_block(data: bytes, pos: int, end: int) -> ExtensionBlock | None:
         body = pos + 4
         if body > end or len(extensions) >= MAX_EXTENSIONS:
             return None
-        ext_type = (data[pos] << 8) | data[pos + 1]
-        pos = body + ((data[pos + 2] << 8) | data[pos + 3])
+        ext_type, size = _TYPE_AND_LENGTH.unpack_from(data, pos)  # body <= end: 4 bytes
+        pos = body + size
         if pos > end or ext_type in extensions:
             return None
         read = readers.get(ext_type)
@@ -126,30 +131,23 @@ def _read_block(data: bytes, pos: int, end: int) -> ExtensionBlock | None:
     return block
 
 
-def _u16_count(data: bytes, start: int, end: int, length_size: int) -> int:
-    """How many uint16 values a vector filling data[start:end] holds; -1 when its
-    length is not that of a whole number of values ending at ``end``."""
-    n = data[start] if length_size == 1 else (data[start] << 8) | data[start + 1]
-    if n & 1 or start + length_size + n != end:
-        return -1
-    return n >> 1
-
-
 def _u16_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
-    # supported_groups, signature_algorithms(_cert): uint16 values<2..2^16-2>.
+    # supported_groups, signature_algorithms(_cert): uint16 values<2..2^16-2>, the
+    # vector filling the extension.
     limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
-    count = _u16_count(data, start, end, 2) if end - start >= 2 else -1
-    if not 0 < count <= limit:
+    size = end - start - 2  # the values' bytes
+    if size <= 0 or size & 1 or size > 2 * limit or (data[start] << 8 | data[start + 1]) != size:
         return None
-    return U16List(ext_type, struct.unpack_from(f">{count}H", data, start + 2))
+    return U16List(ext_type, struct.unpack_from(f">{size >> 1}H", data, start + 2))
 
 
 def _short_u16_list(data: bytes, start: int, end: int) -> tuple[int, ...] | None:
-    # uint16 values<2..254>: supported_versions, compress_certificate.
-    count = _u16_count(data, start, end, 1) if end > start else -1
-    if count <= 0:
+    # uint16 values<2..254>, the vector filling the extension: supported_versions,
+    # compress_certificate.
+    size = end - start - 1
+    if size <= 0 or size & 1 or data[start] != size:
         return None
-    values: tuple[int, ...] = struct.unpack_from(f">{count}H", data, start + 1)
+    values: tuple[int, ...] = struct.unpack_from(f">{size >> 1}H", data, start + 1)
     return values
 
 
@@ -183,7 +181,14 @@ def _early_data(ext_type: int, data: bytes, start: int, end: int) -> Extension |
 def _server_name(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
     # ServerName server_name_list<1..2^16-1>: at most one name of each type
     # (RFC 6066 §3), the host_name a DNS name.
-    if end - start < 2 or start + 2 + ((data[start] << 8) | data[start + 1]) != end:
+    size = end - start
+    if size > 5:
+        # What clients send: the list holds one host_name, filling it.
+        list_length, name_type, name_length = _LIST_AND_ENTRY.unpack_from(data, start)
+        if list_length == size - 2 and name_type == 0 and name_length == size - 5:
+            name = data[start + 5:end]
+            return ServerNameList(name, ()) if is_host_name(name) else None
+    if size < 2 or start + 2 + ((data[start] << 8) | data[start + 1]) != end:
         return None
     host_name = b""
     others: dict[int, bytes] = {}
@@ -212,7 +217,13 @@ def _server_name(ext_type: int, data: bytes, start: int, end: int) -> Extension 
 
 def _key_share(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
     # KeyShareEntry client_shares<0..2^16-1>, one per group (RFC 8446 §4.2.8).
-    if end - start < 2 or start + 2 + ((data[start] << 8) | data[start + 1]) != end:
+    size = end - start
+    if size > 6:
+        # What most clients send: one share, filling the list.
+        list_length, group, share_length = _TWO_U16_AND_LENGTH.unpack_from(data, start)
+        if list_length == size - 2 and share_length == size - 6:
+            return KeyShare((KeyShareEntry(group, data[start + 6:end]),))
+    if size < 2 or start + 2 + ((data[start] << 8) | data[start + 1]) != end:
         return None
     entries: dict[int, KeyShareEntry] = {}
     pos = start + 2
