@@ -86,6 +86,38 @@ def test_x25519_matches_the_rfc7748_test_vector() -> None:
         "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
 
 
+@pytest.mark.parametrize(("group_id", "bob", "alice_public", "bob_public", "secret"), [
+    # RFC 7748 §6.1 and §6.2: Bob answers Alice's public value.
+    (NamedGroup.x25519,
+     "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+     "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+     "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+     "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"),
+    (NamedGroup.x448,
+     "1c306a7ac2a0e2e0990b294470cba339e6453772b075811d8fad0d1d6927c120"
+     "bb5ee8972b0d3e21374c9c921b09d1b0366f10b65173992d",
+     "9b08f7cc31b7e3e67d22d5aea121074a273bd2b83de09c63faa73d2c"
+     "22c5d9bbc836647241d953d40c5b12da88120d53177f80e532c41fa0",
+     "3eb7a829b0cd20f5bcfc0b599b6feccf6da4627107bdb0d4f345b430"
+     "27d8b972fc3e34fb4232a13ca706dcb57aec3dae07bdc1c67bf33609",
+     "07fff4181ac6cc95ec1c16a94a0f74d12da232ce40a77552281d282bb60c0b56"
+     "fd2464c335543936521c24403085d59a449a5037514a879d"),
+])
+def test_a_montgomery_server_answers_with_the_rfc7748_test_vector(
+        group_id: int, bob: str, alice_public: str, bob_public: str, secret: str) -> None:
+    # The server's respond() (one call for key, public value and secret) draws its
+    # private key from rng once and answers as the RFC's Bob does.
+    drawn: list[int] = []
+
+    def rng(size: int) -> bytes:
+        drawn.append(size)
+        return bytes.fromhex(bob)[:size]
+
+    public, shared = GROUPS[group_id].respond(bytes.fromhex(alice_public), rng)
+    assert (public.hex(), shared.hex()) == (bob_public, secret)
+    assert drawn == [GROUPS[group_id].server_share_size]
+
+
 @pytest.mark.parametrize("group_id", [NamedGroup.x25519, NamedGroup.x448])
 def test_montgomery_keys_made_directly_are_cryptographys_own(group_id: int,
                                                             monkeypatch: pytest.MonkeyPatch

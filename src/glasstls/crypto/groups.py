@@ -294,6 +294,19 @@ class Group:
         hybrid = _HYBRIDS.get(self.id)
         if hybrid is not None:
             return _hybrid_respond(hybrid, client_share, rng)
+        montgomery = _MONTGOMERY.get(self.id)
+        if montgomery is not None:
+            # X25519 (most servers' every handshake): what generate and complete do,
+            # in one call rather than four.
+            private_key, public_key = montgomery
+            key = private_key(rng(self.server_share_size))
+            try:
+                secret: bytes = key.exchange(public_key(client_share))
+            except ValueError:
+                # RFC 7748 §6 / RFC 8446 §7.4.2: an all-zero shared secret is refused.
+                raise _bad_share(self.name, "low-order point") from None
+            public: bytes = key.public_key().public_bytes_raw()
+            return public, secret
         share = self.generate(rng)
         return share.public, share.complete(client_share)
 

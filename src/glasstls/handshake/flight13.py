@@ -49,6 +49,8 @@ _KEY_SHARE = struct.Struct(">HHHH")
 _TWO_U16 = struct.Struct(">HH")
 # extension type, length, and one u16 (selected_identity, record_size_limit).
 _U16_EXTENSION = struct.Struct(">HHH")
+# A CertificateVerify's header, then its scheme and signature length.
+_CERTIFICATE_VERIFY_HEADER = struct.Struct(">IHH")
 # ticket_lifetime, ticket_age_add, ticket_nonce length.
 _TICKET_HEAD = struct.Struct(">IIB")
 # A NewSessionTicket's extensions when it allows 0-RTT: the block's length (8), then
@@ -115,13 +117,17 @@ def encrypted_extensions(server_name: bool, alpn: bytes | None, record_size_limi
 
 
 def certificate_verify(scheme: int, signature: bytes) -> CertificateVerify:
+    # The header packed here, not by _header: a signature's length fits its u16
+    # (struct refuses more), so the message's fits its header.
     length = len(signature)
-    return CertificateVerify(scheme, signature, _header(H.certificate_verify, length + 4)
-                             + _TWO_U16.pack(scheme, length) + signature)
+    return CertificateVerify(scheme, signature, _CERTIFICATE_VERIFY_HEADER.pack(
+        H.certificate_verify << 24 | length + 4, scheme, length) + signature)
 
 
 def finished(verify_data: bytes) -> Finished:
-    return Finished(verify_data, _header(H.finished, len(verify_data)) + verify_data)
+    # verify_data is one hash long: its header needs no size check.
+    return Finished(verify_data, _HEADER.pack(H.finished << 24 | len(verify_data))
+                    + verify_data)
 
 
 def new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket: bytes,
