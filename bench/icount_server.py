@@ -4,6 +4,7 @@ for A/B checks of server changes against another source tree.
     python bench/icount_server.py --src /tmp/main/src --src src [--part parse] [--n 400]
     python bench/icount_server.py --src src --part full --breakdown   # by object, function
     python bench/icount_server.py --src src --vs-ssl [--n 100]  # the server against ssl's
+    python bench/icount_server.py --src /tmp/main/src --src src --part full --cpu 7 --n 300
 
 Parts of a resumed handshake: ``parse`` (``ClientHello.parse`` of a resuming hello),
 ``choose_psk`` (ticket open, state decode, binder check), ``tickets`` and
@@ -25,10 +26,11 @@ server signs for real every time and the first signature is sent instead of each
 new one (as the recorded transcripts of the tests do).
 
 Each part is counted under valgrind with 0 and N calls and the difference divided
-by N. ``--vs-ssl`` instead counts the main thread of a process where a server
-(glasstls, then an ssl ``MemoryBIO`` server with ``sockets_peers.py``'s context)
-makes N full handshakes with a live ssl client in another thread (callgrind's
-``--separate-threads``), the bytes passed through queues by the same glue for both.
+by N (``--cpu ROUNDS``: timed instead, in alternated child processes). ``--vs-ssl``
+instead counts the main thread of a process where a server (glasstls, then an ssl
+``MemoryBIO`` server with ``sockets_peers.py``'s context) makes N full handshakes
+with a live ssl client in another thread (callgrind's ``--separate-threads``), the
+bytes passed through queues by the same glue for both.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -238,6 +241,43 @@ thread.join()
 """
 
 
+# FULL_CHILD timed: the process CPU time of N connections after a warm-up.
+TIMED_CHILD = FULL_CHILD.replace("for _ in range(n):\n    rng.at = 0", """import time
+for _ in range(50):
+    rng.at = 0
+    s = ServerConnection(server)
+    s.receive_data(hello)
+    s.data_to_send()
+    s.receive_data(last)
+    s.data_to_send()
+started = time.process_time()
+for _ in range(n):
+    rng.at = 0""") + """
+print((time.process_time() - started) / n)
+"""
+
+
+def cpu_times(srcs: list[str], part: str, n: int, rounds: int, files: str) -> None:
+    """Alternated child processes, one per tree per round (the order alternating):
+    the median CPU microseconds per call of each tree and its ratio to the first."""
+    with tempfile.TemporaryDirectory() as work:
+        script = os.path.join(work, "timed.py")
+        with open(script, "w") as handle:
+            handle.write(TIMED_CHILD)
+        times: dict[str, list[float]] = {src: [] for src in srcs}
+        for round_ in range(rounds):
+            for src in srcs if round_ % 2 == 0 else srcs[::-1]:
+                out = subprocess.run([sys.executable, script, src, part, str(n), TESTS, files,
+                                      HERE], check=True, capture_output=True, text=True)
+                times[src].append(float(out.stdout.split()[-1]) * 1e6)
+    first = statistics.median(times[srcs[0]])
+    for src in srcs:
+        median = statistics.median(times[src])
+        print(f"{part} {src}: {median:7.1f} us CPU per call (median of {rounds}; "
+              f"{' '.join(f'{t:.0f}' for t in times[src])}), {median / first:.3f}x",
+              flush=True)
+
+
 def instructions(src: str, part: str, n: int, files: str) -> int:
     if part in FULL_PARTS:
         with callgrind(FULL_CHILD, src, part, str(n), TESTS, files, HERE) as (total, _):
@@ -310,8 +350,14 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--vs-ssl", action="store_true",
                         help="a full handshake's server against ssl's, live client")
+    parser.add_argument("--cpu", type=int, metavar="ROUNDS",
+                        help="alternated CPU time instead (parts full and flight)")
     args = parser.parse_args()
     with pki_files(args.src[0]) as files:
+        if args.cpu:
+            for part in args.part or ["full"]:
+                cpu_times(args.src, part, args.n, args.cpu, files)
+            return
         if args.vs_ssl:
             for src, impl in [(src, "glasstls") for src in args.src] + [(args.src[0], "ssl")]:
                 base = _thread_instructions(src, impl, 0, files)
