@@ -20,3 +20,12 @@ def test_the_values_in_common_are_in_the_preferred_side_s_order(
     assert common == tuple(value for value in first if value in second)
     # Asked again (from the cache), the same answer.
     assert server13._in_common(tuple(ours), tuple(theirs), server_preference) == common
+
+
+def test_a_long_offered_list_is_answered_but_not_kept() -> None:
+    # A hostile client's list of thousands of values must not sit in the cache.
+    theirs = (*range(0x2000, 0x2000 + 5000), 0x1302)
+    kept_before = server13._kept_common_values.cache_info().currsize
+    assert server13._in_common((0x1301, 0x1302), theirs, False) == (0x1302,)
+    assert server13._in_common((0x1301, 0x1302), theirs, True) == (0x1302,)
+    assert server13._kept_common_values.cache_info().currsize == kept_before

@@ -214,18 +214,31 @@ def _choose_suite(config: ServerConfig, offered: tuple[int, ...]) -> Suite:
     return SUITES[candidates[0]]
 
 
-@functools.lru_cache(maxsize=256)
 def _in_common(ours: tuple[int, ...], theirs: tuple[int, ...], server_preference: bool
                ) -> tuple[int, ...]:
     """The values both lists hold, in the preferred side's order. A server meets the
     same few suite and group lists handshake after handshake (clients of one
-    library send the same), so each pair is worked out once; the cache is bounded."""
+    library send the same), so each pair of short lists is worked out once; a long
+    list (a hostile client may send 32,767 values) is not kept."""
+    if len(theirs) > _KEPT_LIST:
+        return _common_values(ours, theirs, server_preference)
+    return _kept_common_values(ours, theirs, server_preference)
+
+
+def _common_values(ours: tuple[int, ...], theirs: tuple[int, ...], server_preference: bool
+                   ) -> tuple[int, ...]:
     # Set lookups: one pass over each list (issue 12 item 11).
     if server_preference:
         offered = frozenset(theirs)
         return tuple(value for value in ours if value in offered)
     accepted = frozenset(ours)
     return tuple(value for value in theirs if value in accepted)
+
+
+# At most 256 pairs of lists of at most 64 values each are kept (real clients offer
+# 3-40 suites and 2-12 groups).
+_KEPT_LIST = 64
+_kept_common_values = functools.lru_cache(maxsize=256)(_common_values)
 
 
 def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
