@@ -180,11 +180,21 @@ class _TLSProtocol(asyncio.BufferedProtocol):
                 self._answer(channel)
                 return
             self._handshake_done()
-            # What the engine answered to the peer's last flight (a server's session
-            # tickets, a client's Finished) is written after the callbacks that the
-            # handshake's end just scheduled: the application's first write then goes
-            # out with it, in one segment, instead of a write of its own after it.
-            self._loop.call_soon(self._answer_later)
+            if channel.server_side and not channel.pending:
+                # A server whose client sent its Finished alone (OpenSSL's clients
+                # do; the request follows in a segment of its own): no answer is
+                # coming in the next loop turn, so the session tickets go now, as
+                # OpenSSL sends them. Their segment also acknowledges the Finished,
+                # which a Nagle client waits for before it sends its request.
+                self._answer(channel)
+            else:
+                # What the engine answered to the peer's last flight (a client's
+                # Finished; a server's tickets when data came with the Finished) is
+                # written after the callbacks that the handshake's end just
+                # scheduled: the application's first write (the request, the answer
+                # to the data) then goes out with it, in one segment, instead of a
+                # write of its own after it.
+                self._loop.call_soon(self._answer_later)
         else:
             self._answer(channel)
         self._deliver()
