@@ -60,6 +60,17 @@ def _read_buffer() -> memoryview:
     return buffer
 
 
+# An established connection's records are decrypted into one more buffer per thread
+# (the engine's decrypt_into), as far as whole records fit, and copied out of it once
+# for the application: no new object per record, none joined. A read's plaintext is
+# shorter than its ciphertext, so a read's records always fit.
+def _plaintext_buffer() -> memoryview:
+    buffer: memoryview | None = getattr(_read_buffers, "plaintext", None)
+    if buffer is None:
+        buffer = _read_buffers.plaintext = memoryview(bytearray(_READ_SIZE))
+    return buffer
+
+
 def _read_nothing() -> None:
     pass
 
@@ -75,6 +86,14 @@ def _forget_read_callback(transport: asyncio.BaseTransport | None) -> None:
     callback = attributes.get("_read_ready_cb") if attributes is not None else None
     if getattr(callback, "__self__", None) is transport:
         attributes["_read_ready_cb"] = _read_nothing  # type: ignore[index]
+
+
+class _StreamProtocol(asyncio.StreamReaderProtocol):
+    """asyncio's stream protocol, as ``open_connection`` and ``start_server`` make it
+    (always over asyncio's own ``StreamReader``): its ``data_received`` copies what
+    it is given into the reader's buffer before it returns (``feed_data`` extends a
+    bytearray), so it is given a view of the plaintext buffer rather than a bytes
+    object made for it."""
 
 
 class ConnectionInfo(TLSInfo):
@@ -118,6 +137,7 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         self._writing_paused = False
         self._unread_replies = 0  # bytes of replies written while writing is paused
         self._read_into = _read_buffer()  # made in the loop's thread, read into there
+        self._decrypt_into = _plaintext_buffer()
 
     # -- from the socket transport --------------------------------------------------
 
@@ -136,7 +156,16 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         return self._read_into
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._read_into[:nbytes]))
+        data = bytes(self._read_into[:nbytes])
+        channel = self._channel
+        if self.state == _OPEN and channel is not None:
+            # Established: the records' application data decrypted into the plaintext
+            # buffer, then handed on from there (what did not go there, in order after).
+            filled = channel.receive_into(data, self._decrypt_into)
+            self._answer(channel)
+            self._deliver(filled)
+        else:
+            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         channel = self._channel
@@ -151,11 +180,21 @@ class _TLSProtocol(asyncio.BufferedProtocol):
                 self._answer(channel)
                 return
             self._handshake_done()
-            # What the engine answered to the peer's last flight (a server's session
-            # tickets, a client's Finished) is written after the callbacks that the
-            # handshake's end just scheduled: the application's first write then goes
-            # out with it, in one segment, instead of a write of its own after it.
-            self._loop.call_soon(self._answer_later)
+            if channel.server_side and not channel.pending:
+                # A server whose client sent its Finished alone (OpenSSL's clients
+                # do; the request follows in a segment of its own): no answer is
+                # coming in the next loop turn, so the session tickets go now, as
+                # OpenSSL sends them. Their segment also acknowledges the Finished,
+                # which a Nagle client waits for before it sends its request.
+                self._answer(channel)
+            else:
+                # What the engine answered to the peer's last flight (a client's
+                # Finished; a server's tickets when data came with the Finished) is
+                # written after the callbacks that the handshake's end just
+                # scheduled: the application's first write (the request, the answer
+                # to the data) then goes out with it, in one segment, instead of a
+                # write of its own after it.
+                self._loop.call_soon(self._answer_later)
         else:
             self._answer(channel)
         self._deliver()
@@ -257,9 +296,20 @@ class _TLSProtocol(asyncio.BufferedProtocol):
 
     # -- data to the application ---------------------------------------------------------
 
-    def _deliver(self) -> None:
+    def _deliver(self, filled: int = 0) -> None:
+        """Hand the application what was decrypted: the first ``filled`` bytes of the
+        plaintext buffer, then what the channel holds."""
         channel = self._channel
         assert channel is not None
+        if filled and self.state == _OPEN:
+            # Copied out of the shared buffer at once, into the application's buffers
+            # or into the one bytes object that data_received gets.
+            decrypted = self._decrypt_into[:filled]
+            app = self.app
+            if type(app) is _StreamProtocol or isinstance(app, asyncio.BufferedProtocol):
+                self._to_app(decrypted)
+            else:
+                self._to_app(bytes(decrypted) + channel.read_all())
         data = channel.read_all()
         if data and self.state == _OPEN:
             self._to_app(data)
@@ -272,7 +322,7 @@ class _TLSProtocol(asyncio.BufferedProtocol):
             elif self.state == _OPEN:
                 self._peer_finished()
 
-    def _to_app(self, data: bytes) -> None:
+    def _to_app(self, data: bytes | memoryview) -> None:
         app = self.app
         if not isinstance(app, asyncio.BufferedProtocol):
             app.data_received(data)  # type: ignore[attr-defined]
@@ -524,7 +574,7 @@ async def open_connection(
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit, loop=loop)
     transport, protocol = await create_connection(
-        lambda: asyncio.StreamReaderProtocol(reader, loop=loop), host, port, config=config,
+        lambda: _StreamProtocol(reader, loop=loop), host, port, config=config,
         server_hostname=server_hostname, ssl_handshake_timeout=ssl_handshake_timeout,
         ssl_shutdown_timeout=ssl_shutdown_timeout, suppress_ragged_eofs=suppress_ragged_eofs,
         session=session, **kwargs)
@@ -576,7 +626,7 @@ async def start_server(
 
     def factory() -> asyncio.StreamReaderProtocol:
         reader = asyncio.StreamReader(limit=limit, loop=loop)
-        return asyncio.StreamReaderProtocol(reader, client_connected_cb, loop=loop)
+        return _StreamProtocol(reader, client_connected_cb, loop=loop)
 
     return await create_server(factory, host, port, config=config,
                                ssl_handshake_timeout=ssl_handshake_timeout,
