@@ -588,6 +588,37 @@ class RecordLayer:
                 return self.next_record()
             buffer, position = self._current()  # the read the last record came in
 
+    def receive_records(self, data: bytes | bytearray | memoryview,
+                        plaintexts: MutableSequence[Any]) -> tuple[int, bytes] | None:
+        """``feed(data)``, then ``next_records(plaintexts)``: one call for the bulk
+        path's usual read under TLS 1.3 keys, nothing buffered before it, whose
+        records are opened straight from ``data``. Only what is left after them (part
+        of a record, or a record of another kind and what follows it) is kept; when
+        None is returned, what is kept is compact already (``compact()``)."""
+        protection = self.read_protection
+        if (type(protection) is not Tls13Protection or type(data) is not bytes
+                or self._position < len(self._pending) or self._following
+                or self.skipping_early_data):
+            self.feed(data)
+            record = self.next_records(plaintexts)
+            if record is None:
+                self.compact()
+            return record
+        # RFC 8449: at most our read limit (never over 2^14 + 1) and the tag.
+        position, record = protection.open_run(data, 0, self.read_limit + _TAG, plaintexts,
+                                               False)
+        if record is None and position == len(data):
+            return None  # whole records only: nothing to keep
+        self._pending, self._position = data, position
+        if record is not None:
+            return record  # of another kind: the caller's general way
+        # Part of a record, or one the loop does not take (next_record checks and
+        # refuses it); part of one is kept alone, not the whole of data.
+        record = self.next_record()
+        if record is None:
+            self.compact()
+        return record
+
     def next_records_into(self, target: memoryview, filled: int
                           ) -> tuple[int, tuple[int, bytes] | None, bool]:
         """``next_records`` for TLS 1.3, the plaintexts decrypted straight into
