@@ -48,6 +48,10 @@ _TLS13_MINIMUM = _TAG + 1
 _LAST_SEQUENCE = 2**64 - 1
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
+# The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
+# and the tag), packed once: most records of a bulk transfer are full.
+_FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
+_FULL_HEADER_13 = _pack_header(_APPLICATION_DATA, 0x0303, _FULL_LENGTH_13)
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
 
 
@@ -138,7 +142,9 @@ class Tls13Protection(Protection):
                  else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
             inner += bytes(padding)
-        header = _pack_header(_APPLICATION_DATA, 0x0303, len(inner) + _TAG)
+        length = len(inner) + _TAG
+        header = (_FULL_HEADER_13 if length == _FULL_LENGTH_13
+                  else _pack_header(_APPLICATION_DATA, 0x0303, length))
         sequence = self.sequence
         if sequence >= _LAST_SEQUENCE:
             raise _sequence_exhausted()
