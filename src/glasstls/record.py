@@ -119,10 +119,29 @@ class Protection:
 _UNPROTECTED = Protection()
 
 
+class _FullRecord:
+    """Where a TLS 1.3 read protection decrypts full-size records for ``open_run``:
+    a TLSInnerPlaintext of 2^14 bytes of content and its type byte, with a view of
+    the whole (the AEAD's output) and of the content (what is copied out). Made on
+    the first full-size record a connection opens that way, so that one that never
+    receives bulk data does not hold 16 KiB for it."""
+
+    __slots__ = ("buffer", "content", "inner")
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(MAX_PLAINTEXT + 1)
+        self.inner = memoryview(self.buffer)
+        self.content = self.inner[:MAX_PLAINTEXT]
+
+    def forget(self) -> None:
+        """Overwrite what a record that failed authentication left here."""
+        self.inner[:] = bytes(len(self.buffer))
+
+
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_aead", "_iv", "limit")
+    __slots__ = ("_aead", "_full", "_iv", "limit")
     encrypted = True
     tls13 = True
     minimum = _TLS13_MINIMUM
@@ -134,6 +153,7 @@ class Tls13Protection(Protection):
         self._aead = suite.new_primitive(key)
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
+        self._full: _FullRecord | None = None  # open_run's buffer, once it needs one
 
     def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
@@ -245,14 +265,35 @@ class Tls13Protection(Protection):
             sequence = self.sequence
             if sequence >= _LAST_SEQUENCE:
                 raise _sequence_exhausted()
+            full = None
+            if length == _FULL_LENGTH_13 and not views:
+                full = self._full
+                if full is None:
+                    full = self._full = _FullRecord()
             try:
-                inner = decrypt((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
-                                buffer[position:start])
+                if full is not None:
+                    # A full-size record, as bulk data comes: decrypted into this
+                    # protection's own buffer, whose content is then copied out as
+                    # bytes. decrypt() would fill a new buffer with zeros first, and
+                    # slicing the type byte off that one would copy it again.
+                    self._aead.decrypt_into((iv ^ sequence).to_bytes(12, "big"),
+                                            payloads[start:end], buffer[position:start],
+                                            full.inner)
+                else:
+                    inner = decrypt((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                                    buffer[position:start])
             except AEAD.failure:
+                if full is not None:
+                    full.forget()  # the AEAD wrote before it checked the tag
                 raise BadRecordMac("record too short to be authentic" if end - start < self.minimum
                                    else "record authentication failed") from None
             self.sequence = sequence + 1
             position = end
+            if full is not None:
+                if full.buffer[MAX_PLAINTEXT] == _APPLICATION_DATA:
+                    plaintexts.append(full.content.tobytes())
+                    continue
+                inner = bytes(full.buffer)  # padded, or another type: the general way
             length = len(inner) - 1
             if not (0 < length <= MAX_PLAINTEXT and inner[length] == _APPLICATION_DATA):
                 # Padded, empty, or not application data: the general way.

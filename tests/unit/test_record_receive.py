@@ -161,3 +161,59 @@ def test_without_keys_a_read_is_next_record() -> None:
     assert receiver.receive_records(b"\x16\x03\x03\x00\x01\x01\x17", plaintexts) == (22, b"\x01")
     assert plaintexts == []
     assert receiver.buffered == 1
+
+
+# -- full-size records: decrypted into the protection's own buffer (_FullRecord) ------------
+
+
+@pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
+def test_full_size_records_of_every_shape_give_what_decrypt_gives(suite: object) -> None:
+    # 2^14 + 1 bytes of TLSInnerPlaintext each: plain data, data padded to the full size,
+    # a handshake record, and data again after them (the buffer is reused).
+    records = [(23, b"\x01" * 16384, 0), (23, b"\x02" * 16000, 384), (23, b"\x03" * 16384, 0),
+               (22, b"\x18\x00\x3f\xfc" + bytes(16380), 0), (23, b"\x04" * 16384, 0),
+               (23, b"", 16384)]
+    wire = sealed_stream(records, suite)
+    assert all(len(record) == 5 + 16384 + 1 + 16 for record in _split(wire))
+    _, reference = tls13_pair(suite)  # type: ignore[arg-type]
+    reference.feed(wire)
+    expected = []
+    while (item := reference.next_record()) is not None:
+        expected.append(item)
+    _, receiver = tls13_pair(suite)  # type: ignore[arg-type]
+    assert receive_all(receiver, wire) == expected == [
+        (content_type, data) for content_type, data, _ in records]
+
+
+def test_a_tampered_full_size_record_leaves_nothing_of_its_plaintext_behind() -> None:
+    wire = bytearray(sealed_stream([(23, b"\x5a" * 16384, 0), (23, b"secret" * 2730 + b"xxxx", 0)]))
+    wire[-1] ^= 0x01  # the second record's tag
+    _, receiver = tls13_pair()
+    plaintexts: list[bytes] = []
+    with pytest.raises(TLSError) as caught:
+        receiver.receive_records(bytes(wire), plaintexts)
+    assert caught.value.alert == AlertDescription.bad_record_mac
+    assert plaintexts == [b"\x5a" * 16384]
+    assert receiver.read_protection._full is not None  # type: ignore[attr-defined]
+    assert receiver.read_protection._full.buffer == bytes(16385)  # type: ignore[attr-defined]
+
+
+def test_the_sink_path_keeps_its_views_of_decrypted_bytes_for_full_size_records() -> None:
+    # With views (a transport's sink), records are not decrypted into the shared buffer:
+    # each view must stay valid after the next record is opened.
+    wire = sealed_stream([(23, b"\x01" * 16384, 0), (23, b"\x02" * 16384, 0)])
+    _, receiver = tls13_pair()
+    receiver.feed(wire)
+    views: list[memoryview] = []
+    assert receiver.next_records(views, views=True) is None
+    assert [bytes(view) for view in views] == [b"\x01" * 16384, b"\x02" * 16384]
+    assert receiver.read_protection._full is None  # type: ignore[attr-defined]
+
+
+def _split(wire: bytes) -> list[bytes]:
+    records, position = [], 0
+    while position < len(wire):
+        end = position + 5 + int.from_bytes(wire[position + 3:position + 5], "big")
+        records.append(wire[position:end])
+        position = end
+    return records
