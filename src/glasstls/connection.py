@@ -218,10 +218,44 @@ class _Connection:
                         core.flush_handshake()
                     events, core.events = core.events, []
                     return events
+                first = received
             else:
                 record.feed(data)
-                received = None if self._peer_closed else self._next_received(core, sink)
-            while received is not None:
+                first = None
+            while not self._peer_closed:
+                if first is not None:  # the record the bulk path stopped at
+                    received, first = first, None
+                elif (self._state.plain_application_data and not core.handshake_in
+                        and not core.tracing):
+                    # The bulk path: the application data records of an established
+                    # connection opened in one loop, up to the first record of another
+                    # kind (or an empty one), which goes the general way below.
+                    if sink is None:
+                        plaintexts = []
+                        received = record.next_records(plaintexts)
+                        if plaintexts:
+                            events += map(received_data, plaintexts)
+                            if core.in_a_row:  # data ends a run of empty records
+                                core.in_a_row.clear()
+                    elif self._target is not None:
+                        filled = self._filled
+                        self._filled, received, fits = record.next_records_into(
+                            self._target, filled)
+                        if core.in_a_row and self._filled > filled:
+                            core.in_a_row.clear()
+                        if not fits:
+                            self._target = None  # the rest to the sink, in order
+                            if received is None:
+                                continue
+                    else:
+                        before = len(sink)
+                        received = record.next_records(sink, views=True)
+                        if core.in_a_row and len(sink) > before:
+                            core.in_a_row.clear()
+                else:
+                    received = record.next_record()
+                if received is None:
+                    break
                 content_type, payload = received
                 if content_type == _HANDSHAKE:  # the records of a handshake, most often
                     self._handshake_data(payload)
@@ -231,7 +265,6 @@ class _Connection:
                     self._alert(payload)
                 else:
                     self._change_cipher_spec(payload)
-                received = None if self._peer_closed else self._next_received(core, sink)
             record.compact()
             if core.handshake_out:
                 core.flush_handshake()
@@ -245,42 +278,6 @@ class _Connection:
             raise internal from bug
         events, core.events = core.events, []  # core.take_events(), without a call
         return events
-
-    def _next_received(self, core: ConnectionCore, sink: MutableSequence[bytes | memoryview] | None
-                       ) -> tuple[int, bytes] | None:
-        """The next record ``receive_data`` handles itself, as ``next_record`` returns it
-        (None: no whole record is left). Application data on the way to it goes to
-        events, the sink or the ``decrypt_into`` buffer."""
-        record = core.record
-        if not (self._state.plain_application_data and not core.handshake_in
-                and not core.tracing):
-            return record.next_record()
-        # The bulk path: the application data records of an established connection
-        # opened in one loop, up to the first record of another kind (or an empty
-        # one), which goes the general way.
-        if sink is None:
-            plaintexts: list[bytes] = []
-            received = record.next_records(plaintexts)
-            if plaintexts:
-                core.events += map(received_data, plaintexts)
-                if core.in_a_row:  # data ends a run of empty records
-                    core.in_a_row.clear()
-            return received
-        if self._target is not None:
-            filled = self._filled
-            self._filled, received, fits = record.next_records_into(self._target, filled)
-            if core.in_a_row and self._filled > filled:
-                core.in_a_row.clear()
-            if not fits:
-                self._target = None  # the rest to the sink, in order
-                if received is None:
-                    return self._next_received(core, sink)
-            return received
-        before = len(sink)
-        received = record.next_records(sink, views=True)
-        if core.in_a_row and len(sink) > before:
-            core.in_a_row.clear()
-        return received
 
     def receive_eof(self) -> list[Event]:
         """The transport ended: the peer will send nothing more. (``receive_data(b"")``
