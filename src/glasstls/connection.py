@@ -196,18 +196,42 @@ class _Connection:
         if self._peer_closed and record.buffered + len(data) > MAX_AFTER_CLOSE:
             # Kept for unwrap(), but not without bound.
             raise UnexpectedMessage("too much data after close_notify")
-        record.feed(data)
         events = core.events
         sink = self._sink
         try:
+            if (sink is None and self._state.plain_application_data and not core.handshake_in
+                    and not core.tracing and not self._peer_closed):
+                # The bulk path's usual read: the bytes fed and their application data
+                # records opened in one call; the loop below takes any other record.
+                plaintexts: list[bytes] = []
+                received = record.receive_records(data, plaintexts)
+                if plaintexts:
+                    # A loop, not ``events += map(...)``: a read holds one record most
+                    # often, and a map and extend cost more than the loop around one.
+                    for plaintext in plaintexts:
+                        events.append(received_data(plaintext))
+                    if core.in_a_row:  # data ends a run of empty records
+                        core.in_a_row.clear()
+                if received is None:
+                    # Whole records only (or what is left of one, kept compact).
+                    if core.handshake_out:
+                        core.flush_handshake()
+                    events, core.events = core.events, []
+                    return events
+                first = received
+            else:
+                record.feed(data)
+                first = None
             while not self._peer_closed:
-                if (self._state.plain_application_data and not core.handshake_in
+                if first is not None:  # the record the bulk path stopped at
+                    received, first = first, None
+                elif (self._state.plain_application_data and not core.handshake_in
                         and not core.tracing):
                     # The bulk path: the application data records of an established
                     # connection opened in one loop, up to the first record of another
                     # kind (or an empty one), which goes the general way below.
                     if sink is None:
-                        plaintexts: list[bytes] = []
+                        plaintexts = []
                         received = record.next_records(plaintexts)
                         if plaintexts:
                             events += map(received_data, plaintexts)

@@ -48,6 +48,10 @@ _TLS13_MINIMUM = _TAG + 1
 _LAST_SEQUENCE = 2**64 - 1
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
+# The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
+# and the tag), packed once: most records of a bulk transfer are full.
+_FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
+_FULL_HEADER_13 = _pack_header(_APPLICATION_DATA, 0x0303, _FULL_LENGTH_13)
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
 
 
@@ -115,10 +119,29 @@ class Protection:
 _UNPROTECTED = Protection()
 
 
+class _FullRecord:
+    """Where a TLS 1.3 read protection decrypts full-size records for ``open_run``:
+    a TLSInnerPlaintext of 2^14 bytes of content and its type byte, with a view of
+    the whole (the AEAD's output) and of the content (what is copied out). Made on
+    the first full-size record a connection opens that way, so that one that never
+    receives bulk data does not hold 16 KiB for it."""
+
+    __slots__ = ("buffer", "content", "inner")
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(MAX_PLAINTEXT + 1)
+        self.inner = memoryview(self.buffer)
+        self.content = self.inner[:MAX_PLAINTEXT]
+
+    def forget(self) -> None:
+        """Overwrite what a record that failed authentication left here."""
+        self.inner[:] = bytes(len(self.buffer))
+
+
 class Tls13Protection(Protection):
     """RFC 8446 §5.2-5.3: TLSInnerPlaintext under AEAD, nonce = iv XOR sequence."""
 
-    __slots__ = ("_aead", "_iv", "limit")
+    __slots__ = ("_aead", "_full", "_iv", "limit")
     encrypted = True
     tls13 = True
     minimum = _TLS13_MINIMUM
@@ -130,6 +153,7 @@ class Tls13Protection(Protection):
         self._aead = suite.new_primitive(key)
         self._iv = int.from_bytes(iv, "big")
         self.limit = suite.record_limit
+        self._full: _FullRecord | None = None  # open_run's buffer, once it needs one
 
     def seal(self, content_type: int, data: bytes | bytearray | memoryview, version: bytes,
              padding: int) -> bytes:
@@ -138,7 +162,9 @@ class Tls13Protection(Protection):
                  else b"".join((data, _TYPE_BYTES[content_type])))
         if padding:
             inner += bytes(padding)
-        header = _pack_header(_APPLICATION_DATA, 0x0303, len(inner) + _TAG)
+        length = len(inner) + _TAG
+        header = (_FULL_HEADER_13 if length == _FULL_LENGTH_13
+                  else _pack_header(_APPLICATION_DATA, 0x0303, length))
         sequence = self.sequence
         if sequence >= _LAST_SEQUENCE:
             raise _sequence_exhausted()
@@ -239,14 +265,35 @@ class Tls13Protection(Protection):
             sequence = self.sequence
             if sequence >= _LAST_SEQUENCE:
                 raise _sequence_exhausted()
+            full = None
+            if length == _FULL_LENGTH_13 and not views:
+                full = self._full
+                if full is None:
+                    full = self._full = _FullRecord()
             try:
-                inner = decrypt((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
-                                buffer[position:start])
+                if full is not None:
+                    # A full-size record, as bulk data comes: decrypted into this
+                    # protection's own buffer, whose content is then copied out as
+                    # bytes. decrypt() would fill a new buffer with zeros first, and
+                    # slicing the type byte off that one would copy it again.
+                    self._aead.decrypt_into((iv ^ sequence).to_bytes(12, "big"),
+                                            payloads[start:end], buffer[position:start],
+                                            full.inner)
+                else:
+                    inner = decrypt((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                                    buffer[position:start])
             except AEAD.failure:
+                if full is not None:
+                    full.forget()  # the AEAD wrote before it checked the tag
                 raise BadRecordMac("record too short to be authentic" if end - start < self.minimum
                                    else "record authentication failed") from None
             self.sequence = sequence + 1
             position = end
+            if full is not None:
+                if full.buffer[MAX_PLAINTEXT] == _APPLICATION_DATA:
+                    plaintexts.append(full.content.tobytes())
+                    continue
+                inner = bytes(full.buffer)  # padded, or another type: the general way
             length = len(inner) - 1
             if not (0 < length <= MAX_PLAINTEXT and inner[length] == _APPLICATION_DATA):
                 # Padded, empty, or not application data: the general way.
@@ -587,6 +634,37 @@ class RecordLayer:
             if position < len(buffer):  # part of a record, or one the loop does not take
                 return self.next_record()
             buffer, position = self._current()  # the read the last record came in
+
+    def receive_records(self, data: bytes | bytearray | memoryview,
+                        plaintexts: MutableSequence[Any]) -> tuple[int, bytes] | None:
+        """``feed(data)``, then ``next_records(plaintexts)``: one call for the bulk
+        path's usual read under TLS 1.3 keys, nothing buffered before it, whose
+        records are opened straight from ``data``. Only what is left after them (part
+        of a record, or a record of another kind and what follows it) is kept; when
+        None is returned, what is kept is compact already (``compact()``)."""
+        protection = self.read_protection
+        if (type(protection) is not Tls13Protection or type(data) is not bytes
+                or self._position < len(self._pending) or self._following
+                or self.skipping_early_data):
+            self.feed(data)
+            record = self.next_records(plaintexts)
+            if record is None:
+                self.compact()
+            return record
+        # RFC 8449: at most our read limit (never over 2^14 + 1) and the tag.
+        position, record = protection.open_run(data, 0, self.read_limit + _TAG, plaintexts,
+                                               False)
+        if record is None and position == len(data):
+            return None  # whole records only: nothing to keep
+        self._pending, self._position = data, position
+        if record is not None:
+            return record  # of another kind: the caller's general way
+        # Part of a record, or one the loop does not take (next_record checks and
+        # refuses it); part of one is kept alone, not the whole of data.
+        record = self.next_record()
+        if record is None:
+            self.compact()
+        return record
 
     def next_records_into(self, target: memoryview, filled: int
                           ) -> tuple[int, tuple[int, bytes] | None, bool]:
