@@ -121,6 +121,12 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
                         suite: Suite) -> State:
     """RFC 8446 §4.1.3 (checked by the caller) to §7.1: key exchange, handshake keys."""
     resumed = _accepted_psk(offer, message, suite)
+    binder_hash = offer.hello.binder_hash
+    if binder_hash is not None:
+        # The binder's hash covered the hello up to its binders: the transcript goes
+        # on from it (whether or not the server took the PSK: the hello is the same).
+        hash_name, state, covered = binder_hash
+        engine.transcript.seed(hash_name, state, offer.hello.hello.raw, covered)
     key_share = find_typed(message.extensions, X.key_share, KeyShare)
     shared_secret: bytes | None = None
     group: int | None = None
