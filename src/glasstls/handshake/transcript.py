@@ -23,7 +23,8 @@ _SNAPSHOT_AFTER = frozenset({HandshakeType.server_hello, HandshakeType.certifica
 
 def hash_of(hash_name: str, messages: bytes) -> bytes:
     """The hash of ``messages`` alone (a PSK binder's truncated ClientHello)."""
-    return bytes(_NEW[hash_name](messages).digest())
+    digest: bytes = _NEW[hash_name](messages).digest()
+    return digest
 
 
 def hash_state(hash_name: str, messages: bytes) -> Any:
@@ -101,7 +102,10 @@ class Transcript:
         state = self._hash
         if state is None:
             state = self._start()
-        return bytes(state.digest())  # hashlib's digest() leaves the state alone
+        # hashlib's digest() is bytes (typed by assignment, not a bytes() call) and
+        # leaves the state alone.
+        digest: bytes = state.digest()
+        return digest
 
     def digest_before_last(self) -> bytes:
         """The hash up to, not including, the last message added: what a
@@ -111,13 +115,15 @@ class Transcript:
             self._start()
         if self._previous is None:
             raise InternalError("no transcript hash is kept before this message")
-        return bytes(self._previous.digest())
+        digest: bytes = self._previous.digest()
+        return digest
 
     def digest_with(self, extra: bytes) -> bytes:
         """The hash as it would be with ``extra`` appended (PSK binders)."""
         h = (self._hash if self._hash is not None else self._start()).copy()
         h.update(extra)
-        return bytes(h.digest())
+        digest: bytes = h.digest()
+        return digest
 
     def restart_after_hello_retry(self) -> None:
         """RFC 8446 §4.4.1: replace ClientHello1 with a synthetic message_hash message.
