@@ -303,9 +303,11 @@ def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:
 
 def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) -> bytes:
     """RFC 8446 §4.4.4: HMAC(finished_key, Transcript-Hash(...))."""
-    finished_key = expand_label(suite.hash_name, base_key, b"finished", b"", suite.hash_len,
-                                suite.hash_len)
-    return hmac_digest(suite.hash_name, finished_key, transcript_hash)
+    # finished_key = HKDF-Expand-Label(base_key, "finished", "", Hash.length): one
+    # HMAC block, with the suite's HkdfLabel prefix from the table.
+    hash_name = suite.hash_name
+    finished_key = hmac_digest(hash_name, base_key, TRAFFIC_PREFIXES[suite.id][2] + b"\x01")
+    return hmac_digest(hash_name, finished_key, transcript_hash)
 
 
 def handshake_verify_data(suite: Suite, keys: TrafficKeys, transcript_hash: bytes) -> bytes:

@@ -11,6 +11,8 @@ certificate is checked.
 
 from __future__ import annotations
 
+import functools
+
 from cryptography import x509
 
 from .. import certs, trace as t
@@ -121,6 +123,12 @@ def handle_server_hello(engine: Engine, offer: ClientOffer, message: ServerHello
                         suite: Suite) -> State:
     """RFC 8446 §4.1.3 (checked by the caller) to §7.1: key exchange, handshake keys."""
     resumed = _accepted_psk(offer, message, suite)
+    binder_hash = offer.hello.binder_hash
+    if binder_hash is not None:
+        # The binder's hash covered the hello up to its binders: the transcript goes
+        # on from it (whether or not the server took the PSK: the hello is the same).
+        hash_name, state, covered = binder_hash
+        engine.transcript.seed(hash_name, state, offer.hello.hello.raw, covered)
     key_share = find_typed(message.extensions, X.key_share, KeyShare)
     shared_secret: bytes | None = None
     group: int | None = None
@@ -365,21 +373,32 @@ class ExpectFinished(_Tls13ClientState):
             engine.transcript.fork() if config.post_handshake_auth else None,
             offer.cache_key, offer.server_name, extensions.alpn,
             identity.chain, identity.signature_scheme, identity.verified_chain)
-        group = describe(NamedGroup, hs.group) if hs.group is not None else None
         resumed = hs.resumed is not None
+        group, key_exchange, compression = _summary_names(hs.group, resumed,
+                                                          identity.compression)
         engine.finish(Negotiated(TLS13, suite, handshake_complete(
             version="TLSv1.3", cipher_suite=suite.name,
-            key_exchange=key_exchange13(group, resumed),
+            key_exchange=key_exchange,
             group=group, signature_scheme=identity.signature_scheme,
             alpn_protocol=decode_alpn(extensions.alpn), server_name=offer.server_name,
             peer_certificates=identity.chain, resumed=resumed,
             early_data_accepted=extensions.early_data_accepted,
             verified_chain=identity.verified_chain,
-            certificate_compression=compressed.algorithm_name(identity.compression),
+            certificate_compression=compression,
             ocsp_response=identity.ocsp_response,
             ocsp_status=identity.ocsp.status if identity.ocsp is not None else None,
         ), application.exporter))
         return connected
+
+
+@functools.lru_cache(maxsize=64)
+def _summary_names(group: int | None, resumed: bool, compression: int | None
+                   ) -> tuple[str | None, str, str | None]:
+    """HandshakeComplete's group, key exchange and certificate compression names:
+    the same few code points in every handshake, each looked up once (as the
+    server's ``server13._summary_names``) rather than per connection."""
+    group_name = describe(NamedGroup, group) if group is not None else None
+    return group_name, key_exchange13(group_name, resumed), compressed.algorithm_name(compression)
 
 
 __all__ = ["ExpectEncryptedExtensions", "handle_server_hello"]

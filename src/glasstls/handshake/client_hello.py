@@ -7,6 +7,7 @@ import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import field
+from typing import Any
 
 from ..codec import Writer
 from ..config import ClientConfig
@@ -44,7 +45,7 @@ from ..messages.handshake import ClientHello
 from ..session import ClientSession
 from . import compressed, stapling
 from .psk13 import offered_psk
-from .transcript import hash_of
+from .transcript import hash_state
 
 _GREASE = tuple(0x0A0A + 0x1010 * i for i in range(16))
 
@@ -62,6 +63,10 @@ class SentHello:
     # The offered TLS 1.3 ticket's key schedule at its early secret (binder made),
     # for the handshake to go on from if the server accepts the PSK.
     psk_schedule: KeySchedule | None = field(default=None, compare=False, repr=False)
+    # The binder's hash over the hello up to its binders (its name, a hashlib object
+    # and how many bytes it covers), for the transcript to start from (``Transcript.seed``); None
+    # after a HelloRetryRequest, whose transcript is hashed already.
+    binder_hash: tuple[str, Any, int] | None = field(default=None, compare=False, repr=False)
 
 
 @frozen
@@ -331,27 +336,33 @@ def build_client_hello(
     w.close_vector(length_at, 3)
     extensions = block.extensions
     psk_schedule = None
+    binder_hash = None
     if psk13 is not None:
         psk_schedule = resumption_schedule(psk13)
-        extensions[-1] = _bind(w.buffer, extensions[-1], psk_schedule, transcript_prefix)
+        extensions[-1], binder_hash = _bind(w.buffer, extensions[-1], psk_schedule,
+                                            transcript_prefix)
     hello = ClientHello(0x0303, random, session_id, suites, b"\x00", tuple(extensions),
                         bytes(w.buffer))
     return SentHello(hello, random, session_id, shares,
-                     frozenset([e.type for e in extensions]), grease, psk_schedule)
+                     frozenset([e.type for e in extensions]), grease, psk_schedule,
+                     binder_hash)
 
 
 def _bind(buffer: bytearray, offered: Extension, schedule: KeySchedule, prefix: bytes
-          ) -> PreSharedKey:
+          ) -> tuple[PreSharedKey, tuple[str, Any, int] | None]:
     """RFC 8446 §4.2.11.2: the binder, a MAC of the transcript through the hello up
     to its binders list (``prefix``: the transcript before this hello, after a
     HelloRetryRequest), written over its placeholder at the end of the hello's
-    bytes (``psk13.with_binder`` does the same to a hello already made)."""
+    bytes (``psk13.with_binder`` does the same to a hello already made); with the
+    hash it was made over, for the transcript (``SentHello.binder_hash``)."""
     assert isinstance(offered, PreSharedKey)
     truncated = len(buffer) - offered.binders_length
-    binder = schedule.resumption_binder(
-        hash_of(schedule.suite.hash_name, prefix + buffer[:truncated]))
+    hash_name = schedule.suite.hash_name
+    state = hash_state(hash_name, prefix + buffer[:truncated])
+    binder = schedule.resumption_binder(bytes(state.digest()))
     buffer[len(buffer) - len(binder):] = binder
-    return PreSharedKey(offered.identities, (binder,))
+    return (PreSharedKey(offered.identities, (binder,)),
+            None if prefix else (hash_name, state, truncated))
 
 
 def resumption_schedule(session: ClientSession) -> KeySchedule:

@@ -28,7 +28,7 @@ from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
 from . import flight13
 from .engine import Engine
-from .transcript import hash_of
+from .transcript import hash_of, hash_state
 
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
 TICKET_AGE_TOLERANCE_MS = 10_000
@@ -129,10 +129,14 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             continue
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
-        transcript_hash = hash_of(suite.hash_name, prefix + truncated)
+        binder_hash = hash_state(suite.hash_name, prefix + truncated)
         schedule = KeySchedule(suite, state.secret)
-        if not constant_time_equal(binder(schedule, transcript_hash), psk.binders[index]):
+        if not constant_time_equal(binder(schedule, bytes(binder_hash.digest())),
+                                   psk.binders[index]):
             raise DecryptError("PSK binder does not verify")
+        if not prefix:
+            # The transcript hashes the same bytes first: it goes on from here.
+            engine.transcript.seed(suite.hash_name, binder_hash, hello.raw, len(truncated))
         client_age = (identity.obfuscated_ticket_age - state.age_add) % 2**32
         return AcceptedPsk(index, state, identity, client_age, dhe, schedule)
     return None

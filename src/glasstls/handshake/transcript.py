@@ -23,19 +23,29 @@ _SNAPSHOT_AFTER = frozenset({HandshakeType.server_hello, HandshakeType.certifica
 
 def hash_of(hash_name: str, messages: bytes) -> bytes:
     """The hash of ``messages`` alone (a PSK binder's truncated ClientHello)."""
-    return bytes(_NEW[hash_name](messages).digest())
+    digest: bytes = _NEW[hash_name](messages).digest()
+    return digest
+
+
+def hash_state(hash_name: str, messages: bytes) -> Any:
+    """A hash object over ``messages``: a PSK binder's transcript hash, which the
+    transcript can go on from (``Transcript.seed``)."""
+    return _NEW[hash_name](messages)
 
 
 class Transcript:
-    __slots__ = ("_hash", "_hash_name", "_messages", "_previous")
+    __slots__ = ("_hash", "_hash_name", "_messages", "_previous", "_seed")
 
     def __init__(self) -> None:
         self._hash_name: str | None = None
+        # Worked out when first needed after ``set_hash`` (``_start``), so that a
+        # binder's hash of the ClientHello given meanwhile (``seed``) is not redone.
         self._hash: Any = None
         self._previous: Any = None
         # Kept until the hash is known, and for TLS 1.2 CertificateVerify, which
         # signs the messages themselves with a hash of the signer's choosing.
         self._messages: list[bytes] = []
+        self._seed: tuple[str, Any, bytes, int] | None = None
 
     @property
     def hash_name(self) -> str | None:
@@ -45,37 +55,75 @@ class Transcript:
         if self._hash_name == hash_name:
             return
         self._hash_name = hash_name
-        self._hash = _NEW[hash_name]()
-        for message in self._messages:
+        self._hash = None  # every message is hashed again when the hash is next needed
+        self._previous = None
+
+    def seed(self, hash_name: str, state: Any, message: bytes, covered: int) -> None:
+        """``state``: a hash object of ``hash_name`` over ``message[:covered]``, the
+        first message's bytes up to a PSK binder (RFC 8446 §4.2.11.2: both sides hash
+        them for the binder). If the hash is not worked out yet, it starts from a copy
+        of it when the first message is that very ``message`` (the same object) and
+        the hash is ``hash_name``; otherwise the seed is not used."""
+        if self._hash is None:
+            self._seed = (hash_name, state, message, covered)
+
+    def _start(self) -> Any:
+        """The hash of the messages so far, from the seed if it fits them."""
+        hash_name = self._hash_name
+        assert hash_name is not None, "transcript hash used before the suite was chosen"
+        messages = self._messages
+        seed, self._seed = self._seed, None
+        if (seed is not None and seed[0] == hash_name and messages
+                and messages[0] is seed[2] and messages[0][0] not in _SNAPSHOT_AFTER):
+            # (A first message after which a snapshot is kept would need one here.)
+            self._hash = seed[1].copy()
+            self._hash.update(messages[0][seed[3]:])
+            self._previous = None
+            later = messages[1:]
+        else:
+            self._hash = _NEW[hash_name]()
+            later = messages
+        for message in later:
             self._hash_message(message)
+        return self._hash
 
     def add(self, raw: bytes) -> None:
         self._messages.append(raw)
         if self._hash is not None:
             self._hash_message(raw)
+        elif self._hash_name is not None:
+            self._start()  # this message included
 
     def _hash_message(self, raw: bytes) -> None:
         self._previous = self._hash.copy() if raw[0] in _SNAPSHOT_AFTER else None
         self._hash.update(raw)
 
     def digest(self) -> bytes:
-        assert self._hash is not None, "transcript hash used before the suite was chosen"
-        return bytes(self._hash.digest())  # hashlib's digest() leaves the state alone
+        state = self._hash
+        if state is None:
+            state = self._start()
+        # hashlib's digest() is bytes (typed by assignment, not a bytes() call) and
+        # leaves the state alone.
+        digest: bytes = state.digest()
+        return digest
 
     def digest_before_last(self) -> bytes:
         """The hash up to, not including, the last message added: what a
         CertificateVerify or Finished that was just received covers (or, after a
         ServerHello, the hash through the ClientHello)."""
+        if self._hash is None and self._hash_name is not None:
+            self._start()
         if self._previous is None:
             raise InternalError("no transcript hash is kept before this message")
-        return bytes(self._previous.digest())
+        digest: bytes = self._previous.digest()
+        return digest
 
     def digest_with(self, extra: bytes) -> bytes:
         """The hash as it would be with ``extra`` appended (PSK binders)."""
-        assert self._hash is not None
-        h = self._hash.copy()
+        h = (self._hash if self._hash is not None else self._start()).copy()
         h.update(extra)
-        return bytes(h.digest())
+        digest: bytes = h.digest()
+        return digest
 
     def restart_after_hello_retry(self) -> None:
         """RFC 8446 §4.4.1: replace ClientHello1 with a synthetic message_hash message.
@@ -89,6 +137,7 @@ class Transcript:
         synthetic = (bytes([HandshakeType.message_hash, 0, 0, len(client_hello_hash)])
                      + client_hello_hash)
         self._messages = []
+        self._seed = None
         self._hash = _NEW[self._hash_name]()
         for message in (synthetic, *later):
             self.add(message)
@@ -98,6 +147,8 @@ class Transcript:
         §4.4: its transcript continues from the end of the handshake)."""
         copy = Transcript()
         copy._hash_name = self._hash_name
+        if self._hash is None and self._hash_name is not None:
+            self._start()
         copy._hash = self._hash.copy() if self._hash is not None else None
         return copy
 
