@@ -104,7 +104,7 @@ for _ in range(n):
     elif part == "choose_psk":
         choose_psk(engine, server, hello, suite, b"", True, "localhost")
     elif part.startswith("tickets"):
-        issue_tickets(engine, server, suite, bytes(32), None, "localhost", ())
+        issue_tickets(engine, server, suite, bytes(32), None, "localhost", (), resumed=False)
     else:
         ServerConnection(server).receive_data(record)
 """

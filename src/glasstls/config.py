@@ -302,7 +302,7 @@ class ServerConfig(_Common):
     # giving them the same TicketKeys secret; random keys come from rng); None
     # turns tickets off.
     ticket_keys: TicketKeys | None = field(default_factory=TicketKeys)
-    tickets: int = 2  # TLS 1.3 NewSessionTickets per handshake
+    tickets: int = 2  # TLS 1.3 NewSessionTickets per full handshake (1 after a resumption)
     ticket_lifetime: int = 7200  # seconds, at most 7 days (RFC 8446 §4.6.1)
     # TLS 1.2 session ids (bounded in size and time); None turns them off.
     session_cache: ServerSessionCache | None = field(default_factory=ServerSessionCache)

@@ -94,8 +94,28 @@ def test_tickets_and_the_resumed_flight_trace_the_same_on_both_sides(early_data:
     _, second = connect_twice(client, server)
     assert second.complete and second.client.negotiated.resumed
     sent = server_steps.details(NEW_SESSION_TICKET, SENT)
-    assert len(sent) == 4 and same_messages(server_steps, client_steps, NEW_SESSION_TICKET)
+    # Two after the full handshake, one after the resumption (as OpenSSL's server).
+    assert len(sent) == 3 and same_messages(server_steps, client_steps, NEW_SESSION_TICKET)
     assert {d["max_early_data_size"] for d in sent} == {early_data}
     for step in (SERVER_HELLO, ENCRYPTED_EXTENSIONS, FINISHED):
         assert same_messages(server_steps, client_steps, step)
     assert [d["resumed"] for d in server_steps.details(SERVER_HELLO, SENT)] == [False, True]
+
+
+@pytest.mark.parametrize(("tickets", "after_resumption"), [(0, 0), (1, 1), (4, 1)])
+def test_a_resumption_gets_at_most_one_ticket_as_from_openssl(tickets: int,
+                                                              after_resumption: int) -> None:
+    # OpenSSL's server (SSL_CTX_set_num_tickets(3)): num_tickets after a full
+    # handshake, never more than one after a resumption, none if num_tickets is 0.
+    first_steps, second_steps = Steps(), Steps()
+    client = client_config(ECDSA, session_cache=SessionCache())
+    keys = TicketKeys()
+    first_server = server_config(ECDSA, ticket_keys=keys, tickets=tickets, trace=first_steps)
+    second_server = server_config(ECDSA, ticket_keys=keys, tickets=tickets,
+                                  trace=second_steps)
+    first = connect(client, first_server)
+    assert first.complete
+    assert len(first_steps.details(NEW_SESSION_TICKET, SENT)) == tickets
+    second = connect(client, second_server)
+    assert second.complete and second.client.negotiated.resumed == (tickets > 0)
+    assert len(second_steps.details(NEW_SESSION_TICKET, SENT)) == after_resumption

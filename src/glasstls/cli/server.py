@@ -560,8 +560,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--group", type=group_argument, action="append", metavar="NAME",
                         help="key exchange group to accept (repeat for several)")
     parser.add_argument("--tickets", type=_count, metavar="N",
-                        help="TLS 1.3 session tickets sent after each handshake (default 2; "
-                        "0 for none)")
+                        help="TLS 1.3 session tickets sent after each full handshake (default 2; "
+                        "one after a resumption, as OpenSSL; 0 for none)")
     parser.add_argument("--early-data", action="store_true",
                         help=f"accept up to {EARLY_DATA_SIZE} bytes of TLS 1.3 0-RTT data "
                         "with a resumed session (replayable: for idempotent requests only)")

@@ -189,12 +189,16 @@ def early_data_acceptable(engine: Engine, config: ServerConfig, hello: ClientHel
 
 def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
                   resumption_master_secret: bytes, alpn: bytes | None,
-                  server_name: str | None, peer_certificates: tuple[bytes, ...]) -> None:
-    """RFC 8446 §4.6.1: NewSessionTickets after the handshake."""
-    if config.ticket_keys is None or config.tickets <= 0:
+                  server_name: str | None, peer_certificates: tuple[bytes, ...],
+                  resumed: bool) -> None:
+    """RFC 8446 §4.6.1: NewSessionTickets after the handshake: ``config.tickets``
+    after a full handshake, at most one after a resumption (the client used one
+    ticket and gets one back), as OpenSSL's server does whatever its num_tickets."""
+    count = min(config.tickets, 1) if resumed else config.tickets
+    if config.ticket_keys is None or count <= 0:
         return
     now = config.clock()
-    nonces = [counter.to_bytes(8, "big") for counter in range(config.tickets)]
+    nonces = [counter.to_bytes(8, "big") for counter in range(count)]
     name = (server_name or "").encode()
     for nonce, psk in zip(nonces, resumption_psks(suite, resumption_master_secret, nonces),
                           strict=True):

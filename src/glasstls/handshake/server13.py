@@ -576,7 +576,7 @@ class ExpectFinished(_ServerState):
         ), flight.application.exporter))
         if resumption_secret is not None:
             issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
-                          flight.server_name, peer_chain)
+                          flight.server_name, peer_chain, resumed=psk is not None)
         return connected
 
 
