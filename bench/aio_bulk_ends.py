@@ -36,14 +36,16 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from icount_sockets_bulk import print_breakdown  # noqa: E402
 from sockets_peers import (  # noqa: E402
     HOST,
     SERVER_NAME,
     MiB,
-    glasstls_client_config,
     glasstls_server_config,
     load_pki,
     make_pki,
+    open_asyncio_client,
+    receive_exactly,
     ssl_client_context,
     ssl_server_context,
 )
@@ -73,13 +75,7 @@ def peer_receiver(directory: str, suite: str, size: int, port: int) -> None:
     sock = ssl_client_context(load_pki(directory), suite).wrap_socket(
         socket.create_connection((HOST, port)), server_hostname=SERVER_NAME)
     with sock:
-        buffer = memoryview(bytearray(BLOCK))
-        received = 0
-        while received < size:
-            count = sock.recv_into(buffer)
-            if not count:
-                raise EOFError(f"stream ended after {received} of {size} bytes")
-            received += count
+        receive_exactly(sock.recv_into, size, BLOCK)
         sock.sendall(b"!")
         with contextlib.suppress(OSError, ssl_error()):
             sock.recv(1)
@@ -130,15 +126,7 @@ async def _read(reader: asyncio.StreamReader, size: int, received: int = 0) -> i
 
 async def _receive(impl: str, directory: str, suite: str, mib: int, port: int
                    ) -> dict[str, float]:
-    pki = load_pki(directory)
-    if impl == "glasstls":
-        import glasstls
-
-        reader, writer = await glasstls.aio.open_connection(
-            HOST, port, config=glasstls_client_config(pki, suite), server_hostname=SERVER_NAME)
-    else:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, ssl=ssl_client_context(pki, suite), server_hostname=SERVER_NAME)
+    reader, writer = await open_asyncio_client(impl, port, load_pki(directory), suite)
     ahead = await _read(reader, WARMUP_MIB * MiB)
     reads = _Reads.count
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -253,15 +241,7 @@ def _icount(python: str, end: str, impl: str, directory: str, suite: str) -> Non
                   for name in set(counts[0]) | set(counts[1])}
     total = per_record.pop("PROGRAM TOTALS", 0.0)
     print(f"{impl} asyncio {end} {suite} ({python}): {total:,.0f} instructions per record")
-    objects: dict[str, float] = {}
-    for name, count in per_record.items():
-        found = re.search(r"\[([^\]]+)\]$", name)
-        key = os.path.basename(found.group(1)) if found else "?"
-        objects[key] = objects.get(key, 0.0) + count
-    for key, count in sorted(objects.items(), key=lambda item: -item[1])[:6]:
-        print(f"  {count:10,.0f}  {key}")
-    for name, count in sorted(per_record.items(), key=lambda item: -item[1])[:14]:
-        print(f"  {count:10,.0f}  {name[-100:]}")
+    print_breakdown(per_record, functions=14)
     sys.stdout.flush()
 
 

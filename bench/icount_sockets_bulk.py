@@ -69,6 +69,11 @@ def main() -> None:
     total = per_record.pop("PROGRAM TOTALS", 0.0)
     print(f"{args.impl} blocking {args.suite}: {total:,.0f} instructions per record "
           "(half sent, half received)")
+    print_breakdown(per_record, functions=10)
+
+
+def print_breakdown(per_record: dict[str, float], functions: int) -> None:
+    """Instructions per record by shared object (the six largest), then by function."""
     objects: dict[str, float] = {}
     for name, count in per_record.items():
         found = re.search(r"\[([^\]]+)\]$", name)
@@ -76,7 +81,7 @@ def main() -> None:
         objects[key] = objects.get(key, 0.0) + count
     for key, count in sorted(objects.items(), key=lambda item: -item[1])[:6]:
         print(f"  {count:10,.0f}  {key}")
-    for name, count in sorted(per_record.items(), key=lambda item: -item[1])[:10]:
+    for name, count in sorted(per_record.items(), key=lambda item: -item[1])[:functions]:
         print(f"  {count:10,.0f}  {name[-100:]}")
 
 

@@ -102,8 +102,9 @@ def ready(port: int) -> None:
 
 # -- bulk: one connection, SIZE bytes each way ----------------------------------------------
 
-def _receive_exactly(recv_into: Any, size: int) -> None:
-    buffer = memoryview(bytearray(CHUNK))
+def receive_exactly(recv_into: Any, size: int, block: int = CHUNK) -> None:
+    """Read ``size`` bytes through ``recv_into``, ``block`` bytes at most a call."""
+    buffer = memoryview(bytearray(block))
     received = 0
     while received < size:
         count = recv_into(buffer)
@@ -114,7 +115,7 @@ def _receive_exactly(recv_into: Any, size: int) -> None:
 
 def _bulk_serve_blocking(sock: Any, size: int, block: bytes) -> None:
     started = time.process_time()
-    _receive_exactly(sock.recv_into, size)
+    receive_exactly(sock.recv_into, size)
     received = time.process_time()
     sock.sendall(b"!")
     for _ in range(size // CHUNK):
@@ -225,7 +226,7 @@ def bulk_client(impl: str, io: str, suite: str, size: int, port: int,
         if sock.recv(1) != b"!":
             raise RuntimeError("no acknowledgement from the bulk server")
         uploaded, cpu_uploaded = time.perf_counter(), time.process_time()
-        _receive_exactly(sock.recv_into, size)
+        receive_exactly(sock.recv_into, size)
         downloaded, cpu_downloaded = time.perf_counter(), time.process_time()
     return _bulk_result(size, (started, uploaded, downloaded),
                         (cpu_started, cpu_uploaded, cpu_downloaded))
@@ -238,16 +239,21 @@ def _bulk_result(size: int, clock: tuple[float, float, float], cpu: tuple[float,
             "cpu_send": cpu[1] - cpu[0], "cpu_receive": cpu[2] - cpu[1]}
 
 
-async def _bulk_client_asyncio(impl: str, suite: str, size: int, port: int,
-                               pki: dict[str, str], block: bytes) -> dict[str, float]:
+async def open_asyncio_client(impl: str, port: int, pki: dict[str, str], suite: str
+                              ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """An asyncio stream client of ``impl`` connected to the bench server."""
     if impl == "glasstls":
         import glasstls
 
-        reader, writer = await glasstls.aio.open_connection(
+        return await glasstls.aio.open_connection(
             HOST, port, config=glasstls_client_config(pki, suite), server_hostname=SERVER_NAME)
-    else:
-        reader, writer = await asyncio.open_connection(
-            HOST, port, ssl=ssl_client_context(pki, suite), server_hostname=SERVER_NAME)
+    return await asyncio.open_connection(
+        HOST, port, ssl=ssl_client_context(pki, suite), server_hostname=SERVER_NAME)
+
+
+async def _bulk_client_asyncio(impl: str, suite: str, size: int, port: int,
+                               pki: dict[str, str], block: bytes) -> dict[str, float]:
+    reader, writer = await open_asyncio_client(impl, port, pki, suite)
     _check_cipher(writer.get_extra_info("cipher"), suite)
     started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(size // CHUNK):

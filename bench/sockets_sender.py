@@ -37,6 +37,7 @@ from sockets_peers import (
     MiB,
     glasstls_client_config,
     make_pki,
+    receive_exactly,
     ssl_client_context,
     ssl_server_context,
 )
@@ -58,13 +59,7 @@ def drain(directory: str, size: int) -> None:
         plain, _ = listener.accept()
         with (plain if directory == "-" else ssl_server_context(_pki(directory), "chacha20")
               .wrap_socket(plain, server_side=True)) as sock:
-            buffer = memoryview(bytearray(MiB))
-            received = 0
-            while received < size:
-                count = sock.recv_into(buffer)
-                if not count:
-                    raise EOFError(f"stream ended after {received} of {size} bytes")
-                received += count
+            receive_exactly(sock.recv_into, size, MiB)
             sock.sendall(b"!")
 
 
