@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import resource
 import socket
 import statistics
@@ -36,7 +35,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from icount_sockets_bulk import print_breakdown  # noqa: E402
+from icount_sockets_bulk import callgrind_counts, print_breakdown  # noqa: E402
 from sockets_peers import (  # noqa: E402
     HOST,
     SERVER_NAME,
@@ -52,7 +51,6 @@ from sockets_peers import (  # noqa: E402
 
 BLOCK = MiB
 WARMUP_MIB = 4
-_LINE = re.compile(r"\s*([\d,]+) \([^)]*\)\s+(.*)$")
 
 
 # -- the blocking ssl peers ------------------------------------------------------------------
@@ -218,24 +216,13 @@ def _run(python: str, end: str, impl: str, directory: str, suite: str, mib: int,
     return dict(json.loads(output.strip().splitlines()[-1]))
 
 
-def _callgrind_counts(out: str) -> dict[str, int]:
-    annotated = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", out],
-                               check=True, capture_output=True, text=True).stdout
-    counts = {}
-    for line in annotated.splitlines():
-        match = _LINE.match(line)
-        if match:
-            counts[match.group(2)] = int(match.group(1).replace(",", ""))
-    return counts
-
-
 def _icount(python: str, end: str, impl: str, directory: str, suite: str) -> None:
     small, large = 4, 16
     counts = []
     for mib in (small, large):
         out = os.path.join(directory, f"callgrind-{end}-{impl}-{mib}.out")
         _run(python, end, impl, directory, suite, mib, out)
-        counts.append(_callgrind_counts(out))
+        counts.append(callgrind_counts(out))
     records = (large - small) * 64
     per_record = {name: (counts[1].get(name, 0) - counts[0].get(name, 0)) / records
                   for name in set(counts[0]) | set(counts[1])}

@@ -42,6 +42,11 @@ def _count(python: str, pki_dir: str, impl: str, suite: str, mib: int, out: str
                     python, script, "_bulk-client", "--pki", pki_dir, impl, "blocking", suite,
                     size, port], check=True, capture_output=True)
     server.wait(120)
+    return callgrind_counts(out)
+
+
+def callgrind_counts(out: str) -> dict[str, int]:
+    """Self instructions by function (``callgrind_annotate``) of a callgrind output file."""
     annotated = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100",
                                 out], check=True, capture_output=True, text=True).stdout
     counts = {}
