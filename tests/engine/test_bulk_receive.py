@@ -6,8 +6,6 @@ in order, with ``ApplicationData.data`` as bytes."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -18,6 +16,7 @@ from helpers.pump import (
     Pair,
     client_config,
     connect,
+    cut_into_reads,
     engine_of,
     sealed_records,
     server_config,
@@ -99,9 +98,8 @@ def test_reads_split_anywhere_give_the_events_of_one_record_at_a_time(
         expected += one_by_one.server.connection.receive_data(record)
 
     got: list[Event] = []
-    bounds = sorted({0, len(wire), *(cut % (len(wire) + 1) for cut in cuts)})
-    for start, end in itertools.pairwise(bounds):
-        got += split.server.connection.receive_data(wire[start:end])
+    for chunk in cut_into_reads(wire, cuts):
+        got += split.server.connection.receive_data(chunk)
     assert described(got) == described(expected)
     assert b"".join(data for step, data in steps if step == "send") == b"".join(
         event.data for event in got if type(event) is ApplicationData)

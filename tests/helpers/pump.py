@@ -13,6 +13,7 @@ side, and ``reseal`` uses those secrets to rewrite protected records in flight.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,6 +184,13 @@ def exchange(pair: Pair, message: bytes = b"x") -> None:
     pair.pump()
     assert pair.server.data == before_server + b"c:" + message
     assert pair.client.data == before_client + b"s:" + message
+
+
+def cut_into_reads(data: bytes, cuts: list[int]) -> list[bytes]:
+    """``data`` cut at the given offsets (each taken modulo its length + 1, so any
+    integer is a place), in order, without empty pieces: reads split anywhere."""
+    bounds = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    return [data[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def split_records(data: bytes) -> list[bytes]:

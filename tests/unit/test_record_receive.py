@@ -5,14 +5,13 @@ returns None), and refuse what they refuse."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from glasstls.crypto.suites import TLS12_SUITES, TLS13_SUITES
 from glasstls.errors import AlertDescription, TLSError
 from glasstls.record import RecordLayer, Tls12Protection
+from helpers.pump import cut_into_reads
 
 from .test_record import keys, tls13_pair
 from .test_record_runs import _RECORD, read_in_runs, sealed_stream
@@ -53,11 +52,9 @@ def test_reads_split_anywhere_give_what_feed_and_next_records_give(
     ``feed`` + ``next_records``, the same bytes left buffered after each read, the same
     sequence number at the end."""
     wire = sealed_stream(records, suite)
-    bounds = sorted({0, len(wire), *(cut % (len(wire) + 1) for cut in cuts)})
     _, reference = tls13_pair(suite)  # type: ignore[arg-type]
     _, receiver = tls13_pair(suite)  # type: ignore[arg-type]
-    for start, end in itertools.pairwise(bounds):
-        chunk = wire[start:end]
+    for chunk in cut_into_reads(wire, cuts):
         reference.feed(chunk)
         expected = read_in_runs(reference)
         reference.compact()

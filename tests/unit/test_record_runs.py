@@ -5,14 +5,13 @@ plaintext of a record that failed."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from glasstls.crypto.suites import TLS12_SUITES, TLS13_SUITES
 from glasstls.errors import AlertDescription, TLSError
 from glasstls.record import RecordLayer, Tls12Protection, Tls13Protection
+from helpers.pump import cut_into_reads
 
 from .test_record import AES128, keys, tls13_pair
 
@@ -69,10 +68,9 @@ def test_a_run_gives_the_records_next_record_gives_whatever_the_reads(
     assert expected == [(content_type, data) for content_type, data, _ in records]
 
     _, receiver = tls13_pair(suite)  # type: ignore[arg-type]
-    bounds = sorted({0, len(wire), *(cut % (len(wire) + 1) for cut in cuts)})
     got = []
-    for start, end in itertools.pairwise(bounds):
-        receiver.feed(wire[start:end])
+    for chunk in cut_into_reads(wire, cuts):
+        receiver.feed(chunk)
         got += read_in_runs(receiver, views)
     assert got == expected
     assert all(type(data) is bytes for _, data in got)
