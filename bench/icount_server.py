@@ -108,17 +108,23 @@ for _ in range(n):
     else:
         ServerConnection(server).receive_data(record)
 """
-# A full handshake's server against the recorded bytes of a real client (see above).
-FULL_CHILD = r"""
-import random, ssl, sys
+# The start of the children that serve the sockets bench's client: argv is the tree,
+# the part (or implementation), n, tests/, the PKI directory and bench/.
+SOCKETS_CHILD_HEAD = r"""
+import sys
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[4])
 sys.path.insert(0, sys.argv[6])
+n, files = int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
+pki = {"ca": files + "ca.pem", "cert": files + "cert.pem", "key": files + "key.pem"}
+"""
+# A full handshake's server against the recorded bytes of a real client (see above).
+FULL_CHILD = SOCKETS_CHILD_HEAD + r"""
+import random, ssl
 from glasstls import ServerConfig, ServerConnection
 from glasstls.crypto import signatures
 from sockets_peers import glasstls_server_config, ssl_client_context
-part, n, files = sys.argv[2], int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
-pki = {"ca": files + "ca.pem", "cert": files + "cert.pem", "key": files + "key.pem"}
+part = sys.argv[2]
 
 
 class Replay:  # the same "random" bytes for every connection
@@ -183,13 +189,9 @@ for _ in range(n):
 """
 
 # A server (glasstls or ssl) in the main thread, a live ssl client in another.
-VS_SSL_CHILD = r"""
-import queue, ssl, sys, threading
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, sys.argv[4])
-sys.path.insert(0, sys.argv[6])
-impl, n, files = sys.argv[2], int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
-pki = {"ca": files + "ca.pem", "cert": files + "cert.pem", "key": files + "key.pem"}
+VS_SSL_CHILD = SOCKETS_CHILD_HEAD + r"""
+import queue, ssl, threading
+impl = sys.argv[2]
 from sockets_peers import glasstls_server_config, ssl_client_context, ssl_server_context
 to_server, to_client = queue.SimpleQueue(), queue.SimpleQueue()
 
