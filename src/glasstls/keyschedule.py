@@ -182,13 +182,20 @@ class KeySchedule:
         self._next_stage(shared_secret if shared_secret is not None else bytes(self._len))
 
     def handshake_traffic_secrets(self, hello_hash: bytes) -> tuple[bytes, bytes]:
-        return (self.derive_secret(b"c hs traffic", hello_hash),
-                self.derive_secret(b"s hs traffic", hello_hash))
+        return self._secret_pair(b"c hs traffic", b"s hs traffic", hello_hash)
+
+    def _secret_pair(self, client_label: bytes, server_label: bytes, transcript_hash: bytes
+                     ) -> tuple[bytes, bytes]:
+        """Both directions' Derive-Secret of a stage just entered (its key is set)."""
+        key, prefixes, length = self._key, self._prefixes, self._len
+        assert key is not None, "a stage's traffic secrets before the stage was entered"
+        return (key.derive(prefixes[client_label], transcript_hash, length),
+                key.derive(prefixes[server_label], transcript_hash, length))
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
         and the keys they give."""
-        client, server = self.handshake_traffic_secrets(hello_hash)
+        client, server = self._secret_pair(b"c hs traffic", b"s hs traffic", hello_hash)
         suite = self.suite
         return StageKeys(suite, self.secret, _traffic(suite, client, finished=True),
                          _traffic(suite, server, finished=True))
@@ -199,13 +206,12 @@ class KeySchedule:
         self._next_stage(bytes(self._len))
 
     def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
-        return (self.derive_secret(b"c ap traffic", finished_hash),
-                self.derive_secret(b"s ap traffic", finished_hash))
+        return self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
 
     def application_keys(self, finished_hash: bytes) -> ApplicationKeys:
         """RFC 8446 §7.1: the application traffic secrets (after ``enter_master``),
         their keys, and the exporter master secret."""
-        client, server = self.application_traffic_secrets(finished_hash)
+        client, server = self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
         suite = self.suite
         return ApplicationKeys(suite, self.secret, _traffic(suite, client),
                                _traffic(suite, server), self.exporter_master_secret(finished_hash))

@@ -134,7 +134,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         truncated = hello.truncated_for_binders()
         binder_hash = hash_state(suite.hash_name, prefix + truncated)
         schedule = KeySchedule(suite, state.secret)
-        if not constant_time_equal(binder(schedule, bytes(binder_hash.digest())),
+        if not constant_time_equal(schedule.resumption_binder(binder_hash.digest()),
                                    psk.binders[index]):
             raise DecryptError("PSK binder does not verify")
         if not prefix:
