@@ -18,7 +18,9 @@ OpenSSL 3.0, X25519 only, TLS_AES_128_GCM_SHA256; the server is configured as
 ``sockets_peers.py``'s, with its defaults: two tickets): ``full`` (a new
 ``ServerConnection`` fed the client's hello and then its last flight, tickets
 included), ``flight`` (the hello alone: up to the server's flight) and
-``full-parse`` (``ClientHello.parse`` of that hello). The client's
+``full-parse`` (``ClientHello.parse`` of that hello); ``resumed`` and
+``resumed-flight``: the same for that client's resumption with a ticket of the full
+handshake (its hello with a PSK; its Finished; the one new ticket). The client's
 bytes are recorded once against a server whose ``rng`` replays the same bytes for
 every connection, so its X25519 share, random and tickets, and hence the client's
 Finished, are the same each time; ECDSA signatures are randomised by OpenSSL, so the
@@ -47,8 +49,8 @@ from collections import Counter
 from icount_handshake import TESTS, callgrind, pki_files
 
 PARTS = ("parse", "choose_psk", "tickets", "tickets2", "hello", "full", "flight",
-         "full-parse")
-FULL_PARTS = ("full", "flight", "full-parse")
+         "full-parse", "resumed", "resumed-flight")
+FULL_PARTS = ("full", "flight", "full-parse", "resumed", "resumed-flight")
 HERE = os.path.dirname(os.path.abspath(__file__))
 # A callgrind_annotate line: count, (percentage), file:function [object].
 _LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
@@ -154,7 +156,8 @@ def sign(key, scheme, data):
 
 signatures.sign = sign
 incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-client = ssl_client_context(pki).wrap_bio(incoming, outgoing, server_hostname="localhost")
+context = ssl_client_context(pki)
+client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
 try:
     client.do_handshake()
 except ssl.SSLWantReadError:
@@ -167,6 +170,34 @@ client.do_handshake()
 last = outgoing.read()
 s.receive_data(last)
 assert s.handshake_complete
+if part.startswith("resumed"):
+    # The client takes a ticket, and its resumption is what is replayed from now on
+    # (the ticket key is the config's, made once; the server's random, X25519 share
+    # and new ticket repeat with the rng, so the client's Finished does too).
+    incoming.write(s.data_to_send())
+    try:
+        client.read(1)
+    except ssl.SSLWantReadError:
+        pass
+    session = client.session
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost",
+                              session=session)
+    try:
+        client.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outgoing.read()
+    rng.at = 0
+    s = ServerConnection(server)
+    s.receive_data(hello)
+    incoming.write(s.data_to_send())
+    client.do_handshake()
+    assert client.session_reused
+    last = outgoing.read()
+    events = s.receive_data(last)
+    assert s.handshake_complete and events[0].resumed, events
+    part = {"resumed": "full", "resumed-flight": "flight"}[part]
 rng.at = 0
 s = ServerConnection(server)
 s.receive_data(hello)
@@ -308,8 +339,9 @@ def _by_function(out: str) -> Counter[str]:
 def breakdown(src: str, part: str, n: int, files: str, top: int) -> None:
     """Instructions per call by shared object and by (C) function."""
     per: Counter[str] = Counter()
+    child, extra = (FULL_CHILD, [HERE]) if part in FULL_PARTS else (CHILD, [])
     for runs, sign in ((n, 1), (0, -1)):
-        with callgrind(FULL_CHILD, src, part, str(runs), TESTS, files, HERE) as (_, out):
+        with callgrind(child, src, part, str(runs), TESTS, files, *extra) as (_, out):
             for key, value in _by_function(out).items():
                 per[key] += sign * value
     total = sum(per.values())
@@ -352,7 +384,7 @@ def main() -> None:
                         help="a part (repeatable; default all)")
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--breakdown", action="store_true",
-                        help="by shared object and function (parts full and flight)")
+                        help="by shared object and function")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--vs-ssl", action="store_true",
                         help="a full handshake's server against ssl's, live client")

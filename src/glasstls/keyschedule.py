@@ -13,7 +13,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .crypto.hkdf import HmacKey, expand_label, extract, hkdf_label_prefix, hmac_digest
+from .crypto.hkdf import (
+    HmacKey,
+    expand_label,
+    extract,
+    hkdf_label_prefix,
+    hmac_digest,
+    label_prefix,
+)
 from .crypto.suites import TLS13_SUITES, Suite
 from .immutable import frozen
 
@@ -36,6 +43,10 @@ TRAFFIC_PREFIXES = {
                hkdf_label_prefix(b"finished", suite.hash_len, 0))
     for suite in TLS13_SUITES
 }
+# The same three derivations' whole HMAC input, T(1)'s HkdfLabel and counter byte
+# (their contexts are empty): what ``_traffic`` MACs, four times a handshake.
+TRAFFIC_INPUTS = {suite_id: tuple(prefix + b"\x01" for prefix in prefixes)
+                  for suite_id, prefixes in TRAFFIC_PREFIXES.items()}
 
 
 def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
@@ -151,9 +162,13 @@ class KeySchedule:
         finished_key over the transcript through the truncated ClientHello."""
         early = self._early
         if early is not None:
-            return hmac_digest(self._hash, early.binder_finished_key, transcript_hash)
-        return finished_verify_data(self.suite, self.binder_key(external=False),
-                                    transcript_hash)
+            finished_key = early.binder_finished_key
+        else:
+            # finished_key = HKDF-Expand-Label(binder_key, "finished", "", Hash.length)
+            finished_key = hmac_digest(self._hash, self.derive_secret(b"res binder",
+                                                                      self._empty_hash),
+                                       TRAFFIC_INPUTS[self.suite.id][2])
+        return hmac_digest(self._hash, finished_key, transcript_hash)
 
     def client_early_traffic_secret(self, client_hello_hash: bytes) -> bytes:
         return self.derive_secret(b"c e traffic", client_hello_hash)
@@ -167,13 +182,20 @@ class KeySchedule:
         self._next_stage(shared_secret if shared_secret is not None else bytes(self._len))
 
     def handshake_traffic_secrets(self, hello_hash: bytes) -> tuple[bytes, bytes]:
-        return (self.derive_secret(b"c hs traffic", hello_hash),
-                self.derive_secret(b"s hs traffic", hello_hash))
+        return self._secret_pair(b"c hs traffic", b"s hs traffic", hello_hash)
+
+    def _secret_pair(self, client_label: bytes, server_label: bytes, transcript_hash: bytes
+                     ) -> tuple[bytes, bytes]:
+        """Both directions' Derive-Secret of a stage just entered (its key is set)."""
+        key, prefixes, length = self._key, self._prefixes, self._len
+        assert key is not None, "a stage's traffic secrets before the stage was entered"
+        return (key.derive(prefixes[client_label], transcript_hash, length),
+                key.derive(prefixes[server_label], transcript_hash, length))
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
         and the keys they give."""
-        client, server = self.handshake_traffic_secrets(hello_hash)
+        client, server = self._secret_pair(b"c hs traffic", b"s hs traffic", hello_hash)
         suite = self.suite
         return StageKeys(suite, self.secret, _traffic(suite, client, finished=True),
                          _traffic(suite, server, finished=True))
@@ -184,13 +206,12 @@ class KeySchedule:
         self._next_stage(bytes(self._len))
 
     def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
-        return (self.derive_secret(b"c ap traffic", finished_hash),
-                self.derive_secret(b"s ap traffic", finished_hash))
+        return self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
 
     def application_keys(self, finished_hash: bytes) -> ApplicationKeys:
         """RFC 8446 §7.1: the application traffic secrets (after ``enter_master``),
         their keys, and the exporter master secret."""
-        client, server = self.application_traffic_secrets(finished_hash)
+        client, server = self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
         suite = self.suite
         return ApplicationKeys(suite, self.secret, _traffic(suite, client),
                                _traffic(suite, server), self.exporter_master_secret(finished_hash))
@@ -283,16 +304,16 @@ class Tls13Exporter:
 
 def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
     prk = HmacKey(suite.hash_name, secret)
-    key, iv, finished_key = TRAFFIC_PREFIXES[suite.id]
-    return TrafficKeys(secret, prk.derive(key, b"", suite.key_len), prk.derive(iv, b"", 12),
-                       prk.derive(finished_key, b"", suite.hash_len) if finished else b"")
+    key, iv, finished_key = TRAFFIC_INPUTS[suite.id]
+    return TrafficKeys(secret, prk.digest(key)[:suite.key_len], prk.digest(iv)[:12],
+                       prk.digest(finished_key) if finished else b"")
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
     prk = HmacKey(suite.hash_name, secret)
-    key, iv, _ = TRAFFIC_PREFIXES[suite.id]
-    return prk.derive(key, b"", suite.key_len), prk.derive(iv, b"", 12)
+    key, iv, _ = TRAFFIC_INPUTS[suite.id]
+    return prk.digest(key)[:suite.key_len], prk.digest(iv)[:12]
 
 
 def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:
@@ -306,7 +327,7 @@ def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) 
     # finished_key = HKDF-Expand-Label(base_key, "finished", "", Hash.length): one
     # HMAC block, with the suite's HkdfLabel prefix from the table.
     hash_name = suite.hash_name
-    finished_key = hmac_digest(hash_name, base_key, TRAFFIC_PREFIXES[suite.id][2] + b"\x01")
+    finished_key = hmac_digest(hash_name, base_key, TRAFFIC_INPUTS[suite.id][2])
     return hmac_digest(hash_name, finished_key, transcript_hash)
 
 
@@ -327,9 +348,13 @@ def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context:
 
 
 def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: bytes) -> bytes:
-    """RFC 8446 §4.6.1: the PSK associated with a ticket."""
-    return expand_label(suite.hash_name, resumption_master_secret, b"resumption", ticket_nonce,
-                        suite.hash_len, suite.hash_len)
+    """RFC 8446 §4.6.1: the PSK associated with a ticket, HKDF-Expand-Label(
+    resumption_master_secret, "resumption", ticket_nonce, Hash.length): one HMAC block
+    (T(1)), its key used once."""
+    hash_len = suite.hash_len
+    return hmac_digest(suite.hash_name, resumption_master_secret,
+                       label_prefix(b"resumption", hash_len, len(ticket_nonce)) + ticket_nonce
+                       + b"\x01")
 
 
 def resumption_psks(suite: Suite, resumption_master_secret: bytes,

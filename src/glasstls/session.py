@@ -3,7 +3,8 @@ the keys tickets are sealed with, and the bounded stores behind them.
 
 A ticket is self-contained: the server keeps nothing per session (RFC 5077 §4,
 RFC 8446 §4.6.1). Its format is ``key_name(16) || nonce(12) || AEAD(state)``,
-with the key name as associated data; the state is encoded with the codec.
+with the key name as associated data; the state's encoding is ``SessionState``'s
+(format 2; format 1, the codec's layout, is still read).
 Ticket keys rotate on a schedule; a ticket under a retired key simply fails to
 open and the handshake falls back to a full one. Applications that run several
 server processes supply the same ``TicketKeys`` secret to all of them.
@@ -47,40 +48,85 @@ class SessionState:
     peer_certificates: tuple[bytes, ...] = ()
 
     # Every ticket issued and every ticket resumed with is one encode or decode: the
-    # fixed fields go in and out with one struct each, not one codec call each.
-    # Layout: format(1) version(2) suite(2) secret<1> issued_ms(8) lifetime(4)
-    # age_add(4) alpn<1> server_name<2> extended_master_secret(1)
+    # fixed fields and the lengths of the others go in and out with one struct.
+    # Format 2 (written): format(1) = 2, version(2) suite(2) issued_ms(8) lifetime(4)
+    # age_add(4) extended_master_secret(1) max_early_data_size(4), the lengths of
+    # secret(1) alpn(1) server_name(2) peer_certificates(4), then those four fields'
+    # bytes in that order, peer_certificates as certificate<3> each.
+    # Format 1 (still read: tickets sealed before format 2, by the same ticket keys):
+    # the codec's layout, format(1) = 1, version(2) suite(2) secret<1> issued_ms(8)
+    # lifetime(4) age_add(4) alpn<1> server_name<2> extended_master_secret(1)
     # max_early_data_size(4) peer_certificates<3> of certificate<3>.
+    _FIXED: ClassVar[struct.Struct] = struct.Struct(">BHHQIIBIBBHI")
     _HEAD: ClassVar[struct.Struct] = struct.Struct(">BHHB")
     _TIMES: ClassVar[struct.Struct] = struct.Struct(">QIIB")
     _TAIL: ClassVar[struct.Struct] = struct.Struct(">BI")
 
     def encode(self) -> bytes:
+        return self.encode_fields(
+            self.version, self.cipher_suite, self.secret, self.issued_ms, self.lifetime,
+            self.age_add, self.alpn, self.server_name, self.extended_master_secret,
+            self.max_early_data_size, self.peer_certificates)
+
+    @staticmethod
+    def encode_fields(version: int, cipher_suite: int, secret: bytes, issued_ms: int,
+                      lifetime: int, age_add: int, alpn: bytes, server_name: bytes,
+                      extended_master_secret: bool, max_early_data_size: int,
+                      peer_certificates: tuple[bytes, ...]) -> bytes:
+        """``SessionState(...).encode()`` without the state, in format 2: a server
+        sealing a ticket needs its bytes only (the fields in the class's order)."""
         try:
-            return self._encode()
+            chain = b"".join([len(c).to_bytes(3, "big") + c for c in peer_certificates]
+                             ) if peer_certificates else b""
+            return b"".join((
+                SessionState._FIXED.pack(
+                    2, version, cipher_suite, issued_ms, lifetime, age_add,
+                    1 if extended_master_secret else 0, max_early_data_size, len(secret),
+                    len(alpn), len(server_name), len(chain)),
+                secret, alpn, server_name, chain))
         except (struct.error, OverflowError) as error:
             # As the codec's Writer: a value that does not fit its field.
             raise ValueError(f"session state field out of range: {error}") from None
 
-    def _encode(self) -> bytes:
-        chain = b"".join(len(c).to_bytes(3, "big") + c for c in self.peer_certificates)
-        return b"".join((
-            self._HEAD.pack(1, self.version, self.cipher_suite, len(self.secret)), self.secret,
-            self._TIMES.pack(self.issued_ms, self.lifetime, self.age_add, len(self.alpn)),
-            self.alpn, len(self.server_name).to_bytes(2, "big"), self.server_name,
-            self._TAIL.pack(1 if self.extended_master_secret else 0,
-                            self.max_early_data_size),
-            len(chain).to_bytes(3, "big"), chain))
-
     @classmethod
     def decode(cls, data: bytes) -> SessionState:
         try:
-            return cls._decode(data)
+            if data[:1] == b"\x02":
+                return cls._decode(data)
+            return cls._decode_format_1(data)
         except struct.error:
             raise DecodeError("truncated session state") from None
 
     @classmethod
     def _decode(cls, data: bytes) -> SessionState:
+        (_, version, suite, issued, lifetime, age_add, ems, max_early, secret_size, alpn_size,
+         name_size, chain_size) = cls._FIXED.unpack_from(data)
+        secret_end = cls._FIXED.size + secret_size
+        alpn_end = secret_end + alpn_size
+        name_end = alpn_end + name_size
+        if name_end + chain_size != len(data):
+            raise DecodeError("session state's lengths do not add up to its size")
+        if ems > 1:
+            raise DecodeError("session state holds out-of-range values")
+        return cls(version, suite, data[cls._FIXED.size:secret_end], issued, lifetime, age_add,
+                   data[secret_end:alpn_end], data[alpn_end:name_end], ems == 1, max_early,
+                   cls._certificates(data, name_end) if chain_size else ())
+
+    @staticmethod
+    def _certificates(data: bytes, at: int) -> tuple[bytes, ...]:
+        """certificate<3> after certificate up to the end of ``data``."""
+        chain = []
+        end = len(data)
+        while at < end:
+            size = int.from_bytes(data[at:at + 3], "big")
+            at += 3 + size
+            if at > end:
+                raise DecodeError("truncated certificate in a session state")
+            chain.append(data[at - size:at])
+        return tuple(chain)
+
+    @classmethod
+    def _decode_format_1(cls, data: bytes) -> SessionState:
         # unpack_from raises struct.error past the end; each slice is checked by the
         # unpack that follows it, and the chain against the end of the data.
         format_version, version, suite, size = cls._HEAD.unpack_from(data)
@@ -99,16 +145,8 @@ class SessionState:
         end = at + 3 + int.from_bytes(data[at:at + 3], "big")
         if at + 3 > len(data) or end != len(data):
             raise DecodeError("session state's certificate list does not end with it")
-        chain = []
-        at += 3
-        while at < end:
-            size = int.from_bytes(data[at:at + 3], "big")
-            at += 3 + size
-            if at > end:
-                raise DecodeError("truncated certificate in a session state")
-            chain.append(data[at - size:at])
         return cls(version, suite, secret, issued, lifetime, age_add, alpn, server_name,
-                   ems == 1, max_early, tuple(chain))
+                   ems == 1, max_early, cls._certificates(data, at + 3))
 
 
 @frozen
@@ -144,7 +182,7 @@ class TicketKeys:
         self._accept_for = accept_for
         self._rng = rng
         self._keys: list[TicketKey] = []  # newest first
-        # Until then, _refresh has nothing to add or drop (it runs for every ticket).
+        # Until then, _refresh has nothing to add or drop (checked for every ticket).
         self._unchanged_until = 0.0
         # With a secret: the keys derived for each epoch still accepted.
         self._derived: dict[int, TicketKey] = {}
@@ -163,8 +201,7 @@ class TicketKeys:
         return TicketKey(material[:16], Sealer(material[16:48]), created)
 
     def _refresh(self, now: float, rng: Callable[[int], bytes] | None) -> None:
-        if self._keys and now < self._unchanged_until:
-            return
+        # (Its callers check first whether anything changed: per ticket, usually not.)
         epoch = int(now // self._rotate_after)
         if not self._keys or self._keys[0].created < epoch * self._rotate_after:
             self._keys = [self._make(epoch, rng), *self._keys]
@@ -193,7 +230,8 @@ class TicketKeys:
     def seal(self, state: bytes, now: float, rng: Callable[[int], bytes] | None = None
              ) -> bytes:
         with self._lock:
-            self._refresh(now, rng)
+            if not self._keys or now >= self._unchanged_until:
+                self._refresh(now, rng)
             key = self._keys[0]
         nonce = self._rng_for(rng)(12)
         return key.name + nonce + key.sealer.seal(nonce, state, key.name)
@@ -208,7 +246,8 @@ class TicketKeys:
             keys = self._derived_keys(now)
         else:
             with self._lock:
-                self._refresh(now, rng)
+                if not self._keys or now >= self._unchanged_until:
+                    self._refresh(now, rng)
                 keys = self._keys
         for key in keys:
             if key.name == name:

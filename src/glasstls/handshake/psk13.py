@@ -33,6 +33,9 @@ from .transcript import hash_of, hash_state
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
 TICKET_AGE_TOLERANCE_MS = 10_000
 MAX_IDENTITIES_TRIED = 4
+# The ticket_nonce of a connection's n-th ticket: n as 8 bytes (unique per connection,
+# RFC 8446 §4.6.1), made once for the usual few.
+_TICKET_NONCES = tuple(counter.to_bytes(8, "big") for counter in range(8))
 
 
 def binder(schedule: KeySchedule, transcript_hash: bytes) -> bytes:
@@ -131,7 +134,7 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         truncated = hello.truncated_for_binders()
         binder_hash = hash_state(suite.hash_name, prefix + truncated)
         schedule = KeySchedule(suite, state.secret)
-        if not constant_time_equal(binder(schedule, bytes(binder_hash.digest())),
+        if not constant_time_equal(schedule.resumption_binder(binder_hash.digest()),
                                    psk.binders[index]):
             raise DecryptError("PSK binder does not verify")
         if not prefix:
@@ -195,17 +198,22 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
     after a full handshake, at most one after a resumption (the client used one
     ticket and gets one back), as OpenSSL's server does whatever its num_tickets."""
     count = min(config.tickets, 1) if resumed else config.tickets
-    if config.ticket_keys is None or count <= 0:
+    ticket_keys = config.ticket_keys
+    if ticket_keys is None or count <= 0:
         return
     now = config.clock()
-    nonces = [counter.to_bytes(8, "big") for counter in range(count)]
-    name = (server_name or "").encode()
+    issued_ms = int(now * 1000)
+    lifetime, max_early = config.ticket_lifetime, config.max_early_data_size
+    alpn = alpn or b""
+    name = server_name.encode() if server_name else b""
+    nonces = _TICKET_NONCES[:count] if count <= len(_TICKET_NONCES) else [
+        counter.to_bytes(8, "big") for counter in range(count)]
     for nonce, psk in zip(nonces, resumption_psks(suite, resumption_master_secret, nonces),
                           strict=True):
         age_add = int.from_bytes(config.rng(4), "big")
-        state = SessionState(TLS13, suite.id, psk, int(now * 1000), config.ticket_lifetime,
-                             age_add, alpn or b"", name, False, config.max_early_data_size,
-                             peer_certificates)
-        ticket = config.ticket_keys.seal(state.encode(), now, config.rng)
+        # The state's bytes straight from its fields: SessionState(...).encode().
+        state = SessionState.encode_fields(TLS13, suite.id, psk, issued_ms, lifetime, age_add,
+                                           alpn, name, False, max_early, peer_certificates)
+        ticket = ticket_keys.seal(state, now, config.rng)
         engine.send_post_handshake(flight13.new_session_ticket(
-            config.ticket_lifetime, age_add, nonce, ticket, config.max_early_data_size))
+            lifetime, age_add, nonce, ticket, max_early))
