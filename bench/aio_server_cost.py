@@ -122,12 +122,26 @@ def _trace_bytecodes(counts: Counter[str]) -> None:
 
 
 def clients(port: int, count: int, pki_dir: str) -> None:
+    """``count`` connections from AIO_COST_CLIENTS threads (default 1), one after
+    another in each."""
     sys.path.insert(0, HERE)
+    import threading
+
     import sockets_peers as peers
 
     context = peers.ssl_client_context(peers.load_pki(pki_dir))
-    for _ in range(count):
-        peers._goodbye(peers._handshake(context, port, None))
+    threads = int(os.environ.get("AIO_COST_CLIENTS", "1"))
+
+    def run(share: int) -> None:
+        for _ in range(share):
+            peers._goodbye(peers._handshake(context, port, None))
+
+    workers = [threading.Thread(target=run, args=(count // threads + (i < count % threads),))
+               for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
 
 
 def run(prefix: list[str], src: str, impl: str, count: int, pki_dir: str) -> None:
@@ -359,6 +373,8 @@ def main() -> None:
     parser.add_argument("--impl", action="append", choices=("glasstls", "ssl"))
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--clients", type=int, default=1,
+                        help="concurrent client threads (one process; default 1)")
     parser.add_argument("--tickets", type=int,
                         help="TLS 1.3 tickets per connection, both servers (default: 2)")
     parser.add_argument("--callgrind", action="store_true")
@@ -377,6 +393,7 @@ def main() -> None:
     from sockets_peers import make_pki
 
     impls = args.impl or ["glasstls", "ssl"]
+    os.environ["AIO_COST_CLIENTS"] = str(args.clients)
     if args.tickets is not None:
         os.environ["AIO_COST_TICKETS"] = str(args.tickets)
     with tempfile.TemporaryDirectory() as pki_dir:
