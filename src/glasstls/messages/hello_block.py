@@ -104,9 +104,13 @@ def read_client_hello(raw: bytes) -> HelloFields | None:
 def _read_block(data: bytes, pos: int, end: int) -> ExtensionBlock | None:
     extensions: dict[int, Extension] = {}  # by type, in wire order
     readers = _READERS
+    # Each extension takes 4 bytes at least: a block of at most 4 * MAX_EXTENSIONS
+    # bytes cannot hold more than MAX_EXTENSIONS, and its loop needs no count (the
+    # block of every hello we see; the count costs ~5 bytecodes per extension).
+    counted = end - pos > 4 * MAX_EXTENSIONS
     while pos < end:
         body = pos + 4
-        if body > end or len(extensions) >= MAX_EXTENSIONS:
+        if body > end or (counted and len(extensions) >= MAX_EXTENSIONS):
             return None
         ext_type, size = _TYPE_AND_LENGTH.unpack_from(data, pos)  # body <= end: 4 bytes
         pos = body + size
