@@ -12,6 +12,7 @@ prints the bytecodes per line of the functions whose name contains NAME.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import ssl
 import sys
@@ -89,19 +90,15 @@ def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None) -> N
         if reply:
             incoming.write(reply)
 
-    try:
+    with contextlib.suppress(ssl.SSLWantReadError):
         client.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
     exchange()  # ClientHello -> the server's flight
     client.do_handshake()
     client.write(b"PING" * 4)
     exchange()  # Finished and PING -> tickets and the echo
     assert client.read(100) == b"PING" * 4
-    try:
+    with contextlib.suppress(ssl.SSLWantReadError):
         client.unwrap()
-    except ssl.SSLWantReadError:
-        pass
     exchange()  # close_notify -> close_notify
     run(lambda: server.close())
     incoming.write(run(lambda: b"".join(server.buffers_to_send())))
@@ -140,7 +137,8 @@ def main() -> None:
         print(f"  {value / n:7.0f}  {tracer.calls[name] / n:6.1f}  {name}")
     if args.lines:
         print(f"  lines of *{args.lines}*:")
-        for (name, line), value in sorted(tracer.line_counts.items(), key=lambda i: (i[0][0], i[0][1] or 0)):
+        by_line = sorted(tracer.line_counts.items(), key=lambda i: (i[0][0], i[0][1] or 0))
+        for (name, line), value in by_line:
             print(f"  {value / n:7.1f}  {name}:{line}")
 
 
