@@ -332,9 +332,9 @@ class _Connection:
         (the records of a large ``send`` share one), for transports that write a
         list (``socket.sendmsg``, ``transport.writelines``) and so need not join
         them. Each buffer is new and the caller's own."""
-        out = self._core.out
-        buffers = out.copy()
-        out.clear()
+        core = self._core
+        buffers = core.out
+        core.out = []  # the queue handed over whole, not copied
         return buffers
 
     def send(self, data: bytes | bytearray | memoryview) -> None:

@@ -286,3 +286,20 @@ def test_extensions_without_an_offsets_reader_are_parsed_in_place(
         # A reference-only body with bytes left over: refused in place as well.
         bad = ext.StatusRequest.type.to_bytes(2, "big") + b"\x00\x06\x01\x00\x00\x00\x00\xff"
         hs.ClientHello.parse(_with_block(bad))
+
+
+@pytest.mark.parametrize("count", [127, 128, 129, 130])
+@pytest.mark.parametrize("filler", [0, 1, 600])
+def test_the_extension_cap_is_the_codec_s_in_short_and_long_blocks(count: int,
+                                                                   filler: int) -> None:
+    # ``count`` distinct empty unknown extensions, the first with ``filler`` bytes of
+    # body: a block of 4 * count bytes is checked without a count (it cannot hold
+    # more than the cap), a longer one with it; both as the codec reads them.
+    entries = [(0x4000 + i).to_bytes(2, "big") + b"\x00\x00" for i in range(count)]
+    entries[0] = b"\x40\x00" + filler.to_bytes(2, "big") + bytes(filler)
+    outcome = _agree(_with_block(b"".join(entries)))
+    if count <= ext.MAX_EXTENSIONS:
+        assert outcome[0] == "parsed" and len(outcome[1][5]) == count
+    else:
+        assert outcome[0] == "DecodeError"
+        assert hello_block.read_client_hello(_with_block(b"".join(entries))) is None
