@@ -34,6 +34,7 @@ import contextlib
 import contextvars
 import errno
 import logging
+import os
 import selectors
 import socket
 import ssl
@@ -202,6 +203,7 @@ class TLSServer:
         self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
         listener.setblocking(False)
+        self._family = int(listener.family)
         self.address: Any = listener.getsockname()
         self._loop = threading.Thread(target=self._run, name="glasstls-server", daemon=True)
         self._loop.start()
@@ -326,7 +328,8 @@ class TLSServer:
                     return
                 self._active += 1
             try:
-                plain, address = self._listener.accept()
+                # The descriptor alone: the TLSSocket is the only socket object made.
+                fd, address = self._listener._accept()  # type: ignore[attr-defined]
             except OSError as error:
                 self._release_slot()
                 if not isinstance(error, BlockingIOError | InterruptedError):
@@ -337,39 +340,36 @@ class TLSServer:
                         self._accept_again = time.monotonic() + ACCEPT_BACKOFF
                         self._update_listener()
                 return
-            with contextlib.suppress(OSError):
-                # TLS writes whole records already; Nagle would hold a small reply
-                # written while the session tickets are unacknowledged until the
-                # client's delayed ACK (40 ms on Linux). asyncio and Go do the same.
-                plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             context = contextvars.copy_context()
             context.run(_client_address.set, address)
-            handshake = context.run(self._start_handshake, plain, address, context)
+            handshake = context.run(self._start_handshake, fd, address, context)
             if handshake is not None:
                 # Its ClientHello waits for the loop's next turn, after the steps
                 # of the handshakes under way.
                 self._wait_for(handshake, selectors.EVENT_READ)
 
-    def _start_handshake(self, plain: socket.socket, address: Any,
+    def _start_handshake(self, fd: int, address: Any,
                          context: contextvars.Context) -> _Handshake | None:
         try:
             config = (self._connection_config(self._config)
                       if self._connection_config is not None else self._config)
         except Exception:
             logger.exception("connection_config for %s failed", address)
-            plain.close()
+            os.close(fd)
             self._release_slot()
             return None
         try:
-            plain.setblocking(False)
-            sock = TLSSocket._create(plain, server_side=True, do_handshake_on_connect=False,
-                                     make_channel=lambda: TLSChannel.server(config),
-                                     accepted=True)
-        except Exception as error:
+            sock = TLSSocket._accepted(fd, self._family, self._listener.proto,
+                                       lambda: TLSChannel.server(config))
+        except Exception as error:  # the descriptor is closed
             logger.info("TLS handshake with %s failed: %s", address, error)
-            plain.close()
             self._release_slot()
             return None
+        with contextlib.suppress(OSError):
+            # TLS writes whole records already; Nagle would hold a small reply
+            # written while the session tickets are unacknowledged until the
+            # client's delayed ACK (40 ms on Linux). asyncio and Go do the same.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         deadline = (time.monotonic() + self._handshake_timeout
                     if self._handshake_timeout is not None else None)
         handshake = _Handshake(sock, address, context, deadline)
@@ -438,7 +438,6 @@ class TLSServer:
         sock = self._forget(handshake)
         assert sock is not None
         try:
-            sock.settimeout(self._timeout)
             with self._lock:
                 self._connections.add(sock)
             self._workers.submit(sock, handshake.address, handshake.context)
@@ -464,6 +463,10 @@ class TLSServer:
 
     def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
         try:
+            # Here rather than on the loop: a system call (the socket's blocking mode)
+            # that the loop, every handshake's bottleneck, need not make.
+            with contextlib.suppress(OSError):  # closed by an abort: the handler sees it
+                sock.settimeout(self._timeout)
             context.run(self._handle, sock, address)
         finally:
             with self._lock:
