@@ -35,6 +35,7 @@ import contextvars
 import errno
 import logging
 import os
+import queue
 import selectors
 import socket
 import ssl
@@ -71,6 +72,7 @@ _ACCEPT_INTERVAL = 0.002
 WORKER_IDLE_TIMEOUT = 60.0
 
 Handler = Callable[[TLSSocket, Any], None]
+_Job = tuple[TLSSocket, Any, contextvars.Context]
 ConnectionConfig = Callable[[ServerConfig], ServerConfig]
 
 _client_address: contextvars.ContextVar[Any] = contextvars.ContextVar("glasstls_client")
@@ -101,13 +103,20 @@ class _Handshake:
 
 
 class _Workers:
-    """Threads that run handlers, started when none is idle and reused after."""
+    """Threads that run handlers, started when none is idle and reused after.
+
+    Jobs go to idle workers through a ``queue.SimpleQueue``: its ``put`` and ``get``
+    are C, and a waiting worker sleeps on one lock (a ``threading.Condition``
+    allocates a lock for every wait and takes its own lock again to return). Each
+    job put is promised to one idle worker (``_idle`` counts those promised none),
+    so a job never waits for a busy worker, and a worker whose wait timed out while
+    a job was promised to it takes that job."""
 
     def __init__(self, serve: Callable[[TLSSocket, Any, contextvars.Context], None]) -> None:
         self._serve = serve
-        self._jobs: deque[tuple[TLSSocket, Any, contextvars.Context]] = deque()
-        self._idle = 0  # workers waiting for a job (never fewer than queued jobs)
-        self._ready = threading.Condition()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0  # workers waiting for a job, and promised none (under _lock)
         self._stopping = False
         self._started = 0
         self.threads: set[threading.Thread] = set()
@@ -116,10 +125,10 @@ class _Workers:
         """Serve the connection on an idle worker, or on a new one; raises what
         ``Thread.start`` raises when no thread can be had."""
         job = (sock, address, context)
-        with self._ready:
-            if self._idle > len(self._jobs):
-                self._jobs.append(job)
-                self._ready.notify()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # promised to one of them
+                self._jobs.put(job)
                 return
             self._started += 1
             worker = threading.Thread(target=self._run, args=(job,), daemon=True,
@@ -128,44 +137,50 @@ class _Workers:
         try:
             worker.start()
         except BaseException:
-            with self._ready:
+            with self._lock:
                 self.threads.discard(worker)
             raise
 
     def stop(self) -> None:
-        """Idle workers end; busy ones once the job queue is empty."""
-        with self._ready:
+        """Idle workers end; busy ones once their connection is served."""
+        with self._lock:
             self._stopping = True
-            self._ready.notify_all()
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._jobs.put(None)
 
     def join(self) -> None:
         """Wait for the workers to end (but the caller, if it is one)."""
-        with self._ready:
+        with self._lock:
             threads = list(self.threads)
         for thread in threads:
             if thread is not threading.current_thread():
                 thread.join()
 
-    def _run(self, job: tuple[TLSSocket, Any, contextvars.Context] | None) -> None:
+    def _run(self, job: _Job | None) -> None:
         try:
             while job is not None:
                 self._serve(*job)
                 job = self._next_job()
         finally:
-            with self._ready:
+            with self._lock:
                 self.threads.discard(threading.current_thread())
 
-    def _next_job(self) -> tuple[TLSSocket, Any, contextvars.Context] | None:
-        with self._ready:
+    def _next_job(self) -> _Job | None:
+        with self._lock:
+            if self._stopping:
+                return None
             self._idle += 1
-            deadline = time.monotonic() + WORKER_IDLE_TIMEOUT
-            while not self._jobs and not self._stopping:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._ready.wait(remaining)
-            self._idle -= 1
-            return self._jobs.popleft() if self._jobs else None
+        try:
+            return self._jobs.get(timeout=WORKER_IDLE_TIMEOUT)
+        except queue.Empty:
+            with self._lock:
+                if self._idle:  # none promised to this worker: it ends
+                    self._idle -= 1
+                    return None
+            # Every waiting worker has a job (or a stop) promised, this one included:
+            # it is in the queue, or about to be.
+            return self._jobs.get()
 
 
 class TLSServer:
