@@ -33,7 +33,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
+import itertools
 import logging
+import operator
 import os
 import queue
 import selectors
@@ -91,15 +93,19 @@ def client_address() -> Any:
 class _Handshake:
     """A connection on the loop, from accept until its handshake is over."""
 
-    __slots__ = ("address", "context", "deadline", "events", "sock")
+    __slots__ = ("accepted", "address", "context", "deadline", "events", "sock")
 
     def __init__(self, sock: TLSSocket, address: Any, context: contextvars.Context,
-                 deadline: float | None) -> None:
+                 deadline: float | None, accepted: int) -> None:
         self.sock: TLSSocket | None = sock  # None once over (the deadline queue keeps it)
         self.address = address
         self.context = context
         self.deadline = deadline
         self.events = 0  # what the selector waits for on its behalf
+        self.accepted = accepted  # the server's count of accepted clients, then
+
+
+_by_age = operator.attrgetter("accepted")
 
 
 class _Workers:
@@ -215,6 +221,7 @@ class TLSServer:
         # deadlines (one handshake_timeout for all): the first expires first.
         self._by_deadline: deque[_Handshake] = deque()
         self._handshakes = 0
+        self._accepted = itertools.count()
         self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
         listener.setblocking(False)
@@ -268,6 +275,7 @@ class TLSServer:
                 if self._stop.is_set() and (self._abort or not self._handshakes):
                     return
                 accepted = time.monotonic()
+                steps = []
                 for key, _ in self._selector.select(self._select_timeout()):
                     if key.fileobj is self._wake_reader:
                         with contextlib.suppress(OSError):
@@ -275,10 +283,16 @@ class TLSServer:
                     elif key.fileobj is self._listener:
                         self._accept()
                     elif key.data is not None:
-                        self._advance(key.data)
-                        if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
-                            self._accept()  # the clients that came meanwhile
-                            accepted = time.monotonic()
+                        steps.append(key.data)
+                # Oldest first: a client's last flight (its handshake then goes to a
+                # worker) before newer clients' hellos, so that no handshake waits
+                # behind a turn's newcomers (the latency tail; the rate is the same).
+                steps.sort(key=_by_age)
+                for handshake in steps:
+                    self._advance(handshake)
+                    if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
+                        self._accept()  # the clients that came meanwhile
+                        accepted = time.monotonic()
                 self._expire()
         except Exception:  # a bug: say so; the handshakes under way end, handlers go on
             logger.exception("the server loop failed: no more connections are accepted")
@@ -387,7 +401,7 @@ class TLSServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         deadline = (time.monotonic() + self._handshake_timeout
                     if self._handshake_timeout is not None else None)
-        handshake = _Handshake(sock, address, context, deadline)
+        handshake = _Handshake(sock, address, context, deadline, next(self._accepted))
         self._by_deadline.append(handshake)
         self._handshakes += 1
         return handshake
