@@ -21,7 +21,11 @@ connection a config of its own, say with its own trace callback.
 Why one loop for the handshakes: a handshake is mostly Python holding the GIL,
 so handshakes on a thread each only interleave (every switch costing the others),
 and a client that stalls its handshake would hold a thread. On the loop a stalled
-client holds a descriptor and a slot, until its deadline. The config's callbacks
+client holds a descriptor and a slot, until its deadline. The loop runs the steps
+that one ``select()`` found ready oldest first (a client's last flight before newer
+clients' hellos), so that no handshake waits behind a turn's newcomers. Jobs go to
+idle workers through a ``queue.SimpleQueue`` (C; a ``threading.Condition``
+allocates a lock for every wait). The config's callbacks
 that run during a handshake (``connection_config``, trace, SNI) run on that loop:
 they should be quick. Each connection runs in a ``contextvars`` context of its own,
 from ``connection_config`` to the handler's end (as an asyncio task does), in
