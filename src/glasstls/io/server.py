@@ -23,9 +23,16 @@ so handshakes on a thread each only interleave (every switch costing the others)
 and a client that stalls its handshake would hold a thread. On the loop a stalled
 client holds a descriptor and a slot, until its deadline. The loop runs the steps
 that one ``select()`` found ready oldest first (a client's last flight before newer
-clients' hellos), so that no handshake waits behind a turn's newcomers. Jobs go to
+clients' hellos), so that no handshake waits behind a turn's newcomers.
+
+Why the loop waits for the workers it woke: under load the loop holds the GIL but
+for its system calls' few microseconds, and CPython hands the GIL to a waiting
+thread only after a switch interval (5 ms) in which no one took it: a release
+mostly wakes a waiting worker to find the GIL taken again. So at the end of a
+turn that gave connections to idle workers the loop waits (at most
+``_HAND_OFF_WAIT``) until they have begun, instead of making them wait. Jobs go to
 idle workers through a ``queue.SimpleQueue`` (C; a ``threading.Condition``
-allocates a lock for every wait). The config's callbacks
+allocates a lock per wait). The config's callbacks
 that run during a handshake (``connection_config``, trace, SNI) run on that loop:
 they should be quick. Each connection runs in a ``contextvars`` context of its own,
 from ``connection_config`` to the handler's end (as an asyncio task does), in
@@ -73,6 +80,9 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # handshake steps, at least this often (seconds): a full backlog drops a new
 # client's SYN, and it retries only a second later.
 _ACCEPT_INTERVAL = 0.002
+# At the end of a turn that gave connections to idle workers, the loop waits at most
+# this long (seconds) for them to begin.
+_HAND_OFF_WAIT = 0.002
 # A worker with no connection to serve for this long ends (one is started again
 # when needed): a burst of clients does not leave its threads behind for good.
 WORKER_IDLE_TIMEOUT = 60.0
@@ -127,19 +137,21 @@ class _Workers:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0  # workers waiting for a job, and promised none (under _lock)
+        self._begun: queue.SimpleQueue[None] = queue.SimpleQueue()  # see let_run
         self._stopping = False
         self._started = 0
         self.threads: set[threading.Thread] = set()
 
-    def submit(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
-        """Serve the connection on an idle worker, or on a new one; raises what
-        ``Thread.start`` raises when no thread can be had."""
+    def submit(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> bool:
+        """Serve the connection on an idle worker (True), or on a new one (False:
+        ``Thread.start`` waits for it to run); raises what ``Thread.start`` raises
+        when no thread can be had."""
         job = (sock, address, context)
         with self._lock:
             if self._idle:
                 self._idle -= 1  # promised to one of them
                 self._jobs.put(job)
-                return
+                return True
             self._started += 1
             worker = threading.Thread(target=self._run, args=(job,), daemon=True,
                                       name=f"glasstls-worker-{self._started}")
@@ -150,6 +162,15 @@ class _Workers:
             with self._lock:
                 self.threads.discard(worker)
             raise
+        return False
+
+    def let_run(self, count: int, timeout: float) -> None:
+        """Wait (the GIL let go) until ``count`` jobs given to idle workers have
+        begun, or for ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with contextlib.suppress(queue.Empty):
+            for _ in range(count):
+                self._begun.get(timeout=max(0.0, deadline - time.monotonic()))
 
     def stop(self) -> None:
         """Idle workers end; busy ones once their connection is served."""
@@ -182,7 +203,7 @@ class _Workers:
                 return None
             self._idle += 1
         try:
-            return self._jobs.get(timeout=WORKER_IDLE_TIMEOUT)
+            job = self._jobs.get(timeout=WORKER_IDLE_TIMEOUT)
         except queue.Empty:
             with self._lock:
                 if self._idle:  # none promised to this worker: it ends
@@ -190,7 +211,9 @@ class _Workers:
                     return None
             # Every waiting worker has a job (or a stop) promised, this one included:
             # it is in the queue, or about to be.
-            return self._jobs.get()
+            job = self._jobs.get()
+        self._begun.put(None)
+        return job
 
 
 class TLSServer:
@@ -226,6 +249,7 @@ class TLSServer:
         self._by_deadline: deque[_Handshake] = deque()
         self._handshakes = 0
         self._accepted = itertools.count()
+        self._handed_off = 0  # connections given to idle workers in this turn
         self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
         listener.setblocking(False)
@@ -297,6 +321,13 @@ class TLSServer:
                     if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
                         self._accept()  # the clients that came meanwhile
                         accepted = time.monotonic()
+                if self._handed_off:
+                    # The workers woken this turn wait for the GIL, which the loop
+                    # lets go only for a system call's few microseconds: each such
+                    # release wakes a worker to find it taken again, and a worker can
+                    # wait milliseconds. The loop waits for them instead, once a turn.
+                    self._workers.let_run(self._handed_off, _HAND_OFF_WAIT)
+                    self._handed_off = 0
                 self._expire()
         except Exception:  # a bug: say so; the handshakes under way end, handlers go on
             logger.exception("the server loop failed: no more connections are accepted")
@@ -473,7 +504,8 @@ class TLSServer:
         try:
             with self._lock:
                 self._connections.add(sock)
-            self._workers.submit(sock, handshake.address, handshake.context)
+            if self._workers.submit(sock, handshake.address, handshake.context):
+                self._handed_off += 1
         except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
             handshake.context.run(logger.error, "no thread to serve %s (%s): connection "
                                   "closed", handshake.address, error)
