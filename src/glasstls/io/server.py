@@ -22,8 +22,10 @@ Why one loop for the handshakes: a handshake is mostly Python holding the GIL,
 so handshakes on a thread each only interleave (every switch costing the others),
 and a client that stalls its handshake would hold a thread. On the loop a stalled
 client holds a descriptor and a slot, until its deadline. The loop runs the steps
-that one ``select()`` found ready oldest first (a client's last flight before newer
-clients' hellos), so that no handshake waits behind a turn's newcomers.
+that one ``select()`` found ready in the order it found them (the order they
+became ready): taking a client's last flight before newer clients' hellos cost
+~6 % of the rate with 200 clients, since the clients then had less to do while
+the loop ran.
 
 Why the loop waits for the workers it woke: under load the loop holds the GIL but
 for its system calls' few microseconds, and CPython hands the GIL to a waiting
@@ -44,9 +46,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import errno
-import itertools
 import logging
-import operator
 import os
 import queue
 import selectors
@@ -107,19 +107,15 @@ def client_address() -> Any:
 class _Handshake:
     """A connection on the loop, from accept until its handshake is over."""
 
-    __slots__ = ("accepted", "address", "context", "deadline", "events", "sock")
+    __slots__ = ("address", "context", "deadline", "events", "sock")
 
     def __init__(self, sock: TLSSocket, address: Any, context: contextvars.Context,
-                 deadline: float | None, accepted: int) -> None:
+                 deadline: float | None) -> None:
         self.sock: TLSSocket | None = sock  # None once over (the deadline queue keeps it)
         self.address = address
         self.context = context
         self.deadline = deadline
         self.events = 0  # what the selector waits for on its behalf
-        self.accepted = accepted  # the server's count of accepted clients, then
-
-
-_by_age = operator.attrgetter("accepted")
 
 
 class _Workers:
@@ -248,7 +244,6 @@ class TLSServer:
         # deadlines (one handshake_timeout for all): the first expires first.
         self._by_deadline: deque[_Handshake] = deque()
         self._handshakes = 0
-        self._accepted = itertools.count()
         self._handed_off = 0  # connections given to idle workers in this turn
         self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
@@ -312,10 +307,6 @@ class TLSServer:
                         self._accept()
                     elif key.data is not None:
                         steps.append(key.data)
-                # Oldest first: a client's last flight (its handshake then goes to a
-                # worker) before newer clients' hellos, so that no handshake waits
-                # behind a turn's newcomers (the latency tail; the rate is the same).
-                steps.sort(key=_by_age)
                 for handshake in steps:
                     self._advance(handshake)
                     if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
@@ -436,7 +427,7 @@ class TLSServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         deadline = (time.monotonic() + self._handshake_timeout
                     if self._handshake_timeout is not None else None)
-        handshake = _Handshake(sock, address, context, deadline, next(self._accepted))
+        handshake = _Handshake(sock, address, context, deadline)
         self._by_deadline.append(handshake)
         self._handshakes += 1
         return handshake
