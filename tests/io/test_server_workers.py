@@ -1,7 +1,7 @@
 """serve()'s worker threads: a connection handed to an idle worker is served even when
 that worker's idle wait runs out at the same moment (the job was promised to it), a
 worker with nothing to do ends after WORKER_IDLE_TIMEOUT, stop() ends idle workers and
-lets busy ones finish, and let_run() waits for the workers just handed connections."""
+lets busy ones finish."""
 
 from __future__ import annotations
 
@@ -161,31 +161,6 @@ def test_stop_ends_idle_workers_and_lets_busy_ones_finish() -> None:
     workers.join()  # they finish their jobs, then end
     assert sorted(recorder.served) == ["busy-1", "busy-2"]
     assert not workers.threads
-
-
-def test_let_run_waits_for_the_jobs_given_to_idle_workers_to_begin() -> None:
-    began = threading.Event()
-
-    def serve(sock: Any, address: Any, context: contextvars.Context) -> None:
-        began.set()
-
-    workers = _Workers(serve)
-    assert workers.submit(None, 0, contextvars.copy_context()) is False  # type: ignore[arg-type]
-    assert began.wait(PATIENCE)
-    deadline = time.monotonic() + PATIENCE
-    while workers._idle != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    began.clear()
-    assert workers.submit(None, 1, contextvars.copy_context()) is True  # type: ignore[arg-type]
-    workers.let_run(1, PATIENCE)
-    assert began.is_set()  # it had begun by the time let_run returned
-    # Nothing handed over: let_run gives up after its timeout.
-    started = time.monotonic()
-    workers.let_run(1, 0.01)
-    assert time.monotonic() - started < PATIENCE
-    workers.stop()
-    workers.join()
 
 
 def test_a_server_whose_workers_time_out_between_clients_serves_every_client(
