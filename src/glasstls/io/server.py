@@ -460,6 +460,10 @@ class TLSServer:
         sock = self._forget(handshake)
         assert sock is not None
         try:
+            # Here rather than on the worker: each system call lets go of the GIL, and
+            # a worker that lets go of it mostly waits for the loop to let go again
+            # (the loop only waits for its own), so a worker's calls cost it far more.
+            sock.settimeout(self._timeout)
             with self._lock:
                 self._connections.add(sock)
             self._workers.submit(sock, handshake.address, handshake.context)
@@ -485,10 +489,6 @@ class TLSServer:
 
     def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
         try:
-            # Here rather than on the loop: a system call (the socket's blocking mode)
-            # that the loop, every handshake's bottleneck, need not make.
-            with contextlib.suppress(OSError):  # closed by an abort: the handler sees it
-                sock.settimeout(self._timeout)
             context.run(self._handle, sock, address)
         finally:
             with self._lock:
