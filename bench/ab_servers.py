@@ -32,21 +32,24 @@ from sockets_peers import make_pki
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def thread_schedstats(pid: int) -> dict[int, tuple[int, int, int]]:
+def thread_schedstats(pid: int) -> dict[int, tuple[int, int, int, int]]:
     """Per thread of a process: nanoseconds run on a CPU and waited on a run queue
-    (``/proc/PID/task/TID/schedstat``), and how often it was preempted (involuntary
-    context switches); a thread that has ended is not listed."""
+    (``/proc/PID/task/TID/schedstat``), how often it was preempted (involuntary
+    context switches) and how often it slept (voluntary ones: a wait for the GIL, a
+    lock, the network); a thread that has ended is not listed."""
     stats = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as handle:
                 ran, waited, _ = handle.read().split()
             with open(f"/proc/{pid}/task/{tid}/status") as handle:
-                preempted = next(line for line in handle
-                                 if line.startswith("nonvoluntary_ctxt_switches"))
-        except OSError:
+                switches = {key: int(value) for key, _, value in
+                            (line.partition(":") for line in handle)
+                            if key.endswith("voluntary_ctxt_switches")}
+        except (OSError, ValueError):
             continue
-        stats[int(tid)] = (int(ran), int(waited), int(preempted.split()[1]))
+        stats[int(tid)] = (int(ran), int(waited), switches["nonvoluntary_ctxt_switches"],
+                           switches["voluntary_ctxt_switches"])
     return stats
 
 
@@ -65,6 +68,8 @@ class Waits:
     def __init__(self) -> None:
         self.busiest: list[tuple[float, float]] = []  # (ran, waited) ms per connection
         self.preempted: list[float] = []  # the busiest thread's, per connection
+        self.slept: list[float] = []  # the busiest thread's, per connection
+        self.all_slept: list[float] = []  # all threads', per connection
         self.all: list[tuple[float, float]] = []
         self.idle: list[float] = []
 
@@ -72,12 +77,15 @@ class Waits:
         before, idle_before = thread_schedstats(pid), machine_idle()
         connections = round_()
         after, idle_after = thread_schedstats(pid), machine_idle()
-        deltas = [(after[tid][0] - ran, after[tid][1] - waited, after[tid][2] - preempted)
-                  for tid, (ran, waited, preempted) in before.items() if tid in after]
+        deltas = [(after[tid][0] - ran, after[tid][1] - waited, after[tid][2] - preempted,
+                   after[tid][3] - slept)
+                  for tid, (ran, waited, preempted, slept) in before.items() if tid in after]
         per = 1e6 * max(1, connections)  # ns -> ms per connection
-        busiest = max(deltas, default=(0, 0, 0))
+        busiest = max(deltas, default=(0, 0, 0, 0))
         self.busiest.append((busiest[0] / per, busiest[1] / per))
         self.preempted.append(busiest[2] / max(1, connections))
+        self.slept.append(busiest[3] / max(1, connections))
+        self.all_slept.append(sum(d[3] for d in deltas) / max(1, connections))
         self.all.append((sum(d[0] for d in deltas) / per, sum(d[1] for d in deltas) / per))
         self.idle.append((idle_after[0] - idle_before[0])
                          / max(1, idle_after[1] - idle_before[1]))
@@ -151,8 +159,9 @@ def main() -> None:
           f"{load_after[0]:.2f} after; {time.strftime('%H:%M UTC', time.gmtime())}")
     print("| server | hs/s median (min-max) | p50 / p99 ms | server CPU ms/conn median "
           "(min-max) | clients' CPU ms/conn | busiest server thread: ran / waited ms/conn "
-          "| preempted /conn | server threads: ran / waited | machine idle | failed |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| preempted / slept /conn | server threads: ran / waited | all threads slept /conn "
+          "| machine idle | failed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, row in rows.items():
         rates = row.values["glasstls"]
         cpu = [value * 1000 for value in row.server_cpu["glasstls"]]
@@ -167,9 +176,31 @@ def main() -> None:
               f"| {(p50 or 0) * 1000:.1f} / {(p99 or 0) * 1000:.1f} "
               f"| {statistics.median(cpu):.3f} ({min(cpu):.3f}-{max(cpu):.3f}) "
               f"| {statistics.median(row.client_cpu['glasstls']) * 1000:.3f} "
-              f"| {pair(wait.busiest)} | {statistics.median(wait.preempted):.2f} "
-              f"| {pair(wait.all)} "
+              f"| {pair(wait.busiest)} | {statistics.median(wait.preempted):.2f} / "
+              f"{statistics.median(wait.slept):.2f} "
+              f"| {pair(wait.all)} | {statistics.median(wait.all_slept):.1f} "
               f"| {statistics.median(wait.idle):.0%} | {row.failed['glasstls']} |")
+
+    # On a shared machine the load swings between rounds more than most changes move
+    # the figures: each round's figure over the first server's in the same round
+    # (measured seconds apart) cancels what the round's load did to both.
+    first = labels[0]
+    print(f"\nper-round ratios to {first}, median (min-max) over the rounds:")
+    print("| server | hs/s | server CPU ms/conn | busiest thread ran ms/conn |")
+    print("|---|---:|---:|---:|")
+    def ratios(mine: list[float], theirs: list[float]) -> str:
+        values = [a / b for a, b in zip(mine, theirs, strict=True) if b]
+        return (f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+                if values else "-")
+
+    def ran(label: str) -> list[float]:
+        return [ran for ran, _ in waits[label].busiest]
+
+    for label in labels[1:]:
+        print(f"| {label} "
+              f"| {ratios(rows[label].values['glasstls'], rows[first].values['glasstls'])} "
+              f"| {ratios(rows[label].server_cpu['glasstls'], rows[first].server_cpu['glasstls'])} "
+              f"| {ratios(ran(label), ran(first))} |")
 
 
 if __name__ == "__main__":

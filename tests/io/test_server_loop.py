@@ -249,20 +249,22 @@ def test_accept_backs_off_while_descriptors_run_out() -> None:
     # accept() fails with EMFILE for a while: the loop waits ACCEPT_BACKOFF between
     # attempts (the client waits in the backlog) instead of spinning, and serves the
     # client once descriptors are back.
+    # (serve() calls the socket's _accept, which gives a descriptor: the one
+    # socket object it makes is the TLSSocket.)
     attempts: list[float] = []
-    accept = socket.socket.accept
+    accept = socket.socket._accept  # type: ignore[attr-defined]
     with serving() as server:
         failing_until = time.monotonic() + 0.5
 
-        def out_of_descriptors(sock: socket.socket) -> tuple[socket.socket, Any]:
+        def out_of_descriptors(sock: socket.socket) -> tuple[int, Any]:
             if sock.getsockname() == server.address and time.monotonic() < failing_until:
                 attempts.append(time.monotonic())
                 raise OSError(errno.EMFILE, "Too many open files")
-            return accept(sock)
+            return accept(sock)  # type: ignore[no-any-return]
 
-        socket.socket.accept = out_of_descriptors  # type: ignore[method-assign]
+        socket.socket._accept = out_of_descriptors  # type: ignore[attr-defined]
         try:
             assert echoes(server)
         finally:
-            socket.socket.accept = accept  # type: ignore[method-assign]
+            socket.socket._accept = accept  # type: ignore[attr-defined]
     assert 1 <= len(attempts) <= 10, len(attempts)  # 0.5 s of failures, 0.1 s apart

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 import select
 import socket
 import ssl
@@ -158,6 +159,45 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self = cls.__new__(cls)
         socket.socket.__init__(self, sock.family, sock.type, sock.proto, sock.detach())
         self.settimeout(timeout)
+        self._init_state(make_channel, server_side, server_hostname, do_handshake_on_connect,
+                         suppress_ragged_eofs, context)
+        if connected:
+            try:
+                self._adopt(make_channel())
+                if do_handshake_on_connect:
+                    if timeout == 0.0:
+                        raise ValueError("do_handshake_on_connect should not be "
+                                         "specified for non-blocking sockets")
+                    self.do_handshake()
+            except BaseException:
+                self.close()
+                raise
+        return self
+
+    @classmethod
+    def _accepted(cls, fd: int, family: int, proto: int,
+                  make_channel: Callable[[], TLSChannel]) -> TLSSocket:
+        """A non-blocking server connection on ``fd``, just accepted (by serve()),
+        made without a plain socket object first: making one asks the kernel for the
+        descriptor's name, and reading its ``family`` and ``type`` converts enums."""
+        self = cls.__new__(cls)
+        try:
+            socket.socket.__init__(self, family, socket.SOCK_STREAM, proto, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            self.setblocking(False)
+            self._init_state(make_channel, True, None, False, False, None)
+            self._adopt(make_channel())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _init_state(self, make_channel: Callable[[], TLSChannel], server_side: bool,
+                    server_hostname: str | None, do_handshake_on_connect: bool,
+                    suppress_ragged_eofs: bool, context: Any) -> None:
         self._make_channel = make_channel
         self._server_side = server_side
         self._server_hostname = server_hostname
@@ -178,18 +218,6 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         # The last read of a non-blocking handshake took all the kernel held.
         self._drained = False
         self._tls_channel = None
-        if connected:
-            try:
-                self._adopt(make_channel())
-                if do_handshake_on_connect:
-                    if timeout == 0.0:
-                        raise ValueError("do_handshake_on_connect should not be "
-                                         "specified for non-blocking sockets")
-                    self.do_handshake()
-            except BaseException:
-                self.close()
-                raise
-        return self
 
     @staticmethod
     def _is_connected(sock: socket.socket) -> bool:
