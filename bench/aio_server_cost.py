@@ -259,18 +259,26 @@ def report_calls(src: str, impls: list[str], n: int, top: int, pki_dir: str) -> 
             diff = counts[1] - counts[0]
             total = sum(diff.values())
             print(f"== {impl}: {total / n:.1f} Python-level calls per connection")
-            by_file: Counter[str] = Counter()
-            for key, value in diff.items():
-                by_file[key.split(":")[0]] += value
-            for name, value in by_file.most_common(15):
-                print(f"  {value / n:7.1f}  {name}")
-            print("  top functions:")
-            for name, value in diff.most_common(top):
-                print(f"  {value / n:7.1f}  {name}")
+            _print_per_connection(diff, n, files=15, top=top, decimals=1)
 
 
-def rusage(src: str, impl: str, count: int, pki_dir: str) -> list[float]:
-    env = dict(os.environ, PYTHONPATH=src, PYTHONHASHSEED="0", AIO_COST_RUSAGE="1")
+def _print_per_connection(diff: Counter[str], n: int, files: int, top: int,
+                          decimals: int) -> None:
+    """Counts keyed ``file:function``, per connection: by file, then the top functions."""
+    by_file: Counter[str] = Counter()
+    for key, value in diff.items():
+        by_file[key.split(":")[0]] += value
+    for name, value in by_file.most_common(files):
+        print(f"  {value / n:7.{decimals}f}  {name}")
+    print("  top functions:")
+    for name, value in diff.most_common(top):
+        print(f"  {value / n:7.{decimals}f}  {name}")
+
+
+def _served_report(src: str, impl: str, count: int, pki_dir: str, mode: str) -> str:
+    """Serve ``count`` connections of the ssl clients with the server measuring in
+    ``mode`` (the environment variable it reads); the line it reports at the end."""
+    env = dict(os.environ, PYTHONPATH=src, PYTHONHASHSEED="0", **{mode: "1"})
     server = subprocess.Popen([sys.executable, __file__, "_serve", impl, str(count), pki_dir],
                               stdout=subprocess.PIPE, text=True, env=env)
     assert server.stdout is not None
@@ -279,6 +287,11 @@ def rusage(src: str, impl: str, count: int, pki_dir: str) -> list[float]:
                    check=True, env=env)
     line = server.stdout.readline()
     server.wait(timeout=600)
+    return line
+
+
+def rusage(src: str, impl: str, count: int, pki_dir: str) -> list[float]:
+    line = _served_report(src, impl, count, pki_dir, "AIO_COST_RUSAGE")
     return [float(value) for value in line.split()[1:]]
 
 
@@ -312,17 +325,9 @@ def report_rusage(srcs: list[str], impls: list[str], n: int, rounds: int, pki_di
 
 
 def bytecodes(src: str, impl: str, count: int, pki_dir: str) -> Counter[str]:
-    env = dict(os.environ, PYTHONPATH=src, PYTHONHASHSEED="0", AIO_COST_BYTECODES="1")
-    server = subprocess.Popen([sys.executable, __file__, "_serve", impl, str(count), pki_dir],
-                              stdout=subprocess.PIPE, text=True, env=env)
-    assert server.stdout is not None
-    port = int(server.stdout.readline().split()[1])
-    subprocess.run([sys.executable, __file__, "_clients", str(port), str(count), pki_dir],
-                   check=True, env=env)
     import json
 
-    line = server.stdout.readline()
-    server.wait(timeout=600)
+    line = _served_report(src, impl, count, pki_dir, "AIO_COST_BYTECODES")
     return Counter(json.loads(line.split(" ", 1)[1]))
 
 
@@ -331,14 +336,7 @@ def report_bytecodes(src: str, impls: list[str], n: int, top: int, pki_dir: str)
         diff = bytecodes(src, impl, WARMUP + n, pki_dir)
         diff.subtract(bytecodes(src, impl, WARMUP, pki_dir))
         print(f"== {impl}: {sum(diff.values()) / n:.0f} bytecodes per connection")
-        by_file: Counter[str] = Counter()
-        for key, value in diff.items():
-            by_file[key.split(":")[0]] += value
-        for name, value in by_file.most_common(25):
-            print(f"  {value / n:7.0f}  {name}")
-        print("  top functions:")
-        for name, value in diff.most_common(top):
-            print(f"  {value / n:7.0f}  {name}")
+        _print_per_connection(diff, n, files=25, top=top, decimals=0)
 
 
 def run_profiled(prefix: list[str], src: str, impl: str, count: int, pki_dir: str) -> None:
