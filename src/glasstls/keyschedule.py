@@ -162,13 +162,9 @@ class KeySchedule:
         finished_key over the transcript through the truncated ClientHello."""
         early = self._early
         if early is not None:
-            finished_key = early.binder_finished_key
-        else:
-            # finished_key = HKDF-Expand-Label(binder_key, "finished", "", Hash.length)
-            finished_key = hmac_digest(self._hash, self.derive_secret(b"res binder",
-                                                                      self._empty_hash),
-                                       TRAFFIC_INPUTS[self.suite.id][2])
-        return hmac_digest(self._hash, finished_key, transcript_hash)
+            return hmac_digest(self._hash, early.binder_finished_key, transcript_hash)
+        return finished_verify_data(self.suite, self.binder_key(external=False),
+                                    transcript_hash)
 
     def client_early_traffic_secret(self, client_hello_hash: bytes) -> bytes:
         return self.derive_secret(b"c e traffic", client_hello_hash)
