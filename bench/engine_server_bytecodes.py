@@ -4,9 +4,11 @@ a ``ServerConnection`` with the sockets bench's server config; a full TLS 1.3
 handshake, a 16-byte echo and close_notify both ways, as ``aio_server_cost.py``
 serves them, without the event loop. Only the server's engine calls are traced
 (a tracer's opcode events), per function with its call count; ``--lines NAME``
-prints the bytecodes per line of the functions whose name contains NAME.
+prints the bytecodes per line of the functions whose name contains NAME;
+``--resumed`` counts connections where the client resumes with a ticket of a full
+handshake made before counting (one new ticket each).
 
-    .venv/bin/python bench/engine_server_bytecodes.py --src src [--n 20] [--top 50]
+    .venv/bin/python bench/engine_server_bytecodes.py --src src [--n 20] [--top 50] [--resumed]
 """
 
 from __future__ import annotations
@@ -71,12 +73,14 @@ class Tracer:
             sys.settrace(None)
 
 
-def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None) -> None:
+def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None,
+               session: ssl.SSLSession | None = None) -> ssl.SSLSession | None:
     from glasstls import ServerConnection
 
     run: Callable[[Callable[[], Any]], Any] = tracer.run if tracer else (lambda f: f())
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
+    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost",
+                              session=session)
     server = run(lambda: ServerConnection(config))
 
     def exchange() -> None:
@@ -97,11 +101,14 @@ def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None) -> N
     client.write(b"PING" * 4)
     exchange()  # Finished and PING -> tickets and the echo
     assert client.read(100) == b"PING" * 4
+    assert session is None or client.session_reused
+    new_session = client.session
     with contextlib.suppress(ssl.SSLWantReadError):
         client.unwrap()
     exchange()  # close_notify -> close_notify
     run(lambda: server.close())
     incoming.write(run(lambda: b"".join(server.buffers_to_send())))
+    return new_session
 
 
 def main() -> None:
@@ -110,6 +117,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20)
     parser.add_argument("--top", type=int, default=50)
     parser.add_argument("--lines")
+    parser.add_argument("--resumed", action="store_true")
     args = parser.parse_args()
     sys.path.insert(0, os.path.abspath(args.src))
     sys.path.insert(0, HERE)
@@ -120,11 +128,14 @@ def main() -> None:
         pki = peers.load_pki(pki_dir)
         config = peers.glasstls_server_config(pki)
         context = peers.ssl_client_context(pki)
+        session = None
         for _ in range(5):
-            connection(config, context, None)
+            session = connection(config, context, None)
+        if not args.resumed:
+            session = None
         tracer = Tracer(args.lines)
         for _ in range(args.n):
-            connection(config, context, tracer)
+            connection(config, context, tracer, session)
     n = args.n
     print(f"== {sum(tracer.counts.values()) / n:.0f} engine bytecodes per server connection")
     by_file: Counter[str] = Counter()

@@ -59,6 +59,11 @@ def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
 
 
 _WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
+# Derive-Secret(., "derived", "")'s HMAC input, and a hash's length of zeros (the
+# Master Secret's input key material).
+_DERIVED_INPUTS = {name: SECRET_PREFIXES[name][b"derived"] + empty + b"\x01"
+                   for name, empty in _EMPTY_HASHES.items()}
+_ZEROS = {name: bytes(len(empty)) for name, empty in _EMPTY_HASHES.items()}
 # ...and the HMAC key that extracts the Handshake Secret with that salt, set up once.
 _WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WITHOUT_PSK.items()}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
@@ -183,10 +188,12 @@ class KeySchedule:
     def _secret_pair(self, client_label: bytes, server_label: bytes, transcript_hash: bytes
                      ) -> tuple[bytes, bytes]:
         """Both directions' Derive-Secret of a stage just entered (its key is set)."""
-        key, prefixes, length = self._key, self._prefixes, self._len
+        key, prefixes = self._key, self._prefixes
         assert key is not None, "a stage's traffic secrets before the stage was entered"
-        return (key.derive(prefixes[client_label], transcript_hash, length),
-                key.derive(prefixes[server_label], transcript_hash, length))
+        # Derive-Secret's output is one hash long, T(1) itself: HMAC(secret, HkdfLabel
+        # || 0x01), the two HkdfLabels alike after their prefixes.
+        tail = transcript_hash + b"\x01"
+        return key.digest(prefixes[client_label] + tail), key.digest(prefixes[server_label] + tail)
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
@@ -199,7 +206,13 @@ class KeySchedule:
     # -- master secret -----------------------------------------------------------
 
     def enter_master(self) -> None:
-        self._next_stage(bytes(self._len))
+        # Master Secret = HKDF-Extract(Derive-Secret(Handshake Secret, "derived", ""),
+        # 0): after the handshake stage (whose key is set), "derived"'s whole HMAC
+        # input and the zeros are constants of the hash.
+        key, hash_name = self._key, self._hash
+        assert key is not None, "the master secret before the handshake secret"
+        salt = key.digest(_DERIVED_INPUTS[hash_name])
+        self._enter(hmac_digest(hash_name, salt, _ZEROS[hash_name]))
 
     def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
         return self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)

@@ -51,8 +51,10 @@ _TWO_U16 = struct.Struct(">HH")
 _U16_EXTENSION = struct.Struct(">HHH")
 # A CertificateVerify's header, then its scheme and signature length.
 _CERTIFICATE_VERIFY_HEADER = struct.Struct(">IHH")
-# ticket_lifetime, ticket_age_add, ticket_nonce length.
-_TICKET_HEAD = struct.Struct(">IIB")
+# A ServerHello's header, then legacy_version.
+_SERVER_HELLO_HEAD = struct.Struct(">IH")
+# A NewSessionTicket's header, then ticket_lifetime, ticket_age_add, ticket_nonce length.
+_TICKET_HEAD = struct.Struct(">IIIB")
 # A NewSessionTicket's extensions when it allows 0-RTT: the block's length (8), then
 # early_data's type, length (4) and max_early_data_size.
 _TICKET_EARLY_DATA = struct.Struct(">HHHI")
@@ -83,7 +85,10 @@ def server_hello(random: bytes, session_id: bytes, suite: int, share: KeyShareEn
         block.append(_U16_EXTENSION.pack(X.pre_shared_key, 2, psk_index))
     encoded = b"".join(block)
     length = 2 + 32 + 1 + len(session_id) + 5 + len(encoded)
-    raw = b"".join((_header(H.server_hello, length), b"\x03\x03", random,
+    # The header packed here, not by _header: a session id is at most 255 bytes
+    # (bytes() refuses more) and the extensions' block fits its u16 (struct refuses
+    # more), so the message fits its header.
+    raw = b"".join((_SERVER_HELLO_HEAD.pack(H.server_hello << 24 | length, TLS12), random,
                     bytes((len(session_id),)), session_id,
                     _SUITE_TO_EXTENSIONS.pack(suite, 0, len(encoded)), encoded))
     return ServerHello(TLS12, random, session_id, suite, 0, tuple(extensions), raw)
@@ -139,7 +144,10 @@ def new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket: bytes,
         extensions = (EarlyDataIndication(max_early_data_size),)
         tail = _TICKET_EARLY_DATA.pack(8, X.early_data, 4, max_early_data_size)
     length = 9 + len(nonce) + 2 + len(ticket) + len(tail)
-    raw = b"".join((_header(H.new_session_ticket, length),
-                    _TICKET_HEAD.pack(lifetime, age_add, len(nonce)), nonce,
+    # The header packed with the fixed fields, not by _header: a nonce over 255
+    # bytes (struct) or a ticket over 65,535 (to_bytes) is refused below, so no
+    # message too long for its header is ever made.
+    raw = b"".join((_TICKET_HEAD.pack(H.new_session_ticket << 24 | length, lifetime, age_add,
+                                      len(nonce)), nonce,
                     len(ticket).to_bytes(2, "big"), ticket, tail))
     return NewSessionTicket13(lifetime, age_add, nonce, ticket, extensions, raw)

@@ -89,8 +89,11 @@ class Transcript:
 
     def add(self, raw: bytes) -> None:
         self._messages.append(raw)
-        if self._hash is not None:
-            self._hash_message(raw)
+        state = self._hash
+        if state is not None:
+            # _hash_message, written out: every handshake message comes this way.
+            self._previous = state.copy() if raw[0] in _SNAPSHOT_AFTER else None
+            state.update(raw)
         elif self._hash_name is not None:
             self._start()  # this message included
 
