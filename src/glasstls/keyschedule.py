@@ -154,8 +154,12 @@ class KeySchedule:
         elif self._early is not None:
             self._enter(extract(self._hash, self._early.derived, input_key_material))
         else:
-            self._enter(extract(self._hash, self.derive_secret(b"derived", self._empty_hash),
-                                input_key_material))
+            # Derive-Secret(., "derived", ""), its whole HMAC input a constant of the hash.
+            key, hash_name = self._key, self._hash
+            if key is None:
+                key = self._key = HmacKey(hash_name, self.secret)
+            self._enter(hmac_digest(hash_name, key.digest(_DERIVED_INPUTS[hash_name]),
+                                    input_key_material))
 
     # -- early secret ------------------------------------------------------------
 
@@ -373,4 +377,7 @@ def resumption_psks(suite: Suite, resumption_master_secret: bytes,
     if len(ticket_nonces) == 1:
         return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
     prk = HmacKey(suite.hash_name, resumption_master_secret)
-    return [prk.expand_label(b"resumption", nonce, suite.hash_len) for nonce in ticket_nonces]
+    hash_len = suite.hash_len
+    # T(1) of each, as resumption_psk: the whole HMAC input in one piece.
+    return [prk.digest(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
+            for nonce in ticket_nonces]

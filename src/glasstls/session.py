@@ -233,7 +233,7 @@ class TicketKeys:
             if not self._keys or now >= self._unchanged_until:
                 self._refresh(now, rng)
             key = self._keys[0]
-        nonce = self._rng_for(rng)(12)
+        nonce = (self._rng or rng or os.urandom)(12)  # _rng_for, written out (per ticket)
         return key.name + nonce + key.sealer.seal(nonce, state, key.name)
 
     def open(self, ticket: bytes, now: float, rng: Callable[[int], bytes] | None = None
