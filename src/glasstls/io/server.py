@@ -52,6 +52,7 @@ import queue
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -227,6 +228,16 @@ class TLSServer:
         self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
         listener.setblocking(False)
+        # TLS writes whole records already; Nagle would hold a small reply written
+        # while the session tickets are unacknowledged until the client's delayed
+        # ACK (40 ms on Linux). asyncio and Go set TCP_NODELAY too. Linux gives an
+        # accepted socket its listener's: set there once, not by a system call on
+        # a loop per connection (each also lets go of the GIL); elsewhere, on each.
+        self._nodelay_inherited = False
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError):
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._nodelay_inherited = True
         self._family = int(listener.family)
         self.address: Any = listener.getsockname()
         self._loops = [_Loop(self, "glasstls-server" + (f"-{index + 1}" if index else ""))
@@ -511,11 +522,9 @@ class _Loop:
             logger.info("TLS handshake with %s failed: %s", address, error)
             server._release_slot()
             return None
-        with contextlib.suppress(OSError):
-            # TLS writes whole records already; Nagle would hold a small reply
-            # written while the session tickets are unacknowledged until the
-            # client's delayed ACK (40 ms on Linux). asyncio and Go do the same.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not server._nodelay_inherited:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         deadline = (time.monotonic() + server._handshake_timeout
                     if server._handshake_timeout is not None else None)
         handshake = _Handshake(sock, address, context, deadline)
