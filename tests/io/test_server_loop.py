@@ -350,3 +350,21 @@ def test_the_default_is_two_loops_on_two_cpus_or_more(
 def test_handshake_loops_must_be_at_least_one() -> None:
     with pytest.raises(ValueError, match="handshake_loops"):
         glasstls.serve(("127.0.0.1", 0), echo, config=server_config(), handshake_loops=0)
+
+
+def test_a_server_that_cannot_make_its_second_loop_starts_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pairs: list[tuple[socket.socket, socket.socket]] = []
+    socketpair = socket.socketpair
+
+    def one_pair_only(*args: Any) -> tuple[socket.socket, socket.socket]:
+        if pairs:
+            raise OSError(errno.EMFILE, "Too many open files")
+        pairs.append(socketpair(*args))
+        return pairs[-1]
+
+    monkeypatch.setattr(socket, "socketpair", one_pair_only)
+    with pytest.raises(OSError, match="Too many open files"):
+        glasstls.serve(("127.0.0.1", 0), echo, config=server_config(), handshake_loops=2)
+    assert server_threads() == []
+    assert len(pairs) == 1 and all(sock.fileno() == -1 for sock in pairs[0])

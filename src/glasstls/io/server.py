@@ -25,12 +25,15 @@ and a client that stalls its handshake would hold a thread. On a loop a stalled
 client holds a descriptor and a slot, until its deadline. Why two loops: what a
 handshake does without the GIL (its system calls, the signature, the AEAD calls)
 runs on one loop while the other runs Python, which one loop alone leaves to the
-workers; more loops only add GIL hand-offs. The loops share the listener, each
-with a selector of its own, and the next client goes to the loop with fewer
-handshakes. A loop runs the steps that one ``select()`` found ready in the order
-it found them (the order they became ready): taking the clients' last flights
-before newer clients' hellos measured 0.93x the rate with 200 clients (the clients
-then had less to do while the loop ran).
+workers. Measured on a loaded 2-CPU machine: 0.95-1.21x the rate of one loop
+(1.05x at the median) with 64 clients, 1.19-1.21x with 200, at 1.04-1.32x the
+server's CPU per connection (GIL hand-offs); 4 and 8 loops measured worse. The
+loops share the listener, each with a selector of its own, and the next client
+goes to the loop with fewer handshakes. A loop runs the steps that one
+``select()`` found ready in the order it found them (the order they became
+ready): taking the clients' last flights before newer clients' hellos measured
+0.93x the rate with 200 clients (the clients then had less to do while the loop
+ran).
 
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
 ``threading.Condition`` allocates a lock per wait). The config's callbacks
@@ -240,8 +243,15 @@ class TLSServer:
                 self._nodelay_inherited = True
         self._family = int(listener.family)
         self.address: Any = listener.getsockname()
-        self._loops = [_Loop(self, "glasstls-server" + (f"-{index + 1}" if index else ""))
-                       for index in range(handshake_loops)]
+        self._loops: list[_Loop] = []
+        try:
+            for index in range(handshake_loops):
+                name = "glasstls-server" + (f"-{index + 1}" if index else "")
+                self._loops.append(_Loop(self, name))
+        except BaseException:  # no descriptors for a wake-up pair, say
+            for loop in self._loops:
+                loop.close()
+            raise
         self._watching = len(self._loops)  # loops that watch the listener (under _lock)
         self._running = len(self._loops)  # loops not ended (under _lock)
         for loop in self._loops:
@@ -270,8 +280,8 @@ class TLSServer:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
         if wait:
-            for loop in self._loops:
-                if threading.current_thread() is not loop.thread and not on_a_loop:
+            if not on_a_loop:
+                for loop in self._loops:
                     loop.thread.join()
             self._workers.join()
 
@@ -415,10 +425,14 @@ class _Loop:
             for handshake in list(self._by_deadline):
                 self._end(handshake)
             self._stop_watching()
-            self._selector.close()
-            self._wake_reader.close()
-            self._wake_writer.close()
+            self.close()
             server._loop_ended()
+
+    def close(self) -> None:
+        """Close the selector and the wake-up pair (the loop has ended, or never ran)."""
+        self._selector.close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def _update_listener(self) -> None:
         """Listen while there is room (the rest wait in the backlog), not during a
