@@ -10,8 +10,10 @@ handler) run under callgrind with ``--separate-threads=yes``; the clients are
 ``sockets_peers.py``'s (Python's ssl: connect, handshake, echo a PING, close_notify
 both ways), ``--clients`` threads in this process, not under valgrind. Each tree is
 counted with ``--warm`` and with ``--warm + --n`` connections, and the difference is
-divided by ``--n``: per connection, the whole server process, its loop thread
-(the second thread started) and the rest (workers, the main thread). Valgrind runs
+divided by ``--n``: per connection, the whole server process, its loop threads
+(the threads started after the main thread, before any worker: ``--loops`` of them,
+serve()'s default when not given; an older tree without ``handshake_loops`` has one)
+and the rest (workers, the main thread). Valgrind runs
 one thread at a time, so the GIL hand-offs it counts are not those of a loaded
 machine: a check of the code each thread runs, not of the scheduling.
 """
@@ -50,9 +52,11 @@ def handler(sock, address):
         if served == total:
             done.set()
 
+options = {"handshake_loops": int(sys.argv[5])} if sys.argv[5] != "default" else {}
 server = glasstls.serve(("127.0.0.1", 0), handler,
-                        config=glasstls_server_config(load_pki(sys.argv[3])))
-print("READY", server.address[1], flush=True)
+                        config=glasstls_server_config(load_pki(sys.argv[3])), **options)
+loops = sum(t.name.startswith("glasstls-server") for t in threading.enumerate())
+print("READY", server.address[1], loops, flush=True)
 done.wait()
 server.close()
 """
@@ -81,8 +85,9 @@ def run_clients(port: int, pki: dict[str, str], count: int, threads: int) -> Non
         worker.join()
 
 
-def count(src: str, pki_dir: str, connections: int, threads: int) -> tuple[int, int]:
-    """(instructions of the whole server process, of its loop thread)."""
+def count(src: str, pki_dir: str, connections: int, threads: int,
+          loops: str) -> tuple[int, int]:
+    """(instructions of the whole server process, of its loop threads)."""
     from sockets_peers import load_pki
 
     with tempfile.TemporaryDirectory(prefix="icount-threaded-") as work:
@@ -93,7 +98,7 @@ def count(src: str, pki_dir: str, connections: int, threads: int) -> tuple[int, 
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--separate-threads=yes",
              f"--callgrind-out-file={out}", sys.executable, script, src, HERE, pki_dir,
-             str(connections)],
+             str(connections), loops],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env=dict(os.environ, PYTHONHASHSEED="0"))
         assert server.stdout is not None
@@ -101,7 +106,8 @@ def count(src: str, pki_dir: str, connections: int, threads: int) -> tuple[int, 
         if not line.startswith("READY "):
             server.kill()
             raise SystemExit(f"the server did not start: {line!r}")
-        run_clients(int(line.split()[1]), load_pki(pki_dir), connections, threads)
+        _, port, started = line.split()
+        run_clients(int(port), load_pki(pki_dir), connections, threads)
         if server.wait(600):
             raise SystemExit("the server failed")
         per_thread = {}
@@ -110,7 +116,10 @@ def count(src: str, pki_dir: str, connections: int, threads: int) -> tuple[int, 
                 match = _TOTAL.search(handle.read())
             assert match, f"no summary line in {path}"
             per_thread[int(path.rsplit("-", 1)[1])] = int(match.group(1))
-        return sum(per_thread.values()), per_thread.get(2, 0)
+        # Threads are numbered in the order they started: the main thread 1, then
+        # the loops.
+        return (sum(per_thread.values()),
+                sum(per_thread.get(2 + index, 0) for index in range(int(started))))
 
 
 def main() -> None:
@@ -119,6 +128,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=150, help="connections counted")
     parser.add_argument("--warm", type=int, default=30, help="connections not counted")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
+    parser.add_argument("--loops", default="default",
+                        help="serve()'s handshake_loops (not for trees without it)")
     args = parser.parse_args()
     from sockets_peers import make_pki
 
@@ -126,11 +137,11 @@ def main() -> None:
         make_pki(pki_dir)
         print(f"# threaded serve(), {args.n} connections after {args.warm}, "
               f"{args.clients} client threads; K instructions per connection")
-        print("| tree | server process | loop thread | other threads |")
+        print("| tree | server process | loop threads | other threads |")
         print("|---|---:|---:|---:|")
         for src in args.src:
-            base = count(src, pki_dir, args.warm, args.clients)
-            more = count(src, pki_dir, args.warm + args.n, args.clients)
+            base = count(src, pki_dir, args.warm, args.clients, args.loops)
+            more = count(src, pki_dir, args.warm + args.n, args.clients, args.loops)
             total, loop = ((b - a) / args.n / 1000 for a, b in zip(base, more, strict=True))
             print(f"| {src} | {total:.1f} | {loop:.1f} | {total - loop:.1f} |", flush=True)
 

@@ -1,7 +1,8 @@
-"""glasstls.serve() runs every handshake on one loop thread and hands established
-connections to reused worker threads: a stalled handshake holds no thread and ends
-at its deadline, a failed one is logged and never reaches the handler, many at once
-complete, and each connection keeps a context of its own from config to handler."""
+"""glasstls.serve() runs every handshake on a loop thread (one of ``handshake_loops``)
+and hands established connections to reused worker threads: a stalled handshake
+holds no thread and ends at its deadline, a failed one is logged and never reaches
+the handler, many at once complete, each connection keeps a context of its own from
+config to handler, and the loops share the clients and end together."""
 
 from __future__ import annotations
 
@@ -31,16 +32,18 @@ def server_threads() -> list[str]:
     return sorted(t.name for t in threading.enumerate() if t.name.startswith("glasstls-"))
 
 
-def test_stalled_handshakes_hold_no_thread() -> None:
-    with serving() as server:
+@pytest.mark.parametrize("loops", [1, 2])
+def test_stalled_handshakes_hold_no_thread(loops: int) -> None:
+    with serving(handshake_loops=loops) as server:
         stalled = [socket.create_connection(server.address, timeout=PATIENCE)
                    for _ in range(20)]
         try:
             for sock in stalled:
                 sock.sendall(partial_client_hello())
             assert echoes(server)  # served while 20 handshakes wait
-            # The loop, and the one worker that served the echo: none per stalled client.
-            assert len(server_threads()) <= 2, server_threads()
+            # The loops, and the one worker that served the echo: none per stalled
+            # client.
+            assert len(server_threads()) <= loops + 1, server_threads()
             assert "glasstls-server" in server_threads()
         finally:
             for sock in stalled:
@@ -230,9 +233,13 @@ def test_close_without_abort_lets_a_handshake_under_way_finish() -> None:
     assert len(handled) == 2
 
 
-def test_connections_are_served_without_nagle_delays() -> None:
+@pytest.mark.parametrize("platform", ["linux", "darwin"])
+def test_connections_are_served_without_nagle_delays(
+        monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
     # A reply written while the session tickets are unacknowledged would otherwise
-    # wait for the client's delayed ACK.
+    # wait for the client's delayed ACK. (On Linux the listener's option is
+    # inherited; elsewhere it is set on each connection.)
+    monkeypatch.setattr("sys.platform", platform)
     options: list[int] = []
 
     def handler(sock: TLSSocket, address: Any) -> None:
@@ -268,3 +275,96 @@ def test_accept_backs_off_while_descriptors_run_out() -> None:
         finally:
             socket.socket._accept = accept  # type: ignore[attr-defined]
     assert 1 <= len(attempts) <= 10, len(attempts)  # 0.5 s of failures, 0.1 s apart
+
+
+def loop_of_each_client(names: list[str]) -> Any:
+    """A connection_config that notes the loop thread each handshake runs on."""
+    def connection_config(config: ServerConfig) -> ServerConfig:
+        names.append(threading.current_thread().name)
+        return config
+    return connection_config
+
+
+def test_a_second_client_goes_to_the_loop_with_fewer_handshakes() -> None:
+    # The first client stalls on one loop; the next goes to the other loop (the
+    # one with fewer handshakes), which serves it.
+    names: list[str] = []
+    with serving(handshake_loops=2, connection_config=loop_of_each_client(names)) as server, \
+            socket.create_connection(server.address, timeout=PATIENCE) as stalled:
+        stalled.sendall(partial_client_hello())
+        assert echoes(server)
+        assert echoes(server)
+    assert len(names) == 3 and names[0] != names[1], names
+    assert set(names) == {"glasstls-server", "glasstls-server-2"}, names
+
+
+def test_a_loop_held_in_a_callback_does_not_stop_the_other() -> None:
+    # connection_config runs on the loop that took the client: while it blocks, that
+    # loop runs nothing, and the other loop takes and serves the next clients.
+    release = threading.Event()
+    held: list[str] = []
+    served: list[str] = []
+
+    def connection_config(config: ServerConfig) -> ServerConfig:
+        if not held:
+            held.append(threading.current_thread().name)
+            release.wait(PATIENCE)
+        else:
+            served.append(threading.current_thread().name)
+        return config
+
+    with serving(handshake_loops=2, connection_config=connection_config) as server, \
+            socket.create_connection(server.address, timeout=PATIENCE) as first:
+        first.sendall(ClientConnection(client_config(), server_name="localhost").data_to_send())
+        try:
+            assert echoes(server) and echoes(server)
+        finally:
+            release.set()
+    assert len(held) == 1 and served and held[0] not in served, (held, served)
+
+
+def test_close_ends_every_loop_and_closes_the_listener() -> None:
+    server = glasstls.serve(("127.0.0.1", 0), echo, config=server_config(),
+                            handshake_loops=3)
+    try:
+        assert len([n for n in server_threads() if n.startswith("glasstls-server")]) == 3
+        assert echoes(server)
+    finally:
+        server.close()
+    assert server_threads() == []
+    with pytest.raises(OSError):
+        socket.create_connection(server.address, timeout=PATIENCE).close()
+
+
+def test_the_default_is_two_loops_on_two_cpus_or_more(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for cpus, loops in [(1, 1), (2, 2), (8, 2), (None, 1)]:
+        monkeypatch.setattr("os.cpu_count", lambda cpus=cpus: cpus)
+        server = glasstls.serve(("127.0.0.1", 0), echo, config=server_config())
+        try:
+            assert sum(n.startswith("glasstls-server") for n in server_threads()) == loops
+        finally:
+            server.close()
+
+
+def test_handshake_loops_must_be_at_least_one() -> None:
+    with pytest.raises(ValueError, match="handshake_loops"):
+        glasstls.serve(("127.0.0.1", 0), echo, config=server_config(), handshake_loops=0)
+
+
+def test_a_server_that_cannot_make_its_second_loop_starts_none(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pairs: list[tuple[socket.socket, socket.socket]] = []
+    socketpair = socket.socketpair
+
+    def one_pair_only(*args: Any) -> tuple[socket.socket, socket.socket]:
+        if pairs:
+            raise OSError(errno.EMFILE, "Too many open files")
+        pairs.append(socketpair(*args))
+        return pairs[-1]
+
+    monkeypatch.setattr(socket, "socketpair", one_pair_only)
+    with pytest.raises(OSError, match="Too many open files"):
+        glasstls.serve(("127.0.0.1", 0), echo, config=server_config(), handshake_loops=2)
+    assert server_threads() == []
+    assert len(pairs) == 1 and all(sock.fileno() == -1 for sock in pairs[0])

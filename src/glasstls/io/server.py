@@ -1,8 +1,9 @@
 """A threaded blocking server: ``serve(address, handler, config=...)``.
 
-One thread, the server's loop, accepts connections and runs every handshake on
-non-blocking sockets, each against its own ``handshake_timeout``; a connection
-whose handshake is done goes to a worker thread, which calls
+Loop threads (two on a machine with two CPUs or more, else one) accept
+connections and run their handshakes on non-blocking sockets, each against its
+own ``handshake_timeout``; a connection whose handshake is done goes to a worker
+thread, which calls
 ``handler(tls_socket, client_address)`` and closes the socket (with
 close_notify) when the handler returns. Workers are reused from one connection to
 the next. A failed handshake is logged and does not reach the handler.
@@ -18,21 +19,29 @@ connection a config of its own, say with its own trace callback.
         print("listening on", server.address)
         server.serve_forever()          # until server.close() from another thread
 
-Why one loop for the handshakes: a handshake is mostly Python holding the GIL,
+Why loops for the handshakes: a handshake is mostly Python holding the GIL,
 so handshakes on a thread each only interleave (every switch costing the others),
-and a client that stalls its handshake would hold a thread. On the loop a stalled
-client holds a descriptor and a slot, until its deadline. The loop runs the steps
-that one ``select()`` found ready in the order it found them (the order they
-became ready): taking the clients' last flights before newer clients' hellos
-measured 0.93x the rate with 200 clients (the clients then had less to do while
-the loop ran).
+and a client that stalls its handshake would hold a thread. On a loop a stalled
+client holds a descriptor and a slot, until its deadline. Why two loops: what a
+handshake does without the GIL (its system calls, the signature, the AEAD calls)
+runs on one loop while the other runs Python, which one loop alone leaves to the
+workers. Measured on a loaded 2-CPU machine: 0.95-1.21x the rate of one loop
+(1.05x at the median) with 64 clients, 1.19-1.21x with 200, at 1.04-1.32x the
+server's CPU per connection (GIL hand-offs); 4 and 8 loops measured worse. The
+loops share the listener, each with a selector of its own, and the next client
+goes to the loop with fewer handshakes. A loop runs the steps that one
+``select()`` found ready in the order it found them (the order they became
+ready): taking the clients' last flights before newer clients' hellos measured
+0.93x the rate with 200 clients (the clients then had less to do while the loop
+ran).
 
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
 ``threading.Condition`` allocates a lock per wait). The config's callbacks
-that run during a handshake (``connection_config``, trace, SNI) run on that loop:
-they should be quick. Each connection runs in a ``contextvars`` context of its own,
-from ``connection_config`` to the handler's end (as an asyncio task does), in
-which ``client_address()`` names its client.
+that run during a handshake (``connection_config``, trace, SNI) run on a loop:
+they should be quick (and may run on two loops at once). Each connection runs
+in a ``contextvars`` context of its own, from ``connection_config`` to the
+handler's end (as an asyncio task does), in which ``client_address()`` names its
+client.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ import queue
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -77,6 +87,9 @@ _ACCEPT_INTERVAL = 0.002
 # A worker with no connection to serve for this long ends (one is started again
 # when needed): a burst of clients does not leave its threads behind for good.
 WORKER_IDLE_TIMEOUT = 60.0
+# serve()'s default number of handshake loops, on a machine with at least as many
+# CPUs.
+DEFAULT_HANDSHAKE_LOOPS = 2
 
 Handler = Callable[[TLSSocket, Any], None]
 _Job = tuple[TLSSocket, Any, contextvars.Context]
@@ -191,14 +204,15 @@ class _Workers:
 
 
 class TLSServer:
-    """A listening socket whose handshakes run on one loop thread and whose
+    """A listening socket whose handshakes run on loop threads and whose
     connections are served on worker threads. Made by ``serve()``; stop it with
     ``close()`` (or a ``with`` block)."""
 
     def __init__(self, listener: socket.socket, handler: Handler, config: ServerConfig,
                  handshake_timeout: float | None, timeout: float | None,
                  max_connections: int | None = None,
-                 connection_config: ConnectionConfig | None = None) -> None:
+                 connection_config: ConnectionConfig | None = None,
+                 handshake_loops: int = 1) -> None:
         self._listener = listener
         self._handler = handler
         self._config = config
@@ -211,24 +225,37 @@ class TLSServer:
         self._stop = threading.Event()
         self._abort = False  # close(abort_connections=True): handshakes end too
         self._listener_closed = threading.Event()
-        self._wake_reader, self._wake_writer = socket.socketpair()
-        self._wake_reader.setblocking(False)
-        self._wake_writer.setblocking(False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self._wake_reader, selectors.EVENT_READ)
-        self._accepting = False  # the listener is registered with the selector
-        self._accept_again = 0.0  # after a failed accept(): when to try again
-        # Handshakes in the order they were accepted, which is the order of their
-        # deadlines (one handshake_timeout for all): the first expires first.
-        self._by_deadline: deque[_Handshake] = deque()
-        self._handshakes = 0
+        # After accept() failed for want of descriptors or memory: when the loops
+        # try again.
+        self._accept_again = 0.0
         self._workers = _Workers(self._serve_one)
         self._connections: set[TLSSocket] = set()
         listener.setblocking(False)
+        # TLS writes whole records already; Nagle would hold a small reply written
+        # while the session tickets are unacknowledged until the client's delayed
+        # ACK (40 ms on Linux). asyncio and Go set TCP_NODELAY too. Linux gives an
+        # accepted socket its listener's: set there once, not by a system call on
+        # a loop per connection (each also lets go of the GIL); elsewhere, on each.
+        self._nodelay_inherited = False
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError):
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._nodelay_inherited = True
         self._family = int(listener.family)
         self.address: Any = listener.getsockname()
-        self._loop = threading.Thread(target=self._run, name="glasstls-server", daemon=True)
-        self._loop.start()
+        self._loops: list[_Loop] = []
+        try:
+            for index in range(handshake_loops):
+                name = "glasstls-server" + (f"-{index + 1}" if index else "")
+                self._loops.append(_Loop(self, name))
+        except BaseException:  # no descriptors for a wake-up pair, say
+            for loop in self._loops:
+                loop.close()
+            raise
+        self._watching = len(self._loops)  # loops that watch the listener (under _lock)
+        self._running = len(self._loops)  # loops not ended (under _lock)
+        for loop in self._loops:
+            loop.thread.start()
 
     def serve_forever(self) -> None:
         """Block until ``close()`` is called (from another thread or a signal)."""
@@ -241,8 +268,10 @@ class TLSServer:
         handlers to end."""
         self._abort = self._abort or abort_connections
         self._stop.set()
-        self._wake()
-        if threading.current_thread() is not self._loop:
+        for loop in self._loops:
+            loop.wake()
+        on_a_loop = any(threading.current_thread() is loop.thread for loop in self._loops)
+        if not on_a_loop:
             self._listener_closed.wait()
         if abort_connections:
             with self._lock:
@@ -251,8 +280,9 @@ class TLSServer:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
         if wait:
-            if threading.current_thread() is not self._loop:
-                self._loop.join()
+            if not on_a_loop:
+                for loop in self._loops:
+                    loop.thread.join()
             self._workers.join()
 
     def __enter__(self) -> TLSServer:
@@ -262,17 +292,119 @@ class TLSServer:
                  traceback: TracebackType | None) -> None:
         self.close(abort_connections=True)
 
-    # -- the loop -------------------------------------------------------------------
+    # -- shared by the loops -------------------------------------------------------
 
-    def _wake(self) -> None:
+    def _stopped_watching(self) -> None:
+        """A loop no longer waits for the listener: the last one closes it (none
+        closes it under another's selector)."""
+        with self._lock:
+            self._watching -= 1
+            last = not self._watching
+        if last:
+            self._listener.close()
+            self._listener_closed.set()
+
+    def _loop_ended(self) -> None:
+        with self._lock:
+            self._running -= 1
+            last = not self._running
+        if last:
+            self._workers.stop()
+
+    def _take_slot(self) -> bool:
+        with self._lock:
+            if self._max_connections is not None and self._active >= self._max_connections:
+                return False
+            self._active += 1
+            return True
+
+    def _has_room(self) -> bool:
+        with self._lock:
+            return self._max_connections is None or self._active < self._max_connections
+
+    def _release_slot(self) -> None:
+        with self._lock:
+            was_full = self._max_connections is not None and (
+                self._active >= self._max_connections)
+            self._active -= 1
+        if was_full:
+            for loop in self._loops:  # to listen again
+                if threading.current_thread() is not loop.thread:
+                    loop.wake()
+
+    def _established(self, sock: TLSSocket, address: Any,
+                     context: contextvars.Context) -> None:
+        try:
+            # Here rather than on the worker: each system call lets go of the GIL; the
+            # loop, busy, mostly takes it straight back, while a worker that let go
+            # of it then waits for the loop to let go again (futex calls per
+            # connection went up from ~20 to 25-40 with this call on the worker).
+            sock.settimeout(self._timeout)
+            with self._lock:
+                self._connections.add(sock)
+            self._workers.submit(sock, address, context)
+        except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
+            context.run(logger.error, "no thread to serve %s (%s): connection "
+                        "closed", address, error)
+            with self._lock:
+                self._connections.discard(sock)
+            # Not served, so not ended as a served connection is: no close_notify.
+            sock._channel.abandon("no thread to serve it")
+            sock.close()
+            self._release_slot()
+
+    # -- a worker -------------------------------------------------------------------
+
+    def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
+        try:
+            context.run(self._handle, sock, address)
+        finally:
+            with self._lock:
+                self._connections.discard(sock)
+            self._release_slot()
+
+    def _handle(self, sock: TLSSocket, address: Any) -> None:
+        try:
+            with sock:
+                self._handler(sock, address)
+        except Exception:
+            logger.exception("handler for %s failed", address)
+
+
+class _Loop:
+    """A thread that accepts connections and runs their handshakes on non-blocking
+    sockets, with a selector of its own. The loops of a server share its listener:
+    each takes the clients waiting in the backlog when it finds it readable, and
+    keeps the handshakes it accepted until they are done."""
+
+    def __init__(self, server: TLSServer, name: str) -> None:
+        self._server = server
+        self._listener = server._listener
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._wake_reader.setblocking(False)
+        self._wake_writer.setblocking(False)
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._wake_reader, selectors.EVENT_READ)
+        self._watching = True  # not yet done with the listener
+        self._accepting = False  # the listener is registered with the selector
+        # When this loop listens again after leaving the clients to another loop.
+        self._listen_again = 0.0
+        # Handshakes in the order they were accepted, which is the order of their
+        # deadlines (one handshake_timeout for all): the first expires first.
+        self._by_deadline: deque[_Handshake] = deque()
+        self._handshakes = 0
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def wake(self) -> None:
         with contextlib.suppress(OSError):  # full (it will wake anyway) or closed
             self._wake_writer.send(b"x")
 
     def _run(self) -> None:
+        server = self._server
         try:
             while True:
                 self._update_listener()
-                if self._stop.is_set() and (self._abort or not self._handshakes):
+                if server._stop.is_set() and (server._abort or not self._handshakes):
                     return
                 accepted = time.monotonic()
                 for key, _ in self._selector.select(self._select_timeout()):
@@ -287,26 +419,30 @@ class TLSServer:
                             self._accept()  # the clients that came meanwhile
                             accepted = time.monotonic()
                 self._expire()
-        except Exception:  # a bug: say so; the handshakes under way end, handlers go on
-            logger.exception("the server loop failed: no more connections are accepted")
+        except Exception:  # a bug: say so; its handshakes end, handlers go on
+            logger.exception("a server loop failed: its handshakes end")
         finally:
             for handshake in list(self._by_deadline):
                 self._end(handshake)
-            self._close_listener()
-            self._workers.stop()
-            self._selector.close()
-            self._wake_reader.close()
-            self._wake_writer.close()
+            self._stop_watching()
+            self.close()
+            server._loop_ended()
+
+    def close(self) -> None:
+        """Close the selector and the wake-up pair (the loop has ended, or never ran)."""
+        self._selector.close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
     def _update_listener(self) -> None:
         """Listen while there is room (the rest wait in the backlog), not during a
         back-off, and not once closing."""
-        if self._stop.is_set():
-            self._close_listener()
+        if self._server._stop.is_set():
+            self._stop_watching()
             return
-        with self._lock:
-            room = self._max_connections is None or self._active < self._max_connections
-        wanted = room and time.monotonic() >= self._accept_again
+        now = time.monotonic()
+        wanted = (self._server._has_room() and now >= self._server._accept_again
+                  and now >= self._listen_again)
         if wanted != self._accepting:
             if wanted:
                 self._selector.register(self._listener, selectors.EVENT_READ)
@@ -314,13 +450,13 @@ class TLSServer:
                 self._selector.unregister(self._listener)
             self._accepting = wanted
 
-    def _close_listener(self) -> None:
-        if not self._listener_closed.is_set():
+    def _stop_watching(self) -> None:
+        if self._watching:
             if self._accepting:
                 self._selector.unregister(self._listener)
                 self._accepting = False
-            self._listener.close()
-            self._listener_closed.set()
+            self._watching = False
+            self._server._stopped_watching()
 
     def _select_timeout(self) -> float | None:
         """Until the first handshake deadline or the end of an accept back-off."""
@@ -329,8 +465,8 @@ class TLSServer:
         while queue and queue[0].sock is None:
             queue.popleft()
         wakes = [queue[0].deadline] if queue and queue[0].deadline is not None else []
-        if self._accept_again > now:
-            wakes.append(self._accept_again)
+        wakes += [wake for wake in (self._server._accept_again, self._listen_again)
+                  if wake > now]
         return max(0.0, min(wakes) - now) if wakes else None
 
     def _expire(self) -> None:
@@ -344,22 +480,34 @@ class TLSServer:
 
     def _accept(self) -> None:
         """Take every client waiting in the backlog, while there is room."""
+        server = self._server
         while self._accepting:
-            with self._lock:
-                if self._max_connections is not None and self._active >= self._max_connections:
-                    return
-                self._active += 1
+            if time.monotonic() < server._accept_again:
+                # Another loop found the descriptors or memory gone: all back off.
+                self._update_listener()
+                return
+            if any(self._handshakes > loop._handshakes and loop._accepting
+                   for loop in server._loops):
+                # The clients go to a loop with fewer handshakes (one that took a
+                # whole backlog would make them wait while another loop idles);
+                # this one looks again a little later instead of finding the
+                # listener readable at every turn until that loop has taken them.
+                self._listen_again = time.monotonic() + _ACCEPT_INTERVAL
+                self._update_listener()
+                return
+            if not server._take_slot():
+                return
             try:
                 # The descriptor alone: the TLSSocket is the only socket object made.
                 fd, address = self._listener._accept()  # type: ignore[attr-defined]
             except OSError as error:
-                self._release_slot()
+                server._release_slot()
                 if not isinstance(error, BlockingIOError | InterruptedError):
                     logger.debug("accept failed: %s", error)
                     if error.errno in _OUT_OF_RESOURCES:
                         # The client stays in the backlog and the listener stays
                         # readable: wait for descriptors or memory to come back.
-                        self._accept_again = time.monotonic() + ACCEPT_BACKOFF
+                        server._accept_again = time.monotonic() + ACCEPT_BACKOFF
                         self._update_listener()
                 return
             context = contextvars.copy_context()
@@ -372,28 +520,27 @@ class TLSServer:
 
     def _start_handshake(self, fd: int, address: Any,
                          context: contextvars.Context) -> _Handshake | None:
+        server = self._server
         try:
-            config = (self._connection_config(self._config)
-                      if self._connection_config is not None else self._config)
+            config = (server._connection_config(server._config)
+                      if server._connection_config is not None else server._config)
         except Exception:
             logger.exception("connection_config for %s failed", address)
             os.close(fd)
-            self._release_slot()
+            server._release_slot()
             return None
         try:
-            sock = TLSSocket._accepted(fd, self._family, self._listener.proto,
+            sock = TLSSocket._accepted(fd, server._family, self._listener.proto,
                                        lambda: TLSChannel.server(config))
         except Exception as error:  # the descriptor is closed
             logger.info("TLS handshake with %s failed: %s", address, error)
-            self._release_slot()
+            server._release_slot()
             return None
-        with contextlib.suppress(OSError):
-            # TLS writes whole records already; Nagle would hold a small reply
-            # written while the session tickets are unacknowledged until the
-            # client's delayed ACK (40 ms on Linux). asyncio and Go do the same.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        deadline = (time.monotonic() + self._handshake_timeout
-                    if self._handshake_timeout is not None else None)
+        if not server._nodelay_inherited:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        deadline = (time.monotonic() + server._handshake_timeout
+                    if server._handshake_timeout is not None else None)
         handshake = _Handshake(sock, address, context, deadline)
         self._by_deadline.append(handshake)
         self._handshakes += 1
@@ -402,7 +549,9 @@ class TLSServer:
     def _advance(self, handshake: _Handshake) -> None:
         # A worker enters the connection's context: only once the loop has left it.
         if handshake.context.run(self._step, handshake):
-            self._established(handshake)
+            sock = self._forget(handshake)
+            assert sock is not None
+            self._server._established(sock, handshake.address, handshake.context)
 
     def _step(self, handshake: _Handshake) -> bool:
         """Take the handshake as far as the socket allows, then wait for what it
@@ -454,62 +603,16 @@ class TLSServer:
         if error is not None and not logged:
             logger.info("TLS handshake with %s failed: %s", handshake.address, error)
         sock.close()
-        self._release_slot()
-
-    def _established(self, handshake: _Handshake) -> None:
-        sock = self._forget(handshake)
-        assert sock is not None
-        try:
-            # Here rather than on the worker: each system call lets go of the GIL; the
-            # loop, busy, mostly takes it straight back, while a worker that let go
-            # of it then waits for the loop to let go again (futex calls per
-            # connection went up from ~20 to 25-40 with this call on the worker).
-            sock.settimeout(self._timeout)
-            with self._lock:
-                self._connections.add(sock)
-            self._workers.submit(sock, handshake.address, handshake.context)
-        except Exception as error:  # RuntimeError ("can't start new thread"), MemoryError
-            handshake.context.run(logger.error, "no thread to serve %s (%s): connection "
-                                  "closed", handshake.address, error)
-            with self._lock:
-                self._connections.discard(sock)
-            # Not served, so not ended as a served connection is: no close_notify.
-            sock._channel.abandon("no thread to serve it")
-            sock.close()
-            self._release_slot()
-
-    def _release_slot(self) -> None:
-        with self._lock:
-            was_full = self._max_connections is not None and (
-                self._active >= self._max_connections)
-            self._active -= 1
-        if was_full and threading.current_thread() is not self._loop:
-            self._wake()  # to listen again
-
-    # -- a worker -------------------------------------------------------------------
-
-    def _serve_one(self, sock: TLSSocket, address: Any, context: contextvars.Context) -> None:
-        try:
-            context.run(self._handle, sock, address)
-        finally:
-            with self._lock:
-                self._connections.discard(sock)
-            self._release_slot()
-
-    def _handle(self, sock: TLSSocket, address: Any) -> None:
-        try:
-            with sock:
-                self._handler(sock, address)
-        except Exception:
-            logger.exception("handler for %s failed", address)
+        self._server._release_slot()
 
 
 def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
           backlog: int = 128, handshake_timeout: float | None = 30.0,
           timeout: float | None = None, reuse_address: bool = True,
           max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
-          connection_config: ConnectionConfig | None = None) -> TLSServer:
-    """Listen on ``address``; run the handshakes on one thread and serve each
+          connection_config: ConnectionConfig | None = None,
+          handshake_loops: int | None = None) -> TLSServer:
+    """Listen on ``address``; run the handshakes on loop threads and serve each
     connection on a worker thread.
 
     ``handler(sock, client_address)`` gets a ``TLSSocket`` whose handshake is
@@ -524,6 +627,9 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
     goes on accepting. ``connection_config(config)``, when given, makes each
     connection's own config, e.g. ``lambda c: dataclasses.replace(c,
     trace=Recorder())``; the handler finds it in ``sock.connection.config``.
+    ``handshake_loops`` is how many threads run handshakes (default: two, or one
+    on a single CPU); ``handshake_loops=1`` runs every callback of a handshake
+    (``connection_config``, trace, SNI) on one thread.
 
     >>> server = glasstls.serve(("127.0.0.1", 0), echo, config=config)
     >>> host, port = server.address
@@ -531,6 +637,10 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
     """
     if max_connections is not None and max_connections < 1:
         raise ValueError("max_connections must be at least 1 (or None)")
+    if handshake_loops is None:
+        handshake_loops = min(DEFAULT_HANDSHAKE_LOOPS, os.cpu_count() or 1)
+    elif handshake_loops < 1:
+        raise ValueError("handshake_loops must be at least 1 (or None)")
     server_config = with_environment_keylog(config)
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -540,7 +650,7 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
         listener.bind(address)
         listener.listen(backlog)
         return TLSServer(listener, handler, server_config, handshake_timeout, timeout,
-                         max_connections, connection_config)
+                         max_connections, connection_config, handshake_loops)
     except BaseException:
         listener.close()
         raise
