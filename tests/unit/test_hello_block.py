@@ -336,6 +336,7 @@ def test_a_hello_of_the_last_one_s_shape_is_read_as_the_codec_reads_it(
     # size (and another PSK). Made from the first hello's reading, with its own share.
     first = _with_one_share(block, at, ext.KeyShareEntry(group, shares[0]), psks[0])
     second = _with_one_share(block, at, ext.KeyShareEntry(group, shares[1]), psks[1])
+    hello_block.forget_shape()
     outcome = _agree(first)
     if outcome[0] != "parsed" or hello_block.read_client_hello(first) is None:
         return  # left to the codec (a reference-only extension refused): no shape
@@ -359,15 +360,17 @@ def test_a_damaged_hello_after_one_of_its_shape_gets_the_codec_s_outcome(
     # length kept consistent): in the key_exchange it still matches the shape, in the
     # PSK it is read by the PSK's reader, anywhere else it must not match.
     hello = _with_one_share(block, at, ext.KeyShareEntry(0x1D, share), psk)
+    hello_block.forget_shape()
     _agree(hello)
     body = hello[len(_FIXED) + 4 + 2:]
     _agree(_with_block(_damaged(body, damage, change, byte)))
 
 
-def test_a_hello_with_another_share_size_or_extension_is_not_of_the_shape() -> None:
+def test_hellos_of_other_shapes_are_read_anew_and_take_the_shape_only_in_a_row() -> None:
     share = ext.KeyShare((ext.KeyShareEntry(0x1D, bytes(32)),))
     names = ext.ServerNameList(b"localhost", ())
     hello = _with_block(_encoded((names, share, ext.Empty(X.extended_master_secret))))
+    hello_block.forget_shape()
     assert _agree(hello)[0] == "parsed"
     block_at = len(_FIXED) + 4 + 2
     same = _with_block(_encoded((names, ext.KeyShare((ext.KeyShareEntry(0x1D, b"\x01" * 32),)),
@@ -387,3 +390,14 @@ def test_a_hello_with_another_share_size_or_extension_is_not_of_the_shape() -> N
         raw = _with_block(_encoded(other))
         assert hello_block._same_shape(raw, block_at, len(raw)) is None
         assert _agree(raw)[1][5] == other
+    # Those five did not take the shape's place; three more in a row do.
+    assert hello_block._same_shape(same, block_at, len(same)) is not None
+    others = [_with_block(_encoded((ext.ServerNameList(b"host%d" % i, ()), share)))
+              for i in range(hello_block._MISSES_BEFORE_FORGETTING)]
+    for raw in others[:3]:
+        _agree(raw)
+    assert hello_block._same_shape(same, block_at, len(same)) is not None  # a hit: count anew
+    for raw in others:
+        _agree(raw)
+    assert hello_block._same_shape(same, block_at, len(same)) is None
+    assert hello_block._same_shape(others[-1], block_at, len(others[-1])) is not None

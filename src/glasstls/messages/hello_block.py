@@ -144,27 +144,33 @@ class _Shape:
     reader), so the block is what ``_read_block`` would return: tests/unit/
     test_hello_block.py checks it against the codec with hypothesis."""
 
-    __slots__ = ("by_type", "extensions", "group", "head", "index", "psk", "share_length",
-                 "tail")
+    __slots__ = ("by_type", "extensions", "group", "head", "index", "misses", "psk",
+                 "share_length", "tail")
 
     def __init__(self, head: bytes, share_length: int, tail: bytes, psk: bool,
-                 block: ExtensionBlock, group: int) -> None:
+                 block: ExtensionBlock, index: int, group: int) -> None:
         self.head = head  # the block's bytes up to the key_exchange (after its length)
         self.share_length = share_length
         self.tail = tail  # after the key_exchange, up to pre_shared_key or the end
         self.psk = psk  # pre_shared_key follows the tail
-        # The extensions read, without pre_shared_key; the key share's index among them.
+        # The extensions read, without pre_shared_key, and the key share's index.
         self.extensions = list(block[:-1] if psk else block)
         self.by_type = dict(block.by_type)
         self.by_type.pop(X.pre_shared_key, None)
-        self.index = self.extensions.index(block.by_type[X.key_share])
+        self.index = index
         self.group = group
+        # Hellos read since the last one of this shape (see _remember_shape).
+        self.misses = 0
 
 
-# The shape of the last hello read by _read_block that had one (one for the process:
-# an object assigned whole, so threads can share it; a hello that does not match it
-# costs a length compare or two).
+# The shape remembered (one for the process: an object assigned whole, so threads can
+# share it; a hello that does not match it costs a length compare or two).
 _last_shape: _Shape | None = None
+# Hellos of other shapes in a row after which the next one's is remembered instead:
+# a server's clients of one kind keep the shape, one client of another kind now and
+# then does not take it away from them, and clients whose hellos all differ (Chrome
+# shuffles its extensions) pay for remembering one hello in this many.
+_MISSES_BEFORE_FORGETTING = 8
 
 
 def _same_shape(data: bytes, start: int, end: int) -> ExtensionBlock | None:
@@ -179,6 +185,8 @@ def _same_shape(data: bytes, start: int, end: int) -> ExtensionBlock | None:
             or not data.startswith(shape.head, start)
             or not data.startswith(shape.tail, share_end)):
         return None
+    if shape.misses:
+        shape.misses = 0
     psk = None
     if shape.psk:
         # The pre_shared_key entry, filling the rest of the block (RFC 8446 §4.2.11:
@@ -202,28 +210,45 @@ def _same_shape(data: bytes, start: int, end: int) -> ExtensionBlock | None:
     return block
 
 
-def _remember_shape(data: bytes, start: int, end: int, block: ExtensionBlock) -> None:
-    """Remember the shape of a block ``_read_block`` read, if it offered one key
-    share (and nothing but the key share and a PSK would change from hello to hello)."""
+def forget_shape() -> None:
+    """Remember no shape: the next hello read by ``_read_block`` gives its own (tests)."""
     global _last_shape
+    _last_shape = None
+
+
+def _remember_shape(data: bytes, start: int, end: int, block: ExtensionBlock) -> None:
+    """Remember the shape of a block ``_read_block`` read (one not of the shape
+    remembered), if it offered one key share, unless the shape remembered still
+    serves (``_MISSES_BEFORE_FORGETTING``)."""
+    global _last_shape
+    shape = _last_shape
+    if shape is not None:
+        shape.misses += 1
+        if shape.misses < _MISSES_BEFORE_FORGETTING:
+            return
     key_share = block.by_type.get(X.key_share)
     if type(key_share) is not KeyShare or len(key_share.entries) != 1:
         return
-    # Where the key share's body and pre_shared_key are: the entries walked again
-    # (their lengths were checked by _read_block).
-    share_at = share_end = psk_at = end
-    pos = start
-    while pos < end:
+    # Where the key share's body is, and pre_shared_key (last when there is one): the
+    # entries walked again (_read_block checked their lengths), as far as needed.
+    pos, index = start, 0
+    while True:
         ext_type, size = _TYPE_AND_LENGTH.unpack_from(data, pos)
         if ext_type == X.key_share:
-            # KeyShareEntry client_shares<0..2^16-1> of one entry: the list's length,
-            # the group, the key_exchange's length, then the key_exchange.
-            share_at, share_end = pos + 10, pos + 4 + size
-        elif ext_type == X.pre_shared_key:
-            psk_at = pos
+            break
         pos += 4 + size
+        index += 1
+    # KeyShareEntry client_shares<0..2^16-1> of one entry: the list's length, the
+    # group, the key_exchange's length, then the key_exchange.
+    share_at, share_end = pos + 10, pos + 4 + size
+    psk_at = end
+    if type(block[-1]) is PreSharedKey:
+        pos = share_end
+        while pos < end:
+            psk_at = pos
+            pos += 4 + ((data[pos + 2] << 8) | data[pos + 3])
     _last_shape = _Shape(data[start:share_at], share_end - share_at, data[share_end:psk_at],
-                         psk_at != end, block, key_share.entries[0].group)
+                         psk_at != end, block, index, key_share.entries[0].group)
 
 
 def _u16_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
