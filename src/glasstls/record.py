@@ -245,6 +245,12 @@ class Tls13Protection(Protection):
                                else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
         self.sequence = sequence + 1
+        length = len(inner) - 1
+        if 0 <= length <= MAX_PLAINTEXT and inner[length] in _PROTECTED_TYPES:
+            # The usual record: its content type last, no padding, within the limit
+            # (what _inner_plaintext finds of it, without the call); any other is
+            # checked there.
+            return inner[length], inner, length
         return _inner_plaintext(inner)
 
     def open_run(self, buffer: bytes, position: int, largest: int,
