@@ -63,6 +63,12 @@ from .extensions import (
     write_extensions,
 )
 from .hello_block import HelloFields, read_client_hello
+from .server_reads import (
+    ServerHelloFields,
+    TicketFields,
+    read_new_session_ticket,
+    read_server_hello,
+)
 
 NAMES: dict[int, str] = {
     H.hello_request: "HelloRequest", H.client_hello: "ClientHello",
@@ -239,6 +245,13 @@ class ServerHello:
 
     @classmethod
     def parse(cls, raw: bytes) -> ServerHello:
+        # The usual TLS 1.3 ServerHello is read with offsets (server_reads.py); any
+        # other with the codec, which refuses it with its exact alert and message.
+        return cls(*(read_server_hello(raw) or cls.read_fields(raw)), raw)
+
+    @staticmethod
+    def read_fields(raw: bytes) -> ServerHelloFields:
+        """The fields of ``parse`` read with the codec (the reference reading)."""
         with body_reader(raw) as r:
             legacy_version = r.u16()
             random = r.raw(32)
@@ -247,7 +260,7 @@ class ServerHello:
             compression = r.u8()
             where = HRR if random == HELLO_RETRY_REQUEST_RANDOM else SH
             extensions = parse_extensions(r, where) if r.remaining else ()
-        return cls(legacy_version, random, session_id, suite, compression, extensions, raw)
+        return legacy_version, random, session_id, suite, compression, extensions
 
     def write_body(self, w: Writer) -> None:
         # Into the buffer directly, without a writer call per field (every handshake
@@ -550,9 +563,15 @@ class NewSessionTicket13:
 
     @classmethod
     def parse(cls, raw: bytes) -> NewSessionTicket13:
+        # As ServerHello.parse: the usual ticket with offsets, any other with the codec.
+        return cls(*(read_new_session_ticket(raw) or cls.read_fields(raw)), raw)
+
+    @staticmethod
+    def read_fields(raw: bytes) -> TicketFields:
+        """The fields of ``parse`` read with the codec (the reference reading)."""
         with body_reader(raw) as r:
-            return cls(r.u32(), r.u32(), r.opaque(1), r.opaque(2, minimum=1),
-                       parse_extensions(r, NST), raw)
+            return (r.u32(), r.u32(), r.opaque(1), r.opaque(2, minimum=1),
+                    parse_extensions(r, NST))
 
     def write_body(self, w: Writer) -> None:
         w.u32(self.ticket_lifetime)
