@@ -147,3 +147,91 @@ def test_a_ticket_with_an_empty_ticket_or_another_extension_is_the_codec_s() -> 
     assert server_reads.read_new_session_ticket(other) is None
     assert _ticket(other)[0] == "parsed"
     assert X.early_data not in _ticket(other)[2]
+
+
+# -- EncryptedExtensions, Certificate, CertificateVerify -----------------------------
+# Their codec readings, as the messages' parse methods make them when the offsets
+# readers give up.
+
+def _codec_encrypted_extensions(raw: bytes) -> Any:
+    with hs.body_reader(raw) as r:
+        return (ext.parse_extensions(r, ext.EE),)
+
+
+def _codec_certificate(raw: bytes) -> Any:
+    entries = []
+    with hs.body_reader(raw) as r:
+        context = r.opaque(1)
+        with r.vector(3) as body:
+            while body.remaining:
+                cert = body.opaque(3, minimum=1)
+                entries.append((cert, ext.parse_extensions(body, ext.CT)))
+    return context, entries, ext.ExtensionBlock()  # (no block of its own to compare)
+
+
+def _codec_certificate_verify(raw: bytes) -> Any:
+    with hs.body_reader(raw) as r:
+        return r.u16(), r.opaque(2), ext.ExtensionBlock()
+
+
+def _certificate_outcome(read: Any, raw: bytes) -> Any:
+    outcome = _outcome(read, raw)
+    if outcome[0] != "parsed":
+        return outcome
+    context, entries = outcome[1][:2]
+    return ("parsed", context, [(cert, tuple(block), dict(block.by_type))
+                                for cert, block in entries])
+
+
+_USUAL_CERTIFICATE = st.builds(
+    hs.Certificate13, st.binary(max_size=10),
+    st.lists(st.binary(min_size=1, max_size=80).map(hs.CertificateEntry),
+             max_size=4).map(tuple))
+_CERTIFICATE_VERIFY = st.builds(hs.CertificateVerify, u16, st.binary(max_size=300))
+
+
+@SETTINGS
+@given(message=st.one_of(st.just(hs.EncryptedExtensions(())),
+                         MESSAGES["EncryptedExtensions"]), **_DAMAGE)
+def test_encrypted_extensions_damaged_or_not_get_the_codec_s_outcome(
+        message: hs.EncryptedExtensions, at: int, change: str, byte: int) -> None:
+    raw = hs.serialize(message)
+    for each in (raw, _damaged(raw, at, change, byte)):
+        reference = _outcome(_codec_encrypted_extensions, each)
+        extensions = server_reads.read_encrypted_extensions(each)
+        if extensions is not None:
+            assert reference == _outcome(lambda _: (extensions,), each)  # noqa: B023
+    assert server_reads.read_encrypted_extensions(raw) is not None or message.extensions
+    assert hs.EncryptedExtensions.parse(raw) == message
+
+
+@SETTINGS
+@given(message=st.one_of(_USUAL_CERTIFICATE, MESSAGES["Certificate13"]), **_DAMAGE)
+def test_a_certificate_damaged_or_not_gets_the_codec_s_outcome(
+        message: hs.Certificate13, at: int, change: str, byte: int) -> None:
+    raw = hs.serialize(message)
+    for each in (raw, _damaged(raw, at, change, byte)):
+        reference = _certificate_outcome(_codec_certificate, each)
+        fields = server_reads.read_certificate(each)
+        if fields is not None:
+            assert reference == _certificate_outcome(
+                lambda _: (*fields, ext.ExtensionBlock()), each)  # noqa: B023
+    if not any(entry.extensions for entry in message.certificate_list):
+        assert server_reads.read_certificate(raw) is not None
+    assert hs.Certificate13.parse(raw) == message
+
+
+@SETTINGS
+@given(message=_CERTIFICATE_VERIFY, **_DAMAGE)
+def test_a_certificate_verify_damaged_or_not_gets_the_codec_s_outcome(
+        message: hs.CertificateVerify, at: int, change: str, byte: int) -> None:
+    raw = hs.serialize(message)
+    for each in (raw, _damaged(raw, at, change, byte)):
+        reference = _outcome(_codec_certificate_verify, each)
+        fields = server_reads.read_certificate_verify(each)
+        if fields is not None:
+            assert reference == _outcome(lambda _: (*fields, ext.ExtensionBlock()),  # noqa: B023
+                                         each)
+        else:
+            assert reference[0] != "parsed"
+    assert hs.CertificateVerify.parse(raw) == message

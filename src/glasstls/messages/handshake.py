@@ -66,6 +66,9 @@ from .hello_block import HelloFields, read_client_hello
 from .server_reads import (
     ServerHelloFields,
     TicketFields,
+    read_certificate,
+    read_certificate_verify,
+    read_encrypted_extensions,
     read_new_session_ticket,
     read_server_hello,
 )
@@ -315,6 +318,10 @@ class EncryptedExtensions:
 
     @classmethod
     def parse(cls, raw: bytes) -> EncryptedExtensions:
+        # With no extension, read with offsets (server_reads.py); else with the codec.
+        extensions = read_encrypted_extensions(raw)
+        if extensions is not None:
+            return cls(extensions, raw)
         with body_reader(raw) as r:
             return cls(parse_extensions(r, EE), raw)
 
@@ -347,6 +354,12 @@ class Certificate13:
 
     @classmethod
     def parse(cls, raw: bytes) -> Certificate13:
+        # Entries without extensions read with offsets (server_reads.py); any other
+        # Certificate with the codec, which refuses it with its exact alert and message.
+        fields = read_certificate(raw)
+        if fields is not None:
+            return cls(fields[0], tuple([CertificateEntry(*entry) for entry in fields[1]]),
+                       raw)
         entries = []
         with body_reader(raw) as r:
             context = r.opaque(1)
@@ -514,6 +527,9 @@ class CertificateVerify:
 
     @classmethod
     def parse(cls, raw: bytes) -> CertificateVerify:
+        fields = read_certificate_verify(raw)  # with offsets; the codec refuses any other
+        if fields is not None:
+            return cls(*fields, raw)
         with body_reader(raw) as r:
             return cls(r.u16(), r.opaque(2), raw)
 

@@ -1,5 +1,7 @@
-"""The two messages a TLS 1.3 client reads in every handshake whose shape hardly
-varies, read straight from their bytes: the ServerHello and the NewSessionTicket.
+"""The messages a TLS 1.3 client reads in every full handshake, in the shapes servers
+send them, read straight from their bytes: the ServerHello, EncryptedExtensions with
+no extension, a Certificate whose entries carry none, the CertificateVerify, and the
+NewSessionTicket.
 
 The codec reads a message through ``Reader``: a call per field, a sub-reader per
 vector and per extension, an end check per body; for a ServerHello that was about
@@ -41,6 +43,61 @@ _EARLY_DATA_ONLY = struct.Struct(">HHHI")
 
 ServerHelloFields = tuple[int, bytes, bytes, int, int, tuple[Extension, ...]]
 TicketFields = tuple[int, int, bytes, bytes, tuple[Extension, ...]]
+CertificateFields = tuple[bytes, list[tuple[bytes, tuple[Extension, ...]]]]
+
+
+def _no_extensions() -> ExtensionBlock:
+    """An empty extension block, as ``parse_extensions`` reads one."""
+    block = ExtensionBlock()
+    block.by_type = {}
+    return block
+
+
+def read_encrypted_extensions(raw: bytes) -> tuple[Extension, ...] | None:
+    """An EncryptedExtensions' extensions when it has none (OpenSSL's answer to a
+    client that asked for nothing the server takes up); None otherwise."""
+    if raw[1:] != b"\x00\x00\x02\x00\x00":  # the header's length (2), an empty block
+        return None
+    return _no_extensions()
+
+
+def read_certificate(raw: bytes) -> CertificateFields | None:
+    """A TLS 1.3 Certificate's request context and entries (cert_data, extensions)
+    when no entry has an extension (a server's chain without staples or SCTs); None
+    otherwise."""
+    end = len(raw)
+    # The header's length, certificate_request_context<0..2^8-1>, then
+    # CertificateEntry certificate_list<0..2^24-1>, which fills the rest.
+    if end < 5:
+        return None
+    list_at = 5 + raw[4] + 3
+    if (raw[1] << 16 | raw[2] << 8 | raw[3]) != end - 4 or list_at > end or (
+            list_at + (raw[list_at - 3] << 16 | raw[list_at - 2] << 8 | raw[list_at - 1])
+            != end):
+        return None
+    entries: list[tuple[bytes, tuple[Extension, ...]]] = []
+    pos = list_at
+    while pos < end:
+        # opaque cert_data<1..2^24-1>, then an empty Extension extensions<0..2^16-1>.
+        start = pos + 3
+        if start > end:
+            return None
+        stop = start + (raw[pos] << 16 | raw[pos + 1] << 8 | raw[pos + 2])
+        if stop == start or stop + 2 > end or raw[stop] or raw[stop + 1]:
+            return None
+        entries.append((raw[start:stop], _no_extensions()))
+        pos = stop + 2
+    return raw[5:list_at - 3], entries
+
+
+def read_certificate_verify(raw: bytes) -> tuple[int, bytes] | None:
+    """A CertificateVerify's algorithm and signature<0..2^16-1>, or None when its
+    lengths do not add up."""
+    end = len(raw)
+    if (end < 8 or (raw[1] << 16 | raw[2] << 8 | raw[3]) != end - 4
+            or (raw[6] << 8 | raw[7]) != end - 8):
+        return None
+    return (raw[4] << 8 | raw[5]), raw[8:]
 
 
 def read_server_hello(raw: bytes) -> ServerHelloFields | None:
