@@ -13,8 +13,8 @@ contains NAME.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import contextlib
+import dataclasses
 import os
 import ssl
 import sys
