@@ -562,8 +562,14 @@ class _Connection:
         try:
             while size - position >= 4:
                 (header,) = _unpack_message_header(data, position)
-                parser = _expected(self._state, core, header >> 24, header & 0xFFFFFF)
-                end = position + 4 + (header & 0xFFFFFF)
+                length = header & 0xFFFFFF
+                # _expected's usual answer without the call: a parser for a message
+                # within its bound; _expected refuses any other (or ignores it).
+                parser = self._state.expects.get(header >> 24)
+                if parser is None or length > MAX_MESSAGE.get(header >> 24,
+                                                              MAX_HANDSHAKE_MESSAGE):
+                    parser = _expected(self._state, core, header >> 24, length)
+                end = position + 4 + length
                 if size < end:
                     break
                 raw = bytes(data[position:end])

@@ -245,6 +245,12 @@ class Tls13Protection(Protection):
                                else "record authentication failed") from None
         # Counted only once authentic, so that skipped 0-RTT records leave it alone.
         self.sequence = sequence + 1
+        length = len(inner) - 1
+        if 0 <= length <= MAX_PLAINTEXT and inner[length] in _PROTECTED_TYPES:
+            # The usual record: its content type last, no padding, within the limit
+            # (what _inner_plaintext finds of it, without the call); any other is
+            # checked there.
+            return inner[length], inner, length
         return _inner_plaintext(inner)
 
     def open_run(self, buffer: bytes, position: int, largest: int,
@@ -296,8 +302,12 @@ class Tls13Protection(Protection):
                 inner = bytes(full.buffer)  # padded, or another type: the general way
             length = len(inner) - 1
             if not (0 < length <= MAX_PLAINTEXT and inner[length] == _APPLICATION_DATA):
-                # Padded, empty, or not application data: the general way.
-                content_type, inner, length = _inner_plaintext(inner)
+                # Padded, empty, or not application data: the general way (a handshake
+                # message or an alert unpadded, as usual, without _inner_plaintext's call).
+                if 0 <= length <= MAX_PLAINTEXT and inner[length] in _PROTECTED_TYPES:
+                    content_type = inner[length]
+                else:
+                    content_type, inner, length = _inner_plaintext(inner)
                 if content_type != _APPLICATION_DATA or not 0 < length <= MAX_PLAINTEXT:
                     return position, _opened(content_type, inner[:length])
             # A view spares the copy that slicing off the type byte makes.

@@ -303,3 +303,101 @@ def test_the_extension_cap_is_the_codec_s_in_short_and_long_blocks(count: int,
     else:
         assert outcome[0] == "DecodeError"
         assert hello_block.read_client_hello(_with_block(b"".join(entries))) is None
+
+
+# -- a hello of the last one's shape (hello_block._same_shape) ---------------------
+
+def _with_one_share(block: tuple[Any, ...], at: int, share: Any, psk: Any) -> bytes:
+    """A hello of ``block``'s extensions (any key_share or PSK of its own left out)
+    with the one-entry key share ``share`` at ``at`` and ``psk`` last (if any)."""
+    rest = [e for e in block if e.type not in (X.key_share, X.pre_shared_key)]
+    rest.insert(at % (len(rest) + 1), ext.KeyShare((share,)))
+    return _with_block(_encoded((*rest, *((psk,) if psk is not None else ()))))
+
+
+_PSK = st.builds(ext.PreSharedKey,
+                 st.lists(st.builds(ext.PskIdentity, st.binary(min_size=1, max_size=40),
+                                    st.integers(0, 2**32 - 1)),
+                          min_size=1, max_size=2).map(tuple),
+                 st.lists(st.binary(min_size=32, max_size=48), min_size=2, max_size=2).map(
+                     tuple)).map(lambda p: ext.PreSharedKey(
+                         p.identities, p.binders[:len(p.identities)]))
+
+
+@SETTINGS
+@given(block=extensions(ext.CH, max_size=8), at=st.integers(0, 8), group=st.integers(0, 0xFFFF),
+       shares=st.integers(1, 70).flatmap(lambda n: st.lists(
+           st.binary(min_size=n, max_size=n), min_size=2, max_size=2)),
+       psks=st.one_of(st.just([None, None]), st.lists(_PSK, min_size=2, max_size=2)))
+def test_a_hello_of_the_last_one_s_shape_is_read_as_the_codec_reads_it(
+        block: tuple[Any, ...], at: int, group: int, shares: list[bytes],
+        psks: list[Any]) -> None:
+    # A client's next hello: the same extensions with a fresh key share of the same
+    # size (and another PSK). Made from the first hello's reading, with its own share.
+    first = _with_one_share(block, at, ext.KeyShareEntry(group, shares[0]), psks[0])
+    second = _with_one_share(block, at, ext.KeyShareEntry(group, shares[1]), psks[1])
+    hello_block.forget_shape()
+    outcome = _agree(first)
+    if outcome[0] != "parsed" or hello_block.read_client_hello(first) is None:
+        return  # left to the codec (a reference-only extension refused): no shape
+    end = len(second)
+    block_at = len(_FIXED) + 4 + 2
+    remembered = hello_block._same_shape(second, block_at, end)
+    assert remembered is not None  # read from the shape
+    assert _agree(second)[1][5] == remembered
+    assert dict(remembered.by_type) == dict(hs.ClientHello.read_fields(second)[5].by_type)
+
+
+@SETTINGS
+@given(block=extensions(ext.CH, max_size=6), at=st.integers(0, 6),
+       share=st.binary(min_size=1, max_size=40), psk=st.one_of(st.none(), _PSK),
+       damage=st.integers(0, 2000), change=st.sampled_from(["replace", "insert", "delete"]),
+       byte=st.integers(0, 255))
+def test_a_damaged_hello_after_one_of_its_shape_gets_the_codec_s_outcome(
+        block: tuple[Any, ...], at: int, share: bytes, psk: Any, damage: int, change: str,
+        byte: int) -> None:
+    # The shape remembered, then the same hello damaged anywhere in its block (its
+    # length kept consistent): in the key_exchange it still matches the shape, in the
+    # PSK it is read by the PSK's reader, anywhere else it must not match.
+    hello = _with_one_share(block, at, ext.KeyShareEntry(0x1D, share), psk)
+    hello_block.forget_shape()
+    _agree(hello)
+    body = hello[len(_FIXED) + 4 + 2:]
+    _agree(_with_block(_damaged(body, damage, change, byte)))
+
+
+def test_hellos_of_other_shapes_are_read_anew_and_take_the_shape_only_in_a_row() -> None:
+    share = ext.KeyShare((ext.KeyShareEntry(0x1D, bytes(32)),))
+    names = ext.ServerNameList(b"localhost", ())
+    hello = _with_block(_encoded((names, share, ext.Empty(X.extended_master_secret))))
+    hello_block.forget_shape()
+    assert _agree(hello)[0] == "parsed"
+    block_at = len(_FIXED) + 4 + 2
+    same = _with_block(_encoded((names, ext.KeyShare((ext.KeyShareEntry(0x1D, b"\x01" * 32),)),
+                                 ext.Empty(X.extended_master_secret))))
+    assert hello_block._same_shape(same, block_at, len(same)) is not None
+    for other in [
+            (names, ext.KeyShare((ext.KeyShareEntry(0x1D, bytes(33)),)),
+             ext.Empty(X.extended_master_secret)),  # a longer share
+            (names, ext.KeyShare((ext.KeyShareEntry(0x17, bytes(32)),)),
+             ext.Empty(X.extended_master_secret)),  # another group
+            (ext.ServerNameList(b"localhosu", ()), share,
+             ext.Empty(X.extended_master_secret)),  # another name
+            (names, share, ext.Empty(X.encrypt_then_mac)),  # another extension after it
+            (names, share, ext.Empty(X.extended_master_secret),
+             ext.PreSharedKey((ext.PskIdentity(b"t", 0),), (bytes(32),))),  # a PSK more
+    ]:
+        raw = _with_block(_encoded(other))
+        assert hello_block._same_shape(raw, block_at, len(raw)) is None
+        assert _agree(raw)[1][5] == other
+    # Those five did not take the shape's place; three more in a row do.
+    assert hello_block._same_shape(same, block_at, len(same)) is not None
+    others = [_with_block(_encoded((ext.ServerNameList(b"host%d" % i, ()), share)))
+              for i in range(hello_block._MISSES_BEFORE_FORGETTING)]
+    for raw in others[:3]:
+        _agree(raw)
+    assert hello_block._same_shape(same, block_at, len(same)) is not None  # a hit: count anew
+    for raw in others:
+        _agree(raw)
+    assert hello_block._same_shape(same, block_at, len(same)) is None
+    assert hello_block._same_shape(others[-1], block_at, len(others[-1])) is not None

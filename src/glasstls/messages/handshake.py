@@ -63,6 +63,15 @@ from .extensions import (
     write_extensions,
 )
 from .hello_block import HelloFields, read_client_hello
+from .server_reads import (
+    ServerHelloFields,
+    TicketFields,
+    read_certificate,
+    read_certificate_verify,
+    read_encrypted_extensions,
+    read_new_session_ticket,
+    read_server_hello,
+)
 
 NAMES: dict[int, str] = {
     H.hello_request: "HelloRequest", H.client_hello: "ClientHello",
@@ -239,6 +248,13 @@ class ServerHello:
 
     @classmethod
     def parse(cls, raw: bytes) -> ServerHello:
+        # The usual TLS 1.3 ServerHello is read with offsets (server_reads.py); any
+        # other with the codec, which refuses it with its exact alert and message.
+        return cls(*(read_server_hello(raw) or cls.read_fields(raw)), raw)
+
+    @staticmethod
+    def read_fields(raw: bytes) -> ServerHelloFields:
+        """The fields of ``parse`` read with the codec (the reference reading)."""
         with body_reader(raw) as r:
             legacy_version = r.u16()
             random = r.raw(32)
@@ -247,7 +263,7 @@ class ServerHello:
             compression = r.u8()
             where = HRR if random == HELLO_RETRY_REQUEST_RANDOM else SH
             extensions = parse_extensions(r, where) if r.remaining else ()
-        return cls(legacy_version, random, session_id, suite, compression, extensions, raw)
+        return legacy_version, random, session_id, suite, compression, extensions
 
     def write_body(self, w: Writer) -> None:
         # Into the buffer directly, without a writer call per field (every handshake
@@ -302,6 +318,10 @@ class EncryptedExtensions:
 
     @classmethod
     def parse(cls, raw: bytes) -> EncryptedExtensions:
+        # With no extension, read with offsets (server_reads.py); else with the codec.
+        extensions = read_encrypted_extensions(raw)
+        if extensions is not None:
+            return cls(extensions, raw)
         with body_reader(raw) as r:
             return cls(parse_extensions(r, EE), raw)
 
@@ -334,6 +354,12 @@ class Certificate13:
 
     @classmethod
     def parse(cls, raw: bytes) -> Certificate13:
+        # Entries without extensions read with offsets (server_reads.py); any other
+        # Certificate with the codec, which refuses it with its exact alert and message.
+        fields = read_certificate(raw)
+        if fields is not None:
+            return cls(fields[0], tuple([CertificateEntry(*entry) for entry in fields[1]]),
+                       raw)
         entries = []
         with body_reader(raw) as r:
             context = r.opaque(1)
@@ -501,6 +527,9 @@ class CertificateVerify:
 
     @classmethod
     def parse(cls, raw: bytes) -> CertificateVerify:
+        fields = read_certificate_verify(raw)  # with offsets; the codec refuses any other
+        if fields is not None:
+            return cls(*fields, raw)
         with body_reader(raw) as r:
             return cls(r.u16(), r.opaque(2), raw)
 
@@ -550,9 +579,15 @@ class NewSessionTicket13:
 
     @classmethod
     def parse(cls, raw: bytes) -> NewSessionTicket13:
+        # As ServerHello.parse: the usual ticket with offsets, any other with the codec.
+        return cls(*(read_new_session_ticket(raw) or cls.read_fields(raw)), raw)
+
+    @staticmethod
+    def read_fields(raw: bytes) -> TicketFields:
+        """The fields of ``parse`` read with the codec (the reference reading)."""
         with body_reader(raw) as r:
-            return cls(r.u32(), r.u32(), r.opaque(1), r.opaque(2, minimum=1),
-                       parse_extensions(r, NST), raw)
+            return (r.u32(), r.u32(), r.opaque(1), r.opaque(2, minimum=1),
+                    parse_extensions(r, NST))
 
     def write_body(self, w: Writer) -> None:
         w.u32(self.ticket_lifetime)
