@@ -92,12 +92,9 @@ def read_client_hello(raw: bytes) -> HelloFields | None:
         if (extensions_at + 2 > end or extensions_at + 2
                 + ((raw[extensions_at] << 8) | raw[extensions_at + 1]) != end):
             return None
-        block = _same_shape(raw, extensions_at + 2, end)
+        block = _read_block(raw, extensions_at + 2, end)
         if block is None:
-            block = _read_block(raw, extensions_at + 2, end)
-            if block is None:
-                return None
-            _remember_shape(raw, extensions_at + 2, end, block)
+            return None
         extensions = block
     return ((raw[4] << 8) | raw[5], raw[6:38], raw[39:suites_at],
             struct.unpack_from(f">{n >> 1}H", raw, suites_at + 2),
@@ -126,129 +123,6 @@ def _read_block(data: bytes, pos: int, end: int) -> ExtensionBlock | None:
     block = ExtensionBlock(extensions.values())
     block.by_type = extensions
     return block
-
-
-class _Shape:
-    """The extension block of a hello read by ``_read_block`` that offered one key
-    share: its bytes before that share's key_exchange and after it (up to a
-    pre_shared_key, which must be last), and what they were read as.
-
-    A client program sends the same extensions in every hello but for its key share
-    (fresh each time) and its PSK (one per ticket): the same names, groups, schemes
-    and versions, byte for byte. A later hello whose block has these very bytes
-    around a key_exchange of the same length reads as this one did, with its own key
-    share (and PSK): ``_same_shape`` makes that block from the one remembered,
-    instead of reading a dozen extensions again (~850 of the ~10,000 bytecodes of a
-    server's connection). Reading is a function of the bytes, and the bytes that
-    differ are the key_exchange's (opaque to the reader) and the PSK's (read by its
-    reader), so the block is what ``_read_block`` would return: tests/unit/
-    test_hello_block.py checks it against the codec with hypothesis."""
-
-    __slots__ = ("by_type", "extensions", "group", "head", "index", "misses", "psk",
-                 "share_length", "tail")
-
-    def __init__(self, head: bytes, share_length: int, tail: bytes, psk: bool,
-                 block: ExtensionBlock, index: int, group: int) -> None:
-        self.head = head  # the block's bytes up to the key_exchange (after its length)
-        self.share_length = share_length
-        self.tail = tail  # after the key_exchange, up to pre_shared_key or the end
-        self.psk = psk  # pre_shared_key follows the tail
-        # The extensions read, without pre_shared_key, and the key share's index.
-        self.extensions = list(block[:-1] if psk else block)
-        self.by_type = dict(block.by_type)
-        self.by_type.pop(X.pre_shared_key, None)
-        self.index = index
-        self.group = group
-        # Hellos read since the last one of this shape (see _remember_shape).
-        self.misses = 0
-
-
-# The shape remembered (one for the process: an object assigned whole, so threads can
-# share it; a hello that does not match it costs a length compare or two).
-_last_shape: _Shape | None = None
-# Hellos of other shapes in a row after which the next one's is remembered instead:
-# a server's clients of one kind keep the shape, one client of another kind now and
-# then does not take it away from them, and clients whose hellos all differ (Chrome
-# shuffles its extensions) pay for remembering one hello in this many.
-_MISSES_BEFORE_FORGETTING = 8
-
-
-def _same_shape(data: bytes, start: int, end: int) -> ExtensionBlock | None:
-    """The block in ``data[start:end]``, when it has the last remembered shape."""
-    shape = _last_shape
-    if shape is None:
-        return None
-    share_at = start + len(shape.head)
-    share_end = share_at + shape.share_length
-    psk_at = share_end + len(shape.tail)
-    if (psk_at > end or (psk_at != end) is not shape.psk
-            or not data.startswith(shape.head, start)
-            or not data.startswith(shape.tail, share_end)):
-        return None
-    if shape.misses:
-        shape.misses = 0
-    psk = None
-    if shape.psk:
-        # The pre_shared_key entry, filling the rest of the block (RFC 8446 §4.2.11:
-        # it is last), read by its own reader.
-        if (end - psk_at < 4 or _TYPE_AND_LENGTH.unpack_from(data, psk_at)
-                != (X.pre_shared_key, end - psk_at - 4)):
-            return None
-        psk = _pre_shared_key(X.pre_shared_key, data, psk_at + 4, end)
-        if psk is None:
-            return None
-    key_share = KeyShare((KeyShareEntry(shape.group, data[share_at:share_end]),))
-    extensions = shape.extensions.copy()
-    extensions[shape.index] = key_share
-    by_type = shape.by_type.copy()  # wire order: the key share keeps its place
-    by_type[X.key_share] = key_share
-    if psk is not None:
-        extensions.append(psk)
-        by_type[X.pre_shared_key] = psk
-    block = ExtensionBlock(extensions)
-    block.by_type = by_type
-    return block
-
-
-def forget_shape() -> None:
-    """Remember no shape: the next hello read by ``_read_block`` gives its own (tests)."""
-    global _last_shape
-    _last_shape = None
-
-
-def _remember_shape(data: bytes, start: int, end: int, block: ExtensionBlock) -> None:
-    """Remember the shape of a block ``_read_block`` read (one not of the shape
-    remembered), if it offered one key share, unless the shape remembered still
-    serves (``_MISSES_BEFORE_FORGETTING``)."""
-    global _last_shape
-    shape = _last_shape
-    if shape is not None:
-        shape.misses += 1
-        if shape.misses < _MISSES_BEFORE_FORGETTING:
-            return
-    key_share = block.by_type.get(X.key_share)
-    if type(key_share) is not KeyShare or len(key_share.entries) != 1:
-        return
-    # Where the key share's body is, and pre_shared_key (last when there is one): the
-    # entries walked again (_read_block checked their lengths), as far as needed.
-    pos, index = start, 0
-    while True:
-        ext_type, size = _TYPE_AND_LENGTH.unpack_from(data, pos)
-        if ext_type == X.key_share:
-            break
-        pos += 4 + size
-        index += 1
-    # KeyShareEntry client_shares<0..2^16-1> of one entry: the list's length, the
-    # group, the key_exchange's length, then the key_exchange.
-    share_at, share_end = pos + 10, pos + 4 + size
-    psk_at = end
-    if type(block[-1]) is PreSharedKey:
-        pos = share_end
-        while pos < end:
-            psk_at = pos
-            pos += 4 + ((data[pos + 2] << 8) | data[pos + 3])
-    _last_shape = _Shape(data[start:share_at], share_end - share_at, data[share_end:psk_at],
-                         psk_at != end, block, index, key_share.entries[0].group)
 
 
 def _u16_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
