@@ -336,13 +336,14 @@ def test_close_ends_every_loop_and_closes_the_listener() -> None:
         socket.create_connection(server.address, timeout=PATIENCE).close()
 
 
-def test_the_default_is_two_loops_on_two_cpus_or_more(
+def test_the_default_is_one_loop_whatever_the_cpu_count(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    for cpus, loops in [(1, 1), (2, 2), (8, 2), (None, 1)]:
+    # Two loops measured slower than one on an otherwise idle 2-CPU machine.
+    for cpus in (1, 2, 8, None):
         monkeypatch.setattr("os.cpu_count", lambda cpus=cpus: cpus)
         server = glasstls.serve(("127.0.0.1", 0), echo, config=server_config())
         try:
-            assert sum(n.startswith("glasstls-server") for n in server_threads()) == loops
+            assert sum(n.startswith("glasstls-server") for n in server_threads()) == 1
         finally:
             server.close()
 

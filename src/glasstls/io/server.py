@@ -1,12 +1,11 @@
 """A threaded blocking server: ``serve(address, handler, config=...)``.
 
-Loop threads (two on a machine with two CPUs or more, else one) accept
-connections and run their handshakes on non-blocking sockets, each against its
-own ``handshake_timeout``; a connection whose handshake is done goes to a worker
-thread, which calls
-``handler(tls_socket, client_address)`` and closes the socket (with
-close_notify) when the handler returns. Workers are reused from one connection to
-the next. A failed handshake is logged and does not reach the handler.
+A loop thread (or ``handshake_loops`` of them) accepts connections and runs
+their handshakes on non-blocking sockets, each against its own
+``handshake_timeout``; a connection whose handshake is done goes to a worker
+thread, which calls ``handler(tls_socket, client_address)`` and closes the
+socket (with close_notify) when the handler returns. Workers are reused from one
+connection to the next. A failed handshake is logged and does not reach the handler.
 ``max_connections`` bounds how many connections are handshaking or being served
 at once (the rest wait in the listen backlog); ``connection_config`` gives each
 connection a config of its own, say with its own trace callback.
@@ -22,14 +21,16 @@ connection a config of its own, say with its own trace callback.
 Why loops for the handshakes: a handshake is mostly Python holding the GIL,
 so handshakes on a thread each only interleave (every switch costing the others),
 and a client that stalls its handshake would hold a thread. On a loop a stalled
-client holds a descriptor and a slot, until its deadline. Why two loops: what a
-handshake does without the GIL (its system calls, the signature, the AEAD calls)
-runs on one loop while the other runs Python, which one loop alone leaves to the
-workers. Measured on a loaded 2-CPU machine: 0.95-1.21x the rate of one loop
-(1.05x at the median) with 64 clients, 1.19-1.21x with 200, at 1.04-1.32x the
-server's CPU per connection (GIL hand-offs); 4 and 8 loops measured worse. The
-loops share the listener, each with a selector of its own, and the next client
-goes to the loop with fewer handshakes. A loop runs the steps that one
+client holds a descriptor and a slot, until its deadline. Why one loop by
+default: a second one runs Python while the first is in what a handshake does
+without the GIL (system calls, the signature, AEAD calls), but every hand-off of
+the GIL between them costs. On an otherwise idle 2-CPU machine two loops measured
+0.95-0.96x the rate of one with 64 and 200 clients, at 1.13x the server's CPU per
+connection and a longer p99; on a machine loaded by other processes they gained
+(0.95-1.43x, median 1.06x, with 64 clients; 1.19-1.66x with 200), since the
+scheduler shares CPU time per thread (bench/results/2026-12-06-threaded-serve-round10.txt).
+With several loops they share the listener, each with a selector of its own, and
+the next client goes to the loop with fewer handshakes. A loop runs the steps that one
 ``select()`` found ready in the order it found them (the order they became
 ready): taking the clients' last flights before newer clients' hellos measured
 0.93x the rate with 200 clients (the clients then had less to do while the loop
@@ -87,9 +88,6 @@ _ACCEPT_INTERVAL = 0.002
 # A worker with no connection to serve for this long ends (one is started again
 # when needed): a burst of clients does not leave its threads behind for good.
 WORKER_IDLE_TIMEOUT = 60.0
-# serve()'s default number of handshake loops, on a machine with at least as many
-# CPUs.
-DEFAULT_HANDSHAKE_LOOPS = 2
 
 Handler = Callable[[TLSSocket, Any], None]
 _Job = tuple[TLSSocket, Any, contextvars.Context]
@@ -611,7 +609,7 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
           timeout: float | None = None, reuse_address: bool = True,
           max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
           connection_config: ConnectionConfig | None = None,
-          handshake_loops: int | None = None) -> TLSServer:
+          handshake_loops: int = 1) -> TLSServer:
     """Listen on ``address``; run the handshakes on loop threads and serve each
     connection on a worker thread.
 
@@ -627,9 +625,10 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
     goes on accepting. ``connection_config(config)``, when given, makes each
     connection's own config, e.g. ``lambda c: dataclasses.replace(c,
     trace=Recorder())``; the handler finds it in ``sock.connection.config``.
-    ``handshake_loops`` is how many threads run handshakes (default: two, or one
-    on a single CPU); ``handshake_loops=1`` runs every callback of a handshake
-    (``connection_config``, trace, SNI) on one thread.
+    ``handshake_loops`` is how many threads run handshakes (default one, which
+    runs every callback of a handshake (``connection_config``, trace, SNI) on one
+    thread); more can pay on a machine shared with busy processes (the module's
+    docstring has the figures).
 
     >>> server = glasstls.serve(("127.0.0.1", 0), echo, config=config)
     >>> host, port = server.address
@@ -637,10 +636,8 @@ def serve(address: tuple[str, int], handler: Handler, *, config: ServerConfig,
     """
     if max_connections is not None and max_connections < 1:
         raise ValueError("max_connections must be at least 1 (or None)")
-    if handshake_loops is None:
-        handshake_loops = min(DEFAULT_HANDSHAKE_LOOPS, os.cpu_count() or 1)
-    elif handshake_loops < 1:
-        raise ValueError("handshake_loops must be at least 1 (or None)")
+    if handshake_loops < 1:
+        raise ValueError("handshake_loops must be at least 1")
     server_config = with_environment_keylog(config)
     family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
