@@ -133,7 +133,8 @@ class TLSChannel:
             if self.failure is None:
                 self.failure = to_ssl_error(error)
             return
-        self._handle(events)
+        if events:  # most records bring none (application data is collected apart)
+            self._handle(events)
 
     def _handle(self, events: list[Event]) -> None:
         for event in events:
