@@ -54,6 +54,7 @@ class Steps:
         # [connection, step, cpu ns, wall ns, cpu ns inside the TLS library's calls]
         self.rows: list[list[Any]] = []
         self.depth = 0  # TLS calls nested
+        self.selects = 0  # the loop's waits (epoll_wait) since the step began
         self.tls_started = 0
         self.current: list[Any] | None = None
         self.cpu = time.thread_time_ns()
@@ -65,6 +66,9 @@ class Steps:
         if self.current is not None:
             self.current[2] += cpu - self.cpu
             self.current[3] += wall - self.wall
+            # (counted with the bytecodes' groups: a "group" of its own)
+            self.current.append(["loop turns (selector waits)", self.selects])
+        self.selects = 0
         self.cpu, self.wall = cpu, wall
         self.current = [connection, step, 0, 0, 0]
         self.rows.append(self.current)
@@ -185,6 +189,7 @@ def serve(impl: str, count: int, pki_dir: str) -> None:
 
         def select_hook(timeout: float | None = None) -> Any:
             steps.idle()
+            steps.selects += 1
             try:
                 return select(timeout)
             finally:
@@ -285,8 +290,9 @@ def child(python: str, src: str | None, impl: str, count: int, pki_dir: str
     rows = json.loads(line.split(" ", 1)[1])
     by_connection: dict[int, dict[str, list[int]]] = {}
     codes: dict[str, dict[str, list[int]]] = {}  # step -> group -> per connection
+    complete = {row[0] for row in rows if row[1] == "close_notify"}
     for connection, step, cpu, wall, tls, *groups in rows:
-        if connection > WARMUP:
+        if connection > WARMUP and connection in complete:
             for group, value in groups:
                 codes.setdefault(step, {}).setdefault(group, []).append(value)
         entry = by_connection.setdefault(connection, {})
@@ -325,13 +331,13 @@ def child(python: str, src: str | None, impl: str, count: int, pki_dir: str
         for step in (*STEPS, *OPTIONAL):
             ranked = sorted(codes.get(step, {}).items(), key=lambda item: -sum(item[1]))
             for group, values in ranked[:int(os.environ.get("AIO_STEPS_TOP", "30"))]:
-                print(f"  {step:13} {sum(values) / kept:8.0f}  {group}")
+                print(f"  {step:13} {sum(values) / kept:8.1f}  {group}")
         totals: dict[str, int] = {}
         for groups in codes.values():
             for group, values in groups.items():
                 totals[group] = totals.get(group, 0) + sum(values)
         for group, value in sorted(totals.items(), key=lambda item: -item[1])[:30]:
-            print(f"  {'total':13} {value / kept:8.0f}  {group}")
+            print(f"  {'total':13} {value / kept:8.1f}  {group}")
     if others:
         print(f"# {impl}@{src}: other reads {others}", file=sys.stderr)
     return medians
