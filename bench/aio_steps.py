@@ -327,7 +327,8 @@ def child(python: str, src: str | None, impl: str, count: int, pki_dir: str
     medians["_kept"] = (float(len(result.get("total", []))), float(len(by_connection)), 0.0)
     if codes:
         kept = len(result.get("total", [])) or 1
-        print(f"## bytecodes per connection by step and group, {impl}@{src}")
+        print(f"## per connection by step: the loop's turns (and with --bytecodes the "
+              f"bytecodes by group or function), {impl}@{src}")
         for step in (*STEPS, *OPTIONAL):
             ranked = sorted(codes.get(step, {}).items(), key=lambda item: -sum(item[1]))
             for group, values in ranked[:int(os.environ.get("AIO_STEPS_TOP", "30"))]:
