@@ -8,6 +8,7 @@ extension is allowed in a message at all is checked by ``check_allowed``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sized
 from typing import ClassVar, TypeVar
 
@@ -109,15 +110,15 @@ class ServerNameList:
 # The underscore, outside that grammar, is accepted as OpenSSL and the browsers do
 # (names such as "my_host.example" are in use); nothing else is handed to the
 # application: no control character, NUL, space or non-ASCII byte.
-_HOST_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# One match by the re module's C code rather than a split and three checks in Python
+# (a server reads a name in every handshake); the pattern cannot backtrack (labels
+# end at dots, which no label holds), and the length is checked before it runs.
+_HOST_NAME = re.compile(rb"(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?")
 _MAX_HOST_NAME = 253
 
 
 def is_host_name(name: bytes) -> bool:
-    labels = (name[:-1] if name.endswith(b".") else name).split(b".")
-    # Labels of 1 to 63 bytes, checked by C calls rather than a generator per name.
-    return (_HOST_NAME_BYTES.issuperset(name) and len(name) <= _MAX_HOST_NAME + 1
-            and b"" not in labels and max(map(len, labels)) <= 63)
+    return len(name) <= _MAX_HOST_NAME + 1 and _HOST_NAME.fullmatch(name) is not None
 
 
 def _checked_host_name(name: bytes) -> bytes:
