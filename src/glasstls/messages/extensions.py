@@ -683,9 +683,17 @@ def check_allowed(extensions: Iterable[Extension], where: str, tls13: bool = Tru
 E = TypeVar("E")
 
 
+# A parsed block (ExtensionBlock) looks a type up in its table; a plain tuple of
+# extensions (a message made in code) is searched. The table is tried first, the
+# tuple's AttributeError costing nothing until raised: a server looks a dozen types
+# up in every ClientHello, and the type test before the lookup was a third of each.
+
+
 def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
-    if type(extensions) is ExtensionBlock:
-        return extensions.by_type.get(ext_type)
+    try:
+        return extensions.by_type.get(ext_type)  # type: ignore[attr-defined, no-any-return]
+    except AttributeError:
+        pass
     for extension in extensions:
         if extension.type == ext_type:
             return extension
@@ -694,9 +702,9 @@ def find(extensions: tuple[Extension, ...], ext_type: int) -> Extension | None:
 
 def find_typed(extensions: tuple[Extension, ...], ext_type: int, kind: type[E]) -> E | None:
     """The extension of ``ext_type``, which must have been parsed as ``kind``."""
-    if type(extensions) is ExtensionBlock:
-        extension = extensions.by_type.get(ext_type)
-    else:
+    try:
+        extension = extensions.by_type.get(ext_type)  # type: ignore[attr-defined]
+    except AttributeError:
         extension = find(extensions, ext_type)
     if extension is not None and not isinstance(extension, kind):
         raise DecodeError(f"extension {ext_type} has an unexpected form")
