@@ -130,6 +130,8 @@ def algorithms_by_name(names: tuple[str, ...]) -> tuple[int, ...]:
 
 def choose(ours: tuple[int, ...], theirs: tuple[int, ...]) -> int | None:
     """RFC 8879 §3: an algorithm the peer can decompress, in our order of preference."""
+    if not theirs:
+        return None  # most peers offer none: no generator to run
     return next((algorithm for algorithm in ours if algorithm in theirs), None)
 
 

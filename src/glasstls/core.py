@@ -11,7 +11,7 @@ docs/engine.md.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .config import ClientConfig, ServerConfig
@@ -119,11 +119,19 @@ class ConnectionCore:
 
     def send(self, message: Message) -> bytes:
         raw = message.raw or serialize(message)
-        self.transcript.add(raw)
+        self.transcript.add_sent(raw)
         self.handshake_out += raw
         if self.tracing:
             self.trace_message(message, SENT)
         return raw
+
+    def send_encoded(self, raw: bytes, parse: Callable[[bytes], Message]) -> None:
+        # A message this side sent: the hash before it is asked for only after a
+        # ServerHello (the transcript keeps no copy of the state otherwise).
+        self.transcript.add_sent(raw)
+        self.handshake_out += raw
+        if self.tracing:
+            self.trace_message(parse(raw), SENT)
 
     def send_post_handshake(self, message: Message) -> bytes:
         raw = message.raw or serialize(message)
@@ -133,6 +141,14 @@ class ConnectionCore:
         if self.tracing:
             self.trace_message(message, SENT)
         return raw
+
+    def send_post_handshake_encoded(self, raw: bytes, parse: Callable[[bytes], Message]
+                                    ) -> None:
+        if raw[0] == HandshakeType.key_update:
+            self.key_update_pending = True
+        self.handshake_out += raw
+        if self.tracing:
+            self.trace_message(parse(raw), SENT)
 
     def send_change_cipher_spec(self) -> None:
         self.flush_handshake()

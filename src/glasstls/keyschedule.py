@@ -197,7 +197,7 @@ class KeySchedule:
         # Derive-Secret's output is one hash long, T(1) itself: HMAC(secret, HkdfLabel
         # || 0x01), the two HkdfLabels alike after their prefixes.
         tail = transcript_hash + b"\x01"
-        return key.digest(prefixes[client_label] + tail), key.digest(prefixes[server_label] + tail)
+        return key.digest_pair(prefixes[client_label] + tail, prefixes[server_label] + tail)
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
@@ -317,16 +317,17 @@ class Tls13Exporter:
 
 def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
     prk = HmacKey(suite.hash_name, secret)
-    key, iv, finished_key = TRAFFIC_INPUTS[suite.id]
-    return TrafficKeys(secret, prk.digest(key)[:suite.key_len], prk.digest(iv)[:12],
-                       prk.digest(finished_key) if finished else b"")
+    key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
+    key, iv = prk.digest_pair(key_input, iv_input)
+    return TrafficKeys(secret, key[:suite.key_len], iv[:12],
+                       prk.digest(finished_input) if finished else b"")
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
-    prk = HmacKey(suite.hash_name, secret)
-    key, iv, _ = TRAFFIC_INPUTS[suite.id]
-    return prk.digest(key)[:suite.key_len], prk.digest(iv)[:12]
+    key_input, iv_input, _ = TRAFFIC_INPUTS[suite.id]
+    key, iv = HmacKey(suite.hash_name, secret).digest_pair(key_input, iv_input)
+    return key[:suite.key_len], iv[:12]
 
 
 def next_traffic_secret(suite: Suite, secret: bytes) -> bytes:

@@ -219,8 +219,9 @@ def test_each_reader_refuses_what_the_codec_refuses(ext_type: int, body: bytes) 
     assert _agree(_with_block(entry))[0] != "parsed"
 
 
-# The shapes the one-entry fast paths of server_name and key_share read, and their
-# neighbours, which go through the general loop: each as the codec reads it.
+# The shapes the one-entry fast paths of server_name, key_share and pre_shared_key
+# read, and their neighbours, which go through the general loop: each as the codec
+# reads it.
 @pytest.mark.parametrize("ext_type, body, parsed", [
     (X.server_name, b"\x00\x0c\x00\x00\x09localhost", True),
     (X.server_name, b"\x00\x04\x00\x00\x01a", True),  # the shortest name
@@ -239,6 +240,20 @@ def test_each_reader_refuses_what_the_codec_refuses(ext_type: int, body: bytes) 
     (X.key_share, b"\x00\x0a\x00\x1d\x00\x01\x07\x00\x17\x00\x01\x08", True),  # two
     (X.key_share, b"\x00\x0a\x00\x1d\x00\x01\x07\x00\x1d\x00\x01\x08", False),  # twice
     (X.key_share, b"\x00\x00", True),  # none (a client waiting for a retry)
+    # pre_shared_key: one identity and one binder (the fast path), and neighbours.
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x21" + _BINDER, True),
+    (X.pre_shared_key, b"\x00\x08\x00\x02tt" + bytes(4) + b"\x00\x21" + _BINDER, True),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x31\x30" + bytes(48), True),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x01\x00\xff" + bytes(255), True),
+    (X.pre_shared_key, b"\x00\x07\x00\x02t" + bytes(4) + b"\x00\x21" + _BINDER, False),
+    (X.pre_shared_key, b"\x00\x08" + _IDENTITY + b"\x00\x00\x21" + _BINDER, False),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x21\x1f" + bytes(32), False),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x21\x21" + bytes(32), False),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x22" + _BINDER, False),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x21" + _BINDER[:-1], False),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x42" + _BINDER * 2, False),
+    (X.pre_shared_key, b"\x00\x0e" + _IDENTITY * 2 + b"\x00\x42" + _BINDER * 2, True),
+    (X.pre_shared_key, b"\x00\x07" + _IDENTITY + b"\x00\x00", False),  # no binder
 ])
 def test_one_entry_lists_and_their_neighbours_are_read_as_the_codec_reads_them(
         ext_type: int, body: bytes, parsed: bool) -> None:

@@ -57,6 +57,20 @@ class HmacKey:
         mac: bytes = outer.digest()
         return mac
 
+    def digest_pair(self, first: bytes, second: bytes) -> tuple[bytes, bytes]:
+        """``(digest(first), digest(second))`` in one call: a stage's two traffic
+        secrets, a traffic secret's key and IV (the handshake's most frequent pairs)."""
+        inner, outer = self._inner, self._outer
+        first_inner = inner.copy()
+        first_inner.update(first)
+        first_outer = outer.copy()
+        first_outer.update(first_inner.digest())
+        second_inner = inner.copy()
+        second_inner.update(second)
+        second_outer = outer.copy()
+        second_outer.update(second_inner.digest())
+        return first_outer.digest(), second_outer.digest()
+
     def expand(self, info: bytes, length: int) -> bytes:
         """HKDF-Expand (RFC 5869 §2.3) with this key as the PRK."""
         output = b""

@@ -74,8 +74,16 @@ class Engine(Protocol):
     def send(self, message: Message) -> bytes:
         """Queue a handshake message (hashed into the transcript); returns its bytes."""
 
+    def send_encoded(self, raw: bytes, parse: Callable[[bytes], Message]) -> None:
+        """``send`` for a message given as its bytes (type and length included):
+        ``parse`` makes the message from them only if a trace wants it."""
+
     def send_post_handshake(self, message: Message) -> bytes:
         """Queue a message after the handshake (not part of the transcript)."""
+
+    def send_post_handshake_encoded(self, raw: bytes, parse: Callable[[bytes], Message]
+                                    ) -> None:
+        """``send_post_handshake`` for a message given as its bytes (``send_encoded``)."""
 
     def send_change_cipher_spec(self) -> None: ...
 

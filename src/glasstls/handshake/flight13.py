@@ -6,11 +6,16 @@ CertificateVerify, Finished and NewSessionTicket in every handshake. Each is
 encoded here with one ``struct`` pack of its fixed fields rather than field by field
 through the codec's ``Writer`` (building and encoding a resumed flight's four
 messages takes about a third of the time), and an EncryptedExtensions, which
-depends only on the answers it carries, is encoded once per answer. Every message
-returned is the same data the codec would serialise, with those bytes as its
-``raw``: the engine sends and hashes ``raw``, and traces, the recorder and
-``explain`` read the fields as before (tests/unit/test_flight13.py checks that
-both encodings agree for every shape).
+depends only on the answers it carries, is encoded once per answer.
+
+ServerHello, CertificateVerify, Finished and NewSessionTicket are returned as their
+bytes alone: the engine sends and hashes bytes, and only a trace reads a message's
+fields, so ``Engine.send_encoded`` parses the bytes back into the message (the
+codec's reading, which the client's side of the same handshake makes) when, and only
+when, a trace wants it. Not building the message objects and their extensions is
+~150 bytecodes per full server handshake (round ten). The bytes are what the codec
+would serialise from the parsed fields (tests/unit/test_flight13.py checks both
+ways for every shape).
 """
 
 from __future__ import annotations
@@ -21,23 +26,13 @@ from functools import lru_cache
 from ..constants import TLS12, TLS13, ExtensionType as X, HandshakeType as H
 from ..messages.extensions import (
     ALPN,
-    SH,
     EarlyDataIndication,
     Empty,
     Extension,
-    KeyShare,
     KeyShareEntry,
-    PreSharedKey,
     RecordSizeLimit,
-    SupportedVersions,
 )
-from ..messages.handshake import (
-    CertificateVerify,
-    EncryptedExtensions,
-    Finished,
-    NewSessionTicket13,
-    ServerHello,
-)
+from ..messages.handshake import EncryptedExtensions
 
 # type(1) || length(3), as one big-endian u32.
 _HEADER = struct.Struct(">I")
@@ -59,7 +54,6 @@ _TICKET_HEAD = struct.Struct(">IIIB")
 # early_data's type, length (4) and max_early_data_size.
 _TICKET_EARLY_DATA = struct.Struct(">HHHI")
 
-_SELECTED_TLS13 = SupportedVersions((TLS13,), selected=True)
 _SELECTED_TLS13_BYTES = _U16_EXTENSION.pack(X.supported_versions, 2, TLS13)
 
 
@@ -70,28 +64,24 @@ def _header(msg_type: int, length: int) -> bytes:
 
 
 def server_hello(random: bytes, session_id: bytes, suite: int, share: KeyShareEntry | None,
-                 psk_index: int | None) -> ServerHello:
-    """A TLS 1.3 ServerHello: supported_versions, then key_share (absent for psk_ke)
-    and pre_shared_key (when resuming), in the order OpenSSL sends them."""
-    extensions: list[Extension] = [_SELECTED_TLS13]
+                 psk_index: int | None) -> bytes:
+    """A TLS 1.3 ServerHello's bytes: supported_versions, then key_share (absent for
+    psk_ke) and pre_shared_key (when resuming), in the order OpenSSL sends them."""
     block = [_SELECTED_TLS13_BYTES]
     if share is not None:
-        extensions.append(KeyShare((share,), where=SH))
         size = len(share.key_exchange)
         block += (_KEY_SHARE.pack(X.key_share, size + 4, share.group, size),
                   share.key_exchange)
     if psk_index is not None:
-        extensions.append(PreSharedKey(selected_identity=psk_index))
         block.append(_U16_EXTENSION.pack(X.pre_shared_key, 2, psk_index))
     encoded = b"".join(block)
     length = 2 + 32 + 1 + len(session_id) + 5 + len(encoded)
     # The header packed here, not by _header: a session id is at most 255 bytes
     # (bytes() refuses more) and the extensions' block fits its u16 (struct refuses
     # more), so the message fits its header.
-    raw = b"".join((_SERVER_HELLO_HEAD.pack(H.server_hello << 24 | length, TLS12), random,
-                    bytes((len(session_id),)), session_id,
-                    _SUITE_TO_EXTENSIONS.pack(suite, 0, len(encoded)), encoded))
-    return ServerHello(TLS12, random, session_id, suite, 0, tuple(extensions), raw)
+    return b"".join((_SERVER_HELLO_HEAD.pack(H.server_hello << 24 | length, TLS12), random,
+                     bytes((len(session_id),)), session_id,
+                     _SUITE_TO_EXTENSIONS.pack(suite, 0, len(encoded)), encoded))
 
 
 @lru_cache(maxsize=64)
@@ -121,33 +111,28 @@ def encrypted_extensions(server_name: bool, alpn: bytes | None, record_size_limi
     return EncryptedExtensions(tuple(extensions), raw + encoded)
 
 
-def certificate_verify(scheme: int, signature: bytes) -> CertificateVerify:
+def certificate_verify(scheme: int, signature: bytes) -> bytes:
     # The header packed here, not by _header: a signature's length fits its u16
     # (struct refuses more), so the message's fits its header.
     length = len(signature)
-    return CertificateVerify(scheme, signature, _CERTIFICATE_VERIFY_HEADER.pack(
-        H.certificate_verify << 24 | length + 4, scheme, length) + signature)
+    return _CERTIFICATE_VERIFY_HEADER.pack(H.certificate_verify << 24 | length + 4, scheme,
+                                           length) + signature
 
 
-def finished(verify_data: bytes) -> Finished:
+def finished(verify_data: bytes) -> bytes:
     # verify_data is one hash long: its header needs no size check.
-    return Finished(verify_data, _HEADER.pack(H.finished << 24 | len(verify_data))
-                    + verify_data)
+    return _HEADER.pack(H.finished << 24 | len(verify_data)) + verify_data
 
 
 def new_session_ticket(lifetime: int, age_add: int, nonce: bytes, ticket: bytes,
-                       max_early_data_size: int) -> NewSessionTicket13:
-    """A NewSessionTicket, with the early_data extension when 0-RTT is allowed."""
-    extensions: tuple[Extension, ...] = ()
-    tail = b"\x00\x00"
-    if max_early_data_size:
-        extensions = (EarlyDataIndication(max_early_data_size),)
-        tail = _TICKET_EARLY_DATA.pack(8, X.early_data, 4, max_early_data_size)
+                       max_early_data_size: int) -> bytes:
+    """A NewSessionTicket's bytes, with the early_data extension when 0-RTT is allowed."""
+    tail = (_TICKET_EARLY_DATA.pack(8, X.early_data, 4, max_early_data_size)
+            if max_early_data_size else b"\x00\x00")
     length = 9 + len(nonce) + 2 + len(ticket) + len(tail)
     # The header packed with the fixed fields, not by _header: a nonce over 255
     # bytes (struct) or a ticket over 65,535 (to_bytes) is refused below, so no
     # message too long for its header is ever made.
-    raw = b"".join((_TICKET_HEAD.pack(H.new_session_ticket << 24 | length, lifetime, age_add,
-                                      len(nonce)), nonce,
-                    len(ticket).to_bytes(2, "big"), ticket, tail))
-    return NewSessionTicket13(lifetime, age_add, nonce, ticket, extensions, raw)
+    return b"".join((_TICKET_HEAD.pack(H.new_session_ticket << 24 | length, lifetime, age_add,
+                                       len(nonce)), nonce,
+                     len(ticket).to_bytes(2, "big"), ticket, tail))

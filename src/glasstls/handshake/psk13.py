@@ -23,7 +23,7 @@ from ..messages.extensions import (
     find,
     find_typed,
 )
-from ..messages.handshake import ClientHello
+from ..messages.handshake import ClientHello, NewSessionTicket13
 from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
 from . import flight13
@@ -215,5 +215,5 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         state = SessionState.encode_fields(TLS13, suite.id, psk, issued_ms, lifetime, age_add,
                                            alpn, name, False, max_early, peer_certificates)
         ticket = ticket_keys.seal(state, now, config.rng)
-        engine.send_post_handshake(flight13.new_session_ticket(
-            lifetime, age_add, nonce, ticket, max_early))
+        engine.send_post_handshake_encoded(flight13.new_session_ticket(
+            lifetime, age_add, nonce, ticket, max_early), NewSessionTicket13.parse)

@@ -356,8 +356,9 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         group = GROUPS[entry.group]
         server_share, shared_secret = group.respond(entry.key_exchange, config.rng)
         share = KeyShareEntry(entry.group, server_share)
-    engine.send(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id, share,
-                                      psk.index if psk is not None else None))
+    engine.send_encoded(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id,
+                                              share, psk.index if psk is not None else None),
+                        ServerHello.parse)
     if entry is not None and shared_secret is not None and tracing:
         engine.trace(t.KEY_EXCHANGE, t.LOCAL, lambda: {
             "group": group.name, "hybrid": group.hybrid,
@@ -399,8 +400,9 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if choice.certified is not None and choice.signature_scheme is not None:
         compression = _send_certificate(engine, config, hello, choice.certified,
                                         choice.signature_scheme, choice.ocsp_response)
-    engine.send(flight13.finished(handshake_verify_data(suite, handshake.server,
-                                                        engine.transcript.digest())))
+    engine.send_encoded(flight13.finished(handshake_verify_data(suite, handshake.server,
+                                                                engine.transcript.digest())),
+                        Finished.parse)
 
     schedule.enter_master()
     application = schedule.application_keys(engine.transcript.digest())
@@ -451,8 +453,8 @@ def _send_certificate(engine: Engine, config: ServerConfig, hello: ClientHello,
         engine.note(ocsp_staple_bytes=len(staple))
         stapling.note_staple(engine, staple)
     content = certificate_verify_content(SERVER_CERTIFICATE_VERIFY, engine.transcript.digest())
-    engine.send(flight13.certificate_verify(scheme, signatures.sign(certified.private_key,
-                                                                    scheme, content)))
+    engine.send_encoded(flight13.certificate_verify(
+        scheme, signatures.sign(certified.private_key, scheme, content)), CertificateVerify.parse)
     if tracing:
         engine.note(key=lambda: signatures.describe_key(certified.private_key))
     return algorithm

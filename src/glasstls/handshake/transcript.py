@@ -19,6 +19,7 @@ _NEW: dict[str, Callable[..., Any]] = {"sha256": hashlib.sha256, "sha384": hashl
 # these keep a copy of the hash state; the other messages are hashed without one.
 _SNAPSHOT_AFTER = frozenset({HandshakeType.server_hello, HandshakeType.certificate_verify,
                              HandshakeType.finished})
+_SERVER_HELLO = int(HandshakeType.server_hello)
 
 
 def hash_of(hash_name: str, messages: bytes) -> bytes:
@@ -93,6 +94,19 @@ class Transcript:
         if state is not None:
             # _hash_message, written out: every handshake message comes this way.
             self._previous = state.copy() if raw[0] in _SNAPSHOT_AFTER else None
+            state.update(raw)
+        elif self._hash_name is not None:
+            self._start()  # this message included
+
+    def add_sent(self, raw: bytes) -> None:
+        """``add`` for a message this side sent. A side never asks for the hash before
+        a message of its own but a server's ServerHello (its early traffic secret
+        covers the ClientHello): after its CertificateVerify and Finished no copy
+        of the state is kept (two hash copies per handshake on each side)."""
+        self._messages.append(raw)
+        state = self._hash
+        if state is not None:
+            self._previous = state.copy() if raw[0] == _SERVER_HELLO else None
             state.update(raw)
         elif self._hash_name is not None:
             self._start()  # this message included
