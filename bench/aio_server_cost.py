@@ -25,11 +25,28 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WARMUP = 10
 _LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
 _TOTAL = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
+
+
+def echo_until(peers: Any, count: int) -> tuple[Any, asyncio.Event]:
+    """The sockets bench's asyncio echo handler, and an event set once it has
+    served ``count`` connections to their end."""
+    done = asyncio.Event()
+    served = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await peers._echo_asyncio(reader, writer)
+        served += 1
+        if served >= count:
+            done.set()
+
+    return handle, done
 
 
 def serve(impl: str, count: int, pki_dir: str) -> None:
@@ -40,16 +57,7 @@ def serve(impl: str, count: int, pki_dir: str) -> None:
     pki = peers.load_pki(pki_dir)
 
     async def main() -> None:
-        done = asyncio.Event()
-        served = 0
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            nonlocal served
-            await peers._echo_asyncio(reader, writer)
-            served += 1
-            if served >= count:
-                done.set()
-
+        handle, done = echo_until(peers, count)
         tickets = os.environ.get("AIO_COST_TICKETS")
         if tickets is None:
             server = await peers._start_asyncio_server(impl, handle, pki)

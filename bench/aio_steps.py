@@ -117,6 +117,7 @@ def serve(impl: str, count: int, pki_dir: str) -> None:
     import asyncio.sslproto as sslproto
 
     import sockets_peers as peers
+    from aio_server_cost import echo_until
 
     steps = Steps()
     loop_class = selector_events.BaseSelectorEventLoop
@@ -196,16 +197,7 @@ def serve(impl: str, count: int, pki_dir: str) -> None:
                 steps.busy()
 
         selector.select = select_hook
-        done = asyncio.Event()
-        served = 0
-
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            nonlocal served
-            await peers._echo_asyncio(reader, writer)
-            served += 1
-            if served >= count:
-                done.set()
-
+        handle, done = echo_until(peers, count)
         server = await peers._start_asyncio_server(impl, handle, pki)
         peers.ready(server.sockets[0].getsockname()[1])
         await done.wait()

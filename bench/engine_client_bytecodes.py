@@ -19,11 +19,10 @@ import os
 import ssl
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from engine_server_bytecodes import Tracer
+from engine_server_bytecodes import Tracer, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -88,24 +87,8 @@ def main() -> None:
         tracer = Tracer(args.lines)
         for _ in range(args.n):
             connection(config, context, tracer)
-    n = args.n
     kind = "resumed" if args.resumed else "full"
-    print(f"== {sum(tracer.counts.values()) / n:.0f} engine bytecodes per client connection "
-          f"({kind})")
-    by_file: Counter[str] = Counter()
-    for key, value in tracer.counts.items():
-        by_file[key.split(":")[0]] += value
-    for name, value in by_file.most_common(30):
-        print(f"  {value / n:7.0f}  {name}")
-    print("  top functions (bytecodes, calls per connection):")
-    for name, value in tracer.counts.most_common(args.top):
-        print(f"  {value / n:7.0f}  {tracer.calls[name] / n:6.1f}  {name}")
-    if args.lines:
-        print(f"  lines of *{args.lines}*:")
-        by_line = sorted(tracer.line_counts.items(), key=lambda i: (i[0][0], i[0][1] or 0))
-        for (name, line), value in by_line:
-            print(f"  {value / n:7.1f}  {name}:{line}")
-
+    report(tracer, args.n, f"client connection ({kind})", args.top, args.lines)
 
 if __name__ == "__main__":
     main()

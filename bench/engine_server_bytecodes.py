@@ -136,18 +136,23 @@ def main() -> None:
         tracer = Tracer(args.lines)
         for _ in range(args.n):
             connection(config, context, tracer, session)
-    n = args.n
-    print(f"== {sum(tracer.counts.values()) / n:.0f} engine bytecodes per server connection")
+    report(tracer, args.n, "server connection", args.top, args.lines)
+
+
+def report(tracer: Tracer, n: int, per: str, top: int, lines: str | None) -> None:
+    """Bytecodes per connection: in all, by file, the top functions, and the lines
+    of the files matching ``lines``."""
+    print(f"== {sum(tracer.counts.values()) / n:.0f} engine bytecodes per {per}")
     by_file: Counter[str] = Counter()
     for key, value in tracer.counts.items():
         by_file[key.split(":")[0]] += value
     for name, value in by_file.most_common(30):
         print(f"  {value / n:7.0f}  {name}")
     print("  top functions (bytecodes, calls per connection):")
-    for name, value in tracer.counts.most_common(args.top):
+    for name, value in tracer.counts.most_common(top):
         print(f"  {value / n:7.0f}  {tracer.calls[name] / n:6.1f}  {name}")
-    if args.lines:
-        print(f"  lines of *{args.lines}*:")
+    if lines:
+        print(f"  lines of *{lines}*:")
         by_line = sorted(tracer.line_counts.items(), key=lambda i: (i[0][0], i[0][1] or 0))
         for (name, line), value in by_line:
             print(f"  {value / n:7.1f}  {name}:{line}")
