@@ -12,17 +12,15 @@ contains NAME.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import os
 import ssl
-import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from engine_server_bytecodes import Tracer, report
+from engine_server_bytecodes import Tracer, arguments, report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -64,15 +62,7 @@ def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--src", required=True)
-    parser.add_argument("--n", type=int, default=20)
-    parser.add_argument("--top", type=int, default=50)
-    parser.add_argument("--lines")
-    parser.add_argument("--resumed", action="store_true")
-    args = parser.parse_args()
-    sys.path.insert(0, os.path.abspath(args.src))
-    sys.path.insert(0, HERE)
+    args = arguments()
     import sockets_peers as peers
 
     with tempfile.TemporaryDirectory() as pki_dir:

@@ -111,7 +111,9 @@ def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None,
     return new_session
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
+    """The counters' command line (this one's and engine_client_bytecodes.py's), with
+    the tree under test and this directory put first on the import path."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--src", required=True)
     parser.add_argument("--n", type=int, default=20)
@@ -121,6 +123,11 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, os.path.abspath(args.src))
     sys.path.insert(0, HERE)
+    return args
+
+
+def main() -> None:
+    args = arguments()
     import sockets_peers as peers
 
     with tempfile.TemporaryDirectory() as pki_dir:
