@@ -86,6 +86,11 @@ _ALERT = int(ContentType.alert)
 # enum.py per received alert; every clean close receives one).
 _ALERT_DESCRIPTIONS: dict[int, AlertDescription] = {
     description.value: description for description in AlertDescription}
+# A TLS 1.3 record holding one alert: header, the alert's two bytes, the content type
+# byte and the AEAD tag.
+_ALERT_RECORD = 5 + 2 + 1 + 16
+# The alert close() sends (warning level).
+_CLOSE_NOTIFY = bytes([1, AlertDescription.close_notify])
 # A handshake message's header (type, 24-bit length) as one big-endian number.
 _unpack_message_header = struct.Struct(">I").unpack_from
 
@@ -203,7 +208,16 @@ class _Connection:
         events = core.events
         sink = self._sink
         try:
-            if (sink is None and self._state.plain_application_data and not core.handshake_in
+            first: tuple[int, bytes] | None = None
+            if (len(data) == _ALERT_RECORD and self._state.plain_application_data
+                    and not core.handshake_in and not self._peer_closed):
+                # A read the size of one protected alert (every clean close brings
+                # the peer's close_notify): the record opened alone, without the
+                # bulk loops' machinery, and handled below as any other record.
+                first = record.open_alone(data)
+                if first is None:  # not one whole record under TLS 1.3 keys
+                    record.feed(data)
+            elif (sink is None and self._state.plain_application_data and not core.handshake_in
                     and not core.tracing and not self._peer_closed):
                 # The bulk path's usual read: the bytes fed and their application data
                 # records opened in one call; the loop below takes any other record.
@@ -225,7 +239,6 @@ class _Connection:
                 first = received
             else:
                 record.feed(data)
-                first = None
             while not self._peer_closed:
                 if first is not None:  # the record the bulk path stopped at
                     received, first = first, None
@@ -385,8 +398,7 @@ class _Connection:
             return
         self._sent_close = True
         core = self._core
-        close_notify = bytes([1, AlertDescription.close_notify])
-        core.out.append(core.record.seal(ContentType.alert, close_notify))
+        core.out.append(core.record.seal(_ALERT, _CLOSE_NOTIFY))
         if core.tracing:
             core.trace(CLOSE, SENT, {"alert": "close_notify"})
 

@@ -676,6 +676,27 @@ class RecordLayer:
             self.compact()
         return record
 
+    def open_alone(self, data: bytes) -> tuple[int, bytes] | None:
+        """A read that is exactly one whole protected TLS 1.3 record, with nothing
+        buffered before it, opened as ``next_record`` opens it (the same checks and
+        errors: ``open_inner``, ``_opened``); None when the read is anything else,
+        and then nothing of it is taken (the caller goes the general way). For the
+        lone small records of a connection's end (the peer's close_notify), which
+        the bulk loops would take through their general machinery."""
+        protection = self.read_protection
+        length = len(data) - _HEADER
+        # The header compared whole: application_data, 0x0303 and the read's length
+        # (any other, or a record over our read limit and the tag, RFC 8449, is
+        # next_record's to judge).
+        if (type(protection) is not Tls13Protection or self.skipping_early_data
+                or self._position < len(self._pending) or self._following
+                or not 0 <= length <= self.read_limit + _TAG
+                or data[:_HEADER] != _pack_header(_APPLICATION_DATA, 0x0303, length)):
+            return None
+        content_type, inner, length = protection.open_inner(data[:_HEADER],
+                                                            memoryview(data)[_HEADER:])
+        return _opened(content_type, inner[:length])
+
     def next_records_into(self, target: memoryview, filled: int
                           ) -> tuple[int, tuple[int, bytes] | None, bool]:
         """``next_records`` for TLS 1.3, the plaintexts decrypted straight into
