@@ -207,17 +207,9 @@ class _Connection:
             raise UnexpectedMessage("too much data after close_notify")
         events = core.events
         sink = self._sink
+        first: tuple[int, bytes] | None  # the record to handle before reading on
         try:
-            first: tuple[int, bytes] | None = None
-            if (len(data) == _ALERT_RECORD and self._state.plain_application_data
-                    and not core.handshake_in and not self._peer_closed):
-                # A read the size of one protected alert (every clean close brings
-                # the peer's close_notify): the record opened alone, without the
-                # bulk loops' machinery, and handled below as any other record.
-                first = record.open_alone(data)
-                if first is None:  # not one whole record under TLS 1.3 keys
-                    record.feed(data)
-            elif (sink is None and self._state.plain_application_data and not core.handshake_in
+            if (sink is None and self._state.plain_application_data and not core.handshake_in
                     and not core.tracing and not self._peer_closed):
                 # The bulk path's usual read: the bytes fed and their application data
                 # records opened in one call; the loop below takes any other record.
@@ -236,9 +228,32 @@ class _Connection:
                         core.flush_handshake()
                     events, core.events = core.events, []
                     return events
-                first = received
+                if received[0] == _ALERT:
+                    # Most often the peer's close_notify, after which (as after a
+                    # fatal alert) the loop below would read nothing more.
+                    self._alert(received[1])
+                    if self._peer_closed:
+                        events, core.events = core.events, []
+                        return events
+                    first = None
+                else:
+                    first = received
+            elif (self._state.plain_application_data and len(data) == _ALERT_RECORD
+                    and not core.handshake_in and not self._peer_closed
+                    and (first := record.open_alone(data)) is not None):
+                # With a sink (the io transports), a read the size of one protected
+                # alert (every clean close brings the peer's close_notify) that is
+                # one whole record under TLS 1.3 keys: opened alone, without the
+                # sink's bulk loops; an alert handled at once, anything else (two
+                # bytes of data, say) below as any other record. (Checked after
+                # the path above, so that in-memory bulk reads pay nothing for it.)
+                if first[0] == _ALERT:  # nothing before it or after it for the loop
+                    self._alert(first[1])
+                    events, core.events = core.events, []
+                    return events
             else:
                 record.feed(data)
+                first = None
             while not self._peer_closed:
                 if first is not None:  # the record the bulk path stopped at
                     received, first = first, None

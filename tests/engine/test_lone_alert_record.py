@@ -91,3 +91,57 @@ def test_a_tampered_lone_record_is_bad_record_mac() -> None:
     with pytest.raises(TLSError) as caught:
         pair.server.connection.receive_data(bytes(wire))
     assert caught.value.alert == AlertDescription.bad_record_mac
+
+
+# The in-memory bulk path (no sink) handles an alert it stops at at once too, and
+# returns when the loop would read nothing more (close_notify, a fatal alert).
+
+def test_data_then_close_notify_then_cleartext_in_one_read() -> None:
+    pair = established()
+    record = engine_of(pair.client.connection).record
+    wire = record.seal(23, b"last words") + record.seal(21, b"\x01\x00") + b"EHLO plain\r\n"
+    events = pair.server.connection.receive_data(wire)
+    assert events == [ApplicationData(b"last words"), ConnectionClosed()]
+    # What follows close_notify is kept for the protocol that continues in the clear.
+    assert pair.server.connection.take_unprocessed_data() == b"EHLO plain\r\n"
+
+
+def test_a_warning_alert_between_data_records_in_one_read() -> None:
+    pair = established()
+    record = engine_of(pair.client.connection).record
+    wire = (record.seal(23, b"one") + record.seal(21, b"\x01\x5a")  # user_canceled
+            + record.seal(23, b"two"))
+    events = pair.server.connection.receive_data(wire)
+    assert events == [ApplicationData(b"one"),
+                      AlertReceived(AlertDescription.user_canceled, fatal=False),
+                      ApplicationData(b"two")]
+    assert not pair.server.connection.closed
+
+
+def test_data_then_a_fatal_alert_in_one_read() -> None:
+    pair = established()
+    record = engine_of(pair.client.connection).record
+    wire = record.seal(23, b"one") + record.seal(21, b"\x02\x50")  # internal_error
+    events = pair.server.connection.receive_data(wire)
+    assert events == [ApplicationData(b"one"),
+                      AlertReceived(AlertDescription.internal_error, fatal=True)]
+    assert pair.server.connection.closed
+
+
+def test_a_lone_warning_alert_with_a_sink_then_data() -> None:
+    pair = established()
+    server = pair.server.connection
+    sink = collecting(server)
+    assert server.receive_data(lone(pair, 21, b"\x01\x5a")) == [
+        AlertReceived(AlertDescription.user_canceled, fatal=False)]
+    assert server.receive_data(lone(pair, 23, b"ok")) == []
+    assert b"".join(bytes(chunk) for chunk in sink) == b"ok"
+
+
+def test_close_notify_alone_with_a_sink_then_cleartext() -> None:
+    pair = established()
+    server = pair.server.connection
+    collecting(server)
+    assert server.receive_data(lone(pair, 21, b"\x01\x00")) == [ConnectionClosed()]
+    server.receive_data(b"plain")
+    assert server.take_unprocessed_data() == b"plain"
