@@ -209,49 +209,52 @@ class _Connection:
         sink = self._sink
         first: tuple[int, bytes] | None  # the record to handle before reading on
         try:
-            if (sink is None and self._state.plain_application_data and not core.handshake_in
-                    and not core.tracing and not self._peer_closed):
-                # The bulk path's usual read: the bytes fed and their application data
-                # records opened in one call; the loop below takes any other record.
-                plaintexts: list[bytes] = []
-                received = record.receive_records(data, plaintexts)
-                if plaintexts:
-                    # A loop, not ``events += map(...)``: a read holds one record most
-                    # often, and a map and extend cost more than the loop around one.
-                    for plaintext in plaintexts:
-                        events.append(received_data(plaintext))
-                    if core.in_a_row:  # data ends a run of empty records
-                        core.in_a_row.clear()
-                if received is None:
-                    # Whole records only (or what is left of one, kept compact).
-                    if core.handshake_out:
-                        core.flush_handshake()
-                    events, core.events = core.events, []
-                    return events
-                if received[0] == _ALERT:
-                    # Most often the peer's close_notify, after which (as after a
-                    # fatal alert) the loop below would read nothing more.
-                    self._alert(received[1])
-                    if self._peer_closed:
+            if (self._state.plain_application_data and not core.handshake_in
+                    and not self._peer_closed):
+                if sink is None and not core.tracing:
+                    # The bulk path's usual read: the bytes fed and their application data
+                    # records opened in one call; the loop below takes any other record.
+                    plaintexts: list[bytes] = []
+                    received = record.receive_records(data, plaintexts)
+                    if plaintexts:
+                        # A loop, not ``events += map(...)``: a read holds one record most
+                        # often, and a map and extend cost more than the loop around one.
+                        for plaintext in plaintexts:
+                            events.append(received_data(plaintext))
+                        if core.in_a_row:  # data ends a run of empty records
+                            core.in_a_row.clear()
+                    if received is None:
+                        # Whole records only (or what is left of one, kept compact).
+                        if core.handshake_out:
+                            core.flush_handshake()
                         events, core.events = core.events, []
                         return events
-                    first = None
+                    if received[0] == _ALERT:
+                        # Most often the peer's close_notify, after which (as after a
+                        # fatal alert) the loop below would read nothing more.
+                        self._alert(received[1])
+                        if self._peer_closed:
+                            events, core.events = core.events, []
+                            return events
+                        first = None
+                    else:
+                        first = received
+                elif (len(data) == _ALERT_RECORD
+                        and (first := record.open_alone(data)) is not None):
+                    # With a sink (the io transports), a read the size of one protected
+                    # alert (every clean close brings the peer's close_notify) that is
+                    # one whole record under TLS 1.3 keys: opened alone, without the
+                    # sink's bulk loops; an alert handled at once, anything else (two
+                    # bytes of data, say) below as any other record. (Checked after
+                    # the path above, so that in-memory bulk reads pay nothing for it.)
+                    if first[0] == _ALERT:  # nothing before it or after it for the loop
+                        self._alert(first[1])
+                        events, core.events = core.events, []
+                        return events
                 else:
-                    first = received
-            elif (self._state.plain_application_data and len(data) == _ALERT_RECORD
-                    and not core.handshake_in and not self._peer_closed
-                    and (first := record.open_alone(data)) is not None):
-                # With a sink (the io transports), a read the size of one protected
-                # alert (every clean close brings the peer's close_notify) that is
-                # one whole record under TLS 1.3 keys: opened alone, without the
-                # sink's bulk loops; an alert handled at once, anything else (two
-                # bytes of data, say) below as any other record. (Checked after
-                # the path above, so that in-memory bulk reads pay nothing for it.)
-                if first[0] == _ALERT:  # nothing before it or after it for the loop
-                    self._alert(first[1])
-                    events, core.events = core.events, []
-                    return events
-            else:
+                    record.feed(data)
+                    first = None
+            else:  # the handshake's reads, mostly
                 record.feed(data)
                 first = None
             while not self._peer_closed:
