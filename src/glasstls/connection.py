@@ -209,9 +209,9 @@ class _Connection:
         sink = self._sink
         first: tuple[int, bytes] | None  # the record to handle before reading on
         try:
-            if (self._state.plain_application_data and not core.handshake_in
-                    and not self._peer_closed):
-                if sink is None and not core.tracing:
+            if sink is None:
+                if (self._state.plain_application_data and not core.handshake_in
+                        and not core.tracing and not self._peer_closed):
                     # The bulk path's usual read: the bytes fed and their application data
                     # records opened in one call; the loop below takes any other record.
                     plaintexts: list[bytes] = []
@@ -239,22 +239,23 @@ class _Connection:
                         first = None
                     else:
                         first = received
-                elif (len(data) == _ALERT_RECORD
-                        and (first := record.open_alone(data)) is not None):
-                    # With a sink (the io transports), a read the size of one protected
-                    # alert (every clean close brings the peer's close_notify) that is
-                    # one whole record under TLS 1.3 keys: opened alone, without the
-                    # sink's bulk loops; an alert handled at once, anything else (two
-                    # bytes of data, say) below as any other record. (Checked after
-                    # the path above, so that in-memory bulk reads pay nothing for it.)
-                    if first[0] == _ALERT:  # nothing before it or after it for the loop
-                        self._alert(first[1])
-                        events, core.events = core.events, []
-                        return events
                 else:
                     record.feed(data)
                     first = None
-            else:  # the handshake's reads, mostly
+            elif (len(data) == _ALERT_RECORD and self._state.plain_application_data
+                    and not core.handshake_in and not self._peer_closed
+                    and (first := record.open_alone(data)) is not None):
+                # With a sink (the io transports), a read the size of one protected
+                # alert (every clean close brings the peer's close_notify) that is
+                # one whole record under TLS 1.3 keys: opened alone, without the
+                # sink's bulk loops; an alert handled at once, anything else (two
+                # bytes of data, say) below as any other record. (Only with a sink:
+                # the in-memory bulk path's reads pay nothing for it.)
+                if first[0] == _ALERT:  # nothing before it or after it for the loop
+                    self._alert(first[1])
+                    events, core.events = core.events, []
+                    return events
+            else:
                 record.feed(data)
                 first = None
             while not self._peer_closed:
