@@ -369,3 +369,64 @@ def test_a_server_that_cannot_make_its_second_loop_starts_none(
         glasstls.serve(("127.0.0.1", 0), echo, config=server_config(), handshake_loops=2)
     assert server_threads() == []
     assert len(pairs) == 1 and all(sock.fileno() == -1 for sock in pairs[0])
+
+
+def test_a_busy_loop_accepts_between_the_steps_of_a_turn() -> None:
+    # Two clients' hellos are ready in the same turn; the first one's step is slow
+    # (its trace callback waits), and a third client connects meanwhile: the loop
+    # takes it out of the listen backlog before the second step, not only at the
+    # turn's end (a full backlog would drop new clients' SYNs).
+    log: list[tuple[str, Any]] = []
+    names: dict[Any, str] = {}
+    holding = threading.Event()
+    release = threading.Event()
+    in_first_step = threading.Event()
+    third_connected = threading.Event()
+
+    def connection_config(config: ServerConfig) -> ServerConfig:
+        address = glasstls.io.client_address()
+        log.append(("accepted", address))
+        if len(log) == 3:  # the holder: the loop waits here while a and b send
+            holding.set()
+            release.wait(PATIENCE)
+
+        def trace(event: Any) -> None:
+            if event.step == "ClientHello" and event.action == "received":
+                log.append(("hello", address))
+                if names.get(address) == "a":
+                    in_first_step.set()
+                    third_connected.wait(PATIENCE)
+                    time.sleep(0.05)  # past the loop's interval between accepts
+
+        return dataclasses.replace(config, trace=trace)
+
+    with serving(connection_config=connection_config) as server:
+        clients = [socket.create_connection(server.address, timeout=PATIENCE)
+                   for _ in range(2)]
+        try:
+            for sock, name in zip(clients, "ab", strict=True):
+                names[sock.getsockname()] = name
+            deadline = time.monotonic() + PATIENCE
+            while len(log) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            clients.append(socket.create_connection(server.address, timeout=PATIENCE))
+            assert holding.wait(PATIENCE)
+            for sock in clients[:2]:
+                sock.sendall(ClientConnection(client_config(),
+                                              server_name="localhost").data_to_send())
+            release.set()
+            assert in_first_step.wait(PATIENCE)
+            third = socket.create_connection(server.address, timeout=PATIENCE)
+            clients.append(third)
+            names[third.getsockname()] = "c"
+            third_connected.set()
+            for sock in clients[:2]:
+                assert sock.recv(1)  # answered
+        finally:
+            release.set()
+            third_connected.set()
+            for sock in clients:
+                sock.close()
+    steps = [(kind, names.get(address)) for kind, address in log if names.get(address)]
+    assert steps[steps.index(("hello", "a")):][:3] == [
+        ("hello", "a"), ("accepted", "c"), ("hello", "b")], log

@@ -34,7 +34,12 @@ the next client goes to the loop with fewer handshakes. A loop runs the steps th
 ``select()`` found ready in the order it found them (the order they became
 ready): taking the clients' last flights before newer clients' hellos measured
 0.93x the rate with 200 clients (the clients then had less to do while the loop
-ran).
+ran). Measured again with other orders (2026-12-07-threaded-serve-round11.txt):
+a turn's steps oldest connection first, no clear change (0.94-1.10x the rate);
+oldest first across turns (the loop looking again every few milliseconds) cut a
+client's Finished's wait from ~27 to ~3 ms at the median, but the echo workers
+then ran beside the loop and took the GIL from it more: 1.05-1.12x the loop's
+CPU per connection, 0.89-0.97x the rate.
 
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
 ``threading.Condition`` allocates a lock per wait). The config's callbacks
@@ -83,7 +88,15 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # The loop takes the clients out of the listen backlog (accepting is cheap: their
 # handshakes wait for their turn on the loop) at every wake-up and, between
 # handshake steps, at least this often (seconds): a full backlog drops a new
-# client's SYN, and it retries only a second later.
+# client's SYN, and it retries only a second later. A busy loop goes from one
+# step to the next for tens of milliseconds, and each of these looks ends with
+# an accept() that finds no one (a system call, and ~150 bytecodes with the
+# slot taken and given back): at 2 ms there was about one such call per
+# connection; at 10 ms a 128-client backlog fills only above 12,800 new clients
+# a second.
+_ACCEPT_BETWEEN_STEPS = 0.010
+# A loop that leaves the clients to a loop with fewer handshakes listens again
+# after this long (seconds).
 _ACCEPT_INTERVAL = 0.002
 # A worker with no connection to serve for this long ends (one is started again
 # when needed): a burst of clients does not leave its threads behind for good.
@@ -109,11 +122,14 @@ def client_address() -> Any:
 class _Handshake:
     """A connection on the loop, from accept until its handshake is over."""
 
-    __slots__ = ("address", "context", "deadline", "events", "sock")
+    __slots__ = ("address", "context", "deadline", "events", "fd", "sock")
 
-    def __init__(self, sock: TLSSocket, address: Any, context: contextvars.Context,
-                 deadline: float | None) -> None:
+    def __init__(self, sock: TLSSocket, fd: int, address: Any,
+                 context: contextvars.Context, deadline: float | None) -> None:
         self.sock: TLSSocket | None = sock  # None once over (the deadline queue keeps it)
+        # The selector knows it by its descriptor: no fileno() call and lookups per
+        # registration.
+        self.fd = fd
         self.address = address
         self.context = context
         self.deadline = deadline
@@ -413,7 +429,7 @@ class _Loop:
                         self._accept()
                     elif key.data is not None:
                         self._advance(key.data)
-                        if time.monotonic() - accepted >= _ACCEPT_INTERVAL:
+                        if time.monotonic() - accepted >= _ACCEPT_BETWEEN_STEPS:
                             self._accept()  # the clients that came meanwhile
                             accepted = time.monotonic()
                 self._expire()
@@ -484,8 +500,9 @@ class _Loop:
                 # Another loop found the descriptors or memory gone: all back off.
                 self._update_listener()
                 return
-            if any(self._handshakes > loop._handshakes and loop._accepting
-                   for loop in server._loops):
+            if len(server._loops) > 1 and any(
+                    self._handshakes > loop._handshakes and loop._accepting
+                    for loop in server._loops):
                 # The clients go to a loop with fewer handshakes (one that took a
                 # whole backlog would make them wait while another loop idles);
                 # this one looks again a little later instead of finding the
@@ -539,7 +556,7 @@ class _Loop:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         deadline = (time.monotonic() + server._handshake_timeout
                     if server._handshake_timeout is not None else None)
-        handshake = _Handshake(sock, address, context, deadline)
+        handshake = _Handshake(sock, fd, address, context, deadline)
         self._by_deadline.append(handshake)
         self._handshakes += 1
         return handshake
@@ -573,13 +590,12 @@ class _Loop:
         return False
 
     def _wait_for(self, handshake: _Handshake, events: int) -> None:
-        sock = handshake.sock
-        if handshake.events == events or sock is None:
+        if handshake.events == events or handshake.sock is None:
             return
         if handshake.events:
-            self._selector.modify(sock, events, handshake)
+            self._selector.modify(handshake.fd, events, handshake)
         else:
-            self._selector.register(sock, events, handshake)
+            self._selector.register(handshake.fd, events, handshake)
         handshake.events = events
 
     def _forget(self, handshake: _Handshake) -> TLSSocket | None:
@@ -587,7 +603,7 @@ class _Loop:
         sock, handshake.sock = handshake.sock, None
         if sock is not None:
             if handshake.events:
-                self._selector.unregister(sock)
+                self._selector.unregister(handshake.fd)  # before anyone closes it
             self._handshakes -= 1
         return sock
 
