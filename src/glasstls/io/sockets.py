@@ -98,6 +98,17 @@ class _RecordBoundary:
             return _HEADER + self._length - self._remaining
         return len(self._header)
 
+    def whole_records(self, size: int) -> int:
+        """``size``, or less so that a read of that many bytes ends where a record
+        ends if the records after the current one are as long as it is (as long as
+        the last one, between records), as bulk data comes: a record cut between two
+        reads costs the engine two more copies of it (it is joined from both)."""
+        first = self._remaining  # what finishes the current record (0 between two)
+        if self._header or not self._length or size < first:
+            return size  # no length to go by (yet), or not even this record's end in reach
+        record = _HEADER + self._length
+        return first + (size - first) // record * record or size
+
     def feed(self, data: bytes) -> None:
         size = len(data)
         position = 0
@@ -547,7 +558,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         so that the records after it stay in the kernel, where ``select()`` sees
         them, as with OpenSSL; not decrypted here, where it cannot."""
         boundary = self._boundary
-        size = max(boundary.to_complete, min(_RECV_SIZE, wanted - boundary.carried))
+        size = max(boundary.to_complete,
+                   boundary.whole_records(min(_RECV_SIZE, wanted - boundary.carried)))
         if self.gettimeout():
             self._wait(False, deadline)
         seen = _PEEK  # how much the kernel holds, as far as a look told
