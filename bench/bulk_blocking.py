@@ -36,6 +36,7 @@ import sockets_peers as peers  # noqa: E402
 from sockets_peers import CHUNK, HOST, SERVER_NAME, MiB  # noqa: E402
 
 _SYSCALLS = ("recvfrom", "sendto", "read", "write", "poll")
+_MEMORY = ("brk", "mmap", "munmap", "mremap")  # counted per process
 _LIFETIME = ("connect", "accept4", "close")  # which descriptor is the connection, when
 
 
@@ -43,22 +44,33 @@ def _usage() -> dict[str, float]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"wall": time.perf_counter(), "cpu": usage.ru_utime + usage.ru_stime,
             "user": usage.ru_utime, "sys": usage.ru_stime, "vcsw": usage.ru_nvcsw,
-            "ivcsw": usage.ru_nivcsw}
+            "ivcsw": usage.ru_nivcsw, "minflt": usage.ru_minflt}
 
 
 def _phase(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {key: after[key] - before[key] for key in before}
 
 
+def _buffers(sock: Any) -> dict[str, int]:
+    """The socket's buffer sizes now (the kernel's autotuning moves them)."""
+    import socket
+
+    return {"rcvbuf": sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+            "sndbuf": sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)}
+
+
 def _serve_blocking(sock: Any, size: int, block: bytes) -> dict[str, Any]:
+    _set_buffers(sock)
     start = _usage()
     peers.receive_exactly(sock.recv_into, size)
     received = _usage()
+    buffers = _buffers(sock)
     sock.sendall(b"!")
     for _ in range(size // CHUNK):
-        sock.sendall(block)
+        _paced_sendall(sock, block)
     sent = _usage()
-    return {"receive": _phase(start, received), "send": _phase(received, sent),
+    return {"receive": dict(_phase(start, received), **buffers),
+            "send": dict(_phase(received, sent), **_buffers(sock)),
             "threads": _thread_cpu()}
 
 
@@ -120,15 +132,18 @@ def client(impl: str, suite: str, size: int, port: int, pki: dict[str, str]) -> 
         sock = peers.ssl_client_context(pki, suite).wrap_socket(
             socket.create_connection((HOST, port)), server_hostname=SERVER_NAME)
     with sock:
+        _set_buffers(sock)
         start = _usage()
         for _ in range(size // CHUNK):
-            sock.sendall(block)
+            _paced_sendall(sock, block)
         if sock.recv(1) != b"!":
             raise RuntimeError("no acknowledgement")
         uploaded = _usage()
+        buffers = _buffers(sock)
         peers.receive_exactly(sock.recv_into, size)
         downloaded = _usage()
-    print(json.dumps({"send": _phase(start, uploaded), "receive": _phase(uploaded, downloaded)}))
+        print(json.dumps({"send": dict(_phase(start, uploaded), **buffers),
+                          "receive": dict(_phase(uploaded, downloaded), **_buffers(sock))}))
 
 
 def _child_env(src: str | None, tweaks: dict[str, str]) -> dict[str, str]:
@@ -146,13 +161,39 @@ def _apply_tweaks() -> None:
         from glasstls.io import sockets
 
         for name, value in tweaks.items():
-            assert hasattr(sockets, name), name
-            setattr(sockets, name, int(value))
+            if name not in ("RCVBUF", "PACE"):
+                assert hasattr(sockets, name), name
+                setattr(sockets, name, int(value))
+
+
+def _paced_sendall(sock: Any, block: bytes) -> None:
+    """``@PACE=N``: the 1 MiB block sent in 64 KiB pieces N microseconds apart, so that
+    the receiver is the faster end and waits for data (it sees what arrives as it
+    arrives), as on a machine where the sender is the bottleneck."""
+    pace = json.loads(os.environ.get("BULK_BLOCKING_TWEAKS", "{}")).get("PACE")
+    if not pace:
+        sock.sendall(block)
+        return
+    view = memoryview(block)
+    for start in range(0, len(view), 65536):
+        sock.sendall(view[start:start + 65536])
+        time.sleep(int(pace) / 1e6)
+
+
+def _set_buffers(sock: Any) -> None:
+    """A diagnosis only (``@RCVBUF=N``): a fixed receive buffer, which turns the
+    kernel's autotuning off, on both ends of the connection."""
+    import socket
+
+    size = json.loads(os.environ.get("BULK_BLOCKING_TWEAKS", "{}")).get("RCVBUF")
+    if size:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, int(size))
 
 
 def _perf(out: str) -> list[str]:
-    events = ",".join(f"syscalls:sys_{edge}_{name}" for name in _SYSCALLS + _LIFETIME
-                      for edge in ("enter", "exit"))
+    events = ",".join([f"syscalls:sys_{edge}_{name}" for name in _SYSCALLS + _LIFETIME
+                       for edge in ("enter", "exit")]
+                      + [f"syscalls:sys_enter_{name}" for name in _MEMORY])
     return ["perf", "record", "-q", "-o", out, "-e", events, "--"]
 
 
@@ -168,7 +209,13 @@ def _syscalls(perf_data: str) -> dict[str, list[int]]:
     entered: dict[str, tuple[str, int]] = {}
     connection: dict[int, int] = {}  # descriptor -> connection number, while open
     calls: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    memory: Counter[str] = Counter()
     for line in script.splitlines():
+        if "sys_enter_" in line:
+            name = line.split("sys_enter_", 1)[1].split(":", 1)[0]
+            if name in _MEMORY:
+                memory[name] += 1
+                continue
         enter = _ENTER.match(line)
         if enter:
             name, fd = enter.group(3), int(enter.group(4), 16)
@@ -192,12 +239,14 @@ def _syscalls(perf_data: str) -> dict[str, list[int]]:
     if not calls:
         return {}
     busiest = max(calls, key=lambda c: sum(max(0, v) for vs in calls[c].values() for v in vs))
-    return dict(calls[busiest])
+    # The process's memory calls (whole run), as so many zero-size entries.
+    return dict(calls[busiest], **{name: [0] * count for name, count in memory.items()})
 
 
 def run_once(python: str, pki_dir: str, variant: dict[str, Any], suite: str, size: int,
              perf_dir: str | None) -> dict[str, Any]:
     impl = "ssl" if variant["src"] is None else "glasstls"
+    assert impl == "glasstls" or set(variant["tweaks"]) <= {"RCVBUF", "PACE"}
     env = _child_env(variant["src"], variant["tweaks"])
     me = os.path.abspath(__file__)
     prefix = {"server": [], "client": []}
@@ -224,10 +273,8 @@ def run_once(python: str, pki_dir: str, variant: dict[str, Any], suite: str, siz
         result[way] = {
             "MB/s": size / wall / 1e6,
             "wall_ms_per_mib": wall * 1000 / mib,
-            "sender": {k: v * (1000 if k in ("cpu", "user", "sys", "wall") else 1) / mib
-                       for k, v in sender.items()},
-            "receiver": {k: v * (1000 if k in ("cpu", "user", "sys", "wall") else 1) / mib
-                         for k, v in receiver.items()},
+            "sender": _per_mib(sender, mib),
+            "receiver": _per_mib(receiver, mib),
         }
     result["server_threads"] = server_result["threads"]
     if perf_dir:
@@ -236,13 +283,18 @@ def run_once(python: str, pki_dir: str, variant: dict[str, Any], suite: str, siz
     return result
 
 
+def _per_mib(phase: dict[str, float], mib: float) -> dict[str, float]:
+    """Times in ms per MiB, counts per MiB, buffer sizes as they are."""
+    return {key: value if key.endswith("buf") else
+            value * (1000 if key in ("cpu", "user", "sys", "wall") else 1) / mib
+            for key, value in phase.items()}
+
+
 def _parse_variant(text: str) -> dict[str, Any]:
     """``ssl``, ``PATH`` or ``PATH@NAME=VALUE,NAME=VALUE`` (glasstls.io.sockets)."""
-    if text == "ssl":
-        return {"label": "ssl", "src": None, "tweaks": {}}
     path, _, tweaks = text.partition("@")
     pairs = dict(item.split("=", 1) for item in tweaks.split(",") if item)
-    return {"label": text, "src": path, "tweaks": pairs}
+    return {"label": text, "src": None if path == "ssl" else path, "tweaks": pairs}
 
 
 def _quantiles(values: list[float]) -> str:
@@ -291,10 +343,14 @@ def report(variants: list[dict[str, Any]], results: dict[str, list[dict[str, Any
                 system = statistics.median(r[way][side]["sys"] for r in runs)
                 off = statistics.median(r[way][side]["wall"] - r[way][side]["cpu"]
                                         for r in runs)
+                faults = statistics.median(r[way][side]["minflt"] for r in runs)
                 vcsw = statistics.median(r[way][side]["vcsw"] for r in runs)
                 ivcsw = statistics.median(r[way][side]["ivcsw"] for r in runs)
+                buffers = statistics.median(r[way][side]["rcvbuf" if side == "receiver"
+                                                          else "sndbuf"] for r in runs)
                 parts.append(f"{side} cpu {cpu:5.3f} (sys {system:5.3f}) off {off:5.3f} "
-                             f"csw {vcsw:5.1f}/{ivcsw:4.1f}")
+                             f"csw {vcsw:5.1f}/{ivcsw:4.1f} faults {faults:5.0f} "
+                             f"{'rcv' if side == 'receiver' else 'snd'}buf {buffers / 1024:.0f}K")
             print("  ".join(parts))
 
 

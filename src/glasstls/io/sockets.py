@@ -44,6 +44,11 @@ from .keylog import with_environment_keylog
 
 # Network reads ask for at most this much: a few full records per system call.
 _RECV_SIZE = 256 * 1024
+# ... or this much after a read that found less than it asked for (the reader is faster
+# than the data comes). A read's bytes object is allocated at the size asked for, then
+# shrunk: above glibc's mmap threshold (128 KiB, until a larger block is freed whole)
+# that is an mmap, an mremap, an munmap and a page fault per 4 KiB received, each read.
+_SHORT_RECV_SIZE = 2**17 - 512
 _HEADER = 5  # a TLS record's header: type, version, length
 # Looked at (MSG_PEEK) to find where the next record ends; enough of a peer that is
 # not speaking TLS to name it ("SSH-2.0-OpenSSH...", "HTTP/1.1 400..."), and for the
@@ -226,7 +231,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         # first flight (its ClientHello, maybe early data), which the handshake needs
         # whole, so it is read without looking for record boundaries.
         self._first_flight = server_side
-        # The last read of a non-blocking handshake took all the kernel held.
+        # The last read took all the kernel held (a non-blocking handshake does not try
+        # again; a bulk read asks for less).
         self._drained = False
         self._tls_channel = None
 
@@ -558,8 +564,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         so that the records after it stay in the kernel, where ``select()`` sees
         them, as with OpenSSL; not decrypted here, where it cannot."""
         boundary = self._boundary
+        limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
         size = max(boundary.to_complete,
-                   boundary.whole_records(min(_RECV_SIZE, wanted - boundary.carried)))
+                   boundary.whole_records(min(limit, wanted - boundary.carried)))
         if self.gettimeout():
             self._wait(False, deadline)
         seen = _PEEK  # how much the kernel holds, as far as a look told
