@@ -37,3 +37,46 @@ def test_the_boundary_is_found_whatever_the_reads_cut(lengths: list[int], cuts: 
         boundary.feed(wire[start:end])
         carried, to_complete = reference(wire, end)
         assert (boundary.carried, boundary.to_complete) == (carried, to_complete)
+
+
+@settings(max_examples=300, deadline=None)
+@given(length=st.integers(min_value=0, max_value=17_000),
+       cuts=st.lists(st.integers(min_value=0, max_value=250_000), max_size=8),
+       sizes=st.lists(st.integers(min_value=1, max_value=300_000), min_size=1, max_size=4))
+def test_reads_are_cut_to_end_where_records_of_the_same_length_end(
+        length: int, cuts: list[int], sizes: list[int]) -> None:
+    record = 5 + length
+    wire = (b"\x17\x03\x03" + length.to_bytes(2, "big") + bytes(length)) * 40
+    bounds = sorted({0, *(c % (len(wire) // 2) for c in cuts)})
+    boundary = _RecordBoundary()
+    for start, end in itertools.pairwise(bounds):
+        boundary.feed(wire[start:end])
+    consumed = bounds[-1]
+    for size in sizes:
+        whole = boundary.whole_records(size)
+        assert 0 < whole <= size
+        if consumed < record or not length:
+            assert whole == size or consumed < record
+            continue  # no record's header read yet, or empty records: no length to go by
+        ends_a_record = (consumed + whole) % record == 0
+        if consumed % record and consumed % record < 5:
+            assert whole == size  # a header read in part: no length to go by
+        elif size < (-consumed % record or record):
+            assert whole == size  # not even the current (or next) record ends within size
+        else:
+            # The last record end within size: never more than a record short of it.
+            assert ends_a_record and size - whole < record
+
+
+def test_a_read_is_not_cut_below_one_record_nor_past_the_current_one() -> None:
+    boundary = _RecordBoundary()
+    boundary.feed(b"\x17\x03\x03\x00\x0a" + bytes(10))  # a whole record of 15 bytes
+    assert boundary.whole_records(4) == 4  # less than a record: as asked
+    assert boundary.whole_records(15) == 15
+    assert boundary.whole_records(44) == 30
+    boundary.feed(b"\x17\x03\x03\x00\x0a" + bytes(4))  # 6 bytes of the next one to come
+    assert boundary.whole_records(5) == 5
+    assert boundary.whole_records(6) == 6  # finishes it
+    assert boundary.whole_records(20) == 6
+    assert boundary.whole_records(21) == 21
+    assert boundary.whole_records(40) == 36

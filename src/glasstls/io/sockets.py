@@ -44,6 +44,11 @@ from .keylog import with_environment_keylog
 
 # Network reads ask for at most this much: a few full records per system call.
 _RECV_SIZE = 256 * 1024
+# ... or this much after a read that found less than it asked for (the reader is faster
+# than the data comes). A read's bytes object is allocated at the size asked for, then
+# shrunk: above glibc's mmap threshold (128 KiB, until a larger block is freed whole)
+# that is an mmap, an mremap, an munmap and a page fault per 4 KiB received, each read.
+_SHORT_RECV_SIZE = 2**17 - 512
 _HEADER = 5  # a TLS record's header: type, version, length
 # Looked at (MSG_PEEK) to find where the next record ends; enough of a peer that is
 # not speaking TLS to name it ("SSH-2.0-OpenSSH...", "HTTP/1.1 400..."), and for the
@@ -97,6 +102,17 @@ class _RecordBoundary:
         if self._remaining:
             return _HEADER + self._length - self._remaining
         return len(self._header)
+
+    def whole_records(self, size: int) -> int:
+        """``size``, or less so that a read of that many bytes ends where a record
+        ends if the records after the current one are as long as it is (as long as
+        the last one, between records), as bulk data comes: a record cut between two
+        reads costs the engine two more copies of it (it is joined from both)."""
+        first = self._remaining  # what finishes the current record (0 between two)
+        if self._header or not self._length or size < first:
+            return size  # no length to go by (yet), or not even this record's end in reach
+        record = _HEADER + self._length
+        return first + (size - first) // record * record or size
 
     def feed(self, data: bytes) -> None:
         size = len(data)
@@ -215,7 +231,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         # first flight (its ClientHello, maybe early data), which the handshake needs
         # whole, so it is read without looking for record boundaries.
         self._first_flight = server_side
-        # The last read of a non-blocking handshake took all the kernel held.
+        # The last read took all the kernel held (a non-blocking handshake does not try
+        # again; a bulk read asks for less).
         self._drained = False
         self._tls_channel = None
 
@@ -547,7 +564,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         so that the records after it stay in the kernel, where ``select()`` sees
         them, as with OpenSSL; not decrypted here, where it cannot."""
         boundary = self._boundary
-        size = max(boundary.to_complete, min(_RECV_SIZE, wanted - boundary.carried))
+        limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
+        size = max(boundary.to_complete,
+                   boundary.whole_records(min(limit, wanted - boundary.carried)))
         if self.gettimeout():
             self._wait(False, deadline)
         seen = _PEEK  # how much the kernel holds, as far as a look told
