@@ -234,8 +234,7 @@ class _Connection:
                         # fatal alert) the loop below would read nothing more.
                         self._alert(received[1])
                         if self._peer_closed:
-                            events, core.events = core.events, []
-                            return events
+                            return core.take_events()
                         first = None
                     else:
                         first = received
@@ -253,8 +252,7 @@ class _Connection:
                 # the in-memory bulk path's reads pay nothing for it.)
                 if first[0] == _ALERT:  # nothing before it or after it for the loop
                     self._alert(first[1])
-                    events, core.events = core.events, []
-                    return events
+                    return core.take_events()
             else:
                 record.feed(data)
                 first = None
