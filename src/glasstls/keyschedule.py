@@ -68,6 +68,15 @@ _ZEROS = {name: bytes(len(empty)) for name, empty in _EMPTY_HASHES.items()}
 _WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WITHOUT_PSK.items()}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
+# A resumption PSK's Early Secret gives binder_key = Derive-Secret(., "res binder", "")
+# and Derive-Secret(., "derived", ""): both contexts are the empty hash, so both whole
+# HMAC inputs are constants of the hash; and the binder key's finished_key (§4.4.4)
+# is HMAC(binder_key, HkdfLabel("finished", Hash.length, "") || 0x01).
+_EARLY_INPUTS = {name: (SECRET_PREFIXES[name][b"res binder"] + empty + b"\x01",
+                        _DERIVED_INPUTS[name])
+                 for name, empty in _EMPTY_HASHES.items()}
+_FINISHED_INPUTS = {name: hkdf_label_prefix(b"finished", len(empty), 0) + b"\x01"
+                    for name, empty in _EMPTY_HASHES.items()}
 
 
 class EarlySecrets:
@@ -82,18 +91,14 @@ class EarlySecrets:
     __slots__ = ("binder_finished_key", "derived", "hash_name", "psk", "secret")
 
     def __init__(self, hash_name: str, psk: bytes) -> None:
-        empty_hash = _EMPTY_HASHES[hash_name]
-        length = len(empty_hash)
-        prefixes = SECRET_PREFIXES[hash_name]
         self.hash_name = hash_name
         self.psk = psk
         # Early Secret = HKDF-Extract(0, PSK)
-        self.secret = _ZERO_SALT[hash_name].digest(psk)
-        key = HmacKey(hash_name, self.secret)
-        binder_key = key.derive(prefixes[b"res binder"], empty_hash, length)
-        self.binder_finished_key = expand_label(hash_name, binder_key, b"finished", b"",
-                                                length, length)
-        self.derived = key.derive(prefixes[b"derived"], empty_hash, length)
+        self.secret = secret = _ZERO_SALT[hash_name].digest(psk)
+        binder_input, derived_input = _EARLY_INPUTS[hash_name]
+        binder_key, self.derived = HmacKey(hash_name, secret).digest_pair(binder_input,
+                                                                          derived_input)
+        self.binder_finished_key = hmac_digest(hash_name, binder_key, _FINISHED_INPUTS[hash_name])
 
     def made_from(self, hash_name: str, psk: bytes) -> bool:
         return psk is self.psk and hash_name == self.hash_name

@@ -27,6 +27,7 @@ from glasstls.keyschedule import (
     DERIVE_SECRET_LABELS,
     SECRET_PREFIXES,
     TRAFFIC_PREFIXES,
+    EarlySecrets,
     KeySchedule,
     exporter,
     finished_verify_data,
@@ -333,3 +334,28 @@ def test_transcript_hash_before_the_last_message_is_kept_for_the_messages_that_n
     else:
         with pytest.raises(InternalError):
             transcript.digest_before_last()
+
+
+@settings(max_examples=50, deadline=None)
+@given(psk=st.binary(min_size=0, max_size=80), hash_name=st.sampled_from(["sha256", "sha384"]))
+def test_early_secrets_are_rfc8446_s_derivations_from_the_psk(psk: bytes, hash_name: str) -> None:
+    # RFC 8446 §7.1 and §4.2.11.2, written out with the generic HKDF functions:
+    # Early Secret = HKDF-Extract(0, PSK); binder_key = Derive-Secret(., "res binder",
+    # ""); its finished_key = HKDF-Expand-Label(binder_key, "finished", "", Hash.length);
+    # and Derive-Secret(., "derived", ""), the Handshake Secret's salt.
+    length = hashlib.new(hash_name).digest_size
+    empty = hashlib.new(hash_name).digest()
+    early = extract(hash_name, bytes(length), psk)
+    binder_key = expand_label(hash_name, early, b"res binder", empty, length, length)
+    secrets = EarlySecrets(hash_name, psk)
+    assert secrets.secret == early
+    assert secrets.binder_finished_key == expand_label(hash_name, binder_key, b"finished", b"",
+                                                       length, length)
+    assert secrets.derived == expand_label(hash_name, early, b"derived", empty, length, length)
+    # ...and a schedule from them is the schedule from the PSK.
+    suite = next(s for s in TLS13_SUITES if s.hash_name == hash_name)
+    from_psk, from_early = KeySchedule(suite, psk=psk), KeySchedule(suite, early=secrets)
+    assert from_early.resumption_binder(empty) == from_psk.resumption_binder(empty)
+    from_psk.enter_handshake(b"\x07" * 32)
+    from_early.enter_handshake(b"\x07" * 32)
+    assert from_early.secret == from_psk.secret

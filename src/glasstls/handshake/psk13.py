@@ -3,11 +3,12 @@ binders, tickets issued by the server, and the server's choice of a PSK."""
 
 from __future__ import annotations
 
+from hmac import compare_digest
+
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
-from ..crypto.hkdf import constant_time_equal
 from ..crypto.suites import SUITES, Suite
 from ..errors import (
     DecodeError,
@@ -15,7 +16,7 @@ from ..errors import (
     MissingExtension,
 )
 from ..immutable import frozen
-from ..keyschedule import KeySchedule, resumption_psks
+from ..keyschedule import EarlySecrets, KeySchedule, resumption_psks
 from ..messages.extensions import (
     PreSharedKey,
     PskIdentity,
@@ -133,9 +134,11 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
         truncated = hello.truncated_for_binders()
         binder_hash = hash_state(suite.hash_name, prefix + truncated)
-        schedule = KeySchedule(suite, state.secret)
-        if not constant_time_equal(schedule.resumption_binder(binder_hash.digest()),
-                                   psk.binders[index]):
+        # What the PSK alone gives, in one go: the binder's finished key, and the salt
+        # of the Handshake Secret that the handshake goes on with.
+        schedule = KeySchedule(suite, early=EarlySecrets(suite.hash_name, state.secret))
+        if not compare_digest(schedule.resumption_binder(binder_hash.digest()),
+                              psk.binders[index]):
             raise DecryptError("PSK binder does not verify")
         if not prefix:
             # The transcript hashes the same bytes first: it goes on from here.
