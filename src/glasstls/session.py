@@ -156,6 +156,26 @@ class TicketKey:
     created: float
 
 
+class _KeyTable:
+    """The ticket keys in use at a time, never changed once made: ``TicketKeys``
+    replaces the whole table when keys rotate, so a connection reads one consistent
+    table without taking a lock (one attribute read is atomic)."""
+
+    __slots__ = ("by_name", "keys", "since", "until")
+
+    def __init__(self, keys: tuple[TicketKey, ...], since: float, until: float) -> None:
+        self.keys = keys  # newest first: keys[0] seals
+        self.by_name = {key.name: key for key in keys}
+        # The table holds from ``since`` until (not at) ``until``; before ``since`` or
+        # from ``until`` on, it is worked out again.
+        self.since = since
+        self.until = until
+
+
+# Before the first ticket: no keys, worked out at any time.
+_NO_KEYS = _KeyTable((), float("inf"), float("-inf"))
+
+
 class TicketKeys:
     """Rotating keys that seal session tickets.
 
@@ -181,11 +201,11 @@ class TicketKeys:
         self._rotate_after = rotate_after
         self._accept_for = accept_for
         self._rng = rng
-        self._keys: list[TicketKey] = []  # newest first
-        # Until then, _refresh has nothing to add or drop (checked for every ticket).
-        self._unchanged_until = 0.0
-        # With a secret: the keys derived for each epoch still accepted.
-        self._derived: dict[int, TicketKey] = {}
+        # The keys that seal (newest first) and, without a secret, open: per ticket
+        # only read; replaced under the lock when a key is added or dropped.
+        self._sealing = _NO_KEYS
+        # With a secret: the keys derived for each epoch still accepted, for opening.
+        self._opening = _NO_KEYS
         self._lock = threading.Lock()
 
     def _rng_for(self, rng: Callable[[int], bytes] | None) -> Callable[[int], bytes]:
@@ -200,39 +220,51 @@ class TicketKeys:
                                   epoch.to_bytes(8, "big")).digest()
         return TicketKey(material[:16], Sealer(material[16:48]), created)
 
-    def _refresh(self, now: float, rng: Callable[[int], bytes] | None) -> None:
-        # (Its callers check first whether anything changed: per ticket, usually not.)
-        epoch = int(now // self._rotate_after)
-        if not self._keys or self._keys[0].created < epoch * self._rotate_after:
-            self._keys = [self._make(epoch, rng), *self._keys]
-        oldest = now - self._rotate_after - self._accept_for
-        self._keys = [k for i, k in enumerate(self._keys) if i == 0 or k.created >= oldest]
-        # The next change: a new key at the next epoch, or the oldest retired one
-        # dropped (an earlier time, a clock set back, changes nothing).
-        retired = [k.created + self._rotate_after + self._accept_for for k in self._keys[1:]]
-        self._unchanged_until = min([self._keys[0].created + self._rotate_after, *retired])
+    def _refreshed(self, now: float, rng: Callable[[int], bytes] | None) -> _KeyTable:
+        """The sealing table at ``now``: a new key at a new epoch, retired keys past
+        ``accept_for`` dropped."""
+        with self._lock:
+            table = self._sealing
+            if now < table.until:  # another thread was first
+                return table
+            epoch = int(now // self._rotate_after)
+            keys = table.keys
+            if not keys or keys[0].created < epoch * self._rotate_after:
+                keys = (self._make(epoch, rng), *keys)
+            oldest = now - self._rotate_after - self._accept_for
+            keys = tuple(k for i, k in enumerate(keys) if i == 0 or k.created >= oldest)
+            # The next change: a new key at the next epoch, or the oldest retired one
+            # dropped (an earlier time, a clock set back, changes nothing).
+            retired = [k.created + self._rotate_after + self._accept_for for k in keys[1:]]
+            table = self._sealing = _KeyTable(
+                keys, float("-inf"), min([keys[0].created + self._rotate_after, *retired]))
+            return table
 
-    def _derived_keys(self, now: float) -> list[TicketKey]:
+    def _derived_keys(self, now: float) -> _KeyTable:
         """With a secret: the keys of every epoch still accepted, newest first,
         whether or not this process was running when each was current; one period
         of clock skew between servers is allowed ahead. A key of epoch e retires at
         (e + 1) * rotate_after and is accepted for accept_for after that."""
-        newest = int(now // self._rotate_after) + 1
-        oldest = int((now - self._accept_for) // self._rotate_after)
-        epochs = range(newest, oldest - 1, -1)
+        rotate_after, accept_for = self._rotate_after, self._accept_for
+        newest = int(now // rotate_after) + 1
+        oldest = int((now - accept_for) // rotate_after)
         with self._lock:
-            derived = self._derived
-            if any(epoch not in derived for epoch in epochs):
-                derived = self._derived = {epoch: derived.get(epoch) or self._make(epoch)
-                                           for epoch in epochs}
-        return [derived[epoch] for epoch in epochs]
+            derived = {key.created: key for key in self._opening.keys}
+            keys = tuple(derived.get(epoch * rotate_after) or self._make(epoch)
+                         for epoch in range(newest, oldest - 1, -1))
+            # The same epochs, newest and oldest, from ``since`` until ``until``
+            # (the later and earlier of the times either changes).
+            table = self._opening = _KeyTable(
+                keys, max((newest - 1) * rotate_after, oldest * rotate_after + accept_for),
+                min(newest * rotate_after, (oldest + 1) * rotate_after + accept_for))
+            return table
 
     def seal(self, state: bytes, now: float, rng: Callable[[int], bytes] | None = None
              ) -> bytes:
-        with self._lock:
-            if not self._keys or now >= self._unchanged_until:
-                self._refresh(now, rng)
-            key = self._keys[0]
+        table = self._sealing
+        if now >= table.until:
+            table = self._refreshed(now, rng)
+        key = table.keys[0]
         nonce = (self._rng or rng or os.urandom)(12)  # _rng_for, written out (per ticket)
         return key.name + nonce + key.sealer.seal(nonce, state, key.name)
 
@@ -241,18 +273,18 @@ class TicketKeys:
         """The sealed state, or None for a ticket we cannot (or may no longer) open."""
         if len(ticket) < 16 + 12 + 16:
             return None
-        name = ticket[:16]
         if self._secret is not None:
-            keys = self._derived_keys(now)
+            table = self._opening
+            if not table.since <= now < table.until:
+                table = self._derived_keys(now)
         else:
-            with self._lock:
-                if not self._keys or now >= self._unchanged_until:
-                    self._refresh(now, rng)
-                keys = self._keys
-        for key in keys:
-            if key.name == name:
-                return key.sealer.open(ticket[16:28], ticket[28:], name)
-        return None
+            table = self._sealing
+            if now >= table.until:
+                table = self._refreshed(now, rng)
+        key = table.by_name.get(ticket[:16])
+        if key is None:
+            return None
+        return key.sealer.open(ticket[16:28], ticket[28:], key.name)
 
 
 # "glasstls session" and a newline, so that ``head -1`` or ``file`` shows what it is.
