@@ -31,6 +31,14 @@ if TYPE_CHECKING:
     from .keyschedule import EarlySecrets
 
 
+# SessionState's format 2: its fixed fields and the lengths of the others.
+_FORMAT_2 = struct.Struct(">BHHQIIBIBBHI")
+_FORMAT_2_SIZE = _FORMAT_2.size
+# ...the same fields up to age_add, and from after it to the secret.
+_FORMAT_2_HEAD = struct.Struct(">BHHQI")
+_FORMAT_2_MIDDLE = struct.Struct(">BIBBHI")
+
+
 @frozen
 class SessionState:
     """What a ticket (or a TLS 1.2 session cache entry) carries."""
@@ -57,7 +65,6 @@ class SessionState:
     # the codec's layout, format(1) = 1, version(2) suite(2) secret<1> issued_ms(8)
     # lifetime(4) age_add(4) alpn<1> server_name<2> extended_master_secret(1)
     # max_early_data_size(4) peer_certificates<3> of certificate<3>.
-    _FIXED: ClassVar[struct.Struct] = struct.Struct(">BHHQIIBIBBHI")
     _HEAD: ClassVar[struct.Struct] = struct.Struct(">BHHB")
     _TIMES: ClassVar[struct.Struct] = struct.Struct(">QIIB")
     _TAIL: ClassVar[struct.Struct] = struct.Struct(">BI")
@@ -79,7 +86,7 @@ class SessionState:
             chain = b"".join([len(c).to_bytes(3, "big") + c for c in peer_certificates]
                              ) if peer_certificates else b""
             return b"".join((
-                SessionState._FIXED.pack(
+                _FORMAT_2.pack(
                     2, version, cipher_suite, issued_ms, lifetime, age_add,
                     1 if extended_master_secret else 0, max_early_data_size, len(secret),
                     len(alpn), len(server_name), len(chain)),
@@ -88,27 +95,44 @@ class SessionState:
             # As the codec's Writer: a value that does not fit its field.
             raise ValueError(f"session state field out of range: {error}") from None
 
+    @staticmethod
+    def encode_around(version: int, cipher_suite: int, secret_size: int, issued_ms: int,
+                      lifetime: int, alpn: bytes, server_name: bytes,
+                      extended_master_secret: bool, max_early_data_size: int,
+                      peer_certificates: tuple[bytes, ...]) -> tuple[bytes, bytes, bytes]:
+        """Format 2 of states alike but for their secret (of ``secret_size`` bytes) and
+        age_add, as a connection's tickets are: ``(head, middle, tail)`` such that
+        ``head + age_add.to_bytes(4, "big") + middle + secret + tail`` is
+        ``encode_fields`` of the same fields (the rest is packed once, not per ticket)."""
+        try:
+            chain = b"".join([len(c).to_bytes(3, "big") + c for c in peer_certificates]
+                             ) if peer_certificates else b""
+            return (_FORMAT_2_HEAD.pack(2, version, cipher_suite, issued_ms, lifetime),
+                    _FORMAT_2_MIDDLE.pack(1 if extended_master_secret else 0,
+                                          max_early_data_size, secret_size, len(alpn),
+                                          len(server_name), len(chain)),
+                    alpn + server_name + chain)
+        except (struct.error, OverflowError) as error:
+            raise ValueError(f"session state field out of range: {error}") from None
+
     @classmethod
     def decode(cls, data: bytes) -> SessionState:
         try:
-            if data[:1] == b"\x02":
-                return cls._decode(data)
-            return cls._decode_format_1(data)
+            if data[:1] != b"\x02":
+                return cls._decode_format_1(data)
+            (_, version, suite, issued, lifetime, age_add, ems, max_early, secret_size, alpn_size,
+             name_size, chain_size) = _FORMAT_2.unpack_from(data)
         except struct.error:
             raise DecodeError("truncated session state") from None
-
-    @classmethod
-    def _decode(cls, data: bytes) -> SessionState:
-        (_, version, suite, issued, lifetime, age_add, ems, max_early, secret_size, alpn_size,
-         name_size, chain_size) = cls._FIXED.unpack_from(data)
-        secret_end = cls._FIXED.size + secret_size
+        # Format 2: the variable fields follow the fixed ones, in order.
+        secret_end = _FORMAT_2_SIZE + secret_size
         alpn_end = secret_end + alpn_size
         name_end = alpn_end + name_size
         if name_end + chain_size != len(data):
             raise DecodeError("session state's lengths do not add up to its size")
         if ems > 1:
             raise DecodeError("session state holds out-of-range values")
-        return cls(version, suite, data[cls._FIXED.size:secret_end], issued, lifetime, age_add,
+        return cls(version, suite, data[_FORMAT_2_SIZE:secret_end], issued, lifetime, age_add,
                    data[secret_end:alpn_end], data[alpn_end:name_end], ems == 1, max_early,
                    cls._certificates(data, name_end) if chain_size else ())
 

@@ -3,20 +3,22 @@ binders, tickets issued by the server, and the server's choice of a PSK."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from hmac import compare_digest
 
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
-from ..crypto.suites import SUITES, Suite
+from ..crypto.hkdf import hmac_digest, label_prefix
+from ..crypto.suites import SUITES, TLS13_SUITES, Suite
 from ..errors import (
     DecodeError,
     DecryptError,
     MissingExtension,
 )
 from ..immutable import frozen
-from ..keyschedule import EarlySecrets, KeySchedule, resumption_psks
+from ..keyschedule import EarlySecrets, KeySchedule
 from ..messages.extensions import (
     PreSharedKey,
     PskIdentity,
@@ -34,9 +36,30 @@ from .transcript import hash_of, hash_state
 # RFC 8446 §4.2.11.1: how far apart the client's and our idea of a ticket's age may be.
 TICKET_AGE_TOLERANCE_MS = 10_000
 MAX_IDENTITIES_TRIED = 4
+_PSK_DHE_KE, _PSK_KE = int(PskKeyExchangeMode.psk_dhe_ke), int(PskKeyExchangeMode.psk_ke)
+# A ticket's suite by its id: its hash (a PSK is used with any suite of the same hash).
+_SUITE_HASHES = {suite_id: suite.hash_name for suite_id, suite in SUITES.items()}
 # The ticket_nonce of a connection's n-th ticket: n as 8 bytes (unique per connection,
-# RFC 8446 §4.6.1), made once for the usual few.
+# RFC 8446 §4.6.1), with the whole input of the HMAC that gives the ticket's PSK,
+# HKDF-Expand-Label(resumption_master_secret, "resumption", ticket_nonce, Hash.length):
+# one block, T(1) = HMAC(secret, HkdfLabel || 0x01) (``keyschedule.resumption_psk``),
+# whose input is a constant of the hash's length and the nonce. Made once for the
+# usual few tickets, per hash length.
 _TICKET_NONCES = tuple(counter.to_bytes(8, "big") for counter in range(8))
+_TICKET_INPUTS = {
+    hash_len: tuple((nonce, label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
+                    for nonce in _TICKET_NONCES)
+    for hash_len in {suite.hash_len for suite in TLS13_SUITES}
+}
+
+
+def _ticket_inputs(hash_len: int, count: int) -> Sequence[tuple[bytes, bytes]]:
+    """The nonces of a connection's ``count`` tickets, each with its PSK's HMAC input."""
+    if count <= len(_TICKET_NONCES):
+        return _TICKET_INPUTS[hash_len][:count]
+    nonces = [counter.to_bytes(8, "big") for counter in range(count)]
+    return [(nonce, label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
+            for nonce in nonces]
 
 
 def binder(schedule: KeySchedule, transcript_hash: bytes) -> bytes:
@@ -97,22 +120,24 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
                ) -> AcceptedPsk | None:
     """A ticket from the ClientHello we can resume with, binder checked; None means
     a full handshake. A ticket we can open whose binder is wrong is fatal."""
-    psk = find_typed(hello.extensions, X.pre_shared_key, PreSharedKey)
+    extensions = hello.extensions
+    psk = find_typed(extensions, X.pre_shared_key, PreSharedKey)
     if psk is None:
         return None
-    modes_ext = find_typed(hello.extensions, X.psk_key_exchange_modes, U8List)
+    modes_ext = find_typed(extensions, X.psk_key_exchange_modes, U8List)
     if modes_ext is None:
         # RFC 8446 §4.2.9: pre_shared_key without psk_key_exchange_modes.
         raise MissingExtension("pre_shared_key without psk_key_exchange_modes")
-    dhe = PskKeyExchangeMode.psk_dhe_ke in modes_ext.values and can_dhe
-    if not dhe and not (PskKeyExchangeMode.psk_ke in modes_ext.values and config.allow_psk_ke):
-        return None
-    if config.ticket_keys is None:
+    modes = modes_ext.values
+    dhe = can_dhe and _PSK_DHE_KE in modes
+    ticket_keys = config.ticket_keys
+    if (not dhe and not (_PSK_KE in modes and config.allow_psk_ke)) or ticket_keys is None:
         return None
     now = config.clock()
     now_ms = int(now * 1000)
+    hash_name = suite.hash_name
     for index, identity in enumerate(psk.identities[:MAX_IDENTITIES_TRIED]):
-        opened = config.ticket_keys.open(identity.identity, now, config.rng)
+        opened = ticket_keys.open(identity.identity, now, config.rng)
         if opened is None:
             engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {
                 "resumption": "ticket not accepted (unknown or retired key, or tampered)"})
@@ -121,43 +146,46 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
             state = SessionState.decode(opened)
         except DecodeError:
             continue
-        reason = _unusable(state, suite, now_ms)
-        if not reason and not same_server_name(state.server_name, server_name):
-            # RFC 6066 §3: a session is never resumed under another name.
-            reason = "ticket was issued for another server name"
-        if not reason and config.client_auth == "required" and not state.peer_certificates:
-            # Resuming would skip the CertificateRequest this policy demands.
-            reason = "the session has no client certificate, which this server requires"
+        reason = _unusable(state, hash_name, now_ms, server_name, config.client_auth)
         if reason:
             engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
             continue
-        # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK.
+        # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK. It is the
+        # HMAC with the binder key's finished key (from what the PSK alone gives,
+        # with the salt of the Handshake Secret the handshake goes on with) over the
+        # transcript through the ClientHello up to its binders.
         truncated = hello.truncated_for_binders()
-        binder_hash = hash_state(suite.hash_name, prefix + truncated)
-        # What the PSK alone gives, in one go: the binder's finished key, and the salt
-        # of the Handshake Secret that the handshake goes on with.
-        schedule = KeySchedule(suite, early=EarlySecrets(suite.hash_name, state.secret))
-        if not compare_digest(schedule.resumption_binder(binder_hash.digest()),
-                              psk.binders[index]):
+        binder_hash = hash_state(hash_name, prefix + truncated)
+        early = EarlySecrets(hash_name, state.secret)
+        if not compare_digest(hmac_digest(hash_name, early.binder_finished_key,
+                                          binder_hash.digest()), psk.binders[index]):
             raise DecryptError("PSK binder does not verify")
         if not prefix:
             # The transcript hashes the same bytes first: it goes on from here.
-            engine.transcript.seed(suite.hash_name, binder_hash, hello.raw, len(truncated))
+            engine.transcript.seed(hash_name, binder_hash, hello.raw, len(truncated))
         client_age = (identity.obfuscated_ticket_age - state.age_add) % 2**32
-        return AcceptedPsk(index, state, identity, client_age, dhe, schedule)
+        return AcceptedPsk(index, state, identity, client_age, dhe,
+                           KeySchedule(suite, early=early))
     return None
 
 
-def _unusable(state: SessionState, suite: Suite, now_ms: int) -> str:
+def _unusable(state: SessionState, hash_name: str, now_ms: int, server_name: str | None,
+              client_auth: str) -> str:
+    """Why a ticket that opened cannot be resumed with here ("" if it can)."""
     if state.version != TLS13:
         return "ticket is not for TLS 1.3"
-    ticket_suite = SUITES.get(state.cipher_suite)
-    if ticket_suite is None or ticket_suite.hash_name != suite.hash_name:
+    if _SUITE_HASHES.get(state.cipher_suite) != hash_name:
         return "ticket's cipher suite hash differs from the negotiated suite's"
     if now_ms - state.issued_ms > state.lifetime * 1000:
         return "ticket has expired"
     if now_ms < state.issued_ms - TICKET_AGE_TOLERANCE_MS:
         return "ticket was issued in the future (clocks too far apart?)"
+    if not same_server_name(state.server_name, server_name):
+        # RFC 6066 §3: a session is never resumed under another name.
+        return "ticket was issued for another server name"
+    if client_auth == "required" and not state.peer_certificates:
+        # Resuming would skip the CertificateRequest this policy demands.
+        return "the session has no client certificate, which this server requires"
     return ""
 
 
@@ -206,17 +234,19 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         return
     now = config.clock()
     issued_ms = int(now * 1000)
-    lifetime, max_early = config.ticket_lifetime, config.max_early_data_size
+    lifetime, max_early, rng = config.ticket_lifetime, config.max_early_data_size, config.rng
     alpn = alpn or b""
     name = server_name.encode() if server_name else b""
-    nonces = _TICKET_NONCES[:count] if count <= len(_TICKET_NONCES) else [
-        counter.to_bytes(8, "big") for counter in range(count)]
-    for nonce, psk in zip(nonces, resumption_psks(suite, resumption_master_secret, nonces),
-                          strict=True):
-        age_add = int.from_bytes(config.rng(4), "big")
-        # The state's bytes straight from its fields: SessionState(...).encode().
-        state = SessionState.encode_fields(TLS13, suite.id, psk, issued_ms, lifetime, age_add,
-                                           alpn, name, False, max_early, peer_certificates)
-        ticket = ticket_keys.seal(state, now, config.rng)
+    # The tickets' states differ only in their PSK and age_add: the rest of their
+    # bytes (SessionState(...).encode()) is packed once.
+    hash_name, hash_len = suite.hash_name, suite.hash_len
+    head, middle, tail = SessionState.encode_around(TLS13, suite.id, hash_len, issued_ms,
+                                                    lifetime, alpn, name, False, max_early,
+                                                    peer_certificates)
+    for nonce, psk_input in _ticket_inputs(hash_len, count):
+        age_add = rng(4)  # as the state holds it: 4 bytes, big-endian
+        psk = hmac_digest(hash_name, resumption_master_secret, psk_input)  # resumption_psk
+        ticket = ticket_keys.seal(b"".join((head, age_add, middle, psk, tail)), now, rng)
         engine.send_post_handshake_encoded(flight13.new_session_ticket(
-            lifetime, age_add, nonce, ticket, max_early), NewSessionTicket13.parse)
+            lifetime, int.from_bytes(age_add, "big"), nonce, ticket, max_early),
+            NewSessionTicket13.parse)
