@@ -58,8 +58,10 @@ _TYPE_AND_LENGTH = struct.Struct(">HH")  # an extension's type and length
 # (key_share) and u16 length.
 _LIST_AND_ENTRY = struct.Struct(">HBH")
 _TWO_U16_AND_LENGTH = struct.Struct(">HHH")
-# pre_shared_key's identities length, then its first identity's length.
+# pre_shared_key's identities length, then its first identity's length; and after
+# that identity, its age, the binders list's length and the first binder's.
 _TWO_U16 = struct.Struct(">HH")
+_AGE_AND_BINDERS = struct.Struct(">IHB")
 
 # reader(ext_type, data, start, end) -> the extension in data[start:end], or None
 # when it is not plainly well-formed.
@@ -244,15 +246,12 @@ def _pre_shared_key(ext_type: int, data: bytes, start: int, end: int) -> Extensi
         # What resuming clients send: one identity<1..2^16-1> and its age, then one
         # binder<32..255>, each list filled by its entry.
         identities_length, identity_length = _TWO_U16.unpack_from(data, start)
-        binders_at = start + 2 + identities_length  # the binders list's length
-        if (identities_length == identity_length + 6 and identity_length
-                and binders_at + 3 <= end
-                and (data[binders_at] << 8 | data[binders_at + 1]) == end - binders_at - 2
-                and data[binders_at + 2] == end - binders_at - 3 >= 32):
-            stop = start + 4 + identity_length
-            return PreSharedKey((PskIdentity(data[start + 4:stop],
-                                             _U32.unpack_from(data, stop)[0]),),
-                                (data[binders_at + 3:end],))
+        stop = start + 4 + identity_length  # the identity's end: its age, then the binders
+        if identities_length == identity_length + 6 and identity_length and stop + 7 <= end:
+            age, binders_length, binder_length = _AGE_AND_BINDERS.unpack_from(data, stop)
+            if binders_length == end - stop - 6 and binder_length == binders_length - 1 >= 32:
+                return PreSharedKey((PskIdentity(data[start + 4:stop], age),),
+                                    (data[stop + 7:end],))
     if size < 2:
         return None
     pos = start + 2
