@@ -139,10 +139,17 @@ def clients(port: int, count: int, pki_dir: str) -> None:
 
     context = peers.ssl_client_context(peers.load_pki(pki_dir))
     threads = int(os.environ.get("AIO_COST_CLIENTS", "1"))
+    # AIO_COST_RESUME=1: each connection resumes the session of the one before (as the
+    # sockets bench's resumed clients do); the first is a full handshake.
+    resume = os.environ.get("AIO_COST_RESUME") == "1"
 
     def run(share: int) -> None:
+        session = None
         for _ in range(share):
-            peers._goodbye(peers._handshake(context, port, None))
+            sock = peers._handshake(context, port, session)
+            if resume:
+                session = sock.session
+            peers._goodbye(sock)
 
     workers = [threading.Thread(target=run, args=(count // threads + (i < count % threads),))
                for i in range(threads)]

@@ -4,7 +4,7 @@ with the same client (the sockets bench's ssl client, one connection after anoth
 handshake, PING echo, unwrap) and the same echo handler.
 
     bench/.venv/bin/python bench/aio_steps.py --src src [--src /tmp/old/src] \
-        [--n 300] [--rounds 3]
+        [--n 300] [--rounds 3] [--resumed]
 
 The server process marks a step's start where the socket transport gets a read event
 (the listening socket's for a new connection, a connection's for its data) and
@@ -351,12 +351,16 @@ def main() -> None:
     parser.add_argument("--bytecodes", choices=("groups", "functions"),
                         help="count bytecodes per step by group of files or by function "
                         "(a tracer: no times worth reading then)")
+    parser.add_argument("--resumed", action="store_true",
+                        help="each connection resumes the session of the one before")
     parser.add_argument("--no-tls-timing", action="store_true",
                         help="do not time the TLS library's calls (their hooks cost a "
                         "few us per connection, more for glasstls's more calls)")
     args = parser.parse_args()
     if args.no_tls_timing:
         os.environ["AIO_STEPS_NO_TLS"] = "1"
+    if args.resumed:
+        os.environ["AIO_COST_RESUME"] = "1"  # read by aio_server_cost.py's clients
     if args.bytecodes:
         os.environ["AIO_STEPS_BYTECODES"] = args.bytecodes
     sys.path.insert(0, HERE)
