@@ -150,10 +150,10 @@ def choose_psk(engine: Engine, config: ServerConfig, hello: ClientHello, suite: 
         if reason:
             engine.trace(t.NEW_SESSION_TICKET, t.LOCAL, {"resumption": reason})
             continue
-        # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK. It is the
-        # HMAC with the binder key's finished key (from what the PSK alone gives,
-        # with the salt of the Handshake Secret the handshake goes on with) over the
-        # transcript through the ClientHello up to its binders.
+        # RFC 8446 §4.2.11.2: the binder proves the client holds the PSK: an HMAC
+        # under the binder key's finished key over the transcript up to the binders
+        # (``KeySchedule.resumption_binder``). The PSK's EarlySecrets also hold the
+        # Handshake Secret's salt: the handshake goes on from them.
         truncated = hello.truncated_for_binders()
         binder_hash = hash_state(hash_name, prefix + truncated)
         early = EarlySecrets(hash_name, state.secret)
