@@ -97,6 +97,9 @@ class Engine:  # what choose_psk and issue_tickets ask of the engine, doing noth
     def send_post_handshake(self, message):
         pass
 
+    def send_post_handshake_encoded(self, raw, parse):
+        pass
+
 
 engine = Engine()
 assert choose_psk(engine, server, hello, suite, b"", True, "localhost") is not None
