@@ -424,16 +424,17 @@ class _Loop:
                     return
                 accepted = time.monotonic()
                 for key, _ in self._selector.select(self._select_timeout()):
-                    if key.fileobj is self._wake_reader:
-                        with contextlib.suppress(OSError):
-                            self._wake_reader.recv(4096)
-                    elif key.fileobj is self._listener:
-                        self._accept()
-                    elif key.data is not None:
-                        self._advance(key.data)
+                    handshake = key.data  # (None for the listener and the wake-up)
+                    if handshake is not None:
+                        self._advance(handshake)
                         if time.monotonic() - accepted >= _ACCEPT_BETWEEN_STEPS:
                             self._accept()  # the clients that came meanwhile
                             accepted = time.monotonic()
+                    elif key.fileobj is self._listener:
+                        self._accept()
+                    elif key.fileobj is self._wake_reader:
+                        with contextlib.suppress(OSError):
+                            self._wake_reader.recv(4096)
                 self._expire()
         except Exception:  # a bug: say so; its handshakes end, handlers go on
             logger.exception("a server loop failed: its handshakes end")
@@ -528,7 +529,6 @@ class _Loop:
                         self._update_listener()
                 return
             context = contextvars.copy_context()
-            context.run(_client_address.set, address)
             handshake = context.run(self._start_handshake, fd, address, context)
             if handshake is not None:
                 # Its ClientHello waits for the loop's next turn, after the steps
@@ -538,6 +538,7 @@ class _Loop:
     def _start_handshake(self, fd: int, address: Any,
                          context: contextvars.Context) -> _Handshake | None:
         server = self._server
+        _client_address.set(address)  # (in the connection's context)
         try:
             config = (server._connection_config(server._config)
                       if server._connection_config is not None else server._config)
@@ -577,7 +578,9 @@ class _Loop:
         if sock is None:
             return False
         try:
-            sock.do_handshake()
+            # As do_handshake() would, without its options: the loop's sockets never
+            # wait (no timeout, no deadline).
+            sock._handshake(None)
         except ssl.SSLWantReadError:
             self._wait_for(handshake, selectors.EVENT_READ)
         except ssl.SSLWantWriteError:

@@ -546,9 +546,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
 
     def _handshake(self, deadline: float | None) -> None:
         channel = self._connected_channel()
+        with self._engine_lock:
+            self._queue(channel.outgoing())
         while True:
-            with self._engine_lock:
-                self._queue(channel.outgoing())
             try:
                 self._push(deadline)
             except (BrokenPipeError, ConnectionResetError):
@@ -564,6 +564,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             data = self._raw_recv(deadline, 0)
             with self._engine_lock:
                 channel.receive(data)
+                self._queue(channel.outgoing())  # the answer, sent at the loop's top
             del data  # not held while waiting for the next read
 
     def _read(self, limit: int) -> bytes:
@@ -584,16 +585,18 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         so that the records after it stay in the kernel, where ``select()`` sees
         them, as with OpenSSL; not decrypted here, where it cannot."""
         boundary = self._boundary
-        limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
-        size = max(boundary.to_complete,
-                   boundary.whole_records(min(limit, wanted - boundary.carried)))
+        first = self._first_flight
+        if first:  # all that the client sent, wherever its records end
+            size = _FIRST_FLIGHT_READ
+        else:
+            limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
+            size = max(boundary.to_complete,
+                       boundary.whole_records(min(limit, wanted - boundary.carried)))
         if self.gettimeout():
             self._wait(False, deadline)
         seen = _PEEK  # how much the kernel holds, as far as a look told
         try:
-            if self._first_flight:
-                size = _FIRST_FLIGHT_READ
-            elif size == _HEADER and not boundary.carried:
+            if size == _HEADER and not first and not boundary.carried:
                 size, seen = self._next_record_size()
             data = socket.socket.recv(self, size, self._loop_flags)
         except BlockingIOError:
