@@ -16,6 +16,10 @@ serve()'s default when not given; an older tree without ``handshake_loops`` has 
 and the rest (workers, the main thread). Valgrind runs
 one thread at a time, so the GIL hand-offs it counts are not those of a loaded
 machine: a check of the code each thread runs, not of the scheduling.
+
+``--ssl`` counts the sockets bench's thread-per-client ssl server the same way
+(``sockets_peers.echo_server``): its accept thread (the main thread) in the "loop
+threads" column, its connection threads in the other.
 """
 
 from __future__ import annotations
@@ -62,6 +66,30 @@ server.close()
 """
 
 
+CHILD_SSL = r"""
+import os, sys, threading
+sys.path.insert(0, sys.argv[2])
+import sockets_peers
+
+total = int(sys.argv[4])
+served = 0
+lock = threading.Lock()
+echo = sockets_peers._echo_blocking
+
+def counted(sock):
+    global served
+    echo(sock)
+    with lock:
+        served += 1
+        if served == total:
+            sys.stdout.flush()
+            os._exit(0)  # the server never returns; callgrind writes its counts at exit
+
+sockets_peers._echo_blocking = counted
+sockets_peers.echo_server("ssl", "threaded", sockets_peers.load_pki(sys.argv[3]))
+"""
+
+
 def run_clients(port: int, pki: dict[str, str], count: int, threads: int) -> None:
     """``count`` connections from ``threads`` ssl client threads."""
     from sockets_peers import _goodbye, _handshake, ssl_client_context
@@ -87,13 +115,14 @@ def run_clients(port: int, pki: dict[str, str], count: int, threads: int) -> Non
 
 def count(src: str, pki_dir: str, connections: int, threads: int,
           loops: str) -> tuple[int, int]:
-    """(instructions of the whole server process, of its loop threads)."""
+    """(instructions of the whole server process, of its loop threads); ``src``
+    "ssl": the ssl server (its accept thread as the loop)."""
     from sockets_peers import load_pki
 
     with tempfile.TemporaryDirectory(prefix="icount-threaded-") as work:
         script = os.path.join(work, "child.py")
         with open(script, "w") as handle:
-            handle.write(CHILD)
+            handle.write(CHILD_SSL if src == "ssl" else CHILD)
         out = os.path.join(work, "cg.out")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", "--separate-threads=yes",
@@ -106,7 +135,7 @@ def count(src: str, pki_dir: str, connections: int, threads: int,
         if not line.startswith("READY "):
             server.kill()
             raise SystemExit(f"the server did not start: {line!r}")
-        _, port, started = line.split()
+        port, started = line.split()[1], "0" if src == "ssl" else line.split()[2]
         run_clients(int(port), load_pki(pki_dir), connections, threads)
         if server.wait(600):
             raise SystemExit("the server failed")
@@ -117,14 +146,17 @@ def count(src: str, pki_dir: str, connections: int, threads: int,
             assert match, f"no summary line in {path}"
             per_thread[int(path.rsplit("-", 1)[1])] = int(match.group(1))
         # Threads are numbered in the order they started: the main thread 1, then
-        # the loops.
+        # the loops (ssl: the main thread accepts).
+        if src == "ssl":
+            return sum(per_thread.values()), per_thread.get(1, 0)
         return (sum(per_thread.values()),
                 sum(per_thread.get(2 + index, 0) for index in range(int(started))))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", action="append", required=True, help="a tree's src/ dir")
+    parser.add_argument("--src", action="append", default=[], help="a tree's src/ dir")
+    parser.add_argument("--ssl", action="store_true", help="also the ssl server")
     parser.add_argument("--n", type=int, default=150, help="connections counted")
     parser.add_argument("--warm", type=int, default=30, help="connections not counted")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
@@ -139,7 +171,7 @@ def main() -> None:
               f"{args.clients} client threads; K instructions per connection")
         print("| tree | server process | loop threads | other threads |")
         print("|---|---:|---:|---:|")
-        for src in args.src:
+        for src in args.src + (["ssl"] if args.ssl else []):
             base = count(src, pki_dir, args.warm, args.clients, args.loops)
             more = count(src, pki_dir, args.warm + args.n, args.clients, args.loops)
             total, loop = ((b - a) / args.n / 1000 for a, b in zip(base, more, strict=True))

@@ -157,6 +157,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     _engine_lock: threading.Lock
     _first_flight: bool
     _drained: bool
+    _loop_flags: int
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__} has no public constructor: use "
@@ -195,7 +196,13 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                   make_channel: Callable[[], TLSChannel]) -> TLSSocket:
         """A non-blocking server connection on ``fd``, just accepted (by serve()),
         made without a plain socket object first: making one asks the kernel for the
-        descriptor's name, and reading its ``family`` and ``type`` converts enums."""
+        descriptor's name, and reading its ``family`` and ``type`` converts enums.
+
+        Where the system has ``MSG_DONTWAIT`` the descriptor stays blocking and
+        each of the handshake's reads and writes is made with that flag instead
+        (``_loop_flags``) until ``_leave_loop()``: no ``ioctl`` to make it
+        non-blocking and another to make it blocking again for the handler, each a
+        system call on the loop that lets go of the GIL (to a waiting worker)."""
         self = cls.__new__(cls)
         try:
             socket.socket.__init__(self, family, socket.SOCK_STREAM, proto, fd)
@@ -203,8 +210,11 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             os.close(fd)
             raise
         try:
-            self.setblocking(False)
             self._init_state(make_channel, True, None, False, False, None)
+            if _DONTWAIT and self.gettimeout() is None:
+                self._loop_flags = _DONTWAIT
+            else:  # no flag, or socket.setdefaulttimeout() made it non-blocking already
+                self.setblocking(False)
             self._adopt(make_channel())
         except BaseException:
             self.close()
@@ -234,6 +244,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         # The last read took all the kernel held (a non-blocking handshake does not try
         # again; a bulk read asks for less).
         self._drained = False
+        # MSG_DONTWAIT while serve()'s loop drives a blocking descriptor (see
+        # _accepted): the socket then acts as a non-blocking one.
+        self._loop_flags = 0
         self._tls_channel = None
 
     @staticmethod
@@ -249,6 +262,13 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     def _adopt(self, channel: TLSChannel) -> None:
         channel.owner = weakref.ref(self)
         self._tls_channel = channel
+
+    def _leave_loop(self, timeout: float | None) -> None:
+        """serve()'s loop is done with the socket: from now on it follows
+        ``timeout`` (None: blocking), as for the handler."""
+        self._loop_flags = 0
+        if self.gettimeout() != timeout:  # a system call: only when it changes
+            self.settimeout(timeout)
 
     # -- what ssl.SSLSocket has ---------------------------------------------------
 
@@ -526,9 +546,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
 
     def _handshake(self, deadline: float | None) -> None:
         channel = self._connected_channel()
+        with self._engine_lock:
+            self._queue(channel.outgoing())
         while True:
-            with self._engine_lock:
-                self._queue(channel.outgoing())
             try:
                 self._push(deadline)
             except (BrokenPipeError, ConnectionResetError):
@@ -537,13 +557,14 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             with self._engine_lock:
                 if channel.check_handshake():
                     return
-            if self._drained and self.gettimeout() == 0.0:
+            if self._drained and (self._loop_flags or self.gettimeout() == 0.0):
                 # The last read emptied the kernel's queue: another would only fail.
                 self._drained = False
                 raise want_read()
             data = self._raw_recv(deadline, 0)
             with self._engine_lock:
                 channel.receive(data)
+                self._queue(channel.outgoing())  # the answer, sent at the loop's top
             del data  # not held while waiting for the next read
 
     def _read(self, limit: int) -> bytes:
@@ -564,18 +585,20 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         so that the records after it stay in the kernel, where ``select()`` sees
         them, as with OpenSSL; not decrypted here, where it cannot."""
         boundary = self._boundary
-        limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
-        size = max(boundary.to_complete,
-                   boundary.whole_records(min(limit, wanted - boundary.carried)))
+        first = self._first_flight
+        if first:  # all that the client sent, wherever its records end
+            size = _FIRST_FLIGHT_READ
+        else:
+            limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
+            size = max(boundary.to_complete,
+                       boundary.whole_records(min(limit, wanted - boundary.carried)))
         if self.gettimeout():
             self._wait(False, deadline)
         seen = _PEEK  # how much the kernel holds, as far as a look told
         try:
-            if self._first_flight:
-                size = _FIRST_FLIGHT_READ
-            elif size == _HEADER and not boundary.carried:
+            if size == _HEADER and not first and not boundary.carried:
                 size, seen = self._next_record_size()
-            data = socket.socket.recv(self, size)
+            data = socket.socket.recv(self, size, self._loop_flags)
         except BlockingIOError:
             raise want_read() from None
         boundary.feed(data)
@@ -586,7 +609,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         """The size of the next record, from its header (looked at, not taken), and
         how many bytes the look saw; if what arrived is no TLS record, all of it, for
         the engine to say what it is."""
-        head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK)
+        head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK | self._loop_flags)
         # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
         if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
             size = _HEADER + int.from_bytes(head[3:5], "big")
@@ -660,16 +683,17 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         while out:
             with self._send_lock:
                 timeout = self.gettimeout()
+                flags = self._loop_flags
                 while out:
                     chunk = out[0]
-                    if timeout is None:
+                    if timeout is None and not flags:
                         socket.socket.sendall(self, chunk)
                         out.popleft()
                         continue
-                    if timeout > 0:
+                    if timeout:
                         self._wait(True, deadline)
                     try:
-                        sent = socket.socket.send(self, chunk)
+                        sent = socket.socket.send(self, chunk, flags)
                     except BlockingIOError:
                         raise want_write() from None
                     if sent == len(chunk):
