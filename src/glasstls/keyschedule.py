@@ -19,6 +19,7 @@ from .crypto.hkdf import (
     extract,
     hkdf_label_prefix,
     hmac_digest,
+    hmac_pads,
     label_prefix,
 )
 from .crypto.suites import TLS13_SUITES, Suite
@@ -64,8 +65,11 @@ _WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
 _DERIVED_INPUTS = {name: SECRET_PREFIXES[name][b"derived"] + empty + b"\x01"
                    for name, empty in _EMPTY_HASHES.items()}
 _ZEROS = {name: bytes(len(empty)) for name, empty in _EMPTY_HASHES.items()}
-# ...and the HMAC key that extracts the Handshake Secret with that salt, set up once.
-_WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WITHOUT_PSK.items()}
+# ...and that salt's padded blocks, with which HKDF-Extract gives the Handshake Secret.
+_WITHOUT_PSK_SECRET = {name: early for name, (early, _) in _WITHOUT_PSK.items()}
+_WITHOUT_PSK_SALT = {name: (pads[1], pads[2]) for name, pads in (
+    (name, hmac_pads(name, derived)) for name, (_, derived) in _WITHOUT_PSK.items())}
+_NEW = {name: hmac_pads(name, b"")[0] for name in _EMPTY_HASHES}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 
@@ -100,12 +104,21 @@ class EarlySecrets:
 
 
 class KeySchedule:
-    __slots__ = ("_early", "_empty_hash", "_hash", "_key", "_len", "_prefixes", "_salt",
-                 "secret", "suite")
-    # HKDF-Extract's key for the next stage, Derive-Secret(., "derived", ""), when
-    # known in advance.
-    _salt: HmacKey | None
-    _key: HmacKey | None
+    """The schedule of one connection, one stage at a time (RFC 8446 §7.1).
+
+    Every HMAC here is written out as RFC 2104 has it, H(K ^ opad || H(K ^ ipad ||
+    text)), over the stage secret's padded blocks (``hmac_pads``, made once per
+    secret) and an input whose HkdfLabel prefix is a constant of the hash
+    (``SECRET_PREFIXES``, ``TRAFFIC_INPUTS``): a full handshake's schedule is a fixed
+    list of some twenty such lines, not some twenty calls through an HMAC object."""
+
+    __slots__ = ("_early", "_empty_hash", "_hash", "_len", "_new", "_pads", "_prefixes",
+                 "_salt", "secret", "suite")
+    # The stage secret's padded blocks (K ^ ipad, K ^ opad), made when first needed.
+    _pads: tuple[bytes, bytes] | None
+    # The padded blocks of HKDF-Extract's salt for the next stage, Derive-Secret(.,
+    # "derived", ""), when known in advance (the no-PSK constant).
+    _salt: tuple[bytes, bytes] | None
     # At the early secret of a resumption PSK whose secrets were worked out before.
     _early: EarlySecrets | None
 
@@ -114,52 +127,55 @@ class KeySchedule:
         """The schedule at its Early Secret: of ``psk``, of the PSK whose ``early``
         secrets are given, or without a PSK."""
         self.suite = suite
-        self._hash = suite.hash_name
+        hash_name = self._hash = suite.hash_name
+        self._new = _NEW[hash_name]
         self._len = suite.hash_len
-        self._empty_hash = _EMPTY_HASHES[self._hash]
-        self._prefixes = SECRET_PREFIXES[self._hash]
+        self._empty_hash = _EMPTY_HASHES[hash_name]
+        self._prefixes = SECRET_PREFIXES[hash_name]
         self._early = early
+        self._pads = None  # made if an early secret is derived
+        self._salt = None
         # Early Secret = HKDF-Extract(0, PSK or 0)
         if early is not None:
             self.secret = early.secret
-            self._salt = None
-            self._key = None  # made if an early traffic secret is derived
         elif psk is None:
-            self.secret = _WITHOUT_PSK[self._hash][0]
-            self._salt = _WITHOUT_PSK_SALT[self._hash]
-            self._key = None  # made if an early secret is derived after all
+            self.secret, self._salt = _WITHOUT_PSK_SECRET[hash_name], _WITHOUT_PSK_SALT[hash_name]
         else:
-            self._enter(_ZERO_SALT[self._hash].digest(psk))
+            self.secret = _ZERO_SALT[hash_name].digest(psk)
 
-    def _enter(self, secret: bytes) -> None:
-        """A stage's secret, and its HMAC key for the Derive-Secrets that follow."""
-        self.secret = secret
-        self._key = HmacKey(self._hash, secret)
-        self._salt = None
-        self._early = None
+    def _stage_pads(self) -> tuple[bytes, bytes]:
+        pads = self._pads
+        if pads is None:
+            _, ipad, opad = hmac_pads(self._hash, self.secret)
+            pads = self._pads = ipad, opad
+        return pads
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret(stage secret, label, messages), given the messages' hash;
-        ``label`` one of ``DERIVE_SECRET_LABELS``."""
-        key = self._key
-        if key is None:
-            key = self._key = HmacKey(self._hash, self.secret)
-        return key.derive(self._prefixes[label], transcript_hash, self._len)
+        ``label`` one of ``DERIVE_SECRET_LABELS``: T(1) = HMAC(secret, HkdfLabel ||
+        0x01), one hash long."""
+        new = self._new
+        ipad, opad = self._stage_pads()
+        return new(opad + new(ipad + self._prefixes[label] + transcript_hash
+                              + b"\x01").digest()).digest()
 
     def _next_stage(self, input_key_material: bytes) -> None:
-        # HKDF-Extract(salt, IKM), the salt Derive-Secret(., "derived", ""): a key
-        # used once, unless it is the no-PSK constant.
+        """HKDF-Extract(salt, IKM) into the next stage, the salt Derive-Secret(.,
+        "derived", "")."""
+        new = self._new
         if self._salt is not None:
-            self._enter(self._salt.digest(input_key_material))
-        elif self._early is not None:
-            self._enter(extract(self._hash, self._early.derived, input_key_material))
+            ipad, opad = self._salt
         else:
-            # Derive-Secret(., "derived", ""), its whole HMAC input a constant of the hash.
-            key, hash_name = self._key, self._hash
-            if key is None:
-                key = self._key = HmacKey(hash_name, self.secret)
-            self._enter(hmac_digest(hash_name, key.digest(_DERIVED_INPUTS[hash_name]),
-                                    input_key_material))
+            if self._early is not None:
+                derived = self._early.derived
+            else:
+                # Derive-Secret(., "derived", ""): its whole HMAC input is a constant.
+                stage_ipad, stage_opad = self._stage_pads()
+                derived = new(stage_opad + new(stage_ipad + _DERIVED_INPUTS[self._hash]
+                                               ).digest()).digest()
+            _, ipad, opad = hmac_pads(self._hash, derived)
+        self.secret = new(opad + new(ipad + input_key_material).digest()).digest()
+        self._pads = self._salt = self._early = None
 
     # -- early secret ------------------------------------------------------------
 
@@ -191,13 +207,13 @@ class KeySchedule:
 
     def _secret_pair(self, client_label: bytes, server_label: bytes, transcript_hash: bytes
                      ) -> tuple[bytes, bytes]:
-        """Both directions' Derive-Secret of a stage just entered (its key is set)."""
-        key, prefixes = self._key, self._prefixes
-        assert key is not None, "a stage's traffic secrets before the stage was entered"
-        # Derive-Secret's output is one hash long, T(1) itself: HMAC(secret, HkdfLabel
-        # || 0x01), the two HkdfLabels alike after their prefixes.
+        """Both directions' Derive-Secret of a stage just entered: T(1) each, the two
+        HkdfLabels alike after their prefixes."""
+        new, prefixes = self._new, self._prefixes
+        ipad, opad = self._stage_pads()
         tail = transcript_hash + b"\x01"
-        return key.digest_pair(prefixes[client_label] + tail, prefixes[server_label] + tail)
+        return (new(opad + new(ipad + prefixes[client_label] + tail).digest()).digest(),
+                new(opad + new(ipad + prefixes[server_label] + tail).digest()).digest())
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
@@ -211,12 +227,8 @@ class KeySchedule:
 
     def enter_master(self) -> None:
         # Master Secret = HKDF-Extract(Derive-Secret(Handshake Secret, "derived", ""),
-        # 0): after the handshake stage (whose key is set), "derived"'s whole HMAC
-        # input and the zeros are constants of the hash.
-        key, hash_name = self._key, self._hash
-        assert key is not None, "the master secret before the handshake secret"
-        salt = key.digest(_DERIVED_INPUTS[hash_name])
-        self._enter(hmac_digest(hash_name, salt, _ZEROS[hash_name]))
+        # 0): the zeros are a constant of the hash.
+        self._next_stage(_ZEROS[self._hash])
 
     def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
         return self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
@@ -233,8 +245,8 @@ class KeySchedule:
         return Tls13Exporter(self.suite, self.secret, finished_hash)
 
     def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
-        # At once, with the stage's HMAC key: a client keeps 32 bytes rather than what
-        # would derive them, and tickets usually follow the handshake.
+        # At once, with the stage's padded blocks: a client keeps 32 bytes rather
+        # than what would derive them, and tickets usually follow the handshake.
         return self.derive_secret(b"res master", client_finished_hash)
 
 
@@ -316,11 +328,15 @@ class Tls13Exporter:
 
 
 def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
-    prk = HmacKey(suite.hash_name, secret)
+    """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
+    handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
+    HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
+    new, ipad, opad = hmac_pads(suite.hash_name, secret)
     key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
-    key, iv = prk.digest_pair(key_input, iv_input)
-    return TrafficKeys(secret, key[:suite.key_len], iv[:12],
-                       prk.digest(finished_input) if finished else b"")
+    return TrafficKeys(secret, new(opad + new(ipad + key_input).digest()).digest()[:suite.key_len],
+                       new(opad + new(ipad + iv_input).digest()).digest()[:12],
+                       new(opad + new(ipad + finished_input).digest()).digest() if finished
+                       else b"")
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
@@ -377,8 +393,9 @@ def resumption_psks(suite: Suite, resumption_master_secret: bytes,
     key once, not once per ticket (for one ticket, it is used once)."""
     if len(ticket_nonces) == 1:
         return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
-    prk = HmacKey(suite.hash_name, resumption_master_secret)
+    new, ipad, opad = hmac_pads(suite.hash_name, resumption_master_secret)
     hash_len = suite.hash_len
-    # T(1) of each, as resumption_psk: the whole HMAC input in one piece.
-    return [prk.digest(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
+    # T(1) of each, as resumption_psk: HMAC(secret, HkdfLabel || 0x01) written out.
+    return [new(opad + new(ipad + label_prefix(b"resumption", hash_len, len(nonce)) + nonce
+                           + b"\x01").digest()).digest()
             for nonce in ticket_nonces]

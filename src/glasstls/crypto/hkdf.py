@@ -20,11 +20,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 _TRANS_5C = bytes(x ^ 0x5C for x in range(256))
 _TRANS_36 = bytes(x ^ 0x36 for x in range(256))
-_HASHES: dict[str, tuple[Callable[..., Any], int]] = {
+_HASHES: dict[str, tuple[Callable[[bytes], HASH], int]] = {
     "sha256": (hashlib.sha256, 64),
     "sha384": (hashlib.sha384, 128),
     "sha512": (hashlib.sha512, 128),
@@ -101,6 +104,22 @@ class HmacKey:
         outer.update(inner.digest())
         block: bytes = outer.digest()
         return block[:length]
+
+
+def hmac_pads(hash_name: str, key: bytes) -> tuple[Callable[[bytes], HASH], bytes, bytes]:
+    """The named hash's constructor and a key's two padded blocks (RFC 2104), K XOR
+    ipad and K XOR opad, with which HMAC(K, text) is one line of two hashes:
+
+        new(opad + new(ipad + text).digest()).digest()
+
+    The TLS 1.3 key schedule MACs this way, inline: its keys are secrets of one
+    hash's length used one to three times, where hashing a padded block again costs
+    no more than copying a prepared state (``HmacKey``) and the calls are fewer."""
+    new, block = _HASHES[hash_name]
+    if len(key) > block:
+        key = new(key).digest()
+    key = key.ljust(block, b"\x00")
+    return new, key.translate(_TRANS_36), key.translate(_TRANS_5C)
 
 
 def hkdf_label_prefix(label: bytes, length: int, context_length: int) -> bytes:
