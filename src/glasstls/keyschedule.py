@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from .crypto.hkdf import (
+    HASHES,
+    IPAD,
+    OPAD,
     HmacKey,
     expand_label,
     extract,
@@ -69,7 +72,6 @@ _ZEROS = {name: bytes(len(empty)) for name, empty in _EMPTY_HASHES.items()}
 _WITHOUT_PSK_SECRET = {name: early for name, (early, _) in _WITHOUT_PSK.items()}
 _WITHOUT_PSK_SALT = {name: (pads[1], pads[2]) for name, pads in (
     (name, hmac_pads(name, derived)) for name, (_, derived) in _WITHOUT_PSK.items())}
-_NEW = {name: hmac_pads(name, b"")[0] for name in _EMPTY_HASHES}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 
@@ -112,8 +114,8 @@ class KeySchedule:
     (``SECRET_PREFIXES``, ``TRAFFIC_INPUTS``): a full handshake's schedule is a fixed
     list of some twenty such lines, not some twenty calls through an HMAC object."""
 
-    __slots__ = ("_early", "_empty_hash", "_hash", "_len", "_new", "_pads", "_prefixes",
-                 "_salt", "secret", "suite")
+    __slots__ = ("_block", "_early", "_empty_hash", "_hash", "_len", "_new", "_pads",
+                 "_prefixes", "_salt", "secret", "suite")
     # The stage secret's padded blocks (K ^ ipad, K ^ opad), made when first needed.
     _pads: tuple[bytes, bytes] | None
     # The padded blocks of HKDF-Extract's salt for the next stage, Derive-Secret(.,
@@ -128,7 +130,7 @@ class KeySchedule:
         secrets are given, or without a PSK."""
         self.suite = suite
         hash_name = self._hash = suite.hash_name
-        self._new = _NEW[hash_name]
+        self._new, self._block = HASHES[hash_name]
         self._len = suite.hash_len
         self._empty_hash = _EMPTY_HASHES[hash_name]
         self._prefixes = SECRET_PREFIXES[hash_name]
@@ -146,8 +148,9 @@ class KeySchedule:
     def _stage_pads(self) -> tuple[bytes, bytes]:
         pads = self._pads
         if pads is None:
-            _, ipad, opad = hmac_pads(self._hash, self.secret)
-            pads = self._pads = ipad, opad
+            # K ^ ipad, K ^ opad: a stage secret is one hash long, shorter than a block.
+            padded = self.secret.ljust(self._block, b"\x00")
+            pads = self._pads = padded.translate(IPAD), padded.translate(OPAD)
         return pads
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
@@ -331,7 +334,11 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
     HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
-    new, ipad, opad = hmac_pads(suite.hash_name, secret)
+    new, block = HASHES[suite.hash_name]
+    # K ^ ipad, K ^ opad (RFC 2104): a traffic secret is one hash long, shorter than
+    # a block.
+    padded = secret.ljust(block, b"\x00")
+    ipad, opad = padded.translate(IPAD), padded.translate(OPAD)
     key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
     return TrafficKeys(secret, new(opad + new(ipad + key_input).digest()).digest()[:suite.key_len],
                        new(opad + new(ipad + iv_input).digest()).digest()[:12],

@@ -27,11 +27,18 @@ if TYPE_CHECKING:
 
 _TRANS_5C = bytes(x ^ 0x5C for x in range(256))
 _TRANS_36 = bytes(x ^ 0x36 for x in range(256))
-_HASHES: dict[str, tuple[Callable[[bytes], HASH], int]] = {
+# For callers that pad a key known to be no longer than the block (K.ljust(block)),
+# as the TLS 1.3 key schedule does with its secrets: bytes.translate tables that
+# XOR each byte with ipad's and with opad's (RFC 2104).
+IPAD = _TRANS_36
+OPAD = _TRANS_5C
+# Each hash's constructor and block size.
+HASHES: dict[str, tuple[Callable[[bytes], HASH], int]] = {
     "sha256": (hashlib.sha256, 64),
     "sha384": (hashlib.sha384, 128),
     "sha512": (hashlib.sha512, 128),
 }
+_HASHES = HASHES
 
 
 class HmacKey:
