@@ -10,8 +10,8 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .crypto.hkdf import (
     HASHES,
@@ -27,6 +27,9 @@ from .crypto.hkdf import (
 )
 from .crypto.suites import TLS13_SUITES, Suite
 from .immutable import frozen
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 _EMPTY_HASHES = {name: hashlib.new(name, b"").digest() for name in ("sha256", "sha384")}
 
@@ -51,6 +54,16 @@ TRAFFIC_PREFIXES = {
 # (their contexts are empty): what ``_traffic`` MACs, four times a handshake.
 TRAFFIC_INPUTS = {suite_id: tuple(prefix + b"\x01" for prefix in prefixes)
                   for suite_id, prefixes in TRAFFIC_PREFIXES.items()}
+
+
+def _traffic_row(suite: Suite) -> tuple[Callable[[bytes], HASH], int, bytes, bytes, bytes]:
+    new, block = HASHES[suite.hash_name]
+    key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
+    return new, block, key_input, iv_input, finished_input
+
+
+# ...with the suite's hash and its block size, in one row for ``_traffic``.
+_TRAFFIC = {suite.id: _traffic_row(suite) for suite in TLS13_SUITES}
 
 
 def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
@@ -116,7 +129,8 @@ class KeySchedule:
 
     __slots__ = ("_block", "_early", "_empty_hash", "_hash", "_len", "_new", "_pads",
                  "_prefixes", "_salt", "secret", "suite")
-    # The stage secret's padded blocks (K ^ ipad, K ^ opad), made when first needed.
+    # The stage secret's padded blocks (K ^ ipad, K ^ opad): made as the handshake
+    # and master stages are entered, and for the early secret when first needed.
     _pads: tuple[bytes, bytes] | None
     # The padded blocks of HKDF-Extract's salt for the next stage, Derive-Secret(.,
     # "derived", ""), when known in advance (the no-PSK constant).
@@ -146,11 +160,10 @@ class KeySchedule:
             self.secret = _ZERO_SALT[hash_name].digest(psk)
 
     def _stage_pads(self) -> tuple[bytes, bytes]:
-        pads = self._pads
-        if pads is None:
-            # K ^ ipad, K ^ opad: a stage secret is one hash long, shorter than a block.
-            padded = self.secret.ljust(self._block, b"\x00")
-            pads = self._pads = padded.translate(IPAD), padded.translate(OPAD)
+        """The early secret's padded blocks, made when first needed (its callers
+        take ``self._pads`` when it is set)."""
+        padded = self.secret.ljust(self._block, b"\x00")
+        pads = self._pads = padded.translate(IPAD), padded.translate(OPAD)
         return pads
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
@@ -158,7 +171,7 @@ class KeySchedule:
         ``label`` one of ``DERIVE_SECRET_LABELS``: T(1) = HMAC(secret, HkdfLabel ||
         0x01), one hash long."""
         new = self._new
-        ipad, opad = self._stage_pads()
+        ipad, opad = self._pads or self._stage_pads()
         return new(opad + new(ipad + self._prefixes[label] + transcript_hash
                               + b"\x01").digest()).digest()
 
@@ -173,12 +186,16 @@ class KeySchedule:
                 derived = self._early.derived
             else:
                 # Derive-Secret(., "derived", ""): its whole HMAC input is a constant.
-                stage_ipad, stage_opad = self._stage_pads()
+                stage_ipad, stage_opad = self._pads or self._stage_pads()
                 derived = new(stage_opad + new(stage_ipad + _DERIVED_INPUTS[self._hash]
                                                ).digest()).digest()
             _, ipad, opad = hmac_pads(self._hash, derived)
-        self.secret = new(opad + new(ipad + input_key_material).digest()).digest()
-        self._pads = self._salt = self._early = None
+        secret = self.secret = new(opad + new(ipad + input_key_material).digest()).digest()
+        # Each stage entered derives its two traffic secrets at least: its padded
+        # blocks at once (K ^ ipad, K ^ opad; one hash long, shorter than a block).
+        padded = secret.ljust(self._block, b"\x00")
+        self._pads = padded.translate(IPAD), padded.translate(OPAD)
+        self._salt = self._early = None
 
     # -- early secret ------------------------------------------------------------
 
@@ -213,7 +230,7 @@ class KeySchedule:
         """Both directions' Derive-Secret of a stage just entered: T(1) each, the two
         HkdfLabels alike after their prefixes."""
         new, prefixes = self._new, self._prefixes
-        ipad, opad = self._stage_pads()
+        ipad, opad = self._pads or self._stage_pads()
         tail = transcript_hash + b"\x01"
         return (new(opad + new(ipad + prefixes[client_label] + tail).digest()).digest(),
                 new(opad + new(ipad + prefixes[server_label] + tail).digest()).digest())
@@ -334,12 +351,11 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
     HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
-    new, block = HASHES[suite.hash_name]
+    new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
     # K ^ ipad, K ^ opad (RFC 2104): a traffic secret is one hash long, shorter than
     # a block.
     padded = secret.ljust(block, b"\x00")
     ipad, opad = padded.translate(IPAD), padded.translate(OPAD)
-    key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
     return TrafficKeys(secret, new(opad + new(ipad + key_input).digest()).digest()[:suite.key_len],
                        new(opad + new(ipad + iv_input).digest()).digest()[:12],
                        new(opad + new(ipad + finished_input).digest()).digest() if finished
