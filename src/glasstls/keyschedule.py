@@ -81,10 +81,19 @@ _WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
 _DERIVED_INPUTS = {name: SECRET_PREFIXES[name][b"derived"] + empty + b"\x01"
                    for name, empty in _EMPTY_HASHES.items()}
 _ZEROS = {name: bytes(len(empty)) for name, empty in _EMPTY_HASHES.items()}
-# ...and that salt's padded blocks, with which HKDF-Extract gives the Handshake Secret.
+
+
+def _hmac_states(hash_name: str, key: bytes) -> tuple[HASH, HASH]:
+    """A key's two HMAC hash states, after K ^ ipad and after K ^ opad (RFC 2104),
+    to be copied for each message (``_hmac``); never updated themselves."""
+    new, ipad, opad = hmac_pads(hash_name, key)
+    return new(ipad), new(opad)
+
+
 _WITHOUT_PSK_SECRET = {name: early for name, (early, _) in _WITHOUT_PSK.items()}
-_WITHOUT_PSK_SALT = {name: (pads[1], pads[2]) for name, pads in (
-    (name, hmac_pads(name, derived)) for name, (_, derived) in _WITHOUT_PSK.items())}
+# ...and that salt's states, with which HKDF-Extract gives the Handshake Secret.
+_WITHOUT_PSK_SALT = {name: _hmac_states(name, derived)
+                     for name, (_, derived) in _WITHOUT_PSK.items()}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 
@@ -121,20 +130,23 @@ class EarlySecrets:
 class KeySchedule:
     """The schedule of one connection, one stage at a time (RFC 8446 §7.1).
 
-    Every HMAC here is written out as RFC 2104 has it, H(K ^ opad || H(K ^ ipad ||
-    text)), over the stage secret's padded blocks (``hmac_pads``, made once per
-    secret) and an input whose HkdfLabel prefix is a constant of the hash
-    (``SECRET_PREFIXES``, ``TRAFFIC_INPUTS``): a full handshake's schedule is a fixed
-    list of some twenty such lines, not some twenty calls through an HMAC object."""
+    HMAC (RFC 2104) is H(K ^ opad || H(K ^ ipad || text)). A stage secret and a
+    traffic secret each key two or three HMACs in a row: their two hash states,
+    after K ^ ipad and K ^ opad, are made once (the secret is one hash long,
+    shorter than a block) and copied for each message; the HMACs of the full
+    handshake's fixed list (a stage's two traffic secrets, a traffic secret's key,
+    IV and finished_key) are written out where they are made, their inputs'
+    HkdfLabel prefixes constants of the hash (``SECRET_PREFIXES``, ``TRAFFIC_INPUTS``).
+    A key used once is cheaper without the states (``hmac_digest``)."""
 
-    __slots__ = ("_block", "_early", "_empty_hash", "_hash", "_len", "_new", "_pads",
-                 "_prefixes", "_salt", "secret", "suite")
-    # The stage secret's padded blocks (K ^ ipad, K ^ opad): made as the handshake
-    # and master stages are entered, and for the early secret when first needed.
-    _pads: tuple[bytes, bytes] | None
-    # The padded blocks of HKDF-Extract's salt for the next stage, Derive-Secret(.,
-    # "derived", ""), when known in advance (the no-PSK constant).
-    _salt: tuple[bytes, bytes] | None
+    __slots__ = ("_block", "_early", "_empty_hash", "_hash", "_len", "_new", "_prefixes",
+                 "_salt", "_states", "secret", "suite")
+    # The stage secret's two hash states, after K ^ ipad and K ^ opad: made as the
+    # handshake and master stages are entered, for the early secret when needed.
+    _states: tuple[HASH, HASH] | None
+    # HKDF-Extract's salt for the next stage, Derive-Secret(., "derived", ""), as
+    # such states when known in advance (the no-PSK constant).
+    _salt: tuple[HASH, HASH] | None
     # At the early secret of a resumption PSK whose secrets were worked out before.
     _early: EarlySecrets | None
 
@@ -149,7 +161,7 @@ class KeySchedule:
         self._empty_hash = _EMPTY_HASHES[hash_name]
         self._prefixes = SECRET_PREFIXES[hash_name]
         self._early = early
-        self._pads = None  # made if an early secret is derived
+        self._states = None  # made if an early secret is derived
         self._salt = None
         # Early Secret = HKDF-Extract(0, PSK or 0)
         if early is not None:
@@ -159,42 +171,37 @@ class KeySchedule:
         else:
             self.secret = _ZERO_SALT[hash_name].digest(psk)
 
-    def _stage_pads(self) -> tuple[bytes, bytes]:
-        """The early secret's padded blocks, made when first needed (its callers
-        take ``self._pads`` when it is set)."""
+    def _stage_states(self) -> tuple[HASH, HASH]:
+        """The early secret's hash states, made when first needed (its callers take
+        ``self._states`` when it is set)."""
         padded = self.secret.ljust(self._block, b"\x00")
-        pads = self._pads = padded.translate(IPAD), padded.translate(OPAD)
-        return pads
+        states = self._states = self._new(padded.translate(IPAD)), self._new(padded.translate(OPAD))
+        return states
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret(stage secret, label, messages), given the messages' hash;
         ``label`` one of ``DERIVE_SECRET_LABELS``: T(1) = HMAC(secret, HkdfLabel ||
         0x01), one hash long."""
-        new = self._new
-        ipad, opad = self._pads or self._stage_pads()
-        return new(opad + new(ipad + self._prefixes[label] + transcript_hash
-                              + b"\x01").digest()).digest()
+        return _hmac(self._states or self._stage_states(),
+                     self._prefixes[label] + transcript_hash + b"\x01")
 
     def _next_stage(self, input_key_material: bytes) -> None:
         """HKDF-Extract(salt, IKM) into the next stage, the salt Derive-Secret(.,
         "derived", "")."""
-        new = self._new
-        if self._salt is not None:
-            ipad, opad = self._salt
+        salt = self._salt
+        if salt is not None:
+            secret = _hmac(salt, input_key_material)
         else:
             if self._early is not None:
                 derived = self._early.derived
             else:
                 # Derive-Secret(., "derived", ""): its whole HMAC input is a constant.
-                stage_ipad, stage_opad = self._pads or self._stage_pads()
-                derived = new(stage_opad + new(stage_ipad + _DERIVED_INPUTS[self._hash]
-                                               ).digest()).digest()
-            _, ipad, opad = hmac_pads(self._hash, derived)
-        secret = self.secret = new(opad + new(ipad + input_key_material).digest()).digest()
-        # Each stage entered derives its two traffic secrets at least: its padded
-        # blocks at once (K ^ ipad, K ^ opad; one hash long, shorter than a block).
-        padded = secret.ljust(self._block, b"\x00")
-        self._pads = padded.translate(IPAD), padded.translate(OPAD)
+                derived = _hmac(self._states or self._stage_states(), _DERIVED_INPUTS[self._hash])
+            secret = hmac_digest(self._hash, derived, input_key_material)  # a salt used once
+        self.secret = secret
+        # Each stage entered derives its two traffic secrets at least: its states at once.
+        new, padded = self._new, secret.ljust(self._block, b"\x00")
+        self._states = new(padded.translate(IPAD)), new(padded.translate(OPAD))
         self._salt = self._early = None
 
     # -- early secret ------------------------------------------------------------
@@ -229,11 +236,18 @@ class KeySchedule:
                      ) -> tuple[bytes, bytes]:
         """Both directions' Derive-Secret of a stage just entered: T(1) each, the two
         HkdfLabels alike after their prefixes."""
-        new, prefixes = self._new, self._prefixes
-        ipad, opad = self._pads or self._stage_pads()
+        ipad, opad = self._states or self._stage_states()
         tail = transcript_hash + b"\x01"
-        return (new(opad + new(ipad + prefixes[client_label] + tail).digest()).digest(),
-                new(opad + new(ipad + prefixes[server_label] + tail).digest()).digest())
+        inner = ipad.copy()
+        inner.update(self._prefixes[client_label] + tail)
+        outer = opad.copy()
+        outer.update(inner.digest())
+        client = outer.digest()
+        inner = ipad.copy()
+        inner.update(self._prefixes[server_label] + tail)
+        outer = opad.copy()
+        outer.update(inner.digest())
+        return client, outer.digest()
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
@@ -352,14 +366,36 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
     HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
     new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
-    # K ^ ipad, K ^ opad (RFC 2104): a traffic secret is one hash long, shorter than
-    # a block.
+    # The secret's two HMAC states (one hash long, shorter than a block), copied
+    # for each of its two or three HMACs.
     padded = secret.ljust(block, b"\x00")
-    ipad, opad = padded.translate(IPAD), padded.translate(OPAD)
-    return TrafficKeys(secret, new(opad + new(ipad + key_input).digest()).digest()[:suite.key_len],
-                       new(opad + new(ipad + iv_input).digest()).digest()[:12],
-                       new(opad + new(ipad + finished_input).digest()).digest() if finished
-                       else b"")
+    ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
+    inner = ipad.copy()
+    inner.update(key_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
+    key = outer.digest()
+    inner = ipad.copy()
+    inner.update(iv_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
+    iv = outer.digest()
+    if not finished:
+        return TrafficKeys(secret, key[:suite.key_len], iv[:12])
+    inner = ipad.copy()
+    inner.update(finished_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
+    return TrafficKeys(secret, key[:suite.key_len], iv[:12], outer.digest())
+
+
+def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
+    """HMAC(K, data) from K's two hash states (``KeySchedule._states``)."""
+    inner = states[0].copy()
+    inner.update(data)
+    outer = states[1].copy()
+    outer.update(inner.digest())
+    return outer.digest()
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
@@ -416,9 +452,8 @@ def resumption_psks(suite: Suite, resumption_master_secret: bytes,
     key once, not once per ticket (for one ticket, it is used once)."""
     if len(ticket_nonces) == 1:
         return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
-    new, ipad, opad = hmac_pads(suite.hash_name, resumption_master_secret)
+    prk = HmacKey(suite.hash_name, resumption_master_secret)
     hash_len = suite.hash_len
-    # T(1) of each, as resumption_psk: HMAC(secret, HkdfLabel || 0x01) written out.
-    return [new(opad + new(ipad + label_prefix(b"resumption", hash_len, len(nonce)) + nonce
-                           + b"\x01").digest()).digest()
+    # T(1) of each, as resumption_psk: the whole HMAC input in one piece.
+    return [prk.digest(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
             for nonce in ticket_nonces]

@@ -115,13 +115,9 @@ class HmacKey:
 
 def hmac_pads(hash_name: str, key: bytes) -> tuple[Callable[[bytes], HASH], bytes, bytes]:
     """The named hash's constructor and a key's two padded blocks (RFC 2104), K XOR
-    ipad and K XOR opad, with which HMAC(K, text) is one line of two hashes:
-
-        new(opad + new(ipad + text).digest()).digest()
-
-    The TLS 1.3 key schedule MACs this way, inline: its keys are secrets of one
-    hash's length used one to three times, where hashing a padded block again costs
-    no more than copying a prepared state (``HmacKey``) and the calls are fewer."""
+    ipad and K XOR opad: HMAC(K, text) = H(K ^ opad || H(K ^ ipad || text)). The
+    TLS 1.3 key schedule hashes each block once for a key it uses several times
+    and copies the two states for each message (``keyschedule._hmac``)."""
     new, block = _HASHES[hash_name]
     if len(key) > block:
         key = new(key).digest()
