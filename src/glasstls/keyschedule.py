@@ -195,8 +195,12 @@ class KeySchedule:
             if self._early is not None:
                 derived = self._early.derived
             else:
-                # Derive-Secret(., "derived", ""): its whole HMAC input is a constant.
-                derived = _hmac(self._states or self._stage_states(), _DERIVED_INPUTS[self._hash])
+                # Derive-Secret(., "derived", ""), its whole HMAC input a constant: the
+                # stage's last HMAC, which has its states to itself (no copies).
+                inner, outer = self._states or self._stage_states()
+                inner.update(_DERIVED_INPUTS[self._hash])
+                outer.update(inner.digest())
+                derived = outer.digest()
             secret = hmac_digest(self._hash, derived, input_key_material)  # a salt used once
         self.secret = secret
         # Each stage entered derives its two traffic secrets at least: its states at once.
@@ -366,8 +370,8 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
     HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
     new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
-    # The secret's two HMAC states (one hash long, shorter than a block), copied
-    # for each of its two or three HMACs.
+    # The secret's two HMAC states (one hash long, shorter than a block), copied for
+    # each HMAC but the last, which has them to itself.
     padded = secret.ljust(block, b"\x00")
     ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
     inner = ipad.copy()
@@ -375,18 +379,18 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     outer = opad.copy()
     outer.update(inner.digest())
     key = outer.digest()
-    inner = ipad.copy()
-    inner.update(iv_input)
-    outer = opad.copy()
-    outer.update(inner.digest())
-    iv = outer.digest()
-    if not finished:
-        return TrafficKeys(secret, key[:suite.key_len], iv[:12])
-    inner = ipad.copy()
-    inner.update(finished_input)
-    outer = opad.copy()
-    outer.update(inner.digest())
-    return TrafficKeys(secret, key[:suite.key_len], iv[:12], outer.digest())
+    if finished:
+        inner = ipad.copy()
+        inner.update(iv_input)
+        outer = opad.copy()
+        outer.update(inner.digest())
+        iv = outer.digest()
+        ipad.update(finished_input)
+        opad.update(ipad.digest())
+        return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
+    ipad.update(iv_input)
+    opad.update(ipad.digest())
+    return TrafficKeys(secret, key[:suite.key_len], opad.digest()[:12])
 
 
 def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
