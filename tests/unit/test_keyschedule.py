@@ -333,3 +333,66 @@ def test_transcript_hash_before_the_last_message_is_kept_for_the_messages_that_n
     else:
         with pytest.raises(InternalError):
             transcript.digest_before_last()
+
+
+def _schedule_from_scratch(suite: Suite, psk: bytes | None, shared_secret: bytes,
+                           hello_hash: bytes, finished_hash: bytes) -> dict[str, bytes]:
+    """RFC 8446 §7.1 and §7.3 with the stdlib's hmac, step by step, nothing kept."""
+    name, length = suite.hash_name, suite.hash_len
+    empty = hashlib.new(name).digest()
+
+    def extract(salt: bytes, ikm: bytes) -> bytes:
+        return hmac.digest(salt, ikm, name)
+
+    def derive(secret: bytes, label: bytes, context: bytes, size: int = length) -> bytes:
+        return _hkdf_expand_label_from_scratch(name, secret, label, context, size)
+
+    early = extract(bytes(length), psk if psk is not None else bytes(length))
+    handshake = extract(derive(early, b"derived", empty), shared_secret)
+    master = extract(derive(handshake, b"derived", empty), bytes(length))
+    out = {"early": early, "handshake": handshake, "master": master,
+           "res master": derive(master, b"res master", finished_hash)}
+    for label, secret in (("c hs", derive(handshake, b"c hs traffic", hello_hash)),
+                          ("s hs", derive(handshake, b"s hs traffic", hello_hash)),
+                          ("c ap", derive(master, b"c ap traffic", finished_hash)),
+                          ("s ap", derive(master, b"s ap traffic", finished_hash))):
+        out[label] = secret
+        out[label + " key"] = derive(secret, b"key", b"", suite.key_len)
+        out[label + " iv"] = derive(secret, b"iv", b"", 12)
+        if label.endswith("hs"):
+            out[label + " finished"] = derive(secret, b"finished", b"")
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(suite=st.sampled_from(TLS13_SUITES), psk=st.none() | st.binary(min_size=32, max_size=48),
+       shared_secret=st.binary(min_size=32, max_size=64), hello=st.binary(), finished=st.binary())
+def test_the_schedule_with_its_hash_states_equals_the_rfc_definition_each_time(
+        suite: Suite, psk: bytes | None, shared_secret: bytes, hello: bytes,
+        finished: bytes) -> None:
+    # KeySchedule keeps each multi-use secret's two HMAC hash states and copies them
+    # per message, updates them in place for a key's last HMAC, and shares the
+    # no-PSK salt's states between all schedules: two schedules in a row, every
+    # secret and key against the definition (a state updated where it must not be
+    # would change the second schedule's, or a later secret of the same one).
+    hello_hash = hashlib.new(suite.hash_name, hello).digest()
+    finished_hash = hashlib.new(suite.hash_name, finished).digest()
+    expected = _schedule_from_scratch(suite, psk, shared_secret, hello_hash, finished_hash)
+    for _ in range(2):
+        schedule = KeySchedule(suite, psk)
+        assert schedule.secret == expected["early"]
+        schedule.enter_handshake(shared_secret)
+        assert schedule.secret == expected["handshake"]
+        keys = schedule.handshake_keys(hello_hash)
+        assert schedule.handshake_traffic_secrets(hello_hash) == (keys.client.secret,
+                                                                  keys.server.secret)
+        schedule.enter_master()
+        assert schedule.secret == expected["master"]
+        application = schedule.application_keys(finished_hash)
+        assert schedule.resumption_master_secret(finished_hash) == expected["res master"]
+        for label, traffic in (("c hs", keys.client), ("s hs", keys.server),
+                               ("c ap", application.client), ("s ap", application.server)):
+            assert traffic.secret == expected[label]
+            assert traffic.key == expected[label + " key"]
+            assert traffic.iv == expected[label + " iv"]
+            assert traffic.finished_key == expected.get(label + " finished", b"")
