@@ -456,8 +456,17 @@ def resumption_psks(suite: Suite, resumption_master_secret: bytes,
     key once, not once per ticket (for one ticket, it is used once)."""
     if len(ticket_nonces) == 1:
         return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
-    prk = HmacKey(suite.hash_name, resumption_master_secret)
+    new, block = HASHES[suite.hash_name]
+    # The secret's two HMAC states (one hash long, shorter than a block), copied for
+    # each ticket's T(1), as resumption_psk's: the whole HMAC input in one piece.
+    padded = resumption_master_secret.ljust(block, b"\x00")
+    ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
     hash_len = suite.hash_len
-    # T(1) of each, as resumption_psk: the whole HMAC input in one piece.
-    return [prk.digest(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
-            for nonce in ticket_nonces]
+    psks = []
+    for nonce in ticket_nonces:
+        inner = ipad.copy()
+        inner.update(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
+        outer = opad.copy()
+        outer.update(inner.digest())
+        psks.append(outer.digest())
+    return psks
