@@ -335,6 +335,39 @@ def test_transcript_hash_before_the_last_message_is_kept_for_the_messages_that_n
             transcript.digest_before_last()
 
 
+@settings(max_examples=200, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]),
+       messages=st.lists(st.tuples(st.sampled_from([1, 2, 8, 11, 15, 20]), st.binary(max_size=40),
+                                   st.booleans()), min_size=1, max_size=8),
+       hash_known_after=st.integers(min_value=0, max_value=8))
+def test_a_sent_message_keeps_no_hash_before_it_and_the_digest_covers_every_message(
+        hash_name: str, messages: list[tuple[int, bytes, bool]], hash_known_after: int) -> None:
+    # add_sent, as a server adds its ServerHello and flight: the hash before a message
+    # this side sent is never asked for (a server takes the hash through the
+    # ClientHello for its early traffic secret before adding its ServerHello), so no
+    # copy of the state is kept once the hash is known, whether the hash was started
+    # before the message or by it (messages kept until the hash is known are hashed
+    # as received ones); the digest is every message's, received and sent, in order.
+    transcript = Transcript()
+    raws = [bytes([kind, 0, 0, len(body)]) + body for kind, body, _ in messages]
+    for index, (raw, (_, _, sent)) in enumerate(zip(raws, messages, strict=True)):
+        if index == hash_known_after:
+            transcript.set_hash(hash_name)
+        if sent:
+            transcript.add_sent(raw)
+        else:
+            transcript.add(raw)
+    transcript.set_hash(hash_name)
+    assert transcript.digest() == hashlib.new(hash_name, b"".join(raws)).digest()
+    sent_with_the_hash_known = messages[-1][2] and hash_known_after < len(messages)
+    if sent_with_the_hash_known or messages[-1][0] not in (2, 15, 20):
+        with pytest.raises(InternalError):
+            transcript.digest_before_last()
+    else:
+        assert transcript.digest_before_last() == hashlib.new(hash_name,
+                                                              b"".join(raws[:-1])).digest()
+
+
 def _schedule_from_scratch(suite: Suite, psk: bytes | None, shared_secret: bytes,
                            hello_hash: bytes, finished_hash: bytes) -> dict[str, bytes]:
     """RFC 8446 §7.1 and §7.3 with the stdlib's hmac, step by step, nothing kept."""
