@@ -283,9 +283,15 @@ class KeySchedule:
         return Tls13Exporter(self.suite, self.secret, finished_hash)
 
     def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
-        # At once, with the stage's padded blocks: a client keeps 32 bytes rather
-        # than what would derive them, and tickets usually follow the handshake.
-        return self.derive_secret(b"res master", client_finished_hash)
+        # At once: a client keeps 32 bytes rather than what would derive them, and
+        # tickets usually follow the handshake. The master stage's last HMAC (the
+        # exporter derives its own), so it has the stage's states to itself: they
+        # are dropped, and made again from the secret if anything derives after it.
+        inner, outer = self._states or self._stage_states()
+        self._states = None
+        inner.update(self._prefixes[b"res master"] + client_finished_hash + b"\x01")
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 @frozen

@@ -423,6 +423,11 @@ def test_the_schedule_with_its_hash_states_equals_the_rfc_definition_each_time(
         assert schedule.secret == expected["master"]
         application = schedule.application_keys(finished_hash)
         assert schedule.resumption_master_secret(finished_hash) == expected["res master"]
+        # (its HMAC takes the stage's states for itself: anything after makes them again)
+        assert schedule.resumption_master_secret(finished_hash) == expected["res master"]
+        assert schedule.derive_secret(b"exp master", finished_hash) == (
+            _hkdf_expand_label_from_scratch(suite.hash_name, expected["master"], b"exp master",
+                                            finished_hash, suite.hash_len))
         for label, traffic in (("c hs", keys.client), ("s hs", keys.server),
                                ("c ap", application.client), ("s ap", application.server)):
             assert traffic.secret == expected[label]
