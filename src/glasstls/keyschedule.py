@@ -142,7 +142,7 @@ class KeySchedule:
     __slots__ = ("_block", "_early", "_empty_hash", "_hash", "_len", "_new", "_prefixes",
                  "_salt", "_states", "secret", "suite")
     # The stage secret's two hash states, after K ^ ipad and K ^ opad: made as the
-    # handshake and master stages are entered, for the early secret when needed.
+    # handshake and master stages are entered, otherwise when needed.
     _states: tuple[HASH, HASH] | None
     # HKDF-Extract's salt for the next stage, Derive-Secret(., "derived", ""), as
     # such states when known in advance (the no-PSK constant).
@@ -172,7 +172,8 @@ class KeySchedule:
             self.secret = _ZERO_SALT[hash_name].digest(psk)
 
     def _stage_states(self) -> tuple[HASH, HASH]:
-        """The early secret's hash states, made when first needed (its callers take
+        """The stage secret's hash states, made when needed: the early secret's,
+        or a stage's again after its last HMAC took them (its callers take
         ``self._states`` when it is set)."""
         padded = self.secret.ljust(self._block, b"\x00")
         states = self._states = self._new(padded.translate(IPAD)), self._new(padded.translate(OPAD))
