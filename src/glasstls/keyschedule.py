@@ -10,19 +10,26 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .crypto.hkdf import (
+    HASHES,
+    IPAD,
+    OPAD,
     HmacKey,
     expand_label,
     extract,
     hkdf_label_prefix,
     hmac_digest,
+    hmac_pads,
     label_prefix,
 )
 from .crypto.suites import TLS13_SUITES, Suite
 from .immutable import frozen
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 _EMPTY_HASHES = {name: hashlib.new(name, b"").digest() for name in ("sha256", "sha384")}
 
@@ -49,6 +56,16 @@ TRAFFIC_INPUTS = {suite_id: tuple(prefix + b"\x01" for prefix in prefixes)
                   for suite_id, prefixes in TRAFFIC_PREFIXES.items()}
 
 
+def _traffic_row(suite: Suite) -> tuple[Callable[[bytes], HASH], int, bytes, bytes, bytes]:
+    new, block = HASHES[suite.hash_name]
+    key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
+    return new, block, key_input, iv_input, finished_input
+
+
+# ...with the suite's hash and its block size, in one row for ``_traffic``.
+_TRAFFIC = {suite.id: _traffic_row(suite) for suite in TLS13_SUITES}
+
+
 def _without_psk(hash_name: str) -> tuple[bytes, bytes]:
     """The Early Secret without a PSK, HKDF-Extract(0, 0), and Derive-Secret(it,
     "derived", ""): constants of the hash, the same in every full handshake."""
@@ -64,8 +81,19 @@ _WITHOUT_PSK = {name: _without_psk(name) for name in _EMPTY_HASHES}
 _DERIVED_INPUTS = {name: SECRET_PREFIXES[name][b"derived"] + empty + b"\x01"
                    for name, empty in _EMPTY_HASHES.items()}
 _ZEROS = {name: bytes(len(empty)) for name, empty in _EMPTY_HASHES.items()}
-# ...and the HMAC key that extracts the Handshake Secret with that salt, set up once.
-_WITHOUT_PSK_SALT = {name: HmacKey(name, derived) for name, (_, derived) in _WITHOUT_PSK.items()}
+
+
+def _hmac_states(hash_name: str, key: bytes) -> tuple[HASH, HASH]:
+    """A key's two HMAC hash states, after K ^ ipad and after K ^ opad (RFC 2104),
+    to be copied for each message (``_hmac``); never updated themselves."""
+    new, ipad, opad = hmac_pads(hash_name, key)
+    return new(ipad), new(opad)
+
+
+_WITHOUT_PSK_SECRET = {name: early for name, (early, _) in _WITHOUT_PSK.items()}
+# ...and that salt's states, with which HKDF-Extract gives the Handshake Secret.
+_WITHOUT_PSK_SALT = {name: _hmac_states(name, derived)
+                     for name, (_, derived) in _WITHOUT_PSK.items()}
 # HKDF-Extract(0, PSK) is an HMAC keyed with zeros: one key per hash.
 _ZERO_SALT = {name: HmacKey(name, bytes(len(empty))) for name, empty in _EMPTY_HASHES.items()}
 # A resumption PSK's Early Secret gives binder_key = Derive-Secret(., "res binder", "")
@@ -105,12 +133,25 @@ class EarlySecrets:
 
 
 class KeySchedule:
-    __slots__ = ("_early", "_empty_hash", "_hash", "_key", "_len", "_prefixes", "_salt",
-                 "secret", "suite")
-    # HKDF-Extract's key for the next stage, Derive-Secret(., "derived", ""), when
-    # known in advance.
-    _salt: HmacKey | None
-    _key: HmacKey | None
+    """The schedule of one connection, one stage at a time (RFC 8446 §7.1).
+
+    HMAC (RFC 2104) is H(K ^ opad || H(K ^ ipad || text)). A stage secret and a
+    traffic secret each key two or three HMACs in a row: their two hash states,
+    after K ^ ipad and K ^ opad, are made once (the secret is one hash long,
+    shorter than a block) and copied for each message; the HMACs of the full
+    handshake's fixed list (a stage's two traffic secrets, a traffic secret's key,
+    IV and finished_key) are written out where they are made, their inputs'
+    HkdfLabel prefixes constants of the hash (``SECRET_PREFIXES``, ``TRAFFIC_INPUTS``).
+    A key used once is cheaper without the states (``hmac_digest``)."""
+
+    __slots__ = ("_block", "_early", "_empty_hash", "_hash", "_len", "_new", "_prefixes",
+                 "_salt", "_states", "secret", "suite")
+    # The stage secret's two hash states, after K ^ ipad and K ^ opad: made as the
+    # handshake and master stages are entered, otherwise when needed.
+    _states: tuple[HASH, HASH] | None
+    # HKDF-Extract's salt for the next stage, Derive-Secret(., "derived", ""), as
+    # such states when known in advance (the no-PSK constant).
+    _salt: tuple[HASH, HASH] | None
     # At the early secret of a resumption PSK whose secrets were worked out before.
     _early: EarlySecrets | None
 
@@ -119,52 +160,59 @@ class KeySchedule:
         """The schedule at its Early Secret: of ``psk``, of the PSK whose ``early``
         secrets are given, or without a PSK."""
         self.suite = suite
-        self._hash = suite.hash_name
+        hash_name = self._hash = suite.hash_name
+        self._new, self._block = HASHES[hash_name]
         self._len = suite.hash_len
-        self._empty_hash = _EMPTY_HASHES[self._hash]
-        self._prefixes = SECRET_PREFIXES[self._hash]
+        self._empty_hash = _EMPTY_HASHES[hash_name]
+        self._prefixes = SECRET_PREFIXES[hash_name]
         self._early = early
+        self._states = None  # made if an early secret is derived
+        self._salt = None
         # Early Secret = HKDF-Extract(0, PSK or 0)
         if early is not None:
             self.secret = early.secret
-            self._salt = None
-            self._key = None  # made if an early traffic secret is derived
         elif psk is None:
-            self.secret = _WITHOUT_PSK[self._hash][0]
-            self._salt = _WITHOUT_PSK_SALT[self._hash]
-            self._key = None  # made if an early secret is derived after all
+            self.secret, self._salt = _WITHOUT_PSK_SECRET[hash_name], _WITHOUT_PSK_SALT[hash_name]
         else:
-            self._enter(_ZERO_SALT[self._hash].digest(psk))
+            self.secret = _ZERO_SALT[hash_name].digest(psk)
 
-    def _enter(self, secret: bytes) -> None:
-        """A stage's secret, and its HMAC key for the Derive-Secrets that follow."""
-        self.secret = secret
-        self._key = HmacKey(self._hash, secret)
-        self._salt = None
-        self._early = None
+    def _stage_states(self) -> tuple[HASH, HASH]:
+        """The stage secret's hash states, made when needed: the early secret's,
+        or a stage's again after its last HMAC took them (its callers take
+        ``self._states`` when it is set)."""
+        padded = self.secret.ljust(self._block, b"\x00")
+        states = self._states = self._new(padded.translate(IPAD)), self._new(padded.translate(OPAD))
+        return states
 
     def derive_secret(self, label: bytes, transcript_hash: bytes) -> bytes:
         """Derive-Secret(stage secret, label, messages), given the messages' hash;
-        ``label`` one of ``DERIVE_SECRET_LABELS``."""
-        key = self._key
-        if key is None:
-            key = self._key = HmacKey(self._hash, self.secret)
-        return key.derive(self._prefixes[label], transcript_hash, self._len)
+        ``label`` one of ``DERIVE_SECRET_LABELS``: T(1) = HMAC(secret, HkdfLabel ||
+        0x01), one hash long."""
+        return _hmac(self._states or self._stage_states(),
+                     self._prefixes[label] + transcript_hash + b"\x01")
 
     def _next_stage(self, input_key_material: bytes) -> None:
-        # HKDF-Extract(salt, IKM), the salt Derive-Secret(., "derived", ""): a key
-        # used once, unless it is the no-PSK constant.
-        if self._salt is not None:
-            self._enter(self._salt.digest(input_key_material))
-        elif self._early is not None:
-            self._enter(extract(self._hash, self._early.derived, input_key_material))
+        """HKDF-Extract(salt, IKM) into the next stage, the salt Derive-Secret(.,
+        "derived", "")."""
+        salt = self._salt
+        if salt is not None:
+            secret = _hmac(salt, input_key_material)
         else:
-            # Derive-Secret(., "derived", ""), its whole HMAC input a constant of the hash.
-            key, hash_name = self._key, self._hash
-            if key is None:
-                key = self._key = HmacKey(hash_name, self.secret)
-            self._enter(hmac_digest(hash_name, key.digest(_DERIVED_INPUTS[hash_name]),
-                                    input_key_material))
+            if self._early is not None:
+                derived = self._early.derived
+            else:
+                # Derive-Secret(., "derived", ""), its whole HMAC input a constant: the
+                # stage's last HMAC, which has its states to itself (no copies).
+                inner, outer = self._states or self._stage_states()
+                inner.update(_DERIVED_INPUTS[self._hash])
+                outer.update(inner.digest())
+                derived = outer.digest()
+            secret = hmac_digest(self._hash, derived, input_key_material)  # a salt used once
+        self.secret = secret
+        # Each stage entered derives its two traffic secrets at least: its states at once.
+        new, padded = self._new, secret.ljust(self._block, b"\x00")
+        self._states = new(padded.translate(IPAD)), new(padded.translate(OPAD))
+        self._salt = self._early = None
 
     # -- early secret ------------------------------------------------------------
 
@@ -196,13 +244,20 @@ class KeySchedule:
 
     def _secret_pair(self, client_label: bytes, server_label: bytes, transcript_hash: bytes
                      ) -> tuple[bytes, bytes]:
-        """Both directions' Derive-Secret of a stage just entered (its key is set)."""
-        key, prefixes = self._key, self._prefixes
-        assert key is not None, "a stage's traffic secrets before the stage was entered"
-        # Derive-Secret's output is one hash long, T(1) itself: HMAC(secret, HkdfLabel
-        # || 0x01), the two HkdfLabels alike after their prefixes.
+        """Both directions' Derive-Secret of a stage just entered: T(1) each, the two
+        HkdfLabels alike after their prefixes."""
+        ipad, opad = self._states or self._stage_states()
         tail = transcript_hash + b"\x01"
-        return key.digest_pair(prefixes[client_label] + tail, prefixes[server_label] + tail)
+        inner = ipad.copy()
+        inner.update(self._prefixes[client_label] + tail)
+        outer = opad.copy()
+        outer.update(inner.digest())
+        client = outer.digest()
+        inner = ipad.copy()
+        inner.update(self._prefixes[server_label] + tail)
+        outer = opad.copy()
+        outer.update(inner.digest())
+        return client, outer.digest()
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
@@ -216,12 +271,8 @@ class KeySchedule:
 
     def enter_master(self) -> None:
         # Master Secret = HKDF-Extract(Derive-Secret(Handshake Secret, "derived", ""),
-        # 0): after the handshake stage (whose key is set), "derived"'s whole HMAC
-        # input and the zeros are constants of the hash.
-        key, hash_name = self._key, self._hash
-        assert key is not None, "the master secret before the handshake secret"
-        salt = key.digest(_DERIVED_INPUTS[hash_name])
-        self._enter(hmac_digest(hash_name, salt, _ZEROS[hash_name]))
+        # 0): the zeros are a constant of the hash.
+        self._next_stage(_ZEROS[self._hash])
 
     def application_traffic_secrets(self, finished_hash: bytes) -> tuple[bytes, bytes]:
         return self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
@@ -238,9 +289,15 @@ class KeySchedule:
         return Tls13Exporter(self.suite, self.secret, finished_hash)
 
     def resumption_master_secret(self, client_finished_hash: bytes) -> bytes:
-        # At once, with the stage's HMAC key: a client keeps 32 bytes rather than what
-        # would derive them, and tickets usually follow the handshake.
-        return self.derive_secret(b"res master", client_finished_hash)
+        # At once: a client keeps 32 bytes rather than what would derive them, and
+        # tickets usually follow the handshake. The master stage's last HMAC (the
+        # exporter derives its own), so it has the stage's states to itself: they
+        # are dropped, and made again from the secret if anything derives after it.
+        inner, outer = self._states or self._stage_states()
+        self._states = None
+        inner.update(self._prefixes[b"res master"] + client_finished_hash + b"\x01")
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 @frozen
@@ -321,11 +378,40 @@ class Tls13Exporter:
 
 
 def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
-    prk = HmacKey(suite.hash_name, secret)
-    key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
-    key, iv = prk.digest_pair(key_input, iv_input)
-    return TrafficKeys(secret, key[:suite.key_len], iv[:12],
-                       prk.digest(finished_input) if finished else b"")
+    """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
+    handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
+    HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
+    new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
+    # The secret's two HMAC states (one hash long, shorter than a block), copied for
+    # each HMAC but the last, which has them to itself.
+    padded = secret.ljust(block, b"\x00")
+    ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
+    inner = ipad.copy()
+    inner.update(key_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
+    key = outer.digest()
+    if finished:
+        inner = ipad.copy()
+        inner.update(iv_input)
+        outer = opad.copy()
+        outer.update(inner.digest())
+        iv = outer.digest()
+        ipad.update(finished_input)
+        opad.update(ipad.digest())
+        return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
+    ipad.update(iv_input)
+    opad.update(ipad.digest())
+    return TrafficKeys(secret, key[:suite.key_len], opad.digest()[:12])
+
+
+def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
+    """HMAC(K, data) from K's two hash states (``KeySchedule._states``)."""
+    inner = states[0].copy()
+    inner.update(data)
+    outer = states[1].copy()
+    outer.update(inner.digest())
+    return outer.digest()
 
 
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
@@ -382,8 +468,17 @@ def resumption_psks(suite: Suite, resumption_master_secret: bytes,
     key once, not once per ticket (for one ticket, it is used once)."""
     if len(ticket_nonces) == 1:
         return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
-    prk = HmacKey(suite.hash_name, resumption_master_secret)
+    new, block = HASHES[suite.hash_name]
+    # The secret's two HMAC states (one hash long, shorter than a block), copied for
+    # each ticket's T(1), as resumption_psk's: the whole HMAC input in one piece.
+    padded = resumption_master_secret.ljust(block, b"\x00")
+    ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
     hash_len = suite.hash_len
-    # T(1) of each, as resumption_psk: the whole HMAC input in one piece.
-    return [prk.digest(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
-            for nonce in ticket_nonces]
+    psks = []
+    for nonce in ticket_nonces:
+        inner = ipad.copy()
+        inner.update(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
+        outer = opad.copy()
+        outer.update(inner.digest())
+        psks.append(outer.digest())
+    return psks

@@ -359,3 +359,104 @@ def test_early_secrets_are_rfc8446_s_derivations_from_the_psk(psk: bytes, hash_n
     from_psk.enter_handshake(b"\x07" * 32)
     from_early.enter_handshake(b"\x07" * 32)
     assert from_early.secret == from_psk.secret
+
+
+@settings(max_examples=200, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]),
+       messages=st.lists(st.tuples(st.sampled_from([1, 2, 8, 11, 15, 20]), st.binary(max_size=40),
+                                   st.booleans()), min_size=1, max_size=8),
+       hash_known_after=st.integers(min_value=0, max_value=8))
+def test_a_sent_message_keeps_no_hash_before_it_and_the_digest_covers_every_message(
+        hash_name: str, messages: list[tuple[int, bytes, bool]], hash_known_after: int) -> None:
+    # add_sent, as a server adds its ServerHello and flight: the hash before a message
+    # this side sent is never asked for (a server takes the hash through the
+    # ClientHello for its early traffic secret before adding its ServerHello), so no
+    # copy of the state is kept once the hash is known, whether the hash was started
+    # before the message or by it (messages kept until the hash is known are hashed
+    # as received ones); the digest is every message's, received and sent, in order.
+    transcript = Transcript()
+    raws = [bytes([kind, 0, 0, len(body)]) + body for kind, body, _ in messages]
+    for index, (raw, (_, _, sent)) in enumerate(zip(raws, messages, strict=True)):
+        if index == hash_known_after:
+            transcript.set_hash(hash_name)
+        if sent:
+            transcript.add_sent(raw)
+        else:
+            transcript.add(raw)
+    transcript.set_hash(hash_name)
+    assert transcript.digest() == hashlib.new(hash_name, b"".join(raws)).digest()
+    sent_with_the_hash_known = messages[-1][2] and hash_known_after < len(messages)
+    if sent_with_the_hash_known or messages[-1][0] not in (2, 15, 20):
+        with pytest.raises(InternalError):
+            transcript.digest_before_last()
+    else:
+        assert transcript.digest_before_last() == hashlib.new(hash_name,
+                                                              b"".join(raws[:-1])).digest()
+
+
+def _schedule_from_scratch(suite: Suite, psk: bytes | None, shared_secret: bytes,
+                           hello_hash: bytes, finished_hash: bytes) -> dict[str, bytes]:
+    """RFC 8446 §7.1 and §7.3 with the stdlib's hmac, step by step, nothing kept."""
+    name, length = suite.hash_name, suite.hash_len
+    empty = hashlib.new(name).digest()
+
+    def extract(salt: bytes, ikm: bytes) -> bytes:
+        return hmac.digest(salt, ikm, name)
+
+    def derive(secret: bytes, label: bytes, context: bytes, size: int = length) -> bytes:
+        return _hkdf_expand_label_from_scratch(name, secret, label, context, size)
+
+    early = extract(bytes(length), psk if psk is not None else bytes(length))
+    handshake = extract(derive(early, b"derived", empty), shared_secret)
+    master = extract(derive(handshake, b"derived", empty), bytes(length))
+    out = {"early": early, "handshake": handshake, "master": master,
+           "res master": derive(master, b"res master", finished_hash)}
+    for label, secret in (("c hs", derive(handshake, b"c hs traffic", hello_hash)),
+                          ("s hs", derive(handshake, b"s hs traffic", hello_hash)),
+                          ("c ap", derive(master, b"c ap traffic", finished_hash)),
+                          ("s ap", derive(master, b"s ap traffic", finished_hash))):
+        out[label] = secret
+        out[label + " key"] = derive(secret, b"key", b"", suite.key_len)
+        out[label + " iv"] = derive(secret, b"iv", b"", 12)
+        if label.endswith("hs"):
+            out[label + " finished"] = derive(secret, b"finished", b"")
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(suite=st.sampled_from(TLS13_SUITES), psk=st.none() | st.binary(min_size=32, max_size=48),
+       shared_secret=st.binary(min_size=32, max_size=64), hello=st.binary(), finished=st.binary())
+def test_the_schedule_with_its_hash_states_equals_the_rfc_definition_each_time(
+        suite: Suite, psk: bytes | None, shared_secret: bytes, hello: bytes,
+        finished: bytes) -> None:
+    # KeySchedule keeps each multi-use secret's two HMAC hash states and copies them
+    # per message, updates them in place for a key's last HMAC, and shares the
+    # no-PSK salt's states between all schedules: two schedules in a row, every
+    # secret and key against the definition (a state updated where it must not be
+    # would change the second schedule's, or a later secret of the same one).
+    hello_hash = hashlib.new(suite.hash_name, hello).digest()
+    finished_hash = hashlib.new(suite.hash_name, finished).digest()
+    expected = _schedule_from_scratch(suite, psk, shared_secret, hello_hash, finished_hash)
+    for _ in range(2):
+        schedule = KeySchedule(suite, psk)
+        assert schedule.secret == expected["early"]
+        schedule.enter_handshake(shared_secret)
+        assert schedule.secret == expected["handshake"]
+        keys = schedule.handshake_keys(hello_hash)
+        assert schedule.handshake_traffic_secrets(hello_hash) == (keys.client.secret,
+                                                                  keys.server.secret)
+        schedule.enter_master()
+        assert schedule.secret == expected["master"]
+        application = schedule.application_keys(finished_hash)
+        assert schedule.resumption_master_secret(finished_hash) == expected["res master"]
+        # (its HMAC takes the stage's states for itself: anything after makes them again)
+        assert schedule.resumption_master_secret(finished_hash) == expected["res master"]
+        assert schedule.derive_secret(b"exp master", finished_hash) == (
+            _hkdf_expand_label_from_scratch(suite.hash_name, expected["master"], b"exp master",
+                                            finished_hash, suite.hash_len))
+        for label, traffic in (("c hs", keys.client), ("s hs", keys.server),
+                               ("c ap", application.client), ("s ap", application.server)):
+            assert traffic.secret == expected[label]
+            assert traffic.key == expected[label + " key"]
+            assert traffic.iv == expected[label + " iv"]
+            assert traffic.finished_key == expected.get(label + " finished", b"")

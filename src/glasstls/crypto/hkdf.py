@@ -20,15 +20,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 _TRANS_5C = bytes(x ^ 0x5C for x in range(256))
 _TRANS_36 = bytes(x ^ 0x36 for x in range(256))
-_HASHES: dict[str, tuple[Callable[..., Any], int]] = {
+# For callers that pad a key known to be no longer than the block (K.ljust(block)),
+# as the TLS 1.3 key schedule does with its secrets: bytes.translate tables that
+# XOR each byte with ipad's and with opad's (RFC 2104).
+IPAD = _TRANS_36
+OPAD = _TRANS_5C
+# Each hash's constructor and block size.
+HASHES: dict[str, tuple[Callable[[bytes], HASH], int]] = {
     "sha256": (hashlib.sha256, 64),
     "sha384": (hashlib.sha384, 128),
     "sha512": (hashlib.sha512, 128),
 }
+_HASHES = HASHES
 
 
 class HmacKey:
@@ -101,6 +111,18 @@ class HmacKey:
         outer.update(inner.digest())
         block: bytes = outer.digest()
         return block[:length]
+
+
+def hmac_pads(hash_name: str, key: bytes) -> tuple[Callable[[bytes], HASH], bytes, bytes]:
+    """The named hash's constructor and a key's two padded blocks (RFC 2104), K XOR
+    ipad and K XOR opad: HMAC(K, text) = H(K ^ opad || H(K ^ ipad || text)). The
+    TLS 1.3 key schedule hashes each block once for a key it uses several times
+    and copies the two states for each message (``keyschedule._hmac``)."""
+    new, block = _HASHES[hash_name]
+    if len(key) > block:
+        key = new(key).digest()
+    key = key.ljust(block, b"\x00")
+    return new, key.translate(_TRANS_36), key.translate(_TRANS_5C)
 
 
 def hkdf_label_prefix(label: bytes, length: int, context_length: int) -> bytes:

@@ -356,6 +356,12 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         group = GROUPS[entry.group]
         server_share, shared_secret = group.respond(entry.key_exchange, config.rng)
         share = KeyShareEntry(entry.group, server_share)
+    # The hash through the ClientHello, which a client early traffic secret covers:
+    # taken before the ServerHello is added when 0-RTT may be accepted (a PSK, and
+    # early_data offered), so that the transcript keeps no copy of its state after
+    # every ServerHello for it.
+    early_data_offered = find(hello.extensions, X.early_data) is not None
+    hello_hash = engine.transcript.digest() if psk is not None and early_data_offered else b""
     engine.send_encoded(flight13.server_hello(config.rng(32), hello.legacy_session_id, suite.id,
                                               share, psk.index if psk is not None else None),
                         ServerHello.parse)
@@ -373,10 +379,9 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         engine, config, hello, psk, suite, choice.alpn, retry is not None)
     early_secret = b""
     if early_data:
-        early_secret = schedule.client_early_traffic_secret(
-            engine.transcript.digest_before_last())
+        early_secret = schedule.client_early_traffic_secret(hello_hash)
         engine.keylog("CLIENT_EARLY_TRAFFIC_SECRET", hello.random, early_secret)
-    elif find(hello.extensions, X.early_data) is not None:
+    elif early_data_offered:
         engine.skip_early_data(_skip_budget(config))
     schedule.enter_handshake(shared_secret)
     handshake = schedule.handshake_keys(engine.transcript.digest())

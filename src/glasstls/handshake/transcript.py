@@ -13,13 +13,12 @@ from ..errors import InternalError
 # The constructors themselves: hashlib.new(name) looks the name up every time.
 _NEW: dict[str, Callable[..., Any]] = {"sha256": hashlib.sha256, "sha384": hashlib.sha384}
 
-# The messages after which the hash up to them is asked for (``digest_before_last``):
-# a received CertificateVerify or Finished covers the transcript before itself, and a
-# server's early traffic secret the ClientHello, once its ServerHello is added. Only
+# The received messages after which the hash up to them may be asked for
+# (``digest_before_last``): a CertificateVerify or Finished covers the transcript
+# before itself; after a ServerHello it is the hash through the ClientHello. Only
 # these keep a copy of the hash state; the other messages are hashed without one.
 _SNAPSHOT_AFTER = frozenset({HandshakeType.server_hello, HandshakeType.certificate_verify,
                              HandshakeType.finished})
-_SERVER_HELLO = int(HandshakeType.server_hello)
 
 
 def hash_of(hash_name: str, messages: bytes) -> bytes:
@@ -100,16 +99,16 @@ class Transcript:
 
     def add_sent(self, raw: bytes) -> None:
         """``add`` for a message this side sent. A side never asks for the hash before
-        a message of its own but a server's ServerHello (its early traffic secret
-        covers the ClientHello): after its CertificateVerify and Finished no copy
-        of the state is kept (two hash copies per handshake on each side)."""
-        self._messages.append(raw)
+        a message of its own (a server takes the hash through the ClientHello for
+        its early traffic secret before it adds its ServerHello): no copy of the
+        state is kept (one hash copy fewer per handshake on a server)."""
         state = self._hash
+        if state is None and self._hash_name is not None:
+            state = self._start()  # the messages before this one
+        self._messages.append(raw)
         if state is not None:
-            self._previous = state.copy() if raw[0] == _SERVER_HELLO else None
+            self._previous = None
             state.update(raw)
-        elif self._hash_name is not None:
-            self._start()  # this message included
 
     def _hash_message(self, raw: bytes) -> None:
         self._previous = self._hash.copy() if raw[0] in _SNAPSHOT_AFTER else None
