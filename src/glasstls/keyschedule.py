@@ -10,7 +10,7 @@ states install keys from it, and the trace shows the very values it holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .crypto.hkdf import (
@@ -23,6 +23,7 @@ from .crypto.hkdf import (
     hkdf_label_prefix,
     hmac_digest,
     hmac_pads,
+    hmac_pair,
     label_prefix,
 )
 from .crypto.suites import TLS13_SUITES, Suite
@@ -248,16 +249,8 @@ class KeySchedule:
         HkdfLabels alike after their prefixes."""
         ipad, opad = self._states or self._stage_states()
         tail = transcript_hash + b"\x01"
-        inner = ipad.copy()
-        inner.update(self._prefixes[client_label] + tail)
-        outer = opad.copy()
-        outer.update(inner.digest())
-        client = outer.digest()
-        inner = ipad.copy()
-        inner.update(self._prefixes[server_label] + tail)
-        outer = opad.copy()
-        outer.update(inner.digest())
-        return client, outer.digest()
+        prefixes = self._prefixes
+        return hmac_pair(ipad, opad, prefixes[client_label] + tail, prefixes[server_label] + tail)
 
     def handshake_keys(self, hello_hash: bytes) -> StageKeys:
         """RFC 8446 §7.1: the handshake traffic secrets (after ``enter_handshake``)
@@ -382,27 +375,16 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
     HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
     new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
-    # The secret's two HMAC states (one hash long, shorter than a block), copied for
-    # each HMAC but the last, which has them to itself.
+    # The secret's two HMAC states (one hash long, shorter than a block): copied for
+    # the key and the IV; the finished_key, the last HMAC, has them to itself.
     padded = secret.ljust(block, b"\x00")
     ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
-    inner = ipad.copy()
-    inner.update(key_input)
-    outer = opad.copy()
-    outer.update(inner.digest())
-    key = outer.digest()
-    if finished:
-        inner = ipad.copy()
-        inner.update(iv_input)
-        outer = opad.copy()
-        outer.update(inner.digest())
-        iv = outer.digest()
-        ipad.update(finished_input)
-        opad.update(ipad.digest())
-        return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
-    ipad.update(iv_input)
+    key, iv = hmac_pair(ipad, opad, key_input, iv_input)
+    if not finished:
+        return TrafficKeys(secret, key[:suite.key_len], iv[:12])
+    ipad.update(finished_input)
     opad.update(ipad.digest())
-    return TrafficKeys(secret, key[:suite.key_len], opad.digest()[:12])
+    return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
 
 
 def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
@@ -462,23 +444,3 @@ def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: 
                        + b"\x01")
 
 
-def resumption_psks(suite: Suite, resumption_master_secret: bytes,
-                    ticket_nonces: Sequence[bytes]) -> list[bytes]:
-    """The PSKs of several tickets of one connection: the secret is made an HMAC
-    key once, not once per ticket (for one ticket, it is used once)."""
-    if len(ticket_nonces) == 1:
-        return [resumption_psk(suite, resumption_master_secret, ticket_nonces[0])]
-    new, block = HASHES[suite.hash_name]
-    # The secret's two HMAC states (one hash long, shorter than a block), copied for
-    # each ticket's T(1), as resumption_psk's: the whole HMAC input in one piece.
-    padded = resumption_master_secret.ljust(block, b"\x00")
-    ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
-    hash_len = suite.hash_len
-    psks = []
-    for nonce in ticket_nonces:
-        inner = ipad.copy()
-        inner.update(label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
-        outer = opad.copy()
-        outer.update(inner.digest())
-        psks.append(outer.digest())
-    return psks

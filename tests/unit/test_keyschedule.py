@@ -33,7 +33,6 @@ from glasstls.keyschedule import (
     finished_verify_data,
     next_traffic_secret,
     resumption_psk,
-    resumption_psks,
     traffic_keys,
 )
 
@@ -139,16 +138,13 @@ def test_resumption_psk_depends_on_the_ticket_nonce() -> None:
 
 
 @pytest.mark.parametrize("suite", TLS13_SUITES, ids=lambda s: s.name)
-def test_resumption_psks_of_several_nonces_are_each_nonces_psk(suite: Suite) -> None:
-    # The server's batch (one HMAC key, each HkdfLabel whole) against RFC 8446
-    # §4.6.1's derivation one ticket at a time, nonces of different lengths included.
+def test_resumption_psk_is_rfc8446_s_derivation_for_nonces_of_any_length(suite: Suite) -> None:
+    # The whole HkdfLabel in one piece against RFC 8446 §4.6.1's HKDF-Expand-Label.
     secret = bytes(range(suite.hash_len))
     nonces = [b"", b"\x00", (1).to_bytes(8, "big"), (2).to_bytes(8, "big"), b"n" * 255]
     expected = [expand_label(suite.hash_name, secret, b"resumption", nonce, suite.hash_len,
                              suite.hash_len) for nonce in nonces]
-    assert resumption_psks(suite, secret, nonces) == expected
     assert [resumption_psk(suite, secret, nonce) for nonce in nonces] == expected
-    assert resumption_psks(suite, secret, nonces[2:3]) == expected[2:3]
 
 
 def test_sha384_suite_schedule_produces_48_byte_secrets() -> None:

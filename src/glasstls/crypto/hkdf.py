@@ -70,16 +70,7 @@ class HmacKey:
     def digest_pair(self, first: bytes, second: bytes) -> tuple[bytes, bytes]:
         """``(digest(first), digest(second))`` in one call: a stage's two traffic
         secrets, a traffic secret's key and IV (the handshake's most frequent pairs)."""
-        inner, outer = self._inner, self._outer
-        first_inner = inner.copy()
-        first_inner.update(first)
-        first_outer = outer.copy()
-        first_outer.update(first_inner.digest())
-        second_inner = inner.copy()
-        second_inner.update(second)
-        second_outer = outer.copy()
-        second_outer.update(second_inner.digest())
-        return first_outer.digest(), second_outer.digest()
+        return hmac_pair(self._inner, self._outer, first, second)
 
     def expand(self, info: bytes, length: int) -> bytes:
         """HKDF-Expand (RFC 5869 §2.3) with this key as the PRK."""
@@ -111,6 +102,20 @@ class HmacKey:
         outer.update(inner.digest())
         block: bytes = outer.digest()
         return block[:length]
+
+
+def hmac_pair(inner: HASH, outer: HASH, first: bytes, second: bytes) -> tuple[bytes, bytes]:
+    """HMAC(K, first) and HMAC(K, second) from K's two hash states, after K ^ ipad
+    and after K ^ opad (RFC 2104), which are copied, not updated."""
+    first_inner = inner.copy()
+    first_inner.update(first)
+    first_outer = outer.copy()
+    first_outer.update(first_inner.digest())
+    second_inner = inner.copy()
+    second_inner.update(second)
+    second_outer = outer.copy()
+    second_outer.update(second_inner.digest())
+    return first_outer.digest(), second_outer.digest()
 
 
 def hmac_pads(hash_name: str, key: bytes) -> tuple[Callable[[bytes], HASH], bytes, bytes]:
