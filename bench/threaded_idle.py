@@ -348,14 +348,21 @@ def _stages_report(label: str, stages: list[list[float]]) -> str:
     return f"# {label} stages ms p50/p90/p99 over {len(rows)} connections: " + "; ".join(parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def threaded_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the threaded-server probes (this one and ``threaded_split.py``):
+    the trees to compare, the clients and the rounds."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--tree", action="append", required=True, help="LABEL=DIR")
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--warmup", type=float, default=0.5)
     parser.add_argument("--no-ssl", action="store_true")
+    return parser
+
+
+def main() -> None:
+    parser = threaded_parser(__doc__.splitlines()[0])
     parser.add_argument("--switch", action="append", default=[], metavar="LABEL=SECONDS",
                         help="a diagnostic: that server's sys.setswitchinterval()")
     parser.add_argument("--sample", type=float, default=0.0, metavar="HZ",

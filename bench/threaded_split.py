@@ -20,7 +20,6 @@ Clock ticks are 10 ms: use rounds of a few thousand connections.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -32,6 +31,7 @@ from typing import Any
 from ab_servers import interpreter
 from sockets import Bench, Row
 from sockets_peers import make_pki
+from threaded_idle import threaded_parser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
@@ -126,14 +126,7 @@ def split(before: dict[str, Any], after: dict[str, Any], connections: int
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tree", action="append", required=True, help="LABEL=DIR")
-    parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=2.0)
-    parser.add_argument("--warmup", type=float, default=0.5)
-    parser.add_argument("--no-ssl", action="store_true")
-    args = parser.parse_args()
+    args = threaded_parser(__doc__.splitlines()[0]).parse_args()
     args.mode = "full"
     trees = dict(item.split("=", 1) for item in args.tree)
     specs = [(label, interpreter(tree), os.path.join(os.path.abspath(tree), "bench"),
