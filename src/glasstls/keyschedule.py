@@ -438,9 +438,13 @@ def resumption_psk(suite: Suite, resumption_master_secret: bytes, ticket_nonce: 
     """RFC 8446 §4.6.1: the PSK associated with a ticket, HKDF-Expand-Label(
     resumption_master_secret, "resumption", ticket_nonce, Hash.length): one HMAC block
     (T(1)), its key used once."""
-    hash_len = suite.hash_len
     return hmac_digest(suite.hash_name, resumption_master_secret,
-                       label_prefix(b"resumption", hash_len, len(ticket_nonce)) + ticket_nonce
-                       + b"\x01")
+                       resumption_psk_input(suite.hash_len, ticket_nonce))
+
+
+def resumption_psk_input(hash_len: int, ticket_nonce: bytes) -> bytes:
+    """The whole HMAC input of ``resumption_psk``'s T(1): HkdfLabel || 0x01, a
+    constant of the hash's length and the nonce (a server keeps its tickets' few)."""
+    return label_prefix(b"resumption", hash_len, len(ticket_nonce)) + ticket_nonce + b"\x01"
 
 

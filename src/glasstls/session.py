@@ -82,18 +82,14 @@ class SessionState:
                       peer_certificates: tuple[bytes, ...]) -> bytes:
         """``SessionState(...).encode()`` without the state, in format 2: a server
         sealing a ticket needs its bytes only (the fields in the class's order)."""
+        head, middle, tail = SessionState.encode_around(
+            version, cipher_suite, len(secret), issued_ms, lifetime, alpn, server_name,
+            extended_master_secret, max_early_data_size, peer_certificates)
         try:
-            chain = b"".join([len(c).to_bytes(3, "big") + c for c in peer_certificates]
-                             ) if peer_certificates else b""
-            return b"".join((
-                _FORMAT_2.pack(
-                    2, version, cipher_suite, issued_ms, lifetime, age_add,
-                    1 if extended_master_secret else 0, max_early_data_size, len(secret),
-                    len(alpn), len(server_name), len(chain)),
-                secret, alpn, server_name, chain))
-        except (struct.error, OverflowError) as error:
-            # As the codec's Writer: a value that does not fit its field.
+            age = age_add.to_bytes(4, "big")
+        except OverflowError as error:
             raise ValueError(f"session state field out of range: {error}") from None
+        return b"".join((head, age, middle, secret, tail))
 
     @staticmethod
     def encode_around(version: int, cipher_suite: int, secret_size: int, issued_ms: int,
@@ -113,6 +109,7 @@ class SessionState:
                                           len(server_name), len(chain)),
                     alpn + server_name + chain)
         except (struct.error, OverflowError) as error:
+            # As the codec's Writer: a value that does not fit its field.
             raise ValueError(f"session state field out of range: {error}") from None
 
     @classmethod

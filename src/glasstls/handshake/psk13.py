@@ -10,7 +10,7 @@ from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
 from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
-from ..crypto.hkdf import hmac_digest, label_prefix
+from ..crypto.hkdf import hmac_digest
 from ..crypto.suites import SUITES, TLS13_SUITES, Suite
 from ..errors import (
     DecodeError,
@@ -18,7 +18,7 @@ from ..errors import (
     MissingExtension,
 )
 from ..immutable import frozen
-from ..keyschedule import EarlySecrets, KeySchedule
+from ..keyschedule import EarlySecrets, KeySchedule, resumption_psk_input
 from ..messages.extensions import (
     PreSharedKey,
     PskIdentity,
@@ -47,8 +47,7 @@ _SUITE_HASHES = {suite_id: suite.hash_name for suite_id, suite in SUITES.items()
 # usual few tickets, per hash length.
 _TICKET_NONCES = tuple(counter.to_bytes(8, "big") for counter in range(8))
 _TICKET_INPUTS = {
-    hash_len: tuple((nonce, label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
-                    for nonce in _TICKET_NONCES)
+    hash_len: tuple((nonce, resumption_psk_input(hash_len, nonce)) for nonce in _TICKET_NONCES)
     for hash_len in {suite.hash_len for suite in TLS13_SUITES}
 }
 
@@ -58,8 +57,7 @@ def _ticket_inputs(hash_len: int, count: int) -> Sequence[tuple[bytes, bytes]]:
     if count <= len(_TICKET_NONCES):
         return _TICKET_INPUTS[hash_len][:count]
     nonces = [counter.to_bytes(8, "big") for counter in range(count)]
-    return [(nonce, label_prefix(b"resumption", hash_len, len(nonce)) + nonce + b"\x01")
-            for nonce in nonces]
+    return [(nonce, resumption_psk_input(hash_len, nonce)) for nonce in nonces]
 
 
 def binder(schedule: KeySchedule, transcript_hash: bytes) -> bytes:
