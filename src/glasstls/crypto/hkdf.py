@@ -25,20 +25,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from _hashlib import HASH
 
-_TRANS_5C = bytes(x ^ 0x5C for x in range(256))
-_TRANS_36 = bytes(x ^ 0x36 for x in range(256))
-# For callers that pad a key known to be no longer than the block (K.ljust(block)),
-# as the TLS 1.3 key schedule does with its secrets: bytes.translate tables that
-# XOR each byte with ipad's and with opad's (RFC 2104).
-IPAD = _TRANS_36
-OPAD = _TRANS_5C
+# bytes.translate tables that XOR each byte of a padded key with ipad's (0x36) and
+# with opad's (0x5c) (RFC 2104); public for callers that pad a key known to be no
+# longer than the block themselves (K.ljust(block)), as the TLS 1.3 key schedule
+# does with its secrets.
+IPAD = bytes(x ^ 0x36 for x in range(256))
+OPAD = bytes(x ^ 0x5C for x in range(256))
 # Each hash's constructor and block size.
 HASHES: dict[str, tuple[Callable[[bytes], HASH], int]] = {
     "sha256": (hashlib.sha256, 64),
     "sha384": (hashlib.sha384, 128),
     "sha512": (hashlib.sha512, 128),
 }
-_HASHES = HASHES
 
 
 class HmacKey:
@@ -50,12 +48,9 @@ class HmacKey:
     __slots__ = ("_inner", "_outer")
 
     def __init__(self, hash_name: str, key: bytes) -> None:
-        new, block = _HASHES[hash_name]
-        if len(key) > block:
-            key = new(key).digest()
-        key = key.ljust(block, b"\x00")
-        self._inner = new(key.translate(_TRANS_36))
-        self._outer = new(key.translate(_TRANS_5C))
+        new, ipad, opad = hmac_pads(hash_name, key)
+        self._inner = new(ipad)
+        self._outer = new(opad)
 
     def digest(self, data: bytes) -> bytes:
         inner = self._inner.copy()
@@ -123,11 +118,11 @@ def hmac_pads(hash_name: str, key: bytes) -> tuple[Callable[[bytes], HASH], byte
     ipad and K XOR opad: HMAC(K, text) = H(K ^ opad || H(K ^ ipad || text)). The
     TLS 1.3 key schedule hashes each block once for a key it uses several times
     and copies the two states for each message (``keyschedule._hmac``)."""
-    new, block = _HASHES[hash_name]
+    new, block = HASHES[hash_name]
     if len(key) > block:
         key = new(key).digest()
     key = key.ljust(block, b"\x00")
-    return new, key.translate(_TRANS_36), key.translate(_TRANS_5C)
+    return new, key.translate(IPAD), key.translate(OPAD)
 
 
 def hkdf_label_prefix(label: bytes, length: int, context_length: int) -> bytes:
@@ -158,12 +153,13 @@ _LABEL_PREFIXES: dict[tuple[bytes, int, int], bytes] = {}
 def hmac_digest(hash_name: str, key: bytes, data: bytes) -> bytes:
     """HMAC(key, data) with the named hash (RFC 2104), for a key used once: the
     padded key blocks are hashed with the data, H(K ^ opad || H(K ^ ipad || data))."""
-    new, block = _HASHES[hash_name]
+    # (hmac_pads written out: this is the hot one, a key used once per call.)
+    new, block = HASHES[hash_name]
     if len(key) > block:
         key = new(key).digest()
     key = key.ljust(block, b"\x00")
-    inner = new(key.translate(_TRANS_36) + data).digest()
-    mac: bytes = new(key.translate(_TRANS_5C) + inner).digest()
+    inner = new(key.translate(IPAD) + data).digest()
+    mac: bytes = new(key.translate(OPAD) + inner).digest()
     return mac
 
 
