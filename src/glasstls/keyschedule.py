@@ -178,9 +178,9 @@ class KeySchedule:
             self.secret = _ZERO_SALT[hash_name].digest(psk)
 
     def _stage_states(self) -> tuple[HASH, HASH]:
-        """The stage secret's hash states, made when needed: the early secret's,
-        or a stage's again after its last HMAC took them (its callers take
-        ``self._states`` when it is set)."""
+        """The stage secret's hash states: made as a stage is entered, and when
+        needed for the early secret or for a stage again after its last HMAC took
+        them (its callers take ``self._states`` when it is set)."""
         padded = self.secret.ljust(self._block, b"\x00")
         states = self._states = self._new(padded.translate(IPAD)), self._new(padded.translate(OPAD))
         return states
@@ -210,10 +210,9 @@ class KeySchedule:
                 derived = outer.digest()
             secret = hmac_digest(self._hash, derived, input_key_material)  # a salt used once
         self.secret = secret
-        # Each stage entered derives its two traffic secrets at least: its states at once.
-        new, padded = self._new, secret.ljust(self._block, b"\x00")
-        self._states = new(padded.translate(IPAD)), new(padded.translate(OPAD))
         self._salt = self._early = None
+        # Each stage entered derives its two traffic secrets at least: its states at once.
+        self._stage_states()
 
     # -- early secret ------------------------------------------------------------
 
