@@ -24,6 +24,7 @@ from .crypto.hkdf import (
     hmac_digest,
     hmac_pads,
     hmac_pair,
+    hmac_pair_last,
     label_prefix,
 )
 from .crypto.suites import TLS13_SUITES, Suite
@@ -125,8 +126,13 @@ class EarlySecrets:
         # Early Secret = HKDF-Extract(0, PSK)
         self.secret = secret = _ZERO_SALT[hash_name].digest(psk)
         binder_input, derived_input = _EARLY_INPUTS[hash_name]
-        binder_key, self.derived = HmacKey(hash_name, secret).digest_pair(binder_input,
-                                                                          derived_input)
+        # The Early Secret keys these two HMACs and no more here (a schedule that
+        # derives a 0-RTT secret from it makes its states again): its states are
+        # made for them and used up by the second.
+        new, block = HASHES[hash_name]
+        padded = secret.ljust(block, b"\x00")
+        binder_key, self.derived = hmac_pair_last(
+            new(padded.translate(IPAD)), new(padded.translate(OPAD)), binder_input, derived_input)
         self.binder_finished_key = hmac_digest(hash_name, binder_key, _FINISHED_INPUTS[hash_name])
 
     def made_from(self, hash_name: str, psk: bytes) -> bool:
@@ -378,9 +384,11 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     # the key and the IV; the finished_key, the last HMAC, has them to itself.
     padded = secret.ljust(block, b"\x00")
     ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
-    key, iv = hmac_pair(ipad, opad, key_input, iv_input)
     if not finished:
+        # The IV's HMAC is the last: it takes the states (two copies fewer).
+        key, iv = hmac_pair_last(ipad, opad, key_input, iv_input)
         return TrafficKeys(secret, key[:suite.key_len], iv[:12])
+    key, iv = hmac_pair(ipad, opad, key_input, iv_input)
     ipad.update(finished_input)
     opad.update(ipad.digest())
     return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
@@ -398,7 +406,8 @@ def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
 def traffic_keys(suite: Suite, secret: bytes) -> tuple[bytes, bytes]:
     """RFC 8446 §7.3: [sender]_write_key and [sender]_write_iv from a traffic secret."""
     key_input, iv_input, _ = TRAFFIC_INPUTS[suite.id]
-    key, iv = HmacKey(suite.hash_name, secret).digest_pair(key_input, iv_input)
+    new, ipad, opad = hmac_pads(suite.hash_name, secret)
+    key, iv = hmac_pair_last(new(ipad), new(opad), key_input, iv_input)
     return key[:suite.key_len], iv[:12]
 
 

@@ -303,6 +303,17 @@ def test_extensions_without_an_offsets_reader_are_parsed_in_place(
         hs.ClientHello.parse(_with_block(bad))
 
 
+@pytest.mark.parametrize("left", [1, 2, 3])
+def test_an_extension_header_cut_short_at_the_block_s_end_is_the_codec_s_error(
+        left: int) -> None:
+    # One well-formed extension, then 1 to 3 bytes: too few for the next header.
+    # The offsets reading gives up (its header read fails past the buffer's end)
+    # and the codec raises its own error.
+    raw = _with_block(b"\x00\x17\x00\x00" + b"\x00\x2b\x00"[:left])
+    assert hello_block.read_client_hello(raw) is None
+    assert _agree(raw)[0] == "DecodeError"
+
+
 @pytest.mark.parametrize("count", [127, 128, 129, 130])
 @pytest.mark.parametrize("filler", [0, 1, 600])
 def test_the_extension_cap_is_the_codec_s_in_short_and_long_blocks(count: int,

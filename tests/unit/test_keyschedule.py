@@ -18,6 +18,8 @@ from glasstls.crypto.hkdf import (
     extract,
     hkdf_label_prefix,
     hmac_digest,
+    hmac_pads,
+    hmac_pair_last,
     label_prefix,
 )
 from glasstls.crypto.suites import SUITES, TLS13_SUITES, Suite
@@ -221,6 +223,20 @@ def test_a_pair_of_hmacs_under_one_key_is_each_the_stdlib_s(hash_name: str, key:
     assert prk.digest_pair(first, second) == expected
     assert prk.digest_pair(first, second) == expected
     assert prk.digest(first) == expected[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]), key=st.binary(max_size=200),
+       first=st.binary(max_size=100), second=st.binary(max_size=100))
+def test_the_last_pair_of_hmacs_of_a_key_is_each_the_stdlib_s(hash_name: str, key: bytes,
+                                                              first: bytes, second: bytes
+                                                              ) -> None:
+    # hmac_pair_last (a traffic secret's key and IV, the Early Secret's binder key and
+    # "derived"): the same two MACs as the stdlib's, the second from the states
+    # themselves, which it uses up.
+    new, ipad, opad = hmac_pads(hash_name, key)
+    assert hmac_pair_last(new(ipad), new(opad), first, second) == (
+        hmac.digest(key, first, hash_name), hmac.digest(key, second, hash_name))
 
 
 @settings(max_examples=100, deadline=None)

@@ -113,6 +113,19 @@ def hmac_pair(inner: HASH, outer: HASH, first: bytes, second: bytes) -> tuple[by
     return first_outer.digest(), second_outer.digest()
 
 
+def hmac_pair_last(inner: HASH, outer: HASH, first: bytes, second: bytes
+                   ) -> tuple[bytes, bytes]:
+    """``hmac_pair`` for the last two HMACs of K: the first copies K's two states, the
+    second updates them in place (they are used up; two copies fewer)."""
+    first_inner = inner.copy()
+    first_inner.update(first)
+    first_outer = outer.copy()
+    first_outer.update(first_inner.digest())
+    inner.update(second)
+    outer.update(inner.digest())
+    return first_outer.digest(), outer.digest()
+
+
 def hmac_pads(hash_name: str, key: bytes) -> tuple[Callable[[bytes], HASH], bytes, bytes]:
     """The named hash's constructor and a key's two padded blocks (RFC 2104), K XOR
     ipad and K XOR opad: HMAC(K, text) = H(K ^ opad || H(K ^ ipad || text)). The

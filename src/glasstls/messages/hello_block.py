@@ -96,7 +96,7 @@ def read_client_hello(raw: bytes) -> HelloFields | None:
         if (extensions_at + 2 > end or extensions_at + 2
                 + ((raw[extensions_at] << 8) | raw[extensions_at + 1]) != end):
             return None
-        block = _read_block(raw, extensions_at + 2, end)
+        block = _read_block(raw, extensions_at + 2)
         if block is None:
             return None
         extensions = block
@@ -105,25 +105,33 @@ def read_client_hello(raw: bytes) -> HelloFields | None:
             raw[compression_at + 1:extensions_at], extensions)
 
 
-def _read_block(data: bytes, pos: int, end: int) -> ExtensionBlock | None:
+def _read_block(data: bytes, pos: int) -> ExtensionBlock | None:
+    """The extensions from ``pos`` to the end of ``data`` (the block ends the message)."""
     extensions: dict[int, Extension] = {}  # by type, in wire order
     readers = _READERS
+    unpack = _TYPE_AND_LENGTH.unpack_from
+    end = len(data)
     # Each extension takes 4 bytes at least: a block of at most 4 * MAX_EXTENSIONS
     # bytes cannot hold more than MAX_EXTENSIONS, and its loop needs no count (the
     # block of every hello we see; the count costs ~5 bytecodes per extension).
     counted = end - pos > 4 * MAX_EXTENSIONS
-    while pos < end:
-        body = pos + 4
-        if body > end or (counted and len(extensions) >= MAX_EXTENSIONS):
-            return None
-        ext_type, size = _TYPE_AND_LENGTH.unpack_from(data, pos)  # body <= end: 4 bytes
-        pos = body + size
-        if pos > end or ext_type in extensions:
-            return None
-        extension = readers.get(ext_type, _other)(ext_type, data, body, pos)
-        if extension is None:
-            return None
-        extensions[ext_type] = extension
+    try:
+        while pos < end:
+            if counted and len(extensions) >= MAX_EXTENSIONS:
+                return None
+            # Fewer than 4 bytes left: struct.error (the block ends the buffer, so an
+            # extension's header is never read from beyond it).
+            ext_type, size = unpack(data, pos)
+            body = pos + 4
+            pos = body + size
+            if pos > end or ext_type in extensions:
+                return None
+            extension = readers.get(ext_type, _other)(ext_type, data, body, pos)
+            if extension is None:
+                return None
+            extensions[ext_type] = extension
+    except struct.error:
+        return None
     block = ExtensionBlock(extensions.values())
     block.by_type = extensions
     return block
