@@ -278,9 +278,11 @@ class ConnectionCore:
             callback(pending)
 
     def flush_handshake(self) -> None:
-        if self.handshake_out:
-            data = bytes(self.handshake_out)
-            self.handshake_out.clear()
+        data = self.handshake_out
+        if data:
+            # The buffer itself is sealed (every protection copies what it seals) and
+            # a new one takes its place: no copy of it made first.
+            self.handshake_out = bytearray()
             self.out.append(self.record.seal(ContentType.handshake, data))
             # RFC 8446 §5.1: 0x0301 is for the initial ClientHello's records only.
             self.record.write_version = b"\x03\x03"

@@ -375,7 +375,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
         engine.send_change_cipher_spec()
 
     schedule = psk.schedule if psk is not None else KeySchedule(suite)
-    early_data = psk is not None and early_data_acceptable(
+    early_data = psk is not None and early_data_offered and early_data_acceptable(
         engine, config, hello, psk, suite, choice.alpn, retry is not None)
     early_secret = b""
     if early_data:
