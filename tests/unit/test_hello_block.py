@@ -303,6 +303,24 @@ def test_extensions_without_an_offsets_reader_are_parsed_in_place(
         hs.ClientHello.parse(_with_block(bad))
 
 
+@pytest.mark.parametrize("count", [1, 63, 64, 65, 127, 200, 256])
+def test_u16_vectors_of_every_length_around_the_kept_readers_are_the_codec_s(
+        count: int) -> None:
+    # Up to 64 values a vector is read by a kept Struct, beyond by a format made
+    # for it: suites, groups, schemes and versions (at most 127) alike.
+    values = b"".join((0x0A0A + i).to_bytes(2, "big") for i in range(count))
+    size = len(values).to_bytes(2, "big")
+    block = (b"\x00\x0a" + (len(values) + 2).to_bytes(2, "big") + size + values
+             + b"\x00\x0d" + (len(values) + 2).to_bytes(2, "big") + size + values)
+    if count <= 127:
+        block += b"\x00\x2b" + (len(values) + 1).to_bytes(2, "big") + bytes((len(values),)) + values
+    raw = _hello(b"\x03\x03" + bytes(32) + b"\x00" + size + values + b"\x01\x00"
+                 + len(block).to_bytes(2, "big") + block)
+    outcome = _agree(raw)
+    assert outcome[0] == "parsed" and len(outcome[1][3]) == count
+    assert hello_block.read_client_hello(raw) is not None
+
+
 @pytest.mark.parametrize("left", [1, 2, 3])
 def test_an_extension_header_cut_short_at_the_block_s_end_is_the_codec_s_error(
         left: int) -> None:
