@@ -190,7 +190,8 @@ def _u8_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | No
 
 
 def _empty(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
-    return Empty(ext_type) if start == end else None
+    return _EMPTY[ext_type] if start == end else None
+
 
 
 def _early_data(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
@@ -349,6 +350,11 @@ _READERS: dict[int, _Read] = {
     X.post_handshake_auth: _empty,
     X.early_data: _early_data,
 }
+
+# The empty extensions read by ``_empty`` (extended_master_secret, encrypt_then_mac,
+# post_handshake_auth): each is its type alone, an immutable value, made once and
+# shared.
+_EMPTY = {ext_type: Empty(ext_type) for ext_type, read in _READERS.items() if read is _empty}
 
 # Typed in a ClientHello but not read here: parsed with their codec parsers.
 _REFERENCE_ONLY = frozenset(CLIENT_HELLO_PARSERS) - frozenset(_READERS)
