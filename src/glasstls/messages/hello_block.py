@@ -128,7 +128,8 @@ def _read_block(data: bytes, pos: int) -> ExtensionBlock | None:
             if counted and len(extensions) >= MAX_EXTENSIONS:
                 return None
             # Fewer than 4 bytes left: struct.error (the block ends the buffer, so an
-            # extension's header is never read from beyond it).
+            # extension's header is never read from beyond it), and the codec reads
+            # the hello again.
             ext_type, size = unpack(data, pos)
             body = pos + 4
             pos = body + size
@@ -163,7 +164,7 @@ def _short_u16_list(data: bytes, start: int, end: int) -> tuple[int, ...] | None
     size = end - start - 1
     if size <= 0 or size & 1 or data[start] != size:
         return None
-    # (At most 254 bytes.)
+    # (A u8-length vector: up to 254 bytes, past the kept Structs' 128 only when hostile.)
     values: tuple[int, ...] = (_U16_VECTORS[size].unpack_from(data, start + 1)
                                if size <= _KEPT_U16_BYTES
                                else struct.unpack_from(f">{size >> 1}H", data, start + 1))
@@ -191,7 +192,6 @@ def _u8_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | No
 
 def _empty(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
     return _EMPTY[ext_type] if start == end else None
-
 
 
 def _early_data(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
