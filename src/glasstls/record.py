@@ -363,6 +363,18 @@ class Tls13Protection(Protection):
         return position, filled, None, True
 
 
+def _starts_a_record(buffer: bytes, position: int, largest: int) -> bool:
+    """Whether what ``buffer`` holds from ``position`` is the start of one application
+    data record of at most ``largest`` bytes (or part of a header) and nothing more:
+    what next_record, too, would leave for the next read without a word."""
+    size = len(buffer)
+    if size - position < _HEADER:
+        return True  # not even a header: next_record waits for the rest as well
+    content_type, major, length = _unpack_header(buffer, position)
+    return bool(content_type == _APPLICATION_DATA and major == 3 and length <= largest
+                and size - position - _HEADER < length)
+
+
 class Tls12Protection(Protection):
     """RFC 5246 §6.2.3.3 AEAD records: GCM with an explicit 8-byte nonce (RFC 5288),
     or ChaCha20-Poly1305 with nonce = iv XOR sequence (RFC 7905)."""
@@ -717,9 +729,14 @@ class RecordLayer:
                 self._pending, self._position = b"", 0  # all of it read
                 return filled, None, fits
             self._position = position
-            if record is not None or not fits or position < len(buffer):
-                # Another record after these, or part of one: the general way.
-                return filled, record, False
+            if record is not None or not fits:
+                return filled, record, False  # another record after these: the general way
+            if position < len(buffer):
+                # Part of the next record, as a read most often ends, is only kept for
+                # the next read (what next_record would find and do); anything else
+                # goes the general way, which checks and refuses it.
+                return filled, None, (not self._following
+                                      and _starts_a_record(buffer, position, largest))
             buffer, position = self._current()  # the read the last record came in
 
     def compact(self) -> None:

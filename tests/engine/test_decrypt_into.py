@@ -216,3 +216,25 @@ def test_any_records_any_reads_any_room_give_the_data_in_order(
         received += bytes(store[:filled])
     received += b"".join(sink)
     assert received == data
+
+
+def test_records_split_at_every_byte_offset_all_go_into_the_buffers() -> None:
+    """Two reads cut anywhere (in a header, in a payload, between records): each
+    read's whole records go into its buffer, the one cut is completed by the next
+    read, and nothing goes to the sink (a read ending in part of a record leaves the
+    buffer usable for the records of the next)."""
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    payloads = [b"a" * 300, bytes(range(256)) * 64, b"c" * 200]  # the middle one full
+    data = b"".join(payloads)
+    size = sum(5 + len(payload) + 1 + 16 for payload in payloads)  # TLS 1.3 records
+    for cut in range(size + 1):
+        wire = sealed_records(client, payloads)
+        received = b""
+        for read in (wire[:cut], wire[cut:]):
+            if read:
+                store, filled = receive_into(server, read, 40_000)
+                received += bytes(store[:filled])
+        assert not sink
+        assert received == data, cut
