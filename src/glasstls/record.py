@@ -314,7 +314,8 @@ class Tls13Protection(Protection):
             plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
         return position, None
 
-    def open_run_into(self, buffer: bytes, position: int, largest: int, target: memoryview,
+    def open_run_into(self, buffer: bytes | memoryview, position: int, largest: int,
+                      target: memoryview,
                       filled: int) -> tuple[int, int, tuple[int, bytes] | None, bool]:
         """``open_run`` decrypting straight into ``target`` after its first ``filled``
         bytes, as long as each record's whole TLSInnerPlaintext fits there (the type
@@ -688,7 +689,7 @@ class RecordLayer:
             self.compact()
         return record
 
-    def open_alone(self, data: bytes) -> tuple[int, bytes] | None:
+    def open_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
         """A read that is exactly one whole protected TLS 1.3 record, with nothing
         buffered before it, opened as ``next_record`` opens it (the same checks and
         errors: ``open_inner``, ``_opened``); None when the read is anything else,
@@ -703,10 +704,9 @@ class RecordLayer:
         if (type(protection) is not Tls13Protection or self.skipping_early_data
                 or self._position < len(self._pending) or self._following
                 or not 0 <= length <= self.read_limit + _TAG
-                or data[:_HEADER] != _pack_header(_APPLICATION_DATA, 0x0303, length)):
+                or data[:_HEADER] != (header := _pack_header(_APPLICATION_DATA, 0x0303, length))):
             return None
-        content_type, inner, length = protection.open_inner(data[:_HEADER],
-                                                            memoryview(data)[_HEADER:])
+        content_type, inner, length = protection.open_inner(header, memoryview(data)[_HEADER:])
         return _opened(content_type, inner[:length])
 
     def next_records_into(self, target: memoryview, filled: int
@@ -738,6 +738,48 @@ class RecordLayer:
                 return filled, None, (not self._following
                                       and _starts_a_record(buffer, position, largest))
             buffer, position = self._current()  # the read the last record came in
+
+    def receive_records_into(self, data: bytes | memoryview, target: memoryview, filled: int
+                             ) -> tuple[int, tuple[int, bytes] | None, bool]:
+        """``feed(data)``, then ``next_records_into(target, filled)``, for a ``data``
+        that may be a view of the transport's read buffer, which it fills again once
+        this returns: under TLS 1.3 keys its records are opened where they are, and
+        only what is kept of it (part of a record, or where the general way goes on)
+        is copied, not the whole read. A record begun in the read before is completed
+        from ``data`` first (that record alone joined, as ``feed`` does)."""
+        protection = self.read_protection
+        if (type(protection) is not Tls13Protection or self.skipping_early_data
+                or self._following):
+            self.feed(data)  # a copy of a view
+            return self.next_records_into(target, filled)
+        # RFC 8449: at most our read limit (never over 2^14 + 1) and the tag.
+        largest = self.read_limit + _TAG
+        position = 0
+        if self._position < len(self._pending):
+            rest = self._pending[self._position :]
+            head = rest[:_HEADER] if len(rest) >= _HEADER else rest + data[: _HEADER - len(rest)]
+            needed = _HEADER + ((head[3] << 8) | head[4]) - len(rest) if len(head) == _HEADER else 0
+            if not 0 < needed <= len(data):
+                self.feed(data)  # not even the end of that record: kept whole (a copy)
+                return self.next_records_into(target, filled)
+            record_bytes = rest + data[:needed]
+            end, filled, record, fits = protection.open_run_into(record_bytes, 0, largest,
+                                                                 target, filled)
+            if record is not None or not fits or end < len(record_bytes):
+                # Not plain application data that fit: the general way, from that
+                # record on (and the rest of data after it, as feed keeps it).
+                self._pending, self._position = record_bytes, end
+                if needed < len(data):
+                    self._following, self._following_at = bytes(data[needed:]), 0
+                return filled, record, False
+            position = needed
+        position, filled, record, fits = protection.open_run_into(data, position, largest,
+                                                                  target, filled)
+        # What is left of data is kept, as bytes of its own.
+        self._pending, self._position = bytes(data[position:]), 0
+        if record is not None or not fits:
+            return filled, record, False
+        return filled, None, _starts_a_record(self._pending, 0, largest)
 
     def compact(self) -> None:
         """Once every whole record is read: keep only what is not (at most part of one

@@ -170,17 +170,19 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         return self._read_into
 
     def buffer_updated(self, nbytes: int) -> None:
-        data = bytes(self._read_into[:nbytes])
         channel = self._channel
-        if self.state == _OPEN and channel is not None:
-            if self._app_paused:
-                self._hold(channel, data)
-                return
+        if self.state == _OPEN and channel is not None and not self._app_paused:
             # Established: the records' application data decrypted into the plaintext
             # buffer, then handed on from there (what did not go there, in order after).
-            filled = channel.receive_into(data, self._decrypt_into)
+            # The engine opens the records in the read buffer itself and copies only
+            # what it keeps (part of a record), not the whole read.
+            filled = channel.receive_into(self._read_into[:nbytes], self._decrypt_into)
             self._answer(channel)
             self._deliver(filled)
+            return
+        data = bytes(self._read_into[:nbytes])
+        if self.state == _OPEN and channel is not None:
+            self._hold(channel, data)
         else:
             self.data_received(data)
 
