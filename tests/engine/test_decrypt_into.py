@@ -13,11 +13,11 @@ from glasstls.constants import TLS12
 from glasstls.errors import UsageError
 from glasstls.events import KeyUpdated
 from helpers.pump import (
-    engine_of,
     Pair,
     client_config,
     collecting,
     connect,
+    engine_of,
     sealed_records,
     server_config,
     split_records,

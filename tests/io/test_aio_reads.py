@@ -209,6 +209,7 @@ def test_a_paused_reader_is_given_nothing_and_the_socket_is_paused_only_if_data_
         assert wire.pauses == 0 and transport.is_reading()
         transport.pause_reading()
         assert not transport.is_reading()
+        assert len(protocol.get_buffer(-1)) == aio._HELD_READ  # a held read is short
         server.send(b"first")
         _read(protocol, server.data_to_send())
         assert keeper.given == [] and not wire.reading and wire.pauses == 1
@@ -216,6 +217,7 @@ def test_a_paused_reader_is_given_nothing_and_the_socket_is_paused_only_if_data_
         assert keeper.given == [] and not wire.reading
         await asyncio.sleep(0)
         assert keeper.given == [b"first"] and wire.reading and transport.is_reading()
+        assert len(protocol.get_buffer(-1)) == aio._READ_SIZE
         server.send(b"second")
         _read(protocol, server.data_to_send())
         assert keeper.given == [b"first", b"second"] and wire.pauses == 1
