@@ -31,6 +31,8 @@ _HEADER = 5
 # content type, major version byte and length.
 _pack_header = struct.Struct(">BHH").pack
 _unpack_header = struct.Struct(">BBxH").unpack_from
+# A record header's content type and version major byte as one number, and its length.
+_unpack_kind_length = struct.Struct(">HxH").unpack_from
 _VALID_TYPES = frozenset({20, 21, 22, 23})
 # RFC 8446 §5: inside TLSInnerPlaintext only alert, handshake and application_data.
 _PROTECTED_TYPES = frozenset({21, 22, 23})
@@ -50,6 +52,7 @@ _LAST_SEQUENCE = 2**64 - 1
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
 # The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
 # and the tag), packed once: most records of a bulk transfer are full.
+_APPLICATION_DATA_3 = _APPLICATION_DATA << 8 | 3  # application_data, version 3.x
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
 _FULL_HEADER_13 = _pack_header(_APPLICATION_DATA, 0x0303, _FULL_LENGTH_13)
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
@@ -329,38 +332,48 @@ class Tls13Protection(Protection):
         decrypt_into = self._aead.decrypt_into
         iv = self._iv
         room = len(target)
-        while size - position >= _HEADER:
-            content_type, major, length = _unpack_header(buffer, position)
-            start = position + _HEADER
-            end = start + length
-            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
-                break
-            inner_end = filled + length - _TAG
-            if length < self.minimum or inner_end > room:
-                return position, filled, None, False  # for open_run, its checks and alerts
-            sequence = self.sequence
-            if sequence >= _LAST_SEQUENCE:
-                raise _sequence_exhausted()
-            inner = target[filled:inner_end]
-            try:
-                decrypt_into((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
-                             buffer[position:start], inner)
-            except AEAD.failure:
-                # The AEAD wrote the plaintext before it checked the tag: none of it
-                # stays in the caller's buffer. The record is left to open_run,
-                # which refuses it (and what came before stays counted).
-                inner[:] = bytes(len(inner))
-                return position, filled, None, False
-            self.sequence = sequence + 1
-            position = end
-            last = inner_end - 1  # where the content type is, after at least one byte
-            if not (filled < last and target[last] == _APPLICATION_DATA):
-                plaintext = bytes(inner)
-                inner[:] = bytes(len(inner))
-                content_type, plaintext, length = _inner_plaintext(plaintext)
-                return position, filled, _opened(content_type, plaintext[:length]), False
-            # (length <= largest: within our read limit, so at most 2^14 bytes of content.)
-            filled = last
+        sequence = self.sequence
+        # RFC 8446 §5.3: no record may take the last sequence number. Checked once, for
+        # as many records as the buffer could hold; so near the end, open_run checks
+        # each record (and refuses the one that would).
+        if sequence + size // _TLS13_MINIMUM >= _LAST_SEQUENCE:
+            return position, filled, None, False
+        try:
+            while size - position >= _HEADER:
+                # The content type and the version's major byte as one number.
+                kind, length = _unpack_kind_length(buffer, position)
+                start = position + _HEADER
+                end = start + length
+                if kind != _APPLICATION_DATA_3 or length > largest or end > size:
+                    break
+                inner_end = filled + length - _TAG
+                if length <= _TLS13_MINIMUM or inner_end > room:
+                    # Too short to be authentic, no content (an empty record), or no
+                    # room left: open_run's, with its checks and alerts.
+                    return position, filled, None, False
+                inner = target[filled:inner_end]
+                try:
+                    decrypt_into((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                                 buffer[position:start], inner)
+                except AEAD.failure:
+                    # The AEAD wrote the plaintext before it checked the tag: none of
+                    # it stays in the caller's buffer. The record is left to open_run,
+                    # which refuses it (and what came before stays counted).
+                    inner[:] = bytes(len(inner))
+                    return position, filled, None, False
+                sequence += 1
+                position = end
+                last = inner_end - 1  # where the content type is, after some content
+                if target[last] != _APPLICATION_DATA:
+                    plaintext = bytes(inner)
+                    inner[:] = bytes(len(inner))
+                    content_type, plaintext, length = _inner_plaintext(plaintext)
+                    return position, filled, _opened(content_type, plaintext[:length]), False
+                # (length <= largest: within our read limit, so at most 2^14 bytes of
+                # content.)
+                filled = last
+        finally:
+            self.sequence = sequence  # the records opened (counted only once authentic)
         return position, filled, None, True
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glasstls import AlertDescription, ClientConnection, ServerConnection, TLSError
+from glasstls import AlertDescription, ClientConnection, ServerConnection, TLSError, record
 from glasstls.constants import TLS12
 from glasstls.errors import UsageError
 from glasstls.events import KeyUpdated
@@ -294,3 +294,28 @@ def test_a_tampered_record_in_a_viewed_read_is_refused() -> None:
     with pytest.raises(TLSError) as refused:
         receive_into(server, bytes(wire), 70_000, view=True)
     assert refused.value.alert == AlertDescription.bad_record_mac
+
+
+@pytest.mark.parametrize("view", [False, True], ids=["bytes", "view"])
+def test_no_record_takes_the_last_sequence_number_on_the_decrypt_into_path(
+        view: bool) -> None:
+    """RFC 8446 §5.3: the record before the last sequence number is opened, one
+    numbered with the last is refused (the loop that decrypts into the buffer checks
+    once per read, and leaves reads near the end to the loop that checks each)."""
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    writer = engine_of(client).record.write_protection
+    engine_of(server).record.read_protection.sequence = record._LAST_SEQUENCE - 1
+    writer.sequence = record._LAST_SEQUENCE - 1
+    wire = sealed_records(client, [b"the last allowed"])
+    header = record._pack_header(23, 0x0303, len(b"one too many") + 1 + 16)
+    nonce = (writer._iv ^ record._LAST_SEQUENCE).to_bytes(12, "big")
+    wire += header + writer._aead.encrypt(nonce, b"one too many\x17", header)
+    store = bytearray(1000)
+    server.decrypt_into(memoryview(store))
+    data: bytes | memoryview = memoryview(bytearray(wire)) if view else wire
+    with pytest.raises(TLSError, match="sequence number exhausted"):
+        server.receive_data(data)
+    filled = server.decrypted_into()
+    assert bytes(store[:filled]) + b"".join(sink) == b"the last allowed"
