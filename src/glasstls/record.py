@@ -50,9 +50,9 @@ _TLS13_MINIMUM = _TAG + 1
 _LAST_SEQUENCE = 2**64 - 1
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
+_APPLICATION_DATA_3 = _APPLICATION_DATA << 8 | 3  # application_data, version 3.x
 # The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
 # and the tag), packed once: most records of a bulk transfer are full.
-_APPLICATION_DATA_3 = _APPLICATION_DATA << 8 | 3  # application_data, version 3.x
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
 _FULL_HEADER_13 = _pack_header(_APPLICATION_DATA, 0x0303, _FULL_LENGTH_13)
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
