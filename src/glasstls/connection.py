@@ -186,9 +186,11 @@ class _Connection:
         ``recorder``."""
         return self._core.recorder
 
-    def receive_data(self, data: bytes) -> list[Event]:
+    def receive_data(self, data: bytes | memoryview) -> list[Event]:
         """Feed bytes from the peer; returns the events they produced, in order
         (application data goes to the sink instead, after ``collect_application_data``).
+        ``data`` may be a view of a buffer that the caller fills again afterwards
+        (a transport's read buffer): what is kept of it is copied.
 
         Raises ``TLSError`` (after queuing the alert to send) when the peer
         misbehaves; the error carries the events decoded before it in ``events``.
@@ -241,6 +243,26 @@ class _Connection:
                 else:
                     record.feed(data)
                     first = None
+            elif (self._target is not None and len(data) != _ALERT_RECORD
+                    and self._state.plain_application_data and not core.handshake_in
+                    and not core.tracing and not self._peer_closed):
+                # decrypt_into's usual read (a transport's recv_into, an asyncio read):
+                # the records opened straight from data, which may be a view of the
+                # transport's buffer (only what is kept of it is copied); the loop
+                # below takes any other record.
+                filled = self._filled
+                self._filled, first, fits = record.receive_records_into(data, self._target,
+                                                                        filled)
+                if core.in_a_row and self._filled > filled:
+                    core.in_a_row.clear()
+                if not fits:
+                    self._target = None  # the rest to the sink, in order
+                elif first is None:
+                    # Whole records only (or part of one, kept): nothing else to do.
+                    if core.handshake_out:
+                        core.flush_handshake()
+                    events, core.events = core.events, []
+                    return events
             elif (len(data) == _ALERT_RECORD and self._state.plain_application_data
                     and not core.handshake_in and not self._peer_closed
                     and (first := record.open_alone(data)) is not None):

@@ -31,6 +31,8 @@ _HEADER = 5
 # content type, major version byte and length.
 _pack_header = struct.Struct(">BHH").pack
 _unpack_header = struct.Struct(">BBxH").unpack_from
+# A record header's content type and version major byte as one number, and its length.
+_unpack_kind_length = struct.Struct(">HxH").unpack_from
 _VALID_TYPES = frozenset({20, 21, 22, 23})
 # RFC 8446 §5: inside TLSInnerPlaintext only alert, handshake and application_data.
 _PROTECTED_TYPES = frozenset({21, 22, 23})
@@ -48,6 +50,7 @@ _TLS13_MINIMUM = _TAG + 1
 _LAST_SEQUENCE = 2**64 - 1
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
+_APPLICATION_DATA_3 = _APPLICATION_DATA << 8 | 3  # application_data, version 3.x
 # The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
 # and the tag), packed once: most records of a bulk transfer are full.
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
@@ -314,7 +317,8 @@ class Tls13Protection(Protection):
             plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
         return position, None
 
-    def open_run_into(self, buffer: bytes, position: int, largest: int, target: memoryview,
+    def open_run_into(self, buffer: bytes | memoryview, position: int, largest: int,
+                      target: memoryview,
                       filled: int) -> tuple[int, int, tuple[int, bytes] | None, bool]:
         """``open_run`` decrypting straight into ``target`` after its first ``filled``
         bytes, as long as each record's whole TLSInnerPlaintext fits there (the type
@@ -328,39 +332,61 @@ class Tls13Protection(Protection):
         decrypt_into = self._aead.decrypt_into
         iv = self._iv
         room = len(target)
-        while size - position >= _HEADER:
-            content_type, major, length = _unpack_header(buffer, position)
-            start = position + _HEADER
-            end = start + length
-            if content_type != _APPLICATION_DATA or major != 3 or length > largest or end > size:
-                break
-            inner_end = filled + length - _TAG
-            if length < self.minimum or inner_end > room:
-                return position, filled, None, False  # for open_run, its checks and alerts
-            sequence = self.sequence
-            if sequence >= _LAST_SEQUENCE:
-                raise _sequence_exhausted()
-            inner = target[filled:inner_end]
-            try:
-                decrypt_into((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
-                             buffer[position:start], inner)
-            except AEAD.failure:
-                # The AEAD wrote the plaintext before it checked the tag: none of it
-                # stays in the caller's buffer. The record is left to open_run,
-                # which refuses it (and what came before stays counted).
-                inner[:] = bytes(len(inner))
-                return position, filled, None, False
-            self.sequence = sequence + 1
-            position = end
-            last = inner_end - 1  # where the content type is, after at least one byte
-            if not (filled < last and target[last] == _APPLICATION_DATA):
-                plaintext = bytes(inner)
-                inner[:] = bytes(len(inner))
-                content_type, plaintext, length = _inner_plaintext(plaintext)
-                return position, filled, _opened(content_type, plaintext[:length]), False
-            # (length <= largest: within our read limit, so at most 2^14 bytes of content.)
-            filled = last
+        sequence = self.sequence
+        # RFC 8446 §5.3: no record may take the last sequence number. Checked once, for
+        # as many records as the buffer could hold; so near the end, open_run checks
+        # each record (and refuses the one that would).
+        if sequence + size // _TLS13_MINIMUM >= _LAST_SEQUENCE:
+            return position, filled, None, False
+        try:
+            while size - position >= _HEADER:
+                # The content type and the version's major byte as one number.
+                kind, length = _unpack_kind_length(buffer, position)
+                start = position + _HEADER
+                end = start + length
+                if kind != _APPLICATION_DATA_3 or length > largest or end > size:
+                    break
+                inner_end = filled + length - _TAG
+                if length <= _TLS13_MINIMUM or inner_end > room:
+                    # Too short to be authentic, no content (an empty record), or no
+                    # room left: open_run's, with its checks and alerts.
+                    return position, filled, None, False
+                inner = target[filled:inner_end]
+                try:
+                    decrypt_into((iv ^ sequence).to_bytes(12, "big"), payloads[start:end],
+                                 buffer[position:start], inner)
+                except AEAD.failure:
+                    # The AEAD wrote the plaintext before it checked the tag: none of
+                    # it stays in the caller's buffer. The record is left to open_run,
+                    # which refuses it (and what came before stays counted).
+                    inner[:] = bytes(len(inner))
+                    return position, filled, None, False
+                sequence += 1
+                position = end
+                last = inner_end - 1  # where the content type is, after some content
+                if target[last] != _APPLICATION_DATA:
+                    plaintext = bytes(inner)
+                    inner[:] = bytes(len(inner))
+                    content_type, plaintext, length = _inner_plaintext(plaintext)
+                    return position, filled, _opened(content_type, plaintext[:length]), False
+                # (length <= largest: within our read limit, so at most 2^14 bytes of
+                # content.)
+                filled = last
+        finally:
+            self.sequence = sequence  # the records opened (counted only once authentic)
         return position, filled, None, True
+
+
+def _starts_a_record(buffer: bytes, position: int, largest: int) -> bool:
+    """Whether what ``buffer`` holds from ``position`` is the start of one application
+    data record of at most ``largest`` bytes (or part of a header) and nothing more:
+    what next_record, too, would leave for the next read without a word."""
+    size = len(buffer)
+    if size - position < _HEADER:
+        return True  # not even a header: next_record waits for the rest as well
+    content_type, major, length = _unpack_header(buffer, position)
+    return bool(content_type == _APPLICATION_DATA and major == 3 and length <= largest
+                and size - position - _HEADER < length)
 
 
 class Tls12Protection(Protection):
@@ -676,7 +702,7 @@ class RecordLayer:
             self.compact()
         return record
 
-    def open_alone(self, data: bytes) -> tuple[int, bytes] | None:
+    def open_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
         """A read that is exactly one whole protected TLS 1.3 record, with nothing
         buffered before it, opened as ``next_record`` opens it (the same checks and
         errors: ``open_inner``, ``_opened``); None when the read is anything else,
@@ -691,10 +717,9 @@ class RecordLayer:
         if (type(protection) is not Tls13Protection or self.skipping_early_data
                 or self._position < len(self._pending) or self._following
                 or not 0 <= length <= self.read_limit + _TAG
-                or data[:_HEADER] != _pack_header(_APPLICATION_DATA, 0x0303, length)):
+                or data[:_HEADER] != (header := _pack_header(_APPLICATION_DATA, 0x0303, length))):
             return None
-        content_type, inner, length = protection.open_inner(data[:_HEADER],
-                                                            memoryview(data)[_HEADER:])
+        content_type, inner, length = protection.open_inner(header, memoryview(data)[_HEADER:])
         return _opened(content_type, inner[:length])
 
     def next_records_into(self, target: memoryview, filled: int
@@ -717,10 +742,57 @@ class RecordLayer:
                 self._pending, self._position = b"", 0  # all of it read
                 return filled, None, fits
             self._position = position
-            if record is not None or not fits or position < len(buffer):
-                # Another record after these, or part of one: the general way.
-                return filled, record, False
+            if record is not None or not fits:
+                return filled, record, False  # another record after these: the general way
+            if position < len(buffer):
+                # Part of the next record, as a read most often ends, is only kept for
+                # the next read (what next_record would find and do); anything else
+                # goes the general way, which checks and refuses it.
+                return filled, None, (not self._following
+                                      and _starts_a_record(buffer, position, largest))
             buffer, position = self._current()  # the read the last record came in
+
+    def receive_records_into(self, data: bytes | memoryview, target: memoryview, filled: int
+                             ) -> tuple[int, tuple[int, bytes] | None, bool]:
+        """``feed(data)``, then ``next_records_into(target, filled)``, for a ``data``
+        that may be a view of the transport's read buffer, which it fills again once
+        this returns: under TLS 1.3 keys its records are opened where they are, and
+        only what is kept of it (part of a record, or where the general way goes on)
+        is copied, not the whole read. A record begun in the read before is completed
+        from ``data`` first (that record alone joined, as ``feed`` does)."""
+        protection = self.read_protection
+        if (type(protection) is not Tls13Protection or self.skipping_early_data
+                or self._following):
+            self.feed(data)  # a copy of a view
+            return self.next_records_into(target, filled)
+        # RFC 8449: at most our read limit (never over 2^14 + 1) and the tag.
+        largest = self.read_limit + _TAG
+        position = 0
+        if self._position < len(self._pending):
+            rest = self._pending[self._position :]
+            head = rest[:_HEADER] if len(rest) >= _HEADER else rest + data[: _HEADER - len(rest)]
+            needed = _HEADER + ((head[3] << 8) | head[4]) - len(rest) if len(head) == _HEADER else 0
+            if not 0 < needed <= len(data):
+                self.feed(data)  # not even the end of that record: kept whole (a copy)
+                return self.next_records_into(target, filled)
+            record_bytes = rest + data[:needed]
+            end, filled, record, fits = protection.open_run_into(record_bytes, 0, largest,
+                                                                 target, filled)
+            if record is not None or not fits or end < len(record_bytes):
+                # Not plain application data that fit: the general way, from that
+                # record on (and the rest of data after it, as feed keeps it).
+                self._pending, self._position = record_bytes, end
+                if needed < len(data):
+                    self._following, self._following_at = bytes(data[needed:]), 0
+                return filled, record, False
+            position = needed
+        position, filled, record, fits = protection.open_run_into(data, position, largest,
+                                                                  target, filled)
+        # What is left of data is kept, as bytes of its own.
+        self._pending, self._position = bytes(data[position:]), 0
+        if record is not None or not fits:
+            return filled, record, False
+        return filled, None, _starts_a_record(self._pending, 0, largest)
 
     def compact(self) -> None:
         """Once every whole record is read: keep only what is not (at most part of one

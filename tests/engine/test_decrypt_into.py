@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from glasstls import AlertDescription, ClientConnection, ServerConnection, TLSError
+from glasstls import AlertDescription, ClientConnection, ServerConnection, TLSError, record
 from glasstls.constants import TLS12
 from glasstls.errors import UsageError
 from glasstls.events import KeyUpdated
@@ -17,6 +17,7 @@ from helpers.pump import (
     client_config,
     collecting,
     connect,
+    engine_of,
     sealed_records,
     server_config,
     split_records,
@@ -33,16 +34,30 @@ def established(**client: object) -> Pair:
     return pair
 
 
-def receive_into(connection: ClientConnection | ServerConnection, wire: bytes, room: int
-                 ) -> tuple[bytearray, int]:
+# What a transport reads into and fills again after each read (the asyncio one does):
+# receive_data is given a view of it, and must keep nothing of it but copies.
+_READ_BUFFER = bytearray(2**17)
+
+
+def receive_into(connection: ClientConnection | ServerConnection, wire: bytes, room: int,
+                 view: bool = False) -> tuple[bytearray, int]:
     """``receive_data`` with a buffer of ``room`` bytes (followed by sentinel bytes
-    that must stay as they are); returns the whole backing store and the count."""
+    that must stay as they are); returns the whole backing store and the count. With
+    ``view``, ``wire`` is given as a view of a read buffer that is overwritten after
+    the call."""
     store = bytearray([SENTINEL]) * (room + 64)
     connection.decrypt_into(memoryview(store)[:room])
+    data: bytes | memoryview = wire
+    if view:
+        assert len(wire) <= len(_READ_BUFFER)
+        _READ_BUFFER[:len(wire)] = wire
+        data = memoryview(_READ_BUFFER)[:len(wire)]
     try:
-        connection.receive_data(wire)
+        connection.receive_data(data)
     finally:
         filled = connection.decrypted_into()
+        if view:
+            _READ_BUFFER[:len(wire)] = bytes([0x17]) * len(wire)  # the next read's bytes
     assert store[room:] == bytearray([SENTINEL]) * 64, "written past the buffer"
     return store, filled
 
@@ -195,9 +210,9 @@ def test_a_buffer_of_wider_items_is_filled_by_bytes() -> None:
 @settings(max_examples=60, deadline=None)
 @given(sizes=st.lists(st.integers(min_value=1, max_value=40_000), min_size=1, max_size=6),
        room=st.integers(min_value=0, max_value=70_000),
-       cut=st.integers(min_value=1, max_value=70_000))
+       cut=st.integers(min_value=1, max_value=70_000), view=st.booleans())
 def test_any_records_any_reads_any_room_give_the_data_in_order(
-        sizes: list[int], room: int, cut: int) -> None:
+        sizes: list[int], room: int, cut: int, view: bool) -> None:
     pair = established()
     client, server = pair.client.connection, pair.server.connection
     sink = collecting(server)
@@ -212,7 +227,95 @@ def test_any_records_any_reads_any_room_give_the_data_in_order(
         if sink:  # a transport reads what is buffered first
             received += b"".join(sink)
             sink.clear()
-        store, filled = receive_into(server, wire[start:start + cut], room)
+        store, filled = receive_into(server, wire[start:start + cut], room, view)
         received += bytes(store[:filled])
     received += b"".join(sink)
     assert received == data
+
+
+@pytest.mark.parametrize("view", [False, True], ids=["bytes", "view"])
+def test_records_split_at_every_byte_offset_all_go_into_the_buffers(view: bool) -> None:
+    """Two reads cut anywhere (in a header, in a payload, between records): each
+    read's whole records go into its buffer, the one cut is completed by the next
+    read, and nothing goes to the sink (a read ending in part of a record leaves the
+    buffer usable for the records of the next); given as views of a read buffer
+    overwritten after each read, what is kept of one is the engine's own copy."""
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    payloads = [b"a" * 300, bytes(range(256)) * 64, b"c" * 200]  # the middle one full
+    data = b"".join(payloads)
+    size = sum(5 + len(payload) + 1 + 16 for payload in payloads)  # TLS 1.3 records
+    for cut in range(size + 1):
+        wire = sealed_records(client, payloads)
+        received = b""
+        for read in (wire[:cut], wire[cut:]):
+            if read:
+                store, filled = receive_into(server, read, 40_000, view)
+                received += bytes(store[:filled])
+        assert not sink
+        assert received == data, cut
+
+
+@pytest.mark.parametrize("cut", [0, 3, 5, 100, 16_000])
+def test_records_of_other_kinds_among_viewed_reads_keep_their_order(cut: int) -> None:
+    """Data, a KeyUpdate, a padded record and data again, read as views of a buffer
+    overwritten after each read and cut after ``cut`` bytes of the second record:
+    the records after the one that goes the general way are kept as copies, and
+    everything arrives in order."""
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    client.send(b"a" * 20_000)
+    client.key_update(request_peer_update=False)
+    engine_of(client).record.padding_block = 512
+    client.send(b"b" * 1000)
+    engine_of(client).record.padding_block = 0
+    client.send(b"c" * 30_000)
+    wire = client.data_to_send()
+    first = 5 + 16_384 + 17 + cut
+    received = b""
+    for read in (wire[:first], wire[first:]):
+        received += b"".join(sink)  # a transport reads what is buffered first
+        sink.clear()
+        store, filled = receive_into(server, read, 70_000, view=True)
+        received += bytes(store[:filled])
+    received += b"".join(sink)
+    assert received == b"a" * 20_000 + b"b" * 1000 + b"c" * 30_000
+
+
+def test_a_tampered_record_in_a_viewed_read_is_refused() -> None:
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    collecting(server)
+    client.send(b"x" * 40_000)
+    wire = bytearray(client.data_to_send())
+    wire[16_384 + 22 + 100] ^= 1  # in the second record
+    with pytest.raises(TLSError) as refused:
+        receive_into(server, bytes(wire), 70_000, view=True)
+    assert refused.value.alert == AlertDescription.bad_record_mac
+
+
+@pytest.mark.parametrize("view", [False, True], ids=["bytes", "view"])
+def test_no_record_takes_the_last_sequence_number_on_the_decrypt_into_path(
+        view: bool) -> None:
+    """RFC 8446 §5.3: the record before the last sequence number is opened, one
+    numbered with the last is refused (the loop that decrypts into the buffer checks
+    once per read, and leaves reads near the end to the loop that checks each)."""
+    pair = established()
+    client, server = pair.client.connection, pair.server.connection
+    sink = collecting(server)
+    writer = engine_of(client).record.write_protection
+    engine_of(server).record.read_protection.sequence = record._LAST_SEQUENCE - 1
+    writer.sequence = record._LAST_SEQUENCE - 1
+    wire = sealed_records(client, [b"the last allowed"])
+    header = record._pack_header(23, 0x0303, len(b"one too many") + 1 + 16)
+    nonce = (writer._iv ^ record._LAST_SEQUENCE).to_bytes(12, "big")
+    wire += header + writer._aead.encrypt(nonce, b"one too many\x17", header)
+    store = bytearray(1000)
+    server.decrypt_into(memoryview(store))
+    data: bytes | memoryview = memoryview(bytearray(wire)) if view else wire
+    with pytest.raises(TLSError, match="sequence number exhausted"):
+        server.receive_data(data)
+    filled = server.decrypted_into()
+    assert bytes(store[:filled]) + b"".join(sink) == b"the last allowed"

@@ -23,6 +23,8 @@ class _Wire(asyncio.Transport):
         super().__init__()
         self.written = bytearray()
         self.closed = False
+        self.reading = True
+        self.pauses = 0  # the protocol's pause_reading() calls
 
     def write(self, data: Any) -> None:
         self.written += data
@@ -37,10 +39,14 @@ class _Wire(asyncio.Transport):
         self.closed = True
 
     def resume_reading(self) -> None:
-        pass
+        self.reading = True
 
     def pause_reading(self) -> None:
-        pass
+        self.reading = False
+        self.pauses += 1
+
+    def is_reading(self) -> bool:
+        return self.reading
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return default
@@ -151,3 +157,113 @@ def test_stream_reads_of_two_connections_do_not_mix() -> None:
     first, second = asyncio.run(main())
     assert first == b"".join(bytes([n]) * 50000 for n in range(4))
     assert second == b"".join(bytes([n + 16]) * 50000 for n in range(4))
+
+
+class _CountingReader(asyncio.StreamReader):
+    """A StreamReader that counts what it is fed."""
+
+    feeds = 0
+
+    def feed_data(self, data: bytes) -> None:
+        self.feeds += 1
+        super().feed_data(data)
+
+
+def test_a_full_read_completing_an_earlier_record_is_handed_on_at_once() -> None:
+    """A full read (the socket transport's 256 KiB) that begins with the end of a
+    record from the read before completes more than 256 KiB of records: their
+    plaintext all goes through the buffer, one feed for the reader per read."""
+    async def main() -> tuple[bytes, bytes, list[int]]:
+        loop = asyncio.get_running_loop()
+        reader = _CountingReader(loop=loop, limit=2**24)
+        protocol, _, server = await _connected(aio._StreamProtocol(reader, loop=loop))
+        data = bytes(range(256)) * (6 * 2**12)  # 6 MiB: 384 records
+        server.send(data)
+        wire = server.data_to_send()
+        feeds = []
+        size = aio._READ_SIZE
+        for start in range(0, len(wire), size):
+            before = reader.feeds
+            _read(protocol, wire[start:start + size])
+            feeds.append(reader.feeds - before)
+        return await reader.readexactly(len(data)), data, feeds
+
+    received, data, feeds = asyncio.run(main())
+    assert received == data
+    assert set(feeds) == {1}
+
+
+def test_a_paused_reader_is_given_nothing_and_the_socket_is_paused_only_if_data_comes(
+        ) -> None:
+    """pause_reading() only marks the application paused: the socket transport goes on
+    reading until a read comes, which is then kept (not given to the application)
+    and the socket paused; resume_reading() gives it, a loop turn later, then
+    resumes the socket."""
+    async def main() -> None:
+        keeper = _Keeper()
+        protocol, wire, server = await _connected(keeper)
+        transport = protocol.app_transport
+        assert transport is not None
+        transport.pause_reading()
+        transport.resume_reading()  # as a StreamReader does at each read
+        assert wire.pauses == 0 and transport.is_reading()
+        transport.pause_reading()
+        assert not transport.is_reading()
+        assert len(protocol.get_buffer(-1)) == aio._HELD_READ  # a held read is short
+        server.send(b"first")
+        _read(protocol, server.data_to_send())
+        assert keeper.given == [] and not wire.reading and wire.pauses == 1
+        transport.resume_reading()
+        assert keeper.given == [] and not wire.reading
+        await asyncio.sleep(0)
+        assert keeper.given == [b"first"] and wire.reading and transport.is_reading()
+        assert len(protocol.get_buffer(-1)) == aio._READ_SIZE
+        server.send(b"second")
+        _read(protocol, server.data_to_send())
+        assert keeper.given == [b"first", b"second"] and wire.pauses == 1
+
+    asyncio.run(main())
+
+
+def test_what_was_held_pausing_the_reader_again_keeps_the_socket_paused() -> None:
+    """A StreamReader fed what was held past twice its limit pauses again at once: the
+    socket stays paused until it reads, and no byte is lost or reordered."""
+    async def main() -> tuple[bytes, bytes]:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop, limit=1000)
+        protocol, wire, server = await _connected(aio._StreamProtocol(reader, loop=loop))
+        data = bytes(range(256)) * 100
+        server.send(data[:5000])
+        _read(protocol, server.data_to_send())  # past twice the limit: paused
+        server.send(data[5000:12000])
+        _read(protocol, server.data_to_send())  # held
+        assert not wire.reading
+        received = await reader.read(5000)  # resumes: what was held pauses it again
+        await asyncio.sleep(0)
+        assert not wire.reading
+        received += await reader.read(7000)
+        await asyncio.sleep(0)
+        assert wire.reading
+        server.send(data[12000:])
+        _read(protocol, server.data_to_send())
+        received += await reader.readexactly(len(data) - 12000)
+        return received, data
+
+    received, data = asyncio.run(main())
+    assert received == data
+
+
+def test_a_close_notify_held_while_paused_ends_the_stream_after_the_data() -> None:
+    async def main() -> tuple[bytes, bytes]:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop, limit=100)
+        protocol, _, server = await _connected(aio._StreamProtocol(reader, loop=loop))
+        server.send(b"a" * 300)
+        _read(protocol, server.data_to_send())  # past twice the limit: paused
+        server.send(b"b" * 300)
+        server.close()
+        _read(protocol, server.data_to_send())  # held, close_notify with it
+        return await reader.read(), b"a" * 300 + b"b" * 300
+
+    received, data = asyncio.run(main())
+    assert received == data

@@ -105,12 +105,14 @@ class TLSChannel:
             return
         self._receive(data)
 
-    def receive_into(self, data: bytes, buffer: memoryview) -> int:
+    def receive_into(self, data: bytes | memoryview, buffer: memoryview) -> int:
         """``receive``, the application data decrypted first straight into ``buffer``
         (the engine's ``decrypt_into``) when nothing decrypted waits to be read;
-        returns how many bytes of ``buffer`` it filled (the rest is buffered)."""
+        returns how many bytes of ``buffer`` it filled (the rest is buffered).
+        ``data`` may be a view of the transport's read buffer: what the engine keeps
+        of it, it copies."""
         if not data or self._chunks or self.failure is not None:
-            self.receive(data)
+            self.receive(bytes(data))
             return 0
         connection = self.connection
         connection.decrypt_into(buffer)
@@ -120,7 +122,7 @@ class TLSChannel:
             filled = connection.decrypted_into()
         return filled
 
-    def _receive(self, data: bytes) -> None:
+    def _receive(self, data: bytes | memoryview) -> None:
         try:
             events = self.connection.receive_data(data)
         except UnexpectedEOF as error:
