@@ -1,11 +1,12 @@
 """serve()'s worker threads: a connection handed to an idle worker is served even when
-that worker's idle wait runs out at the same moment (the job was given to it), a job
-wakes one idle worker and no other, a worker with nothing to do ends after
-WORKER_IDLE_TIMEOUT, stop() ends idle workers and lets busy ones finish."""
+that worker's idle wait runs out at the same moment (the job was promised to it), a
+worker with nothing to do ends after WORKER_IDLE_TIMEOUT, stop() ends idle workers and
+lets busy ones finish."""
 
 from __future__ import annotations
 
 import contextvars
+import queue
 import threading
 import time
 from typing import Any
@@ -55,7 +56,7 @@ def test_idle_workers_are_reused() -> None:
         assert recorder.all_served.wait(PATIENCE)
         # Wait for that worker to be idle again, so the next job is promised to it.
         deadline = time.monotonic() + PATIENCE
-        while len(workers._idle) != 1:
+        while workers._idle != 1:
             assert time.monotonic() < deadline
             time.sleep(0.001)
     assert recorder.served == list(range(20))
@@ -65,117 +66,47 @@ def test_idle_workers_are_reused() -> None:
     assert not workers.threads
 
 
-class LateLocks:
-    """Wake-up locks for the workers whose timed waits end as timed out when the test
-    says so, even with the lock released: the idle timeout running out just as a job
-    is given to the worker."""
+class LateQueue:
+    """A job queue whose timed waits end in ``queue.Empty`` when the test says so,
+    even with a job queued: the idle timeout running out just as a job is promised."""
 
     def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.waiting = threading.Semaphore(0)  # released as each timed wait begins
         self.time_out = threading.Event()
 
-    def __call__(self) -> Any:
-        late = self
+    def put(self, item: Any) -> None:
+        self.jobs.put(item)
 
-        class LateLock:
-            def __init__(self) -> None:
-                self.lock = threading.Lock()
-
-            def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-                if timeout < 0:
-                    return self.lock.acquire(blocking)
-                late.waiting.release()
-                assert late.time_out.wait(PATIENCE)
-                late.time_out.clear()
-                return False
-
-            def release(self) -> None:
-                self.lock.release()
-
-        return LateLock()
+    def get(self, timeout: float | None = None) -> Any:
+        if timeout is None:
+            return self.jobs.get()
+        self.waiting.release()
+        assert self.time_out.wait(PATIENCE)
+        self.time_out.clear()
+        raise queue.Empty
 
 
-def test_a_worker_whose_idle_wait_ran_out_takes_the_job_given_to_it() -> None:
+def test_a_worker_whose_idle_wait_ran_out_takes_the_job_promised_to_it() -> None:
     recorder = Recorder()
     workers = _Workers(recorder)
-    late = LateLocks()
-    workers._new_lock = late  # type: ignore[method-assign]
+    late = LateQueue()
+    workers._jobs = late  # type: ignore[assignment]
     recorder.expected = 1
     submit_all(workers, ["first"])  # a new worker
     assert recorder.all_served.wait(PATIENCE)
     assert late.waiting.acquire(timeout=PATIENCE)  # now idle, in its timed wait
     recorder.expected = 2
     recorder.all_served.clear()
-    submit_all(workers, ["second"])  # given to it: no new thread
+    submit_all(workers, ["second"])  # promised to it: no new thread
     late.time_out.set()  # its wait runs out all the same
     assert recorder.all_served.wait(PATIENCE)
     assert recorder.served == ["first", "second"]
     assert len(recorder.threads) == 1
-    assert late.waiting.acquire(timeout=PATIENCE)  # idle again; nothing given: it ends
+    assert late.waiting.acquire(timeout=PATIENCE)  # idle again; nothing promised: it ends
     late.time_out.set()
     workers.join()
-    assert not workers.threads and not workers._idle
-
-
-class CountedLocks:
-    """Wake-up locks that count the times a worker woke from its wait."""
-
-    def __init__(self) -> None:
-        self.wakes = 0
-        self.count = threading.Lock()
-
-    def __call__(self) -> Any:
-        counted = self
-
-        class CountedLock:
-            def __init__(self) -> None:
-                self.lock = threading.Lock()
-
-            def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-                got = self.lock.acquire(blocking, timeout)
-                if timeout >= 0:
-                    with counted.count:
-                        counted.wakes += 1
-                return got
-
-            def release(self) -> None:
-                self.lock.release()
-
-        return CountedLock()
-
-
-def test_a_job_wakes_one_idle_worker_and_no_other() -> None:
-    # Four workers served four jobs at once and wait; each of ten more jobs, one at a
-    # time, wakes the one worker it is given to (a shared queue woke a second one
-    # per job, which found nothing and waited again).
-    hold = threading.Event()
-    recorder = Recorder(hold)
-    workers = _Workers(recorder)
-    locks = CountedLocks()
-    workers._new_lock = locks  # type: ignore[method-assign]
-    recorder.expected = 4
-    submit_all(workers, [0, 1, 2, 3])
-    hold.set()
-    assert recorder.all_served.wait(PATIENCE)
-
-    def all_idle() -> None:
-        deadline = time.monotonic() + PATIENCE
-        while len(workers._idle) != 4:
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-
-    all_idle()
-    for job in range(4, 14):
-        recorder.expected = job + 1
-        recorder.all_served.clear()
-        submit_all(workers, [job])
-        assert recorder.all_served.wait(PATIENCE)
-        all_idle()
-    assert locks.wakes == 10
-    assert len(recorder.threads) == 4
-    workers.stop()
-    workers.join()
-    assert not workers.threads
+    assert not workers.threads and workers._idle == 0
 
 
 def test_no_job_is_lost_when_idle_waits_run_out_as_jobs_arrive(
@@ -208,7 +139,7 @@ def test_idle_workers_end_after_the_idle_timeout(monkeypatch: pytest.MonkeyPatch
     while workers.threads:
         assert time.monotonic() < deadline
         time.sleep(0.005)
-    assert not workers._idle
+    assert workers._idle == 0
     # and a new job starts a new worker
     recorder.expected = 4
     recorder.all_served.clear()

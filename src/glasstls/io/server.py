@@ -41,8 +41,8 @@ client's Finished's wait from ~27 to ~3 ms at the median, but the echo workers
 then ran beside the loop and took the GIL from it more: 1.05-1.12x the loop's
 CPU per connection, 0.89-0.97x the rate.
 
-A job goes to one idle worker through that worker's own lock (a shared
-``queue.SimpleQueue`` woke a second idle worker per job). The config's callbacks
+Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
+``threading.Condition`` allocates a lock per wait). The config's callbacks
 that run during a handshake (``connection_config``, trace, SNI) run on a loop:
 they should be quick (and may run on two loops at once). Each connection runs
 in a ``contextvars`` context of its own, from ``connection_config`` to the
@@ -58,6 +58,7 @@ import errno
 import logging
 import math
 import os
+import queue
 import select
 import selectors
 import socket
@@ -210,38 +211,21 @@ class _EpollPoller(_SelectorPoller):
 _Poller: type[_SelectorPoller] = _EpollPoller if hasattr(select, "epoll") else _SelectorPoller
 
 
-class _Idle:
-    """A worker waiting for a job: its ``wake`` lock is held until a job (or None, to
-    end) is given to it in ``job``."""
-
-    __slots__ = ("job", "wake")
-
-    def __init__(self, wake: Any) -> None:
-        self.job: _Job | None = None
-        self.wake = wake
-        wake.acquire()
-
-
 class _Workers:
     """Threads that run handlers, started when none is idle and reused after.
 
-    A job goes to one idle worker (the last to become idle: the others can end after
-    WORKER_IDLE_TIMEOUT), through that worker's own lock, released to wake it alone.
-    A ``queue.SimpleQueue`` shared by the idle workers woke two per job: each get
-    releases the queue's lock, on which the other idle workers wait, and one of them
-    woke, took the GIL, found the queue empty and waited again (a GIL release and
-    acquisition more per connection, in the threaded bench's counts,
-    ``bench/gil_threaded.py``, taken from the loop); a ``threading.Condition``
-    allocates a lock per wait. A worker whose wait timed out while a job was being
-    given to it takes that job."""
-
-    # Makes each worker's wake-up lock (tests replace it).
-    _new_lock: Callable[[], Any] = threading.Lock
+    Jobs go to idle workers through a ``queue.SimpleQueue``: its ``put`` and ``get``
+    are C, and a waiting worker sleeps on one lock (a ``threading.Condition``
+    allocates a lock for every wait and takes its own lock again to return). Each
+    job put is promised to one idle worker (``_idle`` counts those promised none),
+    so a job never waits for a busy worker, and a worker whose wait timed out while
+    a job was promised to it takes that job."""
 
     def __init__(self, serve: Callable[[TLSSocket, Any, contextvars.Context], None]) -> None:
         self._serve = serve
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._idle: list[_Idle] = []  # workers waiting for a job, given none (under _lock)
+        self._idle = 0  # workers waiting for a job, and promised none (under _lock)
         self._stopping = False
         self._started = 0
         self.threads: set[threading.Thread] = set()
@@ -252,9 +236,8 @@ class _Workers:
         job = (sock, address, context)
         with self._lock:
             if self._idle:
-                idle = self._idle.pop()
-                idle.job = job
-                idle.wake.release()
+                self._idle -= 1  # promised to one of them
+                self._jobs.put(job)
                 return
             self._started += 1
             worker = threading.Thread(target=self._run, args=(job,), daemon=True,
@@ -271,10 +254,9 @@ class _Workers:
         """Idle workers end; busy ones once their connection is served."""
         with self._lock:
             self._stopping = True
-            idle, self._idle = self._idle, []
-            for worker in idle:
-                worker.job = None
-                worker.wake.release()
+            idle, self._idle = self._idle, 0
+        for _ in range(idle):
+            self._jobs.put(None)
 
     def join(self) -> None:
         """Wait for the workers to end (but the caller, if it is one)."""
@@ -286,29 +268,28 @@ class _Workers:
 
     def _run(self, job: _Job | None) -> None:
         try:
-            idle = _Idle(self._new_lock())
             while job is not None:
                 self._serve(*job)
-                job = self._next_job(idle)
+                job = self._next_job()
         finally:
             with self._lock:
                 self.threads.discard(threading.current_thread())
 
-    def _next_job(self, idle: _Idle) -> _Job | None:
+    def _next_job(self) -> _Job | None:
         with self._lock:
             if self._stopping:
                 return None
-            self._idle.append(idle)
-        if not idle.wake.acquire(timeout=WORKER_IDLE_TIMEOUT):
+            self._idle += 1
+        try:
+            return self._jobs.get(timeout=WORKER_IDLE_TIMEOUT)
+        except queue.Empty:
             with self._lock:
-                if idle in self._idle:  # none given to this worker: it ends
-                    self._idle.remove(idle)
+                if self._idle:  # none promised to this worker: it ends
+                    self._idle -= 1
                     return None
-            # A job (or a stop) was given to this worker as its wait ran out: its
-            # lock is released, or about to be.
-            idle.wake.acquire()
-        job, idle.job = idle.job, None
-        return job
+            # Every waiting worker has a job (or a stop) promised, this one included:
+            # it is in the queue, or about to be.
+            return self._jobs.get()
 
 
 class TLSServer:
