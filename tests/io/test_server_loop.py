@@ -285,15 +285,25 @@ def loop_of_each_client(names: list[str]) -> Any:
     return connection_config
 
 
+def every_loop_listens(server: glasstls.TLSServer) -> None:
+    """Wait until each loop thread has registered the listener (its first turn): a
+    loop not yet started cannot take a client, and the other then takes them all."""
+    deadline = time.monotonic() + PATIENCE
+    while not all(loop._accepting for loop in server._loops):
+        assert time.monotonic() < deadline, "a loop never listened"
+        time.sleep(0.001)
+
+
 def test_a_second_client_goes_to_the_loop_with_fewer_handshakes() -> None:
     # The first client stalls on one loop; the next goes to the other loop (the
     # one with fewer handshakes), which serves it.
     names: list[str] = []
-    with serving(handshake_loops=2, connection_config=loop_of_each_client(names)) as server, \
-            socket.create_connection(server.address, timeout=PATIENCE) as stalled:
-        stalled.sendall(partial_client_hello())
-        assert echoes(server)
-        assert echoes(server)
+    with serving(handshake_loops=2, connection_config=loop_of_each_client(names)) as server:
+        every_loop_listens(server)
+        with socket.create_connection(server.address, timeout=PATIENCE) as stalled:
+            stalled.sendall(partial_client_hello())
+            assert echoes(server)
+            assert echoes(server)
     assert len(names) == 3 and names[0] != names[1], names
     assert set(names) == {"glasstls-server", "glasstls-server-2"}, names
 
