@@ -63,12 +63,18 @@ _TWO_U16_AND_LENGTH = struct.Struct(">HHH")
 _TWO_U16 = struct.Struct(">HH")
 _AGE_AND_BINDERS = struct.Struct(">IHB")
 
-# A vector of u16 values of a given byte length (even), read by one Struct: the
-# vectors clients send (suites, groups, schemes, versions: a few dozen values at
-# most) from this table; a longer one (up to a cap of 512) through struct's own
-# cache of formats, which costs a format string and a look-up per call.
-_KEPT_U16_BYTES = 128
-_U16_VECTORS = tuple(struct.Struct(f">{size >> 1}H") for size in range(_KEPT_U16_BYTES + 1))
+
+class _U16Vectors(dict[int, struct.Struct]):
+    """The Struct that reads a vector of u16 values, by its byte length (even): the
+    vectors clients send (suites, groups, schemes, versions: a few dozen values at
+    most) are read by Structs kept here; a longer one gets a Struct made for the call
+    (struct's own cache of formats then: a format string and a look-up)."""
+
+    def __missing__(self, size: int) -> struct.Struct:
+        return struct.Struct(f">{size >> 1}H")
+
+
+_U16_VECTORS = _U16Vectors({size: struct.Struct(f">{size >> 1}H") for size in range(0, 129, 2)})
 
 # reader(ext_type, data, start, end) -> the extension in data[start:end], or None
 # when it is not plainly well-formed.
@@ -108,8 +114,7 @@ def read_client_hello(raw: bytes) -> HelloFields | None:
             return None
         extensions = block
     return ((raw[4] << 8) | raw[5], raw[6:38], raw[39:suites_at],
-            _U16_VECTORS[n].unpack_from(raw, suites_at + 2) if n <= _KEPT_U16_BYTES
-            else struct.unpack_from(f">{n >> 1}H", raw, suites_at + 2),
+            _U16_VECTORS[n].unpack_from(raw, suites_at + 2),
             raw[compression_at + 1:extensions_at], extensions)
 
 
@@ -153,9 +158,7 @@ def _u16_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | N
     size = end - start - 2  # the values' bytes
     if size <= 0 or size & 1 or size > 2 * limit or (data[start] << 8 | data[start + 1]) != size:
         return None
-    return U16List(ext_type, _U16_VECTORS[size].unpack_from(data, start + 2)
-                   if size <= _KEPT_U16_BYTES
-                   else struct.unpack_from(f">{size >> 1}H", data, start + 2))
+    return U16List(ext_type, _U16_VECTORS[size].unpack_from(data, start + 2))
 
 
 def _short_u16_list(data: bytes, start: int, end: int) -> tuple[int, ...] | None:
@@ -165,9 +168,7 @@ def _short_u16_list(data: bytes, start: int, end: int) -> tuple[int, ...] | None
     if size <= 0 or size & 1 or data[start] != size:
         return None
     # (A u8-length vector: up to 254 bytes, past the kept Structs' 128 only when hostile.)
-    values: tuple[int, ...] = (_U16_VECTORS[size].unpack_from(data, start + 1)
-                               if size <= _KEPT_U16_BYTES
-                               else struct.unpack_from(f">{size >> 1}H", data, start + 1))
+    values: tuple[int, ...] = _U16_VECTORS[size].unpack_from(data, start + 1)
     return values
 
 
