@@ -126,7 +126,14 @@ def arguments() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
+Connect = Callable[[Any, ssl.SSLContext, Tracer | None, ssl.SSLSession | None],
+                   ssl.SSLSession | None]
+
+
+def count_server(connect: Connect, per: str) -> None:
+    """Five connections to warm up, then ``--n`` traced (resumed: each with the
+    session of the warm-up's last), and their bytecodes reported per ``per``: this
+    script's and hello_step_bytecodes.py's."""
     args = arguments()
     import sockets_peers as peers
 
@@ -137,13 +144,17 @@ def main() -> None:
         context = peers.ssl_client_context(pki)
         session = None
         for _ in range(5):
-            session = connection(config, context, None)
+            session = connect(config, context, None, None)
         if not args.resumed:
             session = None
         tracer = Tracer(args.lines)
         for _ in range(args.n):
-            connection(config, context, tracer, session)
-    report(tracer, args.n, "server connection", args.top, args.lines)
+            connect(config, context, tracer, session)
+    report(tracer, args.n, per, args.top, args.lines)
+
+
+def main() -> None:
+    count_server(connection, "server connection")
 
 
 def report(tracer: Tracer, n: int, per: str, top: int, lines: str | None) -> None:

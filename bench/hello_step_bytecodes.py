@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-import tempfile
 from typing import Any
 
-from engine_server_bytecodes import Tracer, arguments, report
+from engine_server_bytecodes import Tracer, count_server
 
 
 def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None,
@@ -53,23 +52,7 @@ def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None,
 
 
 def main() -> None:
-    args = arguments()
-    import sockets_peers as peers
-
-    with tempfile.TemporaryDirectory() as pki_dir:
-        peers.make_pki(pki_dir)
-        pki = peers.load_pki(pki_dir)
-        config = peers.glasstls_server_config(pki)
-        context = peers.ssl_client_context(pki)
-        session = None
-        for _ in range(5):
-            session = connection(config, context, None, None)
-        if not args.resumed:
-            session = None
-        tracer = Tracer(args.lines)
-        for _ in range(args.n):
-            connection(config, context, tracer, session)
-    report(tracer, args.n, "hello step", args.top, args.lines)
+    count_server(connection, "hello step")
 
 
 if __name__ == "__main__":
