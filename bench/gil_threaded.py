@@ -26,7 +26,6 @@ import collections
 import glob
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -92,31 +91,12 @@ def releases(path: str) -> collections.Counter[str]:
 def run(src: str, pki_dir: str, connections: int, threads: int
         ) -> dict[str, collections.Counter[str]]:
     """Per thread kind ("loop", "workers", "main"): the counts of one run."""
-    from icount_threaded import CHILD, run_clients
-    from sockets_peers import load_pki
+    from icount_threaded import CHILD, callgrind_server
 
-    with tempfile.TemporaryDirectory(prefix="gil-threaded-") as work:
-        script = os.path.join(work, "child.py")
-        with open(script, "w") as handle:
-            handle.write(CHILD)
-        out = os.path.join(work, "cg.out")
-        server = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--separate-threads=yes",
-             f"--separate-callers{DEPTH}=PyEval_SaveThread",
-             "--separate-callers3=drop_gil",
-             f"--callgrind-out-file={out}", sys.executable, script, src, HERE, pki_dir,
-             str(connections), "default"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-            env=dict(os.environ, PYTHONHASHSEED="0"))
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        if not line.startswith("READY "):
-            server.kill()
-            raise SystemExit(f"the server did not start: {line!r}")
-        port, loops = int(line.split()[1]), int(line.split()[2])
-        run_clients(port, load_pki(pki_dir), connections, threads)
-        if server.wait(600):
-            raise SystemExit("the server failed")
+    options = [f"--separate-callers{DEPTH}=PyEval_SaveThread", "--separate-callers3=drop_gil"]
+    with callgrind_server(CHILD, options, src, pki_dir, connections, threads,
+                          "default") as (out, fields):
+        loops = int(fields[2])
         kinds: dict[str, collections.Counter[str]] = collections.defaultdict(
             collections.Counter)
         for path in glob.glob(out + "-*"):

@@ -25,6 +25,7 @@ threads" column, its connection threads in the other.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import re
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
@@ -113,19 +115,23 @@ def run_clients(port: int, pki: dict[str, str], count: int, threads: int) -> Non
         worker.join()
 
 
-def count(src: str, pki_dir: str, connections: int, threads: int,
-          loops: str) -> tuple[int, int]:
-    """(instructions of the whole server process, of its loop threads); ``src``
-    "ssl": the ssl server (its accept thread as the loop)."""
+@contextlib.contextmanager
+def callgrind_server(child: str, options: list[str], src: str, pki_dir: str,
+                     connections: int, threads: int, loops: str
+                     ) -> Iterator[tuple[str, list[str]]]:
+    """A threaded server (the script ``child``) under callgrind with ``options``, one
+    output file per thread, served ``connections`` clients from ``threads`` threads;
+    once it has ended, yields its output files' stem and its READY line's fields.
+    This script's count and gil_threaded.py's."""
     from sockets_peers import load_pki
 
     with tempfile.TemporaryDirectory(prefix="icount-threaded-") as work:
         script = os.path.join(work, "child.py")
         with open(script, "w") as handle:
-            handle.write(CHILD_SSL if src == "ssl" else CHILD)
+            handle.write(child)
         out = os.path.join(work, "cg.out")
         server = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+            ["valgrind", "--tool=callgrind", "--separate-threads=yes", *options,
              f"--callgrind-out-file={out}", sys.executable, script, src, HERE, pki_dir,
              str(connections), loops],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -135,10 +141,20 @@ def count(src: str, pki_dir: str, connections: int, threads: int,
         if not line.startswith("READY "):
             server.kill()
             raise SystemExit(f"the server did not start: {line!r}")
-        port, started = line.split()[1], "0" if src == "ssl" else line.split()[2]
-        run_clients(int(port), load_pki(pki_dir), connections, threads)
+        fields = line.split()
+        run_clients(int(fields[1]), load_pki(pki_dir), connections, threads)
         if server.wait(600):
             raise SystemExit("the server failed")
+        yield out, fields
+
+
+def count(src: str, pki_dir: str, connections: int, threads: int,
+          loops: str) -> tuple[int, int]:
+    """(instructions of the whole server process, of its loop threads); ``src``
+    "ssl": the ssl server (its accept thread as the loop)."""
+    with callgrind_server(CHILD_SSL if src == "ssl" else CHILD, [], src, pki_dir,
+                          connections, threads, loops) as (out, fields):
+        started = "0" if src == "ssl" else fields[2]
         per_thread = {}
         for path in glob.glob(out + "-*"):
             with open(path) as handle:
