@@ -145,3 +145,34 @@ def test_close_notify_alone_with_a_sink_then_cleartext() -> None:
     assert server.receive_data(lone(pair, 21, b"\x01\x00")) == [ConnectionClosed()]
     server.receive_data(b"plain")
     assert server.take_unprocessed_data() == b"plain"
+
+
+class _Recorder:
+    """A connection recorder keeping the records received."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    def record(self, sent: bool, data: bytes) -> None:
+        if not sent:
+            self.received.append(bytes(data))
+
+    def secret(self, name: str, value: bytes) -> None:
+        pass
+
+
+def test_a_recorded_connection_records_a_lone_close_notify() -> None:
+    # glasstls explain: the recording record layer records each record in
+    # next_record; a lone close_notify read with a sink (the io transports') is not
+    # taken alone past it.
+    recorder = _Recorder()
+    pair = connect(client_config(TEST_PKI),
+                   server_config(TEST_PKI, recorder=lambda side, number: recorder))
+    assert pair.complete
+    collecting(pair.server.connection)
+    pair.client.connection.close()
+    close_notify = pair.client.connection.data_to_send()
+    assert len(close_notify) == 24
+    recorder.received.clear()
+    assert pair.server.connection.receive_data(close_notify) == [ConnectionClosed()]
+    assert recorder.received == [close_notify]
