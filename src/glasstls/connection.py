@@ -240,9 +240,10 @@ class _Connection:
                         first = None
                     else:
                         first = received
-                else:
+                elif (first := record.plain_alone(data)) is None:
+                    # (A read of one unprotected handshake record, a ClientHello most
+                    # often, is taken whole; the loop below handles it first.)
                     record.feed(data)
-                    first = None
             elif (self._target is not None and len(data) != _ALERT_RECORD
                     and self._state.plain_application_data and not core.handshake_in
                     and not core.tracing and not self._peer_closed):
@@ -275,11 +276,10 @@ class _Connection:
                 if first[0] == _ALERT:  # nothing before it or after it for the loop
                     self._alert(first[1])
                     return core.take_events()
-            else:
+            elif (first := record.plain_alone(data)) is None:  # as above
                 record.feed(data)
-                first = None
             while not self._peer_closed:
-                if first is not None:  # the record the bulk path stopped at
+                if first is not None:  # the record read before the loop
                     received, first = first, None
                 elif (self._state.plain_application_data and not core.handshake_in
                         and not core.tracing):

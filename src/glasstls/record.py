@@ -26,6 +26,7 @@ from .errors import (
 )
 
 _APPLICATION_DATA = 23
+_HANDSHAKE = 22
 _HEADER = 5
 # A record header in one call: written from (type, version, length); read as its
 # content type, major version byte and length.
@@ -701,6 +702,24 @@ class RecordLayer:
         if record is None:
             self.compact()
         return record
+
+    def plain_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
+        """A read that is exactly one whole unprotected handshake record, with nothing
+        buffered before it (a ClientHello, the read a server begins with): the record,
+        as ``feed`` + ``next_record`` give it, after the checks next_record makes of
+        such a record (content type, version 3.x, a length within 2^14 and not zero);
+        None when the read is anything else, and then nothing of it is taken (the
+        caller goes the general way, which judges it)."""
+        if (self.read_protection.encrypted or len(data) <= _HEADER
+                or self._position < len(self._pending) or self._following):
+            return None
+        content_type, major, length = _unpack_header(data, 0)
+        if (content_type != _HANDSHAKE or major != 3 or length != len(data) - _HEADER
+                or length > MAX_PLAINTEXT):
+            return None
+        # A copy of a view (data may be a transport's buffer, filled again later);
+        # of bytes, a slice.
+        return _HANDSHAKE, bytes(data[_HEADER:])
 
     def open_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
         """A read that is exactly one whole protected TLS 1.3 record, with nothing
