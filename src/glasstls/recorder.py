@@ -68,6 +68,13 @@ class RecordingRecordLayer(RecordLayer):
         # One record at a time, each recorded as it is read.
         return self.next_record()
 
+    def plain_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
+        # Never taken alone: the read goes through next_record, which records it.
+        return None
+
+    def open_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
+        return None  # as plain_alone
+
     def next_record(self) -> tuple[int, bytes] | None:
         buffer, start = self._current()
         try:

@@ -13,11 +13,12 @@ from hypothesis import given, settings, strategies as st
 
 from glasstls import ClientConnection, ServerConnection
 from glasstls.constants import NamedGroup
-from helpers.pump import client_config, cut_into_reads, server_config
+from helpers.pump import client_config, collecting, connect, cut_into_reads, server_config
 from helpers.rng import SeededRng
 from pki import pki
 
 TEST_PKI = pki("ed25519")
+TEST_PKI_ECDSA = pki("ecdsa-p256")
 NOW = TEST_PKI.leaf.certificate.not_valid_before_utc.timestamp() + 7200
 
 
@@ -58,3 +59,42 @@ def test_any_reads_of_the_client_hello_give_the_same_answer(cuts: list[int],
                                                             seed: str) -> None:
     hello = _client_hello(seed)
     assert _answer([bytearray(r) for r in cut_into_reads(hello, cuts)]) == _answer([hello])
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    def record(self, sent: bool, data: bytes) -> None:
+        if not sent:
+            self.received.append(bytes(data))
+
+    def secret(self, name: str, value: bytes) -> None:
+        pass
+
+
+def test_a_recorded_server_records_the_record_read_whole() -> None:
+    # glasstls explain: the recording record layer reads every record through
+    # next_record, which records it; a lone ClientHello is no exception.
+    hello = _client_hello()
+    recorder = _Recorder()
+    server = ServerConnection(server_config(TEST_PKI, rng=SeededRng("s"), clock=lambda: NOW,
+                                            recorder=lambda side, number: recorder))
+    server.receive_data(hello)
+    assert recorder.received == [hello]
+    assert server.data_to_send() == _answer([hello])[0]
+
+
+def test_a_recorded_server_records_a_lone_close_notify() -> None:
+    # The other read taken alone (RecordLayer.open_alone, with a sink): recorded too.
+    recorder = _Recorder()
+    pair = connect(client_config(TEST_PKI_ECDSA),
+                   server_config(TEST_PKI_ECDSA, recorder=lambda side, number: recorder))
+    assert pair.complete
+    collecting(pair.server.connection)
+    pair.client.connection.close()
+    close_notify = pair.client.connection.data_to_send()
+    assert len(close_notify) == 5 + 2 + 1 + 16
+    recorder.received.clear()
+    pair.server.connection.receive_data(close_notify)
+    assert recorder.received == [close_notify]
