@@ -604,6 +604,20 @@ class _Connection:
             if not in_a_row:
                 in_a_row.clear()  # gives back the table the pops left behind
         buffer = core.handshake_in
+        if not buffer and len(payload) >= 4:
+            (header,) = _unpack_message_header(payload, 0)
+            length = header & 0xFFFFFF
+            if length + 4 == len(payload):
+                # The usual record of a handshake's reader (a ClientHello, a Finished):
+                # one whole message and nothing else, handled as it is, with the
+                # loop's checks of its header; the loop below takes any other.
+                parser = self._state.expects.get(header >> 24)
+                if parser is None or length > MAX_MESSAGE.get(header >> 24,
+                                                              MAX_HANDSHAKE_MESSAGE):
+                    parser = _expected(self._state, core, header >> 24, length)
+                core.handshake_fragments = 1
+                self._handshake_message(payload, parser)
+                return
         # Does the first message in this record begin in it?
         begins_here = not buffer
         if buffer:
