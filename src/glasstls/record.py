@@ -52,6 +52,7 @@ _LAST_SEQUENCE = 2**64 - 1
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
 _APPLICATION_DATA_3 = _APPLICATION_DATA << 8 | 3  # application_data, version 3.x
+_HANDSHAKE_3 = _HANDSHAKE << 8 | 3  # handshake, version 3.x
 # The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
 # and the tag), packed once: most records of a bulk transfer are full.
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
@@ -713,9 +714,8 @@ class RecordLayer:
         if (self.read_protection.encrypted or len(data) <= _HEADER
                 or self._position < len(self._pending) or self._following):
             return None
-        content_type, major, length = _unpack_header(data, 0)
-        if (content_type != _HANDSHAKE or major != 3 or length != len(data) - _HEADER
-                or length > MAX_PLAINTEXT):
+        kind, length = _unpack_kind_length(data, 0)
+        if kind != _HANDSHAKE_3 or length != len(data) - _HEADER or length > MAX_PLAINTEXT:
             return None
         # A copy of a view (data may be a transport's buffer, filled again later);
         # of bytes, a slice.
