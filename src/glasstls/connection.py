@@ -240,9 +240,10 @@ class _Connection:
                         first = None
                     else:
                         first = received
-                else:
+                elif (first := record.plain_alone(data)) is None:
+                    # (A read of one unprotected handshake record, a ClientHello most
+                    # often, is taken whole; the loop below handles it first.)
                     record.feed(data)
-                    first = None
             elif (self._target is not None and len(data) != _ALERT_RECORD
                     and self._state.plain_application_data and not core.handshake_in
                     and not core.tracing and not self._peer_closed):
@@ -275,11 +276,10 @@ class _Connection:
                 if first[0] == _ALERT:  # nothing before it or after it for the loop
                     self._alert(first[1])
                     return core.take_events()
-            else:
+            elif (first := record.plain_alone(data)) is None:  # as above
                 record.feed(data)
-                first = None
             while not self._peer_closed:
-                if first is not None:  # the record the bulk path stopped at
+                if first is not None:  # the record read before the loop
                     received, first = first, None
                 elif (self._state.plain_application_data and not core.handshake_in
                         and not core.tracing):
@@ -604,6 +604,20 @@ class _Connection:
             if not in_a_row:
                 in_a_row.clear()  # gives back the table the pops left behind
         buffer = core.handshake_in
+        if not buffer and len(payload) >= 4:
+            (header,) = _unpack_message_header(payload, 0)
+            length = header & 0xFFFFFF
+            if length + 4 == len(payload):
+                # The usual record of a handshake's reader (a ClientHello, a Finished):
+                # one whole message and nothing else, handled as it is, with the
+                # loop's checks of its header; the loop below takes any other.
+                parser = self._state.expects.get(header >> 24)
+                if parser is None or length > MAX_MESSAGE.get(header >> 24,
+                                                              MAX_HANDSHAKE_MESSAGE):
+                    parser = _expected(self._state, core, header >> 24, length)
+                core.handshake_fragments = 1
+                self._handshake_message(payload, parser)
+                return
         # Does the first message in this record begin in it?
         begins_here = not buffer
         if buffer:

@@ -26,6 +26,7 @@ from .errors import (
 )
 
 _APPLICATION_DATA = 23
+_HANDSHAKE = 22
 _HEADER = 5
 # A record header in one call: written from (type, version, length); read as its
 # content type, major version byte and length.
@@ -51,6 +52,7 @@ _LAST_SEQUENCE = 2**64 - 1
 
 _TYPE_BYTES = [bytes([t]) for t in range(256)]
 _APPLICATION_DATA_3 = _APPLICATION_DATA << 8 | 3  # application_data, version 3.x
+_HANDSHAKE_3 = _HANDSHAKE << 8 | 3  # handshake, version 3.x
 # The header of every full-size TLS 1.3 record (2^14 bytes of content, the type byte
 # and the tag), packed once: most records of a bulk transfer are full.
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
@@ -701,6 +703,23 @@ class RecordLayer:
         if record is None:
             self.compact()
         return record
+
+    def plain_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
+        """A read that is exactly one whole unprotected handshake record, with nothing
+        buffered before it (a ClientHello, the read a server begins with): the record,
+        as ``feed`` + ``next_record`` give it, after the checks next_record makes of
+        such a record (content type, version 3.x, a length within 2^14 and not zero);
+        None when the read is anything else, and then nothing of it is taken (the
+        caller goes the general way, which judges it)."""
+        if (self.read_protection.encrypted or len(data) <= _HEADER
+                or self._position < len(self._pending) or self._following):
+            return None
+        kind, length = _unpack_kind_length(data, 0)
+        if kind != _HANDSHAKE_3 or length != len(data) - _HEADER or length > MAX_PLAINTEXT:
+            return None
+        # A copy of a view (data may be a transport's buffer, filled again later);
+        # of bytes, a slice.
+        return _HANDSHAKE, bytes(data[_HEADER:])
 
     def open_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
         """A read that is exactly one whole protected TLS 1.3 record, with nothing
