@@ -67,7 +67,10 @@ _CLOSE_TIMEOUT = 1.0
 # a peer that does not read; past this many bytes the connection ends (issue 12 item
 # 15). Honest peers provoke a few dozen bytes of these between two reads.
 MAX_UNREAD_REPLIES = 2**16
-_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+# Plain ints: socket's MSG_* constants are IntFlag members, and ``|`` on one runs
+# enum's Python (~44 bytecodes for the peek's flags, once per server handshake).
+_DONTWAIT: int = int(getattr(socket, "MSG_DONTWAIT", 0))
+_MSG_PEEK: int = int(socket.MSG_PEEK)
 
 
 def _ready(fd: int, writing: bool, timeout: float) -> bool:
@@ -609,7 +612,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         """The size of the next record, from its header (looked at, not taken), and
         how many bytes the look saw; if what arrived is no TLS record, all of it, for
         the engine to say what it is."""
-        head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK | self._loop_flags)
+        head = socket.socket.recv(self, _PEEK, _MSG_PEEK | self._loop_flags)
         # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
         if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
             size = _HEADER + int.from_bytes(head[3:5], "big")
