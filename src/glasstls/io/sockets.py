@@ -591,6 +591,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         first = self._first_flight
         if first:  # all that the client sent, wherever its records end
             size = _FIRST_FLIGHT_READ
+        elif not wanted:  # (what the general case comes to, without its four calls)
+            size = boundary.to_complete
         else:
             limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
             size = max(boundary.to_complete,
