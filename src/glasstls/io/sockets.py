@@ -570,6 +570,32 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 self._queue(channel.outgoing())  # the answer, sent at the loop's top
             del data  # not held while waiting for the next read
 
+    def _loop_handshake(self) -> bool:
+        """serve()'s loop's step of the handshake: ``_handshake(None)`` for a socket
+        that never waits (``_loop_flags``, or non-blocking), but it returns False
+        instead of raising ``SSLWantReadError`` when the last read emptied the
+        kernel's queue, as every step but the last ends (True: done). The rest of
+        ``_handshake``'s work goes too: nothing waits in the engine at a step's
+        start (the server's engine writes only when given data, and each step
+        queues all it wrote), and the engine lock is taken once per step (no
+        other thread has the socket before its handler)."""
+        channel = self._connected_channel()
+        with self._engine_lock:
+            while True:
+                if self._out:
+                    try:
+                        self._push(None)
+                    except (BrokenPipeError, ConnectionResetError):
+                        if channel.failure is None:
+                            raise
+                if channel.check_handshake():
+                    return True
+                if self._drained:
+                    self._drained = False
+                    return False
+                channel.receive(self._raw_recv(None, 0))
+                self._queue(channel.outgoing())
+
     def _read(self, limit: int) -> bytes:
         channel = self._connected_channel()
         deadline = self._deadline()
