@@ -6,9 +6,11 @@ further (its first application data stays in the kernel for the handler)."""
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import ssl
+from typing import Any
 
 import pytest
 from io_helpers import client_config, server_config
@@ -75,3 +77,44 @@ def test_a_loop_step_raises_the_handshake_failure() -> None:
             select.select([tls], [], [], 10)
             with pytest.raises(ssl.SSLError):
                 tls._loop_handshake()
+
+
+def test_a_loop_step_sends_what_the_socket_takes_and_the_rest_at_the_next_step() -> None:
+    """A socket that takes 100 bytes a call and is full every other call: each
+    full socket is an SSLWantWriteError, and the flight arrives whole, in order."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, TLS13)
+        client = glasstls.ClientConnection(client_config(TLS13), server_name="localhost")
+        original = socket.socket.send
+        calls = [0]
+
+        def send(self: socket.socket, data: Any, flags: int = 0) -> int:
+            if self is not tls:
+                return original(self, data, flags)
+            calls[0] += 1
+            if calls[0] % 2:
+                raise BlockingIOError(errno.EAGAIN, "full")
+            return original(self, memoryview(data)[:100], flags)
+
+        with plain, tls:
+            plain.sendall(client.data_to_send())
+            select.select([tls], [], [], 10)
+            socket.socket.send = send  # type: ignore[method-assign]
+            try:
+                full = 0
+                while True:
+                    try:
+                        assert tls._loop_handshake() is False
+                        break
+                    except ssl.SSLWantWriteError:
+                        full += 1
+            finally:
+                socket.socket.send = original  # type: ignore[method-assign]
+            assert full > 2  # (a flight of several hundred bytes, 100 at a time)
+            while not (answer := client.data_to_send()):
+                client.receive_data(plain.recv(65536))
+            assert client.handshake_complete
+            plain.sendall(answer)
+            select.select([tls], [], [], 10)
+            assert tls._loop_handshake() is True

@@ -577,17 +577,26 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         kernel's queue, as every step but the last ends (True: done). The rest of
         ``_handshake``'s work goes too: nothing waits in the engine at a step's
         start (the server's engine writes only when given data, and each step
-        queues all it wrote), and the engine lock is taken once per step (no
-        other thread has the socket before its handler)."""
+        queues all it wrote), the engine lock is taken once per step and the send
+        lock not at all (no other thread has the socket before its handler)."""
         channel = self._connected_channel()
+        out = self._out
         with self._engine_lock:
             while True:
-                if self._out:
-                    try:
-                        self._push(None)
-                    except (BrokenPipeError, ConnectionResetError):
-                        if channel.failure is None:
-                            raise
+                try:
+                    while out:  # _push(None), for a socket that never waits
+                        chunk = out[0]
+                        try:
+                            sent = socket.socket.send(self, chunk, self._loop_flags)
+                        except BlockingIOError:
+                            raise want_write() from None
+                        if sent == len(chunk):
+                            out.popleft()
+                        else:
+                            out[0] = memoryview(chunk)[sent:]
+                except (BrokenPipeError, ConnectionResetError):
+                    if channel.failure is None:
+                        raise
                 if channel.check_handshake():
                     return True
                 if self._drained:
