@@ -52,6 +52,7 @@ class Tracer:
         self.counts: Counter[tuple[str, str]] = Counter()  # (thread kind, where)
         self.functions: Counter[tuple[str, str]] = Counter()  # (thread kind, function)
         self.names: dict[Any, tuple[str, str]] = {}
+        self.category: dict[str, str] = {}  # function -> where it lives
         self.lines: Counter[tuple[str, str, int]] = Counter()  # outside the engine
 
     def kind(self) -> str:
@@ -64,10 +65,21 @@ class Tracer:
             return self.global_
         frame.f_trace_opcodes = True
         code = frame.f_code
-        info = self.names.get(code)
+        generated = code.co_filename.startswith("<")
+        if generated:
+            # Code made by exec (dataclasses' __init__s, say) counts where its
+            # caller lives: the engine's value objects are the engine's work.
+            caller = frame.f_back.f_code if frame.f_back is not None else code
+            key: Any = (code, caller)
+        else:
+            key = code
+        info = self.names.get(key)
         if info is None:
-            info = self.names[code] = (where(code.co_filename),
-                                       f"{short(code.co_filename)}:{code.co_name}")
+            path = caller.co_filename if generated else code.co_filename
+            info = self.names[key] = (
+                where(path), f"{short(code.co_filename)}:{code.co_name}"
+                + (f" (from {short(path)})" if generated else ""))
+            self.category[info[1]] = info[0]
         kind = self.kind()
         counts, functions, lines = self.counts, self.functions, self.lines
         outside = info[0] != "engine"
@@ -144,10 +156,7 @@ def main() -> None:
     for kind in ("loop", "workers"):
         print(f"\n{kind}, outside the engine (bytecodes per connection):")
         outside = [(count, function) for (k, function), count in tracer.functions.items()
-                   if k == kind and not (function.split(":")[0].endswith(".py")
-                                         and "/" not in function.split(":")[0]
-                                         and False)
-                   and tracer.names and not _engine(function)]
+                   if k == kind and tracer.category[function] != "engine"]
         for count, function in sorted(outside, reverse=True)[:args.top]:
             print(f"{count / n:8.1f}  {function}")
         if args.lines:
@@ -156,16 +165,6 @@ def main() -> None:
                           in tracer.lines.items() if k == kind), reverse=True)
             for count, function, line in top[:args.lines]:
                 print(f"{count / n:8.1f}  {function}:{line}")
-
-
-def _engine(function: str) -> bool:
-    path = function.split(":")[0]
-    return ("/" in path and not path.startswith("io/")) or (
-        path.endswith(".py") and "/" not in path and path in _ENGINE_TOP)
-
-
-_ENGINE_TOP = {"record.py", "connection.py", "core.py", "events.py", "keyschedule.py",
-               "config.py", "session.py", "constants.py", "alerts.py", "errors.py"}
 
 
 if __name__ == "__main__":

@@ -676,19 +676,22 @@ class _Loop:
         try:
             # As do_handshake() would, without its options: the loop's sockets never
             # wait (no timeout, no deadline).
-            sock._handshake(None)
-        except ssl.SSLWantReadError:
-            self._wait_for(handshake, selectors.EVENT_READ)
+            done = sock._loop_handshake()
+        except ssl.SSLWantReadError:  # a read found nothing after all
+            done = False
         except ssl.SSLWantWriteError:
             self._wait_for(handshake, selectors.EVENT_WRITE)
+            return False
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
             self._end(handshake, error)
+            return False
         except Exception as error:  # a bug: that connection ends, the server goes on
             logger.exception("TLS handshake with %s failed", handshake.address)
             self._end(handshake, error, logged=True)
-        else:
-            return True
-        return False
+            return False
+        if not done:
+            self._wait_for(handshake, selectors.EVENT_READ)
+        return done
 
     def _wait_for(self, handshake: _Handshake, events: int) -> None:
         if handshake.events == events or handshake.sock is None:

@@ -67,7 +67,10 @@ _CLOSE_TIMEOUT = 1.0
 # a peer that does not read; past this many bytes the connection ends (issue 12 item
 # 15). Honest peers provoke a few dozen bytes of these between two reads.
 MAX_UNREAD_REPLIES = 2**16
-_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+# Plain ints: socket's MSG_* constants are IntFlag members, and ``|`` on one runs
+# enum's Python (~44 bytecodes for the peek's flags, once per server handshake).
+_DONTWAIT: int = int(getattr(socket, "MSG_DONTWAIT", 0))
+_MSG_PEEK: int = int(socket.MSG_PEEK)
 
 
 def _ready(fd: int, writing: bool, timeout: float) -> bool:
@@ -567,6 +570,41 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 self._queue(channel.outgoing())  # the answer, sent at the loop's top
             del data  # not held while waiting for the next read
 
+    def _loop_handshake(self) -> bool:
+        """serve()'s loop's step of the handshake: ``_handshake(None)`` for a socket
+        that never waits (``_loop_flags``, or non-blocking), but it returns False
+        instead of raising ``SSLWantReadError`` when the last read emptied the
+        kernel's queue, as every step but the last ends (True: done). The rest of
+        ``_handshake``'s work goes too: nothing waits in the engine at a step's
+        start (the server's engine writes only when given data, and each step
+        queues all it wrote), the engine lock is taken once per step and the send
+        lock not at all (no other thread has the socket before its handler)."""
+        channel = self._connected_channel()
+        out = self._out
+        with self._engine_lock:
+            while True:
+                try:
+                    while out:  # _push(None), for a socket that never waits
+                        chunk = out[0]
+                        try:
+                            sent = socket.socket.send(self, chunk, self._loop_flags)
+                        except BlockingIOError:
+                            raise want_write() from None
+                        if sent == len(chunk):
+                            out.popleft()
+                        else:
+                            out[0] = memoryview(chunk)[sent:]
+                except (BrokenPipeError, ConnectionResetError):
+                    if channel.failure is None:
+                        raise
+                if channel.check_handshake():
+                    return True
+                if self._drained:
+                    self._drained = False
+                    return False
+                channel.receive(self._raw_recv(None, 0))
+                self._queue(channel.outgoing())
+
     def _read(self, limit: int) -> bytes:
         channel = self._connected_channel()
         deadline = self._deadline()
@@ -588,6 +626,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         first = self._first_flight
         if first:  # all that the client sent, wherever its records end
             size = _FIRST_FLIGHT_READ
+        elif not wanted:  # (what the general case comes to, without its four calls)
+            size = boundary.to_complete
         else:
             limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
             size = max(boundary.to_complete,
@@ -609,7 +649,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         """The size of the next record, from its header (looked at, not taken), and
         how many bytes the look saw; if what arrived is no TLS record, all of it, for
         the engine to say what it is."""
-        head = socket.socket.recv(self, _PEEK, socket.MSG_PEEK | self._loop_flags)
+        head = socket.socket.recv(self, _PEEK, _MSG_PEEK | self._loop_flags)
         # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
         if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
             size = _HEADER + int.from_bytes(head[3:5], "big")

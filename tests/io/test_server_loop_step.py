@@ -1,0 +1,120 @@
+"""One step of serve()'s loop on a handshake (``TLSSocket._loop_handshake``): it
+answers what the socket holds and says whether the handshake is done, returning
+False (not raising) when it waits for the client, with the same reads as
+``do_handshake()``: the ClientHello in one read, the client's last flight and no
+further (its first application data stays in the kernel for the handler)."""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import ssl
+from typing import Any
+
+import pytest
+from io_helpers import client_config, server_config
+from test_handshake_reads import recorded_recvs
+
+import glasstls
+from glasstls import TLSSocket
+from glasstls.constants import TLS12, TLS13
+from glasstls.io.channel import TLSChannel
+
+
+def accepted_server(listener: socket.socket, version: int) -> TLSSocket:
+    fd, _ = listener._accept()  # type: ignore[attr-defined]
+    config = server_config(version)
+    return TLSSocket._accepted(fd, listener.family, listener.proto,
+                               lambda: TLSChannel.server(config))
+
+
+@pytest.mark.parametrize("version", [TLS13, TLS12], ids=["TLS1.3", "TLS1.2"])
+def test_a_loop_step_returns_false_while_waiting_and_true_once_done(version: int) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, version)
+        client = glasstls.ClientConnection(client_config(version), server_name="localhost")
+        with plain, tls, recorded_recvs(tls) as calls:
+            with pytest.raises(ssl.SSLWantReadError):  # nothing came yet
+                tls._loop_handshake()
+            hello = client.data_to_send()
+            plain.sendall(hello)
+            select.select([tls], [], [], 10)
+            calls.clear()
+            assert tls._loop_handshake() is False
+            assert [(flags, count) for _, flags, count in calls] == [
+                (socket.MSG_DONTWAIT, len(hello))]
+            # The server's flight was sent: the client answers it (TLS 1.3: its CCS,
+            # Finished and first request at once; TLS 1.2: its key exchange, CCS and
+            # Finished, and the request once the server's Finished came).
+            while not (answer := client.data_to_send()):
+                client.receive_data(plain.recv(65536))
+            if client.handshake_complete:
+                client.send(b"first request")
+                answer += client.data_to_send()
+            plain.sendall(answer)
+            select.select([tls], [], [], 10)
+            assert tls._loop_handshake() is True
+            assert tls.version() is not None
+            while not client.handshake_complete:
+                client.receive_data(plain.recv(65536))
+                if client.handshake_complete:
+                    client.send(b"first request")
+                    plain.sendall(client.data_to_send())
+            readable, _, _ = select.select([tls], [], [], 5)
+            assert readable == [tls], "the data was read past, where select() cannot see it"
+            tls._leave_loop(None)
+            assert tls.recv(100) == b"first request"
+
+
+def test_a_loop_step_raises_the_handshake_failure() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, TLS13)
+        with plain, tls:
+            plain.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            select.select([tls], [], [], 10)
+            with pytest.raises(ssl.SSLError):
+                tls._loop_handshake()
+
+
+def test_a_loop_step_sends_what_the_socket_takes_and_the_rest_at_the_next_step() -> None:
+    """A socket that takes 100 bytes a call and is full every other call: each
+    full socket is an SSLWantWriteError, and the flight arrives whole, in order."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, TLS13)
+        client = glasstls.ClientConnection(client_config(TLS13), server_name="localhost")
+        original = socket.socket.send
+        calls = [0]
+
+        def send(self: socket.socket, data: Any, flags: int = 0) -> int:
+            if self is not tls:
+                return original(self, data, flags)
+            calls[0] += 1
+            if calls[0] % 2:
+                raise BlockingIOError(errno.EAGAIN, "full")
+            return original(self, memoryview(data)[:100], flags)
+
+        with plain, tls:
+            plain.sendall(client.data_to_send())
+            select.select([tls], [], [], 10)
+            socket.socket.send = send  # type: ignore[method-assign]
+            try:
+                full = 0
+                while True:
+                    try:
+                        assert tls._loop_handshake() is False
+                        break
+                    except ssl.SSLWantWriteError:
+                        full += 1
+            finally:
+                socket.socket.send = original  # type: ignore[method-assign]
+            assert full > 2  # (a flight of several hundred bytes, 100 at a time)
+            while not (answer := client.data_to_send()):
+                client.receive_data(plain.recv(65536))
+            assert client.handshake_complete
+            plain.sendall(answer)
+            select.select([tls], [], [], 10)
+            assert tls._loop_handshake() is True
