@@ -580,20 +580,10 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         queues all it wrote), the engine lock is taken once per step and the send
         lock not at all (no other thread has the socket before its handler)."""
         channel = self._connected_channel()
-        out = self._out
         with self._engine_lock:
             while True:
                 try:
-                    while out:  # _push(None), for a socket that never waits
-                        chunk = out[0]
-                        try:
-                            sent = socket.socket.send(self, chunk, self._loop_flags)
-                        except BlockingIOError:
-                            raise want_write() from None
-                        if sent == len(chunk):
-                            out.popleft()
-                        else:
-                            out[0] = memoryview(chunk)[sent:]
+                    self._send_queued(self._loop_flags, 0.0, None)  # never waits
                 except (BrokenPipeError, ConnectionResetError):
                     if channel.failure is None:
                         raise
@@ -719,27 +709,32 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
 
     def _push(self, deadline: float | None) -> None:
         """Send all queued ciphertext (waiting per the socket's timeout)."""
+        while self._out:
+            with self._send_lock:
+                self._send_queued(self._loop_flags, self.gettimeout(), deadline)
+
+    def _send_queued(self, flags: int, timeout: float | None,
+                     deadline: float | None) -> None:
+        """The queue's sends, by a thread that may send (under the send lock, or
+        the loop's, which alone has the socket); where the socket is full and
+        may not wait (``flags``, or a zero timeout), ``want_write()``."""
         out = self._out
         while out:
-            with self._send_lock:
-                timeout = self.gettimeout()
-                flags = self._loop_flags
-                while out:
-                    chunk = out[0]
-                    if timeout is None and not flags:
-                        socket.socket.sendall(self, chunk)
-                        out.popleft()
-                        continue
-                    if timeout:
-                        self._wait(True, deadline)
-                    try:
-                        sent = socket.socket.send(self, chunk, flags)
-                    except BlockingIOError:
-                        raise want_write() from None
-                    if sent == len(chunk):
-                        out.popleft()
-                    else:
-                        out[0] = memoryview(chunk)[sent:]
+            chunk = out[0]
+            if timeout is None and not flags:
+                socket.socket.sendall(self, chunk)
+                out.popleft()
+                continue
+            if timeout:
+                self._wait(True, deadline)
+            try:
+                sent = socket.socket.send(self, chunk, flags)
+            except BlockingIOError:
+                raise want_write() from None
+            if sent == len(chunk):
+                out.popleft()
+            else:
+                out[0] = memoryview(chunk)[sent:]
 
     def _push_without_waiting(self) -> None:
         """Send what is queued as far as the socket takes it at once; nothing while
