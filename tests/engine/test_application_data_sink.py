@@ -12,6 +12,7 @@ import pytest
 from glasstls import AlertDescription, TLSError
 from glasstls.events import ApplicationData, KeyUpdated
 from helpers.pump import (
+    KeptRecords,
     Pair,
     client_config,
     collecting,
@@ -132,26 +133,17 @@ def test_records_split_across_reads_are_collected_whole_and_in_order() -> None:
 
 
 def test_a_recorded_connection_collects_and_records_each_record() -> None:
-    received: list[bytes] = []
-
-    class Recorder:
-        def record(self, sent: bool, data: bytes) -> None:
-            if not sent:
-                received.append(bytes(data))
-
-        def secret(self, name: str, value: bytes) -> None:
-            pass
-
+    kept = KeptRecords()
     pair = connect(client_config(TEST_PKI),
-                   server_config(TEST_PKI, recorder=lambda side, number: Recorder()))
+                   server_config(TEST_PKI, recorder=lambda side, number: kept))
     server = pair.server.connection
     sink = collecting(server)
-    received.clear()
+    kept.received.clear()
     pair.client.connection.send(b"z" * 40000)
     wire = pair.client.connection.data_to_send()
     server.receive_data(wire)
     assert b"".join(sink) == b"z" * 40000
-    assert received == split_records(wire)
+    assert kept.received == split_records(wire)
 
 
 def test_received_application_data_events_are_ordinary_frozen_events() -> None:

@@ -13,7 +13,14 @@ from hypothesis import given, settings, strategies as st
 
 from glasstls import ClientConnection, ServerConnection
 from glasstls.constants import NamedGroup
-from helpers.pump import client_config, collecting, connect, cut_into_reads, server_config
+from helpers.pump import (
+    KeptRecords,
+    client_config,
+    collecting,
+    connect,
+    cut_into_reads,
+    server_config,
+)
 from helpers.rng import SeededRng
 from pki import pki
 
@@ -61,23 +68,11 @@ def test_any_reads_of_the_client_hello_give_the_same_answer(cuts: list[int],
     assert _answer([bytearray(r) for r in cut_into_reads(hello, cuts)]) == _answer([hello])
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    def record(self, sent: bool, data: bytes) -> None:
-        if not sent:
-            self.received.append(bytes(data))
-
-    def secret(self, name: str, value: bytes) -> None:
-        pass
-
-
 def test_a_recorded_server_records_the_record_read_whole() -> None:
     # glasstls explain: the recording record layer reads every record through
     # next_record, which records it; a lone ClientHello is no exception.
     hello = _client_hello()
-    recorder = _Recorder()
+    recorder = KeptRecords()
     server = ServerConnection(server_config(TEST_PKI, rng=SeededRng("s"), clock=lambda: NOW,
                                             recorder=lambda side, number: recorder))
     server.receive_data(hello)
@@ -87,7 +82,7 @@ def test_a_recorded_server_records_the_record_read_whole() -> None:
 
 def test_a_recorded_server_records_a_lone_close_notify() -> None:
     # The other read taken alone (RecordLayer.open_alone, with a sink): recorded too.
-    recorder = _Recorder()
+    recorder = KeptRecords()
     pair = connect(client_config(TEST_PKI_ECDSA),
                    server_config(TEST_PKI_ECDSA, recorder=lambda side, number: recorder))
     assert pair.complete

@@ -10,7 +10,15 @@ import pytest
 
 from glasstls import AlertDescription, TLSError
 from glasstls.events import AlertReceived, ApplicationData, ConnectionClosed
-from helpers.pump import Pair, client_config, collecting, connect, engine_of, server_config
+from helpers.pump import (
+    KeptRecords,
+    Pair,
+    client_config,
+    collecting,
+    connect,
+    engine_of,
+    server_config,
+)
 from pki import pki
 
 TEST_PKI = pki("ecdsa-p256")
@@ -147,25 +155,11 @@ def test_close_notify_alone_with_a_sink_then_cleartext() -> None:
     assert server.take_unprocessed_data() == b"plain"
 
 
-class _Recorder:
-    """A connection recorder keeping the records received."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    def record(self, sent: bool, data: bytes) -> None:
-        if not sent:
-            self.received.append(bytes(data))
-
-    def secret(self, name: str, value: bytes) -> None:
-        pass
-
-
 def test_a_recorded_connection_records_a_lone_close_notify() -> None:
     # glasstls explain: the recording record layer records each record in
     # next_record; a lone close_notify read with a sink (the io transports') is not
     # taken alone past it.
-    recorder = _Recorder()
+    recorder = KeptRecords()
     pair = connect(client_config(TEST_PKI),
                    server_config(TEST_PKI, recorder=lambda side, number: recorder))
     assert pair.complete

@@ -14,6 +14,7 @@ from glasstls.events import HandshakeComplete
 from helpers.pump import (
     CLIENT_TO_SERVER,
     SERVER_TO_CLIENT,
+    KeptRecords,
     KeyLog,
     Pair,
     client_config,
@@ -363,23 +364,14 @@ def test_buffers_to_send_hand_over_what_data_to_send_would_without_joining() -> 
 
 
 def test_a_recorded_connection_records_each_record_of_a_large_send() -> None:
-    recorded: list[bytes] = []
-
-    class Recorder:
-        def record(self, sent: bool, data: bytes) -> None:
-            if sent:
-                recorded.append(data)
-
-        def secret(self, name: str, value: bytes) -> None:
-            pass
-
-    pair = connect(client_config(TEST_PKI, recorder=lambda side, number: Recorder()),
+    kept = KeptRecords()
+    pair = connect(client_config(TEST_PKI, recorder=lambda side, number: kept),
                    server_config(TEST_PKI))
-    recorded.clear()
+    kept.sent.clear()
     pair.client.connection.send(bytes(40_000))
     wire = pair.client.connection.data_to_send()
-    assert [len(r) for r in recorded] == [5 + 16384 + 17] * 2 + [5 + 7232 + 17]
-    assert b"".join(recorded) == wire
+    assert [len(r) for r in kept.sent] == [5 + 16384 + 17] * 2 + [5 + 7232 + 17]
+    assert b"".join(kept.sent) == wire
 
 
 def test_empty_send_sends_nothing() -> None:

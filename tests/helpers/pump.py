@@ -163,6 +163,21 @@ def collecting(connection: ClientConnection | ServerConnection) -> deque[bytes |
     return sink
 
 
+class KeptRecords:
+    """A connection recorder (``recorder=lambda side, number: kept``, glasstls
+    explain's interface) that keeps copies of the records it is given, by way."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.received: list[bytes] = []
+
+    def record(self, sent: bool, data: bytes) -> None:
+        (self.sent if sent else self.received).append(bytes(data))
+
+    def secret(self, name: str, value: bytes) -> None:
+        pass
+
+
 def sealed_records(connection: ClientConnection | ServerConnection, payloads: list[bytes]
                    ) -> bytes:
     """Application data records sealed by ``connection``'s record layer directly, one
