@@ -16,8 +16,6 @@ from glasstls.constants import NamedGroup
 from helpers.pump import (
     KeptRecords,
     client_config,
-    collecting,
-    connect,
     cut_into_reads,
     server_config,
 )
@@ -25,7 +23,6 @@ from helpers.rng import SeededRng
 from pki import pki
 
 TEST_PKI = pki("ed25519")
-TEST_PKI_ECDSA = pki("ecdsa-p256")
 NOW = TEST_PKI.leaf.certificate.not_valid_before_utc.timestamp() + 7200
 
 
@@ -78,18 +75,3 @@ def test_a_recorded_server_records_the_record_read_whole() -> None:
     server.receive_data(hello)
     assert recorder.received == [hello]
     assert server.data_to_send() == _answer([hello])[0]
-
-
-def test_a_recorded_server_records_a_lone_close_notify() -> None:
-    # The other read taken alone (RecordLayer.open_alone, with a sink): recorded too.
-    recorder = KeptRecords()
-    pair = connect(client_config(TEST_PKI_ECDSA),
-                   server_config(TEST_PKI_ECDSA, recorder=lambda side, number: recorder))
-    assert pair.complete
-    collecting(pair.server.connection)
-    pair.client.connection.close()
-    close_notify = pair.client.connection.data_to_send()
-    assert len(close_notify) == 5 + 2 + 1 + 16
-    recorder.received.clear()
-    pair.server.connection.receive_data(close_notify)
-    assert recorder.received == [close_notify]
