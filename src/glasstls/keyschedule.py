@@ -58,13 +58,17 @@ TRAFFIC_INPUTS = {suite_id: tuple(prefix + b"\x01" for prefix in prefixes)
                   for suite_id, prefixes in TRAFFIC_PREFIXES.items()}
 
 
-def _traffic_row(suite: Suite) -> tuple[Callable[[bytes], HASH], int, bytes, bytes, bytes]:
+_TrafficRow = tuple[Callable[[bytes], "HASH"], int, int, bytes, bytes, bytes]
+
+
+def _traffic_row(suite: Suite) -> _TrafficRow:
     new, block = HASHES[suite.hash_name]
     key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
-    return new, block, key_input, iv_input, finished_input
+    return new, block, suite.key_len, key_input, iv_input, finished_input
 
 
-# ...with the suite's hash and its block size, in one row for ``_traffic``.
+# ...with the suite's hash, its block size and key length, in one row for
+# ``_traffic``, looked up once per stage for its two traffic secrets.
 _TRAFFIC = {suite.id: _traffic_row(suite) for suite in TLS13_SUITES}
 
 
@@ -262,8 +266,9 @@ class KeySchedule:
         and the keys they give."""
         client, server = self._secret_pair(b"c hs traffic", b"s hs traffic", hello_hash)
         suite = self.suite
-        return StageKeys(suite, self.secret, _traffic(suite, client, finished=True),
-                         _traffic(suite, server, finished=True))
+        row = _TRAFFIC[suite.id]
+        return StageKeys(suite, self.secret, _traffic(row, client, True),
+                         _traffic(row, server, True))
 
     # -- master secret -----------------------------------------------------------
 
@@ -280,8 +285,10 @@ class KeySchedule:
         their keys, and the exporter master secret."""
         client, server = self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
         suite = self.suite
-        return ApplicationKeys(suite, self.secret, _traffic(suite, client),
-                               _traffic(suite, server), self.exporter_master_secret(finished_hash))
+        row = _TRAFFIC[suite.id]
+        return ApplicationKeys(suite, self.secret, _traffic(row, client, False),
+                               _traffic(row, server, False),
+                               Tls13Exporter(suite, self.secret, finished_hash))
 
     def exporter_master_secret(self, finished_hash: bytes) -> Tls13Exporter:
         return Tls13Exporter(self.suite, self.secret, finished_hash)
@@ -375,11 +382,12 @@ class Tls13Exporter:
         return exporter(self._suite, self.value, label, context or b"", length)
 
 
-def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
+def _traffic(row: _TrafficRow, secret: bytes, finished: bool) -> TrafficKeys:
     """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
-    HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
-    new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
+    HkdfLabel || 0x01) with the whole input a constant of the suite (its ``_TRAFFIC``
+    row), cut."""
+    new, block, key_len, key_input, iv_input, finished_input = row
     # The secret's two HMAC states (one hash long, shorter than a block): copied for
     # the key and the IV; the finished_key, the last HMAC, has them to itself.
     padded = secret.ljust(block, b"\x00")
@@ -387,11 +395,11 @@ def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys
     if not finished:
         # The IV's HMAC is the last: it takes the states (two copies fewer).
         key, iv = hmac_pair_last(ipad, opad, key_input, iv_input)
-        return TrafficKeys(secret, key[:suite.key_len], iv[:12])
+        return TrafficKeys(secret, key[:key_len], iv[:12])
     key, iv = hmac_pair(ipad, opad, key_input, iv_input)
     ipad.update(finished_input)
     opad.update(ipad.digest())
-    return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
+    return TrafficKeys(secret, key[:key_len], iv[:12], opad.digest())
 
 
 def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
