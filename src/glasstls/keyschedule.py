@@ -22,6 +22,7 @@ from .crypto.hkdf import (
     extract,
     hkdf_label_prefix,
     hmac_digest,
+    hmac_once,
     hmac_pads,
     hmac_pair,
     hmac_pair_last,
@@ -137,7 +138,7 @@ class EarlySecrets:
         padded = secret.ljust(block, b"\x00")
         binder_key, self.derived = hmac_pair_last(
             new(padded.translate(IPAD)), new(padded.translate(OPAD)), binder_input, derived_input)
-        self.binder_finished_key = hmac_digest(hash_name, binder_key, _FINISHED_INPUTS[hash_name])
+        self.binder_finished_key = hmac_once(new, block, binder_key, _FINISHED_INPUTS[hash_name])
 
     def made_from(self, hash_name: str, psk: bytes) -> bool:
         return psk is self.psk and hash_name == self.hash_name
@@ -218,7 +219,8 @@ class KeySchedule:
                 inner.update(_DERIVED_INPUTS[self._hash])
                 outer.update(inner.digest())
                 derived = outer.digest()
-            secret = hmac_digest(self._hash, derived, input_key_material)  # a salt used once
+            # A salt used once, one hash long.
+            secret = hmac_once(self._new, self._block, derived, input_key_material)
         self.secret = secret
         self._salt = self._early = None
         # Each stage entered derives its two traffic secrets at least: its states at once.
