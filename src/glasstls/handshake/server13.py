@@ -234,10 +234,13 @@ def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
     mutual = _in_common(config.groups, client_groups, config.server_preference)
     if not mutual:
         raise HandshakeFailure("no key exchange group in common")
-    by_group = {entry.group: entry for entry in shares}
+    # The shares searched for each group rather than put in a dict by group: a client
+    # sends one or two (at most MAX_KEY_SHARES, no two for one group: the reader
+    # refuses that), the server likes a few groups.
     for group in mutual:
-        if group in by_group:
-            return group, by_group[group]
+        for entry in shares:
+            if entry.group == group:
+                return group, entry
     return mutual[0], None
 
 
@@ -537,7 +540,7 @@ class ExpectFinished(_ServerState):
 
     def __init__(self, flight: Flight13, chain: tuple[bytes, ...],
                  verified_chain: tuple[bytes, ...]) -> None:
-        super().__init__(flight)
+        self.flight = flight  # (_ServerState's __init__, written out: every handshake's)
         self.chain = chain  # the client's, when it sent one
         self.verified_chain = verified_chain
 
