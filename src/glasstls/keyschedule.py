@@ -388,20 +388,29 @@ def _traffic(row: _TrafficRow, secret: bytes, finished: bool) -> TrafficKeys:
     """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
     HkdfLabel || 0x01) with the whole input a constant of the suite (its ``_TRAFFIC``
-    row), cut."""
+    row), cut. The HMACs are written out (four traffic secrets a handshake, each
+    two or three of them): the secret's two states (one hash long, shorter than a
+    block) are copied for the key, and for the IV when a finished_key follows; the
+    last HMAC has them to itself."""
     new, block, key_len, key_input, iv_input, finished_input = row
-    # The secret's two HMAC states (one hash long, shorter than a block): copied for
-    # the key and the IV; the finished_key, the last HMAC, has them to itself.
     padded = secret.ljust(block, b"\x00")
     ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
+    inner = ipad.copy()
+    inner.update(key_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
+    key = outer.digest()[:key_len]
     if not finished:
-        # The IV's HMAC is the last: it takes the states (two copies fewer).
-        key, iv = hmac_pair_last(ipad, opad, key_input, iv_input)
-        return TrafficKeys(secret, key[:key_len], iv[:12])
-    key, iv = hmac_pair(ipad, opad, key_input, iv_input)
+        ipad.update(iv_input)
+        opad.update(ipad.digest())
+        return TrafficKeys(secret, key, opad.digest()[:12])
+    inner = ipad.copy()
+    inner.update(iv_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
     ipad.update(finished_input)
     opad.update(ipad.digest())
-    return TrafficKeys(secret, key[:key_len], iv[:12], opad.digest())
+    return TrafficKeys(secret, key, outer.digest()[:12], opad.digest())
 
 
 def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
