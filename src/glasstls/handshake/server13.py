@@ -348,11 +348,11 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     tracing = engine.tracing
     logging = tracing or config.keylog is not None
     shared_secret: bytes | None = None
-    share: KeyShareEntry | None = None
+    share: tuple[int, bytes] | None = None  # the ServerHello's key share, as its bytes
     if entry is not None:
         group = GROUPS[entry.group]
         server_share, shared_secret = group.respond(entry.key_exchange, config.rng)
-        share = KeyShareEntry(entry.group, server_share)
+        share = entry.group, server_share
     # The hash through the ClientHello, which a client early traffic secret covers:
     # taken before the ServerHello is added when 0-RTT may be accepted (a PSK, and
     # early_data offered), so that the transcript keeps no copy of its state after
