@@ -447,8 +447,9 @@ def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) 
 
 def handshake_verify_data(suite: Suite, keys: TrafficKeys, transcript_hash: bytes) -> bytes:
     """``finished_verify_data`` for a handshake traffic secret, whose finished_key
-    ``handshake_keys`` derived already."""
-    return hmac_digest(suite.hash_name, keys.finished_key, transcript_hash)
+    ``handshake_keys`` derived already (one hash long: ``hmac_once``)."""
+    new, block = HASHES[suite.hash_name]
+    return hmac_once(new, block, keys.finished_key, transcript_hash)
 
 
 def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context: bytes,
