@@ -22,6 +22,7 @@ from .crypto.hkdf import (
     extract,
     hkdf_label_prefix,
     hmac_digest,
+    hmac_once,
     hmac_pads,
     hmac_pair,
     hmac_pair_last,
@@ -58,13 +59,17 @@ TRAFFIC_INPUTS = {suite_id: tuple(prefix + b"\x01" for prefix in prefixes)
                   for suite_id, prefixes in TRAFFIC_PREFIXES.items()}
 
 
-def _traffic_row(suite: Suite) -> tuple[Callable[[bytes], HASH], int, bytes, bytes, bytes]:
+_TrafficRow = tuple[Callable[[bytes], "HASH"], int, int, bytes, bytes, bytes]
+
+
+def _traffic_row(suite: Suite) -> _TrafficRow:
     new, block = HASHES[suite.hash_name]
     key_input, iv_input, finished_input = TRAFFIC_INPUTS[suite.id]
-    return new, block, key_input, iv_input, finished_input
+    return new, block, suite.key_len, key_input, iv_input, finished_input
 
 
-# ...with the suite's hash and its block size, in one row for ``_traffic``.
+# ...with the suite's hash, its block size and key length, in one row for
+# ``_traffic``, looked up once per stage for its two traffic secrets.
 _TRAFFIC = {suite.id: _traffic_row(suite) for suite in TLS13_SUITES}
 
 
@@ -133,7 +138,7 @@ class EarlySecrets:
         padded = secret.ljust(block, b"\x00")
         binder_key, self.derived = hmac_pair_last(
             new(padded.translate(IPAD)), new(padded.translate(OPAD)), binder_input, derived_input)
-        self.binder_finished_key = hmac_digest(hash_name, binder_key, _FINISHED_INPUTS[hash_name])
+        self.binder_finished_key = hmac_once(new, block, binder_key, _FINISHED_INPUTS[hash_name])
 
     def made_from(self, hash_name: str, psk: bytes) -> bool:
         return psk is self.psk and hash_name == self.hash_name
@@ -214,7 +219,8 @@ class KeySchedule:
                 inner.update(_DERIVED_INPUTS[self._hash])
                 outer.update(inner.digest())
                 derived = outer.digest()
-            secret = hmac_digest(self._hash, derived, input_key_material)  # a salt used once
+            # A salt used once, one hash long.
+            secret = hmac_once(self._new, self._block, derived, input_key_material)
         self.secret = secret
         self._salt = self._early = None
         # Each stage entered derives its two traffic secrets at least: its states at once.
@@ -262,8 +268,9 @@ class KeySchedule:
         and the keys they give."""
         client, server = self._secret_pair(b"c hs traffic", b"s hs traffic", hello_hash)
         suite = self.suite
-        return StageKeys(suite, self.secret, _traffic(suite, client, finished=True),
-                         _traffic(suite, server, finished=True))
+        row = _TRAFFIC[suite.id]
+        return StageKeys(suite, self.secret, _traffic(row, client, True),
+                         _traffic(row, server, True))
 
     # -- master secret -----------------------------------------------------------
 
@@ -280,8 +287,10 @@ class KeySchedule:
         their keys, and the exporter master secret."""
         client, server = self._secret_pair(b"c ap traffic", b"s ap traffic", finished_hash)
         suite = self.suite
-        return ApplicationKeys(suite, self.secret, _traffic(suite, client),
-                               _traffic(suite, server), self.exporter_master_secret(finished_hash))
+        row = _TRAFFIC[suite.id]
+        return ApplicationKeys(suite, self.secret, _traffic(row, client, False),
+                               _traffic(row, server, False),
+                               Tls13Exporter(suite, self.secret, finished_hash))
 
     def exporter_master_secret(self, finished_hash: bytes) -> Tls13Exporter:
         return Tls13Exporter(self.suite, self.secret, finished_hash)
@@ -375,23 +384,33 @@ class Tls13Exporter:
         return exporter(self._suite, self.value, label, context or b"", length)
 
 
-def _traffic(suite: Suite, secret: bytes, finished: bool = False) -> TrafficKeys:
+def _traffic(row: _TrafficRow, secret: bytes, finished: bool) -> TrafficKeys:
     """RFC 8446 §7.3 and §4.4.4: a traffic secret's write key, IV and (at the
     handshake stage) finished_key, T(1) of HKDF-Expand-Label each: HMAC(secret,
-    HkdfLabel || 0x01) with the whole input a constant of the suite, cut."""
-    new, block, key_input, iv_input, finished_input = _TRAFFIC[suite.id]
-    # The secret's two HMAC states (one hash long, shorter than a block): copied for
-    # the key and the IV; the finished_key, the last HMAC, has them to itself.
+    HkdfLabel || 0x01) with the whole input a constant of the suite (its ``_TRAFFIC``
+    row), cut. The HMACs are written out (four traffic secrets a handshake, each
+    two or three of them): the secret's two states (one hash long, shorter than a
+    block) are copied for the key, and for the IV when a finished_key follows; the
+    last HMAC has them to itself."""
+    new, block, key_len, key_input, iv_input, finished_input = row
     padded = secret.ljust(block, b"\x00")
     ipad, opad = new(padded.translate(IPAD)), new(padded.translate(OPAD))
+    inner = ipad.copy()
+    inner.update(key_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
+    key = outer.digest()[:key_len]
     if not finished:
-        # The IV's HMAC is the last: it takes the states (two copies fewer).
-        key, iv = hmac_pair_last(ipad, opad, key_input, iv_input)
-        return TrafficKeys(secret, key[:suite.key_len], iv[:12])
-    key, iv = hmac_pair(ipad, opad, key_input, iv_input)
+        ipad.update(iv_input)
+        opad.update(ipad.digest())
+        return TrafficKeys(secret, key, opad.digest()[:12])
+    inner = ipad.copy()
+    inner.update(iv_input)
+    outer = opad.copy()
+    outer.update(inner.digest())
     ipad.update(finished_input)
     opad.update(ipad.digest())
-    return TrafficKeys(secret, key[:suite.key_len], iv[:12], opad.digest())
+    return TrafficKeys(secret, key, outer.digest()[:12], opad.digest())
 
 
 def _hmac(states: tuple[HASH, HASH], data: bytes) -> bytes:
@@ -428,8 +447,9 @@ def finished_verify_data(suite: Suite, base_key: bytes, transcript_hash: bytes) 
 
 def handshake_verify_data(suite: Suite, keys: TrafficKeys, transcript_hash: bytes) -> bytes:
     """``finished_verify_data`` for a handshake traffic secret, whose finished_key
-    ``handshake_keys`` derived already."""
-    return hmac_digest(suite.hash_name, keys.finished_key, transcript_hash)
+    ``handshake_keys`` derived already (one hash long: ``hmac_once``)."""
+    new, block = HASHES[suite.hash_name]
+    return hmac_once(new, block, keys.finished_key, transcript_hash)
 
 
 def exporter(suite: Suite, exporter_master_secret: bytes, label: bytes, context: bytes,

@@ -46,7 +46,8 @@ def _codec_bytes(message: Any) -> bytes:
 def test_server_hello_bytes_are_the_codecs(random: bytes, session_id: bytes, suite: int,
                                            share: KeyShareEntry | None,
                                            psk_index: int | None) -> None:
-    raw = flight13.server_hello(random, session_id, suite, share, psk_index)
+    raw = flight13.server_hello(random, session_id, suite,
+                                (share.group, share.key_exchange) if share else None, psk_index)
     parsed = ServerHello.parse(raw)
     extensions: list[Any] = [SupportedVersions((TLS13,), selected=True)]
     if share is not None:

@@ -321,6 +321,23 @@ def test_u16_vectors_of_every_length_around_the_kept_readers_are_the_codec_s(
     assert hello_block.read_client_hello(raw) is not None
 
 
+@pytest.mark.parametrize("ext_type", [X.supported_groups, X.signature_algorithms,
+                                      X.signature_algorithms_cert])
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+def test_u16_lists_at_and_past_their_caps_are_read_as_the_codec_reads_them(
+        ext_type: int, extra: int) -> None:
+    # _u16_list's byte limits (_U16_LIST_BYTES) are the codec's caps on the count of
+    # values, per type: at the cap the hello is read with offsets, one value past
+    # it the codec's refusal.
+    cap = ext.MAX_GROUPS if ext_type == X.supported_groups else ext.MAX_SIGNATURE_SCHEMES
+    values = b"".join((0x0A0A + i).to_bytes(2, "big") for i in range(cap + extra))
+    body = len(values).to_bytes(2, "big") + values
+    raw = _with_block(ext_type.to_bytes(2, "big") + len(body).to_bytes(2, "big") + body)
+    outcome = _agree(raw)
+    assert (outcome[0] == "parsed") is (extra <= 0)
+    assert (hello_block.read_client_hello(raw) is not None) is (extra <= 0)
+
+
 @pytest.mark.parametrize("left", [1, 2, 3])
 def test_an_extension_header_cut_short_at_the_block_s_end_is_the_codec_s_error(
         left: int) -> None:

@@ -12,12 +12,14 @@ from hypothesis import given, settings, strategies as st
 
 from glasstls.constants import CipherSuite
 from glasstls.crypto.hkdf import (
+    HASHES,
     HmacKey,
     expand,
     expand_label,
     extract,
     hkdf_label_prefix,
     hmac_digest,
+    hmac_once,
     hmac_pads,
     hmac_pair_last,
     label_prefix,
@@ -209,6 +211,19 @@ def test_one_shot_hmac_equals_the_stdlib_hmac_and_a_kept_key(hash_name: str, key
     expected = hmac.digest(key, data, hash_name)
     assert hmac_digest(hash_name, key, data) == expected
     assert HmacKey(hash_name, key).digest(data) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(hash_name=st.sampled_from(["sha256", "sha384"]), data=st.data(),
+       message=st.binary(max_size=300))
+def test_hmac_once_is_the_stdlib_hmac_for_keys_up_to_a_block(hash_name: str, data: st.DataObject,
+                                                            message: bytes) -> None:
+    # hmac_once (the key schedule's salts and finished keys, one hash long) skips
+    # hmac_digest's test for keys longer than the block: for every key up to the
+    # block, empty and a whole block included, it is RFC 2104's HMAC.
+    new, block = HASHES[hash_name]
+    key = data.draw(st.binary(max_size=block))
+    assert hmac_once(new, block, key, message) == hmac.digest(key, message, hash_name)
 
 
 @settings(max_examples=100, deadline=None)

@@ -291,13 +291,10 @@ class Group:
         if len(client_share) != self.client_share_size:
             raise _bad_share(self.name, f"{len(client_share)} bytes, expected "
                              f"{self.client_share_size}")
-        hybrid = _HYBRIDS.get(self.id)
-        if hybrid is not None:
-            return _hybrid_respond(hybrid, client_share, rng)
         montgomery = _MONTGOMERY.get(self.id)
         if montgomery is not None:
-            # X25519 (most servers' every handshake): what generate and complete do,
-            # in one call rather than four.
+            # X25519 (most servers' every handshake, looked up first): what generate
+            # and complete do, in one call rather than four.
             private_key, public_key = montgomery
             key = private_key(rng(self.server_share_size))
             try:
@@ -307,6 +304,9 @@ class Group:
                 raise _bad_share(self.name, "low-order point") from None
             public: bytes = key.public_key().public_bytes_raw()
             return public, secret
+        hybrid = _HYBRIDS.get(self.id)
+        if hybrid is not None:
+            return _hybrid_respond(hybrid, client_share, rng)
         share = self.generate(rng)
         return share.public, share.complete(client_share)
 

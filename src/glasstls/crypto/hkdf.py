@@ -176,6 +176,15 @@ def hmac_digest(hash_name: str, key: bytes, data: bytes) -> bytes:
     return mac
 
 
+def hmac_once(new: Callable[[bytes], HASH], block: int, key: bytes, data: bytes) -> bytes:
+    """``hmac_digest`` for a key no longer than the hash's block (a secret of the
+    TLS 1.3 key schedule, one hash long), given the hash's constructor and block
+    size (``HASHES``), which the caller holds: no look-up, no length test."""
+    key = key.ljust(block, b"\x00")
+    mac: bytes = new(key.translate(OPAD) + new(key.translate(IPAD) + data).digest()).digest()
+    return mac
+
+
 def extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
     """HKDF-Extract (RFC 5869 §2.2), the salt used once."""
     return hmac_digest(hash_name, salt, ikm)

@@ -29,7 +29,6 @@ from ..messages.extensions import (
     EarlyDataIndication,
     Empty,
     Extension,
-    KeyShareEntry,
     RecordSizeLimit,
 )
 from ..messages.handshake import EncryptedExtensions
@@ -63,15 +62,16 @@ def _header(msg_type: int, length: int) -> bytes:
     return _HEADER.pack(msg_type << 24 | length)
 
 
-def server_hello(random: bytes, session_id: bytes, suite: int, share: KeyShareEntry | None,
-                 psk_index: int | None) -> bytes:
+def server_hello(random: bytes, session_id: bytes, suite: int,
+                 share: tuple[int, bytes] | None, psk_index: int | None) -> bytes:
     """A TLS 1.3 ServerHello's bytes: supported_versions, then key_share (absent for
-    psk_ke) and pre_shared_key (when resuming), in the order OpenSSL sends them."""
+    psk_ke; ``share`` is its group and key_exchange) and pre_shared_key (when
+    resuming), in the order OpenSSL sends them."""
     block = [_SELECTED_TLS13_BYTES]
     if share is not None:
-        size = len(share.key_exchange)
-        block += (_KEY_SHARE.pack(X.key_share, size + 4, share.group, size),
-                  share.key_exchange)
+        group, key_exchange = share
+        size = len(key_exchange)
+        block += (_KEY_SHARE.pack(X.key_share, size + 4, group, size), key_exchange)
     if psk_index is not None:
         block.append(_U16_EXTENSION.pack(X.pre_shared_key, 2, psk_index))
     encoded = b"".join(block)

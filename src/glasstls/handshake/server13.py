@@ -133,19 +133,6 @@ class Flight13:
     ocsp_response: bytes  # the staple in our leaf's CertificateEntry, or b""
 
 
-@frozen
-class _Choice:
-    """The ClientHello's answer before anything is sent."""
-
-    entry: KeyShareEntry | None  # the client share to answer (None: psk_ke)
-    alpn: bytes | None
-    server_name: str | None
-    psk: AcceptedPsk | None
-    certified: CertifiedKey | None
-    signature_scheme: int | None
-    ocsp_response: bytes = b""  # to staple to the leaf (RFC 8446 §4.4.2.1)
-
-
 def handle_client_hello(engine: Engine, config: ServerConfig, message: ClientHello) -> State:
     check_allowed(message.extensions, "CH")
     if message.legacy_compression_methods != b"\x00":
@@ -247,10 +234,13 @@ def _choose_group(config: ServerConfig, client_groups: tuple[int, ...],
     mutual = _in_common(config.groups, client_groups, config.server_preference)
     if not mutual:
         raise HandshakeFailure("no key exchange group in common")
-    by_group = {entry.group: entry for entry in shares}
+    # The shares searched for each group rather than put in a dict by group: a client
+    # sends one or two (at most MAX_KEY_SHARES, no two for one group: the reader
+    # refuses that), the server likes a few groups.
     for group in mutual:
-        if group in by_group:
-            return group, by_group[group]
+        for entry in shares:
+            if entry.group == group:
+                return group, entry
     return mutual[0], None
 
 
@@ -306,8 +296,8 @@ def _answer_hello(engine: Engine, config: ServerConfig, hello: ClientHello, suit
         staple = stapling.staple_for(engine, config, certified, hello)
     elif not psk.dhe:
         chosen = None
-    return _send_server_flight(engine, config, hello, suite, retry, _Choice(
-        chosen, alpn, server_name, psk, certified, scheme, staple))
+    return _send_server_flight(engine, config, hello, suite, retry, chosen, psk, alpn,
+                               server_name, certified, scheme, staple)
 
 
 def _send_hello_retry(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
@@ -343,19 +333,26 @@ def _skip_budget(config: ServerConfig) -> int:
 
 
 def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello, suite: Suite,
-                        retry: Retry13 | None, choice: _Choice) -> State:
-    entry, psk = choice.entry, choice.psk
+                        retry: Retry13 | None, entry: KeyShareEntry | None,
+                        psk: AcceptedPsk | None, alpn: bytes | None, server_name: str | None,
+                        certified: CertifiedKey | None, scheme: int | None, staple: bytes
+                        ) -> State:
+    """The ClientHello's answer, as ``_answer_hello`` chose it (passed as it is, each
+    value read once or twice here): ``entry`` the client share to answer (None:
+    psk_ke), ``certified`` and ``scheme`` the chain and signature scheme (None when
+    resuming), ``staple`` the OCSP response for the leaf (RFC 8446 §4.4.2.1) or b"".
+    """
     # A keylog callback, or a recorder (which makes the engine trace): without either,
     # the keylog, trace_keys and note calls below would each return at once, and
     # a full handshake makes some fifteen of them.
     tracing = engine.tracing
     logging = tracing or config.keylog is not None
     shared_secret: bytes | None = None
-    share: KeyShareEntry | None = None
+    share: tuple[int, bytes] | None = None  # the ServerHello's key share, as its bytes
     if entry is not None:
         group = GROUPS[entry.group]
         server_share, shared_secret = group.respond(entry.key_exchange, config.rng)
-        share = KeyShareEntry(entry.group, server_share)
+        share = entry.group, server_share
     # The hash through the ClientHello, which a client early traffic secret covers:
     # taken before the ServerHello is added when 0-RTT may be accepted (a PSK, and
     # early_data offered), so that the transcript keeps no copy of its state after
@@ -376,7 +373,7 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
 
     schedule = psk.schedule if psk is not None else KeySchedule(suite)
     early_data = psk is not None and early_data_offered and early_data_acceptable(
-        engine, config, hello, psk, suite, choice.alpn, retry is not None)
+        engine, config, hello, psk, suite, alpn, retry is not None)
     early_secret = b""
     if early_data:
         early_secret = schedule.client_early_traffic_secret(hello_hash)
@@ -396,15 +393,14 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if tracing:
         engine.trace_keys(handshake, psk=psk is not None)
 
-    _send_encrypted_extensions(engine, config, hello, choice, early_data)
+    _send_encrypted_extensions(engine, config, hello, server_name, alpn, early_data)
     request_certificate = config.client_auth != "none" and psk is None
     if request_certificate:
         engine.send(CertificateRequest13(b"", request_extensions(config)))
         engine.note(policy=config.client_auth, ca_names=len(config.client_ca_names))
     compression = None
-    if choice.certified is not None and choice.signature_scheme is not None:
-        compression = _send_certificate(engine, config, hello, choice.certified,
-                                        choice.signature_scheme, choice.ocsp_response)
+    if certified is not None and scheme is not None:
+        compression = _send_certificate(engine, config, hello, certified, scheme, staple)
     engine.send_encoded(flight13.finished(handshake_verify_data(suite, handshake.server,
                                                                 engine.transcript.digest())),
                         Finished.parse)
@@ -421,9 +417,8 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
     if tracing:
         engine.trace_keys(application)
     flight = Flight13(config, hello, suite, schedule, handshake, application,
-                      entry.group if entry is not None else None, psk, choice.alpn,
-                      choice.server_name, choice.signature_scheme, early_data, compression,
-                      choice.ocsp_response)
+                      entry.group if entry is not None else None, psk, alpn, server_name,
+                      scheme, early_data, compression, staple)
     if psk is not None and early_data:
         budget = min(config.max_early_data_size, psk.state.max_early_data_size)
         return ExpectEarlyData(flight, request_certificate, budget)
@@ -432,7 +427,8 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
 
 
 def _send_encrypted_extensions(engine: Engine, config: ServerConfig, hello: ClientHello,
-                               choice: _Choice, early_data: bool) -> None:
+                               server_name: str | None, alpn: bytes | None, early_data: bool
+                               ) -> None:
     """EncryptedExtensions: answers to what the client asked for."""
     our_limit = None
     limit_ext = find_typed(hello.extensions, X.record_size_limit, RecordSizeLimit)
@@ -440,7 +436,7 @@ def _send_encrypted_extensions(engine: Engine, config: ServerConfig, hello: Clie
         # RFC 8449 §4: TLS 1.3 limits count the content type byte.
         engine.limit_records(limit_ext.limit - 1, config.record_size_limit)
         our_limit = config.record_size_limit or 2**14 + 1
-    engine.send(flight13.encrypted_extensions(choice.server_name is not None, choice.alpn,
+    engine.send(flight13.encrypted_extensions(server_name is not None, alpn,
                                               our_limit, early_data))
 
 
@@ -544,7 +540,7 @@ class ExpectFinished(_ServerState):
 
     def __init__(self, flight: Flight13, chain: tuple[bytes, ...],
                  verified_chain: tuple[bytes, ...]) -> None:
-        super().__init__(flight)
+        self.flight = flight  # (_ServerState's __init__, written out: every handshake's)
         self.chain = chain  # the client's, when it sent one
         self.verified_chain = verified_chain
 

@@ -153,10 +153,10 @@ def _read_block(data: bytes, pos: int) -> ExtensionBlock | None:
 
 def _u16_list(ext_type: int, data: bytes, start: int, end: int) -> Extension | None:
     # supported_groups, signature_algorithms(_cert): uint16 values<2..2^16-2>, the
-    # vector filling the extension.
-    limit = MAX_GROUPS if ext_type == X.supported_groups else MAX_SIGNATURE_SCHEMES
+    # vector filling the extension, of at most _U16_LIST_BYTES[ext_type] bytes.
     size = end - start - 2  # the values' bytes
-    if size <= 0 or size & 1 or size > 2 * limit or (data[start] << 8 | data[start + 1]) != size:
+    if (size <= 0 or size & 1 or size > _U16_LIST_BYTES[ext_type]
+            or (data[start] << 8 | data[start + 1]) != size):
         return None
     return U16List(ext_type, _U16_VECTORS[size].unpack_from(data, start + 2))
 
@@ -351,6 +351,12 @@ _READERS: dict[int, _Read] = {
     X.post_handshake_auth: _empty,
     X.early_data: _early_data,
 }
+
+# The byte limits of the vectors ``_u16_list`` reads: the codec's caps on the count
+# of values (``U16List.parse`` in a ClientHello), two bytes each.
+_U16_LIST_BYTES: dict[int, int] = {X.supported_groups: 2 * MAX_GROUPS,
+                                   X.signature_algorithms: 2 * MAX_SIGNATURE_SCHEMES,
+                                   X.signature_algorithms_cert: 2 * MAX_SIGNATURE_SCHEMES}
 
 # The empty extensions read by ``_empty`` (extended_master_secret, encrypt_then_mac,
 # post_handshake_auth): each is its type alone, an immutable value, made once and
