@@ -117,8 +117,31 @@ class _RecordBoundary:
         record = _HEADER + self._length
         return first + (size - first) // record * record or size
 
+    def read_size(self, wanted: int, limit: int) -> int:
+        """The size of a read for ``wanted`` bytes of records counted from the current
+        record's start, at most ``limit`` past them: ``max(to_complete,
+        whole_records(min(limit, wanted - carried)))``, in one call (each read of a
+        ``recv`` asks it)."""
+        header = self._header
+        if header:  # no length to go by
+            return max(_HEADER - len(header), min(limit, wanted - len(header)))
+        remaining = self._remaining
+        length = self._length
+        size = min(limit, wanted - (_HEADER + length - remaining if remaining else 0))
+        if length and size >= remaining:
+            record = _HEADER + length
+            size = remaining + (size - remaining) // record * record or size
+        return max(remaining or _HEADER, size)
+
     def feed(self, data: bytes) -> None:
         size = len(data)
+        if size >= _HEADER and not (self._header or self._remaining):
+            # Between records, a read of exactly one record (as handshake messages, a
+            # small write, an alert come): its header says so, without the walk below.
+            length = (data[3] << 8) | data[4]
+            if size == _HEADER + length:
+                self._length = length
+                return
         position = 0
         if self._header:  # complete the header read in part
             position = _HEADER - len(self._header)
@@ -619,9 +642,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         elif not wanted:  # (what the general case comes to, without its four calls)
             size = boundary.to_complete
         else:
-            limit = _SHORT_RECV_SIZE if self._drained else _RECV_SIZE
-            size = max(boundary.to_complete,
-                       boundary.whole_records(min(limit, wanted - boundary.carried)))
+            size = boundary.read_size(wanted, _SHORT_RECV_SIZE if self._drained else _RECV_SIZE)
         if self.gettimeout():
             self._wait(False, deadline)
         seen = _PEEK  # how much the kernel holds, as far as a look told
@@ -703,8 +724,11 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             channel.write(chunk)
             self._queue_records(channel)
         # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
-        with contextlib.suppress(ssl.SSLWantWriteError):
+        # (try, not contextlib.suppress: ~30 bytecodes fewer for each write.)
+        try:  # noqa: SIM105
             self._push(deadline)
+        except ssl.SSLWantWriteError:
+            pass
         return len(chunk)
 
     def _push(self, deadline: float | None) -> None:
