@@ -96,6 +96,9 @@ def test_reads_of_one_record_each_leave_the_state_that_one_read_of_all_does(
     all_at_once.feed(b"".join(records))
     assert (one_by_one.carried, one_by_one.to_complete) == (0, 5)
     assert one_by_one.whole_records(size) == all_at_once.whole_records(size)
+    looked_at = _RecordBoundary()
+    looked_at.ended(lengths[-1])  # the records after a look at their headers (MSG_PEEK)
+    assert looked_at.whole_records(size) == all_at_once.whole_records(size)
 
 
 @settings(max_examples=500, deadline=None)

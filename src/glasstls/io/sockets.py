@@ -133,6 +133,11 @@ class _RecordBoundary:
             size = remaining + (size - remaining) // record * record or size
         return max(remaining or _HEADER, size)
 
+    def ended(self, length: int) -> None:
+        """What ``feed`` does with whole records, between records, the last of which
+        is ``length`` bytes long (they were looked at: no walk is needed)."""
+        self._length = length
+
     def feed(self, data: bytes) -> None:
         size = len(data)
         if size >= _HEADER and not (self._header or self._remaining):
@@ -601,10 +606,19 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         ``_handshake``'s work goes too: nothing waits in the engine at a step's
         start (the server's engine writes only when given data, and each step
         queues all it wrote), the engine lock is taken once per step and the send
-        lock not at all (no other thread has the socket before its handler)."""
+        lock not at all (no other thread has the socket before its handler).
+        A step starts with a read, unless the last one left bytes to send (the
+        socket was full) or emptied the kernel's queue: otherwise it ended with the
+        handshake unfinished and nothing queued, so a send and a look at the
+        handshake then would find nothing."""
         channel = self._connected_channel()
         with self._engine_lock:
+            read = not (self._out or self._drained)
             while True:
+                if read:
+                    channel.receive(self._raw_recv(None, 0))
+                    self._queue(channel.outgoing())
+                read = True
                 try:
                     self._send_queued(self._loop_flags, 0.0, None)  # never waits
                 except (BrokenPipeError, ConnectionResetError):
@@ -615,8 +629,6 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 if self._drained:
                     self._drained = False
                     return False
-                channel.receive(self._raw_recv(None, 0))
-                self._queue(channel.outgoing())
 
     def _read(self, limit: int) -> bytes:
         channel = self._connected_channel()
@@ -645,34 +657,48 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             size = boundary.read_size(wanted, _SHORT_RECV_SIZE if self._drained else _RECV_SIZE)
         if self.gettimeout():
             self._wait(False, deadline)
-        seen = _PEEK  # how much the kernel holds, as far as a look told
+        if size == _HEADER and not first and not boundary.carried:
+            return self._recv_records()
         try:
-            if size == _HEADER and not first and not boundary.carried:
-                size, seen = self._next_record_size()
             data = socket.socket.recv(self, size, self._loop_flags)
         except BlockingIOError:
             raise want_read() from None
         boundary.feed(data)
-        self._drained = len(data) < size or (seen < _PEEK and len(data) == seen)
+        self._drained = len(data) < size
         return data
 
-    def _next_record_size(self) -> tuple[int, int]:
-        """The size of the next record, from its header (looked at, not taken), and
-        how many bytes the look saw; if what arrived is no TLS record, all of it, for
-        the engine to say what it is."""
-        head = socket.socket.recv(self, _PEEK, _MSG_PEEK | self._loop_flags)
-        # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
-        if len(head) >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
-            size = _HEADER + int.from_bytes(head[3:5], "big")
-            if head[0] == _CHANGE_CIPHER_SPEC and size + _HEADER <= len(head):
-                # A ChangeCipherSpec is never the last record of a handshake (it comes
-                # before the encrypted flight, RFC 8446 §5 and D.4; before Finished,
-                # RFC 5246 §7.1): the record after it is read with it.
-                after = size + _HEADER + int.from_bytes(head[size + 3:size + 5], "big")
-                if after <= len(head):
-                    size = after
-            return size, len(head)
-        return max(len(head), 1), len(head)  # (at the end of the stream, b"" says so)
+    def _recv_records(self) -> bytes:
+        """``_raw_recv`` between records when no more than one is wanted: the next
+        record, found by a look at its header (MSG_PEEK: looked at, not taken); if
+        what arrived is no TLS record, all of it, for the engine to say what it is."""
+        flags = self._loop_flags
+        try:
+            head = socket.socket.recv(self, _PEEK, _MSG_PEEK | flags)
+            seen = len(head)  # how much the kernel holds, as far as the look tells
+            # RFC 8446 §5.1: a content type (20..24) and a legacy version 3.x.
+            if seen >= _HEADER and 20 <= head[0] <= 24 and head[1] == 3:
+                last = (head[3] << 8) | head[4]  # the body length of the last record read
+                size = _HEADER + last
+                if head[0] == _CHANGE_CIPHER_SPEC and size + _HEADER <= seen:
+                    # A ChangeCipherSpec is never the last record of a handshake (it
+                    # comes before the encrypted flight, RFC 8446 §5 and D.4; before
+                    # Finished, RFC 5246 §7.1): the record after it is read with it.
+                    after = (head[size + 3] << 8) | head[size + 4]
+                    if size + _HEADER + after <= seen:
+                        size += _HEADER + after
+                        last = after
+            else:
+                last = -1  # no record: the boundary finds out what it can
+                size = max(seen, 1)  # (at the end of the stream, b"" says so)
+            data = socket.socket.recv(self, size, flags)
+        except BlockingIOError:
+            raise want_read() from None
+        if len(data) == size and last >= 0:
+            self._boundary.ended(last)  # whole records, as the look found them
+        else:
+            self._boundary.feed(data)
+        self._drained = len(data) < size or (seen < _PEEK and len(data) == seen)
+        return data
 
     def _receive_more(self, deadline: float | None, wanted: int,
                       into: memoryview | None = None) -> int:
