@@ -353,7 +353,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             if count is not None:
                 return count
             # Decrypted straight into the caller's buffer, as far as whole records fit.
-            count = self._receive_more(deadline, nbytes, view[:nbytes])
+            count = self._receive_more(channel, deadline, nbytes, view[:nbytes])
             if count:
                 return count
 
@@ -375,7 +375,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         deadline = self._deadline()
         if not channel.handshake_complete:
             self._handshake(deadline)
-        return self._send_some(memoryview(data).cast("B"), deadline)
+        return self._send_some(channel, memoryview(data).cast("B"), deadline)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of ``data``, any size, in records of at most 16 KiB."""
@@ -388,7 +388,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         sent = 0
         total = view.nbytes
         while sent < total:
-            sent += self._send_some(view[sent:], deadline)
+            sent += self._send_some(channel, view[sent:], deadline)
         self._push(deadline)
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
@@ -429,7 +429,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                     raise channel.failure
                 if channel.transport_eof:
                     raise eof_error(during_handshake=False)
-            self._receive_more(deadline, 0)
+            self._receive_more(channel, deadline, 0)
         leftover = channel.leftover()
         timeout = self.gettimeout()
         family, kind, proto = self.family, self.type, self.proto
@@ -640,7 +640,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 data = channel.read(limit)
             if data is not None:
                 return data
-            self._receive_more(deadline, limit)
+            self._receive_more(channel, deadline, limit)
 
     def _raw_recv(self, deadline: float | None, wanted: int) -> bytes:
         """Ciphertext for a read of ``wanted`` plaintext bytes (0: just finish the
@@ -700,13 +700,12 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self._drained = len(data) < size or (seen < _PEEK and len(data) == seen)
         return data
 
-    def _receive_more(self, deadline: float | None, wanted: int,
+    def _receive_more(self, channel: TLSChannel, deadline: float | None, wanted: int,
                       into: memoryview | None = None) -> int:
         """Read from the network into the engine (its application data first into
         ``into``, if given: returned is how many bytes went there); send what it
         answers if the socket can take it now (a reader never waits for the writer)."""
         data = self._raw_recv(deadline, wanted)
-        channel = self._connected_channel()
         filled = 0
         with self._engine_lock:
             if into is None:
@@ -737,7 +736,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         buffer): nothing is joined, and each buffer goes to the socket in one call."""
         self._out.extend(channel.outgoing_buffers())
 
-    def _send_some(self, view: memoryview, deadline: float | None) -> int:
+    def _send_some(self, channel: TLSChannel, view: memoryview,
+                   deadline: float | None) -> int:
         if not view.nbytes:
             return 0
         # Ciphertext from an earlier call goes first; in non-blocking mode, taking
@@ -745,7 +745,6 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self._push(deadline)
         # No copy: the engine seals it into records before write() returns.
         chunk = view[:_SEND_CHUNK]
-        channel = self._connected_channel()
         with self._engine_lock:
             channel.write(chunk)
             self._queue_records(channel)
