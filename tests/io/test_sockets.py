@@ -452,3 +452,15 @@ def test_reads_and_writes_refuse_flags_as_ssl_does(start_server: Start) -> None:
                 call()
         sock.sendall(b"still fine", 0)
         assert recv_exactly(sock, 10) == b"still fine"
+
+
+def test_read_and_write_are_ssl_sockets_recv_recv_into_and_send(start_server: Start) -> None:
+    server = start_server(echo)
+    with connect(server) as sock:
+        assert sock.write(b"0123456789") == 10
+        assert recv_exactly(sock, 4) == b"0123"
+        assert sock.read(3) == b"456"
+        buffer = bytearray(8)
+        assert sock.read(3, buffer) == 3 and buffer[:3] == b"789"
+        sock.close()
+        assert sock.fileno() == -1

@@ -343,7 +343,16 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         default) reads as ``b""`` too: ``ragged_eof`` tells the two apart."""
         if flags:  # (tested here: the call is for the error alone)
             self._check_flags(flags, "recv")
-        return self._read(buflen)
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        if not channel.handshake_complete:
+            self._handshake(deadline)
+        while True:
+            with self._engine_lock:
+                data = channel.read(buflen)
+            if data is not None:
+                return data
+            self._receive_more(channel, deadline, buflen)
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
         if flags:
@@ -369,7 +378,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         """``ssl.SSLSocket.read``: ``recv``, or ``recv_into`` with a buffer."""
         if buffer is not None:
             return self.recv_into(buffer, len)
-        return self._read(len)
+        return self.recv(len)
 
     def write(self, data: Any) -> int:
         """``ssl.SSLSocket.write``: ``send``."""
@@ -644,18 +653,6 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                     self._drained = False
                     return False
 
-    def _read(self, limit: int) -> bytes:
-        channel = self._connected_channel()
-        deadline = self._deadline()
-        if not channel.handshake_complete:
-            self._handshake(deadline)
-        while True:
-            with self._engine_lock:
-                data = channel.read(limit)
-            if data is not None:
-                return data
-            self._receive_more(channel, deadline, limit)
-
     def _raw_recv(self, deadline: float | None, wanted: int) -> bytes:
         """Ciphertext for a read of ``wanted`` plaintext bytes (0: just finish the
         record being received). It never reaches past what that read can return,
@@ -745,23 +742,21 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             self._out.append(data)
             self._first_flight = False
 
-    def _queue_records(self, channel: TLSChannel) -> None:
-        """Queue what the engine sealed as it is (a large send's records share one
-        buffer): nothing is joined, and each buffer goes to the socket in one call."""
-        self._out.extend(channel.outgoing_buffers())
-
     def _send_some(self, channel: TLSChannel, view: memoryview,
                    deadline: float | None) -> int:
         if not view.nbytes:
             return 0
         # Ciphertext from an earlier call goes first; in non-blocking mode, taking
         # nothing new until it is gone is how "try again" is signalled.
-        self._push(deadline)
+        if self._out:
+            self._push(deadline)
         # No copy: the engine seals it into records before write() returns.
         chunk = view[:_SEND_CHUNK]
         with self._engine_lock:
             channel.write(chunk)
-            self._queue_records(channel)
+            # Queued as the engine sealed them (a large send's records share one
+            # buffer): nothing is joined, and each buffer goes in one call.
+            self._out.extend(channel.outgoing_buffers())
         # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
         # (try, not contextlib.suppress: ~30 bytecodes fewer for each write.)
         try:  # noqa: SIM105
