@@ -90,3 +90,29 @@ def test_data_then_close_notify_reads_the_data_then_the_clean_end() -> None:
     channel.receive(client.data_to_send())  # type: ignore[attr-defined]
     assert channel.read_all() == b"x" * 20000
     assert channel.read(10) == b""
+
+
+@pytest.mark.parametrize("limit", [5, 6, 7, 65536])
+def test_a_read_of_the_one_record_waiting_gives_it_whole_as_bytes_or_in_part(limit: int) -> None:
+    client, channel = channel_pair()
+    client.send(b"hello!")  # type: ignore[attr-defined]
+    channel.receive(client.data_to_send())  # type: ignore[attr-defined]
+    first = channel.read(limit)
+    assert type(first) is bytes and first == b"hello!"[:limit]
+    if limit < 6:  # the rest of the record
+        assert channel.read(65536) == b"hello!"[limit:]
+    assert channel.pending == 0 and channel.read(10) is None  # more is needed: not ended
+
+
+def test_a_failure_or_the_transport_ending_is_seen_by_a_read_after_the_data() -> None:
+    client, channel = channel_pair()
+    client.send(b"data")  # type: ignore[attr-defined]
+    channel.receive(client.data_to_send())  # type: ignore[attr-defined]
+    channel.receive(b"")  # the transport ended, without close_notify
+    assert channel.read(100) == b"data"
+    with pytest.raises(ssl.SSLEOFError):
+        channel.read(100)
+    client, channel = channel_pair()
+    channel.receive(b"\x17\x03\x03\x00\x20" + bytes(32))  # a record that does not open
+    with pytest.raises(ssl.SSLError):
+        channel.read(100)

@@ -80,3 +80,38 @@ def test_a_read_is_not_cut_below_one_record_nor_past_the_current_one() -> None:
     assert boundary.whole_records(20) == 6
     assert boundary.whole_records(21) == 21
     assert boundary.whole_records(40) == 36
+
+
+@settings(max_examples=300, deadline=None)
+@given(lengths=st.lists(st.integers(min_value=0, max_value=20_000), min_size=1, max_size=8),
+       size=st.integers(min_value=1, max_value=300_000))
+def test_reads_of_one_record_each_leave_the_state_that_one_read_of_all_does(
+        lengths: list[int], size: int) -> None:
+    # One record per read takes feed's shortcut (its header gives its end); one read
+    # of them all walks from header to header: the same state after either.
+    records = [b"\x16\x03\x03" + n.to_bytes(2, "big") + bytes(n) for n in lengths]
+    one_by_one, all_at_once = _RecordBoundary(), _RecordBoundary()
+    for record in records:
+        one_by_one.feed(record)
+    all_at_once.feed(b"".join(records))
+    assert (one_by_one.carried, one_by_one.to_complete) == (0, 5)
+    assert one_by_one.whole_records(size) == all_at_once.whole_records(size)
+    looked_at = _RecordBoundary()
+    looked_at.ended(lengths[-1])  # the records after a look at their headers (MSG_PEEK)
+    assert looked_at.whole_records(size) == all_at_once.whole_records(size)
+
+
+@settings(max_examples=500, deadline=None)
+@given(lengths=st.lists(st.integers(min_value=0, max_value=20_000), min_size=1, max_size=6),
+       cut=st.integers(min_value=0, max_value=130_000),
+       wanted=st.integers(min_value=0, max_value=300_000),
+       limit=st.sampled_from([1, 5, 100, 2**17 - 512, 256 * 1024]))
+def test_read_size_is_the_current_records_end_or_whole_records_up_to_the_limit(
+        lengths: list[int], cut: int, wanted: int, limit: int) -> None:
+    wire = b"".join(b"\x17\x03\x03" + n.to_bytes(2, "big") + bytes(n) for n in lengths)
+    boundary = _RecordBoundary()
+    boundary.feed(wire[:cut % (len(wire) + 1)])
+    wanted += boundary.carried  # (a read asks for at least what it has begun)
+    expected = max(boundary.to_complete,
+                   boundary.whole_records(min(limit, wanted - boundary.carried)))
+    assert boundary.read_size(wanted, limit) == expected

@@ -118,3 +118,64 @@ def test_a_loop_step_sends_what_the_socket_takes_and_the_rest_at_the_next_step()
             plain.sendall(answer)
             select.select([tls], [], [], 10)
             assert tls._loop_handshake() is True
+
+
+def test_a_step_after_a_full_socket_sends_first_and_reads_only_once_all_is_sent() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, TLS13)
+        client = glasstls.ClientConnection(client_config(TLS13), server_name="localhost")
+        with plain, tls, recorded_recvs(tls) as calls:
+            plain.sendall(client.data_to_send())
+            select.select([tls], [], [], 10)
+
+            def full(flags: int, timeout: float | None, deadline: float | None) -> None:
+                raise ssl.SSLWantWriteError("the socket takes nothing now")
+
+            tls._send_queued = full  # type: ignore[method-assign]
+            with pytest.raises(ssl.SSLWantWriteError):
+                tls._loop_handshake()  # the ClientHello read, its answer queued
+            del tls._send_queued
+            assert tls._out and len(calls) == 1
+            calls.clear()
+            # The step that the socket's writability wakes: it sends, then stops
+            # (the ClientHello's read emptied the kernel), with no read.
+            assert tls._loop_handshake() is False
+            assert not tls._out and calls == []
+            while not client.handshake_complete:
+                client.receive_data(plain.recv(65536))
+            plain.sendall(client.data_to_send())
+            select.select([tls], [], [], 10)
+            assert tls._loop_handshake() is True
+
+
+@pytest.mark.parametrize("wire, read", [
+    # A ChangeCipherSpec and the record after it, whole: read together.
+    (b"\x14\x03\x03\x00\x01\x01" + b"\x17\x03\x03\x00\x35" + bytes(53), 6 + 58),
+    # ... the record after it not all there yet: the ChangeCipherSpec alone.
+    (b"\x14\x03\x03\x00\x01\x01" + b"\x17\x03\x03\x00\x35" + bytes(20), 6),
+    # One record, and the next one's header.
+    (b"\x16\x03\x03\x00\x04" + bytes(4) + b"\x17\x03\x03", 9),
+    # A record not all there: as much as came.
+    (b"\x16\x03\x03\x01\x00" + bytes(100), 105),
+    # No TLS: all of it.
+    (b"SSH-2.0-OpenSSH_9.6\r\n", 21),
+])
+def test_a_read_sized_by_a_look_at_the_headers_leaves_the_boundary_the_walk_does(
+        wire: bytes, read: int) -> None:
+    from glasstls.io.sockets import _RecordBoundary
+
+    ours, theirs = socket.socketpair()
+    tls = TLSSocket._accepted(ours.detach(), socket.AF_UNIX, 0,
+                              lambda: TLSChannel.server(server_config(TLS13)))
+    with tls, theirs:
+        tls._first_flight = False  # (its first flight was read)
+        theirs.sendall(wire)
+        data = tls._raw_recv(None, 0)
+        assert data == wire[:read]
+        walked = _RecordBoundary()
+        walked.feed(data)
+        mine = tls._boundary
+        assert (mine.carried, mine.to_complete) == (walked.carried, walked.to_complete)
+        assert [mine.whole_records(n) for n in (1, 100, 10_000)] == [
+            walked.whole_records(n) for n in (1, 100, 10_000)]

@@ -172,3 +172,14 @@ def test_a_server_whose_workers_time_out_between_clients_serves_every_client(
             results.append(echoes(server, b"client %d" % index))
             time.sleep(0.002 * (index % 2))
         assert results == [True] * 10
+
+
+def test_a_served_connection_leaves_the_server_with_its_slot_given_back() -> None:
+    with serving(max_connections=1) as server:
+        for _ in range(3):  # one slot: each client is served only once the last left
+            assert echoes(server)
+        deadline = time.monotonic() + PATIENCE
+        while server._active:  # the last handler returns once its client has closed
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not server._connections

@@ -439,3 +439,28 @@ def test_data_sent_with_the_last_handshake_flight_stays_visible_to_select(
             readable, _, _ = select.select([tls], [], [], 5)
             assert readable == [tls], "the data was read past, where select() cannot see it"
             assert tls.recv(100) == b"first request"
+
+
+def test_reads_and_writes_refuse_flags_as_ssl_does(start_server: Start) -> None:
+    server = start_server(echo)
+    with connect(server) as sock:
+        for call in (lambda: sock.recv(10, socket.MSG_PEEK),
+                     lambda: sock.recv_into(bytearray(10), 10, socket.MSG_PEEK),
+                     lambda: sock.send(b"x", socket.MSG_OOB),
+                     lambda: sock.sendall(b"x", socket.MSG_OOB)):
+            with pytest.raises(ValueError, match="non-zero flags"):
+                call()
+        sock.sendall(b"still fine", 0)
+        assert recv_exactly(sock, 10) == b"still fine"
+
+
+def test_read_and_write_are_ssl_sockets_recv_recv_into_and_send(start_server: Start) -> None:
+    server = start_server(echo)
+    with connect(server) as sock:
+        assert sock.write(b"0123456789") == 10
+        assert recv_exactly(sock, 4) == b"0123"
+        assert sock.read(3) == b"456"
+        buffer = bytearray(8)
+        assert sock.read(3, buffer) == 3 and buffer[:3] == b"789"
+        sock.close()
+        assert sock.fileno() == -1

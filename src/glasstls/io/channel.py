@@ -180,6 +180,8 @@ class TLSChannel:
     def _end_of_data(self) -> bool:
         """No plaintext is buffered: True at a clean end, False when more
         ciphertext is needed; raises for a failure or a truncation."""
+        if self.failure is None and not (self.peer_closed or self.transport_eof):
+            return False  # nothing has ended (handshake done or not): the common case
         if not self.check_handshake():
             return False
         if self.failure is not None:
@@ -221,6 +223,10 @@ class TLSChannel:
 
     def _take(self, limit: int) -> bytes:
         chunks = self._chunks
+        if len(chunks) == 1 and not self._offset and len(chunks[0]) <= limit:
+            # The one record waiting, whole (a small message's read): what the loop
+            # below comes to, without it.
+            return bytes(chunks.popleft())
         parts: list[bytes | memoryview] = []
         start = self._offset  # into the first chunk
         while chunks and limit:

@@ -411,8 +411,12 @@ class TLSServer:
         with self._lock:
             return self._max_connections is None or self._active < self._max_connections
 
-    def _release_slot(self) -> None:
+    def _release_slot(self, served: TLSSocket | None = None) -> None:
+        """A connection is over (``served``: one that a worker served, which leaves
+        ``_connections`` under the same lock)."""
         with self._lock:
+            if served is not None:
+                self._connections.discard(served)
             was_full = self._max_connections is not None and (
                 self._active >= self._max_connections)
             self._active -= 1
@@ -450,9 +454,7 @@ class TLSServer:
         try:
             context.run(self._handle, sock, address)
         finally:
-            with self._lock:
-                self._connections.discard(sock)
-            self._release_slot()
+            self._release_slot(sock)
 
     def _handle(self, sock: TLSSocket, address: Any) -> None:
         try:
