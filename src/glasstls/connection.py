@@ -240,9 +240,11 @@ class _Connection:
                         first = None
                     else:
                         first = received
-                elif (first := record.plain_alone(data)) is None:
+                elif (first := record.plain_first(data)) is None:
                     # (A read of one unprotected handshake record, a ClientHello most
-                    # often, is taken whole; the loop below handles it first.)
+                    # often, is taken whole, and a client's compatibility
+                    # change_cipher_spec before its last flight alone; the loop below
+                    # handles that record first.)
                     record.feed(data)
             elif (self._target is not None and len(data) != _ALERT_RECORD
                     and self._state.plain_application_data and not core.handshake_in
@@ -276,7 +278,7 @@ class _Connection:
                 if first[0] == _ALERT:  # nothing before it or after it for the loop
                     self._alert(first[1])
                     return core.take_events()
-            elif (first := record.plain_alone(data)) is None:  # as above
+            elif (first := record.plain_first(data)) is None:  # as above
                 record.feed(data)
             while not self._peer_closed:
                 if first is not None:  # the record read before the loop
