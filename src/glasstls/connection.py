@@ -560,7 +560,11 @@ class _Connection:
             # RFC 8446 §5: dropped between the first ClientHello and the peer's
             # Finished, whatever keys are installed; RFC 8446 sets no number, and
             # BoringSSL counts each as an empty record (32 in a row at most).
-            count_in_a_row(core.in_a_row, EMPTY_RECORDS)
+            in_a_row = core.in_a_row
+            if in_a_row:
+                count_in_a_row(in_a_row, EMPTY_RECORDS)
+            else:
+                in_a_row[EMPTY_RECORDS] = 1  # the first in a row (TLS 1.3's one), in bound
             return
         self._state = state.handle_change_cipher_spec(core)
         if core.tracing:
