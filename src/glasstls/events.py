@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
-from itertools import repeat
-from operator import call
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import AlertDescription
@@ -61,12 +58,21 @@ def _setter(cls: type, name: str) -> Callable[[object, Any], None]:
     return setter
 
 
-# HandshakeComplete's fields' setters, in the class's order: handshake_complete calls
-# them in one C loop (``map`` of ``operator.call``, run out by a zero-length deque)
-# rather than a line of Python per field.
-_HANDSHAKE_COMPLETE_SETTERS = tuple(_setter(HandshakeComplete, each.name)
-                                    for each in fields(HandshakeComplete))
-_run_out: Callable[[Iterable[object]], None] = deque[object](maxlen=0).extend
+_set_version = _setter(HandshakeComplete, "version")
+_set_cipher_suite = _setter(HandshakeComplete, "cipher_suite")
+_set_key_exchange = _setter(HandshakeComplete, "key_exchange")
+_set_group = _setter(HandshakeComplete, "group")
+_set_signature_scheme = _setter(HandshakeComplete, "signature_scheme")
+_set_alpn_protocol = _setter(HandshakeComplete, "alpn_protocol")
+_set_server_name = _setter(HandshakeComplete, "server_name")
+_set_peer_certificates = _setter(HandshakeComplete, "peer_certificates")
+_set_resumed = _setter(HandshakeComplete, "resumed")
+_set_early_data_accepted = _setter(HandshakeComplete, "early_data_accepted")
+_set_extended_master_secret = _setter(HandshakeComplete, "extended_master_secret")
+_set_verified_chain = _setter(HandshakeComplete, "verified_chain")
+_set_certificate_compression = _setter(HandshakeComplete, "certificate_compression")
+_set_ocsp_response = _setter(HandshakeComplete, "ocsp_response")
+_set_ocsp_status = _setter(HandshakeComplete, "ocsp_status")
 
 
 def handshake_complete(
@@ -79,10 +85,21 @@ def handshake_complete(
 ) -> HandshakeComplete:
     """``HandshakeComplete(...)``, made as the handshakes make theirs: through its slots."""
     event = _new_event(HandshakeComplete)
-    _run_out(map(call, _HANDSHAKE_COMPLETE_SETTERS, repeat(event), (
-        version, cipher_suite, key_exchange, group, signature_scheme, alpn_protocol,
-        server_name, peer_certificates, resumed, early_data_accepted, extended_master_secret,
-        verified_chain, certificate_compression, ocsp_response, ocsp_status)))
+    _set_version(event, version)
+    _set_cipher_suite(event, cipher_suite)
+    _set_key_exchange(event, key_exchange)
+    _set_group(event, group)
+    _set_signature_scheme(event, signature_scheme)
+    _set_alpn_protocol(event, alpn_protocol)
+    _set_server_name(event, server_name)
+    _set_peer_certificates(event, peer_certificates)
+    _set_resumed(event, resumed)
+    _set_early_data_accepted(event, early_data_accepted)
+    _set_extended_master_secret(event, extended_master_secret)
+    _set_verified_chain(event, verified_chain)
+    _set_certificate_compression(event, certificate_compression)
+    _set_ocsp_response(event, ocsp_response)
+    _set_ocsp_status(event, ocsp_status)
     return event
 
 
