@@ -1,9 +1,9 @@
 """``RecordLayer.plain_first``: a read that is exactly one whole unprotected handshake
 record, nothing buffered before it (a server's ClientHello), taken without ``feed`` and
 ``next_record``, and, under keys, a read that begins with TLS 1.3's compatibility
-change_cipher_spec (a client's last flight), that record taken and the rest kept. It must give what they
-give for that read, and take nothing (None, the layer untouched) for any other read,
-which then goes the general way and gets its alert there."""
+change_cipher_spec (a client's last flight), that record taken and the rest kept. It
+must give what they give for that read, and take nothing (None, the layer untouched)
+for any other read, which then goes the general way and gets its alert there."""
 
 from __future__ import annotations
 
