@@ -94,6 +94,8 @@ _CLOSE_NOTIFY = bytes([1, AlertDescription.close_notify])
 # A handshake message's header (type, 24-bit length) as one big-endian number.
 _unpack_message_header = struct.Struct(">I").unpack_from
 
+# What a handshake message resets of the counts in a row, as a set (limits.py).
+_RESET_BY_HANDSHAKE = frozenset(RESET_BY_HANDSHAKE)
 # Post-handshake messages a peer may not send without bound (limits.py).
 _POST_HANDSHAKE_COUNTED: dict[int, str] = {
     HandshakeType.key_update: KEY_UPDATES,
@@ -240,9 +242,11 @@ class _Connection:
                         first = None
                     else:
                         first = received
-                elif (first := record.plain_alone(data)) is None:
+                elif (first := record.plain_first(data)) is None:
                     # (A read of one unprotected handshake record, a ClientHello most
-                    # often, is taken whole; the loop below handles it first.)
+                    # often, is taken whole, and a client's compatibility
+                    # change_cipher_spec before its last flight alone; the loop below
+                    # handles that record first.)
                     record.feed(data)
             elif (self._target is not None and len(data) != _ALERT_RECORD
                     and self._state.plain_application_data and not core.handshake_in
@@ -276,7 +280,7 @@ class _Connection:
                 if first[0] == _ALERT:  # nothing before it or after it for the loop
                     self._alert(first[1])
                     return core.take_events()
-            elif (first := record.plain_alone(data)) is None:  # as above
+            elif (first := record.plain_first(data)) is None:  # as above
                 record.feed(data)
             while not self._peer_closed:
                 if first is not None:  # the record read before the loop
@@ -437,9 +441,15 @@ class _Connection:
             return
         self._sent_close = True
         core = self._core
-        core.out.append(core.record.seal(_ALERT, _CLOSE_NOTIFY))
-        if core.tracing:
-            core.trace(CLOSE, SENT, {"alert": "close_notify"})
+        record = core.record
+        if core.tracing or record.padding_block:
+            core.out.append(record.seal(_ALERT, _CLOSE_NOTIFY))  # (recorded, or padded)
+            if core.tracing:
+                core.trace(CLOSE, SENT, {"alert": "close_notify"})
+        else:
+            # Two bytes: RecordLayer.seal's one record, sealed by the protection itself.
+            core.out.append(record.write_protection.seal(_ALERT, _CLOSE_NOTIFY,
+                                                         record.write_version, 0))
 
     def collect_application_data(self, sink: MutableSequence[bytes | memoryview]) -> None:
         """From now on, append the application data received to ``sink`` (a list or
@@ -550,7 +560,11 @@ class _Connection:
             # RFC 8446 §5: dropped between the first ClientHello and the peer's
             # Finished, whatever keys are installed; RFC 8446 sets no number, and
             # BoringSSL counts each as an empty record (32 in a row at most).
-            count_in_a_row(core.in_a_row, EMPTY_RECORDS)
+            in_a_row = core.in_a_row
+            if in_a_row:
+                count_in_a_row(in_a_row, EMPTY_RECORDS)
+            else:
+                in_a_row[EMPTY_RECORDS] = 1  # the first in a row (TLS 1.3's one), in bound
             return
         self._state = state.handle_change_cipher_spec(core)
         if core.tracing:
@@ -599,10 +613,13 @@ class _Connection:
         core = self._core
         in_a_row = core.in_a_row
         if in_a_row:
-            for kind in RESET_BY_HANDSHAKE:
-                in_a_row.pop(kind, None)
-            if not in_a_row:
-                in_a_row.clear()  # gives back the table the pops left behind
+            if in_a_row.keys() <= _RESET_BY_HANDSHAKE:
+                # Most often a TLS 1.3 client's compatibility change_cipher_spec, just
+                # counted (as an empty record).
+                in_a_row.clear()
+            else:
+                for kind in RESET_BY_HANDSHAKE:
+                    in_a_row.pop(kind, None)
         buffer = core.handshake_in
         if not buffer and len(payload) >= 4:
             (header,) = _unpack_message_header(payload, 0)

@@ -27,6 +27,10 @@ from .session import ClientSession
 from .trace import ALERT, CHANGE_CIPHER_SPEC, ESTABLISHED, KEY_DERIVATION, LOCAL, SENT, TraceEvent
 
 _connection_ids = itertools.count(1)
+_HANDSHAKE = int(ContentType.handshake)
+# A change_cipher_spec record around its version: its type, then length 1 and the byte 1.
+_CHANGE_CIPHER_SPEC_TYPE = bytes([ContentType.change_cipher_spec])
+_CHANGE_CIPHER_SPEC_BODY = b"\x00\x01\x01"
 
 
 def _evaluated(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -152,9 +156,17 @@ class ConnectionCore:
 
     def send_change_cipher_spec(self) -> None:
         self.flush_handshake()
-        self.out.append(self.record.seal(ContentType.change_cipher_spec, b"\x01"))
-        if self.tracing:
-            self.trace(CHANGE_CIPHER_SPEC, SENT, {})
+        record = self.record
+        protection = record.write_protection
+        if self.tracing or (protection.encrypted and not protection.tls13):
+            self.out.append(record.seal(ContentType.change_cipher_spec, b"\x01"))
+            if self.tracing:
+                self.trace(CHANGE_CIPHER_SPEC, SENT, {})
+        else:
+            # Unprotected (TLS 1.3's always, RFC 8446 §5; TLS 1.2's before its keys):
+            # the record RecordLayer.seal makes, without its two calls.
+            self.out.append(_CHANGE_CIPHER_SPEC_TYPE + record.write_version
+                            + _CHANGE_CIPHER_SPEC_BODY)
 
     def send_warning(self, description: AlertDescription) -> None:
         self.flush_handshake()
@@ -283,7 +295,16 @@ class ConnectionCore:
             # The buffer itself is sealed (every protection copies what it seals) and
             # a new one takes its place: no copy of it made first.
             self.handshake_out = bytearray()
-            self.out.append(self.record.seal(ContentType.handshake, data))
+            record = self.record
+            if len(data) <= record.max_fragment and not (record.padding_block
+                                                         or self.tracing):
+                # One record, sealed by the protection itself: RecordLayer.seal's
+                # usual case, without its call (a recorded connection, traced, goes
+                # through RecordLayer.seal, which records it).
+                self.out.append(record.write_protection.seal(
+                    _HANDSHAKE, data, record.write_version, 0))
+            else:
+                self.out.append(record.seal(ContentType.handshake, data))
             # RFC 8446 §5.1: 0x0301 is for the initial ClientHello's records only.
             self.record.write_version = b"\x03\x03"
 

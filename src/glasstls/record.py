@@ -58,6 +58,10 @@ _HANDSHAKE_3 = _HANDSHAKE << 8 | 3  # handshake, version 3.x
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
 _FULL_HEADER_13 = _pack_header(_APPLICATION_DATA, 0x0303, _FULL_LENGTH_13)
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
+# TLS 1.3's compatibility change_cipher_spec record (RFC 8446 §5, Appendix D.4): its
+# one byte 1, under version 0x0303, as peers send it.
+_COMPATIBILITY_CCS = bytes([_CHANGE_CIPHER_SPEC, 3, 3, 0, 1, 1])
+_COMPATIBILITY_CCS_SIZE = len(_COMPATIBILITY_CCS)
 
 
 def _sequence_exhausted() -> InternalError:
@@ -629,7 +633,8 @@ class RecordLayer:
             if protection.tls13 and length - 16 > self.read_limit:
                 raise RecordOverflow(f"record of {length - 16} bytes exceeds our record_size_limit")
             try:
-                content_type, plaintext = protection.open(header, payload)
+                # (open_inner: Tls13Protection.open without its call around it.)
+                content_type, plaintext, size = protection.open_inner(header, payload)
             except BadRecordMac:
                 if self.skipping_early_data:
                     # 0-RTT records under keys we do not have (RFC 8446 §4.2.10).
@@ -638,7 +643,9 @@ class RecordLayer:
                 raise
             if self.skipping_early_data:
                 self.skipping_early_data = False
-            return _opened(content_type, plaintext)
+            if 0 < size <= MAX_PLAINTEXT:
+                return content_type, plaintext[:size]  # what _opened passes, without the call
+            return _opened(content_type, plaintext[:size])
 
     def next_records(self, plaintexts: MutableSequence[Any], views: bool = False
                      ) -> tuple[int, bytes] | None:
@@ -704,16 +711,28 @@ class RecordLayer:
             self.compact()
         return record
 
-    def plain_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
-        """A read that is exactly one whole unprotected handshake record, with nothing
-        buffered before it (a ClientHello, the read a server begins with): the record,
-        as ``feed`` + ``next_record`` give it, after the checks next_record makes of
-        such a record (content type, version 3.x, a length within 2^14 and not zero);
-        None when the read is anything else, and then nothing of it is taken (the
-        caller goes the general way, which judges it)."""
-        if (self.read_protection.encrypted or len(data) <= _HEADER
-                or self._position < len(self._pending) or self._following):
+    def plain_first(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
+        """A read's first record, when it is one that needs no ``feed`` and
+        ``next_record`` before it, with nothing buffered before the read: a read that
+        is exactly one whole unprotected handshake record (a ClientHello, the read a
+        server begins with), or, once records are protected, one that begins with
+        TLS 1.3's compatibility change_cipher_spec record as peers send it (RFC 8446
+        Appendix D.4: a client's last flight begins with it), the rest of the read
+        then kept as ``feed`` keeps it. The record is what ``feed`` + ``next_record``
+        give, after the checks next_record makes of it (content type, version 3.x,
+        a length within 2^14 and not zero); None when the read is anything else, and
+        then nothing of it is taken (the caller goes the general way, which judges
+        it)."""
+        if len(data) <= _HEADER or self._position < len(self._pending) or self._following:
             return None
+        if self.read_protection.encrypted:
+            # (As a client sends it: under the handshake keys it answers.)
+            if data[:_COMPATIBILITY_CCS_SIZE] != _COMPATIBILITY_CCS:
+                return None
+            # The rest is read in place after it, as feed keeps a read (a view copied).
+            self._pending = data if type(data) is bytes else bytes(data)
+            self._position = _COMPATIBILITY_CCS_SIZE
+            return _CHANGE_CIPHER_SPEC, b"\x01"
         kind, length = _unpack_kind_length(data, 0)
         if kind != _HANDSHAKE_3 or length != len(data) - _HEADER or length > MAX_PLAINTEXT:
             return None

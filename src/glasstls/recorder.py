@@ -68,12 +68,12 @@ class RecordingRecordLayer(RecordLayer):
         # One record at a time, each recorded as it is read.
         return self.next_record()
 
-    def plain_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
+    def plain_first(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
         # Never taken alone: the read goes through next_record, which records it.
         return None
 
     def open_alone(self, data: bytes | memoryview) -> tuple[int, bytes] | None:
-        # As plain_alone (a lone close_notify read with a sink went past the recording).
+        # As plain_first (a lone close_notify read with a sink went past the recording).
         return None
 
     def next_record(self) -> tuple[int, bytes] | None:

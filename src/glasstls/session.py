@@ -282,12 +282,22 @@ class TicketKeys:
 
     def seal(self, state: bytes, now: float, rng: Callable[[int], bytes] | None = None
              ) -> bytes:
+        name, seal, nonces = self.sealing(now, rng)
+        nonce = nonces(12)
+        return name + nonce + seal(nonce, state, name)
+
+    def sealing(self, now: float, rng: Callable[[int], bytes] | None = None
+                ) -> tuple[bytes, Callable[[bytes, bytes, bytes], bytes], Callable[[int], bytes]]:
+        """What ``seal`` looks up, once for several tickets sealed at ``now`` (a
+        connection's): the current key's name, its ``Sealer.seal`` and where the
+        nonces come from. A ticket is then ``name + nonce + seal(nonce, state, name)``
+        with a fresh ``nonce = nonces(12)`` each (``seal(state, now, rng)``), and is
+        ``TICKET_OVERHEAD`` bytes longer than its state."""
         table = self._sealing
         if now >= table.until:
             table = self._refreshed(now, rng)
         key = table.keys[0]
-        nonce = (self._rng or rng or os.urandom)(12)  # _rng_for, written out (per ticket)
-        return key.name + nonce + key.sealer.seal(nonce, state, key.name)
+        return key.name, key.sealer.seal, self._rng or rng or os.urandom  # _rng_for
 
     def open(self, ticket: bytes, now: float, rng: Callable[[int], bytes] | None = None
              ) -> bytes | None:
@@ -306,6 +316,10 @@ class TicketKeys:
         if key is None:
             return None
         return key.sealer.open(ticket[16:28], ticket[28:], key.name)
+
+
+# A ticket's bytes beyond its state's: the key name, the nonce and the AEAD's tag.
+TICKET_OVERHEAD = 16 + 12 + 16
 
 
 # "glasstls session" and a newline, so that ``head -1`` or ``file`` shows what it is.

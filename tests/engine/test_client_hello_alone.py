@@ -1,5 +1,5 @@
 """A server's first read that is its whole ClientHello record is taken without the
-record layer's general machinery (``RecordLayer.plain_alone``). The server must answer
+record layer's general machinery (``RecordLayer.plain_first``). The server must answer
 it with the same bytes, and the same events, as when the same record comes in pieces
 (split at every offset) or with more after it, or as a view of a buffer filled again
 after the call; one seed makes both servers draw the same randoms (Ed25519 signs

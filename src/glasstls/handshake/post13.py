@@ -218,7 +218,11 @@ class ServerConnected13(Connected13):
 
     def __init__(self, suite: Suite, application: StageKeys, *, config: ServerConfig,
                  transcript: Transcript | None) -> None:
-        super().__init__(suite, application, is_client=False)
+        # Connected13.__init__ written out (one per server connection).
+        self.suite = suite
+        self.is_client = False
+        self._client_secret = application.client.secret
+        self._server_secret = application.server.secret
         self.config = config
         self._transcript = transcript  # None: the client did not offer it
         self._pending: _PendingAuth | None = None
