@@ -343,10 +343,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         default) reads as ``b""`` too: ``ragged_eof`` tells the two apart."""
         if flags:  # (tested here: the call is for the error alone)
             self._check_flags(flags, "recv")
-        channel = self._connected_channel()
-        deadline = self._deadline()
-        if not channel.handshake_complete:
-            self._handshake(deadline)
+        channel, deadline = self._established()
         while True:
             with self._engine_lock:
                 data = channel.read(buflen)
@@ -360,10 +357,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         view = memoryview(buffer).cast("B")
         if not nbytes or nbytes < 0 or nbytes > view.nbytes:
             nbytes = view.nbytes
-        channel = self._connected_channel()
-        deadline = self._deadline()
-        if not channel.handshake_complete:
-            self._handshake(deadline)
+        channel, deadline = self._established()
         while True:
             with self._engine_lock:
                 count = channel.read_into(view, nbytes)
@@ -389,20 +383,14 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         taken. Non-blocking: ``SSLWantWriteError`` if nothing could be taken."""
         if flags:
             self._check_flags(flags, "send")
-        channel = self._connected_channel()
-        deadline = self._deadline()
-        if not channel.handshake_complete:
-            self._handshake(deadline)
+        channel, deadline = self._established()
         return self._send_some(channel, memoryview(data).cast("B"), deadline)
 
     def sendall(self, data: Any, flags: int = 0) -> None:
         """Send all of ``data``, any size, in records of at most 16 KiB."""
         if flags:
             self._check_flags(flags, "sendall")
-        channel = self._connected_channel()
-        deadline = self._deadline()
-        if not channel.handshake_complete:
-            self._handshake(deadline)
+        channel, deadline = self._established()
         view = memoryview(data).cast("B")
         sent = self._send_some(channel, view, deadline)  # most often all of it
         total = view.nbytes
@@ -587,6 +575,15 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         if channel is None:
             raise OSError(errno.ENOTCONN, "the TLS socket is not connected")
         return channel
+
+    def _established(self) -> tuple[TLSChannel, float | None]:
+        """For a read or a write: the channel, its handshake done first if it is
+        not yet (as OpenSSL's SSL_read/SSL_write do), and the call's deadline."""
+        channel = self._connected_channel()
+        deadline = self._deadline()
+        if not channel.handshake_complete:
+            self._handshake(deadline)
+        return channel, deadline
 
     def _deadline(self) -> float | None:
         timeout = self.gettimeout()
