@@ -628,6 +628,27 @@ class RecordLayer:
 
         A change_cipher_spec record is returned as it came (never protected).
         """
+        buffer, position = self._pending, self._position
+        if len(buffer) - position < _HEADER and not self._following:
+            return None  # no whole record (how most reads end), without the loop's tests
+        protection = self.read_protection
+        if (type(protection) is Tls13Protection and len(buffer) - position >= _HEADER
+                and not self.skipping_early_data):
+            # Under TLS 1.3 keys, the usual record (each of the peer's protected
+            # handshake records, say): application_data, version 3.x, within our
+            # read limit and the tag (RFC 8449), whole in this buffer. Opened without
+            # the checks below, which it passes; any other record goes through them.
+            kind, length = _unpack_kind_length(buffer, position)
+            start = position + _HEADER
+            end = start + length
+            if kind == _APPLICATION_DATA_3 and length <= self.read_limit + _TAG and (
+                    end <= len(buffer)):
+                self._position = end
+                content_type, plaintext, size = protection.open_inner(
+                    buffer[position:start], memoryview(buffer)[start:end])
+                if size:  # (open_inner's content is at most 2^14 bytes)
+                    return content_type, plaintext[:size]
+                return _opened(content_type, plaintext[:size])
         while True:  # loops only to skip rejected 0-RTT records
             buffer, position = self._pending, self._position
             if len(buffer) - position < _HEADER:

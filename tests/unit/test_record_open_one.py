@@ -12,9 +12,10 @@ from hypothesis import given, settings, strategies as st
 
 from glasstls.crypto.suites import TLS13_SUITES
 from glasstls.errors import TLSError
-from glasstls.record import RecordLayer
+from glasstls.record import RecordLayer, Tls13Protection
+from helpers.pump import cut_into_reads
 
-from .test_record import AES128, tls13_pair
+from .test_record import AES128, keys, tls13_pair
 from .test_record_runs import sealed_stream
 
 # Records a peer may send alone: alerts (close_notify, a fatal one, two in one, a
@@ -153,3 +154,47 @@ def test_the_plaintext_outlives_the_read(data: bytes, views: bool) -> None:
     buffer[:] = bytes(len(buffer))
     assert [bytes(p) for p in plaintexts] == [data]
     assert receiver.buffered == 0
+
+
+class _General(Tls13Protection):
+    """Tls13Protection, but not of that type: ``next_record`` takes its records
+    through its general checks (the reference for its TLS 1.3 fast path)."""
+
+    __slots__ = ()
+
+
+@pytest.mark.pure_python_reference("subclasses a compiled class")
+@settings(max_examples=150, deadline=None)
+@given(records=st.lists(_ONE, min_size=1, max_size=4), damage=_DAMAGE,
+       cuts=st.lists(st.integers(min_value=1, max_value=40_000), max_size=4),
+       limit=st.sampled_from([16385, 64, 20]), header=st.one_of(
+           st.none(), st.tuples(st.integers(0, 4), st.integers(1, 255))))
+def test_next_record_under_tls13_keys_as_its_general_checks(
+        records: list[tuple[int, bytes, int]], damage: object, cuts: list[int], limit: int,
+        header: tuple[int, int] | None) -> None:
+    """next_record under TLS 1.3 keys, records of any type, padded, empty, over our
+    read limit (RFC 8449), damaged (a byte of the last record or of the first header
+    changed), in reads split anywhere: the same records, alert and sequence number as
+    through its general checks."""
+    wire = sealed_stream(records[:-1]) + _damaged(sealed_stream(records[-1:]), damage)
+    if header is not None:
+        data = bytearray(wire)
+        data[header[0]] ^= header[1]
+        wire = bytes(data)
+
+    def read(protection: type[Tls13Protection]) -> tuple[str, object, int]:
+        receiver = RecordLayer()
+        receiver.read_protection = protection(AES128, *keys(AES128))  # type: ignore[arg-type]
+        receiver.read_limit = limit
+
+        def records_read() -> list[tuple[int, bytes]]:
+            got = []
+            for chunk in cut_into_reads(wire, cuts):
+                receiver.feed(chunk)
+                while (record := receiver.next_record()) is not None:
+                    got.append(record)
+            return got
+
+        return _outcome(receiver, records_read)
+
+    assert read(Tls13Protection) == read(_General)
