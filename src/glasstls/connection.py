@@ -89,6 +89,7 @@ _ALERT_DESCRIPTIONS: dict[int, AlertDescription] = {
 # A TLS 1.3 record holding one alert: header, the alert's two bytes, the content type
 # byte and the AEAD tag.
 _ALERT_RECORD = 5 + 2 + 1 + 16
+_SERVER = "server"  # ConnectionCore.side of a server
 # The alert close() sends (warning level).
 _CLOSE_NOTIFY = bytes([1, AlertDescription.close_notify])
 # A handshake message's header (type, 24-bit length) as one big-endian number.
@@ -242,11 +243,13 @@ class _Connection:
                         first = None
                     else:
                         first = received
-                elif (first := record.plain_first(data)) is None:
-                    # (A read of one unprotected handshake record, a ClientHello most
-                    # often, is taken whole, and a client's compatibility
+                elif (first := record.plain_first(data) if core.side == _SERVER
+                        else None) is None:
+                    # (A server's read of one unprotected handshake record, a ClientHello
+                    # most often, is taken whole, and a client's compatibility
                     # change_cipher_spec before its last flight alone; the loop below
-                    # handles that record first.)
+                    # handles that record first. A client's reads are never either:
+                    # not tried.)
                     record.feed(data)
             elif (self._target is not None and len(data) != _ALERT_RECORD
                     and self._state.plain_application_data and not core.handshake_in
@@ -280,7 +283,8 @@ class _Connection:
                 if first[0] == _ALERT:  # nothing before it or after it for the loop
                     self._alert(first[1])
                     return core.take_events()
-            elif (first := record.plain_first(data)) is None:  # as above
+            elif (first := record.plain_first(data) if core.side == _SERVER
+                    else None) is None:  # as above
                 record.feed(data)
             while not self._peer_closed:
                 if first is not None:  # the record read before the loop

@@ -57,6 +57,7 @@ _HANDSHAKE_3 = _HANDSHAKE << 8 | 3  # handshake, version 3.x
 # and the tag), packed once: most records of a bulk transfer are full.
 _FULL_LENGTH_13 = MAX_PLAINTEXT + 1 + _TAG
 _FULL_HEADER_13 = _pack_header(_APPLICATION_DATA, 0x0303, _FULL_LENGTH_13)
+_FULL_RECORD_13 = _HEADER + _FULL_LENGTH_13  # such a record with its header
 _CHANGE_CIPHER_SPEC = int(ContentType.change_cipher_spec)
 # TLS 1.3's compatibility change_cipher_spec record (RFC 8446 §5, Appendix D.4): its
 # one byte 1, under version 0x0303, as peers send it.
@@ -268,6 +269,40 @@ class Tls13Protection(Protection):
         # Protection.open_run with open_inner written into the loop: the AEAD is
         # called per record with no Python call around it (the bulk receive path).
         size = len(buffer)
+        rest = size - position
+        if (_HEADER < rest < _FULL_RECORD_13 and rest - _HEADER <= largest
+                and _unpack_kind_length(buffer, position) == (_APPLICATION_DATA_3,
+                                                              rest - _HEADER)):
+            # One whole record that is not full-size, and nothing after it: most
+            # reads of a connection but the bulk ones (a request, its reply, the
+            # client's first data after its Finished, a close_notify). Opened as
+            # the loop below opens a record, without its set-up and per-record
+            # tests (the loop's the reference: tests/unit/test_record_open_one.py).
+            start = position + _HEADER
+            sequence = self.sequence
+            if sequence >= _LAST_SEQUENCE:
+                raise _sequence_exhausted()
+            try:
+                inner = self._aead.decrypt((self._iv ^ sequence).to_bytes(12, "big"),
+                                           memoryview(buffer)[start:], buffer[position:start])
+            except AEAD.failure:
+                raise BadRecordMac("record too short to be authentic" if rest - _HEADER
+                                   < self.minimum else "record authentication failed"
+                                   ) from None
+            self.sequence = sequence + 1
+            # Not full-size: at most 2^14 + 16 bytes of ciphertext, so at most 2^14 bytes
+            # of TLSInnerPlaintext, and less than 2^14 of content.
+            length = len(inner) - 1
+            if length > 0 and inner[length] == _APPLICATION_DATA:
+                plaintexts.append(memoryview(inner)[:length] if views else inner[:length])
+                return size, None
+            # Padded, empty, or not application data (an alert unpadded, as usual,
+            # without _inner_plaintext's call).
+            if length >= 0 and inner[length] in _PROTECTED_TYPES:
+                content_type = inner[length]
+            else:
+                content_type, inner, length = _inner_plaintext(inner)
+            return size, _opened(content_type, inner[:length])
         payloads = memoryview(buffer)
         decrypt = self._aead.decrypt
         iv = self._iv
@@ -593,6 +628,27 @@ class RecordLayer:
 
         A change_cipher_spec record is returned as it came (never protected).
         """
+        buffer, position = self._pending, self._position
+        if len(buffer) - position < _HEADER and not self._following:
+            return None  # no whole record (how most reads end), without the loop's tests
+        protection = self.read_protection
+        if (type(protection) is Tls13Protection and len(buffer) - position >= _HEADER
+                and not self.skipping_early_data):
+            # Under TLS 1.3 keys, the usual record (each of the peer's protected
+            # handshake records, say): application_data, version 3.x, within our
+            # read limit and the tag (RFC 8449), whole in this buffer. Opened without
+            # the checks below, which it passes; any other record goes through them.
+            kind, length = _unpack_kind_length(buffer, position)
+            start = position + _HEADER
+            end = start + length
+            if kind == _APPLICATION_DATA_3 and length <= self.read_limit + _TAG and (
+                    end <= len(buffer)):
+                self._position = end
+                content_type, plaintext, size = protection.open_inner(
+                    buffer[position:start], memoryview(buffer)[start:end])
+                if size:  # (open_inner's content is at most 2^14 bytes)
+                    return content_type, plaintext[:size]
+                return _opened(content_type, plaintext[:size])
         while True:  # loops only to skip rejected 0-RTT records
             buffer, position = self._pending, self._position
             if len(buffer) - position < _HEADER:
