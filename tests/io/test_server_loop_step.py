@@ -179,3 +179,49 @@ def test_a_read_sized_by_a_look_at_the_headers_leaves_the_boundary_the_walk_does
         assert (mine.carried, mine.to_complete) == (walked.carried, walked.to_complete)
         assert [mine.whole_records(n) for n in (1, 100, 10_000)] == [
             walked.whole_records(n) for n in (1, 100, 10_000)]
+
+
+def readable(sock: socket.socket) -> bool:
+    return bool(select.select([sock], [], [], 0)[0])
+
+
+def test_a_loop_step_without_sends_queues_them_for_loop_send() -> None:
+    """serve()'s loop sends what its turn's steps queued at the turn's end: a step
+    with ``send=False`` sends nothing, ``_loop_send()`` all of it (the flight; the
+    session tickets of the step that ends the handshake)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, TLS13)
+        client = glasstls.ClientConnection(client_config(TLS13), server_name="localhost")
+        with plain, tls:
+            plain.sendall(client.data_to_send())
+            select.select([tls], [], [], 10)
+            assert tls._loop_handshake(False) is False
+            assert not readable(plain), "the flight was sent by the step"
+            tls._loop_send()
+            while not client.handshake_complete:
+                client.receive_data(plain.recv(65536))
+            plain.sendall(client.data_to_send())
+            select.select([tls], [], [], 10)
+            assert tls._loop_handshake(False) is True
+            assert not readable(plain), "the tickets were sent by the step"
+            tls._loop_send()
+            select.select([plain], [], [], 10)
+            tickets = plain.recv(65536)
+            assert tickets[:1] == b"\x17"  # protected records: the NewSessionTickets
+            client.receive_data(tickets)
+
+
+def test_a_loop_step_without_sends_still_sends_its_alert() -> None:
+    """A failed step's alert goes at once: the loop ends that connection at once."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        plain = socket.create_connection(listener.getsockname())
+        tls = accepted_server(listener, TLS13)
+        with plain, tls:
+            # A handshake record holding a ClientHello one byte long: a decode error.
+            plain.sendall(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00")
+            select.select([tls], [], [], 10)
+            with pytest.raises(ssl.SSLError):
+                tls._loop_handshake(False)
+            select.select([plain], [], [], 10)
+            assert plain.recv(100, socket.MSG_DONTWAIT)[:1] == b"\x15"  # an alert record

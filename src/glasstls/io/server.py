@@ -41,6 +41,16 @@ client's Finished's wait from ~27 to ~3 ms at the median, but the echo workers
 then ran beside the loop and took the GIL from it more: 1.05-1.12x the loop's
 CPU per connection, 0.89-0.97x the rate.
 
+A turn's steps queue what they send; the loop sends it all (and hands the
+connections whose handshake is done to workers) at the turn's end, just before
+it looks again. A send wakes a client, which then often preempted the loop
+(~1 time per connection, holding the GIL, its caches gone cold): with the
+wake-ups of a turn together the loop ran 8-18 % less CPU per connection
+(bench/results/2026-12-07-threaded-sched-round16.txt). An alert still goes at
+once, with the step that failed. The clients that come meanwhile are accepted
+between those sends too: without that, the clients woken together came back
+together and overflowed a 128-client backlog with 200 clients.
+
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
 ``threading.Condition`` allocates a lock per wait). The config's callbacks
 that run during a handshake (``connection_config``, trace, SNI) run on a loop:
@@ -89,7 +99,8 @@ ACCEPT_BACKOFF = 0.1
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # The loop takes the clients out of the listen backlog (accepting is cheap: their
 # handshakes wait for their turn on the loop) at every wake-up and, between
-# handshake steps, at least this often (seconds): a full backlog drops a new
+# handshake steps (and between the sends at a turn's end), at least this often
+# (seconds): a full backlog drops a new
 # client's SYN, and it retries only a second later. A busy loop goes from one
 # step to the next for tens of milliseconds, and each of these looks ends with
 # an accept() that finds no one (a system call, and ~150 bytecodes with the
@@ -488,6 +499,10 @@ class _Loop:
         # deadlines (one handshake_timeout for all): the first expires first.
         self._by_deadline: deque[_Handshake] = deque()
         self._handshakes = 0
+        # This turn's steps whose sends wait for the turn's end (and whether each is
+        # done): see _flush.
+        self._unsent: list[tuple[_Handshake, bool]] = []
+        self._accepted = 0.0  # when the loop last took the clients in the backlog
         # The listener's backlog count cannot be had (see _waiting_clients).
         self._backlog_unknown = not _TCP_INFO or self._listener.family not in (
             socket.AF_INET, socket.AF_INET6)
@@ -504,18 +519,18 @@ class _Loop:
                 self._update_listener()
                 if server._stop.is_set() and (server._abort or not self._handshakes):
                     return
-                accepted = time.monotonic()
+                self._accepted = time.monotonic()
                 for fd, handshake in self._selector.select(self._select_timeout()):
                     if handshake is not None:
                         self._advance(handshake)
-                        if time.monotonic() - accepted >= _ACCEPT_BETWEEN_STEPS:
-                            self._accept()  # the clients that came meanwhile
-                            accepted = time.monotonic()
+                        self._accept_between_steps()
                     elif fd == self._listener_fd:
                         self._accept()
                     elif fd == self._wake_fd:
                         with contextlib.suppress(OSError):
                             self._wake_reader.recv(4096)
+                if self._unsent:
+                    self._flush()
                 self._expire()
         except Exception:  # a bug: say so; its handshakes end, handlers go on
             logger.exception("a server loop failed: its handshakes end")
@@ -531,6 +546,11 @@ class _Loop:
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
+
+    def _accept_between_steps(self) -> None:
+        if time.monotonic() - self._accepted >= _ACCEPT_BETWEEN_STEPS:
+            self._accept()  # the clients that came meanwhile
+            self._accepted = time.monotonic()
 
     def _update_listener(self) -> None:
         """Listen while there is room (the rest wait in the backlog), not during a
@@ -663,25 +683,39 @@ class _Loop:
         return handshake
 
     def _advance(self, handshake: _Handshake) -> None:
-        # A worker enters the connection's context: only once the loop has left it.
-        if handshake.context.run(self._step, handshake):
-            sock = self._forget(handshake)
-            assert sock is not None
-            self._server._established(sock, handshake.address, handshake.context)
+        done = handshake.context.run(self._step, handshake)
+        sock = handshake.sock
+        if sock is not None and (done or sock._out):
+            self._unsent.append((handshake, done))
+
+    def _flush(self) -> None:
+        """Send what the turn's steps queued, and hand the connections whose
+        handshake is done to workers. Each send wakes a client, which can take the
+        loop's CPU while the loop holds the GIL: at the turn's end, those wake-ups
+        come together just before the loop waits in select()."""
+        unsent, self._unsent = self._unsent, []
+        for handshake, done in unsent:
+            # A worker enters the connection's context: only once the loop has left it.
+            if handshake.context.run(self._send, handshake, done):
+                sock = self._forget(handshake)
+                assert sock is not None
+                self._server._established(sock, handshake.address, handshake.context)
+            self._accept_between_steps()
 
     def _step(self, handshake: _Handshake) -> bool:
-        """Take the handshake as far as the socket allows, then wait for what it
-        needs or end it; True when it is done."""
+        """Take the handshake as far as the socket allows (its sends wait for the
+        turn's end: _flush), then wait for what it needs or end it; True when it
+        is done."""
         sock = handshake.sock
         if sock is None:
             return False
         try:
             # As do_handshake() would, without its options: the loop's sockets never
             # wait (no timeout, no deadline).
-            done = sock._loop_handshake()
+            done = sock._loop_handshake(False)
         except ssl.SSLWantReadError:  # a read found nothing after all
             done = False
-        except ssl.SSLWantWriteError:
+        except ssl.SSLWantWriteError:  # an alert (sent at once) or the last sends
             self._wait_for(handshake, selectors.EVENT_WRITE)
             return False
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
@@ -693,6 +727,21 @@ class _Loop:
             return False
         if not done:
             self._wait_for(handshake, selectors.EVENT_READ)
+        return done
+
+    def _send(self, handshake: _Handshake, done: bool) -> bool:
+        """A step's sends (see _step); True when its handshake is done."""
+        sock = handshake.sock
+        if sock is None:
+            return False
+        try:
+            sock._loop_send()
+        except ssl.SSLWantWriteError:
+            self._wait_for(handshake, selectors.EVENT_WRITE)
+            return False
+        except (OSError, ValueError) as error:
+            self._end(handshake, error)
+            return False
         return done
 
     def _wait_for(self, handshake: _Handshake, events: int) -> None:

@@ -618,7 +618,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 self._queue(channel.outgoing())  # the answer, sent at the loop's top
             del data  # not held while waiting for the next read
 
-    def _loop_handshake(self) -> bool:
+    def _loop_handshake(self, send: bool = True) -> bool:
         """serve()'s loop's step of the handshake: ``_handshake(None)`` for a socket
         that never waits (``_loop_flags``, or non-blocking), but it returns False
         instead of raising ``SSLWantReadError`` when the last read emptied the
@@ -639,16 +639,22 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                     channel.receive(self._raw_recv(None, 0))
                     self._queue(channel.outgoing())
                 read = True
-                try:
-                    self._send_queued(self._loop_flags, 0.0, None)  # never waits
-                except (BrokenPipeError, ConnectionResetError):
-                    if channel.failure is None:
-                        raise
+                if send or channel.failure is not None:  # an alert goes at once
+                    try:
+                        self._send_queued(self._loop_flags, 0.0, None)  # never waits
+                    except (BrokenPipeError, ConnectionResetError):
+                        if channel.failure is None:
+                            raise
                 if channel.check_handshake():
                     return True
                 if self._drained:
                     self._drained = False
                     return False
+
+    def _loop_send(self) -> None:
+        """serve()'s loop's sends of what its steps queued (``_loop_handshake(send=False)``):
+        as far as the socket takes them at once, else ``want_write()``."""
+        self._send_queued(self._loop_flags, 0.0, None)
 
     def _raw_recv(self, deadline: float | None, wanted: int) -> bytes:
         """Ciphertext for a read of ``wanted`` plaintext bytes (0: just finish the
