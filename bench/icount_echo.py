@@ -21,6 +21,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from icount_handshake import callgrind, pki_files
+from icount_server import TLS13_CONFIGS
 
 CHILD = r"""
 import sys
@@ -29,14 +30,8 @@ from glasstls import (CertifiedKey, ClientConfig, ClientConnection, ServerConfig
                       ServerConnection, TrustStore)
 from glasstls.constants import TLS13, CipherSuite, NamedGroup
 files = sys.argv[3] + "/ecdsa-p256/"
-trust = TrustStore.from_pem_file(files + "ca.pem")
-certified = CertifiedKey.from_files(files + "cert.pem", files + "key.pem")
-options = dict(versions=(TLS13,), cipher_suites=(CipherSuite.TLS_AES_128_GCM_SHA256,),
-               groups=(NamedGroup.x25519,))
-client = ClientConfig(trust=trust, key_share_groups=(NamedGroup.x25519,),
-                      session_cache=None, **options)
-server = ServerConfig(certificates=(certified,), tickets=1, **options)
-
+tickets = 1
+""" + TLS13_CONFIGS + r"""
 
 def pair():
     c = ClientConnection(client, server_name="localhost")

@@ -55,6 +55,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # A callgrind_annotate line: count, (percentage), file:function [object].
 _LINE = re.compile(r"^\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(.*?)\s+\[(.*)\]\s*$")
 
+# The children's configurations (icount_echo.py's too): an ECDSA P-256 server, TLS 1.3
+# with X25519 and AES-128-GCM only; the child sets ``files`` and ``tickets`` first.
+TLS13_CONFIGS = r"""
+trust = TrustStore.from_pem_file(files + "ca.pem")
+certified = CertifiedKey.from_files(files + "cert.pem", files + "key.pem")
+options = dict(versions=(TLS13,), cipher_suites=(CipherSuite.TLS_AES_128_GCM_SHA256,),
+               groups=(NamedGroup.x25519,))
+client = ClientConfig(trust=trust, key_share_groups=(NamedGroup.x25519,),
+                      session_cache=None, **options)
+server = ServerConfig(certificates=(certified,), tickets=tickets, **options)
+"""
+
 CHILD = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
@@ -66,14 +78,8 @@ from glasstls.crypto.suites import SUITES
 from glasstls.handshake.psk13 import choose_psk, issue_tickets
 from glasstls.messages.handshake import ClientHello
 part, n, files = sys.argv[2], int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
-trust = TrustStore.from_pem_file(files + "ca.pem")
-certified = CertifiedKey.from_files(files + "cert.pem", files + "key.pem")
-options = dict(versions=(TLS13,), cipher_suites=(CipherSuite.TLS_AES_128_GCM_SHA256,),
-               groups=(NamedGroup.x25519,))
-client = ClientConfig(trust=trust, key_share_groups=(NamedGroup.x25519,),
-                      session_cache=None, **options)
-server = ServerConfig(certificates=(certified,), tickets=2 if part == "tickets2" else 1,
-                      **options)
+tickets = 2 if part == "tickets2" else 1
+""" + TLS13_CONFIGS + r"""
 c = ClientConnection(client, server_name="localhost")
 s = ServerConnection(server)
 s.receive_data(c.data_to_send())

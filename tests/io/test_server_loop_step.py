@@ -68,17 +68,6 @@ def test_a_loop_step_returns_false_while_waiting_and_true_once_done(version: int
             assert tls.recv(100) == b"first request"
 
 
-def test_a_loop_step_raises_the_handshake_failure() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        plain = socket.create_connection(listener.getsockname())
-        tls = accepted_server(listener, TLS13)
-        with plain, tls:
-            plain.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-            select.select([tls], [], [], 10)
-            with pytest.raises(ssl.SSLError):
-                tls._loop_handshake()
-
-
 def test_a_loop_step_sends_what_the_socket_takes_and_the_rest_at_the_next_step() -> None:
     """A socket that takes 100 bytes a call and is full every other call: each
     full socket is an SSLWantWriteError, and the flight arrives whole, in order."""
@@ -212,16 +201,22 @@ def test_a_loop_step_without_sends_queues_them_for_loop_send() -> None:
             client.receive_data(tickets)
 
 
-def test_a_loop_step_without_sends_still_sends_its_alert() -> None:
-    """A failed step's alert goes at once: the loop ends that connection at once."""
+@pytest.mark.parametrize("send", [True, False])
+@pytest.mark.parametrize("data", [
+    b"SSH-2.0-OpenSSH_9.6\r\n",  # no TLS at all
+    b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00",  # a ClientHello one byte long
+], ids=["not-tls", "decode-error"])
+def test_a_failed_loop_step_raises_and_sends_its_alert_at_once(data: bytes, send: bool) -> None:
+    """The step raises the handshake failure, and its alert goes at once, also when
+    the step's sends wait for the turn's end (send=False): the loop ends that
+    connection at once."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
         plain = socket.create_connection(listener.getsockname())
         tls = accepted_server(listener, TLS13)
         with plain, tls:
-            # A handshake record holding a ClientHello one byte long: a decode error.
-            plain.sendall(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00")
+            plain.sendall(data)
             select.select([tls], [], [], 10)
             with pytest.raises(ssl.SSLError):
-                tls._loop_handshake(False)
+                tls._loop_handshake(send)
             select.select([plain], [], [], 10)
             assert plain.recv(100, socket.MSG_DONTWAIT)[:1] == b"\x15"  # an alert record
