@@ -3,14 +3,13 @@ binders, tickets issued by the server, and the server's choice of a PSK."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from hmac import compare_digest
 
 from .. import trace as t
 from ..codec import Writer
 from ..config import ServerConfig
-from ..constants import TLS13, ExtensionType as X, HandshakeType as H, PskKeyExchangeMode
+from ..constants import TLS13, ExtensionType as X, PskKeyExchangeMode
 from ..crypto.hkdf import hmac_digest
 from ..crypto.suites import SUITES, TLS13_SUITES, Suite
 from ..errors import (
@@ -29,7 +28,8 @@ from ..messages.extensions import (
 )
 from ..messages.handshake import ClientHello, NewSessionTicket13
 from ..servernames import same_server_name
-from ..session import TICKET_OVERHEAD, ClientSession, SessionState
+from ..session import ClientSession, SessionState
+from . import flight13
 from .engine import Engine
 from .transcript import hash_of, hash_state
 
@@ -46,10 +46,6 @@ _SUITE_HASHES = {suite_id: suite.hash_name for suite_id, suite in SUITES.items()
 # whose input is a constant of the hash's length and the nonce. Made once for the
 # usual few tickets, per hash length.
 _TICKET_NONCES = tuple(counter.to_bytes(8, "big") for counter in range(8))
-# A NewSessionTicket's header and ticket_lifetime; its extensions when it allows 0-RTT
-# (flight13.new_session_ticket's).
-_TICKET_HEAD = struct.Struct(">II")
-_TICKET_EARLY_DATA = struct.Struct(">HHHI")
 _TICKET_INPUTS = {
     hash_len: tuple((nonce, resumption_psk_input(hash_len, nonce)) for nonce in _TICKET_NONCES)
     for hash_len in {suite.hash_len for suite in TLS13_SUITES}
@@ -240,24 +236,15 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
     alpn = alpn or b""
     name = server_name.encode() if server_name else b""
     # The tickets' states differ only in their PSK and age_add: the rest of their
-    # bytes (SessionState(...).encode()) is packed once; so are their messages around
-    # age_add, nonce and ticket (all alike in size), and the sealing key is looked up
-    # once (TicketKeys.seal, less the lookup: a fresh sealing nonce per ticket).
+    # bytes (SessionState(...).encode()) is packed once, and the sealing key is looked
+    # up once (TicketKeys.seal, less the lookup: a fresh sealing nonce per ticket).
     hash_name, hash_len = suite.hash_name, suite.hash_len
     head, middle, tail = SessionState.encode_around(TLS13, suite.id, hash_len, issued_ms,
                                                     lifetime, alpn, name, False, max_early,
                                                     peer_certificates)
     inputs = _ticket_inputs(hash_len, count)
-    # flight13.new_session_ticket's bytes around age_add, nonce and ticket: each nonce
-    # is 8 bytes, each ticket TICKET_OVERHEAD longer than its state (TicketKeys.sealing).
-    extensions = _TICKET_EARLY_DATA.pack(8, X.early_data, 4, max_early) if max_early else (
-        b"\x00\x00")
-    ticket_size = len(head) + 4 + len(middle) + hash_len + len(tail) + TICKET_OVERHEAD
-    ticket_length = ticket_size.to_bytes(2, "big")  # (OverflowError over 65,535)
-    message_head = _TICKET_HEAD.pack(
-        H.new_session_ticket << 24 | 4 + 4 + 1 + 8 + 2 + ticket_size + len(extensions), lifetime)
-    # age_add as the state holds it and the message sends it (4 bytes): the first
-    # ticket's drawn before a new sealing key's bytes, as TicketKeys.seal draws them.
+    # age_add as the state holds it (4 bytes, big-endian): the first ticket's drawn
+    # before a new sealing key's bytes, as TicketKeys.seal draws them.
     age_add = rng(4)
     key_name, seal, nonces = ticket_keys.sealing(now, rng)
     send = engine.send_post_handshake_encoded
@@ -266,9 +253,8 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
             age_add = rng(4)
         psk = hmac_digest(hash_name, resumption_master_secret, psk_input)  # resumption_psk
         sealing_nonce = nonces(12)
-        send(b"".join((message_head, age_add, b"\x08", nonce, ticket_length, key_name,
-                       sealing_nonce,
-                       seal(sealing_nonce, b"".join((head, age_add, middle, psk, tail)),
-                            key_name),
-                       extensions)), NewSessionTicket13.parse)
+        ticket = key_name + sealing_nonce + seal(
+            sealing_nonce, b"".join((head, age_add, middle, psk, tail)), key_name)
+        send(flight13.new_session_ticket(lifetime, int.from_bytes(age_add, "big"), nonce,
+                                         ticket, max_early), NewSessionTicket13.parse)
         age_add = b""  # the next ticket's is drawn afresh

@@ -100,13 +100,12 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # The loop takes the clients out of the listen backlog (accepting is cheap: their
 # handshakes wait for their turn on the loop) at every wake-up and, between
 # handshake steps (and between the sends at a turn's end), at least this often
-# (seconds): a full backlog drops a new
-# client's SYN, and it retries only a second later. A busy loop goes from one
-# step to the next for tens of milliseconds, and each of these looks ends with
-# an accept() that finds no one (a system call, and ~150 bytecodes with the
-# slot taken and given back): at 2 ms there was about one such call per
-# connection; at 10 ms a 128-client backlog fills only above 12,800 new clients
-# a second.
+# (seconds): a full backlog drops a new client's SYN, and it retries only a second
+# later. A busy loop goes from one step to the next for tens of milliseconds, and
+# each of these looks ends with an accept() that finds no one (a system call, and
+# ~150 bytecodes with the slot taken and given back): at 2 ms there was about one
+# such call per connection; at 10 ms a 128-client backlog fills only above 12,800
+# new clients a second.
 _ACCEPT_BETWEEN_STEPS = 0.010
 # Linux tells how many clients wait in a listener's backlog (TCP_INFO's tcpi_unacked,
 # a 32-bit field at this offset of struct tcp_info, on a listening socket): the loop

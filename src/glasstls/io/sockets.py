@@ -641,7 +641,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 read = True
                 if send or channel.failure is not None:  # an alert goes at once
                     try:
-                        self._send_queued(self._loop_flags, 0.0, None)  # never waits
+                        self._loop_send()
                     except (BrokenPipeError, ConnectionResetError):
                         if channel.failure is None:
                             raise
