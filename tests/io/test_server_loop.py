@@ -440,3 +440,50 @@ def test_a_busy_loop_accepts_between_the_steps_of_a_turn() -> None:
     steps = [(kind, names.get(address)) for kind, address in log if names.get(address)]
     assert steps[steps.index(("hello", "a")):][:3] == [
         ("hello", "a"), ("accepted", "c"), ("hello", "b")], log
+
+
+def test_a_hello_already_there_is_answered_in_the_turn_that_accepts_its_client() -> None:
+    # The first client's connection_config holds the loop while the second client
+    # connects and sends its ClientHello: the loop accepts it and takes its hello
+    # step before it looks again (select()), not a turn later.
+    log: list[tuple[str, Any]] = []
+    holding = threading.Event()
+    release = threading.Event()
+
+    def connection_config(config: ServerConfig) -> ServerConfig:
+        address = glasstls.io.client_address()
+        log.append(("accepted", address))
+        if not holding.is_set():  # the first client (the loop's only thread runs this)
+            holding.set()
+            release.wait(PATIENCE)
+
+        def trace(event: Any) -> None:
+            if event.step == "ClientHello" and event.action == "received":
+                log.append(("hello", address))
+
+        return dataclasses.replace(config, trace=trace)
+
+    with serving(connection_config=connection_config) as server:
+        (loop,) = server._loops
+        select = loop._selector.select
+
+        def counted(timeout: float | None) -> Any:
+            ready = select(timeout)
+            log.append(("turn", None))
+            return ready
+
+        loop._selector.select = counted  # type: ignore[method-assign]
+        with socket.create_connection(server.address, timeout=PATIENCE) as holder, \
+                socket.create_connection(server.address, timeout=PATIENCE) as plain:
+            try:
+                assert holding.wait(PATIENCE)
+                plain.sendall(ClientConnection(client_config(),
+                                               server_name="localhost").data_to_send())
+            finally:
+                release.set()
+            assert plain.recv(5)[:1] == b"\x16"  # the ServerHello's record: answered
+            address = plain.getsockname()
+        del holder
+    steps = [kind for kind, who in log if who in (None, address)]
+    accepted = steps.index("accepted")
+    assert steps[accepted:accepted + 2] == ["accepted", "hello"], log

@@ -91,6 +91,101 @@ def test_several_ready_descriptors_each_come_back_once(poller: Any) -> None:
             theirs.close()
 
 
+def test_a_handshake_is_reported_once_until_modified_where_oneshot(
+        poller: Any, pair: Any) -> None:
+    ours, theirs = pair
+    poller.register(ours.fileno(), READ, "handshake")
+    theirs.sendall(b"x")
+    assert poller.select(0) == [(ours.fileno(), "handshake")]
+    # Still readable: a oneshot registration waits for nothing now, others go on.
+    again = [] if poller.ONESHOT else [(ours.fileno(), "handshake")]
+    assert poller.select(0) == again
+    poller.modify(ours.fileno(), READ, "handshake")  # what a step that needs more does
+    assert poller.select(0) == [(ours.fileno(), "handshake")]
+
+
+def test_the_listener_and_the_wake_up_socket_stay_level_triggered(
+        poller: Any, pair: Any) -> None:
+    ours, theirs = pair
+    poller.register(ours.fileno(), READ)  # no handshake: the listener, say
+    theirs.sendall(b"x")
+    assert poller.select(0) == [(ours.fileno(), None)]
+    assert poller.select(0) == [(ours.fileno(), None)]
+
+
+def test_a_forgotten_descriptor_is_not_reported_and_its_number_can_come_back(
+        poller: Any) -> None:
+    ours, theirs = socket.socketpair()
+    with theirs:
+        poller.register(ours.fileno(), READ, "handshake")
+        theirs.sendall(b"x")
+        assert poller.select(0) == [(ours.fileno(), "handshake")]
+        number = ours.fileno()
+        poller.forget(number)  # reported, so waiting for nothing: it leaves
+        theirs.sendall(b"more")  # (the worker's data)
+        assert poller.select(0) == []
+        ours.close()  # the kernel drops what is left of its registration
+    again, other = socket.socketpair()
+    with again, other:
+        if again.fileno() == number:  # the usual case: the lowest free number
+            poller.register(again.fileno(), READ, "next")
+            other.sendall(b"x")
+            assert poller.select(0) == [(number, "next")]
+
+
+class CountingEpoll:
+    """A loop's ``select.epoll``, with its calls recorded."""
+
+    def __init__(self, epoll: Any) -> None:
+        self.epoll = epoll
+        self.calls: list[tuple[str, Any]] = []
+
+    def register(self, fd: int, mask: int) -> None:
+        self.calls.append(("register", fd))
+        self.epoll.register(fd, mask)
+
+    def modify(self, fd: int, mask: int) -> None:
+        self.calls.append(("modify", fd))
+        self.epoll.modify(fd, mask)
+
+    def unregister(self, fd: int) -> None:
+        self.calls.append(("unregister", fd))
+        self.epoll.unregister(fd)
+
+    def poll(self, timeout: float, maxevents: int) -> list[tuple[int, int]]:
+        ready = self.epoll.poll(timeout, maxevents)
+        self.calls.append(("ready", [fd for fd, _ in ready]))
+        return ready
+
+    def close(self) -> None:
+        self.epoll.close()
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="epoll is Linux's")
+def test_a_served_connection_leaves_the_loop_without_an_epoll_call() -> None:
+    with serving() as server:
+        (loop,) = server._loops
+        assert isinstance(loop._selector, _EpollPoller)
+        counting = CountingEpoll(loop._selector._epoll)
+        loop._selector._epoll = counting  # from the loop's next call on
+        assert all(echoes(server, b"message %d" % n) for n in range(3))
+    others = (loop._listener_fd, loop._wake_fd)
+    # (Connections one after the other: their descriptors may share a number.)
+    armed = [fd for call, fd in counting.calls
+             if call in ("register", "modify") and fd not in others]
+    assert len([call for call, fd in counting.calls
+                if call == "register" and fd not in others]) == 3, counting.calls
+    # Never unregistered: each left the loop with its registration spent...
+    assert not [fd for call, fd in counting.calls
+                if call == "unregister" and fd not in others], counting.calls
+    # ... and reported once for each time it was armed (its hello, if it was not
+    # there when it was accepted; its Finished): the data for the handler (the
+    # worker's) never woke the loop.
+    reported = [fd for call, ready in counting.calls if call == "ready" for fd in ready
+                if fd not in others]
+    assert sorted(reported) == sorted(armed), counting.calls
+
+
 @pytest.mark.parametrize("kind", POLLERS, ids=lambda kind: kind.__name__)
 def test_a_server_serves_the_same_on_either_poller(
         monkeypatch: pytest.MonkeyPatch, kind: Any) -> None:

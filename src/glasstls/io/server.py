@@ -51,6 +51,19 @@ once, with the step that failed. The clients that come meanwhile are accepted
 between those sends too: without that, the clients woken together came back
 together and overflowed a 128-client backlog with 200 clients.
 
+The clients a turn accepts have their hello step at that turn's end, after the
+steps that select() found ready, without a look first: a busy loop takes clients
+from the backlog a while after they connected, and their ClientHellos are there
+(else the step's read finds nothing and the socket waits as any other). Each
+then has the selector look for its Finished only, and (with epoll, whose
+handshake registrations are one-shot: see _EpollPoller) leaves the loop without
+a system call: one epoll_ctl per connection instead of two (each lets go of the
+GIL). Against 3b9de3b (bench/results/2026-12-07-threaded-accept-round17.txt):
+1.00-1.03x the rate with 200 clients, 0.95-1.06x with 64 (3 alternated runs
+each), the loop's instructions -0.2 %. Linux's TCP_DEFER_ACCEPT (the hello
+always there when accepted) measured no better: it keeps 200 clients' connections
+in a 128-entry SYN queue until their hellos come, and some then wait a second.
+
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
 ``threading.Condition`` allocates a lock per wait). The config's callbacks
 that run during a handshake (``connection_config``, trace, SNI) run on a loop:
@@ -141,7 +154,7 @@ def client_address() -> Any:
 class _Handshake:
     """A connection on the loop, from accept until its handshake is over."""
 
-    __slots__ = ("address", "context", "deadline", "events", "fd", "sock")
+    __slots__ = ("address", "context", "deadline", "events", "fd", "registered", "sock")
 
     def __init__(self, sock: TLSSocket, fd: int, address: Any,
                  context: contextvars.Context, deadline: float | None) -> None:
@@ -152,13 +165,18 @@ class _Handshake:
         self.address = address
         self.context = context
         self.deadline = deadline
-        self.events = 0  # what the selector waits for on its behalf
+        self.events = 0  # what the selector waits for on its behalf (0: nothing)
+        self.registered = False  # with the selector (waiting or not: see _EpollPoller)
 
 
 class _SelectorPoller:
     """What a loop waits on, by descriptor: the ``selectors`` module's best for the
     system, each descriptor with the handshake waiting on it (None for the listener
     and the wake-up socket); ``select`` returns (descriptor, handshake) pairs."""
+
+    # A handshake's registration stops waiting once select() returned it (see
+    # _EpollPoller): False here, where it goes on waiting until modified.
+    ONESHOT = False
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
@@ -170,6 +188,10 @@ class _SelectorPoller:
         self._selector.modify(fd, events, data)
 
     def unregister(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def forget(self, fd: int) -> None:
+        """A handshake's descriptor that waits for nothing leaves (see ONESHOT)."""
         self._selector.unregister(fd)
 
     def select(self, timeout: float | None) -> list[tuple[int, _Handshake | None]]:
@@ -188,22 +210,34 @@ class _EpollPoller(_SelectorPoller):
 
     _MASKS = {selectors.EVENT_READ: getattr(select, "EPOLLIN", 1),
               selectors.EVENT_WRITE: getattr(select, "EPOLLOUT", 4)}
+    # A handshake's descriptor is registered EPOLLONESHOT: once reported, it waits
+    # for nothing until modified (a step that needs more re-arms it, as it would
+    # change what it waits for anyway). A handshake handed to a worker right after
+    # its descriptor was reported then leaves without an epoll_ctl (a system call
+    # that lets go of the GIL): its registration, which can no longer report
+    # anything, goes when the descriptor is closed (the kernel removes it then).
+    ONESHOT = True
+    _ONESHOT = getattr(select, "EPOLLONESHOT", 1 << 30)
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._waiting: dict[int, _Handshake | None] = {}
 
     def register(self, fd: int, events: int, data: _Handshake | None = None) -> None:
-        self._epoll.register(fd, self._MASKS[events])
+        mask = self._MASKS[events]
+        self._epoll.register(fd, mask if data is None else mask | self._ONESHOT)
         self._waiting[fd] = data
 
     def modify(self, fd: int, events: int, data: _Handshake) -> None:
-        self._epoll.modify(fd, self._MASKS[events])
+        self._epoll.modify(fd, self._MASKS[events] | self._ONESHOT)
         self._waiting[fd] = data
 
     def unregister(self, fd: int) -> None:
         del self._waiting[fd]
         self._epoll.unregister(fd)
+
+    def forget(self, fd: int) -> None:
+        del self._waiting[fd]
 
     def select(self, timeout: float | None) -> list[tuple[int, _Handshake | None]]:
         # As selectors: a timeout rounded up to the millisecond (epoll's unit), so
@@ -501,6 +535,9 @@ class _Loop:
         # This turn's steps whose sends wait for the turn's end (and whether each is
         # done): see _flush.
         self._unsent: list[tuple[_Handshake, bool]] = []
+        # The clients accepted this turn, their hello steps to come (see
+        # _answer_hellos).
+        self._hellos: list[_Handshake] = []
         self._accepted = 0.0  # when the loop last took the clients in the backlog
         # The listener's backlog count cannot be had (see _waiting_clients).
         self._backlog_unknown = not _TCP_INFO or self._listener.family not in (
@@ -513,6 +550,7 @@ class _Loop:
 
     def _run(self) -> None:
         server = self._server
+        oneshot = self._selector.ONESHOT
         try:
             while True:
                 self._update_listener()
@@ -521,6 +559,8 @@ class _Loop:
                 self._accepted = time.monotonic()
                 for fd, handshake in self._selector.select(self._select_timeout()):
                     if handshake is not None:
+                        if oneshot:
+                            handshake.events = 0  # reported: it waits no more
                         self._advance(handshake)
                         self._accept_between_steps()
                     elif fd == self._listener_fd:
@@ -528,6 +568,8 @@ class _Loop:
                     elif fd == self._wake_fd:
                         with contextlib.suppress(OSError):
                             self._wake_reader.recv(4096)
+                if self._hellos:
+                    self._answer_hellos()
                 if self._unsent:
                     self._flush()
                 self._expire()
@@ -545,6 +587,17 @@ class _Loop:
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
+
+    def _answer_hellos(self) -> None:
+        """The steps of the clients accepted this turn, after the steps that
+        select() found ready and before the turn's sends, without a look at their
+        sockets first (the module's docstring says why): a ClientHello not there yet
+        is waited for as any read. The clients accepted meanwhile go too."""
+        while self._hellos:
+            hellos, self._hellos = self._hellos, []
+            for handshake in hellos:
+                self._advance(handshake)
+                self._accept_between_steps()
 
     def _accept_between_steps(self) -> None:
         if time.monotonic() - self._accepted >= _ACCEPT_BETWEEN_STEPS:
@@ -577,6 +630,8 @@ class _Loop:
 
     def _select_timeout(self) -> float | None:
         """Until the first handshake deadline or the end of an accept back-off."""
+        if self._hellos:  # clients accepted during the last turn's sends
+            return 0.0
         now = time.monotonic()
         queue = self._by_deadline
         while queue and queue[0].sock is None:
@@ -648,9 +703,8 @@ class _Loop:
             context = contextvars.copy_context()
             handshake = context.run(self._start_handshake, fd, address, context)
             if handshake is not None:
-                # Its ClientHello waits for the loop's next turn, after the steps
-                # of the handshakes under way.
-                self._wait_for(handshake, selectors.EVENT_READ)
+                # Its hello step comes at this turn's end (_answer_hellos).
+                self._hellos.append(handshake)
 
     def _start_handshake(self, fd: int, address: Any,
                          context: contextvars.Context) -> _Handshake | None:
@@ -746,18 +800,21 @@ class _Loop:
     def _wait_for(self, handshake: _Handshake, events: int) -> None:
         if handshake.events == events or handshake.sock is None:
             return
-        if handshake.events:
+        if handshake.registered:
             self._selector.modify(handshake.fd, events, handshake)
         else:
             self._selector.register(handshake.fd, events, handshake)
+            handshake.registered = True
         handshake.events = events
 
     def _forget(self, handshake: _Handshake) -> TLSSocket | None:
         """Take the connection off the loop (its queue entry goes with the queue)."""
         sock, handshake.sock = handshake.sock, None
         if sock is not None:
-            if handshake.events:
-                self._selector.unregister(handshake.fd)  # before anyone closes it
+            if handshake.events:  # waiting: before anyone closes it
+                self._selector.unregister(handshake.fd)
+            elif handshake.registered:  # waiting for nothing (ONESHOT)
+                self._selector.forget(handshake.fd)
             self._handshakes -= 1
         return sock
 
