@@ -74,7 +74,11 @@ class Tracer:
 
 
 def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None,
-               session: ssl.SSLSession | None = None) -> ssl.SSLSession | None:
+               session: ssl.SSLSession | None = None,
+               phase: Callable[[str], None] = lambda name: None) -> ssl.SSLSession | None:
+    """One connection as the sockets bench's echo servers serve it, the server's calls
+    run by ``tracer`` (anything with its ``run``); ``phase`` is told each exchange's
+    name before it ("flight", "finished", "close": server_side.py's phases)."""
     from glasstls import ServerConnection
 
     run: Callable[[Callable[[], Any]], Any] = tracer.run if tracer else (lambda f: f())
@@ -96,15 +100,18 @@ def connection(config: Any, context: ssl.SSLContext, tracer: Tracer | None,
 
     with contextlib.suppress(ssl.SSLWantReadError):
         client.do_handshake()
+    phase("flight")
     exchange()  # ClientHello -> the server's flight
     client.do_handshake()
     client.write(b"PING" * 4)
+    phase("finished")
     exchange()  # Finished and PING -> tickets and the echo
     assert client.read(100) == b"PING" * 4
     assert session is None or client.session_reused
     new_session = client.session
     with contextlib.suppress(ssl.SSLWantReadError):
         client.unwrap()
+    phase("close")
     exchange()  # close_notify -> close_notify
     run(lambda: server.close())
     incoming.write(run(lambda: b"".join(server.buffers_to_send())))

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PING = b"PING" * 4
+PING = b"PING" * 4  # as engine_server_bytecodes.connection, glasstls's side
 
 
 PHASES = ("setup", "flight", "finished", "close")
@@ -44,6 +44,9 @@ class Clock:
         self.phase = PHASES[0]
         self.by_phase = dict.fromkeys(PHASES, 0.0)
 
+    def enter(self, phase: str) -> None:
+        self.phase = phase
+
     def run(self, call: Callable[[], Any]) -> Any:
         started = time.perf_counter()
         try:
@@ -55,39 +58,10 @@ class Clock:
 
 
 def glasstls_connection(clock: Clock, config: Any, context: ssl.SSLContext) -> None:
-    from glasstls import ServerConnection
+    from engine_server_bytecodes import connection
 
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    client = context.wrap_bio(incoming, outgoing, server_hostname="localhost")
     clock.phase = "setup"
-    server = clock.run(lambda: ServerConnection(config))
-
-    def exchange() -> None:
-        data = outgoing.read()
-        if data:
-            for event in clock.run(lambda: server.receive_data(data)):
-                payload = getattr(event, "data", None)
-                if payload:  # the echo
-                    clock.run(lambda: server.send(payload))  # noqa: B023
-        reply = clock.run(lambda: b"".join(server.buffers_to_send()))
-        if reply:
-            incoming.write(reply)
-
-    with contextlib.suppress(ssl.SSLWantReadError):
-        client.do_handshake()
-    clock.phase = "flight"
-    exchange()  # ClientHello -> the flight
-    client.do_handshake()
-    client.write(PING)
-    clock.phase = "finished"
-    exchange()  # Finished and PING -> tickets and the echo
-    assert client.read(100) == PING
-    with contextlib.suppress(ssl.SSLWantReadError):
-        client.unwrap()
-    clock.phase = "close"
-    exchange()  # close_notify -> close_notify
-    clock.run(server.close)
-    incoming.write(clock.run(lambda: b"".join(server.buffers_to_send())))
+    connection(config, context, clock, phase=clock.enter)  # a Clock runs calls as a Tracer does
 
 
 def ssl_connection(clock: Clock, server_context: ssl.SSLContext,
