@@ -749,7 +749,13 @@ class _Loop:
         unsent, self._unsent = self._unsent, []
         for handshake, done in unsent:
             # A worker enters the connection's context: only once the loop has left it.
-            if handshake.context.run(self._send, handshake, done):
+            sock = handshake.sock
+            if done and sock is not None and sock.version() == "TLSv1.3":
+                sock._hold()  # its tickets go with the handler's first write
+                handed = True
+            else:
+                handed = handshake.context.run(self._send, handshake, done)
+            if handed:
                 sock = self._forget(handshake)
                 assert sock is not None
                 self._server._established(sock, handshake.address, handshake.context)

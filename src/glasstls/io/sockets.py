@@ -70,6 +70,7 @@ MAX_UNREAD_REPLIES = 2**16
 # enum's Python (~44 bytecodes for the peek's flags, once per server handshake).
 _DONTWAIT: int = int(getattr(socket, "MSG_DONTWAIT", 0))
 _MSG_PEEK: int = int(socket.MSG_PEEK)
+_QUICKACK: int = getattr(socket, "TCP_QUICKACK", 0)
 
 
 def _ready(fd: int, writing: bool, timeout: float) -> bool:
@@ -195,6 +196,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     _first_flight: bool
     _drained: bool
     _loop_flags: int
+    _holding: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__} has no public constructor: use "
@@ -284,6 +286,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         # MSG_DONTWAIT while serve()'s loop drives a blocking descriptor (see
         # _accepted): the socket then acts as a non-blocking one.
         self._loop_flags = 0
+        # _out holds only what serve()'s loop left unsent at the handshake's end (see
+        # _hold): it goes with the first write, or before a read waits.
+        self._holding = False
         self._tls_channel = None
 
     @staticmethod
@@ -306,6 +311,22 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         self._loop_flags = 0
         if self.gettimeout() != timeout:  # a system call: only when it changes
             self.settimeout(timeout)
+
+    def _hold(self) -> None:
+        """serve()'s loop leaves what the handshake's last step wrote (a TLS 1.3
+        server's NewSessionTickets, which RFC 8446 §4.6.1 lets go any time after the
+        client's Finished) to go with the handler's first write: the client then
+        wakes once for both. A read that would wait sends it first, as does any
+        other write. Linux is asked to acknowledge the client's Finished now, as
+        the tickets would have: a client with Nagle's algorithm on holds its first
+        data until then."""
+        if self._out:
+            self._holding = True
+            if _QUICKACK:
+                try:  # noqa: SIM105
+                    self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+                except OSError:
+                    pass
 
     # -- what ssl.SSLSocket has ---------------------------------------------------
 
@@ -669,6 +690,10 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             size = boundary.to_complete
         else:
             size = boundary.read_size(wanted, _SHORT_RECV_SIZE if self._drained else _RECV_SIZE)
+        if self._holding:
+            data = self._recv_holding(size, deadline)
+            if data is not None:
+                return data
         if self.gettimeout():
             self._wait(False, deadline)
         if size == _HEADER and not first and not boundary.carried:
@@ -736,6 +761,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                         return filled  # the data received first; the next read raises
                     raise error
                 self._out.append(answer)
+                self._holding = False
         if answer:
             self._push_without_waiting()
         return filled
@@ -744,6 +770,28 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         if data:
             self._out.append(data)
             self._first_flight = False
+            self._holding = False
+
+    def _recv_holding(self, size: int, deadline: float | None) -> bytes | None:
+        """``_raw_recv`` while what the handshake left waits (``_hold``): what is
+        there to read already, or None once the held bytes are sent (the read may
+        wait then). A read that finds nothing costs no more than a look would."""
+        if _DONTWAIT:
+            try:
+                data = socket.socket.recv(self, size, _DONTWAIT)
+            except BlockingIOError:
+                pass
+            else:
+                self._boundary.feed(data)
+                self._drained = len(data) < size
+                return data
+        elif _ready(self.fileno(), False, 0):
+            return None  # (no flag for it: the blocking read will not wait)
+        with self._engine_lock:
+            held, self._holding = self._holding, False
+        if held:  # (unless a write took them meanwhile)
+            self._push(deadline)
+        return None
 
     def _send_some(self, channel: TLSChannel, view: memoryview,
                    deadline: float | None) -> int:
@@ -751,7 +799,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             return 0
         # Ciphertext from an earlier call goes first; in non-blocking mode, taking
         # nothing new until it is gone is how "try again" is signalled.
-        if self._out:
+        if self._out and not self._holding:
             self._push(deadline)
         # No copy: the engine seals it into records before write() returns.
         chunk = view[:_SEND_CHUNK]
@@ -759,7 +807,11 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             channel.write(chunk)
             # Queued as the engine sealed them (a large send's records share one
             # buffer): nothing is joined, and each buffer goes in one call.
-            self._out.extend(channel.outgoing_buffers())
+            buffers = channel.outgoing_buffers()
+            if self._holding:  # what the handshake left goes in the same call
+                self._holding = False
+                buffers[0] = self._out.popleft() + buffers[0]
+            self._out.extend(buffers)
         # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
         # (try, not contextlib.suppress: ~30 bytecodes fewer for each write.)
         try:  # noqa: SIM105
