@@ -810,7 +810,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             buffers = channel.outgoing_buffers()
             if self._holding:  # what the handshake left goes in the same call
                 self._holding = False
-                buffers[0] = self._out.popleft() + buffers[0]
+                buffers[0] = bytes(self._out.popleft()) + buffers[0]
             self._out.extend(buffers)
         # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
         # (try, not contextlib.suppress: ~30 bytecodes fewer for each write.)
