@@ -89,10 +89,24 @@ def test_the_tickets_go_in_the_same_send_as_the_handlers_first_write(
     assert [len(records(data)) for data in worker[1:]] == [1]
 
 
-def test_the_tickets_go_before_the_handler_waits_to_read() -> None:
+@pytest.mark.parametrize("timeout", [None, 0.0, PATIENCE])
+def test_the_tickets_go_before_the_handler_waits_to_read(timeout: float | None) -> None:
     # The client sends nothing until it has a ticket: the handler reads first, and
-    # the tickets must not wait for a write that will never come.
-    with serving() as server, glasstls.connect(
+    # the tickets must not wait for a write that will never come. (With a timeout,
+    # Python's recv() waits for data before it reads; non-blocking, it never waits.)
+    def nonblocking_echo(sock: TLSSocket, address: Any) -> None:
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ssl.SSLWantReadError:
+                select.select([sock], [], [], PATIENCE)
+                continue
+            if not data:
+                return
+            sock.sendall(data)
+
+    with serving(nonblocking_echo if timeout == 0.0 else echo, timeout=timeout) as server, \
+            glasstls.connect(
             server.address, config=client_config(), server_hostname="localhost",
             timeout=0.05) as sock:
         for _ in range(PATIENCE * 20):

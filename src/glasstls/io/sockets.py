@@ -775,8 +775,9 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
     def _recv_holding(self, size: int, deadline: float | None) -> bytes | None:
         """``_raw_recv`` while what the handshake left waits (``_hold``): what is
         there to read already, or None once the held bytes are sent (the read may
-        wait then). A read that finds nothing costs no more than a look would."""
-        if _DONTWAIT:
+        wait then). A read that finds nothing costs no more than a look would;
+        but with a timeout, Python's recv() first waits for data: a look then."""
+        if _DONTWAIT and not self.gettimeout():
             try:
                 data = socket.socket.recv(self, size, _DONTWAIT)
             except BlockingIOError:
