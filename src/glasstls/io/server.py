@@ -64,6 +64,19 @@ each), the loop's instructions -0.2 %. Linux's TCP_DEFER_ACCEPT (the hello
 always there when accepted) measured no better: it keeps 200 clients' connections
 in a 128-entry SYN queue until their hellos come, and some then wait a second.
 
+A TLS 1.3 connection's session tickets, written by the step that reads the
+client's Finished, are not sent by the loop: they go with the handler's first
+write, in the same send (or before the handler's first read that would wait, or
+with its close_notify; RFC 8446 §4.6.1 lets a server send them any time after
+the client's Finished). The client then wakes once for the tickets and the reply,
+and the loop makes one send fewer per connection. A client with Nagle's algorithm
+on (Python's ssl) holds the data it writes after its Finished until the Finished
+is acknowledged, which the tickets' segment used to do at once: the loop asks
+Linux for that acknowledgement now instead (TCP_QUICKACK, a system call that keeps
+the GIL). Against d40149e (bench/results/2026-12-07-threaded-tickets-round19.txt):
+1.03-1.04x the rate with 64 clients, 0.99-1.03x with 200, the clients' sleeps in
+the echo from 6.6 to 4.8 per connection.
+
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
 ``threading.Condition`` allocates a lock per wait). The config's callbacks
 that run during a handshake (``connection_config``, trace, SNI) run on a loop:
