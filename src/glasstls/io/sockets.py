@@ -313,20 +313,19 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             self.settimeout(timeout)
 
     def _hold(self) -> None:
-        """serve()'s loop leaves what the handshake's last step wrote (a TLS 1.3
-        server's NewSessionTickets, which RFC 8446 §4.6.1 lets go any time after the
-        client's Finished) to go with the handler's first write: the client then
-        wakes once for both. A read that would wait sends it first, as does any
-        other write. Linux is asked to acknowledge the client's Finished now, as
-        the tickets would have: a client with Nagle's algorithm on holds its first
-        data until then."""
-        if self._out:
-            self._holding = True
-            if _QUICKACK:
-                try:  # noqa: SIM105
-                    self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-                except OSError:
-                    pass
+        """serve()'s loop leaves what a TLS 1.3 handshake's last step wrote (the
+        NewSessionTickets, which RFC 8446 §4.6.1 lets go any time after the client's
+        Finished) to go with the handler's first write: the client then wakes once
+        for both. A read that would wait sends it first, as does any other write.
+        Nothing then goes from the loop after the client's Finished, so Linux is
+        asked to acknowledge the Finished now, as the tickets' segment would have:
+        a client with Nagle's algorithm on holds its first data until then."""
+        self._holding = bool(self._out)
+        if _QUICKACK:
+            try:  # noqa: SIM105
+                self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+            except OSError:  # not TCP
+                pass
 
     # -- what ssl.SSLSocket has ---------------------------------------------------
 
@@ -811,7 +810,8 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             buffers = channel.outgoing_buffers()
             if self._holding:  # what the handshake left goes in the same call
                 self._holding = False
-                buffers[0] = bytes(self._out.popleft()) + buffers[0]
+                buffers[0] = b"".join((*self._out, buffers[0]))
+                self._out.clear()
             self._out.extend(buffers)
         # Taken: in non-blocking mode the rest of its ciphertext goes out next call.
         # (try, not contextlib.suppress: ~30 bytecodes fewer for each write.)
