@@ -74,7 +74,7 @@ on (Python's ssl) holds the data it writes after its Finished until the Finished
 is acknowledged, which the tickets' segment used to do at once: the loop asks
 Linux for that acknowledgement now instead (TCP_QUICKACK, a system call that keeps
 the GIL). Against d40149e (bench/results/2026-12-07-threaded-tickets-round19.txt):
-1.03-1.04x the rate with 64 clients, 0.99-1.03x with 200, the clients' sleeps in
+1.03-1.07x the rate with 64 clients, 0.99-1.03x with 200, the clients' sleeps in
 the echo from 6.6 to 4.8 per connection.
 
 Jobs go to idle workers through a ``queue.SimpleQueue`` (C; a
