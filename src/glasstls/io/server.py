@@ -766,6 +766,11 @@ class _Loop:
             if done and sock is not None and sock.version() == "TLSv1.3":
                 sock._hold()  # its tickets go with the handler's first write
                 handed = True
+            elif done and sock is not None and not sock._out:
+                # Nothing follows the client's last flight (a TLS 1.2 resumption:
+                # ours went first), so nothing of ours acknowledges it.
+                sock._acknowledge_now()
+                handed = True
             else:
                 handed = handshake.context.run(self._send, handshake, done)
             if handed:
