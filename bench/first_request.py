@@ -11,7 +11,9 @@ with no session tickets) beside TLS 1.3 with tickets, whose segment is that
 acknowledgement. Each connection resumes the last one's session (TLS 1.2 resumes;
 TLS 1.3 resumes when there are tickets). Servers: glasstls's serve(), a server
 socket of glasstls's SSLContext, glasstls.aio.start_server, and ssl's
-thread-per-client server (the sockets bench's), all in this process.
+thread-per-client server (the sockets bench's), all in this process. A second table
+has glasstls's client (``glasstls.connect()``) beside Python's against ssl's server:
+a TLS 1.2 resumption's last flight is the client's own Finished.
 """
 
 from __future__ import annotations
@@ -110,20 +112,38 @@ def start(kind: str, pki: dict[str, str], version: str, tickets: int) -> Callabl
     return lambda: ports[0]
 
 
-def waits(port: int, ca: str, version: str, count: int) -> tuple[list[float], int]:
+def client(kind: str, ca: str, version: str) -> Callable[[int, Any], Any]:
+    """What connects (port, session) -> a TLS socket: Python's ssl, or glasstls.connect()."""
+    if kind == "ssl":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(ca)
+        tls_versions(context, version)
+        return lambda port, session: context.wrap_socket(
+            socket.create_connection(("127.0.0.1", port)), server_hostname="localhost",
+            session=session)
+    import glasstls
+    from glasstls.constants import TLS12, TLS13
+
+    with open(ca, "rb") as handle:
+        trust = glasstls.TrustStore.from_pem(handle.read())
+    config = glasstls.ClientConfig(trust=trust,
+                                   versions=(TLS12,) if version == "1.2" else (TLS13,))
+    return lambda port, session: glasstls.connect(
+        ("127.0.0.1", port), config=config, server_hostname="localhost", session=session)
+
+
+def waits(port: int, ca: str, version: str, count: int, kind: str = "ssl"
+          ) -> tuple[list[float], int]:
     """Seconds from each connection's handshake to its echo, and how many resumed."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(ca)
-    tls_versions(context, version)
+    connect = client(kind, ca, version)
     session = None
     seconds, resumed = [], 0
-    for _ in range(count + 1):  # the first one only makes a session
-        with context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
-                                 server_hostname="localhost", session=session) as sock:
+    for index in range(count + 1):  # the first one only makes a session
+        with connect(port, session) as sock:
             started = time.perf_counter()
             sock.sendall(b"ping")
             assert sock.recv(100) == b"ping"
-            if session is not None:
+            if index:
                 seconds.append(time.perf_counter() - started)
                 resumed += sock.session_reused
             session = sock.session
@@ -140,20 +160,27 @@ def main() -> None:
     sys.path.insert(0, HERE)
     from sockets_peers import make_pki
 
-    print(f"# first request after the handshake, Python ssl client (Nagle on), {args.n} "
-          "connections per case; ms, median / max")
-    print("| server | " + " | ".join(name for name, _, _ in CASES) + " |")
-    print("|---|" + "---:|" * len(CASES))
+    def row(label: str, server: str, client_kind: str) -> None:
+        cells = []
+        for _, version, tickets in CASES:
+            port = start(server, pki, version, tickets)()
+            seconds, resumed = waits(port, pki["ca"], version, args.n, client_kind)
+            cells.append(f"{statistics.median(seconds) * 1e3:.2f} / "
+                         f"{max(seconds) * 1e3:.2f} ({resumed} resumed)")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+    header = " | ".join(name for name, _, _ in CASES)
     with tempfile.TemporaryDirectory() as pki_dir:
         pki = make_pki(pki_dir)
+        print(f"# first request after the handshake, Python ssl client (Nagle on), {args.n} "
+              "connections per case; ms, median / max")
+        print(f"| server | {header} |\n|---|" + "---:|" * len(CASES))
         for kind in ("glasstls serve()", "glasstls SSLContext", "glasstls aio", "ssl"):
-            cells = []
-            for _, version, tickets in CASES:
-                port = start(kind, pki, version, tickets)()
-                seconds, resumed = waits(port, pki["ca"], version, args.n)
-                cells.append(f"{statistics.median(seconds) * 1e3:.2f} / "
-                             f"{max(seconds) * 1e3:.2f} ({resumed} resumed)")
-            print(f"| {kind} | " + " | ".join(cells) + " |")
+            row(kind, kind, "ssl")
+        print(f"\n# the same against ssl's server, by client\n| client | {header} |\n|---|"
+              + "---:|" * len(CASES))
+        for kind in ("glasstls connect()", "ssl"):
+            row(kind, "ssl", kind)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,12 @@ leave it so. Linux reports TCP_QUICKACK as on until the server next sends, so ea
 server below looks before it writes anything.
 
 The three servers: glasstls.serve(), a server-side socket of glasstls's SSLContext,
-and glasstls.aio.start_server. (serve() with TLS 1.3 is test_server_tickets.py's.)"""
+and glasstls.aio.start_server. (serve() with TLS 1.3 is test_server_tickets.py's.)
+
+The client side of the same stall: a TLS 1.2 resumption's last flight is the client's
+Finished, which OpenSSL's servers leave to the delayed acknowledgement. So
+glasstls.connect() turns Nagle's algorithm off (TCP_NODELAY), as serve() and asyncio
+do, and its request goes at once; so does the command-line client."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pytest
 from io_helpers import (
     SSL_VERSIONS,
     VERSION_NAMES,
+    client_config,
     glass_context,
     python_tls_listener,
     server_config,
@@ -163,3 +169,32 @@ def test_a_flight_answered_gets_no_quick_ack_request(files: dict[str, Path]) -> 
     # A full TLS 1.2 handshake: our ChangeCipherSpec and Finished answer the client's
     # last flight, and their segment acknowledges it; no system call is spent.
     assert context_server_looks(files, TLS12, 2, 1) == [0]
+
+
+def test_connect_turns_nagle_off(files: dict[str, Path]) -> None:
+    def handler(sock: ssl.SSLSocket) -> None:
+        echo_once(lambda: sock.recv(100), sock.sendall)
+
+    with python_tls_listener(files, handler, version=TLS12) as port, glasstls.connect(
+            ("127.0.0.1", port), config=client_config(TLS12), server_hostname="localhost",
+            timeout=PATIENCE) as sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock.sendall(b"ping")
+        assert sock.recv(100) == b"ping"
+
+
+def test_the_cli_client_turns_nagle_off(files: dict[str, Path]) -> None:
+    import argparse
+
+    from glasstls.cli.client import open_connection
+
+    def handler(sock: ssl.SSLSocket) -> None:
+        echo_once(lambda: sock.recv(100), sock.sendall)
+
+    args = argparse.Namespace(timeout=PATIENCE, starttls=None)
+    with python_tls_listener(files, handler, version=TLS12) as port, open_connection(
+            args, "127.0.0.1", port, client_config(TLS12), "localhost", None,
+            output=None) as sock:  # no STARTTLS: nothing to show
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        sock.sendall(b"ping")
+        assert sock.recv(100) == b"ping"

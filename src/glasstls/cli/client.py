@@ -146,6 +146,8 @@ def open_connection(args: argparse.Namespace, host: str, port: int, config: Clie
     """TCP, the STARTTLS exchange when asked for, then the TLS handshake."""
     plain = socket.create_connection((host, port), args.timeout)
     try:
+        # As glasstls.connect(): no Nagle wait for data written after our last flight.
+        plain.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if args.starttls:
             starttls.negotiate(plain, args.starttls, output.starttls_line)
         return start_tls(plain, config=config, server_hostname=server_name, session=session)

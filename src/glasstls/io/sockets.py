@@ -947,6 +947,7 @@ def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
     ``$SSLKEYLOGFILE`` when it is set and the config has no ``keylog``.
     Connections made with the same config resume sessions through its
     ``session_cache``; ``session=`` (an earlier socket's ``.session``) picks one.
+    The TCP connection has ``TCP_NODELAY`` set, as ``serve()``'s and asyncio's do.
 
     >>> with glasstls.connect(("example.com", 443)) as sock:
     ...     sock.version()
@@ -955,6 +956,11 @@ def connect(address: tuple[str, int], *, config: ClientConfig | None = None,
     name = server_hostname if server_hostname is not None else address[0]
     sock = socket.create_connection(address, timeout, source_address)
     try:
+        # TLS writes whole records already. With Nagle's algorithm, a request
+        # written after a TLS 1.2 resumption's last flight (ours, the client's
+        # Finished) waits until the server acknowledges that flight: with
+        # OpenSSL's servers, which send nothing then, the delayed ACK, ~40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return start_tls(sock, config=config, server_hostname=name,
                          suppress_ragged_eofs=suppress_ragged_eofs, session=session)
     except BaseException:
