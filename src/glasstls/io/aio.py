@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,6 +32,7 @@ from ..config import ClientConfig, ServerConfig
 from .channel import TLSChannel, TLSInfo
 from .errors import eof_error
 from .keylog import with_environment_keylog
+from .sockets import acknowledge_now
 
 logger = logging.getLogger("glasstls.io")
 
@@ -45,7 +45,6 @@ HANDSHAKE_TIMEOUT = 60.0
 SHUTDOWN_TIMEOUT = 30.0
 
 _HANDSHAKING, _OPEN, _CLOSING, _CLOSED = "handshaking", "open", "closing", "closed"
-_QUICKACK: int = getattr(socket, "TCP_QUICKACK", 0)
 
 # Ciphertext is read into one buffer per thread (an event loop runs in one thread),
 # shared by all its connections: the socket transport fills it and hands it back in
@@ -430,14 +429,10 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         return True
 
     def _acknowledge_now(self) -> None:
-        """``TCP_QUICKACK`` on the socket (TLSSocket._acknowledge_now says why)."""
         transport = self.transport
         sock = transport.get_extra_info("socket") if transport is not None else None
-        if _QUICKACK and sock is not None:
-            try:  # noqa: SIM105
-                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:  # not TCP
-                pass
+        if sock is not None:
+            acknowledge_now(sock)
 
     def _answer_later(self) -> None:
         channel = self._channel

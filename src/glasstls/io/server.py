@@ -110,7 +110,7 @@ from typing import Any
 from ..config import ServerConfig
 from .channel import TLSChannel
 from .keylog import with_environment_keylog
-from .sockets import TLSSocket
+from .sockets import TLSSocket, acknowledge_now
 
 logger = logging.getLogger("glasstls.io")
 
@@ -769,7 +769,7 @@ class _Loop:
             elif done and sock is not None and not sock._out:
                 # Nothing follows the client's last flight (a TLS 1.2 resumption:
                 # ours went first), so nothing of ours acknowledges it.
-                sock._acknowledge_now()
+                acknowledge_now(sock)
                 handed = True
             else:
                 handed = handshake.context.run(self._send, handshake, done)

@@ -73,6 +73,20 @@ _MSG_PEEK: int = int(socket.MSG_PEEK)
 _QUICKACK: int = getattr(socket, "TCP_QUICKACK", 0)
 
 
+def acknowledge_now(sock: Any) -> None:
+    """Ask Linux to acknowledge what ``sock`` read at once (``TCP_QUICKACK``), for
+    when we send nothing back after the peer's last handshake flight: a TLS 1.2
+    resumption's (ours went first), TLS 1.3 with no tickets. A peer with Nagle's
+    algorithm on (Python's ssl, by default) holds its first data until that flight
+    is acknowledged, and the delayed acknowledgement comes only ~40 ms later
+    (OpenSSL's servers leave it so). Any socket-like object with ``setsockopt``."""
+    if _QUICKACK:
+        try:  # noqa: SIM105
+            sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
+        except OSError:  # not TCP
+            pass
+
+
 def _ready(fd: int, writing: bool, timeout: float) -> bool:
     """Wait up to ``timeout`` seconds for ``fd`` to be readable (or writable)."""
     if hasattr(select, "poll"):
@@ -321,20 +335,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
         asked to acknowledge the Finished now, as the tickets' segment would have:
         a client with Nagle's algorithm on holds its first data until then."""
         self._holding = bool(self._out)
-        self._acknowledge_now()
-
-    def _acknowledge_now(self) -> None:
-        """Ask Linux to acknowledge what was read at once (``TCP_QUICKACK``) when
-        we send nothing back after the peer's last handshake flight: a TLS 1.2
-        resumption's (ours went first), TLS 1.3 with no tickets. A peer with
-        Nagle's algorithm on (Python's ssl, by default) holds its first data until
-        that flight is acknowledged, and the delayed acknowledgement comes only
-        ~40 ms later (OpenSSL's servers leave it so)."""
-        if _QUICKACK:
-            try:  # noqa: SIM105
-                self.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
-            except OSError:  # not TCP
-                pass
+        acknowledge_now(self)
 
     # -- what ssl.SSLSocket has ---------------------------------------------------
 
@@ -647,7 +648,7 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
                 answer = channel.outgoing()
                 self._queue(answer)  # sent at the loop's top
                 if not answer and channel.handshake_complete:
-                    self._acknowledge_now()
+                    acknowledge_now(self)
             del data  # not held while waiting for the next read
 
     def _loop_handshake(self, send: bool = True) -> bool:
