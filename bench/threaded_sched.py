@@ -138,7 +138,9 @@ def main() -> None:
             if event.next == loop:
                 state = "running"
         wall = end - start
-        if share[("running", 0)] + share[("running", 1)] < 0.1 * wall:
+        spent = {name: sum(t for (s, _), t in share.items() if s == name)
+                 for name in ("running", "waiting", "asleep")}
+        if spent["running"] < 0.1 * wall:
             continue  # a round of another server
         print(f"\n## round {start:.1f}-{end:.1f} s ({wall:.2f} s counted)")
         idle_all = sum(t * idle for (_, idle), t in share.items())
@@ -146,9 +148,8 @@ def main() -> None:
         print("| loop | share of wall | machine idle meanwhile (of all CPU) |")
         print("|---|---:|---:|")
         for name in ("running", "waiting", "asleep"):
-            spent = sum(t for (s, _), t in share.items() if s == name)
             idle_cpu = sum(t * idle for (s, idle), t in share.items() if s == name)
-            print(f"| {name} | {spent / wall:.1%} | {idle_cpu / (len(cpus) * wall):.1%} |")
+            print(f"| {name} | {spent[name] / wall:.1%} | {idle_cpu / (len(cpus) * wall):.1%} |")
         print("loop preempted by: " + ", ".join(f"{what} {count}" for what, count
                                                 in causes.most_common()))
         by_worker = [(a, b, w) for a, b, w in ended_sleeps
