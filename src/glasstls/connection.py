@@ -822,8 +822,8 @@ class ServerConnection(_Connection):
 
     @property
     def client_hello(self) -> ClientHello | None:
-        """The ClientHello as received; after the handshake only with
-        ``ServerConfig.keep_client_hello``."""
+        """The ClientHello as received; once answered (after the handshake, or
+        TLS 1.3's whole flight) only with ``ServerConfig.keep_client_hello``."""
         return self._core.client_hello
 
     @property

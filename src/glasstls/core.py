@@ -109,8 +109,9 @@ class ConnectionCore:
         self.session: ClientSession | None = None
         # Client: bytes of 0-RTT data that may still be sent.
         self.early_data_allowance = 0
-        # Server: the first ClientHello as received (kept after the handshake only
-        # with ServerConfig.keep_client_hello), and what it offered.
+        # Server: the first ClientHello as received (kept after the handshake, or
+        # TLS 1.3's flight, only with ServerConfig.keep_client_hello), and what it
+        # offered.
         self.client_hello: ClientHello | None = None
         self.offered_cipher_suites: tuple[int, ...] = ()
         # The one tracing flag: is there a trace callback, or a recorder (which gets
@@ -245,11 +246,14 @@ class ConnectionCore:
     def new_session(self, session: ClientSession) -> None:
         self.session = session
 
+    def hello_answered(self) -> None:
+        if isinstance(self.config, ServerConfig) and not self.config.keep_client_hello:
+            self.client_hello = None
+
     def finish(self, negotiated: Negotiated) -> None:
         self.record.handshaking = False
         self.transcript = FINISHED  # one shared, empty transcript for every connection
-        if isinstance(self.config, ServerConfig) and not self.config.keep_client_hello:
-            self.client_hello = None
+        self.hello_answered()
         self.negotiated = negotiated
         summary = negotiated.summary
         if self.tracing:

@@ -21,7 +21,7 @@ from glasstls import (
 )
 from glasstls.constants import TLS12, TLS13, CipherSuite
 from glasstls.crypto.hkdf import HmacKey
-from glasstls.errors import InternalError
+from glasstls.errors import InternalError, UsageError
 from glasstls.events import (
     ConnectionClosed,
     KeyUpdated,
@@ -33,7 +33,15 @@ from glasstls.handshake.engine import State
 from glasstls.handshake.transcript import FINISHED, Transcript
 from glasstls.keyschedule import KeySchedule, StageKeys
 from glasstls.session import SessionCache
-from helpers.pump import client_config, connect, engine_of, exchange, server_config
+from helpers.pump import (
+    CLIENT_TO_SERVER,
+    Pair,
+    client_config,
+    connect,
+    engine_of,
+    exchange,
+    server_config,
+)
 from pki import pki
 
 TEST_PKI = pki("ecdsa-p256")
@@ -54,6 +62,35 @@ def test_server_keeps_the_client_hello_when_asked() -> None:
     assert isinstance(server, ServerConnection)
     assert server.client_hello is not None
     assert server.client_hello.raw[0] == 1  # a ClientHello, as received
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_tls13_server_drops_the_client_hello_once_its_flight_is_out(keep: bool) -> None:
+    # While it waits for the client's Finished: what a busy server holds then is what
+    # the cyclic GC's young collections traverse, connection after connection.
+    pair = Pair(client_config(TEST_PKI),
+                server_config(TEST_PKI, keep_client_hello=keep))
+    server = pair.server.connection
+    assert isinstance(server, ServerConnection)
+    pair.transfer(CLIENT_TO_SERVER)  # the ClientHello; the server's flight is queued
+    assert not server.handshake_complete
+    assert (server.client_hello is not None) == keep
+    pair.pump()
+    # What the hello told for later still holds: tickets (the client offered a
+    # psk_key_exchange_mode) and post-handshake authentication, which it did not offer.
+    assert pair.complete and len(pair.client.of_type(SessionTicketReceived)) == 2
+    with pytest.raises(UsageError, match="did not offer post-handshake"):
+        server.request_client_certificate()
+
+
+def test_a_tls12_server_keeps_the_client_hello_until_the_handshake_is_over() -> None:
+    pair = Pair(client_config(TEST_PKI, versions=(TLS12,)), server_config(TEST_PKI))
+    server = pair.server.connection
+    assert isinstance(server, ServerConnection)
+    pair.transfer(CLIENT_TO_SERVER)
+    assert not server.handshake_complete and server.client_hello is not None
+    pair.pump()
+    assert pair.complete and server.client_hello is None
 
 
 def test_transcript_is_released_once_the_handshake_is_over() -> None:

@@ -128,6 +128,10 @@ class Engine(Protocol):
     def new_session(self, session: ClientSession) -> None:
         """Client: the session to resume with next time."""
 
+    def hello_answered(self) -> None:
+        """Server: the ClientHello has had its answer (TLS 1.3's whole flight); it
+        is kept from now on only with ``ServerConfig.keep_client_hello``."""
+
     def finish(self, negotiated: Negotiated) -> None:
         """The handshake is complete: traced, emitted as ``HandshakeComplete``."""
 

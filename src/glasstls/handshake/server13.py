@@ -118,7 +118,12 @@ class Flight13:
     """Everything the server decided and derived for its flight."""
 
     config: ServerConfig
-    hello: ClientHello  # the ClientHello answered (the second, after a retry)
+    # What the rest of the handshake needs of the ClientHello answered (the second,
+    # after a retry), so that the hello itself need not be kept: whether the client
+    # can use tickets (RFC 8446 §4.6.1: it offered a psk_key_exchange_mode) and
+    # whether it offered post-handshake authentication (§4.6.2).
+    tickets_usable: bool
+    offered_post_handshake_auth: bool
     suite: Suite
     schedule: KeySchedule
     handshake: StageKeys
@@ -416,9 +421,15 @@ def _send_server_flight(engine: Engine, config: ServerConfig, hello: ClientHello
                                          application.server.iv))
     if tracing:
         engine.trace_keys(application)
-    flight = Flight13(config, hello, suite, schedule, handshake, application,
+    modes = find_typed(hello.extensions, X.psk_key_exchange_modes, U8List)
+    flight = Flight13(config, modes is not None and bool(modes.values),
+                      find(hello.extensions, X.post_handshake_auth) is not None,
+                      suite, schedule, handshake, application,
                       entry.group if entry is not None else None, psk, alpn, server_name,
                       scheme, early_data, compression, staple)
+    # A connection waiting for the client's last flight holds no hello (every object
+    # it holds until then is traversed by the cyclic GC's young collections).
+    engine.hello_answered()
     if psk is not None and early_data:
         budget = min(config.max_early_data_size, psk.state.max_early_data_size)
         return ExpectEarlyData(flight, request_certificate, budget)
@@ -557,13 +568,12 @@ class ExpectFinished(_ServerState):
         client = flight.application.client
         engine.install_read(Tls13Protection(suite, client.key, client.iv))
         # RFC 8446 §4.6.1: tickets only for clients that can use them.
-        modes = find_typed(flight.hello.extensions, X.psk_key_exchange_modes, U8List)
         resumption_secret = (flight.schedule.resumption_master_secret(engine.transcript.digest())
-                             if modes is not None and modes.values else None)
-        offered_pha = find(flight.hello.extensions, X.post_handshake_auth) is not None
+                             if flight.tickets_usable else None)
         connected = ServerConnected13(
             suite, flight.application, config=config,
-            transcript=engine.transcript.fork() if offered_pha else None)
+            transcript=engine.transcript.fork() if flight.offered_post_handshake_auth
+            else None)
         peer_chain = psk.state.peer_certificates if psk is not None else self.chain
         key_exchange, group, scheme, compression = _summary_names(
             flight.group, psk is not None, flight.signature_scheme,
