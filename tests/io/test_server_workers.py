@@ -183,3 +183,30 @@ def test_a_served_connection_leaves_the_server_with_its_slot_given_back() -> Non
             assert time.monotonic() < deadline
             time.sleep(0.01)
         assert not server._connections
+
+
+class Served:
+    """A job whose object can be watched: is it still alive once served?"""
+
+
+def test_an_idle_worker_keeps_nothing_of_the_connection_it_served() -> None:
+    # A served connection's objects (its socket, its engine) are freed when the
+    # handler is done with them, not when the worker's next job comes: else every
+    # idle worker keeps one alive, and the cyclic GC's collections carry them on.
+    import weakref
+
+    recorder = Recorder()
+    workers = _Workers(recorder)
+    job = Served()
+    watched = weakref.ref(job)
+    recorder.expected = 1
+    workers.submit(job, "address", contextvars.copy_context())  # type: ignore[arg-type]
+    del job
+    assert recorder.all_served.wait(PATIENCE)
+    deadline = time.monotonic() + PATIENCE
+    while workers._idle != 1:  # back in its idle wait
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    assert watched() is None
+    workers.stop()
+    workers.join()
