@@ -290,8 +290,9 @@ class ServerConfig(_Common):
     # connection that sent it, so a shared secret is not needed).
     hello_retry_cookie: bool = True
     cookie_secret: bytes | None = field(default=None, repr=False)
-    # Keep the parsed ClientHello in ServerConnection.client_hello after the
-    # handshake (for inspection pages and fingerprints); otherwise it is dropped.
+    # Keep the parsed ClientHello in ServerConnection.client_hello once it is
+    # answered (for inspection pages and fingerprints); otherwise it is dropped when
+    # the TLS 1.3 flight is out (TLS 1.2: when the handshake is done).
     keep_client_hello: bool = False
     # Client certificates: "none", "optional" or "required", checked against
     # client_trust; client_ca_names are sent as the acceptable authorities.
