@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import gc
 import sys
@@ -19,7 +20,7 @@ from glasstls import (
     ServerConnection,
     TrustStore,
 )
-from glasstls.constants import TLS12, TLS13, CipherSuite
+from glasstls.constants import TLS12, TLS13, CipherSuite, ExtensionType as X
 from glasstls.crypto.hkdf import HmacKey
 from glasstls.errors import InternalError, UsageError
 from glasstls.events import (
@@ -28,10 +29,12 @@ from glasstls.events import (
     PeerCertificateVerified,
     SessionTicketReceived,
 )
+from glasstls.handshake import client_hello
 from glasstls.handshake.common import key_exchange13
 from glasstls.handshake.engine import State
 from glasstls.handshake.transcript import FINISHED, Transcript
 from glasstls.keyschedule import KeySchedule, StageKeys
+from glasstls.messages.extensions import find
 from glasstls.session import SessionCache
 from helpers.pump import (
     CLIENT_TO_SERVER,
@@ -81,6 +84,18 @@ def test_a_tls13_server_drops_the_client_hello_once_its_flight_is_out(keep: bool
     assert pair.complete and len(pair.client.of_type(SessionTicketReceived)) == 2
     with pytest.raises(UsageError, match="did not offer post-handshake"):
         server.request_client_certificate()
+
+
+def test_a_tls13_server_sends_no_tickets_to_a_client_that_offers_no_psk_mode() -> None:
+    # RFC 8446 §4.6.1: what the hello said is kept in the flight, the hello is not.
+    config = client_config(TEST_PKI)
+    config.__dict__["hello_template"] = dataclasses.replace(  # (a cached property)
+        config.hello_template, psk_key_exchange_modes=client_hello._run([]))
+    pair = connect(config, server_config(TEST_PKI, keep_client_hello=True))
+    server = pair.server.connection
+    assert isinstance(server, ServerConnection) and server.client_hello is not None
+    assert find(server.client_hello.extensions, X.psk_key_exchange_modes) is None
+    assert pair.complete and not pair.client.of_type(SessionTicketReceived)
 
 
 def test_a_tls12_server_keeps_the_client_hello_until_the_handshake_is_over() -> None:

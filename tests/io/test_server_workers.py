@@ -9,6 +9,7 @@ import contextvars
 import queue
 import threading
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -193,8 +194,6 @@ def test_an_idle_worker_keeps_nothing_of_the_connection_it_served() -> None:
     # A served connection's objects (its socket, its engine) are freed when the
     # handler is done with them, not when the worker's next job comes: else every
     # idle worker keeps one alive, and the cyclic GC's collections carry them on.
-    import weakref
-
     recorder = Recorder()
     workers = _Workers(recorder)
     job = Served()
