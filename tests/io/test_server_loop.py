@@ -487,3 +487,59 @@ def test_a_hello_already_there_is_answered_in_the_turn_that_accepts_its_client()
     steps = [kind for kind, who in log if who in (None, address)]
     accepted = steps.index("accepted")
     assert steps[accepted:accepted + 2] == ["accepted", "hello"], log
+
+
+def test_a_flight_that_waited_goes_before_the_turn_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two clients' hellos are ready in the same turn. With no wait allowed, the first
+    # one's flight goes once its step is done: the second one's step (its trace
+    # callback) finds the first client answered. Held to the turn's end, the first
+    # flight would come only after the second step, and the callback would wait out.
+    monkeypatch.setattr(glasstls.io.server, "_FLIGHT_WAIT", 0.0)
+    log: list[tuple[str, Any]] = []
+    names: dict[Any, str] = {}
+    holding = threading.Event()
+    release = threading.Event()
+    first_answered = threading.Event()
+    seen_in_second_step: list[bool] = []
+
+    def connection_config(config: ServerConfig) -> ServerConfig:
+        address = glasstls.io.client_address()
+        log.append(("accepted", address))
+        if len(log) == 3:  # the holder: the loop waits here while a and b send
+            holding.set()
+            release.wait(PATIENCE)
+
+        def trace(event: Any) -> None:
+            if event.step == "ClientHello" and event.action == "received":
+                log.append(("hello", address))
+                if names.get(address) == "b":
+                    seen_in_second_step.append(first_answered.wait(PATIENCE))
+
+        return dataclasses.replace(config, trace=trace)
+
+    with serving(connection_config=connection_config) as server:
+        clients = [socket.create_connection(server.address, timeout=PATIENCE)
+                   for _ in range(2)]
+        try:
+            for sock, name in zip(clients, "ab", strict=True):
+                names[sock.getsockname()] = name
+            deadline = time.monotonic() + PATIENCE
+            while len(log) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            clients.append(socket.create_connection(server.address, timeout=PATIENCE))
+            assert holding.wait(PATIENCE)
+            for sock in clients[:2]:
+                sock.sendall(ClientConnection(client_config(),
+                                              server_name="localhost").data_to_send())
+            release.set()
+            assert clients[0].recv(5)[:1] == b"\x16"  # a's ServerHello
+            first_answered.set()
+            assert clients[1].recv(5)[:1] == b"\x16"
+        finally:
+            release.set()
+            first_answered.set()
+            for sock in clients:
+                sock.close()
+    steps = [(kind, names.get(address)) for kind, address in log if names.get(address)]
+    assert ("hello", "a") in steps and steps.index(("hello", "a")) < steps.index(("hello", "b"))
+    assert seen_in_second_step == [True], log

@@ -51,6 +51,19 @@ once, with the step that failed. The clients that come meanwhile are accepted
 between those sends too: without that, the clients woken together came back
 together and overflowed a 128-client backlog with 200 clients.
 
+A flight does not wait for the turn's end without bound, though: once the
+oldest one queued has waited _FLIGHT_WAIT, the flights queued so far go at once
+(the handshakes done still wait for the turn's end). A busy turn runs for tens
+of milliseconds; its first clients waited for all of it, then woke together
+with the others, and the bench's client threads, one process under one GIL,
+then queued for it (~20 sleeps per connection against ~8 with ssl's server). With
+flights sent after at most 1 ms: 1.07x the rate with 64 clients (two runs),
+1.01-1.06x with 200, the clients' CPU per connection 0.96-0.99x
+(bench/results/2026-12-08-threaded-flights-round23.txt). Sending each flight at
+once did less (1.02x with 64 clients, more preemptions of the loop), and so did
+handing connections to workers during the turn too (0.98-0.99x: a worker woken
+while the loop holds the GIL waits for it, then takes it from the loop).
+
 The clients a turn accepts have their hello step at that turn's end, after the
 steps that select() found ready, without a look first: a busy loop takes clients
 from the backlog a while after they connected, and their ClientHellos are there
@@ -133,6 +146,9 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 # such call per connection; at 10 ms a 128-client backlog fills only above 12,800
 # new clients a second.
 _ACCEPT_BETWEEN_STEPS = 0.010
+# How long a flight made during a turn may wait for the turn's end (seconds): see
+# the module's docstring.
+_FLIGHT_WAIT = 0.001
 # Linux tells how many clients wait in a listener's backlog (TCP_INFO's tcpi_unacked,
 # a 32-bit field at this offset of struct tcp_info, on a listening socket): the loop
 # accepts that many and stops, instead of accepting until an accept() fails, a system
@@ -558,6 +574,8 @@ class _Loop:
         # This turn's steps whose sends wait for the turn's end (and whether each is
         # done): see _flush.
         self._unsent: list[tuple[_Handshake, bool]] = []
+        # When the oldest flight in _unsent was queued (None: no flight waits).
+        self._flights_since: float | None = None
         # The clients accepted this turn, their hello steps to come (see
         # _answer_hellos).
         self._hellos: list[_Handshake] = []
@@ -760,16 +778,36 @@ class _Loop:
 
     def _advance(self, handshake: _Handshake) -> None:
         done = handshake.context.run(self._step, handshake)
+        now = time.monotonic()
         sock = handshake.sock
         if sock is not None and (done or sock._out):
             self._unsent.append((handshake, done))
+            if not done and self._flights_since is None:
+                self._flights_since = now
+        if self._flights_since is not None and now - self._flights_since >= _FLIGHT_WAIT:
+            self._send_flights()
+
+    def _send_flights(self) -> None:
+        """Send the flights queued so far this turn, before its end (see the module's
+        docstring); the handshakes done wait for _flush."""
+        self._flights_since = None
+        done_ones: list[tuple[_Handshake, bool]] = []
+        for handshake, done in self._unsent:
+            if done:
+                done_ones.append((handshake, done))
+            else:
+                handshake.context.run(self._send, handshake, done)
+                self._accept_between_steps()
+        self._unsent = done_ones
 
     def _flush(self) -> None:
-        """Send what the turn's steps queued, and hand the connections whose
-        handshake is done to workers. Each send wakes a client, which can take the
-        loop's CPU while the loop holds the GIL: at the turn's end, those wake-ups
-        come together just before the loop waits in select()."""
+        """Send what the turn's steps queued (but the flights that went already,
+        _send_flights), and hand the connections whose handshake is done to
+        workers. Each send wakes a client, which can take the loop's CPU while the
+        loop holds the GIL: at the turn's end, those wake-ups come together just
+        before the loop waits in select()."""
         unsent, self._unsent = self._unsent, []
+        self._flights_since = None
         for handshake, done in unsent:
             # A worker enters the connection's context: only once the loop has left it.
             sock = handshake.sock
