@@ -57,12 +57,13 @@ oldest one queued has waited _FLIGHT_WAIT, the flights queued so far go at once
 of milliseconds; its first clients waited for all of it, then woke together
 with the others, and the bench's client threads, one process under one GIL,
 then queued for it (~20 sleeps per connection against ~8 with ssl's server). With
-flights sent after at most 1 ms: 1.07x the rate with 64 clients (two runs),
-1.01-1.06x with 200, the clients' CPU per connection 0.96-0.99x
-(bench/results/2026-12-08-threaded-flights-round23.txt). Sending each flight at
-once did less (1.02x with 64 clients, more preemptions of the loop), and so did
-handing connections to workers during the turn too (0.98-0.99x: a worker woken
-while the loop holds the GIL waits for it, then takes it from the loop).
+flights sent after at most 1 ms: 1.07x the rate with 64 clients in two runs on a
+busy host, 1.01x on a quiet one, 1.01-1.085x with 200 (three runs), the clients'
+CPU per connection 0.94-0.99x (bench/results/2026-12-08-threaded-flights-round23.txt).
+Sending each flight at once did less (1.02x with 64 clients, the median of six
+runs, with twice the preemptions of the loop with 200), and handing connections
+to workers during the turn too did worse (0.975-0.993x: a worker woken while the
+loop holds the GIL waits for it, then takes it from the loop).
 
 The clients a turn accepts have their hello step at that turn's end, after the
 steps that select() found ready, without a look first: a busy loop takes clients
