@@ -6,12 +6,14 @@ config to handler, and the loops share the clients and end together."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import logging
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -381,65 +383,94 @@ def test_a_server_that_cannot_make_its_second_loop_starts_none(
     assert len(pairs) == 1 and all(sock.fileno() == -1 for sock in pairs[0])
 
 
+class OneTurn:
+    """Clients a and b whose ClientHellos are ready in the same loop turn: a third
+    client's connection_config holds the loop while a and b send them. ``on_hello``
+    runs on the loop, in each hello's trace callback, given that client's name;
+    ``waits`` are the events it may wait for, all set when the test ends."""
+
+    def __init__(self, on_hello: Callable[[str | None], None],
+                 *waits: threading.Event) -> None:
+        self.log: list[tuple[str, Any]] = []
+        self.names: dict[Any, str] = {}
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.on_hello = on_hello
+        self.waits = waits
+
+    def connection_config(self, config: ServerConfig) -> ServerConfig:
+        address = glasstls.io.client_address()
+        self.log.append(("accepted", address))
+        if len(self.log) == 3:  # the holder: the loop waits here while a and b send
+            self.holding.set()
+            self.release.wait(PATIENCE)
+
+        def trace(event: Any) -> None:
+            if event.step == "ClientHello" and event.action == "received":
+                self.log.append(("hello", address))
+                self.on_hello(self.names.get(address))
+
+        return dataclasses.replace(config, trace=trace)
+
+    @contextlib.contextmanager
+    def started(self, server: Any) -> Iterator[list[socket.socket]]:
+        """a, b and the holder connected, a's and b's hellos sent, the loop let go
+        on; closed at the end."""
+        clients: list[socket.socket] = []
+        try:
+            self._start(server, clients)
+            yield clients
+        finally:
+            for event in (self.release, *self.waits):
+                event.set()
+            for sock in clients:
+                sock.close()
+
+    def _start(self, server: Any, clients: list[socket.socket]) -> None:
+        for name in "ab":
+            clients.append(socket.create_connection(server.address, timeout=PATIENCE))
+            self.names[clients[-1].getsockname()] = name
+        deadline = time.monotonic() + PATIENCE
+        while len(self.log) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        clients.append(socket.create_connection(server.address, timeout=PATIENCE))
+        assert self.holding.wait(PATIENCE)
+        for sock in clients[:2]:
+            sock.sendall(ClientConnection(client_config(), server_name="localhost").data_to_send())
+        self.release.set()
+
+    def steps(self) -> list[tuple[str, str]]:
+        return [(kind, self.names[address]) for kind, address in self.log
+                if address in self.names]
+
+
 def test_a_busy_loop_accepts_between_the_steps_of_a_turn() -> None:
     # Two clients' hellos are ready in the same turn; the first one's step is slow
     # (its trace callback waits), and a third client connects meanwhile: the loop
     # takes it out of the listen backlog before the second step, not only at the
     # turn's end (a full backlog would drop new clients' SYNs).
-    log: list[tuple[str, Any]] = []
-    names: dict[Any, str] = {}
-    holding = threading.Event()
-    release = threading.Event()
     in_first_step = threading.Event()
     third_connected = threading.Event()
 
-    def connection_config(config: ServerConfig) -> ServerConfig:
-        address = glasstls.io.client_address()
-        log.append(("accepted", address))
-        if len(log) == 3:  # the holder: the loop waits here while a and b send
-            holding.set()
-            release.wait(PATIENCE)
+    def on_hello(name: str | None) -> None:
+        if name == "a":
+            in_first_step.set()
+            third_connected.wait(PATIENCE)
+            time.sleep(0.05)  # past the loop's interval between accepts
 
-        def trace(event: Any) -> None:
-            if event.step == "ClientHello" and event.action == "received":
-                log.append(("hello", address))
-                if names.get(address) == "a":
-                    in_first_step.set()
-                    third_connected.wait(PATIENCE)
-                    time.sleep(0.05)  # past the loop's interval between accepts
-
-        return dataclasses.replace(config, trace=trace)
-
-    with serving(connection_config=connection_config) as server:
-        clients = [socket.create_connection(server.address, timeout=PATIENCE)
-                   for _ in range(2)]
-        try:
-            for sock, name in zip(clients, "ab", strict=True):
-                names[sock.getsockname()] = name
-            deadline = time.monotonic() + PATIENCE
-            while len(log) < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            clients.append(socket.create_connection(server.address, timeout=PATIENCE))
-            assert holding.wait(PATIENCE)
-            for sock in clients[:2]:
-                sock.sendall(ClientConnection(client_config(),
-                                              server_name="localhost").data_to_send())
-            release.set()
-            assert in_first_step.wait(PATIENCE)
-            third = socket.create_connection(server.address, timeout=PATIENCE)
-            clients.append(third)
-            names[third.getsockname()] = "c"
-            third_connected.set()
-            for sock in clients[:2]:
-                assert sock.recv(1)  # answered
-        finally:
-            release.set()
-            third_connected.set()
-            for sock in clients:
-                sock.close()
-    steps = [(kind, names.get(address)) for kind, address in log if names.get(address)]
+    turn = OneTurn(on_hello, third_connected)
+    with serving(connection_config=turn.connection_config) as server, \
+            turn.started(server) as clients:
+        assert in_first_step.wait(PATIENCE)
+        third = socket.create_connection(server.address, timeout=PATIENCE)
+        clients.append(third)
+        turn.names[third.getsockname()] = "c"
+        third_connected.set()
+        for sock in clients[:2]:
+            assert sock.recv(1)  # answered
+    steps = turn.steps()
     assert steps[steps.index(("hello", "a")):][:3] == [
-        ("hello", "a"), ("accepted", "c"), ("hello", "b")], log
+        ("hello", "a"), ("accepted", "c"), ("hello", "b")], turn.log
 
 
 def test_a_hello_already_there_is_answered_in_the_turn_that_accepts_its_client() -> None:
@@ -495,51 +526,19 @@ def test_a_flight_that_waited_goes_before_the_turn_ends(monkeypatch: pytest.Monk
     # callback) finds the first client answered. Held to the turn's end, the first
     # flight would come only after the second step, and the callback would wait out.
     monkeypatch.setattr(glasstls.io.server, "_FLIGHT_WAIT", 0.0)
-    log: list[tuple[str, Any]] = []
-    names: dict[Any, str] = {}
-    holding = threading.Event()
-    release = threading.Event()
     first_answered = threading.Event()
     seen_in_second_step: list[bool] = []
 
-    def connection_config(config: ServerConfig) -> ServerConfig:
-        address = glasstls.io.client_address()
-        log.append(("accepted", address))
-        if len(log) == 3:  # the holder: the loop waits here while a and b send
-            holding.set()
-            release.wait(PATIENCE)
+    def on_hello(name: str | None) -> None:
+        if name == "b":
+            seen_in_second_step.append(first_answered.wait(PATIENCE))
 
-        def trace(event: Any) -> None:
-            if event.step == "ClientHello" and event.action == "received":
-                log.append(("hello", address))
-                if names.get(address) == "b":
-                    seen_in_second_step.append(first_answered.wait(PATIENCE))
-
-        return dataclasses.replace(config, trace=trace)
-
-    with serving(connection_config=connection_config) as server:
-        clients = [socket.create_connection(server.address, timeout=PATIENCE)
-                   for _ in range(2)]
-        try:
-            for sock, name in zip(clients, "ab", strict=True):
-                names[sock.getsockname()] = name
-            deadline = time.monotonic() + PATIENCE
-            while len(log) < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
-            clients.append(socket.create_connection(server.address, timeout=PATIENCE))
-            assert holding.wait(PATIENCE)
-            for sock in clients[:2]:
-                sock.sendall(ClientConnection(client_config(),
-                                              server_name="localhost").data_to_send())
-            release.set()
-            assert clients[0].recv(5)[:1] == b"\x16"  # a's ServerHello
-            first_answered.set()
-            assert clients[1].recv(5)[:1] == b"\x16"
-        finally:
-            release.set()
-            first_answered.set()
-            for sock in clients:
-                sock.close()
-    steps = [(kind, names.get(address)) for kind, address in log if names.get(address)]
-    assert ("hello", "a") in steps and steps.index(("hello", "a")) < steps.index(("hello", "b"))
-    assert seen_in_second_step == [True], log
+    turn = OneTurn(on_hello, first_answered)
+    with serving(connection_config=turn.connection_config) as server, \
+            turn.started(server) as clients:
+        assert clients[0].recv(5)[:1] == b"\x16"  # a's ServerHello
+        first_answered.set()
+        assert clients[1].recv(5)[:1] == b"\x16"
+    steps = turn.steps()
+    assert steps.index(("hello", "a")) < steps.index(("hello", "b")), turn.log
+    assert seen_in_second_step == [True], turn.log
