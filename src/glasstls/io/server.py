@@ -573,7 +573,7 @@ class _Loop:
         self._by_deadline: deque[_Handshake] = deque()
         self._handshakes = 0
         # This turn's steps whose sends wait for the turn's end (and whether each is
-        # done): see _flush.
+        # done): see _flush; a flight waits at most _FLIGHT_WAIT (_send_flights).
         self._unsent: list[tuple[_Handshake, bool]] = []
         # When the oldest flight in _unsent was queued (None: no flight waits).
         self._flights_since: float | None = None
