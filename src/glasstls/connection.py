@@ -401,6 +401,16 @@ class _Connection:
         core.out = []  # the queue handed over whole, not copied
         return buffers
 
+    def work_ahead(self) -> None:
+        """Work out now what the peer's next flight will need, where that is known
+        before it comes: a TLS 1.3 server makes the client's Finished it expects and
+        the session tickets that answer it (RFC 8446 §4.6.1). For a transport to call
+        once it has written a flight, while the peer works on it: the answer to the
+        peer's next flight then goes sooner. Nothing is sent or received, and the
+        bytes sent later are the same; in any other state it does nothing."""
+        if self._error is None and not self._state.connected:
+            self._operate(lambda: self._state.work_ahead(self._core))
+
     def send(self, data: bytes | bytearray | memoryview) -> None:
         """Queue application data (it must be after the handshake); any bytes-like
         object, split into records of at most 2^14 bytes."""

@@ -126,7 +126,7 @@ def _public(cls: type) -> set[str]:
 COMMON = {"buffers_to_send", "close", "closed", "collect_application_data", "config",
           "data_to_send", "decrypt_into", "decrypted_into", "export_keying_material",
           "handshake_complete", "key_update", "negotiated", "receive_data", "receive_eof",
-          "recorder", "send", "take_unprocessed_data"}
+          "recorder", "send", "take_unprocessed_data", "work_ahead"}
 
 
 def test_the_connections_show_only_their_public_surface() -> None:

@@ -87,11 +87,15 @@ def check_alert_queued(connection: Connection, error: TLSError) -> None:
         raise BrokenPromise(f"last record queued {alert.hex()} is no alert, for {error!r}")
 
 
-def check_receive(connection: Connection, chunks: Sequence[bytes]) -> TLSError | None:
-    """Feed ``chunks`` one ``receive_data`` call each, and check the promise."""
+def check_receive(connection: Connection, chunks: Sequence[bytes], ahead: bool = False
+                  ) -> TLSError | None:
+    """Feed ``chunks`` one ``receive_data`` call each, and check the promise; with
+    ``ahead``, ``work_ahead()`` before each, as a transport may call it in any state."""
     try:
         for chunk in chunks:
             if chunk:  # b"" is the end of the stream (tests/engine/test_end_of_stream.py)
+                if ahead:
+                    connection.work_ahead()
                 connection.receive_data(chunk)
                 connection.data_to_send()
     except TLSError as error:

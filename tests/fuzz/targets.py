@@ -33,11 +33,13 @@ def flight(name: str) -> bytes:
     return flights.recording(scenario).transfers[int(index)].data
 
 
-def feed_flight(name: str, data: bytes, cuts: Sequence[int] = ()) -> TLSError | None:
-    """Transfer ``name`` ("scenario:index"), replaced by ``data``, to its receiver."""
+def feed_flight(name: str, data: bytes, cuts: Sequence[int] = (), ahead: bool = False
+                ) -> TLSError | None:
+    """Transfer ``name`` ("scenario:index"), replaced by ``data``, to its receiver
+    (which works ahead before each piece, with ``ahead``)."""
     scenario, index = name.split(":")
     connection, _ = flights.replayed(scenario, int(index))
-    return check_receive(connection, split_at(data, cuts))
+    return check_receive(connection, split_at(data, cuts), ahead)
 
 
 def server_receives(data: bytes, tls13_only: bool = False) -> TLSError | None:

@@ -173,6 +173,11 @@ class State:
             return "no handshake message is expected"
         return "expecting " + " or ".join(names)
 
+    def work_ahead(self, engine: Engine) -> None:
+        """Work out now what the peer's next message will need, where that is known
+        before it comes (the connection's ``work_ahead``). Most states know nothing
+        ahead: nothing to do."""
+
     # -- optional operations: only the states that support them override these --
 
     def key_update(self, engine: Engine, request_peer_update: bool) -> None:

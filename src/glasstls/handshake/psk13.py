@@ -223,14 +223,24 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
                   resumption_master_secret: bytes, alpn: bytes | None,
                   server_name: str | None, peer_certificates: tuple[bytes, ...],
                   resumed: bool) -> None:
-    """RFC 8446 §4.6.1: NewSessionTickets after the handshake: ``config.tickets``
-    after a full handshake, at most one after a resumption (the client used one
-    ticket and gets one back), as OpenSSL's server does whatever its num_tickets."""
+    """RFC 8446 §4.6.1: NewSessionTickets after the handshake (``ticket_messages``),
+    sent."""
+    for raw in ticket_messages(config, suite, resumption_master_secret, alpn, server_name,
+                               peer_certificates, resumed, config.clock()):
+        engine.send_post_handshake_encoded(raw, NewSessionTicket13.parse)
+
+
+def ticket_messages(config: ServerConfig, suite: Suite, resumption_master_secret: bytes,
+                    alpn: bytes | None, server_name: str | None,
+                    peer_certificates: tuple[bytes, ...], resumed: bool, now: float
+                    ) -> list[bytes]:
+    """The NewSessionTickets' bytes: ``config.tickets`` after a full handshake, at
+    most one after a resumption (the client used one ticket and gets one back), as
+    OpenSSL's server does whatever its num_tickets; issued at ``now``."""
     count = min(config.tickets, 1) if resumed else config.tickets
     ticket_keys = config.ticket_keys
     if ticket_keys is None or count <= 0:
-        return
-    now = config.clock()
+        return []
     issued_ms = int(now * 1000)
     lifetime, max_early, rng = config.ticket_lifetime, config.max_early_data_size, config.rng
     alpn = alpn or b""
@@ -247,7 +257,7 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
     # before a new sealing key's bytes, as TicketKeys.seal draws them.
     age_add = rng(4)
     key_name, seal, nonces = ticket_keys.sealing(now, rng)
-    send = engine.send_post_handshake_encoded
+    messages = []
     for nonce, psk_input in inputs:
         if not age_add:
             age_add = rng(4)
@@ -255,6 +265,7 @@ def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
         sealing_nonce = nonces(12)
         ticket = key_name + sealing_nonce + seal(
             sealing_nonce, b"".join((head, age_add, middle, psk, tail)), key_name)
-        send(flight13.new_session_ticket(lifetime, int.from_bytes(age_add, "big"), nonce,
-                                         ticket, max_early), NewSessionTicket13.parse)
+        messages.append(flight13.new_session_ticket(lifetime, int.from_bytes(age_add, "big"),
+                                                    nonce, ticket, max_early))
         age_add = b""  # the next ticket's is drawn afresh
+    return messages

@@ -71,6 +71,7 @@ from ..messages.handshake import (
     ClientHello,
     EmptyMessage,
     Finished,
+    NewSessionTicket13,
     ServerHello,
     check_finished_length,
     parse_empty,
@@ -98,7 +99,7 @@ from .common import (
 )
 from .engine import Engine, Negotiated, State
 from .post13 import ServerConnected13
-from .psk13 import AcceptedPsk, choose_psk, early_data_acceptable, issue_tickets
+from .psk13 import AcceptedPsk, choose_psk, early_data_acceptable, ticket_messages
 
 
 @frozen
@@ -546,6 +547,23 @@ class ExpectClientCertificateVerify(_ServerState):
         return ExpectFinished(self.flight, self.chain, self.verified_chain)
 
 
+# How long the tickets made ahead of the client's Finished (ExpectFinished.work_ahead)
+# stay good to send: they carry their issue time, against which a server checks the
+# age a client gives for 0-RTT (psk13.TICKET_AGE_TOLERANCE_MS, 10 s). A Finished that
+# comes later than this gets tickets issued when it comes.
+_AHEAD_FOR = 1.0  # seconds
+
+
+@frozen
+class _Ahead:
+    """What the server worked out for the client's Finished before it came."""
+
+    verify_data: bytes  # the Finished the client must send
+    read: Tls13Protection  # the client's application traffic, to read after it
+    tickets: tuple[bytes, ...]  # the NewSessionTickets to send once it has come
+    made: float  # config.clock() when the tickets were issued
+
+
 class ExpectFinished(_ServerState):
     expects = {H.finished: Finished.parse}
 
@@ -554,27 +572,66 @@ class ExpectFinished(_ServerState):
         self.flight = flight  # (_ServerState's __init__, written out: every handshake's)
         self.chain = chain  # the client's, when it sent one
         self.verified_chain = verified_chain
+        self.ahead: _Ahead | None = None
+
+    def work_ahead(self, engine: Engine) -> None:
+        """RFC 8446 §4.6.1 (a note): the rest of the transcript is the client's
+        Finished, which the server can compute, and so can its resumption master
+        secret and session tickets. Made while the client works on our flight, they
+        go as soon as its Finished checks out (not before it: OpenSSL's order), and
+        are dropped if it does not."""
+        if self.ahead is not None:
+            return
+        flight = self.flight
+        suite, config = flight.suite, flight.config
+        transcript = engine.transcript
+        verify_data = handshake_verify_data(suite, flight.handshake.client, transcript.digest())
+        client = flight.application.client
+        now = config.clock()
+        tickets = self._tickets(transcript.digest_with(flight13.finished(verify_data)), now)
+        self.ahead = _Ahead(verify_data, Tls13Protection(suite, client.key, client.iv),
+                            tickets, now)
+
+    def _tickets(self, transcript_hash: bytes, now: float) -> tuple[bytes, ...]:
+        """The tickets (RFC 8446 §4.6.1: only for clients that can use them), from the
+        transcript hash through the client's Finished."""
+        flight = self.flight
+        if not flight.tickets_usable:
+            return ()
+        psk = flight.psk
+        return tuple(ticket_messages(
+            flight.config, flight.suite,
+            flight.schedule.resumption_master_secret(transcript_hash), flight.alpn,
+            flight.server_name, self._peer_chain(), resumed=psk is not None, now=now))
+
+    def _peer_chain(self) -> tuple[bytes, ...]:
+        psk = self.flight.psk
+        return psk.state.peer_certificates if psk is not None else self.chain
 
     def handle(self, engine: Engine, message: Finished) -> State:
         flight = self.flight
         suite, config, psk = flight.suite, flight.config, flight.psk
         check_finished_length(message, suite.hash_len)
-        expected = handshake_verify_data(suite, flight.handshake.client,
-                                         engine.transcript.digest_before_last())
+        ahead = self.ahead
+        expected = ahead.verify_data if ahead is not None else handshake_verify_data(
+            suite, flight.handshake.client, engine.transcript.digest_before_last())
         if not constant_time_equal(expected, message.verify_data):
             raise DecryptError("client Finished does not verify")
         if engine.tracing:
             engine.note(result="verified")
         client = flight.application.client
-        engine.install_read(Tls13Protection(suite, client.key, client.iv))
-        # RFC 8446 §4.6.1: tickets only for clients that can use them.
-        resumption_secret = (flight.schedule.resumption_master_secret(engine.transcript.digest())
-                             if flight.tickets_usable else None)
+        engine.install_read(ahead.read if ahead is not None else
+                            Tls13Protection(suite, client.key, client.iv))
+        if ahead is not None and (not ahead.tickets
+                                  or 0 <= config.clock() - ahead.made <= _AHEAD_FOR):
+            tickets = ahead.tickets
+        else:
+            tickets = self._tickets(engine.transcript.digest(), config.clock())
         connected = ServerConnected13(
             suite, flight.application, config=config,
             transcript=engine.transcript.fork() if flight.offered_post_handshake_auth
             else None)
-        peer_chain = psk.state.peer_certificates if psk is not None else self.chain
+        peer_chain = self._peer_chain()
         key_exchange, group, scheme, compression = _summary_names(
             flight.group, psk is not None, flight.signature_scheme,
             flight.certificate_compression)
@@ -587,9 +644,8 @@ class ExpectFinished(_ServerState):
             verified_chain=self.verified_chain, certificate_compression=compression,
             ocsp_response=flight.ocsp_response,
         ), flight.application.exporter))
-        if resumption_secret is not None:
-            issue_tickets(engine, config, suite, resumption_secret, flight.alpn,
-                          flight.server_name, peer_chain, resumed=psk is not None)
+        for raw in tickets:
+            engine.send_post_handshake_encoded(raw, NewSessionTicket13.parse)
         return connected
 
 

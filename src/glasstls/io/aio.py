@@ -205,7 +205,11 @@ class _TLSProtocol(asyncio.BufferedProtocol):
                 self._handshake_failed(channel.failure)
                 return
             if not channel.handshake_complete:
-                self._answer(channel)
+                if self._answer(channel):
+                    # While the peer works on our flight: what its answer will need.
+                    channel.work_ahead()
+                    if channel.failure is not None:
+                        self._handshake_failed(channel.failure)
                 return
             self._handshake_done()
             if channel.server_side and not channel.pending:

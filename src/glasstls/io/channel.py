@@ -159,6 +159,17 @@ class TLSChannel:
         """``outgoing()`` as the buffers the engine sealed it into (not joined)."""
         return self.connection.buffers_to_send()
 
+    def work_ahead(self) -> None:
+        """After a handshake flight went out: the engine's ``work_ahead`` (what the
+        peer's answer will need, made while the peer works). Never raises: a failure
+        is kept in ``failure``, as ``receive`` keeps one."""
+        if self.failure is not None:
+            return
+        try:
+            self.connection.work_ahead()
+        except TLSError as error:
+            self.failure = to_ssl_error(error)
+
     def abandon(self, reason: str) -> ssl.SSLError:
         """End the connection for a reason of the transport's own (no alert is sent:
         the peer is not reading); reads and writes raise the error returned."""

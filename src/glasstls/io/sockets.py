@@ -638,6 +638,11 @@ class TLSSocket(TLSInfo, ssl.SSLSocket):
             with self._engine_lock:
                 if channel.check_handshake():
                     return
+                # What was sent is with the peer: what its answer will need, meanwhile.
+                channel.work_ahead()
+                if channel.failure is not None:  # (a bug's internal_error alert)
+                    self._queue(channel.outgoing())
+                    continue
             if self._drained and (self._loop_flags or self.gettimeout() == 0.0):
                 # The last read emptied the kernel's queue: another would only fail.
                 self._drained = False
