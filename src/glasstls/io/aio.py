@@ -206,10 +206,10 @@ class _TLSProtocol(asyncio.BufferedProtocol):
                 return
             if not channel.handshake_complete:
                 if self._answer(channel):
-                    # While the peer works on our flight: what its answer will need.
-                    channel.work_ahead()
-                    if channel.failure is not None:
-                        self._handshake_failed(channel.failure)
+                    # While the peer works on our flight, what its answer will need:
+                    # after what else this loop turn has to do (other connections'
+                    # flights go first), before the reads of the next.
+                    self._loop.call_soon(self._work_ahead)
                 return
             self._handshake_done()
             if channel.server_side and not channel.pending:
@@ -431,6 +431,14 @@ class _TLSProtocol(asyncio.BufferedProtocol):
         # once is not copied before the transport buffers it.
         transport.write(memoryview(buffers[0] if len(buffers) == 1 else b"".join(buffers)))
         return True
+
+    def _work_ahead(self) -> None:
+        channel = self._channel
+        if channel is None or self.state != _HANDSHAKING:
+            return
+        channel.work_ahead()
+        if channel.failure is not None:
+            self._handshake_failed(channel.failure)
 
     def _acknowledge_now(self) -> None:
         transport = self.transport
