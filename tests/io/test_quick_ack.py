@@ -125,13 +125,20 @@ def context_server_looks(files: dict[str, Path], version: int, tickets: int,
         looks.append(quick_ack(sock))
         echo_once(lambda: sock.recv(100), sock.sendall)
 
+    serve_one_by_one(files, context, handler, version, connections)
+    return looks
+
+
+def serve_one_by_one(files: dict[str, Path], context: Any, handler: Callable[[Any], None],
+                     version: int, connections: int) -> None:
+    """``connections`` Python ssl clients (``python_client``), each served alone by
+    ``handler`` on a server socket of ``context`` and resuming the one before."""
     client = python_client_context(version)
     session = None
     for index in range(connections):
         with python_tls_listener(files, handler, context=context) as port:
             name, resumed, session = python_client(client, port, session)
         assert (name, resumed) == expected(version, connections)[index]
-    return looks
 
 
 @pytest.mark.parametrize(("version", "tickets", "connections"), CASES)

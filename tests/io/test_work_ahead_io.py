@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from io_helpers import glass_context, python_tls_listener, server_config
-from test_quick_ack import echo_once, expected, python_client, python_client_context
+from io_helpers import glass_context, server_config
+from test_quick_ack import echo_once, expected, python_clients, serve_one_by_one
 
 from glasstls.constants import TLS13
 from glasstls.handshake import server13
@@ -48,32 +48,17 @@ def test_asyncio_server(made_ahead: list[bool]) -> None:
                                         config=server_config(TLS13))
         async with server:
             port = server.sockets[0].getsockname()[1]
-            return await asyncio.wait_for(asyncio.to_thread(_clients, port), PATIENCE)
+            return await asyncio.wait_for(
+                asyncio.to_thread(python_clients, port, TLS13, CONNECTIONS), PATIENCE)
 
     assert asyncio.run(main()) == expected(TLS13, CONNECTIONS)
     assert made_ahead == [True] * CONNECTIONS
 
 
 def test_ssl_context_server_socket(files: dict[str, Path], made_ahead: list[bool]) -> None:
-    context = glass_context(files, TLS13, server=True)
-
     def handler(sock: ssl.SSLSocket) -> None:
         echo_once(lambda: sock.recv(100), sock.sendall)
 
-    client = python_client_context(TLS13)
-    session = None
-    for index in range(CONNECTIONS):
-        with python_tls_listener(files, handler, context=context) as port:
-            name, resumed, session = python_client(client, port, session)
-        assert (name, resumed) == expected(TLS13, CONNECTIONS)[index]
+    serve_one_by_one(files, glass_context(files, TLS13, server=True), handler, TLS13,
+                     CONNECTIONS)
     assert made_ahead == [True] * CONNECTIONS
-
-
-def _clients(port: int) -> list[tuple[str, bool]]:
-    context = python_client_context(TLS13)
-    seen = []
-    session = None
-    for _ in range(CONNECTIONS):
-        name, resumed, session = python_client(context, port, session)
-        seen.append((name, resumed))
-    return seen
