@@ -8,10 +8,10 @@ for A/B checks of server changes against another source tree.
 
 Parts of a resumed handshake: ``parse`` (``ClientHello.parse`` of a resuming hello),
 ``choose_psk`` (ticket open, state decode, binder check), ``tickets`` and
-``tickets2`` (``issue_tickets`` with one and two tickets: the bench's and the
-servers' defaults), ``hello`` (a new ``ServerConnection`` answering that hello:
-everything up to its flight, X25519 included). The configs are
-``icount_handshake.py``'s.
+``tickets2`` (``ticket_messages``, or ``issue_tickets`` in a tree from before round
+twenty-four, with one and two tickets: the bench's and the servers' defaults), ``hello``
+(a new ``ServerConnection`` answering that hello: everything up to its flight, X25519
+included). The configs are ``icount_handshake.py``'s.
 
 Parts of a full handshake against a real client (``sockets.py``'s: Python's ssl,
 OpenSSL 3.0, X25519 only, TLS_AES_128_GCM_SHA256; the server is configured as
@@ -75,7 +75,8 @@ from glasstls import (CertifiedKey, ClientConfig, ClientConnection, ServerConfig
                       ServerConnection, TrustStore)
 from glasstls.constants import TLS13, CipherSuite, NamedGroup
 from glasstls.crypto.suites import SUITES
-from glasstls.handshake.psk13 import choose_psk, issue_tickets
+from glasstls.handshake import psk13
+from glasstls.handshake.psk13 import choose_psk
 from glasstls.messages.handshake import ClientHello
 part, n, files = sys.argv[2], int(sys.argv[3]), sys.argv[5] + "/ecdsa-p256/"
 tickets = 2 if part == "tickets2" else 1
@@ -92,7 +93,7 @@ hello = ClientHello.parse(raw)
 suite = SUITES[CipherSuite.TLS_AES_128_GCM_SHA256]
 
 
-class Engine:  # what choose_psk and issue_tickets ask of the engine, doing nothing
+class Engine:  # what choose_psk (an older tree's issue_tickets) asks of the engine: nothing
     class transcript:
         def seed(*args):
             pass
@@ -115,7 +116,12 @@ for _ in range(n):
     elif part == "choose_psk":
         choose_psk(engine, server, hello, suite, b"", True, "localhost")
     elif part.startswith("tickets"):
-        issue_tickets(engine, server, suite, bytes(32), None, "localhost", (), resumed=False)
+        if hasattr(psk13, "ticket_messages"):
+            psk13.ticket_messages(server, suite, bytes(32), None, "localhost", (), False,
+                                  server.clock())
+        else:  # a tree from before round twenty-four
+            psk13.issue_tickets(engine, server, suite, bytes(32), None, "localhost", (),
+                                resumed=False)
     else:
         ServerConnection(server).receive_data(record)
 """

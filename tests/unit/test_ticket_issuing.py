@@ -1,4 +1,4 @@
-"""The server's TLS 1.3 tickets as ``issue_tickets`` makes them, with its state,
+"""The server's TLS 1.3 tickets as ``ticket_messages`` makes them, with its state,
 message and sealing key packed once per connection: the same bytes as the code before
 that (b571dbb) made from the same randomness, each ticket's fields as RFC 8446 §4.6.1
 sets them, and tickets sealed by that code still opening."""
@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import types
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from glasstls.crypto.suites import SUITES, TLS13_SUITES, Suite
 from glasstls.handshake import flight13
-from glasstls.handshake.psk13 import issue_tickets
+from glasstls.handshake.psk13 import ticket_messages
 from glasstls.keyschedule import resumption_psk
 from glasstls.messages.handshake import NewSessionTicket13
 from glasstls.session import TICKET_OVERHEAD, SessionState, TicketKeys
@@ -66,21 +65,6 @@ def counting_rng() -> Callable[[int], bytes]:
     return rng
 
 
-class _Engine:
-    tracing = False
-
-    def __init__(self) -> None:
-        self.sent: list[bytes] = []
-
-    def send_post_handshake_encoded(self, raw: bytes, parse: Callable[[bytes], Any]) -> None:
-        # Each message parses as a NewSessionTicket and is flight13's encoding of it.
-        message = parse(raw)
-        assert raw == flight13.new_session_ticket(
-            message.ticket_lifetime, message.ticket_age_add, message.ticket_nonce,
-            message.ticket, message.max_early_data_size)
-        self.sent.append(bytes(raw))
-
-
 def _secret(suite: Suite) -> bytes:
     """The resumption master secret, one hash long (RESUMPTION_SECRET for SHA-256)."""
     return bytes(range(100, 100 + suite.hash_len))
@@ -92,10 +76,15 @@ def _issue(max_early: int, resumed: bool, chain: tuple[bytes, ...], tickets: int
     config = types.SimpleNamespace(
         tickets=tickets, ticket_keys=keys or TicketKeys(secret=SECRET), clock=lambda: NOW,
         ticket_lifetime=7200, max_early_data_size=max_early, rng=rng or counting_rng())
-    engine = _Engine()
-    issue_tickets(engine, config, suite, _secret(suite), b"h2",  # type: ignore[arg-type]
-                  "example.com", chain, resumed=resumed)
-    return engine.sent
+    messages = ticket_messages(config, suite, _secret(suite), b"h2",  # type: ignore[arg-type]
+                               "example.com", chain, resumed=resumed, now=config.clock())
+    for raw in messages:
+        # Each message parses as a NewSessionTicket and is flight13's encoding of it.
+        message = NewSessionTicket13.parse(raw)
+        assert raw == flight13.new_session_ticket(
+            message.ticket_lifetime, message.ticket_age_add, message.ticket_nonce,
+            message.ticket, message.max_early_data_size)
+    return messages
 
 
 def test_the_tickets_are_the_bytes_the_code_before_made_from_the_same_randomness() -> None:

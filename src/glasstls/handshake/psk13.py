@@ -26,7 +26,7 @@ from ..messages.extensions import (
     find,
     find_typed,
 )
-from ..messages.handshake import ClientHello, NewSessionTicket13
+from ..messages.handshake import ClientHello
 from ..servernames import same_server_name
 from ..session import ClientSession, SessionState
 from . import flight13
@@ -219,23 +219,13 @@ def early_data_acceptable(engine: Engine, config: ServerConfig, hello: ClientHel
     return True
 
 
-def issue_tickets(engine: Engine, config: ServerConfig, suite: Suite,
-                  resumption_master_secret: bytes, alpn: bytes | None,
-                  server_name: str | None, peer_certificates: tuple[bytes, ...],
-                  resumed: bool) -> None:
-    """RFC 8446 §4.6.1: NewSessionTickets after the handshake (``ticket_messages``),
-    sent."""
-    for raw in ticket_messages(config, suite, resumption_master_secret, alpn, server_name,
-                               peer_certificates, resumed, config.clock()):
-        engine.send_post_handshake_encoded(raw, NewSessionTicket13.parse)
-
-
 def ticket_messages(config: ServerConfig, suite: Suite, resumption_master_secret: bytes,
                     alpn: bytes | None, server_name: str | None,
                     peer_certificates: tuple[bytes, ...], resumed: bool, now: float
                     ) -> list[bytes]:
-    """The NewSessionTickets' bytes: ``config.tickets`` after a full handshake, at
-    most one after a resumption (the client used one ticket and gets one back), as
+    """RFC 8446 §4.6.1: the NewSessionTickets' bytes, sent after the client's Finished
+    (server13's ExpectFinished): ``config.tickets`` after a full handshake, at most
+    one after a resumption (the client used one ticket and gets one back), as
     OpenSSL's server does whatever its num_tickets; issued at ``now``."""
     count = min(config.tickets, 1) if resumed else config.tickets
     ticket_keys = config.ticket_keys
